@@ -1,0 +1,1 @@
+//! keepalived 2.2 command line (to be written).

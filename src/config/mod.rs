@@ -1,0 +1,76 @@
+//! The keepalived.conf language: files → preprocessed lines → tokens → generic tree →
+//! typed model, with diagnostics that name `file:line:col`.
+//!
+//! ```text
+//! preprocess.rs  include (globs), $NAME parameters, @id conditions, ~SEQ/~LST  -> Line
+//! lexer.rs       words, "quoted strings", { }, # and ! comments               -> Tok
+//! tree.rs        nom parser: statements and blocks                            -> Node
+//! model/         keyword tables per block, defaults, ranges, cross-checks     -> Config
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod diagnostic;
+pub mod lexer;
+pub mod model;
+pub mod preprocess;
+pub mod tree;
+
+use std::path::{Path, PathBuf};
+
+pub use diagnostic::{Diagnostic, Diagnostics, KaClass, Severity, SourceMap, Span};
+pub use model::Config;
+pub use tree::Node;
+
+/// How to read a configuration.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `-i/--config-id`: the id matched by `@id` lines (default: host name up to the first dot).
+    pub config_id: String,
+    /// `-e/--all-config`: every include problem, and a missing main file, is an error.
+    pub all_config: bool,
+}
+
+/// The result of reading a configuration: the model (with keepalived's defaults for
+/// whatever was wrong), every diagnostic, and the files read.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub config: Config,
+    pub diagnostics: Diagnostics,
+    pub sources: SourceMap,
+    /// Every file that was read, main file first.
+    pub files: Vec<PathBuf>,
+}
+
+/// Reads, preprocesses, parses and types the configuration at `path`.
+pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
+    let mut loaded = Loaded::default();
+    let lines = preprocess::preprocess_file(
+        path,
+        opts,
+        &mut loaded.sources,
+        &mut loaded.files,
+        &mut loaded.diagnostics,
+    );
+    finish_load(lines, loaded)
+}
+
+/// Like [`load`], for a configuration held in memory (`name` is used in diagnostics and
+/// to resolve relative includes).
+pub fn load_str(text: &str, name: &Path, opts: &LoadOptions) -> Loaded {
+    let mut loaded = Loaded::default();
+    let lines = preprocess::preprocess_str(
+        text,
+        name,
+        opts,
+        &mut loaded.sources,
+        &mut loaded.files,
+        &mut loaded.diagnostics,
+    );
+    finish_load(lines, loaded)
+}
+
+fn finish_load(lines: Vec<preprocess::Line>, mut loaded: Loaded) -> Loaded {
+    let nodes = tree::parse_lines(&lines, &mut loaded.diagnostics);
+    loaded.config = model::build(&nodes, &mut loaded.diagnostics);
+    loaded
+}

@@ -1,0 +1,5 @@
+//! keepalived-rs: a drop-in replacement for keepalived (VRRP + IPVS health checking).
+
+pub mod cli;
+pub mod config;
+pub mod vrrp;

@@ -1,0 +1,1 @@
+//! machine (to be written).
