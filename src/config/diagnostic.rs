@@ -328,7 +328,10 @@ mod tests {
     #[test]
     fn renders_caret_under_span() {
         let mut sm = SourceMap::new();
-        let f = sm.add(Path::new("/etc/k.conf"), "vrrp_script chk {\n  intervall 2\n}\n");
+        let f = sm.add(
+            Path::new("/etc/k.conf"),
+            "vrrp_script chk {\n  intervall 2\n}\n",
+        );
         let d = Diagnostic::new(
             Severity::Error,
             Some(KaClass::UnknownKeyword),

@@ -47,7 +47,10 @@ impl Node {
     }
 
     pub fn children(&self) -> &[Node] {
-        self.block.as_ref().map(|b| b.children.as_slice()).unwrap_or(&[])
+        self.block
+            .as_ref()
+            .map(|b| b.children.as_slice())
+            .unwrap_or(&[])
     }
 
     /// The span covering the keyword (used for most diagnostics).

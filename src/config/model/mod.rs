@@ -8,6 +8,7 @@
 //! then ignored (the default stays).
 #![forbid(unsafe_code)]
 
+pub mod addr;
 pub mod check;
 pub mod global;
 pub mod script;
@@ -344,7 +345,10 @@ mod tests {
         assert_eq!(parse_timer("1"), Ok(Duration::from_secs(1)));
         assert_eq!(parse_timer("0.5"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_timer(".25"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_timer("1.000001"), Ok(Duration::from_micros(1_000_001)));
+        assert_eq!(
+            parse_timer("1.000001"),
+            Ok(Duration::from_micros(1_000_001))
+        );
         assert!(matches!(
             parse_timer("1.0000005"),
             Err(TimerError::TooManyDecimals(_))
