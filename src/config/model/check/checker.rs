@@ -280,8 +280,8 @@ macro_rules! conn_kws {
             }),
             Kw::<$t>::new("bind_if", |b, n, c| $get(b).bind_if = c.string(n)),
             Kw::<$t>::new("fwmark", |b, n, c| {
-                if let Some(v) = c.int(n, 0, 0, i64::from(u32::MAX)) {
-                    $get(b).fwmark = Some(v as u32);
+                if let Some(v) = conn_u32(n, c, "fwmark") {
+                    $get(b).fwmark = Some(v);
                 }
             }),
         ]
@@ -346,9 +346,22 @@ static TIMING_KW: &[Kw<Building>] = &[
 ];
 
 fn retry(b: &mut Building, n: &Node, c: &mut Ctx) {
-    if let Some(v) = c.int(n, 0, 0, i64::from(u32::MAX)) {
-        b.timing.retry = Some(v as u32);
+    if let Some(v) = conn_u32(n, c, "retry") {
+        b.timing.retry = Some(v);
     }
+}
+
+/// An unsigned checker value, with keepalived's "Invalid X connection value" follow-up.
+fn conn_u32(n: &Node, c: &mut Ctx, what: &str) -> Option<u32> {
+    let t = c.need(n, 0)?;
+    let v = c.int_token(t, 0, i64::from(u32::MAX));
+    if v.is_none() {
+        c.error(
+            t.span,
+            format!("Invalid {what} connection value '{}'", t.text),
+        );
+    }
+    v.map(|v| v as u32)
 }
 
 /// Runs `nodes` through the common tables plus the checker's own `table`.
@@ -360,9 +373,14 @@ fn apply_checker(
     ctx: &mut Ctx,
 ) {
     for node in nodes {
+        // MISC_CHECK has the timing keywords but no connection ones, connect_timeout
+        // included (verified with keepalived 2.2.7 -t)
+        let timing = TIMING_KW
+            .iter()
+            .filter(|k| conn || k.name != "connect_timeout");
         let pick = table
             .iter()
-            .chain(TIMING_KW.iter())
+            .chain(timing.clone())
             .chain(CONN_KW.iter().filter(|_| conn))
             .find(|k| k.name == node.name());
         match pick {
@@ -370,7 +388,7 @@ fn apply_checker(
             None => {
                 let names = table
                     .iter()
-                    .chain(TIMING_KW.iter())
+                    .chain(timing)
                     .chain(CONN_KW.iter().filter(|_| conn))
                     .map(|k| k.name);
                 ctx.unknown_keyword(node, names);
@@ -602,8 +620,12 @@ static MISC_KW: &[Kw<Building>] = &[
     Kw::new("misc_path", |b, n, c| b.misc_path = c.script(n)),
     Kw::new("misc_timeout", |b, n, c| {
         // integer seconds; 0 means "use the default" (accepted silently by 2.2.7)
-        if let Some(v) = c.int(n, 0, 0, i64::from(u32::MAX / 1_000_000)) {
-            b.misc_timeout = (v > 0).then(|| Duration::from_secs(v as u64));
+        let Some(t) = c.need(n, 0) else {
+            return;
+        };
+        match c.int_token(t, 0, i64::from(u32::MAX)) {
+            Some(v) => b.misc_timeout = (v > 0).then(|| Duration::from_secs(v as u64)),
+            None => c.error(t.span, format!("Invalid misc_timeout value '{}'", t.text)),
         }
     }),
     Kw::new("misc_dynamic", |b, n, _| {

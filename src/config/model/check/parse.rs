@@ -397,20 +397,17 @@ fn timer_kw(node: &Node, ctx: &mut Ctx, min: f64, max: f64, msg: Option<&str>) -
 
 fn sched_flag(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
     let name = node.name();
-    let needs = match name {
-        "sh-port" | "sh-fallback" => Some(&[Scheduler::Sh][..]),
-        "mh-port" | "mh-fallback" => Some(&[Scheduler::Mh][..]),
-        "hashed" => Some(&[Scheduler::Sh, Scheduler::Mh][..]),
-        _ => None,
-    };
-    if let Some(ok) = needs {
-        if !vs.scheduler.is_some_and(|s| ok.contains(&s)) {
-            ctx.error(
-                node.span(),
-                format!("{name} only applies to sh scheduler - ignoring"),
-            );
-            return;
-        }
+    // sh-*, mh-* and hashed need the sh or mh scheduler; keepalived's message names only sh
+    let needs_hash = matches!(
+        name,
+        "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" | "hashed"
+    );
+    if needs_hash && !matches!(vs.scheduler, Some(Scheduler::Sh | Scheduler::Mh)) {
+        ctx.error(
+            node.span(),
+            format!("{name} only applies to sh scheduler - ignoring"),
+        );
+        return;
     }
     let f = &mut vs.flags;
     match name {

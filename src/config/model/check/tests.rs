@@ -543,6 +543,28 @@ fn checker_errors() {
 }
 
 #[test]
+fn sched_flags_need_sh_or_mh() {
+    for (body, ok) in [
+        ("lb_algo sh\nmh-port", true),
+        ("lb_algo mh\nsh-port\nhashed", true),
+        ("mh-port\nlb_algo mh", false),
+        ("lb_algo rr\nhashed", false),
+        ("lb_algo rr\nflag-2", true),
+    ] {
+        let body = body.replacen("lb_algo", "lvs_sched", 1);
+        let (c, d) = load(&vs(&body, ""));
+        assert_eq!(
+            !has(&d, "only applies to sh scheduler - ignoring"),
+            ok,
+            "{body}"
+        );
+        assert_eq!(c.virtual_servers[0].flags.sched2, ok, "{body}");
+    }
+    let (_, d) = load(&vs("", "MISC_CHECK {\nmisc_path /x\nretry 3\ndelay_loop 5\nwarmup 2\nalpha\nlog_all_failures\nmisc_timeout 0\n}"));
+    assert!(d.items.is_empty(), "{:?}", msgs(&d));
+}
+
+#[test]
 fn groups() {
     let text = "virtual_server_group G1 {\n192.0.2.1 80\n192.0.2.2-10 80\n192.0.2.20-192.0.2.30 80\n192.0.2.64/28 443\n2001:db8::1-ff 80\nfwmark 7 inet6\n192.0.2.20-192.0.2.10 80\n192.0.2.40-3 80\nfoo 80\n192.0.2.50 99999\n}\n\
 virtual_server_group EMPTY {\n}\nvirtual_server_group MIX {\n192.0.2.1\n2001:db8::1\nfwmark 3\n}\n\
