@@ -13,6 +13,15 @@ use super::{
 pub(super) fn finish(check: &mut CheckConfig, ctx: &mut Ctx) {
     let vss = std::mem::take(&mut check.virtual_servers);
     for mut vs in vss {
+        if let VsAddr::Group(g) = &vs.addr {
+            // keepalived -t is silent; the service would never be created
+            if check.group(g).is_none() {
+                ctx.lint(
+                    vs.span,
+                    format!("virtual server group {g} is not defined (or was removed)"),
+                );
+            }
+        }
         service_defaults(&mut vs, ctx);
         real_servers(&mut vs, ctx);
         if vs.real_servers.is_empty() {

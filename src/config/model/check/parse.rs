@@ -24,6 +24,9 @@ pub const TIMER_MIN: f64 = 0.000001;
 // ---------------------------------------------------------------------------------- SSL
 
 pub fn ssl_block(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
+    if cfg.check.ssl.is_some() {
+        ctx.error(node.span(), "SSL context already specified - replacing");
+    }
     let mut ssl = SslConfig::default();
     apply_block(&mut ssl, node.children(), SSL_KW, ctx);
     cfg.check.ssl = Some(ssl);
@@ -48,7 +51,7 @@ pub fn vsg_block(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
         span: node.span(),
     };
     for line in node.children() {
-        if let Some(e) = vsg_entry(line, ctx) {
+        if let Some(e) = vsg_entry(line, &name, ctx) {
             g.entries.push(e);
         }
     }
@@ -91,10 +94,20 @@ pub fn vsg_block(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
 }
 
 /// One group line: `IP[-RANGE|/LEN] [PORT]` or `fwmark N [inet|inet6]`.
-fn vsg_entry(line: &Node, ctx: &mut Ctx) -> Option<VsgEntry> {
+fn vsg_entry(line: &Node, group: &str, ctx: &mut Ctx) -> Option<VsgEntry> {
     let word = &line.keyword;
     if word.text == "fwmark" {
-        let mark = ctx.int(line, 0, 0, i64::from(u32::MAX))? as u32;
+        let t = ctx.need(line, 0)?;
+        let Some(mark) = ctx.int_token(t, 0, i64::from(u32::MAX)) else {
+            ctx.error(
+                t.span,
+                format!(
+                    "({group}): fwmark '{}' must be in [0, 4294967295] - ignoring",
+                    t.text
+                ),
+            );
+            return None;
+        };
         let family = match line.arg(1).map(|t| t.text.as_str()) {
             None => None,
             Some("inet") => Some(Family::Inet),
@@ -102,16 +115,22 @@ fn vsg_entry(line: &Node, ctx: &mut Ctx) -> Option<VsgEntry> {
             Some(other) => {
                 ctx.error(
                     line.span(),
-                    format!("unknown virtual server group fwmark address family {other}"),
+                    format!(
+                        "({group}): fwmark '{}' family {other} unknown - ignoring",
+                        t.text
+                    ),
                 );
-                None
+                return None;
             }
         };
-        return Some(VsgEntry::Fwmark { mark, family });
+        return Some(VsgEntry::Fwmark {
+            mark: mark as u32,
+            family,
+        });
     }
     let port = match line.arg(0) {
         None => 0,
-        Some(t) => match port_token(t, ctx) {
+        Some(t) => match port0_token(t, ctx) {
             Some(p) => p,
             None => {
                 ctx.error(
@@ -143,7 +162,15 @@ fn vsg_entry(line: &Node, ctx: &mut Ctx) -> Option<VsgEntry> {
         };
         let max = if ip.is_ipv4() { 32 } else { 128 };
         if !(0..=max).contains(&len) {
-            bad(ctx);
+            ctx.error(word.span, format!("Invalid netmask - {text} - skipping"));
+            return None;
+        }
+        // the address must be the network address of the prefix (observed)
+        if prefix_first(ip, len as u32) != ip {
+            ctx.error(
+                word.span,
+                format!("Address mask bits not empty - {text} - skipping"),
+            );
             return None;
         }
         let last = prefix_last(ip, len as u32);
@@ -218,6 +245,20 @@ fn range_end(first: IpAddr, end: &str) -> Option<IpAddr> {
     }
 }
 
+/// The network address of `ip/len`.
+fn prefix_first(ip: IpAddr, len: u32) -> IpAddr {
+    match ip {
+        IpAddr::V4(a) => {
+            let host = u32::MAX.checked_shr(len).unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::from(u32::from(a) & !host))
+        }
+        IpAddr::V6(a) => {
+            let host = u128::MAX.checked_shr(len).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(u128::from(a) & !host))
+        }
+    }
+}
+
 /// The last address of the prefix `ip/len`.
 fn prefix_last(ip: IpAddr, len: u32) -> IpAddr {
     match ip {
@@ -239,41 +280,67 @@ fn port_token(t: &Token, ctx: &mut Ctx) -> Option<u16> {
 
 // ---------------------------------------------------------------------- virtual_server
 
-pub fn vs_block(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
-    let Some(first) = ctx.need(node, 0) else {
-        return;
-    };
+fn vs_header(node: &Node, ctx: &mut Ctx) -> Option<VirtualServer> {
+    let first = ctx.need(node, 0)?;
     let addr = match first.text.as_str() {
         "fwmark" => {
-            let Some(m) = ctx.int(node, 1, 1, i64::from(u32::MAX)) else {
-                return;
-            };
-            VsAddr::Fwmark(m as u32)
+            let t = ctx.need(node, 1)?;
+            match ctx.int_token(t, 0, i64::from(u32::MAX)) {
+                // keepalived 2.2.7 turns fwmark 0 into a garbage address service
+                Some(0) => {
+                    ctx.error(t.span, "virtual server fwmark 0 is not usable - ignoring");
+                    return None;
+                }
+                Some(m) => VsAddr::Fwmark(m as u32),
+                None => {
+                    ctx.error(
+                        t.span,
+                        format!(
+                            "virtual server fwmark '{}' must be in [0, 4294967295] - ignoring",
+                            t.text
+                        ),
+                    );
+                    return None;
+                }
+            }
         }
-        "group" => {
-            let Some(g) = ctx.need(node, 1) else {
-                return;
-            };
-            VsAddr::Group(g.text.clone())
-        }
+        "group" => VsAddr::Group(ctx.need(node, 1)?.text.clone()),
         _ => {
-            let Some(ip) = ctx.ip_token(first) else {
-                return;
-            };
             let port = match node.arg(1) {
-                None => 0,
-                Some(t) => match t.text.parse::<u16>() {
-                    Ok(p) => p,
-                    Err(_) => {
-                        ctx.error(t.span, format!("Invalid virtual server port {}", t.text));
-                        return;
-                    }
-                },
+                None => Some(0),
+                Some(t) => port0_token(t, ctx),
             };
-            VsAddr::Addr { ip, port }
+            match (first.text.parse::<IpAddr>(), port) {
+                (Ok(ip), Some(port)) => VsAddr::Addr { ip, port },
+                _ => {
+                    ctx.error(
+                        node.span(),
+                        format!(
+                            "Invalid virtual server IP address/port {}/{} - skipping",
+                            first.text,
+                            node.arg(1).map(|t| t.text.as_str()).unwrap_or("0")
+                        ),
+                    );
+                    return None;
+                }
+            }
         }
     };
-    let mut vs = VirtualServer::new(addr, node.span());
+    Some(VirtualServer::new(addr, node.span()))
+}
+
+/// Port 0 or 1..65535 (0 means unset), reported as keepalived's number reader does.
+fn port0_token(t: &Token, ctx: &mut Ctx) -> Option<u16> {
+    if t.text == "0" {
+        return Some(0);
+    }
+    port_token(t, ctx)
+}
+
+pub fn vs_block(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
+    let Some(mut vs) = vs_header(node, ctx) else {
+        return;
+    };
     if let VsAddr::Addr { ip, .. } = &vs.addr {
         vs.family = Some(Family::of(ip));
     }
@@ -562,15 +629,19 @@ fn hysteresis(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
 }
 
 fn sorry_server(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
-    let Some(ip) = ctx.ip(node, 0) else {
+    let Some(t) = ctx.need(node, 0) else {
         return;
     };
     let port = match node.arg(1) {
-        None => 0,
-        Some(t) => match port_token(t, ctx) {
-            Some(p) => p,
-            None => return,
-        },
+        None => Some(0),
+        Some(p) => port0_token(p, ctx),
+    };
+    let (Ok(ip), Some(port)) = (t.text.parse::<IpAddr>(), port) else {
+        ctx.error(
+            node.span(),
+            format!("Invalid sorry server IP address {} - skipping", t.text),
+        );
+        return;
     };
     vs.sorry_server = Some(SorryServer {
         ip,
@@ -623,15 +694,23 @@ fn vs_weight(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
 }
 
 fn real_server(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
-    let Some(ip) = ctx.ip(node, 0) else {
+    let Some(t) = ctx.need(node, 0) else {
         return;
     };
     let port = match node.arg(1) {
-        None => 0,
-        Some(t) => match port_token(t, ctx) {
-            Some(p) => p,
-            None => return,
-        },
+        None => Some(0),
+        Some(p) => port0_token(p, ctx),
+    };
+    let (Ok(ip), Some(port)) = (t.text.parse::<IpAddr>(), port) else {
+        ctx.error(
+            node.span(),
+            format!(
+                "Invalid real server ip address/port {}/{} - skipping",
+                t.text,
+                node.arg(1).map(|p| p.text.as_str()).unwrap_or("0")
+            ),
+        );
+        return;
     };
     let mut rs = RealServer::new(ip, port, node.span());
     apply_block(&mut rs, node.children(), RS_KW, ctx);

@@ -566,7 +566,7 @@ fn sched_flags_need_sh_or_mh() {
 
 #[test]
 fn groups() {
-    let text = "virtual_server_group G1 {\n192.0.2.1 80\n192.0.2.2-10 80\n192.0.2.20-192.0.2.30 80\n192.0.2.64/28 443\n2001:db8::1-ff 80\nfwmark 7 inet6\n192.0.2.20-192.0.2.10 80\n192.0.2.40-3 80\nfoo 80\n192.0.2.50 99999\n}\n\
+    let text = "virtual_server_group G1 {\n192.0.2.1 80\n192.0.2.2-10 80\n192.0.2.20-192.0.2.30 80\n192.0.2.64/28 443\n2001:db8::1-ff 80\nfwmark 7 inet6\n192.0.2.20-192.0.2.10 80\n192.0.2.40-3 80\nfoo 80\n192.0.2.50 99999\nfwmark x\nfwmark 4 foo\n192.0.2.0/33 80\n192.0.2.1/24 80\n}\n\
 virtual_server_group EMPTY {\n}\nvirtual_server_group MIX {\n192.0.2.1\n2001:db8::1\nfwmark 3\n}\n\
 virtual_server group G1 {\nprotocol TCP\nlb_algo rr\nlb_kind DR\nreal_server 192.0.2.10 80 {\n}\n}\n";
     let (c, d) = load(text);
@@ -577,6 +577,10 @@ virtual_server group G1 {\nprotocol TCP\nlb_algo rr\nlb_kind DR\nreal_server 192
         "Invalid virtual server group IP address 192.0.2.50 /port/99999 - skipping",
         "virtual server group EMPTY has no entries - removing",
         "virtual server group MIX cannot have IPv4, IPv6 and fwmark without family - removing",
+        "(G1): fwmark 'x' must be in [0, 4294967295] - ignoring",
+        "(G1): fwmark '4' family foo unknown - ignoring",
+        "Invalid netmask - 192.0.2.0/33 - skipping",
+        "Address mask bits not empty - 192.0.2.1/24 - skipping",
     ] {
         assert!(has(&d, want), "{want}: {:?}", msgs(&d));
     }
@@ -618,7 +622,30 @@ virtual_server group G1 {\nprotocol TCP\nlb_algo rr\nlb_kind DR\nreal_server 192
 }
 
 #[test]
+fn bad_headers_skip_the_block() {
+    let text = "virtual_server 192.0.2.1 99999 {\nreal_server 192.0.2.10 {\n}\n}\nvirtual_server foo 80 {\n}\nvirtual_server fwmark x {\n}\nvirtual_server fwmark 0 {\n}\nvirtual_server group NOPE {\nprotocol TCP\nlb_algo rr\nlb_kind NAT\nreal_server 192.0.2.10 0 {\n}\nreal_server foo 80 {\n}\nsorry_server foo\n}\n";
+    let (c, d) = load(text);
+    for want in [
+        "Invalid virtual server IP address/port 192.0.2.1/99999 - skipping",
+        "Invalid virtual server IP address/port foo/80 - skipping",
+        "virtual server fwmark 'x' must be in [0, 4294967295] - ignoring",
+        "virtual server fwmark 0 is not usable - ignoring",
+        "Invalid real server ip address/port foo/80 - skipping",
+        "Invalid sorry server IP address foo - skipping",
+        "virtual server group NOPE is not defined (or was removed)",
+    ] {
+        assert!(has(&d, want), "{want}: {:?}", msgs(&d));
+    }
+    assert_eq!(c.virtual_servers.len(), 1);
+    assert_eq!(c.virtual_servers[0].real_servers.len(), 1);
+    let lint = d.items.iter().find(|x| x.message.contains("NOPE"));
+    assert_eq!(lint.map(|x| x.class), Some(None));
+}
+
+#[test]
 fn ssl_block() {
+    let (_, d) = load("SSL {\n}\nSSL {\n}\n");
+    assert_eq!(msgs(&d), ["SSL context already specified - replacing"]);
     let (c, d) = load("SSL {\npassword p\nca /ca\ncertificate /c\nkey /k\n}\n");
     assert!(d.items.is_empty());
     let s = c.ssl.unwrap_or_default();
