@@ -6,8 +6,8 @@ use crate::config::model::Ctx;
 
 use super::checker::CheckerKind;
 use super::{
-    CheckConfig, Forwarding, Protocol, Scheduler, VirtualServer, VsAddr, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_PERSISTENCE,
+    CheckConfig, Family, Forwarding, Protocol, Scheduler, VirtualServer, VsAddr,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_PERSISTENCE,
 };
 
 pub(super) fn finish(check: &mut CheckConfig, ctx: &mut Ctx) {
@@ -35,6 +35,22 @@ pub(super) fn finish(check: &mut CheckConfig, ctx: &mut Ctx) {
             continue;
         }
         quorum(&mut vs, ctx);
+        if vs.family.is_none() {
+            // only fwmark services with tunnelled servers get here: the family of the
+            // sorry/real servers when they agree, else IPv4 (keepalived's vs_end_handler)
+            let fams: Vec<Family> = vs
+                .sorry_server
+                .iter()
+                .map(|s| Family::of(&s.ip))
+                .chain(vs.real_servers.iter().map(|r| Family::of(&r.ip)))
+                .collect();
+            let first = fams.first().copied().unwrap_or(Family::Inet);
+            vs.family = Some(if fams.iter().all(|f| *f == first) {
+                first
+            } else {
+                Family::Inet
+            });
+        }
         check.virtual_servers.push(vs);
     }
 }

@@ -360,6 +360,12 @@ impl VirtualServer {
         }
     }
 
+    /// Whether quorum changes send mail: the VS setting, else global_defs
+    /// `smtp_alert_checker`, else `smtp_alert`, else off (§4.12).
+    pub fn smtp_alert_effective(&self, checker: Option<bool>, global: Option<bool>) -> bool {
+        self.smtp_alert.or(checker).or(global).unwrap_or(false)
+    }
+
     fn proto_for_log(&self) -> Option<Protocol> {
         if self.is_fwmark() {
             None
@@ -460,6 +466,11 @@ impl RealServer {
             checkers: Vec::new(),
             span,
         }
+    }
+
+    /// Whether RS state changes send mail: as for the VS, but on by default (§4.12).
+    pub fn smtp_alert_effective(&self, checker: Option<bool>, global: Option<bool>) -> bool {
+        self.smtp_alert.or(checker).or(global).unwrap_or(true)
     }
 
     /// The effective weight (the VS default applies when not configured).

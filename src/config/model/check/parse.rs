@@ -537,15 +537,14 @@ fn persistence_granularity(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
         Some(f) => f == Family::Inet6,
         None => !t.text.contains('.'),
     };
-    let g = if v6 || !t.text.contains('.') {
-        match parse_int(&t.text) {
-            Some(p) if (1..=128).contains(&p) => Some(Granularity::Prefix(p as u8)),
-            _ => {
-                let fam = if v6 { "IPv6" } else { "IPv4" };
+    let g = if v6 {
+        match ctx.int_token(t, 1, 128) {
+            Some(p) => Some(Granularity::Prefix(p as u8)),
+            None => {
                 ctx.error(
                     t.span,
                     format!(
-                        "Invalid {fam} persistence_granularity specified - {}",
+                        "Invalid IPv6 persistence_granularity specified - {}",
                         t.text
                     ),
                 );
@@ -553,8 +552,14 @@ fn persistence_granularity(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
             }
         }
     } else {
-        match t.text.parse::<Ipv4Addr>() {
-            Ok(m) => {
+        // inet_aton() also takes a bare number as a whole address (`64` = 0.0.0.64)
+        let parsed = t
+            .text
+            .parse::<Ipv4Addr>()
+            .ok()
+            .or_else(|| t.text.parse::<u32>().ok().map(Ipv4Addr::from));
+        match parsed {
+            Some(m) => {
                 if u32::from(m).leading_ones() + u32::from(m).trailing_zeros() != 32 {
                     ctx.lint(
                         t.span,
@@ -566,7 +571,7 @@ fn persistence_granularity(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
                 }
                 Some(Granularity::Netmask(m))
             }
-            Err(_) => {
+            None => {
                 ctx.error(
                     t.span,
                     format!(
@@ -580,6 +585,9 @@ fn persistence_granularity(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
     };
     if let Some(g) = g {
         vs.persistence_granularity = Some(g);
+        // an unset family is taken from the granularity's form (observed)
+        vs.family
+            .get_or_insert(if v6 { Family::Inet6 } else { Family::Inet });
         // implies persistence (§4.12)
         if vs.persistence_timeout == 0 {
             vs.persistence_timeout = DEFAULT_PERSISTENCE;

@@ -159,6 +159,7 @@ virtual_server fwmark 5 {\nlb_algo rr\nlb_kind DR\nreal_server 192.0.2.10 8080 {
     assert_eq!(c.virtual_servers[0].real_servers[1].port, 80);
     assert_eq!(c.virtual_servers[1].real_servers[0].port, 0);
     assert_eq!(c.virtual_servers[1].protocol, None);
+    assert_eq!(c.virtual_servers[1].family, Some(Family::Inet));
 }
 
 #[test]
@@ -280,6 +281,12 @@ fn rs_keywords_and_errors() {
     assert_eq!((rs.weight, rs.uthreshold, rs.lthreshold), (Some(7), 5, 2));
     assert_eq!(rs.method, Some(Forwarding::Dr));
     assert_eq!(rs.smtp_alert, Some(true));
+    let v = &c.virtual_servers[0];
+    assert!(!v.smtp_alert_effective(None, None) && v.smtp_alert_effective(None, Some(true)));
+    let mut other = rs.clone();
+    other.smtp_alert = None;
+    assert!(other.smtp_alert_effective(None, None));
+    assert!(!other.smtp_alert_effective(Some(false), Some(true)));
     let t = &rs.checkers[0].timing;
     assert_eq!(t.retry, Some(2));
     assert_eq!(t.delay_before_retry, Some(Duration::from_secs(4)));
@@ -640,6 +647,31 @@ fn bad_headers_skip_the_block() {
     assert_eq!(c.virtual_servers[0].real_servers.len(), 1);
     let lint = d.items.iter().find(|x| x.message.contains("NOPE"));
     assert_eq!(lint.map(|x| x.class), Some(None));
+}
+
+#[test]
+fn granularity_sets_family() {
+    let text = "virtual_server fwmark 3 {\nlb_algo rr\nlb_kind DR\npersistence_granularity 64\nreal_server 192.0.2.10 {\n}\n}\n\
+virtual_server 2001:db8::5 80 {\nprotocol TCP\nlb_algo rr\nlb_kind DR\npersistence_granularity 255.255.255.0\nreal_server 2001:db8::10 80 {\n}\n}\n";
+    let (c, d) = load(text);
+    for want in [
+        "Address family of virtual server and real server 192.0.2.10 don't match - skipping real server.",
+        "Virtual server FWM 3 has no real servers - ignoring",
+        "invalid number '255.255.255.0'",
+        "Invalid IPv6 persistence_granularity specified - 255.255.255.0",
+    ] {
+        assert!(has(&d, want), "{want}: {:?}", msgs(&d));
+    }
+    assert_eq!(c.virtual_servers.len(), 1);
+    assert_eq!(c.virtual_servers[0].persistence_timeout, 0);
+    // an IPv4 service takes a bare number as inet_aton does; not solid is only our lint
+    let (c, d) = load(&vs("persistence_granularity 64", ""));
+    assert_eq!(d.config_test_exit_code(), 0);
+    assert_eq!(
+        c.virtual_servers[0].persistence_granularity,
+        Some(Granularity::Netmask(std::net::Ipv4Addr::new(0, 0, 0, 64)))
+    );
+    assert_eq!(c.virtual_servers[0].persistence_timeout, 360);
 }
 
 #[test]
