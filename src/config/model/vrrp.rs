@@ -434,7 +434,7 @@ fn resolve_track_refs(v: &mut VrrpConfig, ctx: &mut Ctx) {
     let check =
         |owner: &str, refs: &mut Vec<TrackRef>, known: &[String], what: &str, ctx: &mut Ctx| {
             refs.retain(|r| {
-                let found = known.iter().any(|k| *k == r.name);
+                let found = known.contains(&r.name);
                 if !found {
                     ctx.error(
                         r.span,
@@ -652,7 +652,7 @@ fn complete_instance(
             );
             None
         }
-        Some(_) if i.set.auth_pass.as_ref().is_none_or(|p| p.is_empty()) => {
+        Some(_) if i.set.auth_pass.as_ref().map_or(true, |p| p.is_empty()) => {
             ctx.error(
                 auth_at,
                 format!("({name}) Authentication specified but no password given. Ignoring"),
