@@ -203,6 +203,18 @@ fn root_instance(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
     }
     let mut inst = Instance::new(name, node.span());
     apply_block(&mut inst, node.children(), instance::INSTANCE_KW, ctx);
+    let i = &mut inst;
+    resolve_refs(
+        &cfg.vrrp,
+        &i.name,
+        [
+            (&mut i.track_scripts, TrackKind::Script),
+            (&mut i.track_files, TrackKind::File),
+            (&mut i.track_processes, TrackKind::Process),
+            (&mut i.track_bfds, TrackKind::Bfd),
+        ],
+        ctx,
+    );
     cfg.vrrp.instances.push(inst);
 }
 
@@ -219,15 +231,40 @@ fn root_sync_group(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
     }
     let mut g = SyncGroup::new(name, node.span());
     apply_block(&mut g, node.children(), SYNC_GROUP_KW, ctx);
+    let gr = &mut g;
+    resolve_refs(
+        &cfg.vrrp,
+        &gr.name,
+        [
+            (&mut gr.track_scripts, TrackKind::Script),
+            (&mut gr.track_files, TrackKind::File),
+            (&mut gr.track_processes, TrackKind::Process),
+            (&mut gr.track_bfds, TrackKind::Bfd),
+        ],
+        ctx,
+    );
     cfg.vrrp.sync_groups.push(g);
 }
 
+/// The name of a `vrrp_script`-like block: keepalived reads it unchecked, so a missing
+/// name is its fatal "missing a parameter" (observed `-t` exit 2).
+fn object_name<'n>(node: &'n Node, ctx: &mut Ctx) -> Option<&'n str> {
+    ctx.need(node, 0).map(|t| t.text.as_str())
+}
+
 fn root_script(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
-    let Some(name) = block_name(node, ctx, "vrrp_script must have a name - skipping") else {
+    let Some(name) = object_name(node, ctx) else {
         return;
     };
     let mut s = VrrpScript::new(name, node.span());
     apply_block(&mut s, node.children(), track::SCRIPT_KW, ctx);
+    if s.script.is_none() {
+        ctx.error(
+            node.span(),
+            format!("No script set for vrrp_script {name} - removing"),
+        );
+        return;
+    }
     if cfg.vrrp.scripts.iter().any(|o| o.name == name) {
         // keepalived keeps both and finds the first by name: the later one is dead
         ctx.lint(
@@ -240,30 +277,45 @@ fn root_script(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
 
 fn root_track_file(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
     if node.name() == "vrrp_track_file" {
-        ctx.ka_deprecated(
-            node,
+        // keepalived only logs this: `-t` exits 0 (observed)
+        ctx.lint(
+            node.span(),
             "\"vrrp_track_file\" is deprecated, please use \"track_file\"",
         );
     }
-    let Some(name) = block_name(node, ctx, "track_file must have a name - skipping") else {
+    let Some(name) = object_name(node, ctx) else {
         return;
     };
     let mut f = TrackFile::new(name, node.span());
     apply_block(&mut f, node.children(), track::TRACK_FILE_KW, ctx);
+    if f.path.is_none() {
+        ctx.error(
+            node.span(),
+            format!("No file set for track_file {name} - ignoring"),
+        );
+        return;
+    }
     cfg.vrrp.track_files.push(f);
 }
 
 fn root_track_process(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
-    let Some(name) = block_name(node, ctx, "vrrp_track_process must have a name - skipping") else {
+    let Some(name) = object_name(node, ctx) else {
         return;
     };
     let mut p = TrackProcess::new(name, node.span());
     apply_block(&mut p, node.children(), track::TRACK_PROCESS_KW, ctx);
+    if p.process.is_empty() {
+        ctx.error(
+            node.span(),
+            format!("track process '{name}' process name not specified"),
+        );
+        return;
+    }
     cfg.vrrp.track_processes.push(p);
 }
 
 fn root_bfd(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
-    let Some(name) = block_name(node, ctx, "bfd_instance must have a name - skipping") else {
+    let Some(name) = object_name(node, ctx) else {
         return;
     };
     if cfg.vrrp.bfd_instances.iter().any(|b| b.name == name) {
@@ -272,6 +324,23 @@ fn root_bfd(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
     }
     let mut b = BfdInstance::new(name, node.span());
     apply_block(&mut b, node.children(), track::BFD_KW, ctx);
+    match (b.neighbor, b.source) {
+        (None, _) => {
+            ctx.error(
+                node.span(),
+                format!("Configuration error: BFD instance {name} has no neighbor address set, disabling instance"),
+            );
+            return;
+        }
+        (Some(n), Some(s)) if n.is_ipv4() != s.is_ipv4() => {
+            ctx.error(
+                node.span(),
+                format!("Configuration error: BFD instance {name} source address {s} and neighbor address {n} are not of the same family, disabling instance"),
+            );
+            return;
+        }
+        _ => {}
+    }
     cfg.vrrp.bfd_instances.push(b);
 }
 
@@ -345,8 +414,6 @@ pub fn global_vrrp_defaults(_cfg: &Config) -> GlobalVrrpDefaults {
 pub fn finish(cfg: &mut Config, ctx: &mut Ctx) {
     let g = global_vrrp_defaults(cfg);
     let v = &mut cfg.vrrp;
-    finish_tracked_objects(v, ctx);
-    resolve_track_refs(v, ctx);
     build_sync_groups(v, ctx);
     for idx in 0..v.instances.len() {
         if v.fatal.is_some() {
@@ -372,101 +439,44 @@ pub fn finish(cfg: &mut Config, ctx: &mut Ctx) {
     drop_unused_scripts(v, ctx);
 }
 
-fn finish_tracked_objects(v: &mut VrrpConfig, ctx: &mut Ctx) {
-    v.scripts.retain(|s| {
-        if s.script.is_none() {
-            ctx.error(
-                s.span,
-                format!("No script set for vrrp_script {} - removing", s.name),
-            );
-        }
-        s.script.is_some()
-    });
-    v.track_files.retain(|f| {
-        if f.path.is_none() {
-            ctx.error(
-                f.span,
-                format!("No file set for track_file {} - ignoring", f.name),
-            );
-        }
-        f.path.is_some()
-    });
-    v.track_processes.retain(|p| {
-        if p.process.is_empty() {
-            ctx.error(
-                p.span,
-                format!("track process '{}' process name not specified", p.name),
-            );
-        }
-        !p.process.is_empty()
-    });
-    v.bfd_instances.retain(|b| match (b.neighbor, b.source) {
-        (None, _) => {
-            ctx.error(
-                b.span,
-                format!(
-                    "Configuration error: BFD instance {} has no neighbor address set, disabling instance",
-                    b.name
-                ),
-            );
-            false
-        }
-        (Some(n), Some(s)) if n.is_ipv4() != s.is_ipv4() => {
-            ctx.error(
-                b.span,
-                format!(
-                    "Configuration error: BFD instance {} source address {} and neighbor address {} are not of the same family, disabling instance",
-                    b.name, s, n
-                ),
-            );
-            false
-        }
-        _ => true,
-    });
-}
-
-/// Drops `track_*` lines that name objects that do not exist (§4.10.1).
-fn resolve_track_refs(v: &mut VrrpConfig, ctx: &mut Ctx) {
-    let scripts: Vec<String> = v.scripts.iter().map(|s| s.name.clone()).collect();
-    let files: Vec<String> = v.track_files.iter().map(|s| s.name.clone()).collect();
-    let procs: Vec<String> = v.track_processes.iter().map(|s| s.name.clone()).collect();
-    let bfds: Vec<String> = v.bfd_instances.iter().map(|s| s.name.clone()).collect();
-    let check =
-        |owner: &str, refs: &mut Vec<TrackRef>, known: &[String], what: &str, ctx: &mut Ctx| {
-            refs.retain(|r| {
-                let found = known.contains(&r.name);
-                if !found {
-                    ctx.error(
-                        r.span,
-                        format!("({owner}) {what} {} not found, ignoring...", r.name),
-                    );
-                }
-                found
-            });
+/// Drops `track_*` lines that name objects not defined *above* them: keepalived looks
+/// them up while parsing, so a `vrrp_script` after its instance is "not found" (observed).
+fn resolve_refs(
+    v: &VrrpConfig,
+    owner: &str,
+    refs: [(&mut Vec<TrackRef>, TrackKind); 4],
+    ctx: &mut Ctx,
+) {
+    for (list, kind) in refs {
+        let (what, known): (&str, Vec<&str>) = match kind {
+            TrackKind::Script => (
+                "track script",
+                v.scripts.iter().map(|x| x.name.as_str()).collect(),
+            ),
+            TrackKind::File => (
+                "track file",
+                v.track_files.iter().map(|x| x.name.as_str()).collect(),
+            ),
+            TrackKind::Process => (
+                "track process",
+                v.track_processes.iter().map(|x| x.name.as_str()).collect(),
+            ),
+            TrackKind::Bfd => (
+                "track bfd",
+                v.bfd_instances.iter().map(|x| x.name.as_str()).collect(),
+            ),
+            TrackKind::Interface => continue,
         };
-    for i in &mut v.instances {
-        check(&i.name, &mut i.track_scripts, &scripts, "track script", ctx);
-        check(&i.name, &mut i.track_files, &files, "track file", ctx);
-        check(
-            &i.name,
-            &mut i.track_processes,
-            &procs,
-            "track process",
-            ctx,
-        );
-        check(&i.name, &mut i.track_bfds, &bfds, "track bfd", ctx);
-    }
-    for g in &mut v.sync_groups {
-        check(&g.name, &mut g.track_scripts, &scripts, "track script", ctx);
-        check(&g.name, &mut g.track_files, &files, "track file", ctx);
-        check(
-            &g.name,
-            &mut g.track_processes,
-            &procs,
-            "track process",
-            ctx,
-        );
-        check(&g.name, &mut g.track_bfds, &bfds, "track bfd", ctx);
+        list.retain(|r| {
+            let found = known.contains(&r.name.as_str());
+            if !found {
+                ctx.error(
+                    r.span,
+                    format!("({owner}) {what} {} not found, ignoring...", r.name),
+                );
+            }
+            found
+        });
     }
 }
 
@@ -738,11 +748,19 @@ fn complete_instance(
     if i.family == Family::V6 && !i.is_unicast() {
         if let Some(first) = i.vips.first() {
             if !is_link_local(&first.addr) {
-                let word = if i.strict { "must" } else { "should" };
-                ctx.error(
-                    i.vip_lines.first().copied().unwrap_or(at),
-                    format!("({name}) the first IPv6 VIP address {word} be link local"),
-                );
+                let first_at = i.vip_lines.first().copied().unwrap_or(at);
+                if i.strict {
+                    ctx.error(
+                        first_at,
+                        format!("({name}) the first IPv6 VIP address must be link local"),
+                    );
+                } else {
+                    // keepalived -t says nothing here (observed)
+                    ctx.lint(
+                        first_at,
+                        format!("({name}) the first IPv6 VIP address should be link local"),
+                    );
+                }
             }
         }
     }
@@ -1080,6 +1098,16 @@ fn check_duplicate_vrids(v: &mut VrrpConfig, ctx: &mut Ctx) {
                 continue;
             };
             if x.vrid != y.vrid || x.interface != y.interface {
+                continue;
+            }
+            // §5.15: unicast instances are told apart by their peers (observed: no error)
+            if x.is_unicast()
+                && y.is_unicast()
+                && !x
+                    .unicast_peers
+                    .iter()
+                    .any(|p| y.unicast_peers.iter().any(|q| q.addr == p.addr))
+            {
                 continue;
             }
             let ifname = x.interface.clone().unwrap_or_default();

@@ -947,7 +947,7 @@ fn track_file_process_bfd_blocks() {
     has(
         &d,
         "\"vrrp_track_file\" is deprecated, please use \"track_file\"",
-        Some(KaClass::Deprecated),
+        None,
     );
     has(&d, "No file set for track_file g - ignoring", GE);
     has(
@@ -1154,4 +1154,53 @@ fn diagnostics_are_errors_with_spans() {
     assert_eq!(x.severity, Severity::Error);
     let sp = x.span.unwrap();
     assert_eq!((sp.line, sp.col), (4, 10));
+}
+
+#[test]
+fn references_must_precede_their_use() {
+    let (cfg, d) = load(&format!(
+        "{}vrrp_script chk {{\nscript /x\n}}\n",
+        inst("track_script {\nchk\n}")
+    ));
+    has(&d, "(VI_1) track script chk not found, ignoring...", GE);
+    assert!(cfg.vrrp.instances[0].track_scripts.is_empty());
+    // and the now unused script is reported as keepalived would at run time
+    has(&d, "Warning - script chk is not used", None);
+}
+
+#[test]
+fn unnamed_objects_are_missing_parameters() {
+    for kw in [
+        "vrrp_script",
+        "track_file",
+        "vrrp_track_process",
+        "bfd_instance",
+    ] {
+        let (_, d) = load(&format!("{kw} {{\n}}"));
+        assert_eq!(d.config_test_exit_code(), 2, "{kw}");
+    }
+}
+
+#[test]
+fn unicast_instances_may_share_a_vrid() {
+    let peers = |p: &str| format!("unicast_peer {{\n{p}\n}}");
+    let two = format!(
+        "{}vrrp_instance VI_2 {{\ninterface veth0\nvirtual_router_id 51\n{}\n}}\n",
+        inst(&peers("192.0.2.2")),
+        peers("192.0.2.3")
+    );
+    let (cfg, d) = load(&two);
+    clean(&d);
+    assert!(cfg.vrrp.fatal.is_none());
+    let same = format!(
+        "{}vrrp_instance VI_2 {{\ninterface veth0\nvirtual_router_id 51\n{}\n}}\n",
+        inst(&peers("192.0.2.2")),
+        peers("192.0.2.2")
+    );
+    let (_, d) = load(&same);
+    has(
+        &d,
+        "VI_1 and VI_2 both use VRID 51 with IPv4 on interface veth0",
+        GE,
+    );
 }
