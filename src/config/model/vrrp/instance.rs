@@ -653,10 +653,7 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
                     v.mac = Some(mac);
                 }
             } else if t.text.contains(':') && !t.text.contains('.') {
-                ctx.error(
-                    t.span,
-                    format!("VMAC invalid MAC address {} - ignored", t.text),
-                );
+                ctx.error(t.span, format!("VMAC invalid MAC address {}", t.text));
             } else if v.ifname.is_some() {
                 ctx.error(t.span, "VMAC interface name already specified");
             } else if t.text.len() > 15 || t.text.contains('/') || t.text.contains(' ') {
