@@ -708,7 +708,8 @@ fn complete_instance(
     // unicast keywords without any peer (§5.15)
     if let (Some(kw_at), false) = (i.set.unicast_keyword, i.is_unicast()) {
         if i.unicast_fault_no_peer {
-            ctx.error(
+            // keepalived -t reports nothing here (observed exit 0): the instance just stays FAULT
+            ctx.lint(
                 kw_at,
                 format!("({name}) Cannot use unicast without any peers - going to fault state"),
             );
@@ -815,6 +816,14 @@ fn complete_instance(
             format!("({name}) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting"),
         );
         i.accept = false;
+    }
+
+    if i.strict && !i.accept && i.priority != 255 {
+        // §5.11: the most common surprise with vrrp_strict (the Debian sample enables it)
+        ctx.lint(
+            at,
+            format!("({name}) strict mode without 'accept': this node will drop traffic addressed to the VIPs while MASTER"),
+        );
     }
 
     let lp_rep = g.garp_lower_prio_repeat.unwrap_or(g.garp_master_repeat);
@@ -1042,6 +1051,45 @@ fn complete_instance(
         });
     }
     Ok(())
+}
+
+/// How many VIPs fit in one advert on an interface of this MTU (at most 255, §4.10.1).
+pub fn max_vips_per_advert(i: &Instance, mtu: u32) -> usize {
+    // Ethernet + IP + VRRP headers (+ the v2 auth field, + AH), as keepalived counts them
+    let (hdr, addr_len) = match i.family {
+        Family::V4 => {
+            let mut h = 14 + 20 + 8;
+            if i.version == Version::V2 {
+                h += 8;
+                if i.auth.as_ref().is_some_and(|a| a.kind == AuthType::Ah) {
+                    h += 24;
+                }
+            }
+            (h, 4)
+        }
+        Family::V6 => (14 + 40 + 8, 16),
+    };
+    let room = usize::try_from(mtu.saturating_sub(hdr)).unwrap_or(0) / addr_len;
+    room.min(255)
+}
+
+/// Moves the VIPs that do not fit in an advert to the eVIPs, as keepalived does; for the
+/// host-check pass, which knows the interface's MTU.
+pub fn cap_vips(i: &mut Instance, mtu: u32, ctx: &mut Ctx) {
+    let max = max_vips_per_advert(i, mtu);
+    if i.vips.len() > max {
+        ctx.error(
+            i.span,
+            format!(
+                "({}) Number of VIPs ({}) exceeds maximum/space available in packet (max {} addresses) - excess moved to eVIPs",
+                i.name,
+                i.vips.len(),
+                max
+            ),
+        );
+        let extra = i.vips.split_off(max);
+        i.evips.extend(extra);
+    }
 }
 
 /// §4.10.1 advert_int: v2 whole seconds below 256, v3 centiseconds below 40.96 s.

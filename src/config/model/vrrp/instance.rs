@@ -151,7 +151,7 @@ pub struct Configured {
     pub auth_type: Option<AuthType>,
     pub auth_pass: Option<Vec<u8>>,
     pub auth_span: Option<Span>,
-    /// A unicast keyword (`unicast_src_ip`, `unicast_peer`) was used.
+    /// A unicast keyword (`unicast_src_ip`, `unicast_peer`, `check_unicast_src`) was used.
     pub unicast_keyword: Option<Span>,
     pub unicast_ttl_span: Option<Span>,
     pub nopreempt_span: Option<Span>,
@@ -928,8 +928,10 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
             ),
         }
     }),
-    Kw::new("check_unicast_src", |i, _n, _ctx| {
-        i.check_unicast_src = true
+    Kw::new("check_unicast_src", |i, n, _ctx| {
+        // counts as a unicast keyword for the "no peers" check (observed)
+        i.set.unicast_keyword.get_or_insert(n.span());
+        i.check_unicast_src = true;
     }),
     Kw::new("priority", |i, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };

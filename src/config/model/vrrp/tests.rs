@@ -605,9 +605,17 @@ fn unicast_without_peers() {
     has(
         &d,
         "(VI_1) Cannot use unicast without any peers - going to fault state",
-        GE,
+        None,
     );
     assert!(i.permanent_fault);
+    let (_, d) = one("check_unicast_src");
+    has(
+        &d,
+        "A unicast keyword has been specified without any unicast peers",
+        GE,
+    );
+    let (_, d) = one("unicast_fault_no_peer");
+    clean(&d);
     let (i, d) = one("unicast_ttl 10");
     has(
         &d,
@@ -1205,4 +1213,73 @@ fn unicast_instances_may_share_a_vrid() {
         "VI_1 and VI_2 both use VRID 51 with IPv4 on interface veth0",
         GE,
     );
+}
+
+fn with_vips(n: usize, v6: bool) -> Instance {
+    let mut i = Instance::new("C", Span::default());
+    for k in 0..n {
+        let addr: IpAddr = if v6 {
+            format!("2001:db8::{:x}", k + 1).parse().unwrap()
+        } else {
+            format!("198.51.{}.{}", k / 250, k % 250 + 1)
+                .parse()
+                .unwrap()
+        };
+        i.vips
+            .push(crate::config::model::addr::AddressSpec { addr, prefix: 32 });
+    }
+    if v6 {
+        i.family = Family::V6;
+        i.version = Version::V3;
+    }
+    i
+}
+
+#[test]
+fn vips_beyond_one_advert_become_evips() {
+    assert_eq!(max_vips_per_advert(&with_vips(0, false), 1500), 255);
+    assert_eq!(max_vips_per_advert(&with_vips(0, true), 1500), 89);
+    assert_eq!(max_vips_per_advert(&with_vips(0, false), 200), 37);
+    let mut i = with_vips(100, true);
+    let mut d = Diagnostics::new();
+    cap_vips(&mut i, 1500, &mut Ctx::new(&mut d));
+    has(&d, "(C) Number of VIPs (100) exceeds maximum/space available in packet (max 89 addresses) - excess moved to eVIPs", GE);
+    assert_eq!((i.vips.len(), i.evips.len()), (89, 11));
+    let mut i = with_vips(255, false);
+    let mut d = Diagnostics::new();
+    cap_vips(&mut i, 1500, &mut Ctx::new(&mut d));
+    clean(&d);
+}
+
+#[test]
+fn lints_do_not_change_the_verdict() {
+    // strict mode without accept, VRID shared across families
+    let mut j = with_vips(1, true);
+    j.vrid = Some(1);
+    j.interface = Some("veth0".into());
+    j.set.strict = Some(true);
+    j.vips[0].addr = "fe80::1".parse().unwrap();
+    let mut d = Diagnostics::new();
+    complete_instance(
+        &mut j,
+        &GlobalVrrpDefaults::default(),
+        None,
+        (&[], &[]),
+        &mut Ctx::new(&mut d),
+    )
+    .unwrap();
+    has(&d, "(C) strict mode without 'accept'", None);
+    assert_eq!(d.config_test_exit_code(), 0);
+    let mut v = VrrpConfig::default();
+    let mut a = with_vips(1, false);
+    a.vrid = Some(7);
+    a.interface = Some("veth0".into());
+    let mut b = j.clone();
+    b.name = "D".into();
+    b.vrid = Some(7);
+    v.instances = vec![a, b];
+    let mut d = Diagnostics::new();
+    check_duplicate_vrids(&mut v, &mut Ctx::new(&mut d));
+    has(&d, "VRID 7 is also used by C on veth0", None);
+    assert!(v.fatal.is_none());
 }
