@@ -1236,6 +1236,35 @@ fn finish_sync_groups(v: &mut VrrpConfig, g: &GlobalVrrpDefaults, ctx: &mut Ctx)
                 }
             }
         }
+        // the same object tracked by a member and by its group (§5.12)
+        for i in v.instances.iter().filter(|i| sg.members.contains(&i.name)) {
+            for t in &sg.track_interfaces {
+                if i.track_interfaces.iter().any(|x| x.name == t.name) {
+                    ctx.error(
+                        t.span,
+                        format!("({}) track_interface {} is configured on VRRP instance and sync group. Remove vrrp instance or sync group config", i.name, t.name),
+                    );
+                }
+            }
+            let pairs = [
+                ("track_script", &sg.track_scripts, &i.track_scripts),
+                ("track_file", &sg.track_files, &i.track_files),
+                ("track_process", &sg.track_processes, &i.track_processes),
+                ("track_bfd", &sg.track_bfds, &i.track_bfds),
+            ];
+            for (what, group, own) in pairs {
+                for t in group
+                    .iter()
+                    .filter(|t| own.iter().any(|x| x.name == t.name))
+                {
+                    // keepalived only logs these (observed `-t` exit 0)
+                    ctx.lint(
+                        t.span,
+                        format!("({}) {what} {} is configured on VRRP instance and sync group. Remove vrrp instance config", i.name, t.name),
+                    );
+                }
+            }
+        }
         sg.smtp_alert = sg
             .smtp_alert_set
             .or(g.smtp_alert_vrrp)

@@ -1190,6 +1190,14 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
                     i.name, t.text
                 ),
             );
+        } else if i.interface.is_some() {
+            ctx.error(
+                t.span,
+                format!(
+                    "({}) Cannot specify VRF interface and interface - ignoring",
+                    i.name
+                ),
+            );
         } else if let Some(old) = &i.vrf {
             ctx.error(
                 t.span,

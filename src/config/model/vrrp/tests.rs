@@ -183,7 +183,6 @@ track_src_ip
 use_vmac vrrp51 02:00:00:00:00:05
 vmac_xmit_base
 use_vmac_addr
-vrf blue
 no_accept
 skip_check_adv_addr
 garp_master_delay 3
@@ -243,7 +242,6 @@ veth1 weight 10 reverse
     assert_eq!(vmac.ifname.as_deref(), Some("vrrp51"));
     assert_eq!(vmac.mac, Some(vec![2, 0, 0, 0, 0, 5]));
     assert!(i.vmac_xmit_base && i.use_vmac_addr);
-    assert_eq!(i.vrf.as_deref(), Some("blue"));
     assert!(!i.accept);
     assert!(i.skip_check_adv_addr);
     assert_eq!(i.garp_master_delay, Duration::from_secs(3));
@@ -1282,4 +1280,24 @@ fn lints_do_not_change_the_verdict() {
     check_duplicate_vrids(&mut v, &mut Ctx::new(&mut d));
     has(&d, "VRID 7 is also used by C on veth0", None);
     assert!(v.fatal.is_none());
+}
+
+#[test]
+fn same_tracker_on_group_and_member() {
+    let (_, d) = load(&format!(
+        "vrrp_script chk {{\nscript /x\n}}\nvrrp_sync_group G {{\ngroup {{\nVI_1 VI_2\n}}\ntrack_interface {{\nveth1\n}}\ntrack_script {{\nchk\n}}\n}}\n{}{}",
+        inst("track_interface {\nveth1\n}\ntrack_script {\nchk\n}"),
+        vi2()
+    ));
+    has(&d, "(VI_1) track_interface veth1 is configured on VRRP instance and sync group. Remove vrrp instance or sync group config", GE);
+    has(&d, "(VI_1) track_script chk is configured on VRRP instance and sync group. Remove vrrp instance config", None);
+    let (i, d) = one("vrf blue");
+    has(
+        &d,
+        "(VI_1) Cannot specify VRF interface and interface - ignoring",
+        GE,
+    );
+    assert!(i.vrf.is_none());
+    let (cfg, _) = load("vrrp_instance X {\nvrf blue\nvirtual_router_id 1\n}");
+    assert_eq!(cfg.vrrp.instances[0].vrf.as_deref(), Some("blue"));
 }
