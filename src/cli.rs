@@ -278,7 +278,7 @@ pub enum Command {
     /// Run (the daemon, or the config test when `config_test` is set), after printing the
     /// messages that do not stop keepalived (`Unexpected argument(s)`, `Invalid log facility`).
     Run {
-        options: Options,
+        options: Box<Options>,
         stdout: String,
         stderr: String,
     },
@@ -608,7 +608,7 @@ pub fn parse(args: &[String], cwd: &Path) -> Command {
     }
     o.unexpected = rest;
     Command::Run {
-        options: o,
+        options: Box::new(o),
         stdout,
         stderr,
     }
@@ -890,7 +890,7 @@ mod tests {
 
     fn opts(args: &[&str]) -> Options {
         match run(args) {
-            Command::Run { options, .. } => options,
+            Command::Run { options, .. } => *options,
             other => panic!("expected Run, got {other:?}"),
         }
     }
