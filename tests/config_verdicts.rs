@@ -366,8 +366,8 @@ fn verdicts_match_real_keepalived() {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "{:<44} {:>4} {:>4}  {}",
-        "FILE (change)", "REAL", "OURS", "FIRST DIAGNOSTICS (ours | real)"
+        "{:<44} {:>4} {:>4}  FIRST DIAGNOSTICS (ours | real)",
+        "FILE (change)", "REAL", "OURS"
     );
     for m in &mismatches {
         let _ = writeln!(

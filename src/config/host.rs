@@ -9,9 +9,15 @@
 //! * track scripts (`vrrp_script`, checker scripts) that cannot be found are removed:
 //!   `Disabling track script X since not found/accessible` (exit 5); with
 //!   `enable_script_security`, insecure ones too: `Disabling track script X due to
-//!   insecure` (exit 5); without a usable default user they are removed: `Unable to set
-//!   default user for vrrp script X - removing` (exit 5).
-//! * notify scripts that are missing or insecure are dropped silently (so we only lint).
+//!   insecure` (exit 5); a `user` that does not exist: `Unable to set uid/gid for script
+//!   'P'` (exit 5); without a usable default user: `Unable to set default user for vrrp
+//!   script X - removing` (exit 5).
+//! * `Unable to set default user keepalived_script for script` (exit 5) once, at the first
+//!   script of any kind that needs the default user while script security is on and
+//!   neither `script_user` nor the `keepalived_script` user exists.
+//! * notify scripts that are missing, insecure or have an unknown user are dropped
+//!   silently (so we only lint), and then do not count as executed.
+//! * `"</dev/tcp/..."` redirections are neither checked nor counted as executed.
 //! * any script that will run while `enable_script_security` is off: `SECURITY VIOLATION -
 //!   scripts are being executed but script_security not enabled.` (exit 6), with ` There
 //!   are insecure scripts.` appended when one is insecure.
@@ -196,8 +202,8 @@ fn check_scripts_with<'a>(
             continue;
         };
         // `"</dev/tcp/host/port"`: a shell redirection, run via the shell (spec §6.4).
+        // Observed: these do not count as scripts being executed for SECURITY VIOLATION.
         if prog.starts_with("</") {
-            executed = true;
             continue;
         }
         let run_as = match &s.user {
@@ -208,8 +214,8 @@ fn check_scripts_with<'a>(
                         diags,
                         su.kind,
                         s.span,
-                        format!("Unable to set uid/gid for script {prog} - user '{u}' not found"),
-                        format!("script {prog} will not be run"),
+                        format!("Unable to set uid/gid for script '{prog}'"),
+                        format!("user '{u}' (or its group) does not exist; the script is removed"),
                     );
                     continue;
                 }
@@ -217,9 +223,12 @@ fn check_scripts_with<'a>(
             None => default_user,
         };
         let Some(run_as) = run_as else {
+            // Reported once, at the first script that needs the default user, whatever
+            // its kind (observed: a lone notify_master makes -t exit 5).
             if default_user_error && security.script_user.is_none() && !default_user_reported {
                 default_user_reported = true;
-                diags.lint(
+                diags.error(
+                    KaClass::GeneralError,
                     Some(s.span),
                     format!("Unable to set default user {DEFAULT_SCRIPT_USER} for script"),
                 );
@@ -531,6 +540,9 @@ mod tests {
         let s = script("</dev/tcp/127.0.0.1/80");
         let d = run(&[track(&s)], &secure_root());
         assert_eq!(d.config_test_exit_code(), 0);
+        // and do not count as executed scripts
+        let d = run(&[track(&s)], &ScriptSecurity::default());
+        assert_eq!(d.config_test_exit_code(), 0);
     }
 
     #[test]
@@ -633,7 +645,27 @@ mod tests {
             .items
             .iter()
             .any(|x| x.message == "Unable to set default user for vrrp script chk - removing"));
-        assert_eq!(run(&[notify(&s)], &sec).config_test_exit_code(), 0);
+        // a notify script alone: the missing default user is still reported
+        let d = run(&[notify(&s)], &sec);
+        assert_eq!(d.config_test_exit_code(), 5);
+        assert!(d
+            .items
+            .iter()
+            .any(|x| x.message == "Unable to set default user keepalived_script for script"));
+        // an explicit user that does not exist removes a track script (reported) and a
+        // notify script (silently)
+        let mut t = script("/bin/true");
+        t.user = Some("nosuchuser".into());
+        let d = run(&[track(&t)], &secure_root());
+        assert_eq!(d.config_test_exit_code(), 5);
+        assert!(d
+            .items
+            .iter()
+            .any(|x| x.message == "Unable to set uid/gid for script '/bin/true'"));
+        assert_eq!(
+            run(&[notify(&t)], &secure_root()).config_test_exit_code(),
+            0
+        );
         // with keepalived_script present, it is the default user: no root checks
         let mut d = Diagnostics::new();
         check_scripts_with([track(&s)], &sec, "/bin", with_ks, &mut d);

@@ -189,11 +189,9 @@ pub fn interfaces_named(text: &str) -> Vec<String> {
             continue;
         }
         for pair in words.windows(2) {
-            if let [k, v] = pair {
-                match *k {
-                    "interface" | "dev" | "lvs_sync_daemon" | "lvs_sync_daemon_interface" => add(v),
-                    _ => {}
-                }
+            if let ["interface" | "dev" | "lvs_sync_daemon" | "lvs_sync_daemon_interface", v] = pair
+            {
+                add(v);
             }
         }
         if words.first() == Some(&"track_interface") && !words.contains(&"}") {
