@@ -693,7 +693,7 @@ pub fn version_banner() -> String {
         })
         .unwrap_or_else(|| String::from("unknown"));
     let profile = if cfg!(debug_assertions) {
-        "debug"
+        "dev"
     } else {
         "release"
     };
@@ -701,13 +701,12 @@ pub fn version_banner() -> String {
         "Keepalived v{KEEPALIVED_VERSION} (01/16,2022), keepalived-rs v{}\n\
          \n\
          Copyright(C) 2001-2022 Alexandre Cassen, <acassen@gmail.com>\n\
-         Copyright(C) keepalived-rs authors (Rust reimplementation)\n\
          \n\
          Built with Rust for {} {}\n\
          Running on {running}\n\
          Distro: {distro}\n\
          \n\
-         configure options: cargo build --profile {profile}\n\
+         configure options: cargo build (profile {profile})\n\
          \n\
          Config options:  VRRP VRRP_AUTH LVS JSON INIT=systemd SYSTEMD_NOTIFY\n\
          \n\
