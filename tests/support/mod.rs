@@ -28,11 +28,12 @@ pub fn skip_or_fail(test: &str, why: &str) {
     if in_ci() {
         panic!("{test}: cannot run under CI: {why}");
     }
-    eprintln!();
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! SKIPPED {test}: {why}");
-    eprintln!("!!! (set CI=true to make this a failure)");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+    // Straight to the stderr handle: the test harness captures eprintln!, not this.
+    let bar = "!".repeat(72);
+    let msg = format!(
+        "\n{bar}\n!!! SKIPPED {test}: {why}\n!!! (set CI=true to make this a failure)\n{bar}\n"
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
 }
 
 pub fn is_root() -> bool {
