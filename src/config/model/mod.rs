@@ -338,6 +338,32 @@ pub fn parse_timer(s: &str) -> Result<Duration, TimerError> {
     Ok(Duration::from_secs(secs) + Duration::from_micros(micros))
 }
 
+/// Builds the typed configuration from the root statements, then runs the cross-checks.
+pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
+    let mut cfg = Config::default();
+    let mut ctx = Ctx::new(diags);
+    let tables: [&[Kw<Config>]; 3] = [global::ROOT, vrrp::ROOT, check::ROOT];
+    for node in nodes {
+        match tables
+            .iter()
+            .flat_map(|t| t.iter())
+            .find(|k| k.name == node.name())
+        {
+            Some(kw) => {
+                if let Some(new) = kw.deprecated_for {
+                    ctx.deprecated(node, new);
+                }
+                (kw.apply)(&mut cfg, node, &mut ctx);
+            }
+            None => ctx.unknown_keyword(node, tables.iter().flat_map(|t| t.iter().map(|k| k.name))),
+        }
+    }
+    global::finish(&mut cfg, &mut ctx);
+    vrrp::finish(&mut cfg, &mut ctx);
+    check::finish(&mut cfg, &mut ctx);
+    cfg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,30 +395,4 @@ mod tests {
         assert_eq!(parse_bool("off"), Some(false));
         assert_eq!(parse_bool("maybe"), None);
     }
-}
-
-/// Builds the typed configuration from the root statements, then runs the cross-checks.
-pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
-    let mut cfg = Config::default();
-    let mut ctx = Ctx::new(diags);
-    let tables: [&[Kw<Config>]; 3] = [global::ROOT, vrrp::ROOT, check::ROOT];
-    for node in nodes {
-        match tables
-            .iter()
-            .flat_map(|t| t.iter())
-            .find(|k| k.name == node.name())
-        {
-            Some(kw) => {
-                if let Some(new) = kw.deprecated_for {
-                    ctx.deprecated(node, new);
-                }
-                (kw.apply)(&mut cfg, node, &mut ctx);
-            }
-            None => ctx.unknown_keyword(node, tables.iter().flat_map(|t| t.iter().map(|k| k.name))),
-        }
-    }
-    global::finish(&mut cfg, &mut ctx);
-    vrrp::finish(&mut cfg, &mut ctx);
-    check::finish(&mut cfg, &mut ctx);
-    cfg
 }
