@@ -237,8 +237,12 @@ fn words(node: &Node) -> Vec<&Token> {
         .collect()
 }
 
-/// keepalived's fatal "missing a parameter" for word `i` (0-based) of a value line; it
-/// names the word before the missing one.
+/// keepalived's fatal "missing a parameter" for word `i` (0-based, the keyword being
+/// word 0) of a line; it names the word before the missing one.
+pub(crate) fn missing_word(ctx: &mut Ctx, node: &Node, i: usize) {
+    missing(ctx, node, &words(node), i)
+}
+
 fn missing(ctx: &mut Ctx, node: &Node, w: &[&Token], i: usize) {
     let after = w
         .get(i.wrapping_sub(1))
@@ -1637,8 +1641,11 @@ mod tests {
         // track_group is a static-only option
         let (_, m, _) = addr("192.0.2.1 track_group G", AddrContext::Virtual);
         assert_eq!(
-            m[0],
-            "Unknown configuration entry 'track_group' for ip address - ignoring"
+            m,
+            [
+                "Unknown configuration entry 'track_group' for ip address - ignoring",
+                "Unknown configuration entry 'G' for ip address - ignoring"
+            ]
         );
         let (a, m, _) = addr("192.0.2.1 track_group G", AddrContext::Static);
         assert!(m.is_empty());

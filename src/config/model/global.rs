@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::statics;
 use super::{apply_block, parse_bool, parse_int, Config, Ctx, Kw, Script};
 use crate::config::diagnostic::{Diagnostic, KaClass, Severity};
-use crate::config::tree::Node;
+use crate::config::tree::{Node, Token};
 
 /// Where `smtp_server` points: an address, or a name resolved when mail is sent.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -386,7 +386,7 @@ pub static ROOT: &[Kw<Config>] = &[
     }),
     Kw::new("child_wait_time", |c, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
-        match parse_int(&t.text).and_then(|v| u32::try_from(v).ok()) {
+        match num(ctx, t, 0, i64::from(u32::MAX)).map(|v| v as u32) {
             Some(v) => c.root.child_wait_time = v,
             None => ctx.error(t.span, format!("Invalid child_wait_time {}", t.text)),
         }
@@ -481,7 +481,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     Kw::new("smtp_connect_timeout", |g, n, c| {
         let Some(t) = c.need(n, 0) else { return };
-        match parse_int(&t.text).filter(|v| (0..=i64::from(u32::MAX / 1_000_000)).contains(v)) {
+        match num(c, t, 0, i64::from(u32::MAX / 1_000_000)) {
             Some(0) => {
                 c.error(
                     n.span(),
@@ -505,9 +505,21 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     tristate!("smtp_alert_checker", smtp_alert_checker),
     flag!("no_email_faults", no_email_faults),
     boolean!("checker_log_all_failures", checker_log_all_failures),
-    Kw::new("script_user", |g, n, c| match n.arg(0) {
-        Some(u) => g.script_user = Some((u.text.clone(), n.arg(1).map(|t| t.text.clone()))),
-        None => c.error(n.span(), "No script username specified"),
+    Kw::new("script_user", |g, n, c| {
+        let Some(u) = n.arg(0) else {
+            c.error(n.span(), "No script username specified");
+            return;
+        };
+        // keepalived resolves the user (and group) while parsing.
+        let user_ok = matches!(nix::unistd::User::from_name(&u.text), Ok(Some(_)));
+        let group_ok = n.arg(1).map_or(true, |gr| {
+            matches!(nix::unistd::Group::from_name(&gr.text), Ok(Some(_)))
+        });
+        if !user_ok || !group_ok {
+            c.error(n.span(), "Error setting global script uid/gid");
+            return;
+        }
+        g.script_user = Some((u.text.clone(), n.arg(1).map(|t| t.text.clone())));
     }),
     flag!("enable_script_security", enable_script_security),
     Kw::new("startup_script", |g, n, c| {
@@ -578,10 +590,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
             ),
             Err(_) => c.error(
                 t.span,
-                format!(
-                    "Configuration error: Cant parse vrrp_mcast_group4 [{}]. Skipping",
-                    t.text
-                ),
+                format!("Can't parse vrrp_mcast_group4 [{}]. Skipping", t.text),
             ),
         }
     }),
@@ -607,10 +616,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
             ),
             Err(_) => c.error(
                 t.span,
-                format!(
-                    "Configuration error: Cant parse vrrp_mcast_group6 [{}]. Skipping",
-                    t.text
-                ),
+                format!("Can't parse vrrp_mcast_group6 [{}]. Skipping", t.text),
             ),
         }
     }),
@@ -814,7 +820,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     Kw::new("nftables_priority", |g, n, c| {
         let Some(t) = c.need(n, 0) else { return };
-        match parse_int(&t.text).and_then(|v| i32::try_from(v).ok()) {
+        match num(c, t, i64::from(i32::MIN), i64::from(i32::MAX)).map(|v| v as i32) {
             Some(v) => g.nftables_priority = v,
             None => c.error(
                 t.span,
@@ -840,7 +846,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     Kw::new("nftables_ipvs_priority", |g, n, c| {
         let Some(t) = c.need(n, 0) else { return };
-        match parse_int(&t.text).and_then(|v| i32::try_from(v).ok()) {
+        match num(c, t, i64::from(i32::MIN), i64::from(i32::MAX)).map(|v| v as i32) {
             Some(v) => g.nftables_ipvs_priority = v,
             None => c.error(
                 t.span,
@@ -850,8 +856,8 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     Kw::new("nftables_ipvs_start_fwmark", |g, n, c| {
         let Some(t) = c.need(n, 0) else { return };
-        match parse_int(&t.text)
-            .and_then(|v| u32::try_from(v).ok())
+        match num(c, t, 0, i64::from(u32::MAX))
+            .map(|v| v as u32)
             .filter(|v| *v >= 1)
         {
             Some(v) => g.nftables_ipvs_start_fwmark = v,
@@ -935,7 +941,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
             g.max_auto_priority = Some(99);
             return;
         };
-        match parse_int(&t.text).filter(|v| (-1..=99).contains(v)) {
+        match num(c, t, -1, 99) {
             Some(v) => g.max_auto_priority = Some(v as i32),
             None => c.error(
                 t.span,
@@ -951,7 +957,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
             c.error(n.span(), "min_auto_priority_delay requires delay time");
             return;
         };
-        match parse_int(&t.text).filter(|v| (1..=10_000_000).contains(v)) {
+        match num(c, t, 1, 10_000_000) {
             Some(v) => g.min_auto_priority_delay = Some(v as u32),
             None => c.error(
                 t.span,
@@ -1079,8 +1085,8 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
             return;
         }
         let Some(t) = n.arg(0) else { return };
-        match parse_int(&t.text)
-            .and_then(|v| u32::try_from(v).ok())
+        match num(c, t, 0, i64::from(u32::MAX))
+            .map(|v| v as u32)
             .filter(|v| *v >= 1)
         {
             Some(v) => g.vrrp_rx_bufs_multiplier = v,
@@ -1095,7 +1101,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     Kw::new("umask", umask),
     Kw::new("random_seed", |g, n, c| {
         let Some(t) = c.need(n, 0) else { return };
-        match parse_int(&t.text).and_then(|v| u32::try_from(v).ok()) {
+        match num(c, t, 0, i64::from(u32::MAX)).map(|v| v as u32) {
             Some(v) => g.random_seed = Some(v),
             None => c.error(t.span, format!("random_seed {} invalid", t.text)),
         }
@@ -1194,6 +1200,12 @@ fn opt_bool(n: &Node, c: &mut Ctx, name: &str) -> Option<bool> {
     r
 }
 
+/// An integer with keepalived's generic "invalid number"/"outside range" message; the
+/// caller adds the keyword's own message on `None`.
+fn num(c: &mut Ctx, t: &Token, min: i64, max: i64) -> Option<i64> {
+    c.int_token(t, min, max)
+}
+
 /// An unsigned integer argument with keepalived's "invalid number" pre-message and the
 /// handler's own message (`{}` stands for the value).
 fn uint(n: &Node, c: &mut Ctx, min: u64, max: u64, msg: &str) -> Option<u64> {
@@ -1278,7 +1290,7 @@ fn script_timeout(n: &Node, c: &mut Ctx, kind: &str) -> Option<u32> {
         c.error(n.span(), format!("{kind}_script_timeout requires value"));
         return None;
     };
-    match parse_int(&t.text).filter(|v| (1..=1000).contains(v)) {
+    match num(c, t, 1, 1000) {
         Some(v) => Some(v as u32),
         None => {
             c.error(
@@ -1336,7 +1348,7 @@ fn garp_extra_if(g: &mut G, n: &Node, c: &mut Ctx) {
             all = true;
             continue;
         }
-        match parse_int(&t.text).filter(|v| (1..=86400).contains(v)) {
+        match num(c, t, 1, 86400) {
             Some(v) => delay = v as u32,
             None => {
                 c.error(
@@ -1387,7 +1399,7 @@ fn lvs_timeouts(g: &mut G, n: &Node, c: &mut Ctx) {
                 t.span,
                 format!("No value specified for lvs_timeout {} - ignoring", t.text),
             ),
-            Some(v) => match parse_int(&v.text).filter(|x| (0..=MAX).contains(x)) {
+            Some(v) => match num(c, v, 0, MAX) {
                 Some(x) => *slot = Some(x as u32),
                 None => c.error(
                     v.span,
@@ -1456,7 +1468,7 @@ fn lvs_sync_daemon(g: &mut G, n: &Node, c: &mut Ctx) {
                             d.vrrp_instance.as_deref().unwrap_or("")
                         ),
                     ),
-                    None => c.missing_param(n, i + 1),
+                    None => super::addr::missing_word(c, n, i + 2),
                 }
                 i += 2;
             }
@@ -1466,7 +1478,7 @@ fn lvs_sync_daemon(g: &mut G, n: &Node, c: &mut Ctx) {
                         t.span,
                         "No value specified for lvs_sync_daemon id, defaulting to vrid",
                     ),
-                    Some(v) => match parse_int(&v.text).filter(|x| (0..=255).contains(x)) {
+                    Some(v) => match num(c, v, 0, 255) {
                         Some(x) => d.sync_id = Some(x as u8),
                         None => c.error(
                             v.span,
@@ -1485,7 +1497,7 @@ fn lvs_sync_daemon(g: &mut G, n: &Node, c: &mut Ctx) {
                 };
                 match val {
                     None => missing(c, what),
-                    Some(v) => match parse_int(&v.text).filter(|x| (1..=max).contains(x)) {
+                    Some(v) => match num(c, v, 1, max) {
                         Some(x) => match what {
                             "maxlen" => d.maxlen = Some(x as u16),
                             "port" => d.port = Some(x as u16),
@@ -1525,7 +1537,7 @@ fn lvs_sync_daemon(g: &mut G, n: &Node, c: &mut Ctx) {
                 i += 1;
             }
             _ if i == 2 => {
-                match parse_int(&t.text).filter(|x| (0..=255).contains(x)) {
+                match num(c, t, 0, 255) {
                     Some(x) => {
                         c.error(
                             t.span,
@@ -1675,7 +1687,7 @@ fn rcv_bufs(b: &mut RcvBufs, n: &Node, c: &mut Ctx, kind: &str) {
         c.error(n.span(), format!("{kind}_rcv_bufs size missing"));
         return;
     };
-    match parse_int(&t.text).and_then(|v| u32::try_from(v).ok()) {
+    match num(c, t, 0, i64::from(u32::MAX)).map(|v| v as u32) {
         // keepalived treats 0 as "not set".
         Some(0) => {}
         Some(v) => b.size = Some(v),
@@ -1688,14 +1700,20 @@ fn rx_bufs_policy(g: &mut G, n: &Node, c: &mut Ctx) {
         c.error(n.span(), "vrrp_rx_bufs_policy missing");
         return;
     }
-    let (mut mtu, mut advert, mut size) = (false, false, None);
+    // keepalived ORs the flags of every `vrrp_rx_bufs_policy` line together.
+    let (mut mtu, mut advert, mut size) = match g.vrrp_rx_bufs_policy {
+        Some(RxBufsPolicy::Mtu) => (true, false, None),
+        Some(RxBufsPolicy::Advert) => (false, true, None),
+        Some(RxBufsPolicy::Size(s)) => (false, false, Some(s)),
+        None => (false, false, None),
+    };
     for t in &n.args {
         if t.text.eq_ignore_ascii_case("MTU") {
             mtu = true;
         } else if t.text.eq_ignore_ascii_case("ADVERT") {
             advert = true;
         } else {
-            match parse_int(&t.text).and_then(|v| u32::try_from(v).ok()) {
+            match num(c, t, 0, i64::from(u32::MAX)).map(|v| v as u32) {
                 Some(v) => size = Some(v),
                 None => c.error(t.span, format!("Invalid vrrp_rx_bufs_policy {}", t.text)),
             }
@@ -2219,6 +2237,31 @@ pub(crate) mod tests {
                 "max_auto_priority '100' must be in [0, 99] (or -1 to disable) - ignoring",
             ),
             (
+                "script_user nosuchuser_modelg",
+                "Error setting global script uid/gid",
+            ),
+            (
+                "script_user root nosuchgroup_modelg",
+                "Error setting global script uid/gid",
+            ),
+            (
+                "vrrp_mcast_group4 bogus",
+                "Can't parse vrrp_mcast_group4 [bogus]. Skipping",
+            ),
+            (
+                "vrrp_garp_extra_if 0",
+                "vrrp_garp_extra_if '0' invalid - ignoring",
+            ),
+            ("nftables_priority x", "invalid nftables chain priority 'x'"),
+            (
+                "startup_script_timeout 1001",
+                "number '1001' outside range [1, 1000]",
+            ),
+            (
+                "smtp_server 192.0.2.1 99999",
+                "Invalid smtp server 192.0.2.1 99999",
+            ),
+            (
                 "smtp_alert maybe",
                 "Invalid value 'maybe' for global smtp_alert specified",
             ),
@@ -2270,6 +2313,32 @@ pub(crate) mod tests {
             let (_, d) = global(&[kw]);
             assert_eq!(d.config_test_exit_code(), 0, "{kw}: {:?}", msgs(&d));
         }
+    }
+
+    #[test]
+    fn accumulating_and_fatal_options() {
+        let (g, d) = global(&[
+            "vrrp_rx_bufs_policy 100 200",
+            "vrrp_rx_bufs_policy MTU ADVERT",
+        ]);
+        assert_eq!(
+            msgs(&d),
+            ["Cannot set vrrp_rx_bufs_policy size and policy, ignoring policy"]
+        );
+        assert_eq!(g.vrrp_rx_bufs_policy, Some(RxBufsPolicy::Size(200)));
+        let (_, d) = global(&["vrrp_rx_bufs_policy MTU", "vrrp_rx_bufs_policy ADVERT"]);
+        assert_eq!(
+            msgs(&d),
+            ["Cannot set both vrrp_rx_bufs_policy MTU and ADVERT, ignoring ADVERT"]
+        );
+        let (_, d) = global(&["lvs_sync_daemon veth0 inst"]);
+        assert_eq!(d.config_test_exit_code(), 2);
+        assert_eq!(
+            msgs(&d),
+            ["*** Configuration line starting `lvs_sync_daemon` is missing a parameter after keyword `inst` at word position 4"]
+        );
+        let (_, d) = global(&["nftables", "nftables"]);
+        assert_eq!(msgs(&d), ["nftables already specified - ignoring"]);
     }
 
     #[test]
