@@ -142,6 +142,9 @@ pub struct RouteMetrics {
     pub hoplimit: Option<u8>,
     pub features_ecn: bool,
     pub fastopen_no_cookie: Option<bool>,
+    pub quickack: Option<bool>,
+    /// Congestion control algorithm (`congctl [lock] NAME`).
+    pub congctl: Option<String>,
     pub lock: u32,
 }
 
@@ -183,6 +186,11 @@ pub struct RouteSpec {
     pub nexthops: Vec<NextHop>,
     pub vrf: Option<String>,
     pub append: bool,
+    /// IPv6 only: route lifetime in seconds.
+    pub expires: Option<u32>,
+    /// IPv6 only: router preference (`low` 3, `medium` 0, `high` 1, or a number).
+    pub pref: Option<u8>,
+    pub ttl_propagate: Option<bool>,
     pub no_track: bool,
     pub track_group: Option<String>,
     pub span: Span,
@@ -224,7 +232,6 @@ pub struct RuleSpec {
     pub protocol: Option<u8>,
     pub sport: Option<(u16, u16)>,
     pub dport: Option<(u16, u16)>,
-    pub tun_id: Option<u64>,
     pub no_track: bool,
     pub track_group: Option<String>,
     pub span: Span,
@@ -682,7 +689,7 @@ fn family(cur: &mut Option<bool>, v6: Option<bool>) -> bool {
 
 /// A `u32` value with keepalived's `get_u32` messages (`msg` has `{}` for the value).
 fn u32_val(ctx: &mut Ctx, t: &Token, max: u32, msg: &str) -> Option<u32> {
-    match super::parse_int(&t.text).or_else(|| c_uint(&t.text).map(|v| v as i64)) {
+    match super::parse_int(&t.text) {
         Some(v) if (0..=i64::from(max)).contains(&v) => Some(v as u32),
         Some(_) => {
             ctx.error(
@@ -726,6 +733,9 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
         nexthops: Vec::new(),
         vrf: None,
         append: false,
+        expires: None,
+        pref: None,
+        ttl_propagate: None,
         no_track: false,
         track_group: None,
         span: node.span(),
@@ -1022,6 +1032,72 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
                 i += 1;
             }
             "append" => r.append = true,
+            "as" => {
+                if w.get(i + 1).is_some_and(|t| t.text == "to") {
+                    i += 1;
+                }
+                ctx.error(t.span, "\"as to\" for MPLS only - ignoring");
+            }
+            "expires" => {
+                let v = word(ctx, node, &w, i + 1)?;
+                if fam == Some(false) {
+                    ctx.error(v.span, "expires is only valid for IPv6");
+                    return None;
+                }
+                fam = Some(true);
+                r.expires = Some(u32_val(
+                    ctx,
+                    v,
+                    u32::MAX,
+                    "Invalid expires time {} specified for route",
+                )?);
+                i += 1;
+            }
+            "pref" => {
+                let v = word(ctx, node, &w, i + 1)?;
+                if fam == Some(false) {
+                    ctx.error(v.span, "pref is only valid for IPv6");
+                    return None;
+                }
+                fam = Some(true);
+                // ICMPV6_ROUTER_PREF_* values.
+                r.pref = Some(match v.text.as_str() {
+                    "low" => 3,
+                    "medium" => 0,
+                    "high" => 1,
+                    _ => u32_val(ctx, v, 255, "Invalid pref value {} specified for route")? as u8,
+                });
+                i += 1;
+            }
+            "quickack" => {
+                let v = word(ctx, node, &w, i + 1)?;
+                let x = u32_val(ctx, v, 1, "Invalid quickack value {} specified for route")?;
+                r.metrics.quickack = Some(x != 0);
+                i += 1;
+            }
+            "congctl" => {
+                let mut v = word(ctx, node, &w, i + 1)?;
+                if v.text == "lock" {
+                    // RTAX_CC_ALGO
+                    r.metrics.lock |= 1 << 16;
+                    i += 1;
+                    v = word(ctx, node, &w, i + 1)?;
+                }
+                r.metrics.congctl = Some(v.text.clone());
+                i += 1;
+            }
+            "ttl-propagate" => {
+                let v = word(ctx, node, &w, i + 1)?;
+                match v.text.as_str() {
+                    "enabled" => r.ttl_propagate = Some(true),
+                    "disabled" => r.ttl_propagate = Some(false),
+                    other => ctx.error(
+                        v.span,
+                        format!("ttl-propagate value {other} not recognised"),
+                    ),
+                }
+                i += 1;
+            }
             "or" => {
                 ctx.error(
                     t.span,
@@ -1249,7 +1325,6 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
         protocol: None,
         sport: None,
         dport: None,
-        tun_id: None,
         no_track: false,
         track_group: None,
         span: node.span(),
@@ -1257,9 +1332,15 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
     let mut fam: Option<bool> = None;
     let set_action = |r: &mut RuleSpec, a: RuleAction, t: &Token, ctx: &mut Ctx| -> Option<()> {
         if r.action.is_some() {
+            // keepalived's wording differs by which keyword comes second.
+            let list = if matches!(a, RuleAction::Table(_)) {
+                "table/nop/goto/blackhole/prohibit/unreachable"
+            } else {
+                "table/nop/goto/blackhole/prohibit/unreachable/l3mdev"
+            };
             ctx.error(
                 t.span,
-                "Cannot specify more than one of table/nop/goto/blackhole/prohibit/unreachable/l3mdev for rule",
+                format!("Cannot specify more than one of {list} for rule"),
             );
             return None;
         }
@@ -1314,7 +1395,7 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
                     ctx,
                     v,
                     u32::MAX,
-                    "Invalid rule preference {} specified",
+                    &format!("Invalid rule preference {kw} specified"),
                 )?);
                 i += 1;
             }
@@ -1341,7 +1422,7 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
                         r.fwmask = Some(k);
                     }
                     _ => {
-                        ctx.error(v.span, format!("Invalid rule fwmark {}", v.text));
+                        ctx.error(v.span, format!("Invalid rule fwmark {} specified", v.text));
                         return None;
                     }
                 }
@@ -1358,7 +1439,7 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
             }
             "goto" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let x = u32_val(ctx, v, u32::MAX, "invalid target {} for rule goto")?;
+                let x = u32_val(ctx, v, u32::MAX, "Invalid target goto specified")?;
                 set_action(&mut r, RuleAction::Goto(x), t, ctx)?;
                 i += 1;
             }
@@ -1368,7 +1449,7 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
                 r.suppress_prefixlength = Some(u32_val(
                     ctx,
                     v,
-                    128,
+                    u32::MAX,
                     "Invalid suppress_prefixlength {} specified",
                 )?);
                 i += 1;
@@ -1393,7 +1474,7 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
             "uidrange" => {
                 let v = word(ctx, node, &w, i + 1)?;
                 let Some(x) = range::<u32>(&v.text) else {
-                    ctx.error(v.span, format!("Invalid uidrange {}", v.text));
+                    ctx.error(v.span, format!("Invalid uidrange {kw} specified"));
                     return None;
                 };
                 r.uidrange = Some(x);
@@ -1409,7 +1490,8 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
             "protocol" => {
                 let v = word(ctx, node, &w, i + 1)?;
                 let Some(x) = protocol_value(&v.text) else {
-                    ctx.error(v.span, format!("Invalid rule protocol {}", v.text));
+                    ctx.error(v.span, format!("invalid number '{}'", v.text));
+                    ctx.error(v.span, format!("Invalid protocol {}", v.text));
                     return None;
                 };
                 r.protocol = Some(x);
@@ -1426,15 +1508,6 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
                 } else {
                     r.dport = Some(x);
                 }
-                i += 1;
-            }
-            "tun_id" => {
-                let v = word(ctx, node, &w, i + 1)?;
-                let Some(x) = c_uint(&v.text) else {
-                    ctx.error(v.span, format!("Invalid tun_id {}", v.text));
-                    return None;
-                };
-                r.tun_id = Some(x);
                 i += 1;
             }
             "no_track" => r.no_track = true,
@@ -1474,6 +1547,16 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
             }
         }
         i += 1;
+    }
+    // Tracked rules carry keepalived's protocol, as tracked routes do.
+    if !r.no_track {
+        if r.protocol.is_some_and(|p| p != PROTO_KEEPALIVED) {
+            ctx.error(
+                node.span(),
+                format!("Rule cannot be tracked if protocol is not RTPROT_KEEPALIVED({PROTO_KEEPALIVED}), resetting protocol"),
+            );
+        }
+        r.protocol = Some(PROTO_KEEPALIVED);
     }
     r.ipv6 = fam.unwrap_or(false);
     Some(r)
@@ -1798,7 +1881,7 @@ mod tests {
 
     #[test]
     fn rules() {
-        let (r, m, code) = rule("from 192.0.2.1 iif veth0 oif veth1 tos 0x10 preference 10 realms 1/2 suppress_prefixlength 8 suppress_ifgroup 1 uidrange 100-200 protocol 4 sport 1-100 dport 80-80 tun_id 5 table 100");
+        let (r, m, code) = rule("from 192.0.2.1 iif veth0 oif veth1 tos 0x10 preference 10 realms 1/2 suppress_prefixlength 8 suppress_ifgroup 1 uidrange 100-200 protocol 4 sport 1-100 dport 80-80 table 100 no_track");
         assert_eq!(code, 0, "{m:?}");
         let r = r.unwrap();
         assert_eq!(
@@ -1820,7 +1903,7 @@ mod tests {
         );
         assert_eq!(r.uidrange, Some((100, 200)));
         assert_eq!((r.sport, r.dport), (Some((1, 100)), Some((80, 80))));
-        assert_eq!((r.protocol, r.tun_id), (Some(4), Some(5)));
+        assert_eq!(r.protocol, Some(4));
         assert_eq!(r.action, Some(RuleAction::Table(100)));
 
         let (r, _, code) = rule("not from all fwmark 0x10/0xff lookup main priority 5");
@@ -1868,6 +1951,140 @@ mod tests {
         }
         let (_, _, code) = rule("from");
         assert_eq!(code, 2);
+    }
+
+    /// `keepalived -t` exit codes of single-line `static_routes`, `static_rules` and
+    /// `static_ipaddress` blocks (2.2.7, in a netns where veth0 exists).
+    const KA_ROUTES: &[&str] = &[
+        "0 198.51.100.0/24 via 192.0.2.254 dev veth0",
+        "0 198.51.100.0/24 dev veth0",
+        "0 blackhole 198.51.100.1 no_track",
+        "0 unreachable 198.51.100.2/32 dev veth0",
+        "0 default via 192.0.2.254 dev veth0 table 100",
+        "0 any via 192.0.2.254 dev veth0",
+        "0 2001:db8:1::/48 via 2001:db8::fe dev veth0",
+        "0 2001:db8:1::/48 dev veth0 from 2001:db8:2::/64",
+        "0 198.51.100.5 dev veth0 src 192.0.2.1 metric 10 scope link tos 0x10 mtu lock 1400 advmss 1300 rtt 10 rttvar 5 reordering 3 window 100 cwnd 10 ssthresh lock 5 realms 1/2 rto_min 20 initcwnd 10 initrwnd 10 features ecn fastopen_no_cookie 1 hoplimit 64 onlink",
+        "0 198.51.100.6 dev veth0 nexthop via 192.0.2.250 dev veth0 weight 2 nexthop via 192.0.2.251 dev veth0",
+        "5 198.51.100.6 dev veth0 nexthop via 192.0.2.250 dev veth0 bogus",
+        "0 198.51.100.7 dev veth0 rtt 10ms",
+        "0 198.51.100.7 dev veth0 rtt 2s",
+        "5 198.51.100.7 dev veth0 rtt 10x",
+        "5 198.51.100.8 dev veth0 hoplimit 256",
+        "5 198.51.100.8 dev veth0 fastopen_no_cookie 2",
+        "0 198.51.100.9 dev veth0 table 4294967295",
+        "0 198.51.100.9 dev veth0 table main",
+        "0 198.51.100.9 dev veth0 table local",
+        "0 198.51.100.9 dev veth0 table default",
+        "5 198.51.100.10 dev veth0 protocol 200",
+        "5 198.51.100.10 dev veth0 protocol 256 no_track",
+        "0 198.51.100.10 dev veth0 protocol zebra no_track",
+        "0 198.51.100.11 dev veth0 scope host",
+        "0 198.51.100.11 dev veth0 scope 255",
+        "0 198.51.100.12 dev veth0 realms 5",
+        "5 198.51.100.12 dev veth0 realms 65536",
+        "5 198.51.100.13 dev veth0 metric 0x10",
+        "0 198.51.100.14 dev veth0 to 198.51.100.15",
+        "0 to 198.51.100.16 dev veth0",
+        "0 local 198.51.100.17 dev veth0",
+        "0 198.51.100.18 dev veth0 mtu 1500 mtu 1400",
+        "0 198.51.100.19 dev veth0 inet 192.0.2.1",
+        "5 inet6 2001:db8::/64 dev veth0",
+        "5 2001:db8::/64 dev veth0 realms 1/2",
+        "0 198.51.100.20 via inet 192.0.2.254 dev veth0",
+        "0 198.51.100.22 dev veth0 onlink append",
+        "5 198.51.100.23 dev veth0 tos 256",
+        "5 198.51.100.24 dev veth0 window x",
+        "5 198.51.100.25 dev veth0 or 192.0.2.3",
+        "5 198.51.100.26 via 192.0.2.1 dev veth0 expires 10",
+        "5 198.51.100.27 via 192.0.2.1 dev veth0 pref high",
+        "5 198.51.100.28/33 dev veth0",
+    ];
+    const KA_RULES: &[&str] = &[
+        "0 from 192.0.2.0/24 table 100 priority 1",
+        "0 to 198.51.100.0/24 lookup main priority 2",
+        "0 from all fwmark 0x10/0xff table 100 priority 3",
+        "0 from 192.0.2.1 iif veth0 table 100 priority 4",
+        "0 from 192.0.2.1 oif veth0 table 100 priority 5",
+        "0 from 192.0.2.1 tos 0x10 table 100 priority 6",
+        "0 from 192.0.2.1 realms 1/2 table 100 priority 7",
+        "0 from 192.0.2.1 goto 20 priority 8",
+        "0 from 192.0.2.1 table 100 suppress_prefixlength 8 priority 9",
+        "0 from 192.0.2.1 table 100 suppress_ifgroup 1 priority 10",
+        "0 from 192.0.2.1 table 100 uidrange 100-200 priority 11",
+        "0 l3mdev priority 12",
+        "5 from 192.0.2.1 table 100 protocol 4 priority 13",
+        "0 from 192.0.2.1 table 100 sport 1-100 priority 14",
+        "0 from 192.0.2.1 table 100 dport 80-80 priority 15",
+        "5 from 192.0.2.1 table 100 tun_id 5 priority 16",
+        "0 from 2001:db8::/32 table 100 priority 17",
+        "0 not from 192.0.2.1 table 100 priority 18",
+        "0 from 192.0.2.1 blackhole priority 19",
+        "0 from 192.0.2.1 prohibit priority 20",
+        "0 from 192.0.2.1 unreachable priority 21",
+        "0 from 192.0.2.1 table 100 preference 22",
+        "0 from 192.0.2.1 table 100 order 23",
+        "0 from 192.0.2.1 nop priority 24",
+        "0 from 192.0.2.1 table 100 priority 25 no_track",
+        "0 from 192.0.2.1 table 100 dev veth0 priority 26",
+        "0 from 192.0.2.1 table 100 fwmark 16 priority 27",
+        "5 from 192.0.2.1 table 100 uidrange 5 priority 28",
+        "5 from 192.0.2.1 table 100 priority x",
+        "5 from 192.0.2.1 table 100 tos 300 priority 29",
+        "5 from 192.0.2.1 table 100 protocol bogus priority 30",
+        "0 from 192.0.2.1 table 100 suppress_prefixlength 200 priority 31",
+        "5 from 192.0.2.1/33 table 100 priority 32",
+        "5 from bogus table 100 priority 33",
+        "0 from 192.0.2.1 to 192.0.2.2 table 100 priority 34",
+        "5 from 192.0.2.1 goto x priority 35",
+        "5 from 192.0.2.1 table 100 priority 36 realms 70000",
+        "5 from 192.0.2.1 table 100 priority 37 fwmark x",
+        "5 from 192.0.2.1 table 100 priority 38 tun_id x",
+        "0 from 192.0.2.1 table 100 priority 39 sup_pl 5",
+        "5 from 192.0.2.1 table 100 priority 40 type blackhole",
+        "5 from 192.0.2.1 priority 41 blackhole table 100",
+        "0 from 192.0.2.1 table 100 priority 42 dport 90-80",
+    ];
+    const KA_ADDRS: &[&str] = &[
+        "0 192.0.2.1/24 dev veth0",
+        "0 192.0.2.1/24 dev veth0 brd 192.0.2.255",
+        "0 192.0.2.2/24 dev veth0 broadcast +",
+        "0 192.0.2.3 dev veth0 scope host",
+        "0 192.0.2.4 dev veth0 label veth0:1",
+        "0 2001:db8::9/64 dev veth0",
+        "0 2001:db8::9/64 dev veth0 home mngtmpaddr noprefixroute autojoin -nodad preferred_lft 0",
+        "0 192.0.2.5 dev veth0 preferred_lft 4294967295",
+        "5 192.0.2.5 dev veth0 preferred_lft 4294967296",
+        "0 192.0.2.6 dev veth0 peer 192.0.2.7",
+        "0 192.0.2.6 dev veth0 no_track",
+        "0 192.0.2.8 dev veth0 label abcdefghijklmno",
+        "5 192.0.2.8 dev veth0 label abcdefghijklmnop",
+        "0 192.0.2.9/0 dev veth0",
+        "5 192.0.2.9/x dev veth0",
+        "5 192.0.2.9/-1 dev veth0",
+        "5 2001:db8::10/129 dev veth0",
+        "5 192.0.2.10 dev veth0 scope -1",
+        "5 192.0.2.11 dev veth0 brd x",
+    ];
+
+    #[test]
+    fn verdicts_match_keepalived() {
+        let mut wrong = Vec::new();
+        for (lines, kind) in [(KA_ROUTES, 0), (KA_RULES, 1), (KA_ADDRS, 2)] {
+            for l in lines {
+                let (want, line) = l.split_at(1);
+                let line = line.trim();
+                let code = match kind {
+                    0 => route(line).2,
+                    1 => rule(line).2,
+                    _ => addr(line, AddrContext::Static).2,
+                };
+                if code.to_string() != want {
+                    wrong.push(format!("{line}: ours {code}, keepalived {want}"));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
     }
 
     #[test]
