@@ -584,6 +584,10 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         let Some(t) = c.need(n, 0) else { return };
         match t.text.parse::<Ipv4Addr>() {
             Ok(a) if a.is_multicast() => g.vrrp_mcast_group4 = a,
+            Err(_) if t.text.parse::<Ipv6Addr>().is_ok() => c.error(
+                t.span,
+                format!("vrrp_mcast_group4 [{}] is not IPv4. Skipping", t.text),
+            ),
             Ok(_) => c.error(
                 t.span,
                 format!("vrrp_mcast_group4 [{}] is not multicast. Skipping", t.text),
@@ -597,6 +601,10 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     Kw::new("vrrp_mcast_group6", |g, n, c| {
         let Some(t) = c.need(n, 0) else { return };
         match t.text.parse::<Ipv6Addr>() {
+            Err(_) if t.text.parse::<Ipv4Addr>().is_ok() => c.error(
+                t.span,
+                format!("vrrp_mcast_group6 [{}] is not IPv6. Skipping", t.text),
+            ),
             Ok(a) if a.is_multicast() => {
                 // ff02::/16 is link-local scope; keepalived warns but uses it (§4.2).
                 if a.segments()[0] & 0x000f != 2 {
@@ -1879,6 +1887,16 @@ pub fn finish(cfg: &mut Config, ctx: &mut Ctx) {
     if g.vrrp_garp_lower_prio_repeat.is_none() {
         g.vrrp_garp_lower_prio_repeat = Some(g.vrrp_garp_master_repeat);
     }
+    // The parent runs these as root: keepalived refuses them without script security.
+    if let Some(s) = g.startup_script.as_ref().or(g.shutdown_script.as_ref()) {
+        if !g.enable_script_security {
+            ctx.error_class(
+                KaClass::SecurityError,
+                s.span,
+                "SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.",
+            );
+        }
+    }
     statics::finish(cfg, ctx);
 }
 
@@ -2339,6 +2357,177 @@ pub(crate) mod tests {
         );
         let (_, d) = global(&["nftables", "nftables"]);
         assert_eq!(msgs(&d), ["nftables already specified - ignoring"]);
+    }
+
+    /// `keepalived -t` exit codes of one-line `global_defs` blocks (2.2.7).
+    const KA_GLOBAL: &[&str] = &[
+        "0 router_id r1 extra",
+        "0 notification_email_from a@b",
+        "0 smtp_server 192.0.2.1",
+        "5 smtp_server 192.0.2.1 0",
+        "0 smtp_server 2001:db8::1 587",
+        "0 smtp_helo_name x",
+        "0 smtp_connect_timeout 5",
+        "5 smtp_connect_timeout -1",
+        "5 smtp_connect_timeout x",
+        "0 smtp_alert no",
+        "5 smtp_alert_vrrp bogus",
+        "0 no_email_faults",
+        "0 checker_log_all_failures off",
+        "5 checker_log_all_failures x",
+        "0 script_user root",
+        "0 script_user root root",
+        "0 enable_script_security",
+        "6 startup_script /bin/true",
+        "0 startup_script_timeout 5",
+        "5 startup_script_timeout x",
+        "5 shutdown_script_timeout 0",
+        "0 notify_fifo /tmp/fifo",
+        "0 notify_fifo_script /bin/true",
+        "0 vrrp_notify_fifo /tmp/f2",
+        "0 lvs_notify_fifo /tmp/f3",
+        "0 vrrp_notify_priority_changes yes",
+        "5 vrrp_notify_priority_changes x",
+        "0 fifo_write_vrrp_states_on_reload",
+        "0 default_interface veth0",
+        "0 dynamic_interfaces",
+        "0 dynamic_interfaces allow_if_changes",
+        "0 vrrp_mcast_group4 224.0.0.100",
+        "5 vrrp_mcast_group4 ff02::1",
+        "0 vrrp_mcast_group6 ff02::100",
+        "5 vrrp_mcast_group6 224.0.0.18",
+        "0 vrrp_version 2",
+        "5 vrrp_version x",
+        "0 vrrp_garp_master_delay 0",
+        "5 vrrp_garp_master_delay x",
+        "0 vrrp_garp_master_repeat 2",
+        "0 vrrp_garp_master_refresh 0",
+        "5 vrrp_garp_master_refresh x",
+        "5 vrrp_garp_master_refresh_repeat 0",
+        "0 vrrp_garp_lower_prio_delay 3",
+        "0 vrrp_garp_lower_prio_repeat 0",
+        "5 vrrp_garp_lower_prio_repeat -1",
+        "0 vrrp_garp_interval 0.5",
+        "0 vrrp_garp_interval 5",
+        "5 vrrp_garp_interval 0",
+        "5 vrrp_garp_interval 0.0000001",
+        "0 vrrp_gna_interval 0.01",
+        "0 vrrp_min_garp",
+        "0 vrrp_min_garp off",
+        "5 vrrp_min_garp x",
+        "0 vrrp_garp_extra_if 10",
+        "5 vrrp_garp_extra_if all",
+        "5 vrrp_garp_extra_if 86401",
+        "5 vrrp_vmac_garp_intvl 10",
+        "0 vrrp_down_timer_adverts 100",
+        "5 vrrp_down_timer_adverts 101",
+        "5 vrrp_lower_prio_no_advert x",
+        "0 vrrp_higher_prio_send_advert true",
+        "0 vrrp_check_unicast_src",
+        "0 vrrp_skip_check_adv_addr",
+        "0 vrrp_strict",
+        "0 vrrp_startup_delay 0.001",
+        "0 vrrp_startup_delay 100",
+        "0 log_unknown_vrids",
+        "0 vmac_prefix abc",
+        "0 vmac_addr_prefix abc",
+        "5 vrrp_iptables",
+        "5 vrrp_iptables a b",
+        "0 nftables mytable",
+        "0 nftables_priority 5",
+        "0 nftables_counters",
+        "0 nftables_ifindex",
+        "0 nftables_ipvs",
+        "5 nftables_ipvs_priority x",
+        "5 nftables_ipvs_start_fwmark 0",
+        "0 disable_local_igmp",
+        "0 lvs_timeouts tcp 1",
+        "5 lvs_timeouts tcp x",
+        "5 lvs_timeouts udp 2678401",
+        "0 lvs_flush",
+        "0 lvs_flush_on_stop",
+        "0 lvs_flush_onstop VS",
+        "0 lvs_sync_daemon veth0",
+        "5 lvs_sync_daemon veth0 inst VI_1 id 300",
+        "5 lvs_sync_daemon veth0 maxlen 0",
+        "5 lvs_sync_daemon veth0 group 192.0.2.1",
+        "5 lvs_sync_daemon veth0 group x",
+        "5 lvs_sync_daemon veth0 port",
+        "5 lvs_sync_daemon abcdefghijklmnopq",
+        "5 lvs_sync_daemon veth0 VI_1 5 extra",
+        "0 vrrp_priority -20",
+        "5 vrrp_priority x",
+        "0 checker_priority 19",
+        "5 bfd_priority 20",
+        "0 vrrp_no_swap",
+        "5 vrrp_rt_priority 0",
+        "5 vrrp_rt_priority x",
+        "0 checker_rt_priority 50",
+        "5 vrrp_rlimit_rttime 0",
+        "0 vrrp_rlimit_rttime 1000",
+        "0 vrrp_rlimit_rtime 1000",
+        "0 vrrp_cpu_affinity 0 1",
+        "5 vrrp_cpu_affinity x",
+        "0 max_auto_priority -1",
+        "5 max_auto_priority -2",
+        "5 min_auto_priority_delay 0",
+        "0 process_names",
+        "0 process_name abcdefghijklmno",
+        "0 lvs_process_name x",
+        "5 snmp_socket a b",
+        "0 snmp_socket udp:1.2.3.4:705",
+        "0 enable_traps",
+        "0 enable_snmp_keepalived",
+        "0 enable_snmp_rfc",
+        "0 enable_dbus",
+        "0 dbus_service_name org.a",
+        "0 vrrp_netlink_cmd_rcv_bufs 0",
+        "5 vrrp_netlink_cmd_rcv_bufs x",
+        "5 vrrp_netlink_cmd_rcv_bufs_force x",
+        "0 lvs_netlink_monitor_rcv_bufs 100",
+        "0 process_monitor_rcv_bufs_force off",
+        "0 vrrp_rx_bufs_policy ADVERT",
+        "0 vrrp_rx_bufs_policy mtu",
+        "5 vrrp_rx_bufs_policy x",
+        "5 vrrp_rx_bufs_multiplier 0",
+        "5 vrrp_rx_bufs_multiplier 2 3",
+        "0 rs_init_notifies",
+        "5 no_checker_emails x",
+        "0 umask 077",
+        "5 umask 0777 1",
+        "5 umask IRUSR IWUSR",
+        "5 umask IRUSR|IWUSR|",
+        "5 umask 1000",
+        "0 random_seed 5",
+        "5 random_seed -5",
+        "0 reload_check_config",
+        "0 reload_time_file /tmp/x",
+        "5 reload_time_file",
+        "0 reload_repeat",
+        "0 reload_file",
+        "0 include_check",
+        "0 include_check +read -brace_match",
+        "0 tmp_config_directory /tmp",
+        "5 data_use_instance x",
+        "0 data_use_instance no",
+    ];
+
+    #[test]
+    fn verdicts_match_keepalived() {
+        let mut wrong = Vec::new();
+        for l in KA_GLOBAL {
+            let (want, line) = l.split_at(1);
+            let line = line.trim();
+            let (_, d) = global(&[line]);
+            let code = d.config_test_exit_code();
+            if code.to_string() != want {
+                wrong.push(format!(
+                    "{line}: ours {code}, keepalived {want}: {:?}",
+                    msgs(&d)
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
     }
 
     #[test]
