@@ -114,6 +114,7 @@ pub struct GlobalDefs {
     pub lvs_notify_fifo: NotifyFifo,
     pub vrrp_notify_priority_changes: bool,
     pub fifo_write_vrrp_states_on_reload: bool,
+    /// See [`GlobalDefs::default_ifname`].
     pub default_interface: Option<String>,
     pub dynamic_interfaces: bool,
     pub allow_if_changes: bool,
@@ -191,7 +192,8 @@ pub struct GlobalDefs {
     pub reload_time_file: Option<String>,
     pub reload_repeat: bool,
     pub reload_file: Option<String>,
-    /// The raw `include_check` words (the preprocessor acts on them, §3.6).
+    /// The raw `include_check` words; `Some(empty)` (bare keyword) means every check.
+    /// The preprocessor acts on them (§3.6).
     pub include_check: Option<Vec<String>>,
     pub tmp_config_directory: Option<String>,
     pub data_use_instance: bool,
@@ -303,6 +305,14 @@ impl Default for GlobalDefs {
             data_use_instance: false,
             metrics_address: None,
         }
+    }
+}
+
+impl GlobalDefs {
+    /// The interface for static addresses without `dev`: `default_interface`, else
+    /// keepalived's built-in `eth0`.
+    pub fn default_ifname(&self) -> &str {
+        self.default_interface.as_deref().unwrap_or("eth0")
     }
 }
 
@@ -1979,6 +1989,7 @@ pub(crate) mod tests {
         assert_eq!(g.vrrp_rx_bufs_multiplier, 3);
         assert_eq!(g.nftables_ipvs_start_fwmark, 1000);
         assert!(g.notification_email_from.is_none());
+        assert_eq!(g.default_ifname(), "eth0");
     }
 
     #[test]
@@ -2580,6 +2591,24 @@ pub(crate) mod tests {
         assert_eq!(d.worst_class(), Some(KaClass::UnknownKeyword));
         let (_, d) = global(&["vrrp_iptables"]);
         assert_eq!(d.config_test_exit_code(), 5);
+    }
+
+    #[test]
+    fn root_verdicts_match_keepalived() {
+        for (line, want) in [
+            ("net_namespace", 5),
+            ("net_namespace_ipvs", 0),
+            ("instance", 5),
+            ("child_wait_time", 2),
+            ("child_wait_time x", 5),
+            ("child_wait_time -1", 5),
+            ("use_pid_dir x", 0),
+            ("linkbeat_use_polling", 0),
+            ("namespace_with_ipsets", 0),
+        ] {
+            let (_, d) = build(&[n(line)]);
+            assert_eq!(d.config_test_exit_code(), want, "{line}");
+        }
     }
 
     #[test]
