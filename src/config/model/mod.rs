@@ -12,6 +12,7 @@ pub mod addr;
 pub mod check;
 pub mod global;
 pub mod script;
+pub mod statics;
 pub mod vrrp;
 
 use std::net::IpAddr;
@@ -29,6 +30,7 @@ pub struct Config {
     pub root: global::RootOptions,
     pub vrrp: vrrp::VrrpConfig,
     pub check: check::CheckConfig,
+    pub statics: statics::StaticConfig,
 }
 
 /// One keyword of a block: its name and what to do with a statement that uses it.
