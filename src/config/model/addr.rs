@@ -65,6 +65,31 @@ pub struct AddressSpec {
     pub span: Span,
 }
 
+impl AddressSpec {
+    /// An address with every option at keepalived's default.
+    pub fn new(addr: IpAddr, prefix: u8) -> Self {
+        AddressSpec {
+            addr,
+            prefix,
+            broadcast: None,
+            dev: None,
+            scope: 0,
+            label: None,
+            peer: None,
+            home: false,
+            dad: false,
+            mngtmpaddr: false,
+            noprefixroute: false,
+            autojoin: false,
+            no_track: false,
+            preferred_lft: None,
+            use_vmac: false,
+            track_group: None,
+            span: Span::default(),
+        }
+    }
+}
+
 /// The kind of route (`RTN_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum RouteType {

@@ -497,10 +497,10 @@ fn strict_mode_consequences() {
     let mut i = Instance::new("S", Span::default());
     i.vrid = Some(1);
     i.interface = Some("veth0".into());
-    i.vips.push(crate::config::model::addr::AddressSpec {
-        addr: "192.0.2.5".parse().unwrap(),
-        prefix: 32,
-    });
+    i.vips.push(crate::config::model::addr::AddressSpec::new(
+        "192.0.2.5".parse().unwrap(),
+        32,
+    ));
     i.set.strict = Some(true);
     i.set.state = Some(State::Master);
     i.set.priority = Some(100);
@@ -577,10 +577,10 @@ fn strict_mode_consequences() {
     let mut k = Instance::new("V6", Span::default());
     k.vrid = Some(1);
     k.interface = Some("veth0".into());
-    k.vips.push(crate::config::model::addr::AddressSpec {
-        addr: "2001:db8::1".parse().unwrap(),
-        prefix: 128,
-    });
+    k.vips.push(crate::config::model::addr::AddressSpec::new(
+        "2001:db8::1".parse().unwrap(),
+        128,
+    ));
     k.set.version = Some(Version::V2);
     k.set.strict = Some(true);
     let mut d = Diagnostics::new();
@@ -1224,7 +1224,7 @@ fn with_vips(n: usize, v6: bool) -> Instance {
                 .unwrap()
         };
         i.vips
-            .push(crate::config::model::addr::AddressSpec { addr, prefix: 32 });
+            .push(crate::config::model::addr::AddressSpec::new(addr, 32));
     }
     if v6 {
         i.family = Family::V6;
