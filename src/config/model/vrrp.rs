@@ -402,12 +402,46 @@ impl Default for GlobalVrrpDefaults {
     }
 }
 
-/// The instance defaults that `global_defs` sets.
-///
-/// `global::GlobalDefs` does not hold `vrrp_version`, `vrrp_strict`, `vrrp_garp_*`, ... yet:
-/// until it does, keepalived's built-in defaults are used. Wire the fields here when they land.
-pub fn global_vrrp_defaults(_cfg: &Config) -> GlobalVrrpDefaults {
-    GlobalVrrpDefaults::default()
+/// The instance defaults that `global_defs` sets (spec §4.2).
+pub fn global_vrrp_defaults(cfg: &Config) -> GlobalVrrpDefaults {
+    let g = &cfg.global;
+    let d = GlobalVrrpDefaults::default();
+    // vrrp_min_garp: one GARP, no delayed second burst (§4.2)
+    let (master_delay, master_repeat) = if g.vrrp_min_garp {
+        (Duration::ZERO, 1)
+    } else {
+        (g.vrrp_garp_master_delay, g.vrrp_garp_master_repeat)
+    };
+    GlobalVrrpDefaults {
+        vrrp_version: if g.vrrp_version == 3 {
+            Version::V3
+        } else {
+            Version::V2
+        },
+        strict: g.vrrp_strict,
+        garp_master_delay: master_delay,
+        garp_master_repeat: master_repeat,
+        garp_master_refresh: g.vrrp_garp_master_refresh,
+        garp_master_refresh_repeat: g.vrrp_garp_master_refresh_repeat,
+        garp_lower_prio_delay: g.vrrp_garp_lower_prio_delay,
+        garp_lower_prio_repeat: g.vrrp_garp_lower_prio_repeat,
+        garp_extra_if: g.vrrp_garp_extra_if.map(|secs| GarpExtraIf {
+            all: g.vrrp_garp_extra_if_all,
+            interval: Duration::from_secs(u64::from(secs)),
+        }),
+        down_timer_adverts: g.vrrp_down_timer_adverts,
+        lower_prio_no_advert: g
+            .vrrp_lower_prio_no_advert
+            .unwrap_or(d.lower_prio_no_advert),
+        higher_prio_send_advert: g
+            .vrrp_higher_prio_send_advert
+            .unwrap_or(d.higher_prio_send_advert),
+        skip_check_adv_addr: g.vrrp_skip_check_adv_addr,
+        check_unicast_src: g.vrrp_check_unicast_src,
+        smtp_alert: g.smtp_alert,
+        smtp_alert_vrrp: g.smtp_alert_vrrp,
+        notify_priority_changes: g.vrrp_notify_priority_changes,
+    }
 }
 
 /// Defaults that depend on other settings, and cross-checks.
@@ -437,6 +471,11 @@ pub fn finish(cfg: &mut Config, ctx: &mut Ctx) {
     }
     finish_sync_groups(v, &g, ctx);
     drop_unused_scripts(v, ctx);
+    // keepalived numbers rules without a preference in one sequence (statics first here)
+    let mut next = 16384u32.saturating_sub(cfg.statics.auto_rule_preferences);
+    for inst in &mut cfg.vrrp.instances {
+        super::addr::assign_missing_preferences(inst.vrules.iter_mut(), &mut next, ctx);
+    }
 }
 
 /// Drops `track_*` lines that name objects not defined *above* them: keepalived looks
