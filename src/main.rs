@@ -102,6 +102,10 @@ fn run(opts: &Options) -> i32 {
              (exit 5); test without it",
         ));
     }
+    if opts.config_test.is_some() {
+        // keepalived -t also checks what the config names on this host (spec §3.7)
+        config::host::check_config(&loaded.config, &mut loaded.diagnostics);
+    }
     let rendered = loaded.diagnostics.render_all(&loaded.sources);
     emit(opts, &rendered);
     if opts.config_test.is_some() {

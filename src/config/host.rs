@@ -448,6 +448,125 @@ pub fn insecure_reason(path: &Path) -> Option<String> {
     None
 }
 
+/// Runs every host check on a loaded configuration: the interfaces it names and the
+/// scripts it runs (what `keepalived -t` checks beyond the syntax).
+pub fn check_config(cfg: &super::Config, diags: &mut Diagnostics) {
+    check_interfaces(config_interfaces(cfg), diags);
+    let security = ScriptSecurity {
+        enabled: cfg.global.enable_script_security,
+        script_user: cfg.global.script_user.clone(),
+        script_user_span: None,
+    };
+    let owned = config_scripts(cfg);
+    check_scripts(
+        owned.iter().map(|(script, track)| ScriptUse {
+            script,
+            kind: match track {
+                Some(name) => ScriptKind::Track { name },
+                None => ScriptKind::Notify,
+            },
+        }),
+        &security,
+        diags,
+    );
+}
+
+/// Every interface the configuration names, with its role.
+pub fn config_interfaces(cfg: &super::Config) -> Vec<IfaceUse<'_>> {
+    fn addr_uses(a: &super::model::addr::AddressSpec) -> Option<(&str, Span)> {
+        a.dev.as_deref().map(|d| (d, a.span))
+    }
+    let mut out = Vec::new();
+    for inst in &cfg.vrrp.instances {
+        if let Some(ifname) = &inst.interface {
+            out.push(IfaceUse {
+                name: ifname,
+                span: inst.span,
+                role: IfaceRole::Instance(&inst.name),
+            });
+        }
+        for t in &inst.track_interfaces {
+            out.push(IfaceUse {
+                name: &t.name,
+                span: t.span,
+                role: IfaceRole::Tracked(&inst.name),
+            });
+        }
+        for a in inst.vips.iter().chain(inst.evips.iter()) {
+            if let Some((name, span)) = addr_uses(a) {
+                out.push(IfaceUse {
+                    name,
+                    span,
+                    role: IfaceRole::Address("address"),
+                });
+            }
+        }
+    }
+    for a in &cfg.statics.addresses {
+        if let Some((name, span)) = addr_uses(a) {
+            out.push(IfaceUse {
+                name,
+                span,
+                role: IfaceRole::Address("static address"),
+            });
+        }
+    }
+    out
+}
+
+/// Every script the configuration runs; `Some(name)` for track/check scripts, `None` for
+/// notify scripts. vrrp_script users come from the block's `user` keyword, not from words
+/// after the script (keepalived reads them that way, observed).
+pub fn config_scripts(cfg: &super::Config) -> Vec<(Script, Option<String>)> {
+    let mut out: Vec<(Script, Option<String>)> = Vec::new();
+    for vs in &cfg.vrrp.scripts {
+        if let Some(sc) = &vs.script {
+            let mut sc = sc.clone();
+            sc.user = vs.user.as_ref().map(|(u, _)| u.clone());
+            sc.group = vs.user.as_ref().and_then(|(_, g)| g.clone());
+            out.push((sc, Some(vs.name.clone())));
+        }
+    }
+    let notify_set = |n: &super::model::vrrp::instance::Notify| -> Vec<Script> {
+        [&n.master, &n.backup, &n.fault, &n.stop, &n.generic]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    };
+    for inst in &cfg.vrrp.instances {
+        out.extend(notify_set(&inst.notify).into_iter().map(|s| (s, None)));
+        for s in [
+            &inst.notify_deleted_script,
+            &inst.notify_master_rx_lower_pri,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.push((s.clone(), None));
+        }
+    }
+    for g in &cfg.vrrp.sync_groups {
+        out.extend(notify_set(&g.notify).into_iter().map(|s| (s, None)));
+    }
+    for vs in &cfg.check.virtual_servers {
+        for s in vs.quorum_up.iter().chain(vs.quorum_down.iter()) {
+            out.push((s.clone(), None));
+        }
+        for rs in &vs.real_servers {
+            for s in rs.notify_up.iter().chain(rs.notify_down.iter()) {
+                out.push((s.clone(), None));
+            }
+            for c in &rs.checkers {
+                if let super::model::check::CheckerKind::Misc(m) = &c.kind {
+                    out.push((m.path.clone(), Some("MISC_CHECK".to_owned())));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
