@@ -1,2 +1,293 @@
-//! The lexer (keepalived-spec.md §3.1, §3.2).
+//! The lexer (keepalived-spec.md §3.1, §3.2): one preprocessed line → words and braces.
+//!
+//! keepalived splits a line at the first `{` or `}` outside double quotes (the text after
+//! the brace is processed as the next line), then splits each piece into words on
+//! whitespace; a `"` starts a word that runs to the next `"` (quotes removed, no escapes:
+//! `"a \"b\""` is the word `a \` — observed with `keepalived -d`), and an unquoted word
+//! also ends at a `"`.
 #![forbid(unsafe_code)]
+
+use nom::bytes::complete::{tag, take_till1, take_until, take_while};
+use nom::character::complete::char as ch;
+use nom::combinator::map;
+use nom::sequence::delimited;
+use nom::IResult;
+
+use super::diagnostic::{Diagnostics, KaClass, Span};
+use super::preprocess::Line;
+use super::tree::Token;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokKind {
+    Word,
+    /// `{`
+    Open,
+    /// `}`
+    Close,
+    /// End of a logical line.
+    Eol,
+}
+
+/// A token with its byte range in the line text (`raw_args` is sliced from it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tok {
+    pub kind: TokKind,
+    pub token: Token,
+    /// Index of the line in the slice given to [`lex_lines`].
+    pub line: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// keepalived's WHITE_SPACE: space, tab, FF, NL, CR, VT.
+pub fn is_ws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\x0c' | '\n' | '\r' | '\x0b')
+}
+
+/// A word of a piece: quoted (`"..."`, quotes dropped) or bare (up to blank or `"`).
+fn word(i: &str) -> IResult<&str, (&str, bool)> {
+    nom::branch::alt((
+        map(delimited(ch('"'), take_until("\""), tag("\"")), |w| (w, true)),
+        map(take_till1(|c| is_ws(c) || c == '"'), |w| (w, false)),
+    ))(i)
+}
+
+fn blanks(i: &str) -> IResult<&str, &str> {
+    take_while(is_ws)(i)
+}
+
+/// The byte offset of the first `{`/`}` outside a `"..."` pair, as keepalived's
+/// `read_line()` finds it (an unmatched `"` hides every later brace).
+fn find_brace(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'{' | b'}' => return Some(i),
+            b'"' => {
+                let close = s.get(i + 1..)?.find('"')?;
+                i += close + 2;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Tokenises every line; each line ends with an `Eol` token.
+pub fn lex_lines(lines: &[Line], diags: &mut Diagnostics) -> Vec<Tok> {
+    let mut out = Vec::with_capacity(lines.len() * 4);
+    for (idx, line) in lines.iter().enumerate() {
+        lex_line(line, idx, &mut out, diags);
+    }
+    out
+}
+
+/// Tokenises one line, appending to `out`.
+pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnostics) {
+    let text = line.text.as_str();
+    let mut pos = 0;
+    let mk = |kind, s: &str, start: usize, end: usize, quoted: bool, width: usize| Tok {
+        kind,
+        token: Token {
+            text: s.to_owned(),
+            span: Span::new(line.file, line.line, line.col_of(start), width as u32),
+            quoted,
+        },
+        line: idx,
+        start,
+        end,
+    };
+    while pos < text.len() {
+        let rest = text.get(pos..).unwrap_or("");
+        let lead = rest.len() - rest.trim_start_matches(is_ws).len();
+        let rest_trim = rest.get(lead..).unwrap_or("");
+        if let Some(c) = rest_trim.chars().next() {
+            if c == '{' || c == '}' {
+                let kind = if c == '{' {
+                    TokKind::Open
+                } else {
+                    TokKind::Close
+                };
+                let at = pos + lead;
+                out.push(mk(kind, if c == '{' { "{" } else { "}" }, at, at + 1, false, 1));
+                pos = at + 1;
+                continue;
+            }
+        } else {
+            break;
+        }
+        // A piece: up to the next brace outside quotes.
+        let piece_end = find_brace(rest).map_or(text.len(), |b| pos + b);
+        let piece = text.get(pos..piece_end).unwrap_or("");
+        let mut i = piece;
+        loop {
+            let Ok((r, _)) = blanks(i) else { break };
+            i = r;
+            if i.is_empty() {
+                break;
+            }
+            let start = pos + (piece.len() - i.len());
+            match word(i) {
+                Ok((r, (w, quoted))) => {
+                    let end = pos + (piece.len() - r.len());
+                    let width = text.get(start..end).map_or(1, |s| s.chars().count());
+                    out.push(mk(TokKind::Word, w, start, end, quoted, width));
+                    i = r;
+                }
+                Err(_) => {
+                    // Only an unmatched `"` gets here: keepalived reports it and drops
+                    // the rest of the piece.
+                    diags.error(
+                        KaClass::UnmatchedQuote,
+                        Some(Span::new(line.file, line.line, line.col_of(start), 1)),
+                        format!("Unmatched quote: '{}'", piece.trim_matches(is_ws)),
+                    );
+                    break;
+                }
+            }
+        }
+        pos = piece_end;
+    }
+    out.push(Tok {
+        kind: TokKind::Eol,
+        token: Token {
+            text: String::new(),
+            span: Span::new(line.file, line.line, line.col_of(text.len()), 1),
+            quoted: false,
+        },
+        line: idx,
+        start: text.len(),
+        end: text.len(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::diagnostic::FileId;
+
+    fn line(text: &str) -> Line {
+        Line {
+            text: text.to_owned(),
+            file: FileId(0),
+            line: 7,
+            col: 3,
+            exact: true,
+            removed: Vec::new(),
+        }
+    }
+
+    fn lex(text: &str) -> (Vec<Tok>, Diagnostics) {
+        let mut d = Diagnostics::new();
+        let mut out = Vec::new();
+        lex_line(&line(text), 0, &mut out, &mut d);
+        (out, d)
+    }
+
+    fn words(text: &str) -> Vec<(TokKind, String)> {
+        lex(text)
+            .0
+            .into_iter()
+            .map(|t| (t.kind, t.token.text))
+            .collect()
+    }
+
+    #[test]
+    fn splits_words_on_all_whitespace() {
+        let w = words("a\tb\x0bc\x0cd  e");
+        let texts: Vec<_> = w.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(texts, ["a", "b", "c", "d", "e", ""]);
+        assert_eq!(w.last().map(|x| x.0), Some(TokKind::Eol));
+    }
+
+    #[test]
+    fn quoted_words_keep_blanks_and_drop_quotes() {
+        let (t, d) = lex(r#"notify "/bin/echo a b" x"#);
+        assert!(d.items.is_empty());
+        assert_eq!(t[1].token.text, "/bin/echo a b");
+        assert!(t[1].token.quoted);
+        assert_eq!(t[2].token.text, "x");
+        assert!(!t[2].token.quoted);
+    }
+
+    #[test]
+    fn backslash_quote_is_not_an_escape() {
+        // keepalived -d shows `router_id "a \"b\" c"` as Router ID = `a \`.
+        let w = words(r#"router_id "a \"b\" c""#);
+        let texts: Vec<_> = w.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(texts, ["router_id", "a \\", "b\\", " c", ""]);
+    }
+
+    #[test]
+    fn unquoted_word_ends_at_quote() {
+        let w = words(r#"a"b c"d"#);
+        let texts: Vec<_> = w.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(texts, ["a", "b c", "d", ""]);
+    }
+
+    #[test]
+    fn braces_split_outside_quotes_only() {
+        let w = words(r#"global_defs { router_id "x{y}" }"#);
+        let kinds: Vec<_> = w.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            kinds,
+            [
+                TokKind::Word,
+                TokKind::Open,
+                TokKind::Word,
+                TokKind::Word,
+                TokKind::Close,
+                TokKind::Eol
+            ]
+        );
+        assert_eq!(w[3].1, "x{y}");
+        // A brace glued to a word still splits it.
+        let w = words("a{b}c");
+        let texts: Vec<_> = w.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(texts, ["a", "{", "b", "}", "c", ""]);
+    }
+
+    #[test]
+    fn unmatched_quote_is_reported() {
+        let (t, d) = lex(r#"a "b c"#);
+        assert_eq!(t[0].token.text, "a");
+        assert_eq!(t.len(), 2);
+        assert_eq!(d.items.len(), 1);
+        assert_eq!(d.items[0].class, Some(KaClass::UnmatchedQuote));
+        assert_eq!(d.items[0].message, "Unmatched quote: 'a \"b c'");
+        // An unmatched quote hides later braces, as in keepalived.
+        let w = words(r#"a "b { c"#);
+        assert!(w.iter().all(|(k, _)| *k != TokKind::Open));
+    }
+
+    #[test]
+    fn spans_are_columns_in_the_original_line() {
+        // The line text starts at column 3 of the file line.
+        let (t, _) = lex(r#"kw "q s" x{"#);
+        assert_eq!((t[0].token.span.line, t[0].token.span.col), (7, 3));
+        assert_eq!(t[0].token.span.len, 2);
+        assert_eq!(t[1].token.span.col, 6);
+        assert_eq!(t[1].token.span.len, 5);
+        assert_eq!(t[2].token.span.col, 12);
+        assert_eq!(t[3].kind, TokKind::Open);
+        assert_eq!(t[3].token.span.col, 13);
+    }
+
+    #[test]
+    fn removed_escapes_shift_columns() {
+        let mut l = line("a#b c");
+        l.removed = vec![1];
+        let mut d = Diagnostics::new();
+        let mut out = Vec::new();
+        lex_line(&l, 0, &mut out, &mut d);
+        assert_eq!(out[0].token.text, "a#b");
+        assert_eq!(out[1].token.span.col, 3 + 5);
+    }
+
+    #[test]
+    fn non_ascii_columns_count_characters() {
+        let (t, _) = lex("é x");
+        assert_eq!(t[1].token.span.col, 5);
+    }
+}
