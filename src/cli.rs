@@ -1,1 +1,1076 @@
-//! keepalived 2.2 command line (to be written).
+//! keepalived 2.2's command line (keepalived-spec.md §1) and genhash's (§9).
+//!
+//! keepalived parses with `getopt_long`, and scripts depend on its exact behaviour: options
+//! are handled in order (`-v`, `-h` and `--signum` act and exit on the spot), bad options
+//! are all reported before exiting 1, long names may be abbreviated to any unambiguous
+//! prefix, optional arguments must be attached (`-tFILE`, `--config-test=FILE`), a required
+//! argument may be the next word even if it starts with `-`, and words that are not options
+//! are collected and reported as `Unexpected argument(s): ...`. A derive-based parser cannot
+//! reproduce this, so this module is a small table-driven getopt_long.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+
+/// Whether an option takes an argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arg {
+    None,
+    Required,
+    /// Only when attached: `-tFILE` or `--config-test=FILE`.
+    Optional,
+}
+
+/// One option of a getopt_long table.
+#[derive(Debug, Clone, Copy)]
+pub struct OptSpec {
+    pub short: Option<char>,
+    pub long: Option<&'static str>,
+    pub arg: Arg,
+}
+
+impl OptSpec {
+    const fn new(short: Option<char>, long: Option<&'static str>, arg: Arg) -> Self {
+        OptSpec { short, long, arg }
+    }
+
+    /// The name used in messages: `-f` when there is a short form, else `--long`.
+    fn display(&self, as_long: bool) -> String {
+        match (self.short, self.long, as_long) {
+            (_, Some(l), true) | (None, Some(l), _) => format!("--{l}"),
+            (Some(c), _, _) => format!("-{c}"),
+            (None, None, _) => String::from("-?"),
+        }
+    }
+}
+
+/// What the getopt loop produced for one word (or one letter of a cluster).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// An option of the table (by index) with its argument, if any.
+    Opt(usize, Option<String>),
+    /// `Unknown option -z` / `Unknown option --foo`.
+    Unknown(String),
+    /// `Missing parameter for option -f`.
+    Missing(String),
+}
+
+/// A getopt_long over `args` (program name excluded). Returns the events in order, each
+/// with the index of the word it came from, and the non-option words. GNU getopt permutes:
+/// non-options may appear anywhere; `--` ends options.
+pub fn getopt(args: &[String], table: &[OptSpec]) -> (Vec<(usize, Event)>, Vec<String>) {
+    let mut events = Vec::new();
+    let mut rest = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let word = args.get(i).map(String::as_str).unwrap_or_default();
+        let at = i;
+        i += 1;
+        if word == "--" {
+            rest.extend(args.iter().skip(i).cloned());
+            break;
+        }
+        if let Some(body) = word.strip_prefix("--") {
+            let (name, attached) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_owned())),
+                None => (body, None),
+            };
+            let Some(idx) = find_long(table, name) else {
+                events.push((at, Event::Unknown(word.to_owned())));
+                continue;
+            };
+            let spec = table
+                .get(idx)
+                .copied()
+                .unwrap_or(OptSpec::new(None, None, Arg::None));
+            match spec.arg {
+                Arg::None => match attached {
+                    Some(_) => events.push((at, Event::Unknown(word.to_owned()))),
+                    None => events.push((at, Event::Opt(idx, None))),
+                },
+                Arg::Optional => {
+                    events.push((at, Event::Opt(idx, attached.filter(|v| !v.is_empty()))))
+                }
+                Arg::Required => {
+                    let value = match attached {
+                        Some(v) => Some(v),
+                        None => {
+                            let next = args.get(i).cloned();
+                            if next.is_some() {
+                                i += 1;
+                            }
+                            next
+                        }
+                    };
+                    match value {
+                        Some(v) if !v.is_empty() => events.push((at, Event::Opt(idx, Some(v)))),
+                        _ => events.push((at, Event::Missing(spec.display(true)))),
+                    }
+                }
+            }
+        } else if word.len() > 1 && word.starts_with('-') {
+            let letters: Vec<char> = word.chars().skip(1).collect();
+            let mut k = 0;
+            while let Some(&c) = letters.get(k) {
+                k += 1;
+                let Some(idx) = table.iter().position(|o| o.short == Some(c)) else {
+                    events.push((at, Event::Unknown(format!("-{c}"))));
+                    continue;
+                };
+                let spec = table
+                    .get(idx)
+                    .copied()
+                    .unwrap_or(OptSpec::new(None, None, Arg::None));
+                let attached: String = letters.iter().skip(k).collect();
+                match spec.arg {
+                    Arg::None => events.push((at, Event::Opt(idx, None))),
+                    Arg::Optional => {
+                        events.push((
+                            at,
+                            Event::Opt(idx, Some(attached).filter(|v| !v.is_empty())),
+                        ));
+                        break;
+                    }
+                    Arg::Required => {
+                        let value = if attached.is_empty() {
+                            let next = args.get(i).cloned();
+                            if next.is_some() {
+                                i += 1;
+                            }
+                            next
+                        } else {
+                            Some(attached)
+                        };
+                        match value {
+                            Some(v) if !v.is_empty() => events.push((at, Event::Opt(idx, Some(v)))),
+                            _ => events.push((at, Event::Missing(format!("-{c}")))),
+                        }
+                        break;
+                    }
+                }
+            }
+        } else {
+            rest.push(word.to_owned());
+        }
+    }
+    (events, rest)
+}
+
+/// Exact long name, else the only option whose name starts with `name` (getopt_long's
+/// abbreviations); ambiguous or unknown → `None`.
+fn find_long(table: &[OptSpec], name: &str) -> Option<usize> {
+    if name.is_empty() {
+        return None;
+    }
+    if let Some(i) = table.iter().position(|o| o.long == Some(name)) {
+        return Some(i);
+    }
+    let mut found = table
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.long.is_some_and(|l| l.starts_with(name)));
+    match (found.next(), found.next()) {
+        (Some((i, _)), None) => Some(i),
+        _ => None,
+    }
+}
+
+/// Default configuration file.
+pub const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
+
+/// `-t/--config-test[=LOGFILE]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConfigTest {
+    /// Append diagnostics to this file instead of stderr.
+    pub log_file: Option<PathBuf>,
+}
+
+/// Everything keepalived's command line can say, for the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `-f`: absolute (relative paths are resolved against the cwd at start). May be a glob.
+    pub config_file: PathBuf,
+    pub vrrp_only: bool,
+    pub check_only: bool,
+    pub no_bfd: bool,
+    /// `--all`
+    pub all_children: bool,
+    pub log_console: bool,
+    /// `-D`, countable.
+    pub log_detail: u8,
+    /// `-S`: syslog facility number (LOG_DAEMON is 3, LOG_USER 1, LOG_LOCALn 16+n).
+    pub log_facility: Option<i32>,
+    /// `-g[FILE]`; `Some(None)` means the default name.
+    pub log_file: Option<Option<PathBuf>>,
+    pub flush_log_file: bool,
+    pub no_syslog: bool,
+    pub umask: Option<u32>,
+    pub release_vips: bool,
+    pub dont_release_vrrp: bool,
+    pub dont_release_ipvs: bool,
+    pub dont_respawn: bool,
+    pub dont_fork: bool,
+    pub dump_conf: bool,
+    pub pid_file: PathBuf,
+    pub vrrp_pid_file: PathBuf,
+    pub checkers_pid_file: PathBuf,
+    pub bfd_pid_file: PathBuf,
+    /// Which pid files were given on the command line (they then win over `instance` names).
+    pub pid_files_given: [bool; 4],
+    pub address_monitoring: bool,
+    pub snmp: bool,
+    pub snmp_agent_socket: Option<String>,
+    pub namespace: Option<String>,
+    pub core_dump: bool,
+    /// `-M[PATN]`; `Some(None)` means the default pattern `core`.
+    pub core_dump_pattern: Option<Option<String>>,
+    pub all_config: bool,
+    pub config_id: Option<String>,
+    pub config_test: Option<ConfigTest>,
+    pub config_fd: Option<i32>,
+    /// Words that were not options (already reported on stdout).
+    pub unexpected: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            config_file: PathBuf::from(DEFAULT_CONFIG),
+            vrrp_only: false,
+            check_only: false,
+            no_bfd: false,
+            all_children: false,
+            log_console: false,
+            log_detail: 0,
+            log_facility: None,
+            log_file: None,
+            flush_log_file: false,
+            no_syslog: false,
+            umask: None,
+            release_vips: false,
+            dont_release_vrrp: false,
+            dont_release_ipvs: false,
+            dont_respawn: false,
+            dont_fork: false,
+            dump_conf: false,
+            pid_file: PathBuf::from("/run/keepalived.pid"),
+            vrrp_pid_file: PathBuf::from("/run/vrrp.pid"),
+            checkers_pid_file: PathBuf::from("/run/checkers.pid"),
+            bfd_pid_file: PathBuf::from("/run/bfd.pid"),
+            pid_files_given: [false; 4],
+            address_monitoring: false,
+            snmp: false,
+            snmp_agent_socket: None,
+            namespace: None,
+            core_dump: false,
+            core_dump_pattern: None,
+            all_config: false,
+            config_id: None,
+            config_test: None,
+            config_fd: None,
+            unexpected: Vec::new(),
+        }
+    }
+}
+
+/// What to do after reading the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run (the daemon, or the config test when `config_test` is set), after printing the
+    /// messages that do not stop keepalived (`Unexpected argument(s)`, `Invalid log facility`).
+    Run {
+        options: Box<Options>,
+        stdout: String,
+        stderr: String,
+    },
+    /// Print and exit: `-v`, `-h`, `--signum`, bad options.
+    Exit {
+        stdout: String,
+        stderr: String,
+        code: i32,
+    },
+    /// `-T/--genhash`: genhash with the words after it.
+    Genhash { args: Vec<String>, stderr: String },
+}
+
+#[derive(Clone, Copy)]
+enum K {
+    UseFile,
+    Vrrp,
+    Check,
+    NoBfd,
+    All,
+    LogConsole,
+    LogDetail,
+    LogFacility,
+    LogFile,
+    FlushLogFile,
+    NoSyslog,
+    Umask,
+    ReleaseVips,
+    DontReleaseVrrp,
+    DontReleaseIpvs,
+    DontRespawn,
+    DontFork,
+    DumpConf,
+    Pid,
+    VrrpPid,
+    CheckersPid,
+    BfdPid,
+    Genhash,
+    AddressMonitoring,
+    Snmp,
+    SnmpAgentSocket,
+    Namespace,
+    CoreDump,
+    CoreDumpPattern,
+    AllConfig,
+    ConfigId,
+    Signum,
+    ConfigTest,
+    ConfigFd,
+    Version,
+    Help,
+}
+
+/// keepalived's options (order as in its help).
+const OPTIONS: &[(OptSpec, K)] = &[
+    (
+        OptSpec::new(Some('f'), Some("use-file"), Arg::Required),
+        K::UseFile,
+    ),
+    (OptSpec::new(Some('P'), Some("vrrp"), Arg::None), K::Vrrp),
+    (OptSpec::new(Some('C'), Some("check"), Arg::None), K::Check),
+    (OptSpec::new(Some('B'), Some("no_bfd"), Arg::None), K::NoBfd),
+    (OptSpec::new(None, Some("all"), Arg::None), K::All),
+    (
+        OptSpec::new(Some('l'), Some("log-console"), Arg::None),
+        K::LogConsole,
+    ),
+    (
+        OptSpec::new(Some('D'), Some("log-detail"), Arg::None),
+        K::LogDetail,
+    ),
+    (
+        OptSpec::new(Some('S'), Some("log-facility"), Arg::Required),
+        K::LogFacility,
+    ),
+    (
+        OptSpec::new(Some('g'), Some("log-file"), Arg::Optional),
+        K::LogFile,
+    ),
+    (
+        OptSpec::new(None, Some("flush-log-file"), Arg::None),
+        K::FlushLogFile,
+    ),
+    (
+        OptSpec::new(Some('G'), Some("no-syslog"), Arg::None),
+        K::NoSyslog,
+    ),
+    (
+        OptSpec::new(Some('u'), Some("umask"), Arg::Required),
+        K::Umask,
+    ),
+    (
+        OptSpec::new(Some('X'), Some("release-vips"), Arg::None),
+        K::ReleaseVips,
+    ),
+    (
+        OptSpec::new(Some('V'), Some("dont-release-vrrp"), Arg::None),
+        K::DontReleaseVrrp,
+    ),
+    (
+        OptSpec::new(Some('I'), Some("dont-release-ipvs"), Arg::None),
+        K::DontReleaseIpvs,
+    ),
+    (
+        OptSpec::new(Some('R'), Some("dont-respawn"), Arg::None),
+        K::DontRespawn,
+    ),
+    (
+        OptSpec::new(Some('n'), Some("dont-fork"), Arg::None),
+        K::DontFork,
+    ),
+    (
+        OptSpec::new(Some('d'), Some("dump-conf"), Arg::None),
+        K::DumpConf,
+    ),
+    (OptSpec::new(Some('p'), Some("pid"), Arg::Required), K::Pid),
+    (
+        OptSpec::new(Some('r'), Some("vrrp_pid"), Arg::Required),
+        K::VrrpPid,
+    ),
+    (
+        OptSpec::new(Some('T'), Some("genhash"), Arg::None),
+        K::Genhash,
+    ),
+    (
+        OptSpec::new(Some('c'), Some("checkers_pid"), Arg::Required),
+        K::CheckersPid,
+    ),
+    (
+        OptSpec::new(Some('a'), Some("address-monitoring"), Arg::None),
+        K::AddressMonitoring,
+    ),
+    (
+        OptSpec::new(Some('b'), Some("bfd_pid"), Arg::Required),
+        K::BfdPid,
+    ),
+    (OptSpec::new(Some('x'), Some("snmp"), Arg::None), K::Snmp),
+    (
+        OptSpec::new(Some('A'), Some("snmp-agent-socket"), Arg::Required),
+        K::SnmpAgentSocket,
+    ),
+    (
+        OptSpec::new(Some('s'), Some("namespace"), Arg::Required),
+        K::Namespace,
+    ),
+    (
+        OptSpec::new(Some('m'), Some("core-dump"), Arg::None),
+        K::CoreDump,
+    ),
+    (
+        OptSpec::new(Some('M'), Some("core-dump-pattern"), Arg::Optional),
+        K::CoreDumpPattern,
+    ),
+    (
+        OptSpec::new(Some('e'), Some("all-config"), Arg::None),
+        K::AllConfig,
+    ),
+    (
+        OptSpec::new(Some('i'), Some("config-id"), Arg::Required),
+        K::ConfigId,
+    ),
+    (OptSpec::new(None, Some("signum"), Arg::Required), K::Signum),
+    (
+        OptSpec::new(Some('t'), Some("config-test"), Arg::Optional),
+        K::ConfigTest,
+    ),
+    (
+        OptSpec::new(None, Some("config-fd"), Arg::Required),
+        K::ConfigFd,
+    ),
+    (
+        OptSpec::new(Some('v'), Some("version"), Arg::None),
+        K::Version,
+    ),
+    (OptSpec::new(Some('h'), Some("help"), Arg::None), K::Help),
+];
+
+/// The option table, for tools that list keepalived's options.
+pub fn option_specs() -> Vec<OptSpec> {
+    OPTIONS.iter().map(|(s, _)| *s).collect()
+}
+
+/// Reads keepalived's command line. `args` excludes the program name; `cwd` resolves a
+/// relative `-f` (pass the cwd at start, before any chdir).
+pub fn parse(args: &[String], cwd: &Path) -> Command {
+    let table: Vec<OptSpec> = option_specs();
+    let (events, rest) = getopt(args, &table);
+    let mut o = Options::default();
+    let mut stderr = String::new();
+    let mut bad = false;
+    for (pos, ev) in events {
+        let (idx, val) = match ev {
+            Event::Unknown(w) => {
+                stderr.push_str(&format!("Unknown option {w}\n"));
+                bad = true;
+                continue;
+            }
+            Event::Missing(w) => {
+                stderr.push_str(&format!("Missing parameter for option {w}\n"));
+                bad = true;
+                continue;
+            }
+            Event::Opt(i, v) => (i, v),
+        };
+        let Some((_, kind)) = OPTIONS.get(idx) else {
+            continue;
+        };
+        let v = val.unwrap_or_default();
+        match kind {
+            K::UseFile => o.config_file = cwd.join(&v),
+            K::Vrrp => o.vrrp_only = true,
+            K::Check => o.check_only = true,
+            K::NoBfd => o.no_bfd = true,
+            K::All => o.all_children = true,
+            K::LogConsole => o.log_console = true,
+            K::LogDetail => o.log_detail = o.log_detail.saturating_add(1),
+            K::LogFacility => match parse_facility(&v) {
+                Some(f) => o.log_facility = Some(f),
+                None => stderr.push_str(&format!("Invalid log facility '{v}'\n")),
+            },
+            K::LogFile => o.log_file = Some((!v.is_empty()).then(|| cwd.join(&v))),
+            K::FlushLogFile => o.flush_log_file = true,
+            K::NoSyslog => o.no_syslog = true,
+            K::Umask => match parse_c_long(&v).and_then(|m| u32::try_from(m).ok()) {
+                Some(m) if m <= 0o777 => o.umask = Some(m),
+                _ => stderr.push_str(&format!("Invalid --umask option {v}\n")),
+            },
+            K::ReleaseVips => o.release_vips = true,
+            K::DontReleaseVrrp => o.dont_release_vrrp = true,
+            K::DontReleaseIpvs => o.dont_release_ipvs = true,
+            K::DontRespawn => o.dont_respawn = true,
+            K::DontFork => o.dont_fork = true,
+            K::DumpConf => o.dump_conf = true,
+            K::Pid => {
+                o.pid_file = cwd.join(&v);
+                o.pid_files_given[0] = true;
+            }
+            K::VrrpPid => {
+                o.vrrp_pid_file = cwd.join(&v);
+                o.pid_files_given[1] = true;
+            }
+            K::CheckersPid => {
+                o.checkers_pid_file = cwd.join(&v);
+                o.pid_files_given[2] = true;
+            }
+            K::BfdPid => {
+                o.bfd_pid_file = cwd.join(&v);
+                o.pid_files_given[3] = true;
+            }
+            K::Genhash => {
+                // Everything after -T belongs to genhash (spec §9); -T should come first.
+                if pos > 0 {
+                    stderr.push_str(
+                        "Warning -- `-T` not used as first option, previous options ignored\n",
+                    );
+                }
+                let after = args.iter().skip(pos + 1).cloned().collect();
+                return Command::Genhash {
+                    args: after,
+                    stderr,
+                };
+            }
+            K::AddressMonitoring => o.address_monitoring = true,
+            K::Snmp => o.snmp = true,
+            K::SnmpAgentSocket => o.snmp_agent_socket = Some(v),
+            K::Namespace => o.namespace = Some(v),
+            K::CoreDump => o.core_dump = true,
+            K::CoreDumpPattern => o.core_dump_pattern = Some((!v.is_empty()).then_some(v)),
+            K::AllConfig => o.all_config = true,
+            K::ConfigId => o.config_id = Some(v),
+            K::Signum => {
+                return match signum(&v) {
+                    Some(num) => Command::Exit {
+                        stdout: format!("{num}\n"),
+                        stderr,
+                        code: 0,
+                    },
+                    None => Command::Exit {
+                        stdout: String::new(),
+                        stderr: stderr + &format!("Unknown sigfunc {v}\n"),
+                        code: 1,
+                    },
+                };
+            }
+            K::ConfigTest => {
+                o.config_test = Some(ConfigTest {
+                    log_file: (!v.is_empty()).then(|| cwd.join(&v)),
+                });
+                // -t implies --dont-fork, --dont-respawn, --no-syslog (spec §3.7).
+                o.dont_fork = true;
+                o.dont_respawn = true;
+                o.no_syslog = true;
+            }
+            K::ConfigFd => o.config_fd = v.parse().ok(),
+            K::Version => {
+                return Command::Exit {
+                    stdout: String::new(),
+                    stderr: stderr + &version_banner(),
+                    code: 0,
+                }
+            }
+            K::Help => {
+                return Command::Exit {
+                    stdout: String::new(),
+                    stderr: stderr + &usage("keepalived"),
+                    code: 0,
+                }
+            }
+        }
+    }
+    let mut stdout = String::new();
+    if !rest.is_empty() {
+        // keepalived prints each word followed by a space.
+        stdout.push_str("Unexpected argument(s): ");
+        for w in &rest {
+            stdout.push_str(w);
+            stdout.push(' ');
+        }
+        stdout.push('\n');
+    }
+    if bad {
+        return Command::Exit {
+            stdout,
+            stderr,
+            code: 1,
+        };
+    }
+    o.unexpected = rest;
+    Command::Run {
+        options: Box::new(o),
+        stdout,
+        stderr,
+    }
+}
+
+/// `-S`: `0`-`7` (LOG_LOCALn), `local0`-`local7`, `user`, `daemon`.
+fn parse_facility(s: &str) -> Option<i32> {
+    const LOCAL0: i32 = 16 << 3;
+    let local = |n: &str| {
+        n.parse::<i32>()
+            .ok()
+            .filter(|n| (0..=7).contains(n) && s.len() <= 6)
+            .map(|n| LOCAL0 + (n << 3))
+    };
+    match s {
+        "user" => Some(1 << 3),
+        "daemon" => Some(3 << 3),
+        _ if s.len() == 1 => local(s),
+        _ => s.strip_prefix("local").and_then(local),
+    }
+}
+
+/// C's `strtol(s, NULL, 0)` for a whole word: `0x` hex, leading `0` octal, else decimal.
+fn parse_c_long(s: &str) -> Option<i64> {
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let v = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16).ok()?
+    } else if body.len() > 1 && body.starts_with('0') {
+        i64::from_str_radix(body.get(1..)?, 8).ok()?
+    } else {
+        body.parse::<i64>().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// `--signum=SIGFUNC` (spec §1): the signal the daemon handles for each function. The
+/// real-time ones are computed at run time, as glibc reserves some of them.
+pub fn signum(name: &str) -> Option<i32> {
+    Some(match name {
+        "STOP" => libc::SIGTERM,
+        "RELOAD" => libc::SIGHUP,
+        "DATA" => libc::SIGUSR1,
+        "STATS" => libc::SIGUSR2,
+        "STATS_CLEAR" => libc::SIGRTMAX() - 1,
+        "JSON" => libc::SIGRTMIN() + 2,
+        _ => return None,
+    })
+}
+
+/// The keepalived version we behave as.
+pub const KEEPALIVED_VERSION: &str = "2.2.7";
+
+/// `-v`: keepalived's banner, line for line, naming this implementation.
+pub fn version_banner() -> String {
+    let uname = nix::sys::utsname::uname().ok();
+    let running = match &uname {
+        Some(u) => format!(
+            "{} {} {}",
+            u.sysname().to_string_lossy(),
+            u.release().to_string_lossy(),
+            u.version().to_string_lossy()
+        ),
+        None => String::from("Linux (unknown)"),
+    };
+    let distro = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_owned())
+        })
+        .unwrap_or_else(|| String::from("unknown"));
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    format!(
+        "Keepalived v{KEEPALIVED_VERSION} (01/16,2022), keepalived-rs v{}\n\
+         \n\
+         Copyright(C) 2001-2022 Alexandre Cassen, <acassen@gmail.com>\n\
+         Copyright(C) keepalived-rs authors (Rust reimplementation)\n\
+         \n\
+         Built with Rust for {} {}\n\
+         Running on {running}\n\
+         Distro: {distro}\n\
+         \n\
+         configure options: cargo build --profile {profile}\n\
+         \n\
+         Config options:  VRRP VRRP_AUTH LVS JSON INIT=systemd SYSTEMD_NOTIFY\n\
+         \n\
+         System options:  MEMFD_CREATE IPV6_MULTICAST_ALL SO_MARK\n",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+    )
+}
+
+/// `-h`: usage in keepalived's layout, every option listed.
+pub fn usage(prog: &str) -> String {
+    format!(
+        "Usage: {prog} [OPTION...]\n{}",
+        "  -f, --use-file=FILE          Use the specified configuration file
+                                default '/etc/keepalived/keepalived.conf'
+  -P, --vrrp                   Only run with VRRP subsystem
+  -C, --check                  Only run with Health-checker subsystem
+  -B, --no_bfd                 Don't run BFD subsystem
+      --all                    Force all child processes to run, even if have no configuration
+  -l, --log-console            Log messages to local console
+  -D, --log-detail             Detailed log messages (twice for more)
+  -S, --log-facility=([0-7]|local[0-7]|user|daemon)
+                               Set syslog facility to LOG_LOCAL[0-7], user or daemon (default)
+  -g, --log-file[=FILE]        Also log to FILE (default /tmp/keepalived.log)
+      --flush-log-file         Flush the log file after each write
+  -G, --no-syslog              Don't log via syslog
+  -u, --umask=MASK             umask for file creation (in numeric form)
+  -X, --release-vips           Drop VIP on transition from signal.
+  -V, --dont-release-vrrp      Don't remove VRRP VIPs and VROUTEs on daemon stop
+  -I, --dont-release-ipvs      Don't remove IPVS topology on daemon stop
+  -R, --dont-respawn           Don't respawn child processes
+  -n, --dont-fork              Don't fork the daemon process
+  -d, --dump-conf              Dump the configuration data
+  -p, --pid=FILE               Use specified pidfile for parent process
+  -r, --vrrp_pid=FILE          Use specified pidfile for VRRP child process
+  -T, --genhash                Enter into genhash utility mode (this should be the first option used).
+  -c, --checkers_pid=FILE      Use specified pidfile for checkers child process
+  -a, --address-monitoring     Report all address additions/deletions notified via netlink
+  -b, --bfd_pid=FILE           Use specified pidfile for BFD child process
+  -x, --snmp                   Enable SNMP subsystem
+  -A, --snmp-agent-socket=FILE Use the specified socket for master agent
+  -s, --namespace=NAME         Run in network namespace NAME (overrides config)
+  -m, --core-dump              Produce core dump if terminate abnormally
+  -M, --core-dump-pattern[=PATN]
+                               Also set /proc/sys/kernel/core_pattern to PATN (default 'core')
+  -e, --all-config             Error if any configuration file missing (same as includet)
+  -i, --config-id id           Skip any configuration lines beginning '@' that don't match id
+                                or any lines beginning @^ that do match.
+                                The config-id defaults to the node name if option not used
+      --signum=SIGFUNC         Return signal number for STOP, RELOAD, DATA, STATS, STATS_CLEAR, JSON
+  -t, --config-test[=LOG_FILE] Check the configuration for obvious errors, output to
+                                stderr by default
+  -v, --version                Display the version number
+  -h, --help                   Display this help message
+"
+    )
+}
+
+/// genhash's options (spec §9).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GenhashOptions {
+    pub server: Option<std::net::IpAddr>,
+    pub port: Option<u16>,
+    pub url: Option<String>,
+    pub use_ssl: bool,
+    pub use_sni: bool,
+    pub virtualhost: Option<String>,
+    /// `1.0`, `1.0c` or `1.1`.
+    pub protocol: String,
+    pub timeout: Option<u32>,
+    pub fwmark: Option<u32>,
+    pub verbose: bool,
+}
+
+const GENHASH: &[OptSpec] = &[
+    OptSpec::new(Some('s'), Some("server"), Arg::Required),
+    OptSpec::new(Some('p'), Some("port"), Arg::Required),
+    OptSpec::new(Some('u'), Some("url"), Arg::Required),
+    OptSpec::new(Some('S'), Some("use-ssl"), Arg::None),
+    OptSpec::new(Some('I'), Some("use-sni"), Arg::None),
+    OptSpec::new(Some('V'), Some("use-virtualhost"), Arg::Required),
+    OptSpec::new(Some('P'), Some("protocol"), Arg::Required),
+    OptSpec::new(Some('t'), Some("timeout"), Arg::Required),
+    OptSpec::new(Some('m'), Some("fwmark"), Arg::Required),
+    OptSpec::new(Some('v'), Some("verbose"), Arg::None),
+    OptSpec::new(Some('h'), Some("help"), Arg::None),
+];
+
+/// genhash's usage text (`prog` is `genhash` or `keepalived --genhash`).
+pub fn genhash_usage(prog: &str) -> String {
+    format!(
+        "Usage: {prog} COMMAND [OPTIONS]
+Commands:
+   -s server-address -p port -u url
+   -S -s server-address -p port -u url
+   -h
+
+Options:
+Either long or short options are allowed.
+   --use-ssl         -S       Use SSL connection to remote server.
+   --use-sni         -I       Use SNI during SSL handshake (uses virtualhost setting; see -V).
+   --server          -s       Use the specified remote server address.
+   --port            -p       Use the specified remote server port.
+   --url             -u       Use the specified remote server url.
+   --use-virtualhost -V       Use the specified virtualhost in GET query.
+   --verbose         -v       Use verbose mode output.
+   --help            -h       Display this short inlined help screen.
+   --fwmark          -m       Use the specified FW mark.
+   --protocol        -P       Use the specified HTTP protocol - '1.0', 1.0c', '1.1'.
+                                1.0c means 1.0 with 'Connection: close'
+   --timeout         -t       Timeout in seconds
+"
+    )
+}
+
+/// Reads genhash's command line. `Err` holds the message to print before the usage
+/// (empty for `-h` or a plain usage error); genhash then exits 1.
+pub fn parse_genhash(args: &[String]) -> Result<GenhashOptions, String> {
+    let (events, rest) = getopt(args, GENHASH);
+    let mut o = GenhashOptions {
+        protocol: String::from("1.0"),
+        ..GenhashOptions::default()
+    };
+    for (_, ev) in events {
+        let (idx, v) = match ev {
+            Event::Opt(i, v) => (i, v.unwrap_or_default()),
+            Event::Unknown(_) | Event::Missing(_) => return Err(String::new()),
+        };
+        match idx {
+            0 => match v.parse() {
+                Ok(a) => o.server = Some(a),
+                Err(_) => return Err(format!("server should be an IP, not {v}\n")),
+            },
+            1 => match v.parse() {
+                Ok(p) => o.port = Some(p),
+                Err(_) => return Err(format!("invalid port '{v}'\n")),
+            },
+            2 => o.url = Some(v),
+            3 => o.use_ssl = true,
+            4 => o.use_sni = true,
+            5 => o.virtualhost = Some(v),
+            6 => match v.as_str() {
+                "1.0" | "1.0c" | "1.1" => o.protocol = v,
+                _ => return Err(format!("invalid HTTP protocol version '{v}'\n")),
+            },
+            7 => match v.parse() {
+                Ok(t) => o.timeout = Some(t),
+                Err(_) => return Err(format!("invalid timeout '{v}'\n")),
+            },
+            8 => match v.parse() {
+                Ok(m) => o.fwmark = Some(m),
+                Err(_) => return Err(format!("invalid fwmark '{v}'\n")),
+            },
+            9 => o.verbose = true,
+            _ => return Err(String::new()),
+        }
+    }
+    if !rest.is_empty() {
+        return Err(format!("Unexpected argument(s): {}\n", rest.join(" ")));
+    }
+    if o.server.is_none() || o.port.is_none() || o.url.is_none() {
+        return Err(String::new());
+    }
+    Ok(o)
+}
+
+/// genhash mode: parses the options; the HTTP checker comes with the checker work, so a
+/// valid command line says so and exits 1.
+pub fn genhash_main(args: &[String], prog: &str) -> i32 {
+    match parse_genhash(args) {
+        Err(msg) => {
+            eprint!("{msg}{}", genhash_usage(prog));
+        }
+        Ok(_) => eprintln!("genhash is not yet available"),
+    }
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Command {
+        let v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse(&v, Path::new("/cwd"))
+    }
+
+    fn opts(args: &[&str]) -> Options {
+        match run(args) {
+            Command::Run { options, .. } => *options,
+            other => panic!("expected Run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let o = opts(&[]);
+        assert_eq!(o.config_file, Path::new(DEFAULT_CONFIG));
+        assert_eq!(o.pid_file, Path::new("/run/keepalived.pid"));
+        assert_eq!(o.vrrp_pid_file, Path::new("/run/vrrp.pid"));
+        assert_eq!(o.checkers_pid_file, Path::new("/run/checkers.pid"));
+        assert_eq!(o.bfd_pid_file, Path::new("/run/bfd.pid"));
+        assert!(o.config_test.is_none());
+    }
+
+    #[test]
+    fn relative_file_and_clusters() {
+        let o = opts(&["-Dnlf", "k.conf", "-DD", "-t"]);
+        assert_eq!(o.config_file, Path::new("/cwd/k.conf"));
+        assert_eq!(o.log_detail, 3);
+        assert!(o.dont_fork && o.log_console);
+        assert_eq!(o.config_test, Some(ConfigTest { log_file: None }));
+        let o = opts(&["-f/abs.conf"]);
+        assert_eq!(o.config_file, Path::new("/abs.conf"));
+    }
+
+    #[test]
+    fn optional_arguments_only_attached() {
+        let o = opts(&["-tlog", "-Mpat"]);
+        assert_eq!(
+            o.config_test.and_then(|t| t.log_file),
+            Some("/cwd/log".into())
+        );
+        assert_eq!(o.core_dump_pattern, Some(Some("pat".into())));
+        let o = opts(&["--config-test=/l", "--core-dump-pattern"]);
+        assert_eq!(o.config_test.and_then(|t| t.log_file), Some("/l".into()));
+        assert_eq!(o.core_dump_pattern, Some(None));
+        let o = opts(&["-t", "x"]);
+        assert_eq!(o.config_test.and_then(|t| t.log_file), None);
+        assert_eq!(o.unexpected, vec!["x"]);
+    }
+
+    #[test]
+    fn required_argument_takes_next_word() {
+        let o = opts(&["--use-file", "-t"]);
+        assert_eq!(o.config_file, Path::new("/cwd/-t"));
+        assert!(o.config_test.is_none());
+    }
+
+    #[test]
+    fn errors_collected_then_exit_1() {
+        match run(&["-z", "--foo", "-f"]) {
+            Command::Exit { stderr, code, .. } => {
+                assert_eq!(code, 1);
+                assert_eq!(
+                    stderr,
+                    "Unknown option -z\nUnknown option --foo\nMissing parameter for option -f\n"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match run(&["--use-file="]) {
+            Command::Exit { stderr, code, .. } => {
+                assert_eq!(code, 1);
+                assert_eq!(stderr, "Missing parameter for option --use-file\n");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn abbreviations_like_getopt_long() {
+        assert!(matches!(run(&["--ver"]), Command::Exit { code: 0, .. }));
+        // ambiguous: dump-conf, dont-fork, dont-release-*, dont-respawn
+        match run(&["--d"]) {
+            Command::Exit { stderr, code, .. } => {
+                assert_eq!(code, 1);
+                assert_eq!(stderr, "Unknown option --d\n");
+            }
+            other => panic!("{other:?}"),
+        }
+        // exact match wins over longer names
+        assert!(opts(&["--all"]).all_children);
+        assert!(opts(&["--vrrp"]).vrrp_only);
+        match run(&["--help=x"]) {
+            Command::Exit { stderr, .. } => assert_eq!(stderr, "Unknown option --help=x\n"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn immediate_actions_in_order() {
+        match run(&["--foo", "-v"]) {
+            Command::Exit { stderr, code, .. } => {
+                assert_eq!(code, 0);
+                assert!(stderr.starts_with("Unknown option --foo\nKeepalived v2.2.7"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match run(&["-hv"]) {
+            Command::Exit { stderr, .. } => assert!(stderr.starts_with("Usage: keepalived")),
+            other => panic!("{other:?}"),
+        }
+        match run(&["--signum=STOP", "--foo"]) {
+            Command::Exit { stdout, code, .. } => {
+                assert_eq!((stdout.as_str(), code), ("15\n", 0));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn signums() {
+        assert_eq!(signum("STOP"), Some(15));
+        assert_eq!(signum("RELOAD"), Some(1));
+        assert_eq!(signum("DATA"), Some(10));
+        assert_eq!(signum("STATS"), Some(12));
+        assert_eq!(signum("STATS_CLEAR"), Some(libc::SIGRTMAX() - 1));
+        assert_eq!(signum("JSON"), Some(libc::SIGRTMIN() + 2));
+        assert_eq!(signum("TDUMP"), None);
+        assert_eq!(signum("stop"), None);
+    }
+
+    #[test]
+    fn genhash_switch() {
+        match run(&["-T", "-s", "192.0.2.1"]) {
+            Command::Genhash { args, stderr } => {
+                assert_eq!(args, vec!["-s", "192.0.2.1"]);
+                assert!(stderr.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        match run(&["-n", "--genhash", "-h"]) {
+            Command::Genhash { args, stderr } => {
+                assert_eq!(args, vec!["-h"]);
+                assert!(stderr.contains("not used as first option"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn facilities_and_umask() {
+        assert_eq!(parse_facility("daemon"), Some(24));
+        assert_eq!(parse_facility("user"), Some(8));
+        assert_eq!(parse_facility("local3"), Some((16 + 3) << 3));
+        assert_eq!(parse_facility("7"), Some((16 + 7) << 3));
+        assert_eq!(parse_facility("8"), None);
+        assert_eq!(parse_facility("local8"), None);
+        assert_eq!(parse_c_long("0x1ff"), Some(0x1ff));
+        assert_eq!(parse_c_long("0177"), Some(0o177));
+        assert_eq!(parse_c_long("18"), Some(18));
+        assert_eq!(parse_c_long("abc"), None);
+        assert_eq!(opts(&["-u", "022"]).umask, Some(0o22));
+        assert_eq!(opts(&["-u", "abc"]).umask, None);
+    }
+
+    #[test]
+    fn genhash_options() {
+        let a = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+        let o = parse_genhash(&a(&[
+            "-s",
+            "192.0.2.1",
+            "-p",
+            "80",
+            "-u",
+            "/",
+            "-P",
+            "1.1",
+            "-S",
+        ]));
+        let o = o.unwrap_or_default();
+        assert_eq!(o.port, Some(80));
+        assert_eq!(o.protocol, "1.1");
+        assert!(o.use_ssl);
+        assert_eq!(
+            parse_genhash(&a(&["-s", "x", "-p", "80", "-u", "/"])),
+            Err("server should be an IP, not x\n".into())
+        );
+        assert_eq!(parse_genhash(&a(&["-s", "192.0.2.1"])), Err(String::new()));
+        assert_eq!(parse_genhash(&a(&["-h"])), Err(String::new()));
+    }
+}

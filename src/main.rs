@@ -1,1 +1,134 @@
-fn main() {}
+//! `keepalived`: command line, `-t` config test and (later) the daemon.
+#![forbid(unsafe_code)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use keepalived::cli::{self, Command, Options};
+use keepalived::config::{self, LoadOptions};
+
+fn main() {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let prog = argv.first().map(String::as_str).unwrap_or("keepalived");
+    let args = argv.get(1..).unwrap_or_default();
+    // genhash is the same program under another name (spec §9).
+    if Path::new(prog).file_name().and_then(|n| n.to_str()) == Some("genhash") {
+        std::process::exit(cli::genhash_main(args, "genhash"));
+    }
+    // The cwd at start resolves a relative -f before anything changes directory.
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let code = match cli::parse(args, &cwd) {
+        Command::Exit {
+            stdout,
+            stderr,
+            code,
+        } => {
+            print!("{stdout}");
+            eprint!("{stderr}");
+            code
+        }
+        Command::Genhash { args, stderr } => {
+            eprint!("{stderr}");
+            cli::genhash_main(&args, "keepalived --genhash")
+        }
+        Command::Run {
+            options,
+            stdout,
+            stderr,
+        } => {
+            print!("{stdout}");
+            eprint!("{stderr}");
+            run(&options)
+        }
+    };
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
+}
+
+/// The config id: `-i`, else the host name up to the first dot (spec §1).
+fn config_id(opts: &Options) -> String {
+    if let Some(id) = &opts.config_id {
+        return id.clone();
+    }
+    nix::unistd::gethostname()
+        .ok()
+        .map(|h| h.to_string_lossy().into_owned())
+        .map(|h| h.split('.').next().unwrap_or_default().to_owned())
+        .unwrap_or_default()
+}
+
+/// `-f` may be a glob: the first match is used (spec §1). `None` when nothing matches.
+fn resolve_config(path: &Path) -> Option<PathBuf> {
+    let s = path.to_string_lossy();
+    if s.contains(['*', '?', '[']) {
+        let mut matches = glob::glob(&s).ok()?.filter_map(Result::ok);
+        let first = matches.next()?;
+        if matches.next().is_some() {
+            eprintln!(
+                "Multiple config files match '{s}' - using '{}'",
+                first.display()
+            );
+        }
+        return Some(first);
+    }
+    path.exists().then(|| path.to_path_buf())
+}
+
+fn run(opts: &Options) -> i32 {
+    let Some(path) = resolve_config(&opts.config_file) else {
+        // keepalived -t exits 0 here (4 with -e); a missing config is never what the user
+        // meant, so we say it plainly and fail (exit 4, keepalived's "file not found" class).
+        let msg = format!(
+            "Config files missing '{}'.\nerror: configuration file {} does not exist\n",
+            opts.config_file.display(),
+            opts.config_file.display()
+        );
+        emit(opts, &msg);
+        return 4;
+    };
+    let load_opts = LoadOptions {
+        config_id: config_id(opts),
+        all_config: opts.all_config,
+    };
+    let loaded = config::load(&path, &load_opts);
+    let rendered = loaded.diagnostics.render_all(&loaded.sources);
+    emit(opts, &rendered);
+    if opts.config_test.is_some() {
+        if opts.dump_conf {
+            match serde_json::to_string_pretty(&loaded.config) {
+                Ok(json) => println!("{json}"),
+                Err(e) => eprintln!("error: cannot dump the configuration: {e}"),
+            }
+        }
+        return loaded.diagnostics.config_test_exit_code();
+    }
+    eprintln!(
+        "keepalived-rs: the daemon is not implemented yet; only the configuration test \
+         (keepalived -t -f {}) is available in this version",
+        path.display()
+    );
+    1
+}
+
+/// Diagnostics go to stderr, or are appended to `-t`'s LOGFILE.
+fn emit(opts: &Options, text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    let log = opts.config_test.as_ref().and_then(|t| t.log_file.as_ref());
+    if let Some(file) = log {
+        let res = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+            .and_then(|mut f| f.write_all(text.as_bytes()));
+        if let Err(e) = res {
+            eprintln!("cannot write to {}: {e}", file.display());
+            eprint!("{text}");
+        }
+    } else {
+        eprint!("{text}");
+    }
+}

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod diagnostic;
+pub mod host;
 pub mod lexer;
 pub mod model;
 pub mod preprocess;

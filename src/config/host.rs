@@ -1,0 +1,712 @@
+//! Checks that look at the host, as `keepalived -t` does after parsing (spec §3.7, §6.4):
+//! interfaces named by the configuration exist, scripts exist and are safe to run.
+//!
+//! These take plain inputs so they do not depend on the shape of the typed model. What the
+//! real keepalived 2.2.7 `-t` reports (verified in a network namespace):
+//! * `vrrp_instance` on a missing interface: `WARNING - interface X for vrrp_instance Y
+//!   doesn't exist` (exit 5); on a loopback interface: `(Y) cannot use a loopback
+//!   interface (lo) for vrrp - ignoring` (exit 5).
+//! * track scripts (`vrrp_script`, checker scripts) that cannot be found are removed:
+//!   `Disabling track script X since not found/accessible` (exit 5); with
+//!   `enable_script_security`, insecure ones too: `Disabling track script X due to
+//!   insecure` (exit 5); without a usable default user they are removed: `Unable to set
+//!   default user for vrrp script X - removing` (exit 5).
+//! * notify scripts that are missing or insecure are dropped silently (so we only lint).
+//! * any script that will run while `enable_script_security` is off: `SECURITY VIOLATION -
+//!   scripts are being executed but script_security not enabled.` (exit 6), with ` There
+//!   are insecure scripts.` appended when one is insecure.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::net::if_::InterfaceFlags;
+
+use super::diagnostic::{Diagnostic, Diagnostics, KaClass, Severity, Span};
+use super::model::script::Script;
+
+/// The user keepalived runs scripts as when `script_user` is not set (spec §6.4).
+pub const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
+
+/// `global_defs` settings that decide how scripts are run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScriptSecurity {
+    /// `enable_script_security`
+    pub enabled: bool,
+    /// `script_user USER [GROUP]`
+    pub script_user: Option<(String, Option<String>)>,
+    /// Where `script_user` is written, for its diagnostic.
+    pub script_user_span: Option<Span>,
+}
+
+/// What a script is used for: keepalived treats them differently when they are unusable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptKind<'a> {
+    /// `vrrp_script NAME` (or a checker's script): removed with a reported error.
+    Track { name: &'a str },
+    /// `notify*` scripts: dropped silently by keepalived.
+    Notify,
+}
+
+/// One script of the configuration and its use.
+#[derive(Debug, Clone, Copy)]
+pub struct ScriptUse<'a> {
+    pub script: &'a Script,
+    pub kind: ScriptKind<'a>,
+}
+
+/// One interface named by the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct IfaceUse<'a> {
+    pub name: &'a str,
+    pub span: Span,
+    /// The `vrrp_instance` whose `interface` this is (loopback is refused there), if any.
+    pub instance: Option<&'a str>,
+    /// What names it, for the message: `vrrp_instance VI_1`, `track_interface`, ...
+    pub owner: &'a str,
+}
+
+/// The host's interfaces (in the current network namespace) and their flags.
+pub fn host_interfaces() -> HashMap<String, InterfaceFlags> {
+    let mut out: HashMap<String, InterfaceFlags> = HashMap::new();
+    if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
+        for a in addrs {
+            *out.entry(a.interface_name)
+                .or_insert(InterfaceFlags::empty()) |= a.flags;
+        }
+    }
+    out
+}
+
+/// Reports interfaces that do not exist, and loopback used by a VRRP instance.
+pub fn check_interfaces<'a>(uses: impl IntoIterator<Item = IfaceUse<'a>>, diags: &mut Diagnostics) {
+    let host = host_interfaces();
+    check_interfaces_in(uses, &host, diags);
+}
+
+/// [`check_interfaces`] against a given interface list.
+pub fn check_interfaces_in<'a>(
+    uses: impl IntoIterator<Item = IfaceUse<'a>>,
+    host: &HashMap<String, InterfaceFlags>,
+    diags: &mut Diagnostics,
+) {
+    for u in uses {
+        match host.get(u.name) {
+            None => diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    Some(KaClass::Warning),
+                    format!(
+                        "WARNING - interface {} for {} doesn't exist",
+                        u.name, u.owner
+                    ),
+                )
+                .at(u.span)
+                .with_help("Non-existent interface specified in configuration"),
+            ),
+            Some(flags) if flags.contains(InterfaceFlags::IFF_LOOPBACK) => {
+                if let Some(inst) = u.instance {
+                    diags.error(
+                        KaClass::GeneralError,
+                        Some(u.span),
+                        format!(
+                            "({inst}) cannot use a loopback interface ({}) for vrrp - ignoring",
+                            u.name
+                        ),
+                    );
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// The user and group a script runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RunAs {
+    uid: u32,
+    gid: u32,
+}
+
+fn lookup_user(user: &str, group: Option<&str>) -> Option<RunAs> {
+    let u = nix::unistd::User::from_name(user).ok().flatten()?;
+    let gid = match group {
+        Some(g) => nix::unistd::Group::from_name(g)
+            .ok()
+            .flatten()?
+            .gid
+            .as_raw(),
+        None => u.gid.as_raw(),
+    };
+    Some(RunAs {
+        uid: u.uid.as_raw(),
+        gid,
+    })
+}
+
+/// Checks every script as keepalived does before running anything (spec §6.4).
+pub fn check_scripts<'a>(
+    scripts: impl IntoIterator<Item = ScriptUse<'a>>,
+    security: &ScriptSecurity,
+    diags: &mut Diagnostics,
+) {
+    let path_var = std::env::var("PATH").unwrap_or_else(|_| String::from("/usr/bin:/bin"));
+    check_scripts_with(scripts, security, &path_var, lookup_user, diags);
+}
+
+/// [`check_scripts`] with an explicit PATH and user lookup (for tests).
+fn check_scripts_with<'a>(
+    scripts: impl IntoIterator<Item = ScriptUse<'a>>,
+    security: &ScriptSecurity,
+    path_var: &str,
+    lookup: fn(&str, Option<&str>) -> Option<RunAs>,
+    diags: &mut Diagnostics,
+) {
+    // The default user: script_user, else keepalived_script if it exists, else root —
+    // except that with script security and no script_user, keepalived refuses to fall back
+    // to root.
+    let mut default_user: Option<RunAs> = None;
+    let mut default_user_error = false;
+    match &security.script_user {
+        Some((u, g)) => match lookup(u, g.as_deref()) {
+            Some(r) => default_user = Some(r),
+            None => {
+                default_user_error = true;
+                diags.error(
+                    KaClass::GeneralError,
+                    security.script_user_span,
+                    "Error setting global script uid/gid",
+                );
+            }
+        },
+        None => match lookup(DEFAULT_SCRIPT_USER, None) {
+            Some(r) => default_user = Some(r),
+            None if security.enabled => default_user_error = true,
+            None => default_user = Some(RunAs { uid: 0, gid: 0 }),
+        },
+    }
+
+    let mut executed = false;
+    let mut insecure_seen = false;
+    let mut default_user_reported = false;
+    for su in scripts {
+        let s = su.script;
+        let Some(prog) = s.argv.first() else {
+            continue;
+        };
+        // `"</dev/tcp/host/port"`: a shell redirection, run via the shell (spec §6.4).
+        if prog.starts_with("</") {
+            executed = true;
+            continue;
+        }
+        let run_as = match &s.user {
+            Some(u) => match lookup(u, s.group.as_deref()) {
+                Some(r) => Some(r),
+                None => {
+                    report(
+                        diags,
+                        su.kind,
+                        s.span,
+                        format!("Unable to set uid/gid for script {prog} - user '{u}' not found"),
+                        format!("script {prog} will not be run"),
+                    );
+                    continue;
+                }
+            },
+            None => default_user,
+        };
+        let Some(run_as) = run_as else {
+            if default_user_error && security.script_user.is_none() && !default_user_reported {
+                default_user_reported = true;
+                diags.lint(
+                    Some(s.span),
+                    format!("Unable to set default user {DEFAULT_SCRIPT_USER} for script"),
+                );
+            }
+            match su.kind {
+                ScriptKind::Track { name } => diags.push(
+                    Diagnostic::new(
+                        Severity::Error,
+                        Some(KaClass::GeneralError),
+                        format!("Unable to set default user for vrrp script {name} - removing"),
+                    )
+                    .at(s.span)
+                    .with_help(format!(
+                        "user '{DEFAULT_SCRIPT_USER}' does not exist: add `script_user USER` \
+                         to global_defs or create the user"
+                    )),
+                ),
+                ScriptKind::Notify => diags.lint(
+                    Some(s.span),
+                    format!("Unable to set default user for script {prog} - it will not be run"),
+                ),
+            }
+            continue;
+        };
+        let path = match resolve(prog, path_var) {
+            Some(p) => {
+                if !prog.contains('/') {
+                    diags.lint(
+                        Some(s.span),
+                        format!(
+                            "WARNING - script '{prog}' resolved by path search to '{}'. Please \
+                             specify full path.",
+                            p.display()
+                        ),
+                    );
+                }
+                p
+            }
+            None => {
+                match su.kind {
+                    ScriptKind::Track { name } => diags.push(
+                        Diagnostic::new(
+                            Severity::Error,
+                            Some(KaClass::GeneralError),
+                            format!("Disabling track script {name} since not found/accessible"),
+                        )
+                        .at(s.span)
+                        .with_help(format!(
+                            "check_script_secure could not find script '{prog}'"
+                        )),
+                    ),
+                    ScriptKind::Notify => diags.lint(
+                        Some(s.span),
+                        format!("check_script_secure could not find script '{prog}' - disabling"),
+                    ),
+                }
+                continue;
+            }
+        };
+        if run_as.uid == 0 {
+            if let Some(why) = insecure_reason(&path) {
+                if security.enabled {
+                    let msg = format!("Unsafe permissions found for script '{prog}' - disabling");
+                    match su.kind {
+                        ScriptKind::Track { name } => diags.push(
+                            Diagnostic::new(
+                                Severity::Error,
+                                Some(KaClass::GeneralError),
+                                format!("Disabling track script {name} due to insecure"),
+                            )
+                            .at(s.span)
+                            .with_help(format!("{msg}: {why}")),
+                        ),
+                        ScriptKind::Notify => diags.lint(Some(s.span), format!("{msg}: {why}")),
+                    }
+                    continue;
+                }
+                insecure_seen = true;
+                diags.lint(
+                    Some(s.span),
+                    format!("Unsafe permissions found for script '{prog}': {why}"),
+                );
+            }
+            lint_file(&path, prog, run_as, s.span, diags);
+        }
+        executed = true;
+    }
+    if executed && !security.enabled {
+        let mut msg = String::from(
+            "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
+        );
+        if insecure_seen {
+            msg.push_str(" There are insecure scripts.");
+        }
+        diags.push(
+            Diagnostic::new(Severity::Warning, Some(KaClass::SecurityError), msg)
+                .with_help("add `enable_script_security` (and `script_user USER`) to global_defs"),
+        );
+    }
+}
+
+/// A problem keepalived reports for track scripts and is silent about for notify scripts.
+fn report(diags: &mut Diagnostics, kind: ScriptKind, span: Span, msg: String, help: String) {
+    match kind {
+        ScriptKind::Track { .. } => diags.push(
+            Diagnostic::new(Severity::Error, Some(KaClass::GeneralError), msg)
+                .at(span)
+                .with_help(help),
+        ),
+        ScriptKind::Notify => diags.lint(Some(span), msg),
+    }
+}
+
+/// Our own warnings about a script run as root: not executable, no `#!` line.
+fn lint_file(path: &Path, prog: &str, run_as: RunAs, span: Span, diags: &mut Diagnostics) {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    if meta.permissions().mode() & 0o111 == 0 {
+        diags.lint(
+            Some(span),
+            format!(
+                "WARNING - script '{prog}' is not executable for uid:gid {}:{} - disabling.",
+                run_as.uid, run_as.gid
+            ),
+        );
+        return;
+    }
+    let mut head = [0u8; 2];
+    let has_shebang = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok()
+        && &head == b"#!";
+    let is_elf = std::fs::read(path)
+        .map(|b| b.starts_with(b"\x7fELF"))
+        .unwrap_or(false);
+    if !has_shebang && !is_elf {
+        diags.lint(
+            Some(span),
+            format!("Please add a #! shebang to script {prog}"),
+        );
+    }
+}
+
+/// A path as given, or a bare name looked up in PATH (executable regular files only).
+fn resolve(prog: &str, path_var: &str) -> Option<PathBuf> {
+    if prog.contains('/') {
+        let p = PathBuf::from(prog);
+        return p.exists().then_some(p);
+    }
+    path_var
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(prog))
+        .find(|p| {
+            std::fs::metadata(p)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+}
+
+/// Why a script run as root is unsafe, if it is: the file and every directory above it
+/// must be owned by root and not writable by others or by a non-root group; directories
+/// with the sticky bit are exempt (spec §6.4).
+pub fn insecure_reason(path: &Path) -> Option<String> {
+    let real = std::fs::canonicalize(path).ok()?;
+    let mut cur: Option<&Path> = Some(real.as_path());
+    while let Some(p) = cur {
+        let meta = std::fs::metadata(p).ok()?;
+        let mode = meta.mode();
+        let is_dir = meta.is_dir();
+        let sticky = is_dir && mode & 0o1000 != 0;
+        if meta.uid() != 0 {
+            return Some(format!("'{}' is owned by uid {}", p.display(), meta.uid()));
+        }
+        if !sticky {
+            if mode & 0o002 != 0 {
+                return Some(format!("'{}' is writable by others", p.display()));
+            }
+            if mode & 0o020 != 0 && meta.gid() != 0 {
+                return Some(format!(
+                    "'{}' is writable by group {}",
+                    p.display(),
+                    meta.gid()
+                ));
+            }
+        }
+        cur = p.parent();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn script(text: &str) -> Script {
+        Script {
+            argv: crate::config::model::script::split_command(text),
+            text: text.to_owned(),
+            user: None,
+            group: None,
+            span: Span::default(),
+        }
+    }
+
+    fn root_only(user: &str, _g: Option<&str>) -> Option<RunAs> {
+        (user == "root").then_some(RunAs { uid: 0, gid: 0 })
+    }
+
+    fn with_ks(user: &str, _g: Option<&str>) -> Option<RunAs> {
+        match user {
+            "root" => Some(RunAs { uid: 0, gid: 0 }),
+            DEFAULT_SCRIPT_USER => Some(RunAs { uid: 999, gid: 999 }),
+            _ => None,
+        }
+    }
+
+    fn secure_root() -> ScriptSecurity {
+        ScriptSecurity {
+            enabled: true,
+            script_user: Some(("root".into(), None)),
+            script_user_span: None,
+        }
+    }
+
+    fn run(uses: &[ScriptUse], sec: &ScriptSecurity) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        check_scripts_with(
+            uses.iter().copied(),
+            sec,
+            "/usr/bin:/bin",
+            root_only,
+            &mut d,
+        );
+        d
+    }
+
+    fn track<'a>(s: &'a Script) -> ScriptUse<'a> {
+        ScriptUse {
+            script: s,
+            kind: ScriptKind::Track { name: "chk" },
+        }
+    }
+
+    fn notify(s: &Script) -> ScriptUse<'_> {
+        ScriptUse {
+            script: s,
+            kind: ScriptKind::Notify,
+        }
+    }
+
+    fn is_root() -> bool {
+        nix::unistd::geteuid().is_root()
+    }
+
+    #[test]
+    fn secure_script_with_security_is_clean() {
+        let s = script("/bin/true");
+        let d = run(&[track(&s), notify(&s)], &secure_root());
+        assert_eq!(d.config_test_exit_code(), 0, "{d:?}");
+    }
+
+    #[test]
+    fn scripts_without_security_are_a_violation() {
+        let s = script("/bin/true");
+        let d = run(&[notify(&s)], &ScriptSecurity::default());
+        assert_eq!(d.config_test_exit_code(), 6);
+        assert!(d.items.iter().any(|x| x.message
+            == "SECURITY VIOLATION - scripts are being executed but script_security not enabled."));
+        // a missing notify script is dropped silently and runs nothing
+        let s = script("/nonexistent/notify.sh");
+        let d = run(&[notify(&s)], &ScriptSecurity::default());
+        assert_eq!(d.config_test_exit_code(), 0);
+        // a missing track script is reported; the violation still wins (6)
+        let t = script("/nonexistent/chk.sh");
+        let n = script("/bin/true");
+        let d = run(&[track(&t), notify(&n)], &ScriptSecurity::default());
+        assert_eq!(d.config_test_exit_code(), 6);
+        assert!(d
+            .items
+            .iter()
+            .any(|x| x.message == "Disabling track script chk since not found/accessible"));
+    }
+
+    #[test]
+    fn missing_track_script_is_disabled() {
+        let s = script("/nonexistent/x arg");
+        let d = run(&[track(&s)], &secure_root());
+        assert_eq!(d.config_test_exit_code(), 5);
+        let s = script("no-such-command-anywhere");
+        let d = run(&[track(&s)], &secure_root());
+        assert_eq!(d.config_test_exit_code(), 5);
+    }
+
+    #[test]
+    fn bare_names_resolved_by_path_with_a_lint() {
+        let s = script("true");
+        let d = run(&[track(&s)], &secure_root());
+        assert_eq!(d.config_test_exit_code(), 0);
+        assert!(d.items.iter().any(|x| x.class.is_none()
+            && x.message
+                .starts_with("WARNING - script 'true' resolved by path search to")));
+    }
+
+    #[test]
+    fn shell_redirections_are_not_files() {
+        let s = script("</dev/tcp/127.0.0.1/80");
+        let d = run(&[track(&s)], &secure_root());
+        assert_eq!(d.config_test_exit_code(), 0);
+    }
+
+    #[test]
+    fn insecure_directories_and_files() {
+        if !is_root() {
+            eprintln!("not root: ownership checks skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let file = dir.path().join("chk.sh");
+        fs::write(&file, "#!/bin/sh\nexit 0\n").unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(insecure_reason(&file), None);
+        let s = script(&file.to_string_lossy());
+        assert_eq!(run(&[track(&s)], &secure_root()).config_test_exit_code(), 0);
+
+        // others may write the directory: insecure
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(insecure_reason(&file).is_some_and(|r| r.contains("writable by others")));
+        let d = run(&[track(&s)], &secure_root());
+        assert_eq!(d.config_test_exit_code(), 5);
+        assert!(d
+            .items
+            .iter()
+            .any(|x| x.message == "Disabling track script chk due to insecure"));
+        // notify scripts are dropped silently
+        assert_eq!(
+            run(&[notify(&s)], &secure_root()).config_test_exit_code(),
+            0
+        );
+        // without security: the violation mentions the insecure script
+        let d = run(&[track(&s)], &ScriptSecurity::default());
+        assert_eq!(d.config_test_exit_code(), 6);
+        assert!(d
+            .items
+            .iter()
+            .any(|x| x.message.ends_with("There are insecure scripts.")));
+
+        // the sticky bit exempts a directory (like /tmp)
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(insecure_reason(&file), None);
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        // group-writable: fine for group root, insecure for another group
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o775))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(insecure_reason(&file), None);
+        nix::unistd::chown(&file, None, Some(nix::unistd::Gid::from_raw(65534)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(insecure_reason(&file).is_some_and(|r| r.contains("writable by group")));
+        // owned by another user
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        nix::unistd::chown(&file, Some(nix::unistd::Uid::from_raw(65534)), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(insecure_reason(&file).is_some_and(|r| r.contains("owned by uid 65534")));
+    }
+
+    #[test]
+    fn non_executable_and_shebang_are_lints_only() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let a = dir.path().join("noexec.sh");
+        fs::write(&a, "#!/bin/sh\n").unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(&a, fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let b = dir.path().join("noshebang.sh");
+        fs::write(&b, "exit 0\n").unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(&b, fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (sa, sb) = (script(&a.to_string_lossy()), script(&b.to_string_lossy()));
+        let d = run(&[track(&sa), track(&sb)], &secure_root());
+        assert_eq!(d.config_test_exit_code(), 0);
+        if is_root() {
+            assert!(d
+                .items
+                .iter()
+                .any(|x| x.message.contains("is not executable")));
+            assert!(d
+                .items
+                .iter()
+                .any(|x| x.message.contains("Please add a #! shebang")));
+        }
+    }
+
+    #[test]
+    fn default_user_rules() {
+        let s = script("/bin/true");
+        // security on, no script_user, no keepalived_script user: track scripts removed
+        let sec = ScriptSecurity {
+            enabled: true,
+            ..ScriptSecurity::default()
+        };
+        let d = run(&[track(&s)], &sec);
+        assert_eq!(d.config_test_exit_code(), 5);
+        assert!(d
+            .items
+            .iter()
+            .any(|x| x.message == "Unable to set default user for vrrp script chk - removing"));
+        assert_eq!(run(&[notify(&s)], &sec).config_test_exit_code(), 0);
+        // with keepalived_script present, it is the default user: no root checks
+        let mut d = Diagnostics::new();
+        check_scripts_with([track(&s)], &sec, "/bin", with_ks, &mut d);
+        assert_eq!(d.config_test_exit_code(), 0);
+        // a script_user that does not exist
+        let sec = ScriptSecurity {
+            enabled: true,
+            script_user: Some(("nosuchuser".into(), None)),
+            script_user_span: None,
+        };
+        let d = run(&[track(&s)], &sec);
+        assert!(d
+            .items
+            .iter()
+            .any(|x| x.message == "Error setting global script uid/gid"));
+        assert_eq!(d.config_test_exit_code(), 5);
+    }
+
+    #[test]
+    fn interfaces() {
+        let mut host = HashMap::new();
+        host.insert(
+            "lo".to_owned(),
+            InterfaceFlags::IFF_LOOPBACK | InterfaceFlags::IFF_UP,
+        );
+        host.insert("eth0".to_owned(), InterfaceFlags::IFF_UP);
+        let sp = Span::default();
+        let uses = [
+            IfaceUse {
+                name: "eth0",
+                span: sp,
+                instance: Some("VI_1"),
+                owner: "vrrp_instance VI_1",
+            },
+            IfaceUse {
+                name: "lo",
+                span: sp,
+                instance: None,
+                owner: "track_interface",
+            },
+        ];
+        let mut d = Diagnostics::new();
+        check_interfaces_in(uses, &host, &mut d);
+        assert!(d.items.is_empty(), "{d:?}");
+        let bad = [
+            IfaceUse {
+                name: "eth9",
+                span: sp,
+                instance: Some("VI_1"),
+                owner: "vrrp_instance VI_1",
+            },
+            IfaceUse {
+                name: "lo",
+                span: sp,
+                instance: Some("VI_2"),
+                owner: "vrrp_instance VI_2",
+            },
+        ];
+        let mut d = Diagnostics::new();
+        check_interfaces_in(bad, &host, &mut d);
+        assert_eq!(d.items.len(), 2);
+        assert_eq!(
+            d.items.first().map(|x| x.message.as_str()),
+            Some("WARNING - interface eth9 for vrrp_instance VI_1 doesn't exist")
+        );
+        assert_eq!(
+            d.items.get(1).map(|x| x.message.as_str()),
+            Some("(VI_2) cannot use a loopback interface (lo) for vrrp - ignoring")
+        );
+        assert_eq!(d.config_test_exit_code(), 5);
+        // the live host has a loopback interface
+        assert!(host_interfaces()
+            .values()
+            .any(|f| f.contains(InterfaceFlags::IFF_LOOPBACK)));
+    }
+}
