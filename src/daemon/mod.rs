@@ -362,3 +362,57 @@ fn daemonize() -> std::io::Result<Daemonized> {
     }
     Ok(Daemonized::Daemon(w))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Diagnostics, Severity};
+
+    fn loaded_with(class: KaClass, severity: Severity) -> Loaded {
+        let mut diagnostics = Diagnostics::new();
+        diagnostics.push(config::Diagnostic::new(severity, Some(class), "x"));
+        Loaded {
+            diagnostics,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_missing_parameters_stop_keepalived() {
+        assert_eq!(fatal_status(&Loaded::default()), None);
+        let l = loaded_with(KaClass::MissingParameter, Severity::Error);
+        assert_eq!(fatal_status(&l), Some(exit::CONFIG));
+        // Unknown keywords and the like are logged and keepalived goes on (§3.8).
+        for c in [
+            KaClass::UnknownKeyword,
+            KaClass::GeneralError,
+            KaClass::FileNotFound,
+        ] {
+            assert_eq!(fatal_status(&loaded_with(c, Severity::Error)), None);
+        }
+    }
+
+    #[test]
+    fn which_children_start() {
+        let both = Sections {
+            vrrp: true,
+            checker: true,
+            ..Default::default()
+        };
+        let none = Sections::default();
+        let o = DaemonOptions::default();
+        assert!(o.wants(ChildKind::Vrrp, &both) && o.wants(ChildKind::Checker, &both));
+        assert!(!o.wants(ChildKind::Vrrp, &none) && !o.wants(ChildKind::Checker, &none));
+        let p = DaemonOptions {
+            vrrp_only: true,
+            ..Default::default()
+        };
+        assert!(p.wants(ChildKind::Vrrp, &both) && !p.wants(ChildKind::Checker, &both));
+        let c = DaemonOptions {
+            check_only: true,
+            all: true,
+            ..Default::default()
+        };
+        assert!(!c.wants(ChildKind::Vrrp, &none) && c.wants(ChildKind::Checker, &none));
+    }
+}
