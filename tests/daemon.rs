@@ -2,6 +2,7 @@
 //! files, dump directory and status file. Nothing here needs root: `-G` keeps syslog out
 //! and the default service touches no network.
 
+#[allow(clippy::collapsible_match)]
 mod support;
 
 use std::fs;

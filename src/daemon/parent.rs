@@ -280,11 +280,7 @@ impl Parent<'_> {
     }
 
     fn read_signals(&mut self) {
-        loop {
-            let info = match self.sfd.as_ref().map(|s| s.read_signal()) {
-                Some(Ok(Some(i))) => i,
-                _ => break,
-            };
+        while let Some(Ok(Some(info))) = self.sfd.as_ref().map(|s| s.read_signal()) {
             let sig = info.ssi_signo as i32;
             match sig {
                 libc::SIGCHLD => self.reap(),
