@@ -199,17 +199,21 @@ struct SyslogSink {
 }
 
 impl SyslogSink {
-    /// Sends one datagram, reconnecting once if syslogd was restarted.
+    /// Sends one datagram, reconnecting once if syslogd was restarted. The socket is
+    /// non-blocking: a stuck syslog daemon loses lines rather than freezing keepalived.
     fn send(&mut self, msg: &[u8]) {
         for _ in 0..2 {
             if self.sock.is_none() {
-                self.sock = UnixDatagram::unbound().ok();
+                self.sock = UnixDatagram::unbound()
+                    .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                    .ok();
             }
             let Some(s) = &self.sock else { return };
-            if s.send_to(msg, &self.path).is_ok() {
-                return;
+            match s.send_to(msg, &self.path) {
+                Ok(_) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(_) => self.sock = None,
             }
-            self.sock = None;
         }
     }
 }
@@ -389,5 +393,9 @@ mod tests {
         let mut buf = [0u8; 64];
         let n = rx.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"<30>hello");
+        // A full queue drops lines instead of blocking the daemon.
+        for _ in 0..10_000 {
+            sink.send(b"<30>flood");
+        }
     }
 }

@@ -113,17 +113,18 @@ fn run(opts: &Options) -> i32 {
 
 /// The daemon's options from the command line.
 fn daemon_options(opts: &Options, config_file: PathBuf) -> DaemonOptions {
-    if let Some(mask) = opts.umask {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
-    }
+    // keepalived runs with umask 0177 unless -u says otherwise (spec §1).
+    let mask = opts.umask.unwrap_or(0o177);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     DaemonOptions {
         config_file,
         dont_fork: opts.dont_fork,
         log_console: opts.log_console,
         log_detail: opts.log_detail,
+        // cli gives syslog's LOG_* value (facility << 3); the daemon wants the number.
         log_facility: opts
             .log_facility
-            .and_then(|f| u8::try_from(f).ok())
+            .and_then(|f| u8::try_from(f >> 3).ok())
             .unwrap_or(keepalived::log::FACILITY_DAEMON),
         no_syslog: opts.no_syslog,
         dont_respawn: opts.dont_respawn,

@@ -67,8 +67,10 @@ impl Ka {
 
     fn command(&self, extra: &[&str]) -> Command {
         let mut c = Command::new(support::ours());
-        c.arg("-G")
-            .arg("-f")
+        if !extra.contains(&"-S") {
+            c.arg("-G");
+        }
+        c.arg("-f")
             .arg(self.path("keepalived.conf"))
             .arg("-p")
             .arg(self.path("keepalived.pid"))
@@ -573,4 +575,54 @@ fn vrrp_only_and_empty_config() {
     assert!(children_of(ka.parent_pid()).is_empty());
     ka.signal(libc::SIGTERM);
     assert_eq!(ka.wait_exit(), 0);
+}
+
+#[test]
+fn syslog_datagrams_carry_each_process_ident() {
+    let mut ka = Ka::new(CONF);
+    let sock_path = ka.path("devlog");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind");
+    // Read as it comes: the daemon drops lines when the socket queue is full.
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        let start = Instant::now();
+        while start.elapsed() < TIMEOUT {
+            if let Ok(n) = sock.recv(&mut buf) {
+                let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let done = line.contains("]: Stopped Keepalived");
+                got.push(line);
+                if done {
+                    break;
+                }
+            }
+        }
+        got
+    });
+    ka.foreground(
+        &["-S", "local3", "-D"],
+        &[("KEEPALIVED_SYSLOG_SOCKET", &sock_path)],
+    );
+    ka.wait_log("Startup complete");
+    let parent = ka.parent_pid();
+    let vrrp = ka.wait_pid("vrrp.pid", None);
+    let checker = ka.wait_pid("checkers.pid", None);
+    ka.signal(libc::SIGTERM);
+    assert_eq!(ka.wait_exit(), 0);
+    let got = reader.join().expect("reader");
+    let all = got.join("\n");
+    // local3 = 19, info = 6: <158>; `Mmm dd hh:mm:ss ident[pid]: message`.
+    for want in [
+        format!(" Keepalived[{parent}]: Starting Keepalived v2.2.7"),
+        format!(" Keepalived[{parent}]: Startup complete"),
+        format!(" Keepalived_vrrp[{vrrp}]: Stopped - used (self/children) "),
+        format!(" Keepalived_healthcheckers[{checker}]: Stopped - used (self/children) "),
+        format!(" Keepalived[{parent}]: CPU usage (self/children) user: "),
+        format!(" Keepalived[{parent}]: Stopped Keepalived v2.2.7"),
+    ] {
+        assert!(all.contains(&want), "missing `{want}` in:\n{all}");
+    }
+    assert!(got.iter().all(|l| l.starts_with("<158>")), "{all}");
 }

@@ -378,7 +378,12 @@ pub async fn run_service<S: Service>(
     st.write("stopping", svc.status());
     svc.shutdown().await;
     st.write("stopped", svc.status());
-    info!("Stopped");
+    match super::cpu_usage().filter(|_| crate::log::detail() > 0) {
+        Some((user, system)) => {
+            info!("Stopped - used (self/children) {user} user time, {system} system time")
+        }
+        None => info!("Stopped"),
+    }
     exit::OK
 }
 

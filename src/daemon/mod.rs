@@ -88,6 +88,8 @@ pub struct DaemonOptions {
     /// leaves it `keepalived` unless configured, so `None` keeps it.
     pub vrrp_process_name: Option<String>,
     pub checker_process_name: Option<String>,
+    /// The syslog socket; `None` = `$KEEPALIVED_SYSLOG_SOCKET` or `/dev/log`.
+    pub syslog_socket: Option<PathBuf>,
 }
 
 impl Default for DaemonOptions {
@@ -117,6 +119,7 @@ impl Default for DaemonOptions {
             child_wait_time: Duration::from_secs(5),
             vrrp_process_name: None,
             checker_process_name: None,
+            syslog_socket: None,
         }
     }
 }
@@ -260,7 +263,12 @@ pub fn run(opts: &DaemonOptions) -> i32 {
             syslog: !opts.no_syslog,
             facility: opts.log_facility,
             detail: opts.log_detail,
-            ..Default::default()
+            syslog_path: opts
+                .syslog_socket
+                .clone()
+                .or_else(|| std::env::var_os("KEEPALIVED_SYSLOG_SOCKET").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("/dev/log")),
+            journald: None,
         },
         "Keepalived",
     );
@@ -324,6 +332,19 @@ pub fn run(opts: &DaemonOptions) -> i32 {
         }
     }
     parent::run(opts, cfg, started_pipe)
+}
+
+/// `a.uuuuuu/b.uuuuuu` user and system times of this process and its reaped children,
+/// as keepalived prints them with -D.
+pub(crate) fn cpu_usage() -> Option<(String, String)> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let me = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let ch = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    let t = |tv: nix::sys::time::TimeVal| format!("{}.{:06}", tv.tv_sec(), tv.tv_usec());
+    Some((
+        format!("{}/{}", t(me.user_time()), t(ch.user_time())),
+        format!("{}/{}", t(me.system_time()), t(ch.system_time())),
+    ))
 }
 
 enum Daemonized {

@@ -444,6 +444,11 @@ impl Parent<'_> {
         }
         pidfile::remove(&self.opts.pid_file);
         self.write_status("stopped");
+        if crate::log::detail() > 0 {
+            if let Some((user, system)) = super::cpu_usage() {
+                info!("CPU usage (self/children) user: {user} system: {system}");
+            }
+        }
         info!("Stopped {VERSION_BANNER}");
         self.exit_status
     }

@@ -109,6 +109,8 @@ pub fn update(path: &Path, name: &str, entry: ProcessStatus) -> io::Result<()> {
             .mode(0o644)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)?;
+        // The daemon's umask (0177) must not hide the file from monitoring tools.
+        f.set_permissions(fs::Permissions::from_mode(0o644))?;
         f.write_all(text.as_bytes())?;
         f.write_all(b"\n")?;
         f.sync_data()?;
