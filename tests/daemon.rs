@@ -190,6 +190,16 @@ fn alive(pid: i32) -> bool {
     kill(Pid::from_raw(pid), None).is_ok() && !matches!(state, Some('Z') | None)
 }
 
+/// recv(2) that retries EINTR (a frozen and thawed test process gets it with a timeout).
+fn recv(sock: &UnixDatagram, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match sock.recv(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
 fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();
     loop {
@@ -498,7 +508,7 @@ fn notify_socket_gets_ready_and_stopping() {
     sock.set_read_timeout(Some(TIMEOUT)).expect("timeout");
     ka.foreground(&[], &[("NOTIFY_SOCKET", &sock_path)]);
     let mut buf = [0u8; 512];
-    let n = sock.recv(&mut buf).expect("READY");
+    let n = recv(&sock, &mut buf).expect("READY");
     let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
     let parent = ka.parent_pid();
     assert_eq!(msg, format!("READY=1\nMAINPID={parent}\n"));
@@ -506,13 +516,13 @@ fn notify_socket_gets_ready_and_stopping() {
     assert!(ka.log().contains("Startup complete"));
 
     ka.signal(libc::SIGHUP);
-    let n = sock.recv(&mut buf).expect("RELOADING");
+    let n = recv(&sock, &mut buf).expect("RELOADING");
     assert_eq!(&buf[..n], b"RELOADING=1\n");
-    let n = sock.recv(&mut buf).expect("READY after reload");
+    let n = recv(&sock, &mut buf).expect("READY after reload");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("READY=1\n"));
 
     ka.signal(libc::SIGTERM);
-    let n = sock.recv(&mut buf).expect("STOPPING");
+    let n = recv(&sock, &mut buf).expect("STOPPING");
     assert_eq!(&buf[..n], b"STOPPING=1\n");
     assert_eq!(ka.wait_exit(), 0);
 }
@@ -590,7 +600,7 @@ fn syslog_datagrams_carry_each_process_ident() {
         let mut buf = [0u8; 2048];
         let start = Instant::now();
         while start.elapsed() < TIMEOUT {
-            if let Ok(n) = sock.recv(&mut buf) {
+            if let Ok(n) = recv(&sock, &mut buf) {
                 let line = String::from_utf8_lossy(&buf[..n]).into_owned();
                 let done = line.contains("]: Stopped Keepalived");
                 got.push(line);
@@ -625,4 +635,36 @@ fn syslog_datagrams_carry_each_process_ident() {
         assert!(all.contains(&want), "missing `{want}` in:\n{all}");
     }
     assert!(got.iter().all(|l| l.starts_with("<158>")), "{all}");
+}
+
+#[test]
+fn child_config_error_is_permanent_and_stops_keepalived() {
+    let Some(broken) = broken_conf("child_config_error_is_permanent_and_stops_keepalived") else {
+        return;
+    };
+    let mut ka = Ka::new(CONF);
+    let sock_path = ka.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind");
+    sock.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    ka.foreground(&[], &[("NOTIFY_SOCKET", &sock_path)]);
+    let mut buf = [0u8; 512];
+    let n = recv(&sock, &mut buf).expect("READY");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("READY=1\n"));
+    let old = ka.wait_pid("vrrp.pid", None);
+    // The respawned child re-reads the (now broken) configuration and exits 2.
+    fs::write(ka.path("keepalived.conf"), broken).expect("write");
+    assert!(send(old, libc::SIGKILL));
+    assert_eq!(ka.wait_exit(), 2);
+    let log = ka.log();
+    assert!(
+        log.contains("exited with permanent error CONFIG. Terminating"),
+        "{log}"
+    );
+    let n = recv(&sock, &mut buf).expect("ERRNO");
+    assert_eq!(&buf[..n], format!("ERRNO={}\n", libc::EINVAL).as_bytes());
+    let n = recv(&sock, &mut buf).expect("STOPPING");
+    assert_eq!(&buf[..n], b"STOPPING=1\n");
+    for f in ["keepalived.pid", "vrrp.pid", "checkers.pid"] {
+        assert!(!ka.path(f).exists(), "{f} left behind");
+    }
 }

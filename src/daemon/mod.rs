@@ -318,10 +318,11 @@ pub fn run(opts: &DaemonOptions) -> i32 {
         match daemonize() {
             Ok(Daemonized::Original(mut r)) => {
                 // Wait until the daemon has written its pid file (or died).
+                // read_exact retries EINTR; EOF means the daemon died before that.
                 let mut b = [0u8; 1];
-                return match r.read(&mut b) {
-                    Ok(1) => exit::OK,
-                    _ => exit::FATAL,
+                return match r.read_exact(&mut b) {
+                    Ok(()) => exit::OK,
+                    Err(_) => exit::FATAL,
                 };
             }
             Ok(Daemonized::Daemon(w)) => started_pipe = Some(w),
