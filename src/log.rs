@@ -21,6 +21,9 @@ use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
+/// Where journald listens for native messages.
+const JOURNALD_SOCKET: &str = "/run/systemd/journal/socket";
+
 /// syslog facility `daemon` (LOG_DAEMON >> 3).
 pub const FACILITY_DAEMON: u8 = 3;
 
@@ -104,10 +107,12 @@ pub fn init(opts: &LogOptions, ident: &str) {
     if let Ok(mut g) = IDENT.write() {
         *g = ident.to_owned();
     }
+    // A JOURNAL_STREAM inherited outside systemd's reach must not send lines nowhere.
     let use_journald = opts.syslog
         && opts.journald.unwrap_or_else(|| {
-            std::env::var_os("JOURNAL_STREAM").is_some()
-                || std::env::var_os("INVOCATION_ID").is_some()
+            (std::env::var_os("JOURNAL_STREAM").is_some()
+                || std::env::var_os("INVOCATION_ID").is_some())
+                && std::path::Path::new(JOURNALD_SOCKET).exists()
         });
     let mut syslog = None;
     if opts.syslog && !use_journald {
