@@ -197,8 +197,11 @@ pub struct Options {
     pub log_console: bool,
     /// `-D`, countable.
     pub log_detail: u8,
-    /// `-S`: syslog facility number (LOG_DAEMON is 3, LOG_USER 1, LOG_LOCALn 16+n).
+    /// `-S`: syslog facility code (LOG_DAEMON is 3<<3, LOG_USER 1<<3, LOG_LOCALn (16+n)<<3).
     pub log_facility: Option<i32>,
+    /// `-S` was given, valid or not: keepalived 2.2.7's `-t` then exits at least 5
+    /// (observed; it prints nothing about it).
+    pub log_facility_given: bool,
     /// `-g[FILE]`; `Some(None)` means the default name.
     pub log_file: Option<Option<PathBuf>>,
     pub flush_log_file: bool,
@@ -242,6 +245,7 @@ impl Default for Options {
             log_console: false,
             log_detail: 0,
             log_facility: None,
+            log_facility_given: false,
             log_file: None,
             flush_log_file: false,
             no_syslog: false,
@@ -461,9 +465,10 @@ pub fn option_specs() -> Vec<OptSpec> {
     OPTIONS.iter().map(|(s, _)| *s).collect()
 }
 
-/// Reads keepalived's command line. `args` excludes the program name; `cwd` resolves a
-/// relative `-f` (pass the cwd at start, before any chdir).
-pub fn parse(args: &[String], cwd: &Path) -> Command {
+/// Reads keepalived's command line. `prog` is argv[0] (shown in usage texts, as keepalived
+/// does), `args` the rest; `cwd` resolves a relative `-f` (pass the cwd at start, before
+/// any chdir).
+pub fn parse(prog: &str, args: &[String], cwd: &Path) -> Command {
     let table: Vec<OptSpec> = option_specs();
     let (events, rest) = getopt(args, &table);
     let mut o = Options::default();
@@ -495,10 +500,13 @@ pub fn parse(args: &[String], cwd: &Path) -> Command {
             K::All => o.all_children = true,
             K::LogConsole => o.log_console = true,
             K::LogDetail => o.log_detail = o.log_detail.saturating_add(1),
-            K::LogFacility => match parse_facility(&v) {
-                Some(f) => o.log_facility = Some(f),
-                None => stderr.push_str(&format!("Invalid log facility '{v}'\n")),
-            },
+            K::LogFacility => {
+                o.log_facility_given = true;
+                match parse_facility(&v) {
+                    Some(f) => o.log_facility = Some(f),
+                    None => stderr.push_str(&format!("Invalid log facility '{v}'\n")),
+                }
+            }
             K::LogFile => o.log_file = Some((!v.is_empty()).then(|| cwd.join(&v))),
             K::FlushLogFile => o.flush_log_file = true,
             K::NoSyslog => o.no_syslog = true,
@@ -583,7 +591,7 @@ pub fn parse(args: &[String], cwd: &Path) -> Command {
             K::Help => {
                 return Command::Exit {
                     stdout: String::new(),
-                    stderr: stderr + &usage("keepalived"),
+                    stderr: stderr + &usage(prog),
                     code: 0,
                 }
             }
@@ -685,7 +693,7 @@ pub fn version_banner() -> String {
         })
         .unwrap_or_else(|| String::from("unknown"));
     let profile = if cfg!(debug_assertions) {
-        "debug"
+        "dev"
     } else {
         "release"
     };
@@ -693,13 +701,12 @@ pub fn version_banner() -> String {
         "Keepalived v{KEEPALIVED_VERSION} (01/16,2022), keepalived-rs v{}\n\
          \n\
          Copyright(C) 2001-2022 Alexandre Cassen, <acassen@gmail.com>\n\
-         Copyright(C) keepalived-rs authors (Rust reimplementation)\n\
          \n\
          Built with Rust for {} {}\n\
          Running on {running}\n\
          Distro: {distro}\n\
          \n\
-         configure options: cargo build --profile {profile}\n\
+         configure options: cargo build (profile {profile})\n\
          \n\
          Config options:  VRRP VRRP_AUTH LVS JSON INIT=systemd SYSTEMD_NOTIFY\n\
          \n\
@@ -816,27 +823,49 @@ Either long or short options are allowed.
     )
 }
 
-/// Reads genhash's command line. `Err` holds the message to print before the usage
-/// (empty for `-h` or a plain usage error); genhash then exits 1.
-pub fn parse_genhash(args: &[String]) -> Result<GenhashOptions, String> {
+/// Why genhash's command line was refused: getopt's messages (`Unknown option -z`,
+/// `Missing parameter for option -s`; keepalived prints them only in `-T` mode) and the
+/// message about a value. Usage follows; genhash then exits 1.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GenhashError {
+    pub getopt: String,
+    pub message: String,
+}
+
+/// Reads genhash's command line (`-h` and incomplete commands are errors without message).
+pub fn parse_genhash(args: &[String]) -> Result<GenhashOptions, GenhashError> {
     let (events, rest) = getopt(args, GENHASH);
     let mut o = GenhashOptions {
         protocol: String::from("1.0"),
         ..GenhashOptions::default()
     };
+    let mut err = GenhashError::default();
+    let fail = |message: String| GenhashError {
+        getopt: String::new(),
+        message,
+    };
+    let mut help = false;
     for (_, ev) in events {
         let (idx, v) = match ev {
             Event::Opt(i, v) => (i, v.unwrap_or_default()),
-            Event::Unknown(_) | Event::Missing(_) => return Err(String::new()),
+            Event::Unknown(w) => {
+                err.getopt.push_str(&format!("Unknown option {w}\n"));
+                continue;
+            }
+            Event::Missing(w) => {
+                err.getopt
+                    .push_str(&format!("Missing parameter for option {w}\n"));
+                continue;
+            }
         };
         match idx {
             0 => match v.parse() {
                 Ok(a) => o.server = Some(a),
-                Err(_) => return Err(format!("server should be an IP, not {v}\n")),
+                Err(_) => return Err(fail(format!("server should be an IP, not {v}\n"))),
             },
-            1 => match v.parse() {
-                Ok(p) => o.port = Some(p),
-                Err(_) => return Err(format!("invalid port '{v}'\n")),
+            1 => match v.parse::<u16>() {
+                Ok(p) if p > 0 => o.port = Some(p),
+                _ => return Err(fail(format!("invalid port number '{v}'\n"))),
             },
             2 => o.url = Some(v),
             3 => o.use_ssl = true,
@@ -844,35 +873,47 @@ pub fn parse_genhash(args: &[String]) -> Result<GenhashOptions, String> {
             5 => o.virtualhost = Some(v),
             6 => match v.as_str() {
                 "1.0" | "1.0c" | "1.1" => o.protocol = v,
-                _ => return Err(format!("invalid HTTP protocol version '{v}'\n")),
+                _ => return Err(fail(format!("invalid HTTP protocol version '{v}'\n"))),
             },
             7 => match v.parse() {
                 Ok(t) => o.timeout = Some(t),
-                Err(_) => return Err(format!("invalid timeout '{v}'\n")),
+                Err(_) => return Err(fail(format!("invalid timeout '{v}'\n"))),
             },
             8 => match v.parse() {
                 Ok(m) => o.fwmark = Some(m),
-                Err(_) => return Err(format!("invalid fwmark '{v}'\n")),
+                Err(_) => return Err(fail(format!("invalid fwmark '{v}'\n"))),
             },
             9 => o.verbose = true,
-            _ => return Err(String::new()),
+            _ => help = true,
         }
     }
+    if !err.getopt.is_empty() || help {
+        return Err(err);
+    }
     if !rest.is_empty() {
-        return Err(format!("Unexpected argument(s): {}\n", rest.join(" ")));
+        return Err(fail(format!(
+            "Unexpected argument(s): {}\n",
+            rest.join(" ")
+        )));
     }
     if o.server.is_none() || o.port.is_none() || o.url.is_none() {
-        return Err(String::new());
+        return Err(err);
     }
     Ok(o)
 }
 
-/// genhash mode: parses the options; the HTTP checker comes with the checker work, so a
-/// valid command line says so and exits 1.
-pub fn genhash_main(args: &[String], prog: &str) -> i32 {
+/// genhash mode: parses the options; the HTTP check comes with the checker work, so a
+/// valid command line says so and exits 1. `prog` is argv[0]; `via_keepalived` is true
+/// for `keepalived -T` (usage then says `PROG --genhash`, and getopt errors are shown).
+pub fn genhash_main(args: &[String], prog: &str, via_keepalived: bool) -> i32 {
     match parse_genhash(args) {
-        Err(msg) => {
-            eprint!("{msg}{}", genhash_usage(prog));
+        Err(e) => {
+            let (shown_prog, getopt) = if via_keepalived {
+                (format!("{prog} --genhash"), e.getopt.as_str())
+            } else {
+                (prog.to_owned(), "")
+            };
+            eprint!("{getopt}{}{}", e.message, genhash_usage(&shown_prog));
         }
         Ok(_) => eprintln!("genhash is not yet available"),
     }
@@ -885,7 +926,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Command {
         let v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        parse(&v, Path::new("/cwd"))
+        parse("keepalived", &v, Path::new("/cwd"))
     }
 
     fn opts(args: &[&str]) -> Options {
@@ -1066,11 +1107,23 @@ mod tests {
         assert_eq!(o.port, Some(80));
         assert_eq!(o.protocol, "1.1");
         assert!(o.use_ssl);
+        let msg = |v: &[&str]| parse_genhash(&a(v)).err().map(|e| e.message);
         assert_eq!(
-            parse_genhash(&a(&["-s", "x", "-p", "80", "-u", "/"])),
-            Err("server should be an IP, not x\n".into())
+            msg(&["-s", "x", "-p", "80", "-u", "/"]),
+            Some("server should be an IP, not x\n".into())
         );
-        assert_eq!(parse_genhash(&a(&["-s", "192.0.2.1"])), Err(String::new()));
-        assert_eq!(parse_genhash(&a(&["-h"])), Err(String::new()));
+        assert_eq!(msg(&["-s", "192.0.2.1"]), Some(String::new()));
+        assert_eq!(msg(&["-h"]), Some(String::new()));
+        assert_eq!(
+            msg(&["-p", "99999", "-s", "192.0.2.1", "-u", "/"]),
+            Some("invalid port number '99999'\n".into())
+        );
+        let e = parse_genhash(&a(&["-z", "-y", "-s"]))
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            e.getopt,
+            "Unknown option -z\nUnknown option -y\nMissing parameter for option -s\n"
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use keepalived::cli::{self, Command, Options};
-use keepalived::config::{self, LoadOptions};
+use keepalived::config::{self, Diagnostic, KaClass, LoadOptions, Severity};
 use keepalived::daemon::{self, DaemonOptions};
 
 fn main() {
@@ -16,11 +16,11 @@ fn main() {
     let args = argv.get(1..).unwrap_or_default();
     // genhash is the same program under another name (spec §9).
     if Path::new(prog).file_name().and_then(|n| n.to_str()) == Some("genhash") {
-        std::process::exit(cli::genhash_main(args, "genhash"));
+        std::process::exit(cli::genhash_main(args, prog, false));
     }
     // The cwd at start resolves a relative -f before anything changes directory.
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let code = match cli::parse(args, &cwd) {
+    let code = match cli::parse(prog, args, &cwd) {
         Command::Exit {
             stdout,
             stderr,
@@ -32,7 +32,7 @@ fn main() {
         }
         Command::Genhash { args, stderr } => {
             eprint!("{stderr}");
-            cli::genhash_main(&args, "keepalived --genhash")
+            cli::genhash_main(&args, prog, true)
         }
         Command::Run {
             options,
@@ -96,7 +96,16 @@ fn run(opts: &Options) -> i32 {
         config_id: config_id(opts),
         all_config: opts.all_config,
     };
-    let loaded = config::load(&path, &load_opts);
+    let mut loaded = config::load(&path, &load_opts);
+    if opts.config_test.is_some() && opts.log_facility_given {
+        // Observed: keepalived 2.2.7 -t exits 5 whenever -S is given, silently.
+        loaded.diagnostics.push(Diagnostic::new(
+            Severity::Warning,
+            Some(KaClass::Warning),
+            "-S/--log-facility is counted as a configuration warning by keepalived -t \
+             (exit 5); test without it",
+        ));
+    }
     let rendered = loaded.diagnostics.render_all(&loaded.sources);
     emit(opts, &rendered);
     if opts.config_test.is_some() {

@@ -144,7 +144,9 @@ fn help_lists_every_option() {
         let r = ka(&[opt]);
         assert_eq!(r.code, Some(0));
         assert!(r.stdout.is_empty());
-        assert!(r.stderr.starts_with("Usage: keepalived [OPTION...]\n"));
+        let first = r.stderr.lines().next().unwrap_or_default().to_owned();
+        // keepalived shows argv[0]
+        assert_eq!(first, format!("Usage: {} [OPTION...]", ours().display()));
         for spec in keepalived::cli::option_specs() {
             if let Some(l) = spec.long {
                 if l == "config-fd" {
@@ -231,9 +233,10 @@ fn config_test_invalid_file() {
 fn genhash_mode() {
     let r = ka(&["-T", "-h"]);
     assert_eq!(r.code, Some(1));
-    assert!(r
-        .stderr
-        .starts_with("Usage: keepalived --genhash COMMAND [OPTIONS]"));
+    assert!(r.stderr.starts_with(&format!(
+        "Usage: {} --genhash COMMAND [OPTIONS]",
+        ours().display()
+    )));
     let r = ka(&["-n", "-T", "-h"]);
     assert!(r
         .stderr
@@ -252,7 +255,9 @@ fn genhash_mode() {
     let gh = std::path::PathBuf::from(env!("CARGO_BIN_EXE_genhash"));
     let r = run_limited(Command::new(&gh).arg("-h"), Duration::from_secs(30));
     assert_eq!(r.code, Some(1));
-    assert!(r.stderr.starts_with("Usage: genhash COMMAND [OPTIONS]"));
+    assert!(r
+        .stderr
+        .starts_with(&format!("Usage: {} COMMAND [OPTIONS]", gh.display())));
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let link = dir.path().join("genhash");
     std::os::unix::fs::symlink(ours(), &link).unwrap_or_else(|e| panic!("{e}"));
@@ -265,5 +270,176 @@ fn genhash_mode() {
         r.stderr.contains("genhash is not yet available"),
         "{}",
         r.stderr
+    );
+}
+
+/// Same arguments to the real keepalived 2.2.7 and to ours: same exit code, stdout and
+/// stderr. Every case exits at once (bad option, `--signum`, `-T`) or only checks a valid
+/// configuration (`-t`), so neither starts a daemon.
+#[test]
+fn same_as_real_keepalived() {
+    let Some(real) = support::real_keepalived() else {
+        support::skip_or_fail("same_as_real_keepalived", "/usr/sbin/keepalived missing");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(dir.path(), "v.conf", VALID);
+    let v = "v.conf";
+    // (arguments, compare output too: false when only the exit code must match)
+    let cases: &[(&[&str], bool)] = &[
+        (&["--foo"], true),
+        (&["-z"], true),
+        (&["-z", "--foo"], true),
+        (&["-Dz", "-t", "-f", v], true),
+        (&["-f"], true),
+        (&["-t", "-f"], true),
+        (&["--use-file="], true),
+        (&["-S"], true),
+        (&["-i"], true),
+        (&["--signum=STOP"], true),
+        (&["--signum=RELOAD"], true),
+        (&["--signum=DATA"], true),
+        (&["--signum=STATS"], true),
+        (&["--signum=STATS_CLEAR"], true),
+        (&["--signum=JSON"], true),
+        (&["--signum=TDUMP"], true),
+        (&["--signum=FOO"], true),
+        (&["--sig", "RELOAD"], true),
+        (&["--signum=STOP", "--foo"], true),
+        (&["-t", "-f", v, "--signum=DATA"], true),
+        (&["--perf"], true),
+        (&["--debug"], true),
+        (&["--no-mem-check"], true),
+        (&["-L"], true),
+        (&["--d"], true),
+        (&["--dont"], true),
+        (&["--a"], true),
+        (&["--help=x"], true),
+        (&["--vrrp=x"], true),
+        (&["-t", "-f", v, "x", "y"], true),
+        (&["x", "-t", "-f", v], true),
+        (&["-f", v, "-t", "x"], true),
+        (&["-Dnl", "-t", "-f", v], true),
+        (&["-DDD", "--log-detail", "-t", "-f", v], true),
+        (&["-u", "0x1ff", "-t", "-f", v], true),
+        (&["--umask=0022", "-t", "-f", v], true),
+        (&["--config-fd=3", "-t", "-f", v], true),
+        (&["-i", "foo", "-e", "-t", "-f", v], true),
+        (&["--config-id=bar", "--all-config", "-t", "-f", v], true),
+        (&["--all", "--no_bfd", "-t", "-f", v], true),
+        (&["-Mcore", "-t", "-f", v], true),
+        (&["--core-dump-pattern", "-t", "-f", v], true),
+        (&["--core-dump-pattern=x", "-t", "-f", v], true),
+        (
+            &[
+                "-p", "p.pid", "-r", "r.pid", "-c", "c.pid", "-b", "b.pid", "-t", "-f", v,
+            ],
+            true,
+        ),
+        (
+            &[
+                "--pid=p",
+                "--vrrp_pid=r",
+                "--checkers_pid=c",
+                "--bfd_pid=b",
+                "-t",
+                "-f",
+                v,
+            ],
+            true,
+        ),
+        (&["-s", "ns1", "--namespace=ns2", "-t", "-f", v], true),
+        (
+            &[
+                "-x",
+                "-A",
+                "sock",
+                "--snmp",
+                "--snmp-agent-socket=s",
+                "-t",
+                "-f",
+                v,
+            ],
+            true,
+        ),
+        (
+            &[
+                "-a", "-m", "-X", "-V", "-I", "-R", "-n", "-G", "-l", "-D", "-P", "-C", "-t", "-f",
+                v,
+            ],
+            true,
+        ),
+        (
+            &[
+                "--address-monitoring",
+                "--core-dump",
+                "--release-vips",
+                "--dont-release-vrrp",
+                "--dont-release-ipvs",
+                "--dont-respawn",
+                "--dont-fork",
+                "--no-syslog",
+                "--log-console",
+                "--vrrp",
+                "--check",
+                "--config-test",
+                "--use-file",
+                v,
+            ],
+            true,
+        ),
+        (&["--log-facility=daemon", "-t", "-f", v], false),
+        (&["-S8", "-t", "-f", v], false),
+        (&["-d", "-t", "-f", v], false),
+        (&["--dump-conf", "--config-test", "--use-file", v], false),
+        (&["-T", "-h"], true),
+        (&["--genhash", "-h"], true),
+        (&["-n", "-T", "-h"], true),
+        (&["-T", "-s", "x", "-p", "80", "-u", "/"], true),
+        (&["-T", "-s", "192.0.2.1", "-p", "80"], true),
+        (
+            &["-T", "-s", "192.0.2.1", "-p", "80", "-u", "/", "-P", "2.0"],
+            true,
+        ),
+        (&["-T", "-z"], true),
+        (&["-T", "-z", "-y", "--foo"], true),
+        (&["-T", "-s"], true),
+        (
+            &["-T", "-s", "192.0.2.1", "-p", "80", "-u", "/", "x", "y"],
+            true,
+        ),
+        (&["-T", "-p", "abc", "-s", "192.0.2.1", "-u", "/"], true),
+        (&["-T", "-p", "99999", "-s", "192.0.2.1", "-u", "/"], true),
+        (
+            &["-T", "-t", "abc", "-s", "192.0.2.1", "-u", "/", "-p", "80"],
+            true,
+        ),
+        (
+            &["-T", "-m", "abc", "-s", "192.0.2.1", "-u", "/", "-p", "80"],
+            true,
+        ),
+    ];
+    let mut diffs = Vec::new();
+    for (args, full) in cases {
+        let r = run_limited(
+            Command::new(&real).args(*args).current_dir(dir.path()),
+            Duration::from_secs(20),
+        );
+        let o = ka_in(args, dir.path());
+        // usage texts show argv[0]
+        let norm = |t: &str, prog: &Path| t.replace(&*prog.to_string_lossy(), "PROG");
+        let (r_err, o_err) = (norm(&r.stderr, &real), norm(&o.stderr, &ours()));
+        let same = r.code == o.code && (!full || (r.stdout == o.stdout && r_err == o_err));
+        if !same {
+            diffs.push(format!(
+                "{args:?}\n  real: {:?} stdout {:?} stderr {:?}\n  ours: {:?} stdout {:?} stderr {:?}",
+                r.code, r.stdout, r.stderr, o.code, o.stdout, o.stderr
+            ));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "differences with keepalived 2.2.7:\n{}",
+        diffs.join("\n")
     );
 }

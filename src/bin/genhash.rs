@@ -2,9 +2,10 @@
 #![forbid(unsafe_code)]
 
 fn main() {
-    let args: Vec<String> = std::env::args_os()
-        .skip(1)
+    let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    std::process::exit(keepalived::cli::genhash_main(&args, "genhash"));
+    let prog = argv.first().map(String::as_str).unwrap_or("genhash");
+    let args = argv.get(1..).unwrap_or_default();
+    std::process::exit(keepalived::cli::genhash_main(args, prog, false));
 }

@@ -5,13 +5,21 @@
 //! real keepalived 2.2.7 `-t` reports (verified in a network namespace):
 //! * `vrrp_instance` on a missing interface: `WARNING - interface X for vrrp_instance Y
 //!   doesn't exist` (exit 5); on a loopback interface: `(Y) cannot use a loopback
-//!   interface (lo) for vrrp - ignoring` (exit 5).
+//!   interface (lo) for vrrp - ignoring` (exit 5); a missing `track_interface`: `(Y)
+//!   tracked interface X doesn't exist`; a missing `dev X` of an address: `WARNING -
+//!   interface X for ip address A doesn't exist` (both exit 5; loopback is fine there).
 //! * track scripts (`vrrp_script`, checker scripts) that cannot be found are removed:
 //!   `Disabling track script X since not found/accessible` (exit 5); with
 //!   `enable_script_security`, insecure ones too: `Disabling track script X due to
-//!   insecure` (exit 5); without a usable default user they are removed: `Unable to set
-//!   default user for vrrp script X - removing` (exit 5).
-//! * notify scripts that are missing or insecure are dropped silently (so we only lint).
+//!   insecure` (exit 5); a `user` that does not exist: `Unable to set uid/gid for script
+//!   'P'` (exit 5); without a usable default user: `Unable to set default user for vrrp
+//!   script X - removing` (exit 5).
+//! * `Unable to set default user keepalived_script for script` (exit 5) once, at the first
+//!   script of any kind that needs the default user while script security is on and
+//!   neither `script_user` nor the `keepalived_script` user exists.
+//! * notify scripts that are missing, insecure or have an unknown user are dropped
+//!   silently (so we only lint), and then do not count as executed.
+//! * `"</dev/tcp/..."` redirections are neither checked nor counted as executed.
 //! * any script that will run while `enable_script_security` is off: `SECURITY VIOLATION -
 //!   scripts are being executed but script_security not enabled.` (exit 6), with ` There
 //!   are insecure scripts.` appended when one is insecure.
@@ -56,15 +64,26 @@ pub struct ScriptUse<'a> {
     pub kind: ScriptKind<'a>,
 }
 
+/// Where an interface is named; keepalived words each case differently (observed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfaceRole<'a> {
+    /// `interface X` of `vrrp_instance NAME` (loopback is refused there).
+    Instance(&'a str),
+    /// `track_interface { X }` of `vrrp_instance NAME`.
+    Tracked(&'a str),
+    /// `ADDRESS dev X` in an address block (`virtual_ipaddress`, `static_ipaddress`, ...),
+    /// with the address as written.
+    Address(&'a str),
+    /// Anything else (e.g. `vrrp_sync_group`, `lvs_sync_daemon`), named for the message.
+    Other(&'a str),
+}
+
 /// One interface named by the configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct IfaceUse<'a> {
     pub name: &'a str,
     pub span: Span,
-    /// The `vrrp_instance` whose `interface` this is (loopback is refused there), if any.
-    pub instance: Option<&'a str>,
-    /// What names it, for the message: `vrrp_instance VI_1`, `track_interface`, ...
-    pub owner: &'a str,
+    pub role: IfaceRole<'a>,
 }
 
 /// The host's interfaces (in the current network namespace) and their flags.
@@ -93,20 +112,34 @@ pub fn check_interfaces_in<'a>(
 ) {
     for u in uses {
         match host.get(u.name) {
-            None => diags.push(
-                Diagnostic::new(
-                    Severity::Error,
-                    Some(KaClass::Warning),
-                    format!(
-                        "WARNING - interface {} for {} doesn't exist",
-                        u.name, u.owner
+            None => {
+                let n = u.name;
+                let (msg, help) = match u.role {
+                    IfaceRole::Instance(i) => (
+                        format!("WARNING - interface {n} for vrrp_instance {i} doesn't exist"),
+                        true,
                     ),
-                )
-                .at(u.span)
-                .with_help("Non-existent interface specified in configuration"),
-            ),
+                    IfaceRole::Tracked(i) => {
+                        (format!("({i}) tracked interface {n} doesn't exist"), false)
+                    }
+                    IfaceRole::Address(a) => (
+                        format!("WARNING - interface {n} for ip address {a} doesn't exist"),
+                        true,
+                    ),
+                    IfaceRole::Other(o) => (
+                        format!("WARNING - interface {n} for {o} doesn't exist"),
+                        true,
+                    ),
+                };
+                let mut d =
+                    Diagnostic::new(Severity::Error, Some(KaClass::Warning), msg).at(u.span);
+                if help {
+                    d = d.with_help("Non-existent interface specified in configuration");
+                }
+                diags.push(d);
+            }
             Some(flags) if flags.contains(InterfaceFlags::IFF_LOOPBACK) => {
-                if let Some(inst) = u.instance {
+                if let IfaceRole::Instance(inst) = u.role {
                     diags.error(
                         KaClass::GeneralError,
                         Some(u.span),
@@ -196,8 +229,8 @@ fn check_scripts_with<'a>(
             continue;
         };
         // `"</dev/tcp/host/port"`: a shell redirection, run via the shell (spec §6.4).
+        // Observed: these do not count as scripts being executed for SECURITY VIOLATION.
         if prog.starts_with("</") {
-            executed = true;
             continue;
         }
         let run_as = match &s.user {
@@ -208,8 +241,8 @@ fn check_scripts_with<'a>(
                         diags,
                         su.kind,
                         s.span,
-                        format!("Unable to set uid/gid for script {prog} - user '{u}' not found"),
-                        format!("script {prog} will not be run"),
+                        format!("Unable to set uid/gid for script '{prog}'"),
+                        format!("user '{u}' (or its group) does not exist; the script is removed"),
                     );
                     continue;
                 }
@@ -217,9 +250,12 @@ fn check_scripts_with<'a>(
             None => default_user,
         };
         let Some(run_as) = run_as else {
+            // Reported once, at the first script that needs the default user, whatever
+            // its kind (observed: a lone notify_master makes -t exit 5).
             if default_user_error && security.script_user.is_none() && !default_user_reported {
                 default_user_reported = true;
-                diags.lint(
+                diags.error(
+                    KaClass::GeneralError,
                     Some(s.span),
                     format!("Unable to set default user {DEFAULT_SCRIPT_USER} for script"),
                 );
@@ -531,6 +567,9 @@ mod tests {
         let s = script("</dev/tcp/127.0.0.1/80");
         let d = run(&[track(&s)], &secure_root());
         assert_eq!(d.config_test_exit_code(), 0);
+        // and do not count as executed scripts
+        let d = run(&[track(&s)], &ScriptSecurity::default());
+        assert_eq!(d.config_test_exit_code(), 0);
     }
 
     #[test]
@@ -633,7 +672,27 @@ mod tests {
             .items
             .iter()
             .any(|x| x.message == "Unable to set default user for vrrp script chk - removing"));
-        assert_eq!(run(&[notify(&s)], &sec).config_test_exit_code(), 0);
+        // a notify script alone: the missing default user is still reported
+        let d = run(&[notify(&s)], &sec);
+        assert_eq!(d.config_test_exit_code(), 5);
+        assert!(d
+            .items
+            .iter()
+            .any(|x| x.message == "Unable to set default user keepalived_script for script"));
+        // an explicit user that does not exist removes a track script (reported) and a
+        // notify script (silently)
+        let mut t = script("/bin/true");
+        t.user = Some("nosuchuser".into());
+        let d = run(&[track(&t)], &secure_root());
+        assert_eq!(d.config_test_exit_code(), 5);
+        assert!(d
+            .items
+            .iter()
+            .any(|x| x.message == "Unable to set uid/gid for script '/bin/true'"));
+        assert_eq!(
+            run(&[notify(&t)], &secure_root()).config_test_exit_code(),
+            0
+        );
         // with keepalived_script present, it is the default user: no root checks
         let mut d = Diagnostics::new();
         check_scripts_with([track(&s)], &sec, "/bin", with_ks, &mut d);
@@ -665,14 +724,18 @@ mod tests {
             IfaceUse {
                 name: "eth0",
                 span: sp,
-                instance: Some("VI_1"),
-                owner: "vrrp_instance VI_1",
+                role: IfaceRole::Instance("VI_1"),
+            },
+            // loopback is fine for tracking and addresses (observed)
+            IfaceUse {
+                name: "lo",
+                span: sp,
+                role: IfaceRole::Tracked("VI_1"),
             },
             IfaceUse {
                 name: "lo",
                 span: sp,
-                instance: None,
-                owner: "track_interface",
+                role: IfaceRole::Address("192.0.2.100/24"),
             },
         ];
         let mut d = Diagnostics::new();
@@ -682,19 +745,35 @@ mod tests {
             IfaceUse {
                 name: "eth9",
                 span: sp,
-                instance: Some("VI_1"),
-                owner: "vrrp_instance VI_1",
+                role: IfaceRole::Instance("VI_1"),
             },
             IfaceUse {
                 name: "lo",
                 span: sp,
-                instance: Some("VI_2"),
-                owner: "vrrp_instance VI_2",
+                role: IfaceRole::Instance("VI_2"),
+            },
+            IfaceUse {
+                name: "eth7",
+                span: sp,
+                role: IfaceRole::Tracked("VI_1"),
+            },
+            IfaceUse {
+                name: "eth8",
+                span: sp,
+                role: IfaceRole::Address("192.0.2.100/24"),
             },
         ];
         let mut d = Diagnostics::new();
         check_interfaces_in(bad, &host, &mut d);
-        assert_eq!(d.items.len(), 2);
+        assert_eq!(d.items.len(), 4);
+        assert_eq!(
+            d.items.get(2).map(|x| x.message.as_str()),
+            Some("(VI_1) tracked interface eth7 doesn't exist")
+        );
+        assert_eq!(
+            d.items.get(3).map(|x| x.message.as_str()),
+            Some("WARNING - interface eth8 for ip address 192.0.2.100/24 doesn't exist")
+        );
         assert_eq!(
             d.items.first().map(|x| x.message.as_str()),
             Some("WARNING - interface eth9 for vrrp_instance VI_1 doesn't exist")

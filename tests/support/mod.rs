@@ -28,11 +28,12 @@ pub fn skip_or_fail(test: &str, why: &str) {
     if in_ci() {
         panic!("{test}: cannot run under CI: {why}");
     }
-    eprintln!();
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! SKIPPED {test}: {why}");
-    eprintln!("!!! (set CI=true to make this a failure)");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+    // Straight to the stderr handle: the test harness captures eprintln!, not this.
+    let bar = "!".repeat(72);
+    let msg = format!(
+        "\n{bar}\n!!! SKIPPED {test}: {why}\n!!! (set CI=true to make this a failure)\n{bar}\n"
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
 }
 
 pub fn is_root() -> bool {
@@ -189,11 +190,9 @@ pub fn interfaces_named(text: &str) -> Vec<String> {
             continue;
         }
         for pair in words.windows(2) {
-            if let [k, v] = pair {
-                match *k {
-                    "interface" | "dev" | "lvs_sync_daemon" | "lvs_sync_daemon_interface" => add(v),
-                    _ => {}
-                }
+            if let ["interface" | "dev" | "lvs_sync_daemon" | "lvs_sync_daemon_interface", v] = pair
+            {
+                add(v);
             }
         }
         if words.first() == Some(&"track_interface") && !words.contains(&"}") {

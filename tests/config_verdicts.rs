@@ -1,0 +1,416 @@
+//! Our `keepalived -t` against the real keepalived 2.2.7 on real-world configurations:
+//! every sample under etc/ and the Debian package's samples, plus deterministic mutants of
+//! each. Both run in a fresh network namespace whose veth interfaces carry the names the
+//! configuration uses.
+//!
+//! * samples: the verdict (exit 0 or not) must be the same;
+//! * mutants: ours must never reject (non-zero) what the real one accepts (0).
+//!
+//! Needs root, `ip netns` and the Debian keepalived package: without them the test fails
+//! under CI (`CI=true`) and is skipped loudly elsewhere.
+
+mod support;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::{
+    interfaces_named, is_root, ours, real_keepalived, run_limited, skip_or_fail, NetNs, Run,
+};
+
+const DEBIAN_SAMPLES: &str = "/usr/share/doc/keepalived/samples";
+const MUTANTS_PER_SAMPLE: usize = 20;
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Sample configurations: ours, then Debian's (the `keepalived.conf.*` files).
+fn samples() -> Result<Vec<PathBuf>, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/keepalived");
+    let mut out = vec![root.join("keepalived.conf")];
+    let mut ours: Vec<PathBuf> = std::fs::read_dir(root.join("samples"))
+        .map_err(|e| format!("etc/keepalived/samples: {e}"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        .collect();
+    ours.sort();
+    out.extend(ours);
+    let mut deb: Vec<PathBuf> = std::fs::read_dir(DEBIAN_SAMPLES)
+        .map_err(|e| format!("{DEBIAN_SAMPLES}: {e} (apt-get install keepalived)"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("keepalived.conf"))
+        })
+        .collect();
+    deb.sort();
+    if deb.is_empty() {
+        return Err(format!("no samples in {DEBIAN_SAMPLES}"));
+    }
+    out.extend(deb);
+    Ok(out)
+}
+
+/// A small deterministic generator (SplitMix64), so mutants are the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+}
+
+/// Lines that hold configuration (not blank, not comments).
+fn statement_lines(lines: &[String]) -> Vec<usize> {
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            let t = l.trim_start();
+            !t.is_empty() && !t.starts_with('#') && !t.starts_with('!')
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// One mutant of `text`: which kind, and the new text.
+fn mutate(text: &str, kind: usize, rng: &mut Rng) -> Option<(String, String)> {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let stmts = statement_lines(&lines);
+    if stmts.is_empty() {
+        return None;
+    }
+    let pick = |rng: &mut Rng, cands: &[usize]| cands.get(rng.below(cands.len())).copied();
+    let what;
+    match kind % 5 {
+        0 => {
+            // a typo in a keyword: swap two letters, or drop one
+            let cands: Vec<usize> = stmts
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    lines.get(i).is_some_and(|l| {
+                        l.split_whitespace().next().is_some_and(|w| {
+                            w.len() > 3 && w.chars().all(|c| c.is_ascii_alphabetic() || c == '_')
+                        })
+                    })
+                })
+                .collect();
+            let i = pick(rng, &cands)?;
+            let line = lines.get(i)?.clone();
+            let indent = line.len() - line.trim_start().len();
+            let word = line.split_whitespace().next()?.to_owned();
+            let mut chars: Vec<char> = word.chars().collect();
+            let k = 1 + rng.below(chars.len().saturating_sub(2));
+            if rng.below(2) == 0 {
+                chars.swap(k, k - 1);
+            } else {
+                chars.remove(k);
+            }
+            let typo: String = chars.into_iter().collect();
+            if typo == word {
+                return None;
+            }
+            let new = format!(
+                "{}{}{}",
+                &line[..indent],
+                typo,
+                &line[indent + word.len()..]
+            );
+            what = format!("line {}: keyword `{word}` -> `{typo}`", i + 1);
+            *lines.get_mut(i)? = new;
+        }
+        1 => {
+            let i = pick(rng, &stmts)?;
+            what = format!("line {} dropped: `{}`", i + 1, lines.get(i)?.trim());
+            lines.remove(i);
+        }
+        2 => {
+            let cands: Vec<usize> = stmts
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    lines
+                        .get(i)
+                        .is_some_and(|l| l.contains('{') || l.contains('}'))
+                })
+                .collect();
+            let i = pick(rng, &cands)?;
+            let line = lines.get(i)?.clone();
+            let pos = line.rfind(['{', '}'])?;
+            what = format!("line {}: brace `{}` dropped", i + 1, &line[pos..=pos]);
+            let mut new = line.clone();
+            new.remove(pos);
+            *lines.get_mut(i)? = new;
+        }
+        3 => {
+            // an out-of-range number
+            let cands: Vec<(usize, usize)> = stmts
+                .iter()
+                .flat_map(|&i| {
+                    let ws: Vec<&str> = lines
+                        .get(i)
+                        .map(|l| l.split_whitespace().collect())
+                        .unwrap_or_default();
+                    ws.iter()
+                        .enumerate()
+                        .skip(1)
+                        .filter(|(_, w)| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit()))
+                        .map(|(k, _)| (i, k))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let (i, k) = *cands.get(rng.below(cands.len()))?;
+            let values = ["99999999", "-1", "0", "256", "4294967296"];
+            let v = values.get(rng.below(values.len()))?;
+            let line = lines.get(i)?.clone();
+            let indent = &line[..line.len() - line.trim_start().len()];
+            let mut ws: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+            what = format!("line {}: `{}` -> `{v}`", i + 1, ws.get(k)?);
+            *ws.get_mut(k)? = (*v).to_owned();
+            *lines.get_mut(i)? = format!("{indent}{}", ws.join(" "));
+        }
+        _ => {
+            // a bad address
+            let cands: Vec<(usize, usize)> = stmts
+                .iter()
+                .flat_map(|&i| {
+                    let ws: Vec<&str> = lines
+                        .get(i)
+                        .map(|l| l.split_whitespace().collect())
+                        .unwrap_or_default();
+                    ws.iter()
+                        .enumerate()
+                        .filter(|(_, w)| {
+                            let a = w.split('/').next().unwrap_or_default();
+                            a.parse::<std::net::IpAddr>().is_ok()
+                        })
+                        .map(|(k, _)| (i, k))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let (i, k) = *cands.get(rng.below(cands.len()))?;
+            let values = [
+                "192.0.2.300",
+                "192.0.2",
+                "2001:db8::zz",
+                "not-an-address",
+                "192.0.2.1/33",
+            ];
+            let v = values.get(rng.below(values.len()))?;
+            let line = lines.get(i)?.clone();
+            let indent = &line[..line.len() - line.trim_start().len()];
+            let mut ws: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+            what = format!("line {}: `{}` -> `{v}`", i + 1, ws.get(k)?);
+            *ws.get_mut(k)? = (*v).to_owned();
+            *lines.get_mut(i)? = format!("{indent}{}", ws.join(" "));
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    Some((what, out))
+}
+
+/// Deterministic mutants of a sample (seeded by its name).
+fn mutants(name: &str, text: &str) -> Vec<(String, String)> {
+    let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut rng = Rng(seed);
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut tries = 0;
+    while out.len() < MUTANTS_PER_SAMPLE && tries < MUTANTS_PER_SAMPLE * 10 {
+        let kind = tries;
+        tries += 1;
+        if let Some(m) = mutate(text, kind, &mut rng) {
+            if m.1 != text && !out.iter().any(|o| o.1 == m.1) {
+                out.push(m);
+            }
+        }
+    }
+    out
+}
+
+fn first_diagnostic(r: &Run) -> String {
+    r.stderr
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(no output)")
+        .chars()
+        .take(110)
+        .collect()
+}
+
+fn code(r: &Run) -> String {
+    match (r.code, r.timed_out) {
+        (_, true) => String::from("timeout"),
+        (Some(c), _) => c.to_string(),
+        (None, _) => String::from("signal"),
+    }
+}
+
+struct Mismatch {
+    file: String,
+    what: String,
+    real: String,
+    ours: String,
+    ours_first: String,
+    real_first: String,
+}
+
+#[test]
+fn verdicts_match_real_keepalived() {
+    const NAME: &str = "config_verdicts";
+    if !is_root() {
+        skip_or_fail(NAME, "needs root (network namespaces)");
+        return;
+    }
+    let Some(real) = real_keepalived() else {
+        skip_or_fail(
+            NAME,
+            "/usr/sbin/keepalived missing (apt-get install keepalived)",
+        );
+        return;
+    };
+    let samples = match samples() {
+        Ok(s) => s,
+        Err(e) => {
+            skip_or_fail(NAME, &e);
+            return;
+        }
+    };
+    // `ip netns` must work here before anything is judged.
+    if let Err(e) = NetNs::new(&[]) {
+        skip_or_fail(NAME, &format!("ip netns does not work: {e}"));
+        return;
+    }
+    let ours = ours();
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let mut mismatches: Vec<Mismatch> = Vec::new();
+    let (mut n_samples, mut n_mutants, mut n_mutants_real_ok) = (0, 0, 0);
+
+    for sample in &samples {
+        let text = std::fs::read_to_string(sample)
+            .unwrap_or_else(|e| panic!("read {}: {e}", sample.display()));
+        let base = sample
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let ns = NetNs::new(&interfaces_named(&text))
+            .unwrap_or_else(|e| panic!("namespace for {base}: {e}"));
+        let judge = |file: &Path| -> (Run, Run) {
+            let arg = file.as_os_str();
+            let r = run_limited(ns.command(&real).arg("-t").arg("-f").arg(arg), LIMIT);
+            let o = run_limited(ns.command(&ours).arg("-t").arg("-f").arg(arg), LIMIT);
+            (r, o)
+        };
+
+        // the sample itself, from its own place (relative includes keep working)
+        let (r, o) = judge(sample);
+        n_samples += 1;
+        if (r.code == Some(0)) != (o.code == Some(0)) {
+            mismatches.push(Mismatch {
+                file: base.clone(),
+                what: String::from("sample"),
+                real: code(&r),
+                ours: code(&o),
+                ours_first: first_diagnostic(&o),
+                real_first: first_diagnostic(&r),
+            });
+        }
+
+        // its mutants, written next to each other in a private directory
+        for (k, (what, mtext)) in mutants(&base, &text).into_iter().enumerate() {
+            let path = work.path().join(format!("{base}.mut{k:02}"));
+            std::fs::write(&path, &mtext)
+                .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+            let (r, o) = judge(&path);
+            n_mutants += 1;
+            if r.code == Some(0) {
+                n_mutants_real_ok += 1;
+                if o.code != Some(0) {
+                    mismatches.push(Mismatch {
+                        file: format!("{base}.mut{k:02}"),
+                        what,
+                        real: code(&r),
+                        ours: code(&o),
+                        ours_first: first_diagnostic(&o),
+                        real_first: first_diagnostic(&r),
+                    });
+                }
+            }
+        }
+    }
+
+    eprintln!(
+        "config verdicts: {n_samples} samples, {n_mutants} mutants ({n_mutants_real_ok} accepted by keepalived), {} mismatches",
+        mismatches.len()
+    );
+    if mismatches.is_empty() {
+        return;
+    }
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "{:<44} {:>4} {:>4}  FIRST DIAGNOSTICS (ours | real)",
+        "FILE (change)", "REAL", "OURS"
+    );
+    for m in &mismatches {
+        let _ = writeln!(
+            table,
+            "{:<44} {:>4} {:>4}  ours: {}",
+            m.file, m.real, m.ours, m.ours_first
+        );
+        let _ = writeln!(
+            table,
+            "{:<44} {:>4} {:>4}  real: {}",
+            format!("  ({})", m.what)
+                .chars()
+                .take(44)
+                .collect::<String>(),
+            "",
+            "",
+            m.real_first
+        );
+    }
+    panic!(
+        "{} verdict mismatches with keepalived 2.2.7 -t (samples must agree; mutants must \
+         not be rejected when keepalived accepts them):\n{table}",
+        mismatches.len()
+    );
+}
+
+#[test]
+fn mutants_are_deterministic_and_distinct() {
+    let text = "global_defs {\n  router_id x\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  virtual_ipaddress {\n    192.0.2.1/24\n  }\n}\n";
+    let a = mutants("t", text);
+    let b = mutants("t", text);
+    assert_eq!(a.len(), MUTANTS_PER_SAMPLE);
+    assert_eq!(a, b);
+    assert!(a.iter().all(|(_, m)| m != text));
+}
+
+#[test]
+fn interface_names_found() {
+    let text = "vrrp_instance A {\n interface eth0.1\n track_interface {\n  bond0\n  eth9 weight 5\n }\n virtual_ipaddress {\n  192.0.2.1/24 dev ens3\n }\n}\n";
+    let names = interfaces_named(text);
+    for n in [
+        "eth0", "eth1", "eth2", "eth3", "eth0.1", "bond0", "eth9", "ens3",
+    ] {
+        assert!(names.iter().any(|x| x == n), "{n} not in {names:?}");
+    }
+}
