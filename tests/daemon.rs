@@ -676,3 +676,28 @@ fn child_config_error_is_permanent_and_stops_keepalived() {
         assert!(!ka.path(f).exists(), "{f} left behind");
     }
 }
+
+#[test]
+fn check_only_and_all() {
+    let mut ka = Ka::new(CONF);
+    ka.foreground(&["-C"], &[]);
+    ka.wait_log("Startup complete");
+    let checker = ka.wait_pid("checkers.pid", None);
+    assert_eq!(children_of(ka.parent_pid()), vec![checker]);
+    assert!(!ka.path("vrrp.pid").exists());
+    ka.signal(libc::SIGTERM);
+    assert_eq!(ka.wait_exit(), 0);
+
+    // --all starts both children even without anything for them to do.
+    let mut ka = Ka::new("global_defs {\n    router_id empty\n}\n");
+    ka.foreground(&["--all"], &[]);
+    let log = ka.wait_log("Startup complete");
+    assert!(!log.contains("no configuration to run"), "{log}");
+    let vrrp = ka.wait_pid("vrrp.pid", None);
+    let checker = ka.wait_pid("checkers.pid", None);
+    let mut want = vec![vrrp, checker];
+    want.sort_unstable();
+    assert_eq!(children_of(ka.parent_pid()), want);
+    ka.signal(libc::SIGTERM);
+    assert_eq!(ka.wait_exit(), 0);
+}
