@@ -2,4 +2,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod log;
 pub mod vrrp;

@@ -1,4 +1,4 @@
-//! `keepalived`: command line, `-t` config test and (later) the daemon.
+//! `keepalived`: command line, `-t` config test and the daemon.
 #![forbid(unsafe_code)]
 
 use std::io::Write as _;
@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use keepalived::cli::{self, Command, Options};
 use keepalived::config::{self, Diagnostic, KaClass, LoadOptions, Severity};
+use keepalived::daemon::{self, DaemonOptions};
 
 fn main() {
     let argv: Vec<String> = std::env::args_os()
@@ -88,6 +89,9 @@ fn run(opts: &Options) -> i32 {
         emit(opts, &msg);
         return 4;
     };
+    if opts.config_test.is_none() {
+        return daemon::run(&daemon_options(opts, path));
+    }
     let load_opts = LoadOptions {
         config_id: config_id(opts),
         all_config: opts.all_config,
@@ -117,12 +121,40 @@ fn run(opts: &Options) -> i32 {
         }
         return loaded.diagnostics.config_test_exit_code();
     }
-    eprintln!(
-        "keepalived-rs: the daemon is not implemented yet; only the configuration test \
-         (keepalived -t -f {}) is available in this version",
-        path.display()
-    );
-    1
+    0
+}
+
+/// The daemon's options from the command line.
+fn daemon_options(opts: &Options, config_file: PathBuf) -> DaemonOptions {
+    // keepalived runs with umask 0177 unless -u says otherwise (spec §1).
+    let mask = opts.umask.unwrap_or(0o177);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    DaemonOptions {
+        config_file,
+        dont_fork: opts.dont_fork,
+        log_console: opts.log_console,
+        log_detail: opts.log_detail,
+        // cli gives syslog's LOG_* value (facility << 3); the daemon wants the number.
+        log_facility: opts
+            .log_facility
+            .and_then(|f| u8::try_from(f >> 3).ok())
+            .unwrap_or(keepalived::log::FACILITY_DAEMON),
+        no_syslog: opts.no_syslog,
+        dont_respawn: opts.dont_respawn,
+        pid_file: opts.pid_file.clone(),
+        vrrp_pid_file: opts.vrrp_pid_file.clone(),
+        checkers_pid_file: opts.checkers_pid_file.clone(),
+        vrrp_only: opts.vrrp_only,
+        check_only: opts.check_only,
+        all: opts.all_children,
+        config_id: config_id(opts),
+        all_config: opts.all_config,
+        dont_release_vrrp: opts.dont_release_vrrp,
+        dont_release_ipvs: opts.dont_release_ipvs,
+        release_vips: opts.release_vips,
+        dump_conf: opts.dump_conf,
+        ..DaemonOptions::default()
+    }
 }
 
 /// Diagnostics go to stderr, or are appended to `-t`'s LOGFILE.

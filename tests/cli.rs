@@ -230,15 +230,6 @@ fn config_test_invalid_file() {
 }
 
 #[test]
-fn daemon_mode_says_it_is_not_there_yet() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let f = write(dir.path(), "k.conf", VALID);
-    let r = ka(&["-n", "-f", &f.to_string_lossy()]);
-    assert_ne!(r.code, Some(0));
-    assert!(r.stderr.contains("not implemented yet"), "{}", r.stderr);
-}
-
-#[test]
 fn genhash_mode() {
     let r = ka(&["-T", "-h"]);
     assert_eq!(r.code, Some(1));

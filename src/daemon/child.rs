@@ -1,0 +1,394 @@
+//! A child process (VRRP or checker): after the fork it sets its parent-death signal,
+//! ident, pid file and (optionally) process name, unsets `NOTIFY_SOCKET`, builds a tokio
+//! current-thread runtime and runs its [`Service`], answering signals (spec §2.3).
+
+use std::ffi::CString;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::io::Write as _;
+use std::os::fd::OwnedFd;
+
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tracing::{error, info};
+
+use super::{dump, exit, pidfile, signals, status, ChildKind, DaemonOptions, Sections};
+use crate::config::Loaded;
+
+/// The configuration handed to a service.
+pub struct ChildConfig {
+    pub loaded: Loaded,
+    pub sections: Sections,
+}
+
+/// A service failure that ends the child; `status` tells the parent whether to respawn
+/// (1 fatal, 2 config, 4 missing permission are permanent: spec §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceError {
+    pub status: i32,
+    pub message: String,
+}
+
+impl ServiceError {
+    pub fn config(message: impl Into<String>) -> Self {
+        ServiceError {
+            status: exit::CONFIG,
+            message: message.into(),
+        }
+    }
+
+    pub fn fatal(message: impl Into<String>) -> Self {
+        ServiceError {
+            status: exit::FATAL,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a child runs. Methods run on the child's current-thread runtime inside a
+/// `LocalSet`, so `tokio::task::spawn_local` is available.
+pub trait Service {
+    /// Takes the first configuration and starts working.
+    fn start(&mut self, cfg: &ChildConfig) -> impl Future<Output = Result<(), ServiceError>>;
+    /// Applies a new configuration, keeping the state of what still exists (spec §5.14).
+    fn reload(&mut self, cfg: &ChildConfig) -> impl Future<Output = Result<(), ServiceError>>;
+    /// SIGTERM: release what the service holds (unless `-V`/`-I`).
+    fn shutdown(&mut self) -> impl Future<Output = ()>;
+    /// SIGUSR1 (`keepalived.data` / `keepalived_check.data`).
+    fn data_dump(&self) -> String;
+    /// SIGUSR2 / SIGRTMAX-1 (`keepalived.stats`), zeroing the counters if `clear`.
+    fn stats_dump(&mut self, clear: bool) -> String;
+    /// SIGRTMIN+2 (`keepalived.json`).
+    fn json_dump(&self) -> serde_json::Value;
+    /// This process's `detail` in the status file.
+    fn status(&self) -> serde_json::Value;
+}
+
+/// The service a child runs until the VRRP and checker services plug in: it loads its
+/// part of the configuration, answers dumps and reports the configured names.
+#[derive(Debug)]
+pub struct BasicService {
+    kind: ChildKind,
+    sections: Sections,
+    dump_conf: bool,
+}
+
+impl BasicService {
+    pub fn new(kind: ChildKind, dump_conf: bool) -> Self {
+        BasicService {
+            kind,
+            sections: Sections::default(),
+            dump_conf,
+        }
+    }
+
+    fn take(&mut self, cfg: &ChildConfig) {
+        self.sections = cfg.sections.clone();
+        if self.dump_conf {
+            for line in self.data_dump().lines() {
+                info!("{line}");
+            }
+        }
+    }
+}
+
+const STATS_KEYS: [&str; 14] = [
+    "advert_rcvd",
+    "advert_sent",
+    "become_master",
+    "release_master",
+    "packet_len_err",
+    "advert_interval_err",
+    "ip_ttl_err",
+    "invalid_type_rcvd",
+    "addr_list_err",
+    "invalid_authtype",
+    "authtype_mismatch",
+    "auth_failure",
+    "pri_zero_rcvd",
+    "pri_zero_sent",
+];
+
+impl Service for BasicService {
+    async fn start(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
+        self.take(cfg);
+        Ok(())
+    }
+
+    async fn reload(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
+        self.take(cfg);
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn data_dump(&self) -> String {
+        let mut s = String::new();
+        match self.kind {
+            ChildKind::Vrrp => {
+                let _ = writeln!(s, "------< VRRP Topology >------");
+                for i in &self.sections.vrrp_instances {
+                    let _ = writeln!(s, " VRRP Instance = {i}");
+                }
+                let _ = writeln!(s, "------< VRRP Sync groups >------");
+                for g in &self.sections.sync_groups {
+                    let _ = writeln!(s, " VRRP Sync Group = {g}");
+                }
+            }
+            ChildKind::Checker => {
+                let _ = writeln!(s, "------< LVS Topology >------");
+                for v in &self.sections.virtual_servers {
+                    let _ = writeln!(s, " VS = {v}");
+                }
+            }
+        }
+        s
+    }
+
+    fn stats_dump(&mut self, _clear: bool) -> String {
+        // keepalived.stats layout (spec §2.3); no counters run yet.
+        let mut s = String::new();
+        for i in &self.sections.vrrp_instances {
+            let _ = write!(
+                s,
+                "VRRP Instance: {i}\n  Advertisements:\n    Received: 0\n    Sent: 0\n  \
+                 Became master: 0\n  Released master: 0\n  Packet Errors:\n    Length: 0\n    \
+                 TTL: 0\n    Invalid Type: 0\n    Advertisement Interval: 0\n    \
+                 Address List: 0\n  Authentication Errors:\n    Invalid Type: 0\n    \
+                 Type Mismatch: 0\n    Failure: 0\n  Priority Zero:\n    Received: 0\n    \
+                 Sent: 0\n"
+            );
+        }
+        s
+    }
+
+    fn json_dump(&self) -> serde_json::Value {
+        let stats: serde_json::Map<String, serde_json::Value> = STATS_KEYS
+            .iter()
+            .map(|k| ((*k).to_owned(), serde_json::Value::from(0)))
+            .collect();
+        serde_json::Value::Array(
+            self.sections
+                .vrrp_instances
+                .iter()
+                .map(|i| serde_json::json!({"data": {"iname": i}, "stats": stats}))
+                .collect(),
+        )
+    }
+
+    fn status(&self) -> serde_json::Value {
+        match self.kind {
+            ChildKind::Vrrp => serde_json::json!({
+                "instances": self.sections.vrrp_instances,
+                "sync_groups": self.sections.sync_groups,
+            }),
+            ChildKind::Checker => serde_json::json!({
+                "virtual_servers": self.sections.virtual_servers,
+            }),
+        }
+    }
+}
+
+/// Entry point of a freshly forked child; returns its exit status.
+pub(super) fn main(kind: ChildKind, opts: &DaemonOptions, ready: OwnedFd, parent: i32) -> i32 {
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
+    // The parent may have died before the prctl took effect.
+    if nix::unistd::getppid().as_raw() != parent {
+        return exit::OK;
+    }
+    crate::log::set_ident(kind.ident());
+    std::env::remove_var("NOTIFY_SOCKET");
+    let name = match kind {
+        ChildKind::Vrrp => &opts.vrrp_process_name,
+        ChildKind::Checker => &opts.checker_process_name,
+    };
+    if let Some(n) = name.as_deref().and_then(|n| CString::new(n).ok()) {
+        let _ = nix::sys::prctl::set_name(&n);
+    }
+    let pid = std::process::id();
+    if let Err(e) = pidfile::write(kind.pid_file(opts), pid) {
+        error!(
+            "Unable to write pid file {}: {e}",
+            kind.pid_file(opts).display()
+        );
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("Unable to start the runtime: {e}");
+            return exit::FATAL;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    let svc = BasicService::new(kind, opts.dump_conf);
+    let code = local.block_on(&rt, run_service(kind, opts, svc, ready));
+    pidfile::remove_if_owned(kind.pid_file(opts), pid);
+    code
+}
+
+struct Signals {
+    hup: Signal,
+    term: Signal,
+    int: Signal,
+    usr1: Signal,
+    usr2: Signal,
+    json: Signal,
+    stats_clear: Signal,
+}
+
+fn install_signals() -> std::io::Result<Signals> {
+    let s = |n: i32| signal(SignalKind::from_raw(n));
+    Ok(Signals {
+        hup: s(libc::SIGHUP)?,
+        term: s(libc::SIGTERM)?,
+        int: s(libc::SIGINT)?,
+        usr1: s(libc::SIGUSR1)?,
+        usr2: s(libc::SIGUSR2)?,
+        json: s(signals::sig_json())?,
+        stats_clear: s(signals::sig_stats_clear())?,
+    })
+}
+
+/// Tells the parent this child has loaded its configuration.
+fn send_ready(ready: &mut std::fs::File, kind: ChildKind) {
+    let _ = ready.write_all(&[kind.ready_byte()]);
+}
+
+struct StatusWriter<'a> {
+    opts: &'a DaemonOptions,
+    kind: ChildKind,
+    started: f64,
+    reloads: u32,
+}
+
+impl StatusWriter<'_> {
+    fn write(&self, state: &str, detail: serde_json::Value) {
+        let e = status::ProcessStatus {
+            pid: std::process::id(),
+            state: state.to_owned(),
+            started: self.started,
+            updated: status::now(),
+            reloads: self.reloads,
+            config_file: self.opts.config_file.display().to_string(),
+            detail,
+        };
+        if let Err(e) = status::update(&self.opts.status_path(), self.kind.key(), e) {
+            tracing::debug!("Unable to write the status file: {e}");
+        }
+    }
+}
+
+/// Loads this child's configuration; `Err` = a status to exit with.
+fn load(opts: &DaemonOptions) -> Result<ChildConfig, i32> {
+    let c = super::load_config(opts);
+    if let Some(code) = super::fatal_status(&c.loaded) {
+        super::log_diagnostics(&c.loaded);
+        return Err(code);
+    }
+    Ok(ChildConfig {
+        loaded: c.loaded,
+        sections: c.sections,
+    })
+}
+
+/// The child's life: start, then signals until SIGTERM.
+pub async fn run_service<S: Service>(
+    kind: ChildKind,
+    opts: &DaemonOptions,
+    mut svc: S,
+    ready: OwnedFd,
+) -> i32 {
+    let mut ready = std::fs::File::from(ready);
+    let mut sigs = match install_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            error!("Unable to install signal handlers: {e}");
+            return exit::FATAL;
+        }
+    };
+    // The parent blocks its signals before forking; now that handlers exist, anything
+    // pending is delivered to them.
+    if let Err(e) = signals::unblock_all() {
+        error!("Unable to unblock signals: {e}");
+        return exit::FATAL;
+    }
+    let mut st = StatusWriter {
+        opts,
+        kind,
+        started: status::now(),
+        reloads: 0,
+    };
+    st.write("starting", serde_json::Value::Null);
+    let cfg = match load(opts) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Err(e) = svc.start(&cfg).await {
+        error!("{}", e.message);
+        return e.status;
+    }
+    st.write("running", svc.status());
+    send_ready(&mut ready, kind);
+    let pid = std::process::id();
+    loop {
+        tokio::select! {
+            _ = sigs.hup.recv() => {
+                info!("Reloading");
+                st.write("reloading", svc.status());
+                match load(opts) {
+                    Ok(cfg) => {
+                        if let Err(e) = svc.reload(&cfg).await {
+                            error!("{}", e.message);
+                            return e.status;
+                        }
+                    }
+                    Err(code) => return code,
+                }
+                st.reloads = st.reloads.saturating_add(1);
+                st.write("running", svc.status());
+                send_ready(&mut ready, kind);
+            }
+            _ = sigs.term.recv() => break,
+            _ = sigs.int.recv() => break,
+            _ = sigs.usr1.recv() => {
+                let (what, file) = match kind {
+                    ChildKind::Vrrp => ("VRRP", dump::VRRP_DATA),
+                    ChildKind::Checker => ("checker", dump::CHECK_DATA),
+                };
+                info!("Printing {what} data for process({pid}) on signal");
+                write_dump(file, &svc.data_dump());
+            }
+            _ = sigs.usr2.recv(), if kind == ChildKind::Vrrp => {
+                info!("Printing VRRP stats for process({pid}) on signal");
+                write_dump(dump::VRRP_STATS, &svc.stats_dump(false));
+            }
+            _ = sigs.stats_clear.recv(), if kind == ChildKind::Vrrp => {
+                info!("Printing and clearing VRRP stats for process({pid}) on signal");
+                write_dump(dump::VRRP_STATS, &svc.stats_dump(true));
+            }
+            _ = sigs.json.recv(), if kind == ChildKind::Vrrp => {
+                info!("Printing VRRP as json for process({pid}) on signal");
+                let text = serde_json::to_string(&svc.json_dump()).unwrap_or_default();
+                write_dump(dump::VRRP_JSON, &text);
+            }
+        }
+    }
+    st.write("stopping", svc.status());
+    svc.shutdown().await;
+    st.write("stopped", svc.status());
+    match super::cpu_usage().filter(|_| crate::log::detail() > 0) {
+        Some((user, system)) => {
+            info!("Stopped - used (self/children) {user} user time, {system} system time")
+        }
+        None => info!("Stopped"),
+    }
+    exit::OK
+}
+
+fn write_dump(name: &str, content: &str) {
+    if let Err(e) = dump::write(name, content) {
+        error!("Unable to write {name}: {e}");
+    }
+}

@@ -1,0 +1,440 @@
+//! keepalived's process model (keepalived-spec.md §2, DESIGN.md "Process model"): a parent
+//! that validates the configuration, daemonizes, writes its pid file and supervises a VRRP
+//! child and a checker child, forwarding signals and respawning them; each child runs a
+//! [`Service`] on its own tokio runtime, built after the fork.
+//!
+//! ```text
+//! parent.rs    synchronous loop: signalfd + children's "ready" pipe + respawn timers
+//! child.rs     after fork: pid file, ident, runtime, the Service and its signals
+//! backoff.rs   respawn delays          pidfile.rs  pid files
+//! sections.rs  what the config holds   status.rs   /run/keepalived/status.json
+//! dump.rs      signal dump files       sdnotify.rs systemd notifications
+//! ```
+
+pub mod backoff;
+pub mod child;
+pub mod dump;
+mod parent;
+pub mod pidfile;
+pub mod sdnotify;
+pub mod sections;
+pub mod signals;
+pub mod status;
+
+use std::io::Read as _;
+use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tracing::{error, info, warn};
+
+use crate::config::{self, KaClass, LoadOptions, Loaded};
+
+pub use child::{ChildConfig, Service, ServiceError};
+pub use sections::Sections;
+
+/// What keepalived calls itself in its start and stop lines.
+pub const VERSION_BANNER: &str = "Keepalived v2.2.7 (01/16,2022)";
+
+/// Exit statuses (keepalived-spec.md §1).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FATAL: i32 = 1;
+    pub const CONFIG: i32 = 2;
+    pub const MISSING_PERMISSION: i32 = 4;
+}
+
+/// Everything the daemon needs from the command line.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// `-f`.
+    pub config_file: PathBuf,
+    /// `-n`.
+    pub dont_fork: bool,
+    /// `-l`.
+    pub log_console: bool,
+    /// `-D` count.
+    pub log_detail: u8,
+    /// `-S`, a syslog facility number (default daemon = 3).
+    pub log_facility: u8,
+    /// `-G`.
+    pub no_syslog: bool,
+    /// `-R`.
+    pub dont_respawn: bool,
+    /// `-p`, `-r`, `-c`.
+    pub pid_file: PathBuf,
+    pub vrrp_pid_file: PathBuf,
+    pub checkers_pid_file: PathBuf,
+    /// `-P`: only the VRRP child; `-C`: only the checker; `--all`: both even without config.
+    pub vrrp_only: bool,
+    pub check_only: bool,
+    pub all: bool,
+    /// `-i`, `-e`.
+    pub config_id: String,
+    pub all_config: bool,
+    /// `-V`, `-I`, `-X`: for the services.
+    pub dont_release_vrrp: bool,
+    pub dont_release_ipvs: bool,
+    pub release_vips: bool,
+    /// `-d`: children dump their configuration to the log after loading it.
+    pub dump_conf: bool,
+    /// The command line, for the `Command line:` log line.
+    pub command_line: Vec<String>,
+    /// The status file; `None` = `$KEEPALIVED_STATUS_FILE` or [`status::DEFAULT_PATH`].
+    pub status_file: Option<PathBuf>,
+    /// How long the parent waits for children to stop before SIGKILL (`child_wait_time`).
+    pub child_wait_time: Duration,
+    /// `vrrp_process_name` / `checker_process_name`: comm of the children. keepalived
+    /// leaves it `keepalived` unless configured, so `None` keeps it.
+    pub vrrp_process_name: Option<String>,
+    pub checker_process_name: Option<String>,
+    /// The syslog socket; `None` = `$KEEPALIVED_SYSLOG_SOCKET` or `/dev/log`.
+    pub syslog_socket: Option<PathBuf>,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> Self {
+        DaemonOptions {
+            config_file: PathBuf::from("/etc/keepalived/keepalived.conf"),
+            dont_fork: false,
+            log_console: false,
+            log_detail: 0,
+            log_facility: crate::log::FACILITY_DAEMON,
+            no_syslog: false,
+            dont_respawn: false,
+            pid_file: PathBuf::from("/run/keepalived.pid"),
+            vrrp_pid_file: PathBuf::from("/run/vrrp.pid"),
+            checkers_pid_file: PathBuf::from("/run/checkers.pid"),
+            vrrp_only: false,
+            check_only: false,
+            all: false,
+            config_id: String::new(),
+            all_config: false,
+            dont_release_vrrp: false,
+            dont_release_ipvs: false,
+            release_vips: false,
+            dump_conf: false,
+            command_line: std::env::args().collect(),
+            status_file: None,
+            child_wait_time: Duration::from_secs(5),
+            vrrp_process_name: None,
+            checker_process_name: None,
+            syslog_socket: None,
+        }
+    }
+}
+
+impl DaemonOptions {
+    pub fn status_path(&self) -> PathBuf {
+        self.status_file
+            .clone()
+            .or_else(|| std::env::var_os(status::ENV_PATH).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(status::DEFAULT_PATH))
+    }
+
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            config_id: self.config_id.clone(),
+            all_config: self.all_config,
+        }
+    }
+
+    /// Whether the configuration gives child `kind` something to run (spec §2.1).
+    pub fn wants(&self, kind: ChildKind, s: &Sections) -> bool {
+        match kind {
+            ChildKind::Vrrp => !self.check_only && (s.vrrp || self.all),
+            ChildKind::Checker => !self.vrrp_only && (s.checker || self.all),
+        }
+    }
+}
+
+/// The two children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChildKind {
+    Vrrp,
+    Checker,
+}
+
+impl ChildKind {
+    /// Start order: checker, then VRRP (spec §2.1).
+    pub const ALL: [ChildKind; 2] = [ChildKind::Checker, ChildKind::Vrrp];
+
+    pub fn ident(self) -> &'static str {
+        match self {
+            ChildKind::Vrrp => "Keepalived_vrrp",
+            ChildKind::Checker => "Keepalived_healthcheckers",
+        }
+    }
+
+    /// As in `VRRP child process(N) died` / `Starting Healthcheck child process`.
+    pub fn title(self) -> &'static str {
+        match self {
+            ChildKind::Vrrp => "VRRP",
+            ChildKind::Checker => "Healthcheck",
+        }
+    }
+
+    /// Key in the status file.
+    pub fn key(self) -> &'static str {
+        match self {
+            ChildKind::Vrrp => "vrrp",
+            ChildKind::Checker => "checker",
+        }
+    }
+
+    /// Byte a child writes on the ready pipe.
+    fn ready_byte(self) -> u8 {
+        match self {
+            ChildKind::Vrrp => b'V',
+            ChildKind::Checker => b'C',
+        }
+    }
+
+    fn from_ready_byte(b: u8) -> Option<ChildKind> {
+        match b {
+            b'V' => Some(ChildKind::Vrrp),
+            b'C' => Some(ChildKind::Checker),
+            _ => None,
+        }
+    }
+
+    pub fn pid_file(self, o: &DaemonOptions) -> &Path {
+        match self {
+            ChildKind::Vrrp => &o.vrrp_pid_file,
+            ChildKind::Checker => &o.checkers_pid_file,
+        }
+    }
+}
+
+/// A configuration as the daemon sees it.
+pub struct LoadedConfig {
+    pub loaded: Loaded,
+    pub sections: Sections,
+}
+
+/// Reads the configuration (the typed model and the root sections).
+pub fn load_config(opts: &DaemonOptions) -> LoadedConfig {
+    let lopts = opts.load_options();
+    let loaded = config::load(&opts.config_file, &lopts);
+    let mut sources = config::SourceMap::new();
+    let mut files = Vec::new();
+    let mut diags = config::Diagnostics::new();
+    let lines = config::preprocess::preprocess_file(
+        &opts.config_file,
+        &lopts,
+        &mut sources,
+        &mut files,
+        &mut diags,
+    );
+    let sections = Sections::scan(lines.iter().map(|l| l.text.as_str()));
+    LoadedConfig { loaded, sections }
+}
+
+/// The exit status for configuration errors keepalived does not survive (spec §3.8: a
+/// keyword missing its parameter stops keepalived with status 2); `None` = go on.
+pub fn fatal_status(loaded: &Loaded) -> Option<i32> {
+    loaded
+        .diagnostics
+        .items
+        .iter()
+        .any(|d| d.class == Some(KaClass::MissingParameter))
+        .then_some(exit::CONFIG)
+}
+
+/// Logs every diagnostic as one line (`file:line:col: severity: message`).
+pub fn log_diagnostics(loaded: &Loaded) {
+    for d in &loaded.diagnostics.items {
+        let text = d.render(&loaded.sources);
+        let line = text.lines().next().unwrap_or_default();
+        match d.severity {
+            config::Severity::Error => error!("{line}"),
+            config::Severity::Warning => warn!("{line}"),
+            config::Severity::Note => info!("{line}"),
+        }
+    }
+}
+
+/// Runs keepalived with these options and returns the process exit status. Without
+/// `dont_fork`, the calling process returns 0 once the daemon has written its pid file.
+pub fn run(opts: &DaemonOptions) -> i32 {
+    crate::log::init(
+        &crate::log::LogOptions {
+            console: opts.log_console,
+            syslog: !opts.no_syslog,
+            facility: opts.log_facility,
+            detail: opts.log_detail,
+            syslog_path: opts
+                .syslog_socket
+                .clone()
+                .or_else(|| std::env::var_os("KEEPALIVED_SYSLOG_SOCKET").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("/dev/log")),
+            journald: None,
+        },
+        "Keepalived",
+    );
+    info!("Starting {VERSION_BANNER}");
+    if let Ok(u) = nix::sys::utsname::uname() {
+        info!(
+            "Running on {} {} {}",
+            u.sysname().to_string_lossy(),
+            u.release().to_string_lossy(),
+            u.version().to_string_lossy()
+        );
+    }
+    let cmd: Vec<String> = opts.command_line.iter().map(|a| format!("'{a}'")).collect();
+    info!("Command line: {}", cmd.join(" "));
+    info!("Configuration file {}", opts.config_file.display());
+
+    // Another keepalived using these pid files? (spec §1)
+    let cfg = load_config(opts);
+    let mut files = vec![opts.pid_file.clone()];
+    for k in ChildKind::ALL {
+        if opts.wants(k, &cfg.sections) {
+            files.push(k.pid_file(opts).to_path_buf());
+        }
+    }
+    for f in &files {
+        match pidfile::state(f) {
+            pidfile::PidState::Running(_) => {
+                info!("daemon is already running");
+                return exit::OK;
+            }
+            pidfile::PidState::Stale => {
+                info!("Remove a zombie pid file {}", f.display());
+                pidfile::remove(f);
+            }
+            pidfile::PidState::Absent => {}
+        }
+    }
+
+    log_diagnostics(&cfg.loaded);
+    if let Some(code) = fatal_status(&cfg.loaded) {
+        error!("Configuration errors - keepalived cannot start");
+        return code;
+    }
+
+    let mut started_pipe = None;
+    if !opts.dont_fork {
+        match daemonize() {
+            Ok(Daemonized::Original(mut r)) => {
+                // Wait until the daemon has written its pid file (or died).
+                // read_exact retries EINTR; EOF means the daemon died before that.
+                let mut b = [0u8; 1];
+                return match r.read_exact(&mut b) {
+                    Ok(()) => exit::OK,
+                    Err(_) => exit::FATAL,
+                };
+            }
+            Ok(Daemonized::Daemon(w)) => started_pipe = Some(w),
+            Err(e) => {
+                error!("Unable to daemonize: {e}");
+                return exit::FATAL;
+            }
+        }
+    }
+    parent::run(opts, cfg, started_pipe)
+}
+
+/// `a.uuuuuu/b.uuuuuu` user and system times of this process and its reaped children,
+/// as keepalived prints them with -D.
+pub(crate) fn cpu_usage() -> Option<(String, String)> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let me = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let ch = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    let t = |tv: nix::sys::time::TimeVal| format!("{}.{:06}", tv.tv_sec(), tv.tv_usec());
+    Some((
+        format!("{}/{}", t(me.user_time()), t(ch.user_time())),
+        format!("{}/{}", t(me.system_time()), t(ch.system_time())),
+    ))
+}
+
+enum Daemonized {
+    /// The process that ran the command: reads one byte once the daemon runs.
+    Original(std::fs::File),
+    /// The daemon: writes the byte.
+    Daemon(OwnedFd),
+}
+
+/// Double fork, setsid, chdir /, standard streams to /dev/null.
+fn daemonize() -> std::io::Result<Daemonized> {
+    use nix::unistd::{fork, setsid, ForkResult};
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // SAFETY: no other thread exists yet (the parent never starts one), so the child
+    // may run arbitrary code after fork.
+    match unsafe { fork() }? {
+        ForkResult::Parent { .. } => {
+            drop(w);
+            return Ok(Daemonized::Original(std::fs::File::from(r)));
+        }
+        ForkResult::Child => {}
+    }
+    drop(r);
+    setsid()?;
+    // SAFETY: as above, single-threaded.
+    if let ForkResult::Parent { .. } = unsafe { fork() }? {
+        std::process::exit(0);
+    }
+    std::env::set_current_dir("/")?;
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    for fd in 0..=2 {
+        nix::unistd::dup2(null.as_raw_fd(), fd)?;
+    }
+    Ok(Daemonized::Daemon(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Diagnostics, Severity};
+
+    fn loaded_with(class: KaClass, severity: Severity) -> Loaded {
+        let mut diagnostics = Diagnostics::new();
+        diagnostics.push(config::Diagnostic::new(severity, Some(class), "x"));
+        Loaded {
+            diagnostics,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_missing_parameters_stop_keepalived() {
+        assert_eq!(fatal_status(&Loaded::default()), None);
+        let l = loaded_with(KaClass::MissingParameter, Severity::Error);
+        assert_eq!(fatal_status(&l), Some(exit::CONFIG));
+        // Unknown keywords and the like are logged and keepalived goes on (§3.8).
+        for c in [
+            KaClass::UnknownKeyword,
+            KaClass::GeneralError,
+            KaClass::FileNotFound,
+        ] {
+            assert_eq!(fatal_status(&loaded_with(c, Severity::Error)), None);
+        }
+    }
+
+    #[test]
+    fn which_children_start() {
+        let both = Sections {
+            vrrp: true,
+            checker: true,
+            ..Default::default()
+        };
+        let none = Sections::default();
+        let o = DaemonOptions::default();
+        assert!(o.wants(ChildKind::Vrrp, &both) && o.wants(ChildKind::Checker, &both));
+        assert!(!o.wants(ChildKind::Vrrp, &none) && !o.wants(ChildKind::Checker, &none));
+        let p = DaemonOptions {
+            vrrp_only: true,
+            ..Default::default()
+        };
+        assert!(p.wants(ChildKind::Vrrp, &both) && !p.wants(ChildKind::Checker, &both));
+        let c = DaemonOptions {
+            check_only: true,
+            all: true,
+            ..Default::default()
+        };
+        assert!(!c.wants(ChildKind::Vrrp, &none) && c.wants(ChildKind::Checker, &none));
+    }
+}
