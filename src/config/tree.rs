@@ -256,7 +256,11 @@ impl<'l> TreeParser<'l> {
             }
             return Ok((i, Vec::new()));
         }
-        self.error(KaClass::UnexpectedBob, o.token.span, "Unexpected '{' - ignoring");
+        self.error(
+            KaClass::UnexpectedBob,
+            o.token.span,
+            "Unexpected '{' - ignoring",
+        );
         // Its contents still belong to the enclosing block.
         self.block(i, o, depth + 1)
     }

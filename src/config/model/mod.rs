@@ -281,6 +281,14 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// An address as keepalived's `inet_stosockaddr` reads it: anything from the first `-`
+/// (a range) or else the first `/` (a mask) on is ignored, so `192.0.2.1/33` is accepted
+/// as 192.0.2.1 (observed with keepalived 2.2.7 -t).
+pub fn parse_sockaddr_ip(s: &str) -> Option<IpAddr> {
+    let end = s.find('-').or_else(|| s.find('/')).unwrap_or(s.len());
+    s.get(..end)?.parse().ok()
+}
+
 /// keepalived's integer syntax: decimal, optional sign.
 pub fn parse_int(s: &str) -> Option<i64> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);

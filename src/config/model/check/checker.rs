@@ -243,9 +243,9 @@ fn port_kw(node: &Node, ctx: &mut Ctx, what: &str) -> Option<u16> {
 
 fn ip_kw(node: &Node, ctx: &mut Ctx) -> Option<IpAddr> {
     let t = ctx.need(node, 0)?;
-    match t.text.parse() {
-        Ok(a) => Some(a),
-        Err(_) => {
+    match crate::config::model::parse_sockaddr_ip(&t.text) {
+        Some(a) => Some(a),
+        None => {
             ctx.error(
                 t.span,
                 format!("Invalid {} address {} - ignoring", node.name(), t.text),

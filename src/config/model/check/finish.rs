@@ -57,6 +57,16 @@ pub(super) fn finish(check: &mut CheckConfig, ctx: &mut Ctx) {
 
 /// Protocol, scheduler, method and persistence defaults, with keepalived's messages.
 fn service_defaults(vs: &mut VirtualServer, ctx: &mut Ctx) {
+    if vs.is_fwmark() && vs.protocol.is_some() {
+        ctx.warn(
+            vs.span,
+            format!(
+                "Warning: Virtual server {}: protocol specified for fwmark - protocol will be ignored",
+                vs.display()
+            ),
+        );
+        vs.protocol = None;
+    }
     if !vs.is_fwmark() && vs.protocol.is_none() {
         ctx.error(
             vs.span,

@@ -13,7 +13,7 @@ use super::{
     SslConfig, TunnelCsum, TunnelType, VirtualServer, VsAddr, VsGroup, VsgEntry,
     DEFAULT_PERSISTENCE,
 };
-use crate::config::model::{apply_block, parse_int, Ctx, Kw};
+use crate::config::model::{apply_block, parse_int, parse_sockaddr_ip, Ctx, Kw};
 
 /// Largest `<TIMER>` keepalived accepts for loop delays (its printed range).
 pub const TIMER_MAX: f64 = 18_446_744_073_709.55;
@@ -310,7 +310,7 @@ fn vs_header(node: &Node, ctx: &mut Ctx) -> Option<VirtualServer> {
                 None => Some(0),
                 Some(t) => port0_token(t, ctx),
             };
-            match (first.text.parse::<IpAddr>(), port) {
+            match (parse_sockaddr_ip(&first.text).ok_or(()), port) {
                 (Ok(ip), Some(port)) => VsAddr::Addr { ip, port },
                 _ => {
                     ctx.error(
@@ -644,7 +644,7 @@ fn sorry_server(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
         None => Some(0),
         Some(p) => port0_token(p, ctx),
     };
-    let (Ok(ip), Some(port)) = (t.text.parse::<IpAddr>(), port) else {
+    let (Ok(ip), Some(port)) = (parse_sockaddr_ip(&t.text).ok_or(()), port) else {
         ctx.error(
             node.span(),
             format!("Invalid sorry server IP address {} - skipping", t.text),
@@ -709,7 +709,7 @@ fn real_server(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
         None => Some(0),
         Some(p) => port0_token(p, ctx),
     };
-    let (Ok(ip), Some(port)) = (t.text.parse::<IpAddr>(), port) else {
+    let (Ok(ip), Some(port)) = (parse_sockaddr_ip(&t.text).ok_or(()), port) else {
         ctx.error(
             node.span(),
             format!(

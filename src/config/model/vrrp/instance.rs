@@ -462,7 +462,7 @@ fn vip_block(i: &mut Instance, n: &Node, ctx: &mut Ctx, excluded: bool) {
 
 fn src_ip(i: &mut Instance, n: &Node, ctx: &mut Ctx) -> Option<IpAddr> {
     let t = ctx.need(n, 0)?;
-    let Ok(a) = t.text.parse::<IpAddr>() else {
+    let Some(a) = crate::config::model::parse_sockaddr_ip(&t.text) else {
         ctx.error(
             t.span,
             format!(
@@ -488,7 +488,7 @@ fn src_ip(i: &mut Instance, n: &Node, ctx: &mut Ctx) -> Option<IpAddr> {
 fn unicast_peers(i: &mut Instance, n: &Node, ctx: &mut Ctx) {
     i.set.unicast_keyword.get_or_insert(n.span());
     for line in n.children() {
-        let Ok(a) = line.name().parse::<IpAddr>() else {
+        let Some(a) = crate::config::model::parse_sockaddr_ip(line.name()) else {
             ctx.error(
                 line.span(),
                 format!(
@@ -845,7 +845,7 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
     }),
     Kw::new("mcast_dst_ip", |i, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
-        let Ok(a) = t.text.parse::<IpAddr>() else {
+        let Some(a) = crate::config::model::parse_sockaddr_ip(&t.text) else {
             ctx.error(
                 t.span,
                 format!(
