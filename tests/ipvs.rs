@@ -57,7 +57,10 @@ fn ipvs_in_vm() {
     let vm = root.join("tests/ipvs_vm");
     let setup = Command::new("sh").arg(vm.join("setup.sh")).status();
     if !setup.is_ok_and(|s| s.success()) || !have("qemu-system-x86_64") {
-        assert!(!ci, "IPVS VM: qemu/busybox missing and tests/ipvs_vm/setup.sh failed (CI)");
+        assert!(
+            !ci,
+            "IPVS VM: qemu/busybox missing and tests/ipvs_vm/setup.sh failed (CI)"
+        );
         eprintln!("\n############################################################");
         eprintln!("### SKIPPED ipvs_in_vm: qemu-system-x86_64 is unavailable ###");
         eprintln!("### (run tests/ipvs_vm/setup.sh as root to enable it)     ###");
@@ -87,7 +90,10 @@ fn ipvs_in_vm() {
         !matches!(code, Some(124) | Some(125)),
         "IPVS VM failed to boot or timed out (exit {code:?})"
     );
-    assert!(out.status.success(), "tests inside the IPVS VM failed (exit {code:?})");
+    assert!(
+        out.status.success(),
+        "tests inside the IPVS VM failed (exit {code:?})"
+    );
     let want = format!("test result: ok. {} passed", VM_TESTS.len());
     assert!(stdout.contains(&want), "expected '{want}' from the VM run");
 }
@@ -96,15 +102,25 @@ fn ipvs_in_vm() {
 
 /// A fresh IPVS table (panics outside the VM: these tests are only run there).
 fn fresh() -> Ipvs {
-    assert!(in_vm(), "run inside the IPVS VM (tests/ipvs.rs ipvs_in_vm does)");
+    assert!(
+        in_vm(),
+        "run inside the IPVS VM (tests/ipvs.rs ipvs_in_vm does)"
+    );
     let mut ipvs = Ipvs::open().expect("Ipvs::open");
     ipvs.flush().expect("flush");
     ipvs
 }
 
 fn ipvsadm(args: &[&str]) -> String {
-    let out = Command::new("ipvsadm").args(args).output().expect("run ipvsadm");
-    assert!(out.status.success(), "ipvsadm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("ipvsadm")
+        .args(args)
+        .output()
+        .expect("run ipvsadm");
+    assert!(
+        out.status.success(),
+        "ipvsadm {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -142,7 +158,11 @@ fn sched_flags(s: &Service) -> String {
 /// The service line of `ipvsadm -Ln`, rendered from our dump.
 fn service_line(s: &Service) -> String {
     let mut l = match s.key {
-        ServiceKey::Addr { protocol, addr, port } => {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
             let p = match protocol {
                 Protocol::Tcp => "TCP",
                 Protocol::Udp => "UDP",
@@ -189,7 +209,10 @@ fn dest_line(d: &DestEntry, persistent_conn: bool) -> String {
         Fwd::Tunnel { .. } => "Tunnel",
         Fwd::Other(_) => "?",
     };
-    format!("-> {a} {fwd} {} {} {}", d.dest.weight, d.active_conns, d.inact_conns)
+    format!(
+        "-> {a} {fwd} {} {} {}",
+        d.dest.weight, d.active_conns, d.inact_conns
+    )
 }
 
 type Table = BTreeSet<(String, Vec<String>)>;
@@ -201,16 +224,20 @@ fn parse_ipvsadm(out: &str) -> Table {
     for line in out.lines().skip(3) {
         let norm = line.split_whitespace().collect::<Vec<_>>().join(" ");
         if norm.starts_with("->") {
-            t.last_mut().expect("dest line before any service").1.push(norm);
+            t.last_mut()
+                .expect("dest line before any service")
+                .1
+                .push(norm);
         } else if !norm.is_empty() {
             t.push((norm, Vec::new()));
         }
     }
-    t.into_iter().map(|(s, mut d)| {
-        d.sort();
-        (s, d)
-    })
-    .collect()
+    t.into_iter()
+        .map(|(s, mut d)| {
+            d.sort();
+            (s, d)
+        })
+        .collect()
 }
 
 /// Our own dump rendered like `ipvsadm -Ln`.
@@ -238,11 +265,23 @@ fn assert_matches_ipvsadm(ipvs: &mut Ipvs) {
     let first = theirs.lines().next().unwrap_or_default();
     assert_eq!(
         first,
-        format!("IP Virtual Server version {} (size={})", info.version_string(), info.conn_tab_size)
+        format!(
+            "IP Virtual Server version {} (size={})",
+            info.version_string(),
+            info.conn_tab_size
+        )
     );
-    assert_eq!(our_table(ipvs, false), parse_ipvsadm(&theirs), "ipvsadm -Ln:\n{theirs}");
+    assert_eq!(
+        our_table(ipvs, false),
+        parse_ipvsadm(&theirs),
+        "ipvsadm -Ln:\n{theirs}"
+    );
     let theirs = ipvsadm(&["-Ln", "--persistent-conn"]);
-    assert_eq!(our_table(ipvs, true), parse_ipvsadm(&theirs), "--persistent-conn:\n{theirs}");
+    assert_eq!(
+        our_table(ipvs, true),
+        parse_ipvsadm(&theirs),
+        "--persistent-conn:\n{theirs}"
+    );
 }
 
 fn find<'a>(entries: &'a [ServiceEntry], svc: &Service) -> &'a Service {
@@ -253,8 +292,9 @@ fn find<'a>(entries: &'a [ServiceEntry], svc: &Service) -> &'a Service {
         .service
 }
 
-const SCHEDULERS: &[&str] =
-    &["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"];
+const SCHEDULERS: &[&str] = &[
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
+];
 
 // ------------------------------------------------------------- VM tests
 
@@ -269,17 +309,71 @@ fn hex(b: &[u8]) -> String {
 fn vm_capture() {
     let mut ipvs = fresh();
     ipvsadm(&["-A", "-t", "192.0.2.10:80", "-s", "rr"]);
-    ipvsadm(&["-a", "-t", "192.0.2.10:80", "-r", "198.51.100.1:8080", "-m", "-w", "2"]);
-    ipvsadm(&["-A", "-u", "[2001:db8::10]:53", "-s", "sh", "-b", "sh-port", "-p", "120"]);
-    ipvsadm(&["-a", "-u", "[2001:db8::10]:53", "-r", "[2001:db8::20]:53", "-i", "--tun-type", "gue", "--tun-port", "6080", "--tun-csum"]);
+    ipvsadm(&[
+        "-a",
+        "-t",
+        "192.0.2.10:80",
+        "-r",
+        "198.51.100.1:8080",
+        "-m",
+        "-w",
+        "2",
+    ]);
+    ipvsadm(&[
+        "-A",
+        "-u",
+        "[2001:db8::10]:53",
+        "-s",
+        "sh",
+        "-b",
+        "sh-port",
+        "-p",
+        "120",
+    ]);
+    ipvsadm(&[
+        "-a",
+        "-u",
+        "[2001:db8::10]:53",
+        "-r",
+        "[2001:db8::20]:53",
+        "-i",
+        "--tun-type",
+        "gue",
+        "--tun-port",
+        "6080",
+        "--tun-csum",
+    ]);
     let svc = Service::new(Protocol::Tcp, v4("192.0.2.10"), 80, "rr");
     let svc6 = Service::new(Protocol::Udp, "2001:db8::10".parse().expect("v6"), 53, "sh");
     let captures = [
-        ("GET_SERVICE", ipvs.request_raw(IpvsCmd::GetService, vec![], true)),
-        ("GET_DEST_V4", ipvs.request_raw(IpvsCmd::GetDest, vec![CmdAttr::Service(svc.key_attrs())], true)),
-        ("GET_DEST_V6", ipvs.request_raw(IpvsCmd::GetDest, vec![CmdAttr::Service(svc6.key_attrs())], true)),
-        ("GET_INFO", ipvs.request_raw(IpvsCmd::GetInfo, vec![], false)),
-        ("GET_CONFIG", ipvs.request_raw(IpvsCmd::GetConfig, vec![], false)),
+        (
+            "GET_SERVICE",
+            ipvs.request_raw(IpvsCmd::GetService, vec![], true),
+        ),
+        (
+            "GET_DEST_V4",
+            ipvs.request_raw(
+                IpvsCmd::GetDest,
+                vec![CmdAttr::Service(svc.key_attrs())],
+                true,
+            ),
+        ),
+        (
+            "GET_DEST_V6",
+            ipvs.request_raw(
+                IpvsCmd::GetDest,
+                vec![CmdAttr::Service(svc6.key_attrs())],
+                true,
+            ),
+        ),
+        (
+            "GET_INFO",
+            ipvs.request_raw(IpvsCmd::GetInfo, vec![], false),
+        ),
+        (
+            "GET_CONFIG",
+            ipvs.request_raw(IpvsCmd::GetConfig, vec![], false),
+        ),
     ];
     for (name, replies) in captures {
         let replies = replies.unwrap_or_else(|e| panic!("{name}: errno {e}"));
@@ -310,7 +404,10 @@ fn vm_services_every_scheduler() {
     let mut ipvs = fresh();
     let mut want = Vec::new();
     for (i, sched) in SCHEDULERS.iter().enumerate() {
-        for (j, proto) in [Protocol::Tcp, Protocol::Udp, Protocol::Sctp].into_iter().enumerate() {
+        for (j, proto) in [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
+            .into_iter()
+            .enumerate()
+        {
             let port = 1000 + (i * 10 + j) as u16;
             for addr in [v4("192.0.2.20"), "2001:db8::20".parse().expect("v6")] {
                 let s = Service::new(proto, addr, port, sched);
@@ -335,7 +432,12 @@ fn vm_service_flags_and_persistence() {
     persist.flags = IP_VS_SVC_F_PERSISTENT;
     persist.timeout = 300;
     persist.netmask = 0xffff_ff00;
-    let mut persist6 = Service::new(Protocol::Tcp, "2001:db8::30".parse().expect("v6"), 443, "lc");
+    let mut persist6 = Service::new(
+        Protocol::Tcp,
+        "2001:db8::30".parse().expect("v6"),
+        443,
+        "lc",
+    );
     persist6.flags = IP_VS_SVC_F_PERSISTENT;
     persist6.timeout = 60;
     persist6.netmask = 64;
@@ -355,8 +457,14 @@ fn vm_service_flags_and_persistence() {
     }
     assert_matches_ipvsadm(&mut ipvs);
     let listed = ipvsadm(&["-Ln"]);
-    assert!(listed.contains("TCP  192.0.2.30:443 wlc persistent 300 mask 255.255.255.0"), "{listed}");
-    assert!(listed.contains("UDP  192.0.2.31:53 sh (sh-fallback,sh-port) ops"), "{listed}");
+    assert!(
+        listed.contains("TCP  192.0.2.30:443 wlc persistent 300 mask 255.255.255.0"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("UDP  192.0.2.31:53 sh (sh-fallback,sh-port) ops"),
+        "{listed}"
+    );
 }
 
 #[test]
@@ -364,17 +472,36 @@ fn vm_service_flags_and_persistence() {
 fn vm_dests() {
     let mut ipvs = fresh();
     let svc = Service::new(Protocol::Tcp, v4("192.0.2.40"), 80, "wrr");
-    let svc6 = Service::new(Protocol::Tcp, "2001:db8::40".parse().expect("v6"), 80, "wlc");
+    let svc6 = Service::new(
+        Protocol::Tcp,
+        "2001:db8::40".parse().expect("v6"),
+        80,
+        "wlc",
+    );
     ipvs.add_service(&svc).expect("add");
     ipvs.add_service(&svc6).expect("add6");
     let mut nat = Dest::new(v4("198.51.100.1"), 8080, Fwd::Masq, 3);
     nat.u_thresh = 100;
     nat.l_thresh = 10;
     let dr = Dest::new(v4("198.51.100.2"), 80, Fwd::Route, 0);
-    let tun = |t, port, flags| Fwd::Tunnel { tun_type: t, port, flags };
+    let tun = |t, port, flags| Fwd::Tunnel {
+        tun_type: t,
+        port,
+        flags,
+    };
     let ipip = Dest::new(v4("198.51.100.3"), 80, tun(TunnelType::Ipip, 0, 0), 1);
-    let gue = Dest::new(v4("198.51.100.4"), 80, tun(TunnelType::Gue, 6080, IP_VS_TUNNEL_ENCAP_FLAG_CSUM), 5);
-    let gre = Dest::new(v4("198.51.100.5"), 80, tun(TunnelType::Gre, 0, IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM), 7);
+    let gue = Dest::new(
+        v4("198.51.100.4"),
+        80,
+        tun(TunnelType::Gue, 6080, IP_VS_TUNNEL_ENCAP_FLAG_CSUM),
+        5,
+    );
+    let gre = Dest::new(
+        v4("198.51.100.5"),
+        80,
+        tun(TunnelType::Gre, 0, IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM),
+        7,
+    );
     // Mixed family: an IPv6 service tunnelled to an IPv4 real server.
     let mixed = Dest::new(v4("198.51.100.6"), 80, tun(TunnelType::Ipip, 0, 0), 2);
     let nat6 = Dest::new("2001:db8::41".parse().expect("v6"), 80, Fwd::Masq, 1);
@@ -382,22 +509,39 @@ fn vm_dests() {
     for d in &v4_dests {
         ipvs.add_dest(&svc, d).expect("add_dest");
     }
-    ipvs.add_dest(&svc6, &mixed).expect("mixed-family tunnel dest");
+    ipvs.add_dest(&svc6, &mixed)
+        .expect("mixed-family tunnel dest");
     ipvs.add_dest(&svc6, &nat6).expect("add v6 dest");
-    let got: Vec<Dest> = ipvs.dests(&svc).expect("dests").into_iter().map(|e| e.dest).collect();
+    let got: Vec<Dest> = ipvs
+        .dests(&svc)
+        .expect("dests")
+        .into_iter()
+        .map(|e| e.dest)
+        .collect();
     assert_eq!(got.len(), v4_dests.len());
     for d in &v4_dests {
         assert!(got.contains(d), "{d:?} not in {got:?}");
     }
-    let got6: Vec<Dest> = ipvs.dests(&svc6).expect("dests6").into_iter().map(|e| e.dest).collect();
+    let got6: Vec<Dest> = ipvs
+        .dests(&svc6)
+        .expect("dests6")
+        .into_iter()
+        .map(|e| e.dest)
+        .collect();
     assert!(got6.contains(&mixed) && got6.contains(&nat6), "{got6:?}");
     assert_matches_ipvsadm(&mut ipvs);
     // ipvsadm's own view of tunnel details.
     let tun_info = ipvsadm(&["-Ln", "--tun-info"]);
     assert!(tun_info.contains("198.51.100.4:80"), "{tun_info}");
-    let line = tun_info.lines().find(|l| l.contains("198.51.100.4:80")).unwrap_or_default();
+    let line = tun_info
+        .lines()
+        .find(|l| l.contains("198.51.100.4:80"))
+        .unwrap_or_default();
     assert!(line.contains("gue") && line.contains("6080"), "{line}");
-    let line = tun_info.lines().find(|l| l.contains("198.51.100.5:80")).unwrap_or_default();
+    let line = tun_info
+        .lines()
+        .find(|l| l.contains("198.51.100.5:80"))
+        .unwrap_or_default();
     assert!(line.contains("gre"), "{line}");
 }
 
@@ -425,13 +569,19 @@ fn vm_edit_and_delete() {
     assert_eq!(ipvs.dests(&svc).expect("dests")[0].dest, d);
     // SET_DEST on a missing destination falls back to NEW_DEST.
     let missing = Dest::new(v4("198.51.100.11"), 80, Fwd::Route, 4);
-    ipvs.edit_dest(&svc, &missing).expect("edit missing dest adds it");
+    ipvs.edit_dest(&svc, &missing)
+        .expect("edit missing dest adds it");
     assert_eq!(ipvs.dests(&svc).expect("dests").len(), 2);
     assert_matches_ipvsadm(&mut ipvs);
 
     ipvs.del_dest(&svc, &d).expect("del_dest");
     ipvs.del_dest(&svc, &d).expect("ENOENT on del_dest is fine");
-    let left: Vec<Dest> = ipvs.dests(&svc).expect("dests").into_iter().map(|e| e.dest).collect();
+    let left: Vec<Dest> = ipvs
+        .dests(&svc)
+        .expect("dests")
+        .into_iter()
+        .map(|e| e.dest)
+        .collect();
     assert_eq!(left, vec![missing]);
     ipvs.del_service(&svc).expect("del_service");
     assert!(ipvs.services().expect("services").is_empty());
@@ -449,9 +599,13 @@ fn vm_fwmark() {
     fw6.netmask = 96;
     ipvs.add_service(&fw4).expect("fw4");
     ipvs.add_service(&fw6).expect("fw6");
-    ipvs.add_dest(&fw4, &Dest::new(v4("198.51.100.20"), 0, Fwd::Route, 1)).expect("dest");
-    ipvs.add_dest(&fw6, &Dest::new("2001:db8::21".parse().expect("v6"), 0, Fwd::Masq, 2))
-        .expect("dest6");
+    ipvs.add_dest(&fw4, &Dest::new(v4("198.51.100.20"), 0, Fwd::Route, 1))
+        .expect("dest");
+    ipvs.add_dest(
+        &fw6,
+        &Dest::new("2001:db8::21".parse().expect("v6"), 0, Fwd::Masq, 2),
+    )
+    .expect("dest6");
     let got = ipvs.services().expect("services");
     assert_eq!(find(&got, &fw4), &fw4);
     assert_eq!(find(&got, &fw6), &fw6);
@@ -473,14 +627,27 @@ fn vm_errors() {
     );
     let svc = Service::new(Protocol::Tcp, v4("192.0.2.60"), 80, "rr");
     let e = ipvs.del_service(&svc).expect_err("missing service");
-    assert_eq!(e.to_string(), "IPVS cmd IP_VS_SO_SET_DEL(1156) error: No such service(3)");
+    assert_eq!(
+        e.to_string(),
+        "IPVS cmd IP_VS_SO_SET_DEL(1156) error: No such service(3)"
+    );
     let d = Dest::new(v4("198.51.100.30"), 80, Fwd::Masq, 1);
-    let e = ipvs.add_dest(&svc, &d).expect_err("dest of a missing service");
+    let e = ipvs
+        .add_dest(&svc, &d)
+        .expect_err("dest of a missing service");
     assert_eq!(e.errno(), Some(libc::ESRCH));
     // The kernel answers a dump for a missing service with nothing.
-    assert!(ipvs.dests(&svc).expect("GET_DEST of a missing service").is_empty());
-    let e = ipvs.stop_daemon(&SyncDaemon::new(DaemonState::Master, "lo", 1)).expect_err("no daemon");
-    assert_eq!(e.to_string(), "IPVS cmd IP_VS_SO_SET_STOPDAEMON(1164) error: No daemon is running(3)");
+    assert!(ipvs
+        .dests(&svc)
+        .expect("GET_DEST of a missing service")
+        .is_empty());
+    let e = ipvs
+        .stop_daemon(&SyncDaemon::new(DaemonState::Master, "lo", 1))
+        .expect_err("no daemon");
+    assert_eq!(
+        e.to_string(),
+        "IPVS cmd IP_VS_SO_SET_STOPDAEMON(1164) error: No daemon is running(3)"
+    );
 }
 
 #[test]
@@ -488,13 +655,32 @@ fn vm_errors() {
 fn vm_timeouts() {
     let mut ipvs = fresh();
     let orig = ipvs.get_timeouts().expect("get_timeouts");
-    assert_eq!(orig, Timeouts { tcp: 900, tcp_fin: 120, udp: 300 });
-    let t = Timeouts { tcp: 7200, tcp_fin: 60, udp: 45 };
+    assert_eq!(
+        orig,
+        Timeouts {
+            tcp: 900,
+            tcp_fin: 120,
+            udp: 300
+        }
+    );
+    let t = Timeouts {
+        tcp: 7200,
+        tcp_fin: 60,
+        udp: 45,
+    };
     ipvs.set_timeouts(&t).expect("set_timeouts");
     assert_eq!(ipvs.get_timeouts().expect("get"), t);
-    assert_eq!(ipvsadm(&["-L", "--timeout"]).trim(), "Timeout (tcp tcpfin udp): 7200 60 45");
+    assert_eq!(
+        ipvsadm(&["-L", "--timeout"]).trim(),
+        "Timeout (tcp tcpfin udp): 7200 60 45"
+    );
     // 0 leaves a value unchanged.
-    ipvs.set_timeouts(&Timeouts { tcp: 0, tcp_fin: 0, udp: 99 }).expect("set udp");
+    ipvs.set_timeouts(&Timeouts {
+        tcp: 0,
+        tcp_fin: 0,
+        udp: 99,
+    })
+    .expect("set udp");
     assert_eq!(ipvs.get_timeouts().expect("get"), Timeouts { udp: 99, ..t });
     ipvs.set_timeouts(&orig).expect("restore");
     assert_eq!(ipvs.get_timeouts().expect("get"), orig);
@@ -505,7 +691,10 @@ fn vm_timeouts() {
 fn vm_sync_daemon() {
     let mut ipvs = fresh();
     let ok = Command::new("sh")
-        .args(["-c", "ip link add ka0 type dummy && ip link set ka0 multicast on up"])
+        .args([
+            "-c",
+            "ip link add ka0 type dummy && ip link set ka0 multicast on up",
+        ])
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "cannot create the dummy interface ka0");
@@ -531,9 +720,15 @@ fn vm_sync_daemon() {
     );
     let got = ipvs.daemons().expect("daemons");
     assert_eq!(got.len(), 2);
-    let b = got.iter().find(|d| d.state == DaemonState::Backup).expect("backup listed");
+    let b = got
+        .iter()
+        .find(|d| d.state == DaemonState::Backup)
+        .expect("backup listed");
     assert_eq!(b, &backup);
-    let m = got.iter().find(|d| d.state == DaemonState::Master).expect("master listed");
+    let m = got
+        .iter()
+        .find(|d| d.state == DaemonState::Master)
+        .expect("master listed");
     assert_eq!((m.mcast_ifn.as_str(), m.sync_id), ("ka0", 5));
     ipvs.stop_daemon(&master).expect("stop master");
     ipvs.stop_daemon(&backup).expect("stop backup");

@@ -5,9 +5,9 @@
 //! panic (spec §8.1).
 
 use netlink_packet_core::{
-    emit_u16, emit_u16_be, emit_u32, parse_string, parse_u16, parse_u16_be, parse_u32,
-    parse_u64, parse_u8, DecodeError, DefaultNla, Emitable, Nla, NlaBuffer, NlasIterator,
-    Parseable, NLA_F_NESTED,
+    emit_u16, emit_u16_be, emit_u32, parse_string, parse_u16, parse_u16_be, parse_u32, parse_u64,
+    parse_u8, DecodeError, DefaultNla, Emitable, Nla, NlaBuffer, NlasIterator, Parseable,
+    NLA_F_NESTED,
 };
 
 // IPVS_CMD_ATTR_*
@@ -102,9 +102,16 @@ pub struct Flags {
 
 impl Flags {
     fn parse(b: &[u8]) -> Result<Self, DecodeError> {
-        let flags = b.get(0..4).ok_or_else(|| DecodeError::from("ip_vs_flags too short"))?;
-        let mask = b.get(4..8).ok_or_else(|| DecodeError::from("ip_vs_flags too short"))?;
-        Ok(Flags { flags: parse_u32(flags)?, mask: parse_u32(mask)? })
+        let flags = b
+            .get(0..4)
+            .ok_or_else(|| DecodeError::from("ip_vs_flags too short"))?;
+        let mask = b
+            .get(4..8)
+            .ok_or_else(|| DecodeError::from("ip_vs_flags too short"))?;
+        Ok(Flags {
+            flags: parse_u32(flags)?,
+            mask: parse_u32(mask)?,
+        })
     }
 }
 
@@ -284,7 +291,8 @@ impl SvcAttr {
             IPVS_SVC_ATTR_FLAGS => SvcAttr::Flags(Flags::parse(v)?),
             IPVS_SVC_ATTR_TIMEOUT => SvcAttr::Timeout(parse_u32(v)?),
             IPVS_SVC_ATTR_NETMASK => SvcAttr::Netmask(
-                v.try_into().map_err(|_| DecodeError::from("IPVS netmask is not 4 bytes"))?,
+                v.try_into()
+                    .map_err(|_| DecodeError::from("IPVS netmask is not 4 bytes"))?,
             ),
             IPVS_SVC_ATTR_STATS => SvcAttr::Stats(Stats::parse(v)?),
             IPVS_SVC_ATTR_PE_NAME => SvcAttr::PeName(parse_string(v)?),
@@ -321,8 +329,8 @@ impl Nla for DestAttr {
         match self {
             Addr(a) => a.len(),
             Port(_) | AddrFamily(_) | TunPort(_) | TunFlags(_) => 2,
-            FwdMethod(_) | Weight(_) | UThresh(_) | LThresh(_) | ActiveConns(_)
-            | InactConns(_) | PersistConns(_) => 4,
+            FwdMethod(_) | Weight(_) | UThresh(_) | LThresh(_) | ActiveConns(_) | InactConns(_)
+            | PersistConns(_) => 4,
             Stats(s) => s.value_len(false),
             Stats64(s) => s.value_len(true),
             TunType(_) => 1,
@@ -358,8 +366,8 @@ impl Nla for DestAttr {
             Addr(a) => buf.copy_from_slice(a),
             Port(p) | TunPort(p) => emit_u16_be(buf, *p).unwrap_or_default(),
             AddrFamily(v) | TunFlags(v) => emit_u16(buf, *v).unwrap_or_default(),
-            FwdMethod(v) | Weight(v) | UThresh(v) | LThresh(v) | ActiveConns(v)
-            | InactConns(v) | PersistConns(v) => emit_u32(buf, *v).unwrap_or_default(),
+            FwdMethod(v) | Weight(v) | UThresh(v) | LThresh(v) | ActiveConns(v) | InactConns(v)
+            | PersistConns(v) => emit_u32(buf, *v).unwrap_or_default(),
             Stats(s) => s.emit(false, buf),
             Stats64(s) => s.emit(true, buf),
             TunType(t) => buf[0] = *t,

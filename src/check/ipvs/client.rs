@@ -33,7 +33,12 @@ pub enum IpvsError {
     /// The kernel (or the socket) refused a command. `name`/`code` are
     /// keepalived's names and numbers (IP_VS_SO_*), `msg` is libipvs' text.
     #[error("IPVS cmd {name}({code}) error: {msg}({errno})")]
-    Cmd { name: &'static str, code: u32, errno: i32, msg: String },
+    Cmd {
+        name: &'static str,
+        code: u32,
+        errno: i32,
+        msg: String,
+    },
     /// The kernel's reply could not be decoded.
     #[error("IPVS cmd {name}: bad reply from the kernel: {msg}")]
     Decode { name: &'static str, msg: String },
@@ -141,11 +146,18 @@ impl Op {
             (_, EMSGSIZE) => Some("Module is wrong version"),
             _ => None,
         };
-        specific.map(str::to_string).unwrap_or_else(|| self::strerror(errno))
+        specific
+            .map(str::to_string)
+            .unwrap_or_else(|| self::strerror(errno))
     }
 
     fn error(self, errno: i32) -> IpvsError {
-        IpvsError::Cmd { name: self.name(), code: self.code(), errno, msg: self.strerror(errno) }
+        IpvsError::Cmd {
+            name: self.name(),
+            code: self.code(),
+            errno,
+            msg: self.strerror(errno),
+        }
     }
 }
 
@@ -189,7 +201,11 @@ impl GenlSocket {
         let mut sock = Socket::new(NETLINK_GENERIC)?;
         sock.bind_auto()?;
         sock.connect(&SocketAddr::new(0, 0))?;
-        Ok(GenlSocket { sock, seq: 0, buf: Vec::with_capacity(65536) })
+        Ok(GenlSocket {
+            sock,
+            seq: 0,
+            buf: Vec::with_capacity(65536),
+        })
     }
 
     /// Sends `payload` and collects the reply messages' generic-netlink
@@ -222,7 +238,9 @@ impl GenlSocket {
                 let len = NetlinkBuffer::new_checked(data)
                     .map_err(|e| NlError::Decode(e.to_string()))?
                     .length() as usize;
-                let this = data.get(..len).ok_or_else(|| NlError::Decode("short message".into()))?;
+                let this = data
+                    .get(..len)
+                    .ok_or_else(|| NlError::Decode("short message".into()))?;
                 let m = NetlinkMessage::<RawGenl>::deserialize(this)
                     .map_err(|e| NlError::Decode(e.to_string()))?;
                 data = data.get(len.div_ceil(4) * 4..).unwrap_or_default();
@@ -283,7 +301,9 @@ pub struct Ipvs {
 
 impl std::fmt::Debug for Ipvs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ipvs").field("family", &self.family).finish()
+        f.debug_struct("Ipvs")
+            .field("family", &self.family)
+            .finish()
     }
 }
 
@@ -339,12 +359,17 @@ impl Ipvs {
         msg.set_resolved_family_id(self.family);
         let raw = self.sock.transact(msg, dump).map_err(|e| match e {
             NlError::Errno(n) => op.error(n),
-            NlError::Decode(msg) => IpvsError::Decode { name: op.name(), msg },
+            NlError::Decode(msg) => IpvsError::Decode {
+                name: op.name(),
+                msg,
+            },
         })?;
         raw.iter()
             .map(|b| {
-                IpvsMessage::from_genl_bytes(b)
-                    .map_err(|e| IpvsError::Decode { name: op.name(), msg: e.to_string() })
+                IpvsMessage::from_genl_bytes(b).map_err(|e| IpvsError::Decode {
+                    name: op.name(),
+                    msg: e.to_string(),
+                })
             })
             .collect()
     }
@@ -362,15 +387,27 @@ impl Ipvs {
     }
 
     pub fn add_service(&mut self, svc: &Service) -> Result<(), IpvsError> {
-        self.set(Op::Add, IpvsCmd::NewService, vec![CmdAttr::Service(svc.to_attrs())])
+        self.set(
+            Op::Add,
+            IpvsCmd::NewService,
+            vec![CmdAttr::Service(svc.to_attrs())],
+        )
     }
 
     pub fn edit_service(&mut self, svc: &Service) -> Result<(), IpvsError> {
-        self.set(Op::Edit, IpvsCmd::SetService, vec![CmdAttr::Service(svc.to_attrs())])
+        self.set(
+            Op::Edit,
+            IpvsCmd::SetService,
+            vec![CmdAttr::Service(svc.to_attrs())],
+        )
     }
 
     pub fn del_service(&mut self, svc: &Service) -> Result<(), IpvsError> {
-        self.set(Op::Del, IpvsCmd::DelService, vec![CmdAttr::Service(svc.key_attrs())])
+        self.set(
+            Op::Del,
+            IpvsCmd::DelService,
+            vec![CmdAttr::Service(svc.key_attrs())],
+        )
     }
 
     fn dest_attrs(svc: &Service, dest: Vec<super::attr::DestAttr>) -> Vec<CmdAttr> {
@@ -378,19 +415,31 @@ impl Ipvs {
     }
 
     pub fn add_dest(&mut self, svc: &Service, dest: &Dest) -> Result<(), IpvsError> {
-        self.set(Op::AddDest, IpvsCmd::NewDest, Self::dest_attrs(svc, dest.to_attrs()))
+        self.set(
+            Op::AddDest,
+            IpvsCmd::NewDest,
+            Self::dest_attrs(svc, dest.to_attrs()),
+        )
     }
 
     /// SET_DEST; a missing destination is added instead (spec §8.1).
     pub fn edit_dest(&mut self, svc: &Service, dest: &Dest) -> Result<(), IpvsError> {
-        match self.set(Op::EditDest, IpvsCmd::SetDest, Self::dest_attrs(svc, dest.to_attrs())) {
+        match self.set(
+            Op::EditDest,
+            IpvsCmd::SetDest,
+            Self::dest_attrs(svc, dest.to_attrs()),
+        ) {
             Err(e) if e.errno() == Some(libc::ENOENT) => self.add_dest(svc, dest),
             r => r,
         }
     }
 
     pub fn del_dest(&mut self, svc: &Service, dest: &Dest) -> Result<(), IpvsError> {
-        self.set(Op::DelDest, IpvsCmd::DelDest, Self::dest_attrs(svc, dest.key_attrs()))
+        self.set(
+            Op::DelDest,
+            IpvsCmd::DelDest,
+            Self::dest_attrs(svc, dest.key_attrs()),
+        )
     }
 
     /// Removes every service and destination.
@@ -400,7 +449,9 @@ impl Ipvs {
 
     /// Zeroes the counters of `svc`, or of everything.
     pub fn zero(&mut self, svc: Option<&Service>) -> Result<(), IpvsError> {
-        let attrs = svc.map(|s| vec![CmdAttr::Service(s.key_attrs())]).unwrap_or_default();
+        let attrs = svc
+            .map(|s| vec![CmdAttr::Service(s.key_attrs())])
+            .unwrap_or_default();
         self.set(Op::Zero, IpvsCmd::Zero, attrs)
     }
 
@@ -445,7 +496,11 @@ impl Ipvs {
     }
 
     pub fn start_daemon(&mut self, d: &SyncDaemon) -> Result<(), IpvsError> {
-        self.set(Op::StartDaemon, IpvsCmd::NewDaemon, vec![CmdAttr::Daemon(d.to_attrs())])
+        self.set(
+            Op::StartDaemon,
+            IpvsCmd::NewDaemon,
+            vec![CmdAttr::Daemon(d.to_attrs())],
+        )
     }
 
     /// Stops the daemon with `d`'s state (and sync id, as keepalived sends it).
@@ -454,7 +509,11 @@ impl Ipvs {
             super::attr::DaemonAttr::State(d.state.to_raw()),
             super::attr::DaemonAttr::SyncId(d.sync_id),
         ];
-        self.set(Op::StopDaemon, IpvsCmd::DelDaemon, vec![CmdAttr::Daemon(attrs)])
+        self.set(
+            Op::StopDaemon,
+            IpvsCmd::DelDaemon,
+            vec![CmdAttr::Daemon(attrs)],
+        )
     }
 
     /// The running sync daemons.

@@ -148,7 +148,10 @@ impl IpvsMessage {
 
     /// Serializes the generic-netlink payload (genl header + attributes).
     pub fn to_genl_bytes(&self) -> Vec<u8> {
-        let header = GenlHeader { cmd: self.command(), version: self.version() };
+        let header = GenlHeader {
+            cmd: self.command(),
+            version: self.version(),
+        };
         let mut out = vec![0u8; header.buffer_len() + self.buffer_len()];
         let (h, rest) = out.split_at_mut(header.buffer_len());
         header.emit(h);
@@ -192,7 +195,10 @@ impl ParseableParametrized<[u8], GenlHeader> for IpvsMessage {
     fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
         let cmd = IpvsCmd::from(header.cmd);
         let info = matches!(cmd, IpvsCmd::GetInfo | IpvsCmd::SetInfo);
-        Ok(IpvsMessage { cmd, attrs: parse_nlas(buf, |nla| CmdAttr::parse(nla, info))? })
+        Ok(IpvsMessage {
+            cmd,
+            attrs: parse_nlas(buf, |nla| CmdAttr::parse(nla, info))?,
+        })
     }
 }
 
@@ -259,7 +265,11 @@ impl Protocol {
 /// How a virtual service is identified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceKey {
-    Addr { protocol: Protocol, addr: IpAddr, port: u16 },
+    Addr {
+        protocol: Protocol,
+        addr: IpAddr,
+        port: u16,
+    },
     Fwmark(u32),
 }
 
@@ -315,7 +325,11 @@ impl Service {
         let af = Family::of(&addr);
         Service {
             af,
-            key: ServiceKey::Addr { protocol, addr, port },
+            key: ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            },
             sched_name: sched.to_string(),
             flags: 0,
             timeout: 0,
@@ -355,7 +369,11 @@ impl Service {
     pub fn key_attrs(&self) -> Vec<SvcAttr> {
         let mut v = vec![SvcAttr::Af(self.af.to_af())];
         match self.key {
-            ServiceKey::Addr { protocol, addr, port } => {
+            ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            } => {
                 v.push(SvcAttr::Protocol(protocol.to_raw()));
                 v.push(SvcAttr::Addr(addr_bytes(&addr)));
                 v.push(SvcAttr::Port(port));
@@ -373,7 +391,10 @@ impl Service {
             v.push(SvcAttr::PeName(pe.clone()));
         }
         // All flags are ours to set, as libipvs does (mask ~0).
-        v.push(SvcAttr::Flags(Flags { flags: self.flags, mask: u32::MAX }));
+        v.push(SvcAttr::Flags(Flags {
+            flags: self.flags,
+            mask: u32::MAX,
+        }));
         v.push(SvcAttr::Timeout(self.timeout));
         v.push(SvcAttr::Netmask(self.netmask_bytes()));
         v
@@ -406,9 +427,11 @@ impl Service {
             .ok_or_else(|| DecodeError::from("IPVS service without a known address family"))?;
         let key = match (fwmark, protocol, addr, port) {
             (Some(m), _, _, _) if m != 0 => ServiceKey::Fwmark(m),
-            (_, Some(p), Some(a), Some(port)) => {
-                ServiceKey::Addr { protocol: Protocol::from_raw(p), addr: parse_addr(af, a)?, port }
-            }
+            (_, Some(p), Some(a), Some(port)) => ServiceKey::Addr {
+                protocol: Protocol::from_raw(p),
+                addr: parse_addr(af, a)?,
+                port,
+            },
             _ => return Err(DecodeError::from("IPVS service without address or fwmark")),
         };
         let netmask = match (netmask, af) {
@@ -416,7 +439,15 @@ impl Service {
             (Some(b), Family::Inet6) => u32::from_ne_bytes(b),
             (None, af) => Self::full_netmask(af),
         };
-        Ok(Service { af, key, sched_name, flags, timeout, netmask, pe_name })
+        Ok(Service {
+            af,
+            key,
+            sched_name,
+            flags,
+            timeout,
+            netmask,
+            pe_name,
+        })
     }
 }
 
@@ -442,7 +473,10 @@ impl ServiceEntry {
                 _ => {}
             }
         }
-        Ok(ServiceEntry { service: Service::from_attrs(attrs)?, stats })
+        Ok(ServiceEntry {
+            service: Service::from_attrs(attrs)?,
+            stats,
+        })
     }
 }
 
@@ -484,7 +518,11 @@ pub enum Fwd {
     /// Direct routing.
     Route,
     /// `port` is the GUE port; `flags` are IP_VS_TUNNEL_ENCAP_FLAG_*.
-    Tunnel { tun_type: TunnelType, port: u16, flags: u16 },
+    Tunnel {
+        tun_type: TunnelType,
+        port: u16,
+        flags: u16,
+    },
     Other(u32),
 }
 
@@ -513,7 +551,14 @@ pub struct Dest {
 
 impl Dest {
     pub fn new(addr: IpAddr, port: u16, fwd: Fwd, weight: u32) -> Self {
-        Dest { addr, port, fwd, weight, u_thresh: 0, l_thresh: 0 }
+        Dest {
+            addr,
+            port,
+            fwd,
+            weight,
+            u_thresh: 0,
+            l_thresh: 0,
+        }
     }
 
     /// The destination's own family (may differ from the service's for
@@ -535,7 +580,12 @@ impl Dest {
     pub fn to_attrs(&self) -> Vec<DestAttr> {
         let mut v = self.key_attrs();
         v.push(DestAttr::FwdMethod(self.fwd.to_raw()));
-        if let Fwd::Tunnel { tun_type, port, flags } = self.fwd {
+        if let Fwd::Tunnel {
+            tun_type,
+            port,
+            flags,
+        } = self.fwd
+        {
             v.push(DestAttr::TunType(tun_type.to_raw()));
             v.push(DestAttr::TunPort(port));
             v.push(DestAttr::TunFlags(flags));
@@ -580,7 +630,14 @@ impl Dest {
             },
             n => Fwd::Other(n),
         };
-        Ok(Dest { addr, port, fwd, weight, u_thresh, l_thresh })
+        Ok(Dest {
+            addr,
+            port,
+            fwd,
+            weight,
+            u_thresh,
+            l_thresh,
+        })
     }
 }
 
