@@ -488,7 +488,12 @@ fn vm_service_flags_and_persistence() {
     mh.flags = IP_VS_SVC_F_SCHED2;
     let mut wrr = Service::new(Protocol::Sctp, v4("192.0.2.33"), 80, "wrr");
     wrr.flags = IP_VS_SVC_F_SCHED3;
-    let all = [persist, persist6, sh, mh, wrr];
+    // Persistence engine (ip_vs_pe_sip).
+    let mut sip = Service::new(Protocol::Udp, v4("192.0.2.34"), 5060, "rr");
+    sip.flags = IP_VS_SVC_F_PERSISTENT;
+    sip.timeout = 360;
+    sip.pe_name = Some("sip".into());
+    let all = [persist, persist6, sh, mh, wrr, sip];
     for s in &all {
         ipvs.add_service(s).expect("add_service");
     }
@@ -504,6 +509,10 @@ fn vm_service_flags_and_persistence() {
     );
     assert!(
         listed.contains("UDP  192.0.2.31:53 sh (sh-fallback,sh-port) ops"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("UDP  192.0.2.34:5060 rr persistent 360 pe sip"),
         "{listed}"
     );
 }
@@ -615,6 +624,8 @@ fn vm_edit_and_delete() {
     assert_eq!(ipvs.dests(&svc).expect("dests").len(), 2);
     assert_matches_ipvsadm(&mut ipvs);
 
+    ipvs.zero(Some(&svc)).expect("zero one service");
+    ipvs.zero(None).expect("zero all");
     ipvs.del_dest(&svc, &d).expect("del_dest");
     ipvs.del_dest(&svc, &d).expect("ENOENT on del_dest is fine");
     let left: Vec<Dest> = ipvs
@@ -667,6 +678,20 @@ fn vm_errors() {
         "IPVS cmd IP_VS_SO_SET_ADD(1154) error: Scheduler or persistence engine not found(2)"
     );
     let svc = Service::new(Protocol::Tcp, v4("192.0.2.60"), 80, "rr");
+    let e = ipvs
+        .edit_service(&svc)
+        .expect_err("edit of a missing service");
+    assert_eq!(
+        e.to_string(),
+        "IPVS cmd IP_VS_SO_SET_EDIT(1155) error: No such service(3)"
+    );
+    let mut pe = svc.clone();
+    pe.pe_name = Some("nosuch".into());
+    pe.flags = IP_VS_SVC_F_PERSISTENT;
+    let e = ipvs
+        .add_service(&pe)
+        .expect_err("unknown persistence engine");
+    assert_eq!(e.errno(), Some(libc::ENOENT));
     let e = ipvs.del_service(&svc).expect_err("missing service");
     assert_eq!(
         e.to_string(),
