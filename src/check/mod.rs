@@ -1,0 +1,3 @@
+//! The checker side: IPVS virtual servers and health checks.
+
+pub mod ipvs;

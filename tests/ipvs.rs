@@ -1,0 +1,803 @@
+//! IPVS client against a real kernel: the host test boots one VM
+//! (tests/ipvs_vm/run.sh) that runs this same executable's `vm_*` tests, which
+//! are `#[ignore]`d so they never run on the host (whose kernel has no IPVS).
+//! Inside the VM results are read back through our own dumps and compared
+//! with Debian's `ipvsadm -Ln` (spec §8.1).
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::process::Command;
+
+use keepalived::check::ipvs::msg::{
+    IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2,
+    IP_VS_SVC_F_SCHED3, IP_VS_TUNNEL_ENCAP_FLAG_CSUM, IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM,
+};
+use keepalived::check::ipvs::{
+    CmdAttr, DaemonState, Dest, DestEntry, Family, Fwd, Ipvs, IpvsCmd, Protocol, Service,
+    ServiceEntry, ServiceKey, SyncDaemon, Timeouts, TunnelType,
+};
+
+const IN_VM: &str = "KEEPALIVED_IN_VM";
+
+/// Every test below that runs inside the VM, in order.
+const VM_TESTS: &[&str] = &[
+    "vm_capture",
+    "vm_info",
+    "vm_services_every_scheduler",
+    "vm_service_flags_and_persistence",
+    "vm_dests",
+    "vm_edit_and_delete",
+    "vm_fwmark",
+    "vm_errors",
+    "vm_timeouts",
+    "vm_sync_daemon",
+];
+
+fn in_vm() -> bool {
+    std::env::var_os(IN_VM).is_some()
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd} >/dev/null 2>&1")])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Boots the VM once and runs all `VM_TESTS` in it.
+#[test]
+fn ipvs_in_vm() {
+    if in_vm() {
+        return; // the inner run must not boot another VM
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let vm = root.join("tests/ipvs_vm");
+    let setup = Command::new("sh").arg(vm.join("setup.sh")).status();
+    if !setup.is_ok_and(|s| s.success()) || !have("qemu-system-x86_64") {
+        assert!(
+            !ci,
+            "IPVS VM: qemu/busybox missing and tests/ipvs_vm/setup.sh failed (CI)"
+        );
+        eprintln!("\n############################################################");
+        eprintln!("### SKIPPED ipvs_in_vm: qemu-system-x86_64 is unavailable ###");
+        eprintln!("### (run tests/ipvs_vm/setup.sh as root to enable it)     ###");
+        eprintln!("############################################################\n");
+        return;
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut cmd = Command::new("bash");
+    cmd.arg(vm.join("run.sh"))
+        .args(["--share"])
+        .arg(root)
+        .args(["--timeout", "600", "-e", &format!("{IN_VM}=1"), "--lib-for"])
+        .arg(&exe)
+        .arg("--")
+        .arg(&exe)
+        .args(["--ignored", "--exact", "--nocapture", "--test-threads=1"])
+        .args(VM_TESTS)
+        .current_dir(root);
+    let start = std::time::Instant::now();
+    let out = cmd.output().expect("cannot run tests/ipvs_vm/run.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("IPVS VM run took {:.1} s", start.elapsed().as_secs_f64());
+    let code = out.status.code();
+    assert!(
+        !matches!(code, Some(124) | Some(125)),
+        "IPVS VM failed to boot or timed out (exit {code:?})"
+    );
+    assert!(
+        out.status.success(),
+        "tests inside the IPVS VM failed (exit {code:?})"
+    );
+    let want = format!("test result: ok. {} passed", VM_TESTS.len());
+    assert!(stdout.contains(&want), "expected '{want}' from the VM run");
+    assert!(
+        !stdout.contains(NOT_IN_VM),
+        "inner tests did not see {IN_VM}"
+    );
+}
+
+// ------------------------------------------------------------ VM helpers
+
+const NOT_IN_VM: &str = "skipped: not in the IPVS VM";
+
+/// A fresh IPVS table, or None on the host (`--include-ignored`): these
+/// tests only mean something inside the VM, where `ipvs_in_vm` runs them.
+fn fresh() -> Option<Ipvs> {
+    if !in_vm() {
+        eprintln!("{NOT_IN_VM}");
+        return None;
+    }
+    let mut ipvs = Ipvs::open().expect("Ipvs::open");
+    ipvs.flush().expect("flush");
+    Some(ipvs)
+}
+
+fn ipvsadm(args: &[&str]) -> String {
+    let out = Command::new("ipvsadm")
+        .args(args)
+        .output()
+        .expect("run ipvsadm");
+    assert!(
+        out.status.success(),
+        "ipvsadm {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn v4(s: &str) -> IpAddr {
+    s.parse().expect("address")
+}
+
+fn addr_port(a: &IpAddr, port: u16) -> String {
+    match a {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+/// ipvsadm's print_sched_flags().
+fn sched_flags(s: &Service) -> String {
+    let names = match s.sched_name.as_str() {
+        "sh" => ["sh-fallback", "sh-port", "flag-3"],
+        "mh" => ["mh-fallback", "mh-port", "flag-3"],
+        _ => ["flag-1", "flag-2", "flag-3"],
+    };
+    let set: Vec<&str> = [IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2, IP_VS_SVC_F_SCHED3]
+        .iter()
+        .zip(names)
+        .filter(|(f, _)| s.flags & **f != 0)
+        .map(|(_, n)| n)
+        .collect();
+    if set.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", set.join(","))
+    }
+}
+
+/// The service line of `ipvsadm -Ln`, rendered from our dump.
+fn service_line(s: &Service) -> String {
+    let mut l = match s.key {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
+            let p = match protocol {
+                Protocol::Tcp => "TCP",
+                Protocol::Udp => "UDP",
+                Protocol::Sctp => "SCTP",
+                Protocol::Other(_) => "?",
+            };
+            format!("{p} {} {}", addr_port(&addr, port), s.sched_name)
+        }
+        ServiceKey::Fwmark(m) if s.af == Family::Inet6 => format!("FWM {m} IPv6 {}", s.sched_name),
+        ServiceKey::Fwmark(m) => format!("FWM {m} {}", s.sched_name),
+    };
+    l += &sched_flags(s);
+    if s.flags & IP_VS_SVC_F_PERSISTENT != 0 {
+        l += &format!(" persistent {}", s.timeout);
+        match s.af {
+            Family::Inet if s.netmask != u32::MAX => {
+                l += &format!(" mask {}", Ipv4Addr::from(s.netmask))
+            }
+            Family::Inet6 if s.netmask != 128 => l += &format!(" mask {}", s.netmask),
+            _ => {}
+        }
+        if let Some(pe) = &s.pe_name {
+            l += &format!(" pe {pe}");
+        }
+    }
+    if s.flags & IP_VS_SVC_F_ONEPACKET != 0 {
+        l += " ops";
+    }
+    l
+}
+
+/// Which `ipvsadm -Ln` listing.
+#[derive(Clone, Copy)]
+enum View {
+    Plain,
+    PersistentConn,
+    Thresholds,
+}
+
+fn dest_line(d: &DestEntry, view: View) -> String {
+    let a = addr_port(&d.dest.addr, d.dest.port);
+    let (act, inact) = (d.active_conns, d.inact_conns);
+    match view {
+        View::PersistentConn => {
+            let (w, p) = (d.dest.weight, d.persist_conns);
+            return format!("-> {a} {w} {p} {act} {inact}");
+        }
+        View::Thresholds => {
+            let (u, l) = (d.dest.u_thresh, d.dest.l_thresh);
+            return format!("-> {a} {u} {l} {act} {inact}");
+        }
+        View::Plain => {}
+    }
+    let fwd = match d.dest.fwd {
+        Fwd::Masq => "Masq",
+        Fwd::Local => "Local",
+        Fwd::Route => "Route",
+        Fwd::Tunnel { .. } => "Tunnel",
+        Fwd::Other(_) => "?",
+    };
+    format!(
+        "-> {a} {fwd} {} {} {}",
+        d.dest.weight, d.active_conns, d.inact_conns
+    )
+}
+
+type Table = BTreeSet<(String, Vec<String>)>;
+
+/// Parses `ipvsadm -Ln` (whitespace-normalized) into services with their
+/// sorted destination lines.
+fn parse_ipvsadm(out: &str) -> Table {
+    let mut t = Vec::<(String, Vec<String>)>::new();
+    for line in out.lines().skip(3) {
+        let norm = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if norm.starts_with("->") {
+            t.last_mut()
+                .expect("dest line before any service")
+                .1
+                .push(norm);
+        } else if !norm.is_empty() {
+            t.push((norm, Vec::new()));
+        }
+    }
+    t.into_iter()
+        .map(|(s, mut d)| {
+            d.sort();
+            (s, d)
+        })
+        .collect()
+}
+
+/// Our own dump rendered like `ipvsadm -Ln`.
+fn our_table(ipvs: &mut Ipvs, view: View) -> Table {
+    ipvs.services()
+        .expect("services")
+        .into_iter()
+        .map(|e| {
+            let mut d: Vec<String> = ipvs
+                .dests(&e.service)
+                .expect("dests")
+                .iter()
+                .map(|d| dest_line(d, view))
+                .collect();
+            d.sort();
+            (service_line(&e.service), d)
+        })
+        .collect()
+}
+
+/// Compares our dump with `ipvsadm -Ln` and `ipvsadm -Ln --persistent-conn`.
+fn assert_matches_ipvsadm(ipvs: &mut Ipvs) {
+    let theirs = ipvsadm(&["-Ln"]);
+    let info = ipvs.info().expect("info");
+    let first = theirs.lines().next().unwrap_or_default();
+    assert_eq!(
+        first,
+        format!(
+            "IP Virtual Server version {} (size={})",
+            info.version_string(),
+            info.conn_tab_size
+        )
+    );
+    for (view, args) in [
+        (View::Plain, &["-Ln"][..]),
+        (View::PersistentConn, &["-Ln", "--persistent-conn"][..]),
+        (View::Thresholds, &["-Ln", "--thresholds"][..]),
+    ] {
+        let theirs = ipvsadm(args);
+        assert_eq!(
+            our_table(ipvs, view),
+            parse_ipvsadm(&theirs),
+            "ipvsadm {args:?}:\n{theirs}"
+        );
+    }
+}
+
+/// On a host without IPVS, open() fails the way keepalived logs it (after
+/// trying `modprobe ip_vs`); with IPVS it succeeds.
+#[test]
+fn open_reports_keepalived_error_without_ipvs() {
+    if in_vm() {
+        return;
+    }
+    let r = Ipvs::open();
+    if Path::new("/proc/net/ip_vs").exists() {
+        r.expect("IPVS is available here");
+    } else {
+        let e = r.expect_err("no IPVS in this kernel");
+        assert_eq!(
+            e.to_string(),
+            "IPVS: Can't initialize ipvs: No such file or directory"
+        );
+    }
+}
+
+fn find<'a>(entries: &'a [ServiceEntry], svc: &Service) -> &'a Service {
+    &entries
+        .iter()
+        .find(|e| e.service.key == svc.key && e.service.af == svc.af)
+        .unwrap_or_else(|| panic!("service {:?} not in the dump", svc.key))
+        .service
+}
+
+const SCHEDULERS: &[&str] = &[
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
+];
+
+// ------------------------------------------------------------- VM tests
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Prints raw kernel replies as hex: the byte vectors of the unit tests in
+/// src/check/ipvs/tests.rs come from here. Also checks they parse.
+#[test]
+#[ignore]
+fn vm_capture() {
+    let Some(mut ipvs) = fresh() else { return };
+    ipvsadm(&["-A", "-t", "192.0.2.10:80", "-s", "rr"]);
+    ipvsadm(&[
+        "-a",
+        "-t",
+        "192.0.2.10:80",
+        "-r",
+        "198.51.100.1:8080",
+        "-m",
+        "-w",
+        "2",
+    ]);
+    ipvsadm(&[
+        "-A",
+        "-u",
+        "[2001:db8::10]:53",
+        "-s",
+        "sh",
+        "-b",
+        "sh-port",
+        "-p",
+        "120",
+    ]);
+    ipvsadm(&[
+        "-a",
+        "-u",
+        "[2001:db8::10]:53",
+        "-r",
+        "[2001:db8::20]:53",
+        "-i",
+        "--tun-type",
+        "gue",
+        "--tun-port",
+        "6080",
+        "--tun-csum",
+    ]);
+    let svc = Service::new(Protocol::Tcp, v4("192.0.2.10"), 80, "rr");
+    let svc6 = Service::new(Protocol::Udp, "2001:db8::10".parse().expect("v6"), 53, "sh");
+    let captures = [
+        (
+            "GET_SERVICE",
+            ipvs.request_raw(IpvsCmd::GetService, vec![], true),
+        ),
+        (
+            "GET_DEST_V4",
+            ipvs.request_raw(
+                IpvsCmd::GetDest,
+                vec![CmdAttr::Service(svc.key_attrs())],
+                true,
+            ),
+        ),
+        (
+            "GET_DEST_V6",
+            ipvs.request_raw(
+                IpvsCmd::GetDest,
+                vec![CmdAttr::Service(svc6.key_attrs())],
+                true,
+            ),
+        ),
+        (
+            "GET_INFO",
+            ipvs.request_raw(IpvsCmd::GetInfo, vec![], false),
+        ),
+        (
+            "GET_CONFIG",
+            ipvs.request_raw(IpvsCmd::GetConfig, vec![], false),
+        ),
+    ];
+    for (name, replies) in captures {
+        let replies = replies.unwrap_or_else(|e| panic!("{name}: errno {e}"));
+        assert!(!replies.is_empty(), "{name}: no reply");
+        for r in replies {
+            keepalived::check::ipvs::IpvsMessage::from_genl_bytes(&r).expect("parse capture");
+            println!("CAPTURE {name} {}", hex(&r));
+        }
+    }
+}
+
+#[test]
+#[ignore]
+fn vm_info() {
+    let Some(mut ipvs) = fresh() else { return };
+    let info = ipvs.info().expect("info");
+    assert_eq!(info.version, 0x010201);
+    assert_eq!(info.version_string(), "1.2.1");
+    assert_eq!(info.conn_tab_size, 4096);
+    assert!(ipvs.family_id() >= 16, "dynamic genl ids start at 16");
+    assert!(ipvs.services().expect("services").is_empty());
+}
+
+/// TCP/UDP/SCTP x IPv4/IPv6 x every scheduler.
+#[test]
+#[ignore]
+fn vm_services_every_scheduler() {
+    let Some(mut ipvs) = fresh() else { return };
+    let mut want = Vec::new();
+    for (i, sched) in SCHEDULERS.iter().enumerate() {
+        for (j, proto) in [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
+            .into_iter()
+            .enumerate()
+        {
+            let port = 1000 + (i * 10 + j) as u16;
+            for addr in [v4("192.0.2.20"), "2001:db8::20".parse().expect("v6")] {
+                let s = Service::new(proto, addr, port, sched);
+                ipvs.add_service(&s).expect("add_service");
+                want.push(s);
+            }
+        }
+    }
+    let got = ipvs.services().expect("services");
+    assert_eq!(got.len(), want.len());
+    for s in &want {
+        assert_eq!(find(&got, s), s);
+    }
+    assert_matches_ipvsadm(&mut ipvs);
+}
+
+#[test]
+#[ignore]
+fn vm_service_flags_and_persistence() {
+    let Some(mut ipvs) = fresh() else { return };
+    let mut persist = Service::new(Protocol::Tcp, v4("192.0.2.30"), 443, "wlc");
+    persist.flags = IP_VS_SVC_F_PERSISTENT;
+    persist.timeout = 300;
+    persist.netmask = 0xffff_ff00;
+    let mut persist6 = Service::new(
+        Protocol::Tcp,
+        "2001:db8::30".parse().expect("v6"),
+        443,
+        "lc",
+    );
+    persist6.flags = IP_VS_SVC_F_PERSISTENT;
+    persist6.timeout = 60;
+    persist6.netmask = 64;
+    let mut sh = Service::new(Protocol::Udp, v4("192.0.2.31"), 53, "sh");
+    sh.flags = IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2 | IP_VS_SVC_F_ONEPACKET;
+    let mut mh = Service::new(Protocol::Tcp, v4("192.0.2.32"), 80, "mh");
+    mh.flags = IP_VS_SVC_F_SCHED2;
+    let mut wrr = Service::new(Protocol::Sctp, v4("192.0.2.33"), 80, "wrr");
+    wrr.flags = IP_VS_SVC_F_SCHED3;
+    // Persistence engine (ip_vs_pe_sip).
+    let mut sip = Service::new(Protocol::Udp, v4("192.0.2.34"), 5060, "rr");
+    sip.flags = IP_VS_SVC_F_PERSISTENT;
+    sip.timeout = 360;
+    sip.pe_name = Some("sip".into());
+    let all = [persist, persist6, sh, mh, wrr, sip];
+    for s in &all {
+        ipvs.add_service(s).expect("add_service");
+    }
+    let got = ipvs.services().expect("services");
+    for s in &all {
+        assert_eq!(find(&got, s), s);
+    }
+    assert_matches_ipvsadm(&mut ipvs);
+    let listed = ipvsadm(&["-Ln"]);
+    assert!(
+        listed.contains("TCP  192.0.2.30:443 wlc persistent 300 mask 255.255.255.0"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("UDP  192.0.2.31:53 sh (sh-fallback,sh-port) ops"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("UDP  192.0.2.34:5060 rr persistent 360 pe sip"),
+        "{listed}"
+    );
+}
+
+#[test]
+#[ignore]
+fn vm_dests() {
+    let Some(mut ipvs) = fresh() else { return };
+    let svc = Service::new(Protocol::Tcp, v4("192.0.2.40"), 80, "wrr");
+    let svc6 = Service::new(
+        Protocol::Tcp,
+        "2001:db8::40".parse().expect("v6"),
+        80,
+        "wlc",
+    );
+    ipvs.add_service(&svc).expect("add");
+    ipvs.add_service(&svc6).expect("add6");
+    let mut nat = Dest::new(v4("198.51.100.1"), 8080, Fwd::Masq, 3);
+    nat.u_thresh = 100;
+    nat.l_thresh = 10;
+    let dr = Dest::new(v4("198.51.100.2"), 80, Fwd::Route, 0);
+    let tun = |t, port, flags| Fwd::Tunnel {
+        tun_type: t,
+        port,
+        flags,
+    };
+    let ipip = Dest::new(v4("198.51.100.3"), 80, tun(TunnelType::Ipip, 0, 0), 1);
+    let gue = Dest::new(
+        v4("198.51.100.4"),
+        80,
+        tun(TunnelType::Gue, 6080, IP_VS_TUNNEL_ENCAP_FLAG_CSUM),
+        5,
+    );
+    let gre = Dest::new(
+        v4("198.51.100.5"),
+        80,
+        tun(TunnelType::Gre, 0, IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM),
+        7,
+    );
+    // Mixed family: an IPv6 service tunnelled to an IPv4 real server.
+    let mixed = Dest::new(v4("198.51.100.6"), 80, tun(TunnelType::Ipip, 0, 0), 2);
+    let nat6 = Dest::new("2001:db8::41".parse().expect("v6"), 80, Fwd::Masq, 1);
+    let v4_dests = [nat, dr, ipip, gue, gre];
+    for d in &v4_dests {
+        ipvs.add_dest(&svc, d).expect("add_dest");
+    }
+    ipvs.add_dest(&svc6, &mixed)
+        .expect("mixed-family tunnel dest");
+    ipvs.add_dest(&svc6, &nat6).expect("add v6 dest");
+    let got: Vec<Dest> = ipvs
+        .dests(&svc)
+        .expect("dests")
+        .into_iter()
+        .map(|e| e.dest)
+        .collect();
+    assert_eq!(got.len(), v4_dests.len());
+    for d in &v4_dests {
+        assert!(got.contains(d), "{d:?} not in {got:?}");
+    }
+    let got6: Vec<Dest> = ipvs
+        .dests(&svc6)
+        .expect("dests6")
+        .into_iter()
+        .map(|e| e.dest)
+        .collect();
+    assert!(got6.contains(&mixed) && got6.contains(&nat6), "{got6:?}");
+    assert_matches_ipvsadm(&mut ipvs);
+    // ipvsadm's own view of tunnel details.
+    let tun_info = ipvsadm(&["-Ln", "--tun-info"]);
+    assert!(tun_info.contains("198.51.100.4:80"), "{tun_info}");
+    let line = tun_info
+        .lines()
+        .find(|l| l.contains("198.51.100.4:80"))
+        .unwrap_or_default();
+    assert!(line.contains("gue") && line.contains("6080"), "{line}");
+    let line = tun_info
+        .lines()
+        .find(|l| l.contains("198.51.100.5:80"))
+        .unwrap_or_default();
+    assert!(line.contains("gre"), "{line}");
+}
+
+#[test]
+#[ignore]
+fn vm_edit_and_delete() {
+    let Some(mut ipvs) = fresh() else { return };
+    let mut svc = Service::new(Protocol::Tcp, v4("192.0.2.50"), 80, "rr");
+    ipvs.add_service(&svc).expect("add");
+    // EEXIST on add is not an error (spec §8.1).
+    ipvs.add_service(&svc).expect("second add");
+    svc.sched_name = "wlc".into();
+    svc.flags = IP_VS_SVC_F_PERSISTENT;
+    svc.timeout = 600;
+    ipvs.edit_service(&svc).expect("edit_service");
+    let got = ipvs.services().expect("services");
+    assert_eq!(find(&got, &svc), &svc);
+
+    let mut d = Dest::new(v4("198.51.100.10"), 80, Fwd::Masq, 1);
+    ipvs.add_dest(&svc, &d).expect("add_dest");
+    ipvs.add_dest(&svc, &d).expect("EEXIST on add_dest is fine");
+    d.weight = 0; // inhibit_on_failure style
+    d.u_thresh = 50;
+    ipvs.edit_dest(&svc, &d).expect("edit_dest");
+    assert_eq!(ipvs.dests(&svc).expect("dests")[0].dest, d);
+    // SET_DEST on a missing destination falls back to NEW_DEST.
+    let missing = Dest::new(v4("198.51.100.11"), 80, Fwd::Route, 4);
+    ipvs.edit_dest(&svc, &missing)
+        .expect("edit missing dest adds it");
+    assert_eq!(ipvs.dests(&svc).expect("dests").len(), 2);
+    assert_matches_ipvsadm(&mut ipvs);
+
+    ipvs.zero(Some(&svc)).expect("zero one service");
+    ipvs.zero(None).expect("zero all");
+    ipvs.del_dest(&svc, &d).expect("del_dest");
+    ipvs.del_dest(&svc, &d).expect("ENOENT on del_dest is fine");
+    let left: Vec<Dest> = ipvs
+        .dests(&svc)
+        .expect("dests")
+        .into_iter()
+        .map(|e| e.dest)
+        .collect();
+    assert_eq!(left, vec![missing]);
+    ipvs.del_service(&svc).expect("del_service");
+    assert!(ipvs.services().expect("services").is_empty());
+    assert_matches_ipvsadm(&mut ipvs);
+}
+
+#[test]
+#[ignore]
+fn vm_fwmark() {
+    let Some(mut ipvs) = fresh() else { return };
+    let fw4 = Service::fwmark(Family::Inet, 7, "wlc");
+    let mut fw6 = Service::fwmark(Family::Inet6, 8, "lc");
+    fw6.flags = IP_VS_SVC_F_PERSISTENT;
+    fw6.timeout = 30;
+    fw6.netmask = 96;
+    ipvs.add_service(&fw4).expect("fw4");
+    ipvs.add_service(&fw6).expect("fw6");
+    ipvs.add_dest(&fw4, &Dest::new(v4("198.51.100.20"), 0, Fwd::Route, 1))
+        .expect("dest");
+    ipvs.add_dest(
+        &fw6,
+        &Dest::new("2001:db8::21".parse().expect("v6"), 0, Fwd::Masq, 2),
+    )
+    .expect("dest6");
+    let got = ipvs.services().expect("services");
+    assert_eq!(find(&got, &fw4), &fw4);
+    assert_eq!(find(&got, &fw6), &fw6);
+    assert_matches_ipvsadm(&mut ipvs);
+    ipvs.del_service(&fw4).expect("del fw4");
+    assert_eq!(ipvs.services().expect("services").len(), 1);
+}
+
+#[test]
+#[ignore]
+fn vm_errors() {
+    let Some(mut ipvs) = fresh() else { return };
+    let svc = Service::new(Protocol::Tcp, v4("192.0.2.60"), 80, "nosuch");
+    let e = ipvs.add_service(&svc).expect_err("unknown scheduler");
+    assert_eq!(e.errno(), Some(libc::ENOENT));
+    assert_eq!(
+        e.to_string(),
+        "IPVS cmd IP_VS_SO_SET_ADD(1154) error: Scheduler or persistence engine not found(2)"
+    );
+    let svc = Service::new(Protocol::Tcp, v4("192.0.2.60"), 80, "rr");
+    let e = ipvs
+        .edit_service(&svc)
+        .expect_err("edit of a missing service");
+    assert_eq!(
+        e.to_string(),
+        "IPVS cmd IP_VS_SO_SET_EDIT(1155) error: No such service(3)"
+    );
+    let mut pe = svc.clone();
+    pe.pe_name = Some("nosuch".into());
+    pe.flags = IP_VS_SVC_F_PERSISTENT;
+    let e = ipvs
+        .add_service(&pe)
+        .expect_err("unknown persistence engine");
+    assert_eq!(e.errno(), Some(libc::ENOENT));
+    let e = ipvs.del_service(&svc).expect_err("missing service");
+    assert_eq!(
+        e.to_string(),
+        "IPVS cmd IP_VS_SO_SET_DEL(1156) error: No such service(3)"
+    );
+    let d = Dest::new(v4("198.51.100.30"), 80, Fwd::Masq, 1);
+    let e = ipvs
+        .add_dest(&svc, &d)
+        .expect_err("dest of a missing service");
+    assert_eq!(e.errno(), Some(libc::ESRCH));
+    // The kernel answers a dump for a missing service with nothing.
+    assert!(ipvs
+        .dests(&svc)
+        .expect("GET_DEST of a missing service")
+        .is_empty());
+    let e = ipvs
+        .stop_daemon(&SyncDaemon::new(DaemonState::Master, "lo", 1))
+        .expect_err("no daemon");
+    assert_eq!(
+        e.to_string(),
+        "IPVS cmd IP_VS_SO_SET_STOPDAEMON(1164) error: No daemon is running(3)"
+    );
+}
+
+#[test]
+#[ignore]
+fn vm_timeouts() {
+    let Some(mut ipvs) = fresh() else { return };
+    let orig = ipvs.get_timeouts().expect("get_timeouts");
+    assert_eq!(
+        orig,
+        Timeouts {
+            tcp: 900,
+            tcp_fin: 120,
+            udp: 300
+        }
+    );
+    let t = Timeouts {
+        tcp: 7200,
+        tcp_fin: 60,
+        udp: 45,
+    };
+    ipvs.set_timeouts(&t).expect("set_timeouts");
+    assert_eq!(ipvs.get_timeouts().expect("get"), t);
+    assert_eq!(
+        ipvsadm(&["-L", "--timeout"]).trim(),
+        "Timeout (tcp tcpfin udp): 7200 60 45"
+    );
+    // 0 leaves a value unchanged.
+    ipvs.set_timeouts(&Timeouts {
+        tcp: 0,
+        tcp_fin: 0,
+        udp: 99,
+    })
+    .expect("set udp");
+    assert_eq!(ipvs.get_timeouts().expect("get"), Timeouts { udp: 99, ..t });
+    ipvs.set_timeouts(&orig).expect("restore");
+    assert_eq!(ipvs.get_timeouts().expect("get"), orig);
+}
+
+#[test]
+#[ignore]
+fn vm_sync_daemon() {
+    let Some(mut ipvs) = fresh() else { return };
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            "ip link add ka0 type dummy && ip link set ka0 multicast on up",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "cannot create the dummy interface ka0");
+    assert!(ipvs.daemons().expect("daemons").is_empty());
+    let master = SyncDaemon::new(DaemonState::Master, "ka0", 5);
+    let mut backup = SyncDaemon::new(DaemonState::Backup, "ka0", 6);
+    backup.sync_maxlen = Some(1400);
+    backup.mcast_group = Some(v4("224.0.0.81"));
+    backup.mcast_port = Some(8849);
+    backup.mcast_ttl = Some(2);
+    ipvs.start_daemon(&master).expect("start master");
+    ipvs.start_daemon(&backup).expect("start backup");
+    let e = ipvs.start_daemon(&master).expect_err("already running");
+    assert_eq!(e.errno(), Some(libc::EEXIST));
+    let listed = ipvsadm(&["-L", "--daemon"]);
+    assert!(
+        listed.contains("master sync daemon (mcast=ka0, syncid=5, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("backup sync daemon (mcast=ka0, syncid=6, maxlen=1400, group=224.0.0.81, port=8849, ttl=2)"),
+        "{listed}"
+    );
+    let got = ipvs.daemons().expect("daemons");
+    assert_eq!(got.len(), 2);
+    let b = got
+        .iter()
+        .find(|d| d.state == DaemonState::Backup)
+        .expect("backup listed");
+    assert_eq!(b, &backup);
+    let m = got
+        .iter()
+        .find(|d| d.state == DaemonState::Master)
+        .expect("master listed");
+    assert_eq!((m.mcast_ifn.as_str(), m.sync_id), ("ka0", 5));
+    ipvs.stop_daemon(&master).expect("stop master");
+    ipvs.stop_daemon(&backup).expect("stop backup");
+    assert!(ipvs.daemons().expect("daemons").is_empty());
+    assert_eq!(ipvsadm(&["-L", "--daemon"]).trim(), "");
+}
