@@ -3,3 +3,5 @@
 pub mod machine;
 pub mod packet;
 pub mod sync_group;
+pub mod arp;
+pub mod socket;
