@@ -49,23 +49,37 @@ fn addresses_add_read_back_delete() {
         ll.scope = RT_SCOPE_LINK;
         nl.add_address(&ll).await.unwrap();
         let listed = nl.addresses(Some(idx)).await.unwrap();
-        assert!(listed.iter().any(|a| a.addr == ip("192.0.2.100") && a.label.as_deref() == Some("eth0:vip")));
-        (nl.primary_ipv4(idx).await.unwrap(), nl.link_local_ipv6(idx).await.unwrap())
+        assert!(listed
+            .iter()
+            .any(|a| a.addr == ip("192.0.2.100") && a.label.as_deref() == Some("eth0:vip")));
+        (
+            nl.primary_ipv4(idx).await.unwrap(),
+            nl.link_local_ipv6(idx).await.unwrap(),
+        )
     });
     assert_eq!(primary, Some(Ipv4Addr::new(192, 0, 2, 1)));
     assert!(ll.is_some_and(|a| a.segments()[0] == 0xfe80), "{ll:?}");
 
     let v4 = addr_entries(&lan, 0, "-4");
-    let vip = v4.iter().find(|a| a["local"] == "192.0.2.100").expect("VIP listed");
+    let vip = v4
+        .iter()
+        .find(|a| a["local"] == "192.0.2.100")
+        .expect("VIP listed");
     assert_eq!(vip["prefixlen"], 32);
     assert_eq!(vip["label"], "eth0:vip");
     assert_eq!(vip["broadcast"], "192.0.2.255");
     let v6 = addr_entries(&lan, 0, "-6");
-    let vip6 = v6.iter().find(|a| a["local"] == "2001:db8::100").expect("IPv6 VIP listed");
+    let vip6 = v6
+        .iter()
+        .find(|a| a["local"] == "2001:db8::100")
+        .expect("IPv6 VIP listed");
     assert_eq!(vip6["nodad"], true);
     assert_eq!(vip6["noprefixroute"], true);
     assert_eq!(vip6["preferred_life_time"], 0);
-    let ll6 = v6.iter().find(|a| a["local"] == "fe80::62").expect("link-local VIP listed");
+    let ll6 = v6
+        .iter()
+        .find(|a| a["local"] == "fe80::62")
+        .expect("link-local VIP listed");
     assert_eq!(ll6["scope"], "link");
     // No prefix route for the noprefixroute address.
     let routes = lan.ip_json(0, &["-6", "route", "show", "2001:db8::/64"]);
@@ -82,9 +96,15 @@ fn addresses_add_read_back_delete() {
         }
         assert!(nl.ifindex("nosuchif0").await.is_err());
     });
-    let all: Vec<_> = addr_entries(&lan, 0, "-4").into_iter().chain(addr_entries(&lan, 0, "-6")).collect();
+    let all: Vec<_> = addr_entries(&lan, 0, "-4")
+        .into_iter()
+        .chain(addr_entries(&lan, 0, "-6"))
+        .collect();
     for gone in ["192.0.2.100", "2001:db8::100", "fe80::62"] {
-        assert!(!all.iter().any(|a| a["local"] == gone), "{gone} still there: {all:?}");
+        assert!(
+            !all.iter().any(|a| a["local"] == gone),
+            "{gone} still there: {all:?}"
+        );
     }
 }
 
@@ -117,24 +137,50 @@ fn routes_add_read_back_delete() {
         let nl = Netlink::new().unwrap();
         let idx = nl.ifindex("eth0").await.unwrap();
         for r in specs(idx) {
-            nl.add_route(&r).await.unwrap_or_else(|e| panic!("{r:?}: {e}"));
+            nl.add_route(&r)
+                .await
+                .unwrap_or_else(|e| panic!("{r:?}: {e}"));
             nl.add_route(&r).await.unwrap();
         }
         let v4 = nl.routes(false).await.unwrap();
-        assert!(v4.iter().any(|r| r.table == 1000 && r.dst == Some(ip("198.51.100.0")) && r.metric == Some(5)));
+        assert!(v4
+            .iter()
+            .any(|r| r.table == 1000 && r.dst == Some(ip("198.51.100.0")) && r.metric == Some(5)));
     });
     let t1000 = lan.ip_json(0, &["route", "show", "table", "1000"]);
-    let gw = t1000.as_array().unwrap().iter().find(|r| r["dst"] == "198.51.100.0/24").expect("gw route");
+    let gw = t1000
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["dst"] == "198.51.100.0/24")
+        .expect("gw route");
     assert_eq!(gw["gateway"], "192.0.2.254");
     assert_eq!(gw["metric"], 5);
     assert_eq!(gw["prefsrc"], "192.0.2.1");
-    assert!(t1000.as_array().unwrap().iter().any(|r| r["dst"] == "203.0.113.128/25" && r["type"] == "unreachable"));
+    assert!(t1000
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["dst"] == "203.0.113.128/25" && r["type"] == "unreachable"));
     let main = lan.ip_json(0, &["route", "show"]);
     let main = main.as_array().unwrap();
-    assert!(main.iter().any(|r| r["dst"] == "203.0.113.0/24" && r["type"] == "blackhole"));
-    let onl = main.iter().find(|r| r["dst"] == "198.51.100.128/25").expect("onlink route");
-    assert!(onl["flags"].as_array().is_some_and(|f| f.iter().any(|x| x == "onlink")), "{onl}");
-    let dev = main.iter().find(|r| r["dst"] == "198.51.100.64/26").expect("dev route");
+    assert!(main
+        .iter()
+        .any(|r| r["dst"] == "203.0.113.0/24" && r["type"] == "blackhole"));
+    let onl = main
+        .iter()
+        .find(|r| r["dst"] == "198.51.100.128/25")
+        .expect("onlink route");
+    assert!(
+        onl["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == "onlink")),
+        "{onl}"
+    );
+    let dev = main
+        .iter()
+        .find(|r| r["dst"] == "198.51.100.64/26")
+        .expect("dev route");
     assert_eq!(dev["scope"], "link");
     let v6 = lan.ip_json(0, &["-6", "route", "show", "2001:db8:1::/48"]);
     assert_eq!(v6[0]["gateway"], "2001:db8::fe");
@@ -144,14 +190,27 @@ fn routes_add_read_back_delete() {
         let nl = Netlink::new().unwrap();
         let idx = nl.ifindex("eth0").await.unwrap();
         for r in specs(idx) {
-            nl.delete_route(&r).await.unwrap_or_else(|e| panic!("{r:?}: {e}"));
+            nl.delete_route(&r)
+                .await
+                .unwrap_or_else(|e| panic!("{r:?}: {e}"));
             nl.delete_route(&r).await.unwrap();
         }
     });
-    assert_eq!(lan.ip_json(0, &["route", "show", "table", "1000"]), serde_json::json!([]));
+    assert_eq!(
+        lan.ip_json(0, &["route", "show", "table", "1000"]),
+        serde_json::json!([])
+    );
     let main = lan.ip_json(0, &["route", "show"]);
-    assert!(!main.as_array().unwrap().iter().any(|r| r["dst"].as_str().is_some_and(|d| d.starts_with("198.51.100") || d.starts_with("203.0.113"))), "{main}");
-    assert_eq!(lan.ip_json(0, &["-6", "route", "show", "2001:db8:1::/48"]), serde_json::json!([]));
+    assert!(
+        !main.as_array().unwrap().iter().any(|r| r["dst"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("198.51.100") || d.starts_with("203.0.113"))),
+        "{main}"
+    );
+    assert_eq!(
+        lan.ip_json(0, &["-6", "route", "show", "2001:db8:1::/48"]),
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -177,22 +236,39 @@ fn rules_add_read_back_delete() {
     lan.run_in(0, move || async move {
         let nl = Netlink::new().unwrap();
         for r in specs() {
-            nl.add_rule(&r).await.unwrap_or_else(|e| panic!("{r:?}: {e}"));
+            nl.add_rule(&r)
+                .await
+                .unwrap_or_else(|e| panic!("{r:?}: {e}"));
             nl.add_rule(&r).await.unwrap();
         }
         assert!(nl.rule_priorities(false).await.unwrap().contains(&100));
     });
     let v4 = lan.ip_json(0, &["rule", "show"]);
-    let a = v4.as_array().unwrap().iter().find(|r| r["priority"] == 100).expect("rule 100");
+    let a = v4
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["priority"] == 100)
+        .expect("rule 100");
     assert_eq!(a["src"], "192.0.2.0");
     assert_eq!(a["srclen"], 24);
     assert_eq!(a["table"], "1000");
     assert_eq!(a["fwmark"], "0x7");
     assert_eq!(a["iif"], "eth0");
-    let c = v4.as_array().unwrap().iter().find(|r| r["priority"] == 102).expect("rule 102");
+    let c = v4
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["priority"] == 102)
+        .expect("rule 102");
     assert_eq!(c["action"], "blackhole");
     let v6 = lan.ip_json(0, &["-6", "rule", "show"]);
-    let b = v6.as_array().unwrap().iter().find(|r| r["priority"] == 101).expect("rule 101");
+    let b = v6
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["priority"] == 101)
+        .expect("rule 101");
     assert_eq!(b["dst"], "2001:db8:1::");
     assert_eq!(b["table"], "1001");
 
@@ -203,8 +279,23 @@ fn rules_add_read_back_delete() {
             nl.delete_rule(&r).await.unwrap();
         }
     });
-    let left: Vec<_> = lan.ip_json(0, &["rule", "show"]).as_array().unwrap().iter().chain(lan.ip_json(0, &["-6", "rule", "show"]).as_array().unwrap().iter()).map(|r| r["priority"].clone()).collect();
-    assert!(!left.iter().any(|p| p == 100 || p == 101 || p == 102), "{left:?}");
+    let left: Vec<_> = lan
+        .ip_json(0, &["rule", "show"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(
+            lan.ip_json(0, &["-6", "rule", "show"])
+                .as_array()
+                .unwrap()
+                .iter(),
+        )
+        .map(|r| r["priority"].clone())
+        .collect();
+    assert!(
+        !left.iter().any(|p| p == 100 || p == 101 || p == 102),
+        "{left:?}"
+    );
 }
 
 #[test]
@@ -232,9 +323,20 @@ fn vmac_create_reuse_sysctls_delete() {
     assert_eq!(j[0]["linkinfo"]["info_kind"], "macvlan");
     assert_eq!(j[0]["linkinfo"]["info_data"]["mode"], "private");
     assert_eq!(j[0]["link"], "eth0");
-    assert!(j[0]["flags"].as_array().unwrap().iter().any(|f| f == "UP"), "{j}");
-    for (key, want) in [("arp_ignore", "1"), ("arp_filter", "1"), ("accept_local", "1"), ("rp_filter", "0")] {
-        let got = lan.must(0, &["cat", &format!("/proc/sys/net/ipv4/conf/vrrp.51/{key}")]);
+    assert!(
+        j[0]["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+        "{j}"
+    );
+    for (key, want) in [
+        ("arp_ignore", "1"),
+        ("arp_filter", "1"),
+        ("accept_local", "1"),
+        ("rp_filter", "0"),
+    ] {
+        let got = lan.must(
+            0,
+            &["cat", &format!("/proc/sys/net/ipv4/conf/vrrp.51/{key}")],
+        );
         assert_eq!(got.trim(), want, "{key}");
     }
     lan.run_in(0, move || async move {
@@ -243,7 +345,10 @@ fn vmac_create_reuse_sysctls_delete() {
         nl.delete_link(idx).await.unwrap();
         assert_eq!(nl.link_by_name("vrrp.51").await.unwrap(), None);
     });
-    assert!(!lan.exec(0, &["ip", "link", "show", "dev", "vrrp.51"]).status.success());
+    assert!(!lan
+        .exec(0, &["ip", "link", "show", "dev", "vrrp.51"])
+        .status
+        .success());
 }
 
 #[test]
@@ -256,29 +361,64 @@ fn monitor_sees_external_address_removal_and_link_down() {
         let mut mon = Monitor::new().unwrap();
         mon.seed(&nl.links().await.unwrap());
         let idx = nl.ifindex("eth0").await.unwrap();
-        support::netns::must(&["ip", "-n", &ns, "addr", "del", "192.0.2.200/32", "dev", "eth0"]);
+        support::netns::must(&[
+            "ip",
+            "-n",
+            &ns,
+            "addr",
+            "del",
+            "192.0.2.200/32",
+            "dev",
+            "eth0",
+        ]);
         let mut seen = Vec::new();
-        let removed = NetEvent::AddressRemoved { ifindex: idx, addr: ip("192.0.2.200"), prefix: 32 };
+        let removed = NetEvent::AddressRemoved {
+            ifindex: idx,
+            addr: ip("192.0.2.200"),
+            prefix: 32,
+        };
         while !seen.contains(&removed) {
-            let ev = tokio::time::timeout(WAIT, mon.next()).await.expect("no address event").unwrap();
+            let ev = tokio::time::timeout(WAIT, mon.next())
+                .await
+                .expect("no address event")
+                .unwrap();
             seen.push(ev);
         }
         support::netns::must(&["ip", "-n", &ns, "link", "set", "eth0", "down"]);
-        let down = NetEvent::LinkDown { ifindex: idx, name: "eth0".into() };
+        let down = NetEvent::LinkDown {
+            ifindex: idx,
+            name: "eth0".into(),
+        };
         while !seen.contains(&down) {
-            let ev = tokio::time::timeout(WAIT, mon.next()).await.expect("no link event").unwrap();
+            let ev = tokio::time::timeout(WAIT, mon.next())
+                .await
+                .expect("no link event")
+                .unwrap();
             seen.push(ev);
         }
         support::netns::must(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
-        let up = NetEvent::LinkUp { ifindex: idx, name: "eth0".into() };
+        let up = NetEvent::LinkUp {
+            ifindex: idx,
+            name: "eth0".into(),
+        };
         while !seen.contains(&up) {
-            let ev = tokio::time::timeout(WAIT, mon.next()).await.expect("no link-up event").unwrap();
+            let ev = tokio::time::timeout(WAIT, mon.next())
+                .await
+                .expect("no link-up event")
+                .unwrap();
             seen.push(ev);
         }
         seen
     });
     // The interface went down once: exactly one LinkDown despite the other RTM_NEWLINKs.
-    assert_eq!(events.iter().filter(|e| matches!(e, NetEvent::LinkDown { .. })).count(), 1, "{events:?}");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, NetEvent::LinkDown { .. }))
+            .count(),
+        1,
+        "{events:?}"
+    );
 }
 
 /// A 20-byte IPv4 header (TOS 0xc0, TTL 255, protocol 112) + payload, as keepalived builds it.
@@ -297,17 +437,34 @@ fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, payload: &[u8]) -> Vec<u8> {
 const ADVERT: [u8; 12] = [0x31, 51, 100, 1, 0, 100, 0, 0, 192, 0, 2, 100];
 
 /// Opens a receiver in node 1, then sends from node 0 until it reports, and returns what it saw.
-fn exchange(lan: &Lan, ipv6: bool, group: Option<IpAddr>, dst: IpAddr) -> (keepalived::vrrp::socket::Received, Vec<u8>) {
+fn exchange(
+    lan: &Lan,
+    ipv6: bool,
+    group: Option<IpAddr>,
+    dst: IpAddr,
+) -> (keepalived::vrrp::socket::Received, Vec<u8>) {
     let (ready_tx, ready_rx) = mpsc::channel();
     let local = if group.is_none() { Some(dst) } else { None };
     let rx = lan.spawn_in(1, move || async move {
-        let o = SocketOptions { ifindex: 0, ifname: "eth0".into(), group, local, unicast_hops: None };
+        let o = SocketOptions {
+            ifindex: 0,
+            ifname: "eth0".into(),
+            group,
+            local,
+            unicast_hops: None,
+        };
         let nl = Netlink::new().unwrap();
-        let o = SocketOptions { ifindex: nl.ifindex("eth0").await.unwrap(), ..o };
+        let o = SocketOptions {
+            ifindex: nl.ifindex("eth0").await.unwrap(),
+            ..o
+        };
         let sock = VrrpSocket::receiver(ipv6, &o).unwrap();
         ready_tx.send(()).unwrap();
         let mut buf = [0u8; 1500];
-        let r = tokio::time::timeout(WAIT, sock.recv(&mut buf)).await.expect("nothing received").unwrap();
+        let r = tokio::time::timeout(WAIT, sock.recv(&mut buf))
+            .await
+            .expect("nothing received")
+            .unwrap();
         (r.clone(), buf[..r.len].to_vec())
     });
     ready_rx.recv_timeout(WAIT).expect("receiver not ready");
@@ -317,8 +474,18 @@ fn exchange(lan: &Lan, ipv6: bool, group: Option<IpAddr>, dst: IpAddr) -> (keepa
     let tx = lan.spawn_in(0, move || async move {
         let nl = Netlink::new().unwrap();
         let idx = nl.ifindex("eth0").await.unwrap();
-        let local = if ipv6 { nl.link_local_ipv6(idx).await.unwrap().map(IpAddr::V6) } else { None };
-        let o = SocketOptions { ifindex: idx, ifname: "eth0".into(), group, local, unicast_hops: Some(255) };
+        let local = if ipv6 {
+            nl.link_local_ipv6(idx).await.unwrap().map(IpAddr::V6)
+        } else {
+            None
+        };
+        let o = SocketOptions {
+            ifindex: idx,
+            ifname: "eth0".into(),
+            group,
+            local,
+            unicast_hops: Some(255),
+        };
         let sock = VrrpSocket::sender(ipv6, &o).unwrap();
         let pkt = match dst {
             IpAddr::V4(d) => ipv4_packet(src4, d, &ADVERT),
@@ -338,7 +505,11 @@ fn exchange(lan: &Lan, ipv6: bool, group: Option<IpAddr>, dst: IpAddr) -> (keepa
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let local = join(tx);
     if ipv6 {
-        assert_eq!(Some(got.0.src), local, "IPv6 source is the sender's link-local address");
+        assert_eq!(
+            Some(got.0.src),
+            local,
+            "IPv6 source is the sender's link-local address"
+        );
     }
     got
 }
@@ -451,11 +622,18 @@ fn garp_and_na_seen_by_peer() {
 #[test]
 fn garp_seen_by_tcpdump() {
     let Some(lan) = Lan::new(2) else { return };
-    if std::process::Command::new("tcpdump").arg("--version").output().is_err() {
+    if std::process::Command::new("tcpdump")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("SKIPPED: tcpdump not installed");
         return;
     }
-    let mut dump = lan.spawn(1, &["tcpdump", "-i", "eth0", "-n", "-l", "-c", "1", "-e", "arp"]);
+    let mut dump = lan.spawn(
+        1,
+        &["tcpdump", "-i", "eth0", "-n", "-l", "-c", "1", "-e", "arp"],
+    );
     // tcpdump has no readiness signal; resend until it has captured one.
     let mac = lan.mac(0);
     let deadline = std::time::Instant::now() + WAIT;
@@ -464,7 +642,9 @@ fn garp_seen_by_tcpdump() {
             let nl = Netlink::new().unwrap();
             let idx = nl.ifindex("eth0").await.unwrap();
             let sock = PacketSocket::sender().unwrap();
-            arp::send_garp(&sock, idx, mac, Ipv4Addr::new(192, 0, 2, 100)).await.unwrap();
+            arp::send_garp(&sock, idx, mac, Ipv4Addr::new(192, 0, 2, 100))
+                .await
+                .unwrap();
         });
         if dump.try_wait().unwrap().is_some() || std::time::Instant::now() > deadline {
             break;
@@ -475,9 +655,14 @@ fn garp_seen_by_tcpdump() {
     let out = dump.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let src = keepalived::net::link::format_mac(&mac);
-    assert!(text.contains(&format!("{src} > ff:ff:ff:ff:ff:ff, ethertype ARP")), "{text}");
     assert!(
-        text.contains("Request who-has 192.0.2.100 (ff:ff:ff:ff:ff:ff) tell 192.0.2.100, length 28"),
+        text.contains(&format!("{src} > ff:ff:ff:ff:ff:ff, ethertype ARP")),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Request who-has 192.0.2.100 (ff:ff:ff:ff:ff:ff) tell 192.0.2.100, length 28"
+        ),
         "{text}"
     );
 }

@@ -73,7 +73,10 @@ impl AddrSpec {
     fn message(&self) -> Result<AddressMessage, NetError> {
         let max = if self.addr.is_ipv4() { 32 } else { 128 };
         if self.prefix > max {
-            return Err(NetError::Invalid(format!("prefix /{} for {}", self.prefix, self.addr)));
+            return Err(NetError::Invalid(format!(
+                "prefix /{} for {}",
+                self.prefix, self.addr
+            )));
         }
         let mut m = AddressMessage::default();
         m.header.family = family_of(&self.addr);
@@ -95,7 +98,9 @@ impl AddrSpec {
             attrs.push(AddressAttribute::Label(l.clone()));
         }
         if self.flags > 0xff {
-            attrs.push(AddressAttribute::Flags(AddressFlags::from_bits_retain(self.flags)));
+            attrs.push(AddressAttribute::Flags(AddressFlags::from_bits_retain(
+                self.flags,
+            )));
         }
         if let Some(p) = self.preferred_lft {
             let mut ci = CacheInfo::default();
@@ -197,9 +202,8 @@ impl Netlink {
     pub async fn delete_address(&self, a: &AddrSpec) -> Result<(), NetError> {
         let mut m = a.message()?;
         // Lifetimes and flags are irrelevant for a delete and a label would have to match.
-        m.attributes.retain(|x| {
-            matches!(x, AddressAttribute::Local(_) | AddressAttribute::Address(_))
-        });
+        m.attributes
+            .retain(|x| matches!(x, AddressAttribute::Local(_) | AddressAttribute::Address(_)));
         self.ack(
             "delete address",
             RouteNetlinkMessage::DelAddress(m),
@@ -212,7 +216,10 @@ impl Netlink {
     /// All IPv4 and IPv6 addresses, or those of one interface.
     pub async fn addresses(&self, ifindex: Option<u32>) -> Result<Vec<AddrInfo>, NetError> {
         let msgs = self
-            .dump("list addresses", RouteNetlinkMessage::GetAddress(AddressMessage::default()))
+            .dump(
+                "list addresses",
+                RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            )
             .await?;
         Ok(msgs
             .iter()
@@ -273,7 +280,9 @@ mod tests {
         assert_eq!(m.header.index, 7);
         assert_eq!(m.header.prefix_len, 24);
         assert_eq!(m.header.scope, AddressScope::Link);
-        assert!(m.attributes.contains(&AddressAttribute::Label("eth0:vip".into())));
+        assert!(m
+            .attributes
+            .contains(&AddressAttribute::Label("eth0:vip".into())));
         assert!(m
             .attributes
             .contains(&AddressAttribute::Flags(AddressFlags::Noprefixroute)));

@@ -2,8 +2,8 @@
 
 use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo,
-    LinkMessage, MacVlanMode,
+    InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
+    MacVlanMode,
 };
 use rtnetlink::packet_route::RouteNetlinkMessage;
 
@@ -81,7 +81,10 @@ impl LinkInfo {
 
 /// Formats a MAC as `aa:bb:cc:dd:ee:ff`.
 pub fn format_mac(mac: &[u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn check_name(name: &str) -> Result<(), NetError> {
@@ -95,7 +98,10 @@ impl Netlink {
     /// All links.
     pub async fn links(&self) -> Result<Vec<LinkInfo>, NetError> {
         let msgs = self
-            .dump("list links", RouteNetlinkMessage::GetLink(LinkMessage::default()))
+            .dump(
+                "list links",
+                RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            )
             .await?;
         Ok(msgs
             .iter()
@@ -122,7 +128,10 @@ impl Netlink {
     }
 
     async fn one_link(&self, m: LinkMessage) -> Result<Option<LinkInfo>, NetError> {
-        match self.get("get link", RouteNetlinkMessage::GetLink(m), 0).await {
+        match self
+            .get("get link", RouteNetlinkMessage::GetLink(m), 0)
+            .await
+        {
             Ok(msgs) => Ok(msgs.iter().find_map(|m| match m {
                 RouteNetlinkMessage::NewLink(l) => Some(LinkInfo::from_message(l)),
                 _ => None,
@@ -147,8 +156,13 @@ impl Netlink {
         if on {
             m.header.flags = flag;
         }
-        self.ack("set link", RouteNetlinkMessage::SetLink(m), 0, Tolerate::Nothing)
-            .await
+        self.ack(
+            "set link",
+            RouteNetlinkMessage::SetLink(m),
+            0,
+            Tolerate::Nothing,
+        )
+        .await
     }
 
     /// `ip link set IF up|down`.
@@ -166,14 +180,24 @@ impl Netlink {
         let mut m = LinkMessage::default();
         m.header.index = ifindex;
         m.attributes.push(LinkAttribute::Mtu(mtu));
-        self.ack("set mtu", RouteNetlinkMessage::SetLink(m), 0, Tolerate::Nothing)
-            .await
+        self.ack(
+            "set mtu",
+            RouteNetlinkMessage::SetLink(m),
+            0,
+            Tolerate::Nothing,
+        )
+        .await
     }
 
     /// Creates a private-mode macvlan `name` with address `mac` on `parent` and sets it up
     /// (spec §5.13). An existing macvlan of that name on that parent is reused (keepalived:
     /// "Found matching interface"); its MAC is then set to `mac`. Returns its index.
-    pub async fn create_vmac(&self, parent: u32, name: &str, mac: [u8; 6]) -> Result<u32, NetError> {
+    pub async fn create_vmac(
+        &self,
+        parent: u32,
+        name: &str,
+        mac: [u8; 6],
+    ) -> Result<u32, NetError> {
         check_name(name)?;
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.to_string()));
@@ -181,7 +205,9 @@ impl Netlink {
         m.attributes.push(LinkAttribute::Address(mac.to_vec()));
         m.attributes.push(LinkAttribute::LinkInfo(vec![
             NlLinkInfo::Kind(InfoKind::MacVlan),
-            NlLinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(MacVlanMode::Private)])),
+            NlLinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
+                MacVlanMode::Private,
+            )])),
         ]));
         self.ack(
             "create vmac",
@@ -203,8 +229,13 @@ impl Netlink {
             let mut m = LinkMessage::default();
             m.header.index = link.ifindex;
             m.attributes.push(LinkAttribute::Address(mac.to_vec()));
-            self.ack("set vmac address", RouteNetlinkMessage::SetLink(m), 0, Tolerate::Nothing)
-                .await?;
+            self.ack(
+                "set vmac address",
+                RouteNetlinkMessage::SetLink(m),
+                0,
+                Tolerate::Nothing,
+            )
+            .await?;
         }
         self.set_link_up(link.ifindex, true).await?;
         Ok(link.ifindex)
@@ -214,8 +245,13 @@ impl Netlink {
     pub async fn delete_link(&self, ifindex: u32) -> Result<(), NetError> {
         let mut m = LinkMessage::default();
         m.header.index = ifindex;
-        self.ack("delete link", RouteNetlinkMessage::DelLink(m), 0, Tolerate::Missing)
-            .await
+        self.ack(
+            "delete link",
+            RouteNetlinkMessage::DelLink(m),
+            0,
+            Tolerate::Missing,
+        )
+        .await
     }
 }
 
@@ -229,11 +265,14 @@ mod tests {
         m.header.index = 5;
         m.header.flags = LinkFlags::Up | LinkFlags::Multicast;
         m.attributes.push(LinkAttribute::IfName("vrrp.51".into()));
-        m.attributes.push(LinkAttribute::Address(vec![0, 0, 0x5e, 0, 1, 51]));
+        m.attributes
+            .push(LinkAttribute::Address(vec![0, 0, 0x5e, 0, 1, 51]));
         m.attributes.push(LinkAttribute::Link(2));
         m.attributes.push(LinkAttribute::LinkInfo(vec![
             NlLinkInfo::Kind(InfoKind::MacVlan),
-            NlLinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(MacVlanMode::Private)])),
+            NlLinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
+                MacVlanMode::Private,
+            )])),
         ]));
         let l = LinkInfo::from_message(&m);
         assert_eq!(l.name, "vrrp.51");

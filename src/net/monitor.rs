@@ -23,16 +23,37 @@ use super::NetError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetEvent {
     /// IFF_UP and IFF_RUNNING became both set (or the link was first seen so).
-    LinkUp { ifindex: u32, name: String },
+    LinkUp {
+        ifindex: u32,
+        name: String,
+    },
     /// IFF_UP or IFF_RUNNING became clear (or the link was first seen so).
-    LinkDown { ifindex: u32, name: String },
-    LinkDeleted { ifindex: u32, name: String },
-    AddressAdded { ifindex: u32, addr: IpAddr, prefix: u8 },
-    AddressRemoved { ifindex: u32, addr: IpAddr, prefix: u8 },
+    LinkDown {
+        ifindex: u32,
+        name: String,
+    },
+    LinkDeleted {
+        ifindex: u32,
+        name: String,
+    },
+    AddressAdded {
+        ifindex: u32,
+        addr: IpAddr,
+        prefix: u8,
+    },
+    AddressRemoved {
+        ifindex: u32,
+        addr: IpAddr,
+        prefix: u8,
+    },
     RouteAdded(RouteInfo),
     RouteRemoved(RouteInfo),
-    RuleAdded { ipv6: bool },
-    RuleRemoved { ipv6: bool },
+    RuleAdded {
+        ipv6: bool,
+    },
+    RuleRemoved {
+        ipv6: bool,
+    },
 }
 
 type Rx = UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>;
@@ -90,23 +111,42 @@ impl Monitor {
                     return None;
                 }
                 Some(if up {
-                    NetEvent::LinkUp { ifindex: l.ifindex, name: l.name }
+                    NetEvent::LinkUp {
+                        ifindex: l.ifindex,
+                        name: l.name,
+                    }
                 } else {
-                    NetEvent::LinkDown { ifindex: l.ifindex, name: l.name }
+                    NetEvent::LinkDown {
+                        ifindex: l.ifindex,
+                        name: l.name,
+                    }
                 })
             }
             RouteNetlinkMessage::DelLink(m) => {
                 let l = LinkInfo::from_message(&m);
                 self.up.remove(&l.ifindex);
-                Some(NetEvent::LinkDeleted { ifindex: l.ifindex, name: l.name })
+                Some(NetEvent::LinkDeleted {
+                    ifindex: l.ifindex,
+                    name: l.name,
+                })
             }
-            RouteNetlinkMessage::NewAddress(m) => AddrInfo::from_message(&m).map(|a| {
-                NetEvent::AddressAdded { ifindex: a.ifindex, addr: a.addr, prefix: a.prefix }
-            }),
-            RouteNetlinkMessage::DelAddress(m) => AddrInfo::from_message(&m).map(|a| {
-                NetEvent::AddressRemoved { ifindex: a.ifindex, addr: a.addr, prefix: a.prefix }
-            }),
-            RouteNetlinkMessage::NewRoute(m) => Some(NetEvent::RouteAdded(RouteInfo::from_message(&m))),
+            RouteNetlinkMessage::NewAddress(m) => {
+                AddrInfo::from_message(&m).map(|a| NetEvent::AddressAdded {
+                    ifindex: a.ifindex,
+                    addr: a.addr,
+                    prefix: a.prefix,
+                })
+            }
+            RouteNetlinkMessage::DelAddress(m) => {
+                AddrInfo::from_message(&m).map(|a| NetEvent::AddressRemoved {
+                    ifindex: a.ifindex,
+                    addr: a.addr,
+                    prefix: a.prefix,
+                })
+            }
+            RouteNetlinkMessage::NewRoute(m) => {
+                Some(NetEvent::RouteAdded(RouteInfo::from_message(&m)))
+            }
             RouteNetlinkMessage::DelRoute(m) => {
                 Some(NetEvent::RouteRemoved(RouteInfo::from_message(&m)))
             }
@@ -158,21 +198,32 @@ mod tests {
     #[test]
     fn link_transitions_only() {
         let (_tx, rx) = futures::channel::mpsc::unbounded();
-        let mut mon = Monitor { rx, _handle: None, up: HashMap::new() };
+        let mut mon = Monitor {
+            rx,
+            _handle: None,
+            up: HashMap::new(),
+        };
         let up = LinkFlags::Up | LinkFlags::Running;
         assert_eq!(
             mon.translate(link(3, up)),
-            Some(NetEvent::LinkUp { ifindex: 3, name: "eth0".into() })
+            Some(NetEvent::LinkUp {
+                ifindex: 3,
+                name: "eth0".into()
+            })
         );
         assert_eq!(mon.translate(link(3, up)), None);
         assert_eq!(
             mon.translate(link(3, LinkFlags::Up)),
-            Some(NetEvent::LinkDown { ifindex: 3, name: "eth0".into() })
+            Some(NetEvent::LinkDown {
+                ifindex: 3,
+                name: "eth0".into()
+            })
         );
         let mut a = AddressMessage::default();
         a.header.index = 3;
         a.header.prefix_len = 32;
-        a.attributes.push(AddressAttribute::Local("192.0.2.9".parse().unwrap()));
+        a.attributes
+            .push(AddressAttribute::Local("192.0.2.9".parse().unwrap()));
         assert_eq!(
             mon.translate(RouteNetlinkMessage::DelAddress(a)),
             Some(NetEvent::AddressRemoved {

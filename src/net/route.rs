@@ -113,11 +113,18 @@ impl RouteSpec {
         }
         let same_family = |ip: &IpAddr| ip.is_ipv4() == v4;
         if !self.via.iter().chain(self.src.iter()).all(same_family) {
-            return Err(NetError::Invalid(format!("mixed address families in route to {}", self.dst)));
+            return Err(NetError::Invalid(format!(
+                "mixed address families in route to {}",
+                self.dst
+            )));
         }
         let mut m = RouteMessage::default();
         let h = &mut m.header;
-        h.address_family = if v4 { AddressFamily::Inet } else { AddressFamily::Inet6 };
+        h.address_family = if v4 {
+            AddressFamily::Inet
+        } else {
+            AddressFamily::Inet6
+        };
         h.destination_prefix_length = self.prefix;
         h.tos = self.tos;
         // Tables above 255 only fit in RTA_TABLE (as iproute2 does).
@@ -231,8 +238,14 @@ impl Netlink {
     /// Routes of one family (`ipv6` true for IPv6), all tables.
     pub async fn routes(&self, ipv6: bool) -> Result<Vec<RouteInfo>, NetError> {
         let mut m = RouteMessage::default();
-        m.header.address_family = if ipv6 { AddressFamily::Inet6 } else { AddressFamily::Inet };
-        let msgs = self.dump("list routes", RouteNetlinkMessage::GetRoute(m)).await?;
+        m.header.address_family = if ipv6 {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        };
+        let msgs = self
+            .dump("list routes", RouteNetlinkMessage::GetRoute(m))
+            .await?;
         Ok(msgs
             .iter()
             .filter_map(|m| match m {

@@ -83,7 +83,11 @@ impl RuleSpec {
         }
         let mut m = RuleMessage::default();
         let h = &mut m.header;
-        h.family = if self.ipv6 { AddressFamily::Inet6 } else { AddressFamily::Inet };
+        h.family = if self.ipv6 {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        };
         h.tos = self.tos;
         h.action = match self.action {
             RuleAction::ToTable => NlAction::ToTable,
@@ -175,8 +179,14 @@ impl Netlink {
     /// The priorities of a family's rules, in kernel order.
     pub async fn rule_priorities(&self, ipv6: bool) -> Result<Vec<u32>, NetError> {
         let mut m = RuleMessage::default();
-        m.header.family = if ipv6 { AddressFamily::Inet6 } else { AddressFamily::Inet };
-        let msgs = self.dump("list rules", RouteNetlinkMessage::GetRule(m)).await?;
+        m.header.family = if ipv6 {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        };
+        let msgs = self
+            .dump("list rules", RouteNetlinkMessage::GetRule(m))
+            .await?;
         Ok(msgs
             .iter()
             .filter_map(|m| match m {
@@ -225,6 +235,9 @@ mod tests {
         r.action = RuleAction::Goto(500);
         let m = r.message().unwrap();
         assert!(m.attributes.contains(&RuleAttribute::Goto(500)));
-        assert!(!m.attributes.iter().any(|a| matches!(a, RuleAttribute::Table(_))));
+        assert!(!m
+            .attributes
+            .iter()
+            .any(|a| matches!(a, RuleAttribute::Table(_))));
     }
 }

@@ -9,20 +9,29 @@ use super::NetError;
 fn conf_path(family: &str, ifname: &str, key: &str) -> Result<PathBuf, NetError> {
     let ok = |s: &str| !s.is_empty() && !s.contains(['/', '\0']) && s != "." && s != "..";
     if !ok(ifname) || !ok(key) || ifname.len() > 15 {
-        return Err(NetError::Invalid(format!("sysctl {family}/conf/{ifname}/{key}")));
+        return Err(NetError::Invalid(format!(
+            "sysctl {family}/conf/{ifname}/{key}"
+        )));
     }
-    Ok(PathBuf::from(format!("/proc/sys/net/{family}/conf/{ifname}/{key}")))
+    Ok(PathBuf::from(format!(
+        "/proc/sys/net/{family}/conf/{ifname}/{key}"
+    )))
 }
 
 fn read(path: PathBuf) -> Result<String, NetError> {
     std::fs::read_to_string(&path)
         .map(|s| s.trim().to_string())
-        .map_err(|source| NetError::Io { what: path.display().to_string(), source })
+        .map_err(|source| NetError::Io {
+            what: path.display().to_string(),
+            source,
+        })
 }
 
 fn write(path: PathBuf, value: &str) -> Result<(), NetError> {
-    std::fs::write(&path, format!("{value}\n"))
-        .map_err(|source| NetError::Io { what: path.display().to_string(), source })
+    std::fs::write(&path, format!("{value}\n")).map_err(|source| NetError::Io {
+        what: path.display().to_string(),
+        source,
+    })
 }
 
 /// Reads `net.ipv4.conf.IF.KEY` (IF may be `all` or `default`).
@@ -55,7 +64,9 @@ pub fn set_ipv6_conf(ifname: &str, key: &str, value: &str) -> Result<String, Net
 
 /// Whether IPv6 forwarding is on for the interface (sets the NA Router flag, spec §5.7).
 pub fn ipv6_forwarding(ifname: &str) -> bool {
-    ipv6_conf(ifname, "forwarding").map(|v| v != "0").unwrap_or(false)
+    ipv6_conf(ifname, "forwarding")
+        .map(|v| v != "0")
+        .unwrap_or(false)
 }
 
 /// The settings keepalived applies to a VMAC so that it answers ARP only for its own addresses

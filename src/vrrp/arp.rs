@@ -111,7 +111,10 @@ fn link_addr(ifindex: u32, protocol: u16) -> io::Result<SockAddr> {
             storage.as_mut_ptr().cast::<libc::sockaddr_ll>(),
             1,
         );
-        Ok(SockAddr::new(storage.assume_init(), size_of::<libc::sockaddr_ll>() as libc::socklen_t))
+        Ok(SockAddr::new(
+            storage.assume_init(),
+            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        ))
     }
 }
 
@@ -235,8 +238,14 @@ mod tests {
         let r = unsolicited_na_frame(MAC, vip, true);
         assert_eq!(r[58], 0xa0);
         // Verifying over the whole message, checksum included, yields zero.
-        assert_eq!(icmpv6_checksum(&vip, &"ff02::1".parse().unwrap(), &r[54..]), 0);
-        assert_eq!(icmpv6_checksum(&vip, &"ff02::1".parse().unwrap(), &f[54..]), 0);
+        assert_eq!(
+            icmpv6_checksum(&vip, &"ff02::1".parse().unwrap(), &r[54..]),
+            0
+        );
+        assert_eq!(
+            icmpv6_checksum(&vip, &"ff02::1".parse().unwrap(), &f[54..]),
+            0
+        );
     }
 
     #[test]

@@ -84,14 +84,23 @@ fn set_int_opt(sock: &Socket, level: i32, name: i32, value: i32) -> io::Result<(
 impl VrrpSocket {
     fn base(ipv6: bool, o: &SocketOptions) -> io::Result<Socket> {
         let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
-        let s = Socket::new(domain, Type::RAW.cloexec(), Some(Protocol::from(IPPROTO_VRRP)))?;
+        let s = Socket::new(
+            domain,
+            Type::RAW.cloexec(),
+            Some(Protocol::from(IPPROTO_VRRP)),
+        )?;
         s.set_nonblocking(true)?;
         s.bind_device(Some(o.ifname.as_bytes()))?;
         if ipv6 {
             s.set_multicast_loop_v6(false)?;
             s.set_multicast_all_v6(false)?;
             s.set_tclass_v6(VRRP_TOS)?;
-            set_int_opt(&s, libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM, VRRP_CHECKSUM_OFFSET)?;
+            set_int_opt(
+                &s,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_CHECKSUM,
+                VRRP_CHECKSUM_OFFSET,
+            )?;
         } else {
             s.set_multicast_loop_v4(false)?;
             s.set_multicast_all_v4(false)?;
@@ -108,7 +117,11 @@ impl VrrpSocket {
     }
 
     fn check_family(ipv6: bool, o: &SocketOptions) -> io::Result<()> {
-        if o.group.iter().chain(o.local.iter()).any(|a| a.is_ipv6() != ipv6) {
+        if o.group
+            .iter()
+            .chain(o.local.iter())
+            .any(|a| a.is_ipv6() != ipv6)
+        {
             return Err(invalid("address family does not match the socket"));
         }
         if o.group.is_some_and(|g| !g.is_multicast()) {
@@ -128,7 +141,12 @@ impl VrrpSocket {
                 s.set_unicast_hops_v6(h)?;
             }
             if let Some(IpAddr::V6(src)) = o.local {
-                s.bind(&SockAddr::from(SocketAddrV6::new(src, 0, 0, scope_for(&src, o.ifindex))))?;
+                s.bind(&SockAddr::from(SocketAddrV6::new(
+                    src,
+                    0,
+                    0,
+                    scope_for(&src, o.ifindex),
+                )))?;
             }
         } else {
             s.set_header_included_v4(true)?;
@@ -150,7 +168,12 @@ impl VrrpSocket {
                 s.join_multicast_v6(&g, o.ifindex)?;
             }
             if let Some(IpAddr::V6(a)) = bind_to {
-                s.bind(&SockAddr::from(SocketAddrV6::new(a, 0, 0, scope_for(&a, o.ifindex))))?;
+                s.bind(&SockAddr::from(SocketAddrV6::new(
+                    a,
+                    0,
+                    0,
+                    scope_for(&a, o.ifindex),
+                )))?;
             }
         } else {
             nsock::setsockopt(&s, sockopt::Ipv4PacketInfo, &true)?;
@@ -178,9 +201,15 @@ impl VrrpSocket {
             }
             _ => return Err(invalid("destination family does not match the socket")),
         };
-        let flags = if dst.is_multicast() { libc::MSG_DONTROUTE } else { 0 };
+        let flags = if dst.is_multicast() {
+            libc::MSG_DONTROUTE
+        } else {
+            0
+        };
         self.fd
-            .async_io(Interest::WRITABLE, |s| s.send_to_with_flags(pkt, &to, flags))
+            .async_io(Interest::WRITABLE, |s| {
+                s.send_to_with_flags(pkt, &to, flags)
+            })
             .await
     }
 
@@ -189,7 +218,9 @@ impl VrrpSocket {
         let ipv6 = self.ipv6;
         let ifindex = self.ifindex;
         self.fd
-            .async_io(Interest::READABLE, |s| recv_one(s.as_raw_fd(), ipv6, ifindex, buf))
+            .async_io(Interest::READABLE, |s| {
+                recv_one(s.as_raw_fd(), ipv6, ifindex, buf)
+            })
             .await
     }
 }
@@ -209,7 +240,10 @@ fn recv_one(fd: i32, ipv6: bool, ifindex: u32, buf: &mut [u8]) -> io::Result<Rec
     let mut iov = [IoSliceMut::new(buf)];
     let msg = nsock::recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
     if msg.flags.contains(MsgFlags::MSG_TRUNC) {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "truncated VRRP packet"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "truncated VRRP packet",
+        ));
     }
     let len = msg.bytes;
     let mut hops = None;
@@ -237,19 +271,39 @@ fn recv_one(fd: i32, ipv6: bool, ifindex: u32, buf: &mut [u8]) -> io::Result<Rec
             .map(|a| IpAddr::V6(a.ip()))
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no source address"))?;
         let (Some(ttl), Some(dst)) = (hops, dst) else {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "missing IPv6 ancillary data"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "missing IPv6 ancillary data",
+            ));
         };
-        return Ok(Received { len, src, dst, ttl, ifindex });
+        return Ok(Received {
+            len,
+            src,
+            dst,
+            ttl,
+            ifindex,
+        });
     }
     // IPv4 raw sockets deliver the header: TTL at 8, source at 12, destination at 16.
     let data = iov[0].get(..len).unwrap_or_default();
     let quad = |r: std::ops::Range<usize>| {
-        data.get(r).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(|q| IpAddr::V4(q.into()))
+        data.get(r)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|q| IpAddr::V4(q.into()))
     };
     let (Some(&ttl), Some(src), Some(dst)) = (data.get(8), quad(12..16), quad(16..20)) else {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "short IPv4 packet"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "short IPv4 packet",
+        ));
     };
-    Ok(Received { len, src, dst, ttl, ifindex })
+    Ok(Received {
+        len,
+        src,
+        dst,
+        ttl,
+        ifindex,
+    })
 }
 
 #[cfg(test)]
@@ -274,7 +328,10 @@ mod tests {
             unicast_hops: None,
         };
         assert!(VrrpSocket::check_family(false, &o).is_err());
-        let o = SocketOptions { group: Some(IpAddr::V4(VRRP_GROUP_V4)), ..o };
+        let o = SocketOptions {
+            group: Some(IpAddr::V4(VRRP_GROUP_V4)),
+            ..o
+        };
         assert!(VrrpSocket::check_family(false, &o).is_ok());
         assert!(VrrpSocket::check_family(true, &o).is_err());
     }

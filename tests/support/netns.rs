@@ -36,7 +36,10 @@ pub struct Lan {
 /// Whether root-only tests can run here; panics under CI=true when they cannot.
 pub fn can_run() -> bool {
     let root = nix::unistd::geteuid().is_root();
-    let has_ip = Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success());
+    let has_ip = Command::new("ip")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if root && has_ip {
         return true;
     }
@@ -78,9 +81,25 @@ impl Lan {
         let base = format!("knet{}x{}", std::process::id(), c);
         let bridge_ns = format!("{base}br");
         // Construct before creating anything so Drop cleans up after a failure half-way.
-        let mut lan = Lan { bridge_ns: bridge_ns.clone(), nodes: Vec::new() };
+        let mut lan = Lan {
+            bridge_ns: bridge_ns.clone(),
+            nodes: Vec::new(),
+        };
         must(&["ip", "netns", "add", &bridge_ns]);
-        must(&["ip", "-n", &bridge_ns, "link", "add", "br0", "type", "bridge", "forward_delay", "0", "mcast_snooping", "0"]);
+        must(&[
+            "ip",
+            "-n",
+            &bridge_ns,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "forward_delay",
+            "0",
+            "mcast_snooping",
+            "0",
+        ]);
         must(&["ip", "-n", &bridge_ns, "link", "set", "br0", "up"]);
         for i in 1..=n {
             let ns = format!("{base}n{i}");
@@ -92,16 +111,56 @@ impl Lan {
                 v6: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16),
             });
             for key in ["all", "default"] {
-                must(&["ip", "netns", "exec", &ns, "sysctl", "-qw", &format!("net.ipv6.conf.{key}.accept_dad=0")]);
+                must(&[
+                    "ip",
+                    "netns",
+                    "exec",
+                    &ns,
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{key}.accept_dad=0"),
+                ]);
             }
             let port = format!("p{i}");
-            must(&["ip", "-n", &bridge_ns, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns]);
-            must(&["ip", "-n", &bridge_ns, "link", "set", &port, "master", "br0", "up"]);
+            must(&[
+                "ip", "-n", &bridge_ns, "link", "add", &port, "type", "veth", "peer", "name",
+                "eth0", "netns", &ns,
+            ]);
+            must(&[
+                "ip", "-n", &bridge_ns, "link", "set", &port, "master", "br0", "up",
+            ]);
             must(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-            must(&["ip", "netns", "exec", &ns, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0"]);
+            must(&[
+                "ip",
+                "netns",
+                "exec",
+                &ns,
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.eth0.accept_dad=0",
+            ]);
             must(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
-            must(&["ip", "-n", &ns, "addr", "add", &format!("192.0.2.{i}/24"), "dev", "eth0"]);
-            must(&["ip", "-n", &ns, "addr", "add", &format!("2001:db8::{i}/64"), "dev", "eth0", "nodad"]);
+            must(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("192.0.2.{i}/24"),
+                "dev",
+                "eth0",
+            ]);
+            must(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("2001:db8::{i}/64"),
+                "dev",
+                "eth0",
+                "nodad",
+            ]);
         }
         lan.wait_ready();
         Some(lan)
@@ -116,13 +175,18 @@ impl Lan {
                 let ok = j.as_array().and_then(|a| a.first()).is_some_and(|l| {
                     l["operstate"] == "UP"
                         && l["addr_info"].as_array().is_some_and(|ai| {
-                            ai.iter().any(|a| a["tentative"].is_null() && a["local"].is_string())
+                            ai.iter()
+                                .any(|a| a["tentative"].is_null() && a["local"].is_string())
                         })
                 });
                 if ok {
                     break;
                 }
-                assert!(Instant::now() < deadline, "{} never became ready: {j}", self.nodes[i].ns);
+                assert!(
+                    Instant::now() < deadline,
+                    "{} never became ready: {j}",
+                    self.nodes[i].ns
+                );
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
@@ -199,7 +263,9 @@ impl Lan {
     /// The MAC address of node `i`'s eth0.
     pub fn mac(&self, i: usize) -> [u8; 6] {
         let j = self.ip_json(i, &["link", "show", "dev", "eth0"]);
-        let text = j[0]["address"].as_str().unwrap_or_else(|| panic!("no address in {j}"));
+        let text = j[0]["address"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no address in {j}"));
         let mut mac = [0u8; 6];
         for (m, part) in mac.iter_mut().zip(text.split(':')) {
             *m = u8::from_str_radix(part, 16).unwrap_or_else(|e| panic!("bad MAC {text}: {e}"));
