@@ -157,6 +157,7 @@ fn routes_add_read_back_delete() {
     assert_eq!(gw["gateway"], "192.0.2.254");
     assert_eq!(gw["metric"], 5);
     assert_eq!(gw["prefsrc"], "192.0.2.1");
+    assert_eq!(gw["protocol"], "keepalived");
     assert!(t1000
         .as_array()
         .unwrap()
@@ -255,6 +256,7 @@ fn rules_add_read_back_delete() {
     assert_eq!(a["table"], "1000");
     assert_eq!(a["fwmark"], "0x7");
     assert_eq!(a["iif"], "eth0");
+    assert_eq!(a["protocol"], "keepalived");
     let c = v4
         .as_array()
         .unwrap()

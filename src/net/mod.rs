@@ -8,6 +8,8 @@
 //! The structs describing what to program ([`AddrSpec`], [`RouteSpec`], [`RuleSpec`]) are plain
 //! data, independent of the config model.
 
+#![forbid(unsafe_code)]
+
 pub mod addr;
 pub mod link;
 pub mod monitor;

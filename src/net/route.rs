@@ -15,7 +15,8 @@ use super::{NetError, Netlink, Tolerate};
 pub const RT_TABLE_MAIN: u32 = 254;
 /// `RTPROT_BOOT`, what `ip route add` uses when no protocol is given.
 pub const RTPROT_BOOT: u8 = 3;
-/// `RTPROT_KEEPALIVED`.
+/// `RTPROT_KEEPALIVED`: keepalived 2.2.7 tags its routes and rules with it (observed:
+/// `ip route` shows `proto keepalived`).
 pub const RTPROT_KEEPALIVED: u8 = 18;
 
 /// Route type (`RTN_*`).
@@ -66,7 +67,7 @@ pub struct RouteSpec {
     /// `RT_SCOPE_*`; `None` picks what iproute2 picks (link for a gatewayless unicast route,
     /// host for local, universe otherwise).
     pub scope: Option<u8>,
-    /// `RTPROT_*`.
+    /// `RTPROT_*` (default `RTPROT_KEEPALIVED`, as keepalived).
     pub protocol: u8,
     pub tos: u8,
     pub onlink: bool,
@@ -87,7 +88,7 @@ impl RouteSpec {
             from: None,
             oif: None,
             scope: None,
-            protocol: RTPROT_BOOT,
+            protocol: RTPROT_KEEPALIVED,
             tos: 0,
             onlink: false,
             append: false,

@@ -44,6 +44,7 @@ pub struct RuleSpec {
     pub suppress_prefixlen: Option<u32>,
     pub suppress_ifgroup: Option<u32>,
     pub l3mdev: bool,
+    /// FRA_PROTOCOL (default `RTPROT_KEEPALIVED`, as keepalived 2.2.7 does).
     pub protocol: Option<u8>,
 }
 
@@ -65,7 +66,7 @@ impl RuleSpec {
             suppress_prefixlen: None,
             suppress_ifgroup: None,
             l3mdev: false,
-            protocol: None,
+            protocol: Some(super::route::RTPROT_KEEPALIVED),
         }
     }
 
