@@ -629,7 +629,8 @@ fn garp_seen_by_tcpdump() {
         .output()
         .is_err()
     {
-        eprintln!("SKIPPED: tcpdump not installed");
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED: tcpdump not installed");
         return;
     }
     let mut dump = lan.spawn(

@@ -11,7 +11,7 @@ use futures::channel::mpsc::UnboundedReceiver;
 use futures::Stream;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::sys::SocketAddr;
+use rtnetlink::sys::{AsyncSocket, SocketAddr};
 use rtnetlink::MulticastGroup;
 
 use super::addr::AddrInfo;
@@ -56,6 +56,9 @@ pub enum NetEvent {
     },
 }
 
+/// Receive buffer of the monitor socket (bytes).
+const MONITOR_RCVBUF: usize = 4 << 20;
+
 type Rx = UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>;
 
 /// A stream of [`NetEvent`]s. Dropping it closes the socket.
@@ -80,11 +83,18 @@ impl Monitor {
             MulticastGroup::Ipv4Rule,
             MulticastGroup::Ipv6Rule,
         ];
-        let (conn, handle, rx) =
-            rtnetlink::new_multicast_connection(&groups).map_err(|source| NetError::Io {
-                what: "netlink monitor socket".into(),
-                source,
-            })?;
+        let io_err = |source| NetError::Io {
+            what: "netlink monitor socket".into(),
+            source,
+        };
+        let (mut conn, handle, rx) =
+            rtnetlink::new_multicast_connection(&groups).map_err(io_err)?;
+        // A burst of events (many VIPs removed at once, an interface flap) must not overflow
+        // the socket: a lost RTM_DELADDR would leave a VIP unnoticed.
+        conn.socket_mut()
+            .socket_mut()
+            .set_rx_buf_sz(MONITOR_RCVBUF)
+            .map_err(io_err)?;
         tokio::spawn(conn);
         Ok(Self {
             rx,

@@ -47,7 +47,12 @@ pub fn can_run() -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("namespace tests cannot run under CI: {why}");
     }
-    eprintln!("SKIPPED: namespace test needs root and iproute2 ({why})");
+    // Written to the stderr handle directly: libtest's capture would hide an eprintln!.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: namespace test needs root and iproute2 ({why})"
+    );
     false
 }
 
