@@ -669,3 +669,97 @@ fn garp_seen_by_tcpdump() {
         "{text}"
     );
 }
+
+/// The real keepalived 2.2.7 (when installed) sends GARPs and NAs byte-identical to ours.
+#[test]
+fn keepalived_garp_and_na_match_our_frames() {
+    let Some(lan) = Lan::new(2) else { return };
+    if !std::path::Path::new("/usr/sbin/keepalived").exists() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: /usr/sbin/keepalived not installed"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        "vrrp_instance V4 {\n state MASTER\n interface eth0\n virtual_router_id 51\n \
+         priority 200\n advert_int 1\n virtual_ipaddress { 192.0.2.100/32 }\n}\n\
+         vrrp_instance V6 {\n state MASTER\n interface eth0\n virtual_router_id 52\n \
+         priority 200\n advert_int 1\n virtual_ipaddress { 2001:db8::100/64 }\n}\n",
+    )
+    .unwrap();
+    let mac = lan.mac(0);
+    let want = [
+        arp::garp_frame(mac, Ipv4Addr::new(192, 0, 2, 100)).to_vec(),
+        arp::unsolicited_na_frame(mac, "2001:db8::100".parse().unwrap(), false).to_vec(),
+    ];
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let rx = lan.spawn_in(1, move || async move {
+        let nl = Netlink::new().unwrap();
+        let sock = PacketSocket::receiver(nl.ifindex("eth0").await.unwrap(), ETH_P_ALL).unwrap();
+        ready_tx.send(()).unwrap();
+        let mut seen = [false; 2];
+        let mut buf = [0u8; 2048];
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while !seen.iter().all(|s| *s) {
+                let n = sock.recv(&mut buf).await.unwrap();
+                for (w, s) in want.iter().zip(seen.iter_mut()) {
+                    *s |= buf[..n] == w[..];
+                }
+            }
+        })
+        .await;
+        seen
+    });
+    ready_rx.recv_timeout(WAIT).expect("receiver not ready");
+    let p = |s: &str| dir.path().join(s).display().to_string();
+    let ka = Term(Some(lan.spawn(
+        0,
+        &[
+            "/usr/sbin/keepalived",
+            "-n",
+            "-l",
+            "-f",
+            &p("keepalived.conf"),
+            "-p",
+            &p("k.pid"),
+            "-r",
+            &p("v.pid"),
+        ],
+    )));
+    let seen = join(rx);
+    let out = ka.stop();
+    assert_eq!(
+        seen,
+        [true, true],
+        "keepalived log:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Stops a spawned daemon with SIGTERM (keepalived then stops its children and removes its
+/// VIPs), also when the test panics.
+struct Term(Option<std::process::Child>);
+
+impl Term {
+    fn stop(mut self) -> std::process::Output {
+        let child = self.0.take().unwrap();
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let _ = child.wait();
+        }
+    }
+}
