@@ -763,3 +763,94 @@ impl Drop for Term {
         }
     }
 }
+
+/// Our receive sockets accept the real keepalived's IPv4 and IPv6 multicast adverts, with the
+/// header fields the VRRP checks need (spec §5.1: TOS 0xc0, TTL/hop limit 255).
+#[test]
+fn keepalived_adverts_received_by_our_sockets() {
+    let Some(lan) = Lan::new(2) else { return };
+    if !std::path::Path::new("/usr/sbin/keepalived").exists() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: /usr/sbin/keepalived not installed"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("keepalived.conf"),
+        "vrrp_instance V4 {\n state BACKUP\n interface eth0\n virtual_router_id 51\n \
+         priority 200\n advert_int 1\n virtual_ipaddress { 192.0.2.100/32 }\n}\n\
+         vrrp_instance V6 {\n state BACKUP\n interface eth0\n virtual_router_id 52\n \
+         priority 200\n advert_int 1\n virtual_ipaddress { 2001:db8::100/64 }\n}\n",
+    )
+    .unwrap();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let rx = lan.spawn_in(1, move || async move {
+        let nl = Netlink::new().unwrap();
+        let idx = nl.ifindex("eth0").await.unwrap();
+        let o = |g| SocketOptions {
+            ifindex: idx,
+            ifname: "eth0".into(),
+            group: Some(g),
+            local: None,
+            unicast_hops: None,
+        };
+        let s4 = VrrpSocket::receiver(false, &o(IpAddr::V4(VRRP_GROUP_V4))).unwrap();
+        let s6 = VrrpSocket::receiver(true, &o(IpAddr::V6(VRRP_GROUP_V6))).unwrap();
+        ready_tx.send(()).unwrap();
+        let (mut b4, mut b6) = ([0u8; 1500], [0u8; 1500]);
+        // Backups become master after the master-down interval (about 3.2 s).
+        let long = Duration::from_secs(10);
+        let r4 = tokio::time::timeout(long, s4.recv(&mut b4))
+            .await
+            .expect("no IPv4 advert")
+            .unwrap();
+        let r6 = tokio::time::timeout(long, s6.recv(&mut b6))
+            .await
+            .expect("no IPv6 advert")
+            .unwrap();
+        (
+            r4.clone(),
+            b4[..r4.len].to_vec(),
+            r6.clone(),
+            b6[..r6.len].to_vec(),
+        )
+    });
+    ready_rx.recv_timeout(WAIT).expect("receiver not ready");
+    let p = |s: &str| dir.path().join(s).display().to_string();
+    let ka = Term(Some(lan.spawn(
+        0,
+        &[
+            "/usr/sbin/keepalived",
+            "-n",
+            "-l",
+            "-f",
+            &p("keepalived.conf"),
+            "-p",
+            &p("k.pid"),
+            "-r",
+            &p("v.pid"),
+        ],
+    )));
+    let (r4, p4, r6, p6) = join(rx);
+    drop(ka);
+    assert_eq!(
+        (r4.src, r4.dst, r4.ttl),
+        (ip("192.0.2.1"), IpAddr::V4(VRRP_GROUP_V4), 255)
+    );
+    assert_eq!(p4[1], 0xc0, "TOS");
+    assert_eq!(p4[9], 112, "protocol");
+    // VRRPv2 advert for VRID 51, priority 200, one address 192.0.2.100.
+    assert_eq!(&p4[20..24], &[0x21, 51, 200, 1]);
+    assert_eq!(&p4[28..32], &[192, 0, 2, 100]);
+    assert_eq!(r6.dst, IpAddr::V6(VRRP_GROUP_V6));
+    assert_eq!(r6.ttl, 255);
+    assert!(
+        matches!(r6.src, IpAddr::V6(a) if a.segments()[0] == 0xfe80),
+        "{r6:?}"
+    );
+    // keepalived uses VRRPv3 for IPv6: version 3, type 1.
+    assert_eq!(&p6[..4], &[0x31, 52, 200, 1]);
+}
