@@ -95,6 +95,12 @@ fn addresses_add_read_back_delete() {
             nl.delete_address(&spec).await.unwrap();
         }
         assert!(nl.ifindex("nosuchif0").await.is_err());
+        // Real failures are reported with the kernel's errno.
+        let err = nl
+            .add_address(&AddrSpec::new(99_999, ip("192.0.2.7"), 32))
+            .await
+            .unwrap_err();
+        assert_eq!(err.errno(), Some(libc::ENODEV), "{err}");
     });
     let all: Vec<_> = addr_entries(&lan, 0, "-4")
         .into_iter()
@@ -853,4 +859,55 @@ fn keepalived_adverts_received_by_our_sockets() {
     );
     // keepalived uses VRRPv3 for IPv6: version 3, type 1.
     assert_eq!(&p6[..4], &[0x31, 52, 200, 1]);
+}
+
+/// Multicast loop is off: a node does not receive its own adverts (spec §5.1).
+#[test]
+fn own_multicast_adverts_not_looped_back() {
+    let Some(lan) = Lan::new(2) else { return };
+    let g = IpAddr::V4(VRRP_GROUP_V4);
+    let src4 = lan.nodes[0].v4;
+    let (own, peer) = {
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let peer = lan.spawn_in(1, move || async move {
+            let nl = Netlink::new().unwrap();
+            let idx = nl.ifindex("eth0").await.unwrap();
+            let o = SocketOptions {
+                ifindex: idx,
+                ifname: "eth0".into(),
+                group: Some(g),
+                local: None,
+                unicast_hops: None,
+            };
+            let r = VrrpSocket::receiver(false, &o).unwrap();
+            ready_tx.send(()).unwrap();
+            let mut buf = [0u8; 1500];
+            tokio::time::timeout(WAIT, r.recv(&mut buf)).await.is_ok()
+        });
+        ready_rx.recv_timeout(WAIT).expect("peer not ready");
+        let own = lan.run_in(0, move || async move {
+            let nl = Netlink::new().unwrap();
+            let idx = nl.ifindex("eth0").await.unwrap();
+            let o = SocketOptions {
+                ifindex: idx,
+                ifname: "eth0".into(),
+                group: Some(g),
+                local: None,
+                unicast_hops: None,
+            };
+            let r = VrrpSocket::receiver(false, &o).unwrap();
+            let s = VrrpSocket::sender(false, &o).unwrap();
+            s.send_to(&ipv4_packet(src4, VRRP_GROUP_V4, &ADVERT), g)
+                .await
+                .unwrap();
+            let mut buf = [0u8; 1500];
+            // The peer gets it (checked below), so half a second is ample for a local copy.
+            tokio::time::timeout(Duration::from_millis(500), r.recv(&mut buf))
+                .await
+                .is_ok()
+        });
+        (own, join(peer))
+    };
+    assert!(peer, "the peer received the advert");
+    assert!(!own, "the sender's own receive socket got its advert back");
 }
