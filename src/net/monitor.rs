@@ -54,6 +54,8 @@ pub enum NetEvent {
     RuleRemoved {
         ipv6: bool,
     },
+    /// The kernel dropped events (ENOBUFS): the consumer must re-read links and addresses.
+    Overrun,
 }
 
 /// Receive buffer of the monitor socket (bytes).
@@ -178,10 +180,18 @@ impl Stream for Monitor {
         loop {
             match Pin::new(&mut self.rx).poll_next(cx) {
                 Poll::Ready(Some((msg, _))) => {
-                    if let NetlinkPayload::InnerMessage(inner) = msg.payload {
-                        if let Some(ev) = self.translate(inner) {
-                            return Poll::Ready(Some(ev));
+                    match msg.payload {
+                        NetlinkPayload::InnerMessage(inner) => {
+                            if let Some(ev) = self.translate(inner) {
+                                return Poll::Ready(Some(ev));
+                            }
                         }
+                        NetlinkPayload::Overrun(_) => {
+                            // Link states may have changed unseen: report every link afresh.
+                            self.up.clear();
+                            return Poll::Ready(Some(NetEvent::Overrun));
+                        }
+                        _ => {}
                     }
                 }
                 Poll::Ready(None) => return Poll::Ready(None),
@@ -203,6 +213,38 @@ mod tests {
         m.header.flags = flags;
         m.attributes.push(LinkAttribute::IfName("eth0".into()));
         RouteNetlinkMessage::NewLink(m)
+    }
+
+    #[test]
+    fn overrun_is_reported_and_resets_link_state() {
+        use rtnetlink::packet_core::NetlinkHeader;
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let mut mon = Monitor {
+            rx,
+            _handle: None,
+            up: HashMap::new(),
+        };
+        let up = LinkFlags::Up | LinkFlags::Running;
+        assert!(mon.translate(link(3, up)).is_some());
+        let overrun = NetlinkMessage::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::Overrun(Vec::new()),
+        );
+        tx.unbounded_send((overrun, SocketAddr::new(0, 0))).unwrap();
+        tx.unbounded_send((NetlinkMessage::from(link(3, up)), SocketAddr::new(0, 0)))
+            .unwrap();
+        drop(tx);
+        let got: Vec<_> = futures::executor::block_on(futures::StreamExt::collect::<Vec<_>>(mon));
+        assert_eq!(
+            got,
+            vec![
+                NetEvent::Overrun,
+                NetEvent::LinkUp {
+                    ifindex: 3,
+                    name: "eth0".into()
+                }
+            ]
+        );
     }
 
     #[test]
