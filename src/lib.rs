@@ -5,4 +5,5 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod log;
+pub mod net;
 pub mod vrrp;

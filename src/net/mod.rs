@@ -1,0 +1,179 @@
+//! Host networking over rtnetlink (spec §5.10, §5.13; DESIGN.md "Netlink"): addresses, routes,
+//! rules, links and macvlan VMACs, the event monitor ("reflector") and the few sysctls VRRP sets.
+//!
+//! Everything here is async and runs on a tokio current-thread runtime. A [`Netlink`] owns one
+//! command socket; a [`Monitor`] owns a second one subscribed to multicast groups. Both belong to
+//! the network namespace of the thread that creates them.
+//!
+//! The structs describing what to program ([`AddrSpec`], [`RouteSpec`], [`RuleSpec`]) are plain
+//! data, independent of the config model.
+
+#![forbid(unsafe_code)]
+
+pub mod addr;
+pub mod link;
+pub mod monitor;
+pub mod route;
+pub mod rule;
+pub mod sysctl;
+
+use std::io;
+
+use futures::StreamExt;
+use rtnetlink::packet_core::{
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+};
+use rtnetlink::packet_route::RouteNetlinkMessage;
+
+pub use addr::{AddrInfo, AddrSpec};
+pub use link::LinkInfo;
+pub use monitor::{Monitor, NetEvent};
+pub use route::{RouteKind, RouteSpec};
+pub use rule::{RuleAction, RuleSpec};
+
+/// Errors from netlink requests and sysctl writes.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The kernel refused a request (the errno it returned).
+    #[error("netlink {op}: {source}")]
+    Kernel {
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    /// The netlink connection is gone or the request could not be sent.
+    #[error("netlink {op}: request failed ({detail})")]
+    Request { op: &'static str, detail: String },
+    /// No interface of that name or index.
+    #[error("no such interface {0}")]
+    NoSuchInterface(String),
+    /// A name, label or value the kernel would reject before we ask it.
+    #[error("invalid {0}")]
+    Invalid(String),
+    /// Opening a socket or a /proc/sys file failed.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl NetError {
+    /// The errno of a refused request, if that is what this is.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            NetError::Kernel { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// Which requests treat some errno as success: adding what is already there, deleting what
+/// is already gone (spec §5.10: keepalived deletes every VIP at startup without complaint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tolerate {
+    Nothing,
+    Exists,
+    Missing,
+}
+
+/// A command connection to rtnetlink in the current network namespace.
+#[derive(Clone, Debug)]
+pub struct Netlink {
+    handle: rtnetlink::Handle,
+}
+
+impl Netlink {
+    /// Opens the socket and spawns its driver on the current tokio runtime (must be called from
+    /// within one).
+    pub fn new() -> Result<Self, NetError> {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(|source| NetError::Io {
+            what: "netlink socket".into(),
+            source,
+        })?;
+        tokio::spawn(conn);
+        Ok(Self { handle })
+    }
+
+    /// Sends one request that expects an acknowledgement.
+    async fn ack(
+        &self,
+        op: &'static str,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+        tolerate: Tolerate,
+    ) -> Result<(), NetError> {
+        let mut req = NetlinkMessage::from(msg);
+        req.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        let mut handle = self.handle.clone();
+        let mut resp = handle.request(req).map_err(|e| NetError::Request {
+            op,
+            detail: e.to_string(),
+        })?;
+        while let Some(m) = resp.next().await {
+            if let NetlinkPayload::Error(e) = m.payload {
+                let Some(code) = e.code else { continue };
+                let errno = -code.get();
+                let ok = match tolerate {
+                    Tolerate::Nothing => false,
+                    Tolerate::Exists => errno == libc::EEXIST,
+                    Tolerate::Missing => {
+                        errno == libc::ENOENT
+                            || errno == libc::EADDRNOTAVAIL
+                            || errno == libc::ESRCH
+                            || errno == libc::ENODEV
+                    }
+                };
+                if ok {
+                    return Ok(());
+                }
+                return Err(NetError::Kernel {
+                    op,
+                    source: io::Error::from_raw_os_error(errno),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one dump request and collects the answers.
+    async fn dump(
+        &self,
+        op: &'static str,
+        msg: RouteNetlinkMessage,
+    ) -> Result<Vec<RouteNetlinkMessage>, NetError> {
+        self.get(op, msg, NLM_F_DUMP).await
+    }
+
+    async fn get(
+        &self,
+        op: &'static str,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<Vec<RouteNetlinkMessage>, NetError> {
+        let mut req = NetlinkMessage::from(msg);
+        req.header.flags = NLM_F_REQUEST | flags;
+        let mut handle = self.handle.clone();
+        let mut resp = handle.request(req).map_err(|e| NetError::Request {
+            op,
+            detail: e.to_string(),
+        })?;
+        let mut out = Vec::new();
+        while let Some(m) = resp.next().await {
+            match m.payload {
+                NetlinkPayload::InnerMessage(inner) => out.push(inner),
+                NetlinkPayload::Error(e) => {
+                    if let Some(code) = e.code {
+                        return Err(NetError::Kernel {
+                            op,
+                            source: io::Error::from_raw_os_error(-code.get()),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}

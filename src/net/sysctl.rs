@@ -1,0 +1,104 @@
+//! The per-interface sysctls VRRP touches (spec §5.13 VMAC: arp_ignore, arp_filter,
+//! accept_local, rp_filter; §5.10 promote_secondaries; §5.7 IPv6 forwarding for the NA Router
+//! flag). Files under /proc/sys/net belong to the network namespace of the calling thread.
+
+use std::path::PathBuf;
+
+use super::NetError;
+
+fn conf_path(family: &str, ifname: &str, key: &str) -> Result<PathBuf, NetError> {
+    let ok = |s: &str| !s.is_empty() && !s.contains(['/', '\0']) && s != "." && s != "..";
+    if !ok(ifname) || !ok(key) || ifname.len() > 15 {
+        return Err(NetError::Invalid(format!(
+            "sysctl {family}/conf/{ifname}/{key}"
+        )));
+    }
+    Ok(PathBuf::from(format!(
+        "/proc/sys/net/{family}/conf/{ifname}/{key}"
+    )))
+}
+
+fn read(path: PathBuf) -> Result<String, NetError> {
+    std::fs::read_to_string(&path)
+        .map(|s| s.trim().to_string())
+        .map_err(|source| NetError::Io {
+            what: path.display().to_string(),
+            source,
+        })
+}
+
+fn write(path: PathBuf, value: &str) -> Result<(), NetError> {
+    std::fs::write(&path, format!("{value}\n")).map_err(|source| NetError::Io {
+        what: path.display().to_string(),
+        source,
+    })
+}
+
+/// Reads `net.ipv4.conf.IF.KEY` (IF may be `all` or `default`).
+pub fn ipv4_conf(ifname: &str, key: &str) -> Result<String, NetError> {
+    read(conf_path("ipv4", ifname, key)?)
+}
+
+/// Writes `net.ipv4.conf.IF.KEY` and returns the previous value (to restore it later).
+pub fn set_ipv4_conf(ifname: &str, key: &str, value: &str) -> Result<String, NetError> {
+    let old = ipv4_conf(ifname, key)?;
+    if old != value {
+        write(conf_path("ipv4", ifname, key)?, value)?;
+    }
+    Ok(old)
+}
+
+/// Reads `net.ipv6.conf.IF.KEY`.
+pub fn ipv6_conf(ifname: &str, key: &str) -> Result<String, NetError> {
+    read(conf_path("ipv6", ifname, key)?)
+}
+
+/// Writes `net.ipv6.conf.IF.KEY` and returns the previous value.
+pub fn set_ipv6_conf(ifname: &str, key: &str, value: &str) -> Result<String, NetError> {
+    let old = ipv6_conf(ifname, key)?;
+    if old != value {
+        write(conf_path("ipv6", ifname, key)?, value)?;
+    }
+    Ok(old)
+}
+
+/// Whether IPv6 forwarding is on for the interface (sets the NA Router flag, spec §5.7).
+pub fn ipv6_forwarding(ifname: &str) -> bool {
+    ipv6_conf(ifname, "forwarding")
+        .map(|v| v != "0")
+        .unwrap_or(false)
+}
+
+/// The settings keepalived applies to a VMAC so that it answers ARP only for its own addresses
+/// and accepts packets sourced from local addresses (keepalived's vrrp_if_config.c):
+/// arp_ignore=1, arp_filter=1, accept_local=1, rp_filter=0.
+pub fn configure_vmac(ifname: &str) -> Result<(), NetError> {
+    set_ipv4_conf(ifname, "arp_ignore", "1")?;
+    set_ipv4_conf(ifname, "arp_filter", "1")?;
+    set_ipv4_conf(ifname, "accept_local", "1")?;
+    set_ipv4_conf(ifname, "rp_filter", "0")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_path_tricks() {
+        assert!(conf_path("ipv4", "../x", "rp_filter").is_err());
+        assert!(conf_path("ipv4", "eth0", "..").is_err());
+        assert!(conf_path("ipv4", "", "rp_filter").is_err());
+        assert_eq!(
+            conf_path("ipv4", "eth0", "arp_ignore").unwrap(),
+            PathBuf::from("/proc/sys/net/ipv4/conf/eth0/arp_ignore")
+        );
+    }
+
+    #[test]
+    fn reads_loopback() {
+        // `lo` always exists in any namespace, with a numeric rp_filter.
+        let v = ipv4_conf("lo", "rp_filter").unwrap();
+        assert!(v.parse::<u32>().is_ok(), "{v}");
+    }
+}
