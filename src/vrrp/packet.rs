@@ -385,8 +385,8 @@ impl Advert {
             .chunks_exact(family.addr_len())
             .take(naddr)
             .filter_map(|c| match family {
-                Family::V4 => <[u8; 4]>::try_from(c).ok().map(|o| IpAddr::from(o)),
-                Family::V6 => <[u8; 16]>::try_from(c).ok().map(|o| IpAddr::from(o)),
+                Family::V4 => <[u8; 4]>::try_from(c).ok().map(IpAddr::from),
+                Family::V6 => <[u8; 16]>::try_from(c).ok().map(IpAddr::from),
             })
             .collect();
         let mut auth_data = [0u8; AUTH_DATA_LEN];
@@ -755,7 +755,9 @@ pub struct Expect<'a> {
     /// `check_unicast_src` or global `vrrp_check_unicast_src`.
     pub check_unicast_src: bool,
     pub skip_check_adv_addr: bool,
-    /// Source of the last advert accepted from the current master, for `skip_check_adv_addr`.
+    /// With `skip_check_adv_addr`, the address checks (15, 16) are skipped for adverts from
+    /// this source: the current master's address in BACKUP state; `None` in MASTER state,
+    /// where keepalived always checks (`vrrp_state_backup` vs `vrrp_state_master_rx`).
     pub last_master: Option<IpAddr>,
     pub strict: bool,
     pub unicast_checksum: UnicastChecksum,
@@ -769,6 +771,7 @@ pub enum StatCounter {
     PacketLenErr,
     IpTtlErr,
     InvalidTypeRcvd,
+    /// Present in keepalived's stats output but never incremented by 2.2.7's receive path.
     AdvertIntervalErr,
     AddrListErr,
     InvalidAuthtype,
@@ -796,7 +799,11 @@ impl StatCounter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DropReason {
     /// Headers incomplete (before the instance is known).
-    TooShort { family: Family, ah: bool, len: usize },
+    TooShort {
+        family: Family,
+        ah: bool,
+        len: usize,
+    },
     /// 1. IPv4 protocol is AH but the instance does not use AH.
     AhUnexpected,
     /// 1. The instance uses AH but the packet has none.
@@ -853,14 +860,15 @@ impl DropReason {
             Ttl { .. } | TtlRange { .. } => Some(StatCounter::IpTtlErr),
             InvalidAuthType { .. } => Some(StatCounter::InvalidAuthtype),
             BadPassword | AhIcv | AhSpi { .. } | AhSeq { .. } => Some(StatCounter::AuthFailure),
-            IntervalMismatch { .. } => Some(StatCounter::AdvertIntervalErr),
             PacketType { .. } => Some(StatCounter::InvalidTypeRcvd),
             AddrCount { .. } | CastMismatch { .. } | AddrMissing { .. } => {
                 Some(StatCounter::AddrListErr)
             }
             // keepalived counts these only in SNMP-only counters (vers_err, chk_err) or not
-            // at all.
+            // at all. The v2 interval mismatch does NOT bump advert_interval_err in 2.2.7
+            // (observed: 3 such adverts left "Advertisement Interval: 0" in keepalived.stats).
             TooShort { .. }
+            | IntervalMismatch { .. }
             | Version { .. }
             | AhNotVrrp { .. }
             | Checksum { .. }
@@ -1219,3 +1227,67 @@ pub fn receive(rx: Received<'_>, exp: &Expect<'_>) -> Result<Accepted, DropReaso
     validate(&parse(rx)?, exp)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 §3: 0001 f203 f4f5 f6f7 sums to ddf2, checksum 220d.
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(checksum_fold(checksum_acc(&data, 0)), !0xddf2);
+        assert_eq!(internet_checksum(&data), 0x220d);
+        // Odd length pads with zero.
+        assert_eq!(internet_checksum(&[0xff]), !0xff00);
+    }
+
+    #[test]
+    fn incremental_update_equals_recompute() {
+        let mut data = [0x21u8, 0x33, 0x64, 0x01, 0x01, 0x01, 0, 0, 10, 9, 0, 100];
+        let sum = internet_checksum(&data);
+        for new in [0u8, 1, 0x7f, 0xfe, 0xff] {
+            let old_word = u16::from_be_bytes([data[2], data[3]]);
+            let mut d2 = data;
+            d2[2] = new;
+            let new_word = u16::from_be_bytes([d2[2], d2[3]]);
+            let inc = checksum_update(sum, old_word, new_word);
+            // Both forms verify (one's complement has two zeros).
+            d2[6..8].copy_from_slice(&inc.to_be_bytes());
+            assert_eq!(checksum_fold(checksum_acc(&d2, 0)), 0, "prio {new}");
+        }
+        data[6..8].copy_from_slice(&sum.to_be_bytes());
+        assert_eq!(internet_checksum(&data), 0);
+    }
+
+    #[test]
+    fn parse_rejects_short_headers_without_panicking() {
+        for n in 0..40 {
+            let buf = vec![0x45u8; n];
+            let _ = parse(Received::V4(&buf));
+        }
+        let mut ihl_small = [0u8; 40];
+        ihl_small[0] = 0x41;
+        assert!(matches!(
+            parse(Received::V4(&ihl_small)),
+            Err(DropReason::TooShort { .. })
+        ));
+    }
+
+    #[test]
+    fn interval_helper() {
+        let mut a = Advert {
+            version: 3,
+            kind: 1,
+            vrid: 1,
+            priority: 1,
+            adver_int: 150,
+            auth_type: AuthType::None,
+            auth_data: [0; 8],
+            addresses: vec![],
+        };
+        assert_eq!(a.interval(), Duration::from_millis(1500));
+        a.version = 2;
+        a.adver_int = 3;
+        assert_eq!(a.interval(), Duration::from_secs(3));
+    }
+}
