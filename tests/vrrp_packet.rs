@@ -99,6 +99,27 @@ fn v2_none() {
     assert_eq!(ok.advert, want);
     assert_eq!(ok.advert.interval(), Duration::from_secs(1));
     assert_eq!((ok.src, ok.ttl, ok.addr_warning), (v4(1), Some(255), None));
+    let parsed = parse(Received::V4(&pkt)).unwrap();
+    assert!(parsed.ip_checksum_ok());
+    assert_eq!(
+        (parsed.vrid(), parsed.priority(), parsed.version()),
+        (51, 100, 2)
+    );
+    let ip = parsed.ip.unwrap();
+    assert_eq!(
+        (ip.tos, ip.id, ip.flags_frag, ip.protocol),
+        (0xc0, 1, 0, 112)
+    );
+    let unsummed = encode_v4(
+        &want,
+        &Ipv4Params {
+            fill_checksum: false,
+            ..ipp(MCAST_GROUP_V4, 1)
+        },
+        None,
+    );
+    assert_eq!(&unsummed[10..12], &[0, 0]);
+    assert!(!parse(Received::V4(&unsummed)).unwrap().ip_checksum_ok());
     assert_eq!(encode_v4(&want, &ipp(MCAST_GROUP_V4, 1), None), pkt);
     // The priority-0 advert sent at shutdown (IP ID 7).
     let prio0 = load("v2_none_prio0");
@@ -656,6 +677,14 @@ fn emit_errors_never_panic() {
     );
     let slow = advert(3, 1, 100, 4096, vec![]);
     assert_eq!(slow.emit_vrrp(&mut [0; 8], &ep), Err(EmitError::Interval));
+    let ah = Advert {
+        auth_type: AuthType::Ah,
+        ..advert(2, 1, 100, 1, vec![])
+    };
+    assert_eq!(
+        ah.emit_ipv4(&mut [0; 64], &ipp(PEER, 1), None),
+        Err(EmitError::MissingAhParams)
+    );
     let slow2 = advert(2, 1, 100, 256, vec![]);
     assert_eq!(slow2.emit_vrrp(&mut [0; 16], &ep), Err(EmitError::Interval));
 }

@@ -148,6 +148,8 @@ pub enum EmitError {
     AddressFamily,
     /// Interval does not fit its field (v2 > 255 s, v3 > 4095 cs).
     Interval,
+    /// `auth_type` is AH but no [`AhParams`] were given.
+    MissingAhParams,
 }
 
 impl fmt::Display for EmitError {
@@ -159,6 +161,7 @@ impl fmt::Display for EmitError {
             EmitError::TooManyAddresses => f.write_str("more than 255 addresses"),
             EmitError::AddressFamily => f.write_str("address family mismatch"),
             EmitError::Interval => f.write_str("advert interval out of range"),
+            EmitError::MissingAhParams => f.write_str("AH advert without AH parameters"),
         }
     }
 }
@@ -186,19 +189,22 @@ impl Endpoints {
 // ---------------------------------------------------------------------------------------------
 
 /// One's-complement sum of `data` (odd trailing byte padded with zero) added to `acc`.
-pub fn checksum_acc(data: &[u8], mut acc: u32) -> u32 {
+/// The result is partially folded (at most 0x1fffe), so callers may add a few small words.
+pub fn checksum_acc(data: &[u8], acc: u32) -> u32 {
+    // Folding whenever the top half is in use keeps every addition below 2^32.
+    let fold = |a: u32| (a & 0xffff) + (a >> 16);
+    let mut acc = fold(fold(acc));
     let mut chunks = data.chunks_exact(2);
     for c in &mut chunks {
-        acc = acc.wrapping_add(u32::from(u16::from_be_bytes([c[0], c[1]])));
-        // Fold early so very long inputs can never overflow.
+        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
         if acc > 0xffff_0000 {
-            acc = (acc & 0xffff) + (acc >> 16);
+            acc = fold(acc);
         }
     }
     if let [last] = chunks.remainder() {
-        acc = acc.wrapping_add(u32::from(*last) << 8);
+        acc = fold(acc) + (u32::from(*last) << 8);
     }
-    acc
+    fold(fold(acc))
 }
 
 /// Folds an accumulated sum into the 16-bit complemented checksum.
@@ -423,6 +429,9 @@ impl Advert {
             .ok_or(EmitError::BufferTooShort { needed: len, got })?;
         let total_len = u16::try_from(len).map_err(|_| EmitError::TooManyAddresses)?;
         let with_ah = self.auth_type == AuthType::Ah;
+        if with_ah && ah.is_none() {
+            return Err(EmitError::MissingAhParams);
+        }
         let vrrp_at = IPV4_HEADER_LEN + if with_ah { AH_HEADER_LEN } else { 0 };
         let ep = Endpoints::V4 {
             src: ip.src,
@@ -447,9 +456,8 @@ impl Advert {
             h[10..12].copy_from_slice(&sum.to_be_bytes());
         }
         if with_ah {
-            let (seq, key, zero_ttl) = match ah {
-                Some(p) => (p.seq, p.key, p.zero_ttl),
-                None => (0, [0; AUTH_DATA_LEN], false),
+            let Some(&AhParams { key, seq, zero_ttl }) = ah else {
+                return Err(EmitError::MissingAhParams);
             };
             let header = AhHeader {
                 next_header: IPPROTO_VRRP,
@@ -619,6 +627,18 @@ impl Parsed<'_> {
     /// The priority field.
     pub fn priority(&self) -> u8 {
         self.vrrp().get(2).copied().unwrap_or(0)
+    }
+
+    /// Whether the IPv4 header checksum verifies (the kernel already checked it on receive;
+    /// keepalived sends 0 and lets the kernel fill it). `false` for IPv6.
+    pub fn ip_checksum_ok(&self) -> bool {
+        match self.ip {
+            Some(ip) => self
+                .raw
+                .get(..ip.ihl)
+                .is_some_and(|h| internet_checksum(h) == 0),
+            None => false,
+        }
     }
 
     fn naddr(&self) -> usize {
@@ -1230,6 +1250,15 @@ pub fn receive(rx: Received<'_>, exp: &Expect<'_>) -> Result<Accepted, DropReaso
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checksum_acc_never_overflows() {
+        let ones = vec![0xffu8; 70_001];
+        let acc = checksum_acc(&ones, u32::MAX);
+        assert!(acc <= 0x1fffe);
+        // 70_001 bytes of 0xff: 35_000 words of 0xffff plus 0xff00 fold to 0xff00 + carry.
+        assert_eq!(checksum_fold(acc), !0xff00);
+    }
 
     #[test]
     fn rfc1071_example() {
