@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
     let unicast = cfg & 0x08 != 0;
     let auth = match cfg & 0x03 {
         1 => ExpectAuth::Pass(KEY),
-        2 => ExpectAuth::Ah { key: KEY, last_seq: 0 },
+        2 => ExpectAuth::Ah {
+            key: KEY,
+            last_seq: 0,
+        },
         _ => ExpectAuth::None,
     };
     let exp = Expect {

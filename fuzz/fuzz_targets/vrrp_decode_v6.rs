@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
     let src = Ipv6Addr::from(s);
     let peer = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
     let unicast = cfg & 0x08 != 0;
-    let dst = if head[2] & 1 != 0 { MCAST_GROUP_V6 } else { peer };
+    let dst = if head[2] & 1 != 0 {
+        MCAST_GROUP_V6
+    } else {
+        peer
+    };
     let vips = [
         IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x62)),
         IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x62)),
