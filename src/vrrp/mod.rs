@@ -1,6 +1,7 @@
 //! VRRP (RFC 3768 v2, RFC 5798 v3): wire format, state machine, sync groups.
 
 pub mod arp;
+pub mod auth;
 pub mod machine;
 pub mod packet;
 pub mod socket;
