@@ -99,7 +99,10 @@ fn check_converged(lan: &Lan, what: &str) -> Result<(), String> {
     for &b in &alive {
         let r = &lan.routers[b];
         if r.owns_vips != (b == m) {
-            return Err(format!("{what}: router {b} owns_vips={} (master {m})", r.owns_vips));
+            return Err(format!(
+                "{what}: router {b} owns_vips={} (master {m})",
+                r.owns_vips
+            ));
         }
         if b == m {
             continue;
@@ -163,6 +166,9 @@ fn scenario(seed: u64, trace: bool) -> Result<(), String> {
     }
     let end = lan.now + settle;
     lan.run_until(end);
+    if lan.storm {
+        return Err(format!("event storm: more than {} events", lan.budget));
+    }
     check_converged(&lan, "after chaos")?;
 
     // Crash the master: someone must take over within the bound.
@@ -187,6 +193,9 @@ fn scenario(seed: u64, trace: bool) -> Result<(), String> {
         check_converged(&lan, "after master crash")?;
     }
 
+    if lan.storm {
+        return Err(format!("event storm: more than {} events", lan.budget));
+    }
     let episodes = lan.dual_episodes.iter().copied().chain(lan.open_dual());
     for e in episodes {
         let len = e.until.saturating_since(e.since);

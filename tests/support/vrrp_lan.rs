@@ -11,7 +11,7 @@ use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use keepalived::vrrp::machine::{Action, Instant, InstanceConfig, Machine, RxAdvert, State};
+use keepalived::vrrp::machine::{Action, InstanceConfig, Instant, Machine, RxAdvert, State};
 
 /// SplitMix64: tiny, fast, good enough for test scenarios.
 #[derive(Debug, Clone)]
@@ -94,6 +94,11 @@ pub struct Lan {
     pub dual_episodes: Vec<DualEpisode>,
     pub trace: bool,
     pub log: Vec<String>,
+    /// Events processed so far; a run stops (and `storm` is set) past `budget`, so a
+    /// broken machine that ping-pongs adverts in zero time fails instead of hanging.
+    pub steps: u64,
+    pub budget: u64,
+    pub storm: bool,
 }
 
 impl Lan {
@@ -122,6 +127,9 @@ impl Lan {
             dual_episodes: Vec::new(),
             trace: false,
             log: Vec::new(),
+            steps: 0,
+            budget: 500_000,
+            storm: false,
         };
         for i in 0..lan.routers.len() {
             lan.start(i);
@@ -206,6 +214,11 @@ impl Lan {
             if next > end {
                 break;
             }
+            self.steps += 1;
+            if self.steps > self.budget {
+                self.storm = true;
+                break;
+            }
             self.now = self.now.max(next);
             if next_event == Some(next) {
                 if let Some(Reverse((_, _, idx))) = self.queue.pop() {
@@ -248,7 +261,10 @@ impl Lan {
     /// Performs router `i`'s queued actions.
     fn pump(&mut self, i: usize) {
         loop {
-            let Some(action) = self.routers[i].machine.as_mut().and_then(Machine::poll_action)
+            let Some(action) = self.routers[i]
+                .machine
+                .as_mut()
+                .and_then(Machine::poll_action)
             else {
                 break;
             };
