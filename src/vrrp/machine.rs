@@ -567,9 +567,7 @@ impl Machine {
         }
         if adv.priority == self.effective {
             if cmp == std::cmp::Ordering::Equal {
-                self.log(format!(
-                    "WARNING - equal priority advert received from remote host with our IP address."
-                ));
+                self.log("WARNING - equal priority advert received from remote host with our IP address.");
             } else if self.effective == PRIO_OWNER {
                 self.log("CONFIGURATION ERROR: local instance and a remote instance are both configured as address owner, please fix - reducing local priority");
                 self.effective = PRIO_OWNER - 1;

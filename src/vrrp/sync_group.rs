@@ -154,11 +154,9 @@ impl SyncGroup {
                 self.set_state(State::Fault);
             }
             State::Backup => {
-                if self.state == State::Master {
-                    self.sync_all(now, Some(i), State::Backup);
-                    self.set_state(State::Backup);
-                } else if self.state == State::Fault && self.members.iter().all(|m| !m.has_fault())
-                {
+                // Left MASTER, or the last fault cleared: everyone to BACKUP.
+                let all_clear = self.members.iter().all(|m| !m.has_fault());
+                if self.state == State::Master || (self.state == State::Fault && all_clear) {
                     self.sync_all(now, Some(i), State::Backup);
                     self.set_state(State::Backup);
                 } else if want == State::Master && self.can_goto_master(i) {

@@ -260,14 +260,11 @@ impl Lan {
 
     /// Performs router `i`'s queued actions.
     fn pump(&mut self, i: usize) {
-        loop {
-            let Some(action) = self.routers[i]
-                .machine
-                .as_mut()
-                .and_then(Machine::poll_action)
-            else {
-                break;
-            };
+        while let Some(action) = self.routers[i]
+            .machine
+            .as_mut()
+            .and_then(Machine::poll_action)
+        {
             match action {
                 Action::SendAdvert { priority } => {
                     let adv = RxAdvert {
