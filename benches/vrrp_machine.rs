@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use keepalived::vrrp::machine::{Instant, InstanceConfig, Machine, RxAdvert, State};
+use keepalived::vrrp::machine::{InstanceConfig, Instant, Machine, RxAdvert, State};
 
 const EVENTS: u64 = 1000;
 
