@@ -1,1 +1,1586 @@
-//! machine (to be written).
+//! The sans-IO VRRP state machine of one instance (keepalived-spec.md §5.5-§5.9, §5.14).
+//!
+//! Events come in with the current time (`handle_*`), effects go out as [`Action`]s
+//! (`poll_action`), and the next deadline is [`Machine::poll_timeout`]. No socket, no clock:
+//! the glue in `instance.rs` does the I/O, tests drive a simulated clock.
+//!
+//! Timers live in one small table keyed by [`Timer`]. Two keepalived deadlines are *not*
+//! wake-ups and so are kept as plain fields: the preempt-delay deadline is only compared
+//! when a lower-priority advert arrives (§5.8), and the GARP refresh is checked on each
+//! advert tick (keepalived `vrrp_state_master_tx`).
+#![forbid(unsafe_code)]
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::net::IpAddr;
+use std::ops::{Add, Sub};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A point in time: the duration since an arbitrary epoch chosen by the caller (the daemon
+/// uses process start, tests use zero). Monotonic by contract.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct Instant(pub Duration);
+
+impl Instant {
+    /// The epoch.
+    pub const ZERO: Instant = Instant(Duration::ZERO);
+
+    /// Time elapsed since `earlier`, zero if `earlier` is later.
+    pub fn saturating_since(self, earlier: Instant) -> Duration {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    fn add(self, d: Duration) -> Instant {
+        Instant(self.0.saturating_add(d))
+    }
+}
+
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    fn sub(self, d: Duration) -> Instant {
+        Instant(self.0.saturating_sub(d))
+    }
+}
+
+/// VRRP protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Version {
+    /// RFC 3768.
+    V2,
+    /// RFC 5798.
+    V3,
+}
+
+/// Instance states, plus the STOP pseudo-state used for shutdown notifications (§5.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum State {
+    Init,
+    Backup,
+    Master,
+    Fault,
+    Stop,
+}
+
+impl State {
+    /// The upper-case name keepalived uses in notifies and FIFOs (§6.1).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Init => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+            State::Stop => "STOP",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The pure parameters of one instance that the machine needs; the glue maps the config
+/// model to this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceConfig {
+    /// Instance name, shown in logs as `(NAME)`.
+    pub name: String,
+    pub vrid: u8,
+    pub version: Version,
+    /// Configured (base) priority, 1..=255.
+    pub priority: u8,
+    /// `state MASTER` (explicit or derived from priority 255).
+    pub wants_master: bool,
+    pub advert_int: Duration,
+    pub nopreempt: bool,
+    /// Zero means no preempt delay.
+    pub preempt_delay: Duration,
+    pub accept: bool,
+    /// Master-down interval in adverts (default 3).
+    pub down_timer_adverts: u32,
+    pub lower_prio_no_advert: bool,
+    pub higher_prio_send_advert: bool,
+    pub garp_master_delay: Duration,
+    pub garp_master_repeat: u32,
+    /// Zero means no refresh.
+    pub garp_master_refresh: Duration,
+    pub garp_master_refresh_repeat: u32,
+    pub garp_lower_prio_delay: Duration,
+    pub garp_lower_prio_repeat: u32,
+    /// Our advert source address, used for the equal-priority tie-break (§5.6).
+    pub src_addr: Option<IpAddr>,
+    pub strict: bool,
+}
+
+impl InstanceConfig {
+    /// keepalived's defaults for a named instance (§4.10.1).
+    pub fn new(name: impl Into<String>, vrid: u8, priority: u8) -> InstanceConfig {
+        InstanceConfig {
+            name: name.into(),
+            vrid,
+            version: Version::V2,
+            priority,
+            wants_master: priority == PRIO_OWNER,
+            advert_int: Duration::from_secs(1),
+            nopreempt: false,
+            preempt_delay: Duration::ZERO,
+            accept: true,
+            down_timer_adverts: 3,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+            garp_master_delay: Duration::from_secs(5),
+            garp_master_repeat: 5,
+            garp_master_refresh: Duration::ZERO,
+            garp_master_refresh_repeat: 1,
+            garp_lower_prio_delay: Duration::from_secs(5),
+            garp_lower_prio_repeat: 5,
+            src_addr: None,
+            strict: false,
+        }
+    }
+
+    /// Applies the overrides keepalived makes at config time (§4.10.1, §5.8, §5.11), so the
+    /// machine never runs a contradictory combination. Logging them is the config's job.
+    pub fn normalized(mut self) -> InstanceConfig {
+        if self.priority == 0 {
+            self.priority = 1;
+        }
+        if self.strict {
+            self.down_timer_adverts = 3;
+            self.lower_prio_no_advert = true;
+            self.higher_prio_send_advert = false;
+            self.garp_lower_prio_repeat = 0;
+            self.garp_lower_prio_delay = Duration::ZERO;
+            self.preempt_delay = Duration::ZERO;
+        }
+        self.down_timer_adverts = self.down_timer_adverts.clamp(1, 100);
+        if self.wants_master || self.priority == PRIO_OWNER {
+            self.nopreempt = false;
+        }
+        if self.wants_master || self.nopreempt || self.priority == PRIO_OWNER {
+            self.preempt_delay = Duration::ZERO;
+        }
+        if self.advert_int.is_zero() {
+            self.advert_int = Duration::from_secs(1);
+        }
+        self
+    }
+}
+
+/// The address owner's priority.
+pub const PRIO_OWNER: u8 = 255;
+
+/// A received advertisement, already decoded and validated (§5.4 checks passed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RxAdvert {
+    /// IP source address of the packet.
+    pub src: IpAddr,
+    pub priority: u8,
+    /// The advert's interval (v3: centiseconds field; v2: whole seconds).
+    pub adver_int: Duration,
+}
+
+/// Why an instance is in FAULT (an unweighted tracker that is down, §5.6, §5.9).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum FaultCause {
+    /// Own or tracked interface down.
+    Interface(String),
+    /// Weight-0 `vrrp_script` failing.
+    Script(String),
+    /// `track_file` fault.
+    File(String),
+    /// `vrrp_track_process` fault.
+    Process(String),
+    /// `track_bfd` down.
+    Bfd(String),
+    /// Configured source address missing.
+    SourceAddress,
+    /// Anything else (named by the caller).
+    Other(String),
+}
+
+/// A change of a tracked object, as seen by this instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TrackChange {
+    /// A weighted tracker's current contribution to the priority (0 = none).
+    Weight { tracker: String, value: i32 },
+    /// An unweighted tracker going bad (`active`) or recovering.
+    Fault { cause: FaultCause, active: bool },
+}
+
+/// Every input of the machine as one value, so a run can be recorded as JSON lines and
+/// replayed ([`Machine::handle`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Input {
+    Advert(RxAdvert),
+    Timeout,
+    Track(TrackChange),
+    Shutdown,
+    Reload(InstanceConfig),
+}
+
+/// Effects for the glue to perform, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// Send one advertisement with this priority (0 = release).
+    SendAdvert { priority: u8 },
+    /// Add VIPs, eVIPs, virtual routes and rules (the glue logs `(X) setting VIPs.`).
+    AddVips,
+    /// Remove VIPs, eVIPs, virtual routes and rules (the glue logs `(X) removing VIPs.`).
+    RemoveVips,
+    /// Send `repeat` rounds of gratuitous ARPs / unsolicited NAs for every VIP then eVIP.
+    SendGarp { repeat: u32 },
+    /// Run the notify scripts / FIFO / mail for a state change (§6.1).
+    Notify { state: State, priority: u8 },
+    /// A MASTER received a lower-priority advert: `notify_master_rx_lower_pri` and the FIFO
+    /// event `MASTER_RX_LOWER_PRI`.
+    MasterRxLowerPri,
+    /// An INFO log line with keepalived's exact wording.
+    Log(String),
+    /// A line keepalived only logs with `-D` (detailed logging).
+    Debug(String),
+}
+
+/// The timer table's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Timer {
+    /// MASTER: next advertisement.
+    Advert,
+    /// BACKUP: master-down interval.
+    MasterDown,
+    /// MASTER: second GARP burst `garp_master_delay` after becoming master.
+    GarpDelayed,
+    /// MASTER: repeat of the lower-priority GARPs after `garp_lower_prio_delay`.
+    GarpLowerPrio,
+}
+
+impl Timer {
+    const ALL: [Timer; 4] = [
+        Timer::MasterDown,
+        Timer::Advert,
+        Timer::GarpDelayed,
+        Timer::GarpLowerPrio,
+    ];
+
+    fn index(self) -> usize {
+        match self {
+            Timer::Advert => 0,
+            Timer::MasterDown => 1,
+            Timer::GarpDelayed => 2,
+            Timer::GarpLowerPrio => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct TimerTable([Option<Instant>; 4]);
+
+impl TimerTable {
+    fn set(&mut self, t: Timer, at: Instant) {
+        if let Some(slot) = self.0.get_mut(t.index()) {
+            *slot = Some(at);
+        }
+    }
+    fn stop(&mut self, t: Timer) {
+        if let Some(slot) = self.0.get_mut(t.index()) {
+            *slot = None;
+        }
+    }
+    fn get(&self, t: Timer) -> Option<Instant> {
+        self.0.get(t.index()).copied().flatten()
+    }
+    fn clear(&mut self) {
+        self.0 = [None; 4];
+    }
+    fn next(&self) -> Option<Instant> {
+        self.0.iter().flatten().min().copied()
+    }
+}
+
+/// The state machine of one VRRP instance.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    cfg: InstanceConfig,
+    state: State,
+    /// keepalived's `wantstate`: a sync-group member whose timer expired wants MASTER but
+    /// may be held in BACKUP by its group (§5.12).
+    want: State,
+    base_priority: u8,
+    effective: u8,
+    weights: BTreeMap<String, i32>,
+    faults: BTreeSet<FaultCause>,
+    master_adver_int: Duration,
+    timers: TimerTable,
+    /// None: not started; Some(t): lower-priority adverts accepted until t (§5.8).
+    preempt_until: Option<Instant>,
+    garp_refresh_due: Option<Instant>,
+    master: Option<(IpAddr, u8)>,
+    sync_member: bool,
+    actions: VecDeque<Action>,
+}
+
+impl Machine {
+    /// Starts an instance with no tracked object in trouble (§5.6 startup).
+    pub fn new(cfg: InstanceConfig, now: Instant) -> Machine {
+        Machine::start(cfg, Vec::new(), now)
+    }
+
+    /// Starts an instance after the initial tracking evaluation (§5.6 startup).
+    pub fn start(
+        cfg: InstanceConfig,
+        initial: impl IntoIterator<Item = TrackChange>,
+        now: Instant,
+    ) -> Machine {
+        let cfg = cfg.normalized();
+        let mut m = Machine {
+            state: State::Init,
+            want: State::Backup,
+            base_priority: cfg.priority,
+            effective: cfg.priority,
+            weights: BTreeMap::new(),
+            faults: BTreeSet::new(),
+            master_adver_int: cfg.advert_int,
+            timers: TimerTable::default(),
+            preempt_until: None,
+            garp_refresh_due: None,
+            master: None,
+            sync_member: false,
+            actions: VecDeque::new(),
+            cfg,
+        };
+        for change in initial {
+            m.apply_track(change);
+        }
+        m.effective = m.compute_effective();
+        // Clean up VIPs a crashed predecessor may have left behind (§5.10).
+        m.push(Action::RemoveVips);
+        if !m.faults.is_empty() {
+            m.log("Entering FAULT STATE (init)");
+            m.state = State::Fault;
+            m.want = State::Fault;
+            m.notify();
+        } else if m.is_owner() {
+            // keepalived arms a 1 µs down timer: MASTER at the next timeout, and only if
+            // the sync group agrees.
+            m.state = State::Backup;
+            m.want = State::Backup;
+            m.timers.set(Timer::MasterDown, now);
+        } else {
+            m.log("Entering BACKUP STATE (init)");
+            m.state = State::Backup;
+            m.want = State::Backup;
+            m.arm_down_timer(now);
+            m.notify();
+        }
+        m
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// keepalived's `wantstate`.
+    pub fn want_state(&self) -> State {
+        self.want
+    }
+
+    pub fn effective_priority(&self) -> u8 {
+        self.effective
+    }
+
+    pub fn config(&self) -> &InstanceConfig {
+        &self.cfg
+    }
+
+    /// Interval learnt from the current master (v3), else the configured one.
+    pub fn master_adver_int(&self) -> Duration {
+        self.master_adver_int
+    }
+
+    /// The last master heard from (address, priority), if any.
+    pub fn master(&self) -> Option<(IpAddr, u8)> {
+        self.master
+    }
+
+    /// Whether any fault cause is present.
+    pub fn has_fault(&self) -> bool {
+        !self.faults.is_empty()
+    }
+
+    /// The deadline of one timer (for tests and the status dump).
+    pub fn timer(&self, t: Timer) -> Option<Instant> {
+        self.timers.get(t)
+    }
+
+    /// The next instant at which [`Machine::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// The next effect to perform.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Skew time (§5.5): v2 (256-prio)/256 s, v3 (256-prio)*master_adver_int/256.
+    pub fn skew(&self) -> Duration {
+        self.skew_for(self.effective)
+    }
+
+    fn skew_for(&self, prio: u8) -> Duration {
+        let factor = 256 - u32::from(prio);
+        match self.cfg.version {
+            Version::V2 => Duration::from_micros(u64::from(factor) * 1_000_000 / 256),
+            Version::V3 => self.master_adver_int * factor / 256,
+        }
+    }
+
+    /// Master-down interval (§5.5): down_timer_adverts × master_adver_int + skew.
+    pub fn master_down_interval(&self) -> Duration {
+        self.master_adver_int * self.cfg.down_timer_adverts + self.skew()
+    }
+
+    /// Dispatches a recorded input to the matching `handle_*` verb.
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::Advert(a) => self.handle_advert(now, a),
+            Input::Timeout => self.handle_timeout(now),
+            Input::Track(c) => self.handle_track(now, c),
+            Input::Shutdown => self.handle_shutdown(now),
+            Input::Reload(cfg) => self.handle_reload(now, cfg),
+        }
+    }
+
+    /// Fires every timer whose deadline is at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for t in Timer::ALL {
+            match self.timers.get(t) {
+                Some(at) if at <= now => {
+                    self.timers.stop(t);
+                    self.fire(now, t);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn fire(&mut self, now: Instant, t: Timer) {
+        match (t, self.state) {
+            (Timer::MasterDown, State::Backup) => {
+                self.debug("Receive advertisement timeout");
+                self.want = State::Master;
+                if self.sync_member {
+                    // The group decides (§5.12); re-arm so we check again if it says no
+                    // (keepalived vrrp_sync_can_goto_master).
+                    self.arm_down_timer(now);
+                } else {
+                    self.goto_master(now);
+                }
+            }
+            (Timer::Advert, State::Master) => {
+                self.push(Action::SendAdvert {
+                    priority: self.effective,
+                });
+                if let Some(due) = self.garp_refresh_due {
+                    if now >= due {
+                        self.push(Action::SendGarp {
+                            repeat: self.cfg.garp_master_refresh_repeat,
+                        });
+                        self.garp_refresh_due = Some(now + self.cfg.garp_master_refresh);
+                    }
+                }
+                self.timers.set(Timer::Advert, now + self.cfg.advert_int);
+            }
+            (Timer::GarpDelayed, State::Master) => self.push(Action::SendGarp {
+                repeat: self.cfg.garp_master_repeat,
+            }),
+            (Timer::GarpLowerPrio, State::Master) => self.push(Action::SendGarp {
+                repeat: self.cfg.garp_lower_prio_repeat,
+            }),
+            // A timer left over from a state we have left: nothing to do.
+            _ => {}
+        }
+    }
+
+    /// Processes a validated advertisement (§5.6).
+    pub fn handle_advert(&mut self, now: Instant, adv: RxAdvert) {
+        match self.state {
+            State::Backup => self.backup_rx(now, adv),
+            State::Master => self.master_rx(now, adv),
+            // FAULT and INIT ignore adverts silently (§5.4).
+            State::Init | State::Fault | State::Stop => {}
+        }
+    }
+
+    fn backup_rx(&mut self, now: Instant, adv: RxAdvert) {
+        let preempt_delay = !self.cfg.preempt_delay.is_zero();
+        if adv.priority == 0 {
+            self.debug("Backup received priority 0 advertisement");
+            self.timers.set(Timer::MasterDown, now + self.skew());
+        } else if self.cfg.nopreempt
+            || adv.priority >= self.effective
+            || (preempt_delay && self.preempt_until.map_or(true, |t| t > now))
+        {
+            if self.cfg.version == Version::V3 && !adv.adver_int.is_zero() {
+                self.master_adver_int = adv.adver_int;
+            }
+            self.master = Some((adv.src, adv.priority));
+            if preempt_delay {
+                if adv.priority >= self.effective {
+                    self.preempt_until = None;
+                } else if self.preempt_until.is_none() {
+                    self.preempt_until = Some(now + self.cfg.preempt_delay);
+                }
+            }
+            self.arm_down_timer(now);
+            // Held in BACKUP by a sync group, we wanted MASTER; a master is back (§5.12).
+            self.want = State::Backup;
+        } else {
+            self.log(format!(
+                "received lower priority ({}) advert from {} - discarding",
+                adv.priority, adv.src
+            ));
+            // The down timer keeps running: that is how preemption happens (§5.8).
+        }
+    }
+
+    fn master_rx(&mut self, now: Instant, adv: RxAdvert) {
+        let cmp = self.addr_cmp(adv.src);
+        let higher = adv.priority > self.effective
+            || (adv.priority == self.effective && cmp == std::cmp::Ordering::Greater);
+        if adv.priority == 0 || (self.cfg.higher_prio_send_advert && higher) {
+            self.push(Action::SendAdvert {
+                priority: self.effective,
+            });
+            if adv.priority == 0 {
+                self.debug("Master received priority 0 message");
+                return;
+            }
+        }
+        if adv.priority == self.effective {
+            if cmp == std::cmp::Ordering::Equal {
+                self.log("WARNING - equal priority advert received from remote host with our IP address.");
+            } else if self.effective == PRIO_OWNER {
+                self.log("CONFIGURATION ERROR: local instance and a remote instance are both configured as address owner, please fix - reducing local priority");
+                self.effective = PRIO_OWNER - 1;
+                self.base_priority = PRIO_OWNER - 1;
+            }
+        }
+        let lower = adv.priority < self.effective
+            || (adv.priority == self.effective && cmp == std::cmp::Ordering::Less);
+        if lower {
+            let suffix = if self.cfg.lower_prio_no_advert {
+                ""
+            } else {
+                ", forcing new election"
+            };
+            self.log(format!(
+                "Received advert from {} with lower priority {}, ours {}{}",
+                adv.src, adv.priority, self.effective, suffix
+            ));
+            if !self.cfg.lower_prio_no_advert {
+                self.push(Action::SendAdvert {
+                    priority: self.effective,
+                });
+            }
+            self.send_lower_prio_garps(now);
+            self.push(Action::MasterRxLowerPri);
+            return;
+        }
+        let higher = adv.priority > self.effective
+            || (adv.priority == self.effective && cmp == std::cmp::Ordering::Greater);
+        if higher {
+            if adv.priority > self.effective {
+                self.log(format!(
+                    "Master received advert from {} with higher priority {}, ours {}",
+                    adv.src, adv.priority, self.effective
+                ));
+            } else {
+                self.log(format!(
+                    "Master received advert from {} with same priority {} but higher IP address than ours",
+                    adv.src, adv.priority
+                ));
+            }
+            if self.cfg.version == Version::V3 && !adv.adver_int.is_zero() {
+                self.master_adver_int = adv.adver_int;
+            }
+            self.master = Some((adv.src, adv.priority));
+            self.leave_master_to_backup(now, true);
+        }
+    }
+
+    /// The lower-priority GARPs of a MASTER (§5.6); a sync group also calls this on the
+    /// siblings of a member that received a lower-priority advert.
+    pub fn send_lower_prio_garps(&mut self, now: Instant) {
+        if self.state != State::Master || self.cfg.garp_lower_prio_repeat == 0 {
+            return;
+        }
+        self.push(Action::SendGarp {
+            repeat: self.cfg.garp_lower_prio_repeat,
+        });
+        if !self.cfg.garp_lower_prio_delay.is_zero() {
+            self.timers
+                .set(Timer::GarpLowerPrio, now + self.cfg.garp_lower_prio_delay);
+        }
+    }
+
+    /// A tracked object changed (§5.9): a weight contribution, or a fault cause on/off.
+    pub fn handle_track(&mut self, now: Instant, change: TrackChange) {
+        if self.state == State::Stop {
+            return;
+        }
+        let had_fault = !self.faults.is_empty();
+        let fault_line = match &change {
+            TrackChange::Fault {
+                cause,
+                active: true,
+            } if !self.faults.contains(cause) => Some(fault_log_line(cause)),
+            _ => None,
+        };
+        self.apply_track(change);
+        self.update_priority(now);
+        let has_fault = !self.faults.is_empty();
+        if !had_fault && has_fault && matches!(self.state, State::Backup | State::Master) {
+            if let Some(line) = fault_line {
+                // keepalived writes these with a colon: `(X): entering FAULT state ...`.
+                let line = format!("({}): {}", self.cfg.name, line);
+                self.push(Action::Log(line));
+            }
+            self.goto_fault(now, true);
+        } else if had_fault && !has_fault && self.state == State::Fault {
+            self.leave_fault(now, true);
+        }
+    }
+
+    fn apply_track(&mut self, change: TrackChange) {
+        match change {
+            TrackChange::Weight { tracker, value } => {
+                if value == 0 {
+                    self.weights.remove(&tracker);
+                } else {
+                    self.weights.insert(tracker, value);
+                }
+            }
+            TrackChange::Fault { cause, active } => {
+                if active {
+                    self.faults.insert(cause);
+                } else {
+                    self.faults.remove(&cause);
+                }
+            }
+        }
+    }
+
+    fn compute_effective(&self) -> u8 {
+        if self.base_priority == PRIO_OWNER {
+            return PRIO_OWNER;
+        }
+        let sum: i64 = self.weights.values().map(|&w| i64::from(w)).sum();
+        let p = (i64::from(self.base_priority) + sum).clamp(1, i64::from(PRIO_OWNER - 1));
+        u8::try_from(p).unwrap_or(PRIO_OWNER - 1)
+    }
+
+    fn update_priority(&mut self, now: Instant) {
+        let new = self.compute_effective();
+        if new == self.effective {
+            return;
+        }
+        let old = self.effective;
+        self.log(format!("Changing effective priority from {old} to {new}"));
+        let old_skew = self.skew_for(old);
+        self.effective = new;
+        // A BACKUP's running timer moves by the skew difference (§5.9).
+        if self.state == State::Backup {
+            if let Some(at) = self.timers.get(Timer::MasterDown) {
+                let new_skew = self.skew_for(new);
+                let at = if new_skew >= old_skew {
+                    at + (new_skew - old_skew)
+                } else {
+                    at - (old_skew - new_skew)
+                };
+                self.timers.set(Timer::MasterDown, at.max(now));
+            }
+        }
+    }
+
+    /// Shutdown (§5.6): a MASTER releases with priority 0 and removes its VIPs; every
+    /// instance notifies STOP.
+    pub fn handle_shutdown(&mut self, _now: Instant) {
+        if self.state == State::Stop {
+            return;
+        }
+        if self.state == State::Master {
+            self.push(Action::SendAdvert { priority: 0 });
+            self.debug("sent 0 priority");
+            self.push(Action::RemoveVips);
+        }
+        self.timers.clear();
+        self.state = State::Stop;
+        self.want = State::Stop;
+        self.notify();
+    }
+
+    /// Reload with the matched instance's new parameters (§5.14): the state is kept, a
+    /// MASTER advertises once before and re-asserts its VIPs after; a priority change is
+    /// applied like a tracker change.
+    pub fn handle_reload(&mut self, now: Instant, cfg: InstanceConfig) {
+        if self.state == State::Stop {
+            return;
+        }
+        let cfg = cfg.normalized();
+        if self.state == State::Master {
+            self.push(Action::SendAdvert {
+                priority: self.effective,
+            });
+        }
+        let int_changed = cfg.advert_int != self.cfg.advert_int;
+        self.base_priority = cfg.priority;
+        self.cfg = cfg;
+        if int_changed && (self.cfg.version == Version::V2 || self.state != State::Backup) {
+            self.master_adver_int = self.cfg.advert_int;
+        }
+        if self.cfg.preempt_delay.is_zero() {
+            self.preempt_until = None;
+        }
+        if self.cfg.garp_master_refresh.is_zero() {
+            self.garp_refresh_due = None;
+        } else if self.state == State::Master && self.garp_refresh_due.is_none() {
+            self.garp_refresh_due = Some(now + self.cfg.garp_master_refresh);
+        }
+        self.update_priority(now);
+        if self.state == State::Master {
+            self.push(Action::AddVips);
+            if int_changed {
+                self.timers.set(Timer::Advert, now + self.cfg.advert_int);
+            }
+        }
+    }
+
+    // ---- transitions (used by the sync group too) ----
+
+    /// MASTER transition (§5.7): advert first so the old master drops its VIPs before our
+    /// GARPs, then VIPs, GARP burst now and after `garp_master_delay`, notifies.
+    fn goto_master(&mut self, now: Instant) {
+        self.goto_master_inner(now, true);
+    }
+
+    fn goto_master_inner(&mut self, now: Instant, notify: bool) {
+        self.push(Action::SendAdvert {
+            priority: self.effective,
+        });
+        self.log("Entering MASTER STATE");
+        self.push(Action::AddVips);
+        self.push(Action::SendGarp {
+            repeat: self.cfg.garp_master_repeat,
+        });
+        self.timers.clear();
+        if !self.cfg.garp_master_delay.is_zero() {
+            self.timers
+                .set(Timer::GarpDelayed, now + self.cfg.garp_master_delay);
+        }
+        self.garp_refresh_due = if self.cfg.garp_master_refresh.is_zero() {
+            None
+        } else {
+            Some(now + self.cfg.garp_master_refresh)
+        };
+        self.timers.set(Timer::Advert, now + self.cfg.advert_int);
+        self.state = State::Master;
+        self.want = State::Master;
+        self.master = None;
+        if notify {
+            self.notify();
+        }
+    }
+
+    fn leave_master_to_backup(&mut self, now: Instant, notify: bool) {
+        self.log("Entering BACKUP STATE");
+        self.push(Action::RemoveVips);
+        self.enter_backup(now, notify);
+    }
+
+    fn enter_backup(&mut self, now: Instant, notify: bool) {
+        self.timers.clear();
+        self.garp_refresh_due = None;
+        self.preempt_until = None;
+        self.state = State::Backup;
+        self.want = State::Backup;
+        self.arm_down_timer(now);
+        if notify {
+            self.notify();
+        }
+    }
+
+    fn goto_fault(&mut self, _now: Instant, notify: bool) {
+        self.log("Entering FAULT STATE");
+        if self.state == State::Master {
+            self.push(Action::SendAdvert { priority: 0 });
+            self.debug("sent 0 priority");
+            self.push(Action::RemoveVips);
+        }
+        self.timers.clear();
+        self.garp_refresh_due = None;
+        self.master = None;
+        self.state = State::Fault;
+        self.want = State::Fault;
+        if notify {
+            self.notify();
+        }
+    }
+
+    /// Leaving FAULT (§5.6): BACKUP with a full down timer, or MASTER for an address owner
+    /// that wants MASTER (keepalived `vrrp_state_leave_fault`).
+    fn leave_fault(&mut self, now: Instant, notify: bool) {
+        self.master_adver_int = self.cfg.advert_int;
+        if self.is_owner() && !self.sync_member {
+            self.goto_master_inner(now, notify);
+        } else {
+            self.log("Entering BACKUP STATE");
+            self.enter_backup(now, notify);
+            if self.is_owner() {
+                self.timers.set(Timer::MasterDown, now);
+            }
+        }
+    }
+
+    fn is_owner(&self) -> bool {
+        self.cfg.wants_master && self.base_priority == PRIO_OWNER
+    }
+
+    /// Marks this machine as a sync-group member: its master-down expiry only records that
+    /// it wants MASTER, the group makes the transition (§5.12).
+    pub fn set_sync_member(&mut self, member: bool) {
+        self.sync_member = member;
+    }
+
+    /// Moves to `target` on behalf of a sync group. `notify` is false when the instance
+    /// merely follows its group (§6.1). Returns whether the state changed.
+    pub fn sync_to(&mut self, now: Instant, target: State, notify: bool) -> bool {
+        if self.state == target || self.state == State::Stop {
+            return false;
+        }
+        match target {
+            State::Master => {
+                // A member with its own fault stays in FAULT.
+                if self.state == State::Fault && !self.faults.is_empty() {
+                    return false;
+                }
+                self.goto_master_inner(now, notify);
+            }
+            State::Backup => match self.state {
+                State::Master => self.leave_master_to_backup(now, notify),
+                State::Fault if self.faults.is_empty() => {
+                    self.master_adver_int = self.cfg.advert_int;
+                    self.log("Entering BACKUP STATE");
+                    self.enter_backup(now, notify);
+                }
+                _ => return false,
+            },
+            State::Fault => self.goto_fault(now, notify),
+            State::Init | State::Stop => return false,
+        }
+        true
+    }
+
+    fn arm_down_timer(&mut self, now: Instant) {
+        self.timers
+            .set(Timer::MasterDown, now + self.master_down_interval());
+    }
+
+    /// Numeric comparison of the sender's address with ours (§5.6); unknown or other
+    /// family compares equal, as keepalived's `vrrp_saddr_cmp`.
+    fn addr_cmp(&self, other: IpAddr) -> std::cmp::Ordering {
+        match (other, self.cfg.src_addr) {
+            (IpAddr::V4(a), Some(IpAddr::V4(b))) => u32::from(a).cmp(&u32::from(b)),
+            (IpAddr::V6(a), Some(IpAddr::V6(b))) => u128::from(a).cmp(&u128::from(b)),
+            _ => std::cmp::Ordering::Equal,
+        }
+    }
+
+    fn notify(&mut self) {
+        self.push(Action::Notify {
+            state: self.state,
+            priority: self.effective,
+        });
+    }
+
+    fn push(&mut self, a: Action) {
+        self.actions.push_back(a);
+    }
+
+    fn log(&mut self, line: impl fmt::Display) {
+        let line = format!("({}) {}", self.cfg.name, line);
+        self.push(Action::Log(line));
+    }
+
+    fn debug(&mut self, line: impl fmt::Display) {
+        let line = format!("({}) {}", self.cfg.name, line);
+        self.push(Action::Debug(line));
+    }
+}
+
+fn fault_log_line(cause: &FaultCause) -> String {
+    match cause {
+        FaultCause::Interface(i) => format!("entering FAULT state (interface {i} down)"),
+        FaultCause::Script(s) => format!("entering FAULT state due to script {s}"),
+        FaultCause::File(s) => format!("entering FAULT state due to track_file {s}"),
+        FaultCause::Process(s) => format!("entering FAULT state due to process {s}"),
+        FaultCause::Bfd(s) => format!("entering FAULT state due to BFD {s}"),
+        FaultCause::SourceAddress => "entering FAULT state (src address deleted)".to_string(),
+        FaultCause::Other(s) => format!("entering FAULT state ({s})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn ms(n: u64) -> Instant {
+        Instant(Duration::from_millis(n))
+    }
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
+    }
+
+    fn cfg(prio: u8) -> InstanceConfig {
+        let mut c = InstanceConfig::new("VI_1", 51, prio);
+        c.src_addr = Some(ip(10));
+        c
+    }
+
+    fn adv(last: u8, priority: u8) -> RxAdvert {
+        RxAdvert {
+            src: ip(last),
+            priority,
+            adver_int: Duration::from_secs(1),
+        }
+    }
+
+    fn drain(m: &mut Machine) -> Vec<Action> {
+        std::iter::from_fn(|| m.poll_action()).collect()
+    }
+
+    fn logs(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Log(l) => Some(l.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn log(s: &str) -> Action {
+        Action::Log(s.to_string())
+    }
+
+    /// A BACKUP with priority `prio` that became MASTER at t=10 s, actions drained.
+    fn master(c: InstanceConfig) -> Machine {
+        let mut m = Machine::new(c, Instant::ZERO);
+        m.handle_timeout(ms(10_000));
+        assert_eq!(m.state(), State::Master);
+        drain(&mut m);
+        m
+    }
+
+    #[test]
+    fn skew_and_down_interval_v2() {
+        let m = Machine::new(cfg(150), Instant::ZERO);
+        // (256-150)/256 s = 414.0625 ms; observed takeover 3.41 s (§5.5).
+        assert_eq!(m.skew(), Duration::from_micros(414_062));
+        assert_eq!(m.master_down_interval(), Duration::from_micros(3_414_062));
+        let m = Machine::new(cfg(90), Instant::ZERO);
+        assert_eq!(m.skew(), Duration::from_micros(648_437));
+    }
+
+    #[test]
+    fn skew_v3_scales_with_master_interval() {
+        let mut c = cfg(100);
+        c.version = Version::V3;
+        c.advert_int = Duration::from_millis(500);
+        let mut m = Machine::new(c, Instant::ZERO);
+        assert_eq!(m.skew(), Duration::from_millis(500) * 156 / 256);
+        // The backup adopts the master's interval (RFC 5798 §6.4.2).
+        m.handle_advert(
+            ms(100),
+            RxAdvert {
+                src: ip(2),
+                priority: 200,
+                adver_int: Duration::from_secs(2),
+            },
+        );
+        assert_eq!(m.master_adver_int(), Duration::from_secs(2));
+        let down = Duration::from_secs(6) + Duration::from_secs(2) * 156 / 256;
+        assert_eq!(m.poll_timeout(), Some(ms(100) + down));
+    }
+
+    #[test]
+    fn startup_backup_init() {
+        let mut m = Machine::new(cfg(100), ms(5));
+        assert_eq!(m.state(), State::Backup);
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                Action::RemoveVips,
+                log("(VI_1) Entering BACKUP STATE (init)"),
+                Action::Notify {
+                    state: State::Backup,
+                    priority: 100
+                },
+            ]
+        );
+        assert_eq!(m.poll_timeout(), Some(ms(5) + m.master_down_interval()));
+    }
+
+    #[test]
+    fn state_master_below_255_still_starts_backup() {
+        let mut c = cfg(200);
+        c.wants_master = true;
+        let m = Machine::new(c, Instant::ZERO);
+        assert_eq!(m.state(), State::Backup);
+        assert_eq!(
+            m.poll_timeout(),
+            Some(Instant::ZERO + m.master_down_interval())
+        );
+    }
+
+    #[test]
+    fn address_owner_goes_master_at_once() {
+        let mut m = Machine::new(cfg(255), ms(7));
+        assert_eq!(drain(&mut m), vec![Action::RemoveVips]);
+        assert_eq!(m.poll_timeout(), Some(ms(7)));
+        m.handle_timeout(ms(7));
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                Action::Debug("(VI_1) Receive advertisement timeout".into()),
+                Action::SendAdvert { priority: 255 },
+                log("(VI_1) Entering MASTER STATE"),
+                Action::AddVips,
+                Action::SendGarp { repeat: 5 },
+                Action::Notify {
+                    state: State::Master,
+                    priority: 255
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn startup_fault_init() {
+        let fault = TrackChange::Fault {
+            cause: FaultCause::Interface("eth0".into()),
+            active: true,
+        };
+        let mut m = Machine::start(cfg(100), [fault.clone()], Instant::ZERO);
+        assert_eq!(m.state(), State::Fault);
+        assert_eq!(
+            logs(&drain(&mut m)),
+            vec!["(VI_1) Entering FAULT STATE (init)"]
+        );
+        assert_eq!(m.poll_timeout(), None);
+        // Adverts are ignored in FAULT.
+        m.handle_advert(ms(1), adv(2, 1));
+        assert!(drain(&mut m).is_empty());
+        m.handle_track(
+            ms(2000),
+            TrackChange::Fault {
+                cause: FaultCause::Interface("eth0".into()),
+                active: false,
+            },
+        );
+        assert_eq!(m.state(), State::Backup);
+        assert_eq!(logs(&drain(&mut m)), vec!["(VI_1) Entering BACKUP STATE"]);
+        assert_eq!(m.poll_timeout(), Some(ms(2000) + m.master_down_interval()));
+    }
+
+    #[test]
+    fn master_adverts_and_garp_schedule() {
+        let mut c = cfg(100);
+        c.garp_master_refresh = Duration::from_secs(3);
+        c.garp_master_refresh_repeat = 2;
+        let mut m = Machine::new(c, Instant::ZERO);
+        drain(&mut m);
+        let down = m.poll_timeout().unwrap_or(Instant::ZERO);
+        m.handle_timeout(down);
+        let a = drain(&mut m);
+        assert_eq!(a.get(1), Some(&Action::SendAdvert { priority: 100 }));
+        assert!(a.contains(&Action::SendGarp { repeat: 5 }));
+        assert_eq!(
+            m.timer(Timer::GarpDelayed),
+            Some(down + Duration::from_secs(5))
+        );
+        let mut adverts = 0;
+        let mut garps = vec![];
+        let end = down + Duration::from_millis(6500);
+        while let Some(t) = m.poll_timeout().filter(|&t| t <= end) {
+            m.handle_timeout(t);
+            for a in drain(&mut m) {
+                match a {
+                    Action::SendAdvert { priority: 100 } => adverts += 1,
+                    Action::SendGarp { repeat } => garps.push((t.saturating_since(down), repeat)),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        assert_eq!(adverts, 6);
+        // Refresh checked on the advert tick after 3 s, second burst at 5 s, refresh at 6 s.
+        assert_eq!(
+            garps,
+            vec![
+                (Duration::from_secs(3), 2),
+                (Duration::from_secs(5), 5),
+                (Duration::from_secs(6), 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn backup_priority_zero_sets_skew() {
+        let mut m = Machine::new(cfg(90), Instant::ZERO);
+        drain(&mut m);
+        m.handle_advert(ms(1000), adv(2, 0));
+        assert_eq!(
+            m.poll_timeout(),
+            Some(ms(1000) + Duration::from_micros(648_437))
+        );
+        m.handle_timeout(ms(1649));
+        assert_eq!(m.state(), State::Master);
+    }
+
+    #[test]
+    fn backup_accepts_equal_or_higher_any_address() {
+        let mut m = Machine::new(cfg(100), Instant::ZERO);
+        drain(&mut m);
+        m.handle_advert(ms(1000), adv(1, 100));
+        assert_eq!(m.poll_timeout(), Some(ms(1000) + m.master_down_interval()));
+        assert_eq!(m.master(), Some((ip(1), 100)));
+        assert!(drain(&mut m).is_empty());
+    }
+
+    #[test]
+    fn backup_discards_lower_and_preempts() {
+        let mut m = Machine::new(cfg(100), Instant::ZERO);
+        drain(&mut m);
+        m.handle_advert(ms(1000), adv(2, 120));
+        let deadline = m.poll_timeout();
+        m.handle_advert(ms(2000), adv(3, 90));
+        assert_eq!(
+            logs(&drain(&mut m)),
+            vec!["(VI_1) received lower priority (90) advert from 192.0.2.3 - discarding"]
+        );
+        assert_eq!(m.poll_timeout(), deadline, "timer keeps running");
+        m.handle_timeout(deadline.unwrap_or(Instant::ZERO));
+        assert_eq!(m.state(), State::Master);
+    }
+
+    #[test]
+    fn nopreempt_accepts_lower() {
+        let mut c = cfg(200);
+        c.nopreempt = true;
+        let mut m = Machine::new(c, Instant::ZERO);
+        drain(&mut m);
+        for i in 1..20u64 {
+            m.handle_advert(ms(i * 1000), adv(2, 50));
+            m.handle_timeout(ms(i * 1000));
+        }
+        assert_eq!(m.state(), State::Backup);
+        assert!(drain(&mut m).is_empty());
+    }
+
+    #[test]
+    fn nopreempt_cleared_for_state_master() {
+        let mut c = cfg(200);
+        c.nopreempt = true;
+        c.wants_master = true;
+        c.preempt_delay = Duration::from_secs(3);
+        let c = c.normalized();
+        assert!(!c.nopreempt);
+        assert!(c.preempt_delay.is_zero());
+    }
+
+    #[test]
+    fn preempt_delay_accepts_lower_until_expiry() {
+        let mut c = cfg(200);
+        c.preempt_delay = Duration::from_secs(10);
+        let mut m = Machine::new(c, Instant::ZERO);
+        drain(&mut m);
+        // First lower advert at 1 s starts the delay; accepted until 11 s.
+        for s in 1..=10u64 {
+            m.handle_advert(ms(s * 1000), adv(2, 100));
+            m.handle_timeout(ms(s * 1000));
+        }
+        assert!(drain(&mut m).is_empty());
+        let d = m.poll_timeout();
+        assert_eq!(d, Some(ms(10_000) + m.master_down_interval()));
+        m.handle_advert(ms(11_000), adv(2, 100));
+        assert_eq!(
+            logs(&drain(&mut m)),
+            vec!["(VI_1) received lower priority (100) advert from 192.0.2.2 - discarding"]
+        );
+        assert_eq!(m.poll_timeout(), d);
+        // A higher-priority advert stops the delay; the next lower one restarts it.
+        m.handle_advert(ms(11_500), adv(3, 250));
+        m.handle_advert(ms(12_000), adv(2, 100));
+        assert!(drain(&mut m).is_empty());
+    }
+
+    #[test]
+    fn master_yields_to_higher_priority() {
+        let mut m = master(cfg(100));
+        m.handle_advert(ms(10_500), adv(2, 150));
+        assert_eq!(m.state(), State::Backup);
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                log("(VI_1) Master received advert from 192.0.2.2 with higher priority 150, ours 100"),
+                log("(VI_1) Entering BACKUP STATE"),
+                Action::RemoveVips,
+                Action::Notify {
+                    state: State::Backup,
+                    priority: 100
+                },
+            ]
+        );
+        assert_eq!(
+            m.poll_timeout(),
+            Some(ms(10_500) + m.master_down_interval())
+        );
+    }
+
+    #[test]
+    fn master_equal_priority_tie_break() {
+        let mut m = master(cfg(100));
+        m.handle_advert(ms(10_100), adv(9, 100));
+        assert_eq!(m.state(), State::Master);
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                log("(VI_1) Received advert from 192.0.2.9 with lower priority 100, ours 100, forcing new election"),
+                Action::SendAdvert { priority: 100 },
+                Action::SendGarp { repeat: 5 },
+                Action::MasterRxLowerPri,
+            ]
+        );
+        assert_eq!(m.timer(Timer::GarpLowerPrio), Some(ms(15_100)));
+        m.handle_advert(ms(10_200), adv(11, 100));
+        assert_eq!(m.state(), State::Backup);
+        assert_eq!(
+            logs(&drain(&mut m))[0],
+            "(VI_1) Master received advert from 192.0.2.11 with same priority 100 but higher IP address than ours"
+        );
+    }
+
+    #[test]
+    fn tie_break_is_numeric_for_ipv4_and_ipv6() {
+        let mut c = cfg(100);
+        c.src_addr = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)));
+        let mut m = master(c);
+        // "192.0.2.9" > "192.0.2.100" as text, but lower as a number.
+        m.handle_advert(ms(10_100), adv(9, 100));
+        assert_eq!(m.state(), State::Master);
+
+        let a = |s: &str| IpAddr::V6(s.parse::<Ipv6Addr>().unwrap_or(Ipv6Addr::UNSPECIFIED));
+        let mut c = cfg(100);
+        c.src_addr = Some(a("2001:db8::a"));
+        let mut m = master(c);
+        let rx = |src| RxAdvert {
+            src,
+            priority: 100,
+            adver_int: Duration::from_secs(1),
+        };
+        m.handle_advert(ms(10_100), rx(a("2001:db8::9")));
+        assert_eq!(m.state(), State::Master);
+        m.handle_advert(ms(10_200), rx(a("2001:db8::1:0")));
+        assert_eq!(m.state(), State::Backup);
+    }
+
+    #[test]
+    fn lower_prio_no_advert_and_higher_prio_send_advert() {
+        let mut c = cfg(100);
+        c.lower_prio_no_advert = true;
+        c.higher_prio_send_advert = true;
+        c.garp_lower_prio_repeat = 0;
+        let mut m = master(c);
+        m.handle_advert(ms(10_100), adv(2, 50));
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                log("(VI_1) Received advert from 192.0.2.2 with lower priority 50, ours 100"),
+                Action::MasterRxLowerPri,
+            ]
+        );
+        m.handle_advert(ms(10_200), adv(2, 150));
+        let a = drain(&mut m);
+        assert_eq!(a.first(), Some(&Action::SendAdvert { priority: 100 }));
+        assert_eq!(m.state(), State::Backup);
+    }
+
+    #[test]
+    fn strict_forces_lower_prio_no_advert() {
+        let mut c = cfg(100);
+        c.strict = true;
+        let mut m = master(c);
+        m.handle_advert(ms(10_100), adv(2, 50));
+        assert!(!drain(&mut m)
+            .iter()
+            .any(|a| matches!(a, Action::SendAdvert { .. })));
+    }
+
+    #[test]
+    fn master_answers_priority_zero() {
+        let mut m = master(cfg(100));
+        m.handle_advert(ms(10_100), adv(2, 0));
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                Action::SendAdvert { priority: 100 },
+                Action::Debug("(VI_1) Master received priority 0 message".into()),
+            ]
+        );
+        assert_eq!(m.state(), State::Master);
+    }
+
+    #[test]
+    fn two_address_owners() {
+        let mut m = Machine::new(cfg(255), Instant::ZERO);
+        m.handle_timeout(Instant::ZERO);
+        drain(&mut m);
+        m.handle_advert(ms(100), adv(2, 255));
+        let l = logs(&drain(&mut m));
+        assert_eq!(l[0], "(VI_1) CONFIGURATION ERROR: local instance and a remote instance are both configured as address owner, please fix - reducing local priority");
+        assert_eq!(m.effective_priority(), 254);
+        assert_eq!(m.state(), State::Backup);
+    }
+
+    #[test]
+    fn equal_priority_from_our_own_address_warns() {
+        let mut m = master(cfg(100));
+        m.handle_advert(ms(10_100), adv(10, 100));
+        assert_eq!(
+            logs(&drain(&mut m)),
+            vec!["(VI_1) WARNING - equal priority advert received from remote host with our IP address."]
+        );
+        assert_eq!(m.state(), State::Master);
+    }
+
+    #[test]
+    fn fault_from_master_and_back() {
+        let mut m = master(cfg(100));
+        let cause = FaultCause::Script("chk".into());
+        m.handle_track(
+            ms(11_000),
+            TrackChange::Fault {
+                cause: cause.clone(),
+                active: true,
+            },
+        );
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                log("(VI_1): entering FAULT state due to script chk"),
+                log("(VI_1) Entering FAULT STATE"),
+                Action::SendAdvert { priority: 0 },
+                Action::Debug("(VI_1) sent 0 priority".into()),
+                Action::RemoveVips,
+                Action::Notify {
+                    state: State::Fault,
+                    priority: 100
+                },
+            ]
+        );
+        assert_eq!(m.poll_timeout(), None);
+        m.handle_track(
+            ms(12_000),
+            TrackChange::Fault {
+                cause,
+                active: false,
+            },
+        );
+        assert_eq!(m.state(), State::Backup);
+        assert_eq!(
+            m.poll_timeout(),
+            Some(ms(12_000) + m.master_down_interval())
+        );
+    }
+
+    #[test]
+    fn owner_leaves_fault_as_master() {
+        let mut m = Machine::new(cfg(255), Instant::ZERO);
+        m.handle_timeout(Instant::ZERO);
+        let cause = FaultCause::Interface("eth0".into());
+        m.handle_track(
+            ms(1),
+            TrackChange::Fault {
+                cause: cause.clone(),
+                active: true,
+            },
+        );
+        assert_eq!(m.state(), State::Fault);
+        drain(&mut m);
+        m.handle_track(
+            ms(2),
+            TrackChange::Fault {
+                cause,
+                active: false,
+            },
+        );
+        assert_eq!(m.state(), State::Master);
+        assert!(drain(&mut m).contains(&Action::AddVips));
+    }
+
+    #[test]
+    fn effective_priority_clamps_and_shifts_backup_timer() {
+        let mut m = Machine::new(cfg(100), Instant::ZERO);
+        drain(&mut m);
+        let before = m.poll_timeout().unwrap_or(Instant::ZERO);
+        m.handle_track(
+            ms(500),
+            TrackChange::Weight {
+                tracker: "a".into(),
+                value: 50,
+            },
+        );
+        assert_eq!(m.effective_priority(), 150);
+        assert_eq!(
+            logs(&drain(&mut m)),
+            vec!["(VI_1) Changing effective priority from 100 to 150"]
+        );
+        // Skew shrinks by 50/256 s.
+        assert_eq!(
+            m.poll_timeout(),
+            Some(before - Duration::from_micros(195_313))
+        );
+        m.handle_track(
+            ms(600),
+            TrackChange::Weight {
+                tracker: "b".into(),
+                value: 500,
+            },
+        );
+        assert_eq!(m.effective_priority(), 254);
+        m.handle_track(
+            ms(700),
+            TrackChange::Weight {
+                tracker: "b".into(),
+                value: -900,
+            },
+        );
+        assert_eq!(m.effective_priority(), 1);
+        m.handle_track(
+            ms(800),
+            TrackChange::Weight {
+                tracker: "b".into(),
+                value: 0,
+            },
+        );
+        assert_eq!(m.effective_priority(), 150);
+        // Weighted changes never fault.
+        assert_eq!(m.state(), State::Backup);
+
+        let mut o = Machine::new(cfg(255), Instant::ZERO);
+        o.handle_track(
+            ms(1),
+            TrackChange::Weight {
+                tracker: "a".into(),
+                value: -50,
+            },
+        );
+        assert_eq!(o.effective_priority(), 255);
+    }
+
+    #[test]
+    fn shutdown_master_releases() {
+        let mut m = master(cfg(100));
+        m.handle_shutdown(ms(20_000));
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                Action::SendAdvert { priority: 0 },
+                Action::Debug("(VI_1) sent 0 priority".into()),
+                Action::RemoveVips,
+                Action::Notify {
+                    state: State::Stop,
+                    priority: 100
+                },
+            ]
+        );
+        assert_eq!(m.poll_timeout(), None);
+        let mut b = Machine::new(cfg(100), Instant::ZERO);
+        drain(&mut b);
+        b.handle_shutdown(ms(1));
+        assert_eq!(
+            drain(&mut b),
+            vec![Action::Notify {
+                state: State::Stop,
+                priority: 100
+            }]
+        );
+    }
+
+    #[test]
+    fn reload_keeps_state_and_applies_priority() {
+        let mut m = master(cfg(100));
+        let mut c = cfg(80);
+        m.handle_reload(ms(10_300), c.clone());
+        assert_eq!(m.state(), State::Master);
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                Action::SendAdvert { priority: 100 },
+                log("(VI_1) Changing effective priority from 100 to 80"),
+                Action::AddVips,
+            ]
+        );
+        // Next periodic advert carries the new priority.
+        m.handle_timeout(ms(11_000));
+        assert_eq!(drain(&mut m), vec![Action::SendAdvert { priority: 80 }]);
+        // Unchanged reload of a BACKUP: nothing at all.
+        let mut b = Machine::new(cfg(100), Instant::ZERO);
+        drain(&mut b);
+        let t = b.poll_timeout();
+        c.priority = 100;
+        b.handle_reload(ms(100), c);
+        assert!(drain(&mut b).is_empty());
+        assert_eq!(b.poll_timeout(), t);
+    }
+
+    #[test]
+    fn inputs_and_actions_round_trip_as_json() {
+        let inputs = vec![
+            Input::Advert(adv(2, 100)),
+            Input::Timeout,
+            Input::Track(TrackChange::Fault {
+                cause: FaultCause::Interface("eth0".into()),
+                active: true,
+            }),
+            Input::Reload(cfg(100)),
+            Input::Shutdown,
+        ];
+        for i in &inputs {
+            let j = serde_json::to_string(i).unwrap_or_default();
+            assert_eq!(serde_json::from_str::<Input>(&j).ok().as_ref(), Some(i));
+        }
+        // Replaying the same inputs gives the same actions.
+        let run = || {
+            let mut m = Machine::new(cfg(100), Instant::ZERO);
+            let mut out = vec![];
+            for (k, i) in inputs.iter().enumerate() {
+                m.handle(ms(k as u64 * 4000), i.clone());
+                out.extend(drain(&mut m));
+            }
+            serde_json::to_string(&out).unwrap_or_default()
+        };
+        assert_eq!(run(), run());
+        assert!(run().contains("\"Notify\""));
+    }
+}

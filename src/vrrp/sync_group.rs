@@ -1,1 +1,465 @@
-//! sync_group (to be written).
+//! Sync groups (keepalived-spec.md §5.12): several instances that change state together.
+//!
+//! [`SyncGroup`] owns its member [`Machine`]s and is the only one to feed them events, so it
+//! sees each member's transition as it happens and drags the others along, as keepalived's
+//! `vrrp_sync.c` does:
+//! * MASTER only if every member wants MASTER; a member whose down timer expires while
+//!   another does not stays BACKUP (wanting MASTER) and re-arms its timer;
+//! * one member to BACKUP or FAULT takes the others along;
+//! * the group notifies on its own state changes, followers do not notify (§6.1).
+#![forbid(unsafe_code)]
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use super::machine::{Action, Instant, Machine, RxAdvert, State, TrackChange};
+
+/// Effects of a group: its members' actions (tagged with the member index) and its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupAction {
+    /// An action of member `member` (index into [`SyncGroup::members`]).
+    Instance { member: usize, action: Action },
+    /// Group notify (`GROUP <name> <state> 0`, group notify_* scripts, FIFO, mail).
+    Notify { state: State },
+    /// A group log line with keepalived's wording.
+    Log(String),
+}
+
+/// A running sync group.
+#[derive(Debug, Clone)]
+pub struct SyncGroup {
+    name: String,
+    members: Vec<Machine>,
+    state: State,
+    actions: VecDeque<GroupAction>,
+}
+
+impl SyncGroup {
+    /// Takes freshly started members (their startup actions are passed through) and sets
+    /// the group's initial state: FAULT if any member is in FAULT (the others follow),
+    /// else BACKUP (§5.12, §6.1: groups in BACKUP/FAULT notify at start).
+    pub fn new(name: impl Into<String>, members: Vec<Machine>, now: Instant) -> SyncGroup {
+        let mut g = SyncGroup {
+            name: name.into(),
+            members,
+            state: State::Backup,
+            actions: VecDeque::new(),
+        };
+        for i in 0..g.members.len() {
+            if let Some(m) = g.members.get_mut(i) {
+                m.set_sync_member(true);
+            }
+            g.drain(now, i);
+        }
+        if g.members.iter().any(|m| m.state() == State::Fault) {
+            g.sync_all(now, None, State::Fault);
+        }
+        g.state = if g.members.iter().any(|m| m.state() == State::Fault) {
+            State::Fault
+        } else {
+            State::Backup
+        };
+        g.actions.push_back(GroupAction::Notify { state: g.state });
+        g
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn members(&self) -> &[Machine] {
+        &self.members
+    }
+
+    /// The earliest deadline of any member.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.members.iter().filter_map(Machine::poll_timeout).min()
+    }
+
+    pub fn poll_action(&mut self) -> Option<GroupAction> {
+        self.actions.pop_front()
+    }
+
+    /// An advert for member `member`.
+    pub fn handle_advert(&mut self, now: Instant, member: usize, adv: RxAdvert) {
+        if let Some(m) = self.members.get_mut(member) {
+            m.handle_advert(now, adv);
+            self.after(now, member);
+        }
+    }
+
+    /// A tracker change for one member.
+    pub fn handle_track(&mut self, now: Instant, member: usize, change: TrackChange) {
+        if let Some(m) = self.members.get_mut(member) {
+            m.handle_track(now, change);
+            self.after(now, member);
+        }
+    }
+
+    /// A group-level tracker (`track_*` inside `vrrp_sync_group`) applies to every member.
+    pub fn handle_group_track(&mut self, now: Instant, change: TrackChange) {
+        for i in 0..self.members.len() {
+            if let Some(m) = self.members.get_mut(i) {
+                m.handle_track(now, change.clone());
+                self.after(now, i);
+            }
+        }
+    }
+
+    /// Fires every member timer that is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for i in 0..self.members.len() {
+            let due = self
+                .members
+                .get(i)
+                .and_then(Machine::poll_timeout)
+                .is_some_and(|t| t <= now);
+            if let Some(m) = self.members.get_mut(i).filter(|_| due) {
+                m.handle_timeout(now);
+                self.after(now, i);
+            }
+        }
+    }
+
+    /// Shutdown: every member stops, then the group notifies STOP (§5.12).
+    pub fn handle_shutdown(&mut self, now: Instant) {
+        for i in 0..self.members.len() {
+            if let Some(m) = self.members.get_mut(i) {
+                m.handle_shutdown(now);
+            }
+            self.drain(now, i);
+        }
+        if self.state != State::Stop {
+            self.state = State::Stop;
+            self.actions
+                .push_back(GroupAction::Notify { state: State::Stop });
+        }
+    }
+
+    /// Passes member `i`'s actions through, then applies the group rules to its new state.
+    fn after(&mut self, now: Instant, i: usize) {
+        self.drain(now, i);
+        let Some(m) = self.members.get(i) else {
+            return;
+        };
+        let (state, want) = (m.state(), m.want_state());
+        match state {
+            State::Fault if self.state != State::Fault => {
+                self.sync_all(now, Some(i), State::Fault);
+                self.set_state(State::Fault);
+            }
+            State::Backup => {
+                // Left MASTER, or the last fault cleared: everyone to BACKUP.
+                let all_clear = self.members.iter().all(|m| !m.has_fault());
+                if self.state == State::Master || (self.state == State::Fault && all_clear) {
+                    self.sync_all(now, Some(i), State::Backup);
+                    self.set_state(State::Backup);
+                } else if want == State::Master && self.can_goto_master(i) {
+                    if let Some(m) = self.members.get_mut(i) {
+                        m.sync_to(now, State::Master, true);
+                    }
+                    self.drain(now, i);
+                    self.sync_all(now, Some(i), State::Master);
+                    self.set_state(State::Master);
+                }
+            }
+            State::Master if self.state != State::Master => {
+                self.sync_all(now, Some(i), State::Master);
+                self.set_state(State::Master);
+            }
+            _ => {}
+        }
+    }
+
+    /// keepalived `vrrp_sync_can_goto_master`: the group is MASTER already, or every other
+    /// member wants MASTER too.
+    fn can_goto_master(&self, i: usize) -> bool {
+        self.state == State::Master
+            || self
+                .members
+                .iter()
+                .enumerate()
+                .all(|(j, m)| j == i || m.want_state() == State::Master)
+    }
+
+    fn sync_all(&mut self, now: Instant, except: Option<usize>, target: State) {
+        self.actions.push_back(GroupAction::Log(format!(
+            "VRRP_Group({}) Syncing instances to {} state",
+            self.name, target
+        )));
+        for j in 0..self.members.len() {
+            if Some(j) == except {
+                continue;
+            }
+            if let Some(m) = self.members.get_mut(j) {
+                m.sync_to(now, target, false);
+            }
+            self.drain(now, j);
+        }
+    }
+
+    fn set_state(&mut self, s: State) {
+        if self.state != s {
+            self.state = s;
+            self.actions.push_back(GroupAction::Notify { state: s });
+        }
+    }
+
+    /// Moves member `i`'s queued actions to the group queue; a MASTER that heard a
+    /// lower-priority advert makes its siblings send their lower-priority GARPs too (§5.6).
+    fn drain(&mut self, now: Instant, i: usize) {
+        let mut lower_prio = false;
+        while let Some(action) = self.members.get_mut(i).and_then(Machine::poll_action) {
+            lower_prio |= action == Action::MasterRxLowerPri;
+            self.actions
+                .push_back(GroupAction::Instance { member: i, action });
+        }
+        if lower_prio {
+            for j in 0..self.members.len() {
+                if j == i {
+                    continue;
+                }
+                if let Some(m) = self.members.get_mut(j) {
+                    m.send_lower_prio_garps(now);
+                }
+                self.drain_plain(j);
+            }
+        }
+    }
+
+    fn drain_plain(&mut self, j: usize) {
+        while let Some(action) = self.members.get_mut(j).and_then(Machine::poll_action) {
+            self.actions
+                .push_back(GroupAction::Instance { member: j, action });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vrrp::machine::{FaultCause, InstanceConfig};
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
+
+    fn ms(n: u64) -> Instant {
+        Instant(Duration::from_millis(n))
+    }
+
+    fn group(prio_a: u8, prio_b: u8) -> SyncGroup {
+        let a = Machine::new(InstanceConfig::new("VI_A", 1, prio_a), Instant::ZERO);
+        let b = Machine::new(InstanceConfig::new("VI_B", 2, prio_b), Instant::ZERO);
+        SyncGroup::new("G1", vec![a, b], Instant::ZERO)
+    }
+
+    fn drain(g: &mut SyncGroup) -> Vec<GroupAction> {
+        std::iter::from_fn(|| g.poll_action()).collect()
+    }
+
+    /// Log lines (instance and group) in order.
+    fn logs(a: &[GroupAction]) -> Vec<String> {
+        a.iter()
+            .filter_map(|a| match a {
+                GroupAction::Log(l)
+                | GroupAction::Instance {
+                    action: Action::Log(l),
+                    ..
+                } => Some(l.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn notifies(a: &[GroupAction]) -> Vec<String> {
+        a.iter()
+            .filter_map(|a| match a {
+                GroupAction::Notify { state } => Some(format!("GROUP {state}")),
+                GroupAction::Instance {
+                    member,
+                    action: Action::Notify { state, .. },
+                } => Some(format!("{member} {state}")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn adv(priority: u8) -> RxAdvert {
+        RxAdvert {
+            src: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+            priority,
+            adver_int: Duration::from_secs(1),
+        }
+    }
+
+    fn run_until(g: &mut SyncGroup, end: Instant) {
+        while let Some(t) = g.poll_timeout().filter(|&t| t <= end) {
+            g.handle_timeout(t);
+        }
+    }
+
+    #[test]
+    fn master_only_when_all_want_it() {
+        // A has the shorter down timer; B keeps hearing a master, so A is held back.
+        let mut g = group(200, 100);
+        let start = drain(&mut g);
+        assert_eq!(
+            notifies(&start),
+            vec!["0 BACKUP", "1 BACKUP", "GROUP BACKUP"]
+        );
+        for s in 1..=8u64 {
+            g.handle_advert(ms(s * 1000), 1, adv(150));
+            run_until(&mut g, ms(s * 1000));
+        }
+        assert_eq!(g.members()[0].state(), State::Backup);
+        assert_eq!(g.members()[0].want_state(), State::Master);
+        assert!(
+            g.members()[0].poll_timeout().is_some(),
+            "held member re-arms"
+        );
+        drain(&mut g);
+        // The master of B goes away: B times out and the whole group goes MASTER.
+        run_until(&mut g, ms(20_000));
+        assert_eq!(g.state(), State::Master);
+        assert!(g.members().iter().all(|m| m.state() == State::Master));
+        let a = drain(&mut g);
+        let l = logs(&a);
+        assert_eq!(
+            l,
+            vec![
+                "(VI_B) Entering MASTER STATE",
+                "VRRP_Group(G1) Syncing instances to MASTER state",
+                "(VI_A) Entering MASTER STATE",
+            ]
+        );
+        // B notifies, A only follows: no instance notify for A.
+        assert_eq!(notifies(&a), vec!["1 MASTER", "GROUP MASTER"]);
+    }
+
+    #[test]
+    fn one_member_fault_takes_all_and_recovers_to_backup() {
+        let mut g = group(150, 150);
+        run_until(&mut g, ms(10_000));
+        assert_eq!(g.state(), State::Master);
+        drain(&mut g);
+        let cause = FaultCause::Script("chk".into());
+        g.handle_track(
+            ms(10_100),
+            0,
+            TrackChange::Fault {
+                cause: cause.clone(),
+                active: true,
+            },
+        );
+        let a = drain(&mut g);
+        assert_eq!(
+            logs(&a),
+            vec![
+                "(VI_A): entering FAULT state due to script chk",
+                "(VI_A) Entering FAULT STATE",
+                "VRRP_Group(G1) Syncing instances to FAULT state",
+                "(VI_B) Entering FAULT STATE",
+            ]
+        );
+        // Both members release with priority 0.
+        let zero = a
+            .iter()
+            .filter(|x| {
+                matches!(
+                    x,
+                    GroupAction::Instance {
+                        action: Action::SendAdvert { priority: 0 },
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(zero, 2);
+        assert_eq!(notifies(&a), vec!["0 FAULT", "GROUP FAULT"]);
+        assert!(g.members().iter().all(|m| m.state() == State::Fault));
+        g.handle_track(
+            ms(12_000),
+            0,
+            TrackChange::Fault {
+                cause,
+                active: false,
+            },
+        );
+        let a = drain(&mut g);
+        assert_eq!(
+            logs(&a),
+            vec![
+                "(VI_A) Entering BACKUP STATE",
+                "VRRP_Group(G1) Syncing instances to BACKUP state",
+                "(VI_B) Entering BACKUP STATE",
+            ]
+        );
+        assert_eq!(g.state(), State::Backup);
+    }
+
+    #[test]
+    fn one_member_to_backup_takes_the_others() {
+        let mut g = group(100, 100);
+        run_until(&mut g, ms(10_000));
+        assert_eq!(g.state(), State::Master);
+        drain(&mut g);
+        g.handle_advert(ms(10_500), 1, adv(200));
+        assert!(g.members().iter().all(|m| m.state() == State::Backup));
+        let a = drain(&mut g);
+        assert_eq!(
+            logs(&a)[1..],
+            [
+                "(VI_B) Entering BACKUP STATE",
+                "VRRP_Group(G1) Syncing instances to BACKUP state",
+                "(VI_A) Entering BACKUP STATE",
+            ]
+        );
+        assert_eq!(notifies(&a), vec!["1 BACKUP", "GROUP BACKUP"]);
+    }
+
+    #[test]
+    fn lower_prio_advert_makes_siblings_garp() {
+        let mut g = group(100, 100);
+        run_until(&mut g, ms(10_000));
+        drain(&mut g);
+        g.handle_advert(ms(10_500), 0, adv(50));
+        let garps: Vec<usize> = drain(&mut g)
+            .iter()
+            .filter_map(|a| match a {
+                GroupAction::Instance {
+                    member,
+                    action: Action::SendGarp { .. },
+                } => Some(*member),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(garps, vec![0, 1]);
+    }
+
+    #[test]
+    fn startup_with_faulty_member_and_shutdown() {
+        let a = Machine::start(
+            InstanceConfig::new("VI_A", 1, 100),
+            [TrackChange::Fault {
+                cause: FaultCause::Interface("eth1".into()),
+                active: true,
+            }],
+            Instant::ZERO,
+        );
+        let b = Machine::new(InstanceConfig::new("VI_B", 2, 100), Instant::ZERO);
+        let mut g = SyncGroup::new("G1", vec![a, b], Instant::ZERO);
+        assert_eq!(g.state(), State::Fault);
+        assert!(g.members().iter().all(|m| m.state() == State::Fault));
+        assert!(logs(&drain(&mut g))
+            .contains(&"VRRP_Group(G1) Syncing instances to FAULT state".to_string()));
+        g.handle_shutdown(ms(1));
+        assert_eq!(
+            notifies(&drain(&mut g)),
+            vec!["0 STOP", "1 STOP", "GROUP STOP"]
+        );
+    }
+}
