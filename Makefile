@@ -85,4 +85,4 @@ uninstall:
 			echo "keeping modified $(DESTDIR)$(SYSCONFDIR)/$$f"; \
 		fi; \
 	done
-	-rmdir $(DESTDIR)$(SYSCONFDIR)/keepalived 2>/dev/null
+	rmdir $(DESTDIR)$(SYSCONFDIR)/keepalived 2>/dev/null || true
