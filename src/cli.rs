@@ -12,7 +12,7 @@
 //! start with `-` (`allow_hyphen_values`), attached-only optional values (`require_equals`),
 //! `-D` counting, and the order of everything (`ArgMatches::indices_of`). getopt's ways that
 //! clap has no setting for are bridged as follows:
-//! - a short pre-pass ([`prepass`]) rewrites the attached argument of a short option
+//! - a short pre-pass (`prepass`) rewrites the attached argument of a short option
 //!   `-tFILE` / `-f=x` to clap's `-t=FILE` / `-f==x` (clap would read `-tFILE` as a cluster
 //!   and strip the `=` of `-f=x`), and cuts the command line at `-T`, whose following words
 //!   belong to genhash;
@@ -402,7 +402,9 @@ fn getopt(table: &[OptSpec], split: bool, args: &[String]) -> (Vec<Ev>, Vec<Stri
         };
         // clap stops at the first bad word: the shortest prefix that still gives this
         // error ends with it (a shorter one parses, as a pending option always takes the
-        // next word).
+        // next word). Scanned from the end, as a prefix that ends with an option missing
+        // its value may give the same error: quadratic in the number of words, which is
+        // fine for a command line.
         let key = error_key(&e);
         let mut k = words.len();
         while k > 1
@@ -416,17 +418,14 @@ fn getopt(table: &[OptSpec], split: bool, args: &[String]) -> (Vec<Ev>, Vec<Stri
         }
         let mut built = cmd.clone();
         built.build();
-        let fix = match (
-            k.checked_sub(1).and_then(|p| words.get(p)),
-            marker_char(bad.len()),
-        ) {
-            (Some(word), Some(marker)) => repair(&built, table, &e, word, marker),
+        let p = k.saturating_sub(1);
+        let fix = match (words.get(p), marker_char(bad.len())) {
+            (Some(word), Some(marker)) => repair(&built, table, &e, word, marker)
+                .filter(|(_, replacement, _)| replacement != word),
             _ => None,
         };
-        let Some((msg, replacement, with_value)) =
-            fix.filter(|(_, r, _)| Some(r) != words.get(k - 1))
-        else {
-            // Not a getopt error (cannot happen with our tables): report clap's words.
+        let Some((msg, replacement, with_value)) = fix else {
+            // Not a getopt error (cannot happen with our tables), or a flood of them.
             let msg = e
                 .kind()
                 .as_str()
@@ -434,11 +433,11 @@ fn getopt(table: &[OptSpec], split: bool, args: &[String]) -> (Vec<Ev>, Vec<Stri
                 .to_owned();
             return (vec![Ev::Bad(msg)], Vec::new(), None);
         };
-        if let Some(w) = words.get_mut(k - 1) {
+        if let Some(w) = words.get_mut(p) {
             *w = replacement;
         }
-        if with_value && k < words.len() {
-            words.remove(k);
+        if with_value && p + 1 < words.len() {
+            words.remove(p + 1);
         }
         if let Some(m) = msg {
             bad.push(m);
