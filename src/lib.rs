@@ -4,4 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod log;
+pub mod mail;
+pub mod notify;
+pub mod script;
 pub mod vrrp;
