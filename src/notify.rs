@@ -171,6 +171,19 @@ impl Fifo {
         }
     }
 
+    /// Opens the FIFO of a `notify_fifo PATH [USER [GROUP]]` line; `None` if unset.
+    pub fn open_config(
+        nf: &crate::config::model::global::NotifyFifo,
+    ) -> Option<std::io::Result<Fifo>> {
+        let path = nf.path.as_deref()?;
+        let owner = nf
+            .user
+            .as_deref()
+            .and_then(|u| crate::config::host::lookup_user(u, nf.group.as_deref()))
+            .map(|r| (r.uid, r.gid));
+        Some(Fifo::open(Path::new(path), owner))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

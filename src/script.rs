@@ -110,6 +110,61 @@ pub fn run_as_for(
     }
 }
 
+/// The default script user (spec §6.4): `script_user` if configured, else
+/// `keepalived_script` if that user exists, else ourselves (`None`). With
+/// `enable_script_security` and neither, `Err` with keepalived's message (such scripts are
+/// removed).
+pub fn default_run_as(
+    script_user: Option<&(String, Option<String>)>,
+    script_security: bool,
+) -> Result<Option<RunAs>, String> {
+    use crate::config::host::DEFAULT_SCRIPT_USER;
+    match script_user {
+        Some((u, g)) => lookup_user(u, g.as_deref())
+            .map(Some)
+            .ok_or_else(|| String::from("Error setting global script uid/gid")),
+        None => match lookup_user(DEFAULT_SCRIPT_USER, None) {
+            Some(r) => Ok(Some(r)),
+            None if script_security => Err(format!(
+                "Unable to set default user {DEFAULT_SCRIPT_USER} for script"
+            )),
+            None => Ok(None),
+        },
+    }
+}
+
+/// Prepares a `vrrp_script`: its `user USER [GROUP]` line, else the default user.
+pub fn prepare_vrrp_script(
+    vs: &crate::config::model::vrrp::track::VrrpScript,
+    default: Option<RunAs>,
+) -> Result<Prepared, String> {
+    let Some(script) = &vs.script else {
+        return Err(format!(
+            "No script set for vrrp_script {} - removing",
+            vs.name
+        ));
+    };
+    let prog = script.argv.first().map_or("", String::as_str);
+    let user = vs
+        .user
+        .as_ref()
+        .map(|(u, g)| (u.as_str(), g.as_deref()))
+        .or_else(|| script.user.as_deref().map(|u| (u, script.group.as_deref())));
+    Ok(Prepared {
+        argv: exec_argv(&script.argv),
+        run_as: run_as_for(user, default, prog)?,
+    })
+}
+
+/// The timeout of a `vrrp_script`: its `timeout`, or its interval when 0 (§4.6).
+pub fn vrrp_script_timeout(vs: &crate::config::model::vrrp::track::VrrpScript) -> Duration {
+    if vs.timeout.is_zero() {
+        vs.interval
+    } else {
+        vs.timeout
+    }
+}
+
 /// Prepares a configured script (its own `user`/`group`, else `default`).
 pub fn prepare(script: &Script, default: Option<RunAs>) -> Result<Prepared, String> {
     let prog = script.argv.first().map_or("", String::as_str);
@@ -257,6 +312,39 @@ pub async fn run_tracked(
     Some(run(p, timeout).await)
 }
 
+/// Runs a tracked script every `interval` and sends each result with its name; a tick
+/// that finds the previous run still active is skipped with keepalived's message (§5.9).
+/// The first run starts at once. Ends when the receiver is dropped.
+pub fn spawn_tracked_loop(
+    name: String,
+    p: Prepared,
+    interval: Duration,
+    timeout: Duration,
+    tx: tokio::sync::mpsc::Sender<(String, ScriptResult)>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let slot = RunSlot::new();
+        let p = Arc::new(p);
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if tx.is_closed() {
+                return;
+            }
+            let Some(guard) = slot.try_start(&name) else {
+                continue;
+            };
+            let (p, tx, name) = (Arc::clone(&p), tx.clone(), name.clone());
+            tokio::spawn(async move {
+                let r = run(&p, timeout).await;
+                drop(guard);
+                let _ = tx.send((name, r)).await;
+            });
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +417,43 @@ mod tests {
         assert_eq!(
             run(&p(&["/nonexistent/prog"]), t).await,
             ScriptResult::Exited(0)
+        );
+    }
+
+    #[test]
+    fn vrrp_script_user_and_timeout() {
+        use crate::config::diagnostic::Span;
+        use crate::config::model::vrrp::track::VrrpScript;
+        let mut vs = VrrpScript::new("chk", Span::default());
+        assert!(prepare_vrrp_script(&vs, None)
+            .unwrap_err()
+            .contains("No script set for vrrp_script chk"));
+        vs.script = Some(Script {
+            argv: w(&["/bin/true"]),
+            text: "/bin/true".into(),
+            user: None,
+            group: None,
+            span: Span::default(),
+        });
+        let def = Some(RunAs { uid: 7, gid: 8 });
+        assert_eq!(prepare_vrrp_script(&vs, def).unwrap().run_as, def);
+        vs.user = Some(("root".into(), None));
+        assert_eq!(
+            prepare_vrrp_script(&vs, def).unwrap().run_as,
+            Some(RunAs { uid: 0, gid: 0 })
+        );
+        assert_eq!(vrrp_script_timeout(&vs), Duration::from_secs(1));
+        vs.timeout = Duration::from_secs(5);
+        assert_eq!(vrrp_script_timeout(&vs), Duration::from_secs(5));
+        let su = ("root".to_owned(), None);
+        assert_eq!(
+            default_run_as(Some(&su), true),
+            Ok(Some(RunAs { uid: 0, gid: 0 }))
+        );
+        let bad = ("no-such-user-xyz".to_owned(), None);
+        assert_eq!(
+            default_run_as(Some(&bad), false),
+            Err("Error setting global script uid/gid".into())
         );
     }
 }

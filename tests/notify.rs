@@ -562,3 +562,50 @@ async fn closed_smtp_port_gives_connection_error() {
         cap.text()
     );
 }
+
+#[tokio::test]
+async fn tracked_script_loop_feeds_the_tracker_and_skips_overlapping_runs() {
+    let cap = Captured::default();
+    let _g = cap.install();
+    let dir = tempfile::tempdir().unwrap();
+    let chk = dir.path().join("chk.sh");
+    write_exec(&chk, "#!/bin/sh\nsleep 0.35\nexit 3\n");
+    let mut vs = keepalived::config::model::vrrp::track::VrrpScript::new("chk", Span::default());
+    vs.script = Some(script(&chk.display().to_string()));
+    vs.timeout = Duration::from_secs(10);
+    vs.fall = 2;
+    let p = script::prepare_vrrp_script(&vs, None).unwrap();
+    assert_eq!(script::vrrp_script_timeout(&vs), Duration::from_secs(10));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    // ticks every 100 ms while each run takes 350 ms
+    let h = script::spawn_tracked_loop(
+        "chk".into(),
+        p,
+        Duration::from_millis(100),
+        script::vrrp_script_timeout(&vs),
+        tx,
+    );
+    let mut t = track::ScriptTracker::new(&vs);
+    let mut logs = Vec::new();
+    let mut changes = Vec::new();
+    for _ in 0..2 {
+        let (name, r) = rx.recv().await.unwrap();
+        assert_eq!(name, "chk");
+        assert_eq!(r, ScriptResult::Exited(3));
+        let (c, l) = t.on_result(r);
+        changes.push(c);
+        logs.extend(l);
+    }
+    h.abort();
+    assert_eq!(changes, vec![Some(false), None]);
+    assert_eq!(
+        logs,
+        vec![
+            "Script `chk` now returning 3",
+            "VRRP_Script(chk) failed (exited with status 3)"
+        ]
+    );
+    assert!(cap
+        .text()
+        .contains("Track script chk is already running, expect idle - skipping run"));
+}
