@@ -176,11 +176,9 @@ pub fn prepare(script: &Script, default: Option<RunAs>) -> Result<Prepared, Stri
 }
 
 /// Starts a prepared script. An exec failure is logged as keepalived logs it and returns
-/// `Ok(None)`: keepalived's child would have exited 0.
-pub fn spawn(p: &Prepared) -> std::io::Result<Option<Child>> {
-    let Some((prog, args)) = p.argv.split_first() else {
-        return Ok(None);
-    };
+/// `None`: keepalived's child would have exited 0.
+pub fn spawn(p: &Prepared) -> Option<Child> {
+    let (prog, args) = p.argv.split_first()?;
     let mut cmd = Command::new(prog);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -198,7 +196,7 @@ pub fn spawn(p: &Prepared) -> std::io::Result<Option<Child>> {
         });
     }
     match cmd.spawn() {
-        Ok(c) => Ok(Some(c)),
+        Ok(c) => Some(c),
         Err(e) => {
             let errno = e.raw_os_error().unwrap_or(0);
             tracing::warn!(
@@ -207,16 +205,15 @@ pub fn spawn(p: &Prepared) -> std::io::Result<Option<Child>> {
                 errno,
                 nix::errno::Errno::from_raw(errno).desc()
             );
-            Ok(None)
+            None
         }
     }
 }
 
 /// Runs a prepared script to completion, killing its process group at `timeout`.
 pub async fn run(p: &Prepared, timeout: Duration) -> ScriptResult {
-    let child = match spawn(p) {
-        Ok(Some(c)) => c,
-        Ok(None) | Err(_) => return ScriptResult::Exited(0),
+    let Some(child) = spawn(p) else {
+        return ScriptResult::Exited(0);
     };
     wait_with_timeout(child, timeout).await
 }
@@ -254,7 +251,7 @@ pub async fn wait_with_timeout(mut child: Child, timeout: Duration) -> ScriptRes
 
 /// Starts a notify script and forgets it; the child is reaped in the background.
 pub fn spawn_detached(p: &Prepared) {
-    if let Ok(Some(mut child)) = spawn(p) {
+    if let Some(mut child) = spawn(p) {
         tokio::spawn(async move {
             let _ = child.wait().await;
         });

@@ -609,3 +609,64 @@ async fn tracked_script_loop_feeds_the_tracker_and_skips_overlapping_runs() {
         .text()
         .contains("Track script chk is already running, expect idle - skipping run"));
 }
+
+#[test]
+fn scripts_get_sigterm_when_the_spawning_thread_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidf = dir.path().join("pid");
+    let sh = dir.path().join("wait.sh");
+    write_exec(
+        &sh,
+        &format!(
+            "#!/bin/sh\necho $$ > '{}'\nexec sleep 300\n",
+            pidf.display()
+        ),
+    );
+    let p = Prepared {
+        argv: vec![sh.display().to_string()],
+        run_as: None,
+    };
+    let pid = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let child = script::spawn(&p).expect("spawned");
+            let pid = child.id().unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::fs::read_to_string(&pidf).map_or(true, |s| s.trim().is_empty()) {
+                assert!(Instant::now() < deadline, "script never started");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            std::mem::forget(child);
+            pid
+        })
+    })
+    .join()
+    .unwrap();
+    // the thread that forked is gone: PDEATHSIG=SIGTERM ends the script
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = st
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .chars()
+            .next();
+        if st.is_empty() || state == Some('Z') {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "script {pid} outlived its parent thread"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = nix::sys::wait::waitpid(
+        nix::unistd::Pid::from_raw(pid as i32),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    );
+}
