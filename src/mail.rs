@@ -134,6 +134,33 @@ pub fn virtualserver_alert(router_id: &str, vs: &str, up: bool, body: &str) -> A
     }
 }
 
+/// Decides which state changes of one instance or group are emailed (§6.1 step 5, §6.3):
+/// only when the state differs from the last emailed one, and FAULT not at all with
+/// `no_email_faults`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailGate {
+    last: Option<NotifyState>,
+    no_email_faults: bool,
+}
+
+impl MailGate {
+    pub fn new(no_email_faults: bool) -> Self {
+        MailGate {
+            last: None,
+            no_email_faults,
+        }
+    }
+
+    /// Whether to send an alert for entering `state`; records it when sending.
+    pub fn should_send(&mut self, state: NotifyState) -> bool {
+        if self.last == Some(state) || (self.no_email_faults && state == NotifyState::Fault) {
+            return false;
+        }
+        self.last = Some(state);
+        true
+    }
+}
+
 /// Builds the message: From, To (all recipients), Subject, X-Mailer: Keepalived, Date.
 pub fn build_message(cfg: &MailConfig, alert: &Alert) -> Result<Message, String> {
     let from: Mailbox = cfg
@@ -283,5 +310,17 @@ mod tests {
             ..cfg
         };
         assert!(build_message(&bad, &instance_alert("R1", "x", NotifyState::Stop)).is_err());
+    }
+
+    #[test]
+    fn gate_sends_each_new_state_once() {
+        let mut g = MailGate::new(true);
+        assert!(g.should_send(NotifyState::Backup));
+        assert!(!g.should_send(NotifyState::Backup));
+        assert!(!g.should_send(NotifyState::Fault));
+        assert!(g.should_send(NotifyState::Master));
+        assert!(g.should_send(NotifyState::Backup));
+        let mut g = MailGate::new(false);
+        assert!(g.should_send(NotifyState::Fault));
     }
 }
