@@ -6,4 +6,7 @@ pub mod config;
 pub mod daemon;
 pub mod log;
 pub mod net;
+pub mod mail;
+pub mod notify;
+pub mod script;
 pub mod vrrp;

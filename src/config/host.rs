@@ -157,12 +157,13 @@ pub fn check_interfaces_in<'a>(
 
 /// The user and group a script runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct RunAs {
-    uid: u32,
-    gid: u32,
+pub struct RunAs {
+    pub uid: u32,
+    pub gid: u32,
 }
 
-fn lookup_user(user: &str, group: Option<&str>) -> Option<RunAs> {
+/// Looks up `user` (and `group`, else the user's primary group) in the system databases.
+pub fn lookup_user(user: &str, group: Option<&str>) -> Option<RunAs> {
     let u = nix::unistd::User::from_name(user).ok().flatten()?;
     let gid = match group {
         Some(g) => nix::unistd::Group::from_name(g)
@@ -401,7 +402,7 @@ fn lint_file(path: &Path, prog: &str, run_as: RunAs, span: Span, diags: &mut Dia
 }
 
 /// A path as given, or a bare name looked up in PATH (executable regular files only).
-fn resolve(prog: &str, path_var: &str) -> Option<PathBuf> {
+pub fn resolve(prog: &str, path_var: &str) -> Option<PathBuf> {
     if prog.contains('/') {
         let p = PathBuf::from(prog);
         return p.exists().then_some(p);

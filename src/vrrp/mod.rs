@@ -6,3 +6,4 @@ pub mod machine;
 pub mod packet;
 pub mod socket;
 pub mod sync_group;
+pub mod track;

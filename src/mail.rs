@@ -1,0 +1,326 @@
+//! SMTP alerts (keepalived-spec.md §6.3): subjects and bodies as keepalived writes them,
+//! sent from a spawned task with an overall timeout so a dead SMTP server never blocks
+//! VRRP or the checkers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::Mailbox;
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::model::global::{GlobalDefs, SmtpServer};
+use crate::notify::NotifyState;
+
+/// Everything needed to send alerts, resolved from `global_defs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailConfig {
+    pub server: SmtpServer,
+    pub helo: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub router_id: String,
+    pub connect_timeout: Duration,
+}
+
+impl MailConfig {
+    /// `None` unless `notification_email` is non-empty and `smtp_server` is set (§6.3).
+    /// Defaults as keepalived: router_id and HELO name = host name, from =
+    /// `keepalived@<host name>`.
+    pub fn from_global(g: &GlobalDefs) -> Option<MailConfig> {
+        let server = g.smtp_server.clone()?;
+        if g.notification_email.is_empty() {
+            return None;
+        }
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| String::from("localhost"));
+        Some(MailConfig {
+            server,
+            helo: g.smtp_helo_name.clone().unwrap_or_else(|| host.clone()),
+            from: g
+                .notification_email_from
+                .clone()
+                .unwrap_or_else(|| format!("keepalived@{host}")),
+            to: g.notification_email.clone(),
+            router_id: g.router_id.clone().unwrap_or(host),
+            connect_timeout: g.smtp_connect_timeout,
+        })
+    }
+
+    /// The server as keepalived prints it: `[ip]:port`.
+    pub fn server_text(&self) -> String {
+        match &self.server {
+            SmtpServer::Addr(a) => format!("[{}]:{}", a.ip(), a.port()),
+            SmtpServer::Host { name, port } => format!("[{name}]:{port}"),
+        }
+    }
+}
+
+/// An alert: subject and one-line body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub subject: String,
+    pub body: String,
+}
+
+/// A VRRP instance changed state.
+pub fn instance_alert(router_id: &str, name: &str, state: NotifyState) -> Alert {
+    let (what, body) = match state {
+        NotifyState::Master => (
+            "Entering MASTER state",
+            "=> VRRP Instance is now owning VRRP VIPs <=",
+        ),
+        NotifyState::Backup => (
+            "Entering BACKUP state",
+            "=> VRRP Instance is no longer owning VRRP VIPs <=",
+        ),
+        NotifyState::Fault => (
+            "Entering FAULT state",
+            "=> VRRP Instance is no longer owning VRRP VIPs <=",
+        ),
+        NotifyState::Stop => ("Stopping", "=> VRRP Instance stopping <="),
+        NotifyState::Deleted => ("Deleted", "=> VRRP Deleted at reload <="),
+    };
+    Alert {
+        subject: format!("[{router_id}] VRRP Instance {name} - {what}"),
+        body: body.to_owned(),
+    }
+}
+
+/// A sync group changed state.
+pub fn group_alert(router_id: &str, name: &str, state: NotifyState) -> Alert {
+    let (what, body) = match state {
+        NotifyState::Stop | NotifyState::Deleted => (
+            String::from("Stopping"),
+            String::from("=> All VRRP group instances are now stopping <="),
+        ),
+        s => (
+            format!("Entering {} state", s.as_str()),
+            format!(
+                "=> All VRRP group instances are now in {} state <=",
+                s.as_str()
+            ),
+        ),
+    };
+    Alert {
+        subject: format!("[{router_id}] VRRP Group {name} - {what}"),
+        body,
+    }
+}
+
+/// A real server went up or down; `rs` is `[ip]:proto:port`, `body` the checker's line
+/// (e.g. `=> TCP CHECK succeed on service <=`).
+pub fn realserver_alert(router_id: &str, rs: &str, vs: &str, up: bool, body: &str) -> Alert {
+    Alert {
+        subject: format!(
+            "[{router_id}] Realserver {rs} of virtual server {vs} - {}",
+            if up { "UP" } else { "DOWN" }
+        ),
+        body: body.to_owned(),
+    }
+}
+
+/// A virtual server gained or lost quorum; `body` e.g. `=> Gained quorum 1+0=1 <= 1 <=`.
+pub fn virtualserver_alert(router_id: &str, vs: &str, up: bool, body: &str) -> Alert {
+    Alert {
+        subject: format!(
+            "[{router_id}] Virtualserver {vs} - {}",
+            if up { "UP" } else { "DOWN" }
+        ),
+        body: body.to_owned(),
+    }
+}
+
+/// Decides which state changes of one instance or group are emailed (§6.1 step 5, §6.3):
+/// only when the state differs from the last emailed one, and FAULT not at all with
+/// `no_email_faults`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailGate {
+    last: Option<NotifyState>,
+    no_email_faults: bool,
+}
+
+impl MailGate {
+    pub fn new(no_email_faults: bool) -> Self {
+        MailGate {
+            last: None,
+            no_email_faults,
+        }
+    }
+
+    /// Whether to send an alert for entering `state`; records it when sending.
+    pub fn should_send(&mut self, state: NotifyState) -> bool {
+        if self.last == Some(state) || (self.no_email_faults && state == NotifyState::Fault) {
+            return false;
+        }
+        self.last = Some(state);
+        true
+    }
+}
+
+/// Builds the message: From, To (all recipients), Subject, X-Mailer: Keepalived, Date.
+pub fn build_message(cfg: &MailConfig, alert: &Alert) -> Result<Message, String> {
+    let from: Mailbox = cfg
+        .from
+        .parse()
+        .map_err(|e| format!("Invalid email_from {}: {e}", cfg.from))?;
+    let mut b = Message::builder()
+        .from(from)
+        .subject(alert.subject.clone())
+        .date_now()
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Mailer"),
+            String::from("Keepalived"),
+        ));
+    for to in &cfg.to {
+        let mb: Mailbox = to
+            .parse()
+            .map_err(|e| format!("Invalid notification_email {to}: {e}"))?;
+        b = b.to(mb);
+    }
+    b.body(format!("{}\r\n", alert.body))
+        .map_err(|e| format!("Cannot build SMTP alert: {e}"))
+}
+
+/// How a send ended (also logged with keepalived's wording).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    Sent,
+    /// `Timeout connecting SMTP server [ip]:port.`
+    Timeout,
+    /// `SMTP connection ERROR to [ip]:port.` (or a message that could not be built).
+    Error(String),
+}
+
+/// Sends one alert, never taking longer than the connect timeout plus the SMTP dialogue
+/// allowance (each step gets `connect_timeout`, as keepalived's per-step timer does; the
+/// whole exchange is capped at 4× that).
+pub async fn send(cfg: &MailConfig, alert: &Alert) -> SendOutcome {
+    let srv = cfg.server_text();
+    let msg = match build_message(cfg, alert) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!("{e}");
+            return SendOutcome::Error(e);
+        }
+    };
+    let (host, port) = match &cfg.server {
+        SmtpServer::Addr(SocketAddr::V4(a)) => (a.ip().to_string(), a.port()),
+        SmtpServer::Addr(SocketAddr::V6(a)) => (a.ip().to_string(), a.port()),
+        SmtpServer::Host { name, port } => (name.clone(), *port),
+    };
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .hello_name(ClientId::Domain(cfg.helo.clone()))
+        .timeout(Some(cfg.connect_timeout))
+        .build();
+    let overall = cfg.connect_timeout.saturating_mul(4);
+    match tokio::time::timeout(overall, transport.send(msg)).await {
+        Ok(Ok(_)) => {
+            tracing::info!("SMTP alert successfully sent.");
+            SendOutcome::Sent
+        }
+        Ok(Err(e)) if e.is_timeout() => {
+            tracing::warn!("Timeout connecting SMTP server {srv}.");
+            SendOutcome::Timeout
+        }
+        Err(_) => {
+            tracing::warn!("Timeout connecting SMTP server {srv}.");
+            SendOutcome::Timeout
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("SMTP connection ERROR to {srv}.");
+            SendOutcome::Error(e.to_string())
+        }
+    }
+}
+
+/// Sends an alert in its own task; the caller never waits.
+pub fn spawn_send(cfg: MailConfig, alert: Alert) -> tokio::task::JoinHandle<SendOutcome> {
+    tokio::spawn(async move { send(&cfg, &alert).await })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_and_bodies() {
+        let a = instance_alert("R1", "VI_1", NotifyState::Master);
+        assert_eq!(a.subject, "[R1] VRRP Instance VI_1 - Entering MASTER state");
+        assert_eq!(a.body, "=> VRRP Instance is now owning VRRP VIPs <=");
+        let a = instance_alert("R1", "VI_1", NotifyState::Fault);
+        assert_eq!(a.subject, "[R1] VRRP Instance VI_1 - Entering FAULT state");
+        assert_eq!(a.body, "=> VRRP Instance is no longer owning VRRP VIPs <=");
+        let a = instance_alert("R1", "VI_1", NotifyState::Stop);
+        assert_eq!(a.subject, "[R1] VRRP Instance VI_1 - Stopping");
+        assert_eq!(a.body, "=> VRRP Instance stopping <=");
+        let a = instance_alert("R1", "VI_1", NotifyState::Deleted);
+        assert_eq!(a.subject, "[R1] VRRP Instance VI_1 - Deleted");
+        assert_eq!(a.body, "=> VRRP Deleted at reload <=");
+        let a = group_alert("R1", "G1", NotifyState::Backup);
+        assert_eq!(a.subject, "[R1] VRRP Group G1 - Entering BACKUP state");
+        assert_eq!(
+            a.body,
+            "=> All VRRP group instances are now in BACKUP state <="
+        );
+        let a = group_alert("R1", "G1", NotifyState::Stop);
+        assert_eq!(a.body, "=> All VRRP group instances are now stopping <=");
+        let a = realserver_alert(
+            "R1",
+            "[192.0.2.1]:tcp:80",
+            "[192.0.2.100]:tcp:80",
+            false,
+            "=> TCP CHECK failed on service <=",
+        );
+        assert_eq!(
+            a.subject,
+            "[R1] Realserver [192.0.2.1]:tcp:80 of virtual server [192.0.2.100]:tcp:80 - DOWN"
+        );
+        let a = virtualserver_alert("R1", "[192.0.2.100]:tcp:80", true, "=> x <=");
+        assert_eq!(a.subject, "[R1] Virtualserver [192.0.2.100]:tcp:80 - UP");
+    }
+
+    #[test]
+    fn message_headers() {
+        let cfg = MailConfig {
+            server: SmtpServer::Addr("192.0.2.1:25".parse().unwrap()),
+            helo: "h".into(),
+            from: "ka@example.org".into(),
+            to: vec!["a@example.org".into(), "b@example.org".into()],
+            router_id: "R1".into(),
+            connect_timeout: Duration::from_secs(1),
+        };
+        assert_eq!(cfg.server_text(), "[192.0.2.1]:25");
+        let m = build_message(&cfg, &instance_alert("R1", "VI_1", NotifyState::Master)).unwrap();
+        let text = String::from_utf8(m.formatted()).unwrap();
+        assert!(text.contains("From: ka@example.org\r\n"), "{text}");
+        assert!(
+            text.contains("To: a@example.org, b@example.org\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("X-Mailer: Keepalived\r\n"), "{text}");
+        assert!(text.contains("Date: "), "{text}");
+        assert!(text.contains("Subject: [R1] VRRP Instance VI_1 - Entering MASTER state\r\n"));
+        let bad = MailConfig {
+            to: vec!["not an address".into()],
+            ..cfg
+        };
+        assert!(build_message(&bad, &instance_alert("R1", "x", NotifyState::Stop)).is_err());
+    }
+
+    #[test]
+    fn gate_sends_each_new_state_once() {
+        let mut g = MailGate::new(true);
+        assert!(g.should_send(NotifyState::Backup));
+        assert!(!g.should_send(NotifyState::Backup));
+        assert!(!g.should_send(NotifyState::Fault));
+        assert!(g.should_send(NotifyState::Master));
+        assert!(g.should_send(NotifyState::Backup));
+        let mut g = MailGate::new(false);
+        assert!(g.should_send(NotifyState::Fault));
+    }
+}
