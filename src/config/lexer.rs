@@ -47,7 +47,9 @@ pub fn is_ws(c: char) -> bool {
 /// A word of a piece: quoted (`"..."`, quotes dropped) or bare (up to blank or `"`).
 fn word(i: &str) -> IResult<&str, (&str, bool)> {
     nom::branch::alt((
-        map(delimited(ch('"'), take_until("\""), tag("\"")), |w| (w, true)),
+        map(delimited(ch('"'), take_until("\""), tag("\"")), |w| {
+            (w, true)
+        }),
         map(take_till1(|c| is_ws(c) || c == '"'), |w| (w, false)),
     ))(i)
 }
@@ -110,7 +112,14 @@ pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnos
                     TokKind::Close
                 };
                 let at = pos + lead;
-                out.push(mk(kind, if c == '{' { "{" } else { "}" }, at, at + 1, false, 1));
+                out.push(mk(
+                    kind,
+                    if c == '{' { "{" } else { "}" },
+                    at,
+                    at + 1,
+                    false,
+                    1,
+                ));
                 pos = at + 1;
                 continue;
             }

@@ -41,7 +41,7 @@ impl Line {
         }
         let prefix = self.text.get(..off).unwrap_or(&self.text);
         let chars = prefix.chars().count() as u32;
-        let shifted = self.removed.iter().filter(|&&r| r as usize <= off).count() as u32;
+        let shifted = self.removed.iter().filter(|&&r| (r as usize) < off).count() as u32;
         self.col + chars + shifted
     }
 }
@@ -640,12 +640,15 @@ impl<'a> Pre<'a> {
                 self.error(
                     KaClass::GeneralError,
                     o,
-                    format!("Configuration produces more than {MAX_OUTPUT_LINES} lines - truncated"),
+                    format!(
+                        "Configuration produces more than {MAX_OUTPUT_LINES} lines - truncated"
+                    ),
                 );
             }
             return;
         }
-        let col = if o.exact { o.col + lead as u32 } else { o.col };
+        // Lines changed by substitution point at their first non-blank character.
+        let col = o.col + lead as u32;
         self.out.push(Line {
             text,
             file: o.file,
@@ -1593,7 +1596,10 @@ mod tests {
         // Inside double quotes, \# is kept as is.
         assert_eq!(decomment(r#""a\#b""#).text, r#""a\#b""#);
         // A final backslash stays glued to the last word.
-        assert_eq!(decomment("virtual_router_id \\").text, "virtual_router_id\\");
+        assert_eq!(
+            decomment("virtual_router_id \\").text,
+            "virtual_router_id\\"
+        );
         assert_eq!(decomment("foo # comment \\").text, "foo\\");
         let d = decomment(r#"a "b c"#);
         assert!(d.unterminated);
@@ -1610,9 +1616,20 @@ mod tests {
         );
         assert!(d.items.is_empty());
         assert_eq!(lines.len(), 2);
-        assert_eq!((lines[0].text.as_str(), lines[0].line, lines[0].col), ("a", 1, 1));
-        assert_eq!((lines[1].text.as_str(), lines[1].line, lines[1].col), ("b c", 4, 4));
+        assert_eq!(
+            (lines[0].text.as_str(), lines[0].line, lines[0].col),
+            ("a", 1, 1)
+        );
+        assert_eq!(
+            (lines[1].text.as_str(), lines[1].line, lines[1].col),
+            ("b c", 4, 4)
+        );
         assert_eq!(lines[1].col_of(2), 6);
+        let l = Line {
+            removed: vec![1],
+            ..lines[1].clone()
+        };
+        assert_eq!((l.col_of(1), l.col_of(2)), (5, 7));
     }
 
     #[test]
@@ -1679,7 +1696,8 @@ mod tests {
 
     #[test]
     fn conditional_lines() {
-        let t = texts("@node1 a 1\n@node2 b 2\n@^node2 c 3\n@^node1 d 4\n@node1\n@node1 $P=7\ne $P\n");
+        let t =
+            texts("@node1 a 1\n@node2 b 2\n@^node2 c 3\n@^node1 d 4\n@node1\n@node1 $P=7\ne $P\n");
         assert_eq!(t, ["a 1", "c 3", "e 7"]);
         let (l, _, _) = run_at("@node1  kw x\n", Path::new("k"), &opts("node1"));
         assert_eq!((l[0].text.as_str(), l[0].col), ("kw x", 9));
@@ -1705,12 +1723,23 @@ mod tests {
         );
         let (t, d) = run("~SEQ(i, 1, -1, 5) a$i\n");
         assert!(t.is_empty());
-        assert!(d.items.iter().any(|d| d.message == "Invalid ~SEQ values '~SEQ(i, 1, -1, 5) a$i'"
-            && d.class == Some(KaClass::GeneralError)));
+        assert!(d.items.iter().any(
+            |d| d.message == "Invalid ~SEQ values '~SEQ(i, 1, -1, 5) a$i'"
+                && d.class == Some(KaClass::GeneralError)
+        ));
         let (_, d) = run("~SEQx(i, -3) a$i\n");
-        assert!(d.items.iter().any(|d| d.message.starts_with("~SEQx is only valid")));
+        assert!(d
+            .items
+            .iter()
+            .any(|d| d.message.starts_with("~SEQx is only valid")));
         let (_, d) = run("~SEQ(i, 0, 0, 5) a$i\n~SEQ(i) x\n~SEQ(i, 1\n");
-        assert_eq!(d.items.iter().filter(|d| d.class == Some(KaClass::GeneralError)).count(), 6);
+        assert_eq!(
+            d.items
+                .iter()
+                .filter(|d| d.class == Some(KaClass::GeneralError))
+                .count(),
+            6
+        );
     }
 
     #[test]
@@ -1725,13 +1754,17 @@ mod tests {
             ["1x", "1y", "2x", "2y"]
         );
         let (_, d) = run("~LST({a}, {1,2}) x\n");
-        assert!(d.items.iter().any(|d| d.message.starts_with("~LST specification has too many")));
+        assert!(d
+            .items
+            .iter()
+            .any(|d| d.message.starts_with("~LST specification has too many")));
     }
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
         let mut f = std::fs::File::create(&p).unwrap_or_else(|e| panic!("{e}"));
-        f.write_all(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        f.write_all(text.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
         p
     }
 
@@ -1739,7 +1772,11 @@ mod tests {
     fn include_relative_glob_and_braces() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         std::fs::create_dir(dir.path().join("sub")).unwrap_or_else(|e| panic!("{e}"));
-        write(&dir.path().join("sub"), "b.conf", "from_b\ninclude ../c.conf\n");
+        write(
+            &dir.path().join("sub"),
+            "b.conf",
+            "from_b\ninclude ../c.conf\n",
+        );
         write(&dir.path().join("sub"), "a.conf", "from_a\n");
         write(dir.path(), "c.conf", "from_c\n");
         write(dir.path(), "x.inc", "from_x\n");
@@ -1763,7 +1800,10 @@ mod tests {
         assert_eq!(sm.len(), 6);
         // Lines keep their own file and line number.
         assert_eq!(lines[3].line, 1);
-        assert_eq!(sm.path(lines[3].file), Some(dir.path().join("sub/../c.conf").as_path()));
+        assert_eq!(
+            sm.path(lines[3].file),
+            Some(dir.path().join("sub/../c.conf").as_path())
+        );
         assert_eq!(lines[6].line, 4);
     }
 
@@ -1816,7 +1856,10 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         write(dir.path(), "x2.conf", "ok\n");
         let (l, d, files) = run_at("include x*.conf\n", &dir.path().join("k.conf"), &opts("x"));
-        assert_eq!(l.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["ok"]);
+        assert_eq!(
+            l.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
+            ["ok"]
+        );
         assert_eq!(
             d.items[0].message,
             "Configuration file 'x1.conf' is not a regular non-executable file - skipping"
@@ -1829,7 +1872,11 @@ mod tests {
     fn include_loop_terminates() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         write(dir.path(), "loop.conf", "x\ninclude loop.conf\n");
-        let (l, d, _) = run_at("include loop.conf\n", &dir.path().join("k.conf"), &opts("x"));
+        let (l, d, _) = run_at(
+            "include loop.conf\n",
+            &dir.path().join("k.conf"),
+            &opts("x"),
+        );
         assert_eq!(l.len(), MAX_INCLUDE_DEPTH - 1);
         assert!(d.items.iter().any(|d| d.message.contains("include loop")));
         assert_eq!(d.config_test_exit_code(), 0);
@@ -1856,13 +1903,18 @@ mod tests {
         let mut d = Diagnostics::new();
         let l = preprocess_file(&x, &opts("x"), &mut sm, &mut files, &mut d);
         assert!(l.is_empty());
-        assert!(d.items[0].message.ends_with("is not a regular non-executable file - skipping"));
+        assert!(d.items[0]
+            .message
+            .ends_with("is not a regular non-executable file - skipping"));
         assert_eq!(d.items[0].class, Some(KaClass::FileNotFound));
     }
 
     #[test]
     fn brace_expansion() {
-        assert_eq!(expand_braces("a{b,c}d{1,2}"), ["abd1", "abd2", "acd1", "acd2"]);
+        assert_eq!(
+            expand_braces("a{b,c}d{1,2}"),
+            ["abd1", "abd2", "acd1", "acd2"]
+        );
         assert_eq!(expand_braces("a{b,{c,e}}"), ["ab", "ac", "ae"]);
         assert_eq!(expand_braces("a{b"), ["a{b"]);
     }
