@@ -130,8 +130,7 @@ pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnos
         let piece_end = find_brace(rest).map_or(text.len(), |b| pos + b);
         let piece = text.get(pos..piece_end).unwrap_or("");
         let mut i = piece;
-        loop {
-            let Ok((r, _)) = blanks(i) else { break };
+        while let Ok((r, _)) = blanks(i) {
             i = r;
             if i.is_empty() {
                 break;

@@ -41,7 +41,7 @@ impl Line {
         }
         let prefix = self.text.get(..off).unwrap_or(&self.text);
         let chars = prefix.chars().count() as u32;
-        let shifted = self.removed.iter().filter(|&&r| r as usize <= off).count() as u32;
+        let shifted = self.removed.iter().filter(|&&r| (r as usize) < off).count() as u32;
         self.col + chars + shifted
     }
 }
@@ -647,7 +647,8 @@ impl<'a> Pre<'a> {
             }
             return;
         }
-        let col = if o.exact { o.col + lead as u32 } else { o.col };
+        // Lines changed by substitution point at their first non-blank character.
+        let col = o.col + lead as u32;
         self.out.push(Line {
             text,
             file: o.file,
@@ -1624,6 +1625,11 @@ mod tests {
             ("b c", 4, 4)
         );
         assert_eq!(lines[1].col_of(2), 6);
+        let l = Line {
+            removed: vec![1],
+            ..lines[1].clone()
+        };
+        assert_eq!((l.col_of(1), l.col_of(2)), (5, 7));
     }
 
     #[test]

@@ -280,3 +280,243 @@ impl<'l> TreeParser<'l> {
         Ok((i, Vec::new()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::preprocess::preprocess_str;
+    use crate::config::{LoadOptions, SourceMap};
+    use std::path::Path;
+
+    fn parse(text: &str) -> (Vec<Node>, Diagnostics) {
+        let mut sm = SourceMap::new();
+        let mut files = Vec::new();
+        let mut d = Diagnostics::new();
+        let opts = LoadOptions {
+            config_id: "n".into(),
+            all_config: false,
+        };
+        let lines = preprocess_str(
+            text,
+            Path::new("k.conf"),
+            &opts,
+            &mut sm,
+            &mut files,
+            &mut d,
+        );
+        let nodes = parse_lines(&lines, &mut d);
+        (nodes, d)
+    }
+
+    fn ok(text: &str) -> Vec<Node> {
+        let (n, d) = parse(text);
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        n
+    }
+
+    /// `kw(args){children}` rendering for compact assertions.
+    fn show(nodes: &[Node]) -> String {
+        nodes
+            .iter()
+            .map(|n| {
+                let mut s = n.name().to_owned();
+                for a in &n.args {
+                    s.push(' ');
+                    s.push_str(&a.text);
+                }
+                if let Some(b) = &n.block {
+                    s.push_str(&format!("{{{}}}", show(&b.children)));
+                }
+                s
+            })
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    #[test]
+    fn blocks_on_one_or_many_lines() {
+        let a = ok("global_defs { router_id X }\n");
+        assert_eq!(show(&a), "global_defs{router_id X}");
+        let b = ok("global_defs\n{\n  router_id X\n}\n");
+        assert_eq!(show(&b), "global_defs{router_id X}");
+        let c = ok("vrrp_instance VI_1 {\n virtual_ipaddress {\n  192.0.2.1/24 dev eth0\n  192.0.2.2\n }\n state MASTER }\nvrrp_script s { script \"/bin/true\" }\n");
+        assert_eq!(
+            show(&c),
+            "vrrp_instance VI_1{virtual_ipaddress{192.0.2.1/24 dev eth0;192.0.2.2};state MASTER};vrrp_script s{script /bin/true}"
+        );
+        // Text after `}` is the next statement.
+        let d = ok("a { b } c\n");
+        assert_eq!(show(&d), "a{b};c");
+        assert_eq!(show(&ok("a {}\n")), "a{}");
+        assert!(ok("a\n").first().is_some_and(|n| n.block.is_none()));
+    }
+
+    #[test]
+    fn list_blocks_give_all_words() {
+        let n = ok("vrrp_sync_group G {\n group {\n  VI_1 VI_2\n  VI_3\n }\n}\n");
+        let g = &n[0].children()[0];
+        let w: Vec<_> = g.block_words().map(|t| t.text.as_str()).collect();
+        assert_eq!(w, ["VI_1", "VI_2", "VI_3"]);
+    }
+
+    #[test]
+    fn extra_close_brace() {
+        let (n, d) = parse("a {\n}\n}\nb\n");
+        assert_eq!(show(&n), "a{};b");
+        assert_eq!(d.items.len(), 1);
+        assert_eq!(d.items[0].message, "Extra '}' found");
+        assert_eq!(d.items[0].class, Some(KaClass::ExtraEob));
+        let sp = d.items[0].span.unwrap_or_default();
+        assert_eq!((sp.line, sp.col), (3, 1));
+    }
+
+    #[test]
+    fn missing_close_braces() {
+        let (n, d) = parse("a {\n  b {\n    c\n");
+        assert_eq!(show(&n), "a{b{c}}");
+        assert_eq!(d.items.len(), 1);
+        assert_eq!(d.items[0].message, "There are 2 missing '}'s or extra '{'s");
+        assert_eq!(d.items[0].class, Some(KaClass::MissingEob));
+        let sp = d.items[0].span.unwrap_or_default();
+        assert_eq!((sp.line, sp.col), (1, 3));
+    }
+
+    #[test]
+    fn unexpected_open_brace() {
+        let (n, d) = parse("{\n a\n}\nb { c } {\n}\n");
+        assert_eq!(show(&n), "a;b{c}");
+        let msgs: Vec<_> = d
+            .items
+            .iter()
+            .map(|d| (d.message.as_str(), d.class))
+            .collect();
+        assert_eq!(
+            msgs,
+            [
+                ("Unexpected '{' - ignoring", Some(KaClass::UnexpectedBob)),
+                ("Unexpected '{' - ignoring", Some(KaClass::UnexpectedBob))
+            ]
+        );
+        let sp = d.items[1].span.unwrap_or_default();
+        assert_eq!((sp.line, sp.col), (4, 9));
+    }
+
+    #[test]
+    fn raw_args_keep_quotes() {
+        let n = ok("vrrp_script s {\n  script \"/bin/echo 'a b'\" x  # c\n}\nnotify_master /x.sh \"q r\" {}\n");
+        let s = &n[0].children()[0];
+        assert_eq!(s.raw_args, "\"/bin/echo 'a b'\" x");
+        assert_eq!(s.args[0].text, "/bin/echo 'a b'");
+        assert_eq!(s.args[1].text, "x");
+        assert_eq!(n[0].raw_args, "s");
+        assert_eq!(n[1].raw_args, "/x.sh \"q r\"");
+    }
+
+    #[test]
+    fn spans_point_into_the_original_line() {
+        let n = ok("global_defs {\n\t  router_id  \"R 1\" \\#x\n}\n");
+        let r = &n[0].children()[0];
+        assert_eq!(
+            (r.keyword.span.line, r.keyword.span.col, r.keyword.span.len),
+            (2, 4, 9)
+        );
+        assert_eq!((r.args[0].span.col, r.args[0].span.len), (15, 5));
+        // After a removed `\`, the column is still that of the original text.
+        assert_eq!((r.args[1].text.as_str(), r.args[1].span.col), ("#x", 21));
+        let b = n[0].block.as_ref().map(|b| b.open).unwrap_or_default();
+        assert_eq!((b.line, b.col), (1, 13));
+        // Substituted lines point at the start of the line.
+        let n = ok("$V=abc\n  x $V\n");
+        assert_eq!((n[0].args[0].span.line, n[0].args[0].span.col), (2, 3));
+    }
+
+    #[test]
+    fn trailing_backslash_is_glued() {
+        let n = ok("virtual_router_id \\\n51\n");
+        assert_eq!(show(&n), "virtual_router_id\\;51");
+    }
+
+    #[test]
+    fn undefined_braced_parameter_breaks_structure() {
+        // §0.6: `${X}` undefined is left as is and its braces split the line.
+        let (n, d) = parse("a {\n b ${X}\n}\n");
+        assert_eq!(show(&n), "a{b ${X}}");
+        assert!(d.items.iter().all(|d| d.class != Some(KaClass::ExtraEob)));
+        let (n, d) = parse("b ${X}\n");
+        assert!(d.items.is_empty());
+        assert_eq!(n[0].args[0].text, "$");
+        assert_eq!(show(n[0].children()), "X");
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let text = "{".repeat(5000) + &"}".repeat(5000);
+        let (n, d) = parse(&text);
+        assert!(n.is_empty());
+        assert!(d.items.iter().all(|d| d.class != Some(KaClass::MissingEob)));
+        let text = "a {".repeat(300);
+        let (_, d) = parse(&text);
+        assert!(d
+            .items
+            .iter()
+            .any(|d| d.message == "There are 300 missing '}'s or extra '{'s"));
+    }
+
+    #[test]
+    fn every_sample_parses_without_tree_errors() {
+        let dir = Path::new("/usr/share/doc/keepalived/samples");
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return; // keepalived's samples are not installed here.
+        };
+        let mut count = 0;
+        for e in rd.flatten() {
+            let p = e.path();
+            if !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("keepalived.conf"))
+            {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&p) else {
+                continue;
+            };
+            let (n, d) = parse(&text);
+            assert!(!n.is_empty(), "{}", p.display());
+            let bad: Vec<_> = d.items.iter().filter(|d| d.class.is_some()).collect();
+            assert!(bad.is_empty(), "{}: {:?}", p.display(), bad);
+            count += 1;
+        }
+        assert!(count >= 20, "only {count} samples");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn never_panics(s in "[ -~\t\r\n{}\"#!$@~\\\\é]{0,400}") {
+            let _ = parse(&s);
+        }
+
+        #[test]
+        fn never_panics_structured(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("{".to_owned()),
+                    proptest::strategy::Just("}".to_owned()),
+                    proptest::strategy::Just("\n".to_owned()),
+                    proptest::strategy::Just("\"".to_owned()),
+                    proptest::strategy::Just("$A=".to_owned()),
+                    proptest::strategy::Just("$A".to_owned()),
+                    proptest::strategy::Just("${A}".to_owned()),
+                    proptest::strategy::Just("~SEQ(i,3) ".to_owned()),
+                    proptest::strategy::Just("~LST({a,b},{1,2}) ".to_owned()),
+                    proptest::strategy::Just("\\".to_owned()),
+                    proptest::strategy::Just("@n ".to_owned()),
+                    "[a-z ]{1,6}",
+                ],
+                0..80,
+            )
+        ) {
+            let _ = parse(&parts.concat());
+        }
+    }
+}
