@@ -51,9 +51,17 @@ const MAX_LINE: usize = 1024;
 /// Include nesting limit: keepalived has none and loops until it runs out of files.
 const MAX_INCLUDE_DEPTH: usize = 32;
 /// Upper bound on lines produced (generators can multiply lines without end).
-const MAX_OUTPUT_LINES: usize = 2_000_000;
+const MAX_OUTPUT_LINES: usize = 500_000;
 /// Upper bound on substitutions in one line (`$A=$A` would never end).
 const MAX_SUBSTITUTIONS: usize = 4096;
+/// Generators (`~SEQ`, `~LST`, multi-line parameters) nested deeper than this are refused:
+/// a parameter whose lines use itself would otherwise grow without bound.
+const MAX_GEN_DEPTH: usize = 64;
+/// Lines read or generated before preprocessing gives up (hostile nesting of `~SEQ`).
+const MAX_PROCESSED_LINES: usize = 1_000_000;
+/// Substitutions in the whole configuration before `$NAME` expansion stops: a parameter
+/// that expands to itself would otherwise cost MAX_SUBSTITUTIONS on every generated line.
+const MAX_TOTAL_SUBSTITUTIONS: usize = 500_000;
 
 // include check bits (keepalived's INCLUDE_R/M/W/B), §3.6.
 const INC_R: u8 = 1;
@@ -411,6 +419,10 @@ struct Pre<'a> {
     config_id: Option<String>,
     rng: u64,
     overflowed: bool,
+    /// The "nested too deep" error is given once.
+    gen_depth_reported: bool,
+    /// Substitutions done so far (see MAX_TOTAL_SUBSTITUTIONS).
+    total_subst: usize,
     /// Set when a line's substitution had to be cut short (stops the re-check loop).
     subst_stuck: bool,
 }
@@ -460,6 +472,8 @@ impl<'a> Pre<'a> {
             config_id: None,
             rng: seed | 1,
             overflowed: false,
+            gen_depth_reported: false,
+            total_subst: 0,
             subst_stuck: false,
         }
     }
@@ -659,9 +673,45 @@ impl<'a> Pre<'a> {
         });
     }
 
+    /// Starts a generator unless that nests too deep (reported once per attempt).
+    fn push_gen(&mut self, g: Gen) {
+        if self.gens.len() >= MAX_GEN_DEPTH {
+            if std::mem::replace(&mut self.gen_depth_reported, true) {
+                return;
+            }
+            let o = Origin {
+                file: g.file,
+                line: g.line,
+                col: 1,
+                exact: false,
+            };
+            self.error(
+                KaClass::GeneralError,
+                o,
+                format!(
+                    "~SEQ/~LST/parameter expansion nested deeper than {MAX_GEN_DEPTH} - ignoring"
+                ),
+            );
+            return;
+        }
+        self.gens.push(g);
+    }
+
     fn run(&mut self) {
+        let mut processed = 0usize;
         while let Some((raw, o, from_file)) = self.next_raw() {
             if self.overflowed {
+                break;
+            }
+            processed += 1;
+            if processed > MAX_PROCESSED_LINES {
+                self.error(
+                    KaClass::GeneralError,
+                    o,
+                    format!(
+                        "Configuration expands to more than {MAX_PROCESSED_LINES} lines - stopping"
+                    ),
+                );
                 break;
             }
             let (mut buf, lead, mut removed, mut exact) = if from_file {
@@ -951,6 +1001,20 @@ impl<'a> Pre<'a> {
                 continue;
             }
             count += 1;
+            self.total_subst += 1;
+            if self.total_subst > MAX_TOTAL_SUBSTITUTIONS {
+                if self.total_subst == MAX_TOTAL_SUBSTITUTIONS + 1 {
+                    self.error(
+                        KaClass::GeneralError,
+                        o,
+                        format!(
+                            "More than {MAX_TOTAL_SUBSTITUTIONS} parameter substitutions - no more are done"
+                        ),
+                    );
+                }
+                self.subst_stuck = true;
+                return found.then_some(s);
+            }
             if count > MAX_SUBSTITUTIONS {
                 self.lint(
                     o,
@@ -991,7 +1055,7 @@ impl<'a> Pre<'a> {
             s.push_str(&value);
             s.push_str(&tail);
             if !rest.is_empty() {
-                self.gens.push(Gen {
+                self.push_gen(Gen {
                     kind: GenKind::Multi {
                         lines: rest.into_iter().collect(),
                     },
@@ -1133,7 +1197,7 @@ impl<'a> Pre<'a> {
         let mut t = end_seq + 1;
         t += span_blank(&b[t.min(b.len())..]);
         let text = buf.get(t..).unwrap_or("").to_owned();
-        self.gens.push(Gen {
+        self.push_gen(Gen {
             kind: GenKind::Seq {
                 var,
                 next: start,
@@ -1252,7 +1316,7 @@ impl<'a> Pre<'a> {
         p += 1;
         blank(&mut p);
         let text = buf.get(p.min(buf.len())..).unwrap_or("").to_owned();
-        self.gens.push(Gen {
+        self.push_gen(Gen {
             kind: GenKind::Lst { vars, sets, idx: 0 },
             text,
             file: o.file,
