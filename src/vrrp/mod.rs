@@ -2,7 +2,9 @@
 
 pub mod arp;
 pub mod auth;
+pub mod instance;
 pub mod machine;
 pub mod packet;
+pub mod service;
 pub mod socket;
 pub mod sync_group;
