@@ -3,9 +3,9 @@
 //! bounded by deadlines; daemons are killed and namespaces deleted on failure (Drop guards).
 //! Root is needed: loud skip, or failure under CI=true.
 
-mod support;
 #[path = "support/netns.rs"]
 mod netns;
+mod support;
 
 use std::fs;
 use std::path::PathBuf;
@@ -101,11 +101,14 @@ impl Daemon {
             .ok()
     }
 
+    /// Sends a signal by number (real-time signals included) to the parent process.
     fn signal(&self, sig: i32) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.pid()),
-            nix::sys::signal::Signal::try_from(sig).expect("signal"),
-        );
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cannot send signal {sig} to {}", self.pid());
     }
 
     /// SIGTERM and wait (bounded) for the process to exit.
@@ -233,7 +236,11 @@ fn ours_pair_failover_and_preempt() {
     let mut a = Daemon::start(&lan, 0, false, &conf(150, "", &[&format!("{VIP}/32")]));
     let b = Daemon::start(&lan, 1, false, &conf(100, "", &[&format!("{VIP}/32")]));
     expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
-    assert!(a.log().contains("(VI_1) Entering MASTER STATE"), "{}", a.log());
+    assert!(
+        a.log().contains("(VI_1) Entering MASTER STATE"),
+        "{}",
+        a.log()
+    );
     assert!(a.log().contains("(VI_1) setting VIPs."), "{}", a.log());
     a.stop();
     // The master released with priority 0 and removed its VIP; the peer takes over fast.
@@ -268,7 +275,11 @@ fn interop_with_real_keepalived() {
         expect_master(&lan, 0, &[0, 1], VIP, 10, &[&ours, &real]);
         // Stay stable for a few adverts: the real one must accept ours (no auth/addr errors).
         std::thread::sleep(Duration::from_secs(2));
-        assert!(has_addr(&lan, 0, VIP) && !has_addr(&lan, 1, VIP), "{}", logs(&[&ours, &real]));
+        assert!(
+            has_addr(&lan, 0, VIP) && !has_addr(&lan, 1, VIP),
+            "{}",
+            logs(&[&ours, &real])
+        );
         // Ours stops: the real one takes over.
         ours.stop();
         expect_master(&lan, 1, &[0, 1], VIP, 6, &[&ours, &real]);
@@ -282,10 +293,22 @@ fn interop_with_real_keepalived() {
         let mut real = Daemon::start(&lan, 1, true, &conf(150, extra, &[&vip]));
         expect_master(&lan, 1, &[0, 1], VIP, 10, &[&ours, &real]);
         std::thread::sleep(Duration::from_secs(2));
-        assert!(has_addr(&lan, 1, VIP) && !has_addr(&lan, 0, VIP), "{}", logs(&[&ours, &real]));
-        let errors = ["invalid passwd", "wrong version", "Invalid VRRPv", "received an unexpected"];
+        assert!(
+            has_addr(&lan, 1, VIP) && !has_addr(&lan, 0, VIP),
+            "{}",
+            logs(&[&ours, &real])
+        );
+        let errors = [
+            "invalid passwd",
+            "wrong version",
+            "Invalid VRRPv",
+            "received an unexpected",
+            "not present in MASTER advert",
+            "interval mismatch",
+        ];
         for e in errors {
             assert!(!ours.log().contains(e), "ours logged {e}:\n{}", ours.log());
+            assert!(!real.log().contains(e), "real logged {e}:\n{}", real.log());
         }
         real.stop();
         expect_master(&lan, 0, &[0, 1], VIP, 6, &[&ours, &real]);
@@ -302,7 +325,10 @@ fn deleted_vip_is_restored() {
     };
     let a = Daemon::start(&lan, 0, false, &conf(150, "", &[&format!("{VIP}/32")]));
     expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
-    lan.must(0, &["ip", "addr", "del", &format!("{VIP}/32"), "dev", "eth0"]);
+    lan.must(
+        0,
+        &["ip", "addr", "del", &format!("{VIP}/32"), "dev", "eth0"],
+    );
     assert!(
         wait_until(5, || has_addr(&lan, 0, VIP)),
         "VIP not restored\n{}",
@@ -338,7 +364,9 @@ fn reload_keeps_state_and_adds_vip() {
     let events = String::from_utf8_lossy(&out.stdout);
     assert!(held, "VIP lost on reload\n{}", a.log());
     assert!(
-        !events.lines().any(|l| l.starts_with("Deleted") && l.contains(VIP)),
+        !events
+            .lines()
+            .any(|l| l.starts_with("Deleted") && l.contains(VIP)),
         "VIP removed during reload: {events}\n{}",
         a.log()
     );
@@ -377,7 +405,11 @@ fn stats_dump_counts_adverts() {
     let stats = b.path("keepalived.stats");
     let _ = fs::remove_file(&stats);
     b.signal(libc::SIGUSR2);
-    assert!(wait_until(5, || stats.exists()), "no stats file\n{}", b.log());
+    assert!(
+        wait_until(5, || stats.exists()),
+        "no stats file\n{}",
+        b.log()
+    );
     let text = fs::read_to_string(&stats).expect("stats");
     let received: u64 = text
         .lines()
@@ -396,7 +428,10 @@ fn stats_dump_counts_adverts() {
         serde_json::from_str(&fs::read_to_string(&json).expect("json")).expect("json");
     assert_eq!(j[0]["data"]["iname"], "VI_1", "{j}");
     assert_eq!(j[0]["data"]["state"], 2, "{j}");
-    assert!(j[0]["stats"]["advert_sent"].as_u64().unwrap_or(0) >= 2, "{j}");
+    assert!(
+        j[0]["stats"]["advert_sent"].as_u64().unwrap_or(0) >= 2,
+        "{j}"
+    );
 }
 
 /// (6) An IPv6 VRRPv3 pair.
@@ -411,8 +446,38 @@ fn ipv6_v3_pair() {
     let mut a = Daemon::start(&lan, 0, false, &c(150));
     let b = Daemon::start(&lan, 1, false, &c(100));
     expect_master(&lan, 0, &[0, 1], VIP6, 10, &[&a, &b]);
+    // A /128 VIP is added deprecated (preferred_lft 0) so it is never a source address.
+    let j = lan.ip_json(0, &["-6", "addr", "show", "dev", "eth0"]);
+    let vip_info = j[0]["addr_info"]
+        .as_array()
+        .and_then(|ai| ai.iter().find(|x| x["local"] == VIP6).cloned())
+        .unwrap_or_else(|| panic!("no VIP in {j}"));
+    assert_eq!(vip_info["preferred_life_time"], 0, "{vip_info}");
+    assert_eq!(vip_info["prefixlen"], 128, "{vip_info}");
     a.stop();
     expect_master(&lan, 1, &[0, 1], VIP6, 5, &[&a, &b]);
+}
+
+/// The master's interface going down puts it in FAULT; the peer takes over; back up, the
+/// higher priority pre-empts again.
+#[test]
+fn interface_down_faults_master() {
+    let Some(lan) = lan_or_skip("interface_down_faults_master", 2) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let a = Daemon::start(&lan, 0, false, &conf(150, "", &[&vip]));
+    let b = Daemon::start(&lan, 1, false, &conf(100, "", &[&vip]));
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
+    lan.must(0, &["ip", "link", "set", "eth0", "down"]);
+    assert!(
+        wait_until(5, || a.log().contains("(VI_1) Entering FAULT STATE")),
+        "{}",
+        a.log()
+    );
+    expect_master(&lan, 1, &[1], VIP, 6, &[&a, &b]);
+    lan.must(0, &["ip", "link", "set", "eth0", "up"]);
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
 }
 
 /// (7) A unicast pair.
@@ -425,12 +490,21 @@ fn unicast_pair() {
     let uc = |me: &str, peer: &str| {
         format!("  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}\n")
     };
-    let mut a = Daemon::start(&lan, 0, false, &conf(150, &uc("192.0.2.1", "192.0.2.2"), &[&vip]));
-    let b = Daemon::start(&lan, 1, false, &conf(100, &uc("192.0.2.2", "192.0.2.1"), &[&vip]));
+    let mut a = Daemon::start(
+        &lan,
+        0,
+        false,
+        &conf(150, &uc("192.0.2.1", "192.0.2.2"), &[&vip]),
+    );
+    let b = Daemon::start(
+        &lan,
+        1,
+        false,
+        &conf(100, &uc("192.0.2.2", "192.0.2.1"), &[&vip]),
+    );
     expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
     std::thread::sleep(Duration::from_secs(2));
     assert!(!has_addr(&lan, 1, VIP), "{}", logs(&[&a, &b]));
     a.stop();
     expect_master(&lan, 1, &[0, 1], VIP, 5, &[&a, &b]);
 }
-
