@@ -24,16 +24,22 @@ struct Daemon {
     dir: tempfile::TempDir,
     ns: String,
     real: bool,
+    extra: Vec<String>,
 }
 
 impl Daemon {
     fn start(lan: &Lan, node: usize, real: bool, conf: &str) -> Daemon {
+        Daemon::start_with(lan, node, real, conf, &[])
+    }
+
+    fn start_with(lan: &Lan, node: usize, real: bool, conf: &str, extra: &[&str]) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = Daemon {
             child: None,
             dir,
             ns: lan.nodes[node].ns.clone(),
             real,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         d.write_conf(conf);
         let mut d = d;
@@ -75,6 +81,7 @@ impl Daemon {
             .arg(self.path("vrrp.pid"))
             .arg("-c")
             .arg(self.path("checkers.pid"))
+            .args(&self.extra)
             .env("TMPDIR", self.dir.path())
             .env("KEEPALIVED_STATUS_FILE", self.path("status.json"))
             .env_remove("NOTIFY_SOCKET")
@@ -391,6 +398,49 @@ fn reload_keeps_state_and_adds_vip() {
     assert!(has_addr(&lan, 0, VIP));
 }
 
+/// SIGHUP with the instance removed from the config: the master steps down (priority 0,
+/// VIP removed) and the peer takes over.
+#[test]
+fn reload_removing_instance_steps_down() {
+    let Some(lan) = lan_or_skip("reload_removing_instance_steps_down", 2) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let a = Daemon::start(&lan, 0, false, &conf(150, "", &[&vip]));
+    let b = Daemon::start(&lan, 1, false, &conf(100, "", &[&vip]));
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
+    let vip2 = format!("{VIP2}/32");
+    a.write_conf(&conf(150, "", &[&vip2]).replace("virtual_router_id 51", "virtual_router_id 52"));
+    a.signal(libc::SIGHUP);
+    // VRID 51 is gone (a new VRID 52 instance starts); the peer takes VRID 51's VIP over
+    // right after the priority-0 advert.
+    assert!(
+        wait_until(6, || has_addr(&lan, 1, VIP)),
+        "peer did not take over\n{}",
+        logs(&[&a, &b])
+    );
+    assert!(!has_addr(&lan, 0, VIP), "{}", logs(&[&a, &b]));
+    assert!(
+        b.log().contains("Backup received priority 0 advertisement"),
+        "{}",
+        b.log()
+    );
+}
+
+/// `-V`: SIGTERM leaves the VIPs in place and sends no priority 0.
+#[test]
+fn dont_release_keeps_vips() {
+    let Some(lan) = lan_or_skip("dont_release_keeps_vips", 1) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let mut a = Daemon::start_with(&lan, 0, false, &conf(150, "", &[&vip]), &["-V"]);
+    expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
+    a.stop();
+    assert!(has_addr(&lan, 0, VIP), "{}", a.log());
+    assert!(!a.log().contains("sent 0 priority"), "{}", a.log());
+}
+
 /// (5) The stats dump counts received adverts.
 #[test]
 fn stats_dump_counts_adverts() {
@@ -420,6 +470,13 @@ fn stats_dump_counts_adverts() {
         .unwrap_or_else(|| panic!("bad stats:\n{text}"));
     assert!(received >= 2, "{text}");
     assert!(text.starts_with("VRRP Instance: VI_1\n"), "{text}");
+    // The data dump names the instance and its state.
+    let data = b.path("keepalived.data");
+    b.signal(libc::SIGUSR1);
+    assert!(wait_until(5, || data.exists()), "no data file\n{}", b.log());
+    let text = fs::read_to_string(&data).expect("data");
+    assert!(text.contains(" VRRP Instance = VI_1\n"), "{text}");
+    assert!(text.contains("   State = BACKUP\n"), "{text}");
     // And the master's JSON dump shows it as MASTER with adverts sent.
     let json = a.path("keepalived.json");
     a.signal(libc::SIGRTMIN() + 2);

@@ -523,10 +523,13 @@ impl Instance {
     }
 
     fn add_vips(&mut self, io: &mut Vec<Io>) {
-        let name = self.cfg.name.clone();
-        info!("({name}) setting VIPs.");
-        if !self.cfg.evips.is_empty() {
-            info!("({name}) setting E-VIPs.");
+        // keepalived logs these with -D only (observed with 2.2.7).
+        if crate::log::detail() > 0 {
+            let name = &self.cfg.name;
+            info!("({name}) setting VIPs.");
+            if !self.cfg.evips.is_empty() {
+                info!("({name}) setting E-VIPs.");
+            }
         }
         let (addrs, routes, rules) = self.host_specs();
         io.extend(addrs.into_iter().map(Io::AddAddr));
@@ -536,9 +539,13 @@ impl Instance {
     }
 
     fn remove_vips(&mut self, io: &mut Vec<Io>) {
-        // The startup clean-up (§5.10) is silent; leaving MASTER is logged.
-        if self.vips_set {
-            info!("({}) removing VIPs.", self.cfg.name);
+        // -D only, also for the forced clean-up at startup (observed with 2.2.7).
+        if crate::log::detail() > 0 {
+            let name = &self.cfg.name;
+            info!("({name}) removing VIPs.");
+            if !self.cfg.evips.is_empty() {
+                info!("({name}) removing E-VIPs.");
+            }
         }
         let (addrs, routes, rules) = self.host_specs();
         io.extend(rules.into_iter().map(Io::DelRule));
@@ -671,6 +678,36 @@ impl Instance {
         }
     }
 
+    /// An address appeared: an instance without an advert source (FAULT since start, §5.1)
+    /// takes the interface's new primary IPv4 / link-local IPv6 address and recovers.
+    pub fn on_address_added(
+        &mut self,
+        now: super::machine::Instant,
+        ifindex: u32,
+        addr: IpAddr,
+        io: &mut Vec<Io>,
+    ) {
+        if self.link.src.is_some() || ifindex != self.link.ifindex {
+            return;
+        }
+        let usable = match (self.cfg.family, addr) {
+            (model::Family::V4, IpAddr::V4(_)) => true,
+            (model::Family::V6, IpAddr::V6(a)) => a.segments()[0] & 0xffc0 == 0xfe80,
+            _ => false,
+        };
+        if !usable {
+            return;
+        }
+        self.link.src = Some(addr);
+        let mcfg = machine_config(&self.cfg, self.link.src, self.globals.strict);
+        self.drive(now, Input::Reload(mcfg), io);
+        let change = TrackChange::Fault {
+            cause: FaultCause::SourceAddress,
+            active: false,
+        };
+        self.drive(now, Input::Track(change), io);
+    }
+
     /// A VIP of ours disappeared from the host (§5.10): while MASTER, put it back.
     pub fn on_address_removed(&mut self, ifindex: u32, addr: IpAddr, io: &mut Vec<Io>) {
         if !self.vips_set || self.machine.state() != State::Master {
@@ -702,7 +739,12 @@ impl Instance {
                 self.link.ifname
             );
         }
-        info!("({}) setting VIPs.", self.cfg.name);
+        // keepalived drops to BACKUP and re-takes MASTER after the skew time (§5.10), with
+        // notifies; we re-add at once, without a state flap (our own wording).
+        info!(
+            "({}) VIP {addr} removed from {} - restoring",
+            self.cfg.name, self.link.ifname
+        );
         io.extend(specs.into_iter().map(Io::AddAddr));
         self.garp(self.cfg.garp_master_repeat, io);
     }
@@ -1062,6 +1104,57 @@ mod tests {
         assert_eq!((s.flags, s.preferred_lft), (0, None));
         // A static address needs its device.
         assert!(addr_spec(&v4, None, &|_| None, false).is_none());
+    }
+
+    fn tref(name: &str, weight: Option<i32>, reverse: bool) -> TrackRef {
+        TrackRef {
+            name: name.into(),
+            weight,
+            reverse,
+            span: Default::default(),
+        }
+    }
+
+    #[test]
+    fn tracked_interface_effects() {
+        let fault = |active| {
+            Some(TrackChange::Fault {
+                cause: FaultCause::Interface("eth1".into()),
+                active,
+            })
+        };
+        let weight = |value| {
+            Some(TrackChange::Weight {
+                tracker: "interface eth1".into(),
+                value,
+            })
+        };
+        assert_eq!(track_change(&tref("eth1", None, false), false), fault(true));
+        assert_eq!(
+            track_change(&tref("eth1", Some(0), false), true),
+            fault(false)
+        );
+        assert_eq!(
+            track_change(&tref("eth1", Some(10), false), true),
+            weight(10)
+        );
+        assert_eq!(
+            track_change(&tref("eth1", Some(10), false), false),
+            weight(0)
+        );
+        assert_eq!(
+            track_change(&tref("eth1", Some(-10), false), false),
+            weight(-10)
+        );
+        assert_eq!(
+            track_change(&tref("eth1", Some(-10), false), true),
+            weight(0)
+        );
+        assert_eq!(
+            track_change(&tref("eth1", Some(-10), true), true),
+            weight(-10)
+        );
+        assert_eq!(track_change(&tref("eth1", None, true), true), fault(true));
     }
 
     #[test]

@@ -140,6 +140,13 @@ impl Engine {
 
     fn on_link(&mut self, ifindex: u32, name: &str, up: bool, io: &mut Vec<Io>) {
         let now = self.now();
+        let tracked = self.instances.iter().any(|i| {
+            (i.link.ifindex == ifindex && !i.cfg.dont_track_primary)
+                || i.cfg.track_interfaces.iter().any(|t| t.name == name)
+        });
+        if tracked {
+            info!("Netlink reports {name} {}", if up { "up" } else { "down" });
+        }
         for i in &mut self.instances {
             i.on_link(now, ifindex, name, up, io);
         }
@@ -293,6 +300,7 @@ fn open_sockets(
     key: &SockKey,
     ifname: &str,
     unicast_ttl: Option<u8>,
+    src: Option<IpAddr>,
 ) -> Result<Option<Rc<VrrpSocket>>, std::io::Error> {
     let opts = SocketOptions {
         ifindex: key.ifindex,
@@ -302,8 +310,15 @@ fn open_sockets(
         unicast_hops: unicast_ttl.map(u32::from),
     };
     if !eng.senders.contains_key(key) {
+        // IPv6: the kernel builds the header, so bind the sender to our advert source
+        // (a configured `mcast_src_ip` would otherwise lose to the link-local address).
         let send = SocketOptions {
             group: None,
+            local: if key.ipv6 {
+                src.or(key.unicast_src)
+            } else {
+                key.unicast_src
+            },
             ..opts.clone()
         };
         let s = VrrpSocket::sender(key.ipv6, &send)?;
@@ -321,7 +336,8 @@ fn wire_sockets(sh: &Shared) {
     let mut spawn = Vec::new();
     {
         let mut eng = sh.engine.borrow_mut();
-        let keys: Vec<(SockKey, String, Option<u8>, String)> = eng
+        type Want = (SockKey, String, Option<u8>, String, Option<IpAddr>);
+        let keys: Vec<Want> = eng
             .instances
             .iter()
             .map(|i| {
@@ -330,11 +346,12 @@ fn wire_sockets(sh: &Shared) {
                     i.link.ifname.clone(),
                     i.cfg.unicast_ttl,
                     i.cfg.name.clone(),
+                    i.link.src,
                 )
             })
             .collect();
-        for (key, ifname, ttl, iname) in keys {
-            match open_sockets(&mut eng, &key, &ifname, ttl) {
+        for (key, ifname, ttl, iname, src) in keys {
+            match open_sockets(&mut eng, &key, &ifname, ttl, src) {
                 Ok(Some(rx)) => spawn.push((key, rx)),
                 Ok(None) => {}
                 Err(e) => info!("({iname}) Unable to open VRRP socket on {ifname}: {e}"),
@@ -438,6 +455,12 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared) {
                 }
                 NetEvent::LinkDown { ifindex, name } | NetEvent::LinkDeleted { ifindex, name } => {
                     eng.on_link(ifindex, &name, false, &mut io);
+                }
+                NetEvent::AddressAdded { ifindex, addr, .. } => {
+                    let now = eng.now();
+                    for i in &mut eng.instances {
+                        i.on_address_added(now, ifindex, addr, &mut io);
+                    }
                 }
                 NetEvent::AddressRemoved { ifindex, addr, .. } => {
                     eng.on_address_removed(ifindex, addr, &mut io);
@@ -593,6 +616,12 @@ impl Service for VrrpService {
         io.extend(eng.statics.0.iter().cloned().map(Io::AddAddr));
         io.extend(eng.statics.1.iter().cloned().map(Io::AddRoute));
         io.extend(eng.statics.2.iter().cloned().map(Io::AddRule));
+        for g in &c.vrrp.sync_groups {
+            info!(
+                "VRRP sync group {}: not supported yet - its members run independently",
+                g.name
+            );
+        }
         for mi in &c.vrrp.instances {
             if let Some(i) = build(mi, &h, &globals, &ifmap, now) {
                 eng.instances.push(i);
