@@ -537,6 +537,53 @@ fn interface_down_faults_master() {
     expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
 }
 
+/// A sync group: one member's tracked interface down faults the whole group, so the peer
+/// takes both VIPs; back up, both return together.
+#[test]
+fn sync_group_moves_together() {
+    let Some(lan) = lan_or_skip("sync_group_moves_together", 2) else {
+        return;
+    };
+    // A second, down, interface on node 0 for VI_2 to track.
+    lan.must(
+        0,
+        &[
+            "ip", "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+        ],
+    );
+    let group = |prio: u8, track: &str| {
+        format!(
+            "vrrp_sync_group G1 {{\n  group {{\n    VI_1\n    VI_2\n  }}\n}}\n\
+             vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+             priority {prio}\n  advert_int 1\n  virtual_ipaddress {{\n    {VIP}/32\n  }}\n}}\n\
+             vrrp_instance VI_2 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 52\n  \
+             priority {prio}\n  advert_int 1\n{track}  virtual_ipaddress {{\n    {VIP2}/32\n  }}\n}}\n"
+        )
+    };
+    let a = Daemon::start(
+        &lan,
+        0,
+        false,
+        &group(150, "  track_interface {\n    trk0\n  }\n"),
+    );
+    let b = Daemon::start(&lan, 1, false, &group(100, ""));
+    expect_master(&lan, 1, &[0, 1], VIP, 10, &[&a, &b]);
+    expect_master(&lan, 1, &[0, 1], VIP2, 2, &[&a, &b]);
+    lan.must(0, &["ip", "link", "set", "trk0", "up"]);
+    lan.must(0, &["ip", "link", "set", "trk1", "up"]);
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
+    expect_master(&lan, 0, &[0, 1], VIP2, 2, &[&a, &b]);
+    assert!(
+        a.log()
+            .contains("VRRP_Group(G1) Syncing instances to MASTER state"),
+        "{}",
+        a.log()
+    );
+    lan.must(0, &["ip", "link", "set", "trk0", "down"]);
+    expect_master(&lan, 1, &[0, 1], VIP, 6, &[&a, &b]);
+    expect_master(&lan, 1, &[0, 1], VIP2, 2, &[&a, &b]);
+}
+
 /// (7) A unicast pair.
 #[test]
 fn unicast_pair() {

@@ -185,6 +185,9 @@ pub struct Instance {
     pub vips_set: bool,
     /// Interface names to indexes, shared with the service (VIPs/routes with `dev`).
     pub ifmap: Rc<RefCell<HashMap<String, u32>>>,
+    /// (sync group index, member index) when the machine lives in a sync group; `machine`
+    /// is then a mirror refreshed after each group step.
+    pub group: Option<(usize, usize)>,
     globals: Globals,
     /// Advert addresses: the VIPs of the instance's family, in config order.
     advert_addrs: Vec<IpAddr>,
@@ -280,6 +283,7 @@ impl Instance {
             last_transition: SystemTime::now(),
             vips_set: false,
             ifmap,
+            group: None,
             advert_addrs: Vec::new(),
             peers: Vec::new(),
             ip_id: 0,
@@ -333,7 +337,8 @@ impl Instance {
         self.cfg.strict || self.globals.strict
     }
 
-    /// Runs `f` on the machine and turns the resulting actions into I/O.
+    /// Feeds a solo instance's machine and turns the resulting actions into I/O. (Members
+    /// of a sync group are fed through their group by the service.)
     pub fn drive(&mut self, now: super::machine::Instant, input: Input, io: &mut Vec<Io>) -> State {
         let before = self.machine.state();
         self.machine.handle(now, input);
@@ -343,6 +348,14 @@ impl Instance {
 
     /// Performs the queued actions of the machine (in order).
     pub fn drain(&mut self, before: State, io: &mut Vec<Io>) {
+        self.account(before);
+        while let Some(a) = self.machine.poll_action() {
+            self.perform(a, io);
+        }
+    }
+
+    /// Counts a state change from `before` to the machine's current state (§2.3 stats).
+    pub fn account(&mut self, before: State) {
         let after = self.machine.state();
         if before != after {
             self.last_transition = SystemTime::now();
@@ -352,25 +365,27 @@ impl Instance {
                 self.stats.release_master = self.stats.release_master.saturating_add(1);
             }
         }
-        while let Some(a) = self.machine.poll_action() {
-            match a {
-                Action::SendAdvert { priority } => self.send_advert(priority, io),
-                Action::AddVips => self.add_vips(io),
-                Action::RemoveVips => self.remove_vips(io),
-                Action::SendGarp { repeat } => self.garp(repeat, io),
-                Action::Notify { state, priority } => {
-                    notify_hook(&self.cfg, NotifyEvent::State(state), priority)
-                }
-                Action::MasterRxLowerPri => notify_hook(
-                    &self.cfg,
-                    NotifyEvent::MasterRxLowerPri,
-                    self.machine.effective_priority(),
-                ),
-                Action::Log(l) => info!("{l}"),
-                Action::Debug(l) => {
-                    if crate::log::detail() > 0 {
-                        info!("{l}");
-                    }
+    }
+
+    /// Performs one machine action.
+    pub fn perform(&mut self, a: Action, io: &mut Vec<Io>) {
+        match a {
+            Action::SendAdvert { priority } => self.send_advert(priority, io),
+            Action::AddVips => self.add_vips(io),
+            Action::RemoveVips => self.remove_vips(io),
+            Action::SendGarp { repeat } => self.garp(repeat, io),
+            Action::Notify { state, priority } => {
+                notify_hook(&self.cfg, NotifyEvent::State(state), priority)
+            }
+            Action::MasterRxLowerPri => notify_hook(
+                &self.cfg,
+                NotifyEvent::MasterRxLowerPri,
+                self.machine.effective_priority(),
+            ),
+            Action::Log(l) => info!("{l}"),
+            Action::Debug(l) => {
+                if crate::log::detail() > 0 {
+                    info!("{l}");
                 }
             }
         }
@@ -577,7 +592,7 @@ impl Instance {
     }
 
     /// Handles one received packet addressed to this instance's VRID (§5.4).
-    pub fn on_packet(&mut self, now: super::machine::Instant, p: &Parsed<'_>, io: &mut Vec<Io>) {
+    pub fn on_packet(&mut self, p: &Parsed<'_>) -> Option<Input> {
         let last_master = match self.machine.state() {
             State::Backup => self.machine.master().map(|m| m.0),
             _ => None,
@@ -609,7 +624,7 @@ impl Instance {
             Ok(a) => a,
             Err(reason) => {
                 self.count_drop(&reason, true);
-                return;
+                return None;
             }
         };
         self.stats.advert_rcvd = self.stats.advert_rcvd.saturating_add(1);
@@ -636,7 +651,7 @@ impl Instance {
             priority: acc.advert.priority,
             adver_int: acc.advert.interval(),
         };
-        self.drive(now, Input::Advert(adv), io);
+        Some(Input::Advert(adv))
     }
 
     fn count_drop(&mut self, reason: &DropReason, dropped: bool) {
@@ -653,14 +668,7 @@ impl Instance {
 
     /// Interface `name` (index `ifindex`) went up or down (§5.9): the own interface faults
     /// the instance unless `dont_track_primary`; `track_interface` lines fault or weigh.
-    pub fn on_link(
-        &mut self,
-        now: super::machine::Instant,
-        ifindex: u32,
-        name: &str,
-        up: bool,
-        io: &mut Vec<Io>,
-    ) {
+    pub fn on_link(&self, ifindex: u32, name: &str, up: bool) -> Vec<Input> {
         let mut changes = Vec::new();
         if ifindex == self.link.ifindex && !self.cfg.dont_track_primary {
             changes.push(TrackChange::Fault {
@@ -673,22 +681,14 @@ impl Instance {
                 changes.extend(track_change(t, up));
             }
         }
-        for c in changes {
-            self.drive(now, Input::Track(c), io);
-        }
+        changes.into_iter().map(Input::Track).collect()
     }
 
     /// An address appeared: an instance without an advert source (FAULT since start, §5.1)
     /// takes the interface's new primary IPv4 / link-local IPv6 address and recovers.
-    pub fn on_address_added(
-        &mut self,
-        now: super::machine::Instant,
-        ifindex: u32,
-        addr: IpAddr,
-        io: &mut Vec<Io>,
-    ) {
+    pub fn on_address_added(&mut self, ifindex: u32, addr: IpAddr) -> Vec<Input> {
         if self.link.src.is_some() || ifindex != self.link.ifindex {
-            return;
+            return Vec::new();
         }
         let usable = match (self.cfg.family, addr) {
             (model::Family::V4, IpAddr::V4(_)) => true,
@@ -696,16 +696,15 @@ impl Instance {
             _ => false,
         };
         if !usable {
-            return;
+            return Vec::new();
         }
         self.link.src = Some(addr);
         let mcfg = machine_config(&self.cfg, self.link.src, self.globals.strict);
-        self.drive(now, Input::Reload(mcfg), io);
         let change = TrackChange::Fault {
             cause: FaultCause::SourceAddress,
             active: false,
         };
-        self.drive(now, Input::Track(change), io);
+        vec![Input::Reload(mcfg), Input::Track(change)]
     }
 
     /// A VIP of ours disappeared from the host (§5.10): while MASTER, put it back.
@@ -751,13 +750,8 @@ impl Instance {
 
     /// A reload matched this instance to `new` (§5.14): VIPs, routes and rules gone from the
     /// config are removed now; the machine re-adds the rest if MASTER.
-    pub fn reload(
-        &mut self,
-        new: model::Instance,
-        link: Link,
-        now: super::machine::Instant,
-        io: &mut Vec<Io>,
-    ) {
+    /// Returns the machine's reload input.
+    pub fn reload(&mut self, new: model::Instance, link: Link, io: &mut Vec<Io>) -> Input {
         if self.vips_set {
             let (oa, or, ol) = self.host_specs();
             let old_cfg = std::mem::replace(&mut self.cfg, new);
@@ -775,7 +769,7 @@ impl Instance {
         }
         self.derive();
         let mcfg = machine_config(&self.cfg, self.link.src, self.globals.strict);
-        self.drive(now, Input::Reload(mcfg), io);
+        Input::Reload(mcfg)
     }
 
     /// keepalived.data block of this instance (format not guaranteed upstream, §2.3).
@@ -910,7 +904,7 @@ fn pass_field(p: &[u8]) -> [u8; 8] {
 
 /// The effect of a tracked interface's state: weight 0 faults when down; otherwise a positive
 /// weight counts while up and a negative one while down (`reverse` swaps up and down).
-fn track_change(t: &TrackRef, up: bool) -> Option<TrackChange> {
+pub fn track_change(t: &TrackRef, up: bool) -> Option<TrackChange> {
     let w = t.weight_or(0);
     let up = up != t.reverse;
     if w == 0 {

@@ -20,12 +20,15 @@ use tracing::info;
 
 use super::arp::{garp_frame, unsolicited_na_frame, PacketSocket};
 use super::instance::{
-    addr_spec, identity, route_spec, rule_spec, Globals, Instance, Io, Link, SockKey,
+    addr_spec, identity, route_spec, rule_spec, track_change, Globals, Identity, Instance, Io,
+    Link, SockKey,
 };
 use super::machine::{self, Input, State};
 use super::packet::{self, Received};
 use super::socket::{SocketOptions, VrrpSocket};
+use super::sync_group::{GroupAction, SyncGroup};
 use crate::config::model::vrrp::instance as model;
+use crate::config::model::vrrp::track::TrackRef;
 use crate::config::model::Config;
 use crate::daemon::{ChildConfig, Service, ServiceError};
 use crate::net::{self, AddrInfo, AddrSpec, LinkInfo, Monitor, NetEvent, Netlink, RuleSpec};
@@ -76,6 +79,7 @@ pub struct Engine {
     ifmap: Rc<RefCell<HashMap<String, u32>>>,
     globals: Globals,
     statics: Statics,
+    groups: Vec<GroupRt>,
 }
 
 impl Engine {
@@ -92,10 +96,95 @@ impl Engine {
 
     fn on_timeout(&mut self, io: &mut Vec<Io>) {
         let now = self.now();
-        for i in &mut self.instances {
-            if i.machine.poll_timeout().is_some_and(|t| t <= now) {
-                i.drive(now, Input::Timeout, io);
+        for idx in 0..self.instances.len() {
+            let due = self.instances.get(idx).is_some_and(|i| {
+                i.group.is_none() && i.machine.poll_timeout().is_some_and(|t| t <= now)
+            });
+            if due {
+                self.feed(idx, now, Input::Timeout, io);
             }
+        }
+        for g in 0..self.groups.len() {
+            let due = self
+                .groups
+                .get(g)
+                .and_then(|x| x.sg.poll_timeout())
+                .is_some_and(|t| t <= now);
+            if due {
+                if let Some(x) = self.groups.get_mut(g) {
+                    x.sg.handle_timeout(now);
+                }
+                self.settle_group(g, io);
+            }
+        }
+    }
+
+    /// Routes one input to a solo instance's machine or to its sync group (§5.12).
+    fn feed(&mut self, idx: usize, now: machine::Instant, input: Input, io: &mut Vec<Io>) {
+        let Some(inst) = self.instances.get_mut(idx) else {
+            return;
+        };
+        let Some((g, member)) = inst.group else {
+            inst.drive(now, input, io);
+            return;
+        };
+        let Some(x) = self.groups.get_mut(g) else {
+            return;
+        };
+        match input {
+            Input::Advert(a) => x.sg.handle_advert(now, member, a),
+            Input::Track(c) => x.sg.handle_track(now, member, c),
+            Input::Timeout => x.sg.handle_timeout(now),
+            Input::Shutdown => x.sg.handle_shutdown(now),
+            // SyncGroup has no reload verb: members keep their machine parameters.
+            Input::Reload(_) => {}
+        }
+        self.settle_group(g, io);
+    }
+
+    /// Refreshes the members' mirrors and performs the group's actions.
+    fn settle_group(&mut self, g: usize, io: &mut Vec<Io>) {
+        let Engine {
+            groups, instances, ..
+        } = self;
+        let Some(x) = groups.get_mut(g) else { return };
+        let mut before = Vec::new();
+        for (k, &i) in x.members.iter().enumerate() {
+            if let (Some(inst), Some(m)) = (instances.get_mut(i), x.sg.members().get(k)) {
+                before.push((i, inst.machine.state()));
+                inst.machine = m.clone();
+            }
+        }
+        while let Some(a) = x.sg.poll_action() {
+            match a {
+                GroupAction::Instance { member, action } => {
+                    if let Some(inst) = x.members.get(member).and_then(|&i| instances.get_mut(i)) {
+                        inst.perform(action, io);
+                    }
+                }
+                GroupAction::Notify { state } => group_notify_hook(&x.name, state),
+                GroupAction::Log(l) => info!("{l}"),
+            }
+        }
+        for (i, b) in before {
+            if let Some(inst) = instances.get_mut(i) {
+                inst.account(b);
+            }
+        }
+    }
+
+    fn shutdown_all(&mut self, io: &mut Vec<Io>) {
+        let now = self.now();
+        for idx in 0..self.instances.len() {
+            if self.instances.get(idx).is_some_and(|i| i.group.is_none()) {
+                self.feed(idx, now, Input::Shutdown, io);
+            }
+        }
+        for g in 0..self.groups.len() {
+            if let Some(x) = self.groups.get_mut(g) {
+                x.sg.handle_shutdown(now);
+            }
+            self.settle_group(g, io);
         }
     }
 
@@ -112,29 +201,22 @@ impl Engine {
         };
         let vrid = p.vrid();
         let src = p.src;
-        let mut candidates = self
-            .instances
-            .iter_mut()
-            .filter(|i| &i.key == key && i.cfg.vrid == Some(vrid));
+        let mine = |i: &Instance| &i.key == key && i.cfg.vrid == Some(vrid);
         // Unicast instances may share a VRID when their peers differ (§5.15).
-        let mut first = None;
-        let mut chosen = None;
-        for i in candidates.by_ref() {
-            if i.cfg.unicast_peers.iter().any(|pe| pe.addr == src) {
-                chosen = Some(i);
-                break;
+        let idx = self
+            .instances
+            .iter()
+            .position(|i| mine(i) && i.cfg.unicast_peers.iter().any(|pe| pe.addr == src))
+            .or_else(|| self.instances.iter().position(mine));
+        let Some(idx) = idx else {
+            if crate::log::detail() > 0 {
+                info!("VRRP packet received for unknown VRID {vrid} from {src}");
             }
-            if first.is_none() {
-                first = Some(i);
-            }
-        }
-        match chosen.or(first) {
-            Some(i) => i.on_packet(now, &p, io),
-            None => {
-                if crate::log::detail() > 0 {
-                    info!("VRRP packet received for unknown VRID {vrid} from {src}");
-                }
-            }
+            return;
+        };
+        let input = self.instances.get_mut(idx).and_then(|i| i.on_packet(&p));
+        if let Some(input) = input {
+            self.feed(idx, now, input, io);
         }
     }
 
@@ -143,12 +225,55 @@ impl Engine {
         let tracked = self.instances.iter().any(|i| {
             (i.link.ifindex == ifindex && !i.cfg.dont_track_primary)
                 || i.cfg.track_interfaces.iter().any(|t| t.name == name)
-        });
+        }) || self
+            .groups
+            .iter()
+            .any(|x| x.track.iter().any(|t| t.name == name));
         if tracked {
             info!("Netlink reports {name} {}", if up { "up" } else { "down" });
         }
-        for i in &mut self.instances {
-            i.on_link(now, ifindex, name, up, io);
+        for idx in 0..self.instances.len() {
+            let inputs = self
+                .instances
+                .get(idx)
+                .map(|i| i.on_link(ifindex, name, up))
+                .unwrap_or_default();
+            for input in inputs {
+                self.feed(idx, now, input, io);
+            }
+        }
+        for g in 0..self.groups.len() {
+            let changes: Vec<_> = self
+                .groups
+                .get(g)
+                .map(|x| {
+                    x.track
+                        .iter()
+                        .filter(|t| t.name == name)
+                        .filter_map(|t| track_change(t, up))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for c in changes {
+                if let Some(x) = self.groups.get_mut(g) {
+                    x.sg.handle_group_track(now, c);
+                }
+                self.settle_group(g, io);
+            }
+        }
+    }
+
+    fn on_address_added(&mut self, ifindex: u32, addr: IpAddr, io: &mut Vec<Io>) {
+        let now = self.now();
+        for idx in 0..self.instances.len() {
+            let inputs = self
+                .instances
+                .get_mut(idx)
+                .map(|i| i.on_address_added(ifindex, addr))
+                .unwrap_or_default();
+            for input in inputs {
+                self.feed(idx, now, input, io);
+            }
         }
     }
 
@@ -162,6 +287,78 @@ impl Engine {
                 io.push(Io::AddAddr(s.clone()));
             }
         }
+    }
+
+    /// Builds the configured sync groups over the (fresh) instances in `members_of`.
+    fn build_groups(&mut self, c: &Config, h: &Host, io: &mut Vec<Io>) {
+        let now = self.now();
+        for cg in &c.vrrp.sync_groups {
+            let members: Vec<usize> = cg
+                .members
+                .iter()
+                .filter_map(|n| self.instances.iter().position(|i| &i.cfg.name == n))
+                .filter(|&i| self.instances.get(i).is_some_and(|x| x.group.is_none()))
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let g = self.groups.len();
+            let mut machines = Vec::new();
+            for (k, &i) in members.iter().enumerate() {
+                if let Some(inst) = self.instances.get_mut(i) {
+                    machines.push(inst.machine.clone());
+                    inst.group = Some((g, k));
+                }
+            }
+            let track: Vec<TrackRef> = cg.track_interfaces.clone();
+            let mut sg = SyncGroup::new(cg.name.clone(), machines, now);
+            for t in &track {
+                if let Some(ch) = track_change(t, h.up(&t.name)) {
+                    sg.handle_group_track(now, ch);
+                }
+            }
+            self.groups.push(GroupRt {
+                name: cg.name.clone(),
+                sg,
+                members,
+                track,
+            });
+            self.settle_group(g, io);
+        }
+    }
+
+    /// The sync groups as (name, member identities), to decide whether a reload keeps them.
+    fn group_shape(&self) -> Vec<(String, Vec<Identity>)> {
+        self.groups
+            .iter()
+            .map(|x| {
+                let ids = x
+                    .members
+                    .iter()
+                    .filter_map(|&i| self.instances.get(i).map(Instance::identity))
+                    .collect();
+                (x.name.clone(), ids)
+            })
+            .collect()
+    }
+}
+
+/// A running sync group and the instances (indices into `Engine::instances`) it drives.
+struct GroupRt {
+    name: String,
+    sg: SyncGroup,
+    members: Vec<usize>,
+    /// The group's own `track_interface` lines.
+    track: Vec<TrackRef>,
+}
+
+/// The notify hook of a sync group (§6.1): only logged with -D for now.
+fn group_notify_hook(name: &str, state: State) {
+    if crate::log::detail() > 0 {
+        info!(
+            "VRRP_Group({name}) notify: GROUP {name} {} 0",
+            state.as_str()
+        );
     }
 }
 
@@ -457,10 +654,7 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared) {
                     eng.on_link(ifindex, &name, false, &mut io);
                 }
                 NetEvent::AddressAdded { ifindex, addr, .. } => {
-                    let now = eng.now();
-                    for i in &mut eng.instances {
-                        i.on_address_added(now, ifindex, addr, &mut io);
-                    }
+                    eng.on_address_added(ifindex, addr, &mut io);
                 }
                 NetEvent::AddressRemoved { ifindex, addr, .. } => {
                     eng.on_address_removed(ifindex, addr, &mut io);
@@ -609,6 +803,7 @@ impl Service for VrrpService {
             ifmap: ifmap.clone(),
             globals: globals.clone(),
             statics,
+            groups: Vec::new(),
         };
         let now = eng.now();
         let mut io = Vec::new();
@@ -616,12 +811,6 @@ impl Service for VrrpService {
         io.extend(eng.statics.0.iter().cloned().map(Io::AddAddr));
         io.extend(eng.statics.1.iter().cloned().map(Io::AddRoute));
         io.extend(eng.statics.2.iter().cloned().map(Io::AddRule));
-        for g in &c.vrrp.sync_groups {
-            info!(
-                "VRRP sync group {}: not supported yet - its members run independently",
-                g.name
-            );
-        }
         for mi in &c.vrrp.instances {
             if let Some(i) = build(mi, &h, &globals, &ifmap, now) {
                 eng.instances.push(i);
@@ -638,8 +827,11 @@ impl Service for VrrpService {
         {
             // The machines' first actions: remove leftover VIPs (§5.10), notifies.
             let mut eng = engine.borrow_mut();
+            eng.build_groups(c, &h, &mut io);
             for i in &mut eng.instances {
-                i.drain(State::Init, &mut io);
+                if i.group.is_none() {
+                    i.drain(State::Init, &mut io);
+                }
             }
         }
         let io_task = tokio::task::spawn_local(io_loop(io_rx, nl.clone(), garp));
@@ -723,10 +915,44 @@ impl Service for VrrpService {
                     .cloned()
                     .map(Io::AddRule),
             );
-            // Match by identity (§0.11, §5.14).
+            // Sync groups (§5.12) are kept when their names and member identities are
+            // unchanged; otherwise every group member, old and new, starts afresh.
+            let new_shape: Vec<(String, Vec<Identity>)> = c
+                .vrrp
+                .sync_groups
+                .iter()
+                .map(|g| {
+                    let ids = g
+                        .members
+                        .iter()
+                        .filter_map(|n| c.vrrp.instances.iter().find(|i| &i.name == n))
+                        .filter(|i| i.vrid.is_some())
+                        .map(|i| identity(i, &globals))
+                        .collect();
+                    (g.name.clone(), ids)
+                })
+                .collect();
+            let old_shape = eng.group_shape();
+            let keep_groups = old_shape == new_shape;
+            if !keep_groups {
+                for g in 0..eng.groups.len() {
+                    if let Some(x) = eng.groups.get_mut(g) {
+                        x.sg.handle_shutdown(now);
+                    }
+                    eng.settle_group(g, &mut io);
+                }
+            }
+            let mut old_groups = std::mem::take(&mut eng.groups);
+            let grouped: Vec<&str> = c
+                .vrrp
+                .sync_groups
+                .iter()
+                .flat_map(|g| g.members.iter().map(String::as_str))
+                .collect();
+            // Match instances by identity (§0.11, §5.14).
             let mut old_insts: Vec<Option<Instance>> = std::mem::take(&mut eng.instances)
                 .into_iter()
-                .map(Some)
+                .map(|i| (keep_groups || i.group.is_none()).then_some(i))
                 .collect();
             let ifmap = eng.ifmap.clone();
             let mut next = Vec::new();
@@ -735,21 +961,30 @@ impl Service for VrrpService {
                     continue;
                 }
                 let id = identity(mi, &globals);
+                let fresh_member = !keep_groups && grouped.contains(&mi.name.as_str());
                 let found = old_insts
                     .iter_mut()
                     .find(|o| o.as_ref().is_some_and(|o| o.identity() == id))
                     .and_then(Option::take);
                 match (found, h.link_for(mi)) {
-                    (Some(mut o), Some(link)) => {
-                        o.reload(mi.clone(), link, now, &mut io);
+                    (Some(mut o), Some(link)) if !fresh_member => {
+                        let input = o.reload(mi.clone(), link, &mut io);
+                        if o.group.is_none() {
+                            o.drive(now, input, &mut io);
+                        } else if o.vips_set {
+                            // The group keeps the machine; re-assert the (new) VIP set.
+                            o.perform(machine::Action::AddVips, &mut io);
+                        }
                         next.push(o);
                     }
                     (found, _) => {
-                        if let Some(mut o) = found {
+                        if let Some(mut o) = found.filter(|o| o.group.is_none()) {
                             o.drive(now, Input::Shutdown, &mut io);
                         }
                         if let Some(mut i) = build(mi, &h, &globals, &ifmap, now) {
-                            i.drain(State::Init, &mut io);
+                            if !grouped.contains(&mi.name.as_str()) {
+                                i.drain(State::Init, &mut io);
+                            }
                             next.push(i);
                         }
                     }
@@ -758,9 +993,31 @@ impl Service for VrrpService {
             // Instances gone from the config step down and lose their addresses (§5.14).
             for mut o in old_insts.into_iter().flatten() {
                 info!("({}) instance removed from the configuration", o.name());
-                o.drive(now, Input::Shutdown, &mut io);
+                if o.group.is_none() {
+                    o.drive(now, Input::Shutdown, &mut io);
+                }
             }
             eng.instances = next;
+            if keep_groups {
+                for (g, x) in old_groups.iter_mut().enumerate() {
+                    let ids = old_shape.get(g).map(|s| s.1.clone()).unwrap_or_default();
+                    x.members = ids
+                        .iter()
+                        .filter_map(|id| eng.instances.iter().position(|i| &i.identity() == id))
+                        .collect();
+                    for (k, &i) in x.members.iter().enumerate() {
+                        if let Some(inst) = eng.instances.get_mut(i) {
+                            inst.group = Some((g, k));
+                        }
+                    }
+                    if let Some(cg) = c.vrrp.sync_groups.iter().find(|cg| cg.name == x.name) {
+                        x.track = cg.track_interfaces.clone();
+                    }
+                }
+                eng.groups = old_groups;
+            } else {
+                eng.build_groups(c, &h, &mut io);
+            }
         }
         wire_sockets(&run.sh);
         run.sh.submit(io);
@@ -780,17 +1037,16 @@ impl Service for VrrpService {
             for t in eng.receivers.values() {
                 t.abort();
             }
-            let now = eng.now();
-            for i in &mut eng.instances {
-                if self.dont_release {
+            if self.dont_release {
+                for i in &eng.instances {
                     super::instance::notify_hook(
                         &i.cfg,
                         super::instance::NotifyEvent::State(State::Stop),
                         i.machine.effective_priority(),
                     );
-                } else {
-                    i.drive(now, Input::Shutdown, &mut io);
                 }
+            } else {
+                eng.shutdown_all(&mut io);
             }
             // Static addresses, routes and rules go at stop (§2.3).
             io.extend(eng.statics.2.iter().cloned().map(Io::DelRule));
