@@ -579,6 +579,13 @@ fn sync_group_moves_together() {
         "{}",
         a.log()
     );
+    // A reload with the same groups keeps them MASTER with their VIPs.
+    a.signal(libc::SIGHUP);
+    let held = (0..20).all(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        has_addr(&lan, 0, VIP) && has_addr(&lan, 0, VIP2) && !has_addr(&lan, 1, VIP)
+    });
+    assert!(held, "group lost mastership on reload\n{}", logs(&[&a, &b]));
     lan.must(0, &["ip", "link", "set", "trk0", "down"]);
     expect_master(&lan, 1, &[0, 1], VIP, 6, &[&a, &b]);
     expect_master(&lan, 1, &[0, 1], VIP2, 2, &[&a, &b]);
