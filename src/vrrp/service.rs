@@ -1097,23 +1097,24 @@ impl Service for VrrpService {
     }
 
     fn status(&self) -> serde_json::Value {
-        let list: Vec<serde_json::Value> = self
-            .run
-            .as_ref()
-            .and_then(|r| r.engine.try_borrow().ok())
-            .map(|eng| {
-                eng.instances
-                    .iter()
-                    .map(|i| {
-                        serde_json::json!({
-                            "name": i.cfg.name,
-                            "state": i.machine.state().as_str(),
-                            "priority": i.machine.effective_priority(),
-                        })
-                    })
-                    .collect()
+        let Some(eng) = self.run.as_ref().and_then(|r| r.engine.try_borrow().ok()) else {
+            return serde_json::json!({ "instances": [], "sync_groups": [] });
+        };
+        let names: Vec<&str> = eng.instances.iter().map(Instance::name).collect();
+        let groups: Vec<&str> = eng.groups.iter().map(|g| g.name.as_str()).collect();
+        let states: serde_json::Map<String, serde_json::Value> = eng
+            .instances
+            .iter()
+            .map(|i| {
+                (
+                    i.name().to_owned(),
+                    serde_json::json!({
+                        "state": i.machine.state().as_str(),
+                        "priority": i.machine.effective_priority(),
+                    }),
+                )
             })
-            .unwrap_or_default();
-        serde_json::json!({ "instances": list })
+            .collect();
+        serde_json::json!({ "instances": names, "sync_groups": groups, "states": states })
     }
 }
