@@ -222,8 +222,17 @@ pub(super) fn main(kind: ChildKind, opts: &DaemonOptions, ready: OwnedFd, parent
         }
     };
     let local = tokio::task::LocalSet::new();
-    let svc = BasicService::new(kind, opts.dump_conf);
-    let code = local.block_on(&rt, run_service(kind, opts, svc, ready));
+    let code = match kind {
+        ChildKind::Vrrp => {
+            let svc =
+                crate::vrrp::service::VrrpService::new(opts.dont_release_vrrp, opts.dump_conf);
+            local.block_on(&rt, run_service(kind, opts, svc, ready))
+        }
+        ChildKind::Checker => {
+            let svc = BasicService::new(kind, opts.dump_conf);
+            local.block_on(&rt, run_service(kind, opts, svc, ready))
+        }
+    };
     pidfile::remove_if_owned(kind.pid_file(opts), pid);
     code
 }

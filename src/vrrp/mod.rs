@@ -2,8 +2,10 @@
 
 pub mod arp;
 pub mod auth;
+pub mod instance;
 pub mod machine;
 pub mod packet;
+pub mod service;
 pub mod socket;
 pub mod sync_group;
 pub mod track;

@@ -1,0 +1,1166 @@
+//! One running VRRP instance (keepalived-spec.md §5): its [`Machine`], the addresses and
+//! sockets it uses, its statistics, and the translation of machine [`Action`]s into host I/O
+//! ([`Io`]). Nothing here awaits: the service hands the [`Io`] list to its single I/O task,
+//! which performs it in order, so a VIP removal can never overtake the addition before it.
+#![forbid(unsafe_code)]
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use tracing::info;
+
+use super::machine::{
+    Action, FaultCause, Input, InstanceConfig, Machine, RxAdvert, State, TrackChange, Version,
+};
+use super::packet::{
+    self, Advert, AhParams, AuthType, DropReason, Endpoints, Expect, ExpectAuth, Ipv4Params,
+    Parsed, StatCounter, UnicastChecksum, UnicastPeer,
+};
+use super::socket::VrrpSocket;
+use crate::config::model::addr::{
+    AddressSpec as ModelAddr, RouteSpec as ModelRoute, RouteType, RuleAction as ModelRuleAction,
+    RuleSpec as ModelRule, LIFETIME_FOREVER,
+};
+use crate::config::model::vrrp::instance as model;
+use crate::config::model::vrrp::track::TrackRef;
+use crate::net::{self, AddrSpec, RouteKind, RuleAction, RuleSpec};
+
+/// Where an instance's adverts travel: keepalived's sockpool key (§5.1), without VMAC.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SockKey {
+    pub ifindex: u32,
+    pub ipv6: bool,
+    /// Unicast source address; `None` for a multicast instance.
+    pub unicast_src: Option<IpAddr>,
+    /// The multicast group joined (multicast instances only).
+    pub group: Option<IpAddr>,
+}
+
+/// keepalived's per-instance counters (§2.3, `keepalived.stats` / json `stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub advert_rcvd: u64,
+    pub advert_sent: u64,
+    pub become_master: u64,
+    pub release_master: u64,
+    pub packet_len_err: u64,
+    pub advert_interval_err: u64,
+    pub ip_ttl_err: u64,
+    pub invalid_type_rcvd: u64,
+    pub addr_list_err: u64,
+    pub invalid_authtype: u64,
+    pub authtype_mismatch: u64,
+    pub auth_failure: u64,
+    pub pri_zero_rcvd: u64,
+    pub pri_zero_sent: u64,
+}
+
+impl Stats {
+    fn bump(&mut self, c: StatCounter) {
+        let slot = match c {
+            StatCounter::PacketLenErr => &mut self.packet_len_err,
+            StatCounter::IpTtlErr => &mut self.ip_ttl_err,
+            StatCounter::InvalidTypeRcvd => &mut self.invalid_type_rcvd,
+            StatCounter::AdvertIntervalErr => &mut self.advert_interval_err,
+            StatCounter::AddrListErr => &mut self.addr_list_err,
+            StatCounter::InvalidAuthtype => &mut self.invalid_authtype,
+            StatCounter::AuthtypeMismatch => &mut self.authtype_mismatch,
+            StatCounter::AuthFailure => &mut self.auth_failure,
+        };
+        *slot = slot.saturating_add(1);
+    }
+
+    /// The json `stats` object, keys in keepalived's order.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "advert_rcvd": self.advert_rcvd,
+            "advert_sent": self.advert_sent,
+            "become_master": self.become_master,
+            "release_master": self.release_master,
+            "packet_len_err": self.packet_len_err,
+            "advert_interval_err": self.advert_interval_err,
+            "ip_ttl_err": self.ip_ttl_err,
+            "invalid_type_rcvd": self.invalid_type_rcvd,
+            "addr_list_err": self.addr_list_err,
+            "invalid_authtype": self.invalid_authtype,
+            "authtype_mismatch": self.authtype_mismatch,
+            "auth_failure": self.auth_failure,
+            "pri_zero_rcvd": self.pri_zero_rcvd,
+            "pri_zero_sent": self.pri_zero_sent,
+        })
+    }
+
+    /// One instance's block of `keepalived.stats` (§2.3, observed layout).
+    pub fn to_text(&self, iname: &str) -> String {
+        format!(
+            "VRRP Instance: {iname}\n  Advertisements:\n    Received: {}\n    Sent: {}\n  \
+             Became master: {}\n  Released master: {}\n  Packet Errors:\n    Length: {}\n    \
+             TTL: {}\n    Invalid Type: {}\n    Advertisement Interval: {}\n    \
+             Address List: {}\n  Authentication Errors:\n    Invalid Type: {}\n    \
+             Type Mismatch: {}\n    Failure: {}\n  Priority Zero:\n    Received: {}\n    \
+             Sent: {}\n",
+            self.advert_rcvd,
+            self.advert_sent,
+            self.become_master,
+            self.release_master,
+            self.packet_len_err,
+            self.ip_ttl_err,
+            self.invalid_type_rcvd,
+            self.advert_interval_err,
+            self.addr_list_err,
+            self.invalid_authtype,
+            self.authtype_mismatch,
+            self.auth_failure,
+            self.pri_zero_rcvd,
+            self.pri_zero_sent,
+        )
+    }
+}
+
+/// Host I/O an instance asks for, performed in order by the service's I/O task.
+pub enum Io {
+    Send {
+        sock: Rc<VrrpSocket>,
+        pkt: Vec<u8>,
+        dst: IpAddr,
+        iname: String,
+    },
+    AddAddr(AddrSpec),
+    DelAddr(AddrSpec),
+    AddRoute(net::RouteSpec),
+    DelRoute(net::RouteSpec),
+    AddRule(RuleSpec),
+    DelRule(RuleSpec),
+    /// `repeat` rounds of GARP / unsolicited NA for each address (§5.7).
+    Garp {
+        iname: String,
+        ifindex: u32,
+        ifname: String,
+        mac: [u8; 6],
+        addrs: Vec<IpAddr>,
+        repeat: u32,
+    },
+    /// Completes when everything queued before it is done.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Settings from `global_defs` an instance needs.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub mcast_group4: Ipv4Addr,
+    pub mcast_group6: Ipv6Addr,
+    pub check_unicast_src: bool,
+    pub strict: bool,
+}
+
+/// What the host told us about the instance's interface at creation time.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub ifindex: u32,
+    pub ifname: String,
+    pub mac: [u8; 6],
+    pub up: bool,
+    /// The advert source: configured, else primary IPv4 / link-local IPv6 (§5.1).
+    pub src: Option<IpAddr>,
+}
+
+/// The reload identity of an instance (§0.11): VRID, family, interface, unicast flag and
+/// source, multicast group (VMACs are not supported here).
+pub type Identity = (u8, bool, String, Option<IpAddr>, Option<IpAddr>);
+
+/// One instance at run time.
+pub struct Instance {
+    pub cfg: model::Instance,
+    pub machine: Machine,
+    pub link: Link,
+    pub key: SockKey,
+    pub sender: Option<Rc<VrrpSocket>>,
+    pub stats: Stats,
+    pub last_transition: SystemTime,
+    /// Whether our VIPs are (believed to be) on the host.
+    pub vips_set: bool,
+    /// Interface names to indexes, shared with the service (VIPs/routes with `dev`).
+    pub ifmap: Rc<RefCell<HashMap<String, u32>>>,
+    /// (sync group index, member index) when the machine lives in a sync group; `machine`
+    /// is then a mirror refreshed after each group step.
+    pub group: Option<(usize, usize)>,
+    globals: Globals,
+    /// Advert addresses: the VIPs of the instance's family, in config order.
+    advert_addrs: Vec<IpAddr>,
+    peers: Vec<UnicastPeer>,
+    ip_id: u16,
+    ah_seq_tx: u32,
+    ah_seq_rx: u32,
+    unicast_checksum: UnicastChecksum,
+}
+
+/// Maps the config model onto the machine's parameters.
+pub fn machine_config(c: &model::Instance, src: Option<IpAddr>, strict: bool) -> InstanceConfig {
+    let mut m = InstanceConfig::new(c.name.clone(), c.vrid.unwrap_or(0), c.priority);
+    m.version = match c.version {
+        model::Version::V2 => Version::V2,
+        model::Version::V3 => Version::V3,
+    };
+    m.wants_master = c.state == model::State::Master;
+    m.advert_int = c.advert_int;
+    m.nopreempt = c.nopreempt;
+    m.preempt_delay = c.preempt_delay;
+    m.accept = c.accept;
+    m.down_timer_adverts = c.down_timer_adverts;
+    m.lower_prio_no_advert = c.lower_prio_no_advert;
+    m.higher_prio_send_advert = c.higher_prio_send_advert;
+    m.garp_master_delay = c.garp_master_delay;
+    m.garp_master_repeat = c.garp_master_repeat;
+    m.garp_master_refresh = c.garp_master_refresh;
+    m.garp_master_refresh_repeat = c.garp_master_refresh_repeat;
+    m.garp_lower_prio_delay = c.garp_lower_prio_delay;
+    m.garp_lower_prio_repeat = c.garp_lower_prio_repeat;
+    m.src_addr = src;
+    m.strict = c.strict || strict;
+    m
+}
+
+/// The identity of a configured instance (§0.11).
+pub fn identity(c: &model::Instance, g: &Globals) -> Identity {
+    let ipv6 = c.family == model::Family::V6;
+    let unicast = !c.unicast_peers.is_empty();
+    let group = if unicast { None } else { Some(group_of(c, g)) };
+    (
+        c.vrid.unwrap_or(0),
+        ipv6,
+        c.interface.clone().unwrap_or_default(),
+        if unicast { c.src_ip } else { None },
+        group,
+    )
+}
+
+fn group_of(c: &model::Instance, g: &Globals) -> IpAddr {
+    match (c.mcast_dst_ip, c.family) {
+        (Some(a), _) => a,
+        (None, model::Family::V4) => IpAddr::V4(g.mcast_group4),
+        (None, model::Family::V6) => IpAddr::V6(g.mcast_group6),
+    }
+}
+
+impl Instance {
+    /// Builds the instance; the machine starts now (it first removes the VIPs, §5.10).
+    pub fn new(
+        cfg: model::Instance,
+        link: Link,
+        globals: Globals,
+        ifmap: Rc<RefCell<HashMap<String, u32>>>,
+        up_of: &dyn Fn(&str) -> bool,
+        now: super::machine::Instant,
+    ) -> Instance {
+        let key = sock_key(&cfg, &link, &globals);
+        let mut initial = Vec::new();
+        if !link.up && !cfg.dont_track_primary {
+            initial.push(TrackChange::Fault {
+                cause: FaultCause::Interface(link.ifname.clone()),
+                active: true,
+            });
+        }
+        for t in &cfg.track_interfaces {
+            initial.extend(track_change(t, up_of(&t.name)));
+        }
+        if link.src.is_none() {
+            initial.push(TrackChange::Fault {
+                cause: FaultCause::SourceAddress,
+                active: true,
+            });
+        }
+        let mcfg = machine_config(&cfg, link.src, globals.strict);
+        let machine = Machine::start(mcfg, initial, now);
+        let mut i = Instance {
+            machine,
+            key,
+            sender: None,
+            stats: Stats::default(),
+            last_transition: SystemTime::now(),
+            vips_set: false,
+            ifmap,
+            group: None,
+            advert_addrs: Vec::new(),
+            peers: Vec::new(),
+            ip_id: 0,
+            ah_seq_tx: 0,
+            ah_seq_rx: 0,
+            unicast_checksum: UnicastChecksum::Detect,
+            link,
+            globals,
+            cfg,
+        };
+        i.derive();
+        i
+    }
+
+    /// Recomputes what depends on the config.
+    fn derive(&mut self) {
+        let v6 = self.cfg.family == model::Family::V6;
+        self.advert_addrs = self
+            .cfg
+            .vips
+            .iter()
+            .map(|v| v.addr)
+            .filter(|a| a.is_ipv6() == v6)
+            .collect();
+        self.peers = self
+            .cfg
+            .unicast_peers
+            .iter()
+            .map(|p| UnicastPeer {
+                addr: p.addr,
+                min_ttl: p.min_ttl.unwrap_or(0),
+                max_ttl: p.max_ttl.unwrap_or(255),
+            })
+            .collect();
+        self.unicast_checksum = match self.cfg.old_unicast_checksum {
+            Some(true) => UnicastChecksum::Old,
+            Some(false) => UnicastChecksum::Never,
+            None => UnicastChecksum::Detect,
+        };
+    }
+
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    pub fn identity(&self) -> Identity {
+        identity(&self.cfg, &self.globals)
+    }
+
+    fn strict(&self) -> bool {
+        self.cfg.strict || self.globals.strict
+    }
+
+    /// Feeds a solo instance's machine and turns the resulting actions into I/O. (Members
+    /// of a sync group are fed through their group by the service.)
+    pub fn drive(&mut self, now: super::machine::Instant, input: Input, io: &mut Vec<Io>) -> State {
+        let before = self.machine.state();
+        self.machine.handle(now, input);
+        self.drain(before, io);
+        self.machine.state()
+    }
+
+    /// Performs the queued actions of the machine (in order).
+    pub fn drain(&mut self, before: State, io: &mut Vec<Io>) {
+        self.account(before);
+        while let Some(a) = self.machine.poll_action() {
+            self.perform(a, io);
+        }
+    }
+
+    /// Counts a state change from `before` to the machine's current state (§2.3 stats).
+    pub fn account(&mut self, before: State) {
+        let after = self.machine.state();
+        if before != after {
+            self.last_transition = SystemTime::now();
+            if after == State::Master {
+                self.stats.become_master = self.stats.become_master.saturating_add(1);
+            } else if before == State::Master {
+                self.stats.release_master = self.stats.release_master.saturating_add(1);
+            }
+        }
+    }
+
+    /// Performs one machine action.
+    pub fn perform(&mut self, a: Action, io: &mut Vec<Io>) {
+        match a {
+            Action::SendAdvert { priority } => self.send_advert(priority, io),
+            Action::AddVips => self.add_vips(io),
+            Action::RemoveVips => self.remove_vips(io),
+            Action::SendGarp { repeat } => self.garp(repeat, io),
+            Action::Notify { state, priority } => {
+                notify_hook(&self.cfg, NotifyEvent::State(state), priority)
+            }
+            Action::MasterRxLowerPri => notify_hook(
+                &self.cfg,
+                NotifyEvent::MasterRxLowerPri,
+                self.machine.effective_priority(),
+            ),
+            Action::Log(l) => info!("{l}"),
+            Action::Debug(l) => {
+                if crate::log::detail() > 0 {
+                    info!("{l}");
+                }
+            }
+        }
+    }
+
+    fn send_advert(&mut self, priority: u8, io: &mut Vec<Io>) {
+        let Some(sock) = self.sender.clone() else {
+            return;
+        };
+        let Some(src) = self.link.src else {
+            return;
+        };
+        let v3 = self.cfg.version == model::Version::V3;
+        let (auth_type, auth_data) = match (&self.cfg.auth, v3, src) {
+            (Some(a), false, IpAddr::V4(_)) => (
+                match a.kind {
+                    model::AuthType::Pass => AuthType::Pass,
+                    model::AuthType::Ah => AuthType::Ah,
+                },
+                match a.kind {
+                    model::AuthType::Pass => pass_field(&a.pass),
+                    model::AuthType::Ah => [0; 8],
+                },
+            ),
+            _ => (AuthType::None, [0; 8]),
+        };
+        let adver_int = if v3 {
+            u16::try_from(self.cfg.advert_int.as_millis() / 10)
+                .unwrap_or(0x0fff)
+                .min(0x0fff)
+        } else {
+            u16::try_from(self.cfg.advert_int.as_secs())
+                .unwrap_or(255)
+                .min(255)
+        };
+        let advert = Advert {
+            version: if v3 { 3 } else { 2 },
+            kind: packet::TYPE_ADVERT,
+            vrid: self.cfg.vrid.unwrap_or(0),
+            priority,
+            adver_int,
+            auth_type,
+            auth_data,
+            addresses: self.advert_addrs.clone(),
+        };
+        let dsts: Vec<IpAddr> = if self.peers.is_empty() {
+            self.key.group.into_iter().collect()
+        } else {
+            self.peers.iter().map(|p| p.addr).collect()
+        };
+        if auth_type == AuthType::Ah {
+            self.ah_seq_tx = self.ah_seq_tx.wrapping_add(1);
+        }
+        let mut sent = false;
+        for dst in dsts {
+            let pkt = match (src, dst) {
+                (IpAddr::V4(s), IpAddr::V4(d)) => {
+                    // ID per advert from 1, skipping 0 (§5.1).
+                    self.ip_id = self.ip_id.wrapping_add(1);
+                    if self.ip_id == 0 {
+                        self.ip_id = 1;
+                    }
+                    let unicast = !d.is_multicast();
+                    let ip = Ipv4Params {
+                        src: s,
+                        dst: d,
+                        id: self.ip_id,
+                        ttl: if unicast {
+                            self.cfg.unicast_ttl.unwrap_or(packet::VRRP_TTL)
+                        } else {
+                            packet::VRRP_TTL
+                        },
+                        fill_checksum: false,
+                        checksum_dst: (v3
+                            && unicast
+                            && self.unicast_checksum == UnicastChecksum::Old)
+                            .then_some(self.globals.mcast_group4),
+                    };
+                    let ah = match &self.cfg.auth {
+                        Some(a) if auth_type == AuthType::Ah => Some(AhParams {
+                            key: pass_field(&a.pass),
+                            seq: self.ah_seq_tx,
+                            zero_ttl: unicast,
+                        }),
+                        _ => None,
+                    };
+                    let mut buf = vec![0u8; advert.ipv4_len()];
+                    match advert.emit_ipv4(&mut buf, &ip, ah.as_ref()) {
+                        Ok(n) => {
+                            buf.truncate(n);
+                            buf
+                        }
+                        Err(e) => {
+                            info!("({}) cannot build advert: {e}", self.cfg.name);
+                            continue;
+                        }
+                    }
+                }
+                (IpAddr::V6(s), IpAddr::V6(d)) => {
+                    let mut buf = vec![0u8; advert.vrrp_len(packet::Family::V6)];
+                    match advert.emit_vrrp(&mut buf, &Endpoints::V6 { src: s, dst: d }) {
+                        Ok(n) => {
+                            buf.truncate(n);
+                            buf
+                        }
+                        Err(e) => {
+                            info!("({}) cannot build advert: {e}", self.cfg.name);
+                            continue;
+                        }
+                    }
+                }
+                _ => continue,
+            };
+            sent = true;
+            io.push(Io::Send {
+                sock: sock.clone(),
+                pkt,
+                dst,
+                iname: self.cfg.name.clone(),
+            });
+        }
+        if sent {
+            self.stats.advert_sent = self.stats.advert_sent.saturating_add(1);
+            if priority == 0 {
+                self.stats.pri_zero_sent = self.stats.pri_zero_sent.saturating_add(1);
+            }
+        }
+    }
+
+    /// The net specs of every VIP, eVIP, virtual route and rule.
+    fn host_specs(&self) -> (Vec<AddrSpec>, Vec<net::RouteSpec>, Vec<RuleSpec>) {
+        let map = self.ifmap.borrow();
+        let ifindex_of = |n: &str| map.get(n).copied();
+        let ifindex_of: &dyn Fn(&str) -> Option<u32> = &ifindex_of;
+        let addrs = self
+            .cfg
+            .vips
+            .iter()
+            .chain(self.cfg.evips.iter())
+            .filter_map(|a| addr_spec(a, Some(self.link.ifindex), ifindex_of, true))
+            .collect();
+        let routes = self
+            .cfg
+            .vroutes
+            .iter()
+            .filter_map(|r| route_spec(r, ifindex_of))
+            .collect();
+        let rules = self.cfg.vrules.iter().map(rule_spec).collect();
+        (addrs, routes, rules)
+    }
+
+    fn add_vips(&mut self, io: &mut Vec<Io>) {
+        // keepalived logs these with -D only (observed with 2.2.7).
+        if crate::log::detail() > 0 {
+            let name = &self.cfg.name;
+            info!("({name}) setting VIPs.");
+            if !self.cfg.evips.is_empty() {
+                info!("({name}) setting E-VIPs.");
+            }
+        }
+        let (addrs, routes, rules) = self.host_specs();
+        io.extend(addrs.into_iter().map(Io::AddAddr));
+        io.extend(routes.into_iter().map(Io::AddRoute));
+        io.extend(rules.into_iter().map(Io::AddRule));
+        self.vips_set = true;
+    }
+
+    fn remove_vips(&mut self, io: &mut Vec<Io>) {
+        // -D only, also for the forced clean-up at startup (observed with 2.2.7).
+        if crate::log::detail() > 0 {
+            let name = &self.cfg.name;
+            info!("({name}) removing VIPs.");
+            if !self.cfg.evips.is_empty() {
+                info!("({name}) removing E-VIPs.");
+            }
+        }
+        let (addrs, routes, rules) = self.host_specs();
+        io.extend(rules.into_iter().map(Io::DelRule));
+        io.extend(routes.into_iter().map(Io::DelRoute));
+        io.extend(addrs.into_iter().map(Io::DelAddr));
+        self.vips_set = false;
+    }
+
+    fn garp(&self, repeat: u32, io: &mut Vec<Io>) {
+        if repeat == 0 {
+            return;
+        }
+        let addrs: Vec<IpAddr> = self
+            .cfg
+            .vips
+            .iter()
+            .chain(self.cfg.evips.iter())
+            .filter(|a| a.dev.is_none() || a.dev.as_deref() == Some(self.link.ifname.as_str()))
+            .map(|a| a.addr)
+            .collect();
+        io.push(Io::Garp {
+            iname: self.cfg.name.clone(),
+            ifindex: self.link.ifindex,
+            ifname: self.link.ifname.clone(),
+            mac: self.link.mac,
+            addrs,
+            repeat,
+        });
+    }
+
+    /// Handles one received packet addressed to this instance's VRID (§5.4).
+    pub fn on_packet(&mut self, p: &Parsed<'_>) -> Option<Input> {
+        let last_master = match self.machine.state() {
+            State::Backup => self.machine.master().map(|m| m.0),
+            _ => None,
+        };
+        let auth = match (&self.cfg.auth, self.cfg.version) {
+            (Some(a), model::Version::V2) => match a.kind {
+                model::AuthType::Pass => ExpectAuth::Pass(pass_field(&a.pass)),
+                model::AuthType::Ah => ExpectAuth::Ah {
+                    key: pass_field(&a.pass),
+                    last_seq: self.ah_seq_rx,
+                },
+            },
+            _ => ExpectAuth::None,
+        };
+        let exp = Expect {
+            version: self.cfg.version.number(),
+            auth,
+            adver_int: self.cfg.advert_int,
+            vips: &self.advert_addrs,
+            unicast_peers: &self.peers,
+            check_unicast_src: self.cfg.check_unicast_src || self.globals.check_unicast_src,
+            skip_check_adv_addr: self.cfg.skip_check_adv_addr,
+            last_master,
+            strict: self.strict(),
+            unicast_checksum: self.unicast_checksum,
+            mcast_group4: self.globals.mcast_group4,
+        };
+        let acc = match packet::validate(p, &exp) {
+            Ok(a) => a,
+            Err(reason) => {
+                self.count_drop(&reason, true);
+                return None;
+            }
+        };
+        self.stats.advert_rcvd = self.stats.advert_rcvd.saturating_add(1);
+        if let Some(w) = &acc.addr_warning {
+            // Deliberate difference (packet.rs `Accepted::addr_warning`): counted and logged,
+            // but the advert still takes part in the election.
+            self.count_drop(w, false);
+        }
+        if let Some(seq) = acc.ah_seq {
+            self.ah_seq_rx = seq;
+        }
+        if acc.old_checksum_detected {
+            self.unicast_checksum = UnicastChecksum::Old;
+            info!(
+                "({}) Setting unicast VRRPv3 checksum to old version",
+                self.cfg.name
+            );
+        }
+        if acc.advert.priority == 0 {
+            self.stats.pri_zero_rcvd = self.stats.pri_zero_rcvd.saturating_add(1);
+        }
+        let adv = RxAdvert {
+            src: acc.src,
+            priority: acc.advert.priority,
+            adver_int: acc.advert.interval(),
+        };
+        Some(Input::Advert(adv))
+    }
+
+    fn count_drop(&mut self, reason: &DropReason, dropped: bool) {
+        if let Some(c) = reason.counter() {
+            self.stats.bump(c);
+        }
+        if dropped && reason.counts_as_received() {
+            self.stats.advert_rcvd = self.stats.advert_rcvd.saturating_add(1);
+        }
+        if let Some(line) = reason.log_message(&self.cfg.name) {
+            info!("{line}");
+        }
+    }
+
+    /// Interface `name` (index `ifindex`) went up or down (§5.9): the own interface faults
+    /// the instance unless `dont_track_primary`; `track_interface` lines fault or weigh.
+    pub fn on_link(&self, ifindex: u32, name: &str, up: bool) -> Vec<Input> {
+        let mut changes = Vec::new();
+        if ifindex == self.link.ifindex && !self.cfg.dont_track_primary {
+            changes.push(TrackChange::Fault {
+                cause: FaultCause::Interface(self.link.ifname.clone()),
+                active: !up,
+            });
+        }
+        for t in &self.cfg.track_interfaces {
+            if t.name == name && !(ifindex == self.link.ifindex && t.name == self.link.ifname) {
+                changes.extend(track_change(t, up));
+            }
+        }
+        changes.into_iter().map(Input::Track).collect()
+    }
+
+    /// An address appeared: an instance without an advert source (FAULT since start, §5.1)
+    /// takes the interface's new primary IPv4 / link-local IPv6 address and recovers.
+    pub fn on_address_added(&mut self, ifindex: u32, addr: IpAddr) -> Vec<Input> {
+        if self.link.src.is_some() || ifindex != self.link.ifindex {
+            return Vec::new();
+        }
+        let usable = match (self.cfg.family, addr) {
+            (model::Family::V4, IpAddr::V4(_)) => true,
+            (model::Family::V6, IpAddr::V6(a)) => a.segments()[0] & 0xffc0 == 0xfe80,
+            _ => false,
+        };
+        if !usable {
+            return Vec::new();
+        }
+        self.link.src = Some(addr);
+        let mcfg = machine_config(&self.cfg, self.link.src, self.globals.strict);
+        let change = TrackChange::Fault {
+            cause: FaultCause::SourceAddress,
+            active: false,
+        };
+        vec![Input::Reload(mcfg), Input::Track(change)]
+    }
+
+    /// A VIP of ours disappeared from the host (§5.10): while MASTER, put it back.
+    pub fn on_address_removed(&mut self, ifindex: u32, addr: IpAddr, io: &mut Vec<Io>) {
+        if !self.vips_set || self.machine.state() != State::Master {
+            return;
+        }
+        let lost: Vec<&ModelAddr> = self
+            .cfg
+            .vips
+            .iter()
+            .chain(self.cfg.evips.iter())
+            .filter(|a| a.addr == addr && !a.no_track)
+            .collect();
+        let mut specs = Vec::new();
+        for a in lost {
+            let map = self.ifmap.borrow();
+            let ifindex_of = |n: &str| map.get(n).copied();
+            if let Some(s) = addr_spec(a, Some(self.link.ifindex), &ifindex_of, true) {
+                if s.ifindex == ifindex {
+                    specs.push(s);
+                }
+            }
+        }
+        if specs.is_empty() {
+            return;
+        }
+        if crate::log::detail() > 0 {
+            info!(
+                "Netlink reflector reports IP {addr} removed from {}",
+                self.link.ifname
+            );
+        }
+        // keepalived drops to BACKUP and re-takes MASTER after the skew time (§5.10), with
+        // notifies; we re-add at once, without a state flap (our own wording).
+        info!(
+            "({}) VIP {addr} removed from {} - restoring",
+            self.cfg.name, self.link.ifname
+        );
+        io.extend(specs.into_iter().map(Io::AddAddr));
+        self.garp(self.cfg.garp_master_repeat, io);
+    }
+
+    /// A reload matched this instance to `new` (§5.14): VIPs, routes and rules gone from the
+    /// config are removed now; the machine re-adds the rest if MASTER.
+    /// Returns the machine's reload input.
+    pub fn reload(&mut self, new: model::Instance, link: Link, io: &mut Vec<Io>) -> Input {
+        if self.vips_set {
+            let (oa, or, ol) = self.host_specs();
+            let old_cfg = std::mem::replace(&mut self.cfg, new);
+            let (na, nr, nl) = self.host_specs();
+            io.extend(ol.into_iter().filter(|r| !nl.contains(r)).map(Io::DelRule));
+            io.extend(or.into_iter().filter(|r| !nr.contains(r)).map(Io::DelRoute));
+            io.extend(oa.into_iter().filter(|a| !na.contains(a)).map(Io::DelAddr));
+            drop(old_cfg);
+        } else {
+            self.cfg = new;
+        }
+        self.link.mac = link.mac;
+        if link.src.is_some() {
+            self.link.src = link.src;
+        }
+        self.derive();
+        let mcfg = machine_config(&self.cfg, self.link.src, self.globals.strict);
+        Input::Reload(mcfg)
+    }
+
+    /// keepalived.data block of this instance (format not guaranteed upstream, §2.3).
+    pub fn data_text(&self) -> String {
+        let m = &self.machine;
+        let mut s = String::new();
+        let _ = writeln!(s, " VRRP Instance = {}", self.cfg.name);
+        let _ = writeln!(s, "   VRRP Version = {}", self.cfg.version.number());
+        let _ = writeln!(s, "   State = {}", m.state().as_str());
+        let _ = writeln!(s, "   Wantstate = {}", m.want_state().as_str());
+        if let Some((addr, prio)) = m.master() {
+            let _ = writeln!(s, "   Master router = {addr}");
+            let _ = writeln!(s, "   Master priority = {prio}");
+        }
+        let _ = writeln!(s, "   Interface = {}", self.link.ifname);
+        if let Some(src) = self.link.src {
+            let _ = writeln!(s, "   Using src_ip = {src}");
+        }
+        let _ = writeln!(s, "   Virtual Router ID = {}", self.cfg.vrid.unwrap_or(0));
+        let _ = writeln!(s, "   Priority = {}", self.cfg.priority);
+        let _ = writeln!(s, "   Effective priority = {}", m.effective_priority());
+        let _ = writeln!(s, "   Advert interval = {}", fmt_secs(self.cfg.advert_int));
+        let _ = writeln!(
+            s,
+            "   Preempt = {}",
+            if self.cfg.nopreempt {
+                "disabled"
+            } else {
+                "enabled"
+            }
+        );
+        let _ = writeln!(s, "   Virtual IP ({}):", self.cfg.vips.len());
+        for v in &self.cfg.vips {
+            let _ = writeln!(s, "     {}/{} dev {}", v.addr, v.prefix, self.link.ifname);
+        }
+        if !self.peers.is_empty() {
+            let _ = writeln!(s, "   Unicast Peer = {}", self.peers.len());
+            for p in &self.peers {
+                let _ = writeln!(s, "     {}", p.addr);
+            }
+        }
+        s
+    }
+
+    /// keepalived.json element of this instance (§2.3 keys).
+    pub fn to_json(&self) -> serde_json::Value {
+        let m = &self.machine;
+        let state_num = |s: State| match s {
+            State::Init => 0,
+            State::Backup => 1,
+            State::Master => 2,
+            State::Fault => 3,
+            State::Stop => 98,
+        };
+        let epoch = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+        };
+        let vips: Vec<String> = self
+            .cfg
+            .vips
+            .iter()
+            .map(|v| format!("{}/{} dev {}", v.addr, v.prefix, self.link.ifname))
+            .collect();
+        let evips: Vec<String> = self
+            .cfg
+            .evips
+            .iter()
+            .map(|v| format!("{}/{}", v.addr, v.prefix))
+            .collect();
+        serde_json::json!({
+            "data": {
+                "iname": self.cfg.name,
+                "dont_track_primary": u8::from(self.cfg.dont_track_primary),
+                "skip_check_adv_addr": u8::from(self.cfg.skip_check_adv_addr),
+                "strict_mode": u8::from(self.strict()),
+                "vmac_ifname": "",
+                "ifp_ifname": self.link.ifname,
+                "master_priority": m.master().map_or(0, |x| x.1),
+                "last_transition": epoch(self.last_transition),
+                "garp_delay": self.cfg.garp_master_delay.as_secs(),
+                "garp_refresh": self.cfg.garp_master_refresh.as_secs(),
+                "garp_rep": self.cfg.garp_master_repeat,
+                "garp_refresh_rep": self.cfg.garp_master_refresh_repeat,
+                "garp_lower_prio_delay": self.cfg.garp_lower_prio_delay.as_secs(),
+                "garp_lower_prio_rep": self.cfg.garp_lower_prio_repeat,
+                "lower_prio_no_advert": u8::from(self.cfg.lower_prio_no_advert),
+                "higher_prio_send_advert": u8::from(self.cfg.higher_prio_send_advert),
+                "vrid": self.cfg.vrid.unwrap_or(0),
+                "base_priority": self.cfg.priority,
+                "effective_priority": m.effective_priority(),
+                "vipset": self.vips_set,
+                "promote_secondaries": self.cfg.promote_secondaries,
+                "adver_int": self.cfg.advert_int.as_secs_f64(),
+                "master_adver_int": m.master_adver_int().as_secs_f64(),
+                "accept": u8::from(self.cfg.accept),
+                "nopreempt": self.cfg.nopreempt,
+                "preempt_delay": self.cfg.preempt_delay.as_secs(),
+                "state": state_num(m.state()),
+                "wantstate": state_num(m.want_state()),
+                "version": self.cfg.version.number(),
+                "smtp_alert": self.cfg.smtp_alert,
+                "notify_deleted": self.cfg.notify_deleted,
+                "auth_type": match self.cfg.auth.as_ref().map(|a| a.kind) {
+                    None => 0,
+                    Some(model::AuthType::Pass) => 1,
+                    Some(model::AuthType::Ah) => 2,
+                },
+                "vips": vips,
+                "evips": evips,
+            },
+            "stats": self.stats.to_json(),
+        })
+    }
+}
+
+fn fmt_secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} sec", d.as_secs())
+    } else {
+        format!("{} milli-sec", d.as_millis())
+    }
+}
+
+fn pass_field(p: &[u8]) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    for (o, b) in out.iter_mut().zip(p.iter()) {
+        *o = *b;
+    }
+    out
+}
+
+/// The effect of a tracked interface's state: weight 0 faults when down; otherwise a positive
+/// weight counts while up and a negative one while down (`reverse` swaps up and down).
+pub fn track_change(t: &TrackRef, up: bool) -> Option<TrackChange> {
+    let w = t.weight_or(0);
+    let up = up != t.reverse;
+    if w == 0 {
+        return Some(TrackChange::Fault {
+            cause: FaultCause::Interface(t.name.clone()),
+            active: !up,
+        });
+    }
+    let value = match (up, w > 0) {
+        (true, true) | (false, false) => w,
+        _ => 0,
+    };
+    Some(TrackChange::Weight {
+        tracker: format!("interface {}", t.name),
+        value,
+    })
+}
+
+fn sock_key(c: &model::Instance, link: &Link, g: &Globals) -> SockKey {
+    let ipv6 = c.family == model::Family::V6;
+    let unicast = !c.unicast_peers.is_empty();
+    SockKey {
+        ifindex: link.ifindex,
+        ipv6,
+        unicast_src: if unicast { link.src } else { None },
+        group: if unicast { None } else { Some(group_of(c, g)) },
+    }
+}
+
+/// What a state change means for the notify machinery (§6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyEvent {
+    State(State),
+    MasterRxLowerPri,
+}
+
+/// The hook the notify scripts / FIFO / SMTP plug into (§6.1). For now it only logs with -D
+/// what it would run.
+pub fn notify_hook(cfg: &model::Instance, event: NotifyEvent, priority: u8) {
+    if crate::log::detail() == 0 {
+        return;
+    }
+    match event {
+        NotifyEvent::State(s) => info!(
+            "({}) notify: INSTANCE {} {} {priority}",
+            cfg.name,
+            cfg.name,
+            s.as_str()
+        ),
+        NotifyEvent::MasterRxLowerPri => {
+            info!("({}) notify: MASTER_RX_LOWER_PRI {priority}", cfg.name)
+        }
+    }
+}
+
+// ---- config model → net specs ----
+
+/// A model address as a netlink address. `default_if` is the instance interface (VIPs) or
+/// `None` (static addresses need `dev`). IPv6 /128 VIPs get preferred_lft 0 unless
+/// configured (keepalived's default, §4.10.2), so they are never picked as source.
+pub fn addr_spec(
+    a: &ModelAddr,
+    default_if: Option<u32>,
+    ifindex_of: &dyn Fn(&str) -> Option<u32>,
+    vip: bool,
+) -> Option<AddrSpec> {
+    let ifindex = match &a.dev {
+        Some(d) => ifindex_of(d)?,
+        None => default_if?,
+    };
+    let mut s = AddrSpec::new(ifindex, a.addr, a.prefix);
+    s.peer = a.peer;
+    s.brd = a.broadcast;
+    s.scope = a.scope;
+    s.label = a.label.clone();
+    let mut flags = 0;
+    if a.addr.is_ipv6() {
+        if !a.dad {
+            flags |= net::addr::IFA_F_NODAD;
+        }
+        if a.home {
+            flags |= net::addr::IFA_F_HOMEADDRESS;
+        }
+        if a.mngtmpaddr {
+            flags |= net::addr::IFA_F_MANAGETEMPADDR;
+        }
+    }
+    if a.noprefixroute {
+        flags |= net::addr::IFA_F_NOPREFIXROUTE;
+    }
+    if a.autojoin {
+        flags |= net::addr::IFA_F_MCAUTOJOIN;
+    }
+    s.flags = flags;
+    s.preferred_lft = match a.preferred_lft {
+        Some(LIFETIME_FOREVER) => None,
+        Some(p) => Some(p),
+        None if vip && a.addr.is_ipv6() && a.prefix == 128 => Some(0),
+        None => None,
+    };
+    Some(s)
+}
+
+/// A model route as a netlink route; `None` for kinds the net layer cannot program
+/// (anycast, multicast, nat, xresolve) or an unknown `dev`.
+pub fn route_spec(
+    r: &ModelRoute,
+    ifindex_of: &dyn Fn(&str) -> Option<u32>,
+) -> Option<net::RouteSpec> {
+    let kind = match r.rtype {
+        RouteType::Unicast => RouteKind::Unicast,
+        RouteType::Local => RouteKind::Local,
+        RouteType::Broadcast => RouteKind::Broadcast,
+        RouteType::Blackhole => RouteKind::Blackhole,
+        RouteType::Unreachable => RouteKind::Unreachable,
+        RouteType::Prohibit => RouteKind::Prohibit,
+        RouteType::Throw => RouteKind::Throw,
+        _ => return None,
+    };
+    let mut s = net::RouteSpec::new(r.dst.addr, r.dst.len);
+    s.kind = kind;
+    s.table = r.table;
+    s.metric = r.metric;
+    s.via = r.via;
+    s.src = r.src;
+    s.from = r.from.map(|p| (p.addr, p.len));
+    s.oif = match &r.dev {
+        Some(d) => Some(ifindex_of(d)?),
+        None => None,
+    };
+    s.scope = r.scope;
+    if let Some(p) = r.protocol {
+        s.protocol = p;
+    }
+    s.tos = r.tos.unwrap_or(0);
+    s.onlink = r.onlink;
+    s.append = r.append;
+    Some(s)
+}
+
+/// A model rule as a netlink rule.
+pub fn rule_spec(r: &ModelRule) -> RuleSpec {
+    let mut s = RuleSpec::new(r.ipv6);
+    s.from = r.from.map(|p| (p.addr, p.len));
+    s.to = r.to.map(|p| (p.addr, p.len));
+    match r.action {
+        Some(ModelRuleAction::Table(t)) => {
+            s.action = RuleAction::ToTable;
+            s.table = Some(t);
+        }
+        Some(ModelRuleAction::Goto(p)) => s.action = RuleAction::Goto(p),
+        Some(ModelRuleAction::Nop) => s.action = RuleAction::Nop,
+        Some(ModelRuleAction::Blackhole) => s.action = RuleAction::Blackhole,
+        Some(ModelRuleAction::Unreachable) => s.action = RuleAction::Unreachable,
+        Some(ModelRuleAction::Prohibit) => s.action = RuleAction::Prohibit,
+        Some(ModelRuleAction::L3mdev) => s.l3mdev = true,
+        None => {}
+    }
+    s.priority = r.preference;
+    s.iif = r.iif.clone();
+    s.oif = r.oif.clone();
+    s.tos = r.tos.unwrap_or(0);
+    s.fwmark = r.fwmark;
+    s.fwmask = r.fwmask;
+    s.invert = r.invert;
+    s.suppress_prefixlen = r.suppress_prefixlength;
+    s.suppress_ifgroup = r.suppress_ifgroup;
+    if r.protocol.is_some() {
+        s.protocol = r.protocol;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_host_vip_is_deprecated_nodad() {
+        let a = ModelAddr::new("2001:db8::64".parse().unwrap(), 128);
+        let s = addr_spec(&a, Some(7), &|_| None, true).unwrap();
+        assert_eq!(s.ifindex, 7);
+        assert_eq!(s.preferred_lft, Some(0));
+        assert_eq!(s.flags & net::addr::IFA_F_NODAD, net::addr::IFA_F_NODAD);
+        let mut b = ModelAddr::new("2001:db8::64".parse().unwrap(), 64);
+        b.preferred_lft = Some(LIFETIME_FOREVER);
+        let s = addr_spec(&b, Some(7), &|_| None, true).unwrap();
+        assert_eq!(s.preferred_lft, None);
+        let v4 = ModelAddr::new("192.0.2.100".parse().unwrap(), 32);
+        let s = addr_spec(&v4, Some(7), &|_| None, true).unwrap();
+        assert_eq!((s.flags, s.preferred_lft), (0, None));
+        // A static address needs its device.
+        assert!(addr_spec(&v4, None, &|_| None, false).is_none());
+    }
+
+    fn tref(name: &str, weight: Option<i32>, reverse: bool) -> TrackRef {
+        TrackRef {
+            name: name.into(),
+            weight,
+            reverse,
+            span: Default::default(),
+        }
+    }
+
+    #[test]
+    fn tracked_interface_effects() {
+        let fault = |active| {
+            Some(TrackChange::Fault {
+                cause: FaultCause::Interface("eth1".into()),
+                active,
+            })
+        };
+        let weight = |value| {
+            Some(TrackChange::Weight {
+                tracker: "interface eth1".into(),
+                value,
+            })
+        };
+        assert_eq!(track_change(&tref("eth1", None, false), false), fault(true));
+        assert_eq!(
+            track_change(&tref("eth1", Some(0), false), true),
+            fault(false)
+        );
+        assert_eq!(
+            track_change(&tref("eth1", Some(10), false), true),
+            weight(10)
+        );
+        assert_eq!(
+            track_change(&tref("eth1", Some(10), false), false),
+            weight(0)
+        );
+        assert_eq!(
+            track_change(&tref("eth1", Some(-10), false), false),
+            weight(-10)
+        );
+        assert_eq!(
+            track_change(&tref("eth1", Some(-10), false), true),
+            weight(0)
+        );
+        assert_eq!(
+            track_change(&tref("eth1", Some(-10), true), true),
+            weight(-10)
+        );
+        assert_eq!(track_change(&tref("eth1", None, true), true), fault(true));
+    }
+
+    #[test]
+    fn stats_text_shape() {
+        let s = Stats {
+            advert_rcvd: 3,
+            advert_sent: 24,
+            become_master: 1,
+            ..Stats::default()
+        };
+        let t = s.to_text("VI_1");
+        assert!(t.starts_with("VRRP Instance: VI_1\n  Advertisements:\n    Received: 3\n    Sent: 24\n  Became master: 1\n"));
+        assert_eq!(s.to_json()["advert_rcvd"], 3);
+    }
+}

@@ -1,0 +1,1120 @@
+//! The VRRP child's [`Service`] (keepalived-spec.md §5): builds the instances from the
+//! configuration, runs one receive task per socket, a timer task on the machines'
+//! deadlines, a netlink monitor task, and one I/O task that performs every instance's
+//! [`Io`] in order. Reload keeps matched instances (§5.14); shutdown releases (§2.3).
+//!
+//! Everything runs on the child's current-thread runtime inside a `LocalSet`; the shared
+//! [`Engine`] sits in a `RefCell` that is never borrowed across an `.await`.
+#![forbid(unsafe_code)]
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::rc::Rc;
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use super::arp::{garp_frame, unsolicited_na_frame, PacketSocket};
+use super::instance::{
+    addr_spec, identity, route_spec, rule_spec, track_change, Globals, Identity, Instance, Io,
+    Link, SockKey,
+};
+use super::machine::{self, Input, State};
+use super::packet::{self, Received};
+use super::socket::{SocketOptions, VrrpSocket};
+use super::sync_group::{GroupAction, SyncGroup};
+use crate::config::model::vrrp::instance as model;
+use crate::config::model::vrrp::track::TrackRef;
+use crate::config::model::Config;
+use crate::daemon::{ChildConfig, Service, ServiceError};
+use crate::net::{self, AddrInfo, AddrSpec, LinkInfo, Monitor, NetEvent, Netlink, RuleSpec};
+
+/// The VRRP service.
+pub struct VrrpService {
+    /// `-V`: leave VIPs and do not send priority 0 at shutdown.
+    dont_release: bool,
+    /// `-d`: log the data dump after loading.
+    dump_conf: bool,
+    run: Option<Running>,
+}
+
+struct Running {
+    engine: Rc<RefCell<Engine>>,
+    sh: Shared,
+    nl: Netlink,
+    tasks: Vec<JoinHandle<()>>,
+    io_task: JoinHandle<()>,
+}
+
+/// What the tasks share.
+#[derive(Clone)]
+struct Shared {
+    engine: Rc<RefCell<Engine>>,
+    io_tx: mpsc::UnboundedSender<Io>,
+    wake: Rc<Notify>,
+}
+
+impl Shared {
+    /// Queues I/O for the I/O task and wakes the timer task (deadlines may have moved).
+    fn submit(&self, io: Vec<Io>) {
+        for i in io {
+            let _ = self.io_tx.send(i);
+        }
+        self.wake.notify_one();
+    }
+}
+
+type Statics = (Vec<AddrSpec>, Vec<net::RouteSpec>, Vec<RuleSpec>);
+
+/// The state of every instance and the sockets they use.
+pub struct Engine {
+    epoch: tokio::time::Instant,
+    pub instances: Vec<Instance>,
+    senders: HashMap<SockKey, Rc<VrrpSocket>>,
+    receivers: HashMap<SockKey, JoinHandle<()>>,
+    ifmap: Rc<RefCell<HashMap<String, u32>>>,
+    globals: Globals,
+    statics: Statics,
+    groups: Vec<GroupRt>,
+}
+
+impl Engine {
+    fn now(&self) -> machine::Instant {
+        machine::Instant(self.epoch.elapsed())
+    }
+
+    fn next_deadline(&self) -> Option<machine::Instant> {
+        self.instances
+            .iter()
+            .filter_map(|i| i.machine.poll_timeout())
+            .min()
+    }
+
+    fn on_timeout(&mut self, io: &mut Vec<Io>) {
+        let now = self.now();
+        for idx in 0..self.instances.len() {
+            let due = self.instances.get(idx).is_some_and(|i| {
+                i.group.is_none() && i.machine.poll_timeout().is_some_and(|t| t <= now)
+            });
+            if due {
+                self.feed(idx, now, Input::Timeout, io);
+            }
+        }
+        for g in 0..self.groups.len() {
+            let due = self
+                .groups
+                .get(g)
+                .and_then(|x| x.sg.poll_timeout())
+                .is_some_and(|t| t <= now);
+            if due {
+                if let Some(x) = self.groups.get_mut(g) {
+                    x.sg.handle_timeout(now);
+                }
+                self.settle_group(g, io);
+            }
+        }
+    }
+
+    /// Routes one input to a solo instance's machine or to its sync group (§5.12).
+    fn feed(&mut self, idx: usize, now: machine::Instant, input: Input, io: &mut Vec<Io>) {
+        let Some(inst) = self.instances.get_mut(idx) else {
+            return;
+        };
+        let Some((g, member)) = inst.group else {
+            inst.drive(now, input, io);
+            return;
+        };
+        let Some(x) = self.groups.get_mut(g) else {
+            return;
+        };
+        match input {
+            Input::Advert(a) => x.sg.handle_advert(now, member, a),
+            Input::Track(c) => x.sg.handle_track(now, member, c),
+            Input::Timeout => x.sg.handle_timeout(now),
+            Input::Shutdown => x.sg.handle_shutdown(now),
+            // SyncGroup has no reload verb: members keep their machine parameters.
+            Input::Reload(_) => {}
+        }
+        self.settle_group(g, io);
+    }
+
+    /// Refreshes the members' mirrors and performs the group's actions.
+    fn settle_group(&mut self, g: usize, io: &mut Vec<Io>) {
+        let Engine {
+            groups, instances, ..
+        } = self;
+        let Some(x) = groups.get_mut(g) else { return };
+        let mut before = Vec::new();
+        for (k, &i) in x.members.iter().enumerate() {
+            if let (Some(inst), Some(m)) = (instances.get_mut(i), x.sg.members().get(k)) {
+                before.push((i, inst.machine.state()));
+                inst.machine = m.clone();
+            }
+        }
+        while let Some(a) = x.sg.poll_action() {
+            match a {
+                GroupAction::Instance { member, action } => {
+                    if let Some(inst) = x.members.get(member).and_then(|&i| instances.get_mut(i)) {
+                        inst.perform(action, io);
+                    }
+                }
+                GroupAction::Notify { state } => group_notify_hook(&x.name, state),
+                GroupAction::Log(l) => info!("{l}"),
+            }
+        }
+        for (i, b) in before {
+            if let Some(inst) = instances.get_mut(i) {
+                inst.account(b);
+            }
+        }
+    }
+
+    fn shutdown_all(&mut self, io: &mut Vec<Io>) {
+        let now = self.now();
+        for idx in 0..self.instances.len() {
+            if self.instances.get(idx).is_some_and(|i| i.group.is_none()) {
+                self.feed(idx, now, Input::Shutdown, io);
+            }
+        }
+        for g in 0..self.groups.len() {
+            if let Some(x) = self.groups.get_mut(g) {
+                x.sg.handle_shutdown(now);
+            }
+            self.settle_group(g, io);
+        }
+    }
+
+    fn on_packet(&mut self, key: &SockKey, rx: Received<'_>, io: &mut Vec<Io>) {
+        let now = self.now();
+        let p = match packet::parse(rx) {
+            Ok(p) => p,
+            Err(reason) => {
+                if let Some(line) = reason.log_message("") {
+                    info!("{line}");
+                }
+                return;
+            }
+        };
+        let vrid = p.vrid();
+        let src = p.src;
+        let mine = |i: &Instance| &i.key == key && i.cfg.vrid == Some(vrid);
+        // Unicast instances may share a VRID when their peers differ (§5.15).
+        let idx = self
+            .instances
+            .iter()
+            .position(|i| mine(i) && i.cfg.unicast_peers.iter().any(|pe| pe.addr == src))
+            .or_else(|| self.instances.iter().position(mine));
+        let Some(idx) = idx else {
+            if crate::log::detail() > 0 {
+                info!("VRRP packet received for unknown VRID {vrid} from {src}");
+            }
+            return;
+        };
+        let input = self.instances.get_mut(idx).and_then(|i| i.on_packet(&p));
+        if let Some(input) = input {
+            self.feed(idx, now, input, io);
+        }
+    }
+
+    fn on_link(&mut self, ifindex: u32, name: &str, up: bool, io: &mut Vec<Io>) {
+        let now = self.now();
+        let tracked = self.instances.iter().any(|i| {
+            (i.link.ifindex == ifindex && !i.cfg.dont_track_primary)
+                || i.cfg.track_interfaces.iter().any(|t| t.name == name)
+        }) || self
+            .groups
+            .iter()
+            .any(|x| x.track.iter().any(|t| t.name == name));
+        if tracked {
+            info!("Netlink reports {name} {}", if up { "up" } else { "down" });
+        }
+        for idx in 0..self.instances.len() {
+            let inputs = self
+                .instances
+                .get(idx)
+                .map(|i| i.on_link(ifindex, name, up))
+                .unwrap_or_default();
+            for input in inputs {
+                self.feed(idx, now, input, io);
+            }
+        }
+        for g in 0..self.groups.len() {
+            let changes: Vec<_> = self
+                .groups
+                .get(g)
+                .map(|x| {
+                    x.track
+                        .iter()
+                        .filter(|t| t.name == name)
+                        .filter_map(|t| track_change(t, up))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for c in changes {
+                if let Some(x) = self.groups.get_mut(g) {
+                    x.sg.handle_group_track(now, c);
+                }
+                self.settle_group(g, io);
+            }
+        }
+    }
+
+    fn on_address_added(&mut self, ifindex: u32, addr: IpAddr, io: &mut Vec<Io>) {
+        let now = self.now();
+        for idx in 0..self.instances.len() {
+            let inputs = self
+                .instances
+                .get_mut(idx)
+                .map(|i| i.on_address_added(ifindex, addr))
+                .unwrap_or_default();
+            for input in inputs {
+                self.feed(idx, now, input, io);
+            }
+        }
+    }
+
+    fn on_address_removed(&mut self, ifindex: u32, addr: IpAddr, io: &mut Vec<Io>) {
+        for i in &mut self.instances {
+            i.on_address_removed(ifindex, addr, io);
+        }
+        // Static addresses are re-added (§5.10).
+        for s in &self.statics.0 {
+            if s.ifindex == ifindex && s.addr == addr {
+                io.push(Io::AddAddr(s.clone()));
+            }
+        }
+    }
+
+    /// Builds the configured sync groups over the (fresh) instances in `members_of`.
+    fn build_groups(&mut self, c: &Config, h: &Host, io: &mut Vec<Io>) {
+        let now = self.now();
+        for cg in &c.vrrp.sync_groups {
+            let members: Vec<usize> = cg
+                .members
+                .iter()
+                .filter_map(|n| self.instances.iter().position(|i| &i.cfg.name == n))
+                .filter(|&i| self.instances.get(i).is_some_and(|x| x.group.is_none()))
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let g = self.groups.len();
+            let mut machines = Vec::new();
+            for (k, &i) in members.iter().enumerate() {
+                if let Some(inst) = self.instances.get_mut(i) {
+                    machines.push(inst.machine.clone());
+                    inst.group = Some((g, k));
+                }
+            }
+            let track: Vec<TrackRef> = cg.track_interfaces.clone();
+            let mut sg = SyncGroup::new(cg.name.clone(), machines, now);
+            for t in &track {
+                if let Some(ch) = track_change(t, h.up(&t.name)) {
+                    sg.handle_group_track(now, ch);
+                }
+            }
+            self.groups.push(GroupRt {
+                name: cg.name.clone(),
+                sg,
+                members,
+                track,
+            });
+            self.settle_group(g, io);
+        }
+    }
+
+    /// The sync groups as (name, member identities), to decide whether a reload keeps them.
+    fn group_shape(&self) -> Vec<(String, Vec<Identity>)> {
+        self.groups
+            .iter()
+            .map(|x| {
+                let ids = x
+                    .members
+                    .iter()
+                    .filter_map(|&i| self.instances.get(i).map(Instance::identity))
+                    .collect();
+                (x.name.clone(), ids)
+            })
+            .collect()
+    }
+}
+
+/// A running sync group and the instances (indices into `Engine::instances`) it drives.
+struct GroupRt {
+    name: String,
+    sg: SyncGroup,
+    members: Vec<usize>,
+    /// The group's own `track_interface` lines.
+    track: Vec<TrackRef>,
+}
+
+/// The notify hook of a sync group (§6.1): only logged with -D for now.
+fn group_notify_hook(name: &str, state: State) {
+    if crate::log::detail() > 0 {
+        info!(
+            "VRRP_Group({name}) notify: GROUP {name} {} 0",
+            state.as_str()
+        );
+    }
+}
+
+impl VrrpService {
+    pub fn new(dont_release: bool, dump_conf: bool) -> Self {
+        VrrpService {
+            dont_release,
+            dump_conf,
+            run: None,
+        }
+    }
+
+    fn log_dump(&self) {
+        if self.dump_conf {
+            for line in self.data_dump().lines() {
+                info!("{line}");
+            }
+        }
+    }
+}
+
+fn globals_of(c: &Config) -> Globals {
+    Globals {
+        mcast_group4: c.global.vrrp_mcast_group4,
+        mcast_group6: c.global.vrrp_mcast_group6,
+        check_unicast_src: c.global.vrrp_check_unicast_src,
+        strict: c.global.vrrp_strict,
+    }
+}
+
+/// The host's links and addresses, read before the engine is borrowed.
+struct Host {
+    links: Vec<LinkInfo>,
+    addrs: Vec<AddrInfo>,
+}
+
+async fn host(nl: &Netlink) -> Result<Host, ServiceError> {
+    let links = nl
+        .links()
+        .await
+        .map_err(|e| ServiceError::fatal(format!("Unable to read interfaces: {e}")))?;
+    let addrs = nl
+        .addresses(None)
+        .await
+        .map_err(|e| ServiceError::fatal(format!("Unable to read addresses: {e}")))?;
+    Ok(Host { links, addrs })
+}
+
+impl Host {
+    fn ifmap(&self) -> HashMap<String, u32> {
+        self.links
+            .iter()
+            .map(|l| (l.name.clone(), l.ifindex))
+            .collect()
+    }
+
+    fn up(&self, name: &str) -> bool {
+        self.links.iter().any(|l| l.name == name && l.is_up())
+    }
+
+    /// The instance's interface and advert source (§5.1); `None` if the interface is gone.
+    fn link_for(&self, c: &model::Instance) -> Option<Link> {
+        let name = c.interface.as_deref()?;
+        let l = self.links.iter().find(|l| l.name == name)?;
+        let mine: Vec<AddrInfo> = self
+            .addrs
+            .iter()
+            .filter(|a| a.ifindex == l.ifindex)
+            .cloned()
+            .collect();
+        let src = c.src_ip.or_else(|| match c.family {
+            model::Family::V4 => net::addr::primary_ipv4(&mine).map(IpAddr::V4),
+            model::Family::V6 => net::addr::link_local_ipv6(&mine).map(IpAddr::V6),
+        });
+        Some(Link {
+            ifindex: l.ifindex,
+            ifname: l.name.clone(),
+            mac: l.mac.unwrap_or([0; 6]),
+            up: l.is_up(),
+            src,
+        })
+    }
+}
+
+fn statics_of(c: &Config, ifmap: &HashMap<String, u32>) -> Statics {
+    let ifindex_of = |n: &str| ifmap.get(n).copied();
+    let addrs = c
+        .statics
+        .addresses
+        .iter()
+        .filter_map(|a| {
+            let s = addr_spec(a, None, &ifindex_of, false);
+            if s.is_none() {
+                info!("Static address {} has no usable interface", a.addr);
+            }
+            s
+        })
+        .collect();
+    let routes = c
+        .statics
+        .routes
+        .iter()
+        .filter_map(|r| route_spec(r, &ifindex_of))
+        .collect();
+    let rules = c.statics.rules.iter().map(rule_spec).collect();
+    (addrs, routes, rules)
+}
+
+/// Builds the instance of `c`, or says why it cannot run.
+fn build(
+    c: &model::Instance,
+    h: &Host,
+    g: &Globals,
+    ifmap: &Rc<RefCell<HashMap<String, u32>>>,
+    now: machine::Instant,
+) -> Option<Instance> {
+    c.vrid?;
+    let Some(link) = h.link_for(c) else {
+        info!("({}) Unknown interface!", c.name);
+        return None;
+    };
+    let up = |n: &str| h.up(n);
+    Some(Instance::new(
+        c.clone(),
+        link,
+        g.clone(),
+        ifmap.clone(),
+        &up,
+        now,
+    ))
+}
+
+/// Opens the sockets of `key` that are missing; the receive task is spawned by the caller.
+fn open_sockets(
+    eng: &mut Engine,
+    key: &SockKey,
+    ifname: &str,
+    unicast_ttl: Option<u8>,
+    src: Option<IpAddr>,
+) -> Result<Option<Rc<VrrpSocket>>, std::io::Error> {
+    let opts = SocketOptions {
+        ifindex: key.ifindex,
+        ifname: ifname.to_owned(),
+        group: key.group,
+        local: key.unicast_src,
+        unicast_hops: unicast_ttl.map(u32::from),
+    };
+    if !eng.senders.contains_key(key) {
+        // IPv6: the kernel builds the header, so bind the sender to our advert source
+        // (a configured `mcast_src_ip` would otherwise lose to the link-local address).
+        let send = SocketOptions {
+            group: None,
+            local: if key.ipv6 {
+                src.or(key.unicast_src)
+            } else {
+                key.unicast_src
+            },
+            ..opts.clone()
+        };
+        let s = VrrpSocket::sender(key.ipv6, &send)?;
+        eng.senders.insert(key.clone(), Rc::new(s));
+    }
+    if eng.receivers.contains_key(key) {
+        return Ok(None);
+    }
+    Ok(Some(Rc::new(VrrpSocket::receiver(key.ipv6, &opts)?)))
+}
+
+/// Attaches sockets to every instance, spawning receive tasks for new ones, and closes the
+/// sockets no instance uses any more.
+fn wire_sockets(sh: &Shared) {
+    let mut spawn = Vec::new();
+    {
+        let mut eng = sh.engine.borrow_mut();
+        type Want = (SockKey, String, Option<u8>, String, Option<IpAddr>);
+        let keys: Vec<Want> = eng
+            .instances
+            .iter()
+            .map(|i| {
+                (
+                    i.key.clone(),
+                    i.link.ifname.clone(),
+                    i.cfg.unicast_ttl,
+                    i.cfg.name.clone(),
+                    i.link.src,
+                )
+            })
+            .collect();
+        for (key, ifname, ttl, iname, src) in keys {
+            match open_sockets(&mut eng, &key, &ifname, ttl, src) {
+                Ok(Some(rx)) => spawn.push((key, rx)),
+                Ok(None) => {}
+                Err(e) => info!("({iname}) Unable to open VRRP socket on {ifname}: {e}"),
+            }
+        }
+        let used: Vec<SockKey> = eng.instances.iter().map(|i| i.key.clone()).collect();
+        eng.senders.retain(|k, _| used.contains(k));
+        eng.receivers.retain(|k, t| {
+            let keep = used.contains(k);
+            if !keep {
+                t.abort();
+            }
+            keep
+        });
+        let senders = eng.senders.clone();
+        for i in &mut eng.instances {
+            i.sender = senders.get(&i.key).cloned();
+        }
+    }
+    for (key, sock) in spawn {
+        if crate::log::detail() > 0 {
+            info!(
+                "VRRP sockpool: [ifindex({:3}), family({}), proto(112), {}, address({})]",
+                key.ifindex,
+                if key.ipv6 { "IPv6" } else { "IPv4" },
+                if key.unicast_src.is_some() {
+                    "unicast"
+                } else {
+                    "multicast"
+                },
+                key.group
+                    .or(key.unicast_src)
+                    .map_or_else(String::new, |a| a.to_string())
+            );
+        }
+        let t = tokio::task::spawn_local(rx_loop(key.clone(), sock, sh.clone()));
+        sh.engine.borrow_mut().receivers.insert(key, t);
+    }
+}
+
+async fn rx_loop(key: SockKey, sock: Rc<VrrpSocket>, sh: Shared) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let r = match sock.recv(&mut buf).await {
+            Ok(r) => r,
+            Err(e) => {
+                if crate::log::detail() > 0 {
+                    info!("VRRP receive error: {e}");
+                }
+                continue;
+            }
+        };
+        let data = buf.get(..r.len).unwrap_or_default();
+        let rx = match (r.src, r.dst) {
+            (IpAddr::V6(src), IpAddr::V6(dst)) => Received::V6 {
+                payload: data,
+                src,
+                dst,
+                hop_limit: Some(r.ttl),
+            },
+            _ => Received::V4(data),
+        };
+        let mut io = Vec::new();
+        sh.engine.borrow_mut().on_packet(&key, rx, &mut io);
+        sh.submit(io);
+    }
+}
+
+async fn timer_loop(sh: Shared) {
+    loop {
+        let (next, epoch) = {
+            let eng = sh.engine.borrow();
+            (eng.next_deadline(), eng.epoch)
+        };
+        let sleep = async move {
+            match next {
+                Some(at) => tokio::time::sleep_until(epoch + at.0).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = sleep => {
+                let mut io = Vec::new();
+                sh.engine.borrow_mut().on_timeout(&mut io);
+                sh.submit(io);
+            }
+            _ = sh.wake.notified() => {}
+        }
+    }
+}
+
+async fn monitor_loop(mut mon: Monitor, sh: Shared) {
+    while let Some(ev) = mon.next().await {
+        let mut io = Vec::new();
+        {
+            let mut eng = sh.engine.borrow_mut();
+            match ev {
+                NetEvent::LinkUp { ifindex, name } => {
+                    eng.ifmap.borrow_mut().insert(name.clone(), ifindex);
+                    eng.on_link(ifindex, &name, true, &mut io);
+                }
+                NetEvent::LinkDown { ifindex, name } | NetEvent::LinkDeleted { ifindex, name } => {
+                    eng.on_link(ifindex, &name, false, &mut io);
+                }
+                NetEvent::AddressAdded { ifindex, addr, .. } => {
+                    eng.on_address_added(ifindex, addr, &mut io);
+                }
+                NetEvent::AddressRemoved { ifindex, addr, .. } => {
+                    eng.on_address_removed(ifindex, addr, &mut io);
+                }
+                NetEvent::Overrun => info!("Netlink monitor overrun - events lost"),
+                _ => {}
+            }
+        }
+        sh.submit(io);
+    }
+}
+
+async fn io_loop(mut rx: mpsc::UnboundedReceiver<Io>, nl: Netlink, garp: Option<PacketSocket>) {
+    while let Some(io) = rx.recv().await {
+        perform(io, &nl, garp.as_ref()).await;
+    }
+}
+
+async fn perform(io: Io, nl: &Netlink, garp: Option<&PacketSocket>) {
+    match io {
+        Io::Send {
+            sock,
+            pkt,
+            dst,
+            iname,
+        } => {
+            if let Err(e) = sock.send_to(&pkt, dst).await {
+                info!("({iname}) Unable to send advert to {dst}: {e}");
+            }
+        }
+        Io::AddAddr(a) => {
+            if let Err(e) = nl.add_address(&a).await {
+                info!("Unable to add address {}/{}: {e}", a.addr, a.prefix);
+            }
+        }
+        Io::DelAddr(a) => {
+            if let Err(e) = nl.delete_address(&a).await {
+                info!("Unable to remove address {}/{}: {e}", a.addr, a.prefix);
+            }
+        }
+        Io::AddRoute(r) => {
+            if let Err(e) = nl.add_route(&r).await {
+                info!("Unable to add route {}/{}: {e}", r.dst, r.prefix);
+            }
+        }
+        Io::DelRoute(r) => {
+            if let Err(e) = nl.delete_route(&r).await {
+                info!("Unable to remove route {}/{}: {e}", r.dst, r.prefix);
+            }
+        }
+        Io::AddRule(r) => {
+            if let Err(e) = nl.add_rule(&r).await {
+                info!("Unable to add rule: {e}");
+            }
+        }
+        Io::DelRule(r) => {
+            if let Err(e) = nl.delete_rule(&r).await {
+                info!("Unable to remove rule: {e}");
+            }
+        }
+        Io::Garp {
+            iname,
+            ifindex,
+            ifname,
+            mac,
+            addrs,
+            repeat,
+        } => {
+            let Some(sock) = garp else { return };
+            let detail = crate::log::detail() > 0;
+            let router = crate::net::sysctl::ipv6_forwarding(&ifname);
+            for a in &addrs {
+                if detail {
+                    match a {
+                        IpAddr::V4(_) => {
+                            info!("({iname}) Sending/queueing gratuitous ARPs on {ifname} for {a}")
+                        }
+                        IpAddr::V6(_) => info!(
+                            "({iname}) Sending/queueing Unsolicited Neighbour Adverts on {ifname} for {a}"
+                        ),
+                    }
+                }
+            }
+            for _ in 0..repeat {
+                for a in &addrs {
+                    let res = match a {
+                        IpAddr::V4(v4) => {
+                            if detail {
+                                info!("Sending gratuitous ARP on {ifname} for {a}");
+                            }
+                            sock.send(ifindex, &garp_frame(mac, *v4)).await
+                        }
+                        IpAddr::V6(v6) => {
+                            if detail {
+                                info!("Sending unsolicited Neighbour Advert on {ifname} for {a}");
+                            }
+                            sock.send(ifindex, &unsolicited_na_frame(mac, *v6, router))
+                                .await
+                        }
+                    };
+                    if let Err(e) = res {
+                        info!("({iname}) Unable to send GARP/NA for {a} on {ifname}: {e}");
+                    }
+                }
+            }
+        }
+        Io::Flush(done) => {
+            let _ = done.send(());
+        }
+    }
+}
+
+impl Running {
+    async fn flush(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = self.sh.io_tx.send(Io::Flush(tx));
+        let _ = rx.await;
+    }
+}
+
+impl Service for VrrpService {
+    async fn start(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
+        let c = &cfg.loaded.config;
+        if let Some(why) = &c.vrrp.fatal {
+            return Err(ServiceError::config(why.clone()));
+        }
+        let nl = Netlink::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
+        let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
+        let h = host(&nl).await?;
+        mon.seed(&h.links);
+        let garp = match PacketSocket::sender() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                info!("Unable to open the GARP socket: {e}");
+                None
+            }
+        };
+        let globals = globals_of(c);
+        let ifmap = Rc::new(RefCell::new(h.ifmap()));
+        let statics = statics_of(c, &ifmap.borrow());
+        let mut eng = Engine {
+            epoch: tokio::time::Instant::now(),
+            instances: Vec::new(),
+            senders: HashMap::new(),
+            receivers: HashMap::new(),
+            ifmap: ifmap.clone(),
+            globals: globals.clone(),
+            statics,
+            groups: Vec::new(),
+        };
+        let now = eng.now();
+        let mut io = Vec::new();
+        // Static addresses, routes and rules first (§4.3).
+        io.extend(eng.statics.0.iter().cloned().map(Io::AddAddr));
+        io.extend(eng.statics.1.iter().cloned().map(Io::AddRoute));
+        io.extend(eng.statics.2.iter().cloned().map(Io::AddRule));
+        for mi in &c.vrrp.instances {
+            if let Some(i) = build(mi, &h, &globals, &ifmap, now) {
+                eng.instances.push(i);
+            }
+        }
+        let (io_tx, io_rx) = mpsc::unbounded_channel();
+        let engine = Rc::new(RefCell::new(eng));
+        let sh = Shared {
+            engine: engine.clone(),
+            io_tx,
+            wake: Rc::new(Notify::new()),
+        };
+        wire_sockets(&sh);
+        {
+            // The machines' first actions: remove leftover VIPs (§5.10), notifies.
+            let mut eng = engine.borrow_mut();
+            eng.build_groups(c, &h, &mut io);
+            for i in &mut eng.instances {
+                if i.group.is_none() {
+                    i.drain(State::Init, &mut io);
+                }
+            }
+        }
+        let io_task = tokio::task::spawn_local(io_loop(io_rx, nl.clone(), garp));
+        sh.submit(io);
+        let tasks = vec![
+            tokio::task::spawn_local(timer_loop(sh.clone())),
+            tokio::task::spawn_local(monitor_loop(mon, sh.clone())),
+        ];
+        self.run = Some(Running {
+            engine,
+            sh,
+            nl,
+            tasks,
+            io_task,
+        });
+        self.log_dump();
+        Ok(())
+    }
+
+    async fn reload(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
+        let Some(run) = &self.run else {
+            return self.start(cfg).await;
+        };
+        let c = &cfg.loaded.config;
+        if let Some(why) = &c.vrrp.fatal {
+            return Err(ServiceError::config(why.clone()));
+        }
+        let h = host(&run.nl).await?;
+        let globals = globals_of(c);
+        let mut io = Vec::new();
+        {
+            let mut eng = run.engine.borrow_mut();
+            *eng.ifmap.borrow_mut() = h.ifmap();
+            eng.globals = globals.clone();
+            let now = eng.now();
+            // Statics: remove what went, add what is new (§4.3).
+            let new_statics = statics_of(c, &eng.ifmap.borrow());
+            let old = std::mem::replace(&mut eng.statics, new_statics);
+            io.extend(
+                old.2
+                    .iter()
+                    .filter(|r| !eng.statics.2.contains(r))
+                    .cloned()
+                    .map(Io::DelRule),
+            );
+            io.extend(
+                old.1
+                    .iter()
+                    .filter(|r| !eng.statics.1.contains(r))
+                    .cloned()
+                    .map(Io::DelRoute),
+            );
+            io.extend(
+                old.0
+                    .iter()
+                    .filter(|a| !eng.statics.0.contains(a))
+                    .cloned()
+                    .map(Io::DelAddr),
+            );
+            io.extend(
+                eng.statics
+                    .0
+                    .iter()
+                    .filter(|a| !old.0.contains(a))
+                    .cloned()
+                    .map(Io::AddAddr),
+            );
+            io.extend(
+                eng.statics
+                    .1
+                    .iter()
+                    .filter(|r| !old.1.contains(r))
+                    .cloned()
+                    .map(Io::AddRoute),
+            );
+            io.extend(
+                eng.statics
+                    .2
+                    .iter()
+                    .filter(|r| !old.2.contains(r))
+                    .cloned()
+                    .map(Io::AddRule),
+            );
+            // Sync groups (§5.12) are kept when their names and member identities are
+            // unchanged; otherwise every group member, old and new, starts afresh.
+            let new_shape: Vec<(String, Vec<Identity>)> = c
+                .vrrp
+                .sync_groups
+                .iter()
+                .map(|g| {
+                    let ids = g
+                        .members
+                        .iter()
+                        .filter_map(|n| c.vrrp.instances.iter().find(|i| &i.name == n))
+                        .filter(|i| i.vrid.is_some())
+                        .map(|i| identity(i, &globals))
+                        .collect();
+                    (g.name.clone(), ids)
+                })
+                .collect();
+            let old_shape = eng.group_shape();
+            let keep_groups = old_shape == new_shape;
+            if !keep_groups {
+                for g in 0..eng.groups.len() {
+                    if let Some(x) = eng.groups.get_mut(g) {
+                        x.sg.handle_shutdown(now);
+                    }
+                    eng.settle_group(g, &mut io);
+                }
+            }
+            let mut old_groups = std::mem::take(&mut eng.groups);
+            let grouped: Vec<&str> = c
+                .vrrp
+                .sync_groups
+                .iter()
+                .flat_map(|g| g.members.iter().map(String::as_str))
+                .collect();
+            // Match instances by identity (§0.11, §5.14).
+            let mut old_insts: Vec<Option<Instance>> = std::mem::take(&mut eng.instances)
+                .into_iter()
+                .map(|i| (keep_groups || i.group.is_none()).then_some(i))
+                .collect();
+            let ifmap = eng.ifmap.clone();
+            let mut next = Vec::new();
+            for mi in &c.vrrp.instances {
+                if mi.vrid.is_none() {
+                    continue;
+                }
+                let id = identity(mi, &globals);
+                let fresh_member = !keep_groups && grouped.contains(&mi.name.as_str());
+                let found = old_insts
+                    .iter_mut()
+                    .find(|o| o.as_ref().is_some_and(|o| o.identity() == id))
+                    .and_then(Option::take);
+                match (found, h.link_for(mi)) {
+                    (Some(mut o), Some(link)) if !fresh_member => {
+                        let input = o.reload(mi.clone(), link, &mut io);
+                        if o.group.is_none() {
+                            o.drive(now, input, &mut io);
+                        } else if o.vips_set {
+                            // The group keeps the machine; re-assert the (new) VIP set.
+                            o.perform(machine::Action::AddVips, &mut io);
+                        }
+                        next.push(o);
+                    }
+                    (found, _) => {
+                        if let Some(mut o) = found.filter(|o| o.group.is_none()) {
+                            o.drive(now, Input::Shutdown, &mut io);
+                        }
+                        if let Some(mut i) = build(mi, &h, &globals, &ifmap, now) {
+                            if !grouped.contains(&mi.name.as_str()) {
+                                i.drain(State::Init, &mut io);
+                            }
+                            next.push(i);
+                        }
+                    }
+                }
+            }
+            // Instances gone from the config step down and lose their addresses (§5.14).
+            for mut o in old_insts.into_iter().flatten() {
+                info!("({}) instance removed from the configuration", o.name());
+                if o.group.is_none() {
+                    o.drive(now, Input::Shutdown, &mut io);
+                }
+            }
+            eng.instances = next;
+            if keep_groups {
+                for (g, x) in old_groups.iter_mut().enumerate() {
+                    let ids = old_shape.get(g).map(|s| s.1.clone()).unwrap_or_default();
+                    x.members = ids
+                        .iter()
+                        .filter_map(|id| eng.instances.iter().position(|i| &i.identity() == id))
+                        .collect();
+                    for (k, &i) in x.members.iter().enumerate() {
+                        if let Some(inst) = eng.instances.get_mut(i) {
+                            inst.group = Some((g, k));
+                        }
+                    }
+                    if let Some(cg) = c.vrrp.sync_groups.iter().find(|cg| cg.name == x.name) {
+                        x.track = cg.track_interfaces.clone();
+                    }
+                }
+                eng.groups = old_groups;
+            } else {
+                eng.build_groups(c, &h, &mut io);
+            }
+        }
+        wire_sockets(&run.sh);
+        run.sh.submit(io);
+        run.flush().await;
+        self.log_dump();
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) {
+        let Some(run) = self.run.take() else { return };
+        for t in &run.tasks {
+            t.abort();
+        }
+        let mut io = Vec::new();
+        {
+            let mut eng = run.engine.borrow_mut();
+            for t in eng.receivers.values() {
+                t.abort();
+            }
+            if self.dont_release {
+                for i in &eng.instances {
+                    super::instance::notify_hook(
+                        &i.cfg,
+                        super::instance::NotifyEvent::State(State::Stop),
+                        i.machine.effective_priority(),
+                    );
+                }
+            } else {
+                eng.shutdown_all(&mut io);
+            }
+            // Static addresses, routes and rules go at stop (§2.3).
+            io.extend(eng.statics.2.iter().cloned().map(Io::DelRule));
+            io.extend(eng.statics.1.iter().cloned().map(Io::DelRoute));
+            io.extend(eng.statics.0.iter().cloned().map(Io::DelAddr));
+        }
+        run.sh.submit(io);
+        run.flush().await;
+        run.io_task.abort();
+    }
+
+    fn data_dump(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "------< VRRP Topology >------");
+        if let Some(run) = &self.run {
+            if let Ok(eng) = run.engine.try_borrow() {
+                for i in &eng.instances {
+                    s.push_str(&i.data_text());
+                }
+            }
+        }
+        s
+    }
+
+    fn stats_dump(&mut self, clear: bool) -> String {
+        let mut s = String::new();
+        if let Some(run) = &self.run {
+            if let Ok(mut eng) = run.engine.try_borrow_mut() {
+                for i in &mut eng.instances {
+                    s.push_str(&i.stats.to_text(&i.cfg.name));
+                    if clear {
+                        i.stats = Default::default();
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    fn json_dump(&self) -> serde_json::Value {
+        let list = self
+            .run
+            .as_ref()
+            .and_then(|r| r.engine.try_borrow().ok())
+            .map(|eng| eng.instances.iter().map(Instance::to_json).collect())
+            .unwrap_or_default();
+        serde_json::Value::Array(list)
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let Some(eng) = self.run.as_ref().and_then(|r| r.engine.try_borrow().ok()) else {
+            return serde_json::json!({ "instances": [], "sync_groups": [] });
+        };
+        let names: Vec<&str> = eng.instances.iter().map(Instance::name).collect();
+        let groups: Vec<&str> = eng.groups.iter().map(|g| g.name.as_str()).collect();
+        let states: serde_json::Map<String, serde_json::Value> = eng
+            .instances
+            .iter()
+            .map(|i| {
+                (
+                    i.name().to_owned(),
+                    serde_json::json!({
+                        "state": i.machine.state().as_str(),
+                        "priority": i.machine.effective_priority(),
+                    }),
+                )
+            })
+            .collect();
+        serde_json::json!({ "instances": names, "sync_groups": groups, "states": states })
+    }
+}

@@ -1,0 +1,621 @@
+//! VRRP on the wire and on the host (keepalived-spec.md §5): our daemon, and the real
+//! keepalived 2.2.7, run in namespaces of a test LAN (`support::netns::Lan`). Each test is
+//! bounded by deadlines; daemons are killed and namespaces deleted on failure (Drop guards).
+//! Root is needed: loud skip, or failure under CI=true.
+
+#[path = "support/netns.rs"]
+mod netns;
+mod support;
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use netns::Lan;
+
+const VIP: &str = "192.0.2.100";
+const VIP2: &str = "192.0.2.101";
+const VIP6: &str = "2001:db8::100";
+
+/// One keepalived process (ours or the real one) in a node of the LAN.
+struct Daemon {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    ns: String,
+    real: bool,
+    extra: Vec<String>,
+}
+
+impl Daemon {
+    fn start(lan: &Lan, node: usize, real: bool, conf: &str) -> Daemon {
+        Daemon::start_with(lan, node, real, conf, &[])
+    }
+
+    fn start_with(lan: &Lan, node: usize, real: bool, conf: &str, extra: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = Daemon {
+            child: None,
+            dir,
+            ns: lan.nodes[node].ns.clone(),
+            real,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        d.write_conf(conf);
+        let mut d = d;
+        d.spawn();
+        d
+    }
+
+    fn bin(&self) -> PathBuf {
+        if self.real {
+            support::real_keepalived().expect("real keepalived")
+        } else {
+            support::ours()
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write_conf(&self, conf: &str) {
+        fs::write(self.path("keepalived.conf"), conf).expect("write conf");
+    }
+
+    fn spawn(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("log"))
+            .expect("log file");
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns])
+            .arg(self.bin())
+            .args(["--dont-fork", "-l", "-G", "-P", "-D"])
+            .arg("-f")
+            .arg(self.path("keepalived.conf"))
+            .arg("-p")
+            .arg(self.path("keepalived.pid"))
+            .arg("-r")
+            .arg(self.path("vrrp.pid"))
+            .arg("-c")
+            .arg(self.path("checkers.pid"))
+            .args(&self.extra)
+            .env("TMPDIR", self.dir.path())
+            .env("KEEPALIVED_STATUS_FILE", self.path("status.json"))
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        std::os::unix::process::CommandExt::process_group(&mut c, 0);
+        self.child = Some(c.spawn().expect("spawn keepalived"));
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.path("log")).unwrap_or_default()
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.as_ref().map_or(0, |c| c.id() as i32)
+    }
+
+    fn vrrp_pid(&self) -> Option<i32> {
+        fs::read_to_string(self.path("vrrp.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Sends a signal by number (real-time signals included) to the parent process.
+    fn signal(&self, sig: i32) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cannot send signal {sig} to {}", self.pid());
+    }
+
+    /// SIGTERM and wait (bounded) for the process to exit.
+    fn stop(&mut self) {
+        self.signal(libc::SIGTERM);
+        if let Some(mut c) = self.child.take() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                if Instant::now() > deadline {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(c.id() as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                    let _ = c.wait();
+                    panic!("keepalived did not stop; log:\n{}", self.log());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = c.wait();
+            if let Some(p) = self.vrrp_pid() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+/// Whether node `i` holds address `a` on eth0.
+fn has_addr(lan: &Lan, i: usize, a: &str) -> bool {
+    let j = lan.ip_json(i, &["addr", "show", "dev", "eth0"]);
+    j.as_array().is_some_and(|links| {
+        links.iter().any(|l| {
+            l["addr_info"]
+                .as_array()
+                .is_some_and(|ai| ai.iter().any(|x| x["local"] == a))
+        })
+    })
+}
+
+/// Polls `f` every 50 ms until it is true or `secs` elapsed.
+fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn logs(ds: &[&Daemon]) -> String {
+    ds.iter()
+        .map(|d| {
+            format!(
+                "===== {} ({}) =====\n{}",
+                d.ns,
+                if d.real { "real" } else { "ours" },
+                d.log()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Waits until exactly node `master` of `nodes` holds `vip`.
+fn expect_master(lan: &Lan, master: usize, nodes: &[usize], vip: &str, secs: u64, ds: &[&Daemon]) {
+    let ok = wait_until(secs, || {
+        nodes
+            .iter()
+            .all(|&n| has_addr(lan, n, vip) == (n == master))
+    });
+    assert!(ok, "node {master} should hold {vip} alone\n{}", logs(ds));
+}
+
+fn conf(prio: u8, extra: &str, vips: &[&str]) -> String {
+    let vips: String = vips.iter().map(|v| format!("    {v}\n")).collect();
+    format!(
+        "global_defs {{\n  router_id test\n}}\n\
+         vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+         priority {prio}\n  advert_int 1\n{extra}  virtual_ipaddress {{\n{vips}  }}\n}}\n"
+    )
+}
+
+fn lan_or_skip(test: &str, n: usize) -> Option<Lan> {
+    if !support::is_root() {
+        support::skip_or_fail(test, "needs root for network namespaces");
+        return None;
+    }
+    Lan::new(n)
+}
+
+fn real_or_skip(test: &str) -> bool {
+    if support::real_keepalived().is_none() {
+        support::skip_or_fail(test, "/usr/sbin/keepalived (2.2.7) is not installed");
+        return false;
+    }
+    true
+}
+
+/// (1) Two of our daemons: election, takeover on SIGTERM, preemption on restart.
+#[test]
+fn ours_pair_failover_and_preempt() {
+    let Some(lan) = lan_or_skip("ours_pair_failover_and_preempt", 2) else {
+        return;
+    };
+    let mut a = Daemon::start(&lan, 0, false, &conf(150, "", &[&format!("{VIP}/32")]));
+    let b = Daemon::start(&lan, 1, false, &conf(100, "", &[&format!("{VIP}/32")]));
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
+    assert!(
+        a.log().contains("(VI_1) Entering MASTER STATE"),
+        "{}",
+        a.log()
+    );
+    assert!(a.log().contains("(VI_1) setting VIPs."), "{}", a.log());
+    a.stop();
+    // The master released with priority 0 and removed its VIP; the peer takes over fast.
+    assert!(a.log().contains("(VI_1) removing VIPs."), "{}", a.log());
+    expect_master(&lan, 1, &[0, 1], VIP, 5, &[&a, &b]);
+    a.spawn();
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
+    assert!(
+        b.log().contains("(VI_1) Entering BACKUP STATE"),
+        "{}",
+        logs(&[&a, &b])
+    );
+}
+
+/// (2) Interop with the real keepalived 2.2.7: VRRPv2 with PASS authentication, then v3;
+/// mastership in both directions.
+#[test]
+fn interop_with_real_keepalived() {
+    if !real_or_skip("interop_with_real_keepalived") {
+        return;
+    }
+    let Some(lan) = lan_or_skip("interop_with_real_keepalived", 2) else {
+        return;
+    };
+    let v2 = "  authentication {\n    auth_type PASS\n    auth_pass secret12\n  }\n";
+    let v3 = "  version 3\n";
+    for extra in [v2, v3] {
+        let vip = format!("{VIP}/32");
+        // Ours higher: ours MASTER, real BACKUP.
+        let mut ours = Daemon::start(&lan, 0, false, &conf(150, extra, &[&vip]));
+        let real = Daemon::start(&lan, 1, true, &conf(100, extra, &[&vip]));
+        expect_master(&lan, 0, &[0, 1], VIP, 10, &[&ours, &real]);
+        // Stay stable for a few adverts: the real one must accept ours (no auth/addr errors).
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(
+            has_addr(&lan, 0, VIP) && !has_addr(&lan, 1, VIP),
+            "{}",
+            logs(&[&ours, &real])
+        );
+        // Ours stops: the real one takes over.
+        ours.stop();
+        expect_master(&lan, 1, &[0, 1], VIP, 6, &[&ours, &real]);
+        drop(real);
+        drop(ours);
+        // Wait for the killed real keepalived's VIP to be gone.
+        let _ = lan.exec(1, &["ip", "addr", "del", &vip, "dev", "eth0"]);
+
+        // Real higher: real MASTER, ours BACKUP, then ours takes over when it stops.
+        let ours = Daemon::start(&lan, 0, false, &conf(100, extra, &[&vip]));
+        let mut real = Daemon::start(&lan, 1, true, &conf(150, extra, &[&vip]));
+        expect_master(&lan, 1, &[0, 1], VIP, 10, &[&ours, &real]);
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(
+            has_addr(&lan, 1, VIP) && !has_addr(&lan, 0, VIP),
+            "{}",
+            logs(&[&ours, &real])
+        );
+        let errors = [
+            "invalid passwd",
+            "wrong version",
+            "Invalid VRRPv",
+            "received an unexpected",
+            "not present in MASTER advert",
+            "interval mismatch",
+        ];
+        for e in errors {
+            assert!(!ours.log().contains(e), "ours logged {e}:\n{}", ours.log());
+            assert!(!real.log().contains(e), "real logged {e}:\n{}", real.log());
+        }
+        real.stop();
+        expect_master(&lan, 0, &[0, 1], VIP, 6, &[&ours, &real]);
+        drop(ours);
+        let _ = lan.exec(0, &["ip", "addr", "del", &vip, "dev", "eth0"]);
+    }
+}
+
+/// (3) A VIP deleted by hand on the master is restored (§5.10).
+#[test]
+fn deleted_vip_is_restored() {
+    let Some(lan) = lan_or_skip("deleted_vip_is_restored", 1) else {
+        return;
+    };
+    let a = Daemon::start(&lan, 0, false, &conf(150, "", &[&format!("{VIP}/32")]));
+    expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
+    lan.must(
+        0,
+        &["ip", "addr", "del", &format!("{VIP}/32"), "dev", "eth0"],
+    );
+    assert!(
+        wait_until(5, || has_addr(&lan, 0, VIP)),
+        "VIP not restored\n{}",
+        a.log()
+    );
+}
+
+/// (4) SIGHUP with an unchanged config removes nothing; adding a VIP adds it.
+#[test]
+fn reload_keeps_state_and_adds_vip() {
+    let Some(lan) = lan_or_skip("reload_keeps_state_and_adds_vip", 1) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let a = Daemon::start(&lan, 0, false, &conf(150, "", &[&vip]));
+    expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
+    // Watch address events while reloading.
+    let mut mon = lan.spawn(0, &["ip", "monitor", "address"]);
+    std::thread::sleep(Duration::from_millis(300));
+    a.signal(libc::SIGHUP);
+    assert!(
+        wait_until(5, || a.log().matches("Reloading").count() >= 1),
+        "{}",
+        a.log()
+    );
+    // Some time for a removal to show up, if any; the VIP must never go away.
+    let held = (0..20).all(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        has_addr(&lan, 0, VIP)
+    });
+    let _ = mon.kill();
+    let out = mon.wait_with_output().expect("ip monitor");
+    let events = String::from_utf8_lossy(&out.stdout);
+    assert!(held, "VIP lost on reload\n{}", a.log());
+    assert!(
+        !events
+            .lines()
+            .any(|l| l.starts_with("Deleted") && l.contains(VIP)),
+        "VIP removed during reload: {events}\n{}",
+        a.log()
+    );
+    assert!(!a.log().contains("Entering BACKUP STATE\n"), "{}", a.log());
+    // Adding a VIP.
+    a.write_conf(&conf(150, "", &[&vip, &format!("{VIP2}/32")]));
+    a.signal(libc::SIGHUP);
+    assert!(
+        wait_until(5, || has_addr(&lan, 0, VIP2)),
+        "new VIP not added\n{}",
+        a.log()
+    );
+    assert!(has_addr(&lan, 0, VIP));
+    // Removing it again.
+    a.write_conf(&conf(150, "", &[&vip]));
+    a.signal(libc::SIGHUP);
+    assert!(
+        wait_until(5, || !has_addr(&lan, 0, VIP2)),
+        "removed VIP still there\n{}",
+        a.log()
+    );
+    assert!(has_addr(&lan, 0, VIP));
+}
+
+/// SIGHUP with the instance removed from the config: the master steps down (priority 0,
+/// VIP removed) and the peer takes over.
+#[test]
+fn reload_removing_instance_steps_down() {
+    let Some(lan) = lan_or_skip("reload_removing_instance_steps_down", 2) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let a = Daemon::start(&lan, 0, false, &conf(150, "", &[&vip]));
+    let b = Daemon::start(&lan, 1, false, &conf(100, "", &[&vip]));
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
+    let vip2 = format!("{VIP2}/32");
+    a.write_conf(&conf(150, "", &[&vip2]).replace("virtual_router_id 51", "virtual_router_id 52"));
+    a.signal(libc::SIGHUP);
+    // VRID 51 is gone (a new VRID 52 instance starts); the peer takes VRID 51's VIP over
+    // right after the priority-0 advert.
+    assert!(
+        wait_until(6, || has_addr(&lan, 1, VIP)),
+        "peer did not take over\n{}",
+        logs(&[&a, &b])
+    );
+    assert!(!has_addr(&lan, 0, VIP), "{}", logs(&[&a, &b]));
+    assert!(
+        b.log().contains("Backup received priority 0 advertisement"),
+        "{}",
+        b.log()
+    );
+}
+
+/// `-V`: SIGTERM leaves the VIPs in place and sends no priority 0.
+#[test]
+fn dont_release_keeps_vips() {
+    let Some(lan) = lan_or_skip("dont_release_keeps_vips", 1) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let mut a = Daemon::start_with(&lan, 0, false, &conf(150, "", &[&vip]), &["-V"]);
+    expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
+    a.stop();
+    assert!(has_addr(&lan, 0, VIP), "{}", a.log());
+    assert!(!a.log().contains("sent 0 priority"), "{}", a.log());
+}
+
+/// (5) The stats dump counts received adverts.
+#[test]
+fn stats_dump_counts_adverts() {
+    let Some(lan) = lan_or_skip("stats_dump_counts_adverts", 2) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let a = Daemon::start(&lan, 0, false, &conf(150, "", &[&vip]));
+    let b = Daemon::start(&lan, 1, false, &conf(100, "", &[&vip]));
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
+    std::thread::sleep(Duration::from_secs(2));
+    let stats = b.path("keepalived.stats");
+    let _ = fs::remove_file(&stats);
+    b.signal(libc::SIGUSR2);
+    assert!(
+        wait_until(5, || stats.exists()),
+        "no stats file\n{}",
+        b.log()
+    );
+    let text = fs::read_to_string(&stats).expect("stats");
+    let received: u64 = text
+        .lines()
+        .skip_while(|l| !l.contains("Advertisements:"))
+        .nth(1)
+        .and_then(|l| l.trim().strip_prefix("Received: "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("bad stats:\n{text}"));
+    assert!(received >= 2, "{text}");
+    assert!(text.starts_with("VRRP Instance: VI_1\n"), "{text}");
+    // The data dump names the instance and its state.
+    let data = b.path("keepalived.data");
+    b.signal(libc::SIGUSR1);
+    assert!(wait_until(5, || data.exists()), "no data file\n{}", b.log());
+    let text = fs::read_to_string(&data).expect("data");
+    assert!(text.contains(" VRRP Instance = VI_1\n"), "{text}");
+    assert!(text.contains("   State = BACKUP\n"), "{text}");
+    // And the master's JSON dump shows it as MASTER with adverts sent.
+    let json = a.path("keepalived.json");
+    a.signal(libc::SIGRTMIN() + 2);
+    assert!(wait_until(5, || json.exists()), "no json\n{}", a.log());
+    let j: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&json).expect("json")).expect("json");
+    assert_eq!(j[0]["data"]["iname"], "VI_1", "{j}");
+    assert_eq!(j[0]["data"]["state"], 2, "{j}");
+    assert!(
+        j[0]["stats"]["advert_sent"].as_u64().unwrap_or(0) >= 2,
+        "{j}"
+    );
+}
+
+/// (6) An IPv6 VRRPv3 pair.
+#[test]
+fn ipv6_v3_pair() {
+    let Some(lan) = lan_or_skip("ipv6_v3_pair", 2) else {
+        return;
+    };
+    let vip = format!("{VIP6}/128");
+    let extra = "  version 3\n  advert_int 0.2\n";
+    let c = |p| conf(p, extra, &[&vip]).replace("  advert_int 1\n", "");
+    let mut a = Daemon::start(&lan, 0, false, &c(150));
+    let b = Daemon::start(&lan, 1, false, &c(100));
+    expect_master(&lan, 0, &[0, 1], VIP6, 10, &[&a, &b]);
+    // A /128 VIP is added deprecated (preferred_lft 0) so it is never a source address.
+    let j = lan.ip_json(0, &["-6", "addr", "show", "dev", "eth0"]);
+    let vip_info = j[0]["addr_info"]
+        .as_array()
+        .and_then(|ai| ai.iter().find(|x| x["local"] == VIP6).cloned())
+        .unwrap_or_else(|| panic!("no VIP in {j}"));
+    assert_eq!(vip_info["preferred_life_time"], 0, "{vip_info}");
+    assert_eq!(vip_info["prefixlen"], 128, "{vip_info}");
+    a.stop();
+    expect_master(&lan, 1, &[0, 1], VIP6, 5, &[&a, &b]);
+}
+
+/// The master's interface going down puts it in FAULT; the peer takes over; back up, the
+/// higher priority pre-empts again.
+#[test]
+fn interface_down_faults_master() {
+    let Some(lan) = lan_or_skip("interface_down_faults_master", 2) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let a = Daemon::start(&lan, 0, false, &conf(150, "", &[&vip]));
+    let b = Daemon::start(&lan, 1, false, &conf(100, "", &[&vip]));
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
+    lan.must(0, &["ip", "link", "set", "eth0", "down"]);
+    assert!(
+        wait_until(5, || a.log().contains("(VI_1) Entering FAULT STATE")),
+        "{}",
+        a.log()
+    );
+    expect_master(&lan, 1, &[1], VIP, 6, &[&a, &b]);
+    lan.must(0, &["ip", "link", "set", "eth0", "up"]);
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
+}
+
+/// A sync group: one member's tracked interface down faults the whole group, so the peer
+/// takes both VIPs; back up, both return together.
+#[test]
+fn sync_group_moves_together() {
+    let Some(lan) = lan_or_skip("sync_group_moves_together", 2) else {
+        return;
+    };
+    // A second, down, interface on node 0 for VI_2 to track.
+    lan.must(
+        0,
+        &[
+            "ip", "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+        ],
+    );
+    let group = |prio: u8, track: &str| {
+        format!(
+            "vrrp_sync_group G1 {{\n  group {{\n    VI_1\n    VI_2\n  }}\n}}\n\
+             vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+             priority {prio}\n  advert_int 1\n  virtual_ipaddress {{\n    {VIP}/32\n  }}\n}}\n\
+             vrrp_instance VI_2 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 52\n  \
+             priority {prio}\n  advert_int 1\n{track}  virtual_ipaddress {{\n    {VIP2}/32\n  }}\n}}\n"
+        )
+    };
+    let a = Daemon::start(
+        &lan,
+        0,
+        false,
+        &group(150, "  track_interface {\n    trk0\n  }\n"),
+    );
+    let b = Daemon::start(&lan, 1, false, &group(100, ""));
+    expect_master(&lan, 1, &[0, 1], VIP, 10, &[&a, &b]);
+    expect_master(&lan, 1, &[0, 1], VIP2, 2, &[&a, &b]);
+    lan.must(0, &["ip", "link", "set", "trk0", "up"]);
+    lan.must(0, &["ip", "link", "set", "trk1", "up"]);
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
+    expect_master(&lan, 0, &[0, 1], VIP2, 2, &[&a, &b]);
+    assert!(
+        a.log()
+            .contains("VRRP_Group(G1) Syncing instances to MASTER state"),
+        "{}",
+        a.log()
+    );
+    // A reload with the same groups keeps them MASTER with their VIPs.
+    a.signal(libc::SIGHUP);
+    let held = (0..20).all(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        has_addr(&lan, 0, VIP) && has_addr(&lan, 0, VIP2) && !has_addr(&lan, 1, VIP)
+    });
+    assert!(held, "group lost mastership on reload\n{}", logs(&[&a, &b]));
+    lan.must(0, &["ip", "link", "set", "trk0", "down"]);
+    expect_master(&lan, 1, &[0, 1], VIP, 6, &[&a, &b]);
+    expect_master(&lan, 1, &[0, 1], VIP2, 2, &[&a, &b]);
+}
+
+/// (7) A unicast pair.
+#[test]
+fn unicast_pair() {
+    let Some(lan) = lan_or_skip("unicast_pair", 2) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let uc = |me: &str, peer: &str| {
+        format!("  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}\n")
+    };
+    let mut a = Daemon::start(
+        &lan,
+        0,
+        false,
+        &conf(150, &uc("192.0.2.1", "192.0.2.2"), &[&vip]),
+    );
+    let b = Daemon::start(
+        &lan,
+        1,
+        false,
+        &conf(100, &uc("192.0.2.2", "192.0.2.1"), &[&vip]),
+    );
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&a, &b]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!has_addr(&lan, 1, VIP), "{}", logs(&[&a, &b]));
+    a.stop();
+    expect_master(&lan, 1, &[0, 1], VIP, 5, &[&a, &b]);
+}
