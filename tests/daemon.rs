@@ -25,9 +25,7 @@ vrrp_instance VI_1 {
     virtual_router_id 51
     priority 100
     advert_int 1
-    virtual_ipaddress {
-        192.0.2.1/32
-    }
+    # No VIP: these tests run in the host's namespace, where we must not add addresses.
 }
 virtual_server 192.0.2.10 80 {
     protocol TCP
