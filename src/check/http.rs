@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use md5::{Digest, Md5};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -402,7 +401,6 @@ pub async fn check(
             .or(rs_vhost);
         let host = host_header(vhost, target.addr);
         let sni = if cfg.enable_sni { vhost } else { None };
-        let started = Instant::now();
         let raw = match fetch(
             target,
             &url.path,
@@ -418,7 +416,6 @@ pub async fn check(
             }
             Err(_) => return CheckResult::down(format!("Error connecting server {rs_name}.")),
         };
-        let _ = started;
         if raw.is_empty() {
             return CheckResult::down(format!("Read, no data received from  server {rs_name}."));
         }

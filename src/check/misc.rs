@@ -38,7 +38,9 @@ pub async fn run_script(script: &Script, timeout: Duration) -> std::io::Result<O
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .kill_on_drop(true);
+        .kill_on_drop(true)
+        // its own process group, so a timeout kills what the script started too
+        .process_group(0);
     if let Some(user) = &script.user {
         let u = nix::unistd::User::from_name(user)
             .ok()
@@ -58,6 +60,12 @@ pub async fn run_script(script: &Script, timeout: Duration) -> std::io::Result<O
     match tokio::time::timeout(timeout, child.wait()).await {
         Ok(st) => Ok(st?.code()),
         Err(_) => {
+            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
             let _ = child.kill().await;
             Ok(None)
         }
@@ -104,7 +112,7 @@ mod tests {
             run_script(&s, Duration::from_secs(5)).await.ok(),
             Some(Some(7))
         );
-        let s = script("/bin/sleep 5");
+        let s = script("/bin/sh -c 'sleep 5; exit 0'");
         assert_eq!(
             run_script(&s, Duration::from_millis(50)).await.ok(),
             Some(None)

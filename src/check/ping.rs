@@ -35,6 +35,30 @@ pub fn is_reply(v6: bool, seq: u16, reply: &[u8]) -> bool {
     reply.first() == Some(&want) && reply.get(6..8) == Some(&seq.to_be_bytes()[..])
 }
 
+/// Makes sure ping sockets are allowed for `gid` by widening
+/// `net.ipv4.ping_group_range` of the current network namespace when needed, as
+/// keepalived does (§4.13). Returns whether the range was changed.
+pub fn ensure_ping_group(gid: u32) -> std::io::Result<bool> {
+    const PATH: &str = "/proc/sys/net/ipv4/ping_group_range";
+    let cur = std::fs::read_to_string(PATH)?;
+    let mut it = cur.split_whitespace().map(|v| v.parse::<u32>().ok());
+    let (lo, hi) = match (it.next().flatten(), it.next().flatten()) {
+        (Some(lo), Some(hi)) => (lo, hi),
+        _ => (1, 0),
+    };
+    if lo <= gid && gid <= hi {
+        return Ok(false);
+    }
+    // an empty range (lo > hi) becomes just gid; otherwise it is extended to gid
+    let (nlo, nhi) = if lo > hi {
+        (gid, gid)
+    } else {
+        (lo.min(gid), hi.max(gid))
+    };
+    std::fs::write(PATH, format!("{nlo}\t{nhi}\n"))?;
+    Ok(true)
+}
+
 pub async fn check(target: &Target, seq: u16) -> CheckResult {
     let v6 = target.addr.is_ipv6();
     let proto = if v6 {
