@@ -90,7 +90,10 @@ struct RsState {
 #[derive(Debug, Clone)]
 struct VsState {
     quorum_up: bool,
+    /// The sorry server serves (keepalived's ISALIVE(s_svr)).
     sorry_active: bool,
+    /// The sorry server is in IPVS (possibly at weight 0 with `sorry_server_inhibit`).
+    sorry_set: bool,
     rss: Vec<RsState>,
 }
 
@@ -142,6 +145,7 @@ impl Manager {
             .map(|vs| VsState {
                 quorum_up: true,
                 sorry_active: false,
+                sorry_set: false,
                 rss: vs
                     .real_servers
                     .iter()
@@ -201,31 +205,32 @@ impl Manager {
     /// 0), quorum, sorry server, and the first check of every checker within `warmup`.
     pub fn start(&mut self, now: Instant) {
         for v in 0..self.vss.len() {
-            let w = self.live_weight(v);
-            let (q, h) = self.q_h(v);
-            let up = w > 0 && w >= q + h;
-            let has_sorry = self.vss.get(v).is_some_and(|vs| vs.sorry_server.is_some());
-            if let Some(st) = self.state.get_mut(v) {
-                st.quorum_up = true;
-            }
+            // init_service_rs: alive servers in, inhibited failed ones at weight 0
             for r in 0..self.rs_count(v) {
-                let (alive, inhibit) = (self.rs_alive(v, r), self.rs_inhibit(v, r));
-                // with a sorry server and no quorum, alive servers wait outside the pool
-                if alive && (up || !has_sorry) {
+                if self.rs_alive(v, r) {
                     self.ipvs_add(v, r, self.effective_weight(v, r));
-                } else if !alive && inhibit {
+                } else if self.rs_inhibit(v, r) {
                     self.ipvs_add(v, r, 0);
                 }
             }
-            if let Some(s) = self.vss.get(v).and_then(|vs| vs.sorry_server.as_ref()) {
-                if s.inhibit {
-                    let d = self.sorry_dest(v, 0);
-                    self.out
-                        .push_back(Output::Ipvs(IpvsOp::AddDest { vs: v, dest: d }));
-                }
+            // set_quorum_states, then update_quorum_state(init): only a sorry server
+            // makes a quorum down at startup visible
+            let w = self.live_weight(v);
+            let (q, h) = self.q_h(v);
+            let up = w >= q + h;
+            if let Some(st) = self.state.get_mut(v) {
+                st.quorum_up = up;
             }
-            if !up {
-                self.lose_quorum(v, w);
+            if !up && self.has_sorry(v) {
+                self.lose_quorum(v, w, true);
+            }
+            if self.sorry_inhibit(v) && !self.state.get(v).is_some_and(|s| s.sorry_set) {
+                let d = self.sorry_dest(v, 0);
+                self.out
+                    .push_back(Output::Ipvs(IpvsOp::AddDest { vs: v, dest: d }));
+                if let Some(st) = self.state.get_mut(v) {
+                    st.sorry_set = true;
+                }
             }
             for r in 0..self.rs_count(v) {
                 for c in 0..self.checker_count(v, r) {
@@ -275,7 +280,8 @@ impl Manager {
         v
     }
 
-    /// The result of one attempt of a timed checker (§4.13 retry semantics).
+    /// The result of one attempt of a timed checker (keepalived's tcp_epilog and
+    /// misc_check_child_thread, §4.13 retry semantics).
     pub fn handle_result(&mut self, now: Instant, id: CheckerId, res: &CheckResult) {
         let Some(chk) = self.checker_cfg(id.vs, id.rs, id.checker).cloned() else {
             return;
@@ -292,53 +298,104 @@ impl Manager {
                 self.log(n.clone());
             }
         }
-        let next;
-        if res.up {
-            if !cs.up || !cs.has_run {
-                self.log_transition(id, &chk.kind, true, &name, res, retry);
+        let next = if let CheckerKind::Misc(m) = &chk.kind {
+            self.misc_result(id, m, &cs, retry, res);
+            if cs.up && !res.up && self.cs(id).is_some_and(|c| c.retry_it > 0) {
+                dbr
+            } else {
+                delay_loop
             }
-            if let Some(cs) = self.cs_mut(id) {
-                cs.retry_it = 0;
-                cs.has_run = true;
+        } else if res.up || cs.retry_it >= retry {
+            if let Some(c) = self.cs_mut(id) {
+                c.retry_it = 0;
             }
-            self.set_checker(id, true, res);
-            if let Some(w) = res.weight {
-                self.set_base_weight(id.vs, id.rs, w);
+            if res.up && (!cs.up || !cs.has_run) {
+                self.log_transition(&chk.kind, true, &name, 0);
+                self.update_checker(id, true, res);
+            } else if !res.up && (cs.up || !cs.has_run) {
+                let n = if cs.has_run { retry } else { 0 };
+                self.log_transition(&chk.kind, false, &name, n);
+                self.update_checker(id, false, res);
+            } else if !res.up && chk.timing.log_all_failures {
+                self.log_failure_detail(&chk.kind, &name, res);
             }
-            next = delay_loop;
-        } else if cs.up && cs.has_run && cs.retry_it < retry {
+            delay_loop
+        } else {
+            // keepalived retries even while down or before the first result
             if chk.timing.log_all_failures {
                 self.log_failure_detail(&chk.kind, &name, res);
             }
-            if let CheckerKind::Misc(m) = &chk.kind {
+            if let Some(c) = self.cs_mut(id) {
+                c.retry_it += 1;
+            }
+            dbr
+        };
+        if let Some(c) = self.cs_mut(id) {
+            c.has_run = true;
+            c.next = Some(now + next);
+        }
+    }
+
+    /// MISC_CHECK's own result handling: dynamic weights, retries only while up.
+    fn misc_result(
+        &mut self,
+        id: CheckerId,
+        m: &crate::config::model::check::checker::MiscCheck,
+        cs: &CheckerState,
+        retry: u32,
+        res: &CheckResult,
+    ) {
+        let subject = self.misc_subject(id);
+        if res.up {
+            if m.dynamic {
+                // 2..255 sets status - 2; 0 restores the configured weight
+                let configured = self
+                    .rs_cfg(id.vs, id.rs)
+                    .map_or(1, |r| r.weight.unwrap_or(1));
+                self.set_base_weight(id.vs, id.rs, res.weight.unwrap_or(configured));
+            }
+            if !cs.up || !cs.has_run {
                 self.log(format!(
-                    "Misc check for [{}] by [{}] failed on retry {}/{}{}.",
-                    self.misc_subject(id),
+                    "Misc check for [{subject}] by [{}] succeeded.",
+                    m.path.text
+                ));
+                self.update_checker(id, true, res);
+            }
+            if let Some(c) = self.cs_mut(id) {
+                c.retry_it = 0;
+            }
+        } else if cs.up || !cs.has_run {
+            if cs.retry_it < retry {
+                if let Some(c) = self.cs_mut(id) {
+                    c.retry_it += 1;
+                }
+                let logs_all = self
+                    .checker_cfg(id.vs, id.rs, id.checker)
+                    .is_some_and(|c| c.timing.log_all_failures);
+                if logs_all {
+                    self.log(format!(
+                        "Misc check for [{subject}] by [{}] failed on retry {}/{retry}{}.",
+                        m.path.text,
+                        cs.retry_it + 1,
+                        exited(res)
+                    ));
+                }
+            } else {
+                if let Some(c) = self.cs_mut(id) {
+                    c.retry_it = 0;
+                }
+                let tail = match retry {
+                    0 => String::new(),
+                    1 => " after 1 retry".to_owned(),
+                    n => format!(" after {n} retries"),
+                };
+                self.log(format!(
+                    "Misc check for [{subject}] by [{}] failed{tail}{}.",
                     m.path.text,
-                    cs.retry_it + 1,
-                    retry,
                     exited(res)
                 ));
+                self.update_checker(id, false, res);
             }
-            if let Some(cs) = self.cs_mut(id) {
-                cs.retry_it += 1;
-            }
-            next = dbr;
-        } else {
-            if cs.up || !cs.has_run {
-                self.log_transition(id, &chk.kind, false, &name, res, cs.retry_it);
-            } else if chk.timing.log_all_failures {
-                self.log_failure_detail(&chk.kind, &name, res);
-            }
-            if let Some(cs) = self.cs_mut(id) {
-                cs.retry_it = 0;
-                cs.has_run = true;
-            }
-            self.set_checker(id, false, res);
-            next = delay_loop;
-        }
-        if let Some(cs) = self.cs_mut(id) {
-            cs.next = Some(now + next);
         }
     }
 
@@ -355,7 +412,7 @@ impl Manager {
             }
             self.weight_changed(id.vs, id.rs, old);
         }
-        self.set_checker(id, adjust.is_some(), &res);
+        self.update_checker(id, adjust.is_some(), &res);
     }
 
     /// An event-driven checker (BFD_CHECK) going up or down.
@@ -365,7 +422,7 @@ impl Manager {
         } else {
             CheckResult::down("BFD down")
         };
-        self.set_checker(id, up, &res);
+        self.update_checker(id, up, &res);
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -580,13 +637,25 @@ impl Manager {
     }
 
     /// keepalived's update_svr_checker_state: counts failed checkers, and the real server
-    /// follows (alive when none failed, §8.3).
-    fn set_checker(&mut self, id: CheckerId, up: bool, res: &CheckResult) {
-        let Some(cs) = self.cs_mut(id) else { return };
+    /// follows (alive when none failed, §8.3). A first result that confirms the initial
+    /// state of an alpha checker, or a failure, still runs the real server's notifies.
+    fn update_checker(&mut self, id: CheckerId, up: bool, res: &CheckResult) {
+        let Some(cs) = self.cs(id).cloned() else {
+            return;
+        };
+        let alpha = self
+            .checker_cfg(id.vs, id.rs, id.checker)
+            .and_then(|c| c.timing.alpha)
+            .unwrap_or(false);
         if cs.up == up {
+            if !cs.has_run && (alpha || !up) {
+                self.rs_notifies(id.vs, id.rs);
+            }
             return;
         }
-        cs.up = up;
+        if let Some(c) = self.cs_mut(id) {
+            c.up = up;
+        }
         let Some(st) = self.rs_state_mut(id.vs, id.rs) else {
             return;
         };
@@ -607,6 +676,24 @@ impl Manager {
         }
     }
 
+    /// keepalived's do_rs_notifies: the notify script and the FIFO line.
+    fn rs_notifies(&mut self, vs: usize, rs: usize) {
+        let alive = self.rs_alive(vs, rs);
+        let (rsn, vsn) = (self.rs_name(vs, rs), self.vs_name(vs));
+        let word = if alive { "UP" } else { "DOWN" };
+        self.out
+            .push_back(Output::Fifo(format!("RS {rsn} {vsn} {word}\n")));
+        if let Some(s) = self.rs_cfg(vs, rs).and_then(|r| {
+            if alive {
+                r.notify_up.clone()
+            } else {
+                r.notify_down.clone()
+            }
+        }) {
+            self.out.push_back(Output::Script(s));
+        }
+    }
+
     /// keepalived's perform_svr_state (§8.3).
     fn rs_state(&mut self, vs: usize, rs: usize, alive: bool) {
         let inhibit = self.rs_inhibit(vs, rs);
@@ -618,7 +705,7 @@ impl Manager {
             .and_then(|v| v.rss.get(rs))
             .is_some_and(|r| r.set);
         if alive {
-            if inhibit && set {
+            if inhibit {
                 self.log(format!("Enabling service {rsn} of VS {vsn}"));
             } else {
                 self.log(format!("Adding service {rsn} to VS {vsn}"));
@@ -649,18 +736,7 @@ impl Manager {
         if let Some(st) = self.rs_state_mut(vs, rs) {
             st.alive = alive;
         }
-        let word = if alive { "UP" } else { "DOWN" };
-        self.out
-            .push_back(Output::Fifo(format!("RS {rsn} {vsn} {word}\n")));
-        if let Some(s) = self.rs_cfg(vs, rs).and_then(|r| {
-            if alive {
-                r.notify_up.clone()
-            } else {
-                r.notify_down.clone()
-            }
-        }) {
-            self.out.push_back(Output::Script(s));
-        }
+        self.rs_notifies(vs, rs);
         self.update_quorum(vs);
     }
 
@@ -696,115 +772,131 @@ impl Manager {
         self.update_quorum(vs);
     }
 
-    /// keepalived's update_quorum_state (§8.4).
+    /// keepalived's update_quorum_state (§8.4): the threshold is quorum − hysteresis
+    /// while up and quorum + hysteresis while down.
     fn update_quorum(&mut self, vs: usize) {
         let w = self.live_weight(vs);
         let (q, h) = self.q_h(vs);
-        let up = self.quorum_up(vs);
-        if up && (w == 0 || w < q - h) {
-            self.lose_quorum(vs, w);
-        } else if !up && w >= q + h && w > 0 {
+        if self.quorum_up(vs) {
+            if w == 0 || w < q - h {
+                self.lose_quorum(vs, w, false);
+            }
+        } else if w >= q + h {
             self.gain_quorum(vs, w);
         }
     }
 
-    fn lose_quorum(&mut self, vs: usize, w: i64) {
+    fn has_sorry(&self, vs: usize) -> bool {
+        self.vss.get(vs).is_some_and(|v| v.sorry_server.is_some())
+    }
+
+    fn sorry_inhibit(&self, vs: usize) -> bool {
+        self.vss
+            .get(vs)
+            .and_then(|v| v.sorry_server.as_ref())
+            .is_some_and(|s| s.inhibit)
+    }
+
+    /// keepalived's perform_quorum_state: alive servers out of or back into the pool.
+    fn pool(&mut self, vs: usize, add: bool) {
+        let vsn = self.vs_name(vs);
+        self.log(format!(
+            "{} the pool for VS {vsn}",
+            if add {
+                "Adding alive servers to"
+            } else {
+                "Removing alive servers from"
+            }
+        ));
+        for r in 0..self.rs_count(vs) {
+            if !self.rs_alive(vs, r) {
+                continue;
+            }
+            let set = self
+                .state
+                .get(vs)
+                .and_then(|v| v.rss.get(r))
+                .is_some_and(|x| x.set);
+            // ipvs_cmd turns ADD of a set inhibited server into EDIT, DEL into weight 0
+            match (add, set, self.rs_inhibit(vs, r)) {
+                (true, true, _) => self.ipvs_set(vs, r, self.effective_weight(vs, r)),
+                (true, false, _) => self.ipvs_add(vs, r, self.effective_weight(vs, r)),
+                (false, true, true) => self.ipvs_set(vs, r, 0),
+                (false, true, false) => self.ipvs_del(vs, r),
+                (false, false, _) => {}
+            }
+        }
+    }
+
+    /// Quorum lost, or (`init`) down at startup with a sorry server to add.
+    fn lose_quorum(&mut self, vs: usize, w: i64, init: bool) {
         let (q, h) = self.q_h(vs);
+        // keepalived prints the threshold it compared with: Q+H at startup (Q-H label)
+        let t = if init { q + h } else { q - h };
         let vsn = self.vs_name(vs);
         if let Some(st) = self.state.get_mut(vs) {
             st.quorum_up = false;
         }
-        let line = format!("Lost quorum {q}-{h}={} > {w} for VS {vsn}", q - h);
-        self.log(line.clone());
-        let sorry = self
-            .vss
-            .get(vs)
-            .and_then(|v| v.sorry_server.as_ref())
-            .map(|s| s.inhibit);
-        if let Some(inhibit) = sorry {
-            if !self.sorry_active(vs) {
-                self.log(format!("Removing alive servers from the pool for VS {vsn}"));
-                for r in 0..self.rs_count(vs) {
-                    let set = self
-                        .state
-                        .get(vs)
-                        .and_then(|v| v.rss.get(r))
-                        .is_some_and(|x| x.set);
-                    if set && self.rs_alive(vs, r) {
-                        if self.rs_inhibit(vs, r) {
-                            self.ipvs_set(vs, r, 0);
-                        } else {
-                            self.ipvs_del(vs, r);
-                        }
-                    }
-                }
-                let sn = self.sorry_name(vs);
-                let d = self.sorry_dest(vs, 1);
-                if inhibit {
-                    self.log(format!("Enabling sorry server {sn} to VS {vsn}"));
-                    self.out
-                        .push_back(Output::Ipvs(IpvsOp::SetDest { vs, dest: d }));
-                } else {
-                    self.log(format!("Adding sorry server {sn} to VS {vsn}"));
-                    self.out
-                        .push_back(Output::Ipvs(IpvsOp::AddDest { vs, dest: d }));
-                }
-                if let Some(st) = self.state.get_mut(vs) {
-                    st.sorry_active = true;
-                }
+        let what = if init {
+            "Starting with quorum down"
+        } else {
+            "Lost quorum"
+        };
+        self.log(format!("{what} {q}-{h}={t} > {w} for VS {vsn}"));
+        if self.has_sorry(vs) && !self.sorry_active(vs) {
+            let inhibit = self.sorry_inhibit(vs);
+            let sn = self.sorry_name(vs);
+            self.log(format!(
+                "{} sorry server {sn} to VS {vsn}",
+                if inhibit { "Enabling" } else { "Adding" }
+            ));
+            self.pool(vs, false);
+            let d = self.sorry_dest(vs, 1);
+            let set = self.state.get(vs).is_some_and(|s| s.sorry_set);
+            let op = if set {
+                IpvsOp::SetDest { vs, dest: d }
+            } else {
+                IpvsOp::AddDest { vs, dest: d }
+            };
+            self.out.push_back(Output::Ipvs(op));
+            if let Some(st) = self.state.get_mut(vs) {
+                st.sorry_active = true;
+                st.sorry_set = true;
             }
         }
-        self.quorum_notify(vs, false, &line);
+        let mail = format!("{what} {q}+{h}={t} <= {w}");
+        self.quorum_notify(vs, false, &mail);
     }
 
     fn gain_quorum(&mut self, vs: usize, w: i64) {
         let (q, h) = self.q_h(vs);
+        let t = q + h;
         let vsn = self.vs_name(vs);
         if let Some(st) = self.state.get_mut(vs) {
             st.quorum_up = true;
         }
-        let line = format!("Gained quorum {q}+{h}={} <= {w} for VS {vsn}", q + h);
-        self.log(line.clone());
+        self.log(format!("Gained quorum {q}+{h}={t} <= {w} for VS {vsn}"));
         if self.sorry_active(vs) {
-            let inhibit = self
-                .vss
-                .get(vs)
-                .and_then(|v| v.sorry_server.as_ref())
-                .is_some_and(|s| s.inhibit);
+            let inhibit = self.sorry_inhibit(vs);
             let sn = self.sorry_name(vs);
-            if inhibit {
-                self.log(format!("Disabling sorry server {sn} from VS {vsn}"));
-                let d = self.sorry_dest(vs, 0);
-                self.out
-                    .push_back(Output::Ipvs(IpvsOp::SetDest { vs, dest: d }));
+            self.log(format!(
+                "{} sorry server {sn} from VS {vsn}",
+                if inhibit { "Disabling" } else { "Removing" }
+            ));
+            let d = self.sorry_dest(vs, 0);
+            let op = if inhibit {
+                IpvsOp::SetDest { vs, dest: d }
             } else {
-                self.log(format!("Removing sorry server {sn} from VS {vsn}"));
-                let d = self.sorry_dest(vs, 0);
-                self.out
-                    .push_back(Output::Ipvs(IpvsOp::DelDest { vs, dest: d }));
-            }
+                IpvsOp::DelDest { vs, dest: d }
+            };
+            self.out.push_back(Output::Ipvs(op));
             if let Some(st) = self.state.get_mut(vs) {
                 st.sorry_active = false;
+                st.sorry_set = inhibit;
             }
-            self.log(format!("Adding alive servers to the pool for VS {vsn}"));
-            for r in 0..self.rs_count(vs) {
-                if !self.rs_alive(vs, r) {
-                    continue;
-                }
-                let w = self.effective_weight(vs, r);
-                let set = self
-                    .state
-                    .get(vs)
-                    .and_then(|v| v.rss.get(r))
-                    .is_some_and(|x| x.set);
-                if set {
-                    self.ipvs_set(vs, r, w);
-                } else {
-                    self.ipvs_add(vs, r, w);
-                }
-            }
+            self.pool(vs, true);
         }
-        self.quorum_notify(vs, true, &line);
+        self.quorum_notify(vs, true, &format!("Gained quorum {q}+{h}={t} <= {w}"));
     }
 
     fn quorum_notify(&mut self, vs: usize, up: bool, line: &str) {
@@ -827,10 +919,10 @@ impl Manager {
             self.out.push_back(Output::Script(s));
         }
         if mail {
-            let body = line.split(" for VS ").next().unwrap_or(line);
+            // do_vs_notifies prints "Q+H=T <= W" for both directions
             self.out.push_back(Output::Mail {
                 subject: format!("Virtualserver {vsn} - {word}"),
-                body: format!("=> {body} <="),
+                body: format!("=> {line} <="),
             });
         }
     }
@@ -854,6 +946,9 @@ impl Manager {
             (CheckerKind::Udp(_), true) => "=> UDP CHECK succeed on service <=".to_owned(),
             (CheckerKind::Udp(_), false) => "=> UDP CHECK failed on service <=".to_owned(),
             (_, true) => "=> CHECK succeed on service <=".to_owned(),
+            (CheckerKind::Http(_) | CheckerKind::Ssl(_), false) => {
+                "=> CHECK failed on service : HTTP request failed <=".to_owned()
+            }
             (_, false) => match &res.reason {
                 Some(r) => format!(
                     "=> CHECK failed on service : {} <=",
@@ -873,56 +968,37 @@ impl Manager {
         });
     }
 
-    /// The checker's own up/down line (§7 checker rows).
-    fn log_transition(
-        &mut self,
-        id: CheckerId,
-        kind: &CheckerKind,
-        up: bool,
-        name: &str,
-        res: &CheckResult,
-        retries: u32,
-    ) {
-        let after = |what: &str| {
+    /// The checker's own up/down line (§7 checker rows; keepalived 2.2.7's strings).
+    fn log_transition(&mut self, kind: &CheckerKind, up: bool, name: &str, retries: u32) {
+        let after = |what: &str, of: &str| {
             if retries > 0 {
-                format!("{what} on service {name} failed after {retries} retries.")
+                format!("{what} on service {name}{of} failed after {retries} retries.")
             } else {
                 format!("{what} on service {name} failed.")
             }
         };
         let line = match (kind, up) {
             (CheckerKind::Tcp, true) => format!("TCP connection to {name} success."),
-            (CheckerKind::Tcp, false) => after("TCP_CHECK"),
+            (CheckerKind::Tcp, false) => after("TCP_CHECK", ""),
             (CheckerKind::Http(_) | CheckerKind::Ssl(_), true) => {
                 format!("Remote Web server {name} succeed on service.")
             }
-            (CheckerKind::Http(_), false) => after("HTTP_CHECK"),
-            (CheckerKind::Ssl(_), false) => after("SSL_CHECK"),
-            (CheckerKind::Misc(m), ok) => {
-                let tail = if ok {
-                    String::new()
-                } else if retries > 0 {
-                    format!(" after {retries} retries")
-                } else {
-                    " with retry disabled".to_owned()
-                };
-                format!(
-                    "Misc check for [{}] by [{}] {}{tail}{}.",
-                    self.misc_subject(id),
-                    m.path.text,
-                    if ok { "succeeded" } else { "failed" },
-                    exited(res)
-                )
+            // SSL_GET shares HTTP_GET's code and words
+            (CheckerKind::Http(_) | CheckerKind::Ssl(_), false) => after("HTTP_CHECK", ""),
+            (CheckerKind::Smtp(_), true) => {
+                format!("Remote SMTP server {name} succeed on service.")
             }
-            (CheckerKind::Smtp(_), true) => format!("SMTP connection to {name} success."),
-            (CheckerKind::Smtp(_), false) => after("SMTP_CHECK"),
-            (CheckerKind::Dns(_), true) => format!("DNS_CHECK to {name} succeeded."),
-            (CheckerKind::Dns(_), false) => after("DNS_CHECK"),
+            (CheckerKind::Smtp(_), false) => after("SMTP_CHECK", ""),
+            (CheckerKind::Dns(_), true) => format!("DNS_CHECK ({name}) succeeded"),
+            (CheckerKind::Dns(_), false) if retries > 0 => {
+                format!("DNS_CHECK ({name}) failed after {retries} retries")
+            }
+            (CheckerKind::Dns(_), false) => format!("DNS_CHECK ({name}) failed"),
             (CheckerKind::Udp(_), true) => format!("UDP connection to {name} success."),
-            (CheckerKind::Udp(_), false) => after("UDP_CHECK"),
+            (CheckerKind::Udp(_), false) => after("UDP_CHECK", ""),
             (CheckerKind::Ping, true) => format!("ICMP connection to {name} success."),
-            (CheckerKind::Ping, false) => after("PING_CHECK"),
-            (CheckerKind::File(_) | CheckerKind::Bfd(_), _) => return,
+            (CheckerKind::Ping, false) => after("ICMP CHECK", ""),
+            (CheckerKind::Misc(_) | CheckerKind::File(_) | CheckerKind::Bfd(_), _) => return,
         };
         self.log(line);
     }

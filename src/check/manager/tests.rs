@@ -107,17 +107,21 @@ fn startup_adds_alive_servers_and_schedules_checks() {
 }
 
 #[test]
-fn first_failure_takes_down_then_retry_semantics() {
+fn retry_then_down_notifies_and_recovery() {
     let mut m = manager(TCP_ONE);
     m.start(at(0));
     drain(&mut m);
-    // not yet run: one failure is enough (§4.13)
+    // retry 1: the first failure (even before any result) only schedules a retry
     m.handle_result(at(0), ID, &fail());
+    assert!(drain(&mut m).is_empty());
+    assert_eq!(m.poll_timeout(), Some(at(3)));
+    assert!(m.is_alive(0, 0));
+    m.handle_result(at(3), ID, &fail());
     let out = drain(&mut m);
     assert_eq!(ops(&out), ["del 192.0.2.1:80"]);
-    let l: Vec<&Output> = out.iter().collect();
-    assert!(
-        matches!(l[0], Output::Log(s) if s == "TCP_CHECK on service [192.0.2.1]:tcp:80 failed.")
+    assert_eq!(
+        out[0],
+        Output::Log("TCP_CHECK on service [192.0.2.1]:tcp:80 failed after 1 retries.".into())
     );
     assert!(out.contains(&Output::Log(
         "Removing service [192.0.2.1]:tcp:80 from VS [192.0.2.100]:tcp:80".into()
@@ -137,33 +141,43 @@ fn first_failure_takes_down_then_retry_semantics() {
         .any(|o| matches!(o, Output::Mail { subject, body }
         if subject == "Realserver [192.0.2.1]:tcp:80 of virtual server [192.0.2.100]:tcp:80 - DOWN"
         && body == "=> TCP CHECK failed on service <=")));
-    // failing while down: delay_loop, nothing new
-    assert_eq!(m.poll_timeout(), Some(at(10)));
-    m.handle_result(at(10), ID, &fail());
+    assert!(!m.is_alive(0, 0));
+    assert_eq!(m.poll_timeout(), Some(at(13)));
+    // while down keepalived still alternates retry and delay_loop, silently
+    m.handle_result(at(13), ID, &fail());
+    assert_eq!(m.poll_timeout(), Some(at(16)));
+    m.handle_result(at(16), ID, &fail());
+    assert_eq!(m.poll_timeout(), Some(at(26)));
     assert!(drain(&mut m).is_empty());
     // recovery
-    m.handle_result(at(20), ID, &ok());
+    m.handle_result(at(26), ID, &ok());
     let out = drain(&mut m);
     assert_eq!(ops(&out), ["add 192.0.2.1:80 w1"]);
+    assert_eq!(
+        out[0],
+        Output::Log("TCP connection to [192.0.2.1]:tcp:80 success.".into())
+    );
     assert!(out.contains(&Output::Log(
         "Adding service [192.0.2.1]:tcp:80 to VS [192.0.2.100]:tcp:80".into()
     )));
     assert!(out.contains(&Output::Log(
         "Gained quorum 1+0=1 <= 1 for VS [192.0.2.100]:tcp:80".into()
     )));
-    // up: the first failure only schedules a retry after delay_before_retry
-    m.handle_result(at(30), ID, &fail());
-    assert!(drain(&mut m).is_empty());
-    assert_eq!(m.poll_timeout(), Some(at(33)));
-    assert!(m.is_alive(0, 0));
-    m.handle_result(at(33), ID, &fail());
-    let l = logs(&mut m);
+    assert_eq!(m.poll_timeout(), Some(at(36)));
+}
+
+#[test]
+fn a_first_success_confirms_silently_only_after_logging() {
+    let mut m = manager(TCP_ONE);
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &ok());
     assert_eq!(
-        l[0],
-        "TCP_CHECK on service [192.0.2.1]:tcp:80 failed after 1 retries."
+        logs(&mut m),
+        ["TCP connection to [192.0.2.1]:tcp:80 success."]
     );
-    assert!(!m.is_alive(0, 0));
-    assert_eq!(m.poll_timeout(), Some(at(43)));
+    m.handle_result(at(10), ID, &ok());
+    assert!(drain(&mut m).is_empty());
 }
 
 #[test]
@@ -198,11 +212,10 @@ virtual_server 192.0.2.100 80 {
     );
     m.start(at(0));
     let out = drain(&mut m);
-    // inhibited and failed: in the pool at weight 0; quorum lost at startup
+    // inhibited and failed: in the pool at weight 0; quorum down at startup is silent
+    // without a sorry server
     assert_eq!(ops(&out), ["add 192.0.2.1:80 w0"]);
-    assert!(out.contains(&Output::Log(
-        "Lost quorum 1-0=1 > 0 for VS [192.0.2.100]:tcp:80".into()
-    )));
+    assert!(!out.iter().any(|o| matches!(o, Output::Log(_))));
     assert!(!m.quorum_up(0));
     m.handle_result(at(1), ID, &ok());
     let out = drain(&mut m);
@@ -287,8 +300,8 @@ fn quorum_hysteresis_and_sorry_server() {
             "TCP_CHECK on service [192.0.2.3]:tcp:80 failed.",
             "Removing service [192.0.2.3]:tcp:80 from VS [192.0.2.100]:tcp:80",
             "Lost quorum 2-1=1 > 0 for VS [192.0.2.100]:tcp:80",
-            "Removing alive servers from the pool for VS [192.0.2.100]:tcp:80",
             "Adding sorry server [192.0.2.50]:tcp:8080 to VS [192.0.2.100]:tcp:80",
+            "Removing alive servers from the pool for VS [192.0.2.100]:tcp:80",
         ]
     );
     assert!(out
@@ -337,6 +350,16 @@ fn startup_without_quorum_uses_the_sorry_server_directly() {
     m.start(at(0));
     let out = drain(&mut m);
     assert_eq!(ops(&out), ["add 192.0.2.50:8080 w1"]);
+    assert!(out.contains(&Output::Log(
+        "Starting with quorum down 3-0=3 > 0 for VS [192.0.2.100]:tcp:80".into()
+    )));
+    // alpha: the first failure confirms the down state and runs the notifies
+    m.handle_result(at(1), rs(0), &fail());
+    let out = drain(&mut m);
+    assert!(out.contains(&Output::Fifo(
+        "RS [192.0.2.1]:tcp:80 [192.0.2.100]:tcp:80 DOWN\n".into()
+    )));
+    assert!(ops(&out).is_empty());
 }
 
 #[test]
@@ -368,7 +391,7 @@ virtual_server 192.0.2.100 80 {
     let out = drain(&mut m);
     assert_eq!(ops(&out), ["set 192.0.2.1:80 w10"]);
     assert!(out.contains(&Output::Log(
-        "Misc check for [[192.0.2.1]:tcp:80 VS [192.0.2.100]:tcp:80] by [/bin/check arg] succeeded (exited with status 12).".into()
+        "Misc check for [[192.0.2.1]:tcp:80 VS [192.0.2.100]:tcp:80] by [/bin/check arg] succeeded.".into()
     )));
     assert!(out.contains(&Output::Log(
         "Changing weight from 4 to 10 for active service [192.0.2.1]:tcp:80 of VS [192.0.2.100]:tcp:80".into()
@@ -406,7 +429,7 @@ virtual_server 192.0.2.100 80 {
     m2.handle_result(at(60), ID, &super::super::misc::result_of(Some(1), false));
     assert_eq!(
         logs(&mut m2)[0],
-        "Misc check for [[192.0.2.1]:tcp:80 VS [192.0.2.100]:tcp:80] by [/bin/x] failed with retry disabled (exited with status 1)."
+        "Misc check for [[192.0.2.1]:tcp:80 VS [192.0.2.100]:tcp:80] by [/bin/x] failed (exited with status 1)."
     );
 }
 
@@ -416,4 +439,82 @@ fn warmup_spreads_the_first_checks() {
     m.start(at(100));
     let t = m.poll_timeout().unwrap();
     assert!(t >= at(100) && t <= at(105));
+}
+
+#[test]
+fn sorry_server_inhibit_and_weights_while_sorry_serves() {
+    let text = SORRY
+        .replace("hysteresis 1", "hysteresis 0")
+        .replace("8080\n", "8080\n  sorry_server_inhibit\n")
+        .replace("quorum 2", "quorum 3");
+    let mut m = manager(&text);
+    m.start(at(0));
+    // the inhibited sorry server is added at weight 0 after the quorum check
+    assert_eq!(
+        ops(&drain(&mut m)),
+        [
+            "add 192.0.2.1:80 w1",
+            "add 192.0.2.2:80 w1",
+            "add 192.0.2.3:80 w1",
+            "add 192.0.2.50:8080 w0"
+        ]
+    );
+    m.handle_result(at(0), rs(0), &fail());
+    let out = drain(&mut m);
+    assert_eq!(
+        ops(&out),
+        [
+            "del 192.0.2.1:80",
+            "del 192.0.2.2:80",
+            "del 192.0.2.3:80",
+            "set 192.0.2.50:8080 w1"
+        ]
+    );
+    assert!(out.contains(&Output::Log(
+        "Enabling sorry server [192.0.2.50]:tcp:8080 to VS [192.0.2.100]:tcp:80".into()
+    )));
+    m.handle_result(at(1), rs(0), &ok());
+    let out = drain(&mut m);
+    assert_eq!(
+        ops(&out),
+        [
+            "set 192.0.2.50:8080 w0",
+            "add 192.0.2.1:80 w1",
+            "add 192.0.2.2:80 w1",
+            "add 192.0.2.3:80 w1"
+        ]
+    );
+    assert!(out.contains(&Output::Log(
+        "Disabling sorry server [192.0.2.50]:tcp:8080 from VS [192.0.2.100]:tcp:80".into()
+    )));
+    assert!(out.contains(&Output::Log(
+        "Adding alive servers to the pool for VS [192.0.2.100]:tcp:80".into()
+    )));
+}
+
+#[test]
+fn misc_dynamic_status_zero_restores_the_configured_weight() {
+    let mut m = manager(
+        "
+virtual_server 192.0.2.100 80 {
+  lb_algo wrr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.1 80 {
+    weight 4
+    MISC_CHECK {
+      misc_path /bin/c
+      misc_dynamic
+    }
+  }
+}
+",
+    );
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &super::super::misc::result_of(Some(2), true));
+    assert_eq!(ops(&drain(&mut m)), ["set 192.0.2.1:80 w0"]);
+    m.handle_result(at(60), ID, &super::super::misc::result_of(Some(0), true));
+    assert_eq!(ops(&drain(&mut m)), ["set 192.0.2.1:80 w4"]);
+    assert_eq!(m.effective_weight(0, 0), 4);
 }
