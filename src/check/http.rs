@@ -262,7 +262,7 @@ impl UrlFailure {
         match self {
             UrlFailure::Status => "HTTP status code error to",
             UrlFailure::Digest => "MD5 digest error to",
-            UrlFailure::Regex => "Regex match failed to",
+            UrlFailure::Regex => "Regex match failed",
         }
     }
 }
@@ -361,27 +361,53 @@ impl TlsSettings {
     }
 }
 
-/// A GET of `path` against `target`, plain or TLS: the raw response.
+/// Why a GET failed: while connecting (TCP and TLS handshake) or while exchanging.
+#[derive(Debug)]
+pub enum FetchError {
+    Connect(std::io::Error),
+    Read(std::io::Error),
+}
+
+impl FetchError {
+    /// keepalived's words for the failure (followed by ` server <rs>.`).
+    pub fn reason(&self) -> &'static str {
+        let timed_out = |e: &std::io::Error| e.kind() == std::io::ErrorKind::TimedOut;
+        match self {
+            FetchError::Connect(e) if timed_out(e) => "Timeout connecting",
+            FetchError::Connect(_) => "Error connecting",
+            FetchError::Read(e) if timed_out(e) => "Timeout HTTP read",
+            FetchError::Read(_) => "Read error with",
+        }
+    }
+}
+
+/// A GET of `path` against `target`, plain or TLS: the raw response. Connecting and
+/// the exchange each get the target's timeout, as keepalived's connection_to.
 pub async fn fetch(
     target: &Target,
     path: &str,
     host: &str,
     proto: HttpProtocol,
     tls: Option<(&TlsSettings, Option<&str>)>,
-) -> std::io::Result<Vec<u8>> {
+) -> Result<Vec<u8>, FetchError> {
     let req = build_request(path, host, proto);
-    with_timeout(target.timeout, async {
-        let mut tcp = target.tcp_connect().await?;
-        match tls {
-            None => exchange(&mut tcp, &req).await,
-            Some((t, sni)) => {
-                let mut s =
-                    super::tls::connect(t.config.clone(), target.addr.ip(), sni, tcp).await?;
-                exchange(&mut s, &req).await
-            }
+    let mut tcp = target.tcp_connect().await.map_err(FetchError::Connect)?;
+    match tls {
+        None => with_timeout(target.timeout, exchange(&mut tcp, &req))
+            .await
+            .map_err(FetchError::Read),
+        Some((t, sni)) => {
+            let mut s = with_timeout(
+                target.timeout,
+                super::tls::connect(t.config.clone(), target.addr.ip(), sni, tcp),
+            )
+            .await
+            .map_err(FetchError::Connect)?;
+            with_timeout(target.timeout, exchange(&mut s, &req))
+                .await
+                .map_err(FetchError::Read)
         }
-    })
-    .await
+    }
 }
 
 /// Runs an HTTP_GET (`tls` = None) or SSL_GET check: every url must pass.
@@ -411,10 +437,7 @@ pub async fn check(
         .await
         {
             Ok(r) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                return CheckResult::down(format!("Timeout HTTP read server {rs_name}."))
-            }
-            Err(_) => return CheckResult::down(format!("Error connecting server {rs_name}.")),
+            Err(e) => return CheckResult::down(format!("{} server {rs_name}.", e.reason())),
         };
         if raw.is_empty() {
             return CheckResult::down(format!("Read, no data received from  server {rs_name}."));
