@@ -12,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(r) = parse_response(data) else {
         return;
     };
-    assert!((100..=999).contains(&r.status));
+    // any three digits are a status (keepalived reads the number as is)
+    assert!(r.status <= 999);
     let start = header_end_len(data).expect("accepted without a header end");
     let rest = &data[start..];
     assert!(rest.starts_with(r.body));
