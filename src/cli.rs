@@ -1216,8 +1216,7 @@ pub fn parse_genhash(args: &[String]) -> Result<GenhashOptions, GenhashError> {
     Ok(o)
 }
 
-/// genhash mode: parses the options; the HTTP check comes with the checker work, so a
-/// valid command line says so and exits 1. `prog` is argv[0]; `via_keepalived` is true
+/// genhash mode: parses the options and performs the request (exit 0, as keepalived). `prog` is argv[0]; `via_keepalived` is true
 /// for `keepalived -T` (usage then says `PROG --genhash`, and getopt errors are shown).
 pub fn genhash_main(args: &[String], prog: &str, via_keepalived: bool) -> i32 {
     match parse_genhash(args) {
@@ -1229,9 +1228,34 @@ pub fn genhash_main(args: &[String], prog: &str, via_keepalived: bool) -> i32 {
             };
             eprint!("{getopt}{}{}", e.message, genhash_usage(&shown_prog));
         }
-        Ok(_) => eprintln!("genhash is not yet available"),
+        Ok(o) => return run_genhash(&o),
     }
     1
+}
+
+/// Runs genhash's request (src/check/genhash.rs) for parsed options.
+fn run_genhash(o: &GenhashOptions) -> i32 {
+    use crate::check::genhash::{run, Request};
+    use crate::config::model::check::checker::HttpProtocol;
+    let (Some(ip), Some(port), Some(path)) = (o.server, o.port, o.url.clone()) else {
+        return 1;
+    };
+    let req = Request {
+        addr: std::net::SocketAddr::new(ip, port),
+        path,
+        ssl: o.use_ssl,
+        sni: o.use_sni,
+        virtualhost: o.virtualhost.clone(),
+        protocol: match o.protocol.as_str() {
+            "1.0c" => HttpProtocol::Http10C,
+            "1.1" => HttpProtocol::Http11,
+            _ => HttpProtocol::Http10,
+        },
+        timeout: std::time::Duration::from_secs(u64::from(o.timeout.unwrap_or(5).max(1))),
+        fwmark: o.fwmark,
+        verbose: o.verbose,
+    };
+    run(&req, &mut std::io::stdout(), &mut std::io::stderr())
 }
 
 #[cfg(test)]

@@ -1,0 +1,100 @@
+//! Runs one attempt of a configured checker (keepalived-spec.md §4.13) under the
+//! concurrency limit: the bridge between the manager's [`CheckerId`]s and the checker
+//! modules.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use super::http::TlsSettings;
+use super::manager::CheckerId;
+use super::probe::{CheckResult, Limiter, Target};
+use crate::config::model::check::checker::CheckerKind;
+use crate::config::model::check::{CheckConfig, DEFAULT_DELAY_LOOP};
+
+/// What running checks needs besides the configuration.
+#[derive(Debug)]
+pub struct Env {
+    /// The SSL_GET context, built once from the root `SSL { }` block.
+    pub tls: Option<TlsSettings>,
+    pub limiter: Limiter,
+    seq: AtomicU16,
+}
+
+impl Env {
+    /// `max_running` bounds concurrent checks; the TLS context is built only when some
+    /// checker needs it.
+    pub fn new(cfg: &CheckConfig, max_running: usize) -> Result<Env, String> {
+        let needs_tls = cfg
+            .virtual_servers
+            .iter()
+            .flat_map(|v| v.real_servers.iter())
+            .flat_map(|r| r.checkers.iter())
+            .any(|c| matches!(c.kind, CheckerKind::Ssl(_)));
+        let tls = if needs_tls {
+            Some(TlsSettings::new(cfg.ssl.as_ref())?)
+        } else {
+            None
+        };
+        Ok(Env {
+            tls,
+            limiter: Limiter::new(max_running),
+            seq: AtomicU16::new(1),
+        })
+    }
+
+    fn next_seq(&self) -> u16 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// One attempt of checker `id`; `None` for event-driven checkers (FILE_CHECK, BFD_CHECK)
+/// and unknown ids.
+pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId) -> Option<CheckResult> {
+    let vs = cfg.virtual_servers.get(id.vs)?;
+    let rs = vs.real_servers.get(id.rs)?;
+    let chk = rs.checkers.get(id.checker)?;
+    let target = Target::of(vs, rs, chk);
+    let rs_name = target.display(
+        vs.protocol
+            .filter(|_| !vs.is_fwmark())
+            .map(|p| p.as_str())
+            .unwrap_or("none"),
+    );
+    let f = async {
+        match &chk.kind {
+            CheckerKind::Tcp => Some(super::tcp::check(&target).await),
+            CheckerKind::Http(h) => Some(
+                super::http::check(h, rs.virtualhost.as_deref(), &target, None, &rs_name).await,
+            ),
+            CheckerKind::Ssl(h) => match &env.tls {
+                Some(t) => Some(
+                    super::http::check(h, rs.virtualhost.as_deref(), &target, Some(t), &rs_name)
+                        .await,
+                ),
+                None => Some(CheckResult::down("no SSL context")),
+            },
+            CheckerKind::Misc(m) => Some(
+                super::misc::check(m, chk.timing.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP)).await,
+            ),
+            CheckerKind::Smtp(s) => {
+                // the old `host { }` sub-blocks: every host must answer
+                if s.hosts.is_empty() {
+                    Some(super::smtp::check(&s.helo_name, &target).await)
+                } else {
+                    for h in &s.hosts {
+                        let t = Target::with_conn(rs, h, chk.timing.connect_timeout);
+                        let r = super::smtp::check(&s.helo_name, &t).await;
+                        if !r.up {
+                            return Some(r);
+                        }
+                    }
+                    Some(CheckResult::up())
+                }
+            }
+            CheckerKind::Dns(d) => Some(super::dns::check(d, &target, env.next_seq()).await),
+            CheckerKind::Udp(u) => Some(super::udp::check(u, &target).await),
+            CheckerKind::Ping => Some(super::ping::check(&target, env.next_seq()).await),
+            CheckerKind::File(_) | CheckerKind::Bfd(_) => None,
+        }
+    };
+    env.limiter.run(f).await
+}

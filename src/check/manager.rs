@@ -1,0 +1,1026 @@
+//! The checker child's decisions (keepalived-spec.md §4.13, §8.2-§8.4), with no sockets
+//! and no clock: check results and track-file values in, IPVS operations, log lines,
+//! scripts, FIFO lines and mails out.
+//!
+//! * [`Manager::start`] adds the services' destinations as keepalived does at startup.
+//! * [`Manager::poll_timeout`] / [`Manager::due`] say which checkers to run and when
+//!   (`warmup`, `delay_loop`, `delay_before_retry`).
+//! * [`Manager::handle_result`] applies retry/alpha semantics, takes real servers up and
+//!   down, changes weights (MISC_CHECK `misc_dynamic`), evaluates quorum with hysteresis
+//!   and swaps the sorry server in and out.
+//! * [`Manager::poll_output`] drains what to do.
+#![forbid(unsafe_code)]
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::ipvs::{Dest, Fwd, TunnelType as IpvsTunnel};
+use super::probe::CheckResult;
+use crate::config::model::check::checker::CheckerKind;
+use crate::config::model::check::{
+    CheckConfig, Forwarding, RealServer, SvcDisplay, TunnelCsum, TunnelType, VirtualServer,
+};
+use crate::config::model::Script;
+pub use crate::vrrp::machine::Instant;
+
+/// One checker: virtual server, real server and checker indices in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CheckerId {
+    pub vs: usize,
+    pub rs: usize,
+    pub checker: usize,
+}
+
+/// A change to one IPVS service (`vs` indexes `CheckConfig::virtual_servers`; a group
+/// service applies it to each of its kernel services).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IpvsOp {
+    AddDest { vs: usize, dest: Dest },
+    SetDest { vs: usize, dest: Dest },
+    DelDest { vs: usize, dest: Dest },
+}
+
+/// Something the caller must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// A log line (keepalived's wording).
+    Log(String),
+    Ipvs(IpvsOp),
+    /// Run a notify/quorum script.
+    Script(Script),
+    /// A line for `lvs_notify_fifo` / `notify_fifo` (with its newline).
+    Fifo(String),
+    /// An smtp_alert mail; the mailer prefixes the subject with `[router_id] `.
+    Mail {
+        subject: String,
+        body: String,
+    },
+}
+
+/// global_defs settings the decisions depend on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Globals {
+    pub smtp_alert_checker: Option<bool>,
+    pub smtp_alert: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+struct CheckerState {
+    up: bool,
+    has_run: bool,
+    retry_it: u32,
+    next: Option<Instant>,
+    /// FILE_CHECK weight adjustment.
+    adjust: i64,
+    /// Timed checkers are scheduled; FILE_CHECK and BFD_CHECK are event driven.
+    timed: bool,
+}
+
+#[derive(Debug, Clone)]
+struct RsState {
+    alive: bool,
+    /// Present in IPVS (alive, or inhibited at weight 0).
+    set: bool,
+    /// The configured weight, or the MISC_CHECK dynamic one.
+    base_weight: u32,
+    failed: u32,
+    checkers: Vec<CheckerState>,
+}
+
+#[derive(Debug, Clone)]
+struct VsState {
+    quorum_up: bool,
+    /// The sorry server serves (keepalived's ISALIVE(s_svr)).
+    sorry_active: bool,
+    /// The sorry server is in IPVS (possibly at weight 0 with `sorry_server_inhibit`).
+    sorry_set: bool,
+    rss: Vec<RsState>,
+}
+
+/// The decision core of the checker child.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    vss: Vec<VirtualServer>,
+    globals: Globals,
+    state: Vec<VsState>,
+    out: VecDeque<Output>,
+    rng: u64,
+}
+
+fn timed(kind: &CheckerKind) -> bool {
+    !matches!(kind, CheckerKind::File(_) | CheckerKind::Bfd(_))
+}
+
+/// IPVS forwarding of a configured method.
+pub fn fwd_of(m: Forwarding) -> Fwd {
+    match m {
+        Forwarding::Nat => Fwd::Masq,
+        Forwarding::Dr => Fwd::Route,
+        Forwarding::Tun { tunnel, csum } => {
+            let (tun_type, port) = match tunnel {
+                TunnelType::Ipip => (IpvsTunnel::Ipip, 0),
+                TunnelType::Gue { port } => (IpvsTunnel::Gue, port),
+                TunnelType::Gre => (IpvsTunnel::Gre, 0),
+            };
+            let flags = match csum {
+                None | Some(TunnelCsum::NoCsum) => 0,
+                Some(TunnelCsum::Csum) => 1,
+                Some(TunnelCsum::RemCsum) => 2,
+            };
+            Fwd::Tunnel {
+                tun_type,
+                port,
+                flags,
+            }
+        }
+    }
+}
+
+impl Manager {
+    /// A manager for the (finished) configuration. `seed` drives the warmup jitter.
+    pub fn new(cfg: &CheckConfig, globals: Globals, seed: u64) -> Manager {
+        let state = cfg
+            .virtual_servers
+            .iter()
+            .map(|vs| VsState {
+                quorum_up: true,
+                sorry_active: false,
+                sorry_set: false,
+                rss: vs
+                    .real_servers
+                    .iter()
+                    .map(|rs| {
+                        let checkers: Vec<CheckerState> = rs
+                            .checkers
+                            .iter()
+                            .map(|c| CheckerState {
+                                // alpha: start failed until the first success (§4.13)
+                                up: !(timed(&c.kind) && c.timing.alpha.unwrap_or(false)),
+                                has_run: false,
+                                retry_it: 0,
+                                next: None,
+                                adjust: 0,
+                                timed: timed(&c.kind),
+                            })
+                            .collect();
+                        let failed = checkers.iter().filter(|c| !c.up).count() as u32;
+                        RsState {
+                            alive: failed == 0,
+                            set: false,
+                            base_weight: rs.weight_or(vs),
+                            failed,
+                            checkers,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        Manager {
+            vss: cfg.virtual_servers.clone(),
+            globals,
+            state,
+            out: VecDeque::new(),
+            rng: seed | 1,
+        }
+    }
+
+    fn jitter(&mut self, max: Duration) -> Duration {
+        // xorshift64: warmup only needs spreading, not quality
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let ms = max.as_millis() as u64;
+        if ms == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(self.rng % (ms + 1))
+        }
+    }
+
+    fn log(&mut self, s: String) {
+        self.out.push_back(Output::Log(s));
+    }
+
+    /// Startup (§8.2): destinations of alive real servers (inhibited failed ones at weight
+    /// 0), quorum, sorry server, and the first check of every checker within `warmup`.
+    pub fn start(&mut self, now: Instant) {
+        for v in 0..self.vss.len() {
+            // init_service_rs: alive servers in, inhibited failed ones at weight 0
+            for r in 0..self.rs_count(v) {
+                if self.rs_alive(v, r) {
+                    self.ipvs_add(v, r, self.effective_weight(v, r));
+                } else if self.rs_inhibit(v, r) {
+                    self.ipvs_add(v, r, 0);
+                }
+            }
+            // set_quorum_states, then update_quorum_state(init): only a sorry server
+            // makes a quorum down at startup visible
+            let w = self.live_weight(v);
+            let (q, h) = self.q_h(v);
+            let up = w >= q + h;
+            if let Some(st) = self.state.get_mut(v) {
+                st.quorum_up = up;
+            }
+            if !up && self.has_sorry(v) {
+                self.lose_quorum(v, w, true);
+            }
+            if self.sorry_inhibit(v) && !self.state.get(v).is_some_and(|s| s.sorry_set) {
+                let d = self.sorry_dest(v, 0);
+                self.out
+                    .push_back(Output::Ipvs(IpvsOp::AddDest { vs: v, dest: d }));
+                if let Some(st) = self.state.get_mut(v) {
+                    st.sorry_set = true;
+                }
+            }
+            for r in 0..self.rs_count(v) {
+                for c in 0..self.checker_count(v, r) {
+                    let warm = self.checker_cfg(v, r, c).and_then(|c| c.timing.warmup);
+                    let delay = self.jitter(warm.unwrap_or(Duration::ZERO));
+                    if let Some(cs) = self.cs_mut(CheckerId {
+                        vs: v,
+                        rs: r,
+                        checker: c,
+                    }) {
+                        if cs.timed {
+                            cs.next = Some(now + delay);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next time a checker is due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.state
+            .iter()
+            .flat_map(|v| v.rss.iter())
+            .flat_map(|r| r.checkers.iter())
+            .filter_map(|c| c.next)
+            .min()
+    }
+
+    /// The checkers due at `now`; they are not rescheduled until their result arrives.
+    pub fn due(&mut self, now: Instant) -> Vec<CheckerId> {
+        let mut v = Vec::new();
+        for (vi, vs) in self.state.iter_mut().enumerate() {
+            for (ri, rs) in vs.rss.iter_mut().enumerate() {
+                for (ci, c) in rs.checkers.iter_mut().enumerate() {
+                    if c.next.is_some_and(|t| t <= now) {
+                        c.next = None;
+                        v.push(CheckerId {
+                            vs: vi,
+                            rs: ri,
+                            checker: ci,
+                        });
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// The result of one attempt of a timed checker (keepalived's tcp_epilog and
+    /// misc_check_child_thread, §4.13 retry semantics).
+    pub fn handle_result(&mut self, now: Instant, id: CheckerId, res: &CheckResult) {
+        let Some(chk) = self.checker_cfg(id.vs, id.rs, id.checker).cloned() else {
+            return;
+        };
+        let Some(cs) = self.cs(id).cloned() else {
+            return;
+        };
+        let retry = chk.timing.retry.unwrap_or(0);
+        let delay_loop = chk.timing.delay_loop.unwrap_or(Duration::from_secs(60));
+        let dbr = chk.timing.delay_before_retry.unwrap_or(delay_loop);
+        let name = self.chk_display(id);
+        if !cs.up {
+            for n in &res.notes {
+                self.log(n.clone());
+            }
+        }
+        let next = if let CheckerKind::Misc(m) = &chk.kind {
+            self.misc_result(id, m, &cs, retry, res);
+            if cs.up && !res.up && self.cs(id).is_some_and(|c| c.retry_it > 0) {
+                dbr
+            } else {
+                delay_loop
+            }
+        } else if res.up || cs.retry_it >= retry {
+            if let Some(c) = self.cs_mut(id) {
+                c.retry_it = 0;
+            }
+            if res.up && (!cs.up || !cs.has_run) {
+                self.log_transition(&chk.kind, true, &name, 0);
+                self.update_checker(id, true, res);
+            } else if !res.up && (cs.up || !cs.has_run) {
+                let n = if cs.has_run { retry } else { 0 };
+                self.log_transition(&chk.kind, false, &name, n);
+                self.update_checker(id, false, res);
+            } else if !res.up && chk.timing.log_all_failures {
+                self.log_failure_detail(&chk.kind, &name, res);
+            }
+            delay_loop
+        } else {
+            // keepalived retries even while down or before the first result
+            if chk.timing.log_all_failures {
+                self.log_failure_detail(&chk.kind, &name, res);
+            }
+            if let Some(c) = self.cs_mut(id) {
+                c.retry_it += 1;
+            }
+            dbr
+        };
+        if let Some(c) = self.cs_mut(id) {
+            c.has_run = true;
+            c.next = Some(now + next);
+        }
+    }
+
+    /// MISC_CHECK's own result handling: dynamic weights, retries only while up.
+    fn misc_result(
+        &mut self,
+        id: CheckerId,
+        m: &crate::config::model::check::checker::MiscCheck,
+        cs: &CheckerState,
+        retry: u32,
+        res: &CheckResult,
+    ) {
+        let subject = self.misc_subject(id);
+        if res.up {
+            if m.dynamic {
+                // 2..255 sets status - 2; 0 restores the configured weight
+                let configured = self
+                    .rs_cfg(id.vs, id.rs)
+                    .map_or(1, |r| r.weight.unwrap_or(1));
+                self.set_base_weight(id.vs, id.rs, res.weight.unwrap_or(configured));
+            }
+            if !cs.up || !cs.has_run {
+                self.log(format!(
+                    "Misc check for [{subject}] by [{}] succeeded.",
+                    m.path.text
+                ));
+                self.update_checker(id, true, res);
+            }
+            if let Some(c) = self.cs_mut(id) {
+                c.retry_it = 0;
+            }
+        } else if cs.up || !cs.has_run {
+            if cs.retry_it < retry {
+                if let Some(c) = self.cs_mut(id) {
+                    c.retry_it += 1;
+                }
+                let logs_all = self
+                    .checker_cfg(id.vs, id.rs, id.checker)
+                    .is_some_and(|c| c.timing.log_all_failures);
+                if logs_all {
+                    self.log(format!(
+                        "Misc check for [{subject}] by [{}] failed on retry {}/{retry}{}.",
+                        m.path.text,
+                        cs.retry_it + 1,
+                        exited(res)
+                    ));
+                }
+            } else {
+                if let Some(c) = self.cs_mut(id) {
+                    c.retry_it = 0;
+                }
+                let tail = match retry {
+                    0 => String::new(),
+                    1 => " after 1 retry".to_owned(),
+                    n => format!(" after {n} retries"),
+                };
+                self.log(format!(
+                    "Misc check for [{subject}] by [{}] failed{tail}{}.",
+                    m.path.text,
+                    exited(res)
+                ));
+                self.update_checker(id, false, res);
+            }
+        }
+    }
+
+    /// A FILE_CHECK's new adjustment (`None` = the file says down, §4.13).
+    pub fn handle_file(&mut self, id: CheckerId, adjust: Option<i64>) {
+        let res = match adjust {
+            Some(_) => CheckResult::up(),
+            None => CheckResult::down("track file"),
+        };
+        if let Some(a) = adjust {
+            let old = self.effective_weight(id.vs, id.rs);
+            if let Some(cs) = self.cs_mut(id) {
+                cs.adjust = a;
+            }
+            self.weight_changed(id.vs, id.rs, old);
+        }
+        self.update_checker(id, adjust.is_some(), &res);
+    }
+
+    /// An event-driven checker (BFD_CHECK) going up or down.
+    pub fn handle_event(&mut self, id: CheckerId, up: bool) {
+        let res = if up {
+            CheckResult::up()
+        } else {
+            CheckResult::down("BFD down")
+        };
+        self.update_checker(id, up, &res);
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    pub fn is_alive(&self, vs: usize, rs: usize) -> bool {
+        self.rs_alive(vs, rs)
+    }
+
+    pub fn quorum_up(&self, vs: usize) -> bool {
+        self.state.get(vs).is_some_and(|s| s.quorum_up)
+    }
+
+    pub fn sorry_active(&self, vs: usize) -> bool {
+        self.state.get(vs).is_some_and(|s| s.sorry_active)
+    }
+
+    /// The weight the real server has (or would have) in IPVS when alive.
+    pub fn effective_weight(&self, vs: usize, rs: usize) -> u32 {
+        let Some(st) = self.state.get(vs).and_then(|v| v.rss.get(rs)) else {
+            return 0;
+        };
+        let adj: i64 = st.checkers.iter().map(|c| c.adjust).sum();
+        (i64::from(st.base_weight) + adj).clamp(0, i64::from(i32::MAX)) as u32
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    fn cs(&self, id: CheckerId) -> Option<&CheckerState> {
+        self.state
+            .get(id.vs)?
+            .rss
+            .get(id.rs)?
+            .checkers
+            .get(id.checker)
+    }
+
+    fn cs_mut(&mut self, id: CheckerId) -> Option<&mut CheckerState> {
+        self.state
+            .get_mut(id.vs)?
+            .rss
+            .get_mut(id.rs)?
+            .checkers
+            .get_mut(id.checker)
+    }
+
+    fn rs_state_mut(&mut self, vs: usize, rs: usize) -> Option<&mut RsState> {
+        self.state.get_mut(vs)?.rss.get_mut(rs)
+    }
+
+    fn rs_count(&self, vs: usize) -> usize {
+        self.state.get(vs).map_or(0, |v| v.rss.len())
+    }
+
+    fn checker_count(&self, vs: usize, rs: usize) -> usize {
+        self.state
+            .get(vs)
+            .and_then(|v| v.rss.get(rs))
+            .map_or(0, |r| r.checkers.len())
+    }
+
+    fn rs_cfg(&self, vs: usize, rs: usize) -> Option<&RealServer> {
+        self.vss.get(vs)?.real_servers.get(rs)
+    }
+
+    fn checker_cfg(
+        &self,
+        vs: usize,
+        rs: usize,
+        c: usize,
+    ) -> Option<&crate::config::model::check::Checker> {
+        self.rs_cfg(vs, rs)?.checkers.get(c)
+    }
+
+    fn rs_alive(&self, vs: usize, rs: usize) -> bool {
+        self.state
+            .get(vs)
+            .and_then(|v| v.rss.get(rs))
+            .is_some_and(|r| r.alive)
+    }
+
+    fn rs_inhibit(&self, vs: usize, rs: usize) -> bool {
+        self.rs_cfg(vs, rs)
+            .and_then(|r| r.inhibit_on_failure)
+            .unwrap_or(false)
+    }
+
+    fn q_h(&self, vs: usize) -> (i64, i64) {
+        self.vss
+            .get(vs)
+            .map_or((1, 0), |v| (i64::from(v.quorum), i64::from(v.hysteresis)))
+    }
+
+    /// W: the sum of the effective weights of alive real servers (§8.4).
+    fn live_weight(&self, vs: usize) -> i64 {
+        (0..self.rs_count(vs))
+            .filter(|&r| self.rs_alive(vs, r))
+            .map(|r| i64::from(self.effective_weight(vs, r)))
+            .sum()
+    }
+
+    fn vs_name(&self, vs: usize) -> String {
+        self.vss
+            .get(vs)
+            .map(|v| v.display().to_string())
+            .unwrap_or_default()
+    }
+
+    fn rs_name(&self, vs: usize, rs: usize) -> String {
+        match (self.vss.get(vs), self.rs_cfg(vs, rs)) {
+            (Some(v), Some(r)) => v.rs_display(r).to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// keepalived's FMT_CHK: the checker's connect address in the VS protocol.
+    fn chk_display(&self, id: CheckerId) -> String {
+        match (
+            self.vss.get(id.vs),
+            self.rs_cfg(id.vs, id.rs),
+            self.checker_cfg(id.vs, id.rs, id.checker),
+        ) {
+            (Some(v), Some(r), Some(c)) => SvcDisplay {
+                ip: c.conn.connect_ip.unwrap_or(r.ip),
+                port: c.conn.connect_port.unwrap_or(r.port),
+                ..v.rs_display(r)
+            }
+            .to_string(),
+            _ => String::new(),
+        }
+    }
+
+    fn misc_subject(&self, id: CheckerId) -> String {
+        format!("{} VS {}", self.rs_name(id.vs, id.rs), self.vs_name(id.vs))
+    }
+
+    fn dest(&self, vs: usize, rs: usize, weight: u32) -> Option<Dest> {
+        let v = self.vss.get(vs)?;
+        let r = self.rs_cfg(vs, rs)?;
+        let m = r.method.or(v.method).unwrap_or(Forwarding::Nat);
+        let mut d = Dest::new(r.ip, r.port, fwd_of(m), weight);
+        d.u_thresh = r.uthreshold;
+        d.l_thresh = r.lthreshold;
+        Some(d)
+    }
+
+    fn sorry_dest(&self, vs: usize, weight: u32) -> Dest {
+        let v = self.vss.get(vs);
+        let s = v.and_then(|v| v.sorry_server.as_ref());
+        let (ip, port, m) = match (v, s) {
+            (Some(v), Some(s)) => (
+                s.ip,
+                if s.port == 0 { v.port() } else { s.port },
+                s.method.or(v.method).unwrap_or(Forwarding::Nat),
+            ),
+            _ => (
+                std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                0,
+                Forwarding::Nat,
+            ),
+        };
+        Dest::new(ip, port, fwd_of(m), weight)
+    }
+
+    fn sorry_name(&self, vs: usize) -> String {
+        let d = self.sorry_dest(vs, 0);
+        match self.vss.get(vs).and_then(|v| v.real_servers.first()) {
+            Some(r) => SvcDisplay {
+                ip: d.addr,
+                port: d.port,
+                ..self
+                    .vss
+                    .get(vs)
+                    .map(|v| v.rs_display(r))
+                    .unwrap_or(SvcDisplay {
+                        ip: d.addr,
+                        protocol: None,
+                        port: d.port,
+                    })
+            }
+            .to_string(),
+            None => format!("[{}]:{}", d.addr, d.port),
+        }
+    }
+
+    fn ipvs_add(&mut self, vs: usize, rs: usize, weight: u32) {
+        if let Some(d) = self.dest(vs, rs, weight) {
+            self.out
+                .push_back(Output::Ipvs(IpvsOp::AddDest { vs, dest: d }));
+            if let Some(st) = self.rs_state_mut(vs, rs) {
+                st.set = true;
+            }
+        }
+    }
+
+    fn ipvs_set(&mut self, vs: usize, rs: usize, weight: u32) {
+        if let Some(d) = self.dest(vs, rs, weight) {
+            self.out
+                .push_back(Output::Ipvs(IpvsOp::SetDest { vs, dest: d }));
+        }
+    }
+
+    fn ipvs_del(&mut self, vs: usize, rs: usize) {
+        if let Some(d) = self.dest(vs, rs, 0) {
+            self.out
+                .push_back(Output::Ipvs(IpvsOp::DelDest { vs, dest: d }));
+            if let Some(st) = self.rs_state_mut(vs, rs) {
+                st.set = false;
+            }
+        }
+    }
+
+    /// keepalived's update_svr_checker_state: counts failed checkers, and the real server
+    /// follows (alive when none failed, §8.3). A first result that confirms the initial
+    /// state of an alpha checker, or a failure, still runs the real server's notifies.
+    fn update_checker(&mut self, id: CheckerId, up: bool, res: &CheckResult) {
+        let Some(cs) = self.cs(id).cloned() else {
+            return;
+        };
+        let alpha = self
+            .checker_cfg(id.vs, id.rs, id.checker)
+            .and_then(|c| c.timing.alpha)
+            .unwrap_or(false);
+        if cs.up == up {
+            if !cs.has_run && (alpha || !up) {
+                self.rs_notifies(id.vs, id.rs);
+            }
+            return;
+        }
+        if let Some(c) = self.cs_mut(id) {
+            c.up = up;
+        }
+        let Some(st) = self.rs_state_mut(id.vs, id.rs) else {
+            return;
+        };
+        if up {
+            st.failed = st.failed.saturating_sub(1);
+        } else {
+            st.failed += 1;
+        }
+        let alive = st.failed == 0;
+        let kind = self
+            .checker_cfg(id.vs, id.rs, id.checker)
+            .map(|c| c.kind.clone());
+        if let Some(k) = kind {
+            self.mail_rs(id, &k, up, res);
+        }
+        if alive != self.rs_alive(id.vs, id.rs) {
+            self.rs_state(id.vs, id.rs, alive);
+        }
+    }
+
+    /// keepalived's do_rs_notifies: the notify script and the FIFO line.
+    fn rs_notifies(&mut self, vs: usize, rs: usize) {
+        let alive = self.rs_alive(vs, rs);
+        let (rsn, vsn) = (self.rs_name(vs, rs), self.vs_name(vs));
+        let word = if alive { "UP" } else { "DOWN" };
+        self.out
+            .push_back(Output::Fifo(format!("RS {rsn} {vsn} {word}\n")));
+        if let Some(s) = self.rs_cfg(vs, rs).and_then(|r| {
+            if alive {
+                r.notify_up.clone()
+            } else {
+                r.notify_down.clone()
+            }
+        }) {
+            self.out.push_back(Output::Script(s));
+        }
+    }
+
+    /// keepalived's perform_svr_state (§8.3).
+    fn rs_state(&mut self, vs: usize, rs: usize, alive: bool) {
+        let inhibit = self.rs_inhibit(vs, rs);
+        let (rsn, vsn) = (self.rs_name(vs, rs), self.vs_name(vs));
+        let sorry = self.sorry_active(vs);
+        let set = self
+            .state
+            .get(vs)
+            .and_then(|v| v.rss.get(rs))
+            .is_some_and(|r| r.set);
+        if alive {
+            if inhibit {
+                self.log(format!("Enabling service {rsn} of VS {vsn}"));
+            } else {
+                self.log(format!("Adding service {rsn} to VS {vsn}"));
+            }
+            // while the sorry server serves, changes are recorded only (§8.3)
+            if !sorry {
+                let w = self.effective_weight(vs, rs);
+                if set {
+                    self.ipvs_set(vs, rs, w);
+                } else {
+                    self.ipvs_add(vs, rs, w);
+                }
+            }
+        } else {
+            if inhibit {
+                self.log(format!("Disabling service {rsn} of VS {vsn}"));
+            } else {
+                self.log(format!("Removing service {rsn} from VS {vsn}"));
+            }
+            if !sorry && set {
+                if inhibit {
+                    self.ipvs_set(vs, rs, 0);
+                } else {
+                    self.ipvs_del(vs, rs);
+                }
+            }
+        }
+        if let Some(st) = self.rs_state_mut(vs, rs) {
+            st.alive = alive;
+        }
+        self.rs_notifies(vs, rs);
+        self.update_quorum(vs);
+    }
+
+    fn set_base_weight(&mut self, vs: usize, rs: usize, w: u32) {
+        let old = self.effective_weight(vs, rs);
+        if let Some(st) = self.rs_state_mut(vs, rs) {
+            st.base_weight = w;
+        }
+        self.weight_changed(vs, rs, old);
+    }
+
+    /// keepalived's update_svr_wgt: log, SET_DEST if in the pool, re-evaluate quorum.
+    fn weight_changed(&mut self, vs: usize, rs: usize, old: u32) {
+        let new = self.effective_weight(vs, rs);
+        if new == old {
+            return;
+        }
+        let alive = self.rs_alive(vs, rs);
+        self.log(format!(
+            "Changing weight from {old} to {new} for {}active service {} of VS {}",
+            if alive { "" } else { "in" },
+            self.rs_name(vs, rs),
+            self.vs_name(vs)
+        ));
+        let set = self
+            .state
+            .get(vs)
+            .and_then(|v| v.rss.get(rs))
+            .is_some_and(|r| r.set);
+        if alive && set && !self.sorry_active(vs) {
+            self.ipvs_set(vs, rs, new);
+        }
+        self.update_quorum(vs);
+    }
+
+    /// keepalived's update_quorum_state (§8.4): the threshold is quorum − hysteresis
+    /// while up and quorum + hysteresis while down.
+    fn update_quorum(&mut self, vs: usize) {
+        let w = self.live_weight(vs);
+        let (q, h) = self.q_h(vs);
+        if self.quorum_up(vs) {
+            if w == 0 || w < q - h {
+                self.lose_quorum(vs, w, false);
+            }
+        } else if w >= q + h {
+            self.gain_quorum(vs, w);
+        }
+    }
+
+    fn has_sorry(&self, vs: usize) -> bool {
+        self.vss.get(vs).is_some_and(|v| v.sorry_server.is_some())
+    }
+
+    fn sorry_inhibit(&self, vs: usize) -> bool {
+        self.vss
+            .get(vs)
+            .and_then(|v| v.sorry_server.as_ref())
+            .is_some_and(|s| s.inhibit)
+    }
+
+    /// keepalived's perform_quorum_state: alive servers out of or back into the pool.
+    fn pool(&mut self, vs: usize, add: bool) {
+        let vsn = self.vs_name(vs);
+        self.log(format!(
+            "{} the pool for VS {vsn}",
+            if add {
+                "Adding alive servers to"
+            } else {
+                "Removing alive servers from"
+            }
+        ));
+        for r in 0..self.rs_count(vs) {
+            if !self.rs_alive(vs, r) {
+                continue;
+            }
+            let set = self
+                .state
+                .get(vs)
+                .and_then(|v| v.rss.get(r))
+                .is_some_and(|x| x.set);
+            // ipvs_cmd turns ADD of a set inhibited server into EDIT, DEL into weight 0
+            match (add, set, self.rs_inhibit(vs, r)) {
+                (true, true, _) => self.ipvs_set(vs, r, self.effective_weight(vs, r)),
+                (true, false, _) => self.ipvs_add(vs, r, self.effective_weight(vs, r)),
+                (false, true, true) => self.ipvs_set(vs, r, 0),
+                (false, true, false) => self.ipvs_del(vs, r),
+                (false, false, _) => {}
+            }
+        }
+    }
+
+    /// Quorum lost, or (`init`) down at startup with a sorry server to add.
+    fn lose_quorum(&mut self, vs: usize, w: i64, init: bool) {
+        let (q, h) = self.q_h(vs);
+        // keepalived prints the threshold it compared with: Q+H at startup (Q-H label)
+        let t = if init { q + h } else { q - h };
+        let vsn = self.vs_name(vs);
+        if let Some(st) = self.state.get_mut(vs) {
+            st.quorum_up = false;
+        }
+        let what = if init {
+            "Starting with quorum down"
+        } else {
+            "Lost quorum"
+        };
+        self.log(format!("{what} {q}-{h}={t} > {w} for VS {vsn}"));
+        if self.has_sorry(vs) && !self.sorry_active(vs) {
+            let inhibit = self.sorry_inhibit(vs);
+            let sn = self.sorry_name(vs);
+            self.log(format!(
+                "{} sorry server {sn} to VS {vsn}",
+                if inhibit { "Enabling" } else { "Adding" }
+            ));
+            self.pool(vs, false);
+            let d = self.sorry_dest(vs, 1);
+            let set = self.state.get(vs).is_some_and(|s| s.sorry_set);
+            let op = if set {
+                IpvsOp::SetDest { vs, dest: d }
+            } else {
+                IpvsOp::AddDest { vs, dest: d }
+            };
+            self.out.push_back(Output::Ipvs(op));
+            if let Some(st) = self.state.get_mut(vs) {
+                st.sorry_active = true;
+                st.sorry_set = true;
+            }
+        }
+        let mail = format!("{what} {q}+{h}={t} <= {w}");
+        self.quorum_notify(vs, false, &mail);
+    }
+
+    fn gain_quorum(&mut self, vs: usize, w: i64) {
+        let (q, h) = self.q_h(vs);
+        let t = q + h;
+        let vsn = self.vs_name(vs);
+        if let Some(st) = self.state.get_mut(vs) {
+            st.quorum_up = true;
+        }
+        self.log(format!("Gained quorum {q}+{h}={t} <= {w} for VS {vsn}"));
+        if self.sorry_active(vs) {
+            let inhibit = self.sorry_inhibit(vs);
+            let sn = self.sorry_name(vs);
+            self.log(format!(
+                "{} sorry server {sn} from VS {vsn}",
+                if inhibit { "Disabling" } else { "Removing" }
+            ));
+            let d = self.sorry_dest(vs, 0);
+            let op = if inhibit {
+                IpvsOp::SetDest { vs, dest: d }
+            } else {
+                IpvsOp::DelDest { vs, dest: d }
+            };
+            self.out.push_back(Output::Ipvs(op));
+            if let Some(st) = self.state.get_mut(vs) {
+                st.sorry_active = false;
+                st.sorry_set = inhibit;
+            }
+            self.pool(vs, true);
+        }
+        self.quorum_notify(vs, true, &format!("Gained quorum {q}+{h}={t} <= {w}"));
+    }
+
+    fn quorum_notify(&mut self, vs: usize, up: bool, line: &str) {
+        let vsn = self.vs_name(vs);
+        let word = if up { "UP" } else { "DOWN" };
+        self.out
+            .push_back(Output::Fifo(format!("VS {vsn} {word}\n")));
+        let (script, mail) = match self.vss.get(vs) {
+            Some(v) => (
+                if up {
+                    v.quorum_up.clone()
+                } else {
+                    v.quorum_down.clone()
+                },
+                v.smtp_alert_effective(self.globals.smtp_alert_checker, self.globals.smtp_alert),
+            ),
+            None => (None, false),
+        };
+        if let Some(s) = script {
+            self.out.push_back(Output::Script(s));
+        }
+        if mail {
+            // do_vs_notifies prints "Q+H=T <= W" for both directions
+            self.out.push_back(Output::Mail {
+                subject: format!("Virtualserver {vsn} - {word}"),
+                body: format!("=> {line} <="),
+            });
+        }
+    }
+
+    fn mail_rs(&mut self, id: CheckerId, kind: &CheckerKind, up: bool, res: &CheckResult) {
+        let on = self.rs_cfg(id.vs, id.rs).is_some_and(|r| {
+            r.smtp_alert_effective(self.globals.smtp_alert_checker, self.globals.smtp_alert)
+        });
+        if !on {
+            return;
+        }
+        let body = match (kind, up) {
+            (CheckerKind::Tcp, true) => "=> TCP CHECK succeed on service <=".to_owned(),
+            (CheckerKind::Tcp, false) => "=> TCP CHECK failed on service <=".to_owned(),
+            (CheckerKind::Misc(_), true) => "=> MISC CHECK succeeded on service <=".to_owned(),
+            (CheckerKind::Misc(_), false) => "=> MISC CHECK failed on service <=".to_owned(),
+            (CheckerKind::Dns(_), true) => "=> DNS_CHECK: succeed on service <=".to_owned(),
+            (CheckerKind::Dns(_), false) => "=> DNS_CHECK: failed on service <=".to_owned(),
+            (CheckerKind::Ping, true) => "=> ICMP CHECK succeed on service <=".to_owned(),
+            (CheckerKind::Ping, false) => "=> ICMP CHECK failed on service <=".to_owned(),
+            (CheckerKind::Udp(_), true) => "=> UDP CHECK succeed on service <=".to_owned(),
+            (CheckerKind::Udp(_), false) => "=> UDP CHECK failed on service <=".to_owned(),
+            (_, true) => "=> CHECK succeed on service <=".to_owned(),
+            (CheckerKind::Http(_) | CheckerKind::Ssl(_), false) => {
+                "=> CHECK failed on service : HTTP request failed <=".to_owned()
+            }
+            (_, false) => match &res.reason {
+                Some(r) => format!(
+                    "=> CHECK failed on service : {} <=",
+                    r.split(" server ").next().unwrap_or(r)
+                ),
+                None => "=> CHECK failed on service <=".to_owned(),
+            },
+        };
+        self.out.push_back(Output::Mail {
+            subject: format!(
+                "Realserver {} of virtual server {} - {}",
+                self.rs_name(id.vs, id.rs),
+                self.vs_name(id.vs),
+                if up { "UP" } else { "DOWN" }
+            ),
+            body,
+        });
+    }
+
+    /// The checker's own up/down line (§7 checker rows; keepalived 2.2.7's strings).
+    fn log_transition(&mut self, kind: &CheckerKind, up: bool, name: &str, retries: u32) {
+        let after = |what: &str, of: &str| {
+            if retries > 0 {
+                format!("{what} on service {name}{of} failed after {retries} retries.")
+            } else {
+                format!("{what} on service {name} failed.")
+            }
+        };
+        let line = match (kind, up) {
+            (CheckerKind::Tcp, true) => format!("TCP connection to {name} success."),
+            (CheckerKind::Tcp, false) => after("TCP_CHECK", ""),
+            (CheckerKind::Http(_) | CheckerKind::Ssl(_), true) => {
+                format!("Remote Web server {name} succeed on service.")
+            }
+            // SSL_GET shares HTTP_GET's code and words
+            (CheckerKind::Http(_) | CheckerKind::Ssl(_), false) => after("HTTP_CHECK", ""),
+            (CheckerKind::Smtp(_), true) => {
+                format!("Remote SMTP server {name} succeed on service.")
+            }
+            (CheckerKind::Smtp(_), false) => after("SMTP_CHECK", ""),
+            (CheckerKind::Dns(_), true) => format!("DNS_CHECK ({name}) succeeded"),
+            (CheckerKind::Dns(_), false) if retries > 0 => {
+                format!("DNS_CHECK ({name}) failed after {retries} retries")
+            }
+            (CheckerKind::Dns(_), false) => format!("DNS_CHECK ({name}) failed"),
+            (CheckerKind::Udp(_), true) => format!("UDP connection to {name} success."),
+            (CheckerKind::Udp(_), false) => after("UDP_CHECK", ""),
+            (CheckerKind::Ping, true) => format!("ICMP connection to {name} success."),
+            (CheckerKind::Ping, false) => after("ICMP CHECK", ""),
+            (CheckerKind::Misc(_) | CheckerKind::File(_) | CheckerKind::Bfd(_), _) => return,
+        };
+        self.log(line);
+    }
+
+    /// Per-attempt failure detail (`log_all_failures`).
+    fn log_failure_detail(&mut self, kind: &CheckerKind, name: &str, res: &CheckResult) {
+        let reason = res.reason.clone().unwrap_or_else(|| "failed".to_owned());
+        let line = match kind {
+            CheckerKind::Tcp => format!("TCP connection to {name} {reason}."),
+            CheckerKind::Http(_) | CheckerKind::Ssl(_) => reason,
+            _ => format!("{name}: {reason}"),
+        };
+        self.log(line);
+    }
+}
+
+fn exited(res: &CheckResult) -> String {
+    match res.exit_status {
+        Some(s) => format!(" (exited with status {s})"),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,520 @@
+//! Decisions driven through a simulated clock: configurations are read by the real
+//! loader, results are injected, outputs compared line by line.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::config::{load_str, LoadOptions};
+
+fn manager(text: &str) -> Manager {
+    let loaded = load_str(text, Path::new("/t.conf"), &LoadOptions::default());
+    Manager::new(&loaded.config.check, Globals::default(), 42)
+}
+
+fn at(s: u64) -> Instant {
+    Instant(Duration::from_secs(s))
+}
+
+const ID: CheckerId = CheckerId {
+    vs: 0,
+    rs: 0,
+    checker: 0,
+};
+
+fn rs(n: usize) -> CheckerId {
+    CheckerId {
+        vs: 0,
+        rs: n,
+        checker: 0,
+    }
+}
+
+fn drain(m: &mut Manager) -> Vec<Output> {
+    std::iter::from_fn(|| m.poll_output()).collect()
+}
+
+fn logs(m: &mut Manager) -> Vec<String> {
+    drain(m)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Log(l) => Some(l),
+            _ => None,
+        })
+        .collect()
+}
+
+/// IPVS operations as short strings: `add 192.0.2.1:80 w1`, `set ... w0`, `del ...`.
+fn ops(out: &[Output]) -> Vec<String> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Ipvs(IpvsOp::AddDest { dest, .. }) => {
+                Some(format!("add {}:{} w{}", dest.addr, dest.port, dest.weight))
+            }
+            Output::Ipvs(IpvsOp::SetDest { dest, .. }) => {
+                Some(format!("set {}:{} w{}", dest.addr, dest.port, dest.weight))
+            }
+            Output::Ipvs(IpvsOp::DelDest { dest, .. }) => {
+                Some(format!("del {}:{}", dest.addr, dest.port))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn ok() -> CheckResult {
+    CheckResult::up()
+}
+
+fn fail() -> CheckResult {
+    CheckResult::down("failed")
+}
+
+const TCP_ONE: &str = "
+virtual_server 192.0.2.100 80 {
+  delay_loop 10
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  warmup 0
+  real_server 192.0.2.1 80 {
+    notify_down /bin/down.sh
+    TCP_CHECK {
+      connect_timeout 2
+      retry 1
+      delay_before_retry 3
+    }
+  }
+}
+";
+
+#[test]
+fn startup_adds_alive_servers_and_schedules_checks() {
+    let mut m = manager(TCP_ONE);
+    m.start(at(0));
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["add 192.0.2.1:80 w1"]);
+    assert_eq!(m.poll_timeout(), Some(at(0)));
+    assert_eq!(m.due(at(0)), vec![ID]);
+    // a due checker is not due again until its result arrives
+    assert_eq!(m.poll_timeout(), None);
+    m.handle_result(at(0), ID, &ok());
+    assert_eq!(
+        logs(&mut m),
+        ["TCP connection to [192.0.2.1]:tcp:80 success."]
+    );
+    assert_eq!(m.poll_timeout(), Some(at(10)));
+}
+
+#[test]
+fn retry_then_down_notifies_and_recovery() {
+    let mut m = manager(TCP_ONE);
+    m.start(at(0));
+    drain(&mut m);
+    // retry 1: the first failure (even before any result) only schedules a retry
+    m.handle_result(at(0), ID, &fail());
+    assert!(drain(&mut m).is_empty());
+    assert_eq!(m.poll_timeout(), Some(at(3)));
+    assert!(m.is_alive(0, 0));
+    m.handle_result(at(3), ID, &fail());
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["del 192.0.2.1:80"]);
+    assert_eq!(
+        out[0],
+        Output::Log("TCP_CHECK on service [192.0.2.1]:tcp:80 failed after 1 retries.".into())
+    );
+    assert!(out.contains(&Output::Log(
+        "Removing service [192.0.2.1]:tcp:80 from VS [192.0.2.100]:tcp:80".into()
+    )));
+    assert!(out.contains(&Output::Log(
+        "Lost quorum 1-0=1 > 0 for VS [192.0.2.100]:tcp:80".into()
+    )));
+    assert!(out.contains(&Output::Fifo(
+        "RS [192.0.2.1]:tcp:80 [192.0.2.100]:tcp:80 DOWN\n".into()
+    )));
+    assert!(out.contains(&Output::Fifo("VS [192.0.2.100]:tcp:80 DOWN\n".into())));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Script(s) if s.text == "/bin/down.sh")));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Mail { subject, body }
+        if subject == "Realserver [192.0.2.1]:tcp:80 of virtual server [192.0.2.100]:tcp:80 - DOWN"
+        && body == "=> TCP CHECK failed on service <=")));
+    assert!(!m.is_alive(0, 0));
+    assert_eq!(m.poll_timeout(), Some(at(13)));
+    // while down keepalived still alternates retry and delay_loop, silently
+    m.handle_result(at(13), ID, &fail());
+    assert_eq!(m.poll_timeout(), Some(at(16)));
+    m.handle_result(at(16), ID, &fail());
+    assert_eq!(m.poll_timeout(), Some(at(26)));
+    assert!(drain(&mut m).is_empty());
+    // recovery
+    m.handle_result(at(26), ID, &ok());
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["add 192.0.2.1:80 w1"]);
+    assert_eq!(
+        out[0],
+        Output::Log("TCP connection to [192.0.2.1]:tcp:80 success.".into())
+    );
+    assert!(out.contains(&Output::Log(
+        "Adding service [192.0.2.1]:tcp:80 to VS [192.0.2.100]:tcp:80".into()
+    )));
+    assert!(out.contains(&Output::Log(
+        "Gained quorum 1+0=1 <= 1 for VS [192.0.2.100]:tcp:80".into()
+    )));
+    assert_eq!(m.poll_timeout(), Some(at(36)));
+}
+
+#[test]
+fn a_first_success_confirms_silently_only_after_logging() {
+    let mut m = manager(TCP_ONE);
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &ok());
+    assert_eq!(
+        logs(&mut m),
+        ["TCP connection to [192.0.2.1]:tcp:80 success."]
+    );
+    m.handle_result(at(10), ID, &ok());
+    assert!(drain(&mut m).is_empty());
+}
+
+#[test]
+fn a_success_between_failures_resets_the_retry_count() {
+    let mut m = manager(TCP_ONE);
+    m.start(at(0));
+    m.handle_result(at(0), ID, &ok());
+    m.handle_result(at(10), ID, &fail());
+    m.handle_result(at(13), ID, &ok());
+    m.handle_result(at(23), ID, &fail());
+    assert!(m.is_alive(0, 0));
+    assert_eq!(m.poll_timeout(), Some(at(26)));
+}
+
+#[test]
+fn alpha_servers_start_failed_and_inhibit_sets_weight_zero() {
+    let mut m = manager(
+        "
+virtual_server 192.0.2.100 80 {
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  alpha
+  inhibit_on_failure
+  real_server 192.0.2.1 80 {
+    weight 3
+    TCP_CHECK {
+    }
+  }
+}
+",
+    );
+    m.start(at(0));
+    let out = drain(&mut m);
+    // inhibited and failed: in the pool at weight 0; quorum down at startup is silent
+    // without a sorry server
+    assert_eq!(ops(&out), ["add 192.0.2.1:80 w0"]);
+    assert!(!out.iter().any(|o| matches!(o, Output::Log(_))));
+    assert!(!m.quorum_up(0));
+    m.handle_result(at(1), ID, &ok());
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["set 192.0.2.1:80 w3"]);
+    assert!(out.contains(&Output::Log(
+        "Enabling service [192.0.2.1]:tcp:80 of VS [192.0.2.100]:tcp:80".into()
+    )));
+    assert!(m.quorum_up(0));
+    // up then failing twice (retry 1 default): disabled, weight 0, not removed
+    m.handle_result(at(2), ID, &fail());
+    m.handle_result(at(3), ID, &fail());
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["set 192.0.2.1:80 w0"]);
+    assert!(out.contains(&Output::Log(
+        "Disabling service [192.0.2.1]:tcp:80 of VS [192.0.2.100]:tcp:80".into()
+    )));
+}
+
+const SORRY: &str = "
+virtual_server 192.0.2.100 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  quorum 2
+  hysteresis 1
+  quorum_up /bin/qup
+  quorum_down /bin/qdown
+  sorry_server 192.0.2.50 8080
+  real_server 192.0.2.1 80 {
+    TCP_CHECK {
+      retry 0
+    }
+  }
+  real_server 192.0.2.2 80 {
+    TCP_CHECK {
+      retry 0
+    }
+  }
+  real_server 192.0.2.3 80 {
+    TCP_CHECK {
+      retry 0
+    }
+  }
+}
+";
+
+#[test]
+fn quorum_hysteresis_and_sorry_server() {
+    let mut m = manager(SORRY);
+    m.start(at(0));
+    assert_eq!(
+        ops(&drain(&mut m)),
+        [
+            "add 192.0.2.1:80 w1",
+            "add 192.0.2.2:80 w1",
+            "add 192.0.2.3:80 w1"
+        ]
+    );
+    for n in 0..3 {
+        m.handle_result(at(0), rs(n), &ok());
+    }
+    drain(&mut m);
+    // W=2 and W=1 are within the hysteresis band (lost only below 2-1=1)
+    m.handle_result(at(1), rs(0), &fail());
+    m.handle_result(at(1), rs(1), &fail());
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["del 192.0.2.1:80", "del 192.0.2.2:80"]);
+    assert!(m.quorum_up(0));
+    m.handle_result(at(2), rs(2), &fail());
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["del 192.0.2.3:80", "add 192.0.2.50:8080 w1"]);
+    let l: Vec<String> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Log(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        l,
+        [
+            "TCP_CHECK on service [192.0.2.3]:tcp:80 failed.",
+            "Removing service [192.0.2.3]:tcp:80 from VS [192.0.2.100]:tcp:80",
+            "Lost quorum 2-1=1 > 0 for VS [192.0.2.100]:tcp:80",
+            "Adding sorry server [192.0.2.50]:tcp:8080 to VS [192.0.2.100]:tcp:80",
+            "Removing alive servers from the pool for VS [192.0.2.100]:tcp:80",
+        ]
+    );
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Script(s) if s.text == "/bin/qdown")));
+    assert!(m.sorry_active(0));
+    // W=1, 2: below quorum+hysteresis=3: recorded, not pushed to IPVS
+    m.handle_result(at(3), rs(0), &ok());
+    m.handle_result(at(3), rs(1), &ok());
+    let out = drain(&mut m);
+    assert!(ops(&out).is_empty());
+    assert!(out.contains(&Output::Log(
+        "Adding service [192.0.2.1]:tcp:80 to VS [192.0.2.100]:tcp:80".into()
+    )));
+    assert!(!m.quorum_up(0));
+    m.handle_result(at(4), rs(2), &ok());
+    let out = drain(&mut m);
+    assert_eq!(
+        ops(&out),
+        [
+            "del 192.0.2.50:8080",
+            "add 192.0.2.1:80 w1",
+            "add 192.0.2.2:80 w1",
+            "add 192.0.2.3:80 w1"
+        ]
+    );
+    assert!(out.contains(&Output::Log(
+        "Gained quorum 2+1=3 <= 3 for VS [192.0.2.100]:tcp:80".into()
+    )));
+    assert!(out.contains(&Output::Log(
+        "Removing sorry server [192.0.2.50]:tcp:8080 from VS [192.0.2.100]:tcp:80".into()
+    )));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Script(s) if s.text == "/bin/qup")));
+    assert!(!m.sorry_active(0));
+}
+
+#[test]
+fn startup_without_quorum_uses_the_sorry_server_directly() {
+    let mut m = manager(
+        &SORRY
+            .replace("quorum 2", "quorum 3")
+            .replace("hysteresis 1", "alpha"),
+    );
+    m.start(at(0));
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["add 192.0.2.50:8080 w1"]);
+    assert!(out.contains(&Output::Log(
+        "Starting with quorum down 3-0=3 > 0 for VS [192.0.2.100]:tcp:80".into()
+    )));
+    // alpha: the first failure confirms the down state and runs the notifies
+    m.handle_result(at(1), rs(0), &fail());
+    let out = drain(&mut m);
+    assert!(out.contains(&Output::Fifo(
+        "RS [192.0.2.1]:tcp:80 [192.0.2.100]:tcp:80 DOWN\n".into()
+    )));
+    assert!(ops(&out).is_empty());
+}
+
+#[test]
+fn misc_dynamic_weight_and_file_check() {
+    let mut m = manager(
+        "
+virtual_server 192.0.2.100 80 {
+  lb_algo wrr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.1 80 {
+    weight 4
+    MISC_CHECK {
+      misc_path \"/bin/check arg\"
+      misc_dynamic
+    }
+    FILE_CHECK {
+      track_file tf
+      weight 2
+    }
+  }
+}
+",
+    );
+    m.start(at(0));
+    assert_eq!(ops(&drain(&mut m)), ["add 192.0.2.1:80 w4"]);
+    let r = super::super::misc::result_of(Some(12), true);
+    m.handle_result(at(1), ID, &r);
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["set 192.0.2.1:80 w10"]);
+    assert!(out.contains(&Output::Log(
+        "Misc check for [[192.0.2.1]:tcp:80 VS [192.0.2.100]:tcp:80] by [/bin/check arg] succeeded.".into()
+    )));
+    assert!(out.contains(&Output::Log(
+        "Changing weight from 4 to 10 for active service [192.0.2.1]:tcp:80 of VS [192.0.2.100]:tcp:80".into()
+    )));
+    let file = CheckerId {
+        vs: 0,
+        rs: 0,
+        checker: 1,
+    };
+    m.handle_file(file, Some(-3));
+    assert_eq!(ops(&drain(&mut m)), ["set 192.0.2.1:80 w7"]);
+    assert_eq!(m.effective_weight(0, 0), 7);
+    // a file value that takes the server down
+    m.handle_file(file, None);
+    assert_eq!(ops(&drain(&mut m)), ["del 192.0.2.1:80"]);
+    assert!(!m.is_alive(0, 0));
+    // misc with retry 0 (its default): a failure while up is final at once
+    let mut m2 = manager(
+        "
+virtual_server 192.0.2.100 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.1 80 {
+    MISC_CHECK {
+      misc_path /bin/x
+    }
+  }
+}
+",
+    );
+    m2.start(at(0));
+    m2.handle_result(at(0), ID, &ok());
+    drain(&mut m2);
+    m2.handle_result(at(60), ID, &super::super::misc::result_of(Some(1), false));
+    assert_eq!(
+        logs(&mut m2)[0],
+        "Misc check for [[192.0.2.1]:tcp:80 VS [192.0.2.100]:tcp:80] by [/bin/x] failed (exited with status 1)."
+    );
+}
+
+#[test]
+fn warmup_spreads_the_first_checks() {
+    let mut m = manager(&TCP_ONE.replace("warmup 0", "warmup 5"));
+    m.start(at(100));
+    let t = m.poll_timeout().unwrap();
+    assert!(t >= at(100) && t <= at(105));
+}
+
+#[test]
+fn sorry_server_inhibit_and_weights_while_sorry_serves() {
+    let text = SORRY
+        .replace("hysteresis 1", "hysteresis 0")
+        .replace("8080\n", "8080\n  sorry_server_inhibit\n")
+        .replace("quorum 2", "quorum 3");
+    let mut m = manager(&text);
+    m.start(at(0));
+    // the inhibited sorry server is added at weight 0 after the quorum check
+    assert_eq!(
+        ops(&drain(&mut m)),
+        [
+            "add 192.0.2.1:80 w1",
+            "add 192.0.2.2:80 w1",
+            "add 192.0.2.3:80 w1",
+            "add 192.0.2.50:8080 w0"
+        ]
+    );
+    m.handle_result(at(0), rs(0), &fail());
+    let out = drain(&mut m);
+    assert_eq!(
+        ops(&out),
+        [
+            "del 192.0.2.1:80",
+            "del 192.0.2.2:80",
+            "del 192.0.2.3:80",
+            "set 192.0.2.50:8080 w1"
+        ]
+    );
+    assert!(out.contains(&Output::Log(
+        "Enabling sorry server [192.0.2.50]:tcp:8080 to VS [192.0.2.100]:tcp:80".into()
+    )));
+    m.handle_result(at(1), rs(0), &ok());
+    let out = drain(&mut m);
+    assert_eq!(
+        ops(&out),
+        [
+            "set 192.0.2.50:8080 w0",
+            "add 192.0.2.1:80 w1",
+            "add 192.0.2.2:80 w1",
+            "add 192.0.2.3:80 w1"
+        ]
+    );
+    assert!(out.contains(&Output::Log(
+        "Disabling sorry server [192.0.2.50]:tcp:8080 from VS [192.0.2.100]:tcp:80".into()
+    )));
+    assert!(out.contains(&Output::Log(
+        "Adding alive servers to the pool for VS [192.0.2.100]:tcp:80".into()
+    )));
+}
+
+#[test]
+fn misc_dynamic_status_zero_restores_the_configured_weight() {
+    let mut m = manager(
+        "
+virtual_server 192.0.2.100 80 {
+  lb_algo wrr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.1 80 {
+    weight 4
+    MISC_CHECK {
+      misc_path /bin/c
+      misc_dynamic
+    }
+  }
+}
+",
+    );
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &super::super::misc::result_of(Some(2), true));
+    assert_eq!(ops(&drain(&mut m)), ["set 192.0.2.1:80 w0"]);
+    m.handle_result(at(60), ID, &super::super::misc::result_of(Some(0), true));
+    assert_eq!(ops(&drain(&mut m)), ["set 192.0.2.1:80 w4"]);
+    assert_eq!(m.effective_weight(0, 0), 4);
+}

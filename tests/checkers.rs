@@ -1,0 +1,624 @@
+//! Health checkers against real servers started by each test on 127.0.0.1 (ping inside
+//! a private network namespace): up, down and timeout cases; genhash against `md5sum`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keepalived::check::dispatch::{self, Env};
+use keepalived::check::http::{self, TlsSettings};
+use keepalived::check::manager::CheckerId;
+use keepalived::check::probe::Target;
+use keepalived::check::{dns, misc, ping, smtp, tcp, udp};
+use keepalived::config::model::check::checker::{
+    DnsCheck, DnsType, HttpCheck, HttpProtocol, MiscCheck, UdpCheck, Url,
+};
+use keepalived::config::model::check::SslConfig;
+use keepalived::config::{load_str, LoadOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+
+const SHORT: Duration = Duration::from_millis(300);
+
+fn target(addr: SocketAddr) -> Target {
+    Target::new(addr, Duration::from_secs(3))
+}
+
+/// A port nothing listens on (bound then released).
+async fn closed_port() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap()
+}
+
+async fn read_request<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Vec<u8> {
+    let mut req = Vec::new();
+    let mut b = [0u8; 1024];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut b).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => req.extend_from_slice(&b[..n]),
+        }
+    }
+    req
+}
+
+/// An HTTP server answering every connection with `response` (`None`: never answer);
+/// each request is sent on the returned channel.
+async fn http_server(response: Option<Vec<u8>>) -> (SocketAddr, mpsc::UnboundedReceiver<Vec<u8>>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let resp = response.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let req = read_request(&mut s).await;
+                let _ = tx.send(req);
+                match resp {
+                    Some(r) => {
+                        let _ = s.write_all(&r).await;
+                        let _ = s.shutdown().await;
+                    }
+                    None => tokio::time::sleep(Duration::from_secs(30)).await,
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+fn ok_response(body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/html\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+fn http_cfg(urls: Vec<Url>) -> HttpCheck {
+    HttpCheck {
+        urls,
+        ..HttpCheck::default()
+    }
+}
+
+fn url(path: &str) -> Url {
+    Url {
+        path: path.into(),
+        ..Url::default()
+    }
+}
+
+#[tokio::test]
+async fn tcp_up_down_and_timeout() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    assert!(tcp::check(&target(l.local_addr().unwrap())).await.up);
+    let r = tcp::check(&target(closed_port().await)).await;
+    assert!(!r.up);
+    // a full accept queue drops SYNs: the connect times out
+    let full = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let s = socket2::Socket::from(full);
+    s.listen(0).unwrap();
+    let addr: SocketAddr = s.local_addr().unwrap().as_socket().unwrap();
+    let mut hold = Vec::new();
+    for _ in 0..4 {
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_nonblocking(true).unwrap();
+        let _ = sock.connect(&addr.into());
+        hold.push(sock);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let r = tcp::check(&Target::new(addr, SHORT)).await;
+    assert_eq!((r.up, r.reason.as_deref()), (false, Some("timeout")));
+}
+
+#[tokio::test]
+async fn http_get_status_digest_host_and_timeout() {
+    let body = b"<html>hello</html>\n";
+    let (addr, mut reqs) = http_server(Some(ok_response(body))).await;
+    let mut u = url("/index.html");
+    u.digest = Some(http::md5(body));
+    let r = http::check(&http_cfg(vec![u.clone()]), None, &target(addr), None, "rs").await;
+    assert!(r.up, "{r:?}");
+    assert_eq!(
+        reqs.recv().await.unwrap(),
+        format!(
+            "GET /index.html HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:{}\r\n\r\n",
+            addr.port()
+        )
+        .into_bytes()
+    );
+    // virtualhost from the real server, HTTP/1.1
+    let mut cfg = http_cfg(vec![url("/")]);
+    cfg.protocol = HttpProtocol::Http11;
+    assert!(
+        http::check(&cfg, Some("www.example.org"), &target(addr), None, "rs")
+            .await
+            .up
+    );
+    assert_eq!(
+        reqs.recv().await.unwrap(),
+        b"GET / HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: www.example.org\r\n\r\n"
+    );
+    // wrong digest
+    u.digest = Some(http::md5(b"other"));
+    let r = http::check(
+        &http_cfg(vec![u]),
+        None,
+        &target(addr),
+        None,
+        "[127.0.0.1]:tcp:80",
+    )
+    .await;
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("MD5 digest error to server [127.0.0.1]:tcp:80.")
+    );
+    // status codes
+    let (addr404, _r) = http_server(Some(b"HTTP/1.0 404 Not Found\r\n\r\nnope".to_vec())).await;
+    let r = http::check(
+        &http_cfg(vec![url("/")]),
+        None,
+        &target(addr404),
+        None,
+        "rs",
+    )
+    .await;
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("HTTP status code error to server rs.")
+    );
+    let mut u404 = url("/");
+    u404.status_codes = vec![(400, 404)];
+    assert!(
+        http::check(&http_cfg(vec![u404]), None, &target(addr404), None, "rs")
+            .await
+            .up
+    );
+    // connection refused, no answer (timeout), empty answer
+    let r = http::check(
+        &http_cfg(vec![url("/")]),
+        None,
+        &target(closed_port().await),
+        None,
+        "rs",
+    )
+    .await;
+    assert_eq!(r.reason.as_deref(), Some("Error connecting server rs."));
+    let (silent, _r) = http_server(None).await;
+    let r = http::check(
+        &http_cfg(vec![url("/")]),
+        None,
+        &Target::new(silent, SHORT),
+        None,
+        "rs",
+    )
+    .await;
+    assert_eq!(r.reason.as_deref(), Some("Timeout HTTP read server rs."));
+    let (empty, _r) = http_server(Some(Vec::new())).await;
+    let r = http::check(&http_cfg(vec![url("/")]), None, &target(empty), None, "rs").await;
+    assert!(!r.up);
+}
+
+#[tokio::test]
+async fn http_chunked_and_regex() {
+    let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n6\r\npedia \r\n0\r\n\r\n".to_vec();
+    let (addr, _r) = http_server(Some(raw)).await;
+    let mut u = url("/");
+    u.regex = Some("Wikipedia".into());
+    assert!(
+        http::check(&http_cfg(vec![u.clone()]), None, &target(addr), None, "rs")
+            .await
+            .up
+    );
+    u.regex_no_match = true;
+    assert!(
+        !http::check(&http_cfg(vec![u]), None, &target(addr), None, "rs")
+            .await
+            .up
+    );
+}
+
+struct TlsServer {
+    addr: SocketAddr,
+    sni: mpsc::UnboundedReceiver<Option<String>>,
+    cert_pem: String,
+}
+
+async fn tls_server(body: &'static [u8]) -> TlsServer {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_pem = ck.cert.pem();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.key_pair.serialize_der().into());
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![ck.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(s).await else {
+                    return;
+                };
+                let _ = tx.send(tls.get_ref().1.server_name().map(str::to_owned));
+                read_request(&mut tls).await;
+                let _ = tls.write_all(&ok_response(body)).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    TlsServer {
+        addr,
+        sni: rx,
+        cert_pem,
+    }
+}
+
+#[tokio::test]
+async fn ssl_get_any_certificate_sni_and_ca() {
+    let body: &[u8] = b"secure\n";
+    let mut srv = tls_server(body).await;
+    let tls = TlsSettings::new(None).unwrap();
+    let mut u = url("/");
+    u.digest = Some(http::md5(body));
+    let mut cfg = http_cfg(vec![u]);
+    let r = http::check(&cfg, None, &target(srv.addr), Some(&tls), "rs").await;
+    assert!(r.up, "{r:?}");
+    assert_eq!(srv.sni.recv().await.unwrap(), None);
+    cfg.enable_sni = true;
+    cfg.virtualhost = Some("localhost".into());
+    assert!(
+        http::check(&cfg, None, &target(srv.addr), Some(&tls), "rs")
+            .await
+            .up
+    );
+    assert_eq!(srv.sni.recv().await.unwrap().as_deref(), Some("localhost"));
+    // with SSL { ca }: the certificate must verify for the name used
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &srv.cert_pem).unwrap();
+    let strict = TlsSettings::new(Some(&SslConfig {
+        ca: Some(ca.to_string_lossy().into_owned()),
+        ..SslConfig::default()
+    }))
+    .unwrap();
+    assert!(
+        http::check(&cfg, None, &target(srv.addr), Some(&strict), "rs")
+            .await
+            .up
+    );
+    cfg.enable_sni = false;
+    assert!(
+        !http::check(&cfg, None, &target(srv.addr), Some(&strict), "rs")
+            .await
+            .up
+    );
+    // a plain HTTP server is not a TLS server
+    let (plain, _r) = http_server(Some(ok_response(b"x"))).await;
+    assert!(
+        !http::check(&cfg, None, &Target::new(plain, SHORT), Some(&tls), "rs")
+            .await
+            .up
+    );
+}
+
+async fn smtp_server(
+    banner: &'static str,
+    helo_reply: &'static str,
+) -> (SocketAddr, mpsc::UnboundedReceiver<String>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut r = tokio::io::BufReader::new(r);
+                let _ = w.write_all(banner.as_bytes()).await;
+                let mut line = String::new();
+                use tokio::io::AsyncBufReadExt;
+                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
+                    let _ = tx.send(line.clone());
+                    let reply = if line.starts_with("HELO") {
+                        helo_reply
+                    } else {
+                        "221 bye\r\n"
+                    };
+                    let _ = w.write_all(reply.as_bytes()).await;
+                    line.clear();
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn smtp_banner_helo_quit() {
+    let (addr, mut lines) = smtp_server("220 mx ESMTP\r\n", "250-mx\r\n250 OK\r\n").await;
+    assert!(
+        smtp::check("smtpchecker.keepalived.org", &target(addr))
+            .await
+            .up
+    );
+    assert_eq!(
+        lines.recv().await.unwrap(),
+        "HELO smtpchecker.keepalived.org\r\n"
+    );
+    assert_eq!(lines.recv().await.unwrap(), "QUIT\r\n");
+    let (bad, _l) = smtp_server("554 go away\r\n", "250 OK\r\n").await;
+    assert!(!smtp::check("h", &target(bad)).await.up);
+    let (nohelo, _l) = smtp_server("220 ok\r\n", "500 what\r\n").await;
+    assert!(!smtp::check("h", &target(nohelo)).await.up);
+    assert!(!smtp::check("h", &target(closed_port().await)).await.up);
+}
+
+async fn udp_server(reply: Option<&'static [u8]>) -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = s.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut b = [0u8; 1500];
+        while let Ok((n, from)) = s.recv_from(&mut b).await {
+            let out = reply.unwrap_or(&b[..n]).to_vec();
+            let _ = s.send_to(&out, from).await;
+        }
+    });
+    addr
+}
+
+async fn closed_udp_port() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    s.local_addr().unwrap()
+}
+
+#[tokio::test]
+async fn udp_echo_reply_matching_and_unreachable() {
+    let echo = udp_server(None).await;
+    let mut cfg = UdpCheck {
+        payload: b"ping".to_vec(),
+        require_reply: Some(vec![(b'p', 0xff), (0x60, 0xf0)]),
+        min_reply_length: 0,
+        max_reply_length: 255,
+    };
+    assert!(udp::check(&cfg, &target(echo)).await.up);
+    cfg.require_reply = Some(vec![(b'x', 0xff)]);
+    assert!(!udp::check(&cfg, &target(echo)).await.up);
+    cfg.require_reply = None;
+    cfg.max_reply_length = 2;
+    cfg.min_reply_length = 1;
+    assert!(!udp::check(&cfg, &target(echo)).await.up);
+    // ICMP port unreachable is a failure; silence is success without require_reply
+    let plain = UdpCheck {
+        payload: b"x".to_vec(),
+        require_reply: None,
+        min_reply_length: 0,
+        max_reply_length: 255,
+    };
+    let r = udp::check(&plain, &Target::new(closed_udp_port().await, SHORT)).await;
+    assert_eq!(r.reason.as_deref(), Some("port unreachable"));
+    let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    assert!(udp::check(&plain, &Target::new(addr, SHORT)).await.up);
+    let need = UdpCheck {
+        require_reply: Some(vec![(0, 0)]),
+        ..plain
+    };
+    assert!(!udp::check(&need, &Target::new(addr, SHORT)).await.up);
+}
+
+/// A DNS responder: answers every query with one A record and `rcode`.
+async fn dns_server(rcode: u8) -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = s.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut b = [0u8; 1500];
+        while let Ok((n, from)) = s.recv_from(&mut b).await {
+            let mut r = b[..n].to_vec();
+            r[2] = 0x81;
+            r[3] = 0x80 | rcode;
+            r[6..8].copy_from_slice(&1u16.to_be_bytes());
+            r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+            let _ = s.send_to(&r, from).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn dns_query_and_reply() {
+    let cfg = DnsCheck {
+        qtype: DnsType::A,
+        name: "www.example.org".into(),
+    };
+    assert!(dns::check(&cfg, &target(dns_server(0).await), 77).await.up);
+    let r = dns::check(&cfg, &target(dns_server(3).await), 78).await;
+    assert_eq!(r.reason.as_deref(), Some("Rcode(3)"));
+    let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let r = dns::check(&cfg, &Target::new(silent.local_addr().unwrap(), SHORT), 79).await;
+    assert_eq!(r.reason.as_deref(), Some("timeout"));
+}
+
+#[test]
+fn ping_in_a_private_namespace() {
+    // a thread in its own network namespace: ping sockets allowed only there
+    let h = std::thread::spawn(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let st = std::process::Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert!(ping::ensure_ping_group(0).unwrap());
+        assert!(!ping::ensure_ping_group(0).unwrap());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let up = ping::check(&target("127.0.0.1:0".parse().unwrap()), 1).await;
+            assert!(up.up, "{up:?}");
+            let up6 = ping::check(&target("[::1]:0".parse().unwrap()), 2).await;
+            assert!(up6.up, "{up6:?}");
+            // no route in this namespace
+            let down = ping::check(&Target::new("192.0.2.1:0".parse().unwrap(), SHORT), 3).await;
+            assert!(!down.up);
+        });
+    });
+    h.join().unwrap();
+}
+
+#[tokio::test]
+async fn misc_exit_codes_and_timeout() {
+    let script = |cmd: &str| MiscCheck {
+        path: keepalived::config::model::Script {
+            argv: keepalived::config::model::script::split_command(cmd),
+            text: cmd.into(),
+            user: None,
+            group: None,
+            span: Default::default(),
+        },
+        timeout: Some(Duration::from_secs(5)),
+        dynamic: true,
+    };
+    assert!(misc::check(&script("/bin/sh -c 'exit 0'"), SHORT).await.up);
+    assert!(!misc::check(&script("/bin/sh -c 'exit 1'"), SHORT).await.up);
+    let r = misc::check(&script("/bin/sh -c 'exit 9'"), SHORT).await;
+    assert_eq!((r.up, r.weight), (true, Some(7)));
+    let mut slow = script("/bin/sleep 10");
+    slow.timeout = Some(SHORT);
+    let r = misc::check(&slow, SHORT).await;
+    assert_eq!((r.up, r.exit_status), (false, None));
+    assert!(!misc::check(&script("/nonexistent/script"), SHORT).await.up);
+}
+
+#[tokio::test]
+async fn dispatch_from_a_configuration() {
+    let (http_addr, _r) = http_server(Some(ok_response(b"ok"))).await;
+    let tcp_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let text = format!(
+        "virtual_server 192.0.2.100 80 {{
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 127.0.0.1 {hp} {{
+    HTTP_GET {{
+      url {{
+        path /
+        status_code 200
+      }}
+      connect_timeout 2
+    }}
+    TCP_CHECK {{
+      connect_port {tp}
+    }}
+    TCP_CHECK {{
+      connect_port {cp}
+    }}
+  }}
+}}
+",
+        hp = http_addr.port(),
+        tp = tcp_l.local_addr().unwrap().port(),
+        cp = closed_port().await.port(),
+    );
+    let loaded = load_str(&text, Path::new("/t.conf"), &LoadOptions::default());
+    let cfg = loaded.config.check;
+    let env = Env::new(&cfg, 4).unwrap();
+    let id = |checker| CheckerId {
+        vs: 0,
+        rs: 0,
+        checker,
+    };
+    assert!(dispatch::run(&env, &cfg, id(0)).await.unwrap().up);
+    assert!(dispatch::run(&env, &cfg, id(1)).await.unwrap().up);
+    assert!(!dispatch::run(&env, &cfg, id(2)).await.unwrap().up);
+    assert!(dispatch::run(&env, &cfg, id(3)).await.is_none());
+}
+
+#[test]
+fn genhash_matches_md5sum_of_the_served_body() {
+    let body: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    // the server runs on its own thread while genhash runs as a child process
+    let (tx, rx) = std::sync::mpsc::channel();
+    let served = body.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (addr, _r) = http_server(Some(ok_response(&served))).await;
+            let closed = closed_port().await;
+            tx.send((addr, closed)).unwrap();
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
+    });
+    let (addr, closed) = rx.recv().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("body");
+    std::fs::write(&f, &body).unwrap();
+    let md5sum = std::process::Command::new("md5sum")
+        .arg(&f)
+        .output()
+        .unwrap();
+    let want = String::from_utf8(md5sum.stdout).unwrap();
+    let want = want.split_whitespace().next().unwrap().to_owned();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_genhash"))
+        .args([
+            "-s",
+            "127.0.0.1",
+            "-p",
+            &addr.port().to_string(),
+            "-u",
+            "/f",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{want}\n"));
+    let v = std::process::Command::new(env!("CARGO_BIN_EXE_genhash"))
+        .args([
+            "-s",
+            "127.0.0.1",
+            "-p",
+            &addr.port().to_string(),
+            "-u",
+            "/f",
+            "-v",
+        ])
+        .output()
+        .unwrap();
+    let v = String::from_utf8(v.stdout).unwrap();
+    assert!(v.contains("[    HTTP Header Buffer    ]"));
+    assert!(v.contains(&format!(
+        "[ HTML hash final resulting ]-----------------------\n{want}\n"
+    )));
+    assert!(v.contains("Global response time for [/f] = "));
+    // nothing listening: keepalived's message, exit 0
+    let port = closed.port().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_genhash"))
+        .args(["-s", "127.0.0.1", "-p", &port, "-u", "/"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "Connection failed\n"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
