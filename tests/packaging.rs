@@ -639,3 +639,38 @@ fn deb_metadata_names_existing_files() {
         );
     }
 }
+
+/// `contrib/demo.sh` runs to completion and shows the VIP moving (issue: packaging).
+#[test]
+fn demo_shows_failover() {
+    if !nix::unistd::Uid::effective().is_root() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "demo_shows_failover needs root (CI=true)"
+        );
+        eprintln!("SKIPPED: demo_shows_failover needs root");
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("timeout")
+        .arg("120")
+        .arg(root.join("contrib/demo.sh"))
+        .env("BIN", env!("CARGO_BIN_EXE_keepalived"))
+        .output()
+        .expect("run contrib/demo.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo.sh failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("node A is MASTER and holds the VIP"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("demo complete: the VIP moved from node A to node B"),
+        "{stdout}"
+    );
+}
