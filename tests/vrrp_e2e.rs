@@ -619,3 +619,41 @@ fn unicast_pair() {
     a.stop();
     expect_master(&lan, 1, &[0, 1], VIP, 5, &[&a, &b]);
 }
+
+/// kill -9 of the VRRP child: the parent respawns it and the new child takes back the VIP
+/// (issue "The daemon", spec §2.2).
+#[test]
+fn killed_vrrp_child_is_respawned_and_retakes_vip() {
+    let Some(lan) = lan_or_skip("killed_vrrp_child_is_respawned_and_retakes_vip", 1) else {
+        return;
+    };
+    let a = Daemon::start(&lan, 0, false, &conf(150, "", &[&format!("{VIP}/32")]));
+    expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
+    let old = a.vrrp_pid().expect("vrrp pid file");
+    let ok = Command::new("kill")
+        .args(["-KILL", &old.to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "cannot kill the VRRP child {old}");
+    assert!(
+        wait_until(10, || a.vrrp_pid().is_some_and(|p| p != old)),
+        "no respawned VRRP child\n{}",
+        a.log()
+    );
+    assert!(
+        a.log().contains("died: Respawning"),
+        "no respawn line\n{}",
+        a.log()
+    );
+    assert!(
+        wait_until(15, || a
+            .log()
+            .matches("(VI_1) Entering MASTER STATE")
+            .count()
+            >= 2
+            && has_addr(&lan, 0, VIP)),
+        "the respawned child did not take back the VIP\n{}",
+        a.log()
+    );
+}
