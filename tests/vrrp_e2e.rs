@@ -657,3 +657,45 @@ fn killed_vrrp_child_is_respawned_and_retakes_vip() {
         a.log()
     );
 }
+
+/// The opt-in metrics endpoint (`metrics_address`, our extension) serves the instance's
+/// state, priority and advert counters.
+#[test]
+fn metrics_endpoint_serves_instance_state() {
+    let Some(lan) = lan_or_skip("metrics_endpoint_serves_instance_state", 1) else {
+        return;
+    };
+    let c = conf(150, "", &[&format!("{VIP}/32")]).replacen(
+        "router_id test\n",
+        "router_id test\n  metrics_address 127.0.0.1:9650\n",
+        1,
+    );
+    let a = Daemon::start(&lan, 0, false, &c);
+    expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
+    let scrape = || {
+        let out = lan.exec(
+            0,
+            &[
+                "bash",
+                "-c",
+                "exec 3<>/dev/tcp/127.0.0.1/9650; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; timeout 5 cat <&3",
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mut text = String::new();
+    let ok = wait_until(10, || {
+        text = scrape();
+        text.contains("keepalived_vrrp_state{instance=\"VI_1\"} 2")
+    });
+    assert!(ok, "metrics: {text}\n{}", a.log());
+    assert!(text.starts_with("HTTP/1.0 200 OK"), "{text}");
+    assert!(
+        text.contains("keepalived_vrrp_effective_priority{instance=\"VI_1\"} 150"),
+        "{text}"
+    );
+    assert!(
+        text.contains("keepalived_vrrp_adverts_sent_total{instance=\"VI_1\"}"),
+        "{text}"
+    );
+}

@@ -4,6 +4,7 @@ pub mod arp;
 pub mod auth;
 pub mod instance;
 pub mod machine;
+pub mod metrics;
 pub mod packet;
 pub mod service;
 pub mod socket;

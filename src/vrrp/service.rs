@@ -836,10 +836,38 @@ impl Service for VrrpService {
         }
         let io_task = tokio::task::spawn_local(io_loop(io_rx, nl.clone(), garp));
         sh.submit(io);
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::task::spawn_local(timer_loop(sh.clone())),
             tokio::task::spawn_local(monitor_loop(mon, sh.clone())),
         ];
+        if let Some(addr) = c.global.metrics_address {
+            match std::net::TcpListener::bind(addr).and_then(|l| {
+                l.set_nonblocking(true)?;
+                tokio::net::TcpListener::from_std(l)
+            }) {
+                Ok(listener) => {
+                    let eng = engine.clone();
+                    let text: Rc<dyn Fn() -> String> = Rc::new(move || {
+                        eng.try_borrow()
+                            .map(|e| {
+                                super::metrics::render(e.instances.iter().map(|i| {
+                                    super::metrics::Row {
+                                        name: i.name(),
+                                        state: i.machine.state(),
+                                        priority: i.machine.effective_priority(),
+                                        stats: &i.stats,
+                                    }
+                                }))
+                            })
+                            .unwrap_or_default()
+                    });
+                    tasks.push(tokio::task::spawn_local(super::metrics::serve(
+                        listener, text,
+                    )));
+                }
+                Err(e) => tracing::error!("Cannot serve metrics on {addr}: {e}"),
+            }
+        }
         self.run = Some(Running {
             engine,
             sh,
