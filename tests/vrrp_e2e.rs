@@ -699,3 +699,47 @@ fn metrics_endpoint_serves_instance_state() {
         "{text}"
     );
 }
+
+/// Notify scripts run in keepalived's order with keepalived's arguments (spec §6.1):
+/// the state script with only its own arguments, then `notify` with INSTANCE name STATE prio.
+#[test]
+fn notify_scripts_run_on_transitions() {
+    let Some(lan) = lan_or_skip("notify_scripts_run_on_transitions", 1) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("calls");
+    let script = dir.path().join("n.sh");
+    fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()),
+    )
+    .expect("write script");
+    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let extra = format!(
+        "  notify \"{s}\"\n  notify_master \"{s} master\"\n",
+        s = script.display()
+    );
+    let mut a = Daemon::start(&lan, 0, false, &conf(150, &extra, &[&format!("{VIP}/32")]));
+    expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
+    let read = || fs::read_to_string(&out).unwrap_or_default();
+    assert!(
+        wait_until(5, || read().contains("INSTANCE VI_1 MASTER 150")),
+        "calls: {}\n{}",
+        read(),
+        a.log()
+    );
+    a.stop();
+    assert!(
+        wait_until(5, || read().contains("INSTANCE VI_1 STOP 150")
+            || read().contains("INSTANCE VI_1 STOP 0")),
+        "calls: {}\n{}",
+        read(),
+        a.log()
+    );
+    let calls = read();
+    let lines: Vec<&str> = calls.lines().collect();
+    assert!(lines.contains(&"INSTANCE VI_1 BACKUP 150"), "{calls}");
+    assert!(lines.contains(&"master"), "{calls}");
+}
