@@ -109,29 +109,16 @@ pub(crate) static SCRIPT_KW: &[Kw<VrrpScript>] = &[
     }),
     Kw::new("weight", |s, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
-        match parse_int(&t.text) {
-            Some(v) if (-253..=253).contains(&v) => s.weight = v as i32,
-            _ => {
-                ctx.error(
-                    t.span,
-                    format!(
-                        "vrrp_script {} weight {} must be in [-253, 253]",
-                        s.name, t.text
-                    ),
-                );
-                return;
-            }
-        }
-        match n.arg(1).map(|t| t.text.as_str()) {
-            None => {}
-            Some("reverse") => s.weight_reverse = true,
-            Some(other) => {
-                let span = n.arg(1).map_or(n.span(), |t| t.span);
-                ctx.error(
-                    span,
-                    format!("vrrp_script {} unknown weight option {}", s.name, other),
-                )
-            }
+        let bad = format!(
+            "vrrp_script {} weight {} must be in [-253, 253]",
+            s.name, t.text
+        );
+        let name = s.name.clone();
+        if let Some((w, rev)) = weight_line(t, n, ctx, 253, bad, |o| {
+            format!("vrrp_script {name} unknown weight option {o}")
+        }) {
+            s.weight = w;
+            s.weight_reverse |= rev;
         }
     }),
     Kw::new("rise", |s, n, ctx| {
@@ -228,29 +215,16 @@ pub(crate) static TRACK_FILE_KW: &[Kw<TrackFile>] = &[
             );
             return;
         };
-        match parse_int(&t.text) {
-            Some(v) if (-254..=254).contains(&v) => f.weight = v as i32,
-            _ => {
-                ctx.error(
-                    t.span,
-                    format!(
-                        "Weight ({}) for track_file {} must be between [-254..254] inclusive. Ignoring...",
-                        t.text, f.name
-                    ),
-                );
-                return;
-            }
-        }
-        match n.arg(1).map(|t| t.text.as_str()) {
-            None => {}
-            Some("reverse") => f.weight_reverse = true,
-            Some(other) => {
-                let span = n.arg(1).map_or(n.span(), |t| t.span);
-                ctx.error(
-                    span,
-                    format!("track_file {} unknown weight option {}", f.name, other),
-                )
-            }
+        let bad = format!(
+            "Weight ({}) for track_file {} must be between [-254..254] inclusive. Ignoring...",
+            t.text, f.name
+        );
+        let name = f.name.clone();
+        if let Some((w, rev)) = weight_line(t, n, ctx, 254, bad, |o| {
+            format!("track_file {name} unknown weight option {o}")
+        }) {
+            f.weight = w;
+            f.weight_reverse |= rev;
         }
     }),
     Kw::new("init_file", |f, n, ctx| {
@@ -384,32 +358,16 @@ pub(crate) static TRACK_PROCESS_KW: &[Kw<TrackProcess>] = &[
             );
             return;
         };
-        match parse_int(&t.text) {
-            Some(v) if (-254..=254).contains(&v) => p.weight = v as i32,
-            _ => {
-                ctx.error(
-                    t.span,
-                    format!(
-                        "Weight ({}) for vrrp_track_process {} must be between [-254..254] inclusive. Ignoring...",
-                        t.text, p.name
-                    ),
-                );
-                return;
-            }
-        }
-        match n.arg(1).map(|t| t.text.as_str()) {
-            None => {}
-            Some("reverse") => p.weight_reverse = true,
-            Some(other) => {
-                let span = n.arg(1).map_or(n.span(), |t| t.span);
-                ctx.error(
-                    span,
-                    format!(
-                        "vrrp_track_process {} unknown weight option {}",
-                        p.name, other
-                    ),
-                )
-            }
+        let bad = format!(
+            "Weight ({}) for vrrp_track_process {} must be between [-254..254] inclusive. Ignoring...",
+            t.text, p.name
+        );
+        let name = p.name.clone();
+        if let Some((w, rev)) = weight_line(t, n, ctx, 254, bad, |o| {
+            format!("vrrp_track_process {name} unknown weight option {o}")
+        }) {
+            p.weight = w;
+            p.weight_reverse |= rev;
         }
     }),
     Kw::new("quorum", |p, n, ctx| {
@@ -624,32 +582,16 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
     }),
     Kw::new("weight", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
-        match parse_int(&t.text) {
-            Some(v) if (-253..=253).contains(&v) => b.weight = v as i32,
-            _ => {
-                ctx.error(
-                    t.span,
-                    format!(
-                        "Configuration error: BFD instance {} weight value {} not valid (must be in range [-253-253]), ignoring",
-                        b.name, t.text
-                    ),
-                );
-                return;
-            }
-        }
-        match n.arg(1).map(|t| t.text.as_str()) {
-            None => {}
-            Some("reverse") => b.weight_reverse = true,
-            Some(other) => {
-                let span = n.arg(1).map_or(n.span(), |t| t.span);
-                ctx.error(
-                    span,
-                    format!(
-                        "Configuration error: BFD instance {} unknown weight option {}",
-                        b.name, other
-                    ),
-                )
-            }
+        let bad = format!(
+            "Configuration error: BFD instance {} weight value {} not valid (must be in range [-253-253]), ignoring",
+            b.name, t.text
+        );
+        let name = b.name.clone();
+        if let Some((w, rev)) = weight_line(t, n, ctx, 253, bad, |o| {
+            format!("Configuration error: BFD instance {name} unknown weight option {o}")
+        }) {
+            b.weight = w;
+            b.weight_reverse |= rev;
         }
     }),
     Kw::new("vrrp", |b, _n, _ctx| b.vrrp = true),
@@ -828,4 +770,32 @@ fn track_line(line: &Node, kind: TrackKind, owner: &str, ctx: &mut Ctx) -> Optio
         }
     }
     Some(r)
+}
+/// The `weight W [reverse]` line of a tracked object, W within ±`limit`. Returns the weight
+/// and whether `reverse` was given; a bad W is reported with `bad` (and the line ignored),
+/// an unknown option with `bad_option` (the weight still applies), as keepalived does.
+fn weight_line(
+    t: &Token,
+    n: &Node,
+    ctx: &mut Ctx,
+    limit: i64,
+    bad: String,
+    bad_option: impl FnOnce(&str) -> String,
+) -> Option<(i32, bool)> {
+    let w = match parse_int(&t.text) {
+        Some(v) if (-limit..=limit).contains(&v) => v as i32,
+        _ => {
+            ctx.error(t.span, bad);
+            return None;
+        }
+    };
+    let reverse = match n.arg(1) {
+        None => false,
+        Some(o) if o.text == "reverse" => true,
+        Some(o) => {
+            ctx.error(o.span, bad_option(&o.text));
+            false
+        }
+    };
+    Some((w, reverse))
 }
