@@ -701,6 +701,24 @@ fn route_prefix(ctx: &mut Ctx, t: &Token, quiet: bool) -> Option<(Prefix, Option
 }
 
 /// Sets or checks the family of a route/rule; false (after reporting) on a mix.
+/// An address of a route line (`src`, `via`, nexthop `via`): reported as keepalived does
+/// when it is not an address (`what` names it) or its family differs from the route's.
+fn route_addr(ctx: &mut Ctx, v: &Token, fam: &mut Option<bool>, what: &str) -> Option<IpAddr> {
+    let Ok(a) = v.text.parse::<IpAddr>() else {
+        ctx.error(
+            v.span,
+            format!("VRRP parsed invalid IP {}. skipping IP...", v.text),
+        );
+        ctx.error(v.span, format!("{what} {}", v.text));
+        return None;
+    };
+    if !family(fam, Some(a.is_ipv6())) {
+        ctx.error(v.span, "Cannot mix IPv4 and IPv6 addresses for route");
+        return None;
+    }
+    Some(a)
+}
+
 fn family(cur: &mut Option<bool>, v6: Option<bool>) -> bool {
     match (*cur, v6) {
         (_, None) => true,
@@ -808,19 +826,7 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
             }
             "src" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let Ok(a) = v.text.parse::<IpAddr>() else {
-                    ctx.error(
-                        v.span,
-                        format!("VRRP parsed invalid IP {}. skipping IP...", v.text),
-                    );
-                    ctx.error(v.span, format!("invalid route src address {}", v.text));
-                    return None;
-                };
-                if !family(&mut fam, Some(a.is_ipv6())) {
-                    mix(ctx, v);
-                    return None;
-                }
-                r.src = Some(a);
+                r.src = Some(route_addr(ctx, v, &mut fam, "invalid route src address")?);
                 i += 1;
             }
             "via" | "gw" => {
@@ -835,19 +841,7 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
                     i += 1;
                     v = word(ctx, node, &w, i + 1)?;
                 }
-                let Ok(a) = v.text.parse::<IpAddr>() else {
-                    ctx.error(
-                        v.span,
-                        format!("VRRP parsed invalid IP {}. skipping IP...", v.text),
-                    );
-                    ctx.error(v.span, format!("invalid route via address {}", v.text));
-                    return None;
-                };
-                if !family(&mut fam, Some(a.is_ipv6())) {
-                    mix(ctx, v);
-                    return None;
-                }
-                r.via = Some(a);
+                r.via = Some(route_addr(ctx, v, &mut fam, "invalid route via address")?);
                 i += 1;
             }
             "from" => {
@@ -1256,19 +1250,7 @@ fn nexthops(
                         i += 1;
                         v = word(ctx, node, w, i + 1)?;
                     }
-                    let Ok(a) = v.text.parse::<IpAddr>() else {
-                        ctx.error(
-                            v.span,
-                            format!("VRRP parsed invalid IP {}. skipping IP...", v.text),
-                        );
-                        ctx.error(v.span, format!("Invalid nexthop via address {}", v.text));
-                        return None;
-                    };
-                    if !family(fam, Some(a.is_ipv6())) {
-                        ctx.error(v.span, "Cannot mix IPv4 and IPv6 addresses for route");
-                        return None;
-                    }
-                    nh.via = Some(a);
+                    nh.via = Some(route_addr(ctx, v, fam, "Invalid nexthop via address")?);
                     i += 1;
                 }
                 "dev" => {
