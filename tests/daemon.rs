@@ -420,6 +420,30 @@ fn reload_with_a_broken_config_keeps_the_children() {
     assert_eq!(ka.wait_exit(), 0);
 }
 
+/// keepalived 2.2.7 applies a configuration whose VRRP part it cannot run (here a duplicate
+/// VRID) and its VRRP child dies; we refuse the reload and keep running (a documented
+/// improvement).
+#[test]
+fn reload_with_a_duplicate_vrid_keeps_running() {
+    let mut ka = Ka::new(CONF);
+    ka.foreground(&[], &[]);
+    ka.wait_log("Startup complete");
+    let vrrp = ka.wait_pid("vrrp.pid", None);
+    let dup = format!(
+        "{CONF}\nvrrp_instance VI_2 {{\n    state BACKUP\n    interface lo\n    \
+         virtual_router_id 51\n    priority 90\n}}\n"
+    );
+    fs::write(ka.path("keepalived.conf"), dup).expect("write");
+    ka.signal(libc::SIGHUP);
+    let log = ka.wait_log("Reload refused");
+    assert!(log.contains("both use VRID 51"), "{log}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(vrrp), "{}", ka.log());
+    assert_eq!(ka.pid_file("vrrp.pid"), Some(vrrp));
+    ka.signal(libc::SIGTERM);
+    assert_eq!(ka.wait_exit(), 0);
+}
+
 #[test]
 fn good_reload_is_forwarded() {
     let mut ka = Ka::new(CONF);

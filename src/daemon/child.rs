@@ -350,7 +350,13 @@ pub async fn run_service<S: Service>(
                     Ok(cfg) => {
                         if let Err(e) = svc.reload(&cfg).await {
                             error!("{}", e.message);
-                            return e.status;
+                            // Services validate before applying anything: a configuration
+                            // error (the file changed again after the parent checked it)
+                            // leaves the running configuration in place.
+                            if e.status != exit::CONFIG {
+                                return e.status;
+                            }
+                            error!("New config failed validation - keeping the running configuration");
                         }
                     }
                     Err(code) => return code,

@@ -241,6 +241,16 @@ pub fn fatal_status(loaded: &Loaded) -> Option<i32> {
         .then_some(exit::CONFIG)
 }
 
+/// Why a reload must not apply this configuration: everything [`fatal_status`] refuses,
+/// plus the errors that would make keepalived's VRRP child exit (duplicate VRID, missing
+/// interface, ...). keepalived applies those and dies; we keep the running configuration.
+pub fn reload_refusal(loaded: &Loaded) -> Option<String> {
+    if fatal_status(loaded).is_some() {
+        return Some("a keyword is missing its parameter".into());
+    }
+    loaded.config.vrrp.fatal.clone()
+}
+
 /// Logs every diagnostic as one line (`file:line:col: severity: message`).
 pub fn log_diagnostics(loaded: &Loaded) {
     for d in &loaded.diagnostics.items {

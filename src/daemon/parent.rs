@@ -14,8 +14,8 @@ use tracing::{debug, error, info, warn};
 use super::backoff::Backoff;
 use super::sdnotify::Notifier;
 use super::{
-    child, dump, exit, fatal_status, load_config, log_diagnostics, pidfile, signals, status,
-    ChildKind, DaemonOptions, LoadedConfig, Sections, VERSION_BANNER,
+    child, dump, exit, fatal_status, load_config, log_diagnostics, pidfile, reload_refusal,
+    signals, status, ChildKind, DaemonOptions, LoadedConfig, Sections, VERSION_BANNER,
 };
 
 struct Slot {
@@ -392,8 +392,9 @@ impl Parent<'_> {
         info!("Reloading ...");
         let cfg = load_config(self.opts);
         log_diagnostics(&cfg.loaded);
-        if fatal_status(&cfg.loaded).is_some() {
+        if let Some(why) = reload_refusal(&cfg.loaded) {
             error!("New config failed validation - keeping the running configuration");
+            error!("Reload refused: {why}");
             return;
         }
         self.notifier.reloading();
