@@ -14,8 +14,8 @@ use tracing::{debug, error, info, warn};
 use super::backoff::Backoff;
 use super::sdnotify::Notifier;
 use super::{
-    child, dump, exit, fatal_status, load_config, log_diagnostics, pidfile, reload_refusal,
-    signals, status, ChildKind, DaemonOptions, LoadedConfig, Sections, VERSION_BANNER,
+    child, dump, exit, load_config, log_diagnostics, pidfile, reload_refusal, signals, status,
+    ChildKind, DaemonOptions, LoadedConfig, Sections, VERSION_BANNER,
 };
 
 struct Slot {
