@@ -200,6 +200,8 @@ pub struct GlobalDefs {
     /// Our extension, not in keepalived: `metrics_address IP:PORT` opts in to a
     /// Prometheus endpoint on that address.
     pub metrics_address: Option<SocketAddr>,
+    /// Our extension: `checker_metrics_address IP:PORT`, the checker child's endpoint.
+    pub checker_metrics_address: Option<SocketAddr>,
 }
 
 impl Default for GlobalDefs {
@@ -304,6 +306,7 @@ impl Default for GlobalDefs {
             tmp_config_directory: None,
             data_use_instance: false,
             metrics_address: None,
+            checker_metrics_address: None,
         }
     }
 }
@@ -1183,19 +1186,27 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     // Our extension (not keepalived): where to serve Prometheus metrics. Off by default.
     Kw::new("metrics_address", |g, n, c| {
-        let Some(t) = c.need(n, 0) else { return };
-        match t.text.parse::<SocketAddr>() {
-            Ok(a) => g.metrics_address = Some(a),
-            Err(_) => c.lint(
-                t.span,
-                format!(
-                    "invalid metrics_address '{}' (expected IP:PORT or [IPv6]:PORT) - ignoring",
-                    t.text
-                ),
-            ),
-        }
+        metrics_addr(&mut g.metrics_address, n, c, "metrics_address")
+    }),
+    Kw::new("checker_metrics_address", |g, n, c| {
+        metrics_addr(&mut g.checker_metrics_address, n, c, "checker_metrics_address")
     }),
 ];
+
+/// `IP:PORT` of our metrics endpoints (a bad value is linted and ignored).
+fn metrics_addr(slot: &mut Option<SocketAddr>, n: &Node, c: &mut Ctx, kw: &str) {
+    let Some(t) = c.need(n, 0) else { return };
+    match t.text.parse::<SocketAddr>() {
+        Ok(a) => *slot = Some(a),
+        Err(_) => c.lint(
+            t.span,
+            format!(
+                "invalid {kw} '{}' (expected IP:PORT or [IPv6]:PORT) - ignoring",
+                t.text
+            ),
+        ),
+    }
+}
 
 /// `<BOOL>` (bare keyword = true) with the wording keepalived uses for that keyword.
 fn opt_bool(n: &Node, c: &mut Ctx, name: &str) -> Option<bool> {
