@@ -843,6 +843,7 @@ virtual_server 192.0.2.100 80 {
 virtual_server 192.0.2.101 81 {
     delay_loop 1
     lb_algo rr
+    lb_kind NAT
     protocol TCP
     quorum 2
     sorry_server 198.51.100.9 9000
@@ -905,12 +906,13 @@ fn vm_daemon_checks() {
     no_rs1.retain(|l| !l.contains("198.51.100.1:"));
     wait_table("rs1 removed", &with(&no_rs1));
     d.wait_log("Removing service [198.51.100.1]:tcp:8001 from VS [192.0.2.100]:tcp:80");
-    let st = d.status();
-    assert_eq!(
-        st["detail"]["virtual_servers"][0]["real_servers"][0]["alive"],
-        false,
-        "{st}"
-    );
+    // SIGUSR1: keepalived_check.data shows the live state
+    d.signal("USR1");
+    wait_for("the data dump", || {
+        std::fs::read_to_string(d.path("keepalived_check.data")).is_ok_and(|t| {
+            t.contains("   RS = [198.51.100.1]:tcp:8001\n     Alive = no, Weight = 2")
+        })
+    });
     rs1.start();
     wait_table("rs1 back", &with(&full));
     d.wait_log("Adding service [198.51.100.1]:tcp:8001 to VS [192.0.2.100]:tcp:80");
@@ -999,6 +1001,12 @@ fn vm_daemon_reload() {
     for word in ["Removing", "Adding", "Enabling", "Disabling", "Shutting"] {
         assert!(!after.contains(word), "'{word}' after a same-config reload:\n{after}");
     }
+    let st = d.status();
+    assert_eq!(
+        st["detail"]["virtual_servers"][0]["real_servers"][1]["alive"],
+        false,
+        "{st}"
+    );
     // SIGHUP with a changed configuration: only the difference is applied
     let changed = DAEMON_CONF
         .replace("weight 2\n        TCP_CHECK {\n            connect_timeout 1\n            retry 1", "weight 4\n        TCP_CHECK {\n            connect_timeout 1\n            retry 1")

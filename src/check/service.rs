@@ -76,6 +76,32 @@ impl Kernel for Ipvs {
     }
 }
 
+/// No IPVS (no virtual server configured yet): every command fails.
+fn absent() -> IpvsError {
+    IpvsError::Init("IPVS is not initialised".to_owned())
+}
+
+impl Kernel for Option<Ipvs> {
+    fn add_service(&mut self, s: &IpvsService) -> Result<(), IpvsError> {
+        self.as_mut().ok_or_else(absent)?.add_service(s)
+    }
+    fn edit_service(&mut self, s: &IpvsService) -> Result<(), IpvsError> {
+        self.as_mut().ok_or_else(absent)?.edit_service(s)
+    }
+    fn del_service(&mut self, s: &IpvsService) -> Result<(), IpvsError> {
+        self.as_mut().ok_or_else(absent)?.del_service(s)
+    }
+    fn add_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError> {
+        Kernel::add_dest(self.as_mut().ok_or_else(absent)?, s, d)
+    }
+    fn edit_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError> {
+        Kernel::edit_dest(self.as_mut().ok_or_else(absent)?, s, d)
+    }
+    fn del_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError> {
+        Kernel::del_dest(self.as_mut().ok_or_else(absent)?, s, d)
+    }
+}
+
 fn proto_of(p: Option<model::Protocol>) -> Protocol {
     match p {
         Some(model::Protocol::Udp) => Protocol::Udp,
@@ -470,7 +496,8 @@ pub struct Core {
     cfg: Rc<CheckConfig>,
     env: Rc<Env>,
     mgr: Manager,
-    ipvs: Ipvs,
+    /// Opened with the first virtual server (keepalived's ipvs_start).
+    ipvs: Option<Ipvs>,
     table: Table,
     /// The kernel services of each virtual server.
     vs_svcs: Vec<Vec<IpvsService>>,
@@ -884,6 +911,12 @@ fn lvs_timeouts(g: &GlobalDefs, ipvs: &mut Ipvs) -> Option<Timeouts> {
     Some(orig)
 }
 
+/// keepalived's ipvs_start: a missing IPVS is fatal (§8.1).
+fn open_ipvs() -> Result<Ipvs, ServiceError> {
+    info!("Initializing ipvs");
+    Ipvs::open().map_err(|e| ServiceError::fatal(e.to_string()))
+}
+
 async fn local_addrs() -> HashSet<IpAddr> {
     match crate::net::Netlink::new() {
         Ok(nl) => nl
@@ -898,14 +931,19 @@ async fn local_addrs() -> HashSet<IpAddr> {
 impl Service for CheckService {
     async fn start(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
         let c = &cfg.loaded.config;
-        info!("Initializing ipvs");
-        let mut ipvs = Ipvs::open().map_err(|e| ServiceError::fatal(e.to_string()))?;
-        if c.global.lvs_flush {
-            if let Err(e) = ipvs.flush() {
-                error!("{e}");
+        let mut ipvs = None;
+        let mut saved_timeouts = None;
+        // keepalived initialises IPVS only when virtual servers are configured
+        if !c.check.virtual_servers.is_empty() {
+            let mut k = open_ipvs()?;
+            if c.global.lvs_flush {
+                if let Err(e) = k.flush() {
+                    error!("{e}");
+                }
             }
+            saved_timeouts = lvs_timeouts(&c.global, &mut k);
+            ipvs = Some(k);
         }
-        let saved_timeouts = lvs_timeouts(&c.global, &mut ipvs);
         let check = Rc::new(c.check.clone());
         let env = Env::new(&check, MAX_RUNNING).map_err(ServiceError::fatal)?;
         let ha = check.virtual_servers.iter().any(|v| v.ha_suspend);
@@ -986,8 +1024,16 @@ impl Service for CheckService {
         } else {
             HashSet::new()
         };
+        let opened = if new.virtual_servers.is_empty() || run.sh.core.borrow().ipvs.is_some() {
+            None
+        } else {
+            Some(open_ipvs()?)
+        };
         let resumed = {
             let mut core = run.sh.core.borrow_mut();
+            if opened.is_some() {
+                core.ipvs = opened;
+            }
             let plan = plan_reload(&core.cfg, &new);
             let mut mgr = Manager::new(&new, globals_of(&c.global), seed());
             for &(v, ov) in &plan.vs {
@@ -1050,15 +1096,15 @@ impl Service for CheckService {
         let mut log = Vec::new();
         match run.flush_on_stop {
             LvsFlushOnStop::Full => {
-                if let Err(e) = core.ipvs.flush() {
+                if let Some(Err(e)) = core.ipvs.as_mut().map(Ipvs::flush) {
                     log.push(e.to_string());
                 }
             }
             LvsFlushOnStop::Vs => core.table.release(&mut core.ipvs, true, &mut log),
             LvsFlushOnStop::None => core.table.release(&mut core.ipvs, false, &mut log),
         }
-        if let Some(t) = &core.saved_timeouts {
-            if let Err(e) = core.ipvs.set_timeouts(t) {
+        if let (Some(t), Some(k)) = (&core.saved_timeouts, core.ipvs.as_mut()) {
+            if let Err(e) = k.set_timeouts(t) {
                 log.push(e.to_string());
             }
         }

@@ -197,7 +197,7 @@ impl Daemon {
         std::fs::write(self.path("keepalived.conf"), conf).expect("conf");
     }
 
-    fn signal(&self, sig: &str) {
+    pub fn signal(&self, sig: &str) {
         if let Some(c) = &self.child {
             let _ = Command::new("kill")
                 .args([&format!("-{sig}"), &c.id().to_string()])
