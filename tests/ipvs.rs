@@ -840,6 +840,27 @@ virtual_server 192.0.2.100 80 {
         }
     }
 }
+track_file tf1 {
+    file /tmp/chk-tf1
+    weight 1
+}
+virtual_server 192.0.2.103 83 {
+    delay_loop 1
+    lb_kind NAT
+    protocol TCP
+    real_server 198.51.100.4 8004 {
+        MISC_CHECK {
+            misc_path "/bin/sh -c 'test -e /tmp/chk-misc-ok'"
+            misc_timeout 5
+            retry 0
+        }
+    }
+    real_server 198.51.100.5 8005 {
+        FILE_CHECK {
+            track_file tf1
+        }
+    }
+}
 virtual_server 192.0.2.101 81 {
     delay_loop 1
     lb_algo rr
@@ -867,12 +888,33 @@ const RS_ADDRS: &[&str] = &[
 /// A service created by hand before keepalived starts: it must survive everything.
 fn foreign_service() -> [&'static str; 2] {
     ipvsadm(&["-A", "-t", "203.0.113.5:80", "-s", "rr"]);
-    ipvsadm(&["-a", "-t", "203.0.113.5:80", "-r", "198.51.100.50:80", "-m", "-w", "7"]);
+    ipvsadm(&[
+        "-a",
+        "-t",
+        "203.0.113.5:80",
+        "-r",
+        "198.51.100.50:80",
+        "-m",
+        "-w",
+        "7",
+    ]);
     [
         "TCP 203.0.113.5:80 rr",
         "TCP 203.0.113.5:80 -> 198.51.100.50:80 w7",
     ]
 }
+
+/// The MISC_CHECK flag file and the FILE_CHECK track file, both "up".
+fn misc_and_file_ok() {
+    std::fs::write("/tmp/chk-misc-ok", "").expect("flag");
+    std::fs::write("/tmp/chk-tf1", "0\n").expect("track file");
+}
+
+const VS3: [&str; 3] = [
+    "TCP 192.0.2.103:83 wlc",
+    "TCP 192.0.2.103:83 -> 198.51.100.4:8004 w1",
+    "TCP 192.0.2.103:83 -> 198.51.100.5:8005 w1",
+];
 
 #[test]
 #[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
@@ -881,6 +923,7 @@ fn vm_daemon_checks() {
     let Some(_ipvs) = fresh() else { return };
     lo_addrs(RS_ADDRS);
     let foreign = foreign_service();
+    misc_and_file_ok();
     let mut rs1 = RealServer::new("198.51.100.1:8001", false);
     let mut rs2 = RealServer::new("198.51.100.2:8002", true);
     let mut rs3 = RealServer::new("198.51.100.3:8003", false);
@@ -891,6 +934,9 @@ fn vm_daemon_checks() {
         "TCP 192.0.2.100:80 -> 198.51.100.2:8002 w3",
         "TCP 192.0.2.101:81 rr",
         "TCP 192.0.2.101:81 -> 198.51.100.3:8003 w2",
+        VS3[0],
+        VS3[1],
+        VS3[2],
     ];
     let with = |lines: &[&str]| {
         let mut s = set(lines);
@@ -898,6 +944,21 @@ fn vm_daemon_checks() {
         s
     };
     wait_table("the configured services", &with(&full));
+    // MISC_CHECK: the script fails, the server goes; FILE_CHECK: the value adjusts weight
+    d.wait_log("Misc check for [[198.51.100.4]:tcp:8004 VS [192.0.2.103]:tcp:83] by [");
+    std::fs::remove_file("/tmp/chk-misc-ok").expect("rm flag");
+    std::fs::write("/tmp/chk-tf1", "3\n").expect("track file");
+    let mut changed: Vec<&str> = full
+        .iter()
+        .copied()
+        .filter(|l| !l.contains("198.51.100.4:"))
+        .collect();
+    changed.retain(|l| !l.contains("198.51.100.5:"));
+    changed.push("TCP 192.0.2.103:83 -> 198.51.100.5:8005 w4");
+    wait_table("MISC_CHECK down, FILE_CHECK weight 4", &with(&changed));
+    d.wait_log("Changing weight from 1 to 4 for active service [198.51.100.5]:tcp:8005 of VS [192.0.2.103]:tcp:83");
+    misc_and_file_ok();
+    wait_table("MISC_CHECK up, FILE_CHECK weight 1", &with(&full));
     d.wait_log("TCP connection to [198.51.100.1]:tcp:8001 success.");
     d.wait_log("Remote Web server [198.51.100.2]:tcp:8002 succeed on service.");
     // a TCP real server stops answering: removed within delay_loop x (retry+1)
@@ -967,6 +1028,7 @@ fn vm_daemon_reload() {
     let Some(_ipvs) = fresh() else { return };
     lo_addrs(RS_ADDRS);
     let foreign = foreign_service();
+    misc_and_file_ok();
     let _rs1 = RealServer::new("198.51.100.1:8001", false);
     let mut rs2 = RealServer::new("198.51.100.2:8002", true);
     let _rs3 = RealServer::new("198.51.100.3:8003", false);
@@ -983,6 +1045,9 @@ fn vm_daemon_reload() {
         "TCP 192.0.2.100:80 -> 198.51.100.2:8002 w3",
         "TCP 192.0.2.101:81 rr",
         "TCP 192.0.2.101:81 -> 198.51.100.3:8003 w2",
+        VS3[0],
+        VS3[1],
+        VS3[2],
     ];
     wait_table("the configured services", &with(&full));
     // a failed (inhibited) server stays failed across a reload
@@ -999,19 +1064,30 @@ fn vm_daemon_reload() {
     let log = d.log();
     let after = log.get(before..).unwrap_or_default();
     for word in ["Removing", "Adding", "Enabling", "Disabling", "Shutting"] {
-        assert!(!after.contains(word), "'{word}' after a same-config reload:\n{after}");
+        assert!(
+            !after.contains(word),
+            "'{word}' after a same-config reload:\n{after}"
+        );
     }
     let st = d.status();
     assert_eq!(
-        st["detail"]["virtual_servers"][0]["real_servers"][1]["alive"],
-        false,
+        st["detail"]["virtual_servers"][0]["real_servers"][1]["alive"], false,
         "{st}"
     );
     // SIGHUP with a changed configuration: only the difference is applied
     let changed = DAEMON_CONF
-        .replace("weight 2\n        TCP_CHECK {\n            connect_timeout 1\n            retry 1", "weight 4\n        TCP_CHECK {\n            connect_timeout 1\n            retry 1")
-        .replace("virtual_server 192.0.2.101 81", "virtual_server 192.0.2.102 82")
-        .replace("real_server 198.51.100.3 8003", "real_server 198.51.100.4 8004");
+        .replace(
+            "weight 2\n        TCP_CHECK {\n            connect_timeout 1\n            retry 1",
+            "weight 4\n        TCP_CHECK {\n            connect_timeout 1\n            retry 1",
+        )
+        .replace(
+            "virtual_server 192.0.2.101 81",
+            "virtual_server 192.0.2.102 82",
+        )
+        .replace(
+            "real_server 198.51.100.3 8003",
+            "real_server 198.51.100.4 8004",
+        );
     d.conf(&changed);
     let before = d.log().len();
     d.reload();
@@ -1023,11 +1099,17 @@ fn vm_daemon_reload() {
             "TCP 192.0.2.100:80 -> 198.51.100.2:8002 w0",
             "TCP 192.0.2.102:82 rr",
             "TCP 192.0.2.102:82 -> 198.51.100.4:8004 w2",
+            VS3[0],
+            VS3[1],
+            VS3[2],
         ]),
     );
     let log = d.log();
     let after = log.get(before..).unwrap_or_default();
-    assert!(after.contains("Removing Virtual Server [192.0.2.101]:tcp:81"), "{after}");
+    assert!(
+        after.contains("Removing Virtual Server [192.0.2.101]:tcp:81"),
+        "{after}"
+    );
     assert!(!after.contains("198.51.100.1]:tcp:8001 from"), "{after}");
     d.stop();
     assert_eq!(snapshot(), with(&[]));

@@ -412,10 +412,7 @@ impl Table {
                         protocol: i.rs_proto,
                         port: d.port,
                     };
-                    log.push(format!(
-                        "Shutting down service {rs} from VS {}",
-                        i.vs_name
-                    ));
+                    log.push(format!("Shutting down service {rs} from VS {}", i.vs_name));
                     ok_or(k.del_dest(&i.svc, d), libc::ENOENT, log);
                 }
             }
@@ -621,8 +618,8 @@ impl Core {
         let mut resumed = Vec::new();
         self.suspended.resize(cfg.virtual_servers.len(), false);
         for (i, vs) in cfg.virtual_servers.iter().enumerate() {
-            let susp = vs.ha_suspend
-                && Self::vip(vs, &cfg).is_some_and(|ip| !self.local.contains(&ip));
+            let susp =
+                vs.ha_suspend && Self::vip(vs, &cfg).is_some_and(|ip| !self.local.contains(&ip));
             let was = self.suspended.get(i).copied().unwrap_or(false);
             if susp != was {
                 for rs in &vs.real_servers {
@@ -638,8 +635,7 @@ impl Core {
                 *s = susp;
             }
             if !susp {
-                let (go, stay): (Vec<_>, Vec<_>) =
-                    self.parked.iter().partition(|id| id.vs == i);
+                let (go, stay): (Vec<_>, Vec<_>) = self.parked.iter().partition(|id| id.vs == i);
                 resumed.extend(go);
                 self.parked = stay;
             }
@@ -842,6 +838,60 @@ async fn monitor_loop(mut mon: crate::net::Monitor, sh: Shared) {
     }
 }
 
+/// FILE_CHECK (§4.13): polls each checker's track file and feeds value changes to the
+/// manager. keepalived watches with inotify; a one-second poll gives the same result.
+fn spawn_file_checks(sh: &Shared, c: &crate::config::model::Config) -> Vec<JoinHandle<()>> {
+    use crate::config::model::check::checker::CheckerKind;
+    let mut tasks = Vec::new();
+    let gen = sh.core.borrow().gen;
+    for (v, vs) in c.check.virtual_servers.iter().enumerate() {
+        for (r, rs) in vs.real_servers.iter().enumerate() {
+            for (i, chk) in rs.checkers.iter().enumerate() {
+                let CheckerKind::File(fc) = &chk.kind else {
+                    continue;
+                };
+                let Some(tf) = c.vrrp.track_files.iter().find(|t| t.name == fc.track_file) else {
+                    warn!("FILE_CHECK: unknown track_file {}", fc.track_file);
+                    continue;
+                };
+                let Some(path) = tf.path.clone() else {
+                    continue;
+                };
+                if let Err(e) = crate::vrrp::track::init_track_file(tf) {
+                    warn!("Unable to initialise track file {path}: {e}");
+                }
+                let mut fc = fc.clone();
+                fc.reverse = fc.reverse || (fc.weight.is_none() && tf.weight_reverse);
+                let file_weight = tf.weight;
+                let id = CheckerId {
+                    vs: v,
+                    rs: r,
+                    checker: i,
+                };
+                let sh = sh.clone();
+                tasks.push(tokio::task::spawn_local(async move {
+                    let mut last = None;
+                    loop {
+                        let value = super::file::read_value(&path);
+                        let adj = super::file::adjustment(&fc, file_weight, value);
+                        if last != Some(adj) {
+                            last = Some(adj);
+                            let mut c = sh.core.borrow_mut();
+                            if c.gen != gen {
+                                return;
+                            }
+                            c.mgr.handle_file(id, adj);
+                            c.drain();
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }));
+            }
+        }
+    }
+    tasks
+}
+
 /// The checker service.
 pub struct CheckService {
     /// `-I`: leave IPVS as it is at shutdown.
@@ -854,6 +904,8 @@ pub struct CheckService {
 struct Running {
     sh: Shared,
     tasks: Vec<JoinHandle<()>>,
+    /// FILE_CHECK pollers of the current configuration.
+    file_tasks: Vec<JoinHandle<()>>,
     flush_on_stop: LvsFlushOnStop,
 }
 
@@ -992,9 +1044,8 @@ impl Service for CheckService {
             }) {
                 Ok(listener) => {
                     let core = sh.core.clone();
-                    let text: Rc<dyn Fn() -> String> = Rc::new(move || {
-                        core.try_borrow().map(|c| c.metrics()).unwrap_or_default()
-                    });
+                    let text: Rc<dyn Fn() -> String> =
+                        Rc::new(move || core.try_borrow().map(|c| c.metrics()).unwrap_or_default());
                     tasks.push(tokio::task::spawn_local(crate::vrrp::metrics::serve(
                         listener, text,
                     )));
@@ -1002,9 +1053,11 @@ impl Service for CheckService {
                 Err(e) => error!("Cannot serve metrics on {addr}: {e}"),
             }
         }
+        let file_tasks = spawn_file_checks(&sh, c);
         self.run = Some(Running {
             sh,
             tasks,
+            file_tasks,
             flush_on_stop: c.global.lvs_flush_on_stop,
         });
         self.log_dump();
@@ -1076,6 +1129,10 @@ impl Service for CheckService {
             core.update_suspend()
         };
         spawn_checks(&run.sh, resumed);
+        for t in run.file_tasks.drain(..) {
+            t.abort();
+        }
+        run.file_tasks = spawn_file_checks(&run.sh, c);
         run.flush_on_stop = c.global.lvs_flush_on_stop;
         // the timer task picks up the new schedule
         run.sh.wake.notify_one();
@@ -1085,7 +1142,7 @@ impl Service for CheckService {
 
     async fn shutdown(&mut self) {
         let Some(run) = self.run.take() else { return };
-        for t in &run.tasks {
+        for t in run.tasks.iter().chain(&run.file_tasks) {
             t.abort();
         }
         let mut core = run.sh.core.borrow_mut();

@@ -97,7 +97,10 @@ pub fn lo_addrs(addrs: &[&str]) {
 /// `TCP 192.0.2.1:80 -> 198.51.100.1:8001 w2` (the forwarding method is left out: IPVS
 /// shows local real servers as `Local`).
 pub fn snapshot() -> BTreeSet<String> {
-    let out = Command::new("ipvsadm").arg("-Ln").output().expect("ipvsadm");
+    let out = Command::new("ipvsadm")
+        .arg("-Ln")
+        .output()
+        .expect("ipvsadm");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut set = BTreeSet::new();
     let mut svc = String::new();

@@ -23,7 +23,12 @@ struct Fake {
 }
 
 impl Fake {
-    fn call(&mut self, what: &'static str, s: &IpvsService, d: Option<&Dest>) -> Result<(), IpvsError> {
+    fn call(
+        &mut self,
+        what: &'static str,
+        s: &IpvsService,
+        d: Option<&Dest>,
+    ) -> Result<(), IpvsError> {
         let key = match s.key {
             ServiceKey::Addr { addr, port, .. } => format!("{addr}:{port}"),
             ServiceKey::Fwmark(m) => format!("fwm{m}"),
@@ -126,9 +131,9 @@ fn group_entries_become_one_service_each() {
             "fwm7"
         ]
     );
-    assert!(svcs.iter().all(|s| s.sched_name == "rr"
-        && s.flags & IP_VS_SVC_F_PERSISTENT != 0
-        && s.timeout == 30));
+    assert!(svcs
+        .iter()
+        .all(|s| s.sched_name == "rr" && s.flags & IP_VS_SVC_F_PERSISTENT != 0 && s.timeout == 30));
     let udp = services_of(&c.virtual_servers[1], &c);
     assert_eq!(udp.len(), 1);
     assert_eq!(udp[0].flags, IP_VS_SVC_F_ONEPACKET);
@@ -145,9 +150,15 @@ fn group_entries_become_one_service_each() {
 
 #[test]
 fn huge_ranges_are_bounded() {
-    let v = range("10.0.0.0".parse().unwrap(), "10.255.255.255".parse().unwrap());
+    let v = range(
+        "10.0.0.0".parse().unwrap(),
+        "10.255.255.255".parse().unwrap(),
+    );
     assert_eq!(v.len() as u128, MAX_RANGE);
-    let v = range("2001:db8::1".parse().unwrap(), "2001:db8::3".parse().unwrap());
+    let v = range(
+        "2001:db8::1".parse().unwrap(),
+        "2001:db8::3".parse().unwrap(),
+    );
     assert_eq!(v.len(), 3);
     let v = range("10.0.0.5".parse().unwrap(), "10.0.0.1".parse().unwrap());
     assert_eq!(v.len(), 1);
@@ -169,7 +180,10 @@ fn table_adds_edits_and_releases_only_its_own() {
     t.put_dest(&mut k, &s, &d, &mut log);
     t.put_dest(&mut k, &s, &d, &mut log);
     assert_eq!(k.take(), ["add_dest 192.0.2.1:443 198.51.100.2:443 w3"]);
-    let d0 = Dest { weight: 0, ..d.clone() };
+    let d0 = Dest {
+        weight: 0,
+        ..d.clone()
+    };
     t.put_dest(&mut k, &s, &d0, &mut log);
     assert_eq!(k.take(), ["edit_dest 192.0.2.1:443 198.51.100.2:443 w0"]);
     // EEXIST on add is adopted (edited), ENOENT on edit falls back to add (§8.1)
@@ -184,7 +198,15 @@ fn table_adds_edits_and_releases_only_its_own() {
         ]
     );
     k.fail = Some(("edit_dest", libc::ENOENT));
-    t.put_dest(&mut k, &s, &Dest { weight: 2, ..d2.clone() }, &mut log);
+    t.put_dest(
+        &mut k,
+        &s,
+        &Dest {
+            weight: 2,
+            ..d2.clone()
+        },
+        &mut log,
+    );
     assert_eq!(
         k.take(),
         [
@@ -319,7 +341,9 @@ fn adopted_real_servers_keep_their_state() {
     // the table skips unchanged destinations; the new weight becomes an edit
     assert!(out.contains(&"add 0 198.51.100.1 w5".to_owned()), "{out:?}");
     assert!(!out.iter().any(|l| l.contains("198.51.100.2")), "{out:?}");
-    assert!(!out.iter().any(|l| l.starts_with("Removing") || l.starts_with("Adding")));
+    assert!(!out
+        .iter()
+        .any(|l| l.starts_with("Removing") || l.starts_with("Adding")));
     // a checker in flight at the reload is scheduled again
     assert!(m.poll_timeout().is_some());
 }

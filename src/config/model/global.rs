@@ -1189,7 +1189,12 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         metrics_addr(&mut g.metrics_address, n, c, "metrics_address")
     }),
     Kw::new("checker_metrics_address", |g, n, c| {
-        metrics_addr(&mut g.checker_metrics_address, n, c, "checker_metrics_address")
+        metrics_addr(
+            &mut g.checker_metrics_address,
+            n,
+            c,
+            "checker_metrics_address",
+        )
     }),
 ];
 
