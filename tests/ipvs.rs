@@ -36,6 +36,7 @@ const VM_TESTS: &[&str] = &[
     "vm_sync_daemon",
     "vm_daemon_checks",
     "vm_daemon_reload",
+    "vm_daemon_ha_suspend",
 ];
 
 fn in_vm() -> bool {
@@ -1114,4 +1115,48 @@ fn vm_daemon_reload() {
     d.stop();
     assert_eq!(snapshot(), with(&[]));
     ipvsadm(&["-C"]);
+}
+
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_daemon_ha_suspend() {
+    use ipvs_daemon::*;
+    let Some(_ipvs) = fresh() else { return };
+    // nothing listens on the real server: only a running checker can remove it
+    let conf = r#"
+virtual_server 192.0.2.104 84 {
+    delay_loop 1
+    lb_kind NAT
+    protocol TCP
+    ha_suspend
+    real_server 198.51.100.6 8006 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+"#;
+    lo_addrs(&["198.51.100.6"]);
+    let _ = Command::new("ip")
+        .args(["addr", "del", "192.0.2.104/32", "dev", "lo"])
+        .status();
+    let mut d = Daemon::start("hasusp", conf);
+    let up = set(&[
+        "TCP 192.0.2.104:84 wlc",
+        "TCP 192.0.2.104:84 -> 198.51.100.6:8006 w1",
+    ]);
+    wait_table("the suspended service", &up);
+    // suspended: several delay_loops pass and the dead server stays
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(snapshot(), up);
+    assert!(!d.log().contains("TCP_CHECK on service"), "{}", d.log());
+    lo_addrs(&["192.0.2.104"]);
+    wait_table("the checker to run", &set(&["TCP 192.0.2.104:84 wlc"]));
+    d.wait_log("Removing service [198.51.100.6]:tcp:8006 from VS [192.0.2.104]:tcp:84");
+    d.stop();
+    assert_eq!(snapshot(), set(&[]));
+    let _ = Command::new("ip")
+        .args(["addr", "del", "192.0.2.104/32", "dev", "lo"])
+        .status();
 }

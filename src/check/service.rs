@@ -906,6 +906,8 @@ struct Running {
     tasks: Vec<JoinHandle<()>>,
     /// FILE_CHECK pollers of the current configuration.
     file_tasks: Vec<JoinHandle<()>>,
+    /// The address monitor runs (some virtual server has `ha_suspend`).
+    watching: bool,
     flush_on_stop: LvsFlushOnStop,
 }
 
@@ -969,6 +971,12 @@ fn open_ipvs() -> Result<Ipvs, ServiceError> {
     Ipvs::open().map_err(|e| ServiceError::fatal(e.to_string()))
 }
 
+fn monitor() -> Option<crate::net::Monitor> {
+    crate::net::Monitor::new()
+        .map_err(|e| error!("Unable to watch addresses for ha_suspend: {e}"))
+        .ok()
+}
+
 async fn local_addrs() -> HashSet<IpAddr> {
     match crate::net::Netlink::new() {
         Ok(nl) => nl
@@ -999,6 +1007,8 @@ impl Service for CheckService {
         let check = Rc::new(c.check.clone());
         let env = Env::new(&check, MAX_RUNNING).map_err(ServiceError::fatal)?;
         let ha = check.virtual_servers.iter().any(|v| v.ha_suspend);
+        // the monitor first, so that no address change falls between it and the dump
+        let mon = if ha { monitor() } else { None };
         let local = if ha {
             local_addrs().await
         } else {
@@ -1031,11 +1041,9 @@ impl Service for CheckService {
             wake: Rc::new(Notify::new()),
         };
         let mut tasks = vec![tokio::task::spawn_local(timer_loop(sh.clone()))];
-        if ha {
-            match crate::net::Monitor::new() {
-                Ok(mon) => tasks.push(tokio::task::spawn_local(monitor_loop(mon, sh.clone()))),
-                Err(e) => error!("Unable to watch addresses for ha_suspend: {e}"),
-            }
+        let watching = mon.is_some();
+        if let Some(mon) = mon {
+            tasks.push(tokio::task::spawn_local(monitor_loop(mon, sh.clone())));
         }
         if let Some(addr) = c.global.checker_metrics_address {
             match std::net::TcpListener::bind(addr).and_then(|l| {
@@ -1058,6 +1066,7 @@ impl Service for CheckService {
             sh,
             tasks,
             file_tasks,
+            watching,
             flush_on_stop: c.global.lvs_flush_on_stop,
         });
         self.log_dump();
@@ -1072,6 +1081,7 @@ impl Service for CheckService {
         let new = Rc::new(c.check.clone());
         let env = Env::new(&new, MAX_RUNNING).map_err(ServiceError::fatal)?;
         let ha = new.virtual_servers.iter().any(|v| v.ha_suspend);
+        let mon = if ha && !run.watching { monitor() } else { None };
         let local = if ha {
             local_addrs().await
         } else {
@@ -1129,6 +1139,11 @@ impl Service for CheckService {
             core.update_suspend()
         };
         spawn_checks(&run.sh, resumed);
+        if let Some(mon) = mon {
+            run.watching = true;
+            run.tasks
+                .push(tokio::task::spawn_local(monitor_loop(mon, run.sh.clone())));
+        }
         for t in run.file_tasks.drain(..) {
             t.abort();
         }

@@ -2126,6 +2126,7 @@ pub(crate) mod tests {
             "tmp_config_directory /tmp",
             "data_use_instance",
             "metrics_address 127.0.0.1:9650",
+            "checker_metrics_address [::1]:9651",
         ];
         let (g, d) = global(&lines);
         assert_eq!(d.config_test_exit_code(), 0, "{:?}", msgs(&d));
@@ -2189,6 +2190,10 @@ pub(crate) mod tests {
         assert_eq!(g.random_seed, Some(42));
         assert_eq!(g.include_check, Some(vec!["read".into(), "-match".into()]));
         assert_eq!(g.metrics_address, Some("127.0.0.1:9650".parse().unwrap()));
+        assert_eq!(
+            g.checker_metrics_address,
+            Some("[::1]:9651".parse().unwrap())
+        );
         assert_eq!(g.notification_email_from.as_deref(), Some("a@b"));
     }
 
