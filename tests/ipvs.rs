@@ -813,6 +813,7 @@ const DAEMON_CONF: &str = r#"
 global_defs {
     router_id vmtest
     checker_metrics_address 127.0.0.1:9651
+    lvs_notify_fifo /tmp/chk-lvs.fifo
 }
 virtual_server 192.0.2.100 80 {
     delay_loop 1
@@ -968,6 +969,12 @@ fn vm_daemon_checks() {
     no_rs1.retain(|l| !l.contains("198.51.100.1:"));
     wait_table("rs1 removed", &with(&no_rs1));
     d.wait_log("Removing service [198.51.100.1]:tcp:8001 from VS [192.0.2.100]:tcp:80");
+    // the FIFO got the line (keepalived opens it read-write: lines wait for a reader)
+    let fifo = read_fifo("/tmp/chk-lvs.fifo");
+    assert!(
+        fifo.contains("RS [198.51.100.1]:tcp:8001 [192.0.2.100]:tcp:80 DOWN\n"),
+        "{fifo:?}"
+    );
     // SIGUSR1: keepalived_check.data shows the live state
     d.signal("USR1");
     wait_for("the data dump", || {

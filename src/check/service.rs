@@ -929,13 +929,21 @@ impl CheckService {
     }
 }
 
-fn open_fifo(g: &GlobalDefs) -> Option<Fifo> {
-    // lvs_notify_fifo, else the shared notify_fifo (§6.2)
-    let nf = if g.lvs_notify_fifo.path.is_some() {
+/// lvs_notify_fifo, else the shared notify_fifo (§6.2).
+fn fifo_of(g: &GlobalDefs) -> &crate::config::model::global::NotifyFifo {
+    if g.lvs_notify_fifo.path.is_some() {
         &g.lvs_notify_fifo
     } else {
         &g.notify_fifo
-    };
+    }
+}
+
+fn fifo_path(g: &GlobalDefs) -> Option<&str> {
+    fifo_of(g).path.as_deref()
+}
+
+fn open_fifo(g: &GlobalDefs) -> Option<Fifo> {
+    let nf = fifo_of(g);
     match Fifo::open_config(nf)? {
         Ok(f) => Some(f),
         Err(e) => {
@@ -1031,6 +1039,13 @@ impl Service for CheckService {
             local,
             saved_timeouts,
         };
+        // lvs_notify_fifo_script reads our FIFO (§6.2); the shared notify_fifo's belongs
+        // to the parent
+        if let (Some(f), Some(sc)) = (&core.fifo, &c.global.lvs_notify_fifo.script) {
+            if c.global.lvs_notify_fifo.path.is_some() {
+                core.runner.run(&f.script_call(sc));
+            }
+        }
         core.update_suspend();
         core.sync_services();
         let now = core.now();
@@ -1111,7 +1126,12 @@ impl Service for CheckService {
             core.gen += 1;
             core.mail = MailConfig::from_global(&c.global);
             core.runner = Runner::of(&c.global);
-            core.fifo = open_fifo(&c.global);
+            // the same FIFO stays open (its reader keeps reading it)
+            let path = fifo_path(&c.global).map(std::path::Path::new);
+            if core.fifo.as_ref().map(Fifo::path) != path {
+                core.fifo = None;
+                core.fifo = open_fifo(&c.global);
+            }
             core.parked.clear();
             if ha {
                 core.local = local;

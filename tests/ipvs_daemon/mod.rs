@@ -270,3 +270,18 @@ pub fn http_get(addr: &str, path: &str) -> String {
     let _ = c.read_to_string(&mut s);
     s
 }
+
+/// What is waiting in a FIFO (non-blocking read).
+pub fn read_fifo(path: &str) -> String {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    else {
+        return String::new();
+    };
+    let mut buf = vec![0u8; 65536];
+    let n = f.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned()
+}
