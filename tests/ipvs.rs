@@ -975,6 +975,10 @@ fn vm_daemon_checks() {
         fifo.contains("RS [198.51.100.1]:tcp:8001 [192.0.2.100]:tcp:80 DOWN\n"),
         "{fifo:?}"
     );
+    // the status file follows (refreshed every second)
+    wait_for("the status file to show rs1 down", || {
+        d.status()["detail"]["virtual_servers"][0]["real_servers"][0]["alive"] == false
+    });
     // SIGUSR1: keepalived_check.data shows the live state
     d.signal("USR1");
     wait_for("the data dump", || {

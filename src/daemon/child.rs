@@ -213,11 +213,22 @@ pub async fn run_service<S: Service>(
         error!("{}", e.message);
         return e.status;
     }
-    st.write("running", svc.status());
+    let mut last = svc.status();
+    st.write("running", last.clone());
     send_ready(&mut ready, kind);
     let pid = std::process::id();
+    // the detail changes with the service's state (real servers up/down...): refresh it
+    let mut refresh = tokio::time::interval(std::time::Duration::from_secs(1));
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = refresh.tick() => {
+                let now = svc.status();
+                if now != last {
+                    st.write("running", now.clone());
+                    last = now;
+                }
+            }
             _ = sigs.hup.recv() => {
                 info!("Reloading");
                 st.write("reloading", svc.status());
@@ -231,7 +242,8 @@ pub async fn run_service<S: Service>(
                     Err(code) => return code,
                 }
                 st.reloads = st.reloads.saturating_add(1);
-                st.write("running", svc.status());
+                last = svc.status();
+                st.write("running", last.clone());
                 send_ready(&mut ready, kind);
             }
             _ = sigs.term.recv() => break,
