@@ -18,6 +18,8 @@ use keepalived::check::ipvs::{
     ServiceEntry, ServiceKey, SyncDaemon, Timeouts, TunnelType,
 };
 
+mod ipvs_daemon;
+
 const IN_VM: &str = "KEEPALIVED_IN_VM";
 
 /// Every test below that runs inside the VM, in order.
@@ -32,6 +34,9 @@ const VM_TESTS: &[&str] = &[
     "vm_errors",
     "vm_timeouts",
     "vm_sync_daemon",
+    "vm_daemon_checks",
+    "vm_daemon_reload",
+    "vm_daemon_ha_suspend",
 ];
 
 fn in_vm() -> bool {
@@ -800,4 +805,369 @@ fn vm_sync_daemon() {
     ipvs.stop_daemon(&backup).expect("stop backup");
     assert!(ipvs.daemons().expect("daemons").is_empty());
     assert_eq!(ipvsadm(&["-L", "--daemon"]).trim(), "");
+}
+
+// ------------------------------------------------------------ our daemon in the VM
+
+const DAEMON_CONF: &str = r#"
+global_defs {
+    router_id vmtest
+    checker_metrics_address 127.0.0.1:9651
+    lvs_notify_fifo /tmp/chk-lvs.fifo
+}
+virtual_server 192.0.2.100 80 {
+    delay_loop 1
+    lb_algo wrr
+    lb_kind NAT
+    protocol TCP
+    real_server 198.51.100.1 8001 {
+        weight 2
+        TCP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+        }
+    }
+    real_server 198.51.100.2 8002 {
+        weight 3
+        inhibit_on_failure
+        HTTP_GET {
+            url {
+                path /health
+                status_code 200
+            }
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+        }
+    }
+}
+track_file tf1 {
+    file /tmp/chk-tf1
+    weight 1
+}
+virtual_server 192.0.2.103 83 {
+    delay_loop 1
+    lb_kind NAT
+    protocol TCP
+    real_server 198.51.100.4 8004 {
+        MISC_CHECK {
+            misc_path "/bin/sh -c 'test -e /tmp/chk-misc-ok'"
+            misc_timeout 5
+            retry 0
+        }
+    }
+    real_server 198.51.100.5 8005 {
+        FILE_CHECK {
+            track_file tf1
+        }
+    }
+}
+virtual_server 192.0.2.101 81 {
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    quorum 2
+    sorry_server 198.51.100.9 9000
+    real_server 198.51.100.3 8003 {
+        weight 2
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+"#;
+
+const RS_ADDRS: &[&str] = &[
+    "198.51.100.1",
+    "198.51.100.2",
+    "198.51.100.3",
+    "198.51.100.4",
+];
+
+/// A service created by hand before keepalived starts: it must survive everything.
+fn foreign_service() -> [&'static str; 2] {
+    ipvsadm(&["-A", "-t", "203.0.113.5:80", "-s", "rr"]);
+    ipvsadm(&[
+        "-a",
+        "-t",
+        "203.0.113.5:80",
+        "-r",
+        "198.51.100.50:80",
+        "-m",
+        "-w",
+        "7",
+    ]);
+    [
+        "TCP 203.0.113.5:80 rr",
+        "TCP 203.0.113.5:80 -> 198.51.100.50:80 w7",
+    ]
+}
+
+/// The MISC_CHECK flag file and the FILE_CHECK track file, both "up".
+fn misc_and_file_ok() {
+    std::fs::write("/tmp/chk-misc-ok", "").expect("flag");
+    std::fs::write("/tmp/chk-tf1", "0\n").expect("track file");
+}
+
+const VS3: [&str; 3] = [
+    "TCP 192.0.2.103:83 wlc",
+    "TCP 192.0.2.103:83 -> 198.51.100.4:8004 w1",
+    "TCP 192.0.2.103:83 -> 198.51.100.5:8005 w1",
+];
+
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_daemon_checks() {
+    use ipvs_daemon::*;
+    let Some(_ipvs) = fresh() else { return };
+    lo_addrs(RS_ADDRS);
+    let foreign = foreign_service();
+    misc_and_file_ok();
+    let mut rs1 = RealServer::new("198.51.100.1:8001", false);
+    let mut rs2 = RealServer::new("198.51.100.2:8002", true);
+    let mut rs3 = RealServer::new("198.51.100.3:8003", false);
+    let mut d = Daemon::start("checks", DAEMON_CONF);
+    let full = [
+        "TCP 192.0.2.100:80 wrr",
+        "TCP 192.0.2.100:80 -> 198.51.100.1:8001 w2",
+        "TCP 192.0.2.100:80 -> 198.51.100.2:8002 w3",
+        "TCP 192.0.2.101:81 rr",
+        "TCP 192.0.2.101:81 -> 198.51.100.3:8003 w2",
+        VS3[0],
+        VS3[1],
+        VS3[2],
+    ];
+    let with = |lines: &[&str]| {
+        let mut s = set(lines);
+        s.extend(foreign.iter().map(|x| (*x).to_owned()));
+        s
+    };
+    wait_table("the configured services", &with(&full));
+    // MISC_CHECK: the script fails, the server goes; FILE_CHECK: the value adjusts weight
+    d.wait_log("Misc check for [[198.51.100.4]:tcp:8004 VS [192.0.2.103]:tcp:83] by [");
+    std::fs::remove_file("/tmp/chk-misc-ok").expect("rm flag");
+    std::fs::write("/tmp/chk-tf1", "3\n").expect("track file");
+    let mut changed: Vec<&str> = full
+        .iter()
+        .copied()
+        .filter(|l| !l.contains("198.51.100.4:"))
+        .collect();
+    changed.retain(|l| !l.contains("198.51.100.5:"));
+    changed.push("TCP 192.0.2.103:83 -> 198.51.100.5:8005 w4");
+    wait_table("MISC_CHECK down, FILE_CHECK weight 4", &with(&changed));
+    d.wait_log("Changing weight from 1 to 4 for active service [198.51.100.5]:tcp:8005 of VS [192.0.2.103]:tcp:83");
+    misc_and_file_ok();
+    wait_table("MISC_CHECK up, FILE_CHECK weight 1", &with(&full));
+    d.wait_log("TCP connection to [198.51.100.1]:tcp:8001 success.");
+    d.wait_log("Remote Web server [198.51.100.2]:tcp:8002 succeed on service.");
+    // a TCP real server stops answering: removed within delay_loop x (retry+1)
+    rs1.stop();
+    let mut no_rs1 = full.to_vec();
+    no_rs1.retain(|l| !l.contains("198.51.100.1:"));
+    wait_table("rs1 removed", &with(&no_rs1));
+    d.wait_log("Removing service [198.51.100.1]:tcp:8001 from VS [192.0.2.100]:tcp:80");
+    // the FIFO got the line (keepalived opens it read-write: lines wait for a reader)
+    let fifo = read_fifo("/tmp/chk-lvs.fifo");
+    assert!(
+        fifo.contains("RS [198.51.100.1]:tcp:8001 [192.0.2.100]:tcp:80 DOWN\n"),
+        "{fifo:?}"
+    );
+    // the status file follows (refreshed every second)
+    wait_for("the status file to show rs1 down", || {
+        d.status()["detail"]["virtual_servers"][0]["real_servers"][0]["alive"] == false
+    });
+    // SIGUSR1: keepalived_check.data shows the live state
+    d.signal("USR1");
+    wait_for("the data dump", || {
+        std::fs::read_to_string(d.path("keepalived_check.data")).is_ok_and(|t| {
+            t.contains("   RS = [198.51.100.1]:tcp:8001\n     Alive = no, Weight = 2")
+        })
+    });
+    rs1.start();
+    wait_table("rs1 back", &with(&full));
+    d.wait_log("Adding service [198.51.100.1]:tcp:8001 to VS [192.0.2.100]:tcp:80");
+    // HTTP with inhibit_on_failure: weight 0, then back
+    rs2.stop();
+    let inhibited: Vec<&str> = full
+        .iter()
+        .map(|l| {
+            if l.contains("198.51.100.2:") {
+                "TCP 192.0.2.100:80 -> 198.51.100.2:8002 w0"
+            } else {
+                l
+            }
+        })
+        .collect();
+    wait_table("rs2 inhibited", &with(&inhibited));
+    d.wait_log("Disabling service [198.51.100.2]:tcp:8002 of VS [192.0.2.100]:tcp:80");
+    let m = http_get("127.0.0.1:9651", "/metrics");
+    assert!(
+        m.contains(
+            "keepalived_checker_real_server_up{vs=\"[192.0.2.100]:tcp:80\",rs=\"[198.51.100.2]:tcp:8002\"} 0"
+        ),
+        "{m}"
+    );
+    rs2.start();
+    wait_table("rs2 enabled", &with(&full));
+    // quorum lost: the sorry server replaces the pool, and leaves when it is back
+    rs3.stop();
+    let mut sorry = full.to_vec();
+    sorry.retain(|l| !l.contains("198.51.100.3:"));
+    sorry.push("TCP 192.0.2.101:81 -> 198.51.100.9:9000 w1");
+    wait_table("the sorry server", &with(&sorry));
+    d.wait_log("Lost quorum 2-0=2 > 0 for VS [192.0.2.101]:tcp:81");
+    rs3.start();
+    wait_table("quorum back", &with(&full));
+    d.wait_log("Gained quorum 2+0=2 <= 2 for VS [192.0.2.101]:tcp:81");
+    // SIGTERM removes what we added, and only that
+    d.stop();
+    assert_eq!(snapshot(), with(&[]));
+    let log = d.log();
+    assert!(
+        log.contains("Shutting down service [198.51.100.1]:tcp:8001 from VS [192.0.2.100]:tcp:80"),
+        "{log}"
+    );
+    ipvsadm(&["-C"]);
+}
+
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_daemon_reload() {
+    use ipvs_daemon::*;
+    let Some(_ipvs) = fresh() else { return };
+    lo_addrs(RS_ADDRS);
+    let foreign = foreign_service();
+    misc_and_file_ok();
+    let _rs1 = RealServer::new("198.51.100.1:8001", false);
+    let mut rs2 = RealServer::new("198.51.100.2:8002", true);
+    let _rs3 = RealServer::new("198.51.100.3:8003", false);
+    let _rs4 = RealServer::new("198.51.100.4:8004", false);
+    let mut d = Daemon::start("reload", DAEMON_CONF);
+    let with = |lines: &[&str]| {
+        let mut s = set(lines);
+        s.extend(foreign.iter().map(|x| (*x).to_owned()));
+        s
+    };
+    let full = [
+        "TCP 192.0.2.100:80 wrr",
+        "TCP 192.0.2.100:80 -> 198.51.100.1:8001 w2",
+        "TCP 192.0.2.100:80 -> 198.51.100.2:8002 w3",
+        "TCP 192.0.2.101:81 rr",
+        "TCP 192.0.2.101:81 -> 198.51.100.3:8003 w2",
+        VS3[0],
+        VS3[1],
+        VS3[2],
+    ];
+    wait_table("the configured services", &with(&full));
+    // a failed (inhibited) server stays failed across a reload
+    rs2.stop();
+    let mut inhibited = full.to_vec();
+    inhibited[2] = "TCP 192.0.2.100:80 -> 198.51.100.2:8002 w0";
+    wait_table("rs2 inhibited", &with(&inhibited));
+    d.wait_log("Disabling service [198.51.100.2]:tcp:8002");
+    // SIGHUP with the same configuration: nothing changes, nothing is logged
+    let before = d.log().len();
+    d.reload();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(snapshot(), with(&inhibited));
+    let log = d.log();
+    let after = log.get(before..).unwrap_or_default();
+    for word in ["Removing", "Adding", "Enabling", "Disabling", "Shutting"] {
+        assert!(
+            !after.contains(word),
+            "'{word}' after a same-config reload:\n{after}"
+        );
+    }
+    let st = d.status();
+    assert_eq!(
+        st["detail"]["virtual_servers"][0]["real_servers"][1]["alive"], false,
+        "{st}"
+    );
+    // SIGHUP with a changed configuration: only the difference is applied
+    let changed = DAEMON_CONF
+        .replace(
+            "weight 2\n        TCP_CHECK {\n            connect_timeout 1\n            retry 1",
+            "weight 4\n        TCP_CHECK {\n            connect_timeout 1\n            retry 1",
+        )
+        .replace(
+            "virtual_server 192.0.2.101 81",
+            "virtual_server 192.0.2.102 82",
+        )
+        .replace(
+            "real_server 198.51.100.3 8003",
+            "real_server 198.51.100.4 8004",
+        );
+    d.conf(&changed);
+    let before = d.log().len();
+    d.reload();
+    wait_table(
+        "the changed configuration",
+        &with(&[
+            "TCP 192.0.2.100:80 wrr",
+            "TCP 192.0.2.100:80 -> 198.51.100.1:8001 w4",
+            "TCP 192.0.2.100:80 -> 198.51.100.2:8002 w0",
+            "TCP 192.0.2.102:82 rr",
+            "TCP 192.0.2.102:82 -> 198.51.100.4:8004 w2",
+            VS3[0],
+            VS3[1],
+            VS3[2],
+        ]),
+    );
+    let log = d.log();
+    let after = log.get(before..).unwrap_or_default();
+    assert!(
+        after.contains("Removing Virtual Server [192.0.2.101]:tcp:81"),
+        "{after}"
+    );
+    assert!(!after.contains("198.51.100.1]:tcp:8001 from"), "{after}");
+    d.stop();
+    assert_eq!(snapshot(), with(&[]));
+    ipvsadm(&["-C"]);
+}
+
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_daemon_ha_suspend() {
+    use ipvs_daemon::*;
+    let Some(_ipvs) = fresh() else { return };
+    // nothing listens on the real server: only a running checker can remove it
+    let conf = r#"
+virtual_server 192.0.2.104 84 {
+    delay_loop 1
+    lb_kind NAT
+    protocol TCP
+    ha_suspend
+    real_server 198.51.100.6 8006 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+"#;
+    lo_addrs(&["198.51.100.6"]);
+    let _ = Command::new("ip")
+        .args(["addr", "del", "192.0.2.104/32", "dev", "lo"])
+        .status();
+    let mut d = Daemon::start("hasusp", conf);
+    let up = set(&[
+        "TCP 192.0.2.104:84 wlc",
+        "TCP 192.0.2.104:84 -> 198.51.100.6:8006 w1",
+    ]);
+    wait_table("the suspended service", &up);
+    // suspended: several delay_loops pass and the dead server stays
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(snapshot(), up);
+    assert!(!d.log().contains("TCP_CHECK on service"), "{}", d.log());
+    lo_addrs(&["192.0.2.104"]);
+    wait_table("the checker to run", &set(&["TCP 192.0.2.104:84 wlc"]));
+    d.wait_log("Removing service [198.51.100.6]:tcp:8006 from VS [192.0.2.104]:tcp:84");
+    d.stop();
+    assert_eq!(snapshot(), set(&[]));
+    let _ = Command::new("ip")
+        .args(["addr", "del", "192.0.2.104/32", "dev", "lo"])
+        .status();
 }

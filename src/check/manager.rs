@@ -94,6 +94,8 @@ struct VsState {
     sorry_active: bool,
     /// The sorry server is in IPVS (possibly at weight 0 with `sorry_server_inhibit`).
     sorry_set: bool,
+    /// Kept across a reload ([`Manager::adopt_vs`]).
+    adopted: bool,
     rss: Vec<RsState>,
 }
 
@@ -146,6 +148,7 @@ impl Manager {
                 quorum_up: true,
                 sorry_active: false,
                 sorry_set: false,
+                adopted: false,
                 rss: vs
                     .real_servers
                     .iter()
@@ -201,10 +204,49 @@ impl Manager {
         self.out.push_back(Output::Log(s));
     }
 
+    /// Reload (§8.5): real server `rs` of virtual server `vs` takes over the state of
+    /// `old`'s (`ovs`, `ors`) (its checkers must be identical); its weight comes from the
+    /// new configuration. With `vs_too`, the quorum and sorry-server state is kept as well.
+    /// Call before [`Manager::start`], which then re-emits only what is needed.
+    pub fn adopt(&mut self, old: &Manager, (vs, rs): (usize, usize), (ovs, ors): (usize, usize)) {
+        let Some(o) = old.state.get(ovs).and_then(|v| v.rss.get(ors)).cloned() else {
+            return;
+        };
+        let configured = self
+            .vss
+            .get(vs)
+            .and_then(|v| v.real_servers.get(rs).map(|r| r.weight_or(v)));
+        if let Some(st) = self.rs_state_mut(vs, rs) {
+            if st.checkers.len() != o.checkers.len() {
+                return;
+            }
+            let base = configured.unwrap_or(o.base_weight);
+            *st = o;
+            st.base_weight = base;
+        }
+    }
+
+    /// Reload: keeps the quorum and sorry-server state of `old`'s virtual server `ovs`.
+    pub fn adopt_vs(&mut self, old: &Manager, vs: usize, ovs: usize) {
+        let Some(o) = old.state.get(ovs) else { return };
+        let (q, a, s) = (o.quorum_up, o.sorry_active, o.sorry_set);
+        if let Some(st) = self.state.get_mut(vs) {
+            st.quorum_up = q;
+            st.sorry_active = a;
+            st.sorry_set = s;
+            st.adopted = true;
+        }
+    }
+
     /// Startup (§8.2): destinations of alive real servers (inhibited failed ones at weight
     /// 0), quorum, sorry server, and the first check of every checker within `warmup`.
+    /// After [`Manager::adopt`], adopted real servers keep their state and schedule.
     pub fn start(&mut self, now: Instant) {
         for v in 0..self.vss.len() {
+            if self.state.get(v).is_some_and(|s| s.adopted) {
+                self.resume_vs(v, now);
+                continue;
+            }
             // init_service_rs: alive servers in, inhibited failed ones at weight 0
             for r in 0..self.rs_count(v) {
                 if self.rs_alive(v, r) {
@@ -244,6 +286,60 @@ impl Manager {
                         if cs.timed {
                             cs.next = Some(now + delay);
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Manager::start`] for a virtual server kept across a reload: re-emits the
+    /// destinations that should be in IPVS (the caller skips those already there),
+    /// re-evaluates quorum for changed weights, and schedules checkers not yet scheduled.
+    fn resume_vs(&mut self, v: usize, now: Instant) {
+        let sorry = self.sorry_active(v);
+        for r in 0..self.rs_count(v) {
+            let set = self
+                .state
+                .get(v)
+                .and_then(|x| x.rss.get(r))
+                .is_some_and(|x| x.set);
+            if sorry {
+                continue;
+            }
+            if self.rs_alive(v, r) {
+                self.ipvs_add(v, r, self.effective_weight(v, r));
+            } else if self.rs_inhibit(v, r) {
+                self.ipvs_add(v, r, 0);
+            } else if set {
+                self.ipvs_del(v, r);
+            }
+        }
+        if sorry {
+            let d = self.sorry_dest(v, 1);
+            self.out
+                .push_back(Output::Ipvs(IpvsOp::AddDest { vs: v, dest: d }));
+        } else if self.sorry_inhibit(v) {
+            let d = self.sorry_dest(v, 0);
+            self.out
+                .push_back(Output::Ipvs(IpvsOp::AddDest { vs: v, dest: d }));
+            if let Some(st) = self.state.get_mut(v) {
+                st.sorry_set = true;
+            }
+        }
+        self.update_quorum(v);
+        for r in 0..self.rs_count(v) {
+            for c in 0..self.checker_count(v, r) {
+                let warm = self.checker_cfg(v, r, c).and_then(|c| c.timing.warmup);
+                let delay = self.jitter(warm.unwrap_or(Duration::ZERO));
+                let id = CheckerId {
+                    vs: v,
+                    rs: r,
+                    checker: c,
+                };
+                if let Some(cs) = self.cs_mut(id) {
+                    // a check in flight at the reload is dropped: schedule it again
+                    if cs.timed && cs.next.is_none() {
+                        cs.next = Some(now + delay);
                     }
                 }
             }

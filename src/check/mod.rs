@@ -13,6 +13,7 @@ pub mod manager;
 pub mod misc;
 pub mod ping;
 pub mod probe;
+pub mod service;
 pub mod smtp;
 pub mod tcp;
 pub mod tls;

@@ -3,7 +3,6 @@
 //! current-thread runtime and runs its [`Service`], answering signals (spec §2.3).
 
 use std::ffi::CString;
-use std::fmt::Write as _;
 use std::future::Future;
 use std::io::Write as _;
 use std::os::fd::OwnedFd;
@@ -63,131 +62,6 @@ pub trait Service {
     fn status(&self) -> serde_json::Value;
 }
 
-/// The service a child runs until the VRRP and checker services plug in: it loads its
-/// part of the configuration, answers dumps and reports the configured names.
-#[derive(Debug)]
-pub struct BasicService {
-    kind: ChildKind,
-    sections: Sections,
-    dump_conf: bool,
-}
-
-impl BasicService {
-    pub fn new(kind: ChildKind, dump_conf: bool) -> Self {
-        BasicService {
-            kind,
-            sections: Sections::default(),
-            dump_conf,
-        }
-    }
-
-    fn take(&mut self, cfg: &ChildConfig) {
-        self.sections = cfg.sections.clone();
-        if self.dump_conf {
-            for line in self.data_dump().lines() {
-                info!("{line}");
-            }
-        }
-    }
-}
-
-const STATS_KEYS: [&str; 14] = [
-    "advert_rcvd",
-    "advert_sent",
-    "become_master",
-    "release_master",
-    "packet_len_err",
-    "advert_interval_err",
-    "ip_ttl_err",
-    "invalid_type_rcvd",
-    "addr_list_err",
-    "invalid_authtype",
-    "authtype_mismatch",
-    "auth_failure",
-    "pri_zero_rcvd",
-    "pri_zero_sent",
-];
-
-impl Service for BasicService {
-    async fn start(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
-        self.take(cfg);
-        Ok(())
-    }
-
-    async fn reload(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
-        self.take(cfg);
-        Ok(())
-    }
-
-    async fn shutdown(&mut self) {}
-
-    fn data_dump(&self) -> String {
-        let mut s = String::new();
-        match self.kind {
-            ChildKind::Vrrp => {
-                let _ = writeln!(s, "------< VRRP Topology >------");
-                for i in &self.sections.vrrp_instances {
-                    let _ = writeln!(s, " VRRP Instance = {i}");
-                }
-                let _ = writeln!(s, "------< VRRP Sync groups >------");
-                for g in &self.sections.sync_groups {
-                    let _ = writeln!(s, " VRRP Sync Group = {g}");
-                }
-            }
-            ChildKind::Checker => {
-                let _ = writeln!(s, "------< LVS Topology >------");
-                for v in &self.sections.virtual_servers {
-                    let _ = writeln!(s, " VS = {v}");
-                }
-            }
-        }
-        s
-    }
-
-    fn stats_dump(&mut self, _clear: bool) -> String {
-        // keepalived.stats layout (spec §2.3); no counters run yet.
-        let mut s = String::new();
-        for i in &self.sections.vrrp_instances {
-            let _ = write!(
-                s,
-                "VRRP Instance: {i}\n  Advertisements:\n    Received: 0\n    Sent: 0\n  \
-                 Became master: 0\n  Released master: 0\n  Packet Errors:\n    Length: 0\n    \
-                 TTL: 0\n    Invalid Type: 0\n    Advertisement Interval: 0\n    \
-                 Address List: 0\n  Authentication Errors:\n    Invalid Type: 0\n    \
-                 Type Mismatch: 0\n    Failure: 0\n  Priority Zero:\n    Received: 0\n    \
-                 Sent: 0\n"
-            );
-        }
-        s
-    }
-
-    fn json_dump(&self) -> serde_json::Value {
-        let stats: serde_json::Map<String, serde_json::Value> = STATS_KEYS
-            .iter()
-            .map(|k| ((*k).to_owned(), serde_json::Value::from(0)))
-            .collect();
-        serde_json::Value::Array(
-            self.sections
-                .vrrp_instances
-                .iter()
-                .map(|i| serde_json::json!({"data": {"iname": i}, "stats": stats}))
-                .collect(),
-        )
-    }
-
-    fn status(&self) -> serde_json::Value {
-        match self.kind {
-            ChildKind::Vrrp => serde_json::json!({
-                "instances": self.sections.vrrp_instances,
-                "sync_groups": self.sections.sync_groups,
-            }),
-            ChildKind::Checker => serde_json::json!({
-                "virtual_servers": self.sections.virtual_servers,
-            }),
-        }
-    }
-}
-
 /// Entry point of a freshly forked child; returns its exit status.
 pub(super) fn main(kind: ChildKind, opts: &DaemonOptions, ready: OwnedFd, parent: i32) -> i32 {
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
@@ -229,7 +103,8 @@ pub(super) fn main(kind: ChildKind, opts: &DaemonOptions, ready: OwnedFd, parent
             local.block_on(&rt, run_service(kind, opts, svc, ready))
         }
         ChildKind::Checker => {
-            let svc = BasicService::new(kind, opts.dump_conf);
+            let svc =
+                crate::check::service::CheckService::new(opts.dont_release_ipvs, opts.dump_conf);
             local.block_on(&rt, run_service(kind, opts, svc, ready))
         }
     };
@@ -338,11 +213,22 @@ pub async fn run_service<S: Service>(
         error!("{}", e.message);
         return e.status;
     }
-    st.write("running", svc.status());
+    let mut last = svc.status();
+    st.write("running", last.clone());
     send_ready(&mut ready, kind);
     let pid = std::process::id();
+    // the detail changes with the service's state (real servers up/down...): refresh it
+    let mut refresh = tokio::time::interval(std::time::Duration::from_secs(1));
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = refresh.tick() => {
+                let now = svc.status();
+                if now != last {
+                    st.write("running", now.clone());
+                    last = now;
+                }
+            }
             _ = sigs.hup.recv() => {
                 info!("Reloading");
                 st.write("reloading", svc.status());
@@ -362,7 +248,8 @@ pub async fn run_service<S: Service>(
                     Err(code) => return code,
                 }
                 st.reloads = st.reloads.saturating_add(1);
-                st.write("running", svc.status());
+                last = svc.status();
+                st.write("running", last.clone());
                 send_ready(&mut ready, kind);
             }
             _ = sigs.term.recv() => break,

@@ -200,6 +200,8 @@ pub struct GlobalDefs {
     /// Our extension, not in keepalived: `metrics_address IP:PORT` opts in to a
     /// Prometheus endpoint on that address.
     pub metrics_address: Option<SocketAddr>,
+    /// Our extension: `checker_metrics_address IP:PORT`, the checker child's endpoint.
+    pub checker_metrics_address: Option<SocketAddr>,
 }
 
 impl Default for GlobalDefs {
@@ -304,6 +306,7 @@ impl Default for GlobalDefs {
             tmp_config_directory: None,
             data_use_instance: false,
             metrics_address: None,
+            checker_metrics_address: None,
         }
     }
 }
@@ -1183,19 +1186,32 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     // Our extension (not keepalived): where to serve Prometheus metrics. Off by default.
     Kw::new("metrics_address", |g, n, c| {
-        let Some(t) = c.need(n, 0) else { return };
-        match t.text.parse::<SocketAddr>() {
-            Ok(a) => g.metrics_address = Some(a),
-            Err(_) => c.lint(
-                t.span,
-                format!(
-                    "invalid metrics_address '{}' (expected IP:PORT or [IPv6]:PORT) - ignoring",
-                    t.text
-                ),
-            ),
-        }
+        metrics_addr(&mut g.metrics_address, n, c, "metrics_address")
+    }),
+    Kw::new("checker_metrics_address", |g, n, c| {
+        metrics_addr(
+            &mut g.checker_metrics_address,
+            n,
+            c,
+            "checker_metrics_address",
+        )
     }),
 ];
+
+/// `IP:PORT` of our metrics endpoints (a bad value is linted and ignored).
+fn metrics_addr(slot: &mut Option<SocketAddr>, n: &Node, c: &mut Ctx, kw: &str) {
+    let Some(t) = c.need(n, 0) else { return };
+    match t.text.parse::<SocketAddr>() {
+        Ok(a) => *slot = Some(a),
+        Err(_) => c.lint(
+            t.span,
+            format!(
+                "invalid {kw} '{}' (expected IP:PORT or [IPv6]:PORT) - ignoring",
+                t.text
+            ),
+        ),
+    }
+}
 
 /// `<BOOL>` (bare keyword = true) with the wording keepalived uses for that keyword.
 fn opt_bool(n: &Node, c: &mut Ctx, name: &str) -> Option<bool> {
@@ -2110,6 +2126,7 @@ pub(crate) mod tests {
             "tmp_config_directory /tmp",
             "data_use_instance",
             "metrics_address 127.0.0.1:9650",
+            "checker_metrics_address [::1]:9651",
         ];
         let (g, d) = global(&lines);
         assert_eq!(d.config_test_exit_code(), 0, "{:?}", msgs(&d));
@@ -2173,6 +2190,10 @@ pub(crate) mod tests {
         assert_eq!(g.random_seed, Some(42));
         assert_eq!(g.include_check, Some(vec!["read".into(), "-match".into()]));
         assert_eq!(g.metrics_address, Some("127.0.0.1:9650".parse().unwrap()));
+        assert_eq!(
+            g.checker_metrics_address,
+            Some("[::1]:9651".parse().unwrap())
+        );
         assert_eq!(g.notification_email_from.as_deref(), Some("a@b"));
     }
 

@@ -1,0 +1,1230 @@
+//! The checker child's [`Service`] (keepalived-spec.md §8): creates the IPVS virtual
+//! services, runs the checkers on the [`Manager`]'s schedule, feeds their results back and
+//! performs what it decides (IPVS operations, logs, notify scripts, FIFO lines, mails).
+//! Reload diffs the configuration and keeps what still exists (§8.5); shutdown removes
+//! exactly what we added (unless `-I`).
+//!
+//! The pure parts are [`services_of`] (a virtual server's kernel services), [`plan_reload`]
+//! (which virtual and real servers survive a reload) and [`Table`] (what we installed, over
+//! any [`Kernel`]). Everything else runs on the child's current-thread runtime; the shared
+//! [`Core`] sits in a `RefCell` never borrowed across an `.await`.
+#![forbid(unsafe_code)]
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::rc::Rc;
+
+use futures::StreamExt;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use super::dispatch::{self, Env};
+use super::ipvs::msg::{
+    IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2,
+    IP_VS_SVC_F_SCHED3,
+};
+use super::ipvs::{Dest, Family, Ipvs, IpvsError, Protocol, Service as IpvsService, Timeouts};
+use super::manager::{CheckerId, Globals, Instant, IpvsOp, Manager, Output};
+use crate::config::host::RunAs;
+use crate::config::model::check::{
+    self as model, CheckConfig, Granularity, SvcDisplay, VirtualServer, VsAddr, VsgEntry,
+};
+use crate::config::model::global::{GlobalDefs, LvsFlushOnStop};
+use crate::config::model::Script;
+use crate::daemon::{ChildConfig, Service, ServiceError};
+use crate::mail::MailConfig;
+use crate::notify::Fifo;
+
+/// Concurrent checks (keepalived has no limit but its file descriptors).
+const MAX_RUNNING: usize = 256;
+/// The largest address range a `virtual_server_group` line expands to.
+const MAX_RANGE: u128 = 256;
+
+// ------------------------------------------------------------------ pure parts
+
+/// The IPVS operations the service needs; [`Ipvs`] implements it, tests use a fake.
+pub trait Kernel {
+    fn add_service(&mut self, s: &IpvsService) -> Result<(), IpvsError>;
+    fn edit_service(&mut self, s: &IpvsService) -> Result<(), IpvsError>;
+    fn del_service(&mut self, s: &IpvsService) -> Result<(), IpvsError>;
+    fn add_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError>;
+    fn edit_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError>;
+    fn del_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError>;
+}
+
+impl Kernel for Ipvs {
+    fn add_service(&mut self, s: &IpvsService) -> Result<(), IpvsError> {
+        Ipvs::add_service(self, s)
+    }
+    fn edit_service(&mut self, s: &IpvsService) -> Result<(), IpvsError> {
+        Ipvs::edit_service(self, s)
+    }
+    fn del_service(&mut self, s: &IpvsService) -> Result<(), IpvsError> {
+        Ipvs::del_service(self, s)
+    }
+    fn add_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError> {
+        Ipvs::add_dest(self, s, d)
+    }
+    fn edit_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError> {
+        Ipvs::edit_dest(self, s, d)
+    }
+    fn del_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError> {
+        Ipvs::del_dest(self, s, d)
+    }
+}
+
+/// No IPVS (no virtual server configured yet): every command fails.
+fn absent() -> IpvsError {
+    IpvsError::Init("IPVS is not initialised".to_owned())
+}
+
+impl Kernel for Option<Ipvs> {
+    fn add_service(&mut self, s: &IpvsService) -> Result<(), IpvsError> {
+        self.as_mut().ok_or_else(absent)?.add_service(s)
+    }
+    fn edit_service(&mut self, s: &IpvsService) -> Result<(), IpvsError> {
+        self.as_mut().ok_or_else(absent)?.edit_service(s)
+    }
+    fn del_service(&mut self, s: &IpvsService) -> Result<(), IpvsError> {
+        self.as_mut().ok_or_else(absent)?.del_service(s)
+    }
+    fn add_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError> {
+        Kernel::add_dest(self.as_mut().ok_or_else(absent)?, s, d)
+    }
+    fn edit_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError> {
+        Kernel::edit_dest(self.as_mut().ok_or_else(absent)?, s, d)
+    }
+    fn del_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError> {
+        Kernel::del_dest(self.as_mut().ok_or_else(absent)?, s, d)
+    }
+}
+
+fn proto_of(p: Option<model::Protocol>) -> Protocol {
+    match p {
+        Some(model::Protocol::Udp) => Protocol::Udp,
+        Some(model::Protocol::Sctp) => Protocol::Sctp,
+        _ => Protocol::Tcp,
+    }
+}
+
+fn family_of(f: model::Family) -> Family {
+    match f {
+        model::Family::Inet => Family::Inet,
+        model::Family::Inet6 => Family::Inet6,
+    }
+}
+
+/// The addresses `first..=last` (at most [`MAX_RANGE`]; a reversed or mixed range is just
+/// `first`).
+fn range(first: IpAddr, last: IpAddr) -> Vec<IpAddr> {
+    match (first, last) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let (a, b) = (u32::from(a), u32::from(b));
+            let n = u128::from(b.saturating_sub(a)).min(MAX_RANGE - 1) as u32;
+            (0..=n)
+                .map(|i| IpAddr::V4(a.saturating_add(i).into()))
+                .collect()
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let (a, b) = (u128::from(a), u128::from(b));
+            let n = b.saturating_sub(a).min(MAX_RANGE - 1);
+            (0..=n)
+                .map(|i| IpAddr::V6(a.saturating_add(i).into()))
+                .collect()
+        }
+        _ => vec![first],
+    }
+}
+
+/// The kernel services of a virtual server: one, or one per group entry address or fwmark
+/// (§8.1), with the scheduler, flags and persistence of the configuration.
+pub fn services_of(vs: &VirtualServer, cfg: &CheckConfig) -> Vec<IpvsService> {
+    let sched = vs.scheduler.map_or("wlc", |s| s.name());
+    let proto = proto_of(vs.protocol);
+    // a fwmark service takes its family from ip_family, else its real servers
+    let fw_family = vs
+        .family
+        .or_else(|| vs.real_servers.first().map(|r| model::Family::of(&r.ip)))
+        .unwrap_or(model::Family::Inet);
+    let mut v = match &vs.addr {
+        VsAddr::Addr { ip, port } => vec![IpvsService::new(proto, *ip, *port, sched)],
+        VsAddr::Fwmark(m) => vec![IpvsService::fwmark(family_of(fw_family), *m, sched)],
+        VsAddr::Group(name) => cfg
+            .group(name)
+            .map(|g| {
+                g.entries
+                    .iter()
+                    .flat_map(|e| match e {
+                        VsgEntry::Addrs { first, last, port } => range(*first, *last)
+                            .into_iter()
+                            .map(|a| IpvsService::new(proto, a, *port, sched))
+                            .collect::<Vec<_>>(),
+                        VsgEntry::Fwmark { mark, family } => vec![IpvsService::fwmark(
+                            family_of(family.unwrap_or(fw_family)),
+                            *mark,
+                            sched,
+                        )],
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    for s in &mut v {
+        if vs.persistence_timeout > 0 {
+            s.flags |= IP_VS_SVC_F_PERSISTENT;
+            s.timeout = vs.persistence_timeout;
+        }
+        let f = &vs.flags;
+        for (on, bit) in [
+            (f.one_packet, IP_VS_SVC_F_ONEPACKET),
+            (f.sched1, IP_VS_SVC_F_SCHED1),
+            (f.sched2, IP_VS_SVC_F_SCHED2),
+            (f.sched3, IP_VS_SVC_F_SCHED3),
+        ] {
+            if on {
+                s.flags |= bit;
+            }
+        }
+        match (vs.persistence_granularity, s.af) {
+            (Some(Granularity::Netmask(m)), Family::Inet) => s.netmask = u32::from(m),
+            (Some(Granularity::Prefix(p)), Family::Inet6) => s.netmask = u32::from(p),
+            _ => {}
+        }
+        s.pe_name = vs.persistence_engine.clone();
+    }
+    v
+}
+
+/// The identity of a virtual server across a reload: its address and protocol.
+fn vs_key(vs: &VirtualServer) -> (&VsAddr, Option<model::Protocol>) {
+    (&vs.addr, vs.protocol)
+}
+
+/// What survives a reload (§8.5): `vs` pairs (new index, old index) and `rs` pairs
+/// ((new vs, new rs), (old vs, old rs)) of real servers whose checkers did not change.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ReloadPlan {
+    pub vs: Vec<(usize, usize)>,
+    pub rs: Vec<((usize, usize), (usize, usize))>,
+}
+
+pub fn plan_reload(old: &CheckConfig, new: &CheckConfig) -> ReloadPlan {
+    let mut plan = ReloadPlan::default();
+    for (nv, nvs) in new.virtual_servers.iter().enumerate() {
+        let Some(ov) = old
+            .virtual_servers
+            .iter()
+            .position(|o| vs_key(o) == vs_key(nvs))
+        else {
+            continue;
+        };
+        plan.vs.push((nv, ov));
+        let Some(ovs) = old.virtual_servers.get(ov) else {
+            continue;
+        };
+        for (nr, nrs) in nvs.real_servers.iter().enumerate() {
+            let found = ovs.real_servers.iter().position(|o| {
+                o.ip == nrs.ip
+                    && o.port == nrs.port
+                    && o.checkers == nrs.checkers
+                    && o.inhibit_on_failure == nrs.inhibit_on_failure
+            });
+            if let Some(or) = found {
+                plan.rs.push(((nv, nr), (ov, or)));
+            }
+        }
+    }
+    plan
+}
+
+#[derive(Debug, Clone)]
+struct Installed {
+    svc: IpvsService,
+    /// How logs name the virtual server and its real servers' protocol.
+    vs_name: String,
+    rs_proto: Option<model::Protocol>,
+    dests: Vec<Dest>,
+}
+
+/// What we installed in IPVS (services and destinations), so that reload and shutdown
+/// touch nothing else. `EEXIST` on add and `ENOENT` on delete are not errors (§8.1).
+#[derive(Debug, Default)]
+pub struct Table {
+    svcs: Vec<Installed>,
+}
+
+fn same_svc(a: &IpvsService, b: &IpvsService) -> bool {
+    a.af == b.af && a.key == b.key
+}
+
+fn same_dest(a: &Dest, b: &Dest) -> bool {
+    a.addr == b.addr && a.port == b.port
+}
+
+fn ok_or(r: Result<(), IpvsError>, tolerated: i32, log: &mut Vec<String>) -> bool {
+    match r {
+        Ok(()) => true,
+        Err(e) if e.errno() == Some(tolerated) => true,
+        Err(e) => {
+            log.push(e.to_string());
+            false
+        }
+    }
+}
+
+impl Table {
+    /// The services we installed, with their destinations.
+    pub fn entries(&self) -> impl Iterator<Item = (&IpvsService, &[Dest])> {
+        self.svcs.iter().map(|i| (&i.svc, i.dests.as_slice()))
+    }
+
+    /// Makes the installed services exactly `want` (service, VS name, RS protocol):
+    /// removes the others (with their destinations), edits changed ones, adds new ones.
+    pub fn sync_services(
+        &mut self,
+        k: &mut impl Kernel,
+        want: &[(IpvsService, String, Option<model::Protocol>)],
+        log: &mut Vec<String>,
+    ) {
+        let mut kept = Vec::new();
+        for i in std::mem::take(&mut self.svcs) {
+            if want.iter().any(|(s, ..)| same_svc(s, &i.svc)) {
+                kept.push(i);
+            } else {
+                log.push(format!("Removing Virtual Server {}", i.vs_name));
+                ok_or(k.del_service(&i.svc), libc::ENOENT, log);
+            }
+        }
+        for (s, name, proto) in want {
+            match kept.iter_mut().find(|i| same_svc(&i.svc, s)) {
+                Some(i) => {
+                    if i.svc != *s && ok_or(k.edit_service(s), 0, log) {
+                        i.svc = s.clone();
+                    }
+                    i.vs_name.clone_from(name);
+                    i.rs_proto = *proto;
+                }
+                None => {
+                    if ok_or(k.add_service(s), libc::EEXIST, log) {
+                        kept.push(Installed {
+                            svc: s.clone(),
+                            vs_name: name.clone(),
+                            rs_proto: *proto,
+                            dests: Vec::new(),
+                        });
+                    }
+                }
+            }
+        }
+        self.svcs = kept;
+    }
+
+    fn get(&mut self, s: &IpvsService) -> Option<&mut Installed> {
+        self.svcs.iter_mut().find(|i| same_svc(&i.svc, s))
+    }
+
+    /// Puts `d` in service `s` (an existing destination is edited only if it differs).
+    pub fn put_dest(
+        &mut self,
+        k: &mut impl Kernel,
+        s: &IpvsService,
+        d: &Dest,
+        log: &mut Vec<String>,
+    ) {
+        let Some(i) = self.get(s) else { return };
+        match i.dests.iter_mut().find(|x| same_dest(x, d)) {
+            Some(x) if x == d => {}
+            Some(x) => {
+                let r = match k.edit_dest(&i.svc, d) {
+                    Err(e) if e.errno() == Some(libc::ENOENT) => k.add_dest(&i.svc, d),
+                    r => r,
+                };
+                if ok_or(r, 0, log) {
+                    *x = d.clone();
+                }
+            }
+            None => {
+                let r = match k.add_dest(&i.svc, d) {
+                    Err(e) if e.errno() == Some(libc::EEXIST) => k.edit_dest(&i.svc, d),
+                    r => r,
+                };
+                if ok_or(r, 0, log) {
+                    i.dests.push(d.clone());
+                }
+            }
+        }
+    }
+
+    pub fn del_dest(
+        &mut self,
+        k: &mut impl Kernel,
+        s: &IpvsService,
+        d: &Dest,
+        log: &mut Vec<String>,
+    ) {
+        let Some(i) = self.get(s) else { return };
+        if let Some(p) = i.dests.iter().position(|x| same_dest(x, d)) {
+            if ok_or(k.del_dest(&i.svc, d), libc::ENOENT, log) {
+                i.dests.remove(p);
+            }
+        }
+    }
+
+    /// Removes the destinations of `s` that are not in `keep` (address, port).
+    pub fn prune_dests(
+        &mut self,
+        k: &mut impl Kernel,
+        s: &IpvsService,
+        keep: &[(IpAddr, u16)],
+        log: &mut Vec<String>,
+    ) {
+        let Some(i) = self.get(s) else { return };
+        let gone: Vec<Dest> = i
+            .dests
+            .iter()
+            .filter(|d| !keep.contains(&(d.addr, d.port)))
+            .cloned()
+            .collect();
+        for d in gone {
+            let rs = SvcDisplay {
+                ip: d.addr,
+                protocol: i.rs_proto,
+                port: d.port,
+            };
+            log.push(format!("service {rs} no longer exist"));
+            if ok_or(k.del_dest(&i.svc, &d), libc::ENOENT, log) {
+                i.dests.retain(|x| !same_dest(x, &d));
+            }
+        }
+    }
+
+    /// Shutdown (§8.5): each destination we set (`Shutting down service RS from VS X`),
+    /// then each service; with `keep_dests` the services only (`lvs_flush_on_stop VS`).
+    pub fn release(&mut self, k: &mut impl Kernel, keep_dests: bool, log: &mut Vec<String>) {
+        for i in std::mem::take(&mut self.svcs) {
+            if !keep_dests {
+                for d in &i.dests {
+                    let rs = SvcDisplay {
+                        ip: d.addr,
+                        protocol: i.rs_proto,
+                        port: d.port,
+                    };
+                    log.push(format!("Shutting down service {rs} from VS {}", i.vs_name));
+                    ok_or(k.del_dest(&i.svc, d), libc::ENOENT, log);
+                }
+            }
+            ok_or(k.del_service(&i.svc), libc::ENOENT, log);
+        }
+    }
+}
+
+// ------------------------------------------------------------------ the running core
+
+/// How notify scripts run: the default user (script security, §6.4).
+#[derive(Debug, Clone)]
+struct Runner {
+    default: Result<Option<RunAs>, String>,
+}
+
+impl Runner {
+    fn of(g: &GlobalDefs) -> Runner {
+        Runner {
+            default: crate::script::default_run_as(
+                g.script_user.as_ref(),
+                g.enable_script_security,
+            ),
+        }
+    }
+
+    fn run(&self, sc: &Script) {
+        let default = match (&self.default, &sc.user) {
+            (Ok(d), _) => *d,
+            (Err(_), Some(_)) => None,
+            (Err(e), None) => {
+                warn!("{e} - not running '{}'", sc.text);
+                return;
+            }
+        };
+        match crate::script::prepare(sc, default) {
+            Ok(p) => crate::script::spawn_detached(&p),
+            Err(e) => warn!("Cannot run notify script '{}': {e}", sc.text),
+        }
+    }
+}
+
+fn kind_name(k: &crate::config::model::check::checker::CheckerKind) -> &'static str {
+    use crate::config::model::check::checker::CheckerKind as K;
+    match k {
+        K::Tcp => "TCP_CHECK",
+        K::Http(_) => "HTTP_GET",
+        K::Ssl(_) => "SSL_GET",
+        K::Misc(_) => "MISC_CHECK",
+        K::Smtp(_) => "SMTP_CHECK",
+        K::Dns(_) => "DNS_CHECK",
+        K::Udp(_) => "UDP_CHECK",
+        K::Ping => "PING_CHECK",
+        K::File(_) => "FILE_CHECK",
+        K::Bfd(_) => "BFD_CHECK",
+    }
+}
+
+fn globals_of(g: &GlobalDefs) -> Globals {
+    Globals {
+        smtp_alert_checker: g.smtp_alert_checker,
+        smtp_alert: g.smtp_alert,
+    }
+}
+
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id())
+}
+
+/// The checker child's state: configuration, decisions, what we installed.
+pub struct Core {
+    epoch: tokio::time::Instant,
+    /// Bumped at every reload: results of checks started before are dropped.
+    gen: u64,
+    cfg: Rc<CheckConfig>,
+    env: Rc<Env>,
+    mgr: Manager,
+    /// Opened with the first virtual server (keepalived's ipvs_start).
+    ipvs: Option<Ipvs>,
+    table: Table,
+    /// The kernel services of each virtual server.
+    vs_svcs: Vec<Vec<IpvsService>>,
+    fifo: Option<Fifo>,
+    mail: Option<MailConfig>,
+    runner: Runner,
+    /// Per virtual server: its checkers are suspended (`ha_suspend`, VIP absent).
+    suspended: Vec<bool>,
+    parked: Vec<CheckerId>,
+    local: HashSet<IpAddr>,
+    saved_timeouts: Option<Timeouts>,
+}
+
+impl Core {
+    fn now(&self) -> Instant {
+        Instant(self.epoch.elapsed())
+    }
+
+    fn log(lines: Vec<String>) {
+        for l in lines {
+            info!("{l}");
+        }
+    }
+
+    /// Creates/updates the services of the current configuration.
+    fn sync_services(&mut self) {
+        self.vs_svcs = self
+            .cfg
+            .virtual_servers
+            .iter()
+            .map(|v| services_of(v, &self.cfg))
+            .collect();
+        let want: Vec<(IpvsService, String, Option<model::Protocol>)> = self
+            .cfg
+            .virtual_servers
+            .iter()
+            .zip(&self.vs_svcs)
+            .flat_map(|(v, ss)| {
+                let proto = if v.is_fwmark() { None } else { v.protocol };
+                ss.iter()
+                    .map(move |s| (s.clone(), v.display().to_string(), proto))
+            })
+            .collect();
+        let mut log = Vec::new();
+        self.table.sync_services(&mut self.ipvs, &want, &mut log);
+        Self::log(log);
+    }
+
+    /// Performs what the manager decided.
+    fn drain(&mut self) {
+        while let Some(o) = self.mgr.poll_output() {
+            match o {
+                Output::Log(l) => info!("{l}"),
+                Output::Ipvs(op) => self.apply(&op),
+                Output::Script(s) => self.runner.run(&s),
+                Output::Fifo(line) => {
+                    if let Some(f) = &mut self.fifo {
+                        f.write_line(&line);
+                    }
+                }
+                Output::Mail { subject, body } => {
+                    if let Some(m) = &self.mail {
+                        let alert = crate::mail::Alert {
+                            subject: format!("[{}] {subject}", m.router_id),
+                            body,
+                        };
+                        // never waits: the send runs in its own task
+                        drop(crate::mail::spawn_send(m.clone(), alert));
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, op: &IpvsOp) {
+        let (vs, dest, del) = match op {
+            IpvsOp::AddDest { vs, dest } | IpvsOp::SetDest { vs, dest } => (*vs, dest, false),
+            IpvsOp::DelDest { vs, dest } => (*vs, dest, true),
+        };
+        let svcs = self.vs_svcs.get(vs).cloned().unwrap_or_default();
+        let mut log = Vec::new();
+        for s in &svcs {
+            if del {
+                self.table.del_dest(&mut self.ipvs, s, dest, &mut log);
+            } else {
+                self.table.put_dest(&mut self.ipvs, s, dest, &mut log);
+            }
+        }
+        Self::log(log);
+    }
+
+    /// The due checkers to run now; those of suspended virtual servers wait.
+    fn take_due(&mut self) -> Vec<CheckerId> {
+        let now = self.now();
+        let mut run = Vec::new();
+        for id in self.mgr.due(now) {
+            if self.suspended.get(id.vs).copied().unwrap_or(false) {
+                self.parked.push(id);
+            } else {
+                run.push(id);
+            }
+        }
+        run
+    }
+
+    /// The VIP a `ha_suspend` virtual server waits for.
+    fn vip(vs: &VirtualServer, cfg: &CheckConfig) -> Option<IpAddr> {
+        match &vs.addr {
+            VsAddr::Addr { ip, .. } => Some(*ip),
+            VsAddr::Group(g) => cfg.group(g)?.entries.iter().find_map(|e| match e {
+                VsgEntry::Addrs { first, .. } => Some(*first),
+                VsgEntry::Fwmark { .. } => None,
+            }),
+            VsAddr::Fwmark(_) => None,
+        }
+    }
+
+    /// Re-evaluates `ha_suspend` (§8.6); returns parked checkers that may run now.
+    fn update_suspend(&mut self) -> Vec<CheckerId> {
+        let cfg = self.cfg.clone();
+        let mut resumed = Vec::new();
+        self.suspended.resize(cfg.virtual_servers.len(), false);
+        for (i, vs) in cfg.virtual_servers.iter().enumerate() {
+            let susp =
+                vs.ha_suspend && Self::vip(vs, &cfg).is_some_and(|ip| !self.local.contains(&ip));
+            let was = self.suspended.get(i).copied().unwrap_or(false);
+            if susp != was {
+                for rs in &vs.real_servers {
+                    info!(
+                        "{} healthchecker for service {} for VS {}",
+                        if susp { "Suspending" } else { "Activating" },
+                        vs.rs_display(rs),
+                        vs.display()
+                    );
+                }
+            }
+            if let Some(s) = self.suspended.get_mut(i) {
+                *s = susp;
+            }
+            if !susp {
+                let (go, stay): (Vec<_>, Vec<_>) = self.parked.iter().partition(|id| id.vs == i);
+                resumed.extend(go);
+                self.parked = stay;
+            }
+        }
+        resumed
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let vss: Vec<serde_json::Value> = self
+            .cfg
+            .virtual_servers
+            .iter()
+            .enumerate()
+            .map(|(v, vs)| {
+                let rss: Vec<serde_json::Value> = vs
+                    .real_servers
+                    .iter()
+                    .enumerate()
+                    .map(|(r, rs)| {
+                        serde_json::json!({
+                            "name": vs.rs_display(rs).to_string(),
+                            "alive": self.mgr.is_alive(v, r),
+                            "weight": self.mgr.effective_weight(v, r),
+                        })
+                    })
+                    .collect();
+                serde_json::json!({
+                    "name": vs.display().to_string(),
+                    "quorum_up": self.mgr.quorum_up(v),
+                    "sorry_server_active": self.mgr.sorry_active(v),
+                    "suspended": self.suspended.get(v).copied().unwrap_or(false),
+                    "real_servers": rss,
+                })
+            })
+            .collect();
+        serde_json::json!({ "virtual_servers": vss })
+    }
+
+    /// `keepalived_check.data` (SIGUSR1).
+    fn data_dump(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "------< LVS Topology >------");
+        for (v, vs) in self.cfg.virtual_servers.iter().enumerate() {
+            let _ = writeln!(s, " VS = {}", vs.display());
+            let _ = writeln!(
+                s,
+                "   delay_loop = {}, lvs_sched = {}",
+                vs.delay_loop.as_secs(),
+                vs.scheduler.map_or("wlc", |x| x.name())
+            );
+            let _ = writeln!(
+                s,
+                "   quorum = {}, hysteresis = {}, quorum state = {}",
+                vs.quorum,
+                vs.hysteresis,
+                if self.mgr.quorum_up(v) { "UP" } else { "DOWN" }
+            );
+            if let Some(sorry) = &vs.sorry_server {
+                let _ = writeln!(
+                    s,
+                    "   sorry server = [{}]:{}{}",
+                    sorry.ip,
+                    sorry.port,
+                    if self.mgr.sorry_active(v) {
+                        " (active)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            for (r, rs) in vs.real_servers.iter().enumerate() {
+                let _ = writeln!(s, "   RS = {}", vs.rs_display(rs));
+                let _ = writeln!(
+                    s,
+                    "     Alive = {}, Weight = {}",
+                    if self.mgr.is_alive(v, r) { "yes" } else { "no" },
+                    self.mgr.effective_weight(v, r)
+                );
+                for c in &rs.checkers {
+                    let _ = writeln!(s, "     Keepalive method = {}", kind_name(&c.kind));
+                }
+            }
+        }
+        s
+    }
+
+    /// Prometheus text: real servers up/down and weights.
+    fn metrics(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "# HELP keepalived_checker_real_server_up Real server alive (1) or down (0).\n\
+             # TYPE keepalived_checker_real_server_up gauge"
+        );
+        let mut w = String::from(
+            "# HELP keepalived_checker_real_server_weight Effective weight of the real server.\n\
+             # TYPE keepalived_checker_real_server_weight gauge\n",
+        );
+        let mut q = String::from(
+            "# HELP keepalived_checker_quorum_up Virtual server quorum up (1) or down (0).\n\
+             # TYPE keepalived_checker_quorum_up gauge\n",
+        );
+        for (v, vs) in self.cfg.virtual_servers.iter().enumerate() {
+            let vn = vs.display().to_string();
+            let _ = writeln!(
+                q,
+                "keepalived_checker_quorum_up{{vs=\"{vn}\"}} {}",
+                u8::from(self.mgr.quorum_up(v))
+            );
+            for (r, rs) in vs.real_servers.iter().enumerate() {
+                let rn = vs.rs_display(rs);
+                let _ = writeln!(
+                    s,
+                    "keepalived_checker_real_server_up{{vs=\"{vn}\",rs=\"{rn}\"}} {}",
+                    u8::from(self.mgr.is_alive(v, r))
+                );
+                let _ = writeln!(
+                    w,
+                    "keepalived_checker_real_server_weight{{vs=\"{vn}\",rs=\"{rn}\"}} {}",
+                    self.mgr.effective_weight(v, r)
+                );
+            }
+        }
+        s + &w + &q
+    }
+}
+
+// ------------------------------------------------------------------ the async shell
+
+#[derive(Clone)]
+struct Shared {
+    core: Rc<RefCell<Core>>,
+    wake: Rc<Notify>,
+}
+
+fn spawn_checks(sh: &Shared, ids: Vec<CheckerId>) {
+    if ids.is_empty() {
+        return;
+    }
+    let (gen, cfg, env) = {
+        let c = sh.core.borrow();
+        (c.gen, c.cfg.clone(), c.env.clone())
+    };
+    for id in ids {
+        let sh = sh.clone();
+        let (cfg, env) = (cfg.clone(), env.clone());
+        tokio::task::spawn_local(async move {
+            let res = dispatch::run(&env, &cfg, id).await;
+            if let Some(res) = res {
+                let mut c = sh.core.borrow_mut();
+                if c.gen == gen {
+                    let now = c.now();
+                    c.mgr.handle_result(now, id, &res);
+                    c.drain();
+                }
+            }
+            sh.wake.notify_one();
+        });
+    }
+}
+
+async fn timer_loop(sh: Shared) {
+    loop {
+        let ids = sh.core.borrow_mut().take_due();
+        spawn_checks(&sh, ids);
+        let (next, epoch) = {
+            let c = sh.core.borrow();
+            (c.mgr.poll_timeout(), c.epoch)
+        };
+        let sleep = async move {
+            match next {
+                Some(at) => tokio::time::sleep_until(epoch + at.0).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = sleep => {}
+            _ = sh.wake.notified() => {}
+        }
+    }
+}
+
+async fn monitor_loop(mut mon: crate::net::Monitor, sh: Shared) {
+    use crate::net::NetEvent;
+    while let Some(ev) = mon.next().await {
+        let resumed = {
+            let mut c = sh.core.borrow_mut();
+            match ev {
+                NetEvent::AddressAdded { addr, .. } => {
+                    c.local.insert(addr);
+                }
+                NetEvent::AddressRemoved { addr, .. } => {
+                    c.local.remove(&addr);
+                }
+                _ => continue,
+            }
+            c.update_suspend()
+        };
+        spawn_checks(&sh, resumed);
+    }
+}
+
+/// FILE_CHECK (§4.13): polls each checker's track file and feeds value changes to the
+/// manager. keepalived watches with inotify; a one-second poll gives the same result.
+fn spawn_file_checks(sh: &Shared, c: &crate::config::model::Config) -> Vec<JoinHandle<()>> {
+    use crate::config::model::check::checker::CheckerKind;
+    let mut tasks = Vec::new();
+    let gen = sh.core.borrow().gen;
+    for (v, vs) in c.check.virtual_servers.iter().enumerate() {
+        for (r, rs) in vs.real_servers.iter().enumerate() {
+            for (i, chk) in rs.checkers.iter().enumerate() {
+                let CheckerKind::File(fc) = &chk.kind else {
+                    continue;
+                };
+                let Some(tf) = c.vrrp.track_files.iter().find(|t| t.name == fc.track_file) else {
+                    warn!("FILE_CHECK: unknown track_file {}", fc.track_file);
+                    continue;
+                };
+                let Some(path) = tf.path.clone() else {
+                    continue;
+                };
+                if let Err(e) = crate::vrrp::track::init_track_file(tf) {
+                    warn!("Unable to initialise track file {path}: {e}");
+                }
+                let mut fc = fc.clone();
+                fc.reverse = fc.reverse || (fc.weight.is_none() && tf.weight_reverse);
+                let file_weight = tf.weight;
+                let id = CheckerId {
+                    vs: v,
+                    rs: r,
+                    checker: i,
+                };
+                let sh = sh.clone();
+                tasks.push(tokio::task::spawn_local(async move {
+                    let mut last = None;
+                    loop {
+                        let value = super::file::read_value(&path);
+                        let adj = super::file::adjustment(&fc, file_weight, value);
+                        if last != Some(adj) {
+                            last = Some(adj);
+                            let mut c = sh.core.borrow_mut();
+                            if c.gen != gen {
+                                return;
+                            }
+                            c.mgr.handle_file(id, adj);
+                            c.drain();
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }));
+            }
+        }
+    }
+    tasks
+}
+
+/// The checker service.
+pub struct CheckService {
+    /// `-I`: leave IPVS as it is at shutdown.
+    dont_release: bool,
+    /// `-d`: log the data dump after loading.
+    dump_conf: bool,
+    run: Option<Running>,
+}
+
+struct Running {
+    sh: Shared,
+    tasks: Vec<JoinHandle<()>>,
+    /// FILE_CHECK pollers of the current configuration.
+    file_tasks: Vec<JoinHandle<()>>,
+    /// The address monitor runs (some virtual server has `ha_suspend`).
+    watching: bool,
+    flush_on_stop: LvsFlushOnStop,
+}
+
+impl CheckService {
+    pub fn new(dont_release: bool, dump_conf: bool) -> Self {
+        CheckService {
+            dont_release,
+            dump_conf,
+            run: None,
+        }
+    }
+
+    fn log_dump(&self) {
+        if self.dump_conf {
+            for line in self.data_dump().lines() {
+                info!("{line}");
+            }
+        }
+    }
+}
+
+/// lvs_notify_fifo, else the shared notify_fifo (§6.2).
+fn fifo_of(g: &GlobalDefs) -> &crate::config::model::global::NotifyFifo {
+    if g.lvs_notify_fifo.path.is_some() {
+        &g.lvs_notify_fifo
+    } else {
+        &g.notify_fifo
+    }
+}
+
+fn fifo_path(g: &GlobalDefs) -> Option<&str> {
+    fifo_of(g).path.as_deref()
+}
+
+fn open_fifo(g: &GlobalDefs) -> Option<Fifo> {
+    let nf = fifo_of(g);
+    match Fifo::open_config(nf)? {
+        Ok(f) => Some(f),
+        Err(e) => {
+            error!(
+                "Unable to open notify FIFO {}: {e}",
+                nf.path.as_deref().unwrap_or("")
+            );
+            None
+        }
+    }
+}
+
+fn lvs_timeouts(g: &GlobalDefs, ipvs: &mut Ipvs) -> Option<Timeouts> {
+    let t = &g.lvs_timeouts;
+    if t.tcp.is_none() && t.tcpfin.is_none() && t.udp.is_none() {
+        return None;
+    }
+    let orig = ipvs.get_timeouts().ok()?;
+    let new = Timeouts {
+        tcp: t.tcp.unwrap_or(orig.tcp),
+        tcp_fin: t.tcpfin.unwrap_or(orig.tcp_fin),
+        udp: t.udp.unwrap_or(orig.udp),
+    };
+    if let Err(e) = ipvs.set_timeouts(&new) {
+        error!("{e}");
+    }
+    Some(orig)
+}
+
+/// keepalived's ipvs_start: a missing IPVS is fatal (§8.1).
+fn open_ipvs() -> Result<Ipvs, ServiceError> {
+    info!("Initializing ipvs");
+    Ipvs::open().map_err(|e| ServiceError::fatal(e.to_string()))
+}
+
+fn monitor() -> Option<crate::net::Monitor> {
+    crate::net::Monitor::new()
+        .map_err(|e| error!("Unable to watch addresses for ha_suspend: {e}"))
+        .ok()
+}
+
+async fn local_addrs() -> HashSet<IpAddr> {
+    match crate::net::Netlink::new() {
+        Ok(nl) => nl
+            .addresses(None)
+            .await
+            .map(|v| v.into_iter().map(|a| a.addr).collect())
+            .unwrap_or_default(),
+        Err(_) => HashSet::new(),
+    }
+}
+
+impl Service for CheckService {
+    async fn start(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
+        let c = &cfg.loaded.config;
+        let mut ipvs = None;
+        let mut saved_timeouts = None;
+        // keepalived initialises IPVS only when virtual servers are configured
+        if !c.check.virtual_servers.is_empty() {
+            let mut k = open_ipvs()?;
+            if c.global.lvs_flush {
+                if let Err(e) = k.flush() {
+                    error!("{e}");
+                }
+            }
+            saved_timeouts = lvs_timeouts(&c.global, &mut k);
+            ipvs = Some(k);
+        }
+        let check = Rc::new(c.check.clone());
+        let env = Env::new(&check, MAX_RUNNING).map_err(ServiceError::fatal)?;
+        let ha = check.virtual_servers.iter().any(|v| v.ha_suspend);
+        // the monitor first, so that no address change falls between it and the dump
+        let mon = if ha { monitor() } else { None };
+        let local = if ha {
+            local_addrs().await
+        } else {
+            HashSet::new()
+        };
+        let mut core = Core {
+            epoch: tokio::time::Instant::now(),
+            gen: 0,
+            mgr: Manager::new(&check, globals_of(&c.global), seed()),
+            cfg: check,
+            env: Rc::new(env),
+            ipvs,
+            table: Table::default(),
+            vs_svcs: Vec::new(),
+            fifo: open_fifo(&c.global),
+            mail: MailConfig::from_global(&c.global),
+            runner: Runner::of(&c.global),
+            suspended: Vec::new(),
+            parked: Vec::new(),
+            local,
+            saved_timeouts,
+        };
+        // lvs_notify_fifo_script reads our FIFO (§6.2); the shared notify_fifo's belongs
+        // to the parent
+        if let (Some(f), Some(sc)) = (&core.fifo, &c.global.lvs_notify_fifo.script) {
+            if c.global.lvs_notify_fifo.path.is_some() {
+                core.runner.run(&f.script_call(sc));
+            }
+        }
+        core.update_suspend();
+        core.sync_services();
+        let now = core.now();
+        core.mgr.start(now);
+        core.drain();
+        let sh = Shared {
+            core: Rc::new(RefCell::new(core)),
+            wake: Rc::new(Notify::new()),
+        };
+        let mut tasks = vec![tokio::task::spawn_local(timer_loop(sh.clone()))];
+        let watching = mon.is_some();
+        if let Some(mon) = mon {
+            tasks.push(tokio::task::spawn_local(monitor_loop(mon, sh.clone())));
+        }
+        if let Some(addr) = c.global.checker_metrics_address {
+            match std::net::TcpListener::bind(addr).and_then(|l| {
+                l.set_nonblocking(true)?;
+                tokio::net::TcpListener::from_std(l)
+            }) {
+                Ok(listener) => {
+                    let core = sh.core.clone();
+                    let text: Rc<dyn Fn() -> String> =
+                        Rc::new(move || core.try_borrow().map(|c| c.metrics()).unwrap_or_default());
+                    tasks.push(tokio::task::spawn_local(crate::vrrp::metrics::serve(
+                        listener, text,
+                    )));
+                }
+                Err(e) => error!("Cannot serve metrics on {addr}: {e}"),
+            }
+        }
+        let file_tasks = spawn_file_checks(&sh, c);
+        self.run = Some(Running {
+            sh,
+            tasks,
+            file_tasks,
+            watching,
+            flush_on_stop: c.global.lvs_flush_on_stop,
+        });
+        self.log_dump();
+        Ok(())
+    }
+
+    async fn reload(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
+        let Some(run) = &mut self.run else {
+            return self.start(cfg).await;
+        };
+        let c = &cfg.loaded.config;
+        let new = Rc::new(c.check.clone());
+        let env = Env::new(&new, MAX_RUNNING).map_err(ServiceError::fatal)?;
+        let ha = new.virtual_servers.iter().any(|v| v.ha_suspend);
+        let mon = if ha && !run.watching { monitor() } else { None };
+        let local = if ha {
+            local_addrs().await
+        } else {
+            HashSet::new()
+        };
+        let opened = if new.virtual_servers.is_empty() || run.sh.core.borrow().ipvs.is_some() {
+            None
+        } else {
+            Some(open_ipvs()?)
+        };
+        let resumed = {
+            let mut core = run.sh.core.borrow_mut();
+            if opened.is_some() {
+                core.ipvs = opened;
+            }
+            let plan = plan_reload(&core.cfg, &new);
+            let mut mgr = Manager::new(&new, globals_of(&c.global), seed());
+            for &(v, ov) in &plan.vs {
+                mgr.adopt_vs(&core.mgr, v, ov);
+            }
+            for &(n, o) in &plan.rs {
+                mgr.adopt(&core.mgr, n, o);
+            }
+            core.mgr = mgr;
+            core.cfg = new;
+            core.env = Rc::new(env);
+            core.gen += 1;
+            core.mail = MailConfig::from_global(&c.global);
+            core.runner = Runner::of(&c.global);
+            // the same FIFO stays open (its reader keeps reading it)
+            let path = fifo_path(&c.global).map(std::path::Path::new);
+            if core.fifo.as_ref().map(Fifo::path) != path {
+                core.fifo = None;
+                core.fifo = open_fifo(&c.global);
+            }
+            core.parked.clear();
+            if ha {
+                core.local = local;
+            }
+            core.sync_services();
+            // destinations that are no longer configured
+            let cfg = core.cfg.clone();
+            let mut log = Vec::new();
+            for (v, vs) in cfg.virtual_servers.iter().enumerate() {
+                let mut keep: Vec<(IpAddr, u16)> =
+                    vs.real_servers.iter().map(|r| (r.ip, r.port)).collect();
+                if let Some(s) = &vs.sorry_server {
+                    keep.push((s.ip, if s.port == 0 { vs.port() } else { s.port }));
+                }
+                let svcs = core.vs_svcs.get(v).cloned().unwrap_or_default();
+                for s in &svcs {
+                    let core = &mut *core;
+                    core.table.prune_dests(&mut core.ipvs, s, &keep, &mut log);
+                }
+            }
+            Core::log(log);
+            let now = core.now();
+            core.mgr.start(now);
+            core.drain();
+            core.update_suspend()
+        };
+        spawn_checks(&run.sh, resumed);
+        if let Some(mon) = mon {
+            run.watching = true;
+            run.tasks
+                .push(tokio::task::spawn_local(monitor_loop(mon, run.sh.clone())));
+        }
+        for t in run.file_tasks.drain(..) {
+            t.abort();
+        }
+        run.file_tasks = spawn_file_checks(&run.sh, c);
+        run.flush_on_stop = c.global.lvs_flush_on_stop;
+        // the timer task picks up the new schedule
+        run.sh.wake.notify_one();
+        self.log_dump();
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) {
+        let Some(run) = self.run.take() else { return };
+        for t in run.tasks.iter().chain(&run.file_tasks) {
+            t.abort();
+        }
+        let mut core = run.sh.core.borrow_mut();
+        let core = &mut *core;
+        if self.dont_release {
+            return;
+        }
+        let mut log = Vec::new();
+        match run.flush_on_stop {
+            LvsFlushOnStop::Full => {
+                if let Some(Err(e)) = core.ipvs.as_mut().map(Ipvs::flush) {
+                    log.push(e.to_string());
+                }
+            }
+            LvsFlushOnStop::Vs => core.table.release(&mut core.ipvs, true, &mut log),
+            LvsFlushOnStop::None => core.table.release(&mut core.ipvs, false, &mut log),
+        }
+        if let (Some(t), Some(k)) = (&core.saved_timeouts, core.ipvs.as_mut()) {
+            if let Err(e) = k.set_timeouts(t) {
+                log.push(e.to_string());
+            }
+        }
+        Core::log(log);
+    }
+
+    fn data_dump(&self) -> String {
+        self.run
+            .as_ref()
+            .and_then(|r| r.sh.core.try_borrow().ok().map(|c| c.data_dump()))
+            .unwrap_or_default()
+    }
+
+    fn stats_dump(&mut self, _clear: bool) -> String {
+        String::new()
+    }
+
+    fn json_dump(&self) -> serde_json::Value {
+        self.status()
+    }
+
+    fn status(&self) -> serde_json::Value {
+        self.run
+            .as_ref()
+            .and_then(|r| r.sh.core.try_borrow().ok().map(|c| c.status()))
+            .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,349 @@
+//! The pure parts of the checker service: kernel services of a configuration, the reload
+//! plan, and the table of what we installed over a fake kernel.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::check::ipvs::{Fwd, ServiceKey};
+use crate::check::probe::CheckResult;
+use crate::config::{load_str, LoadOptions};
+
+fn check(text: &str) -> CheckConfig {
+    load_str(text, Path::new("/t.conf"), &LoadOptions::default())
+        .config
+        .check
+}
+
+/// Records calls; `fail` makes the next call of that name fail with an errno.
+#[derive(Default)]
+struct Fake {
+    calls: Vec<String>,
+    fail: Option<(&'static str, i32)>,
+}
+
+impl Fake {
+    fn call(
+        &mut self,
+        what: &'static str,
+        s: &IpvsService,
+        d: Option<&Dest>,
+    ) -> Result<(), IpvsError> {
+        let key = match s.key {
+            ServiceKey::Addr { addr, port, .. } => format!("{addr}:{port}"),
+            ServiceKey::Fwmark(m) => format!("fwm{m}"),
+        };
+        let line = match d {
+            Some(d) => format!("{what} {key} {}:{} w{}", d.addr, d.port, d.weight),
+            None => format!("{what} {key} {}", s.sched_name),
+        };
+        self.calls.push(line);
+        match self.fail.take() {
+            Some((w, errno)) if w == what => Err(IpvsError::Cmd {
+                name: "X",
+                code: 0,
+                errno,
+                msg: "fake".into(),
+            }),
+            f => {
+                self.fail = f;
+                Ok(())
+            }
+        }
+    }
+
+    fn take(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.calls)
+    }
+}
+
+impl Kernel for Fake {
+    fn add_service(&mut self, s: &IpvsService) -> Result<(), IpvsError> {
+        self.call("add", s, None)
+    }
+    fn edit_service(&mut self, s: &IpvsService) -> Result<(), IpvsError> {
+        self.call("edit", s, None)
+    }
+    fn del_service(&mut self, s: &IpvsService) -> Result<(), IpvsError> {
+        self.call("del", s, None)
+    }
+    fn add_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError> {
+        self.call("add_dest", s, Some(d))
+    }
+    fn edit_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError> {
+        self.call("edit_dest", s, Some(d))
+    }
+    fn del_dest(&mut self, s: &IpvsService, d: &Dest) -> Result<(), IpvsError> {
+        self.call("del_dest", s, Some(d))
+    }
+}
+
+const GROUP: &str = r#"
+virtual_server_group G {
+    192.0.2.10-12 80
+    192.0.2.20 8080
+    fwmark 7
+}
+virtual_server group G {
+    lb_algo rr
+    protocol TCP
+    persistence_timeout 30
+    real_server 198.51.100.1 80 { TCP_CHECK { } }
+}
+virtual_server 192.0.2.1 443 {
+    protocol UDP
+    ops
+    real_server 198.51.100.2 443 { weight 3 }
+}
+"#;
+
+fn want(c: &CheckConfig) -> Vec<(IpvsService, String, Option<model::Protocol>)> {
+    c.virtual_servers
+        .iter()
+        .flat_map(|v| {
+            services_of(v, c)
+                .into_iter()
+                .map(|s| (s, v.display().to_string(), v.protocol))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn group_entries_become_one_service_each() {
+    let c = check(GROUP);
+    let vs = &c.virtual_servers[0];
+    let svcs = services_of(vs, &c);
+    let keys: Vec<String> = svcs
+        .iter()
+        .map(|s| match s.key {
+            ServiceKey::Addr { addr, port, .. } => format!("{addr}:{port}"),
+            ServiceKey::Fwmark(m) => format!("fwm{m}"),
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "192.0.2.10:80",
+            "192.0.2.11:80",
+            "192.0.2.12:80",
+            "192.0.2.20:8080",
+            "fwm7"
+        ]
+    );
+    assert!(svcs
+        .iter()
+        .all(|s| s.sched_name == "rr" && s.flags & IP_VS_SVC_F_PERSISTENT != 0 && s.timeout == 30));
+    let udp = services_of(&c.virtual_servers[1], &c);
+    assert_eq!(udp.len(), 1);
+    assert_eq!(udp[0].flags, IP_VS_SVC_F_ONEPACKET);
+    assert!(matches!(
+        udp[0].key,
+        ServiceKey::Addr {
+            protocol: Protocol::Udp,
+            port: 443,
+            ..
+        }
+    ));
+    assert_eq!(udp[0].sched_name, "wlc");
+}
+
+#[test]
+fn huge_ranges_are_bounded() {
+    let v = range(
+        "10.0.0.0".parse().unwrap(),
+        "10.255.255.255".parse().unwrap(),
+    );
+    assert_eq!(v.len() as u128, MAX_RANGE);
+    let v = range(
+        "2001:db8::1".parse().unwrap(),
+        "2001:db8::3".parse().unwrap(),
+    );
+    assert_eq!(v.len(), 3);
+    let v = range("10.0.0.5".parse().unwrap(), "10.0.0.1".parse().unwrap());
+    assert_eq!(v.len(), 1);
+}
+
+#[test]
+fn table_adds_edits_and_releases_only_its_own() {
+    let c = check(GROUP);
+    let mut k = Fake::default();
+    let mut t = Table::default();
+    let mut log = Vec::new();
+    t.sync_services(&mut k, &want(&c), &mut log);
+    assert_eq!(k.take().len(), 6);
+    // the same services again: nothing happens
+    t.sync_services(&mut k, &want(&c), &mut log);
+    assert!(k.take().is_empty());
+    let s = services_of(&c.virtual_servers[1], &c).remove(0);
+    let d = Dest::new("198.51.100.2".parse().unwrap(), 443, Fwd::Masq, 3);
+    t.put_dest(&mut k, &s, &d, &mut log);
+    t.put_dest(&mut k, &s, &d, &mut log);
+    assert_eq!(k.take(), ["add_dest 192.0.2.1:443 198.51.100.2:443 w3"]);
+    let d0 = Dest {
+        weight: 0,
+        ..d.clone()
+    };
+    t.put_dest(&mut k, &s, &d0, &mut log);
+    assert_eq!(k.take(), ["edit_dest 192.0.2.1:443 198.51.100.2:443 w0"]);
+    // EEXIST on add is adopted (edited), ENOENT on edit falls back to add (§8.1)
+    let d2 = Dest::new("198.51.100.9".parse().unwrap(), 443, Fwd::Masq, 1);
+    k.fail = Some(("add_dest", libc::EEXIST));
+    t.put_dest(&mut k, &s, &d2, &mut log);
+    assert_eq!(
+        k.take(),
+        [
+            "add_dest 192.0.2.1:443 198.51.100.9:443 w1",
+            "edit_dest 192.0.2.1:443 198.51.100.9:443 w1"
+        ]
+    );
+    k.fail = Some(("edit_dest", libc::ENOENT));
+    t.put_dest(
+        &mut k,
+        &s,
+        &Dest {
+            weight: 2,
+            ..d2.clone()
+        },
+        &mut log,
+    );
+    assert_eq!(
+        k.take(),
+        [
+            "edit_dest 192.0.2.1:443 198.51.100.9:443 w2",
+            "add_dest 192.0.2.1:443 198.51.100.9:443 w2"
+        ]
+    );
+    t.prune_dests(&mut k, &s, &[(d.addr, d.port)], &mut log);
+    assert_eq!(k.take(), ["del_dest 192.0.2.1:443 198.51.100.9:443 w2"]);
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("service [198.51.100.9]:udp:443 no longer exist")
+    );
+    // a destination we never added is not deleted
+    t.del_dest(&mut k, &s, &d2, &mut log);
+    assert!(k.take().is_empty());
+    log.clear();
+    t.release(&mut k, false, &mut log);
+    let calls = k.take();
+    assert_eq!(calls.len(), 7, "{calls:?}");
+    assert!(calls.contains(&"del_dest 192.0.2.1:443 198.51.100.2:443 w0".to_owned()));
+    assert_eq!(
+        log,
+        ["Shutting down service [198.51.100.2]:udp:443 from VS [192.0.2.1]:udp:443"]
+    );
+    assert_eq!(t.entries().count(), 0);
+}
+
+#[test]
+fn sync_removes_and_edits_changed_services() {
+    let c = check(GROUP);
+    let mut k = Fake::default();
+    let mut t = Table::default();
+    let mut log = Vec::new();
+    t.sync_services(&mut k, &want(&c), &mut log);
+    k.take();
+    let c2 = check(
+        &GROUP
+            .replace("192.0.2.10-12 80", "192.0.2.10-11 80")
+            .replace("lb_algo rr", "lb_algo wrr"),
+    );
+    t.sync_services(&mut k, &want(&c2), &mut log);
+    let calls = k.take();
+    assert_eq!(calls[0], "del 192.0.2.12:80 rr");
+    assert_eq!(calls.iter().filter(|c| c.starts_with("edit ")).count(), 4);
+    assert_eq!(calls.len(), 5, "{calls:?}");
+    assert_eq!(log, ["Removing Virtual Server [G]:0"]);
+}
+
+const RELOAD: &str = r#"
+virtual_server 192.0.2.1 80 {
+    protocol TCP
+    delay_loop 5
+    real_server 198.51.100.1 80 { weight 2
+        TCP_CHECK { connect_timeout 1 }
+    }
+    real_server 198.51.100.2 80 {
+        TCP_CHECK { connect_timeout 1 }
+    }
+}
+virtual_server 192.0.2.2 80 {
+    protocol TCP
+    real_server 198.51.100.3 80 { TCP_CHECK { } }
+}
+"#;
+
+#[test]
+fn reload_plan_keeps_what_did_not_change() {
+    let old = check(RELOAD);
+    let new = check(
+        &RELOAD
+            .replace("virtual_server 192.0.2.2 80", "virtual_server 192.0.2.3 80")
+            .replace("weight 2", "weight 5")
+            .replace(
+                "real_server 198.51.100.2 80 {\n        TCP_CHECK { connect_timeout 1 }",
+                "real_server 198.51.100.2 80 {\n        TCP_CHECK { connect_timeout 2 }",
+            ),
+    );
+    let p = plan_reload(&old, &new);
+    assert_eq!(p.vs, [(0, 0)]);
+    // the weight change keeps the state; the checker change does not
+    assert_eq!(p.rs, [((0, 0), (0, 0))]);
+    assert_eq!(plan_reload(&old, &old).rs.len(), 3);
+}
+
+fn ops(m: &mut Manager) -> Vec<String> {
+    std::iter::from_fn(|| m.poll_output())
+        .filter_map(|o| match o {
+            Output::Ipvs(IpvsOp::AddDest { vs, dest }) => {
+                Some(format!("add {vs} {} w{}", dest.addr, dest.weight))
+            }
+            Output::Ipvs(IpvsOp::SetDest { vs, dest }) => {
+                Some(format!("set {vs} {} w{}", dest.addr, dest.weight))
+            }
+            Output::Ipvs(IpvsOp::DelDest { vs, dest }) => Some(format!("del {vs} {}", dest.addr)),
+            Output::Log(l) => Some(l),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn adopted_real_servers_keep_their_state() {
+    let old_cfg = check(RELOAD);
+    let t0 = Instant(Duration::ZERO);
+    let mut old = Manager::new(&old_cfg, Globals::default(), 1);
+    old.start(t0);
+    ops(&mut old);
+    let id = CheckerId {
+        vs: 0,
+        rs: 1,
+        checker: 0,
+    };
+    for _ in 0..5 {
+        old.handle_result(t0, id, &CheckResult::down("timeout"));
+    }
+    assert!(!old.is_alive(0, 1));
+    ops(&mut old);
+    let new_cfg = check(&RELOAD.replace("weight 2", "weight 5"));
+    let mut m = Manager::new(&new_cfg, Globals::default(), 1);
+    let plan = plan_reload(&old_cfg, &new_cfg);
+    for &(v, o) in &plan.vs {
+        m.adopt_vs(&old, v, o);
+    }
+    for &(n, o) in &plan.rs {
+        m.adopt(&old, n, o);
+    }
+    m.start(Instant(Duration::from_secs(1)));
+    assert!(!m.is_alive(0, 1), "a failed server stays failed");
+    assert_eq!(m.effective_weight(0, 0), 5);
+    let out = ops(&mut m);
+    // the table skips unchanged destinations; the new weight becomes an edit
+    assert!(out.contains(&"add 0 198.51.100.1 w5".to_owned()), "{out:?}");
+    assert!(!out.iter().any(|l| l.contains("198.51.100.2")), "{out:?}");
+    assert!(!out
+        .iter()
+        .any(|l| l.starts_with("Removing") || l.starts_with("Adding")));
+    // a checker in flight at the reload is scheduled again
+    assert!(m.poll_timeout().is_some());
+}
