@@ -1,0 +1,936 @@
+//! Runs the VRRP child's trackers (keepalived-spec.md §4.6-§4.8, §5.9): one loop per
+//! `vrrp_script`, an inotify watch for `track_file`s, a periodic `/proc` scan for
+//! `vrrp_track_process`. Their results come back as [`Event`]s; [`Tracking::on_event`] turns
+//! them, with the pure trackers of [`super::track`], into `TrackChange`s for the instances
+//! and sync groups that reference them.
+//!
+//! Weighted trackers are keyed in the machine as `script NAME`, `file NAME`, `process NAME`;
+//! weight-0 ones fault with `FaultCause::{Script,File,Process}`. Every change is idempotent
+//! (the machine ignores a weight or fault it already has), so a reload simply re-sends the
+//! current state of every reference and clears the references that went away.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use super::machine::{FaultCause, TrackChange};
+use super::track::{
+    init_track_file, read_track_file, scan_processes, track_file_status, weight0_fault, weighted,
+    ScriptStatus, ScriptTracker, Trackers,
+};
+use crate::config::model::vrrp::track::{TrackFile, TrackProcess, TrackRef, VrrpScript};
+use crate::config::model::Config;
+use crate::script::{self, Prepared, RunSlot, ScriptResult};
+
+/// How often `/proc` is scanned for tracked processes (we do not use the proc connector).
+pub const PROCESS_SCAN: Duration = Duration::from_millis(500);
+/// Poll period for a tracked file whose directory cannot be watched with inotify.
+pub const FILE_POLL: Duration = Duration::from_secs(1);
+
+/// Who a change is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Instance(String),
+    /// A sync group: the change applies to every member (§5.12).
+    Group(String),
+}
+
+/// A result from one of the tracker tasks. `gen` tells results of a previous configuration
+/// (before a reload) apart; they are dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Script {
+        gen: u64,
+        name: String,
+        result: ScriptResult,
+    },
+    File {
+        gen: u64,
+        name: String,
+        value: i64,
+    },
+    /// Matching process counts, in the order of the configured `vrrp_track_process`es.
+    Processes {
+        gen: u64,
+        counts: Vec<u32>,
+    },
+}
+
+/// The `track_*` references of one instance or sync group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Refs {
+    scripts: Vec<TrackRef>,
+    files: Vec<TrackRef>,
+    processes: Vec<TrackRef>,
+}
+
+/// The runtime of every tracker of the VRRP child.
+pub struct Tracking {
+    pub trackers: Trackers,
+    scripts: Vec<VrrpScript>,
+    files: Vec<TrackFile>,
+    processes: Vec<TrackProcess>,
+    owners: Vec<(Target, Refs)>,
+    gen: u64,
+    tx: mpsc::UnboundedSender<Event>,
+    tasks: Vec<JoinHandle<()>>,
+    /// Process groups of running scripts, by (generation, script name).
+    running: Rc<RefCell<HashMap<(u64, String), i32>>>,
+    /// Scripts as prepared (argv, user), for the data dump.
+    prepared: HashMap<String, Prepared>,
+}
+
+fn owners_of(c: &Config) -> Vec<(Target, Refs)> {
+    let inst = c.vrrp.instances.iter().map(|i| {
+        (
+            Target::Instance(i.name.clone()),
+            Refs {
+                scripts: i.track_scripts.clone(),
+                files: i.track_files.clone(),
+                processes: i.track_processes.clone(),
+            },
+        )
+    });
+    let groups = c.vrrp.sync_groups.iter().map(|g| {
+        (
+            Target::Group(g.name.clone()),
+            Refs {
+                scripts: g.track_scripts.clone(),
+                files: g.track_files.clone(),
+                processes: g.track_processes.clone(),
+            },
+        )
+    });
+    inst.chain(groups).collect()
+}
+
+fn ref_weight(r: &TrackRef, own: i32, own_reverse: bool) -> (i32, bool) {
+    match r.weight {
+        Some(w) => (w, r.reverse),
+        None => (own, own_reverse),
+    }
+}
+
+/// The change an up/down tracker makes for one reference (§5.9).
+fn up_down_change(key: String, cause: FaultCause, up: bool, w: i32, rev: bool) -> Vec<TrackChange> {
+    if w == 0 {
+        vec![TrackChange::Fault {
+            cause,
+            active: weight0_fault(up, rev),
+        }]
+    } else {
+        vec![TrackChange::Weight {
+            tracker: key,
+            value: weighted(up, w, rev),
+        }]
+    }
+}
+
+/// What script `t` means for reference `r`; nothing while it has not reported yet.
+pub fn script_change(t: &ScriptTracker, r: &TrackRef) -> Vec<TrackChange> {
+    if t.status() == ScriptStatus::Init {
+        return Vec::new();
+    }
+    let (w, rev) = ref_weight(r, t.weight, t.reverse);
+    up_down_change(
+        format!("script {}", t.name),
+        FaultCause::Script(t.name.clone()),
+        t.is_ok(),
+        w,
+        rev,
+    )
+}
+
+/// What a track_file's value means for reference `r` (§4.7): weight, or FAULT.
+pub fn file_change(
+    name: &str,
+    value: i64,
+    own: i32,
+    own_rev: bool,
+    r: &TrackRef,
+) -> Vec<TrackChange> {
+    let (w, rev) = ref_weight(r, own, own_rev);
+    let status = track_file_status(value, w, rev);
+    vec![
+        TrackChange::Weight {
+            tracker: format!("file {name}"),
+            value: status.unwrap_or(0),
+        },
+        TrackChange::Fault {
+            cause: FaultCause::File(name.to_owned()),
+            active: status.is_none(),
+        },
+    ]
+}
+
+/// Changes that undo everything a reference could have set.
+fn clear_changes(kind: &str, name: &str) -> Vec<TrackChange> {
+    let cause = match kind {
+        "script" => FaultCause::Script(name.to_owned()),
+        "file" => FaultCause::File(name.to_owned()),
+        _ => FaultCause::Process(name.to_owned()),
+    };
+    vec![
+        TrackChange::Weight {
+            tracker: format!("{kind} {name}"),
+            value: 0,
+        },
+        TrackChange::Fault {
+            cause,
+            active: false,
+        },
+    ]
+}
+
+impl Tracking {
+    /// Builds the trackers of `c` (reading files and `/proc` once for their initial state)
+    /// and starts their tasks, which send to `tx`.
+    pub fn start(c: &Config, tx: mpsc::UnboundedSender<Event>) -> Tracking {
+        let mut t = Tracking {
+            trackers: Trackers::default(),
+            scripts: Vec::new(),
+            files: Vec::new(),
+            processes: Vec::new(),
+            owners: Vec::new(),
+            gen: 0,
+            tx,
+            tasks: Vec::new(),
+            running: Rc::new(RefCell::new(HashMap::new())),
+            prepared: HashMap::new(),
+        };
+        t.load(c, None);
+        t
+    }
+
+    /// Reload (§5.14): stops every task and starts the new configuration's trackers. A
+    /// script that still exists keeps its state (OK: `considered successful on reload`);
+    /// files and processes are read afresh. Returns the changes that bring every instance
+    /// and group up to date (including clearing references that were removed); apply them
+    /// after the instances have been rebuilt.
+    pub fn reload(&mut self, c: &Config) -> Vec<(Target, TrackChange)> {
+        self.stop();
+        let old = std::mem::take(&mut self.trackers);
+        let old_owners = std::mem::take(&mut self.owners);
+        self.load(c, Some(&old));
+        let mut out = Vec::new();
+        for (target, refs) in &self.owners {
+            if let Some((_, before)) = old_owners.iter().find(|(t, _)| t == target) {
+                let lists = [
+                    ("script", &before.scripts, &refs.scripts),
+                    ("file", &before.files, &refs.files),
+                    ("process", &before.processes, &refs.processes),
+                ];
+                for (kind, was, now) in lists {
+                    for r in was.iter().filter(|r| !now.iter().any(|n| n.name == r.name)) {
+                        out.extend(
+                            clear_changes(kind, &r.name)
+                                .into_iter()
+                                .map(|c| (target.clone(), c)),
+                        );
+                    }
+                }
+            }
+            out.extend(
+                self.changes_for(refs)
+                    .into_iter()
+                    .map(|c| (target.clone(), c)),
+            );
+        }
+        out
+    }
+
+    fn load(&mut self, c: &Config, old: Option<&Trackers>) {
+        self.gen = self.gen.wrapping_add(1);
+        self.owners = owners_of(c);
+        self.files = c.vrrp.track_files.clone();
+        self.processes = c.vrrp.track_processes.clone();
+        self.prepared.clear();
+        // §6.4: without a usable default user, only scripts with their own `user` run
+        let default_user = script::default_run_as(
+            c.global.script_user.as_ref(),
+            c.global.enable_script_security,
+        );
+        if let (Err(e), false) = (&default_user, c.vrrp.scripts.is_empty()) {
+            info!("{e}");
+        }
+        let mut scripts = Vec::new();
+        for vs in &c.vrrp.scripts {
+            let own_user =
+                vs.user.is_some() || vs.script.as_ref().is_some_and(|s| s.user.is_some());
+            let def = match &default_user {
+                Ok(d) => *d,
+                Err(_) if own_user => None,
+                Err(_) => continue,
+            };
+            match script::prepare_vrrp_script(vs, def) {
+                Ok(p) => {
+                    self.prepared.insert(vs.name.clone(), p);
+                    scripts.push(vs.clone());
+                }
+                Err(e) => info!("{e}"),
+            }
+        }
+        self.scripts = scripts;
+        let mut trackers = Trackers::new(&self.scripts, &self.files, &self.processes);
+        for vs in &self.scripts {
+            let was = old
+                .and_then(|o| o.scripts.get(&vs.name))
+                .map(|t| t.status());
+            match was {
+                Some(ScriptStatus::Ok) => {
+                    if let Some(t) = trackers.scripts.get_mut(&vs.name) {
+                        info!("{}", t.considered_successful_on_reload());
+                    }
+                }
+                Some(ScriptStatus::Failed) => {
+                    // a failing script stays failed until it reaches `rise` again
+                    let mut failed = vs.clone();
+                    failed.init_fail = true;
+                    trackers
+                        .scripts
+                        .insert(vs.name.clone(), ScriptTracker::new(&failed));
+                }
+                _ => {}
+            }
+        }
+        for f in &self.files {
+            if let Err(e) = init_track_file(f) {
+                info!("Unable to initialise track file {}: {e}", f.name);
+            }
+            if let (Some(path), Some(t)) = (&f.path, trackers.files.get_mut(&f.name)) {
+                t.set(read_track_file(Path::new(path)));
+            }
+        }
+        if !self.processes.is_empty() {
+            let counts = scan_processes(Path::new("/proc"), &self.processes);
+            for (tp, n) in self.processes.iter().zip(counts) {
+                if let Some(t) = trackers.processes.get_mut(&tp.name) {
+                    t.init(n);
+                }
+            }
+        }
+        self.trackers = trackers;
+        self.spawn_tasks();
+    }
+
+    fn spawn_tasks(&mut self) {
+        for vs in &self.scripts {
+            let Some(p) = self.prepared.get(&vs.name) else {
+                continue;
+            };
+            self.tasks.push(spawn_script_loop(
+                vs.name.clone(),
+                p.clone(),
+                vs.interval.max(Duration::from_secs(1)),
+                script::vrrp_script_timeout(vs),
+                self.gen,
+                self.tx.clone(),
+                self.running.clone(),
+            ));
+        }
+        let files: Vec<(String, PathBuf)> = self
+            .files
+            .iter()
+            .filter_map(|f| f.path.as_ref().map(|p| (f.name.clone(), PathBuf::from(p))))
+            .collect();
+        if !files.is_empty() {
+            self.tasks
+                .extend(spawn_file_watch(files, self.gen, self.tx.clone()));
+        }
+        if !self.processes.is_empty() {
+            self.tasks.push(spawn_process_scan(
+                self.processes.clone(),
+                self.gen,
+                self.tx.clone(),
+            ));
+        }
+    }
+
+    /// Stops every task and kills the scripts still running (shutdown, reload).
+    pub fn stop(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        for (_, pg) in self.running.borrow_mut().drain() {
+            let _ = killpg(Pid::from_raw(pg), Signal::SIGKILL);
+        }
+    }
+
+    /// The current changes of every reference in `refs` (an instance's initial tracking).
+    fn changes_for(&self, refs: &Refs) -> Vec<TrackChange> {
+        let mut out = Vec::new();
+        for r in &refs.scripts {
+            if let Some(t) = self.trackers.scripts.get(&r.name) {
+                out.extend(script_change(t, r));
+            }
+        }
+        for r in &refs.files {
+            if let Some(t) = self.trackers.files.get(&r.name) {
+                out.extend(file_change(&t.name, t.value, t.weight, t.reverse, r));
+            }
+        }
+        for r in &refs.processes {
+            if let Some(t) = self.trackers.processes.get(&r.name) {
+                let (w, rev) = ref_weight(r, t.weight, t.reverse);
+                out.extend(up_down_change(
+                    format!("process {}", t.name),
+                    FaultCause::Process(t.name.clone()),
+                    t.is_up(),
+                    w,
+                    rev,
+                ));
+            }
+        }
+        out
+    }
+
+    /// The initial tracking of instance or group `target` (for `Machine::start`).
+    pub fn initial(&self, target: &Target) -> Vec<TrackChange> {
+        self.owners
+            .iter()
+            .find(|(t, _)| t == target)
+            .map(|(_, r)| self.changes_for(r))
+            .unwrap_or_default()
+    }
+
+    /// The changes of one tracker for everyone who references it.
+    fn fan_out(&self, kind: &str, name: &str) -> Vec<(Target, TrackChange)> {
+        let mut out = Vec::new();
+        for (target, refs) in &self.owners {
+            let list = match kind {
+                "script" => &refs.scripts,
+                "file" => &refs.files,
+                _ => &refs.processes,
+            };
+            for r in list.iter().filter(|r| r.name == name) {
+                let one = Refs {
+                    scripts: if kind == "script" {
+                        vec![r.clone()]
+                    } else {
+                        Vec::new()
+                    },
+                    files: if kind == "file" {
+                        vec![r.clone()]
+                    } else {
+                        Vec::new()
+                    },
+                    processes: if kind == "process" {
+                        vec![r.clone()]
+                    } else {
+                        Vec::new()
+                    },
+                };
+                out.extend(
+                    self.changes_for(&one)
+                        .into_iter()
+                        .map(|c| (target.clone(), c)),
+                );
+            }
+        }
+        out
+    }
+
+    /// Feeds a task's result; returns the changes to apply. Logs keepalived's lines.
+    pub fn on_event(&mut self, ev: Event, now: Instant) -> Vec<(Target, TrackChange)> {
+        match ev {
+            Event::Script { gen, name, result } if gen == self.gen => {
+                let Some(t) = self.trackers.scripts.get_mut(&name) else {
+                    return Vec::new();
+                };
+                let (changed, logs) = t.on_result(result);
+                for l in logs {
+                    info!("{l}");
+                }
+                if changed.is_some() {
+                    self.fan_out("script", &name)
+                } else {
+                    Vec::new()
+                }
+            }
+            Event::File { gen, name, value } if gen == self.gen => {
+                let changed = self
+                    .trackers
+                    .files
+                    .get_mut(&name)
+                    .is_some_and(|t| t.set(value));
+                if changed {
+                    self.fan_out("file", &name)
+                } else {
+                    Vec::new()
+                }
+            }
+            Event::Processes { gen, counts } if gen == self.gen => {
+                let mut flipped = Vec::new();
+                for (tp, n) in self.processes.iter().zip(counts) {
+                    if let Some(t) = self.trackers.processes.get_mut(&tp.name) {
+                        if let Some((_, line)) = t.on_count(n, now) {
+                            info!("{line}");
+                            flipped.push(tp.name.clone());
+                        }
+                    }
+                }
+                flipped
+                    .iter()
+                    .flat_map(|n| self.fan_out("process", n))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// When a delayed process quorum change is due.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.trackers
+            .processes
+            .values()
+            .filter_map(|p| p.poll_timeout())
+            .min()
+    }
+
+    /// Applies the process quorum changes whose delay has passed.
+    pub fn on_timeout(&mut self, now: Instant) -> Vec<(Target, TrackChange)> {
+        let mut flipped = Vec::new();
+        for t in self.trackers.processes.values_mut() {
+            if let Some((_, line)) = t.handle_timeout(now) {
+                info!("{line}");
+                flipped.push(t.name.clone());
+            }
+        }
+        flipped.sort();
+        flipped
+            .iter()
+            .flat_map(|n| self.fan_out("process", n))
+            .collect()
+    }
+
+    /// The `------< VRRP Scripts >------` etc. sections of keepalived.data.
+    pub fn data_text(&self) -> String {
+        let mut s = String::new();
+        if !self.scripts.is_empty() {
+            let _ = writeln!(s, "------< VRRP Scripts >------");
+        }
+        for vs in &self.scripts {
+            let Some(t) = self.trackers.scripts.get(&vs.name) else {
+                continue;
+            };
+            let _ = writeln!(s, " VRRP Script = {}", vs.name);
+            if let Some(sc) = &vs.script {
+                let _ = writeln!(s, "   Command = {}", sc.text);
+            }
+            let _ = writeln!(s, "   Interval = {} sec", vs.interval.as_secs());
+            let _ = writeln!(
+                s,
+                "   Timeout = {} sec",
+                script::vrrp_script_timeout(vs).as_secs()
+            );
+            let _ = writeln!(
+                s,
+                "   Weight = {}{}",
+                vs.weight,
+                if vs.weight_reverse { " reverse" } else { "" }
+            );
+            let _ = writeln!(s, "   Rise = {}", vs.rise);
+            let _ = writeln!(s, "   Fall = {}", vs.fall);
+            if let Some(r) = self.prepared.get(&vs.name).and_then(|p| p.run_as) {
+                let _ = writeln!(s, "   Script uid:gid = {}:{}", r.uid, r.gid);
+            }
+            let status = match t.status() {
+                ScriptStatus::Init => "INIT",
+                ScriptStatus::Ok => "GOOD",
+                ScriptStatus::Failed => "BAD",
+            };
+            let _ = writeln!(s, "   Status = {status}");
+        }
+        if !self.files.is_empty() {
+            let _ = writeln!(s, "------< Track files >------");
+        }
+        for f in &self.files {
+            let Some(t) = self.trackers.files.get(&f.name) else {
+                continue;
+            };
+            let _ = writeln!(s, " Track file = {}", f.name);
+            let _ = writeln!(s, "   File = {}", f.path.as_deref().unwrap_or(""));
+            let _ = writeln!(s, "   Status = {}", t.value);
+            let _ = writeln!(
+                s,
+                "   Weight = {}{}",
+                f.weight,
+                if f.weight_reverse { " reverse" } else { "" }
+            );
+        }
+        if !self.processes.is_empty() {
+            let _ = writeln!(s, "------< Track processes >------");
+        }
+        for p in &self.processes {
+            let Some(t) = self.trackers.processes.get(&p.name) else {
+                continue;
+            };
+            let _ = writeln!(s, " VRRP Track process = {}", p.name);
+            let _ = writeln!(s, "   Process = {}", p.process.join(" "));
+            let _ = writeln!(s, "   Weight = {}", p.weight);
+            let _ = writeln!(s, "   Quorum = {}", p.quorum);
+            let _ = writeln!(s, "   Current processes = {}", t.count());
+            let _ = writeln!(s, "   Have quorum = {}", t.is_up());
+        }
+        s
+    }
+
+    /// The trackers' state for the status file / JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        let scripts: serde_json::Map<String, serde_json::Value> = self
+            .trackers
+            .scripts
+            .iter()
+            .map(|(n, t)| {
+                let st = match t.status() {
+                    ScriptStatus::Init => "INIT",
+                    ScriptStatus::Ok => "GOOD",
+                    ScriptStatus::Failed => "BAD",
+                };
+                (n.clone(), serde_json::json!(st))
+            })
+            .collect();
+        let files: serde_json::Map<String, serde_json::Value> = self
+            .trackers
+            .files
+            .iter()
+            .map(|(n, t)| (n.clone(), serde_json::json!(t.value)))
+            .collect();
+        let procs: serde_json::Map<String, serde_json::Value> = self
+            .trackers
+            .processes
+            .iter()
+            .map(|(n, t)| {
+                (
+                    n.clone(),
+                    serde_json::json!({ "count": t.count(), "quorum": t.is_up() }),
+                )
+            })
+            .collect();
+        serde_json::json!({ "scripts": scripts, "files": files, "processes": procs })
+    }
+}
+
+impl Drop for Tracking {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs one `vrrp_script` every `interval` (the first run at once); at most one run at a
+/// time (§5.9); a run still going at `timeout` has its process group killed (§4.6).
+fn spawn_script_loop(
+    name: String,
+    p: Prepared,
+    interval: Duration,
+    timeout: Duration,
+    gen: u64,
+    tx: mpsc::UnboundedSender<Event>,
+    running: Rc<RefCell<HashMap<(u64, String), i32>>>,
+) -> JoinHandle<()> {
+    tokio::task::spawn_local(async move {
+        let slot = RunSlot::new();
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(guard) = slot.try_start(&name) else {
+                continue;
+            };
+            let Some(child) = script::spawn(&p) else {
+                // keepalived's forked child exits 0 when execve fails (§5.9)
+                drop(guard);
+                let result = ScriptResult::Exited(0);
+                let _ = tx.send(Event::Script {
+                    gen,
+                    name: name.clone(),
+                    result,
+                });
+                continue;
+            };
+            let key = (gen, name.clone());
+            if let Some(pg) = child.id().and_then(|id| i32::try_from(id).ok()) {
+                running.borrow_mut().insert(key.clone(), pg);
+            }
+            let (tx, running) = (tx.clone(), running.clone());
+            tokio::task::spawn_local(async move {
+                let result = script::wait_with_timeout(child, timeout).await;
+                running.borrow_mut().remove(&key);
+                drop(guard);
+                let _ = tx.send(Event::Script {
+                    gen,
+                    name: key.1,
+                    result,
+                });
+            });
+        }
+    })
+}
+
+/// An inotify instance that tokio can poll.
+struct Ino(Inotify);
+
+impl AsRawFd for Ino {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+/// Watches the directories of the tracked files with inotify (§4.7: a write, a rename into
+/// place, a deletion); re-reads a file when an event names it. Files whose directory cannot
+/// be watched fall back to polling every [`FILE_POLL`].
+fn spawn_file_watch(
+    files: Vec<(String, PathBuf)>,
+    gen: u64,
+    tx: mpsc::UnboundedSender<Event>,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC);
+    let mut watched: Vec<(WatchDescriptor, std::ffi::OsString, String, PathBuf)> = Vec::new();
+    let mut polled = Vec::new();
+    let flags = AddWatchFlags::IN_CLOSE_WRITE
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_MOVED_FROM
+        | AddWatchFlags::IN_DELETE;
+    for (name, path) in files {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let base = path.file_name().map(|b| b.to_os_string());
+        let wd = match (&ino, &base) {
+            (Ok(i), Some(_)) => i.add_watch(dir, flags).ok(),
+            _ => None,
+        };
+        match (wd, base) {
+            (Some(wd), Some(base)) => watched.push((wd, base, name, path)),
+            _ => {
+                info!(
+                    "track_file {name}: cannot watch {} with inotify - polling",
+                    dir.display()
+                );
+                polled.push((name, path));
+            }
+        }
+    }
+    for (name, path) in polled {
+        let (ftx, mut frx) = mpsc::channel(4);
+        let w = super::track::watch_file(path, FILE_POLL, ftx);
+        let tx = tx.clone();
+        tasks.push(tokio::task::spawn_local(async move {
+            while let Some(value) = frx.recv().await {
+                let ev = Event::File {
+                    gen,
+                    name: name.clone(),
+                    value,
+                };
+                if tx.send(ev).is_err() {
+                    break;
+                }
+            }
+            w.abort();
+        }));
+    }
+    let Ok(ino) = ino else {
+        return tasks;
+    };
+    if watched.is_empty() {
+        return tasks;
+    }
+    // SAFETY: `Ino` owns the inotify descriptor, which stays open while the AsyncFd
+    // holds it.
+    let Ok(afd) = (unsafe { tokio::io::unix::AsyncFd::register(Ino(ino)) }) else {
+        return tasks;
+    };
+    tasks.push(tokio::task::spawn_local(async move {
+        loop {
+            let Ok(mut guard) = afd.readable().await else {
+                return;
+            };
+            match guard.get_inner().0.read_events() {
+                Ok(evs) => {
+                    for ev in evs {
+                        let Some(n) = ev.name.as_ref() else { continue };
+                        for (wd, base, name, path) in &watched {
+                            if *wd == ev.wd && base == n {
+                                let value = read_track_file(path);
+                                let ev = Event::File {
+                                    gen,
+                                    name: name.clone(),
+                                    value,
+                                };
+                                if tx.send(ev).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
+                Err(e) => {
+                    info!("track_file inotify read error: {e}");
+                    return;
+                }
+            }
+        }
+    }));
+    tasks
+}
+
+/// Scans `/proc` every [`PROCESS_SCAN`] and sends the counts.
+fn spawn_process_scan(
+    tps: Vec<TrackProcess>,
+    gen: u64,
+    tx: mpsc::UnboundedSender<Event>,
+) -> JoinHandle<()> {
+    tokio::task::spawn_local(async move {
+        let tps = std::sync::Arc::new(tps);
+        let mut tick = tokio::time::interval(PROCESS_SCAN);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let t = tps.clone();
+            let Ok(counts) =
+                tokio::task::spawn_blocking(move || scan_processes(Path::new("/proc"), &t)).await
+            else {
+                continue;
+            };
+            if tx.send(Event::Processes { gen, counts }).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::diagnostic::Span;
+
+    fn r(name: &str, weight: Option<i32>, reverse: bool) -> TrackRef {
+        TrackRef {
+            name: name.into(),
+            weight,
+            reverse,
+            span: Span::default(),
+        }
+    }
+
+    fn script(weight: i32) -> ScriptTracker {
+        let mut s = VrrpScript::new("chk", Span::default());
+        s.weight = weight;
+        ScriptTracker::new(&s)
+    }
+
+    #[test]
+    fn script_changes_follow_weight_rules() {
+        let mut t = script(-20);
+        assert!(script_change(&t, &r("chk", None, false)).is_empty());
+        t.on_result(ScriptResult::Exited(1));
+        assert_eq!(
+            script_change(&t, &r("chk", None, false)),
+            vec![TrackChange::Weight {
+                tracker: "script chk".into(),
+                value: -20
+            }]
+        );
+        // the reference's weight 0 wins: a failing script faults
+        assert_eq!(
+            script_change(&t, &r("chk", Some(0), false)),
+            vec![TrackChange::Fault {
+                cause: FaultCause::Script("chk".into()),
+                active: true
+            }]
+        );
+        t.on_result(ScriptResult::Exited(0));
+        assert_eq!(
+            script_change(&t, &r("chk", None, false)),
+            vec![TrackChange::Weight {
+                tracker: "script chk".into(),
+                value: 0
+            }]
+        );
+        // weight 0 reversed: an OK script faults
+        assert_eq!(
+            script_change(&t, &r("chk", Some(0), true)),
+            vec![TrackChange::Fault {
+                cause: FaultCause::Script("chk".into()),
+                active: true
+            }]
+        );
+    }
+
+    #[test]
+    fn file_changes_weigh_or_fault() {
+        let w = |v: i32| TrackChange::Weight {
+            tracker: "file f".into(),
+            value: v,
+        };
+        let f = |a: bool| TrackChange::Fault {
+            cause: FaultCause::File("f".into()),
+            active: a,
+        };
+        assert_eq!(
+            file_change("f", 5, 2, false, &r("f", None, false)),
+            vec![w(10), f(false)]
+        );
+        assert_eq!(
+            file_change("f", 5, 2, false, &r("f", Some(-3), false)),
+            vec![w(-15), f(false)]
+        );
+        assert_eq!(
+            file_change("f", 1, 0, false, &r("f", None, false)),
+            vec![w(0), f(true)]
+        );
+        assert_eq!(
+            file_change("f", 0, 0, false, &r("f", None, false)),
+            vec![w(0), f(false)]
+        );
+        assert_eq!(
+            file_change("f", -200, 2, false, &r("f", None, false)),
+            vec![w(0), f(true)]
+        );
+        assert_eq!(clear_changes("file", "f"), vec![w(0), f(false)]);
+    }
+
+    #[test]
+    fn process_changes() {
+        assert_eq!(
+            up_down_change(
+                "process p".into(),
+                FaultCause::Process("p".into()),
+                false,
+                0,
+                false
+            ),
+            vec![TrackChange::Fault {
+                cause: FaultCause::Process("p".into()),
+                active: true
+            }]
+        );
+        assert_eq!(
+            up_down_change(
+                "process p".into(),
+                FaultCause::Process("p".into()),
+                true,
+                15,
+                false
+            ),
+            vec![TrackChange::Weight {
+                tracker: "process p".into(),
+                value: 15
+            }]
+        );
+    }
+}
