@@ -174,6 +174,83 @@ pub fn file_change(
     ]
 }
 
+/// keepalived's `initialise_tracking_priorities` lines (vrrp_track.c), in its order:
+/// files, processes, then scripts.
+fn initial_fault_lines(trackers: &Trackers, target: &Target, refs: &Refs) -> Vec<String> {
+    let (Target::Instance(name) | Target::Group(name)) = target;
+    let mut out = Vec::new();
+    for r in &refs.files {
+        if let Some(t) = trackers.files.get(&r.name) {
+            let (w, rev) = ref_weight(r, t.weight, t.reverse);
+            if track_file_status(t.value, w, rev).is_none() {
+                let status = if w == 0 {
+                    -254
+                } else {
+                    t.value
+                        .saturating_mul(i64::from(w))
+                        .saturating_mul(if rev { -1 } else { 1 })
+                };
+                out.push(format!(
+                    "({name}): entering FAULT state (tracked file {} has status {status})",
+                    t.name
+                ));
+            }
+        }
+    }
+    for r in &refs.processes {
+        if let Some(t) = trackers.processes.get(&r.name) {
+            let (w, rev) = ref_weight(r, t.weight, t.reverse);
+            if w == 0 && weight0_fault(t.is_up(), rev) {
+                out.push(format!(
+                    "({name}) entering FAULT state (tracked process {} quorum not achieved)",
+                    t.name
+                ));
+            }
+        }
+    }
+    for r in &refs.scripts {
+        if let Some(t) = trackers.scripts.get(&r.name) {
+            let (w, rev) = ref_weight(r, t.weight, t.reverse);
+            if w == 0 && t.status() != ScriptStatus::Init && weight0_fault(t.is_ok(), rev) {
+                out.push(format!(
+                    "({name}): entering FAULT state due to script {}",
+                    t.name
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// keepalived's `-D` lines when a track_file's new value moves an instance into or out of
+/// FAULT (track_file.c `process_update_vrrp_track_file_status`).
+fn file_fault_lines(
+    owners: &[(Target, Refs)],
+    name: &str,
+    before: i64,
+    after: i64,
+    own: i32,
+    own_rev: bool,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (target, refs) in owners {
+        let (Target::Instance(iname) | Target::Group(iname)) = target;
+        for r in refs.files.iter().filter(|r| r.name == name) {
+            let (w, rev) = ref_weight(r, own, own_rev);
+            let was = track_file_status(before, w, rev).is_none();
+            let is = track_file_status(after, w, rev).is_none();
+            if is && !was {
+                out.push(format!("({iname}): tracked file {name} now FAULT state"));
+            } else if was && !is {
+                out.push(format!(
+                    "({iname}): tracked file {name} leaving FAULT state"
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Changes that undo everything a reference could have set.
 fn clear_changes(kind: &str, name: &str) -> Vec<TrackChange> {
     let cause = match kind {
@@ -395,13 +472,16 @@ impl Tracking {
         out
     }
 
-    /// The initial tracking of instance or group `target` (for `Machine::start`).
+    /// The initial tracking of instance or group `target` (for `Machine::start`); logs
+    /// keepalived's start-up lines for the trackers that fault it.
     pub fn initial(&self, target: &Target) -> Vec<TrackChange> {
-        self.owners
-            .iter()
-            .find(|(t, _)| t == target)
-            .map(|(_, r)| self.changes_for(r))
-            .unwrap_or_default()
+        let Some((_, refs)) = self.owners.iter().find(|(t, _)| t == target) else {
+            return Vec::new();
+        };
+        for line in initial_fault_lines(&self.trackers, target, refs) {
+            info!("{line}");
+        }
+        self.changes_for(refs)
     }
 
     /// The changes of one tracker for everyone who references it.
@@ -459,16 +539,19 @@ impl Tracking {
                 }
             }
             Event::File { gen, name, value } if gen == self.gen => {
-                let changed = self
-                    .trackers
-                    .files
-                    .get_mut(&name)
-                    .is_some_and(|t| t.set(value));
-                if changed {
-                    self.fan_out("file", &name)
-                } else {
-                    Vec::new()
+                let Some(t) = self.trackers.files.get_mut(&name) else {
+                    return Vec::new();
+                };
+                let (before, own, own_rev) = (t.value, t.weight, t.reverse);
+                if !t.set(value) {
+                    return Vec::new();
                 }
+                if crate::log::detail() > 0 {
+                    for line in file_fault_lines(&self.owners, &name, before, value, own, own_rev) {
+                        info!("{line}");
+                    }
+                }
+                self.fan_out("file", &name)
             }
             Event::Processes { gen, counts } if gen == self.gen => {
                 let mut flipped = Vec::new();
@@ -902,6 +985,54 @@ mod tests {
             vec![w(0), f(true)]
         );
         assert_eq!(clear_changes("file", "f"), vec![w(0), f(false)]);
+    }
+
+    #[test]
+    fn file_fault_lines_cross_minus_254() {
+        let owners = vec![(
+            Target::Instance("VI_1".into()),
+            Refs {
+                files: vec![r("down", None, false)],
+                ..Refs::default()
+            },
+        )];
+        assert_eq!(
+            file_fault_lines(&owners, "down", 0, 1, 0, false),
+            vec!["(VI_1): tracked file down now FAULT state"]
+        );
+        assert_eq!(
+            file_fault_lines(&owners, "down", 1, 0, 0, false),
+            vec!["(VI_1): tracked file down leaving FAULT state"]
+        );
+        assert!(file_fault_lines(&owners, "down", 1, 2, 0, false).is_empty());
+        assert!(file_fault_lines(&owners, "other", 0, 1, 0, false).is_empty());
+    }
+
+    #[test]
+    fn start_up_fault_lines() {
+        let mut s = VrrpScript::new("chk", Span::default());
+        s.init_fail = true;
+        let mut f = TrackFile::new("f", Span::default());
+        f.weight = 0;
+        let p = TrackProcess::new("p", Span::default());
+        let mut tr = Trackers::new(&[s], &[f], &[p]);
+        if let Some(t) = tr.files.get_mut("f") {
+            t.set(3);
+        }
+        let refs = Refs {
+            scripts: vec![r("chk", None, false)],
+            files: vec![r("f", None, false), r("f", Some(-100), false)],
+            processes: vec![r("p", None, false)],
+        };
+        assert_eq!(
+            initial_fault_lines(&tr, &Target::Instance("VI_1".into()), &refs),
+            vec![
+                "(VI_1): entering FAULT state (tracked file f has status -254)",
+                "(VI_1): entering FAULT state (tracked file f has status -300)",
+                "(VI_1) entering FAULT state (tracked process p quorum not achieved)",
+                "(VI_1): entering FAULT state due to script chk",
+            ]
+        );
     }
 
     #[test]
