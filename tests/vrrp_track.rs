@@ -373,3 +373,125 @@ fn track_process_quorum_with_delay() {
         a.log()
     );
 }
+
+/// A weight-0 script of one sync group member faults the whole group (§5.12); it comes
+/// back when the script succeeds again.
+#[test]
+fn script_fault_takes_the_sync_group_down() {
+    let Some(lan) = lan_or_skip("script_fault_takes_the_sync_group_down", 1) else {
+        return;
+    };
+    let w = workdir();
+    let flag = w.path().join("fail");
+    let chk = write_script(
+        w.path(),
+        "chk.sh",
+        &format!("test ! -e '{}'", flag.display()),
+    );
+    let inst = |name: &str, vrid: u8, vip: &str, track: &str| {
+        format!(
+            "vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  \
+             priority 150\n  advert_int 1\n{track}  virtual_ipaddress {{\n    {vip}/32\n  }}\n}}\n"
+        )
+    };
+    let conf = format!(
+        "vrrp_script chk {{\n  script \"{}\"\n  interval 1\n}}\n\
+         vrrp_sync_group G1 {{\n  group {{\n    VI_A\n    VI_B\n  }}\n}}\n{}{}",
+        chk.display(),
+        inst(
+            "VI_A",
+            63,
+            "192.0.2.120",
+            "  track_script {\n    chk\n  }\n"
+        ),
+        inst("VI_B", 64, "192.0.2.121", "")
+    );
+    let a = Daemon::start(&lan, 0, false, &conf);
+    assert!(
+        wait_until(10, || has_addr(&lan, 0, "192.0.2.120")
+            && has_addr(&lan, 0, "192.0.2.121")),
+        "group not MASTER\n{}",
+        a.log()
+    );
+    fs::write(&flag, "").expect("flag");
+    wait_log(
+        &a,
+        "VRRP_Group(G1) Syncing instances to FAULT state",
+        5,
+        &[&a],
+    );
+    wait_log(&a, "(VI_B) Entering FAULT STATE", 5, &[&a]);
+    assert!(
+        wait_until(3, || !has_addr(&lan, 0, "192.0.2.120")
+            && !has_addr(&lan, 0, "192.0.2.121")),
+        "VIPs left in FAULT\n{}",
+        a.log()
+    );
+    fs::remove_file(&flag).expect("unflag");
+    assert!(
+        wait_until(10, || has_addr(&lan, 0, "192.0.2.120")
+            && has_addr(&lan, 0, "192.0.2.121")),
+        "group did not recover\n{}",
+        a.log()
+    );
+}
+
+/// Reload: a removed script stops running and its weight goes; a new one starts.
+#[test]
+fn reload_stops_removed_and_starts_new_trackers() {
+    let Some(lan) = lan_or_skip("reload_stops_removed_and_starts_new_trackers", 1) else {
+        return;
+    };
+    let w = workdir();
+    let runs = w.path().join("runs");
+    let bad = write_script(
+        w.path(),
+        "bad.sh",
+        &format!("echo x >> '{}'; exit 1", runs.display()),
+    );
+    let good = write_script(w.path(), "good.sh", "exit 0");
+    let script = |name: &str, path: &Path, weight: i32| {
+        format!(
+            "vrrp_script {name} {{\n  script \"{}\"\n  interval 1\n  weight {weight}\n}}\n",
+            path.display()
+        )
+    };
+    let conf1 = format!(
+        "{}{}",
+        script("bad", &bad, -60),
+        instance(150, "  track_script {\n    bad\n  }\n")
+    );
+    let a = Daemon::start(&lan, 0, false, &conf1);
+    wait_log(
+        &a,
+        "(VI_1) Changing effective priority from 150 to 90",
+        5,
+        &[&a],
+    );
+    let conf2 = format!(
+        "{}{}",
+        script("good", &good, 10),
+        instance(150, "  track_script {\n    good\n  }\n")
+    );
+    a.write_conf(&conf2);
+    a.signal(libc::SIGHUP);
+    wait_log(&a, "VRRP_Script(good) succeeded", 5, &[&a]);
+    wait_log(
+        &a,
+        "(VI_1) Changing effective priority from 90 to 150",
+        5,
+        &[&a],
+    );
+    wait_log(
+        &a,
+        "(VI_1) Changing effective priority from 150 to 160",
+        5,
+        &[&a],
+    );
+    // the removed script no longer runs
+    let count = || fs::read_to_string(&runs).map_or(0, |s| s.lines().count());
+    std::thread::sleep(Duration::from_millis(500));
+    let before = count();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(count(), before, "removed script still runs\n{}", a.log());
+}
