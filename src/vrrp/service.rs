@@ -1154,6 +1154,7 @@ impl Service for VrrpService {
             if let Ok(eng) = run.engine.try_borrow() {
                 for i in &eng.instances {
                     s.push_str(&i.data_text());
+                    s.push_str(&eng.tracking.instance_text(i.name()));
                 }
                 s.push_str(&eng.tracking.data_text());
             }

@@ -61,6 +61,11 @@ impl ScriptTracker {
         self.status
     }
 
+    /// keepalived's `result` counter (the data dump's `Result`).
+    pub fn counter(&self) -> u32 {
+        self.counter
+    }
+
     /// Whether the script currently counts as up.
     pub fn is_ok(&self) -> bool {
         self.status == ScriptStatus::Ok

@@ -597,9 +597,92 @@ impl Tracking {
             .collect()
     }
 
-    /// The `------< VRRP Scripts >------` etc. sections of keepalived.data.
+    /// An instance's `Tracked scripts :` etc. lines of keepalived.data.
+    pub fn instance_text(&self, name: &str) -> String {
+        let mut s = String::new();
+        let target = Target::Instance(name.to_owned());
+        let Some((_, refs)) = self.owners.iter().find(|(t, _)| *t == target) else {
+            return s;
+        };
+        let weight_of = |r: &TrackRef, own: Option<(i32, bool)>| {
+            let (w, rev) = own.map_or((r.weight.unwrap_or(0), r.reverse), |(w, rev)| {
+                ref_weight(r, w, rev)
+            });
+            format!("{w}{}", if rev { " reverse" } else { "" })
+        };
+        if !refs.scripts.is_empty() {
+            let _ = writeln!(s, "   Tracked scripts :");
+        }
+        for r in &refs.scripts {
+            let own = self
+                .trackers
+                .scripts
+                .get(&r.name)
+                .map(|t| (t.weight, t.reverse));
+            let _ = writeln!(s, "     {} weight {}", r.name, weight_of(r, own));
+        }
+        if !refs.files.is_empty() {
+            let _ = writeln!(s, "   Tracked files :");
+        }
+        for r in &refs.files {
+            let own = self
+                .trackers
+                .files
+                .get(&r.name)
+                .map(|t| (t.weight, t.reverse));
+            let _ = writeln!(s, "     {}, weight {}", r.name, weight_of(r, own));
+        }
+        if !refs.processes.is_empty() {
+            let _ = writeln!(s, "   Tracked processes :");
+        }
+        for r in &refs.processes {
+            let own = self
+                .trackers
+                .processes
+                .get(&r.name)
+                .map(|t| (t.weight, t.reverse));
+            let _ = writeln!(s, "     {}, weight {}", r.name, weight_of(r, own));
+        }
+        s
+    }
+
+    /// `   Tracking instances :` and one line per instance / group tracking `name`.
+    fn tracking_lines(&self, s: &mut String, kind: &str, name: &str, own: (i32, bool)) {
+        let mut lines = Vec::new();
+        for (target, refs) in &self.owners {
+            let (Target::Instance(n) | Target::Group(n)) = target;
+            let list = match kind {
+                "script" => &refs.scripts,
+                "file" => &refs.files,
+                _ => &refs.processes,
+            };
+            for r in list.iter().filter(|r| r.name == name) {
+                let (w, rev) = ref_weight(r, own.0, own.1);
+                lines.push(format!(
+                    "     {n}, weight {w}{}",
+                    if rev { " reverse" } else { "" }
+                ));
+            }
+        }
+        if !lines.is_empty() {
+            let _ = writeln!(s, "   Tracking instances :");
+            for l in lines {
+                let _ = writeln!(s, "{l}");
+            }
+        }
+    }
+
+    /// The `------< VRRP Scripts >------`, `Track files` and `Track processes` sections of
+    /// keepalived.data (vrrp_data.c layout).
     pub fn data_text(&self) -> String {
         let mut s = String::new();
+        let running: Vec<String> = self
+            .running
+            .borrow()
+            .keys()
+            .filter(|(g, _)| *g == self.gen)
+            .map(|(_, n)| n.clone())
+            .collect();
         if !self.scripts.is_empty() {
             let _ = writeln!(s, "------< VRRP Scripts >------");
         }
@@ -609,14 +692,11 @@ impl Tracking {
             };
             let _ = writeln!(s, " VRRP Script = {}", vs.name);
             if let Some(sc) = &vs.script {
-                let _ = writeln!(s, "   Command = {}", sc.text);
+                let words: Vec<String> = sc.argv.iter().map(|w| script::shell_quote(w)).collect();
+                let _ = writeln!(s, "   Command = {}", words.join(" "));
             }
             let _ = writeln!(s, "   Interval = {} sec", vs.interval.as_secs());
-            let _ = writeln!(
-                s,
-                "   Timeout = {} sec",
-                script::vrrp_script_timeout(vs).as_secs()
-            );
+            let _ = writeln!(s, "   Timeout = {} sec", vs.timeout.as_secs());
             let _ = writeln!(
                 s,
                 "   Weight = {}{}",
@@ -625,18 +705,33 @@ impl Tracking {
             );
             let _ = writeln!(s, "   Rise = {}", vs.rise);
             let _ = writeln!(s, "   Fall = {}", vs.fall);
-            if let Some(r) = self.prepared.get(&vs.name).and_then(|p| p.run_as) {
-                let _ = writeln!(s, "   Script uid:gid = {}:{}", r.uid, r.gid);
-            }
+            let _ = writeln!(s, "   Result = {}", t.counter());
             let status = match t.status() {
                 ScriptStatus::Init => "INIT",
                 ScriptStatus::Ok => "GOOD",
                 ScriptStatus::Failed => "BAD",
             };
             let _ = writeln!(s, "   Status = {status}");
+            if let Some(r) = self.prepared.get(&vs.name).and_then(|p| p.run_as) {
+                let _ = writeln!(s, "   Script uid:gid = {}:{}", r.uid, r.gid);
+            } else {
+                let _ = writeln!(
+                    s,
+                    "   Script uid:gid = {}:{}",
+                    nix::unistd::getuid(),
+                    nix::unistd::getgid()
+                );
+            }
+            self.tracking_lines(&mut s, "script", &vs.name, (vs.weight, vs.weight_reverse));
+            let state = if running.contains(&vs.name) {
+                "running"
+            } else {
+                "idle"
+            };
+            let _ = writeln!(s, "   State = {state}");
         }
         if !self.files.is_empty() {
-            let _ = writeln!(s, "------< Track files >------");
+            let _ = writeln!(s, "------< VRRP Track files >------");
         }
         for f in &self.files {
             let Some(t) = self.trackers.files.get(&f.name) else {
@@ -651,20 +746,42 @@ impl Tracking {
                 f.weight,
                 if f.weight_reverse { " reverse" } else { "" }
             );
+            self.tracking_lines(&mut s, "file", &f.name, (f.weight, f.weight_reverse));
         }
         if !self.processes.is_empty() {
-            let _ = writeln!(s, "------< Track processes >------");
+            let _ = writeln!(s, "------< VRRP Track processes >------");
         }
         for p in &self.processes {
             let Some(t) = self.trackers.processes.get(&p.name) else {
                 continue;
             };
+            let or_delay = |d: Duration| if d.is_zero() { p.delay } else { d };
             let _ = writeln!(s, " VRRP Track process = {}", p.name);
             let _ = writeln!(s, "   Process = {}", p.process.join(" "));
-            let _ = writeln!(s, "   Weight = {}", p.weight);
-            let _ = writeln!(s, "   Quorum = {}", p.quorum);
+            let _ = writeln!(s, "   Min processes = {}", p.quorum);
+            if let Some(m) = p.quorum_max {
+                let _ = writeln!(s, "   Max processes = {m}");
+            }
             let _ = writeln!(s, "   Current processes = {}", t.count());
             let _ = writeln!(s, "   Have quorum = {}", t.is_up());
+            let _ = writeln!(
+                s,
+                "   Weight = {}{}",
+                p.weight,
+                if p.weight_reverse { " reverse" } else { "" }
+            );
+            let _ = writeln!(
+                s,
+                "   Terminate delay = {:.6}s",
+                or_delay(p.terminate_delay).as_secs_f64()
+            );
+            let _ = writeln!(
+                s,
+                "   Fork delay = {:.6}s",
+                or_delay(p.fork_delay).as_secs_f64()
+            );
+            let _ = writeln!(s, "   Full command = {}", p.full_command);
+            self.tracking_lines(&mut s, "process", &p.name, (p.weight, p.weight_reverse));
         }
         s
     }
