@@ -382,8 +382,13 @@ impl Tracking {
             }
         }
         for f in &self.files {
-            if let Err(e) = init_track_file(f) {
-                info!("Unable to initialise track file {}: {e}", f.name);
+            // keepalived creates a missing file, but never overwrites one on reload
+            let mut f0 = f.clone();
+            if let (Some(i), true) = (f0.init.as_mut(), old.is_some()) {
+                i.overwrite = false;
+            }
+            if init_track_file(&f0).is_err() {
+                info!("Unable to initialise track file {}", f.name);
             }
             if let (Some(path), Some(t)) = (&f.path, trackers.files.get_mut(&f.name)) {
                 t.set(read_track_file(Path::new(path)));
