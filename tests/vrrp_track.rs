@@ -468,6 +468,26 @@ fn reload_stops_removed_and_starts_new_trackers() {
         5,
         &[&a],
     );
+    // an unchanged reload keeps the failing script failed (and its status not re-logged)
+    a.signal(libc::SIGHUP);
+    wait_log(
+        &a,
+        "VRRP_Script(bad) considered unsuccessful on reload",
+        5,
+        &[&a],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        a.log().matches("Script `bad` now returning 1").count(),
+        1,
+        "{}",
+        a.log()
+    );
+    assert!(
+        !has_log(&a, "Changing effective priority from 90 to 150"),
+        "{}",
+        a.log()
+    );
     let conf2 = format!(
         "{}{}",
         script("good", &good, 10),

@@ -39,7 +39,7 @@ pub const PROCESS_SCAN: Duration = Duration::from_millis(500);
 pub const FILE_POLL: Duration = Duration::from_secs(1);
 
 /// Who a change is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
     Instance(String),
     /// A sync group: the change applies to every member (§5.12).
@@ -89,6 +89,8 @@ pub struct Tracking {
     running: Rc<RefCell<HashMap<(u64, String), i32>>>,
     /// Scripts as prepared (argv, user), for the data dump.
     prepared: HashMap<String, Prepared>,
+    /// Owners whose start-up fault lines were logged for this configuration.
+    init_logged: RefCell<std::collections::HashSet<Target>>,
 }
 
 fn owners_of(c: &Config) -> Vec<(Target, Refs)> {
@@ -285,6 +287,7 @@ impl Tracking {
             tasks: Vec::new(),
             running: Rc::new(RefCell::new(HashMap::new())),
             prepared: HashMap::new(),
+            init_logged: RefCell::default(),
         };
         t.load(c, None);
         t
@@ -302,6 +305,7 @@ impl Tracking {
         self.load(c, Some(&old));
         let mut out = Vec::new();
         for (target, refs) in &self.owners {
+            self.log_initial(target, refs);
             if let Some((_, before)) = old_owners.iter().find(|(t, _)| t == target) {
                 let lists = [
                     ("script", &before.scripts, &refs.scripts),
@@ -330,6 +334,7 @@ impl Tracking {
     fn load(&mut self, c: &Config, old: Option<&Trackers>) {
         self.gen = self.gen.wrapping_add(1);
         self.owners = owners_of(c);
+        self.init_logged.borrow_mut().clear();
         self.files = c.vrrp.track_files.clone();
         self.processes = c.vrrp.track_processes.clone();
         self.prepared.clear();
@@ -361,24 +366,18 @@ impl Tracking {
         self.scripts = scripts;
         let mut trackers = Trackers::new(&self.scripts, &self.files, &self.processes);
         for vs in &self.scripts {
-            let was = old
-                .and_then(|o| o.scripts.get(&vs.name))
-                .map(|t| t.status());
-            match was {
-                Some(ScriptStatus::Ok) => {
-                    if let Some(t) = trackers.scripts.get_mut(&vs.name) {
-                        info!("{}", t.considered_successful_on_reload());
-                    }
-                }
-                Some(ScriptStatus::Failed) => {
-                    // a failing script stays failed until it reaches `rise` again
-                    let mut failed = vs.clone();
-                    failed.init_fail = true;
-                    trackers
-                        .scripts
-                        .insert(vs.name.clone(), ScriptTracker::new(&failed));
-                }
-                _ => {}
+            let (Some(was), Some(t)) = (
+                old.and_then(|o| o.scripts.get(&vs.name)),
+                trackers.scripts.get_mut(&vs.name),
+            ) else {
+                continue;
+            };
+            t.keep_last_status(was);
+            match was.status() {
+                ScriptStatus::Ok => info!("{}", t.considered_successful_on_reload()),
+                // a failing script stays failed until it reaches `rise` again
+                ScriptStatus::Failed => info!("{}", t.considered_unsuccessful_on_reload()),
+                ScriptStatus::Init => {}
             }
         }
         for f in &self.files {
@@ -483,10 +482,17 @@ impl Tracking {
         let Some((_, refs)) = self.owners.iter().find(|(t, _)| t == target) else {
             return Vec::new();
         };
-        for line in initial_fault_lines(&self.trackers, target, refs) {
-            info!("{line}");
-        }
+        self.log_initial(target, refs);
         self.changes_for(refs)
+    }
+
+    /// keepalived logs the start-up fault lines for every instance at start and reload.
+    fn log_initial(&self, target: &Target, refs: &Refs) {
+        if self.init_logged.borrow_mut().insert(target.clone()) {
+            for line in initial_fault_lines(&self.trackers, target, refs) {
+                info!("{line}");
+            }
+        }
     }
 
     /// The changes of one tracker for everyone who references it.
