@@ -75,6 +75,21 @@ fn procs_with(marker: &str) -> Vec<i32> {
     out
 }
 
+/// Kills, on drop, every process whose command line mentions the marker (a script's
+/// children outlive a daemon killed by a failing test).
+struct KillMarked(String);
+
+impl Drop for KillMarked {
+    fn drop(&mut self) {
+        for pid in procs_with(&self.0) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
 /// Kills a helper process on drop.
 struct Helper(Child);
 
@@ -199,6 +214,7 @@ fn hanging_script_is_killed_at_timeout() {
     let sleeper = w.path().join("hangsleep");
     fs::copy("/bin/sleep", &sleeper).expect("copy sleep");
     let marker = w.path().to_string_lossy().to_string();
+    let _cleanup = KillMarked(marker.clone());
     let hang = write_script(
         w.path(),
         "hang.sh",
