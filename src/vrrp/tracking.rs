@@ -139,12 +139,21 @@ fn up_down_change(key: String, cause: FaultCause, up: bool, w: i32, rev: bool) -
     }
 }
 
-/// What script `t` means for reference `r`; nothing while it has not reported yet.
+/// What script `t` means for reference `r` (§5.9). Before its first result a weighted
+/// script counts for nothing, and a weight-0 one keeps the instance down: keepalived holds
+/// the instance in INIT until every such script has reported (`num_script_init`); we hold
+/// it in FAULT, so that it never becomes MASTER before the script has answered.
 pub fn script_change(t: &ScriptTracker, r: &TrackRef) -> Vec<TrackChange> {
-    if t.status() == ScriptStatus::Init {
-        return Vec::new();
-    }
     let (w, rev) = ref_weight(r, t.weight, t.reverse);
+    if t.status() == ScriptStatus::Init {
+        if w != 0 {
+            return Vec::new();
+        }
+        return vec![TrackChange::Fault {
+            cause: FaultCause::Script(t.name.clone()),
+            active: true,
+        }];
+    }
     up_down_change(
         format!("script {}", t.name),
         FaultCause::Script(t.name.clone()),
@@ -1056,6 +1065,16 @@ mod tests {
                 value: -20
             }]
         );
+        // weight 0: held down until the first result, whatever `reverse` says
+        for rev in [false, true] {
+            assert_eq!(
+                script_change(&script(0), &r("chk", None, rev)),
+                vec![TrackChange::Fault {
+                    cause: FaultCause::Script("chk".into()),
+                    active: true
+                }]
+            );
+        }
         // the reference's weight 0 wins: a failing script faults
         assert_eq!(
             script_change(&t, &r("chk", Some(0), false)),
