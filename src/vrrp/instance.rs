@@ -247,7 +247,8 @@ fn group_of(c: &model::Instance, g: &Globals) -> IpAddr {
 }
 
 impl Instance {
-    /// Builds the instance; the machine starts now (it first removes the VIPs, §5.10).
+    /// Builds the instance; the machine starts now (it first removes the VIPs, §5.10) with
+    /// the `tracked` objects' current state.
     pub fn new(
         cfg: model::Instance,
         link: Link,
@@ -255,9 +256,11 @@ impl Instance {
         ifmap: Rc<RefCell<HashMap<String, u32>>>,
         up_of: &dyn Fn(&str) -> bool,
         now: super::machine::Instant,
+        tracked: Vec<TrackChange>,
     ) -> Instance {
         let key = sock_key(&cfg, &link, &globals);
-        let mut initial = Vec::new();
+        // scripts, files, processes (vrrp::tracking) first, then interfaces
+        let mut initial = tracked;
         if !link.up && !cfg.dont_track_primary {
             initial.push(TrackChange::Fault {
                 cause: FaultCause::Interface(link.ifname.clone()),

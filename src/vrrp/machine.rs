@@ -642,7 +642,7 @@ impl Machine {
             TrackChange::Fault {
                 cause,
                 active: true,
-            } if !self.faults.contains(cause) => Some(fault_log_line(cause)),
+            } if !self.faults.contains(cause) => fault_log_line(cause),
             _ => None,
         };
         self.apply_track(change);
@@ -926,16 +926,17 @@ impl Machine {
     }
 }
 
-fn fault_log_line(cause: &FaultCause) -> String {
-    match cause {
+/// The line keepalived logs when a tracker faults a running instance. Scripts, files and
+/// processes only go through `down_instance` (no cause line; keepalived 2.2.7 logs one
+/// only at start-up, which `vrrp::tracking` does).
+fn fault_log_line(cause: &FaultCause) -> Option<String> {
+    Some(match cause {
         FaultCause::Interface(i) => format!("entering FAULT state (interface {i} down)"),
-        FaultCause::Script(s) => format!("entering FAULT state due to script {s}"),
-        FaultCause::File(s) => format!("entering FAULT state due to track_file {s}"),
-        FaultCause::Process(s) => format!("entering FAULT state due to process {s}"),
+        FaultCause::Script(_) | FaultCause::File(_) | FaultCause::Process(_) => return None,
         FaultCause::Bfd(s) => format!("entering FAULT state due to BFD {s}"),
         FaultCause::SourceAddress => "entering FAULT state (src address deleted)".to_string(),
         FaultCause::Other(s) => format!("entering FAULT state ({s})"),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -1387,7 +1388,6 @@ mod tests {
         assert_eq!(
             drain(&mut m),
             vec![
-                log("(VI_1): entering FAULT state due to script chk"),
                 log("(VI_1) Entering FAULT STATE"),
                 Action::SendAdvert { priority: 0 },
                 Action::Debug("(VI_1) sent 0 priority".into()),

@@ -27,6 +27,7 @@ use super::machine::{self, Input, State};
 use super::packet::{self, Received};
 use super::socket::{SocketOptions, VrrpSocket};
 use super::sync_group::{GroupAction, SyncGroup};
+use super::tracking::{self, Target, Tracking};
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::config::model::Config;
@@ -80,6 +81,8 @@ pub struct Engine {
     globals: Globals,
     statics: Statics,
     groups: Vec<GroupRt>,
+    /// vrrp_script / track_file / track_process runtime (§5.9).
+    tracking: Tracking,
 }
 
 impl Engine {
@@ -140,6 +143,28 @@ impl Engine {
             Input::Reload(_) => {}
         }
         self.settle_group(g, io);
+    }
+
+    /// Applies tracker changes to the instances and groups they name (§5.9, §5.12).
+    fn apply_tracking(&mut self, changes: Vec<(Target, machine::TrackChange)>, io: &mut Vec<Io>) {
+        let now = self.now();
+        for (target, c) in changes {
+            match target {
+                Target::Instance(n) => {
+                    if let Some(idx) = self.instances.iter().position(|i| i.cfg.name == n) {
+                        self.feed(idx, now, Input::Track(c), io);
+                    }
+                }
+                Target::Group(n) => {
+                    if let Some(g) = self.groups.iter().position(|x| x.name == n) {
+                        if let Some(x) = self.groups.get_mut(g) {
+                            x.sg.handle_group_track(now, c);
+                        }
+                        self.settle_group(g, io);
+                    }
+                }
+            }
+        }
     }
 
     /// Refreshes the members' mirrors and performs the group's actions.
@@ -317,6 +342,9 @@ impl Engine {
                     sg.handle_group_track(now, ch);
                 }
             }
+            for ch in self.tracking.initial(&Target::Group(cg.name.clone())) {
+                sg.handle_group_track(now, ch);
+            }
             self.groups.push(GroupRt {
                 name: cg.name.clone(),
                 sg,
@@ -474,6 +502,7 @@ fn build(
     g: &Globals,
     ifmap: &Rc<RefCell<HashMap<String, u32>>>,
     now: machine::Instant,
+    tracking: &Tracking,
 ) -> Option<Instance> {
     c.vrid?;
     let Some(link) = h.link_for(c) else {
@@ -488,6 +517,7 @@ fn build(
         ifmap.clone(),
         &up,
         now,
+        tracking.initial(&Target::Instance(c.name.clone())),
     ))
 }
 
@@ -636,6 +666,31 @@ async fn timer_loop(sh: Shared) {
                 sh.submit(io);
             }
             _ = sh.wake.notified() => {}
+        }
+    }
+}
+
+/// Feeds tracker results (and delayed process-quorum changes) to the engine (§5.9).
+async fn tracking_loop(mut rx: mpsc::UnboundedReceiver<tracking::Event>, sh: Shared) {
+    loop {
+        let next = sh.engine.borrow().tracking.next_deadline();
+        let sleep = async move {
+            match next {
+                Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let changes = tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { return };
+                sh.engine.borrow_mut().tracking.on_event(ev, std::time::Instant::now())
+            }
+            _ = sleep => sh.engine.borrow_mut().tracking.on_timeout(std::time::Instant::now()),
+        };
+        if !changes.is_empty() {
+            let mut io = Vec::new();
+            sh.engine.borrow_mut().apply_tracking(changes, &mut io);
+            sh.submit(io);
         }
     }
 }
@@ -795,6 +850,7 @@ impl Service for VrrpService {
         let globals = globals_of(c);
         let ifmap = Rc::new(RefCell::new(h.ifmap()));
         let statics = statics_of(c, &ifmap.borrow());
+        let (track_tx, track_rx) = mpsc::unbounded_channel();
         let mut eng = Engine {
             epoch: tokio::time::Instant::now(),
             instances: Vec::new(),
@@ -804,6 +860,7 @@ impl Service for VrrpService {
             globals: globals.clone(),
             statics,
             groups: Vec::new(),
+            tracking: Tracking::start(c, track_tx),
         };
         let now = eng.now();
         let mut io = Vec::new();
@@ -812,7 +869,7 @@ impl Service for VrrpService {
         io.extend(eng.statics.1.iter().cloned().map(Io::AddRoute));
         io.extend(eng.statics.2.iter().cloned().map(Io::AddRule));
         for mi in &c.vrrp.instances {
-            if let Some(i) = build(mi, &h, &globals, &ifmap, now) {
+            if let Some(i) = build(mi, &h, &globals, &ifmap, now, &eng.tracking) {
                 eng.instances.push(i);
             }
         }
@@ -839,6 +896,7 @@ impl Service for VrrpService {
         let mut tasks = vec![
             tokio::task::spawn_local(timer_loop(sh.clone())),
             tokio::task::spawn_local(monitor_loop(mon, sh.clone())),
+            tokio::task::spawn_local(tracking_loop(track_rx, sh.clone())),
         ];
         if let Some(addr) = c.global.metrics_address {
             match std::net::TcpListener::bind(addr).and_then(|l| {
@@ -894,6 +952,7 @@ impl Service for VrrpService {
             let mut eng = run.engine.borrow_mut();
             *eng.ifmap.borrow_mut() = h.ifmap();
             eng.globals = globals.clone();
+            let track_changes = eng.tracking.reload(c);
             let now = eng.now();
             // Statics: remove what went, add what is new (§4.3).
             let new_statics = statics_of(c, &eng.ifmap.borrow());
@@ -1009,7 +1068,7 @@ impl Service for VrrpService {
                         if let Some(mut o) = found.filter(|o| o.group.is_none()) {
                             o.drive(now, Input::Shutdown, &mut io);
                         }
-                        if let Some(mut i) = build(mi, &h, &globals, &ifmap, now) {
+                        if let Some(mut i) = build(mi, &h, &globals, &ifmap, now, &eng.tracking) {
                             if !grouped.contains(&mi.name.as_str()) {
                                 i.drain(State::Init, &mut io);
                             }
@@ -1046,6 +1105,7 @@ impl Service for VrrpService {
             } else {
                 eng.build_groups(c, &h, &mut io);
             }
+            eng.apply_tracking(track_changes, &mut io);
         }
         wire_sockets(&run.sh);
         run.sh.submit(io);
@@ -1062,6 +1122,7 @@ impl Service for VrrpService {
         let mut io = Vec::new();
         {
             let mut eng = run.engine.borrow_mut();
+            eng.tracking.stop();
             for t in eng.receivers.values() {
                 t.abort();
             }
@@ -1093,7 +1154,9 @@ impl Service for VrrpService {
             if let Ok(eng) = run.engine.try_borrow() {
                 for i in &eng.instances {
                     s.push_str(&i.data_text());
+                    s.push_str(&eng.tracking.instance_text(i.name()));
                 }
+                s.push_str(&eng.tracking.data_text());
             }
         }
         s
@@ -1143,6 +1206,7 @@ impl Service for VrrpService {
                 )
             })
             .collect();
-        serde_json::json!({ "instances": names, "sync_groups": groups, "states": states })
+        serde_json::json!({ "instances": names, "sync_groups": groups, "states": states,
+            "tracking": eng.tracking.to_json() })
     }
 }

@@ -359,7 +359,6 @@ mod tests {
         assert_eq!(
             logs(&a),
             vec![
-                "(VI_A): entering FAULT state due to script chk",
                 "(VI_A) Entering FAULT STATE",
                 "VRRP_Group(G1) Syncing instances to FAULT state",
                 "(VI_B) Entering FAULT STATE",

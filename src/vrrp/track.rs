@@ -61,6 +61,11 @@ impl ScriptTracker {
         self.status
     }
 
+    /// keepalived's `result` counter (the data dump's `Result`).
+    pub fn counter(&self) -> u32 {
+        self.counter
+    }
+
     /// Whether the script currently counts as up.
     pub fn is_ok(&self) -> bool {
         self.status == ScriptStatus::Ok
@@ -71,6 +76,22 @@ impl ScriptTracker {
         self.counter = self.rise + self.fall - 1;
         self.status = ScriptStatus::Ok;
         format!("VRRP_Script({}) considered successful on reload", self.name)
+    }
+
+    /// After a reload keepalived keeps a script that was failing as failed.
+    pub fn considered_unsuccessful_on_reload(&mut self) -> String {
+        self.counter = 0;
+        self.status = ScriptStatus::Failed;
+        format!(
+            "VRRP_Script({}) considered unsuccessful on reload",
+            self.name
+        )
+    }
+
+    /// Keeps the last exit status of the same script before a reload, so that an unchanged
+    /// status is not logged again (`Script ... now returning N`).
+    pub fn keep_last_status(&mut self, old: &ScriptTracker) {
+        self.last_status = old.last_status;
     }
 
     /// Feeds one run's result. Returns the log lines and, when the script changed between
@@ -551,6 +572,29 @@ mod tests {
         assert_eq!(logs, vec!["Script `chk` now returning 0"]);
         assert_eq!(t.on_result(ScriptResult::Exited(1)).0, None);
         assert_eq!(t.on_result(ScriptResult::Exited(1)).0, Some(false));
+    }
+
+    #[test]
+    fn reload_keeps_state_and_last_status() {
+        let mut old = script(2, 2, false);
+        old.on_result(ScriptResult::Exited(3));
+        let mut t = script(2, 2, false);
+        t.keep_last_status(&old);
+        assert_eq!(
+            t.considered_unsuccessful_on_reload(),
+            "VRRP_Script(chk) considered unsuccessful on reload"
+        );
+        assert_eq!(t.status(), ScriptStatus::Failed);
+        // same status as before the reload: not logged again; rise 2 from 0
+        assert_eq!(t.on_result(ScriptResult::Exited(3)), (None, vec![]));
+        assert_eq!(t.on_result(ScriptResult::Exited(0)).0, None);
+        assert_eq!(t.on_result(ScriptResult::Exited(0)).0, Some(true));
+        let mut t = script(2, 2, false);
+        assert_eq!(
+            t.considered_successful_on_reload(),
+            "VRRP_Script(chk) considered successful on reload"
+        );
+        assert!(t.is_ok());
     }
 
     #[test]

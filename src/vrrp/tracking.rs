@@ -1,0 +1,1214 @@
+//! Runs the VRRP child's trackers (keepalived-spec.md §4.6-§4.8, §5.9): one loop per
+//! `vrrp_script`, an inotify watch for `track_file`s, a periodic `/proc` scan for
+//! `vrrp_track_process`. Their results come back as [`Event`]s; [`Tracking::on_event`] turns
+//! them, with the pure trackers of [`super::track`], into `TrackChange`s for the instances
+//! and sync groups that reference them.
+//!
+//! Weighted trackers are keyed in the machine as `script NAME`, `file NAME`, `process NAME`;
+//! weight-0 ones fault with `FaultCause::{Script,File,Process}`. Every change is idempotent
+//! (the machine ignores a weight or fault it already has), so a reload simply re-sends the
+//! current state of every reference and clears the references that went away.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use super::machine::{FaultCause, TrackChange};
+use super::track::{
+    init_track_file, read_track_file, scan_processes, track_file_status, weight0_fault, weighted,
+    ScriptStatus, ScriptTracker, Trackers,
+};
+use crate::config::model::vrrp::track::{TrackFile, TrackProcess, TrackRef, VrrpScript};
+use crate::config::model::Config;
+use crate::script::{self, Prepared, RunSlot, ScriptResult};
+
+/// How often `/proc` is scanned for tracked processes (we do not use the proc connector).
+pub const PROCESS_SCAN: Duration = Duration::from_millis(500);
+/// Poll period for a tracked file whose directory cannot be watched with inotify.
+pub const FILE_POLL: Duration = Duration::from_secs(1);
+
+/// Who a change is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    Instance(String),
+    /// A sync group: the change applies to every member (§5.12).
+    Group(String),
+}
+
+/// A result from one of the tracker tasks. `gen` tells results of a previous configuration
+/// (before a reload) apart; they are dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Script {
+        gen: u64,
+        name: String,
+        result: ScriptResult,
+    },
+    File {
+        gen: u64,
+        name: String,
+        value: i64,
+    },
+    /// Matching process counts, in the order of the configured `vrrp_track_process`es.
+    Processes {
+        gen: u64,
+        counts: Vec<u32>,
+    },
+}
+
+/// The `track_*` references of one instance or sync group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Refs {
+    scripts: Vec<TrackRef>,
+    files: Vec<TrackRef>,
+    processes: Vec<TrackRef>,
+}
+
+/// The runtime of every tracker of the VRRP child.
+pub struct Tracking {
+    pub trackers: Trackers,
+    scripts: Vec<VrrpScript>,
+    files: Vec<TrackFile>,
+    processes: Vec<TrackProcess>,
+    owners: Vec<(Target, Refs)>,
+    gen: u64,
+    tx: mpsc::UnboundedSender<Event>,
+    tasks: Vec<JoinHandle<()>>,
+    /// Process groups of running scripts, by (generation, script name).
+    running: Rc<RefCell<HashMap<(u64, String), i32>>>,
+    /// Scripts as prepared (argv, user), for the data dump.
+    prepared: HashMap<String, Prepared>,
+    /// Owners whose start-up fault lines were logged for this configuration.
+    init_logged: RefCell<std::collections::HashSet<Target>>,
+}
+
+fn owners_of(c: &Config) -> Vec<(Target, Refs)> {
+    let inst = c.vrrp.instances.iter().map(|i| {
+        (
+            Target::Instance(i.name.clone()),
+            Refs {
+                scripts: i.track_scripts.clone(),
+                files: i.track_files.clone(),
+                processes: i.track_processes.clone(),
+            },
+        )
+    });
+    let groups = c.vrrp.sync_groups.iter().map(|g| {
+        (
+            Target::Group(g.name.clone()),
+            Refs {
+                scripts: g.track_scripts.clone(),
+                files: g.track_files.clone(),
+                processes: g.track_processes.clone(),
+            },
+        )
+    });
+    inst.chain(groups).collect()
+}
+
+fn ref_weight(r: &TrackRef, own: i32, own_reverse: bool) -> (i32, bool) {
+    match r.weight {
+        Some(w) => (w, r.reverse),
+        None => (own, own_reverse),
+    }
+}
+
+/// The change an up/down tracker makes for one reference (§5.9).
+fn up_down_change(key: String, cause: FaultCause, up: bool, w: i32, rev: bool) -> Vec<TrackChange> {
+    if w == 0 {
+        vec![TrackChange::Fault {
+            cause,
+            active: weight0_fault(up, rev),
+        }]
+    } else {
+        vec![TrackChange::Weight {
+            tracker: key,
+            value: weighted(up, w, rev),
+        }]
+    }
+}
+
+/// What script `t` means for reference `r` (§5.9). Before its first result a weighted
+/// script counts for nothing, and a weight-0 one keeps the instance down: keepalived holds
+/// the instance in INIT until every such script has reported (`num_script_init`); we hold
+/// it in FAULT, so that it never becomes MASTER before the script has answered.
+pub fn script_change(t: &ScriptTracker, r: &TrackRef) -> Vec<TrackChange> {
+    let (w, rev) = ref_weight(r, t.weight, t.reverse);
+    if t.status() == ScriptStatus::Init {
+        if w != 0 {
+            return Vec::new();
+        }
+        return vec![TrackChange::Fault {
+            cause: FaultCause::Script(t.name.clone()),
+            active: true,
+        }];
+    }
+    up_down_change(
+        format!("script {}", t.name),
+        FaultCause::Script(t.name.clone()),
+        t.is_ok(),
+        w,
+        rev,
+    )
+}
+
+/// What a track_file's value means for reference `r` (§4.7): weight, or FAULT.
+pub fn file_change(
+    name: &str,
+    value: i64,
+    own: i32,
+    own_rev: bool,
+    r: &TrackRef,
+) -> Vec<TrackChange> {
+    let (w, rev) = ref_weight(r, own, own_rev);
+    let status = track_file_status(value, w, rev);
+    vec![
+        TrackChange::Weight {
+            tracker: format!("file {name}"),
+            value: status.unwrap_or(0),
+        },
+        TrackChange::Fault {
+            cause: FaultCause::File(name.to_owned()),
+            active: status.is_none(),
+        },
+    ]
+}
+
+/// keepalived's `initialise_tracking_priorities` lines (vrrp_track.c), in its order:
+/// files, processes, then scripts.
+fn initial_fault_lines(trackers: &Trackers, target: &Target, refs: &Refs) -> Vec<String> {
+    let (Target::Instance(name) | Target::Group(name)) = target;
+    let mut out = Vec::new();
+    for r in &refs.files {
+        if let Some(t) = trackers.files.get(&r.name) {
+            let (w, rev) = ref_weight(r, t.weight, t.reverse);
+            if track_file_status(t.value, w, rev).is_none() {
+                let status = if w == 0 {
+                    -254
+                } else {
+                    t.value
+                        .saturating_mul(i64::from(w))
+                        .saturating_mul(if rev { -1 } else { 1 })
+                };
+                out.push(format!(
+                    "({name}): entering FAULT state (tracked file {} has status {status})",
+                    t.name
+                ));
+            }
+        }
+    }
+    for r in &refs.processes {
+        if let Some(t) = trackers.processes.get(&r.name) {
+            let (w, rev) = ref_weight(r, t.weight, t.reverse);
+            if w == 0 && weight0_fault(t.is_up(), rev) {
+                out.push(format!(
+                    "({name}) entering FAULT state (tracked process {} quorum not achieved)",
+                    t.name
+                ));
+            }
+        }
+    }
+    for r in &refs.scripts {
+        if let Some(t) = trackers.scripts.get(&r.name) {
+            let (w, rev) = ref_weight(r, t.weight, t.reverse);
+            if w == 0 && t.status() != ScriptStatus::Init && weight0_fault(t.is_ok(), rev) {
+                out.push(format!(
+                    "({name}): entering FAULT state due to script {}",
+                    t.name
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// keepalived's `-D` lines when a track_file's new value moves an instance into or out of
+/// FAULT (track_file.c `process_update_vrrp_track_file_status`).
+fn file_fault_lines(
+    owners: &[(Target, Refs)],
+    name: &str,
+    before: i64,
+    after: i64,
+    own: i32,
+    own_rev: bool,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (target, refs) in owners {
+        let (Target::Instance(iname) | Target::Group(iname)) = target;
+        for r in refs.files.iter().filter(|r| r.name == name) {
+            let (w, rev) = ref_weight(r, own, own_rev);
+            let was = track_file_status(before, w, rev).is_none();
+            let is = track_file_status(after, w, rev).is_none();
+            if is && !was {
+                out.push(format!("({iname}): tracked file {name} now FAULT state"));
+            } else if was && !is {
+                out.push(format!(
+                    "({iname}): tracked file {name} leaving FAULT state"
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Changes that undo everything a reference could have set.
+fn clear_changes(kind: &str, name: &str) -> Vec<TrackChange> {
+    let cause = match kind {
+        "script" => FaultCause::Script(name.to_owned()),
+        "file" => FaultCause::File(name.to_owned()),
+        _ => FaultCause::Process(name.to_owned()),
+    };
+    vec![
+        TrackChange::Weight {
+            tracker: format!("{kind} {name}"),
+            value: 0,
+        },
+        TrackChange::Fault {
+            cause,
+            active: false,
+        },
+    ]
+}
+
+impl Tracking {
+    /// Builds the trackers of `c` (reading files and `/proc` once for their initial state)
+    /// and starts their tasks, which send to `tx`.
+    pub fn start(c: &Config, tx: mpsc::UnboundedSender<Event>) -> Tracking {
+        let mut t = Tracking {
+            trackers: Trackers::default(),
+            scripts: Vec::new(),
+            files: Vec::new(),
+            processes: Vec::new(),
+            owners: Vec::new(),
+            gen: 0,
+            tx,
+            tasks: Vec::new(),
+            running: Rc::new(RefCell::new(HashMap::new())),
+            prepared: HashMap::new(),
+            init_logged: RefCell::default(),
+        };
+        t.load(c, None);
+        t
+    }
+
+    /// Reload (§5.14): stops every task and starts the new configuration's trackers. A
+    /// script that still exists keeps its state (OK: `considered successful on reload`);
+    /// files and processes are read afresh. Returns the changes that bring every instance
+    /// and group up to date (including clearing references that were removed); apply them
+    /// after the instances have been rebuilt.
+    pub fn reload(&mut self, c: &Config) -> Vec<(Target, TrackChange)> {
+        self.stop();
+        let old = std::mem::take(&mut self.trackers);
+        let old_owners = std::mem::take(&mut self.owners);
+        self.load(c, Some(&old));
+        let mut out = Vec::new();
+        for (target, refs) in &self.owners {
+            self.log_initial(target, refs);
+            if let Some((_, before)) = old_owners.iter().find(|(t, _)| t == target) {
+                let lists = [
+                    ("script", &before.scripts, &refs.scripts),
+                    ("file", &before.files, &refs.files),
+                    ("process", &before.processes, &refs.processes),
+                ];
+                for (kind, was, now) in lists {
+                    for r in was.iter().filter(|r| !now.iter().any(|n| n.name == r.name)) {
+                        out.extend(
+                            clear_changes(kind, &r.name)
+                                .into_iter()
+                                .map(|c| (target.clone(), c)),
+                        );
+                    }
+                }
+            }
+            out.extend(
+                self.changes_for(refs)
+                    .into_iter()
+                    .map(|c| (target.clone(), c)),
+            );
+        }
+        out
+    }
+
+    fn load(&mut self, c: &Config, old: Option<&Trackers>) {
+        self.gen = self.gen.wrapping_add(1);
+        self.owners = owners_of(c);
+        self.init_logged.borrow_mut().clear();
+        self.files = c.vrrp.track_files.clone();
+        self.processes = c.vrrp.track_processes.clone();
+        self.prepared.clear();
+        // §6.4: without a usable default user, only scripts with their own `user` run
+        let default_user = script::default_run_as(
+            c.global.script_user.as_ref(),
+            c.global.enable_script_security,
+        );
+        if let (Err(e), false) = (&default_user, c.vrrp.scripts.is_empty()) {
+            info!("{e}");
+        }
+        let mut scripts = Vec::new();
+        for vs in &c.vrrp.scripts {
+            let own_user =
+                vs.user.is_some() || vs.script.as_ref().is_some_and(|s| s.user.is_some());
+            let def = match &default_user {
+                Ok(d) => *d,
+                Err(_) if own_user => None,
+                Err(_) => continue,
+            };
+            match script::prepare_vrrp_script(vs, def) {
+                Ok(p) => {
+                    self.prepared.insert(vs.name.clone(), p);
+                    scripts.push(vs.clone());
+                }
+                Err(e) => info!("{e}"),
+            }
+        }
+        self.scripts = scripts;
+        let mut trackers = Trackers::new(&self.scripts, &self.files, &self.processes);
+        for vs in &self.scripts {
+            let (Some(was), Some(t)) = (
+                old.and_then(|o| o.scripts.get(&vs.name)),
+                trackers.scripts.get_mut(&vs.name),
+            ) else {
+                continue;
+            };
+            t.keep_last_status(was);
+            match was.status() {
+                ScriptStatus::Ok => info!("{}", t.considered_successful_on_reload()),
+                // a failing script stays failed until it reaches `rise` again
+                ScriptStatus::Failed => info!("{}", t.considered_unsuccessful_on_reload()),
+                ScriptStatus::Init => {}
+            }
+        }
+        for f in &self.files {
+            // keepalived creates a missing file, but never overwrites one on reload
+            let mut f0 = f.clone();
+            if let (Some(i), true) = (f0.init.as_mut(), old.is_some()) {
+                i.overwrite = false;
+            }
+            if init_track_file(&f0).is_err() {
+                info!("Unable to initialise track file {}", f.name);
+            }
+            if let (Some(path), Some(t)) = (&f.path, trackers.files.get_mut(&f.name)) {
+                t.set(read_track_file(Path::new(path)));
+            }
+        }
+        if !self.processes.is_empty() {
+            let counts = scan_processes(Path::new("/proc"), &self.processes);
+            for (tp, n) in self.processes.iter().zip(counts) {
+                if let Some(t) = trackers.processes.get_mut(&tp.name) {
+                    t.init(n);
+                }
+            }
+        }
+        self.trackers = trackers;
+        self.spawn_tasks();
+    }
+
+    fn spawn_tasks(&mut self) {
+        for vs in &self.scripts {
+            let Some(p) = self.prepared.get(&vs.name) else {
+                continue;
+            };
+            self.tasks.push(spawn_script_loop(
+                vs.name.clone(),
+                p.clone(),
+                vs.interval.max(Duration::from_secs(1)),
+                script::vrrp_script_timeout(vs),
+                self.gen,
+                self.tx.clone(),
+                self.running.clone(),
+            ));
+        }
+        let files: Vec<(String, PathBuf)> = self
+            .files
+            .iter()
+            .filter_map(|f| f.path.as_ref().map(|p| (f.name.clone(), PathBuf::from(p))))
+            .collect();
+        if !files.is_empty() {
+            self.tasks
+                .extend(spawn_file_watch(files, self.gen, self.tx.clone()));
+        }
+        if !self.processes.is_empty() {
+            self.tasks.push(spawn_process_scan(
+                self.processes.clone(),
+                self.gen,
+                self.tx.clone(),
+            ));
+        }
+    }
+
+    /// Stops every task and kills the scripts still running (shutdown, reload).
+    pub fn stop(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        for (_, pg) in self.running.borrow_mut().drain() {
+            let _ = killpg(Pid::from_raw(pg), Signal::SIGKILL);
+        }
+    }
+
+    /// The current changes of every reference in `refs` (an instance's initial tracking).
+    fn changes_for(&self, refs: &Refs) -> Vec<TrackChange> {
+        let mut out = Vec::new();
+        for r in &refs.scripts {
+            if let Some(t) = self.trackers.scripts.get(&r.name) {
+                out.extend(script_change(t, r));
+            }
+        }
+        for r in &refs.files {
+            if let Some(t) = self.trackers.files.get(&r.name) {
+                out.extend(file_change(&t.name, t.value, t.weight, t.reverse, r));
+            }
+        }
+        for r in &refs.processes {
+            if let Some(t) = self.trackers.processes.get(&r.name) {
+                let (w, rev) = ref_weight(r, t.weight, t.reverse);
+                out.extend(up_down_change(
+                    format!("process {}", t.name),
+                    FaultCause::Process(t.name.clone()),
+                    t.is_up(),
+                    w,
+                    rev,
+                ));
+            }
+        }
+        out
+    }
+
+    /// The initial tracking of instance or group `target` (for `Machine::start`); logs
+    /// keepalived's start-up lines for the trackers that fault it.
+    pub fn initial(&self, target: &Target) -> Vec<TrackChange> {
+        let Some((_, refs)) = self.owners.iter().find(|(t, _)| t == target) else {
+            return Vec::new();
+        };
+        self.log_initial(target, refs);
+        self.changes_for(refs)
+    }
+
+    /// keepalived logs the start-up fault lines for every instance at start and reload.
+    fn log_initial(&self, target: &Target, refs: &Refs) {
+        if self.init_logged.borrow_mut().insert(target.clone()) {
+            for line in initial_fault_lines(&self.trackers, target, refs) {
+                info!("{line}");
+            }
+        }
+    }
+
+    /// The changes of one tracker for everyone who references it.
+    fn fan_out(&self, kind: &str, name: &str) -> Vec<(Target, TrackChange)> {
+        let mut out = Vec::new();
+        for (target, refs) in &self.owners {
+            let list = match kind {
+                "script" => &refs.scripts,
+                "file" => &refs.files,
+                _ => &refs.processes,
+            };
+            for r in list.iter().filter(|r| r.name == name) {
+                let one = Refs {
+                    scripts: if kind == "script" {
+                        vec![r.clone()]
+                    } else {
+                        Vec::new()
+                    },
+                    files: if kind == "file" {
+                        vec![r.clone()]
+                    } else {
+                        Vec::new()
+                    },
+                    processes: if kind == "process" {
+                        vec![r.clone()]
+                    } else {
+                        Vec::new()
+                    },
+                };
+                out.extend(
+                    self.changes_for(&one)
+                        .into_iter()
+                        .map(|c| (target.clone(), c)),
+                );
+            }
+        }
+        out
+    }
+
+    /// Feeds a task's result; returns the changes to apply. Logs keepalived's lines.
+    pub fn on_event(&mut self, ev: Event, now: Instant) -> Vec<(Target, TrackChange)> {
+        match ev {
+            Event::Script { gen, name, result } if gen == self.gen => {
+                let Some(t) = self.trackers.scripts.get_mut(&name) else {
+                    return Vec::new();
+                };
+                let (changed, logs) = t.on_result(result);
+                for l in logs {
+                    info!("{l}");
+                }
+                if changed.is_some() {
+                    self.fan_out("script", &name)
+                } else {
+                    Vec::new()
+                }
+            }
+            Event::File { gen, name, value } if gen == self.gen => {
+                let Some(t) = self.trackers.files.get_mut(&name) else {
+                    return Vec::new();
+                };
+                let (before, own, own_rev) = (t.value, t.weight, t.reverse);
+                if !t.set(value) {
+                    return Vec::new();
+                }
+                if crate::log::detail() > 0 {
+                    for line in file_fault_lines(&self.owners, &name, before, value, own, own_rev) {
+                        info!("{line}");
+                    }
+                }
+                self.fan_out("file", &name)
+            }
+            Event::Processes { gen, counts } if gen == self.gen => {
+                let mut flipped = Vec::new();
+                for (tp, n) in self.processes.iter().zip(counts) {
+                    if let Some(t) = self.trackers.processes.get_mut(&tp.name) {
+                        if let Some((_, line)) = t.on_count(n, now) {
+                            info!("{line}");
+                            flipped.push(tp.name.clone());
+                        }
+                    }
+                }
+                flipped
+                    .iter()
+                    .flat_map(|n| self.fan_out("process", n))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// When a delayed process quorum change is due.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.trackers
+            .processes
+            .values()
+            .filter_map(|p| p.poll_timeout())
+            .min()
+    }
+
+    /// Applies the process quorum changes whose delay has passed.
+    pub fn on_timeout(&mut self, now: Instant) -> Vec<(Target, TrackChange)> {
+        let mut flipped = Vec::new();
+        for t in self.trackers.processes.values_mut() {
+            if let Some((_, line)) = t.handle_timeout(now) {
+                info!("{line}");
+                flipped.push(t.name.clone());
+            }
+        }
+        flipped.sort();
+        flipped
+            .iter()
+            .flat_map(|n| self.fan_out("process", n))
+            .collect()
+    }
+
+    /// An instance's `Tracked scripts :` etc. lines of keepalived.data.
+    pub fn instance_text(&self, name: &str) -> String {
+        let mut s = String::new();
+        let target = Target::Instance(name.to_owned());
+        let Some((_, refs)) = self.owners.iter().find(|(t, _)| *t == target) else {
+            return s;
+        };
+        let weight_of = |r: &TrackRef, own: Option<(i32, bool)>| {
+            let (w, rev) = own.map_or((r.weight.unwrap_or(0), r.reverse), |(w, rev)| {
+                ref_weight(r, w, rev)
+            });
+            format!("{w}{}", if rev { " reverse" } else { "" })
+        };
+        if !refs.scripts.is_empty() {
+            let _ = writeln!(s, "   Tracked scripts :");
+        }
+        for r in &refs.scripts {
+            let own = self
+                .trackers
+                .scripts
+                .get(&r.name)
+                .map(|t| (t.weight, t.reverse));
+            let _ = writeln!(s, "     {} weight {}", r.name, weight_of(r, own));
+        }
+        if !refs.files.is_empty() {
+            let _ = writeln!(s, "   Tracked files :");
+        }
+        for r in &refs.files {
+            let own = self
+                .trackers
+                .files
+                .get(&r.name)
+                .map(|t| (t.weight, t.reverse));
+            let _ = writeln!(s, "     {}, weight {}", r.name, weight_of(r, own));
+        }
+        if !refs.processes.is_empty() {
+            let _ = writeln!(s, "   Tracked processes :");
+        }
+        for r in &refs.processes {
+            let own = self
+                .trackers
+                .processes
+                .get(&r.name)
+                .map(|t| (t.weight, t.reverse));
+            let _ = writeln!(s, "     {}, weight {}", r.name, weight_of(r, own));
+        }
+        s
+    }
+
+    /// `   Tracking instances :` and one line per instance / group tracking `name`.
+    fn tracking_lines(&self, s: &mut String, kind: &str, name: &str, own: (i32, bool)) {
+        let mut lines = Vec::new();
+        for (target, refs) in &self.owners {
+            let (Target::Instance(n) | Target::Group(n)) = target;
+            let list = match kind {
+                "script" => &refs.scripts,
+                "file" => &refs.files,
+                _ => &refs.processes,
+            };
+            for r in list.iter().filter(|r| r.name == name) {
+                let (w, rev) = ref_weight(r, own.0, own.1);
+                lines.push(format!(
+                    "     {n}, weight {w}{}",
+                    if rev { " reverse" } else { "" }
+                ));
+            }
+        }
+        if !lines.is_empty() {
+            let _ = writeln!(s, "   Tracking instances :");
+            for l in lines {
+                let _ = writeln!(s, "{l}");
+            }
+        }
+    }
+
+    /// The `------< VRRP Scripts >------`, `Track files` and `Track processes` sections of
+    /// keepalived.data (vrrp_data.c layout).
+    pub fn data_text(&self) -> String {
+        let mut s = String::new();
+        let running: Vec<String> = self
+            .running
+            .borrow()
+            .keys()
+            .filter(|(g, _)| *g == self.gen)
+            .map(|(_, n)| n.clone())
+            .collect();
+        if !self.scripts.is_empty() {
+            let _ = writeln!(s, "------< VRRP Scripts >------");
+        }
+        for vs in &self.scripts {
+            let Some(t) = self.trackers.scripts.get(&vs.name) else {
+                continue;
+            };
+            let _ = writeln!(s, " VRRP Script = {}", vs.name);
+            if let Some(sc) = &vs.script {
+                let words: Vec<String> = sc.argv.iter().map(|w| script::shell_quote(w)).collect();
+                let _ = writeln!(s, "   Command = {}", words.join(" "));
+            }
+            let _ = writeln!(s, "   Interval = {} sec", vs.interval.as_secs());
+            let _ = writeln!(s, "   Timeout = {} sec", vs.timeout.as_secs());
+            let _ = writeln!(
+                s,
+                "   Weight = {}{}",
+                vs.weight,
+                if vs.weight_reverse { " reverse" } else { "" }
+            );
+            let _ = writeln!(s, "   Rise = {}", vs.rise);
+            let _ = writeln!(s, "   Fall = {}", vs.fall);
+            let _ = writeln!(s, "   Result = {}", t.counter());
+            let status = match t.status() {
+                ScriptStatus::Init => "INIT",
+                ScriptStatus::Ok => "GOOD",
+                ScriptStatus::Failed => "BAD",
+            };
+            let _ = writeln!(s, "   Status = {status}");
+            if let Some(r) = self.prepared.get(&vs.name).and_then(|p| p.run_as) {
+                let _ = writeln!(s, "   Script uid:gid = {}:{}", r.uid, r.gid);
+            } else {
+                let _ = writeln!(
+                    s,
+                    "   Script uid:gid = {}:{}",
+                    nix::unistd::getuid(),
+                    nix::unistd::getgid()
+                );
+            }
+            self.tracking_lines(&mut s, "script", &vs.name, (vs.weight, vs.weight_reverse));
+            let state = if running.contains(&vs.name) {
+                "running"
+            } else {
+                "idle"
+            };
+            let _ = writeln!(s, "   State = {state}");
+        }
+        if !self.files.is_empty() {
+            let _ = writeln!(s, "------< VRRP Track files >------");
+        }
+        for f in &self.files {
+            let Some(t) = self.trackers.files.get(&f.name) else {
+                continue;
+            };
+            let _ = writeln!(s, " Track file = {}", f.name);
+            let _ = writeln!(s, "   File = {}", f.path.as_deref().unwrap_or(""));
+            let _ = writeln!(s, "   Status = {}", t.value);
+            let _ = writeln!(
+                s,
+                "   Weight = {}{}",
+                f.weight,
+                if f.weight_reverse { " reverse" } else { "" }
+            );
+            self.tracking_lines(&mut s, "file", &f.name, (f.weight, f.weight_reverse));
+        }
+        if !self.processes.is_empty() {
+            let _ = writeln!(s, "------< VRRP Track processes >------");
+        }
+        for p in &self.processes {
+            let Some(t) = self.trackers.processes.get(&p.name) else {
+                continue;
+            };
+            let or_delay = |d: Duration| if d.is_zero() { p.delay } else { d };
+            let _ = writeln!(s, " VRRP Track process = {}", p.name);
+            let _ = writeln!(s, "   Process = {}", p.process.join(" "));
+            let _ = writeln!(s, "   Min processes = {}", p.quorum);
+            if let Some(m) = p.quorum_max {
+                let _ = writeln!(s, "   Max processes = {m}");
+            }
+            let _ = writeln!(s, "   Current processes = {}", t.count());
+            let _ = writeln!(s, "   Have quorum = {}", t.is_up());
+            let _ = writeln!(
+                s,
+                "   Weight = {}{}",
+                p.weight,
+                if p.weight_reverse { " reverse" } else { "" }
+            );
+            let _ = writeln!(
+                s,
+                "   Terminate delay = {:.6}s",
+                or_delay(p.terminate_delay).as_secs_f64()
+            );
+            let _ = writeln!(
+                s,
+                "   Fork delay = {:.6}s",
+                or_delay(p.fork_delay).as_secs_f64()
+            );
+            let _ = writeln!(s, "   Full command = {}", p.full_command);
+            self.tracking_lines(&mut s, "process", &p.name, (p.weight, p.weight_reverse));
+        }
+        s
+    }
+
+    /// The trackers' state for the status file / JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        let scripts: serde_json::Map<String, serde_json::Value> = self
+            .trackers
+            .scripts
+            .iter()
+            .map(|(n, t)| {
+                let st = match t.status() {
+                    ScriptStatus::Init => "INIT",
+                    ScriptStatus::Ok => "GOOD",
+                    ScriptStatus::Failed => "BAD",
+                };
+                (n.clone(), serde_json::json!(st))
+            })
+            .collect();
+        let files: serde_json::Map<String, serde_json::Value> = self
+            .trackers
+            .files
+            .iter()
+            .map(|(n, t)| (n.clone(), serde_json::json!(t.value)))
+            .collect();
+        let procs: serde_json::Map<String, serde_json::Value> = self
+            .trackers
+            .processes
+            .iter()
+            .map(|(n, t)| {
+                (
+                    n.clone(),
+                    serde_json::json!({ "count": t.count(), "quorum": t.is_up() }),
+                )
+            })
+            .collect();
+        serde_json::json!({ "scripts": scripts, "files": files, "processes": procs })
+    }
+}
+
+impl Drop for Tracking {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs one `vrrp_script` every `interval` (the first run at once); at most one run at a
+/// time (§5.9); a run still going at `timeout` has its process group killed (§4.6).
+fn spawn_script_loop(
+    name: String,
+    p: Prepared,
+    interval: Duration,
+    timeout: Duration,
+    gen: u64,
+    tx: mpsc::UnboundedSender<Event>,
+    running: Rc<RefCell<HashMap<(u64, String), i32>>>,
+) -> JoinHandle<()> {
+    tokio::task::spawn_local(async move {
+        let slot = RunSlot::new();
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(guard) = slot.try_start(&name) else {
+                continue;
+            };
+            let Some(child) = script::spawn(&p) else {
+                // keepalived's forked child exits 0 when execve fails (§5.9)
+                drop(guard);
+                let result = ScriptResult::Exited(0);
+                let _ = tx.send(Event::Script {
+                    gen,
+                    name: name.clone(),
+                    result,
+                });
+                continue;
+            };
+            let key = (gen, name.clone());
+            if let Some(pg) = child.id().and_then(|id| i32::try_from(id).ok()) {
+                running.borrow_mut().insert(key.clone(), pg);
+            }
+            let (tx, running) = (tx.clone(), running.clone());
+            tokio::task::spawn_local(async move {
+                let result = script::wait_with_timeout(child, timeout).await;
+                running.borrow_mut().remove(&key);
+                drop(guard);
+                let _ = tx.send(Event::Script {
+                    gen,
+                    name: key.1,
+                    result,
+                });
+            });
+        }
+    })
+}
+
+/// An inotify instance that tokio can poll.
+struct Ino(Inotify);
+
+impl AsRawFd for Ino {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+/// Watches the directories of the tracked files with inotify (§4.7: a write, a rename into
+/// place, a deletion); re-reads a file when an event names it. Files whose directory cannot
+/// be watched fall back to polling every [`FILE_POLL`].
+fn spawn_file_watch(
+    files: Vec<(String, PathBuf)>,
+    gen: u64,
+    tx: mpsc::UnboundedSender<Event>,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC);
+    let mut watched: Vec<(WatchDescriptor, std::ffi::OsString, String, PathBuf)> = Vec::new();
+    let mut polled = Vec::new();
+    let flags = AddWatchFlags::IN_CLOSE_WRITE
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_MOVED_FROM
+        | AddWatchFlags::IN_DELETE;
+    for (name, path) in files {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let base = path.file_name().map(|b| b.to_os_string());
+        let wd = match (&ino, &base) {
+            (Ok(i), Some(_)) => i.add_watch(dir, flags).ok(),
+            _ => None,
+        };
+        match (wd, base) {
+            (Some(wd), Some(base)) => watched.push((wd, base, name, path)),
+            _ => {
+                info!(
+                    "track_file {name}: cannot watch {} with inotify - polling",
+                    dir.display()
+                );
+                polled.push((name, path));
+            }
+        }
+    }
+    for (name, path) in polled {
+        let (ftx, mut frx) = mpsc::channel(4);
+        let w = super::track::watch_file(path, FILE_POLL, ftx);
+        let tx = tx.clone();
+        tasks.push(tokio::task::spawn_local(async move {
+            while let Some(value) = frx.recv().await {
+                let ev = Event::File {
+                    gen,
+                    name: name.clone(),
+                    value,
+                };
+                if tx.send(ev).is_err() {
+                    break;
+                }
+            }
+            w.abort();
+        }));
+    }
+    let Ok(ino) = ino else {
+        return tasks;
+    };
+    if watched.is_empty() {
+        return tasks;
+    }
+    // SAFETY: `Ino` owns the inotify descriptor, which stays open while the AsyncFd
+    // holds it.
+    let Ok(afd) = (unsafe { tokio::io::unix::AsyncFd::register(Ino(ino)) }) else {
+        return tasks;
+    };
+    tasks.push(tokio::task::spawn_local(async move {
+        loop {
+            let Ok(mut guard) = afd.readable().await else {
+                return;
+            };
+            match guard.get_inner().0.read_events() {
+                Ok(evs) => {
+                    for ev in evs {
+                        let Some(n) = ev.name.as_ref() else { continue };
+                        for (wd, base, name, path) in &watched {
+                            if *wd == ev.wd && base == n {
+                                let value = read_track_file(path);
+                                let ev = Event::File {
+                                    gen,
+                                    name: name.clone(),
+                                    value,
+                                };
+                                if tx.send(ev).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
+                Err(e) => {
+                    info!("track_file inotify read error: {e}");
+                    return;
+                }
+            }
+        }
+    }));
+    tasks
+}
+
+/// Scans `/proc` every [`PROCESS_SCAN`] and sends the counts.
+fn spawn_process_scan(
+    tps: Vec<TrackProcess>,
+    gen: u64,
+    tx: mpsc::UnboundedSender<Event>,
+) -> JoinHandle<()> {
+    tokio::task::spawn_local(async move {
+        let tps = std::sync::Arc::new(tps);
+        let mut tick = tokio::time::interval(PROCESS_SCAN);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let t = tps.clone();
+            let Ok(counts) =
+                tokio::task::spawn_blocking(move || scan_processes(Path::new("/proc"), &t)).await
+            else {
+                continue;
+            };
+            if tx.send(Event::Processes { gen, counts }).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::diagnostic::Span;
+
+    fn r(name: &str, weight: Option<i32>, reverse: bool) -> TrackRef {
+        TrackRef {
+            name: name.into(),
+            weight,
+            reverse,
+            span: Span::default(),
+        }
+    }
+
+    fn script(weight: i32) -> ScriptTracker {
+        let mut s = VrrpScript::new("chk", Span::default());
+        s.weight = weight;
+        ScriptTracker::new(&s)
+    }
+
+    #[test]
+    fn script_changes_follow_weight_rules() {
+        let mut t = script(-20);
+        assert!(script_change(&t, &r("chk", None, false)).is_empty());
+        t.on_result(ScriptResult::Exited(1));
+        assert_eq!(
+            script_change(&t, &r("chk", None, false)),
+            vec![TrackChange::Weight {
+                tracker: "script chk".into(),
+                value: -20
+            }]
+        );
+        // weight 0: held down until the first result, whatever `reverse` says
+        for rev in [false, true] {
+            assert_eq!(
+                script_change(&script(0), &r("chk", None, rev)),
+                vec![TrackChange::Fault {
+                    cause: FaultCause::Script("chk".into()),
+                    active: true
+                }]
+            );
+        }
+        // the reference's weight 0 wins: a failing script faults
+        assert_eq!(
+            script_change(&t, &r("chk", Some(0), false)),
+            vec![TrackChange::Fault {
+                cause: FaultCause::Script("chk".into()),
+                active: true
+            }]
+        );
+        t.on_result(ScriptResult::Exited(0));
+        assert_eq!(
+            script_change(&t, &r("chk", None, false)),
+            vec![TrackChange::Weight {
+                tracker: "script chk".into(),
+                value: 0
+            }]
+        );
+        // weight 0 reversed: an OK script faults
+        assert_eq!(
+            script_change(&t, &r("chk", Some(0), true)),
+            vec![TrackChange::Fault {
+                cause: FaultCause::Script("chk".into()),
+                active: true
+            }]
+        );
+    }
+
+    #[test]
+    fn file_changes_weigh_or_fault() {
+        let w = |v: i32| TrackChange::Weight {
+            tracker: "file f".into(),
+            value: v,
+        };
+        let f = |a: bool| TrackChange::Fault {
+            cause: FaultCause::File("f".into()),
+            active: a,
+        };
+        assert_eq!(
+            file_change("f", 5, 2, false, &r("f", None, false)),
+            vec![w(10), f(false)]
+        );
+        assert_eq!(
+            file_change("f", 5, 2, false, &r("f", Some(-3), false)),
+            vec![w(-15), f(false)]
+        );
+        assert_eq!(
+            file_change("f", 1, 0, false, &r("f", None, false)),
+            vec![w(0), f(true)]
+        );
+        assert_eq!(
+            file_change("f", 0, 0, false, &r("f", None, false)),
+            vec![w(0), f(false)]
+        );
+        assert_eq!(
+            file_change("f", -200, 2, false, &r("f", None, false)),
+            vec![w(0), f(true)]
+        );
+        assert_eq!(clear_changes("file", "f"), vec![w(0), f(false)]);
+    }
+
+    #[test]
+    fn file_fault_lines_cross_minus_254() {
+        let owners = vec![(
+            Target::Instance("VI_1".into()),
+            Refs {
+                files: vec![r("down", None, false)],
+                ..Refs::default()
+            },
+        )];
+        assert_eq!(
+            file_fault_lines(&owners, "down", 0, 1, 0, false),
+            vec!["(VI_1): tracked file down now FAULT state"]
+        );
+        assert_eq!(
+            file_fault_lines(&owners, "down", 1, 0, 0, false),
+            vec!["(VI_1): tracked file down leaving FAULT state"]
+        );
+        assert!(file_fault_lines(&owners, "down", 1, 2, 0, false).is_empty());
+        assert!(file_fault_lines(&owners, "other", 0, 1, 0, false).is_empty());
+    }
+
+    #[test]
+    fn start_up_fault_lines() {
+        let mut s = VrrpScript::new("chk", Span::default());
+        s.init_fail = true;
+        let mut f = TrackFile::new("f", Span::default());
+        f.weight = 0;
+        let p = TrackProcess::new("p", Span::default());
+        let mut tr = Trackers::new(&[s], &[f], &[p]);
+        if let Some(t) = tr.files.get_mut("f") {
+            t.set(3);
+        }
+        let refs = Refs {
+            scripts: vec![r("chk", None, false)],
+            files: vec![r("f", None, false), r("f", Some(-100), false)],
+            processes: vec![r("p", None, false)],
+        };
+        assert_eq!(
+            initial_fault_lines(&tr, &Target::Instance("VI_1".into()), &refs),
+            vec![
+                "(VI_1): entering FAULT state (tracked file f has status -254)",
+                "(VI_1): entering FAULT state (tracked file f has status -300)",
+                "(VI_1) entering FAULT state (tracked process p quorum not achieved)",
+                "(VI_1): entering FAULT state due to script chk",
+            ]
+        );
+    }
+
+    #[test]
+    fn process_changes() {
+        assert_eq!(
+            up_down_change(
+                "process p".into(),
+                FaultCause::Process("p".into()),
+                false,
+                0,
+                false
+            ),
+            vec![TrackChange::Fault {
+                cause: FaultCause::Process("p".into()),
+                active: true
+            }]
+        );
+        assert_eq!(
+            up_down_change(
+                "process p".into(),
+                FaultCause::Process("p".into()),
+                true,
+                15,
+                false
+            ),
+            vec![TrackChange::Weight {
+                tracker: "process p".into(),
+                value: 15
+            }]
+        );
+    }
+}
