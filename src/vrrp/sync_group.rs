@@ -60,7 +60,23 @@ impl SyncGroup {
         } else {
             State::Backup
         };
-        g.actions.push_back(GroupAction::Notify { state: g.state });
+        // keepalived notifies the group's initial state before its members' (observed on
+        // the FIFO: `GROUP "G1" BACKUP 0` precedes `INSTANCE "VI_1" BACKUP 100`).
+        let first_member_notify = g
+            .actions
+            .iter()
+            .position(|a| {
+                matches!(
+                    a,
+                    GroupAction::Instance {
+                        action: Action::Notify { .. },
+                        ..
+                    }
+                )
+            })
+            .unwrap_or(g.actions.len());
+        g.actions
+            .insert(first_member_notify, GroupAction::Notify { state: g.state });
         g
     }
 
@@ -309,7 +325,7 @@ mod tests {
         let start = drain(&mut g);
         assert_eq!(
             notifies(&start),
-            vec!["0 BACKUP", "1 BACKUP", "GROUP BACKUP"]
+            vec!["GROUP BACKUP", "0 BACKUP", "1 BACKUP"]
         );
         for s in 1..=8u64 {
             g.handle_advert(ms(s * 1000), 1, adv(150));
