@@ -53,7 +53,7 @@ pub struct Alerts {
     /// The default script user; `None` when there is none usable (§6.4).
     default_user: Option<RunAs>,
     /// Scripts already vetted: `None` = refused (logged once).
-    vetted: HashMap<(String, Option<String>, Option<String>), Option<Prepared>>,
+    vetted: HashMap<(String, Option<String>, Option<String>), Option<Option<RunAs>>>,
     groups: HashMap<String, GroupCfg>,
     fifos: Vec<FifoRt>,
     mail: Option<MailConfig>,
@@ -225,12 +225,27 @@ impl Alerts {
     }
 
     /// The vetted, prepared form of a script, or `None` if keepalived would refuse it
-    /// (the refusal is logged the first time).
+    /// (the refusal is logged the first time). The verdict depends only on the program
+    /// and the user, so it is cached by those; the argv is built for each call.
     fn prepared(&mut self, s: &Script) -> Option<Prepared> {
-        let key = (s.text.clone(), s.user.clone(), s.group.clone());
-        if let Some(p) = self.vetted.get(&key) {
-            return p.clone();
-        }
+        let prog = s.argv.first().map_or("", String::as_str);
+        let key = (prog.to_owned(), s.user.clone(), s.group.clone());
+        let run_as = match self.vetted.get(&key) {
+            Some(v) => *v,
+            None => {
+                let v = self.vet(s, prog);
+                self.vetted.insert(key, v);
+                v
+            }
+        }?;
+        Some(Prepared {
+            argv: script::exec_argv(&s.argv),
+            run_as: run_as.filter(|r| *r != our_ids()),
+        })
+    }
+
+    /// `None`: refused (logged); `Some(user)`: may run as `user` (`None`: ourselves).
+    fn vet(&self, s: &Script, prog: &str) -> Option<Option<RunAs>> {
         let path_var = std::env::var("PATH").unwrap_or_else(|_| String::from("/usr/bin:/bin"));
         let v = host::vet_script(
             s,
@@ -239,23 +254,14 @@ impl Alerts {
             &path_var,
             host::lookup_user,
         );
-        let prog = s.argv.first().map_or("", String::as_str);
-        let p = match (refusal(prog, &v), v) {
-            (Some(msg), _) => {
-                warn!("{msg}");
-                None
-            }
-            (None, Vetting::Run { run_as, .. }) => Some(Prepared {
-                argv: script::exec_argv(&s.argv),
-                run_as: (run_as != our_ids()).then_some(run_as),
-            }),
-            (None, _) => Some(Prepared {
-                argv: script::exec_argv(&s.argv),
-                run_as: self.default_user.filter(|r| *r != our_ids()),
-            }),
-        };
-        self.vetted.insert(key, p.clone());
-        p
+        if let Some(msg) = refusal(prog, &v) {
+            warn!("{msg}");
+            return None;
+        }
+        Some(match v {
+            Vetting::Run { run_as, .. } => Some(run_as),
+            _ => self.default_user,
+        })
     }
 
     /// Runs the scripts of one event; STOP-time scripts are remembered for [`finish`].

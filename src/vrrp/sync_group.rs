@@ -213,7 +213,7 @@ impl SyncGroup {
                 continue;
             }
             if let Some(m) = self.members.get_mut(j) {
-                m.sync_to(now, target, false);
+                m.sync_to(now, target, true);
             }
             self.drain(now, j);
         }
@@ -353,7 +353,7 @@ mod tests {
             ]
         );
         // B notifies, A only follows: no instance notify for A.
-        assert_eq!(notifies(&a), vec!["1 MASTER", "GROUP MASTER"]);
+        assert_eq!(notifies(&a), vec!["1 MASTER", "0 MASTER", "GROUP MASTER"]);
     }
 
     #[test]
@@ -395,7 +395,7 @@ mod tests {
             })
             .count();
         assert_eq!(zero, 2);
-        assert_eq!(notifies(&a), vec!["0 FAULT", "GROUP FAULT"]);
+        assert_eq!(notifies(&a), vec!["0 FAULT", "1 FAULT", "GROUP FAULT"]);
         assert!(g.members().iter().all(|m| m.state() == State::Fault));
         g.handle_track(
             ms(12_000),
@@ -434,7 +434,7 @@ mod tests {
                 "(VI_A) Entering BACKUP STATE",
             ]
         );
-        assert_eq!(notifies(&a), vec!["1 BACKUP", "GROUP BACKUP"]);
+        assert_eq!(notifies(&a), vec!["1 BACKUP", "0 BACKUP", "GROUP BACKUP"]);
     }
 
     #[test]
