@@ -154,7 +154,12 @@ fn sequence(test: &str, real: bool) {
     );
     let global = format!("  vrrp_notify_fifo {}\n", fifo.display());
     let fifo_lines = fifo_reader(fifo.clone());
-    let mut a = Daemon::start(&lan, 0, real, &group_conf(&global, 100, 90, &notify1, &gnotify));
+    let mut a = Daemon::start(
+        &lan,
+        0,
+        real,
+        &group_conf(&global, 100, 90, &notify1, &gnotify),
+    );
     let ctx = |a: &Daemon, peer: Option<&Daemon>| {
         format!(
             "calls: {:#?}\nfifo: {:#?}\n{}\n{}",
@@ -210,9 +215,21 @@ fn sequence(test: &str, real: bool) {
     let seq = ["BACKUP", "MASTER", "BACKUP", "FAULT", "BACKUP", "STOP"];
     let lines = snapshot(&fifo_lines);
     let with_prio = |p: u8| seq.iter().map(|s| format!("{s} {p}")).collect::<Vec<_>>();
-    assert_eq!(states_of(&lines, "INSTANCE \"VI_1\""), with_prio(100), "{lines:#?}");
-    assert_eq!(states_of(&lines, "INSTANCE \"VI_2\""), with_prio(90), "{lines:#?}");
-    assert_eq!(states_of(&lines, "GROUP \"G1\""), with_prio(0), "{lines:#?}");
+    assert_eq!(
+        states_of(&lines, "INSTANCE \"VI_1\""),
+        with_prio(100),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        states_of(&lines, "INSTANCE \"VI_2\""),
+        with_prio(90),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        states_of(&lines, "GROUP \"G1\""),
+        with_prio(0),
+        "{lines:#?}"
+    );
     // At start the group comes first; on every later change it follows its members.
     let pos = |l: &str, nth: usize| lines.iter().enumerate().filter(|(_, x)| *x == l).nth(nth);
     let (g0, _) = pos("GROUP \"G1\" BACKUP 0", 0).expect("group backup");
@@ -250,7 +267,10 @@ fn sequence(test: &str, real: bool) {
 
 #[test]
 fn notify_scripts_and_fifo_follow_instance_and_group_ours() {
-    sequence("notify_scripts_and_fifo_follow_instance_and_group_ours", false);
+    sequence(
+        "notify_scripts_and_fifo_follow_instance_and_group_ours",
+        false,
+    );
 }
 
 #[test]
@@ -430,7 +450,10 @@ fn unsafe_scripts(test: &str, real: bool) {
     a.stop();
     let log = a.log();
     for s in [&ww, &in_open] {
-        let msg = format!("Unsafe permissions found for script '{}' - disabling.", s.display());
+        let msg = format!(
+            "Unsafe permissions found for script '{}' - disabling.",
+            s.display()
+        );
         assert!(log.contains(&msg), "missing {msg:?}\n{log}");
     }
     let got = read_lines(&calls);
@@ -515,7 +538,8 @@ fn script_user_nobody(test: &str, real: bool) {
         a.log()
     );
     assert!(
-        got.iter().all(|l| !l.starts_with("uid=") || l.starts_with(&format!("uid={uid} "))),
+        got.iter()
+            .all(|l| !l.starts_with("uid=") || l.starts_with(&format!("uid={uid} "))),
         "{got:?}"
     );
     a.stop();

@@ -241,10 +241,7 @@ fn check_scripts_with<'a>(
             Vetting::NoDefaultUser => {
                 // Reported once, at the first script that needs the default user, whatever
                 // its kind (observed: a lone notify_master makes -t exit 5).
-                if default_user_error
-                    && security.script_user.is_none()
-                    && !default_user_reported
-                {
+                if default_user_error && security.script_user.is_none() && !default_user_reported {
                     default_user_reported = true;
                     diags.error(
                         KaClass::GeneralError,
@@ -267,7 +264,9 @@ fn check_scripts_with<'a>(
                     ),
                     ScriptKind::Notify => diags.lint(
                         Some(s.span),
-                        format!("Unable to set default user for script {prog} - it will not be run"),
+                        format!(
+                            "Unable to set default user for script {prog} - it will not be run"
+                        ),
                     ),
                 }
             }
@@ -279,7 +278,9 @@ fn check_scripts_with<'a>(
                         format!("Disabling track script {name} since not found/accessible"),
                     )
                     .at(s.span)
-                    .with_help(format!("check_script_secure could not find script '{prog}'")),
+                    .with_help(format!(
+                        "check_script_secure could not find script '{prog}'"
+                    )),
                 ),
                 ScriptKind::Notify => diags.lint(
                     Some(s.span),

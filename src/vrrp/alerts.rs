@@ -31,6 +31,9 @@ use crate::script::{self, Prepared};
 /// How long STOP-time scripts get before their process groups are SIGKILLed (§6.1).
 pub const STOP_BUDGET: Duration = Duration::from_secs(1);
 
+/// A script's program, user and group: what its security verdict depends on.
+type ScriptKey = (String, Option<String>, Option<String>);
+
 /// A sync group's notify settings.
 #[derive(Debug, Clone)]
 struct GroupCfg {
@@ -53,7 +56,7 @@ pub struct Alerts {
     /// The default script user; `None` when there is none usable (§6.4).
     default_user: Option<RunAs>,
     /// Scripts already vetted: `None` = refused (logged once).
-    vetted: HashMap<(String, Option<String>, Option<String>), Option<Option<RunAs>>>,
+    vetted: HashMap<ScriptKey, Option<Option<RunAs>>>,
     groups: HashMap<String, GroupCfg>,
     fifos: Vec<FifoRt>,
     mail: Option<MailConfig>,
