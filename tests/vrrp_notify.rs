@@ -314,9 +314,12 @@ fn python_or_skip(test: &str, module: &str) -> bool {
     ok
 }
 
-#[test]
-fn smtp_alert_reaches_a_real_smtp_server() {
-    let test = "smtp_alert_reaches_a_real_smtp_server";
+/// `smtp_alert` on an instance and on its sync group: the alerts reach a real SMTP server
+/// (aiosmtpd) with keepalived's sender, recipients, HELO name, subjects and bodies.
+fn smtp_alerts(test: &str, real: bool) {
+    if real && !real_or_skip(test) {
+        return;
+    }
     if !python_or_skip(test, "aiosmtpd") {
         return;
     }
@@ -340,12 +343,23 @@ fn smtp_alert_reaches_a_real_smtp_server() {
         "SMTP server did not start: {}",
         fs::read_to_string(&mbox).unwrap_or_default()
     );
-    let a = Daemon::start(&lan, 0, false, &mail_conf(2525, 5));
+    let c = group_conf(
+        &mail_global(2525, 5),
+        100,
+        90,
+        "  smtp_alert\n",
+        "  smtp_alert\n",
+    )
+    .replace("  router_id test\n", "");
+    let a = Daemon::start(&lan, 0, real, &c);
     expect_master(&lan, 0, &[0], VIP1, 15, &[&a]);
     let text = || fs::read_to_string(&mbox).unwrap_or_default();
-    let subject = "Subject: [R1] VRRP Instance VI_1 - Entering MASTER state";
+    let subjects = [
+        "Subject: [R1] VRRP Instance VI_1 - Entering MASTER state",
+        "Subject: [R1] VRRP Group G1 - Entering MASTER state",
+    ];
     assert!(
-        wait_until(15, || text().contains(subject)),
+        wait_until(15, || subjects.iter().all(|s| text().contains(s))),
         "{}\n{}",
         text(),
         a.log()
@@ -353,6 +367,7 @@ fn smtp_alert_reaches_a_real_smtp_server() {
     let t = text();
     for want in [
         "Subject: [R1] VRRP Instance VI_1 - Entering BACKUP state",
+        "Subject: [R1] VRRP Group G1 - Entering BACKUP state",
         "sender: ka@example.org",
         "recip: a@example.org",
         "recip: b@example.org",
@@ -361,13 +376,29 @@ fn smtp_alert_reaches_a_real_smtp_server() {
         "To: a@example.org, b@example.org",
         "X-Mailer: Keepalived",
         "=> VRRP Instance is now owning VRRP VIPs <=",
+        "=> All VRRP group instances are now in MASTER state <=",
     ] {
         assert!(t.contains(want), "missing {want:?} in\n{t}\n{}", a.log());
     }
+    // VI_2 has no smtp_alert (nor does global_defs).
+    assert!(!t.contains("VRRP Instance VI_2"), "{t}");
     assert!(
         wait_until(5, || a.log().contains("SMTP alert successfully sent.")),
         "{}",
         a.log()
+    );
+}
+
+#[test]
+fn smtp_alert_reaches_a_real_smtp_server_ours() {
+    smtp_alerts("smtp_alert_reaches_a_real_smtp_server_ours", false);
+}
+
+#[test]
+fn smtp_alert_reaches_a_real_smtp_server_real_keepalived() {
+    smtp_alerts(
+        "smtp_alert_reaches_a_real_smtp_server_real_keepalived",
+        true,
     );
 }
 
