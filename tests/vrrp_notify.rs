@@ -609,3 +609,62 @@ fn script_user_nobody_runs_scripts_as_nobody_real_keepalived() {
         true,
     );
 }
+
+/// A MASTER hearing a lower priority (a peer that never hears it: node 0 sends its
+/// unicast adverts to an absent peer, node 1 sends its own to node 0) runs
+/// `notify_master_rx_lower_pri` (configured arguments only) and writes
+/// `MASTER_RX_LOWER_PRI` on the FIFO.
+fn rx_lower_pri(test: &str, real: bool) {
+    if real && !real_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 2) else {
+        return;
+    };
+    let (dir, out) = script_dir();
+    let calls = out.join("calls");
+    let rec = dir.path().join("rec.sh");
+    recorder(&rec, &calls, false, 0o755);
+    let fifo = dir.path().join("rx.fifo");
+    let fifo_lines = fifo_reader(fifo.clone());
+    let extra = format!(
+        "  notify_master_rx_lower_pri \"{} rxlow\"\n  unicast_peer {{\n    192.0.2.9\n  }}\n",
+        rec.display()
+    );
+    let c = conf(200, &extra, &[&format!("{VIP1}/32")]).replace(
+        "router_id test\n",
+        &format!("router_id test\n  vrrp_notify_fifo {}\n", fifo.display()),
+    );
+    let a = Daemon::start(&lan, 0, real, &c);
+    expect_master(&lan, 0, &[0, 1], VIP1, 15, &[&a]);
+    let b = Daemon::start(
+        &lan,
+        1,
+        false,
+        &conf(
+            100,
+            "  unicast_peer {\n    192.0.2.1\n  }\n",
+            &[&format!("{VIP1}/32")],
+        ),
+    );
+    let line = "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 200".to_owned();
+    assert!(
+        wait_until(10, || snapshot(&fifo_lines).contains(&line)
+            && read_lines(&calls).contains(&"rxlow".to_owned())),
+        "calls {:?}\nfifo {:?}\n{}",
+        read_lines(&calls),
+        snapshot(&fifo_lines),
+        logs(&[&a, &b])
+    );
+    assert!(has_addr(&lan, 0, VIP1), "{}", logs(&[&a, &b]));
+}
+
+#[test]
+fn master_rx_lower_pri_notifies_ours() {
+    rx_lower_pri("master_rx_lower_pri_notifies_ours", false);
+}
+
+#[test]
+fn master_rx_lower_pri_notifies_real_keepalived() {
+    rx_lower_pri("master_rx_lower_pri_notifies_real_keepalived", true);
+}
