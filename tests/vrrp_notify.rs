@@ -668,3 +668,53 @@ fn master_rx_lower_pri_notifies_ours() {
 fn master_rx_lower_pri_notifies_real_keepalived() {
     rx_lower_pri("master_rx_lower_pri_notifies_real_keepalived", true);
 }
+
+/// Without `enable_script_security` an insecure notify script still runs, and the start
+/// logs keepalived's warnings.
+fn insecure_without_security(test: &str, real: bool) {
+    if real && !real_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    let (dir, out) = script_dir();
+    let calls = out.join("calls");
+    let ww = dir.path().join("ww.sh");
+    recorder(&ww, &calls, false, 0o755);
+    fs::set_permissions(&ww, fs::Permissions::from_mode(0o777)).expect("chmod");
+    let extra = format!("  notify_master \"{} ran\"\n", ww.display());
+    let mut a = Daemon::start(&lan, 0, real, &conf(100, &extra, &[&format!("{VIP1}/32")]));
+    expect_master(&lan, 0, &[0], VIP1, 15, &[&a]);
+    assert!(
+        wait_until(5, || read_lines(&calls).contains(&"ran".to_owned())),
+        "{}",
+        a.log()
+    );
+    a.stop();
+    let log = a.log();
+    for want in [
+        format!("Unsafe permissions found for script '{}'.", ww.display()),
+        "SECURITY VIOLATION - scripts are being executed but script_security not enabled. \
+         There are insecure scripts."
+            .to_owned(),
+    ] {
+        assert!(log.contains(&want), "missing {want:?}\n{log}");
+    }
+}
+
+#[test]
+fn insecure_script_runs_with_a_warning_without_security_ours() {
+    insecure_without_security(
+        "insecure_script_runs_with_a_warning_without_security_ours",
+        false,
+    );
+}
+
+#[test]
+fn insecure_script_runs_with_a_warning_without_security_real_keepalived() {
+    insecure_without_security(
+        "insecure_script_runs_with_a_warning_without_security_real_keepalived",
+        true,
+    );
+}

@@ -62,6 +62,9 @@ pub struct Alerts {
     mail: Option<MailConfig>,
     no_email_faults: bool,
     gates: HashMap<(&'static str, String), MailGate>,
+    /// Some vetted script will run / one of them is insecure (for SECURITY VIOLATION).
+    executed: bool,
+    insecure_seen: bool,
     /// Process groups of STOP-time scripts still to reap at shutdown.
     stop_pgids: Vec<(i32, tokio::task::JoinHandle<()>)>,
 }
@@ -79,15 +82,17 @@ fn our_ids() -> RunAs {
 
 /// The default script user as keepalived resolves it (§6.4): `script_user`, else
 /// `keepalived_script` if it exists, else ourselves — except with script security, where
-/// the missing `keepalived_script` leaves no default. Logs keepalived's message.
-pub fn default_user(c: &Config) -> Option<RunAs> {
+/// the missing `keepalived_script` leaves no default. Logs keepalived's message when
+/// `has_scripts` (observed at start, without -D: `Script user 'keepalived_script' does not
+/// exist`).
+pub fn default_user(c: &Config, has_scripts: bool) -> Option<RunAs> {
     match script::default_run_as(
         c.global.script_user.as_ref(),
         c.global.enable_script_security,
     ) {
         Ok(Some(r)) => Some(r),
         Ok(None) => {
-            if crate::log::detail() > 0 {
+            if has_scripts {
                 info!("Script user '{DEFAULT_SCRIPT_USER}' does not exist");
             }
             Some(our_ids())
@@ -123,7 +128,7 @@ impl Alerts {
     pub fn new(c: &Config, old: Option<Alerts>) -> Alerts {
         let mut a = Alerts {
             security: c.global.enable_script_security,
-            default_user: default_user(c),
+            default_user: None,
             no_email_faults: c.global.no_email_faults,
             mail: MailConfig::from_global(&c.global),
             ..Alerts::default()
@@ -159,6 +164,11 @@ impl Alerts {
                 },
             );
         }
+        let has_scripts = !owned.is_empty()
+            || [&c.global.notify_fifo, &c.global.vrrp_notify_fifo]
+                .iter()
+                .any(|f| f.path.is_some() && f.script.is_some());
+        a.default_user = default_user(c, has_scripts);
         for s in &owned {
             a.prepared(s);
         }
@@ -184,6 +194,16 @@ impl Alerts {
         }
         for f in old_fifos {
             stop_reader(&f);
+        }
+        // Observed at start with keepalived 2.2.7 (not only for `-t`).
+        if a.executed && !a.security {
+            let mut msg = String::from(
+                "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
+            );
+            if a.insecure_seen {
+                msg.push_str(" There are insecure scripts.");
+            }
+            warn!("{msg}");
         }
         a
     }
@@ -248,7 +268,7 @@ impl Alerts {
     }
 
     /// `None`: refused (logged); `Some(user)`: may run as `user` (`None`: ourselves).
-    fn vet(&self, s: &Script, prog: &str) -> Option<Option<RunAs>> {
+    fn vet(&mut self, s: &Script, prog: &str) -> Option<Option<RunAs>> {
         let path_var = std::env::var("PATH").unwrap_or_else(|_| String::from("/usr/bin:/bin"));
         let v = host::vet_script(
             s,
@@ -262,7 +282,16 @@ impl Alerts {
             return None;
         }
         Some(match v {
-            Vetting::Run { run_as, .. } => Some(run_as),
+            Vetting::Run {
+                run_as, unsafe_why, ..
+            } => {
+                self.executed = true;
+                if unsafe_why.is_some() {
+                    self.insecure_seen = true;
+                    warn!("Unsafe permissions found for script '{prog}'.");
+                }
+                Some(run_as)
+            }
             _ => self.default_user,
         })
     }
