@@ -2,13 +2,14 @@
 //! sent from a spawned task with an overall timeout so a dead SMTP server never blocks
 //! VRRP or the checkers.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::Mailbox;
+use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
+use tokio::net::TcpStream;
 
 use crate::config::model::global::{GlobalDefs, SmtpServer};
 use crate::notify::NotifyState;
@@ -195,9 +196,12 @@ pub enum SendOutcome {
     Error(String),
 }
 
-/// Sends one alert, never taking longer than the connect timeout plus the SMTP dialogue
-/// allowance (each step gets `connect_timeout`, as keepalived's per-step timer does; the
-/// whole exchange is capped at 4× that).
+/// Sends one alert, logging as keepalived does (§6.3): `Timeout connecting SMTP server
+/// [ip]:port.` / `SMTP connection ERROR to [ip]:port.` when the TCP connection fails,
+/// `Remote SMTP server [ip]:port connected.` when it succeeds, then `Timeout reading data
+/// to remote SMTP server [ip]:port.` if the server goes silent (observed with keepalived
+/// 2.2.7 against a server that accepts and never answers). The connection, the greeting
+/// and EHLO each get `connect_timeout`; the rest of the dialogue 3× that.
 pub async fn send(cfg: &MailConfig, alert: &Alert) -> SendOutcome {
     let srv = cfg.server_text();
     let msg = match build_message(cfg, alert) {
@@ -207,32 +211,56 @@ pub async fn send(cfg: &MailConfig, alert: &Alert) -> SendOutcome {
             return SendOutcome::Error(e);
         }
     };
-    let (host, port) = match &cfg.server {
-        SmtpServer::Addr(SocketAddr::V4(a)) => (a.ip().to_string(), a.port()),
-        SmtpServer::Addr(SocketAddr::V6(a)) => (a.ip().to_string(), a.port()),
-        SmtpServer::Host { name, port } => (name.clone(), *port),
+    let t = cfg.connect_timeout;
+    let connect = match &cfg.server {
+        SmtpServer::Addr(a) => tokio::time::timeout(t, TcpStream::connect(*a)).await,
+        SmtpServer::Host { name, port } => {
+            tokio::time::timeout(t, TcpStream::connect((name.as_str(), *port))).await
+        }
     };
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        .port(port)
-        .hello_name(ClientId::Domain(cfg.helo.clone()))
-        .timeout(Some(cfg.connect_timeout))
-        .build();
-    let overall = cfg.connect_timeout.saturating_mul(4);
-    match tokio::time::timeout(overall, transport.send(msg)).await {
+    let stream = match connect {
+        Err(_) => {
+            tracing::warn!("Timeout connecting SMTP server {srv}.");
+            return SendOutcome::Timeout;
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("SMTP connection ERROR to {srv}.");
+            return SendOutcome::Error(e.to_string());
+        }
+        Ok(Ok(s)) => s,
+    };
+    tracing::info!("Remote SMTP server {srv} connected.");
+    let helo = ClientId::Domain(cfg.helo.clone());
+    let greet = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &helo);
+    let mut conn = match tokio::time::timeout(t, greet).await {
+        Err(_) => {
+            tracing::warn!("Timeout reading data to remote SMTP server {srv}.");
+            return SendOutcome::Timeout;
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("Error reading data from remote SMTP server {srv}.");
+            return SendOutcome::Error(e.to_string());
+        }
+        Ok(Ok(c)) => c,
+    };
+    let envelope = msg.envelope().clone();
+    let body = msg.formatted();
+    let dialogue = async {
+        let r = conn.send(&envelope, &body).await;
+        let _ = conn.quit().await;
+        r
+    };
+    match tokio::time::timeout(t.saturating_mul(3), dialogue).await {
         Ok(Ok(_)) => {
             tracing::info!("SMTP alert successfully sent.");
             SendOutcome::Sent
         }
-        Ok(Err(e)) if e.is_timeout() => {
-            tracing::warn!("Timeout connecting SMTP server {srv}.");
-            SendOutcome::Timeout
-        }
         Err(_) => {
-            tracing::warn!("Timeout connecting SMTP server {srv}.");
+            tracing::warn!("Timeout reading data to remote SMTP server {srv}.");
             SendOutcome::Timeout
         }
         Ok(Err(e)) => {
-            tracing::warn!("SMTP connection ERROR to {srv}.");
+            tracing::warn!("Error reading data from remote SMTP server {srv}.");
             SendOutcome::Error(e.to_string())
         }
     }

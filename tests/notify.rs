@@ -532,7 +532,7 @@ async fn silent_smtp_server_times_out_without_blocking() {
     assert_eq!(h.await.unwrap(), SendOutcome::Timeout);
     assert!(
         cap.text().contains(&format!(
-            "Timeout connecting SMTP server [127.0.0.1]:{}.",
+            "Timeout reading data to remote SMTP server [127.0.0.1]:{}.",
             addr.port()
         )),
         "{}",

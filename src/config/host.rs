@@ -226,123 +226,110 @@ fn check_scripts_with<'a>(
     let mut default_user_reported = false;
     for su in scripts {
         let s = su.script;
-        let Some(prog) = s.argv.first() else {
-            continue;
-        };
-        // `"</dev/tcp/host/port"`: a shell redirection, run via the shell (spec §6.4).
-        // Observed: these do not count as scripts being executed for SECURITY VIOLATION.
-        if prog.starts_with("</") {
-            continue;
-        }
-        let run_as = match &s.user {
-            Some(u) => match lookup(u, s.group.as_deref()) {
-                Some(r) => Some(r),
-                None => {
-                    report(
-                        diags,
-                        su.kind,
-                        s.span,
-                        format!("Unable to set uid/gid for script '{prog}'"),
-                        format!("user '{u}' (or its group) does not exist; the script is removed"),
+        let prog = s.argv.first().map_or("", String::as_str);
+        match vet_script(s, default_user, security.enabled, path_var, lookup) {
+            // `"</dev/tcp/host/port"`: a shell redirection, run via the shell (spec §6.4).
+            // Observed: these do not count as scripts being executed for SECURITY VIOLATION.
+            Vetting::Empty | Vetting::Redirect => {}
+            Vetting::NoUser(u) => report(
+                diags,
+                su.kind,
+                s.span,
+                format!("Unable to set uid/gid for script '{prog}'"),
+                format!("user '{u}' (or its group) does not exist; the script is removed"),
+            ),
+            Vetting::NoDefaultUser => {
+                // Reported once, at the first script that needs the default user, whatever
+                // its kind (observed: a lone notify_master makes -t exit 5).
+                if default_user_error && security.script_user.is_none() && !default_user_reported {
+                    default_user_reported = true;
+                    diags.error(
+                        KaClass::GeneralError,
+                        Some(s.span),
+                        format!("Unable to set default user {DEFAULT_SCRIPT_USER} for script"),
                     );
-                    continue;
                 }
-            },
-            None => default_user,
-        };
-        let Some(run_as) = run_as else {
-            // Reported once, at the first script that needs the default user, whatever
-            // its kind (observed: a lone notify_master makes -t exit 5).
-            if default_user_error && security.script_user.is_none() && !default_user_reported {
-                default_user_reported = true;
-                diags.error(
-                    KaClass::GeneralError,
-                    Some(s.span),
-                    format!("Unable to set default user {DEFAULT_SCRIPT_USER} for script"),
-                );
+                match su.kind {
+                    ScriptKind::Track { name } => diags.push(
+                        Diagnostic::new(
+                            Severity::Error,
+                            Some(KaClass::GeneralError),
+                            format!("Unable to set default user for vrrp script {name} - removing"),
+                        )
+                        .at(s.span)
+                        .with_help(format!(
+                            "user '{DEFAULT_SCRIPT_USER}' does not exist: add `script_user USER` \
+                             to global_defs or create the user"
+                        )),
+                    ),
+                    ScriptKind::Notify => diags.lint(
+                        Some(s.span),
+                        format!(
+                            "Unable to set default user for script {prog} - it will not be run"
+                        ),
+                    ),
+                }
             }
-            match su.kind {
+            Vetting::NotFound => match su.kind {
                 ScriptKind::Track { name } => diags.push(
                     Diagnostic::new(
                         Severity::Error,
                         Some(KaClass::GeneralError),
-                        format!("Unable to set default user for vrrp script {name} - removing"),
+                        format!("Disabling track script {name} since not found/accessible"),
                     )
                     .at(s.span)
                     .with_help(format!(
-                        "user '{DEFAULT_SCRIPT_USER}' does not exist: add `script_user USER` \
-                         to global_defs or create the user"
+                        "check_script_secure could not find script '{prog}'"
                     )),
                 ),
                 ScriptKind::Notify => diags.lint(
                     Some(s.span),
-                    format!("Unable to set default user for script {prog} - it will not be run"),
+                    format!("check_script_secure could not find script '{prog}' - disabling"),
                 ),
+            },
+            Vetting::Insecure(why) => {
+                let msg = format!("Unsafe permissions found for script '{prog}' - disabling");
+                match su.kind {
+                    ScriptKind::Track { name } => diags.push(
+                        Diagnostic::new(
+                            Severity::Error,
+                            Some(KaClass::GeneralError),
+                            format!("Disabling track script {name} due to insecure"),
+                        )
+                        .at(s.span)
+                        .with_help(format!("{msg}: {why}")),
+                    ),
+                    ScriptKind::Notify => diags.lint(Some(s.span), format!("{msg}: {why}")),
+                }
             }
-            continue;
-        };
-        let path = match resolve(prog, path_var) {
-            Some(p) => {
+            Vetting::Run {
+                path,
+                run_as,
+                unsafe_why,
+            } => {
                 if !prog.contains('/') {
                     diags.lint(
                         Some(s.span),
                         format!(
                             "WARNING - script '{prog}' resolved by path search to '{}'. Please \
                              specify full path.",
-                            p.display()
+                            path.display()
                         ),
                     );
                 }
-                p
-            }
-            None => {
-                match su.kind {
-                    ScriptKind::Track { name } => diags.push(
-                        Diagnostic::new(
-                            Severity::Error,
-                            Some(KaClass::GeneralError),
-                            format!("Disabling track script {name} since not found/accessible"),
-                        )
-                        .at(s.span)
-                        .with_help(format!(
-                            "check_script_secure could not find script '{prog}'"
-                        )),
-                    ),
-                    ScriptKind::Notify => diags.lint(
+                if let Some(why) = unsafe_why {
+                    insecure_seen = true;
+                    diags.lint(
                         Some(s.span),
-                        format!("check_script_secure could not find script '{prog}' - disabling"),
-                    ),
+                        format!("Unsafe permissions found for script '{prog}': {why}"),
+                    );
                 }
-                continue;
-            }
-        };
-        if run_as.uid == 0 {
-            if let Some(why) = insecure_reason(&path) {
-                if security.enabled {
-                    let msg = format!("Unsafe permissions found for script '{prog}' - disabling");
-                    match su.kind {
-                        ScriptKind::Track { name } => diags.push(
-                            Diagnostic::new(
-                                Severity::Error,
-                                Some(KaClass::GeneralError),
-                                format!("Disabling track script {name} due to insecure"),
-                            )
-                            .at(s.span)
-                            .with_help(format!("{msg}: {why}")),
-                        ),
-                        ScriptKind::Notify => diags.lint(Some(s.span), format!("{msg}: {why}")),
-                    }
-                    continue;
+                if run_as.uid == 0 {
+                    lint_file(&path, prog, run_as, s.span, diags);
                 }
-                insecure_seen = true;
-                diags.lint(
-                    Some(s.span),
-                    format!("Unsafe permissions found for script '{prog}': {why}"),
-                );
+                executed = true;
             }
-            lint_file(&path, prog, run_as, s.span, diags);
         }
-        executed = true;
     }
     if executed && !security.enabled {
         let mut msg = String::from(
@@ -355,6 +342,73 @@ fn check_scripts_with<'a>(
             Diagnostic::new(Severity::Warning, Some(KaClass::SecurityError), msg)
                 .with_help("add `enable_script_security` (and `script_user USER`) to global_defs"),
         );
+    }
+}
+
+/// What keepalived decides about one script before running it (spec §6.4). The `-t`
+/// checks above and the VRRP child's notify machinery both use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vetting {
+    /// No words at all.
+    Empty,
+    /// `"</dev/tcp/..."`: a shell redirection, run via the shell without file checks.
+    Redirect,
+    /// The script's own `user` (or group) does not exist.
+    NoUser(String),
+    /// No usable default user (script security on, no `script_user`, no `keepalived_script`).
+    NoDefaultUser,
+    /// Not found (bare names: not in PATH).
+    NotFound,
+    /// Run as root but unsafe while script security is on: disabled.
+    Insecure(String),
+    /// May run, as `run_as`; `unsafe_why` when it is unsafe but script security is off.
+    Run {
+        path: PathBuf,
+        run_as: RunAs,
+        unsafe_why: Option<String>,
+    },
+}
+
+/// Decides about one script: its own `user`/`group`, else `default_user` (`None`: no
+/// usable default); then it must exist and, when run as root, be safe (spec §6.4).
+pub fn vet_script(
+    s: &Script,
+    default_user: Option<RunAs>,
+    security_enabled: bool,
+    path_var: &str,
+    lookup: fn(&str, Option<&str>) -> Option<RunAs>,
+) -> Vetting {
+    let Some(prog) = s.argv.first() else {
+        return Vetting::Empty;
+    };
+    if prog.starts_with("</") {
+        return Vetting::Redirect;
+    }
+    let run_as = match &s.user {
+        Some(u) => match lookup(u, s.group.as_deref()) {
+            Some(r) => r,
+            None => return Vetting::NoUser(u.clone()),
+        },
+        None => match default_user {
+            Some(r) => r,
+            None => return Vetting::NoDefaultUser,
+        },
+    };
+    let Some(path) = resolve(prog, path_var) else {
+        return Vetting::NotFound;
+    };
+    let unsafe_why = if run_as.uid == 0 {
+        insecure_reason(&path)
+    } else {
+        None
+    };
+    match unsafe_why {
+        Some(why) if security_enabled => Vetting::Insecure(why),
+        unsafe_why => Vetting::Run {
+            path,
+            run_as,
+            unsafe_why,
+        },
     }
 }
 

@@ -944,54 +944,25 @@ pub enum NotifyEvent {
     MasterRxLowerPri,
 }
 
-/// The hook the notify scripts / FIFO / SMTP plug into (§6.1). It runs the instance's notify
-/// scripts in keepalived's order (state script, then generic `notify` with
-/// `INSTANCE name STATE priority`); FIFO and mail are not wired yet. Scripts run as
-/// `keepalived_script` if that user exists, else root (global `script_user` not applied yet).
+/// The hook the notify scripts / FIFO / SMTP plug into (§6.1); the runtime is
+/// [`super::alerts`].
 pub fn notify_hook(cfg: &model::Instance, event: NotifyEvent, priority: u8) {
-    let NotifyEvent::State(s) = event else {
-        if crate::log::detail() > 0 {
-            info!("({}) notify: MASTER_RX_LOWER_PRI {priority}", cfg.name);
-        }
-        if let Some(sc) = &cfg.notify_master_rx_lower_pri {
-            run_notify(sc);
-        }
-        return;
-    };
-    let state = match s {
-        State::Master => crate::notify::NotifyState::Master,
-        State::Backup => crate::notify::NotifyState::Backup,
-        State::Fault => crate::notify::NotifyState::Fault,
-        State::Stop => crate::notify::NotifyState::Stop,
-        State::Init => return,
+    let ev = match event {
+        NotifyEvent::MasterRxLowerPri => crate::notify::FifoEvent::MasterRxLowerPri,
+        NotifyEvent::State(s) => match super::alerts::notify_state(s) {
+            Some(st) => crate::notify::FifoEvent::State(st),
+            None => return,
+        },
     };
     if crate::log::detail() > 0 {
         info!(
             "({}) notify: INSTANCE {} {} {priority}",
             cfg.name,
             cfg.name,
-            s.as_str()
+            ev.as_str()
         );
     }
-    let calls = crate::notify::notify_calls(
-        &cfg.notify,
-        cfg.notify_deleted_script.as_ref(),
-        crate::notify::Who::Instance,
-        &cfg.name,
-        state,
-        priority,
-    );
-    for sc in &calls {
-        run_notify(sc);
-    }
-}
-
-fn run_notify(sc: &crate::config::model::Script) {
-    let default = crate::script::default_run_as(None, false).ok().flatten();
-    match crate::script::prepare(sc, default) {
-        Ok(p) => crate::script::spawn_detached(&p),
-        Err(e) => tracing::warn!("Cannot run notify script '{}': {e}", sc.text),
-    }
+    super::alerts::instance_event(cfg, ev, priority);
 }
 
 // ---- config model → net specs ----

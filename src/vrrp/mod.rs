@@ -1,5 +1,6 @@
 //! VRRP (RFC 3768 v2, RFC 5798 v3): wire format, state machine, sync groups.
 
+pub mod alerts;
 pub mod arp;
 pub mod auth;
 pub mod instance;

@@ -380,7 +380,7 @@ struct GroupRt {
     track: Vec<TrackRef>,
 }
 
-/// The notify hook of a sync group (§6.1): only logged with -D for now.
+/// The notify hook of a sync group (§6.1); the runtime is [`super::alerts`].
 fn group_notify_hook(name: &str, state: State) {
     if crate::log::detail() > 0 {
         info!(
@@ -388,6 +388,7 @@ fn group_notify_hook(name: &str, state: State) {
             state.as_str()
         );
     }
+    super::alerts::group_event(name, state);
 }
 
 impl VrrpService {
@@ -837,6 +838,7 @@ impl Service for VrrpService {
             return Err(ServiceError::config(why.clone()));
         }
         let nl = Netlink::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
+        super::alerts::install(c);
         let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
         let h = host(&nl).await?;
         mon.seed(&h.links);
@@ -946,6 +948,7 @@ impl Service for VrrpService {
             return Err(ServiceError::config(why.clone()));
         }
         let h = host(&run.nl).await?;
+        super::alerts::install(c);
         let globals = globals_of(c);
         let mut io = Vec::new();
         {
@@ -1145,6 +1148,7 @@ impl Service for VrrpService {
         run.sh.submit(io);
         run.flush().await;
         run.io_task.abort();
+        super::alerts::finish().await;
     }
 
     fn data_dump(&self) -> String {

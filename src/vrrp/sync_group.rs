@@ -60,7 +60,23 @@ impl SyncGroup {
         } else {
             State::Backup
         };
-        g.actions.push_back(GroupAction::Notify { state: g.state });
+        // keepalived notifies the group's initial state before its members' (observed on
+        // the FIFO: `GROUP "G1" BACKUP 0` precedes `INSTANCE "VI_1" BACKUP 100`).
+        let first_member_notify = g
+            .actions
+            .iter()
+            .position(|a| {
+                matches!(
+                    a,
+                    GroupAction::Instance {
+                        action: Action::Notify { .. },
+                        ..
+                    }
+                )
+            })
+            .unwrap_or(g.actions.len());
+        g.actions
+            .insert(first_member_notify, GroupAction::Notify { state: g.state });
         g
     }
 
@@ -197,7 +213,7 @@ impl SyncGroup {
                 continue;
             }
             if let Some(m) = self.members.get_mut(j) {
-                m.sync_to(now, target, false);
+                m.sync_to(now, target, true);
             }
             self.drain(now, j);
         }
@@ -309,7 +325,7 @@ mod tests {
         let start = drain(&mut g);
         assert_eq!(
             notifies(&start),
-            vec!["0 BACKUP", "1 BACKUP", "GROUP BACKUP"]
+            vec!["GROUP BACKUP", "0 BACKUP", "1 BACKUP"]
         );
         for s in 1..=8u64 {
             g.handle_advert(ms(s * 1000), 1, adv(150));
@@ -337,7 +353,7 @@ mod tests {
             ]
         );
         // B notifies, A only follows: no instance notify for A.
-        assert_eq!(notifies(&a), vec!["1 MASTER", "GROUP MASTER"]);
+        assert_eq!(notifies(&a), vec!["1 MASTER", "0 MASTER", "GROUP MASTER"]);
     }
 
     #[test]
@@ -378,7 +394,7 @@ mod tests {
             })
             .count();
         assert_eq!(zero, 2);
-        assert_eq!(notifies(&a), vec!["0 FAULT", "GROUP FAULT"]);
+        assert_eq!(notifies(&a), vec!["0 FAULT", "1 FAULT", "GROUP FAULT"]);
         assert!(g.members().iter().all(|m| m.state() == State::Fault));
         g.handle_track(
             ms(12_000),
@@ -417,7 +433,7 @@ mod tests {
                 "(VI_A) Entering BACKUP STATE",
             ]
         );
-        assert_eq!(notifies(&a), vec!["1 BACKUP", "GROUP BACKUP"]);
+        assert_eq!(notifies(&a), vec!["1 BACKUP", "0 BACKUP", "GROUP BACKUP"]);
     }
 
     #[test]
