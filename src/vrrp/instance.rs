@@ -38,6 +38,8 @@ pub struct SockKey {
     pub unicast_src: Option<IpAddr>,
     /// The multicast group joined (multicast instances only).
     pub group: Option<IpAddr>,
+    /// IPv4 AH instances receive on an IP protocol 51 socket (§5.3).
+    pub ah: bool,
 }
 
 /// keepalived's per-instance counters (§2.3, `keepalived.stats` / json `stats`).
@@ -193,8 +195,9 @@ pub struct Instance {
     advert_addrs: Vec<IpAddr>,
     peers: Vec<UnicastPeer>,
     ip_id: u16,
-    ah_seq_tx: u32,
-    ah_seq_rx: u32,
+    /// keepalived's single AH sequence counter (§5.3): incremented per advert sent, raised to
+    /// every accepted received sequence number, so a new master continues the old one's.
+    ah_seq: u32,
     unicast_checksum: UnicastChecksum,
 }
 
@@ -287,8 +290,7 @@ impl Instance {
             advert_addrs: Vec::new(),
             peers: Vec::new(),
             ip_id: 0,
-            ah_seq_tx: 0,
-            ah_seq_rx: 0,
+            ah_seq: 0,
             unicast_checksum: UnicastChecksum::Detect,
             link,
             globals,
@@ -436,8 +438,9 @@ impl Instance {
         } else {
             self.peers.iter().map(|p| p.addr).collect()
         };
-        if auth_type == AuthType::Ah {
-            self.ah_seq_tx = self.ah_seq_tx.wrapping_add(1);
+        // keepalived stops counting at 0xfffffffe (its "cycle" flag) rather than wrapping.
+        if auth_type == AuthType::Ah && self.ah_seq <= 0xffff_fffd {
+            self.ah_seq += 1;
         }
         let mut sent = false;
         for dst in dsts {
@@ -467,7 +470,7 @@ impl Instance {
                     let ah = match &self.cfg.auth {
                         Some(a) if auth_type == AuthType::Ah => Some(AhParams {
                             key: pass_field(&a.pass),
-                            seq: self.ah_seq_tx,
+                            seq: self.ah_seq,
                             zero_ttl: unicast,
                         }),
                         _ => None,
@@ -602,7 +605,7 @@ impl Instance {
                 model::AuthType::Pass => ExpectAuth::Pass(pass_field(&a.pass)),
                 model::AuthType::Ah => ExpectAuth::Ah {
                     key: pass_field(&a.pass),
-                    last_seq: self.ah_seq_rx,
+                    last_seq: self.ah_seq,
                 },
             },
             _ => ExpectAuth::None,
@@ -634,7 +637,7 @@ impl Instance {
             self.count_drop(w, false);
         }
         if let Some(seq) = acc.ah_seq {
-            self.ah_seq_rx = seq;
+            self.ah_seq = seq;
         }
         if acc.old_checksum_detected {
             self.unicast_checksum = UnicastChecksum::Old;
@@ -931,6 +934,11 @@ fn sock_key(c: &model::Instance, link: &Link, g: &Globals) -> SockKey {
         ipv6,
         unicast_src: if unicast { link.src } else { None },
         group: if unicast { None } else { Some(group_of(c, g)) },
+        ah: !ipv6
+            && c.version == model::Version::V2
+            && c.auth
+                .as_ref()
+                .is_some_and(|a| a.kind == model::AuthType::Ah),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod arp;
 pub mod auth;
+pub mod garp;
 pub mod instance;
 pub mod machine;
 pub mod metrics;

@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use super::arp::{garp_frame, unsolicited_na_frame, PacketSocket};
+use super::arp::PacketSocket;
+use super::garp::{GarpJob, GarpSender, Spacing};
 use super::instance::{
     addr_spec, identity, route_spec, rule_spec, track_change, Globals, Identity, Instance, Io,
     Link, SockKey,
@@ -80,6 +81,9 @@ pub struct Engine {
     globals: Globals,
     statics: Statics,
     groups: Vec<GroupRt>,
+    /// `vrrp_startup_delay` (§5.6): no machine timer fires before this, so nothing is sent
+    /// and no instance leaves BACKUP; adverts received meanwhile are still processed.
+    hold_until: Option<machine::Instant>,
 }
 
 impl Engine {
@@ -92,6 +96,7 @@ impl Engine {
             .iter()
             .filter_map(|i| i.machine.poll_timeout())
             .min()
+            .map(|t| self.hold_until.map_or(t, |h| t.max(h)))
     }
 
     fn on_timeout(&mut self, io: &mut Vec<Io>) {
@@ -524,7 +529,12 @@ fn open_sockets(
     if eng.receivers.contains_key(key) {
         return Ok(None);
     }
-    Ok(Some(Rc::new(VrrpSocket::receiver(key.ipv6, &opts)?)))
+    let rx = if key.ah {
+        VrrpSocket::receiver_ah(&opts)?
+    } else {
+        VrrpSocket::receiver(key.ipv6, &opts)?
+    };
+    Ok(Some(Rc::new(rx)))
 }
 
 /// Attaches sockets to every instance, spawning receive tasks for new ones, and closes the
@@ -571,9 +581,10 @@ fn wire_sockets(sh: &Shared) {
     for (key, sock) in spawn {
         if crate::log::detail() > 0 {
             info!(
-                "VRRP sockpool: [ifindex({:3}), family({}), proto(112), {}, address({})]",
+                "VRRP sockpool: [ifindex({:3}), family({}), proto({}), {}, address({})]",
                 key.ifindex,
                 if key.ipv6 { "IPv6" } else { "IPv4" },
+                if key.ah { 51 } else { 112 },
                 if key.unicast_src.is_some() {
                     "unicast"
                 } else {
@@ -667,13 +678,13 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared) {
     }
 }
 
-async fn io_loop(mut rx: mpsc::UnboundedReceiver<Io>, nl: Netlink, garp: Option<PacketSocket>) {
+async fn io_loop(mut rx: mpsc::UnboundedReceiver<Io>, nl: Netlink, mut garp: Option<GarpSender>) {
     while let Some(io) = rx.recv().await {
-        perform(io, &nl, garp.as_ref()).await;
+        perform(io, &nl, garp.as_mut()).await;
     }
 }
 
-async fn perform(io: Io, nl: &Netlink, garp: Option<&PacketSocket>) {
+async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>) {
     match io {
         Io::Send {
             sock,
@@ -723,42 +734,16 @@ async fn perform(io: Io, nl: &Netlink, garp: Option<&PacketSocket>) {
             addrs,
             repeat,
         } => {
-            let Some(sock) = garp else { return };
-            let detail = crate::log::detail() > 0;
-            let router = crate::net::sysctl::ipv6_forwarding(&ifname);
-            for a in &addrs {
-                if detail {
-                    match a {
-                        IpAddr::V4(_) => {
-                            info!("({iname}) Sending/queueing gratuitous ARPs on {ifname} for {a}")
-                        }
-                        IpAddr::V6(_) => info!(
-                            "({iname}) Sending/queueing Unsolicited Neighbour Adverts on {ifname} for {a}"
-                        ),
-                    }
-                }
-            }
-            for _ in 0..repeat {
-                for a in &addrs {
-                    let res = match a {
-                        IpAddr::V4(v4) => {
-                            if detail {
-                                info!("Sending gratuitous ARP on {ifname} for {a}");
-                            }
-                            sock.send(ifindex, &garp_frame(mac, *v4)).await
-                        }
-                        IpAddr::V6(v6) => {
-                            if detail {
-                                info!("Sending unsolicited Neighbour Advert on {ifname} for {a}");
-                            }
-                            sock.send(ifindex, &unsolicited_na_frame(mac, *v6, router))
-                                .await
-                        }
-                    };
-                    if let Err(e) = res {
-                        info!("({iname}) Unable to send GARP/NA for {a} on {ifname}: {e}");
-                    }
-                }
+            if let Some(g) = garp {
+                g.submit(GarpJob {
+                    iname,
+                    ifindex,
+                    ifname,
+                    mac,
+                    addrs,
+                    repeat,
+                })
+                .await;
             }
         }
         Io::Flush(done) => {
@@ -785,8 +770,12 @@ impl Service for VrrpService {
         let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
         let h = host(&nl).await?;
         mon.seed(&h.links);
+        let spacing = Spacing {
+            arp: c.global.vrrp_garp_interval,
+            na: c.global.vrrp_gna_interval,
+        };
         let garp = match PacketSocket::sender() {
-            Ok(s) => Some(s),
+            Ok(s) => Some(GarpSender::new(s, spacing)),
             Err(e) => {
                 info!("Unable to open the GARP socket: {e}");
                 None
@@ -804,8 +793,13 @@ impl Service for VrrpService {
             globals: globals.clone(),
             statics,
             groups: Vec::new(),
+            hold_until: None,
         };
         let now = eng.now();
+        if let Some(d) = c.global.vrrp_startup_delay {
+            info!("Delaying startup for {} seconds", d.as_secs_f64());
+            eng.hold_until = Some(machine::Instant(now.0 + d));
+        }
         let mut io = Vec::new();
         // Static addresses, routes and rules first (§4.3).
         io.extend(eng.statics.0.iter().cloned().map(Io::AddAddr));
