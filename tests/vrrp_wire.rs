@@ -112,3 +112,218 @@ fn ah_real_master_ours_backup() {
     );
     no_ah_errors(&[&real, &ours]);
 }
+
+const VMAC4: &str = "00:00:5e:00:01:33"; // VRID 51
+
+fn vmac_master(lan: &netns::Lan, master: usize, nodes: &[usize], secs: u64, ds: &[&Daemon]) {
+    let ok = wait_until(secs, || {
+        nodes
+            .iter()
+            .all(|&n| has_addr_on(lan, n, "vrrp.51", VIP) == (n == master))
+    });
+    assert!(
+        ok,
+        "node {master} should hold {VIP} on vrrp.51\n{}",
+        logs(ds)
+    );
+    assert!(!has_addr(lan, master, VIP), "VIP on eth0\n{}", logs(ds));
+}
+
+/// (2) Two of ours with `use_vmac`: the macvlan `vrrp.51` (private, 00:00:5e:00:01:33) with
+/// keepalived's sysctls; a client resolves the VIP to the virtual MAC; failover moves it; the
+/// VMAC is removed at stop.
+#[test]
+fn vmac_ours_pair() {
+    let Some(lan) = lan_or_skip("vmac_ours_pair", 3) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let mut a = Daemon::start(&lan, 0, false, &conf(150, "  use_vmac\n", &[&vip]));
+    let b = Daemon::start(&lan, 1, false, &conf(100, "  use_vmac\n", &[&vip]));
+    vmac_master(&lan, 0, &[0, 1], 10, &[&a, &b]);
+    for n in [0, 1] {
+        assert_eq!(
+            link_details(&lan, n, "vrrp.51"),
+            Some((VMAC4.to_owned(), "private".to_owned())),
+            "{}",
+            logs(&[&a, &b])
+        );
+        assert_eq!(sysctl(&lan, n, "net/ipv4/conf/vrrp.51/arp_ignore"), "1");
+        assert_eq!(sysctl(&lan, n, "net/ipv4/conf/vrrp.51/rp_filter"), "0");
+        assert_eq!(sysctl(&lan, n, "net/ipv4/conf/vrrp.51/accept_local"), "1");
+        assert_eq!(sysctl(&lan, n, "net/ipv4/conf/eth0/arp_ignore"), "1");
+        assert_eq!(sysctl(&lan, n, "net/ipv4/conf/eth0/arp_filter"), "1");
+    }
+    assert!(
+        a.log()
+            .contains("(VI_1): Success creating VMAC interface vrrp.51"),
+        "{}",
+        a.log()
+    );
+    assert_eq!(arp_answers(&lan, 2, VIP), [VMAC4], "{}", logs(&[&a, &b]));
+    a.stop();
+    vmac_master(&lan, 1, &[1], 5, &[&a, &b]);
+    assert!(
+        link_details(&lan, 0, "vrrp.51").is_none(),
+        "VMAC left behind\n{}",
+        a.log()
+    );
+    assert!(
+        a.log()
+            .contains("(VI_1) Success removing VMAC interface vrrp.51"),
+        "{}",
+        a.log()
+    );
+    // Restored at stop (the LAN starts with the kernel defaults).
+    assert_eq!(sysctl(&lan, 0, "net/ipv4/conf/eth0/arp_ignore"), "0");
+    assert_eq!(arp_answers(&lan, 2, VIP), [VMAC4], "{}", logs(&[&a, &b]));
+    // Reload keeps the VMAC and the mastership.
+    b.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(has_addr_on(&lan, 1, "vrrp.51", VIP), "{}", b.log());
+    assert!(link_details(&lan, 1, "vrrp.51").is_some(), "{}", b.log());
+}
+
+/// (2b) ours ↔ real keepalived, both with `use_vmac`: mastership both ways, the client always
+/// resolves the VIP to the virtual MAC.
+#[test]
+fn vmac_interop_with_real_keepalived() {
+    if !real_or_skip("vmac_interop_with_real_keepalived") {
+        return;
+    }
+    let Some(lan) = lan_or_skip("vmac_interop_with_real_keepalived", 3) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let mut ours = Daemon::start(&lan, 0, false, &conf(150, "  use_vmac\n", &[&vip]));
+    let real = Daemon::start(&lan, 1, true, &conf(100, "  use_vmac\n", &[&vip]));
+    vmac_master(&lan, 0, &[0, 1], 10, &[&ours, &real]);
+    std::thread::sleep(Duration::from_secs(3));
+    vmac_master(&lan, 0, &[0, 1], 1, &[&ours, &real]);
+    assert_eq!(
+        arp_answers(&lan, 2, VIP),
+        [VMAC4],
+        "{}",
+        logs(&[&ours, &real])
+    );
+    ours.stop();
+    vmac_master(&lan, 1, &[0, 1], 5, &[&ours, &real]);
+    assert_eq!(
+        arp_answers(&lan, 2, VIP),
+        [VMAC4],
+        "{}",
+        logs(&[&ours, &real])
+    );
+    ours.spawn();
+    vmac_master(&lan, 0, &[0, 1], 12, &[&ours, &real]);
+    assert_eq!(
+        arp_answers(&lan, 2, VIP),
+        [VMAC4],
+        "{}",
+        logs(&[&ours, &real])
+    );
+}
+
+/// (3) GARP schedule after a takeover: `garp_master_repeat` packets at once (spaced by
+/// `vrrp_garp_interval`), the same again after `garp_master_delay`, then
+/// `garp_master_refresh_repeat` every `garp_master_refresh`. Counted in a client namespace.
+#[test]
+fn garp_schedule_after_takeover() {
+    if !tcpdump_available() {
+        support::skip_or_fail("garp_schedule_after_takeover", "tcpdump is not installed");
+        return;
+    }
+    let Some(lan) = lan_or_skip("garp_schedule_after_takeover", 2) else {
+        return;
+    };
+    let cap = Capture::start(&lan, 1, "arp");
+    let extra = "  garp_master_repeat 3\n  garp_master_delay 2\n  garp_master_refresh 4\n  \
+                 garp_master_refresh_repeat 2\n";
+    let c = conf(100, extra, &[&format!("{VIP}/32")]).replace(
+        "router_id test\n",
+        "router_id test\n  vrrp_garp_interval 0.25\n",
+    );
+    let d = Daemon::start(&lan, 0, false, &c);
+    assert!(
+        wait_until(10, || has_addr(&lan, 0, VIP)),
+        "no takeover\n{}",
+        d.log()
+    );
+    // Bursts at T, T+2 (delayed), T+4 (refresh), T+8 (refresh): wait past T+5.
+    std::thread::sleep(Duration::from_millis(5600));
+    let garps = cap.matching(&[&format!("who-has {VIP} "), &format!("tell {VIP},")]);
+    let dump = || format!("{}\n{}", cap.text(), d.log());
+    let Some(&(t0, _)) = garps.first() else {
+        panic!("no GARP seen\n{}", dump());
+    };
+    let in_window = |a: f64, b: f64| -> Vec<f64> {
+        garps
+            .iter()
+            .map(|g| g.0 - t0)
+            .filter(|t| *t >= a && *t < b)
+            .collect()
+    };
+    let first = in_window(0.0, 1.5);
+    assert_eq!(first.len(), 3, "first burst\n{}", dump());
+    for w in first.windows(2) {
+        assert!(
+            w[1] - w[0] >= 0.2,
+            "vrrp_garp_interval not honoured\n{}",
+            dump()
+        );
+    }
+    assert_eq!(in_window(1.5, 3.5).len(), 3, "delayed burst\n{}", dump());
+    assert_eq!(in_window(3.5, 5.0).len(), 2, "refresh\n{}", dump());
+    // Every GARP carries eth0's MAC (no VMAC here).
+    let mac = lan.mac(0);
+    let mac = format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+    );
+    assert!(garps.iter().all(|g| g.1.contains(&mac)), "{}", dump());
+}
+
+/// (4) `vrrp_startup_delay`: keepalived's log line, and no advert (nor mastership) before the
+/// delay even for an address owner (priority 255), which otherwise is MASTER at once.
+#[test]
+fn startup_delay_holds_everything() {
+    if !tcpdump_available() {
+        support::skip_or_fail("startup_delay_holds_everything", "tcpdump is not installed");
+        return;
+    }
+    let Some(lan) = lan_or_skip("startup_delay_holds_everything", 2) else {
+        return;
+    };
+    let cap = Capture::start(&lan, 1, "ip proto 112");
+    let c = conf(255, "", &[&format!("{VIP}/32")]).replace(
+        "router_id test\n",
+        "router_id test\n  vrrp_startup_delay 4\n",
+    );
+    let started = epoch_now();
+    let t = Instant::now();
+    let d = Daemon::start(&lan, 0, false, &c);
+    assert!(
+        wait_until(12, || has_addr(&lan, 0, VIP)),
+        "no MASTER after the delay\n{}",
+        d.log()
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(3900),
+        "MASTER before the delay\n{}",
+        d.log()
+    );
+    assert!(
+        d.log().contains("Delaying startup for 4 seconds"),
+        "{}",
+        d.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let adverts = cap.matching(&["VRRPv2"]);
+    let first = adverts.first().map(|a| a.0 - started);
+    assert!(
+        first.is_some_and(|f| f >= 3.9),
+        "first advert at {first:?} s\n{}\n{}",
+        cap.text(),
+        d.log()
+    );
+}

@@ -168,10 +168,26 @@ pub struct Link {
     pub up: bool,
     /// The advert source: configured, else primary IPv4 / link-local IPv6 (§5.1).
     pub src: Option<IpAddr>,
+    /// With a VMAC (§5.13) `ifindex`/`ifname`/`mac` are the VMAC's; adverts use this
+    /// (index, name) instead when they go out of the base interface (`vmac_xmit_base`).
+    pub xmit: Option<(u32, String)>,
 }
 
-/// The reload identity of an instance (§0.11): VRID, family, interface, unicast flag and
-/// source, multicast group (VMACs are not supported here).
+impl Link {
+    /// The interface adverts are sent and received on.
+    pub fn xmit_ifindex(&self) -> u32 {
+        self.xmit.as_ref().map_or(self.ifindex, |x| x.0)
+    }
+
+    pub fn xmit_ifname(&self) -> &str {
+        self.xmit
+            .as_ref()
+            .map_or(self.ifname.as_str(), |x| x.1.as_str())
+    }
+}
+
+/// The reload identity of an instance (§0.11): VRID, family, interface (with the VMAC
+/// settings appended), unicast flag and source, multicast group.
 pub type Identity = (u8, bool, String, Option<IpAddr>, Option<IpAddr>);
 
 /// One instance at run time.
@@ -232,10 +248,20 @@ pub fn identity(c: &model::Instance, g: &Globals) -> Identity {
     let ipv6 = c.family == model::Family::V6;
     let unicast = !c.unicast_peers.is_empty();
     let group = if unicast { None } else { Some(group_of(c, g)) };
+    let mut ifname = c.interface.clone().unwrap_or_default();
+    if let Some(v) = &c.vmac {
+        let _ = write!(
+            ifname,
+            " vmac {} {:?} {}",
+            v.ifname.as_deref().unwrap_or(""),
+            super::vmac::mac_for(c),
+            c.vmac_xmit_base
+        );
+    }
     (
         c.vrid.unwrap_or(0),
         ipv6,
-        c.interface.clone().unwrap_or_default(),
+        ifname,
         if unicast { c.src_ip } else { None },
         group,
     )
@@ -930,7 +956,7 @@ fn sock_key(c: &model::Instance, link: &Link, g: &Globals) -> SockKey {
     let ipv6 = c.family == model::Family::V6;
     let unicast = !c.unicast_peers.is_empty();
     SockKey {
-        ifindex: link.ifindex,
+        ifindex: link.xmit_ifindex(),
         ipv6,
         unicast_src: if unicast { link.src } else { None },
         group: if unicast { None } else { Some(group_of(c, g)) },

@@ -11,3 +11,4 @@ pub mod service;
 pub mod socket;
 pub mod sync_group;
 pub mod track;
+pub mod vmac;

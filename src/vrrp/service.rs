@@ -28,6 +28,7 @@ use super::machine::{self, Input, State};
 use super::packet::{self, Received};
 use super::socket::{SocketOptions, VrrpSocket};
 use super::sync_group::{GroupAction, SyncGroup};
+use super::vmac;
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::config::model::Config;
@@ -49,6 +50,7 @@ struct Running {
     nl: Netlink,
     tasks: Vec<JoinHandle<()>>,
     io_task: JoinHandle<()>,
+    vmacs: vmac::Vmacs,
 }
 
 /// What the tasks share.
@@ -398,6 +400,8 @@ fn globals_of(c: &Config) -> Globals {
 struct Host {
     links: Vec<LinkInfo>,
     addrs: Vec<AddrInfo>,
+    /// The VMACs in place (§5.13).
+    vmacs: Vec<vmac::Plan>,
 }
 
 async fn host(nl: &Netlink) -> Result<Host, ServiceError> {
@@ -409,7 +413,30 @@ async fn host(nl: &Netlink) -> Result<Host, ServiceError> {
         .addresses(None)
         .await
         .map_err(|e| ServiceError::fatal(format!("Unable to read addresses: {e}")))?;
-    Ok(Host { links, addrs })
+    Ok(Host {
+        links,
+        addrs,
+        vmacs: Vec::new(),
+    })
+}
+
+/// Creates the configured VMACs (§5.13) and re-reads the host when there are any.
+async fn host_with_vmacs(
+    nl: &Netlink,
+    c: &Config,
+    vmacs: &mut vmac::Vmacs,
+) -> Result<Host, ServiceError> {
+    let h = host(nl).await?;
+    let plans = vmac::plans(c);
+    if plans.is_empty() {
+        vmacs.remove_unused(nl, &[]).await;
+        return Ok(h);
+    }
+    let ok = vmacs.ensure(nl, &plans, &h.links).await;
+    vmacs.remove_unused(nl, &ok).await;
+    let mut h = host(nl).await?;
+    h.vmacs = ok;
+    Ok(h)
 }
 
 impl Host {
@@ -427,11 +454,22 @@ impl Host {
     /// The instance's interface and advert source (§5.1); `None` if the interface is gone.
     fn link_for(&self, c: &model::Instance) -> Option<Link> {
         let name = c.interface.as_deref()?;
-        let l = self.links.iter().find(|l| l.name == name)?;
+        let base = self.links.iter().find(|l| l.name == name)?;
+        // With a VMAC the instance lives on it; adverts use the base when `xmit_base`, and
+        // the IPv4 source is the base's address (the VMAC has none, §5.13).
+        let vmac = self.vmacs.iter().find(|p| p.iname == c.name).and_then(|p| {
+            let l = self.links.iter().find(|l| l.name == p.name)?;
+            Some((l, p.xmit_base))
+        });
+        let l = vmac.map_or(base, |v| v.0);
+        let src_if = match vmac {
+            Some((v, false)) if c.family == model::Family::V6 => v.ifindex,
+            _ => base.ifindex,
+        };
         let mine: Vec<AddrInfo> = self
             .addrs
             .iter()
-            .filter(|a| a.ifindex == l.ifindex)
+            .filter(|a| a.ifindex == src_if)
             .cloned()
             .collect();
         let src = c.src_ip.or_else(|| match c.family {
@@ -444,6 +482,9 @@ impl Host {
             mac: l.mac.unwrap_or([0; 6]),
             up: l.is_up(),
             src,
+            xmit: vmac
+                .filter(|v| v.1)
+                .map(|_| (base.ifindex, base.name.clone())),
         })
     }
 }
@@ -550,7 +591,7 @@ fn wire_sockets(sh: &Shared) {
             .map(|i| {
                 (
                     i.key.clone(),
-                    i.link.ifname.clone(),
+                    i.link.xmit_ifname().to_owned(),
                     i.cfg.unicast_ttl,
                     i.cfg.name.clone(),
                     i.link.src,
@@ -768,7 +809,8 @@ impl Service for VrrpService {
         }
         let nl = Netlink::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
         let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
-        let h = host(&nl).await?;
+        let mut vmacs = vmac::Vmacs::default();
+        let h = host_with_vmacs(&nl, c, &mut vmacs).await?;
         mon.seed(&h.links);
         let spacing = Spacing {
             arp: c.global.vrrp_garp_interval,
@@ -868,20 +910,21 @@ impl Service for VrrpService {
             nl,
             tasks,
             io_task,
+            vmacs,
         });
         self.log_dump();
         Ok(())
     }
 
     async fn reload(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
-        let Some(run) = &self.run else {
+        let Some(run) = &mut self.run else {
             return self.start(cfg).await;
         };
         let c = &cfg.loaded.config;
         if let Some(why) = &c.vrrp.fatal {
             return Err(ServiceError::config(why.clone()));
         }
-        let h = host(&run.nl).await?;
+        let h = host_with_vmacs(&run.nl, c, &mut run.vmacs).await?;
         let globals = globals_of(c);
         let mut io = Vec::new();
         {
@@ -1078,6 +1121,9 @@ impl Service for VrrpService {
         run.sh.submit(io);
         run.flush().await;
         run.io_task.abort();
+        // VMACs go last, after the VIPs on them (§2.3).
+        let mut vmacs = run.vmacs;
+        vmacs.remove_unused(&run.nl, &[]).await;
     }
 
     fn data_dump(&self) -> String {

@@ -68,24 +68,40 @@ impl Drop for Capture {
     }
 }
 
-/// The MAC node `client` resolves `ip` to by ARP (the neighbour cache is flushed first and a
-/// UDP datagram triggers the resolution), lower case; `None` after ~2 s without an answer.
-pub fn neighbour_mac(lan: &Lan, client: usize, ip: &str) -> Option<String> {
+/// The MACs in the ARP replies node `client` receives for `ip` after flushing its neighbour
+/// cache and sending it a UDP datagram (which triggers the resolution), lower case, captured
+/// with tcpdump; empty after ~3 s without an answer. (The neighbour cache itself is not
+/// asked: the target's own ARP request for the client, sourced from the VIP on the base
+/// interface, may overwrite the entry.)
+pub fn arp_answers(lan: &Lan, client: usize, ip: &str) -> Vec<String> {
+    let cap = Capture::start(lan, client, "arp");
     let _ = lan.exec(client, &["ip", "neigh", "flush", "dev", "eth0"]);
     let poke = format!("echo x > /dev/udp/{ip}/9");
-    for _ in 0..20 {
-        let _ = lan.exec(client, &["bash", "-c", &poke]);
+    let _ = lan.exec(client, &["bash", "-c", &poke]);
+    let pat = format!("Reply {ip} is-at ");
+    for _ in 0..30 {
         std::thread::sleep(Duration::from_millis(100));
-        let j = lan.ip_json(client, &["neigh", "show", "dev", "eth0", "to", ip]);
-        let mac = j.as_array().and_then(|a| {
-            a.iter()
-                .find_map(|n| n["lladdr"].as_str().map(str::to_lowercase))
-        });
-        if mac.is_some() {
-            return mac;
+        let macs: Vec<String> = cap
+            .lines()
+            .iter()
+            .filter_map(|l| {
+                let rest = &l[l.find(&pat)? + pat.len()..];
+                Some(rest.split([',', ' ']).next()?.to_lowercase())
+            })
+            .collect();
+        if !macs.is_empty() {
+            std::thread::sleep(Duration::from_millis(200));
+            return cap
+                .lines()
+                .iter()
+                .filter_map(|l| {
+                    let rest = &l[l.find(&pat)? + pat.len()..];
+                    Some(rest.split([',', ' ']).next()?.to_lowercase())
+                })
+                .collect();
         }
     }
-    None
+    Vec::new()
 }
 
 pub fn tcpdump_available() -> bool {
@@ -93,4 +109,48 @@ pub fn tcpdump_available() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// Whether node `i` holds address `a` on interface `dev`.
+pub fn has_addr_on(lan: &Lan, i: usize, dev: &str, a: &str) -> bool {
+    let out = lan.exec(i, &["ip", "-j", "addr", "show", "dev", dev]);
+    let Ok(j) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+        return false;
+    };
+    j.as_array().is_some_and(|links| {
+        links.iter().any(|l| {
+            l["addr_info"]
+                .as_array()
+                .is_some_and(|ai| ai.iter().any(|x| x["local"] == a))
+        })
+    })
+}
+
+/// `ip -d -j link show dev NAME` in node `i`: (MAC, macvlan mode) when the link exists.
+pub fn link_details(lan: &Lan, i: usize, name: &str) -> Option<(String, String)> {
+    let out = lan.exec(i, &["ip", "-d", "-j", "link", "show", "dev", name]);
+    if !out.status.success() {
+        return None;
+    }
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let l = j.as_array()?.first()?;
+    let mac = l["address"].as_str()?.to_lowercase();
+    let mode = l["linkinfo"]["info_data"]["mode"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    Some((mac, mode))
+}
+
+/// A sysctl of node `i` (`net/ipv4/conf/IF/KEY` style path under /proc/sys).
+pub fn sysctl(lan: &Lan, i: usize, path: &str) -> String {
+    let out = lan.exec(i, &["cat", &format!("/proc/sys/{path}")]);
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Seconds since the Unix epoch (tcpdump -tt timestamps use the same clock).
+pub fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
