@@ -1,17 +1,22 @@
 //! Sending gratuitous ARPs / unsolicited NAs with keepalived's per-interface minimum spacing
 //! (`vrrp_garp_interval`, `vrrp_gna_interval`, keepalived-spec.md §5.7).
 //!
-//! With both intervals zero every burst goes out at once from the caller's task, as before.
-//! Otherwise each interface gets its own task that sends the queued packets one by one, at
-//! least the interval apart (keepalived queues them on the interface's `garp_delay` and a
-//! timer thread drains the queue), so the VRRP I/O task is never held up by the spacing.
+//! keepalived's semantics (vrrp_arp.c `send_gratuitous_arp`, vrrp_scheduler.c
+//! `vrrp_arp_thread`), observed with 2.2.7: a packet goes out at once when the interface's
+//! next allowed time (per family) has passed, which then moves `interval` ahead; otherwise the
+//! address is marked pending — once: a second request for a pending address is absorbed. The
+//! pending addresses are sent one per interval slot, and dropped when the address has been
+//! removed from the host meanwhile (the instance left MASTER). So with an interval a burst of
+//! `repeat` ≥ 2 yields two packets per address. With both intervals zero everything goes out
+//! at once.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::info;
 
@@ -35,11 +40,102 @@ pub struct Spacing {
     pub na: Duration,
 }
 
+impl Spacing {
+    fn of(&self, a: &IpAddr) -> Duration {
+        if a.is_ipv4() {
+            self.arp
+        } else {
+            self.na
+        }
+    }
+}
+
+/// One packet to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Packet {
+    ifindex: u32,
+    ifname: String,
+    iname: String,
+    mac: [u8; 6],
+    addr: IpAddr,
+}
+
+/// The spacing state (keepalived's `garp_delay` per interface and the pending flags).
+#[derive(Debug, Default)]
+struct Queue {
+    /// (ifindex, is IPv6) → the earliest time the next packet may go.
+    next: HashMap<(u32, bool), Instant>,
+    pending: Vec<Packet>,
+}
+
+impl Queue {
+    /// Packets of `job` to send now; the others become pending (once per address).
+    fn admit(&mut self, job: &GarpJob, sp: Spacing, now: Instant) -> Vec<Packet> {
+        let mut out = Vec::new();
+        for _ in 0..job.repeat {
+            for a in &job.addrs {
+                let p = Packet {
+                    ifindex: job.ifindex,
+                    ifname: job.ifname.clone(),
+                    iname: job.iname.clone(),
+                    mac: job.mac,
+                    addr: *a,
+                };
+                let gap = sp.of(a);
+                let slot = self.next.entry((job.ifindex, a.is_ipv6())).or_insert(now);
+                if gap.is_zero() || now >= *slot {
+                    if !gap.is_zero() {
+                        *slot = now + gap;
+                    }
+                    out.push(p);
+                } else if !self
+                    .pending
+                    .iter()
+                    .any(|q| q.ifindex == p.ifindex && q.addr == p.addr)
+                {
+                    self.pending.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    /// Pending packets whose slot has come (one per interface and family per slot).
+    fn due(&mut self, sp: Spacing, now: Instant) -> Vec<Packet> {
+        let mut out = Vec::new();
+        let mut keep = Vec::new();
+        for p in std::mem::take(&mut self.pending) {
+            let slot = self
+                .next
+                .entry((p.ifindex, p.addr.is_ipv6()))
+                .or_insert(now);
+            if now >= *slot {
+                *slot = now + sp.of(&p.addr);
+                out.push(p);
+            } else {
+                keep.push(p);
+            }
+        }
+        self.pending = keep;
+        out
+    }
+
+    /// The earliest slot a pending packet waits for.
+    fn wake_at(&self) -> Option<Instant> {
+        self.pending
+            .iter()
+            .filter_map(|p| self.next.get(&(p.ifindex, p.addr.is_ipv6())).copied())
+            .min()
+    }
+}
+
 /// Hands bursts to the socket, spacing them per interface.
 pub struct GarpSender {
     sock: Rc<PacketSocket>,
     spacing: Spacing,
-    queues: HashMap<u32, mpsc::UnboundedSender<GarpJob>>,
+    queue: Rc<RefCell<Queue>>,
+    wake: Rc<Notify>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl GarpSender {
@@ -47,26 +143,74 @@ impl GarpSender {
         GarpSender {
             sock: Rc::new(sock),
             spacing,
-            queues: HashMap::new(),
+            queue: Rc::default(),
+            wake: Rc::new(Notify::new()),
+            task: None,
         }
     }
 
-    /// Sends `job` now (no spacing), or queues it on its interface's task. Must run inside a
-    /// tokio `LocalSet` when spacing is configured.
+    /// Sends what `job` may send now and queues the rest. Must run inside a tokio
+    /// `LocalSet` when spacing is configured (the pending packets have their own task).
     pub async fn submit(&mut self, job: GarpJob) {
         log_burst(&job);
-        if self.spacing == Spacing::default() {
-            send_burst(&self.sock, &job, None).await;
-            return;
+        let now = Instant::now();
+        let send = self.queue.borrow_mut().admit(&job, self.spacing, now);
+        if !self.queue.borrow().pending.is_empty() {
+            if self.task.is_none() {
+                self.task = Some(tokio::task::spawn_local(pending_loop(
+                    self.sock.clone(),
+                    self.spacing,
+                    self.queue.clone(),
+                    self.wake.clone(),
+                )));
+            }
+            self.wake.notify_one();
         }
-        let tx = self.queues.entry(job.ifindex).or_insert_with(|| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tokio::task::spawn_local(spaced_loop(rx, self.sock.clone(), self.spacing));
-            tx
-        });
-        if let Err(mpsc::error::SendError(job)) = tx.send(job) {
-            // The task is gone (runtime shutting down): send without spacing.
-            send_burst(&self.sock, &job, None).await;
+        for p in send {
+            send_one(&self.sock, &p).await;
+        }
+    }
+
+    /// The address left the host (§5.7: pending GARPs of an instance leaving MASTER go).
+    pub fn forget(&mut self, ifindex: u32, addr: IpAddr) {
+        self.queue
+            .borrow_mut()
+            .pending
+            .retain(|p| !(p.ifindex == ifindex && p.addr == addr));
+    }
+}
+
+impl Drop for GarpSender {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+async fn pending_loop(
+    sock: Rc<PacketSocket>,
+    sp: Spacing,
+    queue: Rc<RefCell<Queue>>,
+    wake: Rc<Notify>,
+) {
+    loop {
+        let at = queue.borrow().wake_at();
+        match at {
+            Some(at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = wake.notified() => continue,
+                }
+            }
+            None => {
+                wake.notified().await;
+                continue;
+            }
+        }
+        let due = queue.borrow_mut().due(sp, Instant::now());
+        for p in due {
+            send_one(&sock, &p).await;
         }
     }
 }
@@ -88,63 +232,79 @@ fn log_burst(job: &GarpJob) {
     }
 }
 
-/// Per-interface "next allowed" times of the spaced sender.
-struct NextTimes {
-    arp: Instant,
-    na: Instant,
-}
-
-async fn spaced_loop(
-    mut rx: mpsc::UnboundedReceiver<GarpJob>,
-    sock: Rc<PacketSocket>,
-    sp: Spacing,
-) {
-    let now = Instant::now();
-    let mut next = NextTimes { arp: now, na: now };
-    while let Some(job) = rx.recv().await {
-        send_burst(&sock, &job, Some((sp, &mut next))).await;
+async fn send_one(sock: &PacketSocket, p: &Packet) {
+    let detail = crate::log::detail() > 0;
+    let (ifname, a) = (&p.ifname, &p.addr);
+    let res = match a {
+        IpAddr::V4(v4) => {
+            if detail {
+                info!("Sending gratuitous ARP on {ifname} for {a}");
+            }
+            sock.send(p.ifindex, &garp_frame(p.mac, *v4)).await
+        }
+        IpAddr::V6(v6) => {
+            if detail {
+                info!("Sending unsolicited Neighbour Advert on {ifname} for {a}");
+            }
+            let router = crate::net::sysctl::ipv6_forwarding(ifname);
+            sock.send(p.ifindex, &unsolicited_na_frame(p.mac, *v6, router))
+                .await
+        }
+    };
+    if let Err(e) = res {
+        info!(
+            "({}) Unable to send GARP/NA for {a} on {ifname}: {e}",
+            p.iname
+        );
     }
 }
 
-async fn send_burst(
-    sock: &PacketSocket,
-    job: &GarpJob,
-    mut spaced: Option<(Spacing, &mut NextTimes)>,
-) {
-    let detail = crate::log::detail() > 0;
-    let ifname = &job.ifname;
-    let router = crate::net::sysctl::ipv6_forwarding(ifname);
-    for _ in 0..job.repeat {
-        for a in &job.addrs {
-            if let Some((sp, next)) = spaced.as_mut() {
-                let (slot, gap) = match a {
-                    IpAddr::V4(_) => (&mut next.arp, sp.arp),
-                    IpAddr::V6(_) => (&mut next.na, sp.na),
-                };
-                tokio::time::sleep_until(*slot).await;
-                *slot = Instant::now() + gap;
-            }
-            let res = match a {
-                IpAddr::V4(v4) => {
-                    if detail {
-                        info!("Sending gratuitous ARP on {ifname} for {a}");
-                    }
-                    sock.send(job.ifindex, &garp_frame(job.mac, *v4)).await
-                }
-                IpAddr::V6(v6) => {
-                    if detail {
-                        info!("Sending unsolicited Neighbour Advert on {ifname} for {a}");
-                    }
-                    sock.send(job.ifindex, &unsolicited_na_frame(job.mac, *v6, router))
-                        .await
-                }
-            };
-            if let Err(e) = res {
-                info!(
-                    "({}) Unable to send GARP/NA for {a} on {ifname}: {e}",
-                    job.iname
-                );
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(addrs: &[&str], repeat: u32) -> GarpJob {
+        GarpJob {
+            iname: "VI".into(),
+            ifindex: 2,
+            ifname: "eth0".into(),
+            mac: [2, 0, 0, 0, 0, 1],
+            addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+            repeat,
         }
+    }
+
+    #[test]
+    fn no_interval_sends_everything() {
+        let mut q = Queue::default();
+        let now = Instant::now();
+        let out = q.admit(
+            &job(&["192.0.2.1", "2001:db8::1"], 3),
+            Spacing::default(),
+            now,
+        );
+        assert_eq!(out.len(), 6);
+        assert!(q.pending.is_empty());
+    }
+
+    #[test]
+    fn interval_sends_one_and_keeps_one_pending_per_address() {
+        let sp = Spacing {
+            arp: Duration::from_millis(250),
+            na: Duration::ZERO,
+        };
+        let mut q = Queue::default();
+        let t0 = Instant::now();
+        let out = q.admit(&job(&["192.0.2.1", "192.0.2.2", "2001:db8::1"], 5), sp, t0);
+        // IPv4: one at once, both addresses pending once; IPv6 unspaced: all five.
+        assert_eq!(out.iter().filter(|p| p.addr.is_ipv4()).count(), 1);
+        assert_eq!(out.iter().filter(|p| p.addr.is_ipv6()).count(), 5);
+        assert_eq!(q.pending.len(), 2);
+        assert!(q.due(sp, t0 + Duration::from_millis(100)).is_empty());
+        let at = q.wake_at().unwrap();
+        assert_eq!(at, t0 + Duration::from_millis(250));
+        assert_eq!(q.due(sp, at).len(), 1, "one per slot");
+        assert_eq!(q.due(sp, at + Duration::from_millis(250)).len(), 1);
+        assert!(q.pending.is_empty());
     }
 }

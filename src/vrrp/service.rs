@@ -743,6 +743,9 @@ async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>) {
             }
         }
         Io::DelAddr(a) => {
+            if let Some(g) = garp {
+                g.forget(a.ifindex, a.addr);
+            }
             if let Err(e) = nl.delete_address(&a).await {
                 info!("Unable to remove address {}/{}: {e}", a.addr, a.prefix);
             }
