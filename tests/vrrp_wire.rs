@@ -299,7 +299,8 @@ fn garp_schedule(lan: &netns::Lan, real: bool) {
 }
 
 /// (4) `vrrp_startup_delay`: keepalived's log line, and no advert (nor mastership) before the
-/// delay even for an address owner (priority 255), which otherwise is MASTER at once.
+/// delay even for an address owner (priority 255), which otherwise is MASTER at once. The
+/// real keepalived is held to the same expectations.
 #[test]
 fn startup_delay_holds_everything() {
     if !tcpdump_available() {
@@ -309,16 +310,25 @@ fn startup_delay_holds_everything() {
     let Some(lan) = lan_or_skip("startup_delay_holds_everything", 2) else {
         return;
     };
-    let cap = Capture::start(&lan, 1, "ip proto 112");
+    for real in [false, true] {
+        if real && support::real_keepalived().is_none() {
+            continue;
+        }
+        startup_delay(&lan, real);
+    }
+}
+
+fn startup_delay(lan: &netns::Lan, real: bool) {
+    let cap = Capture::start(lan, 1, "ip proto 112");
     let c = conf(255, "", &[&format!("{VIP}/32")]).replace(
         "router_id test\n",
         "router_id test\n  vrrp_startup_delay 4\n",
     );
     let started = epoch_now();
     let t = Instant::now();
-    let d = Daemon::start(&lan, 0, false, &c);
+    let mut d = Daemon::start(lan, 0, real, &c);
     assert!(
-        wait_until(12, || has_addr(&lan, 0, VIP)),
+        wait_until(12, || has_addr(lan, 0, VIP)),
         "no MASTER after the delay\n{}",
         d.log()
     );
@@ -341,4 +351,71 @@ fn startup_delay_holds_everything() {
         cap.text(),
         d.log()
     );
+    d.stop();
+    assert!(wait_until(5, || !has_addr(lan, 0, VIP)), "{}", d.log());
+}
+
+/// (2c) Adverts leave from the VMAC (source MAC 00:00:5e:00:01:33), or from the base
+/// interface with `vmac_xmit_base`; the VIP is on the VMAC either way.
+#[test]
+fn vmac_advert_source_and_xmit_base() {
+    if !tcpdump_available() {
+        support::skip_or_fail(
+            "vmac_advert_source_and_xmit_base",
+            "tcpdump is not installed",
+        );
+        return;
+    }
+    let Some(lan) = lan_or_skip("vmac_advert_source_and_xmit_base", 2) else {
+        return;
+    };
+    let mac = lan.mac(0);
+    let eth0 = format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+    );
+    for (extra, src) in [
+        ("  use_vmac\n", VMAC4.to_owned()),
+        ("  use_vmac\n  vmac_xmit_base\n", eth0),
+    ] {
+        let cap = Capture::start(&lan, 1, "ip proto 112");
+        let mut d = Daemon::start(&lan, 0, false, &conf(150, extra, &[&format!("{VIP}/32")]));
+        vmac_master(&lan, 0, &[0], 10, &[&d]);
+        std::thread::sleep(Duration::from_millis(1500));
+        let adverts = cap.matching(&["VRRPv2", "192.0.2.1 > 224.0.0.18"]);
+        assert!(!adverts.is_empty(), "{}\n{}", cap.text(), d.log());
+        assert!(
+            adverts
+                .iter()
+                .all(|a| a.1.contains(&format!(" {src} > 01:00:5e:00:00:12"))),
+            "{extra}: adverts not from {src}\n{}\n{}",
+            cap.text(),
+            d.log()
+        );
+        d.stop();
+        assert!(link_details(&lan, 0, "vrrp.51").is_none(), "{}", d.log());
+    }
+}
+
+/// (2d) IPv6 (VRRPv3) pair of ours with `use_vmac`: the VIP moves between the VMACs
+/// (00:00:5e:00:02:33).
+#[test]
+fn vmac_ipv6_pair() {
+    let Some(lan) = lan_or_skip("vmac_ipv6_pair", 2) else {
+        return;
+    };
+    let vip6 = "2001:db8::100";
+    let extra = "  version 3\n  use_vmac\n";
+    let mut a = Daemon::start(&lan, 0, false, &conf(150, extra, &[&format!("{vip6}/128")]));
+    let b = Daemon::start(&lan, 1, false, &conf(100, extra, &[&format!("{vip6}/128")]));
+    let on = |n: usize| has_addr_on(&lan, n, "vrrp.51", vip6);
+    assert!(wait_until(12, || on(0) && !on(1)), "{}", logs(&[&a, &b]));
+    assert_eq!(
+        link_details(&lan, 0, "vrrp.51").map(|l| l.0).as_deref(),
+        Some("00:00:5e:00:02:33")
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(on(0) && !on(1), "{}", logs(&[&a, &b]));
+    a.stop();
+    assert!(wait_until(6, || on(1)), "{}", logs(&[&a, &b]));
 }
