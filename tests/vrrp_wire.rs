@@ -113,6 +113,41 @@ fn ah_real_master_ours_backup() {
     no_ah_errors(&[&real, &ours]);
 }
 
+/// (1c) Unicast AH (TTL zeroed in the ICV input) between ours and the real keepalived.
+#[test]
+fn ah_unicast_interop_with_real_keepalived() {
+    if !real_or_skip("ah_unicast_interop_with_real_keepalived") {
+        return;
+    }
+    let Some(lan) = lan_or_skip("ah_unicast_interop_with_real_keepalived", 2) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let uc = |me: &str, peer: &str| {
+        format!("{AH}  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}\n")
+    };
+    let mut ours = Daemon::start(
+        &lan,
+        0,
+        false,
+        &conf(150, &uc("192.0.2.1", "192.0.2.2"), &[&vip]),
+    );
+    let real = Daemon::start(
+        &lan,
+        1,
+        true,
+        &conf(100, &uc("192.0.2.2", "192.0.2.1"), &[&vip]),
+    );
+    expect_master(&lan, 0, &[0, 1], VIP, 10, &[&ours, &real]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!has_addr(&lan, 1, VIP), "{}", logs(&[&ours, &real]));
+    ours.stop();
+    expect_master(&lan, 1, &[0, 1], VIP, 5, &[&ours, &real]);
+    ours.spawn();
+    expect_master(&lan, 0, &[0, 1], VIP, 12, &[&ours, &real]);
+    no_ah_errors(&[&ours, &real]);
+}
+
 const VMAC4: &str = "00:00:5e:00:01:33"; // VRID 51
 
 fn vmac_master(lan: &netns::Lan, master: usize, nodes: &[usize], secs: u64, ds: &[&Daemon]) {

@@ -875,7 +875,11 @@ impl Instance {
                 "dont_track_primary": u8::from(self.cfg.dont_track_primary),
                 "skip_check_adv_addr": u8::from(self.cfg.skip_check_adv_addr),
                 "strict_mode": u8::from(self.strict()),
-                "vmac_ifname": "",
+                "vmac_ifname": if self.cfg.vmac.is_some() && self.cfg.interface.as_deref() != Some(self.link.ifname.as_str()) {
+                    self.link.ifname.as_str()
+                } else {
+                    ""
+                },
                 "ifp_ifname": self.link.ifname,
                 "master_priority": m.master().map_or(0, |x| x.1),
                 "last_transition": epoch(self.last_transition),
