@@ -811,8 +811,10 @@ impl Service for VrrpService {
             return Err(ServiceError::config(why.clone()));
         }
         let nl = Netlink::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
-        let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
+        // VMACs first (§5.13), so the monitor does not report their creation as link events.
         let mut vmacs = vmac::Vmacs::default();
+        host_with_vmacs(&nl, c, &mut vmacs).await?;
+        let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
         let h = host_with_vmacs(&nl, c, &mut vmacs).await?;
         mon.seed(&h.links);
         let spacing = Spacing {

@@ -119,6 +119,9 @@ impl Vmacs {
                         info!("({}): Success creating VMAC interface {}", p.iname, p.name);
                     }
                     self.configure(&p.name, &p.base);
+                    if base.is_up() {
+                        wait_running(nl, idx).await;
+                    }
                     self.links.insert(
                         p.name.clone(),
                         (idx, !existed, p.base.clone(), p.iname.clone()),
@@ -188,6 +191,19 @@ impl Vmacs {
                 let _ = sysctl::set_ipv4_conf(&base, "arp_filter", &fil);
             }
         }
+    }
+}
+
+/// A new macvlan reports IFF_RUNNING a moment after it is set up (the kernel's link watch);
+/// waiting (at most 1 s) keeps the instance from starting in FAULT and flapping.
+async fn wait_running(nl: &Netlink, ifindex: u32) {
+    for _ in 0..50 {
+        if let Ok(Some(l)) = nl.link_by_index(ifindex).await {
+            if l.is_up() {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
