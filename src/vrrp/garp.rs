@@ -10,7 +10,7 @@
 //! `repeat` ≥ 2 yields two packets per address. With both intervals zero everything goes out
 //! at once.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -132,14 +132,15 @@ impl Queue {
 /// Hands bursts to the socket, spacing them per interface.
 pub struct GarpSender {
     sock: Rc<PacketSocket>,
-    spacing: Spacing,
+    /// Shared with the service, which updates it at reload.
+    spacing: Rc<Cell<Spacing>>,
     queue: Rc<RefCell<Queue>>,
     wake: Rc<Notify>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl GarpSender {
-    pub fn new(sock: PacketSocket, spacing: Spacing) -> Self {
+    pub fn new(sock: PacketSocket, spacing: Rc<Cell<Spacing>>) -> Self {
         GarpSender {
             sock: Rc::new(sock),
             spacing,
@@ -154,12 +155,12 @@ impl GarpSender {
     pub async fn submit(&mut self, job: GarpJob) {
         log_burst(&job);
         let now = Instant::now();
-        let send = self.queue.borrow_mut().admit(&job, self.spacing, now);
+        let send = self.queue.borrow_mut().admit(&job, self.spacing.get(), now);
         if !self.queue.borrow().pending.is_empty() {
             if self.task.is_none() {
                 self.task = Some(tokio::task::spawn_local(pending_loop(
                     self.sock.clone(),
-                    self.spacing,
+                    self.spacing.clone(),
                     self.queue.clone(),
                     self.wake.clone(),
                 )));
@@ -190,7 +191,7 @@ impl Drop for GarpSender {
 
 async fn pending_loop(
     sock: Rc<PacketSocket>,
-    sp: Spacing,
+    sp: Rc<Cell<Spacing>>,
     queue: Rc<RefCell<Queue>>,
     wake: Rc<Notify>,
 ) {
@@ -208,7 +209,7 @@ async fn pending_loop(
                 continue;
             }
         }
-        let due = queue.borrow_mut().due(sp, Instant::now());
+        let due = queue.borrow_mut().due(sp.get(), Instant::now());
         for p in due {
             send_one(&sock, &p).await;
         }

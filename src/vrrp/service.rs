@@ -7,7 +7,7 @@
 //! [`Engine`] sits in a `RefCell` that is never borrowed across an `.await`.
 #![forbid(unsafe_code)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -51,6 +51,15 @@ struct Running {
     tasks: Vec<JoinHandle<()>>,
     io_task: JoinHandle<()>,
     vmacs: vmac::Vmacs,
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`, read by the GARP sender.
+    spacing: Rc<Cell<Spacing>>,
+}
+
+fn spacing_of(c: &Config) -> Spacing {
+    Spacing {
+        arp: c.global.vrrp_garp_interval,
+        na: c.global.vrrp_gna_interval,
+    }
 }
 
 /// What the tasks share.
@@ -817,12 +826,9 @@ impl Service for VrrpService {
         let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
         let h = host_with_vmacs(&nl, c, &mut vmacs).await?;
         mon.seed(&h.links);
-        let spacing = Spacing {
-            arp: c.global.vrrp_garp_interval,
-            na: c.global.vrrp_gna_interval,
-        };
+        let spacing = Rc::new(Cell::new(spacing_of(c)));
         let garp = match PacketSocket::sender() {
-            Ok(s) => Some(GarpSender::new(s, spacing)),
+            Ok(s) => Some(GarpSender::new(s, spacing.clone())),
             Err(e) => {
                 info!("Unable to open the GARP socket: {e}");
                 None
@@ -916,6 +922,7 @@ impl Service for VrrpService {
             tasks,
             io_task,
             vmacs,
+            spacing,
         });
         self.log_dump();
         Ok(())
@@ -930,6 +937,7 @@ impl Service for VrrpService {
             return Err(ServiceError::config(why.clone()));
         }
         let h = host_with_vmacs(&run.nl, c, &mut run.vmacs).await?;
+        run.spacing.set(spacing_of(c));
         let globals = globals_of(c);
         let mut io = Vec::new();
         {
