@@ -38,6 +38,8 @@ pub struct SockKey {
     pub unicast_src: Option<IpAddr>,
     /// The multicast group joined (multicast instances only).
     pub group: Option<IpAddr>,
+    /// IPv4 AH instances receive on an IP protocol 51 socket (§5.3).
+    pub ah: bool,
 }
 
 /// keepalived's per-instance counters (§2.3, `keepalived.stats` / json `stats`).
@@ -166,10 +168,26 @@ pub struct Link {
     pub up: bool,
     /// The advert source: configured, else primary IPv4 / link-local IPv6 (§5.1).
     pub src: Option<IpAddr>,
+    /// With a VMAC (§5.13) `ifindex`/`ifname`/`mac` are the VMAC's; adverts use this
+    /// (index, name) instead when they go out of the base interface (`vmac_xmit_base`).
+    pub xmit: Option<(u32, String)>,
 }
 
-/// The reload identity of an instance (§0.11): VRID, family, interface, unicast flag and
-/// source, multicast group (VMACs are not supported here).
+impl Link {
+    /// The interface adverts are sent and received on.
+    pub fn xmit_ifindex(&self) -> u32 {
+        self.xmit.as_ref().map_or(self.ifindex, |x| x.0)
+    }
+
+    pub fn xmit_ifname(&self) -> &str {
+        self.xmit
+            .as_ref()
+            .map_or(self.ifname.as_str(), |x| x.1.as_str())
+    }
+}
+
+/// The reload identity of an instance (§0.11): VRID, family, interface (with the VMAC
+/// settings appended), unicast flag and source, multicast group.
 pub type Identity = (u8, bool, String, Option<IpAddr>, Option<IpAddr>);
 
 /// One instance at run time.
@@ -193,8 +211,9 @@ pub struct Instance {
     advert_addrs: Vec<IpAddr>,
     peers: Vec<UnicastPeer>,
     ip_id: u16,
-    ah_seq_tx: u32,
-    ah_seq_rx: u32,
+    /// keepalived's single AH sequence counter (§5.3): incremented per advert sent, raised to
+    /// every accepted received sequence number, so a new master continues the old one's.
+    ah_seq: u32,
     unicast_checksum: UnicastChecksum,
 }
 
@@ -229,10 +248,20 @@ pub fn identity(c: &model::Instance, g: &Globals) -> Identity {
     let ipv6 = c.family == model::Family::V6;
     let unicast = !c.unicast_peers.is_empty();
     let group = if unicast { None } else { Some(group_of(c, g)) };
+    let mut ifname = c.interface.clone().unwrap_or_default();
+    if let Some(v) = &c.vmac {
+        let _ = write!(
+            ifname,
+            " vmac {} {:?} {}",
+            v.ifname.as_deref().unwrap_or(""),
+            super::vmac::mac_for(c),
+            c.vmac_xmit_base
+        );
+    }
     (
         c.vrid.unwrap_or(0),
         ipv6,
-        c.interface.clone().unwrap_or_default(),
+        ifname,
         if unicast { c.src_ip } else { None },
         group,
     )
@@ -290,8 +319,7 @@ impl Instance {
             advert_addrs: Vec::new(),
             peers: Vec::new(),
             ip_id: 0,
-            ah_seq_tx: 0,
-            ah_seq_rx: 0,
+            ah_seq: 0,
             unicast_checksum: UnicastChecksum::Detect,
             link,
             globals,
@@ -439,8 +467,9 @@ impl Instance {
         } else {
             self.peers.iter().map(|p| p.addr).collect()
         };
-        if auth_type == AuthType::Ah {
-            self.ah_seq_tx = self.ah_seq_tx.wrapping_add(1);
+        // keepalived stops counting at 0xfffffffe (its "cycle" flag) rather than wrapping.
+        if auth_type == AuthType::Ah && self.ah_seq <= 0xffff_fffd {
+            self.ah_seq += 1;
         }
         let mut sent = false;
         for dst in dsts {
@@ -470,7 +499,7 @@ impl Instance {
                     let ah = match &self.cfg.auth {
                         Some(a) if auth_type == AuthType::Ah => Some(AhParams {
                             key: pass_field(&a.pass),
-                            seq: self.ah_seq_tx,
+                            seq: self.ah_seq,
                             zero_ttl: unicast,
                         }),
                         _ => None,
@@ -605,7 +634,7 @@ impl Instance {
                 model::AuthType::Pass => ExpectAuth::Pass(pass_field(&a.pass)),
                 model::AuthType::Ah => ExpectAuth::Ah {
                     key: pass_field(&a.pass),
-                    last_seq: self.ah_seq_rx,
+                    last_seq: self.ah_seq,
                 },
             },
             _ => ExpectAuth::None,
@@ -637,7 +666,7 @@ impl Instance {
             self.count_drop(w, false);
         }
         if let Some(seq) = acc.ah_seq {
-            self.ah_seq_rx = seq;
+            self.ah_seq = seq;
         }
         if acc.old_checksum_detected {
             self.unicast_checksum = UnicastChecksum::Old;
@@ -849,7 +878,11 @@ impl Instance {
                 "dont_track_primary": u8::from(self.cfg.dont_track_primary),
                 "skip_check_adv_addr": u8::from(self.cfg.skip_check_adv_addr),
                 "strict_mode": u8::from(self.strict()),
-                "vmac_ifname": "",
+                "vmac_ifname": if self.cfg.vmac.is_some() && self.cfg.interface.as_deref() != Some(self.link.ifname.as_str()) {
+                    self.link.ifname.as_str()
+                } else {
+                    ""
+                },
                 "ifp_ifname": self.link.ifname,
                 "master_priority": m.master().map_or(0, |x| x.1),
                 "last_transition": epoch(self.last_transition),
@@ -930,10 +963,15 @@ fn sock_key(c: &model::Instance, link: &Link, g: &Globals) -> SockKey {
     let ipv6 = c.family == model::Family::V6;
     let unicast = !c.unicast_peers.is_empty();
     SockKey {
-        ifindex: link.ifindex,
+        ifindex: link.xmit_ifindex(),
         ipv6,
         unicast_src: if unicast { link.src } else { None },
         group: if unicast { None } else { Some(group_of(c, g)) },
+        ah: !ipv6
+            && c.version == model::Version::V2
+            && c.auth
+                .as_ref()
+                .is_some_and(|a| a.kind == model::AuthType::Ah),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod arp;
 pub mod auth;
+pub mod garp;
 pub mod instance;
 pub mod machine;
 pub mod metrics;
@@ -12,3 +13,4 @@ pub mod socket;
 pub mod sync_group;
 pub mod track;
 pub mod tracking;
+pub mod vmac;

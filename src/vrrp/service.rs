@@ -7,7 +7,7 @@
 //! [`Engine`] sits in a `RefCell` that is never borrowed across an `.await`.
 #![forbid(unsafe_code)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use super::arp::{garp_frame, unsolicited_na_frame, PacketSocket};
+use super::arp::PacketSocket;
+use super::garp::{GarpJob, GarpSender, Spacing};
 use super::instance::{
     addr_spec, identity, route_spec, rule_spec, track_change, Globals, Identity, Instance, Io,
     Link, SockKey,
@@ -28,6 +29,7 @@ use super::packet::{self, Received};
 use super::socket::{SocketOptions, VrrpSocket};
 use super::sync_group::{GroupAction, SyncGroup};
 use super::tracking::{self, Target, Tracking};
+use super::vmac;
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::config::model::Config;
@@ -49,6 +51,16 @@ struct Running {
     nl: Netlink,
     tasks: Vec<JoinHandle<()>>,
     io_task: JoinHandle<()>,
+    vmacs: vmac::Vmacs,
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`, read by the GARP sender.
+    spacing: Rc<Cell<Spacing>>,
+}
+
+fn spacing_of(c: &Config) -> Spacing {
+    Spacing {
+        arp: c.global.vrrp_garp_interval,
+        na: c.global.vrrp_gna_interval,
+    }
 }
 
 /// What the tasks share.
@@ -83,6 +95,9 @@ pub struct Engine {
     groups: Vec<GroupRt>,
     /// vrrp_script / track_file / track_process runtime (§5.9).
     tracking: Tracking,
+    /// `vrrp_startup_delay` (§5.6): no machine timer fires before this, so nothing is sent
+    /// and no instance leaves BACKUP; adverts received meanwhile are still processed.
+    hold_until: Option<machine::Instant>,
 }
 
 impl Engine {
@@ -95,6 +110,7 @@ impl Engine {
             .iter()
             .filter_map(|i| i.machine.poll_timeout())
             .min()
+            .map(|t| self.hold_until.map_or(t, |h| t.max(h)))
     }
 
     fn on_timeout(&mut self, io: &mut Vec<Io>) {
@@ -422,6 +438,8 @@ fn globals_of(c: &Config) -> Globals {
 struct Host {
     links: Vec<LinkInfo>,
     addrs: Vec<AddrInfo>,
+    /// The VMACs in place (§5.13).
+    vmacs: Vec<vmac::Plan>,
 }
 
 async fn host(nl: &Netlink) -> Result<Host, ServiceError> {
@@ -433,7 +451,30 @@ async fn host(nl: &Netlink) -> Result<Host, ServiceError> {
         .addresses(None)
         .await
         .map_err(|e| ServiceError::fatal(format!("Unable to read addresses: {e}")))?;
-    Ok(Host { links, addrs })
+    Ok(Host {
+        links,
+        addrs,
+        vmacs: Vec::new(),
+    })
+}
+
+/// Creates the configured VMACs (§5.13) and re-reads the host when there are any.
+async fn host_with_vmacs(
+    nl: &Netlink,
+    c: &Config,
+    vmacs: &mut vmac::Vmacs,
+) -> Result<Host, ServiceError> {
+    let h = host(nl).await?;
+    let plans = vmac::plans(c);
+    if plans.is_empty() {
+        vmacs.remove_unused(nl, &[]).await;
+        return Ok(h);
+    }
+    let ok = vmacs.ensure(nl, &plans, &h.links).await;
+    vmacs.remove_unused(nl, &ok).await;
+    let mut h = host(nl).await?;
+    h.vmacs = ok;
+    Ok(h)
 }
 
 impl Host {
@@ -451,11 +492,22 @@ impl Host {
     /// The instance's interface and advert source (§5.1); `None` if the interface is gone.
     fn link_for(&self, c: &model::Instance) -> Option<Link> {
         let name = c.interface.as_deref()?;
-        let l = self.links.iter().find(|l| l.name == name)?;
+        let base = self.links.iter().find(|l| l.name == name)?;
+        // With a VMAC the instance lives on it; adverts use the base when `xmit_base`, and
+        // the IPv4 source is the base's address (the VMAC has none, §5.13).
+        let vmac = self.vmacs.iter().find(|p| p.iname == c.name).and_then(|p| {
+            let l = self.links.iter().find(|l| l.name == p.name)?;
+            Some((l, p.xmit_base))
+        });
+        let l = vmac.map_or(base, |v| v.0);
+        let src_if = match vmac {
+            Some((v, false)) if c.family == model::Family::V6 => v.ifindex,
+            _ => base.ifindex,
+        };
         let mine: Vec<AddrInfo> = self
             .addrs
             .iter()
-            .filter(|a| a.ifindex == l.ifindex)
+            .filter(|a| a.ifindex == src_if)
             .cloned()
             .collect();
         let src = c.src_ip.or_else(|| match c.family {
@@ -468,6 +520,9 @@ impl Host {
             mac: l.mac.unwrap_or([0; 6]),
             up: l.is_up(),
             src,
+            xmit: vmac
+                .filter(|v| v.1)
+                .map(|_| (base.ifindex, base.name.clone())),
         })
     }
 }
@@ -555,7 +610,12 @@ fn open_sockets(
     if eng.receivers.contains_key(key) {
         return Ok(None);
     }
-    Ok(Some(Rc::new(VrrpSocket::receiver(key.ipv6, &opts)?)))
+    let rx = if key.ah {
+        VrrpSocket::receiver_ah(&opts)?
+    } else {
+        VrrpSocket::receiver(key.ipv6, &opts)?
+    };
+    Ok(Some(Rc::new(rx)))
 }
 
 /// Attaches sockets to every instance, spawning receive tasks for new ones, and closes the
@@ -571,7 +631,7 @@ fn wire_sockets(sh: &Shared) {
             .map(|i| {
                 (
                     i.key.clone(),
-                    i.link.ifname.clone(),
+                    i.link.xmit_ifname().to_owned(),
                     i.cfg.unicast_ttl,
                     i.cfg.name.clone(),
                     i.link.src,
@@ -602,9 +662,10 @@ fn wire_sockets(sh: &Shared) {
     for (key, sock) in spawn {
         if crate::log::detail() > 0 {
             info!(
-                "VRRP sockpool: [ifindex({:3}), family({}), proto(112), {}, address({})]",
+                "VRRP sockpool: [ifindex({:3}), family({}), proto({}), {}, address({})]",
                 key.ifindex,
                 if key.ipv6 { "IPv6" } else { "IPv4" },
+                if key.ah { 51 } else { 112 },
                 if key.unicast_src.is_some() {
                     "unicast"
                 } else {
@@ -723,13 +784,13 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared) {
     }
 }
 
-async fn io_loop(mut rx: mpsc::UnboundedReceiver<Io>, nl: Netlink, garp: Option<PacketSocket>) {
+async fn io_loop(mut rx: mpsc::UnboundedReceiver<Io>, nl: Netlink, mut garp: Option<GarpSender>) {
     while let Some(io) = rx.recv().await {
-        perform(io, &nl, garp.as_ref()).await;
+        perform(io, &nl, garp.as_mut()).await;
     }
 }
 
-async fn perform(io: Io, nl: &Netlink, garp: Option<&PacketSocket>) {
+async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>) {
     match io {
         Io::Send {
             sock,
@@ -747,6 +808,9 @@ async fn perform(io: Io, nl: &Netlink, garp: Option<&PacketSocket>) {
             }
         }
         Io::DelAddr(a) => {
+            if let Some(g) = garp {
+                g.forget(a.ifindex, a.addr);
+            }
             if let Err(e) = nl.delete_address(&a).await {
                 info!("Unable to remove address {}/{}: {e}", a.addr, a.prefix);
             }
@@ -779,42 +843,16 @@ async fn perform(io: Io, nl: &Netlink, garp: Option<&PacketSocket>) {
             addrs,
             repeat,
         } => {
-            let Some(sock) = garp else { return };
-            let detail = crate::log::detail() > 0;
-            let router = crate::net::sysctl::ipv6_forwarding(&ifname);
-            for a in &addrs {
-                if detail {
-                    match a {
-                        IpAddr::V4(_) => {
-                            info!("({iname}) Sending/queueing gratuitous ARPs on {ifname} for {a}")
-                        }
-                        IpAddr::V6(_) => info!(
-                            "({iname}) Sending/queueing Unsolicited Neighbour Adverts on {ifname} for {a}"
-                        ),
-                    }
-                }
-            }
-            for _ in 0..repeat {
-                for a in &addrs {
-                    let res = match a {
-                        IpAddr::V4(v4) => {
-                            if detail {
-                                info!("Sending gratuitous ARP on {ifname} for {a}");
-                            }
-                            sock.send(ifindex, &garp_frame(mac, *v4)).await
-                        }
-                        IpAddr::V6(v6) => {
-                            if detail {
-                                info!("Sending unsolicited Neighbour Advert on {ifname} for {a}");
-                            }
-                            sock.send(ifindex, &unsolicited_na_frame(mac, *v6, router))
-                                .await
-                        }
-                    };
-                    if let Err(e) = res {
-                        info!("({iname}) Unable to send GARP/NA for {a} on {ifname}: {e}");
-                    }
-                }
+            if let Some(g) = garp {
+                g.submit(GarpJob {
+                    iname,
+                    ifindex,
+                    ifname,
+                    mac,
+                    addrs,
+                    repeat,
+                })
+                .await;
             }
         }
         Io::Flush(done) => {
@@ -839,11 +877,15 @@ impl Service for VrrpService {
         }
         let nl = Netlink::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
         super::alerts::install(c);
+        // VMACs first (§5.13), so the monitor does not report their creation as link events.
+        let mut vmacs = vmac::Vmacs::default();
+        host_with_vmacs(&nl, c, &mut vmacs).await?;
         let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
-        let h = host(&nl).await?;
+        let h = host_with_vmacs(&nl, c, &mut vmacs).await?;
         mon.seed(&h.links);
+        let spacing = Rc::new(Cell::new(spacing_of(c)));
         let garp = match PacketSocket::sender() {
-            Ok(s) => Some(s),
+            Ok(s) => Some(GarpSender::new(s, spacing.clone())),
             Err(e) => {
                 info!("Unable to open the GARP socket: {e}");
                 None
@@ -863,8 +905,13 @@ impl Service for VrrpService {
             statics,
             groups: Vec::new(),
             tracking: Tracking::start(c, track_tx),
+            hold_until: None,
         };
         let now = eng.now();
+        if let Some(d) = c.global.vrrp_startup_delay {
+            info!("Delaying startup for {} seconds", d.as_secs_f64());
+            eng.hold_until = Some(machine::Instant(now.0 + d));
+        }
         let mut io = Vec::new();
         // Static addresses, routes and rules first (§4.3).
         io.extend(eng.statics.0.iter().cloned().map(Io::AddAddr));
@@ -934,20 +981,23 @@ impl Service for VrrpService {
             nl,
             tasks,
             io_task,
+            vmacs,
+            spacing,
         });
         self.log_dump();
         Ok(())
     }
 
     async fn reload(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
-        let Some(run) = &self.run else {
+        let Some(run) = &mut self.run else {
             return self.start(cfg).await;
         };
         let c = &cfg.loaded.config;
         if let Some(why) = &c.vrrp.fatal {
             return Err(ServiceError::config(why.clone()));
         }
-        let h = host(&run.nl).await?;
+        let h = host_with_vmacs(&run.nl, c, &mut run.vmacs).await?;
+        run.spacing.set(spacing_of(c));
         super::alerts::install(c);
         let globals = globals_of(c);
         let mut io = Vec::new();
@@ -1149,6 +1199,9 @@ impl Service for VrrpService {
         run.flush().await;
         run.io_task.abort();
         super::alerts::finish().await;
+        // VMACs go last, after the VIPs on them (§2.3).
+        let mut vmacs = run.vmacs;
+        vmacs.remove_unused(&run.nl, &[]).await;
     }
 
     fn data_dump(&self) -> String {

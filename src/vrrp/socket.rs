@@ -18,6 +18,8 @@ use tokio::io::Interest;
 
 /// IANA protocol number of VRRP.
 pub const IPPROTO_VRRP: i32 = 112;
+/// IPsec AH (RFC 2402): VRRPv2 IPv4 adverts with `auth_type AH` travel inside it (spec §5.3).
+pub const IPPROTO_AH: i32 = 51;
 /// RFC 3768/5798 multicast groups.
 pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
@@ -82,13 +84,9 @@ fn set_int_opt(sock: &Socket, level: i32, name: i32, value: i32) -> io::Result<(
 }
 
 impl VrrpSocket {
-    fn base(ipv6: bool, o: &SocketOptions) -> io::Result<Socket> {
+    fn base(ipv6: bool, o: &SocketOptions, proto: i32) -> io::Result<Socket> {
         let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
-        let s = Socket::new(
-            domain,
-            Type::RAW.cloexec(),
-            Some(Protocol::from(IPPROTO_VRRP)),
-        )?;
+        let s = Socket::new(domain, Type::RAW.cloexec(), Some(Protocol::from(proto)))?;
         s.set_nonblocking(true)?;
         s.bind_device(Some(o.ifname.as_bytes()))?;
         if ipv6 {
@@ -133,7 +131,7 @@ impl VrrpSocket {
     /// A sending socket. Needs a tokio runtime.
     pub fn sender(ipv6: bool, o: &SocketOptions) -> io::Result<Self> {
         Self::check_family(ipv6, o)?;
-        let s = Self::base(ipv6, o)?;
+        let s = Self::base(ipv6, o, IPPROTO_VRRP)?;
         if ipv6 {
             s.set_multicast_hops_v6(255)?;
             s.set_multicast_if_v6(o.ifindex)?;
@@ -158,8 +156,19 @@ impl VrrpSocket {
     /// A receiving socket: joins the group on the interface and binds to it (multicast), or
     /// binds to the local unicast address (spec §5.1).
     pub fn receiver(ipv6: bool, o: &SocketOptions) -> io::Result<Self> {
+        Self::receiver_proto(ipv6, o, IPPROTO_VRRP)
+    }
+
+    /// An IPv4 receiving socket for AH-wrapped VRRPv2 adverts (IP protocol 51, spec §5.3):
+    /// as [`VrrpSocket::receiver`], whole IPv4 packets with the AH header. (Sending needs no
+    /// special socket: IPv4 senders write the header, protocol 51 included.)
+    pub fn receiver_ah(o: &SocketOptions) -> io::Result<Self> {
+        Self::receiver_proto(false, o, IPPROTO_AH)
+    }
+
+    fn receiver_proto(ipv6: bool, o: &SocketOptions, proto: i32) -> io::Result<Self> {
         Self::check_family(ipv6, o)?;
-        let s = Self::base(ipv6, o)?;
+        let s = Self::base(ipv6, o, proto)?;
         let bind_to = o.group.or(o.local);
         if ipv6 {
             s.set_recv_hoplimit_v6(true)?;
