@@ -144,33 +144,6 @@ fn tshark_rows_of(pcap: &Path, filter: &str, fields: &[&str], strict: bool) -> V
         .collect()
 }
 
-/// Expert items of severity warning or worse (malformed packets are errors) in the frames
-/// matching `filter`; empty when tshark finds nothing wrong.
-pub fn tshark_expert_warnings(pcap: &Path, filter: &str) -> String {
-    let mut c = Command::new("tshark");
-    c.arg("-n")
-        .arg("-r")
-        .arg(pcap)
-        .args(["-q", "-z", &format!("expert,warn,{filter}")]);
-    let r = support::run_limited(&mut c, Duration::from_secs(60));
-    assert_eq!(r.code, Some(0), "tshark expert: {}", r.stderr);
-    // The report lists one table per severity ("Errors (n)", "Warnings (n)"); with nothing
-    // to report it is only the banner lines.
-    let bad: Vec<&str> = r
-        .stdout
-        .lines()
-        .filter(|l| {
-            let t = l.trim_start();
-            t.starts_with("Errors (") || t.starts_with("Warns (") || t.starts_with("Warnings (")
-        })
-        .collect();
-    if bad.is_empty() {
-        String::new()
-    } else {
-        r.stdout
-    }
-}
-
 /// Gratuitous ARPs for `vip` (sender and target protocol address both the VIP, sender
 /// hardware address = Ethernet source) or, for an IPv6 `vip`, unsolicited neighbour
 /// advertisements (target = VIP, override flag, target link-layer option = Ethernet source):
