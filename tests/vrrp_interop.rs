@@ -14,13 +14,13 @@
 //! failure. Root, tcpdump, tshark and /usr/sbin/keepalived are needed: loud skip, or failure
 //! under CI=true.
 
+#[path = "support/interop.rs"]
+mod interop;
 #[path = "support/netns.rs"]
 mod netns;
 #[path = "support/node_daemon.rs"]
 mod node_daemon;
 mod support;
-#[path = "support/interop.rs"]
-mod interop;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -79,8 +79,15 @@ impl Mode {
 
 /// One VRRP instance VI_1 (VRID 51, state BACKUP) in `mode` with `extra` lines.
 fn iconf(prio: u8, mode: Mode, extra: &str) -> String {
-    conf(prio, &format!("{}{extra}", mode.extra()), &[&mode.vip_cidr()])
-        .replace("  advert_int 1\n", &format!("  advert_int {}\n", mode.adv()))
+    conf(
+        prio,
+        &format!("{}{extra}", mode.extra()),
+        &[&mode.vip_cidr()],
+    )
+    .replace(
+        "  advert_int 1\n",
+        &format!("  advert_int {}\n", mode.adv()),
+    )
 }
 
 fn sleep(secs: f64) {
@@ -271,7 +278,12 @@ fn mixed_pair(mode: Mode, ours_master: bool) {
     }
 
     // tshark decodes our adverts (and, as a control, the real keepalived's) as valid VRRP.
-    check_decode(&test, &client.path, mode, &[(lan.mac(0), prio(0)), (lan.mac(1), prio(1))]);
+    check_decode(
+        &test,
+        &client.path,
+        mode,
+        &[(lan.mac(0), prio(0)), (lan.mac(1), prio(1))],
+    );
     eprintln!("{test}: with checks {:.1} s", now_epoch() - tstart);
     if std::env::var_os("INTEROP_KEEP").is_some() {
         eprintln!("{test}: keeping {}", dir.keep().display());
@@ -311,7 +323,10 @@ fn check_decode(test: &str, pcap: &std::path::Path, mode: Mode, senders: &[([u8;
         let mac_s = mac_text(mac);
         let prio_s = prio.to_string();
         let mine: Vec<_> = rows.iter().filter(|r| r.first() == Some(&mac_s)).collect();
-        assert!(mine.len() >= 3, "{test}: too few adverts from {mac_s}: {rows:?}");
+        assert!(
+            mine.len() >= 3,
+            "{test}: too few adverts from {mac_s}: {rows:?}"
+        );
         for r in &mine {
             let f = |i: usize| r.get(i).map_or("", String::as_str);
             let ctx = format!("{test}: {fields:?} = {r:?}");
@@ -405,7 +420,11 @@ fn nopreempt_restart_does_not_take_over() {
         });
         assert!(held, "{test}: nopreempt violated\n{}", logs(&[&hi, &lo]));
         assert!(
-            wait_until(5, || hi.log().matches("(VI_1) Entering BACKUP STATE").count() >= 2),
+            wait_until(5, || hi
+                .log()
+                .matches("(VI_1) Entering BACKUP STATE")
+                .count()
+                >= 2),
             "{test}\n{}",
             hi.log()
         );
@@ -489,7 +508,11 @@ fn track_interface_weight_and_fault() {
             "{test}\n{}",
             ls()
         );
-        assert!(!hi.log().contains("Entering FAULT STATE"), "{test}\n{}", ls());
+        assert!(
+            !hi.log().contains("Entering FAULT STATE"),
+            "{test}\n{}",
+            ls()
+        );
         lan.must(0, &["ip", "link", "set", "trkw", "up"]);
         expect_master(&lan, 0, &[0, 1], vip, 10, &[&hi, &lo]);
 
@@ -540,7 +563,7 @@ impl Stamped {
     }
 
     /// First line after `after` satisfying `f`: (arrival time, line).
-    fn first(&self, after: f64, f: impl Fn(&str) -> bool) -> Option<(f64, String)> {
+    fn first(&self, after: f64, f: &impl Fn(&str) -> bool) -> Option<(f64, String)> {
         let v = self.lines.lock().ok()?;
         v.iter().find(|(t, l)| *t >= after && f(l)).cloned()
     }
@@ -575,8 +598,12 @@ fn measure(real: bool, version: u8, adv: f64, reps: usize) -> (Vec<f64>, Vec<f64
     };
     let vip = "192.0.2.100";
     let c = |prio: u8| {
-        conf(prio, &format!("  version {version}\n"), &[&format!("{vip}/32")])
-            .replace("  advert_int 1\n", &format!("  advert_int {adv}\n"))
+        conf(
+            prio,
+            &format!("  version {version}\n"),
+            &[&format!("{vip}/32")],
+        )
+        .replace("  advert_int 1\n", &format!("  advert_int {adv}\n"))
     };
     let mac1 = lan.mac(1);
     let mon = Stamped::spawn(&lan, 1, &["ip", "monitor", "address"]);
@@ -586,6 +613,13 @@ fn measure(real: bool, version: u8, adv: f64, reps: usize) -> (Vec<f64>, Vec<f64
         &["tcpdump", "-i", "eth0", "-l", "-n", "-e", "-tt", "arp"],
     );
     let mac1s = mac_text(mac1);
+    // tcpdump -e: "TIME SRC > DST, ethertype ARP ...: Request who-has VIP (ff:..) tell VIP, ..."
+    let is_garp = |l: &str| {
+        l.split_whitespace().nth(1) == Some(mac1s.as_str())
+            && l.contains(&format!("who-has {vip} "))
+            && l.contains(&format!("tell {vip},"))
+    };
+    let is_vip = |l: &str| !l.starts_with("Deleted") && l.contains(&format!("inet {vip}/"));
     let mut master = Daemon::start(&lan, 0, real, &c(200));
     let backup = Daemon::start(&lan, 1, real, &c(100));
     let (mut to_vip, mut to_garp) = (Vec::new(), Vec::new());
@@ -595,27 +629,32 @@ fn measure(real: bool, version: u8, adv: f64, reps: usize) -> (Vec<f64>, Vec<f64
         sleep(3.0 * adv + 1.0);
         let t = kill9(&mut master);
         let got = wait_until(10, || {
-            mon.first(t, |l| !l.starts_with("Deleted") && l.contains(&format!("inet {vip}/")))
-                .is_some()
-                && arp
-                    .first(t, |l| l.contains(&mac1s) && l.contains(&format!("who-has {vip} tell {vip}")))
-                    .is_some()
+            mon.first(t, &is_vip).is_some() && arp.first(t, &is_garp).is_some()
         });
-        assert!(got, "no takeover\n{}", logs(&[&master, &backup]));
-        if let Some((tv, _)) =
-            mon.first(t, |l| !l.starts_with("Deleted") && l.contains(&format!("inet {vip}/")))
-        {
+        assert!(
+            got,
+            "no takeover seen: ip monitor {:?}\ntcpdump {:?}\n{}",
+            mon.lines.lock().map(|v| v.clone()).unwrap_or_default(),
+            arp.lines.lock().map(|v| v.clone()).unwrap_or_default(),
+            logs(&[&master, &backup])
+        );
+        if let Some((tv, _)) = mon.first(t, &is_vip) {
             to_vip.push(tv - t);
         }
         // tcpdump -tt: the packet's kernel timestamp, the first word.
-        if let Some((_, l)) =
-            arp.first(t, |l| l.contains(&mac1s) && l.contains(&format!("who-has {vip} tell {vip}")))
-        {
-            if let Some(ts) = l.split_whitespace().next().and_then(|w| w.parse::<f64>().ok()) {
+        if let Some((_, l)) = arp.first(t, &is_garp) {
+            if let Some(ts) = l
+                .split_whitespace()
+                .next()
+                .and_then(|w| w.parse::<f64>().ok())
+            {
                 to_garp.push(ts - t);
             }
         }
-        lan.must(0, &["ip", "addr", "del", &format!("{vip}/32"), "dev", "eth0"]);
+        lan.must(
+            0,
+            &["ip", "addr", "del", &format!("{vip}/32"), "dev", "eth0"],
+        );
         master.spawn();
     }
     (to_vip, to_garp)

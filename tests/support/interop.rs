@@ -64,7 +64,9 @@ impl Capture {
         let errf = fs::File::create(&err).expect("tcpdump log");
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &lan.nodes[node].ns])
-            .args(["tcpdump", "-i", "eth0", "-U", "-n", "-s", "0", "-Z", "root", "-w"])
+            .args([
+                "tcpdump", "-i", "eth0", "-U", "-n", "-s", "0", "-Z", "root", "-w",
+            ])
             .arg(&path)
             .arg(filter)
             .stdin(Stdio::null())
