@@ -593,7 +593,7 @@ fn stats(v: &mut [f64]) -> (f64, f64, f64) {
 /// One implementation and advert interval: `reps` crashes of the master; returns the delays
 /// (s) from the SIGKILL to the VIP on the backup and to the client's first GARP.
 fn measure(real: bool, version: u8, adv: f64, reps: usize) -> (Vec<f64>, Vec<f64>) {
-    let Some(lan) = Lan::new(3) else {
+    let Some(lan) = lan_or_skip("measure_failover", 3) else {
         return (Vec::new(), Vec::new());
     };
     let vip = "192.0.2.100";
