@@ -215,9 +215,9 @@ fn mixed_pair(mode: Mode, ours_master: bool) {
         "{test}: backup did not see priority 0\n{}",
         all(&ds)
     );
+    let mac_k = mac_text(lan.mac(k));
     // The new master's announcement reaches the client (the real keepalived may send it
     // up to a second after setting the VIP). tshark is slow to start: look after a while.
-    let mac_k = mac_text(lan.mac(k));
     let mut seen = Vec::new();
     sleep(1.0);
     assert!(
@@ -247,15 +247,42 @@ fn mixed_pair(mode: Mode, ours_master: bool) {
         }
     }
 
-    // Priority 0 from the master, seen in the backup's namespace.
-    let mac_m = mac_text(lan.mac(m));
-    let zero = times(
+    // Priority 0 from the master, seen in the backup's namespace, then the backup's first
+    // advert as master after the skew time: well before a master down interval (3 ×
+    // advert_int + skew) would have run out (RFC 5798 §6.4.2).
+    let (mac_m, mac_k) = (mac_text(lan.mac(m)), mac_text(lan.mac(k)));
+    let adverts: Vec<(f64, String, String)> = tshark_rows(
         &on_backup.path,
-        &format!("vrrp && eth.src == {mac_m} && vrrp.prio == 0"),
-    );
+        "vrrp",
+        &["frame.time_epoch", "eth.src", "vrrp.prio"],
+    )
+    .into_iter()
+    .filter_map(|r| match r.as_slice() {
+        [t, mac, p] => Some((t.parse().ok()?, mac.clone(), p.clone())),
+        _ => None,
+    })
+    .filter(|(t, _, _)| *t >= t_term)
+    .collect();
+    let zero = adverts
+        .iter()
+        .find(|(_, mac, p)| *mac == mac_m && p == "0")
+        .map(|a| a.0);
+    let Some(zero) = zero else {
+        panic!("{test}: no priority 0 advert on the wire after SIGTERM: {adverts:?}");
+    };
+    let first_k = adverts
+        .iter()
+        .find(|(t, mac, _)| *t >= zero && *mac == mac_k)
+        .map(|a| a.0);
+    let skew = (256.0 - f64::from(prio(k))) / 256.0 * mode.adv();
     assert!(
-        zero.iter().any(|&t| t >= t_term),
-        "{test}: no priority 0 advert on the wire after SIGTERM ({zero:?})"
+        first_k.is_some_and(|t| t - zero < 3.0 * mode.adv()),
+        "{test}: backup's first advert {first_k:?} not within the skew time ({skew:.3} s) \
+         of priority 0 at {zero}: {adverts:?}"
+    );
+    eprintln!(
+        "{test}: priority 0 -> backup's first advert {:.3} s (skew {skew:.3} s)",
+        first_k.map_or(f64::NAN, |t| t - zero)
     );
 
     // The client sees the new master announce the VIP (gratuitous ARP, or unsolicited NA)
@@ -285,6 +312,9 @@ fn mixed_pair(mode: Mode, ours_master: bool) {
         &[(lan.mac(0), prio(0)), (lan.mac(1), prio(1))],
     );
     eprintln!("{test}: with checks {:.1} s", now_epoch() - tstart);
+    if std::env::var_os("INTEROP_LOGS").is_some() {
+        eprintln!("{test}: logs\n{}", all(&ds));
+    }
     if std::env::var_os("INTEROP_KEEP").is_some() {
         eprintln!("{test}: keeping {}", dir.keep().display());
     }
@@ -468,6 +498,7 @@ fn preempt_delay_defers_takeover() {
         expect_master(&lan, 0, &[0, 1], vip, 10, &[&hi, &lo]);
         let took = now_epoch() - t0;
         assert!(took >= 2.5, "{test}: {took}");
+        eprintln!("{test}: took over {took:.2} s after start");
     });
 }
 
