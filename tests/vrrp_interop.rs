@@ -12,7 +12,8 @@
 //!
 //! Every wait is bounded; daemons, captures and namespaces are removed by Drop guards even on
 //! failure. Root, tcpdump, tshark and /usr/sbin/keepalived are needed: loud skip, or failure
-//! under CI=true.
+//! under CI=true. Debugging: INTEROP_LOGS=1 prints the mixed pairs' daemon logs,
+//! INTEROP_KEEP=1 keeps their pcaps (run with --nocapture).
 
 #[path = "support/interop.rs"]
 mod interop;
