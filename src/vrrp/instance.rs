@@ -592,7 +592,9 @@ impl Instance {
     }
 
     /// Handles one received packet addressed to this instance's VRID (§5.4).
-    pub fn on_packet(&mut self, p: &Parsed<'_>) -> Option<Input> {
+    /// Validates an advert for this instance: the machine's input, or why it was dropped
+    /// (already counted and logged here).
+    pub fn on_packet(&mut self, p: &Parsed<'_>) -> Result<Input, DropReason> {
         let last_master = match self.machine.state() {
             State::Backup => self.machine.master().map(|m| m.0),
             _ => None,
@@ -624,7 +626,7 @@ impl Instance {
             Ok(a) => a,
             Err(reason) => {
                 self.count_drop(&reason, true);
-                return None;
+                return Err(reason);
             }
         };
         self.stats.advert_rcvd = self.stats.advert_rcvd.saturating_add(1);
@@ -651,7 +653,7 @@ impl Instance {
             priority: acc.advert.priority,
             adver_int: acc.advert.interval(),
         };
-        Some(Input::Advert(adv))
+        Ok(Input::Advert(adv))
     }
 
     fn count_drop(&mut self, reason: &DropReason, dropped: bool) {
@@ -661,8 +663,11 @@ impl Instance {
         if dropped && reason.counts_as_received() {
             self.stats.advert_rcvd = self.stats.advert_rcvd.saturating_add(1);
         }
+        // Rate-limited: a flood must not turn into a logging storm (rxguard.rs).
         if let Some(line) = reason.log_message(&self.cfg.name) {
-            info!("{line}");
+            if super::rxguard::log_allowed() {
+                info!("{line}");
+            }
         }
     }
 

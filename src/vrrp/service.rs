@@ -25,6 +25,7 @@ use super::instance::{
 };
 use super::machine::{self, Input, State};
 use super::packet::{self, Received};
+use super::rxguard::{self, RxStats};
 use super::socket::{SocketOptions, VrrpSocket};
 use super::sync_group::{GroupAction, SyncGroup};
 use crate::config::model::vrrp::instance as model;
@@ -80,6 +81,8 @@ pub struct Engine {
     globals: Globals,
     statics: Statics,
     groups: Vec<GroupRt>,
+    /// Every received packet, accepted or dropped by reason (rxguard.rs).
+    pub rx: RxStats,
 }
 
 impl Engine {
@@ -188,13 +191,24 @@ impl Engine {
         }
     }
 
+    /// Runs the machines whose deadline has passed: the receive tasks call this before
+    /// each batch, so adverts go out on time under any receive load.
+    fn serve_due(&mut self, io: &mut Vec<Io>) {
+        if self.next_deadline().is_some_and(|t| t <= self.now()) {
+            self.on_timeout(io);
+        }
+    }
+
     fn on_packet(&mut self, key: &SockKey, rx: Received<'_>, io: &mut Vec<Io>) {
         let now = self.now();
         let p = match packet::parse(rx) {
             Ok(p) => p,
             Err(reason) => {
+                self.rx.drop(rxguard::label(&reason));
                 if let Some(line) = reason.log_message("") {
-                    info!("{line}");
+                    if rxguard::log_allowed() {
+                        info!("{line}");
+                    }
                 }
                 return;
             }
@@ -209,14 +223,21 @@ impl Engine {
             .position(|i| mine(i) && i.cfg.unicast_peers.iter().any(|pe| pe.addr == src))
             .or_else(|| self.instances.iter().position(mine));
         let Some(idx) = idx else {
-            if crate::log::detail() > 0 {
+            self.rx.drop(rxguard::UNKNOWN_VRID);
+            if crate::log::detail() > 0 && rxguard::log_allowed() {
                 info!("VRRP packet received for unknown VRID {vrid} from {src}");
             }
             return;
         };
-        let input = self.instances.get_mut(idx).and_then(|i| i.on_packet(&p));
-        if let Some(input) = input {
-            self.feed(idx, now, input, io);
+        let Some(inst) = self.instances.get_mut(idx) else {
+            return;
+        };
+        match inst.on_packet(&p) {
+            Ok(input) => {
+                self.rx.accept();
+                self.feed(idx, now, input, io);
+            }
+            Err(reason) => self.rx.drop(rxguard::label(&reason)),
         }
     }
 
@@ -589,31 +610,56 @@ fn wire_sockets(sh: &Shared) {
     }
 }
 
+/// One socket's receive task: at most [`rxguard::RX_BATCH`] packets per wake-up, due
+/// deadlines served before each batch, then a yield so the timer and I/O tasks run
+/// (issue #9: receiving must never delay sending).
 async fn rx_loop(key: SockKey, sock: Rc<VrrpSocket>, sh: Shared) {
     let mut buf = vec![0u8; 65536];
+    let mut overflow_seen = 0u32;
     loop {
-        let r = match sock.recv(&mut buf).await {
-            Ok(r) => r,
-            Err(e) => {
-                if crate::log::detail() > 0 {
-                    info!("VRRP receive error: {e}");
-                }
-                continue;
-            }
-        };
-        let data = buf.get(..r.len).unwrap_or_default();
-        let rx = match (r.src, r.dst) {
-            (IpAddr::V6(src), IpAddr::V6(dst)) => Received::V6 {
-                payload: data,
-                src,
-                dst,
-                hop_limit: Some(r.ttl),
-            },
-            _ => Received::V4(data),
-        };
         let mut io = Vec::new();
-        sh.engine.borrow_mut().on_packet(&key, rx, &mut io);
+        let res = sock
+            .recv_batch(&mut buf, rxguard::RX_BATCH, |r, data| {
+                let Ok(mut eng) = sh.engine.try_borrow_mut() else {
+                    return;
+                };
+                if io.is_empty() {
+                    eng.serve_due(&mut io);
+                }
+                let r = match r {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eng.rx.drop(rxguard::RECEIVE_ERROR);
+                        if crate::log::detail() > 0 && rxguard::log_allowed() {
+                            info!("VRRP receive error: {e}");
+                        }
+                        return;
+                    }
+                };
+                if let Some(n) = r.overflow {
+                    // Cumulative per socket: count what the kernel shed since last time.
+                    let shed = n.wrapping_sub(overflow_seen);
+                    overflow_seen = n;
+                    eng.rx.drop_n(rxguard::SOCKET_OVERFLOW, u64::from(shed));
+                }
+                let rx = match (r.src, r.dst) {
+                    (IpAddr::V6(src), IpAddr::V6(dst)) => Received::V6 {
+                        payload: data,
+                        src,
+                        dst,
+                        hop_limit: Some(r.ttl),
+                    },
+                    _ => Received::V4(data),
+                };
+                eng.on_packet(&key, rx, &mut io);
+            })
+            .await;
+        if let Err(e) = res {
+            info!("VRRP receive error: {e}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         sh.submit(io);
+        tokio::task::yield_now().await;
     }
 }
 
@@ -804,6 +850,7 @@ impl Service for VrrpService {
             globals: globals.clone(),
             statics,
             groups: Vec::new(),
+            rx: RxStats::default(),
         };
         let now = eng.now();
         let mut io = Vec::new();
@@ -850,14 +897,16 @@ impl Service for VrrpService {
                     let text: Rc<dyn Fn() -> String> = Rc::new(move || {
                         eng.try_borrow()
                             .map(|e| {
-                                super::metrics::render(e.instances.iter().map(|i| {
+                                let mut t = super::metrics::render(e.instances.iter().map(|i| {
                                     super::metrics::Row {
                                         name: i.name(),
                                         state: i.machine.state(),
                                         priority: i.machine.effective_priority(),
                                         stats: &i.stats,
                                     }
-                                }))
+                                }));
+                                t.push_str(&e.rx.to_metrics());
+                                t
                             })
                             .unwrap_or_default()
                     });
@@ -1109,6 +1158,11 @@ impl Service for VrrpService {
                         i.stats = Default::default();
                     }
                 }
+                // Not in keepalived: every socket's packets by outcome (rxguard.rs).
+                s.push_str(&eng.rx.to_text());
+                if clear {
+                    eng.rx = RxStats::default();
+                }
             }
         }
         s
@@ -1143,6 +1197,11 @@ impl Service for VrrpService {
                 )
             })
             .collect();
-        serde_json::json!({ "instances": names, "sync_groups": groups, "states": states })
+        serde_json::json!({
+            "instances": names,
+            "sync_groups": groups,
+            "states": states,
+            "rx": eng.rx.to_json(),
+        })
     }
 }
