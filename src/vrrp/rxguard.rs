@@ -25,10 +25,11 @@ use super::packet::DropReason;
 /// Packets handled per wake-up of one receive task before yielding.
 pub const RX_BATCH: usize = 32;
 
-/// Kernel receive buffer asked for each VRRP receive socket: ~1,000 full adverts, enough to
-/// ride out a burst while the task serves a deadline, small enough that a flood is shed by
-/// the kernel (and counted, `SO_RXQ_OVFL`) instead of queueing stale packets for seconds.
-pub const RX_SOCKET_BUFFER: usize = 256 * 1024;
+/// Kernel receive buffer asked for each VRRP receive socket (the kernel doubles it): about
+/// 1,000 queued packets at ~1 KiB truesize each, enough to ride out the scheduling gaps of a
+/// busy host, small enough that a flood is shed by the kernel (and counted, `SO_RXQ_OVFL`)
+/// instead of queueing stale packets: 1,000 packets are ~10 ms of our processing.
+pub const RX_SOCKET_BUFFER: usize = 512 * 1024;
 
 /// Drop log lines allowed per second; the rest are counted and summarised.
 pub const LOG_LINES_PER_SEC: u64 = 20;

@@ -165,7 +165,11 @@ impl VrrpSocket {
         let s = Self::base(ipv6, o)?;
         // Bounded buffer, and the kernel's count of what overflowed it, so a flood is
         // shed early and every shed packet is still accounted (issue #9, rxguard.rs).
-        s.set_recv_buffer_size(super::rxguard::RX_SOCKET_BUFFER)?;
+        let rcvbuf = i32::try_from(super::rxguard::RX_SOCKET_BUFFER).unwrap_or(i32::MAX);
+        // SO_RCVBUFFORCE passes net.core.rmem_max (we run as root); SO_RCVBUF is capped.
+        if set_int_opt(&s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, rcvbuf).is_err() {
+            s.set_recv_buffer_size(super::rxguard::RX_SOCKET_BUFFER)?;
+        }
         nsock::setsockopt(&s, sockopt::RxqOvfl, &1)?;
         let bind_to = o.group.or(o.local);
         if ipv6 {
