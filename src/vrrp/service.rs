@@ -310,6 +310,63 @@ impl Engine {
         }
     }
 
+    /// After a netlink overrun (events lost): replays the link changes the dump shows
+    /// against `known`, and restores missing VIPs and static addresses (§5.10).
+    fn resync(&mut self, known: &mut HashMap<u32, (String, bool)>, h: &Host, io: &mut Vec<Io>) {
+        *self.ifmap.borrow_mut() = h.ifmap();
+        for l in &h.links {
+            let up = l.is_up();
+            let before = known.insert(l.ifindex, (l.name.clone(), up));
+            if before.map(|b| b.1) != Some(up) {
+                self.on_link(l.ifindex, &l.name, up, io);
+            }
+        }
+        let gone: Vec<(u32, String)> = known
+            .iter()
+            .filter(|(i, _)| !h.links.iter().any(|l| l.ifindex == **i))
+            .map(|(i, (n, _))| (*i, n.clone()))
+            .collect();
+        for (i, n) in gone {
+            known.remove(&i);
+            self.on_link(i, &n, false, io);
+        }
+        let ifindexes: Vec<u32> = h.links.iter().map(|l| l.ifindex).collect();
+        for idx in 0..self.instances.len() {
+            let missing: Vec<IpAddr> = self
+                .instances
+                .get(idx)
+                .map(|i| {
+                    i.cfg
+                        .vips
+                        .iter()
+                        .chain(i.cfg.evips.iter())
+                        .map(|a| a.addr)
+                        .filter(|a| !h.addrs.iter().any(|x| x.addr == *a))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for a in missing {
+                for &ifx in &ifindexes {
+                    if let Some(i) = self.instances.get_mut(idx) {
+                        i.on_address_removed(ifx, a, io);
+                    }
+                }
+            }
+        }
+        for a in &h.addrs {
+            self.on_address_added(a.ifindex, a.addr, io);
+        }
+        for st in &self.statics.0 {
+            if !h
+                .addrs
+                .iter()
+                .any(|x| x.ifindex == st.ifindex && x.addr == st.addr)
+            {
+                io.push(Io::AddAddr(st.clone()));
+            }
+        }
+    }
+
     /// Builds the configured sync groups over the (fresh) instances in `members_of`.
     fn build_groups(&mut self, c: &Config, h: &Host, io: &mut Vec<Io>) {
         let now = self.now();
@@ -686,17 +743,41 @@ async fn timer_loop(sh: Shared) {
     }
 }
 
-async fn monitor_loop(mut mon: Monitor, sh: Shared) {
+async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<LinkInfo>) {
+    // Link states as last reported, to replay what an overrun hid.
+    let mut known: HashMap<u32, (String, bool)> = links
+        .iter()
+        .map(|l| (l.ifindex, (l.name.clone(), l.is_up())))
+        .collect();
     while let Some(ev) = mon.next().await {
         let mut io = Vec::new();
+        if ev == NetEvent::Overrun {
+            // ENOBUFS: events were lost. Re-read links and addresses and converge on them.
+            info!("Netlink monitor overrun - events lost, resynchronising");
+            match host(&nl).await {
+                Ok(h) => {
+                    mon.seed(&h.links);
+                    sh.engine.borrow_mut().resync(&mut known, &h, &mut io);
+                }
+                Err(e) => info!("Netlink resynchronisation failed: {e:?}"),
+            }
+            sh.submit(io);
+            continue;
+        }
         {
             let mut eng = sh.engine.borrow_mut();
             match ev {
                 NetEvent::LinkUp { ifindex, name } => {
+                    known.insert(ifindex, (name.clone(), true));
                     eng.ifmap.borrow_mut().insert(name.clone(), ifindex);
                     eng.on_link(ifindex, &name, true, &mut io);
                 }
-                NetEvent::LinkDown { ifindex, name } | NetEvent::LinkDeleted { ifindex, name } => {
+                NetEvent::LinkDown { ifindex, name } => {
+                    known.insert(ifindex, (name.clone(), false));
+                    eng.on_link(ifindex, &name, false, &mut io);
+                }
+                NetEvent::LinkDeleted { ifindex, name } => {
+                    known.remove(&ifindex);
                     eng.on_link(ifindex, &name, false, &mut io);
                 }
                 NetEvent::AddressAdded { ifindex, addr, .. } => {
@@ -705,7 +786,6 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared) {
                 NetEvent::AddressRemoved { ifindex, addr, .. } => {
                     eng.on_address_removed(ifindex, addr, &mut io);
                 }
-                NetEvent::Overrun => info!("Netlink monitor overrun - events lost"),
                 _ => {}
             }
         }
@@ -885,7 +965,7 @@ impl Service for VrrpService {
         sh.submit(io);
         let mut tasks = vec![
             tokio::task::spawn_local(timer_loop(sh.clone())),
-            tokio::task::spawn_local(monitor_loop(mon, sh.clone())),
+            tokio::task::spawn_local(monitor_loop(mon, sh.clone(), nl.clone(), h.links.clone())),
         ];
         if let Some(addr) = c.global.metrics_address {
             match std::net::TcpListener::bind(addr).and_then(|l| {
