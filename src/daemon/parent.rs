@@ -392,7 +392,12 @@ impl Parent<'_> {
         info!("Reloading ...");
         let cfg = load_config(self.opts);
         log_diagnostics(&cfg.loaded);
-        if fatal_status(&cfg.loaded).is_some() {
+        // A config the VRRP child would refuse (missing VRID, ...) is rejected here too:
+        // keepalived 2.2.7 lets its child exit and the whole daemon stops, leaving VIPs in
+        // place (observed, tests/vrrp_faults.rs); we keep running the old one (issue #9).
+        let vrrp_fatal = self.opts.wants(ChildKind::Vrrp, &cfg.sections)
+            && cfg.loaded.config.vrrp.fatal.is_some();
+        if fatal_status(&cfg.loaded).is_some() || vrrp_fatal {
             error!("New config failed validation - keeping the running configuration");
             return;
         }

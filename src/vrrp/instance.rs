@@ -753,6 +753,31 @@ impl Instance {
         self.garp(self.cfg.garp_master_repeat, io);
     }
 
+    /// A route was deleted (§5.10): a MASTER's virtual route is put back at once.
+    /// keepalived 2.2.7 drops to BACKUP and retakes MASTER to restore it (observed,
+    /// tests/vrrp_faults.rs); as for VIPs we restore it without the state flap.
+    pub fn on_route_removed(&mut self, r: &net::route::RouteInfo, io: &mut Vec<Io>) {
+        if !self.vips_set || self.machine.state() != State::Master {
+            return;
+        }
+        let (_, routes, _) = self.host_specs();
+        let lost: Vec<net::RouteSpec> = routes
+            .into_iter()
+            .filter(|s| {
+                s.prefix == r.prefix
+                    && s.table == r.table
+                    && r.dst.map_or(s.dst.is_unspecified(), |d| d == s.dst)
+            })
+            .collect();
+        for s in lost {
+            info!(
+                "({}) virtual route {}/{} removed - restoring",
+                self.cfg.name, s.dst, s.prefix
+            );
+            io.push(Io::AddRoute(s));
+        }
+    }
+
     /// A reload matched this instance to `new` (§5.14): VIPs, routes and rules gone from the
     /// config are removed now; the machine re-adds the rest if MASTER.
     /// Returns the machine's reload input.

@@ -786,6 +786,11 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<Link
                 NetEvent::AddressRemoved { ifindex, addr, .. } => {
                     eng.on_address_removed(ifindex, addr, &mut io);
                 }
+                NetEvent::RouteRemoved(r) => {
+                    for i in &mut eng.instances {
+                        i.on_route_removed(&r, &mut io);
+                    }
+                }
                 _ => {}
             }
         }
