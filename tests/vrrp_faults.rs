@@ -272,6 +272,35 @@ fn address_storm_keeps_vips() {
     );
     netns::must(&["ip", "-n", &ns, "-batch", &del.to_string_lossy()]);
     assert!(wait_until(5, || has_addr(&lan, 0, VIP)), "{}", a.log());
+    // Now overrun the monitor socket for sure: freeze the VRRP child (a busy host), churn
+    // thousands of netlink events, delete the VIP, thaw it. The child must notice the
+    // overrun, resynchronise and put the VIP back.
+    let pid = nix::unistd::Pid::from_raw(vrrp.expect("vrrp.pid"));
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP);
+    let churn = std::panic::catch_unwind(|| {
+        for _ in 0..10 {
+            netns::must(&["ip", "-n", &ns, "-batch", &add.to_string_lossy()]);
+            netns::must(&["ip", "-n", &ns, "-batch", &del.to_string_lossy()]);
+        }
+        // Deleted once the socket is full: this event is lost, only a resync finds it.
+        lan.must(
+            0,
+            &["ip", "addr", "del", &format!("{VIP}/32"), "dev", "eth0"],
+        );
+    });
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
+    churn.unwrap_or_else(|p| std::panic::resume_unwind(p));
+    assert!(
+        wait_until(10, || has_addr(&lan, 0, VIP)),
+        "VIP not restored after the overrun\n{}",
+        a.log()
+    );
+    assert!(
+        a.log()
+            .contains("Netlink monitor overrun - events lost, resynchronising"),
+        "no overrun seen (buffer too large for this churn?)\n{}",
+        a.log()
+    );
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(a.vrrp_pid(), vrrp, "{}", a.log());
     assert!(vrrp.is_some_and(alive), "{}", a.log());
