@@ -51,9 +51,7 @@ struct Outcome {
 }
 
 fn attack(real: bool) -> Option<Outcome> {
-    let Some(lan) = lan_or_skip("vrrp_hostile", 3) else {
-        return None;
-    };
+    let lan = lan_or_skip("vrrp_hostile", 3)?;
     let auth = format!(
         "  authentication {{\n    auth_type PASS\n    auth_pass {}\n  }}\n",
         String::from_utf8_lossy(PASS)

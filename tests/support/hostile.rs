@@ -188,10 +188,9 @@ pub fn flood(
         for _ in 0..256 {
             let (k, p) = &pkts[i % pkts.len()];
             i += 1;
-            match s.send_to(p, &to) {
-                Ok(_) => sent[*k] += 1,
-                // ENOBUFS and friends: the kernel refused it, it never reached the wire.
-                Err(_) => {}
+            // ENOBUFS and friends: the kernel refused it, it never reached the wire.
+            if s.send_to(p, &to).is_ok() {
+                sent[*k] += 1;
             }
         }
         if Instant::now() >= end {
