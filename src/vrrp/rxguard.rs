@@ -26,10 +26,10 @@ use super::packet::DropReason;
 pub const RX_BATCH: usize = 32;
 
 /// Kernel receive buffer asked for each VRRP receive socket (the kernel doubles it): about
-/// 1,000 queued packets at ~1 KiB truesize each, enough to ride out the scheduling gaps of a
-/// busy host, small enough that a flood is shed by the kernel (and counted, `SO_RXQ_OVFL`)
-/// instead of queueing stale packets: 1,000 packets are ~10 ms of our processing.
-pub const RX_SOCKET_BUFFER: usize = 512 * 1024;
+/// 2,000 queued packets at ~1 KiB truesize, enough to ride out the scheduling gaps of a busy
+/// host, small enough that a flood is shed by the kernel (and counted, `SO_RXQ_OVFL`) rather
+/// than queueing stale packets: 2,000 packets are ~15 ms of our processing (debug build).
+pub const RX_SOCKET_BUFFER: usize = 1024 * 1024;
 
 /// Drop log lines allowed per second; the rest are counted and summarised.
 pub const LOG_LINES_PER_SEC: u64 = 20;
