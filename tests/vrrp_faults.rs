@@ -236,14 +236,15 @@ fn vip_and_route_removed_by_hand_are_restored() {
     no_panic(&a);
 }
 
-/// 500 addresses added and removed at once on the master's interface (netlink floods, maybe
-/// an overrun of the monitor socket): no panic, the VIP stays, the daemon keeps running.
+/// 500 addresses added and removed at once on the master's interface: no panic, the VIP
+/// stays. Then a forced overrun of the monitor socket: the resync restores a VIP and a
+/// virtual route deleted while events were being lost.
 #[test]
 fn address_storm_keeps_vips() {
     let Some(lan) = lan_or_skip("address_storm_keeps_vips", 1) else {
         return;
     };
-    let a = Daemon::start(&lan, 0, false, &conf(200, "", &[&format!("{VIP}/32")]));
+    let a = Daemon::start(&lan, 0, false, &vip_route_conf());
     expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
     let vrrp = a.vrrp_pid();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -287,12 +288,18 @@ fn address_storm_keeps_vips() {
             0,
             &["ip", "addr", "del", &format!("{VIP}/32"), "dev", "eth0"],
         );
+        lan.must(0, &["ip", "route", "del", "198.51.100.0/24"]);
     });
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
     churn.unwrap_or_else(|p| std::panic::resume_unwind(p));
     assert!(
         wait_until(10, || has_addr(&lan, 0, VIP)),
         "VIP not restored after the overrun\n{}",
+        a.log()
+    );
+    assert!(
+        wait_until(5, || has_route(&lan, 0)),
+        "virtual route not restored after the overrun\n{}",
         a.log()
     );
     assert!(

@@ -757,19 +757,20 @@ impl Instance {
     /// keepalived 2.2.7 drops to BACKUP and retakes MASTER to restore it (observed,
     /// tests/vrrp_faults.rs); as for VIPs we restore it without the state flap.
     pub fn on_route_removed(&mut self, r: &net::route::RouteInfo, io: &mut Vec<Io>) {
+        self.restore_routes(|s| route_matches(s, r), io);
+    }
+
+    /// After a netlink overrun: puts back a MASTER's virtual routes missing from `present`.
+    pub fn restore_missing_routes(&mut self, present: &[net::route::RouteInfo], io: &mut Vec<Io>) {
+        self.restore_routes(|s| !present.iter().any(|r| route_matches(s, r)), io);
+    }
+
+    fn restore_routes(&mut self, lost: impl Fn(&net::RouteSpec) -> bool, io: &mut Vec<Io>) {
         if !self.vips_set || self.machine.state() != State::Master {
             return;
         }
         let (_, routes, _) = self.host_specs();
-        let lost: Vec<net::RouteSpec> = routes
-            .into_iter()
-            .filter(|s| {
-                s.prefix == r.prefix
-                    && s.table == r.table
-                    && r.dst.map_or(s.dst.is_unspecified(), |d| d == s.dst)
-            })
-            .collect();
-        for s in lost {
+        for s in routes.into_iter().filter(|s| lost(s)) {
             info!(
                 "({}) virtual route {}/{} removed - restoring",
                 self.cfg.name, s.dst, s.prefix
@@ -1019,6 +1020,13 @@ fn run_notify(sc: &crate::config::model::Script) {
         Ok(p) => crate::script::spawn_detached(&p),
         Err(e) => tracing::warn!("Cannot run notify script '{}': {e}", sc.text),
     }
+}
+
+/// Whether a kernel route is the one a spec describes (destination, prefix, table).
+fn route_matches(s: &net::RouteSpec, r: &net::route::RouteInfo) -> bool {
+    s.prefix == r.prefix
+        && s.table == r.table
+        && r.dst.map_or(s.dst.is_unspecified(), |d| d == s.dst)
 }
 
 // ---- config model → net specs ----

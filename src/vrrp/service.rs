@@ -757,7 +757,21 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<Link
             match host(&nl).await {
                 Ok(h) => {
                     mon.seed(&h.links);
-                    sh.engine.borrow_mut().resync(&mut known, &h, &mut io);
+                    // Both families read, or no route is judged missing.
+                    let routes = match (nl.routes(false).await, nl.routes(true).await) {
+                        (Ok(mut v4), Ok(v6)) => {
+                            v4.extend(v6);
+                            Some(v4)
+                        }
+                        _ => None,
+                    };
+                    let mut eng = sh.engine.borrow_mut();
+                    eng.resync(&mut known, &h, &mut io);
+                    if let Some(routes) = &routes {
+                        for inst in &mut eng.instances {
+                            inst.restore_missing_routes(routes, &mut io);
+                        }
+                    }
                 }
                 Err(e) => info!("Netlink resynchronisation failed: {e:?}"),
             }
