@@ -4,8 +4,8 @@
 //!   socket, reported by `SO_RXQ_OVFL`) is counted once: `received = accepted + Σ drops`,
 //!   drops keyed by a stable reason label. keepalived counts only some drops, per instance;
 //!   this set also counts those that happen before an instance is found (unknown VRID,
-//!   truncated packets, receive errors). Shown after the instances in `keepalived.stats`,
-//!   under `"rx"` in the status file, and as `keepalived_vrrp_rx_*` metrics.
+//!   truncated packets, receive errors). Shown after the instances in `keepalived.stats`
+//!   and as `keepalived_vrrp_rx_*` metrics (`to_json` for embedding elsewhere).
 //! * [`log_allowed`]: keepalived logs every dropped packet; under a flood that costs more
 //!   than the drop itself, so drop lines are limited per second and the rest summed up.
 //! * [`RX_BATCH`]: the most packets one receive task handles per wake-up before it yields

@@ -1296,11 +1296,6 @@ impl Service for VrrpService {
                 )
             })
             .collect();
-        serde_json::json!({
-            "instances": names,
-            "sync_groups": groups,
-            "states": states,
-            "rx": eng.rx.to_json(),
-        })
+        serde_json::json!({ "instances": names, "sync_groups": groups, "states": states })
     }
 }
