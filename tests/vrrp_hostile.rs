@@ -47,6 +47,7 @@ struct Outcome {
     backup_cpu: f64,
     logs: String,
     backup_took_over: bool,
+    metrics: String,
     master_left: bool,
 }
 
@@ -57,7 +58,15 @@ fn attack(real: bool) -> Option<Outcome> {
         String::from_utf8_lossy(PASS)
     );
     let vip = format!("{VIP}/32");
-    let m = Daemon::start(&lan, 0, real, &conf(200, &auth, &[&vip]));
+    let mut mconf = conf(200, &auth, &[&vip]);
+    if !real {
+        // Ours only (keepalived rejects the keyword): metrics read during the attack.
+        mconf = mconf.replace(
+            "router_id test\n",
+            "router_id test\n  metrics_address 127.0.0.1:9650\n",
+        );
+    }
+    let m = Daemon::start(&lan, 0, real, &mconf);
     let b = Daemon::start(&lan, 1, real, &conf(100, &auth, &[&vip]));
     expect_master(&lan, 0, &[0, 1], VIP, 15, &[&m, &b]);
     std::thread::sleep(Duration::from_millis(1500));
@@ -89,6 +98,21 @@ fn attack(real: bool) -> Option<Outcome> {
     let b_cpu = bpid.map_or(0.0, cpu_secs) - b_cpu0;
     // Let the sockets drain before reading the counters.
     std::thread::sleep(Duration::from_millis(500));
+    let metrics = if real {
+        String::new()
+    } else {
+        lan.run_in(0, || async {
+            use std::io::{Read, Write};
+            let mut c = std::net::TcpStream::connect("127.0.0.1:9650").expect("metrics");
+            c.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            c.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+                .expect("write");
+            let mut t = String::new();
+            let _ = c.read_to_string(&mut t);
+            t
+        })
+    };
     let m_after = stats_text(&m);
     let b_after = stats_text(&b);
     let logs = logs(&[&m, &b]);
@@ -101,6 +125,7 @@ fn attack(real: bool) -> Option<Outcome> {
         master_cpu: m_cpu,
         backup_cpu: b_cpu,
         backup_took_over: b.log().contains("Entering MASTER STATE"),
+        metrics,
         master_left: m.log().matches("Entering MASTER STATE").count() != 1
             || m.log().contains("Entering BACKUP STATE") && {
                 // The start-up BACKUP precedes the one MASTER entry; any later one is a loss.
@@ -240,6 +265,15 @@ fn ours_keep_mastership_under_attack() {
         rx.dropped() as f64 >= 0.95 * total as f64,
         "master accounted {} of {total} packets: {rx:?}",
         rx.dropped()
+    );
+    // The same counters on the metrics endpoint, read after the run.
+    assert!(
+        o.metrics
+            .contains("keepalived_vrrp_rx_dropped_total{reason=\"unknown_vrid\"} ")
+            && o.metrics
+                .contains("keepalived_vrrp_state{instance=\"VI_1\"} 2\n"),
+        "{}",
+        o.metrics
     );
     for kind in [
         "bad_password",
