@@ -244,11 +244,12 @@ pub fn fatal_status(loaded: &Loaded) -> Option<i32> {
 /// Why a reload must not apply this configuration: everything [`fatal_status`] refuses,
 /// plus the errors that would make keepalived's VRRP child exit (duplicate VRID, missing
 /// interface, ...). keepalived applies those and dies; we keep the running configuration.
-pub fn reload_refusal(loaded: &Loaded) -> Option<String> {
+/// `vrrp_wanted`: whether a VRRP child runs (not with `-C`).
+pub fn reload_refusal(loaded: &Loaded, vrrp_wanted: bool) -> Option<String> {
     if fatal_status(loaded).is_some() {
         return Some("a keyword is missing its parameter".into());
     }
-    loaded.config.vrrp.fatal.clone()
+    loaded.config.vrrp.fatal.clone().filter(|_| vrrp_wanted)
 }
 
 /// Logs every diagnostic as one line (`file:line:col: severity: message`).

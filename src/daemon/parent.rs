@@ -392,7 +392,10 @@ impl Parent<'_> {
         info!("Reloading ...");
         let cfg = load_config(self.opts);
         log_diagnostics(&cfg.loaded);
-        if let Some(why) = reload_refusal(&cfg.loaded) {
+        // keepalived 2.2.7 lets its VRRP child exit on such a config and the whole daemon
+        // stops, leaving VIPs in place (observed, tests/vrrp_faults.rs); we keep running.
+        let vrrp_wanted = self.opts.wants(ChildKind::Vrrp, &cfg.sections);
+        if let Some(why) = reload_refusal(&cfg.loaded, vrrp_wanted) {
             error!("New config failed validation - keeping the running configuration");
             error!("Reload refused: {why}");
             return;

@@ -624,7 +624,9 @@ impl Instance {
     }
 
     /// Handles one received packet addressed to this instance's VRID (§5.4).
-    pub fn on_packet(&mut self, p: &Parsed<'_>) -> Option<Input> {
+    /// Validates an advert for this instance: the machine's input, or why it was dropped
+    /// (already counted and logged here).
+    pub fn on_packet(&mut self, p: &Parsed<'_>) -> Result<Input, DropReason> {
         let last_master = match self.machine.state() {
             State::Backup => self.machine.master().map(|m| m.0),
             _ => None,
@@ -656,7 +658,7 @@ impl Instance {
             Ok(a) => a,
             Err(reason) => {
                 self.count_drop(&reason, true);
-                return None;
+                return Err(reason);
             }
         };
         self.stats.advert_rcvd = self.stats.advert_rcvd.saturating_add(1);
@@ -683,7 +685,7 @@ impl Instance {
             priority: acc.advert.priority,
             adver_int: acc.advert.interval(),
         };
-        Some(Input::Advert(adv))
+        Ok(Input::Advert(adv))
     }
 
     fn count_drop(&mut self, reason: &DropReason, dropped: bool) {
@@ -693,8 +695,11 @@ impl Instance {
         if dropped && reason.counts_as_received() {
             self.stats.advert_rcvd = self.stats.advert_rcvd.saturating_add(1);
         }
+        // Rate-limited: a flood must not turn into a logging storm (rxguard.rs).
         if let Some(line) = reason.log_message(&self.cfg.name) {
-            info!("{line}");
+            if super::rxguard::log_allowed() {
+                info!("{line}");
+            }
         }
     }
 
@@ -778,6 +783,32 @@ impl Instance {
         );
         io.extend(specs.into_iter().map(Io::AddAddr));
         self.garp(self.cfg.garp_master_repeat, io);
+    }
+
+    /// A route was deleted (§5.10): a MASTER's virtual route is put back at once.
+    /// keepalived 2.2.7 drops to BACKUP and retakes MASTER to restore it (observed,
+    /// tests/vrrp_faults.rs); as for VIPs we restore it without the state flap.
+    pub fn on_route_removed(&mut self, r: &net::route::RouteInfo, io: &mut Vec<Io>) {
+        self.restore_routes(|s| route_matches(s, r), io);
+    }
+
+    /// After a netlink overrun: puts back a MASTER's virtual routes missing from `present`.
+    pub fn restore_missing_routes(&mut self, present: &[net::route::RouteInfo], io: &mut Vec<Io>) {
+        self.restore_routes(|s| !present.iter().any(|r| route_matches(s, r)), io);
+    }
+
+    fn restore_routes(&mut self, lost: impl Fn(&net::RouteSpec) -> bool, io: &mut Vec<Io>) {
+        if !self.vips_set || self.machine.state() != State::Master {
+            return;
+        }
+        let (_, routes, _) = self.host_specs();
+        for s in routes.into_iter().filter(|s| lost(s)) {
+            info!(
+                "({}) virtual route {}/{} removed - restoring",
+                self.cfg.name, s.dst, s.prefix
+            );
+            io.push(Io::AddRoute(s));
+        }
     }
 
     /// A reload matched this instance to `new` (§5.14): VIPs, routes and rules gone from the
@@ -1001,6 +1032,13 @@ pub fn notify_hook(cfg: &model::Instance, event: NotifyEvent, priority: u8) {
         );
     }
     super::alerts::instance_event(cfg, ev, priority);
+}
+
+/// Whether a kernel route is the one a spec describes (destination, prefix, table).
+fn route_matches(s: &net::RouteSpec, r: &net::route::RouteInfo) -> bool {
+    s.prefix == r.prefix
+        && s.table == r.table
+        && r.dst.map_or(s.dst.is_unspecified(), |d| d == s.dst)
 }
 
 // ---- config model → net specs ----

@@ -8,6 +8,7 @@ pub mod instance;
 pub mod machine;
 pub mod metrics;
 pub mod packet;
+pub mod rxguard;
 pub mod service;
 pub mod socket;
 pub mod sync_group;

@@ -26,6 +26,7 @@ use super::instance::{
 };
 use super::machine::{self, Input, State};
 use super::packet::{self, Received};
+use super::rxguard::{self, RxStats};
 use super::socket::{SocketOptions, VrrpSocket};
 use super::sync_group::{GroupAction, SyncGroup};
 use super::tracking::{self, Target, Tracking};
@@ -98,6 +99,8 @@ pub struct Engine {
     /// `vrrp_startup_delay` (§5.6): no machine timer fires before this, so nothing is sent
     /// and no instance leaves BACKUP; adverts received meanwhile are still processed.
     hold_until: Option<machine::Instant>,
+    /// Every received packet, accepted or dropped by reason (rxguard.rs).
+    pub rx: RxStats,
 }
 
 impl Engine {
@@ -229,13 +232,24 @@ impl Engine {
         }
     }
 
+    /// Runs the machines whose deadline has passed: the receive tasks call this before
+    /// each batch, so adverts go out on time under any receive load.
+    fn serve_due(&mut self, io: &mut Vec<Io>) {
+        if self.next_deadline().is_some_and(|t| t <= self.now()) {
+            self.on_timeout(io);
+        }
+    }
+
     fn on_packet(&mut self, key: &SockKey, rx: Received<'_>, io: &mut Vec<Io>) {
         let now = self.now();
         let p = match packet::parse(rx) {
             Ok(p) => p,
             Err(reason) => {
+                self.rx.drop(rxguard::label(&reason));
                 if let Some(line) = reason.log_message("") {
-                    info!("{line}");
+                    if rxguard::log_allowed() {
+                        info!("{line}");
+                    }
                 }
                 return;
             }
@@ -250,14 +264,21 @@ impl Engine {
             .position(|i| mine(i) && i.cfg.unicast_peers.iter().any(|pe| pe.addr == src))
             .or_else(|| self.instances.iter().position(mine));
         let Some(idx) = idx else {
-            if crate::log::detail() > 0 {
+            self.rx.drop(rxguard::UNKNOWN_VRID);
+            if crate::log::detail() > 0 && rxguard::log_allowed() {
                 info!("VRRP packet received for unknown VRID {vrid} from {src}");
             }
             return;
         };
-        let input = self.instances.get_mut(idx).and_then(|i| i.on_packet(&p));
-        if let Some(input) = input {
-            self.feed(idx, now, input, io);
+        let Some(inst) = self.instances.get_mut(idx) else {
+            return;
+        };
+        match inst.on_packet(&p) {
+            Ok(input) => {
+                self.rx.accept();
+                self.feed(idx, now, input, io);
+            }
+            Err(reason) => self.rx.drop(rxguard::label(&reason)),
         }
     }
 
@@ -326,6 +347,63 @@ impl Engine {
         for s in &self.statics.0 {
             if s.ifindex == ifindex && s.addr == addr {
                 io.push(Io::AddAddr(s.clone()));
+            }
+        }
+    }
+
+    /// After a netlink overrun (events lost): replays the link changes the dump shows
+    /// against `known`, and restores missing VIPs and static addresses (§5.10).
+    fn resync(&mut self, known: &mut HashMap<u32, (String, bool)>, h: &Host, io: &mut Vec<Io>) {
+        *self.ifmap.borrow_mut() = h.ifmap();
+        for l in &h.links {
+            let up = l.is_up();
+            let before = known.insert(l.ifindex, (l.name.clone(), up));
+            if before.map(|b| b.1) != Some(up) {
+                self.on_link(l.ifindex, &l.name, up, io);
+            }
+        }
+        let gone: Vec<(u32, String)> = known
+            .iter()
+            .filter(|(i, _)| !h.links.iter().any(|l| l.ifindex == **i))
+            .map(|(i, (n, _))| (*i, n.clone()))
+            .collect();
+        for (i, n) in gone {
+            known.remove(&i);
+            self.on_link(i, &n, false, io);
+        }
+        let ifindexes: Vec<u32> = h.links.iter().map(|l| l.ifindex).collect();
+        for idx in 0..self.instances.len() {
+            let missing: Vec<IpAddr> = self
+                .instances
+                .get(idx)
+                .map(|i| {
+                    i.cfg
+                        .vips
+                        .iter()
+                        .chain(i.cfg.evips.iter())
+                        .map(|a| a.addr)
+                        .filter(|a| !h.addrs.iter().any(|x| x.addr == *a))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for a in missing {
+                for &ifx in &ifindexes {
+                    if let Some(i) = self.instances.get_mut(idx) {
+                        i.on_address_removed(ifx, a, io);
+                    }
+                }
+            }
+        }
+        for a in &h.addrs {
+            self.on_address_added(a.ifindex, a.addr, io);
+        }
+        for st in &self.statics.0 {
+            if !h
+                .addrs
+                .iter()
+                .any(|x| x.ifindex == st.ifindex && x.addr == st.addr)
+            {
+                io.push(Io::AddAddr(st.clone()));
             }
         }
     }
@@ -681,31 +759,56 @@ fn wire_sockets(sh: &Shared) {
     }
 }
 
+/// One socket's receive task: at most [`rxguard::RX_BATCH`] packets per wake-up, due
+/// deadlines served before each batch, then a yield so the timer and I/O tasks run
+/// (issue #9: receiving must never delay sending).
 async fn rx_loop(key: SockKey, sock: Rc<VrrpSocket>, sh: Shared) {
     let mut buf = vec![0u8; 65536];
+    let mut overflow_seen = 0u32;
     loop {
-        let r = match sock.recv(&mut buf).await {
-            Ok(r) => r,
-            Err(e) => {
-                if crate::log::detail() > 0 {
-                    info!("VRRP receive error: {e}");
-                }
-                continue;
-            }
-        };
-        let data = buf.get(..r.len).unwrap_or_default();
-        let rx = match (r.src, r.dst) {
-            (IpAddr::V6(src), IpAddr::V6(dst)) => Received::V6 {
-                payload: data,
-                src,
-                dst,
-                hop_limit: Some(r.ttl),
-            },
-            _ => Received::V4(data),
-        };
         let mut io = Vec::new();
-        sh.engine.borrow_mut().on_packet(&key, rx, &mut io);
+        let res = sock
+            .recv_batch(&mut buf, rxguard::RX_BATCH, |r, data| {
+                let Ok(mut eng) = sh.engine.try_borrow_mut() else {
+                    return;
+                };
+                if io.is_empty() {
+                    eng.serve_due(&mut io);
+                }
+                let r = match r {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eng.rx.drop(rxguard::RECEIVE_ERROR);
+                        if crate::log::detail() > 0 && rxguard::log_allowed() {
+                            info!("VRRP receive error: {e}");
+                        }
+                        return;
+                    }
+                };
+                if let Some(n) = r.overflow {
+                    // Cumulative per socket: count what the kernel shed since last time.
+                    let shed = n.wrapping_sub(overflow_seen);
+                    overflow_seen = n;
+                    eng.rx.drop_n(rxguard::SOCKET_OVERFLOW, u64::from(shed));
+                }
+                let rx = match (r.src, r.dst) {
+                    (IpAddr::V6(src), IpAddr::V6(dst)) => Received::V6 {
+                        payload: data,
+                        src,
+                        dst,
+                        hop_limit: Some(r.ttl),
+                    },
+                    _ => Received::V4(data),
+                };
+                eng.on_packet(&key, rx, &mut io);
+            })
+            .await;
+        if let Err(e) = res {
+            info!("VRRP receive error: {e}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         sh.submit(io);
+        tokio::task::yield_now().await;
     }
 }
 
@@ -757,17 +860,55 @@ async fn tracking_loop(mut rx: mpsc::UnboundedReceiver<tracking::Event>, sh: Sha
     }
 }
 
-async fn monitor_loop(mut mon: Monitor, sh: Shared) {
+async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<LinkInfo>) {
+    // Link states as last reported, to replay what an overrun hid.
+    let mut known: HashMap<u32, (String, bool)> = links
+        .iter()
+        .map(|l| (l.ifindex, (l.name.clone(), l.is_up())))
+        .collect();
     while let Some(ev) = mon.next().await {
         let mut io = Vec::new();
+        if ev == NetEvent::Overrun {
+            // ENOBUFS: events were lost. Re-read links and addresses and converge on them.
+            info!("Netlink monitor overrun - events lost, resynchronising");
+            match host(&nl).await {
+                Ok(h) => {
+                    mon.seed(&h.links);
+                    // Both families read, or no route is judged missing.
+                    let routes = match (nl.routes(false).await, nl.routes(true).await) {
+                        (Ok(mut v4), Ok(v6)) => {
+                            v4.extend(v6);
+                            Some(v4)
+                        }
+                        _ => None,
+                    };
+                    let mut eng = sh.engine.borrow_mut();
+                    eng.resync(&mut known, &h, &mut io);
+                    if let Some(routes) = &routes {
+                        for inst in &mut eng.instances {
+                            inst.restore_missing_routes(routes, &mut io);
+                        }
+                    }
+                }
+                Err(e) => info!("Netlink resynchronisation failed: {e:?}"),
+            }
+            sh.submit(io);
+            continue;
+        }
         {
             let mut eng = sh.engine.borrow_mut();
             match ev {
                 NetEvent::LinkUp { ifindex, name } => {
+                    known.insert(ifindex, (name.clone(), true));
                     eng.ifmap.borrow_mut().insert(name.clone(), ifindex);
                     eng.on_link(ifindex, &name, true, &mut io);
                 }
-                NetEvent::LinkDown { ifindex, name } | NetEvent::LinkDeleted { ifindex, name } => {
+                NetEvent::LinkDown { ifindex, name } => {
+                    known.insert(ifindex, (name.clone(), false));
+                    eng.on_link(ifindex, &name, false, &mut io);
+                }
+                NetEvent::LinkDeleted { ifindex, name } => {
+                    known.remove(&ifindex);
                     eng.on_link(ifindex, &name, false, &mut io);
                 }
                 NetEvent::AddressAdded { ifindex, addr, .. } => {
@@ -776,7 +917,11 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared) {
                 NetEvent::AddressRemoved { ifindex, addr, .. } => {
                     eng.on_address_removed(ifindex, addr, &mut io);
                 }
-                NetEvent::Overrun => info!("Netlink monitor overrun - events lost"),
+                NetEvent::RouteRemoved(r) => {
+                    for i in &mut eng.instances {
+                        i.on_route_removed(&r, &mut io);
+                    }
+                }
                 _ => {}
             }
         }
@@ -906,6 +1051,7 @@ impl Service for VrrpService {
             groups: Vec::new(),
             tracking: Tracking::start(c, track_tx),
             hold_until: None,
+            rx: RxStats::default(),
         };
         let now = eng.now();
         if let Some(d) = c.global.vrrp_startup_delay {
@@ -944,7 +1090,7 @@ impl Service for VrrpService {
         sh.submit(io);
         let mut tasks = vec![
             tokio::task::spawn_local(timer_loop(sh.clone())),
-            tokio::task::spawn_local(monitor_loop(mon, sh.clone())),
+            tokio::task::spawn_local(monitor_loop(mon, sh.clone(), nl.clone(), h.links.clone())),
             tokio::task::spawn_local(tracking_loop(track_rx, sh.clone())),
         ];
         if let Some(addr) = c.global.metrics_address {
@@ -957,14 +1103,16 @@ impl Service for VrrpService {
                     let text: Rc<dyn Fn() -> String> = Rc::new(move || {
                         eng.try_borrow()
                             .map(|e| {
-                                super::metrics::render(e.instances.iter().map(|i| {
+                                let mut t = super::metrics::render(e.instances.iter().map(|i| {
                                     super::metrics::Row {
                                         name: i.name(),
                                         state: i.machine.state(),
                                         priority: i.machine.effective_priority(),
                                         stats: &i.stats,
                                     }
-                                }))
+                                }));
+                                t.push_str(&e.rx.to_metrics());
+                                t
                             })
                             .unwrap_or_default()
                     });
@@ -1228,6 +1376,11 @@ impl Service for VrrpService {
                     if clear {
                         i.stats = Default::default();
                     }
+                }
+                // Not in keepalived: every socket's packets by outcome (rxguard.rs).
+                s.push_str(&eng.rx.to_text());
+                if clear {
+                    eng.rx = RxStats::default();
                 }
             }
         }

@@ -53,6 +53,9 @@ pub struct Received {
     /// IPv4 TTL or IPv6 hop limit (must be 255, RFC 5798 §7.1).
     pub ttl: u8,
     pub ifindex: u32,
+    /// The socket's cumulative count of packets the kernel dropped because the receive
+    /// buffer was full (`SO_RXQ_OVFL`), when the kernel reported it.
+    pub overflow: Option<u32>,
 }
 
 /// A non-blocking VRRP raw socket registered with tokio.
@@ -169,6 +172,14 @@ impl VrrpSocket {
     fn receiver_proto(ipv6: bool, o: &SocketOptions, proto: i32) -> io::Result<Self> {
         Self::check_family(ipv6, o)?;
         let s = Self::base(ipv6, o, proto)?;
+        // Bounded buffer, and the kernel's count of what overflowed it, so a flood is
+        // shed early and every shed packet is still accounted (issue #9, rxguard.rs).
+        let rcvbuf = i32::try_from(super::rxguard::RX_SOCKET_BUFFER).unwrap_or(i32::MAX);
+        // SO_RCVBUFFORCE passes net.core.rmem_max (we run as root); SO_RCVBUF is capped.
+        if set_int_opt(&s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, rcvbuf).is_err() {
+            s.set_recv_buffer_size(super::rxguard::RX_SOCKET_BUFFER)?;
+        }
+        nsock::setsockopt(&s, sockopt::RxqOvfl, &1)?;
         let bind_to = o.group.or(o.local);
         if ipv6 {
             s.set_recv_hoplimit_v6(true)?;
@@ -222,6 +233,32 @@ impl VrrpSocket {
             .await
     }
 
+    /// Waits until the socket is readable, then handles up to `max` queued packets without
+    /// waiting again: `f` gets each result and its bytes (empty on error). Returns how many
+    /// were handled; a receive task yields between batches so it cannot starve the timers.
+    pub async fn recv_batch(
+        &self,
+        buf: &mut [u8],
+        max: usize,
+        mut f: impl FnMut(io::Result<Received>, &[u8]),
+    ) -> io::Result<usize> {
+        let (ipv6, ifindex) = (self.ipv6, self.ifindex);
+        let mut guard = self.fd.readable().await?;
+        let mut n = 0;
+        while n < max {
+            match guard.try_io(|s| recv_one(s.get_ref().as_raw_fd(), ipv6, ifindex, buf)) {
+                Ok(Ok(r)) => {
+                    let data = buf.get(..r.len).unwrap_or_default();
+                    f(Ok(r), data);
+                }
+                Ok(Err(e)) => f(Err(e), &[]),
+                Err(_would_block) => break,
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Receives one advert into `buf`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
         let ipv6 = self.ipv6;
@@ -245,7 +282,7 @@ fn scope_for(a: &Ipv6Addr, ifindex: u32) -> u32 {
 }
 
 fn recv_one(fd: i32, ipv6: bool, ifindex: u32, buf: &mut [u8]) -> io::Result<Received> {
-    let mut cmsg = nix030::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::in_pktinfo);
+    let mut cmsg = nix030::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::in_pktinfo, u32);
     let mut iov = [IoSliceMut::new(buf)];
     let msg = nsock::recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
     if msg.flags.contains(MsgFlags::MSG_TRUNC) {
@@ -258,8 +295,10 @@ fn recv_one(fd: i32, ipv6: bool, ifindex: u32, buf: &mut [u8]) -> io::Result<Rec
     let mut hops = None;
     let mut dst = None;
     let mut in_if = None;
+    let mut overflow = None;
     for c in msg.cmsgs()? {
         match c {
+            ControlMessageOwned::RxqOvfl(n) => overflow = Some(n),
             ControlMessageOwned::Ipv6HopLimit(h) => hops = u8::try_from(h).ok(),
             ControlMessageOwned::Ipv6PacketInfo(pi) => {
                 dst = Some(IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)));
@@ -291,6 +330,7 @@ fn recv_one(fd: i32, ipv6: bool, ifindex: u32, buf: &mut [u8]) -> io::Result<Rec
             dst,
             ttl,
             ifindex,
+            overflow,
         });
     }
     // IPv4 raw sockets deliver the header: TTL at 8, source at 12, destination at 16.
@@ -312,6 +352,7 @@ fn recv_one(fd: i32, ipv6: bool, ifindex: u32, buf: &mut [u8]) -> io::Result<Rec
         dst,
         ttl,
         ifindex,
+        overflow,
     })
 }
 
