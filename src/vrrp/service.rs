@@ -60,8 +60,32 @@ struct Shared {
 
 impl Shared {
     /// Queues I/O for the I/O task and wakes the timer task (deadlines may have moved).
+    /// Adverts go out at once when the socket takes them: queued behind hundreds of
+    /// netlink address changes and GARPs (500 instances turning MASTER together), they
+    /// would reach the peers after their master-down timers and start needless elections.
     fn submit(&self, io: Vec<Io>) {
         for i in io {
+            let i = match i {
+                Io::Send {
+                    sock,
+                    pkt,
+                    dst,
+                    iname,
+                } => match sock.try_send_to(&pkt, dst) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Io::Send {
+                        sock,
+                        pkt,
+                        dst,
+                        iname,
+                    },
+                    Err(e) => {
+                        info!("({iname}) Unable to send advert to {dst}: {e}");
+                        continue;
+                    }
+                    Ok(_) => continue,
+                },
+                other => other,
+            };
             let _ = self.io_tx.send(i);
         }
         self.wake.notify_one();
@@ -548,6 +572,11 @@ fn wire_sockets(sh: &Shared) {
             })
             .collect();
         for (key, ifname, ttl, iname, src) in keys {
+            // One receiver per key (§5.1 sockpool): instances sharing an interface must not
+            // each open one, or every advert reaches the engine once per instance.
+            if spawn.iter().any(|(k, _)| k == &key) {
+                continue;
+            }
             match open_sockets(&mut eng, &key, &ifname, ttl, src) {
                 Ok(Some(rx)) => spawn.push((key, rx)),
                 Ok(None) => {}
