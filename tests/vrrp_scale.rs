@@ -190,7 +190,7 @@ fn run(lan: &MultiLan, real: bool, limit: Duration) -> (Outcome, [Daemon; 2]) {
 fn report(who: &str, o: &Outcome) -> String {
     format!(
         "{who}: settled after {:?} (limit 2×{MASTER_DOWN:?} + {SLACK:?}); transitions logged \
-         before settling A={} B={} (1000 = one per instance); during the next {OBSERVE:?} \
+         before settling A={} B={} (750 each without flips: 500 BACKUP (init) + 250 MASTER); during the next {OBSERVE:?} \
          A={} B={}; VIPs held A={} B={} (expected 250 each), misplaced A={} B={}",
         o.settle,
         o.before[0],
