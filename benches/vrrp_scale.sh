@@ -7,8 +7,9 @@
 #   - CPU: utime+stime (/proc/PID/stat) of every process of both daemons over a steady window,
 #     as % of one core per daemon; RSS: sum of VmRSS of every process, per daemon;
 #   - state transitions logged during the window (0 when settled);
-# and with 500 instances: reload (SIGHUP to node A until its log says "Reload complete"), and
-# the config test (`-t -f`) time on the 500-instance configuration (median of 5).
+# with 500 instances: reload (SIGHUP to node A until its log says "Reload complete"); and the
+# config test (`-t -f`) time on the 500-instance configuration and on 20 virtual servers x
+# 1,000 real servers (wall and CPU time of the process from `perf stat`, median of 5).
 # Prints markdown tables on stdout; progress on stderr.
 #
 # Usage (root): cargo build --release && benches/vrrp_scale.sh > /tmp/bench.md
@@ -29,6 +30,7 @@ HZ=$(getconf CLK_TCK)
 
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
 [ -x "$OURS" ] || { echo "no $OURS: run cargo build --release first" >&2; exit 1; }
+command -v perf >/dev/null || { echo "needs perf (linux-perf) for the config test timings" >&2; exit 1; }
 [ -x "$REAL" ] || { echo "no $REAL (keepalived 2.2.7)" >&2; exit 1; }
 
 P="kvsb$$"
@@ -161,15 +163,7 @@ for count in $COUNTS; do
                 sleep 0.02
             done
             RELOAD[$who]=${took:-">60000"}
-            bin=$([ "$who" = ours ] && echo "$OURS" || echo "$REAL")
-            times=()
-            for _ in 1 2 3 4 5; do
-                t0=$(ms)
-                ip netns exec "${NS[0]}" "$bin" -t -f "$WORK/$who-0-$count/keepalived.conf" >/dev/null 2>&1 || true
-                times+=($(( $(ms) - t0 )))
-            done
-            CHECK[$who]=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
-            log "  reload ${RELOAD[$who]} ms, config test ${CHECK[$who]} ms"
+            log "  reload ${RELOAD[$who]} ms"
         fi
         stop "$a" "$b"
         # The real keepalived removes its VIPs at stop; make sure before the next run.
@@ -177,7 +171,45 @@ for count in $COUNTS; do
     done
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a !~ />/ && b !~ />/) printf "%.2f", a / b; else printf "n/a" }'; }
+# Config test (-t) on the 500-instance VRRP configuration and on 20 virtual servers x 1,000
+# real servers (TCP_CHECK, the shape of benches/config_parse.rs), median of 5, in node A.
+lvs_conf() {
+    awk 'BEGIN {
+        print "global_defs {\n  router_id bench\n}\n"
+        for (v = 1; v <= 20; v++) {
+            printf "virtual_server 2001:db8::%x 80 {\n  delay_loop 6\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n\n", v
+            for (r = 1; r <= 1000; r++)
+                printf "  real_server 2001:db8:1:%x::%x 80 {\n    weight 1\n    TCP_CHECK {\n      connect_timeout 3\n    }\n  }\n", v, r
+            print "}\n"
+        }
+    }'
+}
+conf 0 500 > "$WORK/vrrp500.conf"
+lvs_conf > "$WORK/lvs.conf"
+# Prints "WALL / CPU" in ms (medians of 5; perf stat duration_time / task-clock of the -t
+# process, so the namespace switch of `ip netns exec` is not counted).
+cfgtest() {
+    local bin=$1 file=$2 walls=() cpus=() rc out
+    for _ in 1 2 3 4 5; do
+        rc=0
+        out=$(ip netns exec "${NS[0]}" perf stat -x, -e task-clock,duration_time "$bin" -t -f "$file" 2>&1 >/dev/null) || rc=$?
+        cpus+=($(awk -F, '$3 == "task-clock" {printf "%.1f", $1}' <<<"$out"))
+        walls+=($(awk -F, '$3 == "duration_time" {printf "%.1f", $1 / 1e6}' <<<"$out"))
+    done
+    echo "$(printf '%s\n' "${walls[@]}" | sort -g | sed -n 3p) / $(printf '%s\n' "${cpus[@]}" | sort -g | sed -n 3p)$([ $rc = 0 ] || echo " (exit $rc)")"
+}
+for who in $WHO; do
+    bin=$([ "$who" = ours ] && echo "$OURS" || echo "$REAL")
+    CHECK[$who,vrrp]=$(cfgtest "$bin" "$WORK/vrrp500.conf")
+    CHECK[$who,lvs]=$(cfgtest "$bin" "$WORK/lvs.conf")
+    log "$who: config test ${CHECK[$who,vrrp]} ms (500 VRRP), ${CHECK[$who,lvs]} ms (20 x 1000 real servers)"
+done
+
+# Ratio of two numbers, or of "WALL / CPU" pairs (ratio of each).
+ratio() {
+    awk -v a="$1" -v b="$2" 'function r(x, y) { return (y + 0 > 0 && x !~ />/ && y !~ />/) ? sprintf("%.2f", x / y) : "n/a" }
+        BEGIN { na = split(a, x, " / "); split(b, y, " / "); if (na == 2) print r(x[1], y[1]) " / " r(x[2], y[2]); else print r(a, b) }'
+}
 
 echo "| instances/node | metric | ours | keepalived 2.2.7 | ours / keepalived |"
 echo "|---:|---|---:|---:|---:|"
@@ -189,5 +221,6 @@ for count in $COUNTS; do
 done
 if [ -n "${RELOAD[ours]:-}" ]; then
     echo "| 500 | reload (SIGHUP → \`Reload complete\`, ms) | ${RELOAD[ours]:-} | ${RELOAD[real]:-} | $(ratio "${RELOAD[ours]:-}" "${RELOAD[real]:-}") |"
-    echo "| 500 | config test \`-t -f\` (ms, median of 5) | ${CHECK[ours]:-} | ${CHECK[real]:-} | $(ratio "${CHECK[ours]:-}" "${CHECK[real]:-}") |"
 fi
+echo "| 500 | config test \`-t -f\`, 500 VRRP instances (ms wall / CPU, median of 5) | ${CHECK[ours,vrrp]:-} | ${CHECK[real,vrrp]:-} | $(ratio "${CHECK[ours,vrrp]:-}" "${CHECK[real,vrrp]:-}") |"
+echo "| - | config test \`-t -f\`, 20 virtual servers × 1,000 real servers (ms wall / CPU, median of 5) | ${CHECK[ours,lvs]:-} | ${CHECK[real,lvs]:-} | $(ratio "${CHECK[ours,lvs]:-}" "${CHECK[real,lvs]:-}") |"
