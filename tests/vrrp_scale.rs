@@ -270,7 +270,12 @@ fn real_keepalived_scale_500() {
     // It must at least have run every instance on both nodes.
     for (n, d) in [&a, &b].into_iter().enumerate() {
         let seen: BTreeSet<String> = transitions(&d.log()).into_iter().map(|t| t.0).collect();
-        assert_eq!(seen.len(), 500, "node {n} did not run 500 instances:\n{}", d.log());
+        assert_eq!(
+            seen.len(),
+            500,
+            "node {n} did not run 500 instances:\n{}",
+            d.log()
+        );
     }
 }
 

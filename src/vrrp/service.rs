@@ -515,6 +515,26 @@ fn build(
     ))
 }
 
+/// Drops the additions of addresses the host already has (exclusive adds the kernel would
+/// answer with EEXIST): a reload re-asserts every MASTER's VIPs, and 500 netlink round
+/// trips would otherwise hold `Reload complete` back. An address deleted earlier in the
+/// same batch is still added.
+fn skip_present(io: &mut Vec<Io>, host: &[AddrInfo]) {
+    type Key = (u32, IpAddr, u8, Option<IpAddr>);
+    let mut present: std::collections::HashSet<Key> = host
+        .iter()
+        .map(|a| (a.ifindex, a.addr, a.prefix, a.peer))
+        .collect();
+    io.retain(|i| match i {
+        Io::DelAddr(a) => {
+            present.retain(|k| (k.0, k.1) != (a.ifindex, a.addr));
+            true
+        }
+        Io::AddAddr(a) => !present.contains(&(a.ifindex, a.addr, a.prefix, a.peer)),
+        _ => true,
+    });
+}
+
 /// Opens the sockets of `key` that are missing; the receive task is spawned by the caller.
 fn open_sockets(
     eng: &mut Engine,
@@ -1076,6 +1096,7 @@ impl Service for VrrpService {
                 eng.build_groups(c, &h, &mut io);
             }
         }
+        skip_present(&mut io, &h.addrs);
         wire_sockets(&run.sh);
         run.sh.submit(io);
         run.flush().await;
@@ -1173,5 +1194,64 @@ impl Service for VrrpService {
             })
             .collect();
         serde_json::json!({ "instances": names, "sync_groups": groups, "states": states })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(ifindex: u32, addr: &str, prefix: u8) -> AddrInfo {
+        AddrInfo {
+            ifindex,
+            addr: addr
+                .parse()
+                .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            prefix,
+            peer: None,
+            scope: 0,
+            label: None,
+            flags: 0,
+        }
+    }
+
+    fn spec(ifindex: u32, addr: &str, prefix: u8) -> AddrSpec {
+        let a = addr
+            .parse()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        AddrSpec::new(ifindex, a, prefix)
+    }
+
+    fn adds(io: &[Io]) -> Vec<String> {
+        io.iter()
+            .filter_map(|i| match i {
+                Io::AddAddr(a) => Some(format!("{}/{}@{}", a.addr, a.prefix, a.ifindex)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn skip_present_drops_only_exact_existing_adds() {
+        let host = [info(2, "198.51.100.1", 32), info(3, "203.0.113.1", 32)];
+        let mut io = vec![
+            Io::AddAddr(spec(2, "198.51.100.1", 32)), // present: dropped
+            Io::AddAddr(spec(2, "198.51.100.2", 32)), // new: kept
+            Io::AddAddr(spec(2, "198.51.100.1", 24)), // other prefix: kept
+            Io::AddAddr(spec(2, "203.0.113.1", 32)),  // other interface: kept
+            Io::DelAddr(spec(3, "203.0.113.1", 24)),  // deleted first ...
+            Io::AddAddr(spec(3, "203.0.113.1", 32)),  // ... so re-added
+        ];
+        skip_present(&mut io, &host);
+        assert_eq!(
+            adds(&io),
+            [
+                "198.51.100.2/32@2",
+                "198.51.100.1/24@2",
+                "203.0.113.1/32@2",
+                "203.0.113.1/32@3"
+            ]
+        );
+        assert_eq!(io.len(), 5);
     }
 }

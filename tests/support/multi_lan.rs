@@ -134,7 +134,11 @@ impl MultiLan {
         let v = self.ip_json(i, &["addr", "show"]);
         let mut out = Vec::new();
         for l in v.as_array().map(Vec::as_slice).unwrap_or_default() {
-            for a in l["addr_info"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            for a in l["addr_info"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 if let Some(s) = a["local"].as_str() {
                     out.push(s.to_owned());
                 }
