@@ -74,8 +74,32 @@ struct Shared {
 
 impl Shared {
     /// Queues I/O for the I/O task and wakes the timer task (deadlines may have moved).
+    /// Adverts go out at once when the socket takes them: queued behind hundreds of
+    /// netlink address changes and GARPs (500 instances turning MASTER together), they
+    /// would reach the peers after their master-down timers and start needless elections.
     fn submit(&self, io: Vec<Io>) {
         for i in io {
+            let i = match i {
+                Io::Send {
+                    sock,
+                    pkt,
+                    dst,
+                    iname,
+                } => match sock.try_send_to(&pkt, dst) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Io::Send {
+                        sock,
+                        pkt,
+                        dst,
+                        iname,
+                    },
+                    Err(e) => {
+                        info!("({iname}) Unable to send advert to {dst}: {e}");
+                        continue;
+                    }
+                    Ok(_) => continue,
+                },
+                other => other,
+            };
             let _ = self.io_tx.send(i);
         }
         self.wake.notify_one();
@@ -655,6 +679,26 @@ fn build(
     ))
 }
 
+/// Drops the additions of addresses the host already has (exclusive adds the kernel would
+/// answer with EEXIST): a reload re-asserts every MASTER's VIPs, and 500 netlink round
+/// trips would otherwise hold `Reload complete` back. An address deleted earlier in the
+/// same batch is still added.
+fn skip_present(io: &mut Vec<Io>, host: &[AddrInfo]) {
+    type Key = (u32, IpAddr, u8, Option<IpAddr>);
+    let mut present: std::collections::HashSet<Key> = host
+        .iter()
+        .map(|a| (a.ifindex, a.addr, a.prefix, a.peer))
+        .collect();
+    io.retain(|i| match i {
+        Io::DelAddr(a) => {
+            present.retain(|k| (k.0, k.1) != (a.ifindex, a.addr));
+            true
+        }
+        Io::AddAddr(a) => !present.contains(&(a.ifindex, a.addr, a.prefix, a.peer)),
+        _ => true,
+    });
+}
+
 /// Opens the sockets of `key` that are missing; the receive task is spawned by the caller.
 fn open_sockets(
     eng: &mut Engine,
@@ -717,6 +761,11 @@ fn wire_sockets(sh: &Shared) {
             })
             .collect();
         for (key, ifname, ttl, iname, src) in keys {
+            // One receiver per key (§5.1 sockpool): instances sharing an interface must not
+            // each open one, or every advert reaches the engine once per instance.
+            if spawn.iter().any(|(k, _)| k == &key) {
+                continue;
+            }
             match open_sockets(&mut eng, &key, &ifname, ttl, src) {
                 Ok(Some(rx)) => spawn.push((key, rx)),
                 Ok(None) => {}
@@ -1308,6 +1357,7 @@ impl Service for VrrpService {
             }
             eng.apply_tracking(track_changes, &mut io);
         }
+        skip_present(&mut io, &h.addrs);
         wire_sockets(&run.sh);
         run.sh.submit(io);
         run.flush().await;
@@ -1418,5 +1468,64 @@ impl Service for VrrpService {
             .collect();
         serde_json::json!({ "instances": names, "sync_groups": groups, "states": states,
             "tracking": eng.tracking.to_json() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(ifindex: u32, addr: &str, prefix: u8) -> AddrInfo {
+        AddrInfo {
+            ifindex,
+            addr: addr
+                .parse()
+                .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            prefix,
+            peer: None,
+            scope: 0,
+            label: None,
+            flags: 0,
+        }
+    }
+
+    fn spec(ifindex: u32, addr: &str, prefix: u8) -> AddrSpec {
+        let a = addr
+            .parse()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        AddrSpec::new(ifindex, a, prefix)
+    }
+
+    fn adds(io: &[Io]) -> Vec<String> {
+        io.iter()
+            .filter_map(|i| match i {
+                Io::AddAddr(a) => Some(format!("{}/{}@{}", a.addr, a.prefix, a.ifindex)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn skip_present_drops_only_exact_existing_adds() {
+        let host = [info(2, "198.51.100.1", 32), info(3, "203.0.113.1", 32)];
+        let mut io = vec![
+            Io::AddAddr(spec(2, "198.51.100.1", 32)), // present: dropped
+            Io::AddAddr(spec(2, "198.51.100.2", 32)), // new: kept
+            Io::AddAddr(spec(2, "198.51.100.1", 24)), // other prefix: kept
+            Io::AddAddr(spec(2, "203.0.113.1", 32)),  // other interface: kept
+            Io::DelAddr(spec(3, "203.0.113.1", 24)),  // deleted first ...
+            Io::AddAddr(spec(3, "203.0.113.1", 32)),  // ... so re-added
+        ];
+        skip_present(&mut io, &host);
+        assert_eq!(
+            adds(&io),
+            [
+                "198.51.100.2/32@2",
+                "198.51.100.1/24@2",
+                "203.0.113.1/32@2",
+                "203.0.113.1/32@3"
+            ]
+        );
+        assert_eq!(io.len(), 5);
     }
 }

@@ -214,6 +214,21 @@ impl VrrpSocket {
     /// Sends one advert to `dst` (a multicast group, or one unicast peer). IPv4: `pkt` is the
     /// whole IPv4 packet. Multicast goes with MSG_DONTROUTE (spec §5.1).
     pub async fn send_to(&self, pkt: &[u8], dst: IpAddr) -> io::Result<usize> {
+        let (to, flags) = self.dest(dst)?;
+        self.fd
+            .async_io(Interest::WRITABLE, |s| {
+                s.send_to_with_flags(pkt, &to, flags)
+            })
+            .await
+    }
+
+    /// `send_to` without waiting: `WouldBlock` when the socket buffer is full.
+    pub fn try_send_to(&self, pkt: &[u8], dst: IpAddr) -> io::Result<usize> {
+        let (to, flags) = self.dest(dst)?;
+        self.fd.get_ref().send_to_with_flags(pkt, &to, flags)
+    }
+
+    fn dest(&self, dst: IpAddr) -> io::Result<(SockAddr, i32)> {
         let to = match dst {
             IpAddr::V4(a) if !self.ipv6 => SockAddr::from(SocketAddrV4::new(a, 0)),
             IpAddr::V6(a) if self.ipv6 => {
@@ -226,11 +241,7 @@ impl VrrpSocket {
         } else {
             0
         };
-        self.fd
-            .async_io(Interest::WRITABLE, |s| {
-                s.send_to_with_flags(pkt, &to, flags)
-            })
-            .await
+        Ok((to, flags))
     }
 
     /// Waits until the socket is readable, then handles up to `max` queued packets without
