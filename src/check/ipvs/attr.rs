@@ -181,24 +181,29 @@ impl Stats {
         Ok(s)
     }
 
-    fn value_len(&self, wide: bool) -> usize {
-        10 * (4 + if wide { 8 } else { 4 })
-    }
-
-    fn emit(&self, wide: bool, buf: &mut [u8]) {
-        let nlas: Vec<DefaultNla> = (1u16..)
+    /// The nest as the kernel lays it out: every value u64 in `STATS64`; in `STATS`,
+    /// INBYTES/OUTBYTES u64 and the rest u32 (a value that does not fit, which only a
+    /// hand-made message can hold, stays u64 so nothing is lost; found by fuzzing).
+    fn nlas(&self, wide: bool) -> Vec<DefaultNla> {
+        (1u16..)
             .zip(self.fields())
             .map(|(kind, v)| {
-                let value = if wide {
-                    v.to_ne_bytes().to_vec()
-                } else {
-                    // The kernel's u32 STATS are the truncated 64-bit counters.
-                    (v as u32).to_ne_bytes().to_vec()
+                let narrow = !wide && !matches!(kind, 4 | 5);
+                let value = match u32::try_from(v) {
+                    Ok(n) if narrow => n.to_ne_bytes().to_vec(),
+                    _ => v.to_ne_bytes().to_vec(),
                 };
                 DefaultNla::new(kind, value)
             })
-            .collect();
-        nlas.as_slice().emit(buf);
+            .collect()
+    }
+
+    fn value_len(&self, wide: bool) -> usize {
+        self.nlas(wide).as_slice().buffer_len()
+    }
+
+    fn emit(&self, wide: bool, buf: &mut [u8]) {
+        self.nlas(wide).as_slice().emit(buf);
     }
 }
 
