@@ -163,7 +163,10 @@ mod tests {
         );
 
         let n = names(Some("ns1"), None, false);
-        assert_eq!(n.pid_file("vrrp"), Path::new("/run/keepalived/ns1/vrrp.pid"));
+        assert_eq!(
+            n.pid_file("vrrp"),
+            Path::new("/run/keepalived/ns1/vrrp.pid")
+        );
         assert_eq!(n.ident("Keepalived_vrrp"), "Keepalived_vrrp_ns1");
         assert_eq!(n.data_file("keepalived.data"), "keepalived.data");
 
