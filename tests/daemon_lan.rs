@@ -452,3 +452,54 @@ fn real_keepalived_uses_the_same_names() {
         vec!["keepalived_I9.pid".to_owned(), "vrrp_I9.pid".to_owned()]
     );
 }
+
+/// A reload cannot rename keepalived: it logs keepalived's lines, goes on with the reload
+/// and keeps its pid files and idents.
+#[test]
+fn reload_cannot_change_names() {
+    let test = "reload_cannot_change_names";
+    if !root_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    let ns = lan.nodes[0].ns.clone();
+    let mut ka = Isolated::start(
+        &support::ours(),
+        Some(&ns),
+        &named_conf("instance A1", false),
+        &["-P"],
+    );
+    let parent = ka.wait_pid_file("keepalived_A1.pid");
+    assert!(
+        wait_until(20, || ka.log().contains("Startup complete")),
+        "{}",
+        ka.log()
+    );
+    fs::write(
+        ka.path("keepalived.conf"),
+        named_conf(&format!("instance B1\nnet_namespace {ns}"), false),
+    )
+    .expect("conf");
+    signal(parent, libc::SIGHUP);
+    assert!(
+        wait_until(20, || ka.log().contains("Reload complete")),
+        "{}",
+        ka.log()
+    );
+    let log = ka.log();
+    for want in [
+        "Cannot change network namespace at a reload - please restart keepalived",
+        "Cannot change instance name at a reload - please restart keepalived",
+    ] {
+        assert!(log.contains(want), "missing `{want}` in:\n{log}");
+    }
+    assert!(ka.run_file("keepalived_A1.pid").exists());
+    assert!(ka.run_file("vrrp_A1.pid").exists());
+    assert!(!ka.run_file(&ns).exists());
+    sigterm(parent);
+    let (rc, after) = ka.wait_exit();
+    assert_eq!(rc, 0, "{}", ka.log());
+    assert!(!after.contains(".pid"), "left behind: {after}");
+}

@@ -409,10 +409,10 @@ impl Parent<'_> {
         // The names stay those of the start: pid files, idents and the namespace cannot move.
         let root = &cfg.loaded.config.root;
         if self.opts.namespace_arg.is_none() && root.net_namespace != self.opts.names.namespace {
-            error!("Cannot change net_namespace at a reload - please restart keepalived");
+            error!("Cannot change network namespace at a reload - please restart keepalived");
         }
         if root.instance != self.opts.names.instance {
-            error!("Cannot change instance at a reload - please restart keepalived");
+            error!("Cannot change instance name at a reload - please restart keepalived");
         }
         self.notifier.reloading();
         self.phase = Phase::Reloading;
