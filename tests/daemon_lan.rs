@@ -503,3 +503,90 @@ fn reload_cannot_change_names() {
     assert_eq!(rc, 0, "{}", ka.log());
     assert!(!after.contains(".pid"), "left behind: {after}");
 }
+
+/// Lines of `ip monitor` in node `i` while `f` runs (the monitor gets time to start and
+/// to print what follows).
+fn monitor_during(lan: &netns::Lan, i: usize, what: &[&str], f: impl FnOnce()) -> String {
+    let mut args = vec!["ip", "monitor"];
+    args.extend_from_slice(what);
+    let mon = lan.spawn(i, &args);
+    std::thread::sleep(Duration::from_millis(500));
+    f();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut mon = mon;
+    let _ = mon.kill();
+    let out = mon.wait_with_output().expect("ip monitor");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// SIGHUP with an unchanged configuration: `ip monitor` in the node sees no address or
+/// route deleted, and no instance changes state (keepalived-spec.md §5.14).
+#[test]
+fn reload_of_unchanged_config_changes_nothing() {
+    let Some(lan) = lan_or_skip("reload_of_unchanged_config_changes_nothing", 1) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let a = Daemon::start(&lan, 0, false, &conf(150, "", &[&vip]));
+    expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
+    let before = a.log().matches(" STATE").count();
+    let events = monitor_during(&lan, 0, &["address", "route", "link"], || {
+        a.signal(libc::SIGHUP);
+        assert!(
+            wait_until(10, || a.log().contains("Reload complete")),
+            "{}",
+            a.log()
+        );
+    });
+    assert!(
+        !events.lines().any(|l| l.starts_with("Deleted")),
+        "deleted during reload:\n{events}\n{}",
+        a.log()
+    );
+    assert!(has_addr(&lan, 0, VIP), "{}", a.log());
+    assert_eq!(
+        a.log().matches(" STATE").count(),
+        before,
+        "state changed on reload:\n{}",
+        a.log()
+    );
+}
+
+/// SIGTERM on a master: the VIP is deleted (seen by `ip monitor`), the pid files are
+/// removed and keepalived exits 0.
+#[test]
+fn sigterm_removes_vips_and_pid_files_and_exits_0() {
+    let Some(lan) = lan_or_skip("sigterm_removes_vips_and_pid_files_and_exits_0", 1) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let mut a = Daemon::start(&lan, 0, false, &conf(150, "", &[&vip]));
+    expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
+    assert!(a.path("keepalived.pid").exists() && a.path("vrrp.pid").exists());
+    let mut code = None;
+    let events = monitor_during(&lan, 0, &["address"], || {
+        a.signal(libc::SIGTERM);
+        if let Some(c) = a.child.as_mut() {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(15) {
+                if let Ok(Some(st)) = c.try_wait() {
+                    code = st.code();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    });
+    assert_eq!(code, Some(0), "{}", a.log());
+    a.child = None;
+    assert!(
+        events
+            .lines()
+            .any(|l| l.starts_with("Deleted") && l.contains(VIP)),
+        "no VIP deletion seen:\n{events}"
+    );
+    assert!(!has_addr(&lan, 0, VIP));
+    for f in ["keepalived.pid", "vrrp.pid"] {
+        assert!(!a.path(f).exists(), "{f} left behind");
+    }
+}
