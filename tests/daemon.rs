@@ -654,8 +654,8 @@ fn syslog_datagrams_carry_each_process_ident() {
     for want in [
         format!(" Keepalived[{parent}]: Starting Keepalived v2.2.7"),
         format!(" Keepalived[{parent}]: Startup complete"),
-        format!(" Keepalived_vrrp[{vrrp}]: Stopped - used (self/children) "),
-        format!(" Keepalived_healthcheckers[{checker}]: Stopped - used (self/children) "),
+        format!(" Keepalived_vrrp[{vrrp}]: Stopped - used "),
+        format!(" Keepalived_healthcheckers[{checker}]: Stopped - used "),
         format!(" Keepalived[{parent}]: CPU usage (self/children) user: "),
         format!(" Keepalived[{parent}]: Stopped Keepalived v2.2.7"),
     ] {
@@ -664,6 +664,13 @@ fn syslog_datagrams_carry_each_process_ident() {
             .any(|l| l.starts_with("<158>") && l.contains(&want));
         assert!(found, "missing `<158>...{want}` in:\n{all}");
     }
+    // A child's own times only: `Stopped - used 0.002522 user time, 0.000000 system time`.
+    assert!(
+        got.iter()
+            .filter(|l| l.contains("Stopped - used "))
+            .all(|l| l.ends_with(" system time") && !l.contains('/')),
+        "{all}"
+    );
     // Every line (warnings about the config included) is in facility local3.
     let pri = |l: &str| -> Option<u32> { l.strip_prefix('<')?.split_once('>')?.0.parse().ok() };
     assert!(

@@ -280,10 +280,9 @@ pub async fn run_service<S: Service>(
     st.write("stopping", svc.status());
     svc.shutdown().await;
     st.write("stopped", svc.status());
-    match super::cpu_usage().filter(|_| crate::log::detail() > 0) {
-        Some((user, system)) => {
-            info!("Stopped - used (self/children) {user} user time, {system} system time")
-        }
+    // Observed (2.2.7 -D): `Stopped - used 0.002522 user time, 0.000000 system time`.
+    match super::self_cpu_usage().filter(|_| crate::log::detail() > 0) {
+        Some((user, system)) => info!("Stopped - used {user} user time, {system} system time"),
         None => info!("Stopped"),
     }
     exit::OK

@@ -447,6 +447,14 @@ pub(crate) fn cpu_usage() -> Option<(String, String)> {
     ))
 }
 
+/// `a.uuuuuu` user and system times of this process alone (a child's `Stopped` line).
+pub(crate) fn self_cpu_usage() -> Option<(String, String)> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let me = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let t = |tv: nix::sys::time::TimeVal| format!("{}.{:06}", tv.tv_sec(), tv.tv_usec());
+    Some((t(me.user_time()), t(me.system_time())))
+}
+
 enum Daemonized {
     /// The process that ran the command: reads one byte once the daemon runs.
     Original(std::fs::File),
