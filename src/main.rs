@@ -144,6 +144,12 @@ fn daemon_options(opts: &Options, config_file: PathBuf) -> DaemonOptions {
         pid_file: opts.pid_file.clone(),
         vrrp_pid_file: opts.vrrp_pid_file.clone(),
         checkers_pid_file: opts.checkers_pid_file.clone(),
+        pid_files_given: [
+            opts.pid_files_given[0],
+            opts.pid_files_given[1],
+            opts.pid_files_given[2],
+        ],
+        namespace_arg: opts.namespace.clone(),
         vrrp_only: opts.vrrp_only,
         check_only: opts.check_only,
         all: opts.all_children,

@@ -233,7 +233,12 @@ fn children_of(pid: i32) -> Vec<i32> {
 #[test]
 fn daemonizes_with_three_processes_and_stops_on_sigterm() {
     let mut ka = Ka::new(CONF);
-    let st = ka.command(&[]).stderr(Stdio::null()).status().expect("run");
+    // `keepalived -D -f /abs/path.conf` returns once the daemon runs.
+    let st = ka
+        .command(&["-D"])
+        .stderr(Stdio::null())
+        .status()
+        .expect("run");
     assert_eq!(st.code(), Some(0));
     // The command returned once the daemon wrote its pid file.
     let parent = ka.pid_file("keepalived.pid").expect("parent pid file");
@@ -649,8 +654,8 @@ fn syslog_datagrams_carry_each_process_ident() {
     for want in [
         format!(" Keepalived[{parent}]: Starting Keepalived v2.2.7"),
         format!(" Keepalived[{parent}]: Startup complete"),
-        format!(" Keepalived_vrrp[{vrrp}]: Stopped - used (self/children) "),
-        format!(" Keepalived_healthcheckers[{checker}]: Stopped - used (self/children) "),
+        format!(" Keepalived_vrrp[{vrrp}]: Stopped - used "),
+        format!(" Keepalived_healthcheckers[{checker}]: Stopped - used "),
         format!(" Keepalived[{parent}]: CPU usage (self/children) user: "),
         format!(" Keepalived[{parent}]: Stopped Keepalived v2.2.7"),
     ] {
@@ -659,6 +664,13 @@ fn syslog_datagrams_carry_each_process_ident() {
             .any(|l| l.starts_with("<158>") && l.contains(&want));
         assert!(found, "missing `<158>...{want}` in:\n{all}");
     }
+    // A child's own times only: `Stopped - used 0.002522 user time, 0.000000 system time`.
+    assert!(
+        got.iter()
+            .filter(|l| l.contains("Stopped - used "))
+            .all(|l| l.ends_with(" system time") && !l.contains('/')),
+        "{all}"
+    );
     // Every line (warnings about the config included) is in facility local3.
     let pri = |l: &str| -> Option<u32> { l.strip_prefix('<')?.split_once('>')?.0.parse().ok() };
     assert!(
@@ -722,4 +734,54 @@ fn check_only_and_all() {
     assert_eq!(children_of(ka.parent_pid()), want);
     ka.signal(libc::SIGTERM);
     assert_eq!(ka.wait_exit(), 0);
+}
+
+fn comm(pid: i32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// What `ps` shows (spec §2.1), as keepalived 2.2.7 was observed: all three processes
+/// are `keepalived` by default; `process_name` renames the parent (and the children,
+/// which inherit it), `vrrp_process_name` / `checker_process_name` rename a child,
+/// `process_names` gives `keepalived_vrrp` / `keepalived_lvs`. The command line stays.
+#[test]
+fn process_titles() {
+    let cases: [(&str, [&str; 3]); 4] = [
+        ("", ["keepalived", "keepalived", "keepalived"]),
+        (
+            "process_names",
+            ["keepalived", "keepalived_vrrp", "keepalived_lvs"],
+        ),
+        ("process_name ka_main", ["ka_main", "ka_main", "ka_main"]),
+        (
+            "process_name ka_main\n    vrrp_process_name ka_v\n    checker_process_name ka_c",
+            ["ka_main", "ka_v", "ka_c"],
+        ),
+    ];
+    for (kw, want) in cases {
+        let conf = CONF.replace(
+            "router_id daemon_test",
+            &format!("router_id daemon_test\n    {kw}"),
+        );
+        let mut ka = Ka::new(&conf);
+        ka.foreground(&[], &[]);
+        ka.wait_log("Startup complete");
+        let pids = [
+            ka.parent_pid(),
+            ka.wait_pid("vrrp.pid", None),
+            ka.wait_pid("checkers.pid", None),
+        ];
+        let got = pids.map(comm);
+        assert_eq!(got, want, "with `{kw}`");
+        let cmdline = fs::read(format!("/proc/{}/cmdline", pids[1])).unwrap_or_default();
+        assert!(
+            String::from_utf8_lossy(&cmdline).contains("keepalived.conf"),
+            "command line changed"
+        );
+        ka.signal(libc::SIGTERM);
+        assert_eq!(ka.wait_exit(), 0);
+    }
 }

@@ -2,7 +2,6 @@
 //! ident, pid file and (optionally) process name, unsets `NOTIFY_SOCKET`, builds a tokio
 //! current-thread runtime and runs its [`Service`], answering signals (spec §2.3).
 
-use std::ffi::CString;
 use std::future::Future;
 use std::io::Write as _;
 use std::os::fd::OwnedFd;
@@ -69,14 +68,15 @@ pub(super) fn main(kind: ChildKind, opts: &DaemonOptions, ready: OwnedFd, parent
     if nix::unistd::getppid().as_raw() != parent {
         return exit::OK;
     }
-    crate::log::set_ident(kind.ident());
+    crate::log::set_ident(&opts.ident(Some(kind)));
     std::env::remove_var("NOTIFY_SOCKET");
     let name = match kind {
         ChildKind::Vrrp => &opts.vrrp_process_name,
         ChildKind::Checker => &opts.checker_process_name,
     };
-    if let Some(n) = name.as_deref().and_then(|n| CString::new(n).ok()) {
-        let _ = nix::sys::prctl::set_name(&n);
+    // Without its own name a child keeps the parent's (keepalived, or `process_name`).
+    if let Some(n) = name.as_deref() {
+        super::parent::set_comm(n);
     }
     let pid = std::process::id();
     if let Err(e) = pidfile::write(kind.pid_file(opts), pid) {
@@ -260,7 +260,7 @@ pub async fn run_service<S: Service>(
                     ChildKind::Checker => ("checker", dump::CHECK_DATA),
                 };
                 info!("Printing {what} data for process({pid}) on signal");
-                write_dump(file, &svc.data_dump());
+                write_dump(&opts.dump_name(file), &svc.data_dump());
             }
             _ = sigs.usr2.recv(), if kind == ChildKind::Vrrp => {
                 info!("Printing VRRP stats for process({pid}) on signal");
@@ -280,10 +280,9 @@ pub async fn run_service<S: Service>(
     st.write("stopping", svc.status());
     svc.shutdown().await;
     st.write("stopped", svc.status());
-    match super::cpu_usage().filter(|_| crate::log::detail() > 0) {
-        Some((user, system)) => {
-            info!("Stopped - used (self/children) {user} user time, {system} system time")
-        }
+    // Observed (2.2.7 -D): `Stopped - used 0.002522 user time, 0.000000 system time`.
+    match super::self_cpu_usage().filter(|_| crate::log::detail() > 0) {
+        Some((user, system)) => info!("Stopped - used {user} user time, {system} system time"),
         None => info!("Stopped"),
     }
     exit::OK

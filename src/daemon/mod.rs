@@ -9,11 +9,14 @@
 //! backoff.rs   respawn delays          pidfile.rs  pid files
 //! sections.rs  what the config holds   status.rs   /run/keepalived/status.json
 //! dump.rs      signal dump files       sdnotify.rs systemd notifications
+//! names.rs     instance/namespace names of pid files, dumps and idents; netns.rs setns
 //! ```
 
 pub mod backoff;
 pub mod child;
 pub mod dump;
+pub mod names;
+pub mod netns;
 mod parent;
 pub mod pidfile;
 pub mod sdnotify;
@@ -65,6 +68,14 @@ pub struct DaemonOptions {
     pub pid_file: PathBuf,
     pub vrrp_pid_file: PathBuf,
     pub checkers_pid_file: PathBuf,
+    /// Which of `-p`, `-r`, `-c` were given: the others follow [`names::Names`].
+    pub pid_files_given: [bool; 3],
+    /// `-s NAME`: overrides the configuration's `net_namespace`.
+    pub namespace_arg: Option<String>,
+    /// Instance and namespace names (from the configuration, see [`Self::apply_config`]).
+    pub names: names::Names,
+    /// `process_name`: comm of the parent (the children inherit it unless they have theirs).
+    pub process_name: Option<String>,
     /// `-P`: only the VRRP child; `-C`: only the checker; `--all`: both even without config.
     pub vrrp_only: bool,
     pub check_only: bool,
@@ -105,6 +116,10 @@ impl Default for DaemonOptions {
             pid_file: PathBuf::from("/run/keepalived.pid"),
             vrrp_pid_file: PathBuf::from("/run/vrrp.pid"),
             checkers_pid_file: PathBuf::from("/run/checkers.pid"),
+            pid_files_given: [false; 3],
+            namespace_arg: None,
+            names: names::Names::default(),
+            process_name: None,
             vrrp_only: false,
             check_only: false,
             all: false,
@@ -125,6 +140,55 @@ impl Default for DaemonOptions {
 }
 
 impl DaemonOptions {
+    /// Takes from the configuration what shapes the process itself: instance and
+    /// namespace names (pid files, idents, dump names), process names, `child_wait_time`.
+    /// Run once at start: keepalived refuses to change these at a reload.
+    pub fn apply_config(&mut self, c: &config::Config) {
+        self.names = names::Names {
+            namespace: self
+                .namespace_arg
+                .clone()
+                .or_else(|| c.root.net_namespace.clone()),
+            instance: c.root.instance.clone(),
+            use_pid_dir: c.root.use_pid_dir,
+            data_use_instance: c.global.data_use_instance,
+        };
+        let files = [
+            (&mut self.pid_file, "keepalived"),
+            (&mut self.vrrp_pid_file, "vrrp"),
+            (&mut self.checkers_pid_file, "checkers"),
+        ];
+        for ((file, stem), given) in files.into_iter().zip(self.pid_files_given) {
+            if !given {
+                *file = self.names.pid_file(stem);
+            }
+        }
+        if self.status_file.is_none()
+            && std::env::var_os(status::ENV_PATH).is_none()
+            && self.names.named()
+        {
+            self.status_file = Some(self.names.status_file());
+        }
+        self.process_name = c.global.process_name.clone();
+        self.vrrp_process_name = c.global.vrrp_process_name.clone();
+        self.checker_process_name = c.global.checker_process_name.clone();
+        self.child_wait_time = Duration::from_secs(u64::from(c.root.child_wait_time));
+    }
+
+    /// The syslog ident of the parent (`None`) or a child.
+    pub fn ident(&self, kind: Option<ChildKind>) -> String {
+        self.names
+            .ident(kind.map(ChildKind::ident).unwrap_or("Keepalived"))
+    }
+
+    /// A dump file's name (`data_use_instance` puts the names in the data files).
+    pub fn dump_name(&self, name: &str) -> String {
+        if name == dump::VRRP_STATS || name == dump::VRRP_JSON {
+            return name.to_owned();
+        }
+        self.names.data_file(name)
+    }
+
     pub fn status_path(&self) -> PathBuf {
         self.status_file
             .clone()
@@ -296,8 +360,32 @@ pub fn run(opts: &DaemonOptions) -> i32 {
     info!("Command line: {}", cmd.join(" "));
     info!("Configuration file {}", opts.config_file.display());
 
-    // Another keepalived using these pid files? (spec §1)
     let cfg = load_config(opts);
+    let mut resolved = opts.clone();
+    resolved.apply_config(&cfg.loaded.config);
+    let opts = &resolved;
+    if opts.names.named() {
+        let ident = opts.ident(None);
+        info!("Changing syslog ident to {ident}");
+        crate::log::set_ident(&ident);
+    }
+    // keepalived enters the namespace before daemonizing, so the children's sockets
+    // and netlink channels all live there (spec §3 `net_namespace`).
+    if let Some(ns) = &opts.names.namespace {
+        if let Err(e) = netns::enter(ns) {
+            error!("{e}");
+            // Observed: keepalived 2.2.7 exits 0 here, after its usual last lines.
+            error!("Unable to set network namespace {ns} - exiting");
+            if crate::log::detail() > 0 {
+                if let Some((user, system)) = cpu_usage() {
+                    info!("CPU usage (self/children) user: {user} system: {system}");
+                }
+            }
+            info!("Stopped {VERSION_BANNER}");
+            return exit::OK;
+        }
+    }
+    // Another keepalived using these pid files? (spec §1)
     let mut files = vec![opts.pid_file.clone()];
     for k in ChildKind::ALL {
         if opts.wants(k, &cfg.sections) {
@@ -357,6 +445,14 @@ pub(crate) fn cpu_usage() -> Option<(String, String)> {
         format!("{}/{}", t(me.user_time()), t(ch.user_time())),
         format!("{}/{}", t(me.system_time()), t(ch.system_time())),
     ))
+}
+
+/// `a.uuuuuu` user and system times of this process alone (a child's `Stopped` line).
+pub(crate) fn self_cpu_usage() -> Option<(String, String)> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let me = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let t = |tv: nix::sys::time::TimeVal| format!("{}.{:06}", tv.tv_sec(), tv.tv_usec());
+    Some((t(me.user_time()), t(me.system_time())))
 }
 
 enum Daemonized {

@@ -56,6 +56,12 @@ struct Parent<'a> {
 pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<OwnedFd>) -> i32 {
     let notifier = Notifier::from_env();
     let me = std::process::id();
+    if let Some(n) = opts.process_name.as_deref() {
+        set_comm(n);
+    }
+    if let Err(e) = opts.names.create_pid_dir() {
+        error!("Unable to create {}: {e}", opts.names.pid_dir().display());
+    }
     if let Err(e) = pidfile::write(&opts.pid_file, me) {
         error!("Unable to write pid file {}: {e}", opts.pid_file.display());
     }
@@ -400,6 +406,14 @@ impl Parent<'_> {
             error!("Reload refused: {why}");
             return;
         }
+        // The names stay those of the start: pid files, idents and the namespace cannot move.
+        let root = &cfg.loaded.config.root;
+        if self.opts.namespace_arg.is_none() && root.net_namespace != self.opts.names.namespace {
+            error!("Cannot change network namespace at a reload - please restart keepalived");
+        }
+        if root.instance != self.opts.names.instance {
+            error!("Cannot change instance name at a reload - please restart keepalived");
+        }
         self.notifier.reloading();
         self.phase = Phase::Reloading;
         self.reloads = self.reloads.saturating_add(1);
@@ -447,6 +461,7 @@ impl Parent<'_> {
             pidfile::remove(k.pid_file(self.opts));
         }
         pidfile::remove(&self.opts.pid_file);
+        self.opts.names.remove_pid_dir();
         self.write_status("stopped");
         if crate::log::detail() > 0 {
             if let Some((user, system)) = super::cpu_usage() {
@@ -476,8 +491,9 @@ impl Parent<'_> {
                 }
             }
         }
-        if let Err(e) = dump::write(dump::PARENT_DATA, &s) {
-            error!("Unable to write {}: {e}", dump::PARENT_DATA);
+        let name = self.opts.dump_name(dump::PARENT_DATA);
+        if let Err(e) = dump::write(&name, &s) {
+            error!("Unable to write {name}: {e}");
         }
     }
 
@@ -498,6 +514,13 @@ impl Parent<'_> {
         if let Err(e) = status::update(&self.opts.status_path(), "parent", e) {
             debug!("Unable to write the status file: {e}");
         }
+    }
+}
+
+/// prctl(PR_SET_NAME): what `ps` shows as the command (`process_name`, spec §2.1).
+pub(super) fn set_comm(name: &str) {
+    if let Ok(n) = std::ffi::CString::new(name) {
+        let _ = nix::sys::prctl::set_name(&n);
     }
 }
 
