@@ -436,6 +436,21 @@ pub fn group_event(name: &str, state: super::machine::State) {
     });
 }
 
+/// `fifo_write_vrrp_states_on_reload`: a group's unchanged state, on the FIFOs only.
+pub fn group_fifo_state(name: &str, state: super::machine::State) {
+    let Some(state) = notify_state(state) else {
+        return;
+    };
+    let line = notify::fifo_line(Who::Group, name, FifoEvent::State(state), 0);
+    ALERTS.with(|a| {
+        if let Ok(mut a) = a.try_borrow_mut() {
+            if let Some(a) = a.as_mut() {
+                a.write_fifos(&line);
+            }
+        }
+    });
+}
+
 /// At shutdown: gives STOP-time scripts [`STOP_BUDGET`] to finish, SIGKILLs the process
 /// groups of those still running, stops the FIFO readers and closes (and removes, if ours)
 /// the FIFOs.

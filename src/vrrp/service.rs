@@ -181,7 +181,7 @@ impl Engine {
             Input::Advert(a) => x.sg.handle_advert(now, member, a),
             Input::Track(c) => x.sg.handle_track(now, member, c),
             Input::Timeout => x.sg.handle_timeout(now),
-            Input::Shutdown => x.sg.handle_shutdown(now),
+            Input::Shutdown | Input::Removed => x.sg.handle_shutdown(now),
             // SyncGroup has no reload verb: members keep their machine parameters.
             Input::Reload(_) => {}
         }
@@ -1272,9 +1272,20 @@ impl Service for VrrpService {
             let old_shape = eng.group_shape();
             let keep_groups = old_shape == new_shape;
             if !keep_groups {
-                for g in 0..eng.groups.len() {
+                // Members gone from the config notify FAULT/DELETED, a group gone does not
+                // notify at all (§5.14, observed with keepalived 2.2.7).
+                let new_ids: Vec<Identity> = c
+                    .vrrp
+                    .instances
+                    .iter()
+                    .filter(|i| i.vrid.is_some())
+                    .map(|i| identity(i, &globals))
+                    .collect();
+                for (g, (name, ids)) in old_shape.iter().enumerate() {
+                    let gone: Vec<bool> = ids.iter().map(|id| !new_ids.contains(id)).collect();
+                    let group_gone = !new_shape.iter().any(|(n, _)| n == name);
                     if let Some(x) = eng.groups.get_mut(g) {
-                        x.sg.handle_shutdown(now);
+                        x.sg.handle_reload_removal(now, &gone, group_gone);
                     }
                     eng.settle_group(g, &mut io);
                 }
@@ -1331,7 +1342,7 @@ impl Service for VrrpService {
             for mut o in old_insts.into_iter().flatten() {
                 info!("({}) instance removed from the configuration", o.name());
                 if o.group.is_none() {
-                    o.drive(now, Input::Shutdown, &mut io);
+                    o.drive(now, Input::Removed, &mut io);
                 }
             }
             eng.instances = next;
@@ -1352,6 +1363,12 @@ impl Service for VrrpService {
                     }
                 }
                 eng.groups = old_groups;
+                if c.global.fifo_write_vrrp_states_on_reload {
+                    // keepalived 2.2.7 re-writes the groups' states only (observed).
+                    for x in &eng.groups {
+                        super::alerts::group_fifo_state(&x.name, x.sg.state());
+                    }
+                }
             } else {
                 eng.build_groups(c, &h, &mut io);
             }
