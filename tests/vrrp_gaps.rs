@@ -259,3 +259,89 @@ fn reload_and_priority_notifies_ours() {
 fn reload_and_priority_notifies_real_keepalived() {
     reload_and_priority("reload_and_priority_notifies_real_keepalived", true);
 }
+
+/// `smtp_alert`: keepalived greets with `HELO <smtp_helo_name>`, mails each transition and
+/// sends no STOP mail at shutdown.
+fn smtp_dialogue(test: &str, real: bool) {
+    if real && !real_or_skip(test) {
+        return;
+    }
+    let ok = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        support::skip_or_fail(test, "/usr/bin/python3 with aiosmtpd is missing");
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 2) else {
+        return;
+    };
+    let (dir, _rec, _calls) = script_dir();
+    let mbox = dir.path().join("smtp.out");
+    let mut server = lan.spawn(
+        1,
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "exec /usr/bin/python3 -m aiosmtpd -n -d -l 192.0.2.2:2527 > {} 2>&1",
+                mbox.display()
+            ),
+        ],
+    );
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(&mut server);
+    let text = || fs::read_to_string(&mbox).unwrap_or_default();
+    assert!(
+        wait_until(10, || text().contains("listening")),
+        "SMTP server did not start: {}",
+        text()
+    );
+    let conf = format!(
+        "global_defs {{\n  router_id R1\n  notification_email {{\n    a@example.org\n  }}\n  \
+         notification_email_from ka@example.org\n  smtp_server 192.0.2.2 2527\n  \
+         smtp_helo_name helo.example.org\n  smtp_connect_timeout 5\n}}\n{}",
+        instance("VI_1", 51, 100, VIPS[0], "  smtp_alert\n")
+    );
+    let mut d = Daemon::start(&lan, 0, real, &conf);
+    expect_master(&lan, 0, &[0], VIPS[0], 15, &[&d]);
+    let master = "Subject: [R1] VRRP Instance VI_1 - Entering MASTER state";
+    assert!(
+        wait_until(15, || text().contains(master)),
+        "{}\n{}",
+        text(),
+        d.log()
+    );
+    assert!(text().contains(">> b'HELO helo.example.org'"), "{}", text());
+    assert!(!text().contains("EHLO"), "{}", text());
+    assert!(
+        wait_until(5, || d.log().contains("SMTP alert successfully sent.")),
+        "{}",
+        d.log()
+    );
+    d.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!text().contains("Stopping"), "{}", text());
+}
+
+#[test]
+fn smtp_alert_says_helo_and_no_stop_mail_ours() {
+    smtp_dialogue("smtp_alert_says_helo_and_no_stop_mail_ours", false);
+}
+
+#[test]
+fn smtp_alert_says_helo_and_no_stop_mail_real_keepalived() {
+    smtp_dialogue(
+        "smtp_alert_says_helo_and_no_stop_mail_real_keepalived",
+        true,
+    );
+}

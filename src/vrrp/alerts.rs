@@ -322,7 +322,9 @@ impl Alerts {
 
     fn mail(&mut self, who: Who, name: &str, state: NotifyState, enabled: bool) {
         let Some(cfg) = &self.mail else { return };
-        if !enabled {
+        // keepalived 2.2.7 sends no STOP mail at shutdown (observed: the process exits
+        // before its mail thread runs), so neither do we.
+        if !enabled || state == NotifyState::Stop {
             return;
         }
         let gate = self
