@@ -195,6 +195,9 @@ pub enum FaultCause {
     Interface(String),
     /// Weight-0 `vrrp_script` failing.
     Script(String),
+    /// Weight-0 `vrrp_script` that has not reported yet: keeps a starting instance in
+    /// INIT (keepalived's `num_script_init`), and any other instance down.
+    ScriptInit(String),
     /// `track_file` fault.
     File(String),
     /// `vrrp_track_process` fault.
@@ -370,7 +373,15 @@ impl Machine {
         m.effective = m.compute_effective();
         // Clean up VIPs a crashed predecessor may have left behind (§5.10).
         m.push(Action::RemoveVips);
-        if !m.faults.is_empty() {
+        let only_pending = m
+            .faults
+            .iter()
+            .all(|c| matches!(c, FaultCause::ScriptInit(_)));
+        if m.script_pending() && only_pending {
+            // Observed with keepalived 2.2.7: no log and no notify until the weight-0
+            // scripts have reported (then `Entering BACKUP STATE`, or FAULT silently).
+            m.want = State::Init;
+        } else if !m.faults.is_empty() {
             m.log("Entering FAULT STATE (init)");
             m.state = State::Fault;
             m.want = State::Fault;
@@ -666,7 +677,22 @@ impl Machine {
             self.goto_fault(now, true);
         } else if had_fault && !has_fault && self.state == State::Fault {
             self.leave_fault(now, true);
+        } else if self.state == State::Init && !self.script_pending() {
+            if has_fault {
+                self.state = State::Fault;
+                self.want = State::Fault;
+                self.notify();
+            } else {
+                self.leave_fault(now, true);
+            }
         }
+    }
+
+    /// A weight-0 script has not reported yet.
+    fn script_pending(&self) -> bool {
+        self.faults
+            .iter()
+            .any(|c| matches!(c, FaultCause::ScriptInit(_)))
     }
 
     fn apply_track(&mut self, change: TrackChange) {
@@ -900,7 +926,7 @@ impl Machine {
     /// Moves to `target` on behalf of a sync group. `notify` is false when the instance
     /// merely follows its group (§6.1). Returns whether the state changed.
     pub fn sync_to(&mut self, now: Instant, target: State, notify: bool) -> bool {
-        if self.state == target || self.state == State::Stop {
+        if self.state == target || matches!(self.state, State::Stop | State::Init) {
             return false;
         }
         match target {
@@ -969,7 +995,10 @@ impl Machine {
 fn fault_log_line(cause: &FaultCause) -> Option<String> {
     Some(match cause {
         FaultCause::Interface(i) => format!("entering FAULT state (interface {i} down)"),
-        FaultCause::Script(_) | FaultCause::File(_) | FaultCause::Process(_) => return None,
+        FaultCause::Script(_)
+        | FaultCause::ScriptInit(_)
+        | FaultCause::File(_)
+        | FaultCause::Process(_) => return None,
         FaultCause::Bfd(s) => format!("entering FAULT state due to BFD {s}"),
         FaultCause::SourceAddress => "entering FAULT state (src address deleted)".to_string(),
         FaultCause::Other(s) => format!("entering FAULT state ({s})"),
@@ -1102,6 +1131,63 @@ mod tests {
                 was_fault: true
             }]
         );
+    }
+
+    #[test]
+    fn weight0_script_holds_init_until_it_reports() {
+        let pending = |active| TrackChange::Fault {
+            cause: FaultCause::ScriptInit("chk".into()),
+            active,
+        };
+        // Success: INIT, then `Entering BACKUP STATE` (no "(init)") and its notify.
+        let mut m = Machine::start(cfg(100), [pending(true)], Instant::ZERO);
+        assert_eq!(m.state(), State::Init);
+        assert_eq!(drain(&mut m), vec![Action::RemoveVips]);
+        assert_eq!(m.poll_timeout(), None);
+        m.handle_advert(ms(500), adv(2, 200));
+        assert!(!m.sync_to(ms(600), State::Master, true));
+        assert!(drain(&mut m).is_empty());
+        m.handle_track(ms(2_000), pending(false));
+        assert_eq!(m.state(), State::Backup);
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                log("(VI_1) Entering BACKUP STATE"),
+                Action::Notify {
+                    state: State::Backup,
+                    priority: 100
+                },
+            ]
+        );
+        assert_eq!(m.poll_timeout(), Some(ms(2_000) + m.master_down_interval()));
+        // Failure: the script's fault comes first, then FAULT without a log line.
+        let mut f = Machine::start(cfg(100), [pending(true)], Instant::ZERO);
+        drain(&mut f);
+        f.handle_track(
+            ms(2_000),
+            TrackChange::Fault {
+                cause: FaultCause::Script("chk".into()),
+                active: true,
+            },
+        );
+        assert_eq!(f.state(), State::Init);
+        f.handle_track(ms(2_000), pending(false));
+        assert_eq!(f.state(), State::Fault);
+        assert_eq!(
+            drain(&mut f),
+            vec![Action::Notify {
+                state: State::Fault,
+                priority: 100
+            }]
+        );
+        // Another fault at start still gives FAULT (init).
+        let down = TrackChange::Fault {
+            cause: FaultCause::Interface("eth0".into()),
+            active: true,
+        };
+        let mut i = Machine::start(cfg(100), [pending(true), down], Instant::ZERO);
+        assert_eq!(i.state(), State::Fault);
+        assert!(logs(&drain(&mut i)).contains(&"(VI_1) Entering FAULT STATE (init)".to_string()));
     }
 
     #[test]
