@@ -345,3 +345,87 @@ fn smtp_alert_says_helo_and_no_stop_mail_real_keepalived() {
         true,
     );
 }
+
+/// A weight-0 `vrrp_script` that has not reported yet keeps the instance in INIT: no
+/// `Entering FAULT STATE (init)` and no FAULT notify at start; its first result gives
+/// `Entering BACKUP STATE` (success) or a silent FAULT with its notify (failure).
+fn weight0_init(test: &str, real: bool) {
+    if real && !real_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    for ok in [true, false] {
+        let (dir, rec, calls) = script_dir();
+        let flag = dir.path().join("up");
+        if ok {
+            fs::write(&flag, "").expect("touch flag");
+        }
+        let conf = format!(
+            "global_defs {{\n  router_id test\n}}\n\
+             vrrp_script chk {{\n  script \"/bin/sh -c 'sleep 2; test -e {}'\"\n  interval 5\n}}\n{}",
+            flag.display(),
+            instance(
+                "VI_1",
+                51,
+                100,
+                VIPS[0],
+                &format!(
+                    "  notify \"{} n1\"\n  track_script {{\n    chk\n  }}\n",
+                    rec.display()
+                )
+            )
+        );
+        let mut d = Daemon::start(&lan, 0, real, &conf);
+        let ctx = |d: &Daemon| format!("ok={ok} calls: {:#?}\n{}", read_lines(&calls), d.log());
+        if ok {
+            expect_master(&lan, 0, &[0], VIPS[0], 15, &[&d]);
+            assert_eq!(
+                read_lines(&calls),
+                ["n1 INSTANCE VI_1 BACKUP 100", "n1 INSTANCE VI_1 MASTER 100"],
+                "{}",
+                ctx(&d)
+            );
+            assert!(
+                d.log().contains("(VI_1) Entering BACKUP STATE\n"),
+                "{}",
+                ctx(&d)
+            );
+        } else {
+            assert!(
+                wait_until(10, || !read_lines(&calls).is_empty()),
+                "{}",
+                ctx(&d)
+            );
+            std::thread::sleep(Duration::from_secs(1));
+            assert_eq!(
+                read_lines(&calls),
+                ["n1 INSTANCE VI_1 FAULT 100"],
+                "{}",
+                ctx(&d)
+            );
+            assert!(!has_addr(&lan, 0, VIPS[0]), "{}", ctx(&d));
+        }
+        assert!(!d.log().contains("Entering FAULT STATE"), "{}", ctx(&d));
+        assert!(
+            !d.log().contains("Entering BACKUP STATE (init)"),
+            "{}",
+            ctx(&d)
+        );
+        d.stop();
+    }
+}
+
+#[test]
+fn weight0_script_holds_init_until_it_reports_ours() {
+    weight0_init("weight0_script_holds_init_until_it_reports_ours", false);
+}
+
+#[test]
+fn weight0_script_holds_init_until_it_reports_real_keepalived() {
+    weight0_init(
+        "weight0_script_holds_init_until_it_reports_real_keepalived",
+        true,
+    );
+}
