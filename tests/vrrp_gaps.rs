@@ -7,6 +7,8 @@ mod netns;
 #[path = "support/node_daemon.rs"]
 mod node_daemon;
 mod support;
+#[path = "support/wire.rs"]
+mod wire;
 
 use std::fs;
 use std::io::BufRead;
@@ -428,4 +430,71 @@ fn weight0_script_holds_init_until_it_reports_real_keepalived() {
         "weight0_script_holds_init_until_it_reports_real_keepalived",
         true,
     );
+}
+
+/// `garp_group { garp_interval 0.25 interface eth0 }` spaces eth0's gratuitous ARPs as the
+/// global `vrrp_garp_interval` would (§4.5): with a repeat of 3, two packets per burst, at
+/// least the interval apart.
+fn garp_group_spacing(test: &str, real: bool) {
+    if real && !real_or_skip(test) {
+        return;
+    }
+    if !wire::tcpdump_available() {
+        support::skip_or_fail(test, "tcpdump is not installed");
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 2) else {
+        return;
+    };
+    let cap = wire::Capture::start(&lan, 1, "arp");
+    let vip = VIPS[0];
+    let c = format!(
+        "global_defs {{\n  router_id test\n}}\n\
+         garp_group {{\n  garp_interval 0.25\n  interface eth0\n}}\n{}",
+        instance(
+            "VI_1",
+            51,
+            100,
+            vip,
+            "  garp_master_repeat 3\n  garp_master_delay 2\n"
+        )
+    );
+    let mut d = Daemon::start(&lan, 0, real, &c);
+    assert!(
+        wait_until(10, || has_addr(&lan, 0, vip)),
+        "no takeover\n{}",
+        d.log()
+    );
+    std::thread::sleep(Duration::from_millis(3600));
+    let garps = cap.matching(&[&format!("who-has {vip} "), &format!("tell {vip},")]);
+    let dump = || format!("real={real}\n{}\n{}", cap.text(), d.log());
+    let Some(&(t0, _)) = garps.first() else {
+        panic!("no GARP seen\n{}", dump());
+    };
+    let in_window = |a: f64, b: f64| -> Vec<f64> {
+        garps
+            .iter()
+            .map(|g| g.0 - t0)
+            .filter(|t| *t >= a && *t < b)
+            .collect()
+    };
+    let first = in_window(0.0, 1.5);
+    assert_eq!(first.len(), 2, "first burst\n{}", dump());
+    assert!(
+        first[1] - first[0] >= 0.2,
+        "interval not honoured\n{}",
+        dump()
+    );
+    assert_eq!(in_window(1.5, 3.5).len(), 2, "delayed burst\n{}", dump());
+    d.stop();
+}
+
+#[test]
+fn garp_group_spaces_gratuitous_arps_ours() {
+    garp_group_spacing("garp_group_spaces_gratuitous_arps_ours", false);
+}
+
+#[test]
+fn garp_group_spaces_gratuitous_arps_real_keepalived() {
+    garp_group_spacing("garp_group_spaces_gratuitous_arps_real_keepalived", true);
 }

@@ -7,7 +7,7 @@
 //! [`Engine`] sits in a `RefCell` that is never borrowed across an `.await`.
 #![forbid(unsafe_code)]
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -54,13 +54,25 @@ struct Running {
     io_task: JoinHandle<()>,
     vmacs: vmac::Vmacs,
     /// `vrrp_garp_interval` / `vrrp_gna_interval`, read by the GARP sender.
-    spacing: Rc<Cell<Spacing>>,
+    spacing: Rc<RefCell<Spacing>>,
 }
 
 fn spacing_of(c: &Config) -> Spacing {
     Spacing {
         arp: c.global.vrrp_garp_interval,
         na: c.global.vrrp_gna_interval,
+        groups: c
+            .statics
+            .garp_groups
+            .iter()
+            .map(|g| {
+                (
+                    g.interfaces.clone(),
+                    g.garp_interval.unwrap_or_default(),
+                    g.gna_interval.unwrap_or_default(),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -1077,7 +1089,7 @@ impl Service for VrrpService {
         let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
         let h = host_with_vmacs(&nl, c, &mut vmacs).await?;
         mon.seed(&h.links);
-        let spacing = Rc::new(Cell::new(spacing_of(c)));
+        let spacing = Rc::new(RefCell::new(spacing_of(c)));
         let garp = match PacketSocket::sender() {
             Ok(s) => Some(GarpSender::new(s, spacing.clone())),
             Err(e) => {
@@ -1194,7 +1206,7 @@ impl Service for VrrpService {
             return Err(ServiceError::config(why.clone()));
         }
         let h = host_with_vmacs(&run.nl, c, &mut run.vmacs).await?;
-        run.spacing.set(spacing_of(c));
+        *run.spacing.borrow_mut() = spacing_of(c);
         super::alerts::install(c);
         let globals = globals_of(c);
         let mut io = Vec::new();
