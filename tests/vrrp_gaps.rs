@@ -498,3 +498,55 @@ fn garp_group_spaces_gratuitous_arps_ours() {
 fn garp_group_spaces_gratuitous_arps_real_keepalived() {
     garp_group_spacing("garp_group_spaces_gratuitous_arps_real_keepalived", true);
 }
+
+/// An IPv4 instance on a VMAC whose base interface has no IPv4 address at start is in
+/// FAULT, and recovers (BACKUP, then MASTER on the VMAC) once the address is added.
+fn vmac_late_address(test: &str, real: bool) {
+    if real && !real_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    lan.must(0, &["ip", "-4", "addr", "flush", "dev", "eth0"]);
+    let vip = VIPS[0];
+    let c = format!(
+        "global_defs {{\n  router_id test\n}}\n{}",
+        instance("VI_1", 51, 100, vip, "  use_vmac\n")
+    );
+    let mut d = Daemon::start(&lan, 0, real, &c);
+    assert!(
+        wait_until(10, || wire::link_details(&lan, 0, "vrrp.51").is_some()),
+        "no VMAC\n{}",
+        d.log()
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        !wire::has_addr_on(&lan, 0, "vrrp.51", vip),
+        "MASTER without a source address\n{}",
+        d.log()
+    );
+    lan.must(0, &["ip", "addr", "add", "192.0.2.1/24", "dev", "eth0"]);
+    assert!(
+        wait_until(15, || wire::has_addr_on(&lan, 0, "vrrp.51", vip)),
+        "no recovery once the address is there\n{}",
+        d.log()
+    );
+    d.stop();
+}
+
+#[test]
+fn vmac_instance_recovers_when_base_gets_an_address_ours() {
+    vmac_late_address(
+        "vmac_instance_recovers_when_base_gets_an_address_ours",
+        false,
+    );
+}
+
+#[test]
+fn vmac_instance_recovers_when_base_gets_an_address_real_keepalived() {
+    vmac_late_address(
+        "vmac_instance_recovers_when_base_gets_an_address_real_keepalived",
+        true,
+    );
+}

@@ -737,7 +737,17 @@ impl Instance {
     /// An address appeared: an instance without an advert source (FAULT since start, §5.1)
     /// takes the interface's new primary IPv4 / link-local IPv6 address and recovers.
     pub fn on_address_added(&mut self, ifindex: u32, addr: IpAddr) -> Vec<Input> {
-        if self.link.src.is_some() || ifindex != self.link.ifindex {
+        if self.link.src.is_some() {
+            return Vec::new();
+        }
+        // An IPv4 instance on a VMAC takes its source from the base interface (§5.13).
+        let base = self
+            .cfg
+            .interface
+            .as_deref()
+            .and_then(|n| self.ifmap.borrow().get(n).copied());
+        let on_base = self.cfg.family == model::Family::V4 && base == Some(ifindex);
+        if ifindex != self.link.ifindex && !on_base {
             return Vec::new();
         }
         let usable = match (self.cfg.family, addr) {
