@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::Mailbox;
-use lettre::transport::smtp::client::AsyncSmtpConnection;
-use lettre::transport::smtp::extension::ClientId;
 use lettre::Message;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::config::model::global::{GlobalDefs, SmtpServer};
@@ -200,8 +199,8 @@ pub enum SendOutcome {
 /// [ip]:port.` / `SMTP connection ERROR to [ip]:port.` when the TCP connection fails,
 /// `Remote SMTP server [ip]:port connected.` when it succeeds, then `Timeout reading data
 /// to remote SMTP server [ip]:port.` if the server goes silent (observed with keepalived
-/// 2.2.7 against a server that accepts and never answers). The connection, the greeting
-/// and EHLO each get `connect_timeout`; the rest of the dialogue 3× that.
+/// 2.2.7 against a server that accepts and never answers). The connection and the
+/// greeting each get `connect_timeout`; the rest of the dialogue 3× that.
 pub async fn send(cfg: &MailConfig, alert: &Alert) -> SendOutcome {
     let srv = cfg.server_text();
     let msg = match build_message(cfg, alert) {
@@ -229,30 +228,52 @@ pub async fn send(cfg: &MailConfig, alert: &Alert) -> SendOutcome {
         }
         Ok(Ok(s)) => s,
     };
-    tracing::info!("Remote SMTP server {srv} connected.");
-    let helo = ClientId::Domain(cfg.helo.clone());
-    let greet = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &helo);
-    let mut conn = match tokio::time::timeout(t, greet).await {
+    // Like the success line, keepalived logs this only with -D (observed).
+    if crate::log::detail() > 0 {
+        tracing::info!("Remote SMTP server {srv} connected.");
+    }
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
+    match tokio::time::timeout(t, reply(&mut rd)).await {
         Err(_) => {
             tracing::warn!("Timeout reading data to remote SMTP server {srv}.");
             return SendOutcome::Timeout;
         }
-        Ok(Err(e)) => {
+        Ok(Ok(220)) => {}
+        Ok(r) => {
             tracing::warn!("Error reading data from remote SMTP server {srv}.");
-            return SendOutcome::Error(e.to_string());
+            return SendOutcome::Error(format!("greeting: {r:?}"));
         }
-        Ok(Ok(c)) => c,
-    };
-    let envelope = msg.envelope().clone();
-    let body = msg.formatted();
+    }
     let dialogue = async {
-        let r = conn.send(&envelope, &body).await;
-        let _ = conn.quit().await;
-        r
+        // keepalived's dialogue (§6.3): HELO, not EHLO.
+        let mut steps = vec![(format!("HELO {}\r\n", cfg.helo), 250)];
+        steps.push((format!("MAIL FROM:<{}>\r\n", cfg.from), 250));
+        for to in &cfg.to {
+            steps.push((format!("RCPT TO:<{to}>\r\n"), 250));
+        }
+        steps.push((String::from("DATA\r\n"), 354));
+        steps.push((dot_stuffed(&msg.formatted()), 250));
+        for (cmd, want) in steps {
+            wr.write_all(cmd.as_bytes()).await?;
+            let got = reply(&mut rd).await?;
+            if got != want {
+                return Err(std::io::Error::other(format!(
+                    "{} -> {got}",
+                    cmd.trim_end()
+                )));
+            }
+        }
+        wr.write_all(b"QUIT\r\n").await?;
+        let _ = reply(&mut rd).await;
+        Ok(())
     };
     match tokio::time::timeout(t.saturating_mul(3), dialogue).await {
-        Ok(Ok(_)) => {
-            tracing::info!("SMTP alert successfully sent.");
+        Ok(Ok(())) => {
+            // keepalived logs this only with -D (§6.3).
+            if crate::log::detail() > 0 {
+                tracing::info!("SMTP alert successfully sent.");
+            }
             SendOutcome::Sent
         }
         Err(_) => {
@@ -266,6 +287,44 @@ pub async fn send(cfg: &MailConfig, alert: &Alert) -> SendOutcome {
     }
 }
 
+/// Reads one SMTP reply (continuation lines `NNN-...` then `NNN ...`) and returns its code.
+/// Lines are read at most 4 KiB at a time, so a hostile server cannot grow memory.
+async fn reply<R: AsyncBufRead + Unpin>(r: &mut R) -> std::io::Result<u16> {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut *r).take(4096).read_until(b'\n', &mut line).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if line.get(3) == Some(&b'-') && line.ends_with(b"\n") {
+            continue;
+        }
+        return line
+            .get(..3)
+            .and_then(|c| std::str::from_utf8(c).ok())
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| std::io::Error::other("malformed SMTP reply"));
+    }
+}
+
+/// The DATA payload: the message with leading dots doubled (RFC 5321 §4.5.2), then `.`.
+fn dot_stuffed(msg: &[u8]) -> String {
+    let text = String::from_utf8_lossy(msg);
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.split_inclusive('\n') {
+        if line.starts_with('.') {
+            out.push('.');
+        }
+        out.push_str(line);
+    }
+    if !out.ends_with("\r\n") {
+        out.push_str("\r\n");
+    }
+    out.push_str(".\r\n");
+    out
+}
+
 /// Sends an alert in its own task; the caller never waits.
 pub fn spawn_send(cfg: MailConfig, alert: Alert) -> tokio::task::JoinHandle<SendOutcome> {
     tokio::spawn(async move { send(&cfg, &alert).await })
@@ -274,6 +333,24 @@ pub fn spawn_send(cfg: MailConfig, alert: Alert) -> tokio::task::JoinHandle<Send
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn replies_are_read_to_their_last_line() {
+        let mut r: &[u8] = b"250-a.example\r\n250-SIZE 1\r\n250 OK\r\n354 go\r\nxyz\r\n";
+        assert_eq!(reply(&mut r).await.ok(), Some(250));
+        assert_eq!(reply(&mut r).await.ok(), Some(354));
+        assert!(reply(&mut r).await.is_err());
+        assert!(reply(&mut r).await.is_err());
+    }
+
+    #[test]
+    fn data_is_dot_stuffed_and_terminated() {
+        assert_eq!(
+            dot_stuffed(b"A: b\r\n\r\n.x\r\n"),
+            "A: b\r\n\r\n..x\r\n.\r\n"
+        );
+        assert_eq!(dot_stuffed(b"x"), "x\r\n.\r\n");
+    }
 
     #[test]
     fn subjects_and_bodies() {

@@ -322,7 +322,9 @@ impl Alerts {
 
     fn mail(&mut self, who: Who, name: &str, state: NotifyState, enabled: bool) {
         let Some(cfg) = &self.mail else { return };
-        if !enabled {
+        // keepalived 2.2.7 sends no STOP mail at shutdown (observed: the process exits
+        // before its mail thread runs), so neither do we.
+        if !enabled || state == NotifyState::Stop {
             return;
         }
         let gate = self
@@ -431,6 +433,21 @@ pub fn group_event(name: &str, state: super::machine::State) {
         if let Ok(mut a) = a.try_borrow_mut() {
             if let Some(a) = a.as_mut() {
                 a.group_event(name, state);
+            }
+        }
+    });
+}
+
+/// `fifo_write_vrrp_states_on_reload`: a group's unchanged state, on the FIFOs only.
+pub fn group_fifo_state(name: &str, state: super::machine::State) {
+    let Some(state) = notify_state(state) else {
+        return;
+    };
+    let line = notify::fifo_line(Who::Group, name, FifoEvent::State(state), 0);
+    ALERTS.with(|a| {
+        if let Ok(mut a) = a.try_borrow_mut() {
+            if let Some(a) = a.as_mut() {
+                a.write_fifos(&line);
             }
         }
     });

@@ -10,7 +10,7 @@
 //! `repeat` ≥ 2 yields two packets per address. With both intervals zero everything goes out
 //! at once.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -33,20 +33,38 @@ pub struct GarpJob {
     pub repeat: u32,
 }
 
-/// Minimum spacing between two gratuitous packets on one interface.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Minimum spacing between two gratuitous packets on one interface: the global
+/// `vrrp_garp_interval` / `vrrp_gna_interval`, or the interface's `garp_group` (§4.5), whose
+/// interfaces share one rate limit (keepalived gives them one `garp_delay`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Spacing {
     pub arp: Duration,
     pub na: Duration,
+    /// `garp_group`s: (interfaces, garp_interval, gna_interval); an unset interval is 0.
+    pub groups: Vec<(Vec<String>, Duration, Duration)>,
+}
+
+/// Whose rate limit a packet counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Slot {
+    Interface(u32),
+    Group(usize),
 }
 
 impl Spacing {
-    fn of(&self, a: &IpAddr) -> Duration {
-        if a.is_ipv4() {
-            self.arp
-        } else {
-            self.na
-        }
+    /// The rate-limit slot (per family) of a packet on `ifname`, and its spacing.
+    fn slot(&self, ifindex: u32, ifname: &str, a: &IpAddr) -> ((Slot, bool), Duration) {
+        let group = self
+            .groups
+            .iter()
+            .enumerate()
+            .find(|(_, g)| g.0.iter().any(|i| i == ifname));
+        let (slot, arp, na) = match group {
+            Some((k, g)) => (Slot::Group(k), g.1, g.2),
+            None => (Slot::Interface(ifindex), self.arp, self.na),
+        };
+        let gap = if a.is_ipv4() { arp } else { na };
+        ((slot, a.is_ipv6()), gap)
     }
 }
 
@@ -63,14 +81,14 @@ struct Packet {
 /// The spacing state (keepalived's `garp_delay` per interface and the pending flags).
 #[derive(Debug, Default)]
 struct Queue {
-    /// (ifindex, is IPv6) → the earliest time the next packet may go.
-    next: HashMap<(u32, bool), Instant>,
+    /// (interface or garp_group, is IPv6) → the earliest time the next packet may go.
+    next: HashMap<(Slot, bool), Instant>,
     pending: Vec<Packet>,
 }
 
 impl Queue {
     /// Packets of `job` to send now; the others become pending (once per address).
-    fn admit(&mut self, job: &GarpJob, sp: Spacing, now: Instant) -> Vec<Packet> {
+    fn admit(&mut self, job: &GarpJob, sp: &Spacing, now: Instant) -> Vec<Packet> {
         let mut out = Vec::new();
         for _ in 0..job.repeat {
             for a in &job.addrs {
@@ -81,8 +99,8 @@ impl Queue {
                     mac: job.mac,
                     addr: *a,
                 };
-                let gap = sp.of(a);
-                let slot = self.next.entry((job.ifindex, a.is_ipv6())).or_insert(now);
+                let (key, gap) = sp.slot(job.ifindex, &job.ifname, a);
+                let slot = self.next.entry(key).or_insert(now);
                 if gap.is_zero() || now >= *slot {
                     if !gap.is_zero() {
                         *slot = now + gap;
@@ -101,16 +119,14 @@ impl Queue {
     }
 
     /// Pending packets whose slot has come (one per interface and family per slot).
-    fn due(&mut self, sp: Spacing, now: Instant) -> Vec<Packet> {
+    fn due(&mut self, sp: &Spacing, now: Instant) -> Vec<Packet> {
         let mut out = Vec::new();
         let mut keep = Vec::new();
         for p in std::mem::take(&mut self.pending) {
-            let slot = self
-                .next
-                .entry((p.ifindex, p.addr.is_ipv6()))
-                .or_insert(now);
+            let (key, gap) = sp.slot(p.ifindex, &p.ifname, &p.addr);
+            let slot = self.next.entry(key).or_insert(now);
             if now >= *slot {
-                *slot = now + sp.of(&p.addr);
+                *slot = now + gap;
                 out.push(p);
             } else {
                 keep.push(p);
@@ -121,10 +137,13 @@ impl Queue {
     }
 
     /// The earliest slot a pending packet waits for.
-    fn wake_at(&self) -> Option<Instant> {
+    fn wake_at(&self, sp: &Spacing) -> Option<Instant> {
         self.pending
             .iter()
-            .filter_map(|p| self.next.get(&(p.ifindex, p.addr.is_ipv6())).copied())
+            .filter_map(|p| {
+                let (key, _) = sp.slot(p.ifindex, &p.ifname, &p.addr);
+                self.next.get(&key).copied()
+            })
             .min()
     }
 }
@@ -133,14 +152,14 @@ impl Queue {
 pub struct GarpSender {
     sock: Rc<PacketSocket>,
     /// Shared with the service, which updates it at reload.
-    spacing: Rc<Cell<Spacing>>,
+    spacing: Rc<RefCell<Spacing>>,
     queue: Rc<RefCell<Queue>>,
     wake: Rc<Notify>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl GarpSender {
-    pub fn new(sock: PacketSocket, spacing: Rc<Cell<Spacing>>) -> Self {
+    pub fn new(sock: PacketSocket, spacing: Rc<RefCell<Spacing>>) -> Self {
         GarpSender {
             sock: Rc::new(sock),
             spacing,
@@ -155,7 +174,10 @@ impl GarpSender {
     pub async fn submit(&mut self, job: GarpJob) {
         log_burst(&job);
         let now = Instant::now();
-        let send = self.queue.borrow_mut().admit(&job, self.spacing.get(), now);
+        let send = self
+            .queue
+            .borrow_mut()
+            .admit(&job, &self.spacing.borrow(), now);
         if !self.queue.borrow().pending.is_empty() {
             if self.task.is_none() {
                 self.task = Some(tokio::task::spawn_local(pending_loop(
@@ -191,12 +213,12 @@ impl Drop for GarpSender {
 
 async fn pending_loop(
     sock: Rc<PacketSocket>,
-    sp: Rc<Cell<Spacing>>,
+    sp: Rc<RefCell<Spacing>>,
     queue: Rc<RefCell<Queue>>,
     wake: Rc<Notify>,
 ) {
     loop {
-        let at = queue.borrow().wake_at();
+        let at = queue.borrow().wake_at(&sp.borrow());
         match at {
             Some(at) => {
                 tokio::select! {
@@ -209,7 +231,7 @@ async fn pending_loop(
                 continue;
             }
         }
-        let due = queue.borrow_mut().due(sp.get(), Instant::now());
+        let due = queue.borrow_mut().due(&sp.borrow(), Instant::now());
         for p in due {
             send_one(&sock, &p).await;
         }
@@ -281,7 +303,7 @@ mod tests {
         let now = Instant::now();
         let out = q.admit(
             &job(&["192.0.2.1", "2001:db8::1"], 3),
-            Spacing::default(),
+            &Spacing::default(),
             now,
         );
         assert_eq!(out.len(), 6);
@@ -290,9 +312,10 @@ mod tests {
 
     #[test]
     fn interval_sends_one_and_keeps_one_pending_per_address() {
-        let sp = Spacing {
+        let sp = &Spacing {
             arp: Duration::from_millis(250),
             na: Duration::ZERO,
+            groups: Vec::new(),
         };
         let mut q = Queue::default();
         let t0 = Instant::now();
@@ -302,10 +325,39 @@ mod tests {
         assert_eq!(out.iter().filter(|p| p.addr.is_ipv6()).count(), 5);
         assert_eq!(q.pending.len(), 2);
         assert!(q.due(sp, t0 + Duration::from_millis(100)).is_empty());
-        let at = q.wake_at().unwrap();
+        let at = q.wake_at(sp).unwrap();
         assert_eq!(at, t0 + Duration::from_millis(250));
         assert_eq!(q.due(sp, at).len(), 1, "one per slot");
         assert_eq!(q.due(sp, at + Duration::from_millis(250)).len(), 1);
         assert!(q.pending.is_empty());
+    }
+
+    #[test]
+    fn garp_group_interfaces_share_one_slot_with_their_own_interval() {
+        let sp = &Spacing {
+            arp: Duration::ZERO,
+            na: Duration::ZERO,
+            groups: vec![(
+                vec!["eth0".into(), "eth1".into()],
+                Duration::from_millis(500),
+                Duration::ZERO,
+            )],
+        };
+        let mut q = Queue::default();
+        let t0 = Instant::now();
+        // eth0 (ifindex 2) is in the group: one at once, the other address pending.
+        let out = q.admit(&job(&["192.0.2.1", "192.0.2.2", "2001:db8::1"], 1), sp, t0);
+        assert_eq!(out.len(), 2, "one IPv4 plus the unspaced NA");
+        assert_eq!(q.pending.len(), 1);
+        // eth1 shares the group's slot: nothing goes before the slot.
+        let mut j = job(&["192.0.2.9"], 1);
+        j.ifindex = 3;
+        j.ifname = "eth1".into();
+        assert!(q.admit(&j, sp, t0).is_empty());
+        assert_eq!(q.wake_at(sp), Some(t0 + Duration::from_millis(500)));
+        // An interface outside the group follows the (zero) global interval.
+        j.ifindex = 4;
+        j.ifname = "eth2".into();
+        assert_eq!(q.admit(&j, sp, t0).len(), 1);
     }
 }

@@ -413,6 +413,19 @@ impl Instance {
                 NotifyEvent::MasterRxLowerPri,
                 self.machine.effective_priority(),
             ),
+            Action::PriorityChanged { state, priority } => {
+                notify_hook(&self.cfg, NotifyEvent::Priority(state), priority)
+            }
+            Action::Removed {
+                priority,
+                was_fault,
+            } => {
+                if self.cfg.notify_deleted {
+                    notify_hook(&self.cfg, NotifyEvent::Deleted, priority);
+                } else if !was_fault {
+                    notify_hook(&self.cfg, NotifyEvent::State(State::Fault), priority);
+                }
+            }
             Action::Log(l) => info!("{l}"),
             Action::Debug(l) => {
                 if crate::log::detail() > 0 {
@@ -724,7 +737,17 @@ impl Instance {
     /// An address appeared: an instance without an advert source (FAULT since start, §5.1)
     /// takes the interface's new primary IPv4 / link-local IPv6 address and recovers.
     pub fn on_address_added(&mut self, ifindex: u32, addr: IpAddr) -> Vec<Input> {
-        if self.link.src.is_some() || ifindex != self.link.ifindex {
+        if self.link.src.is_some() {
+            return Vec::new();
+        }
+        // An IPv4 instance on a VMAC takes its source from the base interface (§5.13).
+        let base = self
+            .cfg
+            .interface
+            .as_deref()
+            .and_then(|n| self.ifmap.borrow().get(n).copied());
+        let on_base = self.cfg.family == model::Family::V4 && base == Some(ifindex);
+        if ifindex != self.link.ifindex && !on_base {
             return Vec::new();
         }
         let usable = match (self.cfg.family, addr) {
@@ -1011,6 +1034,10 @@ fn sock_key(c: &model::Instance, link: &Link, g: &Globals) -> SockKey {
 pub enum NotifyEvent {
     State(State),
     MasterRxLowerPri,
+    /// The effective priority changed in this state (FIFO only, §6.2).
+    Priority(State),
+    /// Removed by a reload with `notify_deleted` (§5.14).
+    Deleted,
 }
 
 /// The hook the notify scripts / FIFO / SMTP plug into (§6.1); the runtime is
@@ -1018,12 +1045,19 @@ pub enum NotifyEvent {
 pub fn notify_hook(cfg: &model::Instance, event: NotifyEvent, priority: u8) {
     let ev = match event {
         NotifyEvent::MasterRxLowerPri => crate::notify::FifoEvent::MasterRxLowerPri,
+        // Only the FIFO hears of priority changes (observed: no script runs, no log).
+        NotifyEvent::Priority(State::Master) => crate::notify::FifoEvent::MasterPriority,
+        NotifyEvent::Priority(State::Backup) => crate::notify::FifoEvent::BackupPriority,
+        NotifyEvent::Priority(_) => return,
+        NotifyEvent::Deleted => {
+            crate::notify::FifoEvent::State(crate::notify::NotifyState::Deleted)
+        }
         NotifyEvent::State(s) => match super::alerts::notify_state(s) {
             Some(st) => crate::notify::FifoEvent::State(st),
             None => return,
         },
     };
-    if crate::log::detail() > 0 {
+    if crate::log::detail() > 0 && !matches!(event, NotifyEvent::Priority(_)) {
         info!(
             "({}) notify: INSTANCE {} {} {priority}",
             cfg.name,

@@ -195,6 +195,9 @@ pub enum FaultCause {
     Interface(String),
     /// Weight-0 `vrrp_script` failing.
     Script(String),
+    /// Weight-0 `vrrp_script` that has not reported yet: keeps a starting instance in
+    /// INIT (keepalived's `num_script_init`), and any other instance down.
+    ScriptInit(String),
     /// `track_file` fault.
     File(String),
     /// `vrrp_track_process` fault.
@@ -225,6 +228,8 @@ pub enum Input {
     Track(TrackChange),
     Shutdown,
     Reload(InstanceConfig),
+    /// The instance is gone from the configuration after a reload (§5.14).
+    Removed,
 }
 
 /// Effects for the glue to perform, in order.
@@ -243,6 +248,12 @@ pub enum Action {
     /// A MASTER received a lower-priority advert: `notify_master_rx_lower_pri` and the FIFO
     /// event `MASTER_RX_LOWER_PRI`.
     MasterRxLowerPri,
+    /// The effective priority changed while MASTER or BACKUP: the FIFO events
+    /// `MASTER_PRIORITY` / `BACKUP_PRIORITY` when `notify_priority_changes` (§6.2).
+    PriorityChanged { state: State, priority: u8 },
+    /// Removed by a reload (§5.14): notified as DELETED with `notify_deleted`, otherwise
+    /// as FAULT unless the instance was in FAULT already (observed with keepalived 2.2.7).
+    Removed { priority: u8, was_fault: bool },
     /// An INFO log line with keepalived's exact wording.
     Log(String),
     /// A line keepalived only logs with `-D` (detailed logging).
@@ -362,7 +373,15 @@ impl Machine {
         m.effective = m.compute_effective();
         // Clean up VIPs a crashed predecessor may have left behind (§5.10).
         m.push(Action::RemoveVips);
-        if !m.faults.is_empty() {
+        let only_pending = m
+            .faults
+            .iter()
+            .all(|c| matches!(c, FaultCause::ScriptInit(_)));
+        if m.script_pending() && only_pending {
+            // Observed with keepalived 2.2.7: no log and no notify until the weight-0
+            // scripts have reported (then `Entering BACKUP STATE`, or FAULT silently).
+            m.want = State::Init;
+        } else if !m.faults.is_empty() {
             m.log("Entering FAULT STATE (init)");
             m.state = State::Fault;
             m.want = State::Fault;
@@ -456,6 +475,7 @@ impl Machine {
             Input::Track(c) => self.handle_track(now, c),
             Input::Shutdown => self.handle_shutdown(now),
             Input::Reload(cfg) => self.handle_reload(now, cfg),
+            Input::Removed => self.handle_removed(now),
         }
     }
 
@@ -646,7 +666,7 @@ impl Machine {
             _ => None,
         };
         self.apply_track(change);
-        self.update_priority(now);
+        self.update_priority(now, true);
         let has_fault = !self.faults.is_empty();
         if !had_fault && has_fault && matches!(self.state, State::Backup | State::Master) {
             if let Some(line) = fault_line {
@@ -657,7 +677,22 @@ impl Machine {
             self.goto_fault(now, true);
         } else if had_fault && !has_fault && self.state == State::Fault {
             self.leave_fault(now, true);
+        } else if self.state == State::Init && !self.script_pending() {
+            if has_fault {
+                self.state = State::Fault;
+                self.want = State::Fault;
+                self.notify();
+            } else {
+                self.leave_fault(now, true);
+            }
         }
+    }
+
+    /// A weight-0 script has not reported yet.
+    fn script_pending(&self) -> bool {
+        self.faults
+            .iter()
+            .any(|c| matches!(c, FaultCause::ScriptInit(_)))
     }
 
     fn apply_track(&mut self, change: TrackChange) {
@@ -688,7 +723,7 @@ impl Machine {
         u8::try_from(p).unwrap_or(PRIO_OWNER - 1)
     }
 
-    fn update_priority(&mut self, now: Instant) {
+    fn update_priority(&mut self, now: Instant, report: bool) {
         let new = self.compute_effective();
         if new == self.effective {
             return;
@@ -697,6 +732,12 @@ impl Machine {
         self.log(format!("Changing effective priority from {old} to {new}"));
         let old_skew = self.skew_for(old);
         self.effective = new;
+        if report && matches!(self.state, State::Master | State::Backup) {
+            self.push(Action::PriorityChanged {
+                state: self.state,
+                priority: new,
+            });
+        }
         // A BACKUP's running timer moves by the skew difference (§5.9).
         if self.state == State::Backup {
             if let Some(at) = self.timers.get(Timer::MasterDown) {
@@ -728,6 +769,27 @@ impl Machine {
         self.notify();
     }
 
+    /// Removal by a reload (§5.14): a MASTER releases with priority 0 and removes its VIPs,
+    /// as at shutdown, but the notification is [`Action::Removed`] (FAULT or DELETED).
+    pub fn handle_removed(&mut self, _now: Instant) {
+        if self.state == State::Stop {
+            return;
+        }
+        let was_fault = self.state == State::Fault;
+        if self.state == State::Master {
+            self.push(Action::SendAdvert { priority: 0 });
+            self.debug("sent 0 priority");
+            self.push(Action::RemoveVips);
+        }
+        self.timers.clear();
+        self.state = State::Stop;
+        self.want = State::Stop;
+        self.push(Action::Removed {
+            priority: self.effective,
+            was_fault,
+        });
+    }
+
     /// Reload with the matched instance's new parameters (§5.14): the state is kept, a
     /// MASTER advertises once before and re-asserts its VIPs after; a priority change is
     /// applied like a tracker change.
@@ -755,7 +817,8 @@ impl Machine {
         } else if self.state == State::Master && self.garp_refresh_due.is_none() {
             self.garp_refresh_due = Some(now + self.cfg.garp_master_refresh);
         }
-        self.update_priority(now);
+        // Observed: a priority changed by reload is not reported on the FIFO.
+        self.update_priority(now, false);
         if self.state == State::Master {
             self.push(Action::AddVips);
             if int_changed {
@@ -863,7 +926,7 @@ impl Machine {
     /// Moves to `target` on behalf of a sync group. `notify` is false when the instance
     /// merely follows its group (§6.1). Returns whether the state changed.
     pub fn sync_to(&mut self, now: Instant, target: State, notify: bool) -> bool {
-        if self.state == target || self.state == State::Stop {
+        if self.state == target || matches!(self.state, State::Stop | State::Init) {
             return false;
         }
         match target {
@@ -932,7 +995,10 @@ impl Machine {
 fn fault_log_line(cause: &FaultCause) -> Option<String> {
     Some(match cause {
         FaultCause::Interface(i) => format!("entering FAULT state (interface {i} down)"),
-        FaultCause::Script(_) | FaultCause::File(_) | FaultCause::Process(_) => return None,
+        FaultCause::Script(_)
+        | FaultCause::ScriptInit(_)
+        | FaultCause::File(_)
+        | FaultCause::Process(_) => return None,
         FaultCause::Bfd(s) => format!("entering FAULT state due to BFD {s}"),
         FaultCause::SourceAddress => "entering FAULT state (src address deleted)".to_string(),
         FaultCause::Other(s) => format!("entering FAULT state ({s})"),
@@ -991,6 +1057,137 @@ mod tests {
         assert_eq!(m.state(), State::Master);
         drain(&mut m);
         m
+    }
+
+    #[test]
+    fn priority_changes_are_reported_in_master_and_backup_only() {
+        let w = |v| TrackChange::Weight {
+            tracker: "chk".into(),
+            value: v,
+        };
+        let mut m = master(cfg(100));
+        m.handle_track(ms(10_100), w(10));
+        let a = drain(&mut m);
+        assert!(a.contains(&Action::PriorityChanged {
+            state: State::Master,
+            priority: 110
+        }));
+        // No change, no event.
+        m.handle_track(ms(10_200), w(10));
+        assert!(drain(&mut m).is_empty());
+        let mut b = Machine::new(cfg(100), Instant::ZERO);
+        drain(&mut b);
+        b.handle_track(ms(100), w(-20));
+        assert!(drain(&mut b).contains(&Action::PriorityChanged {
+            state: State::Backup,
+            priority: 80
+        }));
+        let fault = TrackChange::Fault {
+            cause: FaultCause::Script("x".into()),
+            active: true,
+        };
+        b.handle_track(ms(200), fault);
+        drain(&mut b);
+        b.handle_track(ms(300), w(5));
+        assert!(!drain(&mut b)
+            .iter()
+            .any(|a| matches!(a, Action::PriorityChanged { .. })));
+    }
+
+    #[test]
+    fn removal_releases_a_master_and_reports_the_previous_fault() {
+        let mut m = master(cfg(100));
+        m.handle(ms(10_500), Input::Removed);
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                Action::SendAdvert { priority: 0 },
+                Action::Debug("(VI_1) sent 0 priority".into()),
+                Action::RemoveVips,
+                Action::Removed {
+                    priority: 100,
+                    was_fault: false
+                },
+            ]
+        );
+        assert_eq!(m.state(), State::Stop);
+        assert_eq!(m.poll_timeout(), None);
+        m.handle_removed(ms(10_600));
+        assert!(drain(&mut m).is_empty());
+        let mut f = Machine::start(
+            cfg(100),
+            [TrackChange::Fault {
+                cause: FaultCause::Interface("eth0".into()),
+                active: true,
+            }],
+            Instant::ZERO,
+        );
+        drain(&mut f);
+        f.handle_removed(ms(5));
+        assert_eq!(
+            drain(&mut f),
+            vec![Action::Removed {
+                priority: 100,
+                was_fault: true
+            }]
+        );
+    }
+
+    #[test]
+    fn weight0_script_holds_init_until_it_reports() {
+        let pending = |active| TrackChange::Fault {
+            cause: FaultCause::ScriptInit("chk".into()),
+            active,
+        };
+        // Success: INIT, then `Entering BACKUP STATE` (no "(init)") and its notify.
+        let mut m = Machine::start(cfg(100), [pending(true)], Instant::ZERO);
+        assert_eq!(m.state(), State::Init);
+        assert_eq!(drain(&mut m), vec![Action::RemoveVips]);
+        assert_eq!(m.poll_timeout(), None);
+        m.handle_advert(ms(500), adv(2, 200));
+        assert!(!m.sync_to(ms(600), State::Master, true));
+        assert!(drain(&mut m).is_empty());
+        m.handle_track(ms(2_000), pending(false));
+        assert_eq!(m.state(), State::Backup);
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                log("(VI_1) Entering BACKUP STATE"),
+                Action::Notify {
+                    state: State::Backup,
+                    priority: 100
+                },
+            ]
+        );
+        assert_eq!(m.poll_timeout(), Some(ms(2_000) + m.master_down_interval()));
+        // Failure: the script's fault comes first, then FAULT without a log line.
+        let mut f = Machine::start(cfg(100), [pending(true)], Instant::ZERO);
+        drain(&mut f);
+        f.handle_track(
+            ms(2_000),
+            TrackChange::Fault {
+                cause: FaultCause::Script("chk".into()),
+                active: true,
+            },
+        );
+        assert_eq!(f.state(), State::Init);
+        f.handle_track(ms(2_000), pending(false));
+        assert_eq!(f.state(), State::Fault);
+        assert_eq!(
+            drain(&mut f),
+            vec![Action::Notify {
+                state: State::Fault,
+                priority: 100
+            }]
+        );
+        // Another fault at start still gives FAULT (init).
+        let down = TrackChange::Fault {
+            cause: FaultCause::Interface("eth0".into()),
+            active: true,
+        };
+        let mut i = Machine::start(cfg(100), [pending(true), down], Instant::ZERO);
+        assert_eq!(i.state(), State::Fault);
+        assert!(logs(&drain(&mut i)).contains(&"(VI_1) Entering FAULT STATE (init)".to_string()));
     }
 
     #[test]

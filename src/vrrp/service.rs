@@ -7,7 +7,7 @@
 //! [`Engine`] sits in a `RefCell` that is never borrowed across an `.await`.
 #![forbid(unsafe_code)]
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -54,13 +54,25 @@ struct Running {
     io_task: JoinHandle<()>,
     vmacs: vmac::Vmacs,
     /// `vrrp_garp_interval` / `vrrp_gna_interval`, read by the GARP sender.
-    spacing: Rc<Cell<Spacing>>,
+    spacing: Rc<RefCell<Spacing>>,
 }
 
 fn spacing_of(c: &Config) -> Spacing {
     Spacing {
         arp: c.global.vrrp_garp_interval,
         na: c.global.vrrp_gna_interval,
+        groups: c
+            .statics
+            .garp_groups
+            .iter()
+            .map(|g| {
+                (
+                    g.interfaces.clone(),
+                    g.garp_interval.unwrap_or_default(),
+                    g.gna_interval.unwrap_or_default(),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -181,7 +193,7 @@ impl Engine {
             Input::Advert(a) => x.sg.handle_advert(now, member, a),
             Input::Track(c) => x.sg.handle_track(now, member, c),
             Input::Timeout => x.sg.handle_timeout(now),
-            Input::Shutdown => x.sg.handle_shutdown(now),
+            Input::Shutdown | Input::Removed => x.sg.handle_shutdown(now),
             // SyncGroup has no reload verb: members keep their machine parameters.
             Input::Reload(_) => {}
         }
@@ -1077,7 +1089,7 @@ impl Service for VrrpService {
         let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
         let h = host_with_vmacs(&nl, c, &mut vmacs).await?;
         mon.seed(&h.links);
-        let spacing = Rc::new(Cell::new(spacing_of(c)));
+        let spacing = Rc::new(RefCell::new(spacing_of(c)));
         let garp = match PacketSocket::sender() {
             Ok(s) => Some(GarpSender::new(s, spacing.clone())),
             Err(e) => {
@@ -1194,7 +1206,7 @@ impl Service for VrrpService {
             return Err(ServiceError::config(why.clone()));
         }
         let h = host_with_vmacs(&run.nl, c, &mut run.vmacs).await?;
-        run.spacing.set(spacing_of(c));
+        *run.spacing.borrow_mut() = spacing_of(c);
         super::alerts::install(c);
         let globals = globals_of(c);
         let mut io = Vec::new();
@@ -1272,9 +1284,20 @@ impl Service for VrrpService {
             let old_shape = eng.group_shape();
             let keep_groups = old_shape == new_shape;
             if !keep_groups {
-                for g in 0..eng.groups.len() {
+                // Members gone from the config notify FAULT/DELETED, a group gone does not
+                // notify at all (§5.14, observed with keepalived 2.2.7).
+                let new_ids: Vec<Identity> = c
+                    .vrrp
+                    .instances
+                    .iter()
+                    .filter(|i| i.vrid.is_some())
+                    .map(|i| identity(i, &globals))
+                    .collect();
+                for (g, (name, ids)) in old_shape.iter().enumerate() {
+                    let gone: Vec<bool> = ids.iter().map(|id| !new_ids.contains(id)).collect();
+                    let group_gone = !new_shape.iter().any(|(n, _)| n == name);
                     if let Some(x) = eng.groups.get_mut(g) {
-                        x.sg.handle_shutdown(now);
+                        x.sg.handle_reload_removal(now, &gone, group_gone);
                     }
                     eng.settle_group(g, &mut io);
                 }
@@ -1331,7 +1354,7 @@ impl Service for VrrpService {
             for mut o in old_insts.into_iter().flatten() {
                 info!("({}) instance removed from the configuration", o.name());
                 if o.group.is_none() {
-                    o.drive(now, Input::Shutdown, &mut io);
+                    o.drive(now, Input::Removed, &mut io);
                 }
             }
             eng.instances = next;
@@ -1352,6 +1375,12 @@ impl Service for VrrpService {
                     }
                 }
                 eng.groups = old_groups;
+                if c.global.fifo_write_vrrp_states_on_reload {
+                    // keepalived 2.2.7 re-writes the groups' states only (observed).
+                    for x in &eng.groups {
+                        super::alerts::group_fifo_state(&x.name, x.sg.state());
+                    }
+                }
             } else {
                 eng.build_groups(c, &h, &mut io);
             }

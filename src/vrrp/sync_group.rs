@@ -157,6 +157,30 @@ impl SyncGroup {
         }
     }
 
+    /// A reload that changes the groups (§5.14): members in `gone` were removed from the
+    /// configuration (notified FAULT/DELETED), the others stop; the group notifies STOP
+    /// only if it still exists (observed: keepalived 2.2.7 sends no notify for a removed
+    /// group).
+    pub fn handle_reload_removal(&mut self, now: Instant, gone: &[bool], group_gone: bool) {
+        for i in 0..self.members.len() {
+            if let Some(m) = self.members.get_mut(i) {
+                if gone.get(i).copied().unwrap_or(false) {
+                    m.handle_removed(now);
+                } else {
+                    m.handle_shutdown(now);
+                }
+            }
+            self.drain(now, i);
+        }
+        if self.state != State::Stop {
+            self.state = State::Stop;
+            if !group_gone {
+                self.actions
+                    .push_back(GroupAction::Notify { state: State::Stop });
+            }
+        }
+    }
+
     /// Passes member `i`'s actions through, then applies the group rules to its new state.
     fn after(&mut self, now: Instant, i: usize) {
         self.drain(now, i);
@@ -453,6 +477,29 @@ mod tests {
             })
             .collect();
         assert_eq!(garps, vec![0, 1]);
+    }
+
+    #[test]
+    fn reload_removal_notifies_removed_members_and_a_surviving_group() {
+        let mut g = group(100, 90);
+        drain(&mut g);
+        g.handle_reload_removal(ms(1), &[true, false], true);
+        let a = drain(&mut g);
+        assert_eq!(notifies(&a), vec!["1 STOP"]);
+        assert!(a.iter().any(|x| matches!(
+            x,
+            GroupAction::Instance {
+                member: 0,
+                action: Action::Removed { .. }
+            }
+        )));
+        let mut g = group(100, 90);
+        drain(&mut g);
+        g.handle_reload_removal(ms(1), &[false, false], false);
+        assert_eq!(
+            notifies(&drain(&mut g)),
+            vec!["0 STOP", "1 STOP", "GROUP STOP"]
+        );
     }
 
     #[test]

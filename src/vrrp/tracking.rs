@@ -140,27 +140,35 @@ fn up_down_change(key: String, cause: FaultCause, up: bool, w: i32, rev: bool) -
 }
 
 /// What script `t` means for reference `r` (§5.9). Before its first result a weighted
-/// script counts for nothing, and a weight-0 one keeps the instance down: keepalived holds
-/// the instance in INIT until every such script has reported (`num_script_init`); we hold
-/// it in FAULT, so that it never becomes MASTER before the script has answered.
+/// script counts for nothing, and a weight-0 one holds the instance in INIT (keepalived's
+/// `num_script_init`, [`FaultCause::ScriptInit`]); its first result clears that, after
+/// setting the script's own fault if it failed, so the instance goes straight to FAULT.
 pub fn script_change(t: &ScriptTracker, r: &TrackRef) -> Vec<TrackChange> {
     let (w, rev) = ref_weight(r, t.weight, t.reverse);
+    let pending = FaultCause::ScriptInit(t.name.clone());
     if t.status() == ScriptStatus::Init {
         if w != 0 {
             return Vec::new();
         }
         return vec![TrackChange::Fault {
-            cause: FaultCause::Script(t.name.clone()),
+            cause: pending,
             active: true,
         }];
     }
-    up_down_change(
+    let mut out = up_down_change(
         format!("script {}", t.name),
         FaultCause::Script(t.name.clone()),
         t.is_ok(),
         w,
         rev,
-    )
+    );
+    if w == 0 {
+        out.push(TrackChange::Fault {
+            cause: pending,
+            active: false,
+        });
+    }
+    out
 }
 
 /// What a track_file's value means for reference `r` (§4.7): weight, or FAULT.
@@ -1065,23 +1073,27 @@ mod tests {
                 value: -20
             }]
         );
-        // weight 0: held down until the first result, whatever `reverse` says
+        // weight 0: held in INIT until the first result, whatever `reverse` says
+        let pending = |active| TrackChange::Fault {
+            cause: FaultCause::ScriptInit("chk".into()),
+            active,
+        };
         for rev in [false, true] {
             assert_eq!(
                 script_change(&script(0), &r("chk", None, rev)),
-                vec![TrackChange::Fault {
-                    cause: FaultCause::Script("chk".into()),
-                    active: true
-                }]
+                vec![pending(true)]
             );
         }
-        // the reference's weight 0 wins: a failing script faults
+        // the reference's weight 0 wins: a failing script faults, then is no longer pending
         assert_eq!(
             script_change(&t, &r("chk", Some(0), false)),
-            vec![TrackChange::Fault {
-                cause: FaultCause::Script("chk".into()),
-                active: true
-            }]
+            vec![
+                TrackChange::Fault {
+                    cause: FaultCause::Script("chk".into()),
+                    active: true
+                },
+                pending(false)
+            ]
         );
         t.on_result(ScriptResult::Exited(0));
         assert_eq!(
@@ -1094,10 +1106,13 @@ mod tests {
         // weight 0 reversed: an OK script faults
         assert_eq!(
             script_change(&t, &r("chk", Some(0), true)),
-            vec![TrackChange::Fault {
-                cause: FaultCause::Script("chk".into()),
-                active: true
-            }]
+            vec![
+                TrackChange::Fault {
+                    cause: FaultCause::Script("chk".into()),
+                    active: true
+                },
+                pending(false)
+            ]
         );
     }
 

@@ -297,7 +297,11 @@ impl Lan {
                 }
                 Action::Notify { .. } => self.routers[i].transitions += 1,
                 Action::Log(l) => self.note(format!("{i}: {l}")),
-                Action::SendGarp { .. } | Action::MasterRxLowerPri | Action::Debug(_) => {}
+                Action::Removed { .. } => self.routers[i].transitions += 1,
+                Action::SendGarp { .. }
+                | Action::MasterRxLowerPri
+                | Action::PriorityChanged { .. }
+                | Action::Debug(_) => {}
             }
         }
     }
