@@ -525,6 +525,46 @@ impl Manager {
         self.out.pop_front()
     }
 
+    /// keepalived's clear_services at shutdown (§8.5): for virtual servers with `omega`,
+    /// every real server in IPVS and alive goes down with its notifies (script, FIFO line,
+    /// `=> Shutting down <=` mail), then the quorum-down notifies run. With
+    /// `lvs_flush_on_stop` (`rs_too` false) keepalived runs only the virtual server's.
+    pub fn stop(&mut self, rs_too: bool) {
+        for vs in 0..self.vss.len() {
+            if !self.vss.get(vs).is_some_and(|v| v.omega) {
+                continue;
+            }
+            for rs in 0..self.rs_count(vs) {
+                let Some(st) = self.rs_state_mut(vs, rs) else {
+                    continue;
+                };
+                if !rs_too || !st.set || !st.alive {
+                    continue;
+                }
+                st.alive = false;
+                st.set = false;
+                self.rs_notifies(vs, rs);
+                let mail = self.rs_cfg(vs, rs).is_some_and(|r| {
+                    r.smtp_alert_effective(self.globals.smtp_alert_checker, self.globals.smtp_alert)
+                });
+                if mail {
+                    self.out.push_back(Output::Mail {
+                        subject: format!(
+                            "Realserver {} of virtual server {} - DOWN",
+                            self.rs_name(vs, rs),
+                            self.vs_name(vs)
+                        ),
+                        body: "=> Shutting down <=".to_owned(),
+                    });
+                }
+            }
+            if let Some(st) = self.state.get_mut(vs) {
+                st.quorum_up = false;
+            }
+            self.quorum_notify(vs, false, "Shutting down");
+        }
+    }
+
     pub fn is_alive(&self, vs: usize, rs: usize) -> bool {
         self.rs_alive(vs, rs)
     }

@@ -1218,6 +1218,10 @@ impl Service for CheckService {
         if self.dont_release {
             return;
         }
+        // omega: the down notifies of what goes away (§8.5)
+        core.mgr
+            .stop(matches!(run.flush_on_stop, LvsFlushOnStop::None));
+        core.drain();
         let mut log = Vec::new();
         match run.flush_on_stop {
             LvsFlushOnStop::Full => {
