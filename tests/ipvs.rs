@@ -1203,7 +1203,10 @@ virtual_server 192.0.2.111 25 {
     lb_kind NAT
     protocol TCP
     alpha
+    omega
+    quorum_down "/bin/sh -c 'echo quorum_down >> /tmp/chk-omega'"
     real_server 198.51.100.13 9013 {
+        notify_down "/bin/sh -c 'echo rs13_down >> /tmp/chk-omega'"
         SMTP_CHECK {
             connect_timeout 1
             retry 0
@@ -1232,7 +1235,8 @@ virtual_server 192.0.2.111 25 {
 /// UDP_CHECK, DNS_CHECK, SMTP_CHECK, SSL_GET and PING_CHECK against servers that answer,
 /// then answer wrong or not at all (all at once, to keep the VM run short), then answer
 /// again: each real server leaves IPVS and comes back. `alpha`: servers start down, so
-/// the first table proves a real success of every checker.
+/// the first table proves a real success of every checker; `omega`: the down scripts
+/// run at shutdown.
 #[test]
 #[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
 fn vm_daemon_more_checkers() {
@@ -1290,8 +1294,14 @@ fn vm_daemon_more_checkers() {
     answer_pings(true);
     wait_table("every checker back", &set(&full));
     d.wait_log("Adding service [198.51.100.14]:tcp:9014 to VS [192.0.2.111]:tcp:25");
+    // omega: stopping runs the real servers' notify_down and the quorum_down scripts
+    let _ = std::fs::remove_file("/tmp/chk-omega");
     d.stop();
     assert_eq!(snapshot(), set(&[]));
+    wait_for("the omega scripts", || {
+        let t = std::fs::read_to_string("/tmp/chk-omega").unwrap_or_default();
+        t.contains("rs13_down\n") && t.contains("quorum_down\n")
+    });
     // the ping group range widened for PING_CHECK is put back
     assert_eq!(std::fs::read_to_string(range).ok(), Some(ping_range));
 }
