@@ -9,6 +9,9 @@
 #   - start -> settled: until `ipvsadm -Ln` shows exactly the listening half;
 #   - CPU over a steady window (STEADY s, default 30) after WARM s (default 10):
 #     utime+stime of the parent and its children (/proc/PID/stat), as % of one core;
+#   - checks/s actually made in the window (the VM's TCP ActiveOpens, one per check) and
+#     CPU time per 1,000 checks: under software emulation (TCG; no KVM here) a daemon
+#     may saturate its core, and then CPU % alone hides how much work it got done;
 #   - RSS: sum of VmRSS of the parent and the checker child at the end of the window.
 # Prints a markdown table on stdout; progress on stderr.
 #
@@ -116,11 +119,14 @@ sample() {
     done
 }
 
+# TCP connection attempts of the whole VM so far (TcpExt ActiveOpens: one per check)
+opens() { awk '$1 == "Tcp:" && $6 ~ /^[0-9]+$/ {print $6}' /proc/net/snmp; }
+
 # seconds since boot, from /proc/uptime (busybox date may lack %N)
 now() { local u _; read -r u _ </proc/uptime; echo "$u"; }
 
-echo "| daemon | real servers | up in IPVS | settle (s) | CPU % of a core (${STEADY} s) | RSS total (MB) | processes |"
-echo "|---|---|---|---|---|---|---|"
+echo "| daemon | real servers | up in IPVS | settle (s) | CPU % of a core (${STEADY} s) | checks/s (target $((VS * RS))) | CPU ms per 1,000 checks | RSS total (MB) | processes |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for who in $WHO; do
     ipvsadm -C
     d=$W/$who; mkdir -p "$d"
@@ -131,7 +137,7 @@ for who in $WHO; do
     esac
     log "$who: starting ($bin, $((VS * RS)) real servers)"
     t0=$(date +%s)
-    "$bin" -n -l -C -f "$conf" -p "$d/pid" -c "$d/chk.pid" -r "$d/vrrp.pid" >"$d/log" 2>&1 &
+    "$bin" -n -l -G -C -f "$conf" -p "$d/pid" -c "$d/chk.pid" -r "$d/vrrp.pid" >"$d/log" 2>&1 &
     pid=$!
     # settled: every listening real server in IPVS and no refusing one
     while :; do
@@ -144,19 +150,21 @@ for who in $WHO; do
         if [ $(($(date +%s) - t0)) -gt "$SETTLE" ]; then
             echo "$who: not settled after $SETTLE s ($up up)" >&2; tail -5 "$d/log" >&2; break
         fi
-        sleep 1
+        sleep 3
     done
     settle=$(($(date +%s) - t0))
     log "$who: settled in $settle s with $up real servers up; warm-up $WARM s"
     sleep "$WARM"
-    sample "$pid"; t1=$TICKS; s1=$(now)
+    sample "$pid"; t1=$TICKS; s1=$(now); o1=$(opens)
     sleep "$STEADY"
-    sample "$pid"; t2=$TICKS; s2=$(now)
+    sample "$pid"; t2=$TICKS; s2=$(now); o2=$(opens)
     up=$(($(ipvsadm -Ln | grep -c -- '->' || true) - 1))
     cpu=$(awk -v t=$((t2 - t1)) -v hz="$HZ" -v a="$s1" -v b="$s2" 'BEGIN {printf "%.1f", 100 * t / hz / (b - a)}')
+    cps=$(awk -v o=$((o2 - o1)) -v a="$s1" -v b="$s2" 'BEGIN {printf "%.0f", o / (b - a)}')
+    per=$(awk -v t=$((t2 - t1)) -v hz="$HZ" -v o=$((o2 - o1)) 'BEGIN {printf "%.0f", o ? 1e6 * t / hz / o : 0}')
     rss=$(awk -v k="$RSS_KB" 'BEGIN {printf "%.1f", k / 1024}')
-    log "$who: cpu ${cpu}% rss ${rss} MB processes ${PIDS[*]}"
-    echo "| $who | $((VS * RS)) | $up | $settle | $cpu | $rss | ${#PIDS[@]} |"
+    log "$who: cpu ${cpu}% ${cps} checks/s rss ${rss} MB processes ${PIDS[*]}"
+    echo "| $who | $((VS * RS)) | $up | $settle | $cpu | $cps | $per | $rss | ${#PIDS[@]} |"
     kill -TERM "$pid"
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
     kill -KILL "$pid" 2>/dev/null || true

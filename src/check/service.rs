@@ -802,7 +802,7 @@ async fn timer_loop(sh: Shared) {
         let ids = sh.core.borrow_mut().take_due();
         spawn_checks(&sh, ids);
         let (next, epoch) = {
-            let c = sh.core.borrow();
+            let mut c = sh.core.borrow_mut();
             (c.mgr.poll_timeout(), c.epoch)
         };
         let sleep = async move {
