@@ -37,6 +37,7 @@ const VM_TESTS: &[&str] = &[
     "vm_daemon_checks",
     "vm_daemon_reload",
     "vm_daemon_ha_suspend",
+    "vm_daemon_more_checkers",
 ];
 
 fn in_vm() -> bool {
@@ -1170,4 +1171,137 @@ virtual_server 192.0.2.104 84 {
     let _ = Command::new("ip")
         .args(["addr", "del", "192.0.2.104/32", "dev", "lo"])
         .status();
+}
+
+const MORE_CONF: &str = r#"
+virtual_server 192.0.2.110 53 {
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol UDP
+    alpha
+    real_server 198.51.100.11 9011 {
+        UDP_CHECK {
+            connect_timeout 1
+            retry 0
+            payload 70696e67
+            require_reply 706f6e67
+        }
+    }
+    real_server 198.51.100.12 9012 {
+        DNS_CHECK {
+            connect_timeout 1
+            retry 0
+            type A
+            name www.example.org
+        }
+    }
+}
+virtual_server 192.0.2.111 25 {
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    alpha
+    omega
+    quorum_down "/bin/sh -c 'echo quorum_down >> /tmp/chk-omega'"
+    real_server 198.51.100.13 9013 {
+        notify_down "/bin/sh -c 'echo rs13_down >> /tmp/chk-omega'"
+        SMTP_CHECK {
+            connect_timeout 1
+            retry 0
+            helo_name vm.test
+        }
+    }
+    real_server 198.51.100.14 9014 {
+        SSL_GET {
+            url {
+                path /health
+                status_code 200
+            }
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 198.51.100.15 9015 {
+        PING_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+"#;
+
+/// UDP_CHECK, DNS_CHECK, SMTP_CHECK, SSL_GET and PING_CHECK against servers that answer,
+/// then answer wrong or not at all (all at once, to keep the VM run short), then answer
+/// again: each real server leaves IPVS and comes back. `alpha`: servers start down, so
+/// the first table proves a real success of every checker; `omega`: the down scripts
+/// run at shutdown.
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_daemon_more_checkers() {
+    use ipvs_daemon::servers::*;
+    use ipvs_daemon::*;
+    let Some(_ipvs) = fresh() else { return };
+    lo_addrs(&[
+        "198.51.100.11",
+        "198.51.100.12",
+        "198.51.100.13",
+        "198.51.100.14",
+        "198.51.100.15",
+    ]);
+    answer_pings(true);
+    let servers = [
+        udp_pong("198.51.100.11:9011"),
+        dns("198.51.100.12:9012"),
+        smtp("198.51.100.13:9013"),
+        https("198.51.100.14:9014"),
+    ];
+    let full = [
+        "UDP 192.0.2.110:53 rr",
+        "UDP 192.0.2.110:53 -> 198.51.100.11:9011 w1",
+        "UDP 192.0.2.110:53 -> 198.51.100.12:9012 w1",
+        "TCP 192.0.2.111:25 rr",
+        "TCP 192.0.2.111:25 -> 198.51.100.13:9013 w1",
+        "TCP 192.0.2.111:25 -> 198.51.100.14:9014 w1",
+        "TCP 192.0.2.111:25 -> 198.51.100.15:9015 w1",
+    ];
+    let range = "/proc/sys/net/ipv4/ping_group_range";
+    let ping_range = std::fs::read_to_string(range).expect("ping_group_range");
+    let mut d = Daemon::start("more", MORE_CONF);
+    wait_table("every checker up", &set(&full));
+    d.wait_log("ICMP connection to [198.51.100.15]:tcp:9015 success.");
+    for s in &servers {
+        s.set_good(false);
+    }
+    answer_pings(false);
+    wait_table(
+        "every checker down",
+        &set(&["UDP 192.0.2.110:53 rr", "TCP 192.0.2.111:25 rr"]),
+    );
+    for rs in [
+        "[198.51.100.11]:udp:9011 from VS [192.0.2.110]:udp:53",
+        "[198.51.100.12]:udp:9012 from VS [192.0.2.110]:udp:53",
+        "[198.51.100.13]:tcp:9013 from VS [192.0.2.111]:tcp:25",
+        "[198.51.100.14]:tcp:9014 from VS [192.0.2.111]:tcp:25",
+        "[198.51.100.15]:tcp:9015 from VS [192.0.2.111]:tcp:25",
+    ] {
+        d.wait_log(&format!("Removing service {rs}"));
+    }
+    for s in &servers {
+        s.set_good(true);
+    }
+    answer_pings(true);
+    wait_table("every checker back", &set(&full));
+    d.wait_log("Adding service [198.51.100.14]:tcp:9014 to VS [192.0.2.111]:tcp:25");
+    // omega: stopping runs the real servers' notify_down and the quorum_down scripts
+    let _ = std::fs::remove_file("/tmp/chk-omega");
+    d.stop();
+    assert_eq!(snapshot(), set(&[]));
+    wait_for("the omega scripts", || {
+        let t = std::fs::read_to_string("/tmp/chk-omega").unwrap_or_default();
+        t.contains("rs13_down\n") && t.contains("quorum_down\n")
+    });
+    // the ping group range widened for PING_CHECK is put back
+    assert_eq!(std::fs::read_to_string(range).ok(), Some(ping_range));
 }

@@ -59,30 +59,49 @@ pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId) -> Option<CheckRes
             .map(|p| p.as_str())
             .unwrap_or("none"),
     );
+    // each checker's future is boxed when it starts: a check waiting for a permit then
+    // holds a few words, not the largest checker's state (5,000 waiting checks, issue #9)
     let f = async {
         match &chk.kind {
-            CheckerKind::Tcp => Some(super::tcp::check(&target).await),
+            CheckerKind::Tcp => Some(Box::pin(super::tcp::check(&target)).await),
             CheckerKind::Http(h) => Some(
-                super::http::check(h, rs.virtualhost.as_deref(), &target, None, &rs_name).await,
+                Box::pin(super::http::check(
+                    h,
+                    rs.virtualhost.as_deref(),
+                    &target,
+                    None,
+                    &rs_name,
+                ))
+                .await,
             ),
             CheckerKind::Ssl(h) => match &env.tls {
                 Some(t) => Some(
-                    super::http::check(h, rs.virtualhost.as_deref(), &target, Some(t), &rs_name)
-                        .await,
+                    Box::pin(super::http::check(
+                        h,
+                        rs.virtualhost.as_deref(),
+                        &target,
+                        Some(t),
+                        &rs_name,
+                    ))
+                    .await,
                 ),
                 None => Some(CheckResult::down("no SSL context")),
             },
             CheckerKind::Misc(m) => Some(
-                super::misc::check(m, chk.timing.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP)).await,
+                Box::pin(super::misc::check(
+                    m,
+                    chk.timing.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP),
+                ))
+                .await,
             ),
             CheckerKind::Smtp(s) => {
                 // the old `host { }` sub-blocks: every host must answer
                 if s.hosts.is_empty() {
-                    Some(super::smtp::check(&s.helo_name, &target).await)
+                    Some(Box::pin(super::smtp::check(&s.helo_name, &target)).await)
                 } else {
                     for h in &s.hosts {
                         let t = Target::with_conn(rs, h, chk.timing.connect_timeout);
-                        let r = super::smtp::check(&s.helo_name, &t).await;
+                        let r = Box::pin(super::smtp::check(&s.helo_name, &t)).await;
                         if !r.up {
                             return Some(r);
                         }
@@ -90,9 +109,11 @@ pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId) -> Option<CheckRes
                     Some(CheckResult::up())
                 }
             }
-            CheckerKind::Dns(d) => Some(super::dns::check(d, &target, env.next_seq()).await),
-            CheckerKind::Udp(u) => Some(super::udp::check(u, &target).await),
-            CheckerKind::Ping => Some(super::ping::check(&target, env.next_seq()).await),
+            CheckerKind::Dns(d) => {
+                Some(Box::pin(super::dns::check(d, &target, env.next_seq())).await)
+            }
+            CheckerKind::Udp(u) => Some(Box::pin(super::udp::check(u, &target)).await),
+            CheckerKind::Ping => Some(Box::pin(super::ping::check(&target, env.next_seq())).await),
             CheckerKind::File(_) | CheckerKind::Bfd(_) => None,
         }
     };

@@ -11,7 +11,8 @@
 //! * [`Manager::poll_output`] drains what to do.
 #![forbid(unsafe_code)]
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
 use super::ipvs::{Dest, Fwd, TunnelType as IpvsTunnel};
@@ -107,6 +108,11 @@ pub struct Manager {
     state: Vec<VsState>,
     out: VecDeque<Output>,
     rng: u64,
+    /// Due times of the scheduled checkers, earliest first: an entry counts only while it
+    /// equals the checker's `next` (stale ones are dropped when they come up), so that
+    /// [`Manager::due`] and [`Manager::poll_timeout`] cost O(log n), not a scan of every
+    /// checker at each wakeup (thousands of real servers, issue #9).
+    sched: BinaryHeap<Reverse<(Instant, CheckerId)>>,
 }
 
 fn timed(kind: &CheckerKind) -> bool {
@@ -184,6 +190,7 @@ impl Manager {
             state,
             out: VecDeque::new(),
             rng: seed | 1,
+            sched: BinaryHeap::new(),
         }
     }
 
@@ -290,6 +297,26 @@ impl Manager {
                 }
             }
         }
+        self.rebuild_sched();
+    }
+
+    /// Refills [`Manager::sched`] from every checker's `next`.
+    fn rebuild_sched(&mut self) {
+        self.sched.clear();
+        for (vi, vs) in self.state.iter().enumerate() {
+            for (ri, rs) in vs.rss.iter().enumerate() {
+                for (ci, c) in rs.checkers.iter().enumerate() {
+                    if let Some(t) = c.next {
+                        let id = CheckerId {
+                            vs: vi,
+                            rs: ri,
+                            checker: ci,
+                        };
+                        self.sched.push(Reverse((t, id)));
+                    }
+                }
+            }
+        }
     }
 
     /// [`Manager::start`] for a virtual server kept across a reload: re-emits the
@@ -347,32 +374,33 @@ impl Manager {
     }
 
     /// The next time a checker is due.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.state
-            .iter()
-            .flat_map(|v| v.rss.iter())
-            .flat_map(|r| r.checkers.iter())
-            .filter_map(|c| c.next)
-            .min()
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(Reverse((t, id))) = self.sched.peek().copied() {
+            if self.cs(id).is_some_and(|c| c.next == Some(t)) {
+                return Some(t);
+            }
+            self.sched.pop();
+        }
+        None
     }
 
     /// The checkers due at `now`; they are not rescheduled until their result arrives.
     pub fn due(&mut self, now: Instant) -> Vec<CheckerId> {
         let mut v = Vec::new();
-        for (vi, vs) in self.state.iter_mut().enumerate() {
-            for (ri, rs) in vs.rss.iter_mut().enumerate() {
-                for (ci, c) in rs.checkers.iter_mut().enumerate() {
-                    if c.next.is_some_and(|t| t <= now) {
-                        c.next = None;
-                        v.push(CheckerId {
-                            vs: vi,
-                            rs: ri,
-                            checker: ci,
-                        });
-                    }
+        while let Some(Reverse((t, id))) = self.sched.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.sched.pop();
+            if let Some(c) = self.cs_mut(id) {
+                if c.next == Some(t) {
+                    c.next = None;
+                    v.push(id);
                 }
             }
         }
+        // configuration order, as a scan would give
+        v.sort_unstable();
         v
     }
 
@@ -429,6 +457,7 @@ impl Manager {
         if let Some(c) = self.cs_mut(id) {
             c.has_run = true;
             c.next = Some(now + next);
+            self.sched.push(Reverse((now + next, id)));
         }
     }
 
@@ -523,6 +552,46 @@ impl Manager {
 
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
+    }
+
+    /// keepalived's clear_services at shutdown (§8.5): for virtual servers with `omega`,
+    /// every real server in IPVS and alive goes down with its notifies (script, FIFO line,
+    /// `=> Shutting down <=` mail), then the quorum-down notifies run. With
+    /// `lvs_flush_on_stop` (`rs_too` false) keepalived runs only the virtual server's.
+    pub fn stop(&mut self, rs_too: bool) {
+        for vs in 0..self.vss.len() {
+            if !self.vss.get(vs).is_some_and(|v| v.omega) {
+                continue;
+            }
+            for rs in 0..self.rs_count(vs) {
+                let Some(st) = self.rs_state_mut(vs, rs) else {
+                    continue;
+                };
+                if !rs_too || !st.set || !st.alive {
+                    continue;
+                }
+                st.alive = false;
+                st.set = false;
+                self.rs_notifies(vs, rs);
+                let mail = self.rs_cfg(vs, rs).is_some_and(|r| {
+                    r.smtp_alert_effective(self.globals.smtp_alert_checker, self.globals.smtp_alert)
+                });
+                if mail {
+                    self.out.push_back(Output::Mail {
+                        subject: format!(
+                            "Realserver {} of virtual server {} - DOWN",
+                            self.rs_name(vs, rs),
+                            self.vs_name(vs)
+                        ),
+                        body: "=> Shutting down <=".to_owned(),
+                    });
+                }
+            }
+            if let Some(st) = self.state.get_mut(vs) {
+                st.quorum_up = false;
+            }
+            self.quorum_notify(vs, false, "Shutting down");
+        }
     }
 
     pub fn is_alive(&self, vs: usize, rs: usize) -> bool {

@@ -70,9 +70,9 @@ impl Target {
     /// A socket of `ty` for this target with the bind options applied, non-blocking.
     pub fn socket(&self, ty: Type, proto: Option<Protocol>) -> io::Result<Socket> {
         let domain = Domain::for_address(self.addr);
-        let s = Socket::new(domain, ty, proto)?;
-        s.set_nonblocking(true)?;
-        s.set_cloexec(true)?;
+        // non-blocking and close-on-exec from socket(2) itself: two to three system calls
+        // fewer per check
+        let s = Socket::new(domain, ty.nonblocking().cloexec(), proto)?;
         if let Some(mark) = self.fwmark {
             s.set_mark(mark)?;
         }

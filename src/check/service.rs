@@ -802,7 +802,7 @@ async fn timer_loop(sh: Shared) {
         let ids = sh.core.borrow_mut().take_due();
         spawn_checks(&sh, ids);
         let (next, epoch) = {
-            let c = sh.core.borrow();
+            let mut c = sh.core.borrow_mut();
             (c.mgr.poll_timeout(), c.epoch)
         };
         let sleep = async move {
@@ -899,6 +899,8 @@ pub struct CheckService {
     /// `-d`: log the data dump after loading.
     dump_conf: bool,
     run: Option<Running>,
+    /// `net.ipv4.ping_group_range` as it was before we widened it for PING_CHECK.
+    ping_range: Option<String>,
 }
 
 struct Running {
@@ -917,6 +919,7 @@ impl CheckService {
             dont_release,
             dump_conf,
             run: None,
+            ping_range: None,
         }
     }
 
@@ -926,6 +929,29 @@ impl CheckService {
                 info!("{line}");
             }
         }
+    }
+}
+
+const PING_RANGE: &str = "/proc/sys/net/ipv4/ping_group_range";
+
+/// PING_CHECK uses ping sockets: like keepalived, widen `net.ipv4.ping_group_range` to
+/// our group when a ping checker is configured; `saved` keeps the old range, put back at
+/// exit (§4.13).
+fn allow_ping(cfg: &CheckConfig, saved: &mut Option<String>) {
+    let uses = cfg
+        .virtual_servers
+        .iter()
+        .flat_map(|v| &v.real_servers)
+        .flat_map(|r| &r.checkers)
+        .any(|c| matches!(c.kind, model::checker::CheckerKind::Ping));
+    if !uses || saved.is_some() {
+        return;
+    }
+    let old = std::fs::read_to_string(PING_RANGE).ok();
+    match super::ping::ensure_ping_group(nix::unistd::getegid().as_raw()) {
+        Ok(true) => *saved = old,
+        Ok(false) => {}
+        Err(e) => warn!("Unable to set ping group range: {e}"),
     }
 }
 
@@ -1014,6 +1040,7 @@ impl Service for CheckService {
         }
         let check = Rc::new(c.check.clone());
         let env = Env::new(&check, MAX_RUNNING).map_err(ServiceError::fatal)?;
+        allow_ping(&check, &mut self.ping_range);
         let ha = check.virtual_servers.iter().any(|v| v.ha_suspend);
         // the monitor first, so that no address change falls between it and the dump
         let mon = if ha { monitor() } else { None };
@@ -1095,6 +1122,7 @@ impl Service for CheckService {
         let c = &cfg.loaded.config;
         let new = Rc::new(c.check.clone());
         let env = Env::new(&new, MAX_RUNNING).map_err(ServiceError::fatal)?;
+        allow_ping(&new, &mut self.ping_range);
         let ha = new.virtual_servers.iter().any(|v| v.ha_suspend);
         let mon = if ha && !run.watching { monitor() } else { None };
         let local = if ha {
@@ -1176,6 +1204,11 @@ impl Service for CheckService {
     }
 
     async fn shutdown(&mut self) {
+        if let Some(old) = self.ping_range.take() {
+            if let Err(e) = std::fs::write(PING_RANGE, old) {
+                warn!("Unable to restore ping group range: {e}");
+            }
+        }
         let Some(run) = self.run.take() else { return };
         for t in run.tasks.iter().chain(&run.file_tasks) {
             t.abort();
@@ -1185,6 +1218,10 @@ impl Service for CheckService {
         if self.dont_release {
             return;
         }
+        // omega: the down notifies of what goes away (§8.5)
+        core.mgr
+            .stop(matches!(run.flush_on_stop, LvsFlushOnStop::None));
+        core.drain();
         let mut log = Vec::new();
         match run.flush_on_stop {
             LvsFlushOnStop::Full => {

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub mod servers;
+
 /// How long any expected change may take under software emulation.
 const BOUND: Duration = Duration::from_secs(60);
 

@@ -518,3 +518,45 @@ virtual_server 192.0.2.100 80 {
     assert_eq!(ops(&drain(&mut m)), ["set 192.0.2.1:80 w4"]);
     assert_eq!(m.effective_weight(0, 0), 4);
 }
+
+#[test]
+fn omega_runs_down_notifies_at_stop() {
+    let conf = TCP_ONE.replace("warmup 0", "warmup 0\n  omega\n  quorum_down /bin/qdown");
+    let mut m = manager(&conf);
+    m.start(at(0));
+    drain(&mut m);
+    m.stop(true);
+    let out = drain(&mut m);
+    assert_eq!(
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Fifo(l) => Some(l.as_str()),
+                Output::Script(s) => Some(s.text.as_str()),
+                _ => None,
+            })
+            .collect::<Vec<_>>(),
+        [
+            "RS [192.0.2.1]:tcp:80 [192.0.2.100]:tcp:80 DOWN\n",
+            "/bin/down.sh",
+            "VS [192.0.2.100]:tcp:80 DOWN\n",
+            "/bin/qdown",
+        ]
+    );
+    assert!(
+        ops(&out).is_empty(),
+        "the service removes the servers itself"
+    );
+    // lvs_flush_on_stop: only the virtual server's notifies
+    let mut m = manager(&conf);
+    m.start(at(0));
+    drain(&mut m);
+    m.stop(false);
+    let out = drain(&mut m);
+    assert_eq!(out.len(), 2, "{out:?}");
+    // without omega nothing runs
+    let mut m = manager(TCP_ONE);
+    m.start(at(0));
+    drain(&mut m);
+    m.stop(true);
+    assert!(drain(&mut m).is_empty());
+}
