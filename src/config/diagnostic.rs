@@ -61,10 +61,10 @@ impl SourceMap {
         // The lines of `str::lines`: no empty line after a final newline.
         let mut starts = vec![0u32];
         starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|&(i, b)| b == b'\n' && i + 1 < text.len())
-                .map(|(i, _)| (i + 1) as u32),
+            text.match_indices('\n')
+                .map(|(i, _)| i + 1)
+                .filter(|&i| i < text.len())
+                .map(|i| i as u32),
         );
         if text.is_empty() {
             starts.clear();

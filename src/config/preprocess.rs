@@ -112,7 +112,8 @@ pub fn preprocess_file(
     }
     match std::fs::read(path) {
         Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
+            let text = String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
             preprocess_str(&text, path, opts, sources, files, diags)
         }
         Err(e) => {
@@ -171,6 +172,16 @@ pub struct Decommented {
 pub fn decomment(line: &str) -> Decommented {
     let lead = line.len() - line.trim_start_matches([' ', '\t']).len();
     let src = &line.as_bytes()[lead..];
+    // Most lines have nothing to remove but trailing blanks.
+    if !src.iter().any(|c| matches!(c, b'"' | b'\\' | b'#' | b'!')) {
+        let text = line.get(lead..).unwrap_or("").trim_end_matches([' ', '\t']);
+        return Decommented {
+            text: text.to_owned(),
+            lead,
+            removed: Vec::new(),
+            unterminated: false,
+        };
+    }
     let mut out: Vec<u8> = Vec::with_capacity(src.len());
     let mut removed = Vec::new();
     let mut quote = false;
