@@ -313,7 +313,7 @@ mod tests {
         let mut d = Diagnostics::new();
         let mut out = Vec::new();
         lex_line(&l, 0, &mut out, &mut d);
-        assert_eq!(out[0].text, "a#b");
+        assert_eq!(out[0].text("a#b c"), "a#b");
         assert_eq!(out[1].span.col, 3 + 5);
     }
 
