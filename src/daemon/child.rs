@@ -254,9 +254,11 @@ pub async fn run_service<S: Service>(
                     Err(code) => return code,
                 }
                 st.reloads = st.reloads.saturating_add(1);
+                // Ready first: the status file (lock, 50 kB of JSON, fdatasync) is not what
+                // the parent's `Reload complete` waits for.
+                send_ready(&mut ready, kind);
                 last = svc.status();
                 st.write("running", last.clone());
-                send_ready(&mut ready, kind);
             }
             _ = sigs.term.recv() => break,
             _ = sigs.int.recv() => break,

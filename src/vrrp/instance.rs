@@ -817,7 +817,7 @@ impl Instance {
     pub fn unchanged_by(&self, new: &model::Instance, link: &Link) -> bool {
         self.cfg == *new
             && self.link.mac == link.mac
-            && link.src.is_none_or(|s| self.link.src == Some(s))
+            && link.src.map_or(true, |s| self.link.src == Some(s))
     }
 
     /// A reload matched this instance to `new` (§5.14): VIPs, routes and rules gone from the
