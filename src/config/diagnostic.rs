@@ -45,7 +45,9 @@ pub struct SourceMap {
 #[derive(Debug, Clone)]
 struct SourceFile {
     path: PathBuf,
-    lines: Vec<String>,
+    text: String,
+    /// Byte offset of the start of each line (one string, not one per line).
+    starts: Vec<u32>,
 }
 
 impl SourceMap {
@@ -56,9 +58,21 @@ impl SourceMap {
     /// Registers a file's text and returns its id.
     pub fn add(&mut self, path: &Path, text: &str) -> FileId {
         let id = FileId(self.files.len() as u32);
+        // The lines of `str::lines`: no empty line after a final newline.
+        let mut starts = vec![0u32];
+        starts.extend(
+            text.match_indices('\n')
+                .map(|(i, _)| i + 1)
+                .filter(|&i| i < text.len())
+                .map(|i| i as u32),
+        );
+        if text.is_empty() {
+            starts.clear();
+        }
         self.files.push(SourceFile {
             path: path.to_path_buf(),
-            lines: text.lines().map(str::to_owned).collect(),
+            text: text.to_owned(),
+            starts,
         });
         id
     }
@@ -70,9 +84,15 @@ impl SourceMap {
     /// The text of a 1-based line of a file, as it is on disk.
     pub fn line(&self, id: FileId, line: u32) -> Option<&str> {
         let f = self.files.get(id.0 as usize)?;
-        f.lines
-            .get((line as usize).checked_sub(1)?)
-            .map(String::as_str)
+        let k = (line as usize).checked_sub(1)?;
+        let start = *f.starts.get(k)? as usize;
+        let end = f.starts.get(k + 1).map_or(f.text.len(), |&e| e as usize);
+        let l = f.text.get(start..end)?;
+        // as `str::lines`: "\n" or "\r\n" ends a line
+        Some(match l.strip_suffix('\n') {
+            Some(l) => l.strip_suffix('\r').unwrap_or(l),
+            None => l,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -300,6 +320,28 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_lines_are_those_of_str_lines() {
+        for text in [
+            "",
+            "\n",
+            "a",
+            "a\n",
+            "a\r\nb\r\n",
+            "a\n\nb",
+            "x\r",
+            "é\nü\n\n",
+        ] {
+            let mut sm = SourceMap::new();
+            let id = sm.add(std::path::Path::new("f"), text);
+            let want: Vec<&str> = text.lines().collect();
+            let got: Vec<&str> = (1..=want.len() as u32 + 1)
+                .map_while(|n| sm.line(id, n))
+                .collect();
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
 
     #[test]
     fn suggests_close_keywords() {

@@ -28,15 +28,40 @@ pub enum TokKind {
     Eol,
 }
 
-/// A token with its byte range in the line text (`raw_args` is sliced from it).
+/// A token with its byte range in the line text (`raw_args` is sliced from it). It owns
+/// no text: the tree copies each word once, from the line (see [`Tok::text`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tok {
     pub kind: TokKind,
-    pub token: Token,
+    pub span: Span,
+    /// The word was written in double quotes.
+    pub quoted: bool,
     /// Index of the line in the slice given to [`lex_lines`].
     pub line: usize,
     pub start: usize,
     pub end: usize,
+}
+
+impl Tok {
+    /// The token's text in `line` (the text of the line it was lexed from): the word
+    /// without its quotes, `{`, `}`, or nothing for `Eol`.
+    pub fn text<'l>(&self, line: &'l str) -> &'l str {
+        let (a, b) = if self.quoted {
+            (self.start + 1, self.end.saturating_sub(1))
+        } else {
+            (self.start, self.end)
+        };
+        line.get(a..b).unwrap_or("")
+    }
+
+    /// The token as a tree [`Token`] (its text copied from `line`).
+    pub fn to_token(&self, line: &str) -> Token {
+        Token {
+            text: self.text(line).to_owned(),
+            span: self.span,
+            quoted: self.quoted,
+        }
+    }
 }
 
 /// keepalived's WHITE_SPACE: space, tab, FF, NL, CR, VT.
@@ -89,13 +114,10 @@ pub fn lex_lines(lines: &[Line], diags: &mut Diagnostics) -> Vec<Tok> {
 pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnostics) {
     let text = line.text.as_str();
     let mut pos = 0;
-    let mk = |kind, s: &str, start: usize, end: usize, quoted: bool, width: usize| Tok {
+    let mk = |kind, start: usize, end: usize, quoted: bool, width: usize| Tok {
         kind,
-        token: Token {
-            text: s.to_owned(),
-            span: Span::new(line.file, line.line, line.col_of(start), width as u32),
-            quoted,
-        },
+        span: Span::new(line.file, line.line, line.col_of(start), width as u32),
+        quoted,
         line: idx,
         start,
         end,
@@ -112,14 +134,7 @@ pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnos
                     TokKind::Close
                 };
                 let at = pos + lead;
-                out.push(mk(
-                    kind,
-                    if c == '{' { "{" } else { "}" },
-                    at,
-                    at + 1,
-                    false,
-                    1,
-                ));
+                out.push(mk(kind, at, at + 1, false, 1));
                 pos = at + 1;
                 continue;
             }
@@ -137,10 +152,16 @@ pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnos
             }
             let start = pos + (piece.len() - i.len());
             match word(i) {
-                Ok((r, (w, quoted))) => {
+                Ok((r, (_, quoted))) => {
                     let end = pos + (piece.len() - r.len());
-                    let width = text.get(start..end).map_or(1, |s| s.chars().count());
-                    out.push(mk(TokKind::Word, w, start, end, quoted, width));
+                    let width = text.get(start..end).map_or(1, |s| {
+                        if s.is_ascii() {
+                            s.len()
+                        } else {
+                            s.chars().count()
+                        }
+                    });
+                    out.push(mk(TokKind::Word, start, end, quoted, width));
                     i = r;
                 }
                 Err(_) => {
@@ -159,11 +180,8 @@ pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnos
     }
     out.push(Tok {
         kind: TokKind::Eol,
-        token: Token {
-            text: String::new(),
-            span: Span::new(line.file, line.line, line.col_of(text.len()), 1),
-            quoted: false,
-        },
+        span: Span::new(line.file, line.line, line.col_of(text.len()), 1),
+        quoted: false,
         line: idx,
         start: text.len(),
         end: text.len(),
@@ -186,18 +204,24 @@ mod tests {
         }
     }
 
-    fn lex(text: &str) -> (Vec<Tok>, Diagnostics) {
+    fn lex(text: &str) -> (Vec<Token>, Diagnostics) {
         let mut d = Diagnostics::new();
         let mut out = Vec::new();
         lex_line(&line(text), 0, &mut out, &mut d);
-        (out, d)
+        (out.iter().map(|t| t.to_token(text)).collect(), d)
+    }
+
+    fn kinds(text: &str) -> Vec<TokKind> {
+        let mut out = Vec::new();
+        lex_line(&line(text), 0, &mut out, &mut Diagnostics::new());
+        out.iter().map(|t| t.kind).collect()
     }
 
     fn words(text: &str) -> Vec<(TokKind, String)> {
-        lex(text)
-            .0
+        kinds(text)
             .into_iter()
-            .map(|t| (t.kind, t.token.text))
+            .zip(lex(text).0)
+            .map(|(k, t)| (k, t.text))
             .collect()
     }
 
@@ -213,10 +237,10 @@ mod tests {
     fn quoted_words_keep_blanks_and_drop_quotes() {
         let (t, d) = lex(r#"notify "/bin/echo a b" x"#);
         assert!(d.items.is_empty());
-        assert_eq!(t[1].token.text, "/bin/echo a b");
-        assert!(t[1].token.quoted);
-        assert_eq!(t[2].token.text, "x");
-        assert!(!t[2].token.quoted);
+        assert_eq!(t[1].text, "/bin/echo a b");
+        assert!(t[1].quoted);
+        assert_eq!(t[2].text, "x");
+        assert!(!t[2].quoted);
     }
 
     #[test]
@@ -259,7 +283,7 @@ mod tests {
     #[test]
     fn unmatched_quote_is_reported() {
         let (t, d) = lex(r#"a "b c"#);
-        assert_eq!(t[0].token.text, "a");
+        assert_eq!(t[0].text, "a");
         assert_eq!(t.len(), 2);
         assert_eq!(d.items.len(), 1);
         assert_eq!(d.items[0].class, Some(KaClass::UnmatchedQuote));
@@ -273,13 +297,13 @@ mod tests {
     fn spans_are_columns_in_the_original_line() {
         // The line text starts at column 3 of the file line.
         let (t, _) = lex(r#"kw "q s" x{"#);
-        assert_eq!((t[0].token.span.line, t[0].token.span.col), (7, 3));
-        assert_eq!(t[0].token.span.len, 2);
-        assert_eq!(t[1].token.span.col, 6);
-        assert_eq!(t[1].token.span.len, 5);
-        assert_eq!(t[2].token.span.col, 12);
-        assert_eq!(t[3].kind, TokKind::Open);
-        assert_eq!(t[3].token.span.col, 13);
+        assert_eq!((t[0].span.line, t[0].span.col), (7, 3));
+        assert_eq!(t[0].span.len, 2);
+        assert_eq!(t[1].span.col, 6);
+        assert_eq!(t[1].span.len, 5);
+        assert_eq!(t[2].span.col, 12);
+        assert_eq!(kinds(r#"kw "q s" x{"#)[3], TokKind::Open);
+        assert_eq!(t[3].span.col, 13);
     }
 
     #[test]
@@ -289,13 +313,13 @@ mod tests {
         let mut d = Diagnostics::new();
         let mut out = Vec::new();
         lex_line(&l, 0, &mut out, &mut d);
-        assert_eq!(out[0].token.text, "a#b");
-        assert_eq!(out[1].token.span.col, 3 + 5);
+        assert_eq!(out[0].text("a#b c"), "a#b");
+        assert_eq!(out[1].span.col, 3 + 5);
     }
 
     #[test]
     fn non_ascii_columns_count_characters() {
         let (t, _) = lex("é x");
-        assert_eq!(t[1].token.span.col, 5);
+        assert_eq!(t[1].span.col, 5);
     }
 }

@@ -40,7 +40,11 @@ impl Line {
             return self.col;
         }
         let prefix = self.text.get(..off).unwrap_or(&self.text);
-        let chars = prefix.chars().count() as u32;
+        let chars = if prefix.is_ascii() {
+            prefix.len()
+        } else {
+            prefix.chars().count()
+        } as u32;
         let shifted = self.removed.iter().filter(|&&r| (r as usize) < off).count() as u32;
         self.col + chars + shifted
     }
@@ -108,7 +112,8 @@ pub fn preprocess_file(
     }
     match std::fs::read(path) {
         Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
+            let text = String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
             preprocess_str(&text, path, opts, sources, files, diags)
         }
         Err(e) => {
@@ -167,6 +172,16 @@ pub struct Decommented {
 pub fn decomment(line: &str) -> Decommented {
     let lead = line.len() - line.trim_start_matches([' ', '\t']).len();
     let src = &line.as_bytes()[lead..];
+    // Most lines have nothing to remove but trailing blanks.
+    if !src.iter().any(|c| matches!(c, b'"' | b'\\' | b'#' | b'!')) {
+        let text = line.get(lead..).unwrap_or("").trim_end_matches([' ', '\t']);
+        return Decommented {
+            text: text.to_owned(),
+            lead,
+            removed: Vec::new(),
+            unterminated: false,
+        };
+    }
     let mut out: Vec<u8> = Vec::with_capacity(src.len());
     let mut removed = Vec::new();
     let mut quote = false;
@@ -227,7 +242,8 @@ pub fn decomment(line: &str) -> Decommented {
     removed.retain(|&r| (r as usize) < out.len());
     Decommented {
         // Only ASCII bytes were removed or moved, so the text stays valid UTF-8.
-        text: String::from_utf8_lossy(&out).into_owned(),
+        text: String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         lead,
         removed,
         unterminated: quote,
@@ -398,7 +414,11 @@ struct Gen {
 
 struct FileCtx {
     id: FileId,
-    lines: Vec<String>,
+    /// The file's text, shared with the raw lines handed out (no string per line).
+    text: std::rc::Rc<str>,
+    /// Byte offset of the next line; `None` once the last one was read.
+    pos: Option<usize>,
+    /// Lines read so far (the 1-based number of the last one).
     next: usize,
     dir: PathBuf,
     sav_include_check: u8,
@@ -425,6 +445,12 @@ struct Pre<'a> {
     total_subst: usize,
     /// Set when a line's substitution had to be cut short (stops the re-check loop).
     subst_stuck: bool,
+}
+
+/// A raw line: a line of a file (its text and byte range), or generated text.
+enum Raw {
+    File(std::rc::Rc<str>, usize, usize),
+    Gen(String),
 }
 
 /// Where the current raw line came from.
@@ -485,10 +511,10 @@ impl<'a> Pre<'a> {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let lines = text.split('\n').map(str::to_owned).collect();
         self.stack.push(FileCtx {
             id,
-            lines,
+            text: std::rc::Rc::from(text),
+            pos: Some(0),
             next: 0,
             dir,
             sav_include_check: sav,
@@ -547,7 +573,7 @@ impl<'a> Pre<'a> {
     }
 
     /// The next raw line: from the most recent generator, else from the current file.
-    fn next_raw(&mut self) -> Option<(String, Origin, bool)> {
+    fn next_raw(&mut self) -> Option<(Raw, Origin)> {
         loop {
             if let Some(g) = self.gens.last_mut() {
                 let o = Origin {
@@ -578,7 +604,7 @@ impl<'a> Pre<'a> {
                             self.gens.pop();
                         }
                         self.set_def(&var, val);
-                        return Some((text, o, false));
+                        return Some((Raw::Gen(text), o));
                     }
                     GenKind::Lst { vars, sets, idx } => {
                         let pairs: Vec<(String, String)> = match sets.get(*idx) {
@@ -598,14 +624,14 @@ impl<'a> Pre<'a> {
                         for (k, v) in pairs {
                             self.set_def(&k, v);
                         }
-                        return Some((text, o, false));
+                        return Some((Raw::Gen(text), o));
                     }
                     GenKind::Multi { lines } => match lines.pop_front() {
                         Some(l) => {
                             if lines.is_empty() {
                                 self.gens.pop();
                             }
-                            return Some((l, o, false));
+                            return Some((Raw::Gen(l), o));
                         }
                         None => {
                             self.gens.pop();
@@ -615,8 +641,16 @@ impl<'a> Pre<'a> {
                 }
             }
             let f = self.stack.last_mut()?;
-            match f.lines.get(f.next) {
-                Some(raw) => {
+            match f.pos {
+                Some(start) => {
+                    // The file splits at every '\n' (a final one is followed by an empty
+                    // line).
+                    let rest = f.text.get(start..).unwrap_or("");
+                    let (end, pos) = match rest.find('\n') {
+                        Some(k) => (start + k, Some(start + k + 1)),
+                        None => (f.text.len(), None),
+                    };
+                    f.pos = pos;
                     f.next += 1;
                     let o = Origin {
                         file: f.id,
@@ -624,7 +658,7 @@ impl<'a> Pre<'a> {
                         col: 1,
                         exact: true,
                     };
-                    return Some((raw.clone(), o, true));
+                    return Some((Raw::File(f.text.clone(), start, end), o));
                 }
                 None => {
                     if let Some(done) = self.stack.pop() {
@@ -699,7 +733,7 @@ impl<'a> Pre<'a> {
 
     fn run(&mut self) {
         let mut processed = 0usize;
-        while let Some((raw, o, from_file)) = self.next_raw() {
+        while let Some((raw, o)) = self.next_raw() {
             if self.overflowed {
                 break;
             }
@@ -714,26 +748,27 @@ impl<'a> Pre<'a> {
                 );
                 break;
             }
-            let (mut buf, lead, mut removed, mut exact) = if from_file {
-                let trimmed = raw.trim_end_matches(['\n', '\r']);
-                if trimmed.is_empty() {
-                    // A truly empty line ends a multi-line definition (§3.3).
-                    self.end_multiline_def();
-                    continue;
+            let (mut buf, lead, mut removed, mut exact) = match raw {
+                Raw::File(text, a, b) => {
+                    let trimmed = text.get(a..b).unwrap_or("").trim_end_matches(['\n', '\r']);
+                    if trimmed.is_empty() {
+                        // A truly empty line ends a multi-line definition (§3.3).
+                        self.end_multiline_def();
+                        continue;
+                    }
+                    let d = decomment(trimmed);
+                    if d.unterminated {
+                        self.error(
+                            KaClass::UnmatchedQuote,
+                            o,
+                            format!("Unterminated quote '{}'", d.text),
+                        );
+                    }
+                    // Leading blanks are counted in characters for the column.
+                    let lead_chars = trimmed.get(..d.lead).map_or(0, |s| s.chars().count());
+                    (d.text, lead_chars, d.removed, true)
                 }
-                let d = decomment(trimmed);
-                if d.unterminated {
-                    self.error(
-                        KaClass::UnmatchedQuote,
-                        o,
-                        format!("Unterminated quote '{}'", d.text),
-                    );
-                }
-                // Leading blanks are counted in characters for the column.
-                let lead_chars = trimmed.get(..d.lead).map_or(0, |s| s.chars().count());
-                (d.text, lead_chars, d.removed, true)
-            } else {
-                (raw, 0, Vec::new(), false)
+                Raw::Gen(raw) => (raw, 0, Vec::new(), false),
             };
             if buf.is_empty() {
                 continue;

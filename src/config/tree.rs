@@ -68,11 +68,7 @@ impl Node {
 
 use std::cell::{Cell, RefCell};
 
-use nom::branch::alt;
-use nom::combinator::{map, opt};
 use nom::error::{Error, ErrorKind};
-use nom::multi::many0;
-use nom::sequence::{pair, preceded};
 use nom::IResult;
 
 use super::diagnostic::{Diagnostic, Diagnostics, KaClass, Severity};
@@ -162,9 +158,16 @@ impl<'l> TreeParser<'l> {
 
     /// The statements of a block up to its `}` (consumed), or to the end of input; tells
     /// whether the `}` was found.
-    fn body<'t>(&self, i: In<'t>, depth: u32) -> IResult<In<'t>, (Vec<Node>, bool)> {
-        let (i, items) = many0(|i| self.element(i, depth))(i)?;
-        let nodes: Vec<Node> = items.into_iter().flatten().collect();
+    fn body<'t>(&self, mut i: In<'t>, depth: u32) -> IResult<In<'t>, (Vec<Node>, bool)> {
+        // many0 over `element`, appending to one vector (no vector per statement).
+        let mut nodes = Vec::new();
+        loop {
+            match self.element(i, depth, &mut nodes) {
+                Ok((rest, ())) if rest.len() < i.len() => i = rest,
+                Ok(_) | Err(nom::Err::Error(_)) => break,
+                Err(e) => return Err(e),
+            }
+        }
         match i.split_first() {
             Some((t, rest)) if t.kind == TokKind::Close => Ok((rest, (nodes, true))),
             _ => Ok((i, (nodes, false))),
@@ -177,26 +180,59 @@ impl<'l> TreeParser<'l> {
         if !closed {
             // The innermost unclosed block gives the count, the outermost the position.
             let count = self.unclosed.get().map_or(depth, |(n, _)| n.max(depth));
-            self.unclosed.set(Some((count, open.token.span)));
+            self.unclosed.set(Some((count, open.span)));
         }
         Ok((rest, nodes))
     }
 
-    fn element<'t>(&self, i: In<'t>, depth: u32) -> IResult<In<'t>, Vec<Node>> {
-        alt((
-            map(kind(TokKind::Eol), |_| Vec::new()),
-            |i| self.statement(i, depth),
-            |i| self.stray_open(i, depth),
-            |i| self.stray_close(i, depth),
-        ))(i)
+    /// An end of line, a statement, a stray `{` block or a stray `}`; the statements
+    /// found are appended to `out`.
+    fn element<'t>(&self, i: In<'t>, depth: u32, out: &mut Vec<Node>) -> IResult<In<'t>, ()> {
+        if let Ok((rest, _)) = kind(TokKind::Eol)(i) {
+            return Ok((rest, ()));
+        }
+        match self.statement(i, depth) {
+            Ok((rest, node)) => {
+                out.push(node);
+                return Ok((rest, ()));
+            }
+            Err(nom::Err::Error(_)) => {}
+            Err(e) => return Err(e),
+        }
+        match self.stray_open(i, depth) {
+            Ok((rest, nodes)) => {
+                out.extend(nodes);
+                return Ok((rest, ()));
+            }
+            Err(nom::Err::Error(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let (rest, nodes) = self.stray_close(i, depth)?;
+        out.extend(nodes);
+        Ok((rest, ()))
+    }
+
+    /// The text of a token's line.
+    fn line_text(&self, t: &Tok) -> &'l str {
+        self.lines.get(t.line).map_or("", |l| l.text.as_str())
     }
 
     /// `keyword args... [{ children }]`, the `{` on the same line or a later one.
-    fn statement<'t>(&self, i: In<'t>, depth: u32) -> IResult<In<'t>, Vec<Node>> {
-        let (i, (kw, args)) = pair(kind(TokKind::Word), many0(kind(TokKind::Word)))(i)?;
+    fn statement<'t>(&self, i: In<'t>, depth: u32) -> IResult<In<'t>, Node> {
+        // (slices, not nom's many0: it allocates a vector even for nothing)
+        let (kw, i) = match i.split_first() {
+            Some((kw, rest)) if kw.kind == TokKind::Word => (kw, rest),
+            _ => return fail(i),
+        };
+        let nargs = i.iter().take_while(|t| t.kind == TokKind::Word).count();
+        let (args, i) = i.split_at(nargs);
         let raw_args = self.raw_args(kw, i.first());
         let (i, open) = if depth < MAX_DEPTH {
-            opt(preceded(many0(kind(TokKind::Eol)), kind(TokKind::Open)))(i)?
+            let eols = i.iter().take_while(|t| t.kind == TokKind::Eol).count();
+            match i.get(eols..).and_then(<[Tok]>::split_first) {
+                Some((o, rest)) if o.kind == TokKind::Open => (rest, Some(o)),
+                _ => (i, None),
+            }
         } else {
             (i, None)
         };
@@ -206,21 +242,22 @@ impl<'l> TreeParser<'l> {
                 (
                     i,
                     Some(Block {
-                        open: o.token.span,
+                        open: o.span,
                         children,
                     }),
                 )
             }
             None => (i, None),
         };
+        let text = self.line_text(kw);
         Ok((
             i,
-            vec![Node {
-                keyword: kw.token.clone(),
-                args: args.into_iter().map(|t| t.token.clone()).collect(),
+            Node {
+                keyword: kw.to_token(text),
+                args: args.iter().map(|t| t.to_token(self.line_text(t))).collect(),
                 raw_args,
                 block,
-            }],
+            },
         ))
     }
 
@@ -251,16 +288,12 @@ impl<'l> TreeParser<'l> {
                         None,
                         format!("blocks nested deeper than {MAX_DEPTH} levels are flattened"),
                     )
-                    .at(o.token.span),
+                    .at(o.span),
                 );
             }
             return Ok((i, Vec::new()));
         }
-        self.error(
-            KaClass::UnexpectedBob,
-            o.token.span,
-            "Unexpected '{' - ignoring",
-        );
+        self.error(KaClass::UnexpectedBob, o.span, "Unexpected '{' - ignoring");
         // Its contents still belong to the enclosing block.
         self.block(i, o, depth + 1)
     }
@@ -276,7 +309,7 @@ impl<'l> TreeParser<'l> {
             return fail(i);
         }
         let (i, c) = kind(TokKind::Close)(i)?;
-        self.error(KaClass::ExtraEob, c.token.span, "Extra '}' found");
+        self.error(KaClass::ExtraEob, c.span, "Extra '}' found");
         Ok((i, Vec::new()))
     }
 }

@@ -213,6 +213,9 @@ pub async fn run_service<S: Service>(
         error!("{}", e.message);
         return e.status;
     }
+    // The service keeps what it needs; the model, sources and diagnostics can go.
+    drop(cfg);
+    super::trim_heap();
     let mut last = svc.status();
     st.write("running", last.clone());
     send_ready(&mut ready, kind);
@@ -234,7 +237,10 @@ pub async fn run_service<S: Service>(
                 st.write("reloading", svc.status());
                 match load(opts) {
                     Ok(cfg) => {
-                        if let Err(e) = svc.reload(&cfg).await {
+                        let res = svc.reload(&cfg).await;
+                        drop(cfg);
+                        super::trim_heap();
+                        if let Err(e) = res {
                             error!("{}", e.message);
                             // Services validate before applying anything: a configuration
                             // error (the file changed again after the parent checked it)
@@ -248,9 +254,11 @@ pub async fn run_service<S: Service>(
                     Err(code) => return code,
                 }
                 st.reloads = st.reloads.saturating_add(1);
+                // Ready first: the status file (lock, 50 kB of JSON, fdatasync) is not what
+                // the parent's `Reload complete` waits for.
+                send_ready(&mut ready, kind);
                 last = svc.status();
                 st.write("running", last.clone());
-                send_ready(&mut ready, kind);
             }
             _ = sigs.term.recv() => break,
             _ = sigs.int.recv() => break,

@@ -279,18 +279,9 @@ pub struct LoadedConfig {
 /// Reads the configuration (the typed model and the root sections).
 pub fn load_config(opts: &DaemonOptions) -> LoadedConfig {
     let lopts = opts.load_options();
-    let loaded = config::load(&opts.config_file, &lopts);
-    let mut sources = config::SourceMap::new();
-    let mut files = Vec::new();
-    let mut diags = config::Diagnostics::new();
-    let lines = config::preprocess::preprocess_file(
-        &opts.config_file,
-        &lopts,
-        &mut sources,
-        &mut files,
-        &mut diags,
-    );
-    let sections = Sections::scan(lines.iter().map(|l| l.text.as_str()));
+    let (loaded, sections) = config::load_and_scan(&opts.config_file, &lopts, |lines| {
+        Sections::scan(lines.iter().map(|l| l.text.as_str()))
+    });
     LoadedConfig { loaded, sections }
 }
 
@@ -432,6 +423,17 @@ pub fn run(opts: &DaemonOptions) -> i32 {
         }
     }
     parent::run(opts, cfg, started_pipe)
+}
+
+/// Gives the heap memory freed so far back to the kernel: glibc keeps freed blocks in
+/// the middle of the heap (the parsed configuration, once dropped) as resident memory.
+pub(crate) fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only reorganises the allocator's own free lists; it has no
+    // preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// `a.uuuuuu/b.uuuuuu` user and system times of this process and its reaped children,

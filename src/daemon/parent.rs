@@ -54,6 +54,11 @@ struct Parent<'a> {
 
 /// Runs the parent until it stops; returns the exit status.
 pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<OwnedFd>) -> i32 {
+    // The parent needs only the sections from here on; each child loads its own copy.
+    // Dropped before the children are forked, so they do not inherit it either.
+    let LoadedConfig { sections, loaded } = cfg;
+    drop(loaded);
+    super::trim_heap();
     let notifier = Notifier::from_env();
     let me = std::process::id();
     if let Some(n) = opts.process_name.as_deref() {
@@ -94,7 +99,7 @@ pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<
     let mut p = Parent {
         opts,
         notifier,
-        sections: cfg.sections,
+        sections,
         slots: ChildKind::ALL
             .iter()
             .map(|&kind| Slot {
@@ -418,6 +423,8 @@ impl Parent<'_> {
         self.phase = Phase::Reloading;
         self.reloads = self.reloads.saturating_add(1);
         self.sections = cfg.sections;
+        drop(cfg.loaded);
+        super::trim_heap();
         let alive: Vec<_> = self.alive().collect();
         for (kind, pid) in alive {
             if signals::send(pid, libc::SIGHUP).is_ok() && !self.waiting.contains(&kind) {

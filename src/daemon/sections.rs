@@ -34,6 +34,11 @@ impl Sections {
         let mut s = Sections::default();
         let mut depth = 0usize;
         for line in lines {
+            // Inside a block, a line without braces can neither hold a root statement nor
+            // change the depth (most lines of a large configuration).
+            if depth > 0 && !line.contains(['{', '}']) {
+                continue;
+            }
             // A statement starts at the beginning of each line and after each brace.
             let mut stmt: Vec<String> = Vec::new();
             let flush = |stmt: &mut Vec<String>, depth: usize, s: &mut Sections| {

@@ -834,6 +834,15 @@ impl Instance {
         }
     }
 
+    /// Whether a reload that matched this instance to `new` on `link` changes nothing:
+    /// same configuration, same interface MAC and advert source. Such an instance is left
+    /// alone (no machine input, no advert, no netlink work).
+    pub fn unchanged_by(&self, new: &model::Instance, link: &Link) -> bool {
+        self.cfg == *new
+            && self.link.mac == link.mac
+            && link.src.map_or(true, |s| self.link.src == Some(s))
+    }
+
     /// A reload matched this instance to `new` (§5.14): VIPs, routes and rules gone from the
     /// config are removed now; the machine re-adds the rest if MASTER.
     /// Returns the machine's reload input.

@@ -1315,6 +1315,14 @@ impl Service for VrrpService {
                 .map(|i| (keep_groups || i.group.is_none()).then_some(i))
                 .collect();
             let ifmap = eng.ifmap.clone();
+            // Old instances by identity, each list in reverse order so that `pop` takes the
+            // first one (a scan per new instance is quadratic with hundreds of instances).
+            let mut by_id: HashMap<Identity, Vec<usize>> = HashMap::new();
+            for (k, o) in old_insts.iter().enumerate().rev() {
+                if let Some(o) = o {
+                    by_id.entry(o.identity()).or_default().push(k);
+                }
+            }
             let mut next = Vec::new();
             for mi in &c.vrrp.instances {
                 if mi.vrid.is_none() {
@@ -1322,11 +1330,16 @@ impl Service for VrrpService {
                 }
                 let id = identity(mi, &globals);
                 let fresh_member = !keep_groups && grouped.contains(&mi.name.as_str());
-                let found = old_insts
-                    .iter_mut()
-                    .find(|o| o.as_ref().is_some_and(|o| o.identity() == id))
+                let found = by_id
+                    .get_mut(&id)
+                    .and_then(Vec::pop)
+                    .and_then(|k| old_insts.get_mut(k))
                     .and_then(Option::take);
                 match (found, h.link_for(mi)) {
+                    // Unchanged: nothing to do (no advert, no "setting VIPs", no netlink).
+                    (Some(o), Some(link)) if !fresh_member && o.unchanged_by(mi, &link) => {
+                        next.push(o);
+                    }
                     (Some(mut o), Some(link)) if !fresh_member => {
                         let input = o.reload(mi.clone(), link, &mut io);
                         if o.group.is_none() {

@@ -197,7 +197,15 @@ fn root_instance(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
     let Some(name) = block_name(node, ctx, "vrrp_instance must have a name") else {
         return;
     };
-    if cfg.vrrp.instances.iter().any(|i| i.name == name) {
+    // Names of generated configurations differ mostly at their end: comparing the last
+    // byte first skips most full comparisons (this check is quadratic in the instances).
+    let last = name.as_bytes().last();
+    if cfg
+        .vrrp
+        .instances
+        .iter()
+        .any(|i| i.name.as_bytes().last() == last && i.name == name)
+    {
         ctx.error(node.span(), format!("vrrp instance {name} already defined"));
         return;
     }
@@ -1179,9 +1187,25 @@ fn resolve_advert_int(i: &Instance, ctx: &mut Ctx) -> Duration {
 
 /// §3.8: one VRID per interface and family (multicast), else the child exits.
 fn check_duplicate_vrids(v: &mut VrrpConfig, ctx: &mut Ctx) {
-    let n = v.instances.len();
-    for a in 0..n {
-        for b in a + 1..n {
+    // Only instances with the same VRID and interface can clash: pair those up (in the
+    // order of a scan of every pair) instead of comparing all n² pairs.
+    let mut same: std::collections::HashMap<(Option<u8>, Option<&str>), Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, x) in v.instances.iter().enumerate() {
+        same.entry((x.vrid, x.interface.as_deref()))
+            .or_default()
+            .push(i);
+    }
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for g in same.values() {
+        for (k, &a) in g.iter().enumerate() {
+            pairs.extend(g.get(k + 1..).unwrap_or_default().iter().map(|&b| (a, b)));
+        }
+    }
+    drop(same);
+    pairs.sort_unstable();
+    {
+        for (a, b) in pairs {
             let (Some(x), Some(y)) = (v.instances.get(a), v.instances.get(b)) else {
                 continue;
             };

@@ -198,9 +198,11 @@ fn real_servers(vs: &mut VirtualServer, ctx: &mut Ctx) {
         }
     }
     // duplicate real servers: keepalived keeps the first (§4.12)
+    // (a set, not a scan of `kept`: 1,000 real servers would cost 500,000 comparisons)
     let mut kept: Vec<super::RealServer> = Vec::with_capacity(rss.len());
+    let mut seen = std::collections::HashSet::with_capacity(rss.len());
     for rs in rss {
-        if kept.iter().any(|k| k.ip == rs.ip && k.port == rs.port) {
+        if !seen.insert((rs.ip, rs.port)) {
             ctx.error(
                 rs.span,
                 format!(

@@ -344,6 +344,13 @@ pub fn vs_block(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
     if let VsAddr::Addr { ip, .. } = &vs.addr {
         vs.family = Some(Family::of(ip));
     }
+    // sized once (see model::build)
+    vs.real_servers.reserve(
+        node.children()
+            .iter()
+            .filter(|n| n.name() == "real_server")
+            .count(),
+    );
     apply_block(&mut vs, node.children(), VS_KW, ctx);
     cfg.check.virtual_servers.push(vs);
 }
