@@ -167,11 +167,8 @@ fn parse_status_line(l: &str) -> Result<(u8, u16), ParseError> {
 pub fn chunked_len(b: &[u8]) -> Option<usize> {
     let mut pos = 0usize;
     loop {
-        let line_end = pos + b.get(pos..)?.iter().position(|&c| c == b'\n')?;
-        let line = std::str::from_utf8(b.get(pos..line_end)?).ok()?;
-        let size_txt = line.trim_end_matches('\r').split(';').next()?.trim();
-        let size = usize::from_str_radix(size_txt, 16).ok()?;
-        pos = line_end + 1;
+        let size;
+        (size, pos) = chunk_header(b, pos)?;
         if size == 0 {
             // trailers until an empty line
             loop {
@@ -183,13 +180,25 @@ pub fn chunked_len(b: &[u8]) -> Option<usize> {
                 }
             }
         }
-        pos = pos.checked_add(size)?;
-        // the CRLF after the data
-        match b.get(pos..)? {
-            [b'\r', b'\n', ..] => pos += 2,
-            [b'\n', ..] => pos += 1,
-            _ => return None,
-        }
+        pos = after_chunk_data(b, pos.checked_add(size)?)?;
+    }
+}
+
+/// A chunk's size line at `pos`: the size and where its data starts.
+fn chunk_header(b: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let line_end = pos + b.get(pos..)?.iter().position(|&c| c == b'\n')?;
+    let line = std::str::from_utf8(b.get(pos..line_end)?).ok()?;
+    let size_txt = line.trim_end_matches('\r').split(';').next()?.trim();
+    let size = usize::from_str_radix(size_txt, 16).ok()?;
+    Some((size, line_end + 1))
+}
+
+/// Skips the line end that follows a chunk's data ending at `pos`.
+fn after_chunk_data(b: &[u8], pos: usize) -> Option<usize> {
+    match b.get(pos..)? {
+        [b'\r', b'\n', ..] => Some(pos + 2),
+        [b'\n', ..] => Some(pos + 1),
+        _ => None,
     }
 }
 
@@ -198,21 +207,14 @@ pub fn dechunk(b: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut pos = 0usize;
     loop {
-        let line_end = pos + b.get(pos..)?.iter().position(|&c| c == b'\n')?;
-        let line = std::str::from_utf8(b.get(pos..line_end)?).ok()?;
-        let size_txt = line.trim_end_matches('\r').split(';').next()?.trim();
-        let size = usize::from_str_radix(size_txt, 16).ok()?;
-        pos = line_end + 1;
+        let size;
+        (size, pos) = chunk_header(b, pos)?;
         if size == 0 {
             return Some(out);
         }
-        out.extend_from_slice(b.get(pos..pos.checked_add(size)?)?);
-        pos += size;
-        match b.get(pos..)? {
-            [b'\r', b'\n', ..] => pos += 2,
-            [b'\n', ..] => pos += 1,
-            _ => return None,
-        }
+        let end = pos.checked_add(size)?;
+        out.extend_from_slice(b.get(pos..end)?);
+        pos = after_chunk_data(b, end)?;
     }
 }
 
