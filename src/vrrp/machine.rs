@@ -758,6 +758,12 @@ impl Machine {
         if self.state == State::Stop {
             return;
         }
+        self.release();
+        self.notify();
+    }
+
+    /// Leaves for STOP: a MASTER sends priority 0 and removes its VIPs; timers stop.
+    fn release(&mut self) {
         if self.state == State::Master {
             self.push(Action::SendAdvert { priority: 0 });
             self.debug("sent 0 priority");
@@ -766,7 +772,6 @@ impl Machine {
         self.timers.clear();
         self.state = State::Stop;
         self.want = State::Stop;
-        self.notify();
     }
 
     /// Removal by a reload (§5.14): a MASTER releases with priority 0 and removes its VIPs,
@@ -776,14 +781,7 @@ impl Machine {
             return;
         }
         let was_fault = self.state == State::Fault;
-        if self.state == State::Master {
-            self.push(Action::SendAdvert { priority: 0 });
-            self.debug("sent 0 priority");
-            self.push(Action::RemoveVips);
-        }
-        self.timers.clear();
-        self.state = State::Stop;
-        self.want = State::Stop;
+        self.release();
         self.push(Action::Removed {
             priority: self.effective,
             was_fault,
