@@ -44,15 +44,7 @@ pub struct Loaded {
 
 /// Reads, preprocesses, parses and types the configuration at `path`.
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
-    let mut loaded = Loaded::default();
-    let lines = preprocess::preprocess_file(
-        path,
-        opts,
-        &mut loaded.sources,
-        &mut loaded.files,
-        &mut loaded.diagnostics,
-    );
-    finish_load(lines, loaded)
+    load_and_scan(path, opts, |_| ()).0
 }
 
 /// Like [`load`], also giving `scan` the preprocessed lines (the daemon finds its
