@@ -911,3 +911,76 @@ fn own_multicast_adverts_not_looped_back() {
     assert!(peer, "the peer received the advert");
     assert!(!own, "the sender's own receive socket got its advert back");
 }
+
+/// `nft list ruleset` without handles and blank lines, for comparing layouts.
+fn ruleset(lan: &Lan, i: usize) -> String {
+    lan.must(i, &["nft", "list", "ruleset"])
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn nftables_firewall_builds_keepalived_layout_and_removes_it() {
+    use keepalived::net::nft::{DropEntry, Family, Firewall, FwConfig, VmacEntry};
+    let Some(lan) = Lan::new(1) else { return };
+    let (tx, rx) = mpsc::channel();
+    let h = lan.spawn_in(0, move || async move {
+        let ifindex = Netlink::new().unwrap().ifindex("eth0").await.unwrap();
+        let mut fw = Firewall::new(FwConfig::default());
+        let e = |a: &str| DropEntry {
+            addr: a.parse().unwrap(),
+            ifindex,
+            ifname: "eth0".into(),
+        };
+        fw.set_drops(
+            "VI_1",
+            vec![e("192.0.2.100"), e("fe80::52"), e("2001:db8::200")],
+        )
+        .unwrap();
+        fw.set_vmacs(vec![VmacEntry {
+            fam: Family::Ip,
+            vmac: ifindex,
+            base: 1,
+        }])
+        .unwrap();
+        tx.send("set").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        fw.set_drops("VI_1", Vec::new()).unwrap();
+        tx.send("empty").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        fw.close().unwrap();
+    });
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "set");
+    let full = ruleset(&lan, 0);
+    // What keepalived 2.2.7 lists for a MASTER with vrrp_strict (captured with its nft).
+    for want in [
+        "table ip keepalived {",
+        "\tset vips {\n\t\ttype ipv4_addr\n\t\telements = { 192.0.2.100 }\n\t}",
+        "\t\ttype filter hook output priority filter - 1; policy accept;",
+        "\t\tip saddr @vips drop",
+        "\t\tip daddr @vips drop",
+        "\t\tip protocol igmp meta oifkind \"macvlan\" dup to ip daddr device oif map @vmac_map drop",
+        "\tmap vmac_map {\n\t\ttype iface_index : iface_index\n\t\telements = { \"eth0\" : \"lo\" }\n\t}",
+        "table ip6 keepalived {",
+        "\t\telements = { 2001:db8::200 }",
+        "\tset neighbor-discovery {\n\t\ttype icmpv6_type\n\t\tflags constant\n\t\telements = { nd-neighbor-solicit,\n\t\t\t     nd-neighbor-advert }\n\t}",
+        "\tset vips_link_local {\n\t\ttype ipv6_addr . iface_index\n\t\telements = { fe80::52 . \"eth0\" }\n\t}",
+        "\t\ticmpv6 type @neighbor-discovery accept\n\t\tip6 saddr fe80::/10 goto out_link_local\n\t\tip6 saddr @vips drop",
+        "\t\ticmpv6 type @neighbor-discovery accept\n\t\tip6 daddr fe80::/10 goto in_link_local\n\t\tip6 daddr @vips drop",
+        "\tchain in_link_local {\n\t\tip6 daddr . iif @vips_link_local drop\n\t}",
+        "\tchain out_link_local {\n\t\tip6 saddr . oif @vips_link_local drop\n\t}",
+    ] {
+        assert!(full.contains(want), "missing {want:?} in\n{full}");
+    }
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "empty");
+    let empty = ruleset(&lan, 0);
+    assert!(!empty.contains("elements = { 192.0.2.100"), "{empty}");
+    assert!(
+        empty.contains("\tset vips {\n\t\ttype ipv4_addr\n\t}"),
+        "{empty}"
+    );
+    join(h);
+    assert_eq!(ruleset(&lan, 0), "", "tables removed at close");
+}

@@ -13,6 +13,7 @@
 pub mod addr;
 pub mod link;
 pub mod monitor;
+pub mod nft;
 pub mod route;
 pub mod rule;
 pub mod sysctl;
