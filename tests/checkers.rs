@@ -124,7 +124,7 @@ async fn http_get_status_digest_host_and_timeout() {
     let (addr, mut reqs) = http_server(Some(ok_response(body))).await;
     let mut u = url("/index.html");
     u.digest = Some(http::md5(body));
-    let r = http::check(&http_cfg(vec![u.clone()]), None, &target(addr), None, "rs").await;
+    let r = http::check(&http_cfg(vec![u.clone()]), 0, None, &target(addr), None, "rs").await;
     assert!(r.up, "{r:?}");
     assert_eq!(
         reqs.recv().await.unwrap(),
@@ -138,7 +138,7 @@ async fn http_get_status_digest_host_and_timeout() {
     let mut cfg = http_cfg(vec![url("/")]);
     cfg.protocol = HttpProtocol::Http11;
     assert!(
-        http::check(&cfg, Some("www.example.org"), &target(addr), None, "rs")
+        http::check(&cfg, 0, Some("www.example.org"), &target(addr), None, "rs")
             .await
             .up
     );
@@ -150,6 +150,7 @@ async fn http_get_status_digest_host_and_timeout() {
     u.digest = Some(http::md5(b"other"));
     let r = http::check(
         &http_cfg(vec![u]),
+        0,
         None,
         &target(addr),
         None,
@@ -164,6 +165,7 @@ async fn http_get_status_digest_host_and_timeout() {
     let (addr404, _r) = http_server(Some(b"HTTP/1.0 404 Not Found\r\n\r\nnope".to_vec())).await;
     let r = http::check(
         &http_cfg(vec![url("/")]),
+        0,
         None,
         &target(addr404),
         None,
@@ -177,13 +179,14 @@ async fn http_get_status_digest_host_and_timeout() {
     let mut u404 = url("/");
     u404.status_codes = vec![(400, 404)];
     assert!(
-        http::check(&http_cfg(vec![u404]), None, &target(addr404), None, "rs")
+        http::check(&http_cfg(vec![u404]), 0, None, &target(addr404), None, "rs")
             .await
             .up
     );
     // connection refused, no answer (timeout), empty answer
     let r = http::check(
         &http_cfg(vec![url("/")]),
+        0,
         None,
         &target(closed_port().await),
         None,
@@ -194,6 +197,7 @@ async fn http_get_status_digest_host_and_timeout() {
     let (silent, _r) = http_server(None).await;
     let r = http::check(
         &http_cfg(vec![url("/")]),
+        0,
         None,
         &Target::new(silent, SHORT),
         None,
@@ -202,7 +206,7 @@ async fn http_get_status_digest_host_and_timeout() {
     .await;
     assert_eq!(r.reason.as_deref(), Some("Timeout HTTP read server rs."));
     let (empty, _r) = http_server(Some(Vec::new())).await;
-    let r = http::check(&http_cfg(vec![url("/")]), None, &target(empty), None, "rs").await;
+    let r = http::check(&http_cfg(vec![url("/")]), 0, None, &target(empty), None, "rs").await;
     assert!(!r.up);
 }
 
@@ -213,13 +217,13 @@ async fn http_chunked_and_regex() {
     let mut u = url("/");
     u.regex = Some("Wikipedia".into());
     assert!(
-        http::check(&http_cfg(vec![u.clone()]), None, &target(addr), None, "rs")
+        http::check(&http_cfg(vec![u.clone()]), 0, None, &target(addr), None, "rs")
             .await
             .up
     );
     u.regex_no_match = true;
     assert!(
-        !http::check(&http_cfg(vec![u]), None, &target(addr), None, "rs")
+        !http::check(&http_cfg(vec![u]), 0, None, &target(addr), None, "rs")
             .await
             .up
     );
@@ -277,13 +281,13 @@ async fn ssl_get_any_certificate_sni_and_ca() {
     let mut u = url("/");
     u.digest = Some(http::md5(body));
     let mut cfg = http_cfg(vec![u]);
-    let r = http::check(&cfg, None, &target(srv.addr), Some(&tls), "rs").await;
+    let r = http::check(&cfg, 0, None, &target(srv.addr), Some(&tls), "rs").await;
     assert!(r.up, "{r:?}");
     assert_eq!(srv.sni.recv().await.unwrap(), None);
     cfg.enable_sni = true;
     cfg.virtualhost = Some("localhost".into());
     assert!(
-        http::check(&cfg, None, &target(srv.addr), Some(&tls), "rs")
+        http::check(&cfg, 0, None, &target(srv.addr), Some(&tls), "rs")
             .await
             .up
     );
@@ -298,20 +302,20 @@ async fn ssl_get_any_certificate_sni_and_ca() {
     }))
     .unwrap();
     assert!(
-        http::check(&cfg, None, &target(srv.addr), Some(&strict), "rs")
+        http::check(&cfg, 0, None, &target(srv.addr), Some(&strict), "rs")
             .await
             .up
     );
     cfg.enable_sni = false;
     assert!(
-        !http::check(&cfg, None, &target(srv.addr), Some(&strict), "rs")
+        !http::check(&cfg, 0, None, &target(srv.addr), Some(&strict), "rs")
             .await
             .up
     );
     // a plain HTTP server is not a TLS server
     let (plain, _r) = http_server(Some(ok_response(b"x"))).await;
     assert!(
-        !http::check(&cfg, None, &Target::new(plain, SHORT), Some(&tls), "rs")
+        !http::check(&cfg, 0, None, &Target::new(plain, SHORT), Some(&tls), "rs")
             .await
             .up
     );
@@ -545,10 +549,10 @@ async fn dispatch_from_a_configuration() {
         rs: 0,
         checker,
     };
-    assert!(dispatch::run(&env, &cfg, id(0)).await.unwrap().up);
-    assert!(dispatch::run(&env, &cfg, id(1)).await.unwrap().up);
-    assert!(!dispatch::run(&env, &cfg, id(2)).await.unwrap().up);
-    assert!(dispatch::run(&env, &cfg, id(3)).await.is_none());
+    assert!(dispatch::run(&env, &cfg, id(0), 0).await.unwrap().up);
+    assert!(dispatch::run(&env, &cfg, id(1), 0).await.unwrap().up);
+    assert!(!dispatch::run(&env, &cfg, id(2), 0).await.unwrap().up);
+    assert!(dispatch::run(&env, &cfg, id(3), 0).await.is_none());
 }
 
 #[test]

@@ -782,8 +782,9 @@ fn spawn_checks(sh: &Shared, ids: Vec<CheckerId>) {
     for id in ids {
         let sh = sh.clone();
         let (cfg, env) = (cfg.clone(), env.clone());
+        let url = sh.core.borrow().mgr.url_of(id);
         tokio::task::spawn_local(async move {
-            let res = dispatch::run(&env, &cfg, id).await;
+            let res = dispatch::run(&env, &cfg, id, url).await;
             if let Some(res) = res {
                 let mut c = sh.core.borrow_mut();
                 if c.gen == gen {

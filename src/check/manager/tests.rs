@@ -560,3 +560,117 @@ fn omega_runs_down_notifies_at_stop() {
     m.stop(true);
     assert!(drain(&mut m).is_empty());
 }
+
+fn http_two_urls(fast: bool) -> String {
+    format!(
+        "
+virtual_server 192.0.2.100 80 {{
+  delay_loop 10
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.1 80 {{
+    HTTP_GET {{
+      url {{
+        path /a
+      }}
+      url {{
+        path /b
+      }}
+      retry 1
+      delay_before_retry 3
+      warmup 0
+      {}
+    }}
+  }}
+}}
+",
+        if fast { "fast_recovery" } else { "" }
+    )
+}
+
+/// Drives the checker on the simulated clock until `until`: the server answers every url
+/// except while `down(t)`. Returns each attempt as (time, url) and the IPVS operations
+/// with the time they happened.
+fn drive_http(
+    m: &mut Manager,
+    until: u64,
+    down: impl Fn(u64) -> bool,
+) -> (Vec<(u64, usize)>, Vec<(u64, String)>) {
+    let (mut checks, mut ipvs) = (Vec::new(), Vec::new());
+    m.start(at(0));
+    drain(m);
+    while let Some(t) = m.poll_timeout() {
+        if t > at(until) {
+            break;
+        }
+        for id in m.due(t) {
+            let url = m.url_of(id);
+            checks.push((t.0.as_secs(), url));
+            let res = if down(t.0.as_secs()) { fail() } else { ok() };
+            m.handle_result(t, id, &res);
+        }
+        for op in ops(&drain(m)) {
+            ipvs.push((t.0.as_secs(), op));
+        }
+    }
+    (checks, ipvs)
+}
+
+#[test]
+fn http_urls_one_per_delay_loop_and_recovery_waits_between_urls() {
+    let mut m = manager(&http_two_urls(false));
+    // fails from 20 s to 35 s
+    let (checks, ipvs) = drive_http(&mut m, 80, |t| (20..=35).contains(&t));
+    assert_eq!(
+        checks,
+        vec![
+            (0, 0),
+            (10, 1),
+            (20, 0),
+            (23, 0), // retry after delay_before_retry, then down
+            (33, 0),
+            (43, 0), // answers again: every url from the first, delay_loop apart
+            (53, 0),
+            (63, 1),
+            (73, 0),
+        ]
+    );
+    assert_eq!(
+        ipvs,
+        vec![
+            (23, "del 192.0.2.1:80".to_owned()),
+            (63, "add 192.0.2.1:80 w1".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn http_fast_recovery_brings_the_server_back_when_it_answers() {
+    let mut m = manager(&http_two_urls(true));
+    let (checks, ipvs) = drive_http(&mut m, 80, |t| (20..=35).contains(&t));
+    assert_eq!(
+        checks,
+        vec![
+            (0, 0),
+            (0, 1), // no delay before the first full pass
+            (10, 0),
+            (20, 1),
+            (23, 1), // down after one retry
+            (33, 1),
+            (43, 1), // answers: the urls again at once
+            (43, 0),
+            (43, 1),
+            (53, 0),
+            (63, 1),
+            (73, 0),
+        ]
+    );
+    assert_eq!(
+        ipvs,
+        vec![
+            (23, "del 192.0.2.1:80".to_owned()),
+            (43, "add 192.0.2.1:80 w1".to_owned())
+        ]
+    );
+}
