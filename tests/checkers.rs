@@ -124,7 +124,15 @@ async fn http_get_status_digest_host_and_timeout() {
     let (addr, mut reqs) = http_server(Some(ok_response(body))).await;
     let mut u = url("/index.html");
     u.digest = Some(http::md5(body));
-    let r = http::check(&http_cfg(vec![u.clone()]), 0, None, &target(addr), None, "rs").await;
+    let r = http::check(
+        &http_cfg(vec![u.clone()]),
+        0,
+        None,
+        &target(addr),
+        None,
+        "rs",
+    )
+    .await;
     assert!(r.up, "{r:?}");
     assert_eq!(
         reqs.recv().await.unwrap(),
@@ -206,7 +214,15 @@ async fn http_get_status_digest_host_and_timeout() {
     .await;
     assert_eq!(r.reason.as_deref(), Some("Timeout HTTP read server rs."));
     let (empty, _r) = http_server(Some(Vec::new())).await;
-    let r = http::check(&http_cfg(vec![url("/")]), 0, None, &target(empty), None, "rs").await;
+    let r = http::check(
+        &http_cfg(vec![url("/")]),
+        0,
+        None,
+        &target(empty),
+        None,
+        "rs",
+    )
+    .await;
     assert!(!r.up);
 }
 
@@ -217,9 +233,16 @@ async fn http_chunked_and_regex() {
     let mut u = url("/");
     u.regex = Some("Wikipedia".into());
     assert!(
-        http::check(&http_cfg(vec![u.clone()]), 0, None, &target(addr), None, "rs")
-            .await
-            .up
+        http::check(
+            &http_cfg(vec![u.clone()]),
+            0,
+            None,
+            &target(addr),
+            None,
+            "rs"
+        )
+        .await
+        .up
     );
     u.regex_no_match = true;
     assert!(
@@ -625,4 +648,104 @@ fn genhash_matches_md5sum_of_the_served_body() {
         "Connection failed\n"
     );
     assert_eq!(out.status.code(), Some(0));
+}
+
+/// The next change a FILE_CHECK watch reports (bounded wait).
+async fn next(
+    rx: &mut mpsc::UnboundedReceiver<(CheckerId, Option<i64>)>,
+) -> (CheckerId, Option<i64>) {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("no FILE_CHECK change")
+        .expect("watch ended")
+}
+
+/// FILE_CHECK follows its track file with inotify: a write, a rename into place, a
+/// deletion and a file created later are seen as they happen; a file whose directory does
+/// not exist yet is picked up once it appears.
+#[tokio::test]
+async fn file_check_follows_writes_renames_deletes_and_late_files() {
+    use keepalived::check::file::FileChecks;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("sub/c"),
+    );
+    std::fs::write(&a, "1\n").unwrap();
+    let text = format!(
+        "
+track_file tf_a {{
+  file \"{}\"
+  weight 2
+}}
+track_file tf_b {{
+  file \"{}\"
+  weight 0
+}}
+track_file tf_c {{
+  file \"{}\"
+}}
+virtual_server 192.0.2.100 80 {{
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.1 80 {{
+    FILE_CHECK {{
+      track_file tf_a
+    }}
+    FILE_CHECK {{
+      track_file tf_b
+    }}
+    FILE_CHECK {{
+      track_file tf_c
+    }}
+  }}
+}}
+",
+        a.display(),
+        b.display(),
+        c.display()
+    );
+    let loaded = load_str(&text, Path::new("/t.conf"), &LoadOptions::default());
+    let id = |checker| CheckerId {
+        vs: 0,
+        rs: 0,
+        checker,
+    };
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let _tasks =
+                FileChecks::of(&loaded.config).watch(move |id, adj| tx.send((id, adj)).is_ok());
+            // the values at start: a missing file (or directory) reads 0
+            let mut first = vec![
+                next(&mut rx).await,
+                next(&mut rx).await,
+                next(&mut rx).await,
+            ];
+            first.sort_by_key(|(id, _)| *id);
+            assert_eq!(
+                first,
+                vec![(id(0), Some(2)), (id(1), Some(0)), (id(2), Some(0))]
+            );
+            std::fs::write(&a, "5\n").unwrap();
+            assert_eq!(next(&mut rx).await, (id(0), Some(10)));
+            let tmp = dir.path().join("a.tmp");
+            std::fs::write(&tmp, "3\n").unwrap();
+            std::fs::rename(&tmp, &a).unwrap();
+            assert_eq!(next(&mut rx).await, (id(0), Some(6)));
+            std::fs::remove_file(&a).unwrap();
+            assert_eq!(next(&mut rx).await, (id(0), Some(0)));
+            // created later; weight 0: a non-zero value is a failure
+            std::fs::write(&b, "1\n").unwrap();
+            assert_eq!(next(&mut rx).await, (id(1), None));
+            std::fs::write(&b, "0\n").unwrap();
+            assert_eq!(next(&mut rx).await, (id(1), Some(0)));
+            std::fs::create_dir(dir.path().join("sub")).unwrap();
+            std::fs::write(&c, "7\n").unwrap();
+            assert_eq!(next(&mut rx).await, (id(2), Some(7)));
+        })
+        .await;
 }

@@ -49,12 +49,7 @@ impl Env {
 /// One attempt of checker `id` (`url`: the HTTP_GET / SSL_GET url to fetch,
 /// [`super::manager::Manager::url_of`]); `None` for event-driven checkers (FILE_CHECK,
 /// BFD_CHECK) and unknown ids.
-pub async fn run(
-    env: &Env,
-    cfg: &CheckConfig,
-    id: CheckerId,
-    url: usize,
-) -> Option<CheckResult> {
+pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId, url: usize) -> Option<CheckResult> {
     let vs = cfg.virtual_servers.get(id.vs)?;
     let rs = vs.real_servers.get(id.rs)?;
     let chk = rs.checkers.get(id.checker)?;

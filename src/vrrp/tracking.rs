@@ -443,8 +443,16 @@ impl Tracking {
             .filter_map(|f| f.path.as_ref().map(|p| (f.name.clone(), PathBuf::from(p))))
             .collect();
         if !files.is_empty() {
-            self.tasks
-                .extend(spawn_file_watch(files, self.gen, self.tx.clone()));
+            let (gen, tx) = (self.gen, self.tx.clone());
+            let send: FileSink<String> = Rc::new(move |name: &String, value| {
+                tx.send(Event::File {
+                    gen,
+                    name: name.clone(),
+                    value,
+                })
+                .is_ok()
+            });
+            self.tasks.extend(watch_files(files, send));
         }
         if !self.processes.is_empty() {
             self.tasks.push(spawn_process_scan(
@@ -915,23 +923,28 @@ impl AsRawFd for Ino {
     }
 }
 
-/// Watches the directories of the tracked files with inotify (§4.7: a write, a rename into
-/// place, a deletion); re-reads a file when an event names it. Files whose directory cannot
-/// be watched fall back to polling every [`FILE_POLL`].
-fn spawn_file_watch(
-    files: Vec<(String, PathBuf)>,
-    gen: u64,
-    tx: mpsc::UnboundedSender<Event>,
+/// Where [`watch_files`] delivers a file's value (read anew, 0 when gone); `false` stops
+/// the watch.
+pub type FileSink<K> = Rc<dyn Fn(&K, i64) -> bool>;
+
+/// Watches tracked files (keyed by `K`) through inotify on their directories, as
+/// keepalived's track_file.c (§4.7): a write (close after writing), a rename into place,
+/// a rename away or a deletion makes the file be read again. Files whose directory cannot
+/// be watched (it does not exist yet) are polled every [`FILE_POLL`] instead. Shared by
+/// VRRP `track_file`s and the checker's FILE_CHECK.
+pub fn watch_files<K: std::fmt::Display + 'static>(
+    files: Vec<(K, PathBuf)>,
+    sink: FileSink<K>,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC);
-    let mut watched: Vec<(WatchDescriptor, std::ffi::OsString, String, PathBuf)> = Vec::new();
+    let mut watched: Vec<(WatchDescriptor, std::ffi::OsString, K, PathBuf)> = Vec::new();
     let mut polled = Vec::new();
     let flags = AddWatchFlags::IN_CLOSE_WRITE
         | AddWatchFlags::IN_MOVED_TO
         | AddWatchFlags::IN_MOVED_FROM
         | AddWatchFlags::IN_DELETE;
-    for (name, path) in files {
+    for (key, path) in files {
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -942,28 +955,23 @@ fn spawn_file_watch(
             _ => None,
         };
         match (wd, base) {
-            (Some(wd), Some(base)) => watched.push((wd, base, name, path)),
+            (Some(wd), Some(base)) => watched.push((wd, base, key, path)),
             _ => {
                 info!(
-                    "track_file {name}: cannot watch {} with inotify - polling",
+                    "track_file {key}: cannot watch {} with inotify - polling",
                     dir.display()
                 );
-                polled.push((name, path));
+                polled.push((key, path));
             }
         }
     }
-    for (name, path) in polled {
+    for (key, path) in polled {
         let (ftx, mut frx) = mpsc::channel(4);
         let w = super::track::watch_file(path, FILE_POLL, ftx);
-        let tx = tx.clone();
+        let sink = sink.clone();
         tasks.push(tokio::task::spawn_local(async move {
             while let Some(value) = frx.recv().await {
-                let ev = Event::File {
-                    gen,
-                    name: name.clone(),
-                    value,
-                };
-                if tx.send(ev).is_err() {
+                if !sink(&key, value) {
                     break;
                 }
             }
@@ -990,17 +998,9 @@ fn spawn_file_watch(
                 Ok(evs) => {
                     for ev in evs {
                         let Some(n) = ev.name.as_ref() else { continue };
-                        for (wd, base, name, path) in &watched {
-                            if *wd == ev.wd && base == n {
-                                let value = read_track_file(path);
-                                let ev = Event::File {
-                                    gen,
-                                    name: name.clone(),
-                                    value,
-                                };
-                                if tx.send(ev).is_err() {
-                                    return;
-                                }
+                        for (wd, base, key, path) in &watched {
+                            if *wd == ev.wd && base == n && !sink(key, read_track_file(path)) {
+                                return;
                             }
                         }
                     }
