@@ -14,7 +14,7 @@ use super::manager::CheckerId;
 use crate::config::model::check::checker::{CheckerKind, FileCheck};
 use crate::config::model::Config;
 use crate::vrrp::track::{init_track_file, read_track_file};
-use crate::vrrp::tracking::{watch_files, FileSink};
+use crate::vrrp::tracking::{watch_files, watch_target, FileSink};
 
 /// One FILE_CHECK following a track file.
 #[derive(Debug, Clone)]
@@ -116,10 +116,11 @@ impl FileChecks {
             let changes = st.borrow_mut().update(name, value);
             changes.into_iter().all(|(id, adj)| apply(id, adj))
         });
-        // watch first, then read: a write in between is not lost
+        // watch first, then read: a write in between is not lost. A file keepalived
+        // drops (no directory) leaves its checkers as they start.
         let tasks = watch_files(files.clone(), sink.clone());
         for (name, path) in &files {
-            if !sink(name, read_track_file(path)) {
+            if watch_target(path).is_ok() && !sink(name, read_track_file(path)) {
                 break;
             }
         }
