@@ -468,8 +468,10 @@ impl Manager {
             }
             dbr
         };
+        let walks_urls = matches!(chk.kind, CheckerKind::Http(_) | CheckerKind::Ssl(_));
         if let Some(c) = self.cs_mut(id) {
-            c.has_run = true;
+            // an HTTP checker has run after its first full pass or failure (url_result)
+            c.has_run |= !walks_urls;
             c.next = Some(now + next);
             self.sched.push(Reverse((now + next, id)));
         }
@@ -516,6 +518,7 @@ impl Manager {
             c.url = st.url;
             c.failed_url = st.failed;
             c.retry_it = st.retry_it;
+            c.has_run = st.has_run;
         }
         step.delay
     }

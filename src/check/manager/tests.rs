@@ -674,3 +674,32 @@ fn http_fast_recovery_brings_the_server_back_when_it_answers() {
         ]
     );
 }
+
+#[test]
+fn http_startup_logs_success_after_the_last_url() {
+    let mut m = manager(&http_two_urls(true));
+    m.start(at(0));
+    drain(&mut m);
+    let name = "[192.0.2.1]:tcp:80";
+    m.handle_result(at(0), ID, &ok());
+    assert_eq!(logs(&mut m), Vec::<String>::new());
+    assert_eq!(m.url_of(ID), 1);
+    m.handle_result(at(0), ID, &ok());
+    assert_eq!(
+        logs(&mut m),
+        vec![format!("Remote Web server {name} succeed on service.")]
+    );
+    // before the first full pass, a failure after a passed url takes it down at once
+    let mut m = manager(&http_two_urls(false));
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &ok());
+    m.handle_result(at(10), ID, &fail());
+    assert_eq!(
+        logs(&mut m).first(),
+        Some(&format!(
+            "HTTP_CHECK on service {name} failed after 1 retries."
+        ))
+    );
+    assert!(!m.is_alive(0, 0));
+}
