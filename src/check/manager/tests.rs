@@ -589,6 +589,9 @@ virtual_server 192.0.2.100 80 {{
     )
 }
 
+/// Lines with the second they happened at.
+type Timed = Vec<(u64, String)>;
+
 /// Drives the checker on the simulated clock until `until`: the server answers every url
 /// except while `down(t)`. Returns each attempt as (time, url) and the IPVS operations
 /// with the time they happened.
@@ -596,7 +599,7 @@ fn drive_http(
     m: &mut Manager,
     until: u64,
     down: impl Fn(u64) -> bool,
-) -> (Vec<(u64, usize)>, Vec<(u64, String)>) {
+) -> (Vec<(u64, usize)>, Timed) {
     let (mut checks, mut ipvs) = (Vec::new(), Vec::new());
     m.start(at(0));
     drain(m);
