@@ -528,6 +528,11 @@ impl Manager {
         self.cs(id).map_or(0, |c| c.url)
     }
 
+    /// The url that took HTTP_GET / SSL_GET checker `id` down, while it still fails.
+    pub fn failed_url_of(&self, id: CheckerId) -> Option<usize> {
+        self.cs(id).and_then(|c| c.failed_url)
+    }
+
     /// MISC_CHECK's own result handling: dynamic weights, retries only while up.
     fn misc_result(
         &mut self,

@@ -714,8 +714,22 @@ impl Core {
                     if self.mgr.is_alive(v, r) { "yes" } else { "no" },
                     self.mgr.effective_weight(v, r)
                 );
-                for c in &rs.checkers {
+                for (i, c) in rs.checkers.iter().enumerate() {
                     let _ = writeln!(s, "     Keepalive method = {}", kind_name(&c.kind));
+                    if let model::checker::CheckerKind::Http(h)
+                    | model::checker::CheckerKind::Ssl(h) = &c.kind
+                    {
+                        let id = CheckerId {
+                            vs: v,
+                            rs: r,
+                            checker: i,
+                        };
+                        let un = if h.fast_recovery { "" } else { "un" };
+                        let _ = writeln!(s, "       Fast recovery {un}set");
+                        if let Some(u) = self.mgr.failed_url_of(id).and_then(|u| h.urls.get(u)) {
+                            let _ = writeln!(s, "       Failed URL = {}", u.path);
+                        }
+                    }
                 }
             }
         }

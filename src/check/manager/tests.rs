@@ -705,4 +705,8 @@ fn http_startup_logs_success_after_the_last_url() {
         ))
     );
     assert!(!m.is_alive(0, 0));
+    // the dump's "Failed URL" (/b), retried until it answers
+    assert_eq!((m.failed_url_of(ID), m.url_of(ID)), (Some(1), 1));
+    m.handle_result(at(20), ID, &ok());
+    assert_eq!((m.failed_url_of(ID), m.url_of(ID)), (None, 0));
 }
