@@ -749,3 +749,19 @@ virtual_server 192.0.2.100 80 {{
         })
         .await;
 }
+
+/// One attempt fetches the url the manager asks for (it walks the list, one per attempt).
+#[tokio::test]
+async fn http_get_fetches_the_given_url() {
+    let (addr, mut reqs) = http_server(Some(ok_response(b"x"))).await;
+    let cfg = http_cfg(vec![url("/a"), url("/b")]);
+    for (i, path) in [(1, "/b"), (0, "/a")] {
+        let r = http::check(&cfg, i, None, &target(addr), None, "rs").await;
+        assert_eq!(
+            r.notes,
+            vec![format!("HTTP status code success to rs url({path})")]
+        );
+        let req = reqs.recv().await.unwrap();
+        assert!(req.starts_with(format!("GET {path} ").as_bytes()));
+    }
+}
