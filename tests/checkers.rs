@@ -124,7 +124,15 @@ async fn http_get_status_digest_host_and_timeout() {
     let (addr, mut reqs) = http_server(Some(ok_response(body))).await;
     let mut u = url("/index.html");
     u.digest = Some(http::md5(body));
-    let r = http::check(&http_cfg(vec![u.clone()]), None, &target(addr), None, "rs").await;
+    let r = http::check(
+        &http_cfg(vec![u.clone()]),
+        0,
+        None,
+        &target(addr),
+        None,
+        "rs",
+    )
+    .await;
     assert!(r.up, "{r:?}");
     assert_eq!(
         reqs.recv().await.unwrap(),
@@ -138,7 +146,7 @@ async fn http_get_status_digest_host_and_timeout() {
     let mut cfg = http_cfg(vec![url("/")]);
     cfg.protocol = HttpProtocol::Http11;
     assert!(
-        http::check(&cfg, Some("www.example.org"), &target(addr), None, "rs")
+        http::check(&cfg, 0, Some("www.example.org"), &target(addr), None, "rs")
             .await
             .up
     );
@@ -150,6 +158,7 @@ async fn http_get_status_digest_host_and_timeout() {
     u.digest = Some(http::md5(b"other"));
     let r = http::check(
         &http_cfg(vec![u]),
+        0,
         None,
         &target(addr),
         None,
@@ -164,6 +173,7 @@ async fn http_get_status_digest_host_and_timeout() {
     let (addr404, _r) = http_server(Some(b"HTTP/1.0 404 Not Found\r\n\r\nnope".to_vec())).await;
     let r = http::check(
         &http_cfg(vec![url("/")]),
+        0,
         None,
         &target(addr404),
         None,
@@ -177,13 +187,14 @@ async fn http_get_status_digest_host_and_timeout() {
     let mut u404 = url("/");
     u404.status_codes = vec![(400, 404)];
     assert!(
-        http::check(&http_cfg(vec![u404]), None, &target(addr404), None, "rs")
+        http::check(&http_cfg(vec![u404]), 0, None, &target(addr404), None, "rs")
             .await
             .up
     );
     // connection refused, no answer (timeout), empty answer
     let r = http::check(
         &http_cfg(vec![url("/")]),
+        0,
         None,
         &target(closed_port().await),
         None,
@@ -194,6 +205,7 @@ async fn http_get_status_digest_host_and_timeout() {
     let (silent, _r) = http_server(None).await;
     let r = http::check(
         &http_cfg(vec![url("/")]),
+        0,
         None,
         &Target::new(silent, SHORT),
         None,
@@ -202,7 +214,15 @@ async fn http_get_status_digest_host_and_timeout() {
     .await;
     assert_eq!(r.reason.as_deref(), Some("Timeout HTTP read server rs."));
     let (empty, _r) = http_server(Some(Vec::new())).await;
-    let r = http::check(&http_cfg(vec![url("/")]), None, &target(empty), None, "rs").await;
+    let r = http::check(
+        &http_cfg(vec![url("/")]),
+        0,
+        None,
+        &target(empty),
+        None,
+        "rs",
+    )
+    .await;
     assert!(!r.up);
 }
 
@@ -213,13 +233,20 @@ async fn http_chunked_and_regex() {
     let mut u = url("/");
     u.regex = Some("Wikipedia".into());
     assert!(
-        http::check(&http_cfg(vec![u.clone()]), None, &target(addr), None, "rs")
-            .await
-            .up
+        http::check(
+            &http_cfg(vec![u.clone()]),
+            0,
+            None,
+            &target(addr),
+            None,
+            "rs"
+        )
+        .await
+        .up
     );
     u.regex_no_match = true;
     assert!(
-        !http::check(&http_cfg(vec![u]), None, &target(addr), None, "rs")
+        !http::check(&http_cfg(vec![u]), 0, None, &target(addr), None, "rs")
             .await
             .up
     );
@@ -277,13 +304,13 @@ async fn ssl_get_any_certificate_sni_and_ca() {
     let mut u = url("/");
     u.digest = Some(http::md5(body));
     let mut cfg = http_cfg(vec![u]);
-    let r = http::check(&cfg, None, &target(srv.addr), Some(&tls), "rs").await;
+    let r = http::check(&cfg, 0, None, &target(srv.addr), Some(&tls), "rs").await;
     assert!(r.up, "{r:?}");
     assert_eq!(srv.sni.recv().await.unwrap(), None);
     cfg.enable_sni = true;
     cfg.virtualhost = Some("localhost".into());
     assert!(
-        http::check(&cfg, None, &target(srv.addr), Some(&tls), "rs")
+        http::check(&cfg, 0, None, &target(srv.addr), Some(&tls), "rs")
             .await
             .up
     );
@@ -298,20 +325,20 @@ async fn ssl_get_any_certificate_sni_and_ca() {
     }))
     .unwrap();
     assert!(
-        http::check(&cfg, None, &target(srv.addr), Some(&strict), "rs")
+        http::check(&cfg, 0, None, &target(srv.addr), Some(&strict), "rs")
             .await
             .up
     );
     cfg.enable_sni = false;
     assert!(
-        !http::check(&cfg, None, &target(srv.addr), Some(&strict), "rs")
+        !http::check(&cfg, 0, None, &target(srv.addr), Some(&strict), "rs")
             .await
             .up
     );
     // a plain HTTP server is not a TLS server
     let (plain, _r) = http_server(Some(ok_response(b"x"))).await;
     assert!(
-        !http::check(&cfg, None, &Target::new(plain, SHORT), Some(&tls), "rs")
+        !http::check(&cfg, 0, None, &Target::new(plain, SHORT), Some(&tls), "rs")
             .await
             .up
     );
@@ -545,10 +572,10 @@ async fn dispatch_from_a_configuration() {
         rs: 0,
         checker,
     };
-    assert!(dispatch::run(&env, &cfg, id(0)).await.unwrap().up);
-    assert!(dispatch::run(&env, &cfg, id(1)).await.unwrap().up);
-    assert!(!dispatch::run(&env, &cfg, id(2)).await.unwrap().up);
-    assert!(dispatch::run(&env, &cfg, id(3)).await.is_none());
+    assert!(dispatch::run(&env, &cfg, id(0), 0).await.unwrap().up);
+    assert!(dispatch::run(&env, &cfg, id(1), 0).await.unwrap().up);
+    assert!(!dispatch::run(&env, &cfg, id(2), 0).await.unwrap().up);
+    assert!(dispatch::run(&env, &cfg, id(3), 0).await.is_none());
 }
 
 #[test]
@@ -621,4 +648,120 @@ fn genhash_matches_md5sum_of_the_served_body() {
         "Connection failed\n"
     );
     assert_eq!(out.status.code(), Some(0));
+}
+
+/// The next change a FILE_CHECK watch reports (bounded wait).
+async fn next(
+    rx: &mut mpsc::UnboundedReceiver<(CheckerId, Option<i64>)>,
+) -> (CheckerId, Option<i64>) {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("no FILE_CHECK change")
+        .expect("watch ended")
+}
+
+/// FILE_CHECK follows its track file with inotify: a write, a rename into place, a
+/// deletion and a file created later are seen as they happen; a file whose directory does
+/// not exist at start is dropped (keepalived: "Track file directory for tf_c does not
+/// exist - removing", observed).
+#[tokio::test]
+async fn file_check_follows_writes_renames_deletes_and_late_files() {
+    use keepalived::check::file::FileChecks;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("sub/c"),
+    );
+    std::fs::write(&a, "1\n").unwrap();
+    let text = format!(
+        "
+track_file tf_a {{
+  file \"{}\"
+  weight 2
+}}
+track_file tf_b {{
+  file \"{}\"
+  weight 0
+}}
+track_file tf_c {{
+  file \"{}\"
+}}
+virtual_server 192.0.2.100 80 {{
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.1 80 {{
+    FILE_CHECK {{
+      track_file tf_a
+    }}
+    FILE_CHECK {{
+      track_file tf_b
+    }}
+    FILE_CHECK {{
+      track_file tf_c
+    }}
+  }}
+}}
+",
+        a.display(),
+        b.display(),
+        c.display()
+    );
+    let loaded = load_str(&text, Path::new("/t.conf"), &LoadOptions::default());
+    let id = |checker| CheckerId {
+        vs: 0,
+        rs: 0,
+        checker,
+    };
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let _tasks =
+                FileChecks::of(&loaded.config).watch(move |id, adj| tx.send((id, adj)).is_ok());
+            // the values at start: a missing file reads 0; a file without its directory
+            // is dropped, as keepalived does
+            let mut first = vec![next(&mut rx).await, next(&mut rx).await];
+            first.sort_by_key(|(id, _)| *id);
+            assert_eq!(first, vec![(id(0), Some(2)), (id(1), Some(0))]);
+            std::fs::write(&a, "5\n").unwrap();
+            assert_eq!(next(&mut rx).await, (id(0), Some(10)));
+            let tmp = dir.path().join("a.tmp");
+            std::fs::write(&tmp, "3\n").unwrap();
+            std::fs::rename(&tmp, &a).unwrap();
+            assert_eq!(next(&mut rx).await, (id(0), Some(6)));
+            std::fs::remove_file(&a).unwrap();
+            assert_eq!(next(&mut rx).await, (id(0), Some(0)));
+            // created later; weight 0: a non-zero value is a failure
+            std::fs::write(&b, "1\n").unwrap();
+            assert_eq!(next(&mut rx).await, (id(1), None));
+            std::fs::write(&b, "0\n").unwrap();
+            assert_eq!(next(&mut rx).await, (id(1), Some(0)));
+            // the directory appearing later changes nothing (keepalived dropped the file);
+            // the last poll period has passed when b's change arrives
+            std::fs::create_dir(dir.path().join("sub")).unwrap();
+            std::fs::write(&c, "7\n").unwrap();
+            tokio::time::sleep(keepalived::vrrp::tracking::FILE_POLL * 2).await;
+            std::fs::write(&b, "2\n").unwrap();
+            assert_eq!(next(&mut rx).await, (id(1), None));
+            assert!(rx.try_recv().is_err());
+        })
+        .await;
+}
+
+/// One attempt fetches the url the manager asks for (it walks the list, one per attempt).
+#[tokio::test]
+async fn http_get_fetches_the_given_url() {
+    let (addr, mut reqs) = http_server(Some(ok_response(b"x"))).await;
+    let cfg = http_cfg(vec![url("/a"), url("/b")]);
+    for (i, path) in [(1, "/b"), (0, "/a")] {
+        let r = http::check(&cfg, i, None, &target(addr), None, "rs").await;
+        assert_eq!(
+            r.notes,
+            vec![format!("HTTP status code success to rs url({path})")]
+        );
+        let req = reqs.recv().await.unwrap();
+        assert!(req.starts_with(format!("GET {path} ").as_bytes()));
+    }
 }

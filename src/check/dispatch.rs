@@ -46,9 +46,10 @@ impl Env {
     }
 }
 
-/// One attempt of checker `id`; `None` for event-driven checkers (FILE_CHECK, BFD_CHECK)
-/// and unknown ids.
-pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId) -> Option<CheckResult> {
+/// One attempt of checker `id` (`url`: the HTTP_GET / SSL_GET url to fetch,
+/// [`super::manager::Manager::url_of`]); `None` for event-driven checkers (FILE_CHECK,
+/// BFD_CHECK) and unknown ids.
+pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId, url: usize) -> Option<CheckResult> {
     let vs = cfg.virtual_servers.get(id.vs)?;
     let rs = vs.real_servers.get(id.rs)?;
     let chk = rs.checkers.get(id.checker)?;
@@ -67,6 +68,7 @@ pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId) -> Option<CheckRes
             CheckerKind::Http(h) => Some(
                 Box::pin(super::http::check(
                     h,
+                    url,
                     rs.virtualhost.as_deref(),
                     &target,
                     None,
@@ -78,6 +80,7 @@ pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId) -> Option<CheckRes
                 Some(t) => Some(
                     Box::pin(super::http::check(
                         h,
+                        url,
                         rs.virtualhost.as_deref(),
                         &target,
                         Some(t),

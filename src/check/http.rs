@@ -412,60 +412,60 @@ pub async fn fetch(
     }
 }
 
-/// Runs an HTTP_GET (`tls` = None) or SSL_GET check: every url must pass.
+/// One attempt of an HTTP_GET (`tls` = None) or SSL_GET check: url number `url` (the
+/// manager walks the list, [`crate::check::manager::urls`]); an index past the end
+/// checks the first.
 pub async fn check(
     cfg: &HttpCheck,
+    url: usize,
     rs_vhost: Option<&str>,
     target: &Target,
     tls: Option<&TlsSettings>,
     rs_name: &str,
 ) -> CheckResult {
-    let mut notes = Vec::new();
-    for url in &cfg.urls {
-        let vhost = url
-            .virtualhost
-            .as_deref()
-            .or(cfg.virtualhost.as_deref())
-            .or(rs_vhost);
-        let host = host_header(vhost, target.addr);
-        let sni = if cfg.enable_sni { vhost } else { None };
-        let raw = match fetch(
-            target,
-            &url.path,
-            &host,
-            cfg.protocol,
-            tls.map(|t| (t, sni)),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => return CheckResult::down(format!("{} server {rs_name}.", e.reason())),
-        };
-        if raw.is_empty() {
-            return CheckResult::down(format!("Read, no data received from  server {rs_name}."));
-        }
-        let resp = match parse_response(&raw) {
-            Ok(r) => r,
-            Err(_) => {
-                return CheckResult::down(format!("HTTP status code error to server {rs_name}."))
-            }
-        };
-        let re = compile_regex(url);
-        if let Err(f) = check_url(url, re.as_ref(), &resp) {
-            return CheckResult::down(format!("{} server {rs_name}.", f.reason()));
-        }
-        let what = if url.regex.is_some() {
-            "Regex match"
-        } else if url.digest.is_some() {
-            "MD5 digest"
-        } else {
-            "HTTP status code"
-        };
-        notes.push(format!("{what} success to {rs_name} url({})", url.path));
+    let Some(url) = cfg.urls.get(url).or(cfg.urls.first()) else {
+        return CheckResult::down("no url");
+    };
+    let vhost = url
+        .virtualhost
+        .as_deref()
+        .or(cfg.virtualhost.as_deref())
+        .or(rs_vhost);
+    let host = host_header(vhost, target.addr);
+    let sni = if cfg.enable_sni { vhost } else { None };
+    let raw = match fetch(
+        target,
+        &url.path,
+        &host,
+        cfg.protocol,
+        tls.map(|t| (t, sni)),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return CheckResult::down(format!("{} server {rs_name}.", e.reason())),
+    };
+    if raw.is_empty() {
+        return CheckResult::down(format!("Read, no data received from  server {rs_name}."));
     }
+    let resp = match parse_response(&raw) {
+        Ok(r) => r,
+        Err(_) => return CheckResult::down(format!("HTTP status code error to server {rs_name}.")),
+    };
+    let re = compile_regex(url);
+    if let Err(f) = check_url(url, re.as_ref(), &resp) {
+        return CheckResult::down(format!("{} server {rs_name}.", f.reason()));
+    }
+    let what = if url.regex.is_some() {
+        "Regex match"
+    } else if url.digest.is_some() {
+        "MD5 digest"
+    } else {
+        "HTTP status code"
+    };
     CheckResult {
         up: true,
-        notes,
+        notes: vec![format!("{what} success to {rs_name} url({})", url.path)],
         ..CheckResult::default()
     }
 }

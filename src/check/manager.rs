@@ -75,6 +75,9 @@ struct CheckerState {
     adjust: i64,
     /// Timed checkers are scheduled; FILE_CHECK and BFD_CHECK are event driven.
     timed: bool,
+    /// HTTP_GET / SSL_GET: the url to fetch next and the one that failed.
+    url: usize,
+    failed_url: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +173,8 @@ impl Manager {
                                 next: None,
                                 adjust: 0,
                                 timed: timed(&c.kind),
+                                url: 0,
+                                failed_url: None,
                             })
                             .collect();
                         let failed = checkers.iter().filter(|c| !c.up).count() as u32;
@@ -422,7 +427,16 @@ impl Manager {
                 self.log(n.clone());
             }
         }
-        let next = if let CheckerKind::Misc(m) = &chk.kind {
+        let next = if let CheckerKind::Http(h) | CheckerKind::Ssl(h) = &chk.kind {
+            let t = urls::UrlTiming {
+                urls: h.urls.len(),
+                retry,
+                delay_loop,
+                delay_before_retry: dbr,
+                fast_recovery: h.fast_recovery,
+            };
+            self.url_result(id, &chk.kind, &cs, &t, &name, res)
+        } else if let CheckerKind::Misc(m) = &chk.kind {
             self.misc_result(id, m, &cs, retry, res);
             if cs.up && !res.up && self.cs(id).is_some_and(|c| c.retry_it > 0) {
                 dbr
@@ -454,11 +468,69 @@ impl Manager {
             }
             dbr
         };
+        let walks_urls = matches!(chk.kind, CheckerKind::Http(_) | CheckerKind::Ssl(_));
         if let Some(c) = self.cs_mut(id) {
-            c.has_run = true;
+            // an HTTP checker has run after its first full pass or failure (url_result)
+            c.has_run |= !walks_urls;
             c.next = Some(now + next);
             self.sched.push(Reverse((now + next, id)));
         }
+    }
+
+    /// HTTP_GET / SSL_GET: one url's result ([`urls::step`]); returns the delay to the
+    /// next attempt.
+    fn url_result(
+        &mut self,
+        id: CheckerId,
+        kind: &CheckerKind,
+        cs: &CheckerState,
+        t: &urls::UrlTiming,
+        name: &str,
+        res: &CheckResult,
+    ) -> Duration {
+        let mut st = urls::UrlState {
+            url: cs.url,
+            failed: cs.failed_url,
+            retry_it: cs.retry_it,
+            has_run: cs.has_run,
+            up: cs.up,
+        };
+        let step = urls::step(&mut st, t, res.up);
+        if step.counted
+            && self
+                .checker_cfg(id.vs, id.rs, id.checker)
+                .is_some_and(|c| c.timing.log_all_failures)
+        {
+            self.log_failure_detail(kind, name, res);
+        }
+        match step.change {
+            Some(urls::Change::Up) => {
+                self.log_transition(kind, true, name, 0);
+                self.update_checker(id, true, res);
+            }
+            Some(urls::Change::Down { retries }) => {
+                self.log_transition(kind, false, name, retries);
+                self.update_checker(id, false, res);
+            }
+            None => {}
+        }
+        if let Some(c) = self.cs_mut(id) {
+            c.url = st.url;
+            c.failed_url = st.failed;
+            c.retry_it = st.retry_it;
+            c.has_run = st.has_run;
+        }
+        step.delay
+    }
+
+    /// The url the next attempt of HTTP_GET / SSL_GET checker `id` fetches.
+    pub fn url_of(&self, id: CheckerId) -> usize {
+        self.cs(id).map_or(0, |c| c.url)
+    }
+
+    /// The url that took HTTP_GET / SSL_GET checker `id` down, while it still fails.
+    pub fn failed_url_of(&self, id: CheckerId) -> Option<usize> {
+        self.cs(id).and_then(|c| c.failed_url)
     }
 
     /// MISC_CHECK's own result handling: dynamic weights, retries only while up.
@@ -1186,6 +1258,8 @@ fn exited(res: &CheckResult) -> String {
         None => String::new(),
     }
 }
+
+pub mod urls;
 
 #[cfg(test)]
 mod tests;

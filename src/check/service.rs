@@ -714,8 +714,22 @@ impl Core {
                     if self.mgr.is_alive(v, r) { "yes" } else { "no" },
                     self.mgr.effective_weight(v, r)
                 );
-                for c in &rs.checkers {
+                for (i, c) in rs.checkers.iter().enumerate() {
                     let _ = writeln!(s, "     Keepalive method = {}", kind_name(&c.kind));
+                    if let model::checker::CheckerKind::Http(h)
+                    | model::checker::CheckerKind::Ssl(h) = &c.kind
+                    {
+                        let id = CheckerId {
+                            vs: v,
+                            rs: r,
+                            checker: i,
+                        };
+                        let un = if h.fast_recovery { "" } else { "un" };
+                        let _ = writeln!(s, "       Fast recovery {un}set");
+                        if let Some(u) = self.mgr.failed_url_of(id).and_then(|u| h.urls.get(u)) {
+                            let _ = writeln!(s, "       Failed URL = {}", u.path);
+                        }
+                    }
                 }
             }
         }
@@ -782,8 +796,9 @@ fn spawn_checks(sh: &Shared, ids: Vec<CheckerId>) {
     for id in ids {
         let sh = sh.clone();
         let (cfg, env) = (cfg.clone(), env.clone());
+        let url = sh.core.borrow().mgr.url_of(id);
         tokio::task::spawn_local(async move {
-            let res = dispatch::run(&env, &cfg, id).await;
+            let res = dispatch::run(&env, &cfg, id, url).await;
             if let Some(res) = res {
                 let mut c = sh.core.borrow_mut();
                 if c.gen == gen {
@@ -838,58 +853,20 @@ async fn monitor_loop(mut mon: crate::net::Monitor, sh: Shared) {
     }
 }
 
-/// FILE_CHECK (§4.13): polls each checker's track file and feeds value changes to the
-/// manager. keepalived watches with inotify; a one-second poll gives the same result.
+/// FILE_CHECK (§4.13): watches the checkers' track files ([`super::file::FileChecks`])
+/// and feeds adjustment changes to the manager, until a reload replaces them.
 fn spawn_file_checks(sh: &Shared, c: &crate::config::model::Config) -> Vec<JoinHandle<()>> {
-    use crate::config::model::check::checker::CheckerKind;
-    let mut tasks = Vec::new();
     let gen = sh.core.borrow().gen;
-    for (v, vs) in c.check.virtual_servers.iter().enumerate() {
-        for (r, rs) in vs.real_servers.iter().enumerate() {
-            for (i, chk) in rs.checkers.iter().enumerate() {
-                let CheckerKind::File(fc) = &chk.kind else {
-                    continue;
-                };
-                let Some(tf) = c.vrrp.track_files.iter().find(|t| t.name == fc.track_file) else {
-                    warn!("FILE_CHECK: unknown track_file {}", fc.track_file);
-                    continue;
-                };
-                let Some(path) = tf.path.clone() else {
-                    continue;
-                };
-                if let Err(e) = crate::vrrp::track::init_track_file(tf) {
-                    warn!("Unable to initialise track file {path}: {e}");
-                }
-                let mut fc = fc.clone();
-                fc.reverse = fc.reverse || (fc.weight.is_none() && tf.weight_reverse);
-                let file_weight = tf.weight;
-                let id = CheckerId {
-                    vs: v,
-                    rs: r,
-                    checker: i,
-                };
-                let sh = sh.clone();
-                tasks.push(tokio::task::spawn_local(async move {
-                    let mut last = None;
-                    loop {
-                        let value = super::file::read_value(&path);
-                        let adj = super::file::adjustment(&fc, file_weight, value);
-                        if last != Some(adj) {
-                            last = Some(adj);
-                            let mut c = sh.core.borrow_mut();
-                            if c.gen != gen {
-                                return;
-                            }
-                            c.mgr.handle_file(id, adj);
-                            c.drain();
-                        }
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    }
-                }));
-            }
+    let sh = sh.clone();
+    super::file::FileChecks::of(c).watch(move |id, adj| {
+        let mut c = sh.core.borrow_mut();
+        if c.gen != gen {
+            return false;
         }
-    }
-    tasks
+        c.mgr.handle_file(id, adj);
+        c.drain();
+        true
+    })
 }
 
 /// The checker service.
@@ -906,7 +883,7 @@ pub struct CheckService {
 struct Running {
     sh: Shared,
     tasks: Vec<JoinHandle<()>>,
-    /// FILE_CHECK pollers of the current configuration.
+    /// FILE_CHECK watches of the current configuration.
     file_tasks: Vec<JoinHandle<()>>,
     /// The address monitor runs (some virtual server has `ha_suspend`).
     watching: bool,

@@ -443,8 +443,16 @@ impl Tracking {
             .filter_map(|f| f.path.as_ref().map(|p| (f.name.clone(), PathBuf::from(p))))
             .collect();
         if !files.is_empty() {
-            self.tasks
-                .extend(spawn_file_watch(files, self.gen, self.tx.clone()));
+            let (gen, tx) = (self.gen, self.tx.clone());
+            let send: FileSink<String> = Rc::new(move |name: &String, value| {
+                tx.send(Event::File {
+                    gen,
+                    name: name.clone(),
+                    value,
+                })
+                .is_ok()
+            });
+            self.tasks.extend(watch_files(files, send));
         }
         if !self.processes.is_empty() {
             self.tasks.push(spawn_process_scan(
@@ -915,55 +923,100 @@ impl AsRawFd for Ino {
     }
 }
 
-/// Watches the directories of the tracked files with inotify (§4.7: a write, a rename into
-/// place, a deletion); re-reads a file when an event names it. Files whose directory cannot
-/// be watched fall back to polling every [`FILE_POLL`].
-fn spawn_file_watch(
-    files: Vec<(String, PathBuf)>,
-    gen: u64,
-    tx: mpsc::UnboundedSender<Event>,
+/// Where [`watch_files`] delivers a file's value (read anew, 0 when gone); `false` stops
+/// the watch.
+pub type FileSink<K> = Rc<dyn Fn(&K, i64) -> bool>;
+
+/// Why a tracked file cannot be watched (keepalived's init_track_files drops it, with
+/// these lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unwatchable {
+    /// "Track file directory for NAME does not exist - removing"
+    NoDirectory,
+    /// "track file NAME is not accessible - ignoring"
+    Inaccessible,
+}
+
+impl Unwatchable {
+    pub fn line(self, name: &dyn std::fmt::Display) -> String {
+        match self {
+            Unwatchable::NoDirectory => {
+                format!("Track file directory for {name} does not exist - removing")
+            }
+            Unwatchable::Inaccessible => format!("track file {name} is not accessible - ignoring"),
+        }
+    }
+}
+
+/// The directory to watch and the name in it for a tracked file, symbolic links resolved
+/// as keepalived's realpath() does: the file itself if it exists, else its directory.
+pub fn watch_target(path: &Path) -> Result<(PathBuf, std::ffi::OsString), Unwatchable> {
+    let split = |p: &Path| match (p.parent(), p.file_name()) {
+        (Some(d), Some(b)) => Ok((d.to_path_buf(), b.to_os_string())),
+        _ => Err(Unwatchable::Inaccessible),
+    };
+    match std::fs::canonicalize(path) {
+        Ok(real) => split(&real),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let base = path.file_name().ok_or(Unwatchable::Inaccessible)?;
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            match std::fs::canonicalize(dir) {
+                Ok(d) if d.is_dir() => Ok((d, base.to_os_string())),
+                _ => Err(Unwatchable::NoDirectory),
+            }
+        }
+        Err(_) => Err(Unwatchable::Inaccessible),
+    }
+}
+
+/// Watches tracked files (keyed by `K`) through inotify on their directories, as
+/// keepalived's track_file.c (§4.7): a write (close after writing), a rename into place,
+/// a rename away or a deletion makes the file be read again. A file whose directory does
+/// not exist is dropped, as keepalived does (its value stays 0). Should inotify itself be
+/// unavailable, files are polled every [`FILE_POLL`]. Shared by VRRP `track_file`s and the
+/// checker's FILE_CHECK.
+pub fn watch_files<K: std::fmt::Display + 'static>(
+    files: Vec<(K, PathBuf)>,
+    sink: FileSink<K>,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC);
-    let mut watched: Vec<(WatchDescriptor, std::ffi::OsString, String, PathBuf)> = Vec::new();
+    let mut watched: Vec<(WatchDescriptor, std::ffi::OsString, K, PathBuf)> = Vec::new();
     let mut polled = Vec::new();
     let flags = AddWatchFlags::IN_CLOSE_WRITE
         | AddWatchFlags::IN_MOVED_TO
         | AddWatchFlags::IN_MOVED_FROM
         | AddWatchFlags::IN_DELETE;
-    for (name, path) in files {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let base = path.file_name().map(|b| b.to_os_string());
-        let wd = match (&ino, &base) {
-            (Ok(i), Some(_)) => i.add_watch(dir, flags).ok(),
-            _ => None,
+    for (key, path) in files {
+        let (dir, base) = match watch_target(&path) {
+            Ok(t) => t,
+            Err(why) => {
+                info!("{}", why.line(&key));
+                continue;
+            }
         };
-        match (wd, base) {
-            (Some(wd), Some(base)) => watched.push((wd, base, name, path)),
+        let real = dir.join(&base);
+        match ino.as_ref().map(|i| i.add_watch(&dir, flags)) {
+            Ok(Ok(wd)) => watched.push((wd, base, key, real)),
             _ => {
                 info!(
-                    "track_file {name}: cannot watch {} with inotify - polling",
+                    "track_file {key}: cannot watch {} with inotify - polling",
                     dir.display()
                 );
-                polled.push((name, path));
+                polled.push((key, real));
             }
         }
     }
-    for (name, path) in polled {
+    for (key, path) in polled {
         let (ftx, mut frx) = mpsc::channel(4);
         let w = super::track::watch_file(path, FILE_POLL, ftx);
-        let tx = tx.clone();
+        let sink = sink.clone();
         tasks.push(tokio::task::spawn_local(async move {
             while let Some(value) = frx.recv().await {
-                let ev = Event::File {
-                    gen,
-                    name: name.clone(),
-                    value,
-                };
-                if tx.send(ev).is_err() {
+                if !sink(&key, value) {
                     break;
                 }
             }
@@ -990,17 +1043,9 @@ fn spawn_file_watch(
                 Ok(evs) => {
                     for ev in evs {
                         let Some(n) = ev.name.as_ref() else { continue };
-                        for (wd, base, name, path) in &watched {
-                            if *wd == ev.wd && base == n {
-                                let value = read_track_file(path);
-                                let ev = Event::File {
-                                    gen,
-                                    name: name.clone(),
-                                    value,
-                                };
-                                if tx.send(ev).is_err() {
-                                    return;
-                                }
+                        for (wd, base, key, path) in &watched {
+                            if *wd == ev.wd && base == n && !sink(key, read_track_file(path)) {
+                                return;
                             }
                         }
                     }
@@ -1045,6 +1090,38 @@ fn spawn_process_scan(
 mod tests {
     use super::*;
     use crate::config::diagnostic::Span;
+
+    #[test]
+    fn watch_targets_resolve_links_and_need_the_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(d.path()).unwrap();
+        std::fs::create_dir(real.join("b")).unwrap();
+        std::fs::write(real.join("b/f"), "1").unwrap();
+        std::os::unix::fs::symlink(real.join("b/f"), real.join("link")).unwrap();
+        // a link is watched where it points
+        assert_eq!(
+            watch_target(&real.join("link")),
+            Ok((real.join("b"), "f".into()))
+        );
+        // a missing file in an existing directory is watched there
+        assert_eq!(
+            watch_target(&real.join("b/new")),
+            Ok((real.join("b"), "new".into()))
+        );
+        assert_eq!(
+            watch_target(&real.join("nodir/f")),
+            Err(Unwatchable::NoDirectory)
+        );
+        // a path through a file
+        assert_eq!(
+            watch_target(&real.join("b/f/x")),
+            Err(Unwatchable::Inaccessible)
+        );
+        assert_eq!(
+            Unwatchable::NoDirectory.line(&"tf"),
+            "Track file directory for tf does not exist - removing"
+        );
+    }
 
     fn r(name: &str, weight: Option<i32>, reverse: bool) -> TrackRef {
         TrackRef {

@@ -560,3 +560,153 @@ fn omega_runs_down_notifies_at_stop() {
     m.stop(true);
     assert!(drain(&mut m).is_empty());
 }
+
+fn http_two_urls(fast: bool) -> String {
+    format!(
+        "
+virtual_server 192.0.2.100 80 {{
+  delay_loop 10
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.1 80 {{
+    HTTP_GET {{
+      url {{
+        path /a
+      }}
+      url {{
+        path /b
+      }}
+      retry 1
+      delay_before_retry 3
+      warmup 0
+      {}
+    }}
+  }}
+}}
+",
+        if fast { "fast_recovery" } else { "" }
+    )
+}
+
+/// Lines with the second they happened at.
+type Timed = Vec<(u64, String)>;
+
+/// Drives the checker on the simulated clock until `until`: the server answers every url
+/// except while `down(t)`. Returns each attempt as (time, url) and the IPVS operations
+/// with the time they happened.
+fn drive_http(
+    m: &mut Manager,
+    until: u64,
+    down: impl Fn(u64) -> bool,
+) -> (Vec<(u64, usize)>, Timed) {
+    let (mut checks, mut ipvs) = (Vec::new(), Vec::new());
+    m.start(at(0));
+    drain(m);
+    while let Some(t) = m.poll_timeout() {
+        if t > at(until) {
+            break;
+        }
+        for id in m.due(t) {
+            let url = m.url_of(id);
+            checks.push((t.0.as_secs(), url));
+            let res = if down(t.0.as_secs()) { fail() } else { ok() };
+            m.handle_result(t, id, &res);
+        }
+        for op in ops(&drain(m)) {
+            ipvs.push((t.0.as_secs(), op));
+        }
+    }
+    (checks, ipvs)
+}
+
+#[test]
+fn http_urls_one_per_delay_loop_and_recovery_waits_between_urls() {
+    let mut m = manager(&http_two_urls(false));
+    // fails from 20 s to 35 s
+    let (checks, ipvs) = drive_http(&mut m, 80, |t| (20..=35).contains(&t));
+    assert_eq!(
+        checks,
+        vec![
+            (0, 0),
+            (10, 1),
+            (20, 0),
+            (23, 0), // retry after delay_before_retry, then down
+            (33, 0),
+            (43, 0), // answers again: every url from the first, delay_loop apart
+            (53, 0),
+            (63, 1),
+            (73, 0),
+        ]
+    );
+    assert_eq!(
+        ipvs,
+        vec![
+            (23, "del 192.0.2.1:80".to_owned()),
+            (63, "add 192.0.2.1:80 w1".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn http_fast_recovery_brings_the_server_back_when_it_answers() {
+    let mut m = manager(&http_two_urls(true));
+    let (checks, ipvs) = drive_http(&mut m, 80, |t| (20..=35).contains(&t));
+    assert_eq!(
+        checks,
+        vec![
+            (0, 0),
+            (0, 1), // no delay before the first full pass
+            (10, 0),
+            (20, 1),
+            (23, 1), // down after one retry
+            (33, 1),
+            (43, 1), // answers: the urls again at once
+            (43, 0),
+            (43, 1),
+            (53, 0),
+            (63, 1),
+            (73, 0),
+        ]
+    );
+    assert_eq!(
+        ipvs,
+        vec![
+            (23, "del 192.0.2.1:80".to_owned()),
+            (43, "add 192.0.2.1:80 w1".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn http_startup_logs_success_after_the_last_url() {
+    let mut m = manager(&http_two_urls(true));
+    m.start(at(0));
+    drain(&mut m);
+    let name = "[192.0.2.1]:tcp:80";
+    m.handle_result(at(0), ID, &ok());
+    assert_eq!(logs(&mut m), Vec::<String>::new());
+    assert_eq!(m.url_of(ID), 1);
+    m.handle_result(at(0), ID, &ok());
+    assert_eq!(
+        logs(&mut m),
+        vec![format!("Remote Web server {name} succeed on service.")]
+    );
+    // before the first full pass, a failure after a passed url takes it down at once
+    let mut m = manager(&http_two_urls(false));
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &ok());
+    m.handle_result(at(10), ID, &fail());
+    assert_eq!(
+        logs(&mut m).first(),
+        Some(&format!(
+            "HTTP_CHECK on service {name} failed after 1 retries."
+        ))
+    );
+    assert!(!m.is_alive(0, 0));
+    // the dump's "Failed URL" (/b), retried until it answers
+    assert_eq!((m.failed_url_of(ID), m.url_of(ID)), (Some(1), 1));
+    m.handle_result(at(20), ID, &ok());
+    assert_eq!((m.failed_url_of(ID), m.url_of(ID)), (None, 0));
+}
