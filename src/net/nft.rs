@@ -201,6 +201,15 @@ impl Attrs<'_> {
     }
 }
 
+/// Writes an expression's attributes.
+type Body<'a> = Box<dyn Fn(&mut Attrs<'_>) + 'a>;
+
+/// A set element: key, and for a map its data.
+type Elem = (Vec<u8>, Option<Vec<u8>>);
+
+/// Set name → elements.
+type SetElems = BTreeMap<&'static str, BTreeSet<Elem>>;
+
 /// One expression of a rule (the ones keepalived's rules use).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Expr {
@@ -240,7 +249,7 @@ enum Expr {
 
 impl Expr {
     fn emit(&self, a: &mut Attrs<'_>) {
-        let (name, body): (&str, Box<dyn Fn(&mut Attrs<'_>) + '_>) = match self {
+        let (name, body): (&str, Body<'_>) = match self {
             Expr::Payload {
                 base,
                 offset,
@@ -373,12 +382,12 @@ enum Op {
     AddElems {
         fam: Family,
         set: &'static str,
-        elems: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+        elems: Vec<Elem>,
     },
     DelElems {
         fam: Family,
         set: &'static str,
-        elems: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+        elems: Vec<Elem>,
     },
 }
 
@@ -684,7 +693,7 @@ struct Installed {
     link_local: bool,
     vmac: bool,
     /// Set name → keys (and map data) in it.
-    elems: BTreeMap<&'static str, BTreeSet<(Vec<u8>, Option<Vec<u8>>)>>,
+    elems: SetElems,
 }
 
 fn is_link_local(a: &Ipv6Addr) -> bool {
@@ -790,7 +799,7 @@ impl Firewall {
     }
 
     /// The elements each set should hold now.
-    fn desired(&self) -> [BTreeMap<&'static str, BTreeSet<(Vec<u8>, Option<Vec<u8>>)>>; 2] {
+    fn desired(&self) -> [SetElems; 2] {
         let mut want: [BTreeMap<_, BTreeSet<_>>; 2] = Default::default();
         for e in self.drops.values().flatten() {
             match e.addr {

@@ -27,7 +27,7 @@ use crate::config::model::addr::{
 };
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
-use crate::net::{self, AddrSpec, RouteKind, RuleAction, RuleSpec};
+use crate::net::{self, nft, AddrSpec, RouteKind, RuleAction, RuleSpec};
 
 /// Where an instance's adverts travel: keepalived's sockpool key (§5.1), without VMAC.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -146,6 +146,15 @@ pub enum Io {
         addrs: Vec<IpAddr>,
         repeat: u32,
     },
+    /// The no_accept drop entries of an instance (empty when it leaves MASTER, §5.7).
+    Firewall {
+        iname: String,
+        entries: Vec<nft::DropEntry>,
+    },
+    /// The VMACs whose IGMP/MLD the firewall moves to their base interface (§5.13).
+    FirewallVmacs(Vec<nft::VmacEntry>),
+    /// Removes the firewall tables (shutdown).
+    FirewallClose,
     /// Completes when everything queued before it is done.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
@@ -582,7 +591,40 @@ impl Instance {
         (addrs, routes, rules)
     }
 
+    /// Traffic to and from the VIPs is dropped while MASTER (`no_accept`, the default under
+    /// `vrrp_strict`); an address owner always accepts (§5.6).
+    fn drops_traffic(&self) -> bool {
+        !self.cfg.accept && self.cfg.priority != 255
+    }
+
+    /// The firewall's drop entries for our VIPs and eVIPs.
+    fn drop_entries(&self, addrs: &[AddrSpec]) -> Vec<nft::DropEntry> {
+        let map = self.ifmap.borrow();
+        addrs
+            .iter()
+            .map(|a| nft::DropEntry {
+                addr: a.addr,
+                ifindex: a.ifindex,
+                ifname: map
+                    .iter()
+                    .find(|(_, i)| **i == a.ifindex)
+                    .map_or_else(|| self.link.ifname.clone(), |(n, _)| n.clone()),
+            })
+            .collect()
+    }
+
     fn add_vips(&mut self, io: &mut Vec<Io>) {
+        let (addrs, routes, rules) = self.host_specs();
+        if self.drops_traffic() {
+            // keepalived logs this with -D only (observed with 2.2.7), before the VIPs.
+            if crate::log::detail() > 0 {
+                info!("({}) setting firewall drop rule", self.cfg.name);
+            }
+            io.push(Io::Firewall {
+                iname: self.cfg.name.clone(),
+                entries: self.drop_entries(&addrs),
+            });
+        }
         // keepalived logs these with -D only (observed with 2.2.7).
         if crate::log::detail() > 0 {
             let name = &self.cfg.name;
@@ -591,7 +633,6 @@ impl Instance {
                 info!("({name}) setting E-VIPs.");
             }
         }
-        let (addrs, routes, rules) = self.host_specs();
         io.extend(addrs.into_iter().map(Io::AddAddr));
         io.extend(routes.into_iter().map(Io::AddRoute));
         io.extend(rules.into_iter().map(Io::AddRule));
@@ -611,6 +652,15 @@ impl Instance {
         io.extend(rules.into_iter().map(Io::DelRule));
         io.extend(routes.into_iter().map(Io::DelRoute));
         io.extend(addrs.into_iter().map(Io::DelAddr));
+        if self.drops_traffic() {
+            if crate::log::detail() > 0 {
+                info!("({}) removing firewall drop rule", self.cfg.name);
+            }
+            io.push(Io::Firewall {
+                iname: self.cfg.name.clone(),
+                entries: Vec::new(),
+            });
+        }
         self.vips_set = false;
     }
 

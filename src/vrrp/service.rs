@@ -35,7 +35,7 @@ use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::config::model::Config;
 use crate::daemon::{ChildConfig, Service, ServiceError};
-use crate::net::{self, AddrInfo, AddrSpec, LinkInfo, Monitor, NetEvent, Netlink, RuleSpec};
+use crate::net::{self, nft, AddrInfo, AddrSpec, LinkInfo, Monitor, NetEvent, Netlink, RuleSpec};
 
 /// The VRRP service.
 pub struct VrrpService {
@@ -990,14 +990,70 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<Link
     }
 }
 
-async fn io_loop(mut rx: mpsc::UnboundedReceiver<Io>, nl: Netlink, mut garp: Option<GarpSender>) {
+async fn io_loop(
+    mut rx: mpsc::UnboundedReceiver<Io>,
+    nl: Netlink,
+    mut garp: Option<GarpSender>,
+    fw: Rc<RefCell<nft::Firewall>>,
+) {
     while let Some(io) = rx.recv().await {
-        perform(io, &nl, garp.as_mut()).await;
+        perform(io, &nl, garp.as_mut(), &fw).await;
     }
 }
 
-async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>) {
+/// The firewall settings of `global_defs` (§4.2).
+fn firewall_config(c: &Config) -> nft::FwConfig {
+    let g = &c.global;
+    nft::FwConfig {
+        table: g.nftables.clone().unwrap_or_else(|| "keepalived".into()),
+        priority: g.nftables_priority,
+        counters: g.nftables_counters,
+        ll_by_name: !g.nftables_ifindex && c.vrrp.instances.iter().any(|i| i.dont_track_primary),
+    }
+}
+
+/// Whether any instance needs the firewall: a VMAC, or no_accept (§4.2).
+fn needs_firewall(c: &Config) -> bool {
+    c.vrrp
+        .instances
+        .iter()
+        .any(|i| i.vmac.is_some() || (!i.accept && i.priority != 255))
+}
+
+/// The firewall entries of the VMACs in place (§5.13).
+fn vmac_entries(c: &Config, h: &Host) -> Vec<nft::VmacEntry> {
+    h.vmacs
+        .iter()
+        .filter_map(|p| {
+            let vmac = h.links.iter().find(|l| l.name == p.name)?.ifindex;
+            let base = h.links.iter().find(|l| l.name == p.base)?.ifindex;
+            let inst = c.vrrp.instances.iter().find(|i| i.name == p.iname)?;
+            let fam = match inst.family {
+                model::Family::V4 => nft::Family::Ip,
+                model::Family::V6 => nft::Family::Ip6,
+            };
+            Some(nft::VmacEntry { fam, vmac, base })
+        })
+        .collect()
+}
+
+async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>, fw: &RefCell<nft::Firewall>) {
     match io {
+        Io::Firewall { iname, entries } => {
+            if let Err(e) = fw.borrow_mut().set_drops(&iname, entries) {
+                info!("({iname}) Unable to update the firewall: {e}");
+            }
+        }
+        Io::FirewallVmacs(v) => {
+            if let Err(e) = fw.borrow_mut().set_vmacs(v) {
+                info!("Unable to update the VMAC firewall rules: {e}");
+            }
+        }
+        Io::FirewallClose => {
+            if let Err(e) = fw.borrow_mut().close() {
+                info!("Unable to remove the firewall tables: {e}");
+            }
+        }
         Io::Send {
             sock,
             pkt,
@@ -1083,6 +1139,10 @@ impl Service for VrrpService {
         }
         let nl = Netlink::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
         super::alerts::install(c);
+        if needs_firewall(c) && c.global.nftables.is_none() {
+            info!("use_vmac or no_accept/strict specified, but no firewall configured - using nftables");
+        }
+        let fw = Rc::new(RefCell::new(nft::Firewall::new(firewall_config(c))));
         // VMACs first (§5.13), so the monitor does not report their creation as link events.
         let mut vmacs = vmac::Vmacs::default();
         host_with_vmacs(&nl, c, &mut vmacs).await?;
@@ -1119,7 +1179,7 @@ impl Service for VrrpService {
             info!("Delaying startup for {} seconds", d.as_secs_f64());
             eng.hold_until = Some(machine::Instant(now.0 + d));
         }
-        let mut io = Vec::new();
+        let mut io = vec![Io::FirewallVmacs(vmac_entries(c, &h))];
         // Static addresses, routes and rules first (§4.3).
         io.extend(eng.statics.0.iter().cloned().map(Io::AddAddr));
         io.extend(eng.statics.1.iter().cloned().map(Io::AddRoute));
@@ -1147,7 +1207,7 @@ impl Service for VrrpService {
                 }
             }
         }
-        let io_task = tokio::task::spawn_local(io_loop(io_rx, nl.clone(), garp));
+        let io_task = tokio::task::spawn_local(io_loop(io_rx, nl.clone(), garp, fw));
         sh.submit(io);
         let mut tasks = vec![
             tokio::task::spawn_local(timer_loop(sh.clone())),
@@ -1209,7 +1269,7 @@ impl Service for VrrpService {
         *run.spacing.borrow_mut() = spacing_of(c);
         super::alerts::install(c);
         let globals = globals_of(c);
-        let mut io = Vec::new();
+        let mut io = vec![Io::FirewallVmacs(vmac_entries(c, &h))];
         {
             let mut eng = run.engine.borrow_mut();
             *eng.ifmap.borrow_mut() = h.ifmap();
@@ -1434,6 +1494,9 @@ impl Service for VrrpService {
             io.extend(eng.statics.2.iter().cloned().map(Io::DelRule));
             io.extend(eng.statics.1.iter().cloned().map(Io::DelRoute));
             io.extend(eng.statics.0.iter().cloned().map(Io::DelAddr));
+        }
+        if !self.dont_release {
+            io.push(Io::FirewallClose);
         }
         run.sh.submit(io);
         run.flush().await;
