@@ -59,6 +59,9 @@ fn strict_conf(prio: u8) -> String {
 /// The rulesets of node 0 at MASTER, after a higher-priority peer took over, and after stop;
 /// plus whether the client could ping the VIP while node 0 was MASTER.
 fn strict_run(lan: &netns::Lan, real: bool) -> (Vec<String>, bool, String) {
+    // A table left by an earlier run is replaced (and logged) at the first use.
+    lan.must(0, &["nft", "add", "table", "ip", "keepalived"]);
+    lan.must(0, &["nft", "add", "set", "ip", "keepalived", "junk", "{ type ipv4_addr; }"]);
     let mut a = Daemon::start(lan, 0, real, &strict_conf(150));
     let ok = wait_until(10, || {
         has_addr(lan, 0, VIP) && ruleset(lan, 0).contains("fe80::52 . \"eth0\"")
@@ -114,6 +117,7 @@ fn strict_drops_match_real_keepalived() {
         "use_vmac or no_accept/strict specified, but no firewall configured - using nftables",
         "(VI_1) setting firewall drop rule",
         "(VI_1) removing firewall drop rule",
+        "Deleting old ip keepalived table",
     ] {
         assert!(log.contains(want), "no `{want}`\n{log}");
     }

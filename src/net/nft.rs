@@ -49,6 +49,7 @@ const NFNL_MSG_BATCH_END: u16 = 0x11;
 const NLMSG_ERROR: u16 = 2;
 
 const NFT_MSG_NEWTABLE: u16 = 0;
+const NFT_MSG_GETTABLE: u16 = 1;
 const NFT_MSG_DELTABLE: u16 = 2;
 const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_NEWRULE: u16 = 6;
@@ -154,6 +155,14 @@ impl Family {
 
     fn index(self) -> usize {
         self as usize
+    }
+
+    /// nft's name of the family, as keepalived logs it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Ip => "ip",
+            Family::Ip6 => "ip6",
+        }
     }
 }
 
@@ -621,6 +630,62 @@ impl Nft {
     }
 }
 
+impl Nft {
+    /// Whether table `name` exists in `fam` (a GETTABLE answered by the table or ENOENT).
+    fn table_exists(&mut self, fam: Family, name: &str) -> Result<bool, NftError> {
+        let mut b = Batch {
+            buf: Vec::new(),
+            seq: self.seq,
+            acked: Vec::new(),
+            set_id: 0,
+        };
+        let kind = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
+        let seq = b.header(kind, NLM_F_REQUEST | NLM_F_ACK, fam.nfproto(), 0, |a| {
+            a.str(NFTA_TABLE_NAME, name)
+        });
+        self.seq = b.seq;
+        self.sock.send(&b.buf, 0).map_err(NftError::Socket)?;
+        let mut rx = vec![0u8; 16384];
+        let mut found = false;
+        loop {
+            let n = match self.sock.recv(&mut &mut rx[..], 0) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(NftError::NoReply),
+                Err(e) => return Err(NftError::Socket(e)),
+            };
+            found |= messages(&rx[..n]).any(|(k, s)| k == kind - 1 && s == seq);
+            match acks(&rx[..n]).into_iter().find(|(s, _)| *s == seq) {
+                Some((_, 0)) => return Ok(found),
+                Some((_, libc::ENOENT)) => return Ok(false),
+                Some((_, errno)) => {
+                    return Err(NftError::Kernel {
+                        op: "get table",
+                        source: io::Error::from_raw_os_error(errno),
+                    })
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// (type, sequence) of every message in a receive buffer.
+fn messages(mut buf: &[u8]) -> impl Iterator<Item = (u16, u32)> + '_ {
+    std::iter::from_fn(move || {
+        if buf.len() < 16 {
+            return None;
+        }
+        let len = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        if len < 16 || len > buf.len() {
+            return None;
+        }
+        let kind = u16::from_ne_bytes([buf[4], buf[5]]);
+        let seq = u32::from_ne_bytes([buf[8], buf[9], buf[10], buf[11]]);
+        buf = &buf[((len + 3) & !3).min(buf.len())..];
+        Some((kind, seq))
+    })
+}
+
 /// (sequence, errno) of every NLMSG_ERROR in a receive buffer; malformed tails are ignored.
 fn acks(mut buf: &[u8]) -> Vec<(u32, i32)> {
     let mut out = Vec::new();
@@ -777,6 +842,21 @@ impl Firewall {
         r
     }
 
+    /// A table of our name left by an earlier run is replaced; keepalived says so.
+    fn log_old_table(&mut self, fam: Family) {
+        if self.nft.is_none() {
+            match Nft::new() {
+                Ok(n) => self.nft = Some(n),
+                Err(_) => return,
+            }
+        }
+        if let Some(n) = &mut self.nft {
+            if let Ok(true) = n.table_exists(fam, &self.cfg.table) {
+                tracing::info!("Deleting old {} {} table", fam.name(), self.cfg.table);
+            }
+        }
+    }
+
     fn run(&mut self, ops: &[Op]) -> Result<(), NftError> {
         if ops.is_empty() {
             return Ok(());
@@ -793,6 +873,11 @@ impl Firewall {
     fn apply(&mut self) -> Result<(), NftError> {
         let mut next = self.installed.clone();
         let ops = self.plan(&mut next);
+        for op in &ops {
+            if let Op::FreshTable(fam) = op {
+                self.log_old_table(*fam);
+            }
+        }
         self.run(&ops)?;
         self.installed = next;
         Ok(())
