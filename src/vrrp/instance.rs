@@ -146,6 +146,8 @@ pub enum Io {
         addrs: Vec<IpAddr>,
         repeat: u32,
     },
+    /// An IPVS sync daemon command (`lvs_sync_daemon` following an instance, syncd.rs).
+    Syncd(super::syncd::SyncdOp),
     /// Completes when everything queued before it is done.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
