@@ -1381,7 +1381,8 @@ fn vm_vrrp_sync_daemon() {
         daemons_in("syncd-a") == set(&[&master_a])
     });
     assert!(a.log().contains("Initializing ipvs"), "{}", a.log());
-    let vs = "virtual_server 192.0.2.100 80 {\n  protocol TCP\n  real_server 192.0.2.2 80 {\n  }\n}\n";
+    let vs =
+        "virtual_server 192.0.2.100 80 {\n  protocol TCP\n  real_server 192.0.2.2 80 {\n  }\n}\n";
     let conf_b = syncd_conf("syncd-b", "vb", 200, "lvs_sync_daemon vb", vs);
     let mut b = Daemon::start_with("syncd-b", &conf_b, Some("syncd-b"), &[]);
     let both_b = set(&[

@@ -187,7 +187,12 @@ mod tests {
         assert_eq!(transition(None, State::Fault), Some(B));
         assert_eq!(transition(None, State::Init), None);
         // becoming MASTER from anything
-        for b in [None, Some(State::Init), Some(State::Backup), Some(State::Fault)] {
+        for b in [
+            None,
+            Some(State::Init),
+            Some(State::Backup),
+            Some(State::Fault),
+        ] {
             assert_eq!(transition(b, State::Master), Some(M), "{b:?}");
         }
         // leaving MASTER
@@ -292,7 +297,10 @@ mod tests {
         ));
         assert_eq!(
             link_of(&c),
-            Err("Unable to find vrrp instance NOPE for lvs_syncd - clearing lvs_syncd config".into())
+            Err(
+                "Unable to find vrrp instance NOPE for lvs_syncd - clearing lvs_syncd config"
+                    .into()
+            )
         );
         // the deprecated form: sync id 0 (observed)
         let c = config(&format!("{inst} lvs_sync_daemon_interface eth2\n}}\n"));
