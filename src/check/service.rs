@@ -1031,8 +1031,9 @@ fn run_both_syncd(ipvs: &mut Ipvs, d: &SyncDaemon, start: bool) {
     }
 }
 
-/// keepalived's ipvs_start: a missing IPVS is fatal (§8.1).
-fn open_ipvs() -> Result<Ipvs, ServiceError> {
+/// keepalived's ipvs_start: a missing IPVS is fatal (§8.1); the VRRP child's too, when a
+/// sync daemon follows an instance.
+pub(crate) fn open_ipvs() -> Result<Ipvs, ServiceError> {
     info!("Initializing ipvs");
     Ipvs::open().map_err(|e| ServiceError::fatal(e.to_string()))
 }

@@ -1089,19 +1089,13 @@ fn syncd_start(c: &Config) -> Result<SyncdStart, ServiceError> {
     if link == Ok(None) {
         return Ok((None, None, Vec::new()));
     }
-    let ipvs = open_ipvs()?;
+    let ipvs = crate::check::service::open_ipvs()?;
     let io = syncd::stop_both().into_iter().map(Io::Syncd).collect();
     let link = link.unwrap_or_else(|line| {
         info!("{line}");
         None
     });
     Ok((link.map(syncd::Syncd::new), Some(ipvs), io))
-}
-
-/// keepalived's ipvs_start in the VRRP child, when a sync daemon follows an instance.
-fn open_ipvs() -> Result<Ipvs, ServiceError> {
-    info!("Initializing ipvs");
-    Ipvs::open().map_err(|e| ServiceError::fatal(e.to_string()))
 }
 
 async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>) {
