@@ -1350,7 +1350,8 @@ fn syncd_conf(router: &str, ifname: &str, prio: u8, global: &str, extra: &str) -
 /// `lvs_sync_daemon IF inst VI_1` (keepalived-spec.md §8.5): two of our daemons in two
 /// namespaces joined by a veth pair. A (priority 100) runs the backup sync daemon in
 /// BACKUP, the master one once MASTER, the backup one again when B (200) takes over, and
-/// none after SIGTERM; the sync id is the VRID. B's `lvs_sync_daemon vb` names no
+/// none after SIGTERM; the sync id is the VRID, a reload applies a new one, stops the
+/// daemon when `lvs_sync_daemon` goes and starts it when it comes back. B's `lvs_sync_daemon vb` names no
 /// instance: its checker runs both daemons (sync id 0) until it stops. The expected lines
 /// are what keepalived 2.2.7 produced in this VM with the same configurations.
 #[test]
@@ -1381,6 +1382,24 @@ fn vm_vrrp_sync_daemon() {
         daemons_in("syncd-a") == set(&[&master_a])
     });
     assert!(a.log().contains("Initializing ipvs"), "{}", a.log());
+    // a reload with another sync id restarts the daemon (keepalived: the same)
+    let master_a = master_a.replace("syncid=51", "syncid=9");
+    let backup_a = backup_a.replace("syncid=51", "syncid=9");
+    a.conf(&conf_a.replace("inst VI_1", "inst VI_1 id 9"));
+    a.signal("HUP");
+    wait_for("A's master sync daemon with id 9", || {
+        daemons_in("syncd-a") == set(&[&master_a])
+    });
+    // a reload without lvs_sync_daemon stops it (keepalived 2.2.7 leaves it running), one
+    // with it starts it again
+    a.conf(&conf_a.replace("lvs_sync_daemon va inst VI_1", ""));
+    a.signal("HUP");
+    wait_for("A without sync daemon", || daemons_in("syncd-a").is_empty());
+    a.conf(&conf_a.replace("inst VI_1", "inst VI_1 id 9"));
+    a.signal("HUP");
+    wait_for("A's master sync daemon back", || {
+        daemons_in("syncd-a") == set(&[&master_a])
+    });
     let vs =
         "virtual_server 192.0.2.100 80 {\n  protocol TCP\n  real_server 192.0.2.2 80 {\n  }\n}\n";
     let conf_b = syncd_conf("syncd-b", "vb", 200, "lvs_sync_daemon vb", vs);

@@ -163,9 +163,16 @@ impl Engine {
     }
 
     /// A reload keeps an unchanged link (and what runs); a changed one stops our daemon
-    /// and starts over from the instance's state.
+    /// and starts over from the instance's state. (keepalived 2.2.7, observed: the same,
+    /// plus `IPVS cmd IP_VS_SO_SET_STARTDAEMON(1163) error: Daemon has already run(17)`
+    /// for an unchanged master, and a removed `lvs_sync_daemon` leaves its daemon running
+    /// even after SIGTERM; ours is stopped.)
     fn syncd_reload(&mut self, c: &Config, io: &mut Vec<Io>) {
-        let link = syncd::link_of(c).unwrap_or_else(|line| {
+        let link = syncd::link_of(c);
+        if link != Ok(None) {
+            info!("Reinitializing ipvs");
+        }
+        let link = link.unwrap_or_else(|line| {
             info!("{line}");
             None
         });
