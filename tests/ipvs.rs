@@ -38,6 +38,7 @@ const VM_TESTS: &[&str] = &[
     "vm_daemon_reload",
     "vm_daemon_ha_suspend",
     "vm_daemon_more_checkers",
+    "vm_vrrp_sync_daemon",
 ];
 
 fn in_vm() -> bool {
@@ -1304,4 +1305,122 @@ fn vm_daemon_more_checkers() {
     });
     // the ping group range widened for PING_CHECK is put back
     assert_eq!(std::fs::read_to_string(range).ok(), Some(ping_range));
+}
+
+/// `ip netns exec NS ipvsadm -L --daemon`, one daemon a line.
+fn daemons_in(ns: &str) -> BTreeSet<String> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "ipvsadm", "-L", "--daemon"])
+        .output()
+        .expect("ipvsadm --daemon");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Network namespaces deleted on drop.
+struct Netns(&'static [&'static str]);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for ns in self.0 {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn sh(cmd: &str) {
+    let ok = Command::new("sh")
+        .args(["-c", cmd])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "failed: {cmd}");
+}
+
+fn syncd_conf(router: &str, ifname: &str, prio: u8, global: &str, extra: &str) -> String {
+    format!(
+        "global_defs {{\n  router_id {router}\n  {global}\n}}\n\
+         vrrp_instance VI_1 {{\n  state BACKUP\n  interface {ifname}\n  virtual_router_id 51\n  \
+         priority {prio}\n  advert_int 1\n  virtual_ipaddress {{\n    192.0.2.100/24\n  }}\n}}\n{extra}"
+    )
+}
+
+/// `lvs_sync_daemon IF inst VI_1` (keepalived-spec.md §8.5): two of our daemons in two
+/// namespaces joined by a veth pair. A (priority 100) runs the backup sync daemon in
+/// BACKUP, the master one once MASTER, the backup one again when B (200) takes over, and
+/// none after SIGTERM; the sync id is the VRID, a reload applies a new one, stops the
+/// daemon when `lvs_sync_daemon` goes and starts it when it comes back. B's `lvs_sync_daemon vb` names no
+/// instance: its checker runs both daemons (sync id 0) until it stops. The expected lines
+/// are what keepalived 2.2.7 produced in this VM with the same configurations.
+#[test]
+#[ignore]
+fn vm_vrrp_sync_daemon() {
+    use ipvs_daemon::*;
+    if fresh().is_none() {
+        return;
+    }
+    let _ns = Netns(&["syncd-a", "syncd-b"]);
+    sh("ip netns add syncd-a && ip netns add syncd-b \
+        && ip link add va type veth peer name vb \
+        && ip link set va netns syncd-a && ip link set vb netns syncd-b \
+        && ip -n syncd-a addr add 192.0.2.1/24 dev va && ip -n syncd-a link set va up \
+        && ip -n syncd-b addr add 192.0.2.2/24 dev vb && ip -n syncd-b link set vb up \
+        && ip -n syncd-a link set lo up && ip -n syncd-b link set lo up");
+    let opts = "maxlen=1472, group=224.0.0.81, port=8848, ttl=1)";
+    let master_a = format!("master sync daemon (mcast=va, syncid=51, {opts}");
+    let backup_a = format!("backup sync daemon (mcast=va, syncid=51, {opts}");
+    let conf_a = syncd_conf("syncd-a", "va", 100, "lvs_sync_daemon va inst VI_1", "");
+    let mut a = Daemon::start_with("syncd-a", &conf_a, Some("syncd-a"), &["-P"]);
+    a.wait_log("(VI_1) Entering BACKUP STATE (init)");
+    wait_for("A's backup sync daemon", || {
+        daemons_in("syncd-a") == set(&[&backup_a])
+    });
+    a.wait_log("(VI_1) Entering MASTER STATE");
+    wait_for("A's master sync daemon", || {
+        daemons_in("syncd-a") == set(&[&master_a])
+    });
+    assert!(a.log().contains("Initializing ipvs"), "{}", a.log());
+    // a reload with another sync id restarts the daemon (keepalived: the same)
+    let master_a = master_a.replace("syncid=51", "syncid=9");
+    let backup_a = backup_a.replace("syncid=51", "syncid=9");
+    a.conf(&conf_a.replace("inst VI_1", "inst VI_1 id 9"));
+    a.signal("HUP");
+    wait_for("A's master sync daemon with id 9", || {
+        daemons_in("syncd-a") == set(&[&master_a])
+    });
+    // a reload without lvs_sync_daemon stops it (keepalived 2.2.7 leaves it running), one
+    // with it starts it again
+    a.conf(&conf_a.replace("lvs_sync_daemon va inst VI_1", ""));
+    a.signal("HUP");
+    wait_for("A without sync daemon", || daemons_in("syncd-a").is_empty());
+    a.conf(&conf_a.replace("inst VI_1", "inst VI_1 id 9"));
+    a.signal("HUP");
+    wait_for("A's master sync daemon back", || {
+        daemons_in("syncd-a") == set(&[&master_a])
+    });
+    let vs =
+        "virtual_server 192.0.2.100 80 {\n  protocol TCP\n  real_server 192.0.2.2 80 {\n  }\n}\n";
+    let conf_b = syncd_conf("syncd-b", "vb", 200, "lvs_sync_daemon vb", vs);
+    let mut b = Daemon::start_with("syncd-b", &conf_b, Some("syncd-b"), &[]);
+    let both_b = set(&[
+        &format!("master sync daemon (mcast=vb, syncid=0, {opts}"),
+        &format!("backup sync daemon (mcast=vb, syncid=0, {opts}"),
+    ]);
+    wait_for("B's two sync daemons", || daemons_in("syncd-b") == both_b);
+    wait_for("A back to BACKUP", || {
+        a.log().matches("(VI_1) Entering BACKUP STATE").count() >= 2
+    });
+    wait_for("A's backup sync daemon again", || {
+        daemons_in("syncd-a") == set(&[&backup_a])
+    });
+    b.wait_log("(VI_1) Entering MASTER STATE");
+    // B's VRRP child leaves the daemons to its checker
+    assert_eq!(daemons_in("syncd-b"), both_b);
+    a.stop();
+    assert_eq!(daemons_in("syncd-a"), set(&[]));
+    assert!(!a.log().contains("IPVS cmd"), "{}", a.log());
+    b.stop();
+    assert_eq!(daemons_in("syncd-b"), set(&[]));
 }

@@ -61,7 +61,18 @@ fn strict_conf(prio: u8) -> String {
 fn strict_run(lan: &netns::Lan, real: bool) -> (Vec<String>, bool, String) {
     // A table left by an earlier run is replaced (and logged) at the first use.
     lan.must(0, &["nft", "add", "table", "ip", "keepalived"]);
-    lan.must(0, &["nft", "add", "set", "ip", "keepalived", "junk", "{ type ipv4_addr; }"]);
+    lan.must(
+        0,
+        &[
+            "nft",
+            "add",
+            "set",
+            "ip",
+            "keepalived",
+            "junk",
+            "{ type ipv4_addr; }",
+        ],
+    );
     let mut a = Daemon::start(lan, 0, real, &strict_conf(150));
     let ok = wait_until(10, || {
         has_addr(lan, 0, VIP) && ruleset(lan, 0).contains("fe80::52 . \"eth0\"")

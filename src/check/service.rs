@@ -26,7 +26,10 @@ use super::ipvs::msg::{
     IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2,
     IP_VS_SVC_F_SCHED3,
 };
-use super::ipvs::{Dest, Family, Ipvs, IpvsError, Protocol, Service as IpvsService, Timeouts};
+use super::ipvs::{
+    DaemonState, Dest, Family, Ipvs, IpvsError, Protocol, Service as IpvsService, SyncDaemon,
+    Timeouts,
+};
 use super::manager::{CheckerId, Globals, Instant, IpvsOp, Manager, Output};
 use crate::config::host::RunAs;
 use crate::config::model::check::{
@@ -506,6 +509,8 @@ pub struct Core {
     parked: Vec<CheckerId>,
     local: HashSet<IpAddr>,
     saved_timeouts: Option<Timeouts>,
+    /// `lvs_sync_daemon` without an instance: we run its master and backup daemons.
+    syncd: Option<SyncDaemon>,
 }
 
 impl Core {
@@ -976,8 +981,36 @@ fn lvs_timeouts(g: &GlobalDefs, ipvs: &mut Ipvs) -> Option<Timeouts> {
     Some(orig)
 }
 
-/// keepalived's ipvs_start: a missing IPVS is fatal (§8.1).
-fn open_ipvs() -> Result<Ipvs, ServiceError> {
+/// `lvs_sync_daemon` without an instance belongs to the checker, which runs both daemons
+/// (keepalived 2.2.7, observed: sync id `id`, else 0; with an instance it is the VRRP
+/// child's, src/vrrp/syncd.rs).
+fn both_syncd(g: &GlobalDefs) -> Option<SyncDaemon> {
+    let d = g
+        .lvs_sync_daemon
+        .as_ref()
+        .filter(|d| d.vrrp_instance.is_none())?;
+    Some(crate::vrrp::syncd::daemon_of(d, d.sync_id.unwrap_or(0)))
+}
+
+/// Stops both sync daemons (errors ignored, as keepalived does), then with `start` starts
+/// `d` as master and as backup.
+fn run_both_syncd(ipvs: &mut Ipvs, d: &SyncDaemon, start: bool) {
+    use crate::vrrp::syncd::with_state;
+    for s in [DaemonState::Master, DaemonState::Backup] {
+        let _ = ipvs.stop_daemon(&with_state(d, s));
+    }
+    if start {
+        for s in [DaemonState::Master, DaemonState::Backup] {
+            if let Err(e) = ipvs.start_daemon(&with_state(d, s)) {
+                error!("{e}");
+            }
+        }
+    }
+}
+
+/// keepalived's ipvs_start: a missing IPVS is fatal (§8.1); the VRRP child's too, when a
+/// sync daemon follows an instance.
+pub(crate) fn open_ipvs() -> Result<Ipvs, ServiceError> {
     info!("Initializing ipvs");
     Ipvs::open().map_err(|e| ServiceError::fatal(e.to_string()))
 }
@@ -1013,6 +1046,9 @@ impl Service for CheckService {
                 }
             }
             saved_timeouts = lvs_timeouts(&c.global, &mut k);
+            if let Some(d) = both_syncd(&c.global) {
+                run_both_syncd(&mut k, &d, true);
+            }
             ipvs = Some(k);
         }
         let check = Rc::new(c.check.clone());
@@ -1026,6 +1062,7 @@ impl Service for CheckService {
         } else {
             HashSet::new()
         };
+        let syncd = ipvs.as_ref().and(both_syncd(&c.global));
         let mut core = Core {
             epoch: tokio::time::Instant::now(),
             gen: 0,
@@ -1042,6 +1079,7 @@ impl Service for CheckService {
             parked: Vec::new(),
             local,
             saved_timeouts,
+            syncd,
         };
         // lvs_notify_fifo_script reads our FIFO (§6.2); the shared notify_fifo's belongs
         // to the parent
@@ -1116,6 +1154,15 @@ impl Service for CheckService {
             let mut core = run.sh.core.borrow_mut();
             if opened.is_some() {
                 core.ipvs = opened;
+            }
+            // the daemons restart only when their settings change
+            let syncd = core.ipvs.as_ref().and(both_syncd(&c.global));
+            if syncd != core.syncd {
+                let old = core.syncd.take();
+                if let (Some(k), Some(d)) = (core.ipvs.as_mut(), syncd.as_ref().or(old.as_ref())) {
+                    run_both_syncd(k, d, syncd.is_some());
+                }
+                core.syncd = syncd;
             }
             let plan = plan_reload(&core.cfg, &new);
             let mut mgr = Manager::new(&new, globals_of(&c.global), seed());
@@ -1192,6 +1239,10 @@ impl Service for CheckService {
         }
         let mut core = run.sh.core.borrow_mut();
         let core = &mut *core;
+        // the sync daemons stop even with -I (keepalived's checker_terminate_phase2)
+        if let (Some(d), Some(k)) = (&core.syncd, core.ipvs.as_mut()) {
+            run_both_syncd(k, d, false);
+        }
         if self.dont_release {
             return;
         }

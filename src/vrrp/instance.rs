@@ -155,6 +155,8 @@ pub enum Io {
     FirewallVmacs(Vec<nft::VmacEntry>),
     /// Removes the firewall tables (shutdown).
     FirewallClose,
+    /// An IPVS sync daemon command (`lvs_sync_daemon` following an instance, syncd.rs).
+    Syncd(super::syncd::SyncdOp),
     /// Completes when everything queued before it is done.
     Flush(tokio::sync::oneshot::Sender<()>),
 }

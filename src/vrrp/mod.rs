@@ -12,6 +12,7 @@ pub mod rxguard;
 pub mod service;
 pub mod socket;
 pub mod sync_group;
+pub mod syncd;
 pub mod track;
 pub mod tracking;
 pub mod vmac;

@@ -29,8 +29,10 @@ use super::packet::{self, Received};
 use super::rxguard::{self, RxStats};
 use super::socket::{SocketOptions, VrrpSocket};
 use super::sync_group::{GroupAction, SyncGroup};
+use super::syncd::{self, SyncdOp};
 use super::tracking::{self, Target, Tracking};
 use super::vmac;
+use crate::check::ipvs::Ipvs;
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::config::model::Config;
@@ -89,7 +91,11 @@ impl Shared {
     /// Adverts go out at once when the socket takes them: queued behind hundreds of
     /// netlink address changes and GARPs (500 instances turning MASTER together), they
     /// would reach the peers after their master-down timers and start needless elections.
-    fn submit(&self, io: Vec<Io>) {
+    fn submit(&self, mut io: Vec<Io>) {
+        // every engine step ends here: the sync daemon follows its instance's state
+        if let Ok(mut eng) = self.engine.try_borrow_mut() {
+            eng.syncd_step(&mut io);
+        }
         for i in io {
             let i = match i {
                 Io::Send {
@@ -137,9 +143,59 @@ pub struct Engine {
     hold_until: Option<machine::Instant>,
     /// Every received packet, accepted or dropped by reason (rxguard.rs).
     pub rx: RxStats,
+    /// The IPVS sync daemon following an instance (syncd.rs).
+    syncd: Option<syncd::Syncd>,
 }
 
 impl Engine {
+    /// The sync daemon commands for the linked instance's current state.
+    fn syncd_step(&mut self, io: &mut Vec<Io>) {
+        let Some(s) = &mut self.syncd else { return };
+        let Some(state) = self
+            .instances
+            .iter()
+            .find(|i| i.cfg.name == s.link.instance)
+            .map(|i| i.machine.state())
+        else {
+            return;
+        };
+        io.extend(s.step(state).into_iter().map(Io::Syncd));
+    }
+
+    /// A reload keeps an unchanged link (and what runs); a changed one stops our daemon
+    /// and starts over from the instance's state. (keepalived 2.2.7, observed: the same,
+    /// plus `IPVS cmd IP_VS_SO_SET_STARTDAEMON(1163) error: Daemon has already run(17)`
+    /// for an unchanged master, and a removed `lvs_sync_daemon` leaves its daemon running
+    /// even after SIGTERM; ours is stopped.)
+    fn syncd_reload(&mut self, c: &Config, io: &mut Vec<Io>) {
+        let link = syncd::link_of(c);
+        if link != Ok(None) {
+            info!("Reinitializing ipvs");
+        }
+        let link = link.unwrap_or_else(|line| {
+            info!("{line}");
+            None
+        });
+        if self.syncd.as_ref().map(|s| &s.link) == link.as_ref() {
+            return;
+        }
+        if let Some(mut old) = self.syncd.take() {
+            io.extend(old.release().into_iter().map(Io::Syncd));
+        }
+        self.syncd = link.map(syncd::Syncd::new);
+    }
+
+    /// At shutdown: the running sync daemon is stopped before the instances are released.
+    fn syncd_stop(&mut self, io: &mut Vec<Io>) {
+        let Some(s) = &mut self.syncd else { return };
+        let state = self
+            .instances
+            .iter()
+            .find(|i| i.cfg.name == s.link.instance)
+            .map_or(State::Backup, |i| i.machine.state());
+        io.extend(s.stop(state).into_iter().map(Io::Syncd));
+    }
+
     fn now(&self) -> machine::Instant {
         machine::Instant(self.epoch.elapsed())
     }
@@ -994,10 +1050,14 @@ async fn io_loop(
     mut rx: mpsc::UnboundedReceiver<Io>,
     nl: Netlink,
     mut garp: Option<GarpSender>,
+    mut ipvs: Option<Ipvs>,
     fw: Rc<RefCell<nft::Firewall>>,
 ) {
     while let Some(io) = rx.recv().await {
-        perform(io, &nl, garp.as_mut(), &fw).await;
+        match io {
+            Io::Syncd(op) => syncd_perform(op, &mut ipvs),
+            io => perform(io, &nl, garp.as_mut(), &fw).await,
+        }
     }
 }
 
@@ -1037,8 +1097,54 @@ fn vmac_entries(c: &Config, h: &Host) -> Vec<nft::VmacEntry> {
         .collect()
 }
 
+/// One sync daemon command; the IPVS socket is opened on first use after a reload that
+/// linked an instance.
+fn syncd_perform(op: SyncdOp, ipvs: &mut Option<Ipvs>) {
+    if ipvs.is_none() {
+        match Ipvs::open() {
+            Ok(k) => *ipvs = Some(k),
+            Err(e) => {
+                info!("{e}");
+                return;
+            }
+        }
+    }
+    let Some(k) = ipvs.as_mut() else { return };
+    let (res, quiet) = match &op {
+        SyncdOp::Start(d) => (k.start_daemon(d), false),
+        SyncdOp::Stop(d, quiet) => (k.stop_daemon(d), *quiet),
+    };
+    match res {
+        // keepalived 2.2.7 logs nothing for stopping a daemon that is not running (observed)
+        Err(e) if !quiet && !matches!(op, SyncdOp::Stop(..) if e.errno() == Some(libc::ESRCH)) => {
+            info!("{e}")
+        }
+        _ => {}
+    }
+}
+
+/// keepalived's VRRP-side set-up when `lvs_sync_daemon` names an instance (or an instance
+/// has `lvs_sync_daemon_interface`): IPVS opened, daemons left by a crash stopped, then
+/// the instance looked up.
+type SyncdStart = (Option<syncd::Syncd>, Option<Ipvs>, Vec<Io>);
+
+fn syncd_start(c: &Config) -> Result<SyncdStart, ServiceError> {
+    let link = syncd::link_of(c);
+    if link == Ok(None) {
+        return Ok((None, None, Vec::new()));
+    }
+    let ipvs = crate::check::service::open_ipvs()?;
+    let io = syncd::stop_both().into_iter().map(Io::Syncd).collect();
+    let link = link.unwrap_or_else(|line| {
+        info!("{line}");
+        None
+    });
+    Ok((link.map(syncd::Syncd::new), Some(ipvs), io))
+}
+
 async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>, fw: &RefCell<nft::Firewall>) {
     match io {
+        Io::Syncd(_) => {}
         Io::Firewall { iname, entries } => {
             if let Err(e) = fw.borrow_mut().set_drops(&iname, entries) {
                 info!("({iname}) Unable to update the firewall: {e}");
@@ -1160,6 +1266,7 @@ impl Service for VrrpService {
         let globals = globals_of(c);
         let ifmap = Rc::new(RefCell::new(h.ifmap()));
         let statics = statics_of(c, &ifmap.borrow());
+        let (syncd, ipvs, mut io) = syncd_start(c)?;
         let (track_tx, track_rx) = mpsc::unbounded_channel();
         let mut eng = Engine {
             epoch: tokio::time::Instant::now(),
@@ -1173,13 +1280,14 @@ impl Service for VrrpService {
             tracking: Tracking::start(c, track_tx),
             hold_until: None,
             rx: RxStats::default(),
+            syncd,
         };
         let now = eng.now();
         if let Some(d) = c.global.vrrp_startup_delay {
             info!("Delaying startup for {} seconds", d.as_secs_f64());
             eng.hold_until = Some(machine::Instant(now.0 + d));
         }
-        let mut io = vec![Io::FirewallVmacs(vmac_entries(c, &h))];
+        io.push(Io::FirewallVmacs(vmac_entries(c, &h)));
         // Static addresses, routes and rules first (§4.3).
         io.extend(eng.statics.0.iter().cloned().map(Io::AddAddr));
         io.extend(eng.statics.1.iter().cloned().map(Io::AddRoute));
@@ -1207,7 +1315,7 @@ impl Service for VrrpService {
                 }
             }
         }
-        let io_task = tokio::task::spawn_local(io_loop(io_rx, nl.clone(), garp, fw));
+        let io_task = tokio::task::spawn_local(io_loop(io_rx, nl.clone(), garp, ipvs, fw));
         sh.submit(io);
         let mut tasks = vec![
             tokio::task::spawn_local(timer_loop(sh.clone())),
@@ -1274,6 +1382,7 @@ impl Service for VrrpService {
             let mut eng = run.engine.borrow_mut();
             *eng.ifmap.borrow_mut() = h.ifmap();
             eng.globals = globals.clone();
+            eng.syncd_reload(c, &mut io);
             let track_changes = eng.tracking.reload(c);
             let now = eng.now();
             // Statics: remove what went, add what is new (§4.3).
@@ -1479,6 +1588,8 @@ impl Service for VrrpService {
             for t in eng.receivers.values() {
                 t.abort();
             }
+            // keepalived stops the sync daemon first, even with -V
+            eng.syncd_stop(&mut io);
             if self.dont_release {
                 for i in &eng.instances {
                     super::instance::notify_hook(

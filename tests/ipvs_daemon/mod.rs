@@ -159,13 +159,30 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(name: &str, conf: &str) -> Daemon {
+        Daemon::start_with(name, conf, None, &["-C"])
+    }
+
+    /// Like [`Daemon::start`], in network namespace `netns` (if any) with `mode` (e.g.
+    /// `-P` for the VRRP child only, nothing for both children) instead of `-C`.
+    pub fn start_with(name: &str, conf: &str, netns: Option<&str>, mode: &[&str]) -> Daemon {
         let dir = std::env::temp_dir().join(format!("chk-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("tmpdir");
         std::fs::write(dir.join("keepalived.conf"), conf).expect("conf");
         let log = std::fs::File::create(dir.join("log")).expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_keepalived"))
-            .args(["--dont-fork", "-l", "-G", "-C", "-f"])
+        let bin = env!("CARGO_BIN_EXE_keepalived");
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, bin]);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let child = cmd
+            .args(["--dont-fork", "-l", "-G"])
+            .args(mode)
+            .arg("-f")
             .arg(dir.join("keepalived.conf"))
             .arg("-p")
             .arg(dir.join("keepalived.pid"))
