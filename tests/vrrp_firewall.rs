@@ -172,7 +172,28 @@ fn vmac_rules_match_real_keepalived() {
     }
     let Some(lan) = lan_or_skip(t, 2) else { return };
     let mut seen = Vec::new();
+    let mut rp = Vec::new();
+    let rp_filters = |lan: &netns::Lan| -> Vec<String> {
+        ["all", "default", "eth0", "lo"]
+            .iter()
+            .map(|i| sysctl(lan, 0, &format!("net/ipv4/conf/{i}/rp_filter")))
+            .collect()
+    };
     for real in [true, false] {
+        // A non-zero all.rp_filter is cleared while IPv4 VMACs exist, `default` and the other
+        // interfaces raised to it (not lo), everything restored at stop.
+        lan.must(
+            0,
+            &[
+                "sysctl",
+                "-qw",
+                "net.ipv4.conf.all.rp_filter=2",
+                "net.ipv4.conf.default.rp_filter=1",
+                "net.ipv4.conf.eth0.rp_filter=1",
+                "net.ipv4.conf.lo.rp_filter=0",
+            ],
+        );
+        let before = rp_filters(&lan);
         let mut d = Daemon::start(&lan, 0, real, &vmac_conf());
         let ok = wait_until(5, || ruleset(&lan, 0).contains("vmac_set"));
         assert!(ok, "no VMAC rules\n{}", d.log());
@@ -181,9 +202,32 @@ fn vmac_rules_match_real_keepalived() {
         assert!(ok, "not MASTER\n{}", d.log());
         std::thread::sleep(std::time::Duration::from_millis(500));
         let master = without_counters(&ruleset(&lan, 0));
+        let running = rp_filters(&lan);
+        assert_eq!(sysctl(&lan, 0, "net/ipv4/conf/vrrp.51/rp_filter"), "0");
         d.stop();
+        assert_eq!(
+            rp_filters(&lan),
+            before,
+            "rp_filter not restored\n{}",
+            d.log()
+        );
+        rp.push(running);
         seen.push((backup, master, d.log()));
         assert_eq!(ruleset(&lan, 0), "", "tables left behind\n{}", d.log());
+    }
+    assert_eq!(
+        rp[0],
+        ["0", "2", "2", "0"],
+        "keepalived 2.2.7's rp_filter changes"
+    );
+    assert_eq!(rp[1], rp[0], "rp_filter while running (ours vs real)");
+    for want in [
+        "NOTICE: setting sysctl net.ipv4.conf.default.rp_filter from 1 to 2",
+        "NOTICE: setting sysctl net.ipv4.conf.all.rp_filter from 2 to 0",
+        "NOTICE: resetting sysctl net.ipv4.conf.all.rp_filter to 2",
+        "NOTICE: resetting sysctl net.ipv4.conf.default.rp_filter to 1",
+    ] {
+        assert!(seen[1].2.contains(want), "no `{want}`\n{}", seen[1].2);
     }
     let (rb, rm, _) = &seen[0];
     let (ob, om, log) = &seen[1];

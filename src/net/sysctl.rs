@@ -80,6 +80,83 @@ pub fn configure_vmac(ifname: &str) -> Result<(), NetError> {
     Ok(())
 }
 
+/// `net.ipv4.conf.all.rp_filter` cleared while IPv4 VMACs exist (keepalived's
+/// vrrp_if_config.c): the kernel uses max(all, interface), so a non-zero `all` would make
+/// the VMAC filter the base interface's traffic. To keep every other interface as strict as
+/// it was, `default` and each interface (not `lo`) below the old `all` value are raised to
+/// it first. Everything is put back by [`RpFilter::restore`].
+#[derive(Debug, Default)]
+pub struct RpFilter {
+    all: Option<u32>,
+    default: Option<u32>,
+    ifaces: Vec<(String, String)>,
+}
+
+fn conf_value(ifname: &str) -> Option<u32> {
+    ipv4_conf(ifname, "rp_filter").ok()?.parse().ok()
+}
+
+impl RpFilter {
+    /// Clears `all.rp_filter` if it is set; logs keepalived's NOTICE lines.
+    pub fn clear() -> RpFilter {
+        let mut r = RpFilter::default();
+        let Some(all) = conf_value("all").filter(|v| *v != 0) else {
+            return r;
+        };
+        if let Some(d) = conf_value("default").filter(|d| *d < all) {
+            if set_ipv4_conf("default", "rp_filter", &all.to_string()).is_ok() {
+                tracing::info!(
+                    "NOTICE: setting sysctl net.ipv4.conf.default.rp_filter from {d} to {all}"
+                );
+                r.default = Some(d);
+            }
+        }
+        let names: Vec<String> = std::fs::read_dir("/proc/sys/net/ipv4/conf")
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for n in names {
+            if ["all", "default", "lo"].contains(&n.as_str()) {
+                continue;
+            }
+            if let Some(v) = conf_value(&n).filter(|v| *v < all) {
+                if set_ipv4_conf(&n, "rp_filter", &all.to_string()).is_ok() {
+                    r.ifaces.push((n, v.to_string()));
+                }
+            }
+        }
+        if set_ipv4_conf("all", "rp_filter", "0").is_ok() {
+            tracing::info!("NOTICE: setting sysctl net.ipv4.conf.all.rp_filter from {all} to 0");
+            r.all = Some(all);
+        }
+        r
+    }
+
+    /// Whether `all.rp_filter` is ours to restore.
+    pub fn active(&self) -> bool {
+        self.all.is_some() || self.default.is_some() || !self.ifaces.is_empty()
+    }
+
+    /// Puts back what [`RpFilter::clear`] changed (interfaces gone since are skipped).
+    pub fn restore(&mut self) {
+        if let Some(all) = self.all.take() {
+            if set_ipv4_conf("all", "rp_filter", &all.to_string()).is_ok() {
+                tracing::info!("NOTICE: resetting sysctl net.ipv4.conf.all.rp_filter to {all}");
+            }
+        }
+        for (n, v) in self.ifaces.drain(..) {
+            let _ = set_ipv4_conf(&n, "rp_filter", &v);
+        }
+        if let Some(d) = self.default.take() {
+            if set_ipv4_conf("default", "rp_filter", &d.to_string()).is_ok() {
+                tracing::info!("NOTICE: resetting sysctl net.ipv4.conf.default.rp_filter to {d}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

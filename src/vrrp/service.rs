@@ -55,6 +55,8 @@ struct Running {
     tasks: Vec<JoinHandle<()>>,
     io_task: JoinHandle<()>,
     vmacs: vmac::Vmacs,
+    /// `all.rp_filter` cleared for IPv4 VMACs, restored at stop (§5.13).
+    rp_filter: net::sysctl::RpFilter,
     /// `vrrp_garp_interval` / `vrrp_gna_interval`, read by the GARP sender.
     spacing: Rc<RefCell<Spacing>>,
 }
@@ -1072,6 +1074,14 @@ fn firewall_config(c: &Config) -> nft::FwConfig {
     }
 }
 
+/// Whether an IPv4 instance has a VMAC (then `all.rp_filter` is cleared, §5.13).
+fn has_ipv4_vmac(c: &Config) -> bool {
+    c.vrrp
+        .instances
+        .iter()
+        .any(|i| i.vmac.is_some() && i.family == model::Family::V4)
+}
+
 /// Whether any instance needs the firewall: a VMAC, or no_accept (§4.2).
 fn needs_firewall(c: &Config) -> bool {
     c.vrrp
@@ -1249,6 +1259,11 @@ impl Service for VrrpService {
             info!("use_vmac or no_accept/strict specified, but no firewall configured - using nftables");
         }
         let fw = Rc::new(RefCell::new(nft::Firewall::new(firewall_config(c))));
+        let rp_filter = if has_ipv4_vmac(c) {
+            net::sysctl::RpFilter::clear()
+        } else {
+            Default::default()
+        };
         // VMACs first (§5.13), so the monitor does not report their creation as link events.
         let mut vmacs = vmac::Vmacs::default();
         host_with_vmacs(&nl, c, &mut vmacs).await?;
@@ -1359,6 +1374,7 @@ impl Service for VrrpService {
             tasks,
             io_task,
             vmacs,
+            rp_filter,
             spacing,
         });
         self.log_dump();
@@ -1372,6 +1388,9 @@ impl Service for VrrpService {
         let c = &cfg.loaded.config;
         if let Some(why) = &c.vrrp.fatal {
             return Err(ServiceError::config(why.clone()));
+        }
+        if !run.rp_filter.active() && has_ipv4_vmac(c) {
+            run.rp_filter = net::sysctl::RpFilter::clear();
         }
         let h = host_with_vmacs(&run.nl, c, &mut run.vmacs).await?;
         *run.spacing.borrow_mut() = spacing_of(c);
@@ -1616,6 +1635,8 @@ impl Service for VrrpService {
         // VMACs go last, after the VIPs on them (§2.3).
         let mut vmacs = run.vmacs;
         vmacs.remove_unused(&run.nl, &[]).await;
+        let mut rp_filter = run.rp_filter;
+        rp_filter.restore();
     }
 
     fn data_dump(&self) -> String {
