@@ -82,8 +82,23 @@ fn strict_run(lan: &netns::Lan, real: bool) -> (Vec<String>, bool, String) {
     let ping = pings(lan, 2, VIP);
     // The node's own address still answers: only the VIPs are dropped.
     assert!(pings(lan, 2, "192.0.2.1"), "{}", a.log());
+    // A reload that adds a VIP adds it to the drop set.
+    let two_vips = |prio| {
+        strict_conf(prio).replace(
+            &format!("    {VIP}/24\n"),
+            &format!("    {VIP}/24\n    192.0.2.101/24\n"),
+        )
+    };
+    a.write_conf(&two_vips(150));
+    a.signal(libc::SIGHUP);
+    let ok = wait_until(10, || {
+        has_addr(lan, 0, "192.0.2.101") && ruleset(lan, 0).contains("192.0.2.101")
+    });
+    assert!(ok, "reload did not add the VIP and its drop\n{}", a.log());
+    out.push(ruleset(lan, 0));
     // A peer with a higher priority (always ours: it is not under test here) takes over.
-    let mut conf_b = strict_conf(200);
+    // (the same addresses: under vrrp_strict a differing list is dropped)
+    let mut conf_b = two_vips(200);
     conf_b = conf_b.replace("vrrp_strict\n", "vrrp_strict\n  nftables kb\n");
     let mut b = Daemon::start(lan, 1, false, &conf_b);
     let ok = wait_until(12, || !has_addr(lan, 0, VIP) && has_addr(lan, 1, VIP));
@@ -117,13 +132,13 @@ fn strict_drops_match_real_keepalived() {
         "{}",
         real[0]
     );
-    for (step, (r, o)) in ["MASTER", "BACKUP", "stopped"]
+    for (step, (r, o)) in ["MASTER", "reloaded", "BACKUP", "stopped"]
         .iter()
         .zip(real.iter().zip(&ours))
     {
         assert_eq!(o, r, "ruleset at {step} differs (ours vs real)\n{log}");
     }
-    assert_eq!(ours[2], "", "tables left behind");
+    assert_eq!(ours[3], "", "tables left behind");
     for want in [
         "use_vmac or no_accept/strict specified, but no firewall configured - using nftables",
         "(VI_1) setting firewall drop rule",

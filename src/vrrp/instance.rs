@@ -906,6 +906,16 @@ impl Instance {
             io.extend(ol.into_iter().filter(|r| !nl.contains(r)).map(Io::DelRule));
             io.extend(or.into_iter().filter(|r| !nr.contains(r)).map(Io::DelRoute));
             io.extend(oa.into_iter().filter(|a| !na.contains(a)).map(Io::DelAddr));
+            // A master's drop set follows its new VIPs and accept mode.
+            let entries = if self.drops_traffic() {
+                self.drop_entries(&na)
+            } else {
+                Vec::new()
+            };
+            io.push(Io::Firewall {
+                iname: self.cfg.name.clone(),
+                entries,
+            });
             drop(old_cfg);
         } else {
             self.cfg = new;
