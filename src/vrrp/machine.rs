@@ -371,6 +371,11 @@ impl Machine {
             m.apply_track(change);
         }
         m.effective = m.compute_effective();
+        if m.effective != m.base_priority {
+            // keepalived 2.2.7 logs the initial tracker weights too (observed, track_file).
+            let (base, eff) = (m.base_priority, m.effective);
+            m.log(format!("Changing effective priority from {base} to {eff}"));
+        }
         // Clean up VIPs a crashed predecessor may have left behind (§5.10).
         m.push(Action::RemoveVips);
         let only_pending = m
@@ -1631,6 +1636,21 @@ mod tests {
         );
         assert_eq!(m.state(), State::Master);
         assert!(drain(&mut m).contains(&Action::AddVips));
+    }
+
+    #[test]
+    fn initial_weights_are_logged_before_the_first_state() {
+        let initial = [TrackChange::Weight {
+            tracker: "tf1".into(),
+            value: 3,
+        }];
+        let mut m = Machine::start(cfg(100), initial, Instant::ZERO);
+        assert_eq!(m.effective_priority(), 103);
+        let l = logs(&drain(&mut m));
+        assert_eq!(l[0], "(VI_1) Changing effective priority from 100 to 103");
+        assert!(l[1].contains("Entering BACKUP STATE (init)"), "{l:?}");
+        let m = Machine::start(cfg(100), [], Instant::ZERO);
+        assert!(!format!("{:?}", m.actions).contains("Changing"));
     }
 
     #[test]
