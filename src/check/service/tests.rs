@@ -110,6 +110,25 @@ fn want(c: &CheckConfig) -> Vec<(IpvsService, String, Option<model::Protocol>)> 
 }
 
 #[test]
+fn nftables_ipvs_group_becomes_one_fwmark_service_per_family() {
+    let c = check(GROUP);
+    let vs = &c.virtual_servers[0];
+    let svcs = services_with(vs, &c, Some(1000));
+    let keys: Vec<String> = svcs
+        .iter()
+        .map(|s| match s.key {
+            ServiceKey::Addr { addr, port, .. } => format!("{addr}:{port}"),
+            ServiceKey::Fwmark(m) => format!("fwm{m} {:?}", s.af),
+        })
+        .collect();
+    // the address lines share fwmark 1000; the group's own fwmark stays a service
+    assert_eq!(keys, ["fwm1000 Inet", "fwm7 Inet"]);
+    assert!(svcs
+        .iter()
+        .all(|s| s.sched_name == "rr" && s.flags & IP_VS_SVC_F_PERSISTENT != 0 && s.timeout == 30));
+}
+
+#[test]
 fn group_entries_become_one_service_each() {
     let c = check(GROUP);
     let vs = &c.virtual_servers[0];
