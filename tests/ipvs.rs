@@ -38,6 +38,7 @@ const VM_TESTS: &[&str] = &[
     "vm_daemon_reload",
     "vm_daemon_ha_suspend",
     "vm_daemon_more_checkers",
+    "ipvs_daemon::nft::vm_daemon_nftables_ipvs",
 ];
 
 fn in_vm() -> bool {
