@@ -1052,6 +1052,16 @@ fn nftables_ipvs_marks_group_ranges_as_keepalived() {
         tx.send("changed").unwrap();
         back_rx.recv().unwrap();
         fw.close().unwrap();
+        // table name, priority and counters as configured
+        let mut fw = IpvsFirewall::new(IpvsFwConfig {
+            table: "mytab".into(),
+            priority: 5,
+            counters: true,
+        });
+        fw.set_entries(&all[..1]).unwrap();
+        tx.send("counters").unwrap();
+        back_rx.recv().unwrap();
+        fw.close().unwrap();
     });
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), "set");
     assert_eq!(ruleset(&lan, 0), KEEPALIVED_IPVS_RULESET);
@@ -1067,6 +1077,24 @@ fn nftables_ipvs_marks_group_ranges_as_keepalived() {
         lan.must(0, &["nft", "-a", "list", "table", "ip6", "keepalived_ipvs"]),
         handles,
         "the untouched table keeps its handles"
+    );
+    back_tx.send(()).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "counters");
+    // keepalived 2.2.7 with nftables_ipvs mytab, nftables_ipvs_priority 5, nftables_counters
+    assert_eq!(
+        ruleset(&lan, 0),
+        "table ip mytab {
+\tmap tcp_map {
+\t\ttype ipv4_addr . inet_service : mark
+\t\tflags interval
+\t\tcounter
+\t\telements = { 192.0.2.10-192.0.2.12 . 80 counter packets 0 bytes 0 : 0x000003e8 }
+\t}
+\tchain in {
+\t\ttype filter hook input priority filter + 5; policy accept;
+\t\tmeta mark set ip daddr . tcp dport map @tcp_map counter packets 0 bytes 0 return
+\t}
+}"
     );
     back_tx.send(()).unwrap();
     join(h);

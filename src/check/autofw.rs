@@ -115,9 +115,13 @@ mod tests {
     use crate::config::{load_str, LoadOptions};
 
     fn cfg(text: &str) -> CheckConfig {
-        load_str(text, std::path::Path::new("/t.conf"), &LoadOptions::default())
-            .config
-            .check
+        load_str(
+            text,
+            std::path::Path::new("/t.conf"),
+            &LoadOptions::default(),
+        )
+        .config
+        .check
     }
 
     const TWO: &str = "

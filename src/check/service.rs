@@ -21,12 +21,12 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use super::autofw::AutoMarks;
 use super::dispatch::{self, Env};
 use super::ipvs::msg::{
     IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2,
     IP_VS_SVC_F_SCHED3,
 };
-use super::autofw::AutoMarks;
 use super::ipvs::{Dest, Family, Ipvs, IpvsError, Protocol, Service as IpvsService, Timeouts};
 use super::manager::{CheckerId, Globals, Instant, IpvsOp, Manager, Output};
 use crate::config::host::RunAs;
@@ -539,6 +539,7 @@ fn nft_cfg_of(g: &GlobalDefs) -> Option<(IpvsFwConfig, u32)> {
         let c = IpvsFwConfig {
             table: t.clone(),
             priority: g.nftables_ipvs_priority,
+            counters: g.nftables_counters,
         };
         (c, g.nftables_ipvs_start_fwmark)
     })
@@ -1256,8 +1257,7 @@ impl Service for CheckService {
         let mut core = run.sh.core.borrow_mut();
         let core = &mut *core;
         if self.dont_release {
-            // the marks go even with -I (keepalived's nft_ipvs_end)
-            core.close_marking();
+            // keepalived 2.2.7 with -I leaves the nftables_ipvs table too (observed)
             return;
         }
         // omega: the down notifies of what goes away (§8.5)

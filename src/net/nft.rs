@@ -90,6 +90,7 @@ const NFTA_SET_DESC_CONCAT: u16 = 2;
 const NFTA_SET_FIELD_LEN: u16 = 1;
 const NFTA_SET_ID: u16 = 10;
 const NFTA_SET_USERDATA: u16 = 13;
+const NFTA_SET_EXPR: u16 = 17;
 const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
 const NFTA_SET_ELEM_LIST_SET: u16 = 2;
 const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
@@ -414,6 +415,8 @@ enum Op {
         key_type: u32,
         fields: Vec<u32>,
         data: (u32, u32),
+        /// A counter in each element (`nftables_counters`).
+        counter: bool,
     },
     /// Elements of a [`Op::RangeMap`]: (first key, last key, data).
     AddRanges {
@@ -576,6 +579,7 @@ impl Batch {
                 key_type,
                 fields,
                 data,
+                counter,
             } => {
                 self.set_id += 1;
                 let id = self.set_id;
@@ -583,7 +587,10 @@ impl Batch {
                 self.msg("add set", NFT_MSG_NEWSET, NLM_F_CREATE, *fam, |a| {
                     a.str(NFTA_SET_TABLE, table);
                     a.str(NFTA_SET_NAME, name);
-                    a.be32(NFTA_SET_FLAGS, NFT_SET_MAP | NFT_SET_INTERVAL | NFT_SET_CONCAT);
+                    a.be32(
+                        NFTA_SET_FLAGS,
+                        NFT_SET_MAP | NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                    );
                     a.be32(NFTA_SET_KEY_TYPE, *key_type);
                     a.be32(NFTA_SET_KEY_LEN, key_len);
                     a.be32(NFTA_SET_DATA_TYPE, data.0);
@@ -603,6 +610,13 @@ impl Batch {
                             }
                         })
                     });
+                    if *counter {
+                        // the kernel gives every element a copy of this expression
+                        a.nest(NFTA_SET_EXPR, |a| {
+                            a.str(NFTA_EXPR_NAME, "counter");
+                            a.nest(NFTA_EXPR_DATA, |_| {});
+                        });
+                    }
                 });
             }
             Op::AddRanges { fam, set, elems } | Op::DelRanges { fam, set, elems } => {

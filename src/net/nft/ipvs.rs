@@ -50,11 +50,13 @@ pub struct MarkEntry {
     pub mark: u32,
 }
 
-/// `global_defs`: `nftables_ipvs`, `nftables_ipvs_priority`.
+/// `global_defs`: `nftables_ipvs`, `nftables_ipvs_priority`, `nftables_counters`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpvsFwConfig {
     pub table: String,
     pub priority: i32,
+    /// A counter in each rule and map element.
+    pub counters: bool,
 }
 
 impl Default for IpvsFwConfig {
@@ -62,6 +64,7 @@ impl Default for IpvsFwConfig {
         IpvsFwConfig {
             table: "keepalived_ipvs".into(),
             priority: -1,
+            counters: false,
         }
     }
 }
@@ -119,7 +122,7 @@ impl IpvsFirewall {
     /// nothing changed (the kernel applies a batch whole or not at all).
     pub fn set_entries(&mut self, entries: &[MarkEntry]) -> Result<(), NftError> {
         let mut next = self.installed.clone();
-        let ops = plan(entries, &mut next);
+        let ops = plan(entries, self.cfg.counters, &mut next);
         if !ops.is_empty() {
             if self.nft.is_none() {
                 self.nft = Some(Nft::new()?);
@@ -148,12 +151,12 @@ impl IpvsFirewall {
 }
 
 /// The rule of a map: `meta mark set ip daddr . tcp dport map @tcp_map return`.
-fn mark_rule(fam: Family, proto: L4) -> Vec<Expr> {
+fn mark_rule(fam: Family, proto: L4, counter: bool) -> Vec<Expr> {
     let (daddr, len, port_reg) = match fam {
         Family::Ip => (16, 4, NFT_REG32_01),
         Family::Ip6 => (24, 16, NFT_REG_2),
     };
-    vec![
+    let mut r = vec![
         Expr::Meta {
             key: NFT_META_L4PROTO,
             dreg: NFT_REG_1,
@@ -184,16 +187,20 @@ fn mark_rule(fam: Family, proto: L4) -> Vec<Expr> {
             key: NFT_META_MARK,
             sreg: NFT_REG_1,
         },
-        Expr::Verdict {
-            code: NFT_RETURN,
-            chain: None,
-        },
-    ]
+    ];
+    if counter {
+        r.push(Expr::Counter);
+    }
+    r.push(Expr::Verdict {
+        code: NFT_RETURN,
+        chain: None,
+    });
+    r
 }
 
 /// The operations that take `inst` to `entries` (updating it as they would). Tables and maps
 /// are created in the order of the entries that first need them, as keepalived does.
-fn plan(entries: &[MarkEntry], inst: &mut [Installed; 2]) -> Vec<Op> {
+fn plan(entries: &[MarkEntry], counters: bool, inst: &mut [Installed; 2]) -> Vec<Op> {
     let mut ops = Vec::new();
     // wanted elements per (family, protocol), in entry order
     let mut want: BTreeMap<(Family, L4), Vec<RangeElem>> = BTreeMap::new();
@@ -223,11 +230,12 @@ fn plan(entries: &[MarkEntry], inst: &mut [Installed; 2]) -> Vec<Op> {
                 key_type: (addr.0 << TYPE_BITS) | TYPE_INET_SERVICE,
                 fields: vec![addr.1, 2],
                 data: (TYPE_MARK, 4),
+                counter: counters,
             });
             ops.push(Op::Rule {
                 fam,
                 chain: "in",
-                exprs: mark_rule(fam, e.proto),
+                exprs: mark_rule(fam, e.proto, counters),
             });
         }
         let el = (
@@ -321,7 +329,7 @@ mod tests {
             entry("2001:db8::10", "2001:db8::12", 53, L4::Udp, 1001),
             entry("192.0.2.30", "192.0.2.31", 443, L4::Udp, 1001),
         ];
-        let ops = plan(&es, &mut inst);
+        let ops = plan(&es, false, &mut inst);
         assert_eq!(
             kinds(&ops),
             [
@@ -341,18 +349,18 @@ mod tests {
             ]
         );
         // the same entries again: nothing to do
-        assert!(plan(&es, &mut inst).is_empty());
+        assert!(plan(&es, false, &mut inst).is_empty());
         // one entry gone, one new: only those two elements
         let mut es2 = es.clone();
         es2.remove(1);
         es2.push(entry("192.0.2.21", "192.0.2.21", 80, L4::Tcp, 1000));
         assert_eq!(
-            kinds(&plan(&es2, &mut inst)),
+            kinds(&plan(&es2, false, &mut inst)),
             ["del Ip tcp_map 1", "add Ip tcp_map 1"]
         );
         // nothing left: the maps stay, their elements go
         assert_eq!(
-            kinds(&plan(&[], &mut inst)),
+            kinds(&plan(&[], false, &mut inst)),
             ["del Ip tcp_map 2", "del Ip udp_map 1", "del Ip6 udp_map 1"]
         );
     }
@@ -362,6 +370,7 @@ mod tests {
         let mut inst: [Installed; 2] = Default::default();
         let ops = plan(
             &[entry("192.0.2.10", "192.0.2.12", 80, L4::Tcp, 1000)],
+            false,
             &mut inst,
         );
         let Some(Op::AddRanges { elems, .. }) = ops.last() else {
@@ -393,7 +402,7 @@ mod tests {
         // meta load l4proto => reg 1; cmp eq reg 1 0x06; payload load 4b @ network header + 16
         // => reg 1; payload load 2b @ transport header + 2 => reg 9; lookup reg 1 set tcp_map
         // dreg 1; meta set mark with reg 1; immediate reg 0 return
-        let r = mark_rule(Family::Ip, L4::Tcp);
+        let r = mark_rule(Family::Ip, L4::Tcp, false);
         assert_eq!(
             r[3],
             Expr::Payload {
@@ -403,8 +412,14 @@ mod tests {
                 dreg: 9
             }
         );
-        let r6 = mark_rule(Family::Ip6, L4::Udp);
-        assert_eq!(r6[1], Expr::Cmp { sreg: 1, data: vec![17] });
+        let r6 = mark_rule(Family::Ip6, L4::Udp, false);
+        assert_eq!(
+            r6[1],
+            Expr::Cmp {
+                sreg: 1,
+                data: vec![17]
+            }
+        );
         assert_eq!(
             r6[2],
             Expr::Payload {
@@ -414,8 +429,25 @@ mod tests {
                 dreg: 1
             }
         );
-        assert_eq!(r6[3], Expr::Payload { base: 2, offset: 2, len: 2, dreg: 2 });
-        assert_eq!(r6[6], Expr::Verdict { code: -5, chain: None });
+        assert_eq!(
+            r6[3],
+            Expr::Payload {
+                base: 2,
+                offset: 2,
+                len: 2,
+                dreg: 2
+            }
+        );
+        assert_eq!(
+            r6[6],
+            Expr::Verdict {
+                code: -5,
+                chain: None
+            }
+        );
+        // nftables_counters: `... map @tcp_map counter return`
+        let c = mark_rule(Family::Ip, L4::Tcp, true);
+        assert_eq!((c.len(), &c[6]), (8, &Expr::Counter));
     }
 
     #[test]
@@ -423,6 +455,7 @@ mod tests {
         let mut inst: [Installed; 2] = Default::default();
         assert!(plan(
             &[entry("192.0.2.1", "2001:db8::1", 80, L4::Tcp, 1000)],
+            false,
             &mut inst
         )
         .is_empty());
