@@ -258,9 +258,15 @@ enum Expr {
     },
 }
 
+/// How an expression writes its `NFTA_EXPR_DATA`.
+type ExprBody<'a> = Box<dyn Fn(&mut Attrs<'_>) + 'a>;
+
+/// Keys (and map data) of a set.
+type Elems = BTreeSet<(Vec<u8>, Option<Vec<u8>>)>;
+
 impl Expr {
     fn emit(&self, a: &mut Attrs<'_>) {
-        let (name, body): (&str, Box<dyn Fn(&mut Attrs<'_>) + '_>) = match self {
+        let (name, body): (&str, ExprBody<'_>) = match self {
             Expr::Payload {
                 base,
                 offset,
@@ -803,7 +809,7 @@ struct Installed {
     link_local: bool,
     vmac: bool,
     /// Set name → keys (and map data) in it.
-    elems: BTreeMap<&'static str, BTreeSet<(Vec<u8>, Option<Vec<u8>>)>>,
+    elems: BTreeMap<&'static str, Elems>,
 }
 
 fn is_link_local(a: &Ipv6Addr) -> bool {
@@ -909,7 +915,7 @@ impl Firewall {
     }
 
     /// The elements each set should hold now.
-    fn desired(&self) -> [BTreeMap<&'static str, BTreeSet<(Vec<u8>, Option<Vec<u8>>)>>; 2] {
+    fn desired(&self) -> [BTreeMap<&'static str, Elems>; 2] {
         let mut want: [BTreeMap<_, BTreeSet<_>>; 2] = Default::default();
         for e in self.drops.values().flatten() {
             match e.addr {

@@ -75,7 +75,7 @@ struct Installed {
     table: bool,
     maps: BTreeSet<L4>,
     /// (protocol, first key, last key, mark).
-    elems: BTreeSet<(L4, Vec<u8>, Vec<u8>, Vec<u8>)>,
+    elems: BTreeSet<(L4, RangeElem)>,
 }
 
 fn family(a: &IpAddr) -> Family {
@@ -257,19 +257,19 @@ fn plan(entries: &[MarkEntry], counters: bool, inst: &mut [Installed; 2]) -> Vec
             let del: Vec<RangeElem> = i
                 .elems
                 .iter()
-                .filter(|(p, ..)| *p == proto)
-                .map(|(_, k, e, d)| (k.clone(), e.clone(), d.clone()))
+                .filter(|(p, _)| *p == proto)
+                .map(|(_, el)| el.clone())
                 .filter(|el| !target.contains(el))
                 .collect();
             let add: Vec<RangeElem> = target
                 .into_iter()
-                .filter(|(k, e, d)| !i.elems.contains(&(proto, k.clone(), e.clone(), d.clone())))
+                .filter(|el| !i.elems.contains(&(proto, el.clone())))
                 .collect();
-            for (k, e, d) in &del {
-                i.elems.remove(&(proto, k.clone(), e.clone(), d.clone()));
+            for el in &del {
+                i.elems.remove(&(proto, el.clone()));
             }
-            for (k, e, d) in &add {
-                i.elems.insert((proto, k.clone(), e.clone(), d.clone()));
+            for el in &add {
+                i.elems.insert((proto, el.clone()));
             }
             let set = proto.map();
             if !del.is_empty() {
