@@ -257,6 +257,8 @@ virtual_server group NFT_G2 {{
     assert!(!after.contains("Removing"), "{after}");
 
     d.stop();
+    // keepalived 2.2.7's wording for a group virtual server
+    d.wait_log("Shutting down service [198.51.100.73]:tcp:80 from VS [NFT_G1]:0");
     assert_eq!(snapshot(), set(&[]));
     assert!(
         !sh("nft list tables").contains("keepalived_ipvs"),
