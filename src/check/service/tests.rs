@@ -366,3 +366,28 @@ fn adopted_real_servers_keep_their_state() {
     // a checker in flight at the reload is scheduled again
     assert!(m.poll_timeout().is_some());
 }
+
+#[test]
+fn nftables_ipvs_tunnelled_mixed_group_has_a_service_in_each_family() {
+    // keepalived 2.2.7 (observed): `FWM 1001` and `FWM 1001 IPv6`, both with the real server
+    let c = check(
+        "
+virtual_server_group G2 {
+    2001:db8::10-12 53
+    192.0.2.30/31 53
+}
+virtual_server group G2 {
+    lb_kind TUN
+    protocol UDP
+    real_server 2001:db8:1::2 53 {
+    }
+}
+",
+    );
+    let svcs = services_with(&c.virtual_servers[0], &c, Some(1001));
+    let got: Vec<String> = svcs
+        .iter()
+        .map(|s| format!("{:?} {:?}", s.key, s.af))
+        .collect();
+    assert_eq!(got, ["Fwmark(1001) Inet", "Fwmark(1001) Inet6"]);
+}
