@@ -39,6 +39,7 @@ const VM_TESTS: &[&str] = &[
     "vm_daemon_ha_suspend",
     "vm_daemon_more_checkers",
     "vm_vrrp_sync_daemon",
+    "ipvs_daemon::nft::vm_daemon_nftables_ipvs",
 ];
 
 fn in_vm() -> bool {

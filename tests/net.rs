@@ -984,3 +984,119 @@ fn nftables_firewall_builds_keepalived_layout_and_removes_it() {
     join(h);
     assert_eq!(ruleset(&lan, 0), "", "tables removed at close");
 }
+
+/// `nft list ruleset` of keepalived 2.2.7 for `nftables_ipvs` with group G1 (TCP:
+/// 192.0.2.10-12 80, 192.0.2.20 80) and G2 (UDP: 2001:db8::10-12 53, 2001:db8::20 53,
+/// 192.0.2.30/31 443), captured in the IPVS test VM (tests/ipvs.rs).
+const KEEPALIVED_IPVS_RULESET: &str = "table ip keepalived_ipvs {
+\tmap tcp_map {
+\t\ttype ipv4_addr . inet_service : mark
+\t\tflags interval
+\t\telements = { 192.0.2.10-192.0.2.12 . 80 : 0x000003e8,
+\t\t\t     192.0.2.20 . 80 : 0x000003e8 }
+\t}
+\tmap udp_map {
+\t\ttype ipv4_addr . inet_service : mark
+\t\tflags interval
+\t\telements = { 192.0.2.30/31 . 443 : 0x000003e9 }
+\t}
+\tchain in {
+\t\ttype filter hook input priority filter - 1; policy accept;
+\t\tmeta mark set ip daddr . tcp dport map @tcp_map return
+\t\tmeta mark set ip daddr . udp dport map @udp_map return
+\t}
+}
+table ip6 keepalived_ipvs {
+\tmap udp_map {
+\t\ttype ipv6_addr . inet_service : mark
+\t\tflags interval
+\t\telements = { 2001:db8::10-2001:db8::12 . 53 : 0x000003e9,
+\t\t\t     2001:db8::20 . 53 : 0x000003e9 }
+\t}
+\tchain in {
+\t\ttype filter hook input priority filter - 1; policy accept;
+\t\tmeta mark set ip6 daddr . udp dport map @udp_map return
+\t}
+}";
+
+#[test]
+fn nftables_ipvs_marks_group_ranges_as_keepalived() {
+    use keepalived::net::nft::ipvs::{IpvsFirewall, IpvsFwConfig, MarkEntry, L4};
+    let Some(lan) = Lan::new(1) else { return };
+    let (tx, rx) = mpsc::channel();
+    let (back_tx, back_rx) = mpsc::channel::<()>();
+    let h = lan.spawn_in(0, move || async move {
+        let e = |first: &str, last: &str, port, proto, mark| MarkEntry {
+            first: first.parse().unwrap(),
+            last: last.parse().unwrap(),
+            port,
+            proto,
+            mark,
+        };
+        let all = vec![
+            e("192.0.2.10", "192.0.2.12", 80, L4::Tcp, 1000),
+            e("192.0.2.20", "192.0.2.20", 80, L4::Tcp, 1000),
+            e("2001:db8::10", "2001:db8::12", 53, L4::Udp, 1001),
+            e("2001:db8::20", "2001:db8::20", 53, L4::Udp, 1001),
+            e("192.0.2.30", "192.0.2.31", 443, L4::Udp, 1001),
+        ];
+        let mut fw = IpvsFirewall::new(IpvsFwConfig::default());
+        fw.set_entries(&all).unwrap();
+        tx.send("set").unwrap();
+        back_rx.recv().unwrap();
+        // an entry removed and one added: only those elements change
+        let mut less = all.clone();
+        less.remove(1);
+        less.push(e("192.0.2.21", "192.0.2.21", 80, L4::Tcp, 1000));
+        fw.set_entries(&less).unwrap();
+        tx.send("changed").unwrap();
+        back_rx.recv().unwrap();
+        fw.close().unwrap();
+        // table name, priority and counters as configured
+        let mut fw = IpvsFirewall::new(IpvsFwConfig {
+            table: "mytab".into(),
+            priority: 5,
+            counters: true,
+        });
+        fw.set_entries(&all[..1]).unwrap();
+        tx.send("counters").unwrap();
+        back_rx.recv().unwrap();
+        fw.close().unwrap();
+    });
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "set");
+    assert_eq!(ruleset(&lan, 0), KEEPALIVED_IPVS_RULESET);
+    let handles = lan.must(0, &["nft", "-a", "list", "table", "ip6", "keepalived_ipvs"]);
+    back_tx.send(()).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "changed");
+    let now = ruleset(&lan, 0);
+    assert!(
+        now.contains("elements = { 192.0.2.10-192.0.2.12 . 80 : 0x000003e8,\n\t\t\t     192.0.2.21 . 80 : 0x000003e8 }"),
+        "{now}"
+    );
+    assert_eq!(
+        lan.must(0, &["nft", "-a", "list", "table", "ip6", "keepalived_ipvs"]),
+        handles,
+        "the untouched table keeps its handles"
+    );
+    back_tx.send(()).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "counters");
+    // keepalived 2.2.7 with nftables_ipvs mytab, nftables_ipvs_priority 5, nftables_counters
+    assert_eq!(
+        ruleset(&lan, 0),
+        "table ip mytab {
+\tmap tcp_map {
+\t\ttype ipv4_addr . inet_service : mark
+\t\tflags interval
+\t\tcounter
+\t\telements = { 192.0.2.10-192.0.2.12 . 80 counter packets 0 bytes 0 : 0x000003e8 }
+\t}
+\tchain in {
+\t\ttype filter hook input priority filter + 5; policy accept;
+\t\tmeta mark set ip daddr . tcp dport map @tcp_map counter packets 0 bytes 0 return
+\t}
+}"
+    );
+    back_tx.send(()).unwrap();
+    join(h);
+    assert_eq!(ruleset(&lan, 0), "", "tables removed at close");
+}

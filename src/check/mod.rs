@@ -3,6 +3,7 @@
 //! `manager` holds the decisions (pure); `probe` what checkers share; one module per
 //! checker type performs a single attempt and returns a [`probe::CheckResult`].
 
+pub mod autofw;
 pub mod dispatch;
 pub mod dns;
 pub mod file;

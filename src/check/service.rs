@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use super::autofw::AutoMarks;
 use super::dispatch::{self, Env};
 use super::ipvs::msg::{
     IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2,
@@ -39,6 +40,7 @@ use crate::config::model::global::{GlobalDefs, LvsFlushOnStop};
 use crate::config::model::Script;
 use crate::daemon::{ChildConfig, Service, ServiceError};
 use crate::mail::MailConfig;
+use crate::net::nft::ipvs::{IpvsFirewall, IpvsFwConfig};
 use crate::notify::Fifo;
 
 /// Concurrent checks (keepalived has no limit but its file descriptors).
@@ -145,6 +147,12 @@ fn range(first: IpAddr, last: IpAddr) -> Vec<IpAddr> {
 /// The kernel services of a virtual server: one, or one per group entry address or fwmark
 /// (§8.1), with the scheduler, flags and persistence of the configuration.
 pub fn services_of(vs: &VirtualServer, cfg: &CheckConfig) -> Vec<IpvsService> {
+    services_with(vs, cfg, None)
+}
+
+/// [`services_of`], with `auto` the `nftables_ipvs` mark of a group virtual server: then its
+/// address entries become one fwmark service per family (IPv4 first), as keepalived's.
+pub fn services_with(vs: &VirtualServer, cfg: &CheckConfig, auto: Option<u32>) -> Vec<IpvsService> {
     let sched = vs.scheduler.map_or("wlc", |s| s.name());
     let proto = proto_of(vs.protocol);
     // a fwmark service takes its family from ip_family, else its real servers
@@ -158,9 +166,21 @@ pub fn services_of(vs: &VirtualServer, cfg: &CheckConfig) -> Vec<IpvsService> {
         VsAddr::Group(name) => cfg
             .group(name)
             .map(|g| {
-                g.entries
-                    .iter()
-                    .flat_map(|e| match e {
+                let mut marked: Vec<IpvsService> = Vec::new();
+                if let Some(m) = auto {
+                    for fam in [model::Family::Inet, model::Family::Inet6] {
+                        let has = g.entries.iter().any(|e| {
+                            matches!(e, VsgEntry::Addrs { first, .. } if model::Family::of(first) == fam)
+                        });
+                        if has {
+                            marked.push(IpvsService::fwmark(family_of(fam), m, sched));
+                        }
+                    }
+                }
+                marked
+                    .into_iter()
+                    .chain(g.entries.iter().flat_map(|e| match e {
+                        VsgEntry::Addrs { .. } if auto.is_some() => Vec::new(),
                         VsgEntry::Addrs { first, last, port } => range(*first, *last)
                             .into_iter()
                             .map(|a| IpvsService::new(proto, a, *port, sched))
@@ -170,7 +190,7 @@ pub fn services_of(vs: &VirtualServer, cfg: &CheckConfig) -> Vec<IpvsService> {
                             *mark,
                             sched,
                         )],
-                    })
+                    }))
                     .collect()
             })
             .unwrap_or_default(),
@@ -511,6 +531,23 @@ pub struct Core {
     saved_timeouts: Option<Timeouts>,
     /// `lvs_sync_daemon` without an instance: we run its master and backup daemons.
     syncd: Option<SyncDaemon>,
+    /// `nftables_ipvs` (table, priority) and `nftables_ipvs_start_fwmark`.
+    nft_cfg: Option<(IpvsFwConfig, u32)>,
+    /// The groups' automatic fwmarks.
+    marks: AutoMarks,
+    /// The `nftables_ipvs` table, once something was marked.
+    nft_ipvs: Option<IpvsFirewall>,
+}
+
+fn nft_cfg_of(g: &GlobalDefs) -> Option<(IpvsFwConfig, u32)> {
+    g.nftables_ipvs.as_ref().map(|t| {
+        let c = IpvsFwConfig {
+            table: t.clone(),
+            priority: g.nftables_ipvs_priority,
+            counters: g.nftables_counters,
+        };
+        (c, g.nftables_ipvs_start_fwmark)
+    })
 }
 
 impl Core {
@@ -526,11 +563,14 @@ impl Core {
 
     /// Creates/updates the services of the current configuration.
     fn sync_services(&mut self) {
+        let start = self.nft_cfg.as_ref().map_or(0, |c| c.1);
+        self.marks.assign(&self.cfg, self.nft_cfg.is_some(), start);
+        self.sync_marking();
         self.vs_svcs = self
             .cfg
             .virtual_servers
             .iter()
-            .map(|v| services_of(v, &self.cfg))
+            .map(|v| services_with(v, &self.cfg, self.marks.of(v)))
             .collect();
         let want: Vec<(IpvsService, String, Option<model::Protocol>)> = self
             .cfg
@@ -546,6 +586,26 @@ impl Core {
         let mut log = Vec::new();
         self.table.sync_services(&mut self.ipvs, &want, &mut log);
         Self::log(log);
+    }
+
+    /// Puts the `nftables_ipvs` marking in step with the marks; a changed table name or
+    /// priority, or no `nftables_ipvs` any more, removes the old table.
+    fn sync_marking(&mut self) {
+        let want = self.nft_cfg.as_ref().map(|c| c.0.clone());
+        if self.nft_ipvs.as_ref().map(IpvsFirewall::config) != want.as_ref() {
+            self.close_marking();
+        }
+        let Some(c) = want else { return };
+        let fw = self.nft_ipvs.get_or_insert_with(|| IpvsFirewall::new(c));
+        if let Err(e) = fw.set_entries(&self.marks.entries(&self.cfg)) {
+            error!("nftables_ipvs: {e}");
+        }
+    }
+
+    fn close_marking(&mut self) {
+        if let Some(Err(e)) = self.nft_ipvs.take().as_mut().map(IpvsFirewall::close) {
+            error!("nftables_ipvs: {e}");
+        }
     }
 
     /// Performs what the manager decided.
@@ -1080,6 +1140,9 @@ impl Service for CheckService {
             local,
             saved_timeouts,
             syncd,
+            nft_cfg: nft_cfg_of(&c.global),
+            marks: AutoMarks::default(),
+            nft_ipvs: None,
         };
         // lvs_notify_fifo_script reads our FIFO (§6.2); the shared notify_fifo's belongs
         // to the parent
@@ -1185,6 +1248,7 @@ impl Service for CheckService {
                 core.fifo = open_fifo(&c.global);
             }
             core.parked.clear();
+            core.nft_cfg = nft_cfg_of(&c.global);
             if ha {
                 core.local = local;
             }
@@ -1244,6 +1308,7 @@ impl Service for CheckService {
             run_both_syncd(k, d, false);
         }
         if self.dont_release {
+            // keepalived 2.2.7 with -I leaves the nftables_ipvs table too (observed)
             return;
         }
         // omega: the down notifies of what goes away (§8.5)
@@ -1266,6 +1331,7 @@ impl Service for CheckService {
             }
         }
         Core::log(log);
+        core.close_marking();
     }
 
     fn data_dump(&self) -> String {

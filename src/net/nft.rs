@@ -26,6 +26,8 @@ use std::time::Duration;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
+pub mod ipvs;
+
 /// Errors talking to nf_tables.
 #[derive(Debug, thiserror::Error)]
 pub enum NftError {
@@ -84,31 +86,42 @@ const NFTA_SET_KEY_TYPE: u16 = 4;
 const NFTA_SET_KEY_LEN: u16 = 5;
 const NFTA_SET_DATA_TYPE: u16 = 6;
 const NFTA_SET_DATA_LEN: u16 = 7;
+const NFTA_SET_DESC: u16 = 9;
+const NFTA_SET_DESC_CONCAT: u16 = 2;
+const NFTA_SET_FIELD_LEN: u16 = 1;
 const NFTA_SET_ID: u16 = 10;
 const NFTA_SET_USERDATA: u16 = 13;
+const NFTA_SET_EXPR: u16 = 17;
 const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
 const NFTA_SET_ELEM_LIST_SET: u16 = 2;
 const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
 const NFTA_SET_ELEM_KEY: u16 = 1;
 const NFTA_SET_ELEM_DATA: u16 = 2;
+const NFTA_SET_ELEM_KEY_END: u16 = 10;
 const NFTA_DATA_VALUE: u16 = 1;
 const NFTA_DATA_VERDICT: u16 = 2;
 const NFTA_VERDICT_CODE: u16 = 1;
 const NFTA_VERDICT_CHAIN: u16 = 2;
 
 const NFT_SET_CONSTANT: u32 = 0x2;
+const NFT_SET_INTERVAL: u32 = 0x4;
 const NFT_SET_MAP: u32 = 0x8;
+const NFT_SET_CONCAT: u32 = 0x80;
 
 const NF_INET_LOCAL_IN: u32 = 1;
 const NF_INET_LOCAL_OUT: u32 = 3;
 const NF_DROP: i32 = 0;
 const NF_ACCEPT: i32 = 1;
 const NFT_GOTO: i32 = -4;
+const NFT_RETURN: i32 = -5;
 
 const NFT_REG_1: u32 = 1;
 const NFT_REG_2: u32 = 2;
+/// The second 32-bit register (the one after a 4-byte value loaded into `NFT_REG_1`).
+const NFT_REG32_01: u32 = 9;
 const NFT_PAYLOAD_NETWORK: u32 = 1;
 const NFT_PAYLOAD_TRANSPORT: u32 = 2;
+const NFT_META_MARK: u32 = 3;
 const NFT_META_IIF: u32 = 4;
 const NFT_META_OIF: u32 = 5;
 const NFT_META_IIFNAME: u32 = 6;
@@ -119,6 +132,8 @@ const NFT_META_OIFKIND: u32 = 27;
 // nft's datatype numbers (only shown by `nft list`; the kernel stores them as given).
 const TYPE_IPADDR: u32 = 7;
 const TYPE_IP6ADDR: u32 = 8;
+const TYPE_INET_SERVICE: u32 = 13;
+const TYPE_MARK: u32 = 19;
 const TYPE_IFINDEX: u32 = 20;
 const TYPE_ICMP6_TYPE: u32 = 29;
 const TYPE_IFNAME: u32 = 41;
@@ -210,14 +225,8 @@ impl Attrs<'_> {
     }
 }
 
-/// Writes an expression's attributes.
-type Body<'a> = Box<dyn Fn(&mut Attrs<'_>) + 'a>;
-
 /// A set element: key, and for a map its data.
 type Elem = (Vec<u8>, Option<Vec<u8>>);
-
-/// Set name → elements.
-type SetElems = BTreeMap<&'static str, BTreeSet<Elem>>;
 
 /// One expression of a rule (the ones keepalived's rules use).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,6 +240,11 @@ enum Expr {
     Meta {
         key: u32,
         dreg: u32,
+    },
+    /// `meta KEY set` from a register.
+    MetaSet {
+        key: u32,
+        sreg: u32,
     },
     Cmp {
         sreg: u32,
@@ -256,9 +270,15 @@ enum Expr {
     },
 }
 
+/// How an expression writes its `NFTA_EXPR_DATA`.
+type ExprBody<'a> = Box<dyn Fn(&mut Attrs<'_>) + 'a>;
+
+/// Keys (and map data) of a set.
+type Elems = BTreeSet<Elem>;
+
 impl Expr {
     fn emit(&self, a: &mut Attrs<'_>) {
-        let (name, body): (&str, Body<'_>) = match self {
+        let (name, body): (&str, ExprBody<'_>) = match self {
             Expr::Payload {
                 base,
                 offset,
@@ -278,6 +298,13 @@ impl Expr {
                 Box::new(move |a| {
                     a.be32(1, *dreg);
                     a.be32(2, *key);
+                }),
+            ),
+            Expr::MetaSet { key, sreg } => (
+                "meta",
+                Box::new(move |a| {
+                    a.be32(2, *key);
+                    a.be32(3, *sreg);
                 }),
             ),
             Expr::Cmp { sreg, data } => (
@@ -398,7 +425,32 @@ enum Op {
         set: &'static str,
         elems: Vec<Elem>,
     },
+    /// A map keyed by a concatenation of ranges (`flags interval`), as keepalived's IPVS maps:
+    /// `fields` are the byte lengths of the parts, each padded to 4 in the key.
+    RangeMap {
+        fam: Family,
+        name: &'static str,
+        key_type: u32,
+        fields: Vec<u32>,
+        data: (u32, u32),
+        /// A counter in each element (`nftables_counters`).
+        counter: bool,
+    },
+    /// Elements of a [`Op::RangeMap`]: (first key, last key, data).
+    AddRanges {
+        fam: Family,
+        set: &'static str,
+        elems: Vec<RangeElem>,
+    },
+    DelRanges {
+        fam: Family,
+        set: &'static str,
+        elems: Vec<RangeElem>,
+    },
 }
+
+/// An element of a range map: first key, last key (inclusive), data.
+type RangeElem = (Vec<u8>, Vec<u8>, Vec<u8>);
 
 /// A batch of nf_tables messages being built.
 struct Batch {
@@ -538,6 +590,73 @@ impl Batch {
                         });
                     },
                 );
+            }
+            Op::RangeMap {
+                fam,
+                name,
+                key_type,
+                fields,
+                data,
+                counter,
+            } => {
+                self.set_id += 1;
+                let id = self.set_id;
+                let key_len: u32 = fields.iter().map(|f| (f + 3) & !3).sum();
+                self.msg("add set", NFT_MSG_NEWSET, NLM_F_CREATE, *fam, |a| {
+                    a.str(NFTA_SET_TABLE, table);
+                    a.str(NFTA_SET_NAME, name);
+                    a.be32(
+                        NFTA_SET_FLAGS,
+                        NFT_SET_MAP | NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                    );
+                    a.be32(NFTA_SET_KEY_TYPE, *key_type);
+                    a.be32(NFTA_SET_KEY_LEN, key_len);
+                    a.be32(NFTA_SET_DATA_TYPE, data.0);
+                    a.be32(NFTA_SET_DATA_LEN, data.1);
+                    a.be32(NFTA_SET_ID, id);
+                    // keepalived's setup_set: host order for anything but a lone address
+                    let mut udata = Vec::new();
+                    for kind in [UDATA_KEYBYTEORDER, UDATA_DATABYTEORDER] {
+                        udata.extend_from_slice(&[kind, 4]);
+                        udata.extend_from_slice(&BYTEORDER_HOST.to_ne_bytes());
+                    }
+                    a.put(NFTA_SET_USERDATA, &udata);
+                    a.nest(NFTA_SET_DESC, |a| {
+                        a.nest(NFTA_SET_DESC_CONCAT, |a| {
+                            for f in fields {
+                                a.nest(NFTA_LIST_ELEM, |a| a.be32(NFTA_SET_FIELD_LEN, *f));
+                            }
+                        })
+                    });
+                    if *counter {
+                        // the kernel gives every element a copy of this expression
+                        a.nest(NFTA_SET_EXPR, |a| {
+                            a.str(NFTA_EXPR_NAME, "counter");
+                            a.nest(NFTA_EXPR_DATA, |_| {});
+                        });
+                    }
+                });
+            }
+            Op::AddRanges { fam, set, elems } | Op::DelRanges { fam, set, elems } => {
+                let (what, cmd, flags) = match op {
+                    Op::AddRanges { .. } => ("add element", NFT_MSG_NEWSETELEM, NLM_F_CREATE),
+                    _ => ("delete element", NFT_MSG_DELSETELEM, 0),
+                };
+                self.msg(what, cmd, flags, *fam, |a| {
+                    a.str(NFTA_SET_ELEM_LIST_TABLE, table);
+                    a.str(NFTA_SET_ELEM_LIST_SET, set);
+                    a.nest(NFTA_SET_ELEM_LIST_ELEMENTS, |a| {
+                        for (k, end, d) in elems {
+                            a.nest(NFTA_LIST_ELEM, |a| {
+                                a.value(NFTA_SET_ELEM_KEY, k);
+                                a.value(NFTA_SET_ELEM_KEY_END, end);
+                                if cmd == NFT_MSG_NEWSETELEM {
+                                    a.value(NFTA_SET_ELEM_DATA, d);
+                                }
+                            });
+                        }
+                    });
+                });
             }
             Op::AddElems { fam, set, elems } | Op::DelElems { fam, set, elems } => {
                 let (what, cmd, flags) = match op {
@@ -758,7 +877,7 @@ struct Installed {
     link_local: bool,
     vmac: bool,
     /// Set name → keys (and map data) in it.
-    elems: SetElems,
+    elems: BTreeMap<&'static str, Elems>,
 }
 
 fn is_link_local(a: &Ipv6Addr) -> bool {
@@ -884,7 +1003,7 @@ impl Firewall {
     }
 
     /// The elements each set should hold now.
-    fn desired(&self) -> [SetElems; 2] {
+    fn desired(&self) -> [BTreeMap<&'static str, Elems>; 2] {
         let mut want: [BTreeMap<_, BTreeSet<_>>; 2] = Default::default();
         for e in self.drops.values().flatten() {
             match e.addr {
@@ -1376,6 +1495,9 @@ mod tests {
                 Op::Rule { chain, .. } => format!("rule {chain}"),
                 Op::AddElems { set, elems, .. } => format!("add {set} {}", elems.len()),
                 Op::DelElems { set, elems, .. } => format!("del {set} {}", elems.len()),
+                Op::RangeMap { name, .. } => format!("map {name}"),
+                Op::AddRanges { set, elems, .. } => format!("add {set} {}", elems.len()),
+                Op::DelRanges { set, elems, .. } => format!("del {set} {}", elems.len()),
             })
             .collect()
     }

@@ -38,7 +38,7 @@ ACCEL=${IPVS_VM_ACCEL:-auto}
 MEM=${IPVS_VM_MEM:-512}
 SMP=${IPVS_VM_SMP:-1}
 EXTRA_MODULES=${IPVS_VM_EXTRA_MODULES:-}
-HOST_TOOLS=${IPVS_VM_HOST_TOOLS-bash dash ip}
+HOST_TOOLS=${IPVS_VM_HOST_TOOLS-bash dash ip nft keepalived}
 PASS_ENV=${IPVS_VM_PASS_ENV-RUST_BACKTRACE RUST_LOG}
 WITH_IPVSADM=${IPVS_VM_IPVSADM:-1}
 VERBOSE=${IPVS_VM_VERBOSE:-0}
@@ -51,7 +51,7 @@ BUSYBOX=${IPVS_VM_BUSYBOX:-}
 # Modules always wanted (missing ones that are built in are fine).
 IPVS_MODULES="ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_dh ip_vs_sed
   ip_vs_nq ip_vs_lblc ip_vs_lblcr ip_vs_mh"
-OPTIONAL_MODULES="ip_vs_fo ip_vs_ovf ip_vs_pe_sip dummy veth"
+OPTIONAL_MODULES="ip_vs_fo ip_vs_ovf ip_vs_pe_sip dummy veth nf_tables"
 NINEP_MODULES="virtio_pci 9pnet_virtio 9p"
 GLIBC_LIBS="libc.so.6 libm.so.6 libgcc_s.so.1 libpthread.so.0 libdl.so.2 librt.so.1
   libutil.so.1 libresolv.so.2"
@@ -548,7 +548,7 @@ build_base_initramfs() { # KDIR
   else
     log "warning: cannot locate the host's libc; dynamic binaries will not run in the VM"
   fi
-  # host tools (default: bash, iproute2's ip); they replace busybox applets
+  # host tools (default: bash, iproute2's ip, nft, keepalived 2.2.7); they replace busybox applets
   for t in $HOST_TOOLS; do
     p=$(command -v "$t" 2>/dev/null) || continue
     case $p in /*) ;; *) continue ;; esac            # a shell builtin/function

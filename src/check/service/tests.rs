@@ -110,6 +110,25 @@ fn want(c: &CheckConfig) -> Vec<(IpvsService, String, Option<model::Protocol>)> 
 }
 
 #[test]
+fn nftables_ipvs_group_becomes_one_fwmark_service_per_family() {
+    let c = check(GROUP);
+    let vs = &c.virtual_servers[0];
+    let svcs = services_with(vs, &c, Some(1000));
+    let keys: Vec<String> = svcs
+        .iter()
+        .map(|s| match s.key {
+            ServiceKey::Addr { addr, port, .. } => format!("{addr}:{port}"),
+            ServiceKey::Fwmark(m) => format!("fwm{m} {:?}", s.af),
+        })
+        .collect();
+    // the address lines share fwmark 1000; the group's own fwmark stays a service
+    assert_eq!(keys, ["fwm1000 Inet", "fwm7 Inet"]);
+    assert!(svcs
+        .iter()
+        .all(|s| s.sched_name == "rr" && s.flags & IP_VS_SVC_F_PERSISTENT != 0 && s.timeout == 30));
+}
+
+#[test]
 fn group_entries_become_one_service_each() {
     let c = check(GROUP);
     let vs = &c.virtual_servers[0];
@@ -346,4 +365,29 @@ fn adopted_real_servers_keep_their_state() {
         .any(|l| l.starts_with("Removing") || l.starts_with("Adding")));
     // a checker in flight at the reload is scheduled again
     assert!(m.poll_timeout().is_some());
+}
+
+#[test]
+fn nftables_ipvs_tunnelled_mixed_group_has_a_service_in_each_family() {
+    // keepalived 2.2.7 (observed): `FWM 1001` and `FWM 1001 IPv6`, both with the real server
+    let c = check(
+        "
+virtual_server_group G2 {
+    2001:db8::10-12 53
+    192.0.2.30/31 53
+}
+virtual_server group G2 {
+    lb_kind TUN
+    protocol UDP
+    real_server 2001:db8:1::2 53 {
+    }
+}
+",
+    );
+    let svcs = services_with(&c.virtual_servers[0], &c, Some(1001));
+    let got: Vec<String> = svcs
+        .iter()
+        .map(|s| format!("{:?} {:?}", s.key, s.af))
+        .collect();
+    assert_eq!(got, ["Fwmark(1001) Inet", "Fwmark(1001) Inet6"]);
 }
