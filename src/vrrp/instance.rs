@@ -171,6 +171,22 @@ pub struct Link {
     /// With a VMAC (§5.13) `ifindex`/`ifname`/`mac` are the VMAC's; adverts use this
     /// (index, name) instead when they go out of the base interface (`vmac_xmit_base`).
     pub xmit: Option<(u32, String)>,
+    /// VMACs carrying the instance's addresses of one family on one interface
+    /// (`use_vmac_addr`, a VIP's `use_vmac`); their indexes are looked up by name, so a
+    /// recreated one is found again.
+    pub addr_vmacs: Vec<AddrVmac>,
+    /// `use_ipvlan`: the VIPs stay on the base interface, adverts use the ipvlan (observed
+    /// with keepalived 2.2.7).
+    pub vips_on_base: bool,
+}
+
+/// A VMAC for addresses (see [`Link::addr_vmacs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddrVmac {
+    pub base: String,
+    pub ipv6: bool,
+    pub name: String,
+    pub mac: [u8; 6],
 }
 
 impl Link {
@@ -186,8 +202,8 @@ impl Link {
     }
 }
 
-/// The reload identity of an instance (§0.11): VRID, family, interface (with the VMAC
-/// settings appended), unicast flag and source, multicast group.
+/// The reload identity of an instance (§0.11): VRID, family, interface (with the VMAC and
+/// ipvlan settings appended), unicast flag and source, multicast group.
 pub type Identity = (u8, bool, String, Option<IpAddr>, Option<IpAddr>);
 
 /// One instance at run time.
@@ -257,6 +273,9 @@ pub fn identity(c: &model::Instance, g: &Globals) -> Identity {
             super::vmac::mac_for(c),
             c.vmac_xmit_base
         );
+    }
+    if let Some(v) = &c.ipvlan {
+        let _ = write!(ifname, " ipvlan {v:?}");
     }
     (
         c.vrid.unwrap_or(0),
@@ -570,7 +589,7 @@ impl Instance {
             .vips
             .iter()
             .chain(self.cfg.evips.iter())
-            .filter_map(|a| addr_spec(a, Some(self.link.ifindex), ifindex_of, true))
+            .filter_map(|a| self.vip_spec(a, &map))
             .collect();
         let routes = self
             .cfg
@@ -580,6 +599,56 @@ impl Instance {
             .collect();
         let rules = self.cfg.vrules.iter().map(rule_spec).collect();
         (addrs, routes, rules)
+    }
+
+    /// Where a VIP/eVIP goes: its VMAC for addresses when it has one (`use_vmac_addr`), else
+    /// its `dev`, else the instance's interface (its VMAC), or with `use_ipvlan` the base.
+    fn vip_spec(&self, a: &ModelAddr, map: &HashMap<String, u32>) -> Option<AddrSpec> {
+        let v6 = a.addr.is_ipv6();
+        let vmac_of = |base: &str| {
+            self.link
+                .addr_vmacs
+                .iter()
+                .find(|v| v.base == base && v.ipv6 == v6)
+                .and_then(|v| map.get(&v.name).copied())
+        };
+        let own = self.cfg.interface.as_deref();
+        let default_if = own.and_then(vmac_of).or_else(|| {
+            if self.link.vips_on_base {
+                own.and_then(|n| map.get(n).copied())
+            } else {
+                Some(self.link.ifindex)
+            }
+        });
+        let ifindex_of = |n: &str| vmac_of(n).or_else(|| map.get(n).copied());
+        addr_spec(a, default_if, &ifindex_of, true)
+    }
+
+    /// The instance interface now has index `ifindex` (its VMAC was recreated).
+    pub fn relink(&mut self, ifindex: u32) {
+        self.link.ifindex = ifindex;
+        self.key = sock_key(&self.cfg, &self.link, &self.globals);
+    }
+
+    /// A VMAC carrying addresses of ours came back (recreated): while MASTER, put the
+    /// addresses that live on it back and announce them.
+    pub fn addr_vmac_back(&mut self, name: &str, io: &mut Vec<Io>) {
+        if !self.vips_set
+            || self.machine.state() != State::Master
+            || !self.link.addr_vmacs.iter().any(|v| v.name == name)
+        {
+            return;
+        }
+        let Some(ifindex) = self.ifmap.borrow().get(name).copied() else {
+            return;
+        };
+        let (addrs, _, _) = self.host_specs();
+        let back: Vec<AddrSpec> = addrs.into_iter().filter(|s| s.ifindex == ifindex).collect();
+        if back.is_empty() {
+            return;
+        }
+        io.extend(back.into_iter().map(Io::AddAddr));
+        self.garp(self.cfg.garp_master_repeat, io);
     }
 
     fn add_vips(&mut self, io: &mut Vec<Io>) {
@@ -614,26 +683,55 @@ impl Instance {
         self.vips_set = false;
     }
 
+    /// GARP / unsolicited NA for the VIPs and eVIPs on the instance's interface, its VMACs
+    /// for addresses and (ipvlan) its base, one job per interface with its own MAC.
     fn garp(&self, repeat: u32, io: &mut Vec<Io>) {
         if repeat == 0 {
             return;
         }
-        let addrs: Vec<IpAddr> = self
+        let map = self.ifmap.borrow();
+        let base = self
             .cfg
-            .vips
-            .iter()
-            .chain(self.cfg.evips.iter())
-            .filter(|a| a.dev.is_none() || a.dev.as_deref() == Some(self.link.ifname.as_str()))
-            .map(|a| a.addr)
-            .collect();
-        io.push(Io::Garp {
-            iname: self.cfg.name.clone(),
-            ifindex: self.link.ifindex,
-            ifname: self.link.ifname.clone(),
-            mac: self.link.mac,
-            addrs,
-            repeat,
-        });
+            .interface
+            .as_deref()
+            .and_then(|n| map.get(n).map(|i| (*i, n)));
+        let mut jobs: Vec<(u32, String, [u8; 6], Vec<IpAddr>)> = Vec::new();
+        for a in self.cfg.vips.iter().chain(self.cfg.evips.iter()) {
+            let Some(s) = self.vip_spec(a, &map) else {
+                continue;
+            };
+            let target = if s.ifindex == self.link.ifindex {
+                Some((self.link.ifname.clone(), self.link.mac))
+            } else if let Some(v) = self
+                .link
+                .addr_vmacs
+                .iter()
+                .find(|v| map.get(&v.name) == Some(&s.ifindex))
+            {
+                Some((v.name.clone(), v.mac))
+            } else {
+                // An ipvlan shares its base's MAC.
+                base.filter(|b| self.link.vips_on_base && b.0 == s.ifindex)
+                    .map(|b| (b.1.to_owned(), self.link.mac))
+            };
+            let Some((ifname, mac)) = target else {
+                continue;
+            };
+            match jobs.iter_mut().find(|j| j.0 == s.ifindex) {
+                Some(j) => j.3.push(a.addr),
+                None => jobs.push((s.ifindex, ifname, mac, vec![a.addr])),
+            }
+        }
+        for (ifindex, ifname, mac, addrs) in jobs {
+            io.push(Io::Garp {
+                iname: self.cfg.name.clone(),
+                ifindex,
+                ifname,
+                mac,
+                addrs,
+                repeat,
+            });
+        }
     }
 
     /// Handles one received packet addressed to this instance's VRID (§5.4).
@@ -781,9 +879,7 @@ impl Instance {
             .collect();
         let mut specs = Vec::new();
         for a in lost {
-            let map = self.ifmap.borrow();
-            let ifindex_of = |n: &str| map.get(n).copied();
-            if let Some(s) = addr_spec(a, Some(self.link.ifindex), &ifindex_of, true) {
+            if let Some(s) = self.vip_spec(a, &self.ifmap.borrow()) {
                 if s.ifindex == ifindex {
                     specs.push(s);
                 }

@@ -21,8 +21,8 @@ use tracing::info;
 use super::arp::PacketSocket;
 use super::garp::{GarpJob, GarpSender, Spacing};
 use super::instance::{
-    addr_spec, identity, route_spec, rule_spec, track_change, Globals, Identity, Instance, Io,
-    Link, SockKey,
+    addr_spec, identity, route_spec, rule_spec, track_change, AddrVmac, Globals, Identity,
+    Instance, Io, Link, SockKey,
 };
 use super::machine::{self, Input, State};
 use super::packet::{self, Received};
@@ -52,7 +52,9 @@ struct Running {
     nl: Netlink,
     tasks: Vec<JoinHandle<()>>,
     io_task: JoinHandle<()>,
-    vmacs: vmac::Vmacs,
+    /// Shared with the monitor task, which recreates VMACs deleted by hand; an async mutex
+    /// because creating one awaits netlink.
+    vmacs: SharedVmacs,
     /// `vrrp_garp_interval` / `vrrp_gna_interval`, read by the GARP sender.
     spacing: Rc<RefCell<Spacing>>,
 }
@@ -105,7 +107,7 @@ impl Shared {
                         iname,
                     },
                     Err(e) => {
-                        info!("({iname}) Unable to send advert to {dst}: {e}");
+                        log_send_error(&iname, &e);
                         continue;
                     }
                     Ok(_) => continue,
@@ -118,7 +120,20 @@ impl Shared {
     }
 }
 
+/// keepalived's wording: `(VI_1): send advert error 19 (No such device)`.
+fn log_send_error(iname: &str, e: &std::io::Error) {
+    match e.raw_os_error() {
+        Some(n) => info!(
+            "({iname}): send advert error {n} ({})",
+            nix::errno::Errno::from_raw(n).desc()
+        ),
+        None => info!("({iname}): send advert error ({e})"),
+    }
+}
+
 type Statics = (Vec<AddrSpec>, Vec<net::RouteSpec>, Vec<RuleSpec>);
+
+type SharedVmacs = Rc<tokio::sync::Mutex<vmac::Vmacs>>;
 
 /// The state of every instance and the sockets they use.
 pub struct Engine {
@@ -359,6 +374,20 @@ impl Engine {
                 self.settle_group(g, io);
             }
         }
+    }
+
+    /// Whether an instance or sync group uses the link (its interface, a tracked one, a VMAC
+    /// for its addresses).
+    fn uses_link(&self, ifindex: u32, name: &str) -> bool {
+        self.instances.iter().any(|i| {
+            i.link.ifindex == ifindex
+                || i.link.xmit_ifindex() == ifindex
+                || i.cfg.track_interfaces.iter().any(|t| t.name == name)
+                || i.link.addr_vmacs.iter().any(|v| v.name == name)
+        }) || self
+            .groups
+            .iter()
+            .any(|x| x.track.iter().any(|t| t.name == name))
     }
 
     fn on_address_added(&mut self, ifindex: u32, addr: IpAddr, io: &mut Vec<Io>) {
@@ -607,15 +636,19 @@ impl Host {
     fn link_for(&self, c: &model::Instance) -> Option<Link> {
         let name = c.interface.as_deref()?;
         let base = self.links.iter().find(|l| l.name == name)?;
+        let find = |p: &vmac::Plan| self.links.iter().find(|l| l.name == p.name);
         // With a VMAC the instance lives on it; adverts use the base when `xmit_base`, and
-        // the IPv4 source is the base's address (the VMAC has none, §5.13).
-        let vmac = self.vmacs.iter().find(|p| p.iname == c.name).and_then(|p| {
-            let l = self.links.iter().find(|l| l.name == p.name)?;
-            Some((l, p.xmit_base))
-        });
-        let l = vmac.map_or(base, |v| v.0);
-        let src_if = match vmac {
-            Some((v, false)) if c.family == model::Family::V6 => v.ifindex,
+        // the IPv4 source is the base's address (the VMAC has none, §5.13). An ipvlan has
+        // its own address, the source of the adverts it carries.
+        let own = self
+            .vmacs
+            .iter()
+            .find(|p| p.iname == c.name && !p.for_addrs)
+            .and_then(|p| Some((find(p)?, p)));
+        let l = own.map_or(base, |v| v.0);
+        let src_if = match own {
+            Some((v, p)) if matches!(p.kind, vmac::Kind::Ipvlan { .. }) => v.ifindex,
+            Some((v, p)) if !p.xmit_base && c.family == model::Family::V6 => v.ifindex,
             _ => base.ifindex,
         };
         let mine: Vec<AddrInfo> = self
@@ -628,15 +661,28 @@ impl Host {
             model::Family::V4 => net::addr::primary_ipv4(&mine).map(IpAddr::V4),
             model::Family::V6 => net::addr::link_local_ipv6(&mine).map(IpAddr::V6),
         });
+        let addr_vmacs = self
+            .vmacs
+            .iter()
+            .filter(|p| p.iname == c.name && p.for_addrs)
+            .map(|p| AddrVmac {
+                base: p.base.clone(),
+                ipv6: p.ipv6,
+                name: p.name.clone(),
+                mac: p.mac,
+            })
+            .collect();
         Some(Link {
             ifindex: l.ifindex,
             ifname: l.name.clone(),
             mac: l.mac.unwrap_or([0; 6]),
             up: l.is_up(),
             src,
-            xmit: vmac
-                .filter(|v| v.1)
+            xmit: own
+                .filter(|v| v.1.xmit_base)
                 .map(|_| (base.ifindex, base.name.clone())),
+            addr_vmacs,
+            vips_on_base: own.is_some_and(|v| matches!(v.1.kind, vmac::Kind::Ipvlan { .. })),
         })
     }
 }
@@ -921,7 +967,13 @@ async fn tracking_loop(mut rx: mpsc::UnboundedReceiver<tracking::Event>, sh: Sha
     }
 }
 
-async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<LinkInfo>) {
+async fn monitor_loop(
+    mut mon: Monitor,
+    sh: Shared,
+    nl: Netlink,
+    links: Vec<LinkInfo>,
+    vmacs: SharedVmacs,
+) {
     // Link states as last reported, to replay what an overrun hid.
     let mut known: HashMap<u32, (String, bool)> = links
         .iter()
@@ -956,6 +1008,10 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<Link
             sh.submit(io);
             continue;
         }
+        if let NetEvent::LinkDeleted { ifindex, name } = &ev {
+            link_deleted(*ifindex, name, &mut mon, &mut known, &sh, &nl, &vmacs).await;
+            continue;
+        }
         {
             let mut eng = sh.engine.borrow_mut();
             match ev {
@@ -963,20 +1019,29 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<Link
                     known.insert(ifindex, (name.clone(), true));
                     eng.ifmap.borrow_mut().insert(name.clone(), ifindex);
                     eng.on_link(ifindex, &name, true, &mut io);
+                    for i in &mut eng.instances {
+                        i.addr_vmac_back(&name, &mut io);
+                    }
                 }
                 NetEvent::LinkDown { ifindex, name } => {
                     known.insert(ifindex, (name.clone(), false));
-                    eng.on_link(ifindex, &name, false, &mut io);
-                }
-                NetEvent::LinkDeleted { ifindex, name } => {
-                    known.remove(&ifindex);
                     eng.on_link(ifindex, &name, false, &mut io);
                 }
                 NetEvent::AddressAdded { ifindex, addr, .. } => {
                     eng.on_address_added(ifindex, addr, &mut io);
                 }
                 NetEvent::AddressRemoved { ifindex, addr, .. } => {
-                    eng.on_address_removed(ifindex, addr, &mut io);
+                    // A VMAC for addresses going away (down, deleted) takes them along;
+                    // they come back with it (`addr_vmac_back`), not onto a dying link.
+                    let dying = known.get(&ifindex).is_some_and(|k| {
+                        !k.1 && eng
+                            .instances
+                            .iter()
+                            .any(|i| i.link.addr_vmacs.iter().any(|v| v.name == k.0))
+                    });
+                    if !dying {
+                        eng.on_address_removed(ifindex, addr, &mut io);
+                    }
                 }
                 NetEvent::RouteRemoved(r) => {
                     for i in &mut eng.instances {
@@ -988,6 +1053,52 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<Link
         }
         sh.submit(io);
     }
+}
+
+/// A link went away (§5.10): instances on it fault (unless its down was already seen); a
+/// VMAC or ipvlan of ours is created again, as keepalived does, and the instances on it
+/// move to the new index (the kernel's up event then clears their fault).
+async fn link_deleted(
+    ifindex: u32,
+    name: &str,
+    mon: &mut Monitor,
+    known: &mut HashMap<u32, (String, bool)>,
+    sh: &Shared,
+    nl: &Netlink,
+    vmacs: &SharedVmacs,
+) {
+    let was_up = known.remove(&ifindex).map_or(true, |k| k.1);
+    let ours = vmacs.lock().await.ours_at(name, ifindex).is_some();
+    let mut io = Vec::new();
+    {
+        let mut eng = sh.engine.borrow_mut();
+        if was_up {
+            eng.on_link(ifindex, name, false, &mut io);
+        }
+        if ours || crate::log::detail() > 0 || eng.uses_link(ifindex, name) {
+            info!("Interface {name} deleted");
+        }
+    }
+    sh.submit(io);
+    if !ours {
+        return;
+    }
+    let Some(new) = vmacs.lock().await.recreate(nl, name).await else {
+        return;
+    };
+    // The queued events of the new link start from down: only its coming up is news.
+    mon.assume_down(new);
+    known.insert(new, (name.to_owned(), false));
+    {
+        let eng = sh.engine.borrow();
+        eng.ifmap.borrow_mut().insert(name.to_owned(), new);
+    }
+    for i in &mut sh.engine.borrow_mut().instances {
+        if i.link.ifindex == ifindex {
+            i.relink(new);
+        }
+    }
+    wire_sockets(sh);
 }
 
 async fn io_loop(mut rx: mpsc::UnboundedReceiver<Io>, nl: Netlink, mut garp: Option<GarpSender>) {
@@ -1005,7 +1116,7 @@ async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>) {
             iname,
         } => {
             if let Err(e) = sock.send_to(&pkt, dst).await {
-                info!("({iname}) Unable to send advert to {dst}: {e}");
+                log_send_error(&iname, &e);
             }
         }
         Io::AddAddr(a) => {
@@ -1088,6 +1199,7 @@ impl Service for VrrpService {
         host_with_vmacs(&nl, c, &mut vmacs).await?;
         let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
         let h = host_with_vmacs(&nl, c, &mut vmacs).await?;
+        let vmacs = Rc::new(tokio::sync::Mutex::new(vmacs));
         mon.seed(&h.links);
         let spacing = Rc::new(RefCell::new(spacing_of(c)));
         let garp = match PacketSocket::sender() {
@@ -1151,7 +1263,13 @@ impl Service for VrrpService {
         sh.submit(io);
         let mut tasks = vec![
             tokio::task::spawn_local(timer_loop(sh.clone())),
-            tokio::task::spawn_local(monitor_loop(mon, sh.clone(), nl.clone(), h.links.clone())),
+            tokio::task::spawn_local(monitor_loop(
+                mon,
+                sh.clone(),
+                nl.clone(),
+                h.links.clone(),
+                vmacs.clone(),
+            )),
             tokio::task::spawn_local(tracking_loop(track_rx, sh.clone())),
         ];
         if let Some(addr) = c.global.metrics_address {
@@ -1205,7 +1323,7 @@ impl Service for VrrpService {
         if let Some(why) = &c.vrrp.fatal {
             return Err(ServiceError::config(why.clone()));
         }
-        let h = host_with_vmacs(&run.nl, c, &mut run.vmacs).await?;
+        let h = host_with_vmacs(&run.nl, c, &mut *run.vmacs.lock().await).await?;
         *run.spacing.borrow_mut() = spacing_of(c);
         super::alerts::install(c);
         let globals = globals_of(c);
@@ -1440,8 +1558,7 @@ impl Service for VrrpService {
         run.io_task.abort();
         super::alerts::finish().await;
         // VMACs go last, after the VIPs on them (§2.3).
-        let mut vmacs = run.vmacs;
-        vmacs.remove_unused(&run.nl, &[]).await;
+        run.vmacs.lock().await.remove_unused(&run.nl, &[]).await;
     }
 
     fn data_dump(&self) -> String {
