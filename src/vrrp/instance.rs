@@ -605,11 +605,12 @@ impl Instance {
     /// its `dev`, else the instance's interface (its VMAC), or with `use_ipvlan` the base.
     fn vip_spec(&self, a: &ModelAddr, map: &HashMap<String, u32>) -> Option<AddrSpec> {
         let v6 = a.addr.is_ipv6();
+        let needs = super::vmac::addr_needs_vmac(&self.cfg, a);
         let vmac_of = |base: &str| {
             self.link
                 .addr_vmacs
                 .iter()
-                .find(|v| v.base == base && v.ipv6 == v6)
+                .find(|v| needs && v.base == base && v.ipv6 == v6)
                 .and_then(|v| map.get(&v.name).copied())
         };
         let own = self.cfg.interface.as_deref();

@@ -106,7 +106,7 @@ fn ipvlan_addr(text: &str) -> Option<(IpAddr, u8)> {
 /// Whether address `a` of instance `i` needs a VMAC of its own: with `use_vmac_addr` when
 /// its interface or family is not the instance's, or when the address says `use_vmac`
 /// (unless it would go on the instance's own VMAC anyway).
-fn addr_needs_vmac(i: &model::Instance, a: &AddressSpec) -> bool {
+pub fn addr_needs_vmac(i: &model::Instance, a: &AddressSpec) -> bool {
     let v6 = i.family == model::Family::V6;
     let own_if = a.dev.is_none() || a.dev == i.interface;
     let own = own_if && a.addr.is_ipv6() == v6;
@@ -213,6 +213,8 @@ pub fn plans(c: &Config) -> Vec<Plan> {
 #[derive(Debug, Clone)]
 struct Entry {
     ifindex: u32,
+    /// Creation order: removal follows it, as keepalived's.
+    seq: u64,
     /// Created by us (deleted at shutdown; recreated when someone else deletes it).
     ours: bool,
     plan: Plan,
@@ -222,6 +224,7 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Vmacs {
     links: HashMap<String, Entry>,
+    next_seq: u64,
     /// Base name → original (arp_ignore, arp_filter).
     saved: HashMap<String, (String, String)>,
 }
@@ -314,10 +317,12 @@ impl Vmacs {
                     info!("{}: Failed to add interface address to {}", p.iname, p.name);
                 }
             }
+            self.next_seq += 1;
             self.links.insert(
                 p.name.clone(),
                 Entry {
                     ifindex: idx,
+                    seq: self.next_seq,
                     ours: !existed,
                     plan: p.clone(),
                 },
@@ -402,12 +407,14 @@ impl Vmacs {
     /// Deletes the VMACs we created that are not in `keep` (all at shutdown) and restores the
     /// base interfaces that no longer carry one of our VMACs.
     pub async fn remove_unused(&mut self, nl: &Netlink, keep: &[Plan]) {
-        let gone: Vec<String> = self
+        let mut gone: Vec<(u64, String)> = self
             .links
-            .keys()
-            .filter(|n| !keep.iter().any(|p| &p.name == *n))
-            .cloned()
+            .iter()
+            .filter(|(n, _)| !keep.iter().any(|p| &p.name == *n))
+            .map(|(n, e)| (e.seq, n.clone()))
             .collect();
+        gone.sort();
+        let gone = gone.into_iter().map(|g| g.1);
         for name in gone {
             let Some(e) = self.links.remove(&name) else {
                 continue;
