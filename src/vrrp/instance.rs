@@ -937,6 +937,7 @@ impl Instance {
     pub fn unchanged_by(&self, new: &model::Instance, link: &Link) -> bool {
         self.cfg == *new
             && self.link.mac == link.mac
+            && self.link.addr_vmacs == link.addr_vmacs
             && link.src.map_or(true, |s| self.link.src == Some(s))
     }
 
@@ -947,6 +948,7 @@ impl Instance {
         if self.vips_set {
             let (oa, or, ol) = self.host_specs();
             let old_cfg = std::mem::replace(&mut self.cfg, new);
+            self.link.addr_vmacs = link.addr_vmacs;
             let (na, nr, nl) = self.host_specs();
             io.extend(ol.into_iter().filter(|r| !nl.contains(r)).map(Io::DelRule));
             io.extend(or.into_iter().filter(|r| !nr.contains(r)).map(Io::DelRoute));
@@ -954,6 +956,7 @@ impl Instance {
             drop(old_cfg);
         } else {
             self.cfg = new;
+            self.link.addr_vmacs = link.addr_vmacs;
         }
         self.link.mac = link.mac;
         if link.src.is_some() {

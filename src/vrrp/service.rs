@@ -725,6 +725,14 @@ fn build(
         info!("({}) Unknown interface!", c.name);
         return None;
     };
+    let no_addr = c.ipvlan.as_ref().is_some_and(|p| p.addr.is_none());
+    if no_addr && c.src_ip.is_none() && c.family == model::Family::V4 {
+        // Without an address the ipvlan gives no advert source: FAULT (as keepalived).
+        info!(
+            "({}) IPv4 ipvlan requires a source ip address to be configured. setting instance to fault state",
+            c.name
+        );
+    }
     let up = |n: &str| h.up(n);
     Some(Instance::new(
         c.clone(),

@@ -507,4 +507,73 @@ mod tests {
         assert_eq!(p[1].name, "vrrp6.51");
         assert!(p[1].xmit_base, "unicast forces vmac_xmit_base");
     }
+
+    #[test]
+    fn addr_vmacs_per_interface_and_family() {
+        use crate::config::model::addr::AddressSpec;
+        let mut c = Config::default();
+        let mut i = inst(51, false, None);
+        i.use_vmac_addr = true;
+        let mut on_eth1 = AddressSpec::new("198.51.100.100".parse().unwrap(), 32);
+        on_eth1.dev = Some("eth1".into());
+        i.vips
+            .push(AddressSpec::new("192.0.2.100".parse().unwrap(), 32));
+        i.vips.push(on_eth1.clone());
+        let mut second = on_eth1;
+        second.addr = "198.51.100.101".parse().unwrap();
+        i.vips.push(second);
+        i.evips
+            .push(AddressSpec::new("2001:db8::100".parse().unwrap(), 128));
+        c.vrrp.instances.push(i);
+        let p = plans(&c);
+        let got: Vec<(&str, &str, bool, bool)> = p
+            .iter()
+            .map(|p| (p.name.as_str(), p.base.as_str(), p.ipv6, p.for_addrs))
+            .collect();
+        // Observed with 2.2.7: vrrp.51 (instance), vrrp1.51 on eth1, vrrp6.51 for IPv6.
+        assert_eq!(
+            got,
+            [
+                ("vrrp.51", "eth0", false, false),
+                ("vrrp1.51", "eth1", false, true),
+                ("vrrp6.51", "eth0", true, true),
+            ]
+        );
+        assert_eq!(p[2].mac, [0, 0, 0x5e, 0, 2, 51]);
+        assert!(!p[0].other_family, "the IPv6 eVIP has its own VMAC");
+        // Without use_vmac the first address VMAC takes the plain name.
+        c.vrrp.instances[0].vmac = None;
+        c.global.vmac_addr_prefix = Some("vx".into());
+        let names: Vec<String> = plans(&c).into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["vx.51", "vx6.51"]);
+    }
+
+    #[test]
+    fn ipvlan_plan() {
+        let mut c = Config::default();
+        let mut i = inst(51, false, None);
+        i.vmac = None;
+        i.ipvlan = Some(model::Ipvlan {
+            ifname: None,
+            addr: Some("192.0.2.11/24".into()),
+            mode: Some(model::IpvlanMode::Private),
+        });
+        c.vrrp.instances.push(i);
+        let p = plans(&c);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].name, "vrrp.51");
+        assert_eq!(
+            p[0].kind,
+            Kind::Ipvlan {
+                mode: model::IpvlanMode::Private,
+                addr: Some(("192.0.2.11".parse().unwrap(), 24)),
+            }
+        );
+        assert!(!p[0].xmit_base);
+        assert_eq!(
+            ipvlan_addr("2001:db8::5"),
+            Some(("2001:db8::5".parse().unwrap(), 128))
+        );
+        assert_eq!(ipvlan_addr("192.0.2.1/33"), None);
+    }
 }
