@@ -201,6 +201,52 @@ fn vmac_addr(real: bool) {
         ),
         "{log}"
     );
+    // The VMAC for eth1 deleted by hand: ours makes it again and puts its VIP back, without
+    // a state change; keepalived 2.2.7 faults the instance and leaves it gone (README).
+    lan.must(0, &["ip", "link", "del", "vrrp1.51"]);
+    if real {
+        assert!(
+            wait_until(5, || in_order(
+                &d.log(),
+                &[
+                    "Netlink reports vrrp1.51 down",
+                    "(VI_1) Entering FAULT STATE",
+                    "Interface vrrp1.51 deleted",
+                ]
+            )),
+            "{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(link_details(&lan, 0, "vrrp1.51").is_none(), "{}", d.log());
+    } else {
+        let back = || has_addr_on(&lan, 0, "vrrp1.51", "198.51.100.100");
+        assert!(wait_until(5, back), "{}", d.log());
+        assert_eq!(
+            link_details(&lan, 0, "vrrp1.51").map(|l| l.0).as_deref(),
+            Some(VMAC4)
+        );
+        assert!(has_addr_on(&lan, 0, "vrrp.51", VIP), "{}", d.log());
+        assert_eq!(
+            arp_answers_on(&lan, 2, "eth1", "198.51.100.100"),
+            [VMAC4],
+            "{}",
+            d.log()
+        );
+        let log = d.log();
+        assert!(!log.contains("FAULT"), "{log}");
+        assert!(
+            in_order(
+                &log,
+                &[
+                    "Interface vrrp1.51 deleted",
+                    "(VI_1): Success creating VMAC interface vrrp1.51",
+                    "(VI_1) Sending/queueing gratuitous ARPs on vrrp1.51 for 198.51.100.100",
+                ]
+            ),
+            "{log}"
+        );
+    }
     d.stop();
     for (name, ..) in want {
         assert!(link_details(&lan, 0, name).is_none(), "{name}\n{}", d.log());

@@ -649,7 +649,7 @@ impl Instance {
             return;
         }
         io.extend(back.into_iter().map(Io::AddAddr));
-        self.garp(self.cfg.garp_master_repeat, io);
+        self.garp_on(self.cfg.garp_master_repeat, Some(ifindex), io);
     }
 
     fn add_vips(&mut self, io: &mut Vec<Io>) {
@@ -687,6 +687,11 @@ impl Instance {
     /// GARP / unsolicited NA for the VIPs and eVIPs on the instance's interface, its VMACs
     /// for addresses and (ipvlan) its base, one job per interface with its own MAC.
     fn garp(&self, repeat: u32, io: &mut Vec<Io>) {
+        self.garp_on(repeat, None, io);
+    }
+
+    /// [`Self::garp`], for the addresses on interface `only` when given.
+    fn garp_on(&self, repeat: u32, only: Option<u32>, io: &mut Vec<Io>) {
         if repeat == 0 {
             return;
         }
@@ -698,7 +703,10 @@ impl Instance {
             .and_then(|n| map.get(n).map(|i| (*i, n)));
         let mut jobs: Vec<(u32, String, [u8; 6], Vec<IpAddr>)> = Vec::new();
         for a in self.cfg.vips.iter().chain(self.cfg.evips.iter()) {
-            let Some(s) = self.vip_spec(a, &map) else {
+            let Some(s) = self
+                .vip_spec(a, &map)
+                .filter(|s| only.is_none_or(|o| o == s.ifindex))
+            else {
                 continue;
             };
             let target = if s.ifindex == self.link.ifindex {

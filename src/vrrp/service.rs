@@ -992,9 +992,13 @@ async fn monitor_loop(
         if ev == NetEvent::Overrun {
             // ENOBUFS: events were lost. Re-read links and addresses and converge on them.
             info!("Netlink monitor overrun - events lost, resynchronising");
+            let mut lost = Vec::new();
             match host(&nl).await {
                 Ok(h) => {
                     mon.seed(&h.links);
+                    // VMACs of ours deleted unseen are made again (below) as on a deletion.
+                    lost = vmacs.lock().await.ours();
+                    lost.retain(|(_, i)| !h.links.iter().any(|l| l.ifindex == *i));
                     // Both families read, or no route is judged missing.
                     let routes = match (nl.routes(false).await, nl.routes(true).await) {
                         (Ok(mut v4), Ok(v6)) => {
@@ -1014,6 +1018,11 @@ async fn monitor_loop(
                 Err(e) => info!("Netlink resynchronisation failed: {e:?}"),
             }
             sh.submit(io);
+            for (name, idx) in lost {
+                // resync already reported the old link down: known no longer has it.
+                known.insert(idx, (name.clone(), false));
+                link_deleted(idx, &name, &mut mon, &mut known, &sh, &nl, &vmacs).await;
+            }
             continue;
         }
         if let NetEvent::LinkDeleted { ifindex, name } = &ev {

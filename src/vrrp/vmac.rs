@@ -389,6 +389,15 @@ impl Vmacs {
             .map(|e| &e.plan)
     }
 
+    /// The (name, index) of every VMAC we created.
+    pub fn ours(&self) -> Vec<(String, u32)> {
+        self.links
+            .iter()
+            .filter(|(_, e)| e.ours)
+            .map(|(n, e)| (n.clone(), e.ifindex))
+            .collect()
+    }
+
     /// A VMAC we created was deleted by someone else: make it again as at start (MAC,
     /// sysctls, up, ipvlan address). Returns its new index.
     pub async fn recreate(&mut self, nl: &Netlink, name: &str) -> Option<u32> {
