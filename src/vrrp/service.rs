@@ -725,13 +725,21 @@ fn build(
         info!("({}) Unknown interface!", c.name);
         return None;
     };
-    let no_addr = c.ipvlan.as_ref().is_some_and(|p| p.addr.is_none());
-    if no_addr && c.src_ip.is_none() && c.family == model::Family::V4 {
-        // Without an address the ipvlan gives no advert source: FAULT (as keepalived).
-        info!(
-            "({}) IPv4 ipvlan requires a source ip address to be configured. setting instance to fault state",
-            c.name
-        );
+    // Without an address of the family the ipvlan gives no advert source: FAULT (as
+    // keepalived, with its lines).
+    if let (Some(p), None) = (&c.ipvlan, c.src_ip) {
+        let v6 = |a: &str| a.split('/').next().is_some_and(|a| a.contains(':'));
+        match p.addr.as_deref() {
+            None if c.family == model::Family::V4 => info!(
+                "({}) IPv4 ipvlan requires a source ip address to be configured. setting instance to fault state",
+                c.name
+            ),
+            Some(a) if v6(a) != (c.family == model::Family::V6) => info!(
+                "({}) IPv4 ipvlan address family does not match instance. setting instance to fault state",
+                c.name
+            ),
+            _ => {}
+        }
     }
     let up = |n: &str| h.up(n);
     Some(Instance::new(
