@@ -705,7 +705,7 @@ impl Instance {
         for a in self.cfg.vips.iter().chain(self.cfg.evips.iter()) {
             let Some(s) = self
                 .vip_spec(a, &map)
-                .filter(|s| only.is_none_or(|o| o == s.ifindex))
+                .filter(|s| only.map_or(true, |o| o == s.ifindex))
             else {
                 continue;
             };
