@@ -318,6 +318,15 @@ impl Instance {
         for t in &cfg.track_interfaces {
             initial.extend(track_change(t, up_of(&t.name)));
         }
+        // keepalived tracks the VMACs of its addresses like its own interface (observed).
+        for v in &link.addr_vmacs {
+            if !up_of(&v.name) {
+                initial.push(TrackChange::Fault {
+                    cause: FaultCause::Interface(v.name.clone()),
+                    active: true,
+                });
+            }
+        }
         if link.src.is_none() {
             initial.push(TrackChange::Fault {
                 cause: FaultCause::SourceAddress,
@@ -837,6 +846,13 @@ impl Instance {
             if t.name == name && !(ifindex == self.link.ifindex && t.name == self.link.ifname) {
                 changes.extend(track_change(t, up));
             }
+        }
+        // A VMAC for addresses down faults the instance, as keepalived 2.2.7 does.
+        if self.link.addr_vmacs.iter().any(|v| v.name == name) {
+            changes.push(TrackChange::Fault {
+                cause: FaultCause::Interface(name.to_owned()),
+                active: !up,
+            });
         }
         changes.into_iter().map(Input::Track).collect()
     }

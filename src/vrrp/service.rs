@@ -338,6 +338,7 @@ impl Engine {
         let tracked = self.instances.iter().any(|i| {
             (i.link.ifindex == ifindex && !i.cfg.dont_track_primary)
                 || i.cfg.track_interfaces.iter().any(|t| t.name == name)
+                || i.link.addr_vmacs.iter().any(|v| v.name == name)
         }) || self
             .groups
             .iter()
