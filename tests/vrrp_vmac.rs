@@ -119,6 +119,71 @@ fn vmac_deleted_by_hand_comes_back_real() {
     }
 }
 
+/// The same for an IPv6 (VRRPv3) pair: ours recreates the VMAC (IPv6 MAC, addrgenmode none,
+/// the base's link-local) and the master comes back; keepalived 2.2.7 recreates it too but
+/// cannot bind its socket again (`bind for multicast failed 19`) and stays in FAULT, so the
+/// peer takes over (README: differences).
+fn deleted_vmac6(real: bool) {
+    let Some(lan) = lan_or_skip("vmac_deleted_by_hand_ipv6", 2) else {
+        return;
+    };
+    let vip6 = "2001:db8::100";
+    let extra = "  version 3\n  use_vmac\n";
+    let a = Daemon::start(&lan, 0, real, &conf(150, extra, &[&format!("{vip6}/128")]));
+    let b = Daemon::start(&lan, 1, real, &conf(100, extra, &[&format!("{vip6}/128")]));
+    let ds = [&a, &b];
+    let on = |n: usize| has_addr_on(&lan, n, "vrrp.51", vip6);
+    assert!(wait_until(12, || on(0) && !on(1)), "{}", logs(&ds));
+    lan.must(0, &["ip", "link", "del", "vrrp.51"]);
+    let master = if real { 1 } else { 0 };
+    let other = 1 - master;
+    assert!(
+        wait_until(10, || link_details(&lan, 0, "vrrp.51").is_some()
+            && on(master)
+            && !on(other)),
+        "{}",
+        logs(&ds)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(on(master) && !on(other), "{}", logs(&ds));
+    assert_eq!(
+        link_details(&lan, 0, "vrrp.51").map(|l| l.0).as_deref(),
+        Some(VMAC6)
+    );
+    let j = lan.ip_json(0, &["-d", "link", "show", "dev", "vrrp.51"]);
+    assert_eq!(j[0]["inet6_addr_gen_mode"], "none", "{j}");
+    let log = a.log();
+    let tail = after(&log, "Netlink reports vrrp.51 down");
+    assert!(
+        in_order(
+            tail,
+            &[
+                "(VI_1) Entering FAULT STATE",
+                "Interface vrrp.51 deleted",
+                "(VI_1): Success creating VMAC interface vrrp.51",
+                "Netlink reports vrrp.51 up",
+            ]
+        ),
+        "{log}"
+    );
+    if real {
+        assert!(tail.contains("bind for multicast failed 19"), "{log}");
+        assert!(!tail.contains("Entering BACKUP STATE"), "{log}");
+    }
+}
+
+#[test]
+fn vmac_deleted_by_hand_ipv6() {
+    deleted_vmac6(false);
+}
+
+#[test]
+fn vmac_deleted_by_hand_ipv6_real() {
+    if real_or_skip("vmac_deleted_by_hand_ipv6_real") {
+        deleted_vmac6(true);
+    }
+}
+
 /// `use_vmac_addr` (with `use_vmac`) and a per-address `use_vmac`: the instance's VMAC
 /// `vrrp.51` on eth0 carries 192.0.2.100; the VIP on eth1 gets `vrrp1.51` (IPv4 MAC) on
 /// eth1, the IPv6 eVIP `vrrp6.51` (IPv6 MAC, the base's link-local) on eth0; with
