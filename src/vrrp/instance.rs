@@ -1003,7 +1003,46 @@ impl Instance {
             let _ = writeln!(s, "   Master router = {addr}");
             let _ = writeln!(s, "   Master priority = {prio}");
         }
-        let _ = writeln!(s, "   Interface = {}", self.link.ifname);
+        let base = self.cfg.interface.as_deref().unwrap_or_default();
+        let on_base = if self.cfg.vmac.is_some() && self.link.ifname != base {
+            let x = self.link.xmit.is_some();
+            let up = self.link.up;
+            let _ = writeln!(
+                s,
+                "   Use VMAC, i/f name {}, is_up = {up}, xmit_base = {x}",
+                self.link.ifname
+            );
+            Some("vmac")
+        } else if let (Some(p), true) = (&self.cfg.ipvlan, self.link.vips_on_base) {
+            let addr = p
+                .addr
+                .as_deref()
+                .map_or_else(String::new, |a| format!(", i/f address = {a}"));
+            let mode = match p.mode {
+                Some(model::IpvlanMode::Private) => "private",
+                Some(model::IpvlanMode::Vepa) => "vepa",
+                _ => "bridge",
+            };
+            let _ = writeln!(
+                s,
+                "   Use IPVLAN, i/f {}, is_up = {}{addr}, type {mode}",
+                self.link.ifname, self.link.up
+            );
+            Some("ipvlan")
+        } else {
+            None
+        };
+        if self.cfg.use_vmac_addr {
+            let _ = writeln!(s, "   Use VMAC for VIPs on other interfaces");
+        }
+        match on_base {
+            Some(kind) => {
+                let _ = writeln!(s, "   Interface = {}, {kind} on {base}", self.link.ifname);
+            }
+            None => {
+                let _ = writeln!(s, "   Interface = {}", self.link.ifname);
+            }
+        }
         if let Some(src) = self.link.src {
             let _ = writeln!(s, "   Using src_ip = {src}");
         }

@@ -349,8 +349,13 @@ impl Engine {
         for idx in 0..self.instances.len() {
             let inputs = self
                 .instances
-                .get(idx)
-                .map(|i| i.on_link(ifindex, name, up))
+                .get_mut(idx)
+                .map(|i| {
+                    if i.link.ifindex == ifindex {
+                        i.link.up = up;
+                    }
+                    i.on_link(ifindex, name, up)
+                })
                 .unwrap_or_default();
             for input in inputs {
                 self.feed(idx, now, input, io);
