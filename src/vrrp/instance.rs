@@ -640,27 +640,6 @@ impl Instance {
         self.key = sock_key(&self.cfg, &self.link, &self.globals);
     }
 
-    /// A VMAC carrying addresses of ours came back (recreated): while MASTER, put the
-    /// addresses that live on it back and announce them.
-    pub fn addr_vmac_back(&mut self, name: &str, io: &mut Vec<Io>) {
-        if !self.vips_set
-            || self.machine.state() != State::Master
-            || !self.link.addr_vmacs.iter().any(|v| v.name == name)
-        {
-            return;
-        }
-        let Some(ifindex) = self.ifmap.borrow().get(name).copied() else {
-            return;
-        };
-        let (addrs, _, _) = self.host_specs();
-        let back: Vec<AddrSpec> = addrs.into_iter().filter(|s| s.ifindex == ifindex).collect();
-        if back.is_empty() {
-            return;
-        }
-        io.extend(back.into_iter().map(Io::AddAddr));
-        self.garp_on(self.cfg.garp_master_repeat, Some(ifindex), io);
-    }
-
     fn add_vips(&mut self, io: &mut Vec<Io>) {
         // keepalived logs these with -D only (observed with 2.2.7).
         if crate::log::detail() > 0 {
@@ -696,11 +675,6 @@ impl Instance {
     /// GARP / unsolicited NA for the VIPs and eVIPs on the instance's interface, its VMACs
     /// for addresses and (ipvlan) its base, one job per interface with its own MAC.
     fn garp(&self, repeat: u32, io: &mut Vec<Io>) {
-        self.garp_on(repeat, None, io);
-    }
-
-    /// [`Self::garp`], for the addresses on interface `only` when given.
-    fn garp_on(&self, repeat: u32, only: Option<u32>, io: &mut Vec<Io>) {
         if repeat == 0 {
             return;
         }
@@ -712,10 +686,7 @@ impl Instance {
             .and_then(|n| map.get(n).map(|i| (*i, n)));
         let mut jobs: Vec<(u32, String, [u8; 6], Vec<IpAddr>)> = Vec::new();
         for a in self.cfg.vips.iter().chain(self.cfg.evips.iter()) {
-            let Some(s) = self
-                .vip_spec(a, &map)
-                .filter(|s| only.map_or(true, |o| o == s.ifindex))
-            else {
+            let Some(s) = self.vip_spec(a, &map) else {
                 continue;
             };
             let target = if s.ifindex == self.link.ifindex {

@@ -1050,9 +1050,6 @@ async fn monitor_loop(
                     known.insert(ifindex, (name.clone(), true));
                     eng.ifmap.borrow_mut().insert(name.clone(), ifindex);
                     eng.on_link(ifindex, &name, true, &mut io);
-                    for i in &mut eng.instances {
-                        i.addr_vmac_back(&name, &mut io);
-                    }
                 }
                 NetEvent::LinkDown { ifindex, name } => {
                     known.insert(ifindex, (name.clone(), false));
@@ -1062,17 +1059,7 @@ async fn monitor_loop(
                     eng.on_address_added(ifindex, addr, &mut io);
                 }
                 NetEvent::AddressRemoved { ifindex, addr, .. } => {
-                    // A VMAC for addresses going away (down, deleted) takes them along;
-                    // they come back with it (`addr_vmac_back`), not onto a dying link.
-                    let dying = known.get(&ifindex).is_some_and(|k| {
-                        !k.1 && eng
-                            .instances
-                            .iter()
-                            .any(|i| i.link.addr_vmacs.iter().any(|v| v.name == k.0))
-                    });
-                    if !dying {
-                        eng.on_address_removed(ifindex, addr, &mut io);
-                    }
+                    eng.on_address_removed(ifindex, addr, &mut io);
                 }
                 NetEvent::RouteRemoved(r) => {
                     for i in &mut eng.instances {
