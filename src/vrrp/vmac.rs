@@ -48,6 +48,8 @@ pub struct Plan {
     /// VIP's `use_vmac`) rather than being the instance's own interface.
     pub for_addrs: bool,
     pub kind: Kind,
+    /// keepalived's warnings about the addresses it carries, logged when it is created.
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -170,6 +172,7 @@ pub fn plans(c: &Config) -> Vec<Plan> {
             other_family,
             for_addrs: false,
             kind,
+            notes: Vec::new(),
         });
     }
     let addr_prefix = c.global.vmac_addr_prefix.as_deref().unwrap_or("vrrp");
@@ -178,15 +181,35 @@ pub fn plans(c: &Config) -> Vec<Plan> {
             continue;
         };
         for a in i.vips.iter().chain(i.evips.iter()) {
+            let own_if = a.dev.is_none() || a.dev.as_ref() == Some(own);
+            let own_vmac = own_if && a.addr.is_ipv6() == (i.family == model::Family::V6);
+            // keepalived 2.2.7's warnings (observed); its own VMAC then keeps the address.
+            let note = match (a.use_vmac, i.use_vmac_addr, own_vmac) {
+                (true, _, true) if i.vmac.is_some() => Some(format!(
+                    "({}) use_vmac specified for VIP/eVIP {} and vrrp instance",
+                    i.name, a.addr
+                )),
+                (true, true, false) => Some(format!(
+                    "({}) use_vmac_addr specified and use_vmac specified for VIP/eVIP {}",
+                    i.name, a.addr
+                )),
+                _ => None,
+            };
             if !addr_needs_vmac(i, a) {
+                if let Some(n) = note {
+                    if let Some(p) = out.iter_mut().find(|p| p.iname == i.name && !p.for_addrs) {
+                        p.notes.push(n);
+                    }
+                }
                 continue;
             }
             let base = a.dev.clone().unwrap_or_else(|| own.clone());
             let v6 = a.addr.is_ipv6();
             let dup = out
-                .iter()
-                .any(|p| p.for_addrs && p.iname == i.name && p.base == base && p.ipv6 == v6);
-            if dup {
+                .iter_mut()
+                .find(|p| p.for_addrs && p.iname == i.name && p.base == base && p.ipv6 == v6);
+            if let Some(p) = dup {
+                p.notes.extend(note);
                 continue;
             }
             let taken = |n: &str| out.iter().any(|p| p.name == n);
@@ -203,6 +226,7 @@ pub fn plans(c: &Config) -> Vec<Plan> {
                 other_family: false,
                 for_addrs: true,
                 kind: Kind::Macvlan,
+                notes: note.into_iter().collect(),
             });
         }
     }
@@ -244,6 +268,9 @@ impl Vmacs {
                     ok.push(p.clone());
                     continue;
                 }
+            }
+            for n in &p.notes {
+                info!("{n}");
             }
             let kind = if p.is_ipvlan() { "ipvlan" } else { "macvlan" };
             let existed = links.iter().any(|l| {
@@ -555,6 +582,14 @@ mod tests {
         c.global.vmac_addr_prefix = Some("vx".into());
         let names: Vec<String> = plans(&c).into_iter().map(|p| p.name).collect();
         assert_eq!(names, ["vx.51", "vx6.51"]);
+        // keepalived's warning for a use_vmac that use_vmac_addr makes redundant.
+        c.vrrp.instances[0].vips[1].use_vmac = true;
+        let p = plans(&c);
+        assert_eq!(
+            p[0].notes,
+            ["(VI) use_vmac_addr specified and use_vmac specified for VIP/eVIP 198.51.100.100"]
+        );
+        assert!(p[1].notes.is_empty());
     }
 
     #[test]
