@@ -523,3 +523,55 @@ fn ipvlan_pair_in_vm() {
         );
     }
 }
+
+/// `use_ipvlan` on this machine's kernel: without ipvlan support (CONFIG_IPVLAN unset, as
+/// here) the ipvlan cannot be made and the instance stays in FAULT, so the peer is master;
+/// with it, the instance runs on its ipvlan. Ours and 2.2.7 alike.
+fn ipvlan_host(real: bool) {
+    let Some(lan) = lan_or_skip("ipvlan_on_this_kernel", 2) else {
+        return;
+    };
+    let probe = lan.exec(
+        1,
+        &[
+            "ip", "link", "add", "kvprobe", "link", "eth0", "type", "ipvlan",
+        ],
+    );
+    let supported = probe.status.success();
+    let _ = lan.exec(1, &["ip", "link", "del", "kvprobe"]);
+    let a = Daemon::start(
+        &lan,
+        0,
+        real,
+        &conf(150, "  use_ipvlan 192.0.2.11/24\n", &[&format!("{VIP}/32")]),
+    );
+    let b = Daemon::start(&lan, 1, real, &conf(100, "", &[&format!("{VIP}/32")]));
+    let ds = [&a, &b];
+    let master = if supported { 0 } else { 1 };
+    expect_master(&lan, master, &[0, 1], VIP, 10, &ds);
+    std::thread::sleep(Duration::from_secs(2));
+    expect_master(&lan, master, &[0, 1], VIP, 1, &ds);
+    let log = a.log();
+    if supported {
+        let j = lan.ip_json(0, &["-d", "link", "show", "dev", "vrrp.51"]);
+        assert_eq!(j[0]["linkinfo"]["info_kind"], "ipvlan", "{j}\n{log}");
+    } else {
+        assert!(
+            log.contains("(VI_1): Unable to create ipvlan interface vrrp.51"),
+            "{log}"
+        );
+        assert!(link_details(&lan, 0, "vrrp.51").is_none(), "{log}");
+    }
+}
+
+#[test]
+fn ipvlan_on_this_kernel() {
+    ipvlan_host(false);
+}
+
+#[test]
+fn ipvlan_on_this_kernel_real() {
+    if real_or_skip("ipvlan_on_this_kernel_real") {
+        ipvlan_host(true);
+    }
+}

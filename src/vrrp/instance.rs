@@ -178,6 +178,9 @@ pub struct Link {
     /// `use_ipvlan`: the VIPs stay on the base interface, adverts use the ipvlan (observed
     /// with keepalived 2.2.7).
     pub vips_on_base: bool,
+    /// A VMAC or ipvlan of the instance that could not be made: it stays in FAULT, as in
+    /// keepalived 2.2.7 (`Unable to create ipvlan interface vrrp.51`, then FAULT).
+    pub missing: Option<String>,
 }
 
 /// A VMAC for addresses (see [`Link::addr_vmacs`]).
@@ -317,6 +320,12 @@ impl Instance {
         }
         for t in &cfg.track_interfaces {
             initial.extend(track_change(t, up_of(&t.name)));
+        }
+        if let Some(name) = &link.missing {
+            initial.push(TrackChange::Fault {
+                cause: FaultCause::Interface(name.clone()),
+                active: true,
+            });
         }
         // keepalived tracks the VMACs of its addresses like its own interface (observed).
         for v in &link.addr_vmacs {

@@ -589,6 +589,8 @@ struct Host {
     addrs: Vec<AddrInfo>,
     /// The VMACs in place (§5.13).
     vmacs: Vec<vmac::Plan>,
+    /// The VMACs and ipvlans that could not be made: their instances stay in FAULT.
+    failed: Vec<vmac::Plan>,
 }
 
 async fn host(nl: &Netlink) -> Result<Host, ServiceError> {
@@ -604,6 +606,7 @@ async fn host(nl: &Netlink) -> Result<Host, ServiceError> {
         links,
         addrs,
         vmacs: Vec::new(),
+        failed: Vec::new(),
     })
 }
 
@@ -622,6 +625,10 @@ async fn host_with_vmacs(
     let ok = vmacs.ensure(nl, &plans, &h.links).await;
     vmacs.remove_unused(nl, &ok).await;
     let mut h = host(nl).await?;
+    h.failed = plans
+        .into_iter()
+        .filter(|p| !ok.contains(p) && h.links.iter().any(|l| l.name == p.base))
+        .collect();
     h.vmacs = ok;
     Ok(h)
 }
@@ -689,6 +696,11 @@ impl Host {
                 .map(|_| (base.ifindex, base.name.clone())),
             addr_vmacs,
             vips_on_base: own.is_some_and(|v| matches!(v.1.kind, vmac::Kind::Ipvlan { .. })),
+            missing: self
+                .failed
+                .iter()
+                .find(|p| p.iname == c.name)
+                .map(|p| p.name.clone()),
         })
     }
 }
@@ -1214,9 +1226,12 @@ impl Service for VrrpService {
         super::alerts::install(c);
         // VMACs first (§5.13), so the monitor does not report their creation as link events.
         let mut vmacs = vmac::Vmacs::default();
-        host_with_vmacs(&nl, c, &mut vmacs).await?;
+        let made = host_with_vmacs(&nl, c, &mut vmacs).await?;
         let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
-        let h = host_with_vmacs(&nl, c, &mut vmacs).await?;
+        // Re-read once the monitor listens, so that nothing changes unseen in between.
+        let mut h = host(&nl).await?;
+        h.vmacs = made.vmacs;
+        h.failed = made.failed;
         let vmacs = Rc::new(tokio::sync::Mutex::new(vmacs));
         mon.seed(&h.links);
         let spacing = Rc::new(RefCell::new(spacing_of(c)));
