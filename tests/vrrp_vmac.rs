@@ -575,3 +575,57 @@ fn ipvlan_on_this_kernel_real() {
         ipvlan_host(true);
     }
 }
+
+/// A private macvlan with the VMAC's MAC already on eth0, under another name: 2.2.7 adopts
+/// it (`Found matching interface blocker`), puts the VIP on it and deletes it at stop.
+fn adopted(real: bool) {
+    let Some(lan) = lan_or_skip("vmac_adopted_by_mac", 1) else {
+        return;
+    };
+    lan.must(
+        0,
+        &[
+            "ip", "link", "add", "blocker", "link", "eth0", "address", VMAC4, "type", "macvlan",
+            "mode", "private",
+        ],
+    );
+    lan.must(0, &["ip", "link", "set", "blocker", "up"]);
+    let mut d = Daemon::start(
+        &lan,
+        0,
+        real,
+        &conf(150, "  use_vmac\n", &[&format!("{VIP}/32")]),
+    );
+    assert!(
+        wait_until(10, || has_addr_on(&lan, 0, "blocker", VIP)),
+        "{}",
+        d.log()
+    );
+    assert!(link_details(&lan, 0, "vrrp.51").is_none(), "{}", d.log());
+    d.stop();
+    assert!(link_details(&lan, 0, "blocker").is_none(), "{}", d.log());
+    let log = d.log();
+    assert!(
+        in_order(
+            &log,
+            &[
+                "(VI_1) Found matching interface blocker",
+                "(VI_1) Entering MASTER STATE",
+                "(VI_1) Success removing VMAC interface blocker",
+            ]
+        ),
+        "{log}"
+    );
+}
+
+#[test]
+fn vmac_adopted_by_mac() {
+    adopted(false);
+}
+
+#[test]
+fn vmac_adopted_by_mac_real() {
+    if real_or_skip("vmac_adopted_by_mac_real") {
+        adopted(true);
+    }
+}

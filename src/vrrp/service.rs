@@ -625,9 +625,12 @@ async fn host_with_vmacs(
     let ok = vmacs.ensure(nl, &plans, &h.links).await;
     vmacs.remove_unused(nl, &ok).await;
     let mut h = host(nl).await?;
+    // A plan in place may carry another name (an adopted macvlan): match by role.
+    let role = |p: &vmac::Plan| (p.iname.clone(), p.for_addrs, p.base.clone(), p.ipv6);
     h.failed = plans
         .into_iter()
-        .filter(|p| !ok.contains(p) && h.links.iter().any(|l| l.name == p.base))
+        .filter(|p| !ok.iter().any(|q| role(q) == role(p)))
+        .filter(|p| h.links.iter().any(|l| l.name == p.base))
         .collect();
     h.vmacs = ok;
     Ok(h)

@@ -6,7 +6,8 @@
 //! Sysctls as keepalived's vrrp_if_config.c: on the VMAC arp_ignore=1, accept_local=1,
 //! rp_filter=0, promote_secondaries=1; on the base interface arp_ignore=1 and arp_filter=1 so
 //! that it does not answer ARP for the VIPs with its own MAC (restored when its last VMAC
-//! goes). VMACs we created are deleted at shutdown; an existing matching one is reused.
+//! goes). VMACs are deleted at shutdown, also an existing matching one that was reused
+//! (as keepalived 2.2.7 does), and made again when deleted by hand.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -239,8 +240,6 @@ struct Entry {
     ifindex: u32,
     /// Creation order: removal follows it, as keepalived's.
     seq: u64,
-    /// Created by us (deleted at shutdown; recreated when someone else deletes it).
-    ours: bool,
     plan: Plan,
 }
 
@@ -262,6 +261,11 @@ impl Vmacs {
         for p in plans {
             let Some(base) = links.iter().find(|l| l.name == p.base) else {
                 continue;
+            };
+            let adopt = self.matching_mac(p, base, links);
+            let p = &match adopt {
+                Some(name) => Plan { name, ..p.clone() },
+                None => p.clone(),
             };
             if let Some(e) = self.links.get(&p.name) {
                 if links.iter().any(|l| l.ifindex == e.ifindex) {
@@ -350,13 +354,34 @@ impl Vmacs {
                 Entry {
                     ifindex: idx,
                     seq: self.next_seq,
-                    ours: !existed,
                     plan: p.clone(),
                 },
             );
             ok.push(p.clone());
         }
         ok
+    }
+
+    /// keepalived 2.2.7 adopts a private macvlan on the base with the VMAC's MAC whatever
+    /// its name (observed: `Found matching interface blocker`); the kernel would refuse a
+    /// second one with that MAC anyway. `None` when a link of the plan's name exists.
+    fn matching_mac(&self, p: &Plan, base: &LinkInfo, links: &[LinkInfo]) -> Option<String> {
+        if p.is_ipvlan() || links.iter().any(|l| l.name == p.name) {
+            return None;
+        }
+        links
+            .iter()
+            .find(|l| {
+                l.kind.as_deref() == Some("macvlan")
+                    && l.macvlan_private == Some(true)
+                    && l.parent == Some(base.ifindex)
+                    && l.mac == Some(p.mac)
+                    && self
+                        .links
+                        .get(&l.name)
+                        .map_or(true, |e| e.plan.iname == p.iname)
+            })
+            .map(|l| l.name.clone())
     }
 
     /// Settings made while the new link is still down (keepalived's vrrp_vmac.c and
@@ -408,24 +433,23 @@ impl Vmacs {
         }
     }
 
-    /// The plan of the VMAC `name` at `ifindex` if it is one we created.
+    /// The plan of the VMAC `name` at `ifindex` if it is one we manage.
     pub fn ours_at(&self, name: &str, ifindex: u32) -> Option<&Plan> {
         self.links
             .get(name)
-            .filter(|e| e.ours && e.ifindex == ifindex)
+            .filter(|e| e.ifindex == ifindex)
             .map(|e| &e.plan)
     }
 
-    /// The (name, index) of every VMAC we created.
+    /// The (name, index) of every VMAC we manage.
     pub fn ours(&self) -> Vec<(String, u32)> {
         self.links
             .iter()
-            .filter(|(_, e)| e.ours)
             .map(|(n, e)| (n.clone(), e.ifindex))
             .collect()
     }
 
-    /// A VMAC we created was deleted by someone else: make it again as at start (MAC,
+    /// A VMAC we manage was deleted by someone else: make it again as at start (MAC,
     /// sysctls, up, ipvlan address). Returns its new index.
     pub async fn recreate(&mut self, nl: &Netlink, name: &str) -> Option<u32> {
         let plan = self.links.remove(name)?.plan;
@@ -440,7 +464,7 @@ impl Vmacs {
         self.links.get(name).map(|e| e.ifindex)
     }
 
-    /// Deletes the VMACs we created that are not in `keep` (all at shutdown) and restores the
+    /// Deletes the VMACs we manage that are not in `keep` (all at shutdown) and restores the
     /// base interfaces that no longer carry one of our VMACs.
     pub async fn remove_unused(&mut self, nl: &Netlink, keep: &[Plan]) {
         let mut gone: Vec<(u64, String)> = self
@@ -455,9 +479,6 @@ impl Vmacs {
             let Some(e) = self.links.remove(&name) else {
                 continue;
             };
-            if !e.ours {
-                continue;
-            }
             let iname = &e.plan.iname;
             match nl.delete_link(e.ifindex).await {
                 Ok(()) => {
