@@ -314,7 +314,11 @@ fn vmac_create_reuse_sysctls_delete() {
         let nl = Netlink::new().unwrap();
         let parent = nl.ifindex("eth0").await.unwrap();
         let idx = nl.create_vmac(parent, "vrrp.51", MAC).await.unwrap();
+        // Left down, so that sysctls are set before the kernel configures it.
+        let l = nl.link_by_index(idx).await.unwrap().unwrap();
+        assert!(!l.admin_up);
         sysctl::configure_vmac("vrrp.51").unwrap();
+        nl.set_link_up(idx, true).await.unwrap();
         let again = nl.create_vmac(parent, "vrrp.51", MAC).await.unwrap();
         let l = nl.link_by_index(idx).await.unwrap().unwrap();
         assert_eq!(l.mac, Some(MAC));

@@ -1,9 +1,9 @@
-//! Links: lookup, up/down, MTU, multicast flag, and macvlan VMACs (spec §5.13).
+//! Links: lookup, up/down, MTU, multicast flag, macvlan VMACs and ipvlans (spec §5.13).
 
 use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
-    MacVlanMode,
+    InfoData, InfoIpVlan, InfoKind, InfoMacVlan, IpVlanFlags, IpVlanMode, LinkAttribute, LinkFlags,
+    LinkInfo as NlLinkInfo, LinkMessage, MacVlanMode,
 };
 use rtnetlink::packet_route::RouteNetlinkMessage;
 
@@ -189,42 +189,20 @@ impl Netlink {
         .await
     }
 
-    /// Creates a private-mode macvlan `name` with address `mac` on `parent` and sets it up
-    /// (spec §5.13). An existing macvlan of that name on that parent is reused (keepalived:
-    /// "Found matching interface"); its MAC is then set to `mac`. Returns its index.
+    /// Creates a private-mode macvlan `name` with address `mac` on `parent`, left down so
+    /// that its sysctls can be set before the kernel configures it (spec §5.13). An existing
+    /// macvlan of that name on that parent is reused (keepalived: "Found matching
+    /// interface"); its MAC is then set to `mac`. Returns its index.
     pub async fn create_vmac(
         &self,
         parent: u32,
         name: &str,
         mac: [u8; 6],
     ) -> Result<u32, NetError> {
-        check_name(name)?;
-        let mut m = LinkMessage::default();
-        m.attributes.push(LinkAttribute::IfName(name.to_string()));
-        m.attributes.push(LinkAttribute::Link(parent));
-        m.attributes.push(LinkAttribute::Address(mac.to_vec()));
-        m.attributes.push(LinkAttribute::LinkInfo(vec![
-            NlLinkInfo::Kind(InfoKind::MacVlan),
-            NlLinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
-                MacVlanMode::Private,
-            )])),
-        ]));
-        self.ack(
-            "create vmac",
-            RouteNetlinkMessage::NewLink(m),
-            NLM_F_CREATE | NLM_F_EXCL,
-            Tolerate::Exists,
-        )
-        .await?;
+        let data = InfoData::MacVlan(vec![InfoMacVlan::Mode(MacVlanMode::Private)]);
         let link = self
-            .link_by_name(name)
-            .await?
-            .ok_or_else(|| NetError::NoSuchInterface(name.to_string()))?;
-        if link.kind.as_deref() != Some("macvlan") || link.parent != Some(parent) {
-            return Err(NetError::Invalid(format!(
-                "{name} exists and is not a macvlan on ifindex {parent}"
-            )));
-        }
+            .create_sublink(parent, name, Some(mac), InfoKind::MacVlan, data)
+            .await?;
         if link.mac != Some(mac) {
             let mut m = LinkMessage::default();
             m.header.index = link.ifindex;
@@ -237,8 +215,66 @@ impl Netlink {
             )
             .await?;
         }
-        self.set_link_up(link.ifindex, true).await?;
         Ok(link.ifindex)
+    }
+
+    /// Creates an L2 ipvlan `name` on `parent` (`use_ipvlan`: it shares the parent's MAC),
+    /// with the bridge (no flag), private or VEPA flag; left down like [`Self::create_vmac`].
+    /// An existing ipvlan of that name on that parent is reused. Returns its index.
+    pub async fn create_ipvlan(
+        &self,
+        parent: u32,
+        name: &str,
+        flags: IpVlanFlags,
+    ) -> Result<u32, NetError> {
+        let data = InfoData::IpVlan(vec![
+            InfoIpVlan::Mode(IpVlanMode::L2),
+            InfoIpVlan::Flags(flags),
+        ]);
+        let link = self
+            .create_sublink(parent, name, None, InfoKind::IpVlan, data)
+            .await?;
+        Ok(link.ifindex)
+    }
+
+    /// Creates (or finds) a link of `kind` named `name` on `parent`.
+    async fn create_sublink(
+        &self,
+        parent: u32,
+        name: &str,
+        mac: Option<[u8; 6]>,
+        kind: InfoKind,
+        data: InfoData,
+    ) -> Result<LinkInfo, NetError> {
+        check_name(name)?;
+        let want = kind.to_string();
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        m.attributes.push(LinkAttribute::Link(parent));
+        if let Some(mac) = mac {
+            m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            NlLinkInfo::Kind(kind),
+            NlLinkInfo::Data(data),
+        ]));
+        self.ack(
+            "create link",
+            RouteNetlinkMessage::NewLink(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+            Tolerate::Exists,
+        )
+        .await?;
+        let link = self
+            .link_by_name(name)
+            .await?
+            .ok_or_else(|| NetError::NoSuchInterface(name.to_string()))?;
+        if link.kind.as_deref() != Some(want.as_str()) || link.parent != Some(parent) {
+            return Err(NetError::Invalid(format!(
+                "{name} exists and is not a {want} on ifindex {parent}"
+            )));
+        }
+        Ok(link)
     }
 
     /// Deletes a link (a VMAC at shutdown); already gone is success.

@@ -113,6 +113,11 @@ impl Monitor {
         }
     }
 
+    /// Takes link `ifindex` as down: its next up state is reported, a down one is not.
+    pub fn assume_down(&mut self, ifindex: u32) {
+        self.up.insert(ifindex, false);
+    }
+
     /// Turns one kernel message into at most one event.
     pub fn translate(&mut self, msg: RouteNetlinkMessage) -> Option<NetEvent> {
         match msg {

@@ -947,6 +947,19 @@ impl Firewall {
         r
     }
 
+    /// A VMAC was recreated under a new index: its entries follow it.
+    pub fn relink_vmac(&mut self, old: u32, new: u32) -> Result<(), NftError> {
+        let v = self
+            .vmacs
+            .iter()
+            .map(|e| VmacEntry {
+                vmac: if e.vmac == old { new } else { e.vmac },
+                ..*e
+            })
+            .collect();
+        self.set_vmacs(v)
+    }
+
     /// Deletes the tables we made (at shutdown).
     pub fn close(&mut self) -> Result<(), NftError> {
         let ops: Vec<Op> = [Family::Ip, Family::Ip6]

@@ -153,6 +153,8 @@ pub enum Io {
     },
     /// The VMACs whose IGMP/MLD the firewall moves to their base interface (§5.13).
     FirewallVmacs(Vec<nft::VmacEntry>),
+    /// A VMAC was recreated: (old, new) interface index in the firewall's VMAC rules.
+    FirewallRelink(u32, u32),
     /// Removes the firewall tables (shutdown).
     FirewallClose,
     /// An IPVS sync daemon command (`lvs_sync_daemon` following an instance, syncd.rs).
@@ -182,6 +184,25 @@ pub struct Link {
     /// With a VMAC (§5.13) `ifindex`/`ifname`/`mac` are the VMAC's; adverts use this
     /// (index, name) instead when they go out of the base interface (`vmac_xmit_base`).
     pub xmit: Option<(u32, String)>,
+    /// VMACs carrying the instance's addresses of one family on one interface
+    /// (`use_vmac_addr`, a VIP's `use_vmac`); their indexes are looked up by name, so a
+    /// recreated one is found again.
+    pub addr_vmacs: Vec<AddrVmac>,
+    /// `use_ipvlan`: the VIPs stay on the base interface, adverts use the ipvlan (observed
+    /// with keepalived 2.2.7).
+    pub vips_on_base: bool,
+    /// A VMAC or ipvlan of the instance that could not be made: it stays in FAULT, as in
+    /// keepalived 2.2.7 (`Unable to create ipvlan interface vrrp.51`, then FAULT).
+    pub missing: Option<String>,
+}
+
+/// A VMAC for addresses (see [`Link::addr_vmacs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddrVmac {
+    pub base: String,
+    pub ipv6: bool,
+    pub name: String,
+    pub mac: [u8; 6],
 }
 
 impl Link {
@@ -197,8 +218,8 @@ impl Link {
     }
 }
 
-/// The reload identity of an instance (§0.11): VRID, family, interface (with the VMAC
-/// settings appended), unicast flag and source, multicast group.
+/// The reload identity of an instance (§0.11): VRID, family, interface (with the VMAC and
+/// ipvlan settings appended), unicast flag and source, multicast group.
 pub type Identity = (u8, bool, String, Option<IpAddr>, Option<IpAddr>);
 
 /// One instance at run time.
@@ -269,6 +290,9 @@ pub fn identity(c: &model::Instance, g: &Globals) -> Identity {
             c.vmac_xmit_base
         );
     }
+    if let Some(v) = &c.ipvlan {
+        let _ = write!(ifname, " ipvlan {v:?}");
+    }
     (
         c.vrid.unwrap_or(0),
         ipv6,
@@ -309,6 +333,21 @@ impl Instance {
         }
         for t in &cfg.track_interfaces {
             initial.extend(track_change(t, up_of(&t.name)));
+        }
+        if let Some(name) = &link.missing {
+            initial.push(TrackChange::Fault {
+                cause: FaultCause::Interface(name.clone()),
+                active: true,
+            });
+        }
+        // keepalived tracks the VMACs of its addresses like its own interface (observed).
+        for v in &link.addr_vmacs {
+            if !up_of(&v.name) {
+                initial.push(TrackChange::Fault {
+                    cause: FaultCause::Interface(v.name.clone()),
+                    active: true,
+                });
+            }
         }
         if link.src.is_none() {
             initial.push(TrackChange::Fault {
@@ -581,7 +620,7 @@ impl Instance {
             .vips
             .iter()
             .chain(self.cfg.evips.iter())
-            .filter_map(|a| addr_spec(a, Some(self.link.ifindex), ifindex_of, true))
+            .filter_map(|a| self.vip_spec(a, &map))
             .collect();
         let routes = self
             .cfg
@@ -613,6 +652,36 @@ impl Instance {
                     .map_or_else(|| self.link.ifname.clone(), |(n, _)| n.clone()),
             })
             .collect()
+    }
+
+    /// Where a VIP/eVIP goes: its VMAC for addresses when it has one (`use_vmac_addr`), else
+    /// its `dev`, else the instance's interface (its VMAC), or with `use_ipvlan` the base.
+    fn vip_spec(&self, a: &ModelAddr, map: &HashMap<String, u32>) -> Option<AddrSpec> {
+        let v6 = a.addr.is_ipv6();
+        let needs = super::vmac::addr_needs_vmac(&self.cfg, a);
+        let vmac_of = |base: &str| {
+            self.link
+                .addr_vmacs
+                .iter()
+                .find(|v| needs && v.base == base && v.ipv6 == v6)
+                .and_then(|v| map.get(&v.name).copied())
+        };
+        let own = self.cfg.interface.as_deref();
+        let default_if = own.and_then(vmac_of).or_else(|| {
+            if self.link.vips_on_base {
+                own.and_then(|n| map.get(n).copied())
+            } else {
+                Some(self.link.ifindex)
+            }
+        });
+        let ifindex_of = |n: &str| vmac_of(n).or_else(|| map.get(n).copied());
+        addr_spec(a, default_if, &ifindex_of, true)
+    }
+
+    /// The instance interface now has index `ifindex` (its VMAC was recreated).
+    pub fn relink(&mut self, ifindex: u32) {
+        self.link.ifindex = ifindex;
+        self.key = sock_key(&self.cfg, &self.link, &self.globals);
     }
 
     fn add_vips(&mut self, io: &mut Vec<Io>) {
@@ -666,26 +735,55 @@ impl Instance {
         self.vips_set = false;
     }
 
+    /// GARP / unsolicited NA for the VIPs and eVIPs on the instance's interface, its VMACs
+    /// for addresses and (ipvlan) its base, one job per interface with its own MAC.
     fn garp(&self, repeat: u32, io: &mut Vec<Io>) {
         if repeat == 0 {
             return;
         }
-        let addrs: Vec<IpAddr> = self
+        let map = self.ifmap.borrow();
+        let base = self
             .cfg
-            .vips
-            .iter()
-            .chain(self.cfg.evips.iter())
-            .filter(|a| a.dev.is_none() || a.dev.as_deref() == Some(self.link.ifname.as_str()))
-            .map(|a| a.addr)
-            .collect();
-        io.push(Io::Garp {
-            iname: self.cfg.name.clone(),
-            ifindex: self.link.ifindex,
-            ifname: self.link.ifname.clone(),
-            mac: self.link.mac,
-            addrs,
-            repeat,
-        });
+            .interface
+            .as_deref()
+            .and_then(|n| map.get(n).map(|i| (*i, n)));
+        let mut jobs: Vec<(u32, String, [u8; 6], Vec<IpAddr>)> = Vec::new();
+        for a in self.cfg.vips.iter().chain(self.cfg.evips.iter()) {
+            let Some(s) = self.vip_spec(a, &map) else {
+                continue;
+            };
+            let target = if s.ifindex == self.link.ifindex {
+                Some((self.link.ifname.clone(), self.link.mac))
+            } else if let Some(v) = self
+                .link
+                .addr_vmacs
+                .iter()
+                .find(|v| map.get(&v.name) == Some(&s.ifindex))
+            {
+                Some((v.name.clone(), v.mac))
+            } else {
+                // An ipvlan shares its base's MAC.
+                base.filter(|b| self.link.vips_on_base && b.0 == s.ifindex)
+                    .map(|b| (b.1.to_owned(), self.link.mac))
+            };
+            let Some((ifname, mac)) = target else {
+                continue;
+            };
+            match jobs.iter_mut().find(|j| j.0 == s.ifindex) {
+                Some(j) => j.3.push(a.addr),
+                None => jobs.push((s.ifindex, ifname, mac, vec![a.addr])),
+            }
+        }
+        for (ifindex, ifname, mac, addrs) in jobs {
+            io.push(Io::Garp {
+                iname: self.cfg.name.clone(),
+                ifindex,
+                ifname,
+                mac,
+                addrs,
+                repeat,
+            });
+        }
     }
 
     /// Handles one received packet addressed to this instance's VRID (§5.4).
@@ -783,6 +881,13 @@ impl Instance {
                 changes.extend(track_change(t, up));
             }
         }
+        // A VMAC for addresses down faults the instance, as keepalived 2.2.7 does.
+        if self.link.addr_vmacs.iter().any(|v| v.name == name) {
+            changes.push(TrackChange::Fault {
+                cause: FaultCause::Interface(name.to_owned()),
+                active: !up,
+            });
+        }
         changes.into_iter().map(Input::Track).collect()
     }
 
@@ -833,9 +938,7 @@ impl Instance {
             .collect();
         let mut specs = Vec::new();
         for a in lost {
-            let map = self.ifmap.borrow();
-            let ifindex_of = |n: &str| map.get(n).copied();
-            if let Some(s) = addr_spec(a, Some(self.link.ifindex), &ifindex_of, true) {
+            if let Some(s) = self.vip_spec(a, &self.ifmap.borrow()) {
                 if s.ifindex == ifindex {
                     specs.push(s);
                 }
@@ -892,6 +995,7 @@ impl Instance {
     pub fn unchanged_by(&self, new: &model::Instance, link: &Link) -> bool {
         self.cfg == *new
             && self.link.mac == link.mac
+            && self.link.addr_vmacs == link.addr_vmacs
             && link.src.map_or(true, |s| self.link.src == Some(s))
     }
 
@@ -902,6 +1006,7 @@ impl Instance {
         if self.vips_set {
             let (oa, or, ol) = self.host_specs();
             let old_cfg = std::mem::replace(&mut self.cfg, new);
+            self.link.addr_vmacs = link.addr_vmacs;
             let (na, nr, nl) = self.host_specs();
             io.extend(ol.into_iter().filter(|r| !nl.contains(r)).map(Io::DelRule));
             io.extend(or.into_iter().filter(|r| !nr.contains(r)).map(Io::DelRoute));
@@ -919,6 +1024,7 @@ impl Instance {
             drop(old_cfg);
         } else {
             self.cfg = new;
+            self.link.addr_vmacs = link.addr_vmacs;
         }
         self.link.mac = link.mac;
         if link.src.is_some() {
@@ -941,7 +1047,46 @@ impl Instance {
             let _ = writeln!(s, "   Master router = {addr}");
             let _ = writeln!(s, "   Master priority = {prio}");
         }
-        let _ = writeln!(s, "   Interface = {}", self.link.ifname);
+        let base = self.cfg.interface.as_deref().unwrap_or_default();
+        let on_base = if self.cfg.vmac.is_some() && self.link.ifname != base {
+            let x = self.link.xmit.is_some();
+            let up = self.link.up;
+            let _ = writeln!(
+                s,
+                "   Use VMAC, i/f name {}, is_up = {up}, xmit_base = {x}",
+                self.link.ifname
+            );
+            Some("vmac")
+        } else if let (Some(p), true) = (&self.cfg.ipvlan, self.link.vips_on_base) {
+            let addr = p
+                .addr
+                .as_deref()
+                .map_or_else(String::new, |a| format!(", i/f address = {a}"));
+            let mode = match p.mode {
+                Some(model::IpvlanMode::Private) => "private",
+                Some(model::IpvlanMode::Vepa) => "vepa",
+                _ => "bridge",
+            };
+            let _ = writeln!(
+                s,
+                "   Use IPVLAN, i/f {}, is_up = {}{addr}, type {mode}",
+                self.link.ifname, self.link.up
+            );
+            Some("ipvlan")
+        } else {
+            None
+        };
+        if self.cfg.use_vmac_addr {
+            let _ = writeln!(s, "   Use VMAC for VIPs on other interfaces");
+        }
+        match on_base {
+            Some(kind) => {
+                let _ = writeln!(s, "   Interface = {}, {kind} on {base}", self.link.ifname);
+            }
+            None => {
+                let _ = writeln!(s, "   Interface = {}", self.link.ifname);
+            }
+        }
         if let Some(src) = self.link.src {
             let _ = writeln!(s, "   Using src_ip = {src}");
         }

@@ -994,11 +994,12 @@ impl Machine {
 
 /// The line keepalived logs when a tracker faults a running instance. Scripts, files and
 /// processes only go through `down_instance` (no cause line; keepalived 2.2.7 logs one
-/// only at start-up, which `vrrp::tracking` does).
+/// only at start-up, which `vrrp::tracking` does); so do interfaces, own or tracked
+/// (observed: `Netlink reports eth1 down`, then `Entering FAULT STATE`).
 fn fault_log_line(cause: &FaultCause) -> Option<String> {
     Some(match cause {
-        FaultCause::Interface(i) => format!("entering FAULT state (interface {i} down)"),
-        FaultCause::Script(_)
+        FaultCause::Interface(_)
+        | FaultCause::Script(_)
         | FaultCause::ScriptInit(_)
         | FaultCause::File(_)
         | FaultCause::Process(_) => return None,

@@ -21,8 +21,8 @@ use tracing::info;
 use super::arp::PacketSocket;
 use super::garp::{GarpJob, GarpSender, Spacing};
 use super::instance::{
-    addr_spec, identity, route_spec, rule_spec, track_change, Globals, Identity, Instance, Io,
-    Link, SockKey,
+    addr_spec, identity, route_spec, rule_spec, track_change, AddrVmac, Globals, Identity,
+    Instance, Io, Link, SockKey,
 };
 use super::machine::{self, Input, State};
 use super::packet::{self, Received};
@@ -54,7 +54,9 @@ struct Running {
     nl: Netlink,
     tasks: Vec<JoinHandle<()>>,
     io_task: JoinHandle<()>,
-    vmacs: vmac::Vmacs,
+    /// Shared with the monitor task, which recreates VMACs deleted by hand; an async mutex
+    /// because creating one awaits netlink.
+    vmacs: SharedVmacs,
     /// `all.rp_filter` cleared for IPv4 VMACs, restored at stop (§5.13).
     rp_filter: net::sysctl::RpFilter,
     /// `vrrp_garp_interval` / `vrrp_gna_interval`, read by the GARP sender.
@@ -113,7 +115,7 @@ impl Shared {
                         iname,
                     },
                     Err(e) => {
-                        info!("({iname}) Unable to send advert to {dst}: {e}");
+                        log_send_error(&iname, &e);
                         continue;
                     }
                     Ok(_) => continue,
@@ -126,7 +128,20 @@ impl Shared {
     }
 }
 
+/// keepalived's wording: `(VI_1): send advert error 19 (No such device)`.
+fn log_send_error(iname: &str, e: &std::io::Error) {
+    match e.raw_os_error() {
+        Some(n) => info!(
+            "({iname}): send advert error {n} ({})",
+            nix::errno::Errno::from_raw(n).desc()
+        ),
+        None => info!("({iname}): send advert error ({e})"),
+    }
+}
+
 type Statics = (Vec<AddrSpec>, Vec<net::RouteSpec>, Vec<RuleSpec>);
+
+type SharedVmacs = Rc<tokio::sync::Mutex<vmac::Vmacs>>;
 
 /// The state of every instance and the sockets they use.
 pub struct Engine {
@@ -381,6 +396,7 @@ impl Engine {
         let tracked = self.instances.iter().any(|i| {
             (i.link.ifindex == ifindex && !i.cfg.dont_track_primary)
                 || i.cfg.track_interfaces.iter().any(|t| t.name == name)
+                || i.link.addr_vmacs.iter().any(|v| v.name == name)
         }) || self
             .groups
             .iter()
@@ -391,8 +407,13 @@ impl Engine {
         for idx in 0..self.instances.len() {
             let inputs = self
                 .instances
-                .get(idx)
-                .map(|i| i.on_link(ifindex, name, up))
+                .get_mut(idx)
+                .map(|i| {
+                    if i.link.ifindex == ifindex {
+                        i.link.up = up;
+                    }
+                    i.on_link(ifindex, name, up)
+                })
                 .unwrap_or_default();
             for input in inputs {
                 self.feed(idx, now, input, io);
@@ -417,6 +438,20 @@ impl Engine {
                 self.settle_group(g, io);
             }
         }
+    }
+
+    /// Whether an instance or sync group uses the link (its interface, a tracked one, a VMAC
+    /// for its addresses).
+    fn uses_link(&self, ifindex: u32, name: &str) -> bool {
+        self.instances.iter().any(|i| {
+            i.link.ifindex == ifindex
+                || i.link.xmit_ifindex() == ifindex
+                || i.cfg.track_interfaces.iter().any(|t| t.name == name)
+                || i.link.addr_vmacs.iter().any(|v| v.name == name)
+        }) || self
+            .groups
+            .iter()
+            .any(|x| x.track.iter().any(|t| t.name == name))
     }
 
     fn on_address_added(&mut self, ifindex: u32, addr: IpAddr, io: &mut Vec<Io>) {
@@ -612,6 +647,8 @@ struct Host {
     addrs: Vec<AddrInfo>,
     /// The VMACs in place (§5.13).
     vmacs: Vec<vmac::Plan>,
+    /// The VMACs and ipvlans that could not be made: their instances stay in FAULT.
+    failed: Vec<vmac::Plan>,
 }
 
 async fn host(nl: &Netlink) -> Result<Host, ServiceError> {
@@ -627,6 +664,7 @@ async fn host(nl: &Netlink) -> Result<Host, ServiceError> {
         links,
         addrs,
         vmacs: Vec::new(),
+        failed: Vec::new(),
     })
 }
 
@@ -645,6 +683,13 @@ async fn host_with_vmacs(
     let ok = vmacs.ensure(nl, &plans, &h.links).await;
     vmacs.remove_unused(nl, &ok).await;
     let mut h = host(nl).await?;
+    // A plan in place may carry another name (an adopted macvlan): match by role.
+    let role = |p: &vmac::Plan| (p.iname.clone(), p.for_addrs, p.base.clone(), p.ipv6);
+    h.failed = plans
+        .into_iter()
+        .filter(|p| !ok.iter().any(|q| role(q) == role(p)))
+        .filter(|p| h.links.iter().any(|l| l.name == p.base))
+        .collect();
     h.vmacs = ok;
     Ok(h)
 }
@@ -665,15 +710,19 @@ impl Host {
     fn link_for(&self, c: &model::Instance) -> Option<Link> {
         let name = c.interface.as_deref()?;
         let base = self.links.iter().find(|l| l.name == name)?;
+        let find = |p: &vmac::Plan| self.links.iter().find(|l| l.name == p.name);
         // With a VMAC the instance lives on it; adverts use the base when `xmit_base`, and
-        // the IPv4 source is the base's address (the VMAC has none, §5.13).
-        let vmac = self.vmacs.iter().find(|p| p.iname == c.name).and_then(|p| {
-            let l = self.links.iter().find(|l| l.name == p.name)?;
-            Some((l, p.xmit_base))
-        });
-        let l = vmac.map_or(base, |v| v.0);
-        let src_if = match vmac {
-            Some((v, false)) if c.family == model::Family::V6 => v.ifindex,
+        // the IPv4 source is the base's address (the VMAC has none, §5.13). An ipvlan has
+        // its own address, the source of the adverts it carries.
+        let own = self
+            .vmacs
+            .iter()
+            .find(|p| p.iname == c.name && !p.for_addrs)
+            .and_then(|p| Some((find(p)?, p)));
+        let l = own.map_or(base, |v| v.0);
+        let src_if = match own {
+            Some((v, p)) if matches!(p.kind, vmac::Kind::Ipvlan { .. }) => v.ifindex,
+            Some((v, p)) if !p.xmit_base && c.family == model::Family::V6 => v.ifindex,
             _ => base.ifindex,
         };
         let mine: Vec<AddrInfo> = self
@@ -686,15 +735,33 @@ impl Host {
             model::Family::V4 => net::addr::primary_ipv4(&mine).map(IpAddr::V4),
             model::Family::V6 => net::addr::link_local_ipv6(&mine).map(IpAddr::V6),
         });
+        let addr_vmacs = self
+            .vmacs
+            .iter()
+            .filter(|p| p.iname == c.name && p.for_addrs)
+            .map(|p| AddrVmac {
+                base: p.base.clone(),
+                ipv6: p.ipv6,
+                name: p.name.clone(),
+                mac: p.mac,
+            })
+            .collect();
         Some(Link {
             ifindex: l.ifindex,
             ifname: l.name.clone(),
             mac: l.mac.unwrap_or([0; 6]),
             up: l.is_up(),
             src,
-            xmit: vmac
-                .filter(|v| v.1)
+            xmit: own
+                .filter(|v| v.1.xmit_base)
                 .map(|_| (base.ifindex, base.name.clone())),
+            addr_vmacs,
+            vips_on_base: own.is_some_and(|v| matches!(v.1.kind, vmac::Kind::Ipvlan { .. })),
+            missing: self
+                .failed
+                .iter()
+                .find(|p| p.iname == c.name)
+                .map(|p| p.name.clone()),
         })
     }
 }
@@ -737,6 +804,22 @@ fn build(
         info!("({}) Unknown interface!", c.name);
         return None;
     };
+    // Without an address of the family the ipvlan gives no advert source: FAULT (as
+    // keepalived, with its lines).
+    if let (Some(p), None) = (&c.ipvlan, c.src_ip) {
+        let v6 = |a: &str| a.split('/').next().is_some_and(|a| a.contains(':'));
+        match p.addr.as_deref() {
+            None if c.family == model::Family::V4 => info!(
+                "({}) IPv4 ipvlan requires a source ip address to be configured. setting instance to fault state",
+                c.name
+            ),
+            Some(a) if v6(a) != (c.family == model::Family::V6) => info!(
+                "({}) IPv4 ipvlan address family does not match instance. setting instance to fault state",
+                c.name
+            ),
+            _ => {}
+        }
+    }
     let up = |n: &str| h.up(n);
     Some(Instance::new(
         c.clone(),
@@ -979,7 +1062,13 @@ async fn tracking_loop(mut rx: mpsc::UnboundedReceiver<tracking::Event>, sh: Sha
     }
 }
 
-async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<LinkInfo>) {
+async fn monitor_loop(
+    mut mon: Monitor,
+    sh: Shared,
+    nl: Netlink,
+    links: Vec<LinkInfo>,
+    vmacs: SharedVmacs,
+) {
     // Link states as last reported, to replay what an overrun hid.
     let mut known: HashMap<u32, (String, bool)> = links
         .iter()
@@ -990,9 +1079,13 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<Link
         if ev == NetEvent::Overrun {
             // ENOBUFS: events were lost. Re-read links and addresses and converge on them.
             info!("Netlink monitor overrun - events lost, resynchronising");
+            let mut lost = Vec::new();
             match host(&nl).await {
                 Ok(h) => {
                     mon.seed(&h.links);
+                    // VMACs of ours deleted unseen are made again (below) as on a deletion.
+                    lost = vmacs.lock().await.ours();
+                    lost.retain(|(_, i)| !h.links.iter().any(|l| l.ifindex == *i));
                     // Both families read, or no route is judged missing.
                     let routes = match (nl.routes(false).await, nl.routes(true).await) {
                         (Ok(mut v4), Ok(v6)) => {
@@ -1012,6 +1105,15 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<Link
                 Err(e) => info!("Netlink resynchronisation failed: {e:?}"),
             }
             sh.submit(io);
+            for (name, idx) in lost {
+                // resync already reported the old link down: known no longer has it.
+                known.insert(idx, (name.clone(), false));
+                link_deleted(idx, &name, &mut mon, &mut known, &sh, &nl, &vmacs).await;
+            }
+            continue;
+        }
+        if let NetEvent::LinkDeleted { ifindex, name } = &ev {
+            link_deleted(*ifindex, name, &mut mon, &mut known, &sh, &nl, &vmacs).await;
             continue;
         }
         {
@@ -1024,10 +1126,6 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<Link
                 }
                 NetEvent::LinkDown { ifindex, name } => {
                     known.insert(ifindex, (name.clone(), false));
-                    eng.on_link(ifindex, &name, false, &mut io);
-                }
-                NetEvent::LinkDeleted { ifindex, name } => {
-                    known.remove(&ifindex);
                     eng.on_link(ifindex, &name, false, &mut io);
                 }
                 NetEvent::AddressAdded { ifindex, addr, .. } => {
@@ -1046,6 +1144,53 @@ async fn monitor_loop(mut mon: Monitor, sh: Shared, nl: Netlink, links: Vec<Link
         }
         sh.submit(io);
     }
+}
+
+/// A link went away (§5.10): instances on it fault (unless its down was already seen); a
+/// VMAC or ipvlan of ours is created again, as keepalived does, and the instances on it
+/// move to the new index (the kernel's up event then clears their fault).
+async fn link_deleted(
+    ifindex: u32,
+    name: &str,
+    mon: &mut Monitor,
+    known: &mut HashMap<u32, (String, bool)>,
+    sh: &Shared,
+    nl: &Netlink,
+    vmacs: &SharedVmacs,
+) {
+    let was_up = known.remove(&ifindex).map_or(true, |k| k.1);
+    let ours = vmacs.lock().await.ours_at(name, ifindex).is_some();
+    let mut io = Vec::new();
+    {
+        let mut eng = sh.engine.borrow_mut();
+        if was_up {
+            eng.on_link(ifindex, name, false, &mut io);
+        }
+        if ours || crate::log::detail() > 0 || eng.uses_link(ifindex, name) {
+            info!("Interface {name} deleted");
+        }
+    }
+    sh.submit(io);
+    if !ours {
+        return;
+    }
+    let Some(new) = vmacs.lock().await.recreate(nl, name).await else {
+        return;
+    };
+    // The queued events of the new link start from down: only its coming up is news.
+    mon.assume_down(new);
+    known.insert(new, (name.to_owned(), false));
+    {
+        let eng = sh.engine.borrow();
+        eng.ifmap.borrow_mut().insert(name.to_owned(), new);
+    }
+    for i in &mut sh.engine.borrow_mut().instances {
+        if i.link.ifindex == ifindex {
+            i.relink(new);
+        }
+    }
+    sh.submit(vec![Io::FirewallRelink(ifindex, new)]);
+    wire_sockets(sh);
 }
 
 async fn io_loop(
@@ -1165,6 +1310,11 @@ async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>, fw: &RefCe
                 info!("Unable to update the VMAC firewall rules: {e}");
             }
         }
+        Io::FirewallRelink(old, new) => {
+            if let Err(e) = fw.borrow_mut().relink_vmac(old, new) {
+                info!("Unable to update the VMAC firewall rules: {e}");
+            }
+        }
         Io::FirewallClose => {
             if let Err(e) = fw.borrow_mut().close() {
                 info!("Unable to remove the firewall tables: {e}");
@@ -1177,7 +1327,7 @@ async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>, fw: &RefCe
             iname,
         } => {
             if let Err(e) = sock.send_to(&pkt, dst).await {
-                info!("({iname}) Unable to send advert to {dst}: {e}");
+                log_send_error(&iname, &e);
             }
         }
         Io::AddAddr(a) => {
@@ -1266,9 +1416,13 @@ impl Service for VrrpService {
         };
         // VMACs first (§5.13), so the monitor does not report their creation as link events.
         let mut vmacs = vmac::Vmacs::default();
-        host_with_vmacs(&nl, c, &mut vmacs).await?;
+        let made = host_with_vmacs(&nl, c, &mut vmacs).await?;
         let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
-        let h = host_with_vmacs(&nl, c, &mut vmacs).await?;
+        // Re-read once the monitor listens, so that nothing changes unseen in between.
+        let mut h = host(&nl).await?;
+        h.vmacs = made.vmacs;
+        h.failed = made.failed;
+        let vmacs = Rc::new(tokio::sync::Mutex::new(vmacs));
         mon.seed(&h.links);
         let spacing = Rc::new(RefCell::new(spacing_of(c)));
         let garp = match PacketSocket::sender() {
@@ -1334,7 +1488,13 @@ impl Service for VrrpService {
         sh.submit(io);
         let mut tasks = vec![
             tokio::task::spawn_local(timer_loop(sh.clone())),
-            tokio::task::spawn_local(monitor_loop(mon, sh.clone(), nl.clone(), h.links.clone())),
+            tokio::task::spawn_local(monitor_loop(
+                mon,
+                sh.clone(),
+                nl.clone(),
+                h.links.clone(),
+                vmacs.clone(),
+            )),
             tokio::task::spawn_local(tracking_loop(track_rx, sh.clone())),
         ];
         if let Some(addr) = c.global.metrics_address {
@@ -1392,7 +1552,7 @@ impl Service for VrrpService {
         if !run.rp_filter.active() && has_ipv4_vmac(c) {
             run.rp_filter = net::sysctl::RpFilter::clear();
         }
-        let h = host_with_vmacs(&run.nl, c, &mut run.vmacs).await?;
+        let h = host_with_vmacs(&run.nl, c, &mut *run.vmacs.lock().await).await?;
         *run.spacing.borrow_mut() = spacing_of(c);
         super::alerts::install(c);
         let globals = globals_of(c);
@@ -1633,8 +1793,7 @@ impl Service for VrrpService {
         run.io_task.abort();
         super::alerts::finish().await;
         // VMACs go last, after the VIPs on them (§2.3).
-        let mut vmacs = run.vmacs;
-        vmacs.remove_unused(&run.nl, &[]).await;
+        run.vmacs.lock().await.remove_unused(&run.nl, &[]).await;
         let mut rp_filter = run.rp_filter;
         rp_filter.restore();
     }

@@ -51,7 +51,7 @@ BUSYBOX=${IPVS_VM_BUSYBOX:-}
 # Modules always wanted (missing ones that are built in are fine).
 IPVS_MODULES="ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_dh ip_vs_sed
   ip_vs_nq ip_vs_lblc ip_vs_lblcr ip_vs_mh"
-OPTIONAL_MODULES="ip_vs_fo ip_vs_ovf ip_vs_pe_sip dummy veth nf_tables"
+OPTIONAL_MODULES="ip_vs_fo ip_vs_ovf ip_vs_pe_sip dummy veth nf_tables bridge ipvlan"
 NINEP_MODULES="virtio_pci 9pnet_virtio 9p"
 GLIBC_LIBS="libc.so.6 libm.so.6 libgcc_s.so.1 libpthread.so.0 libdl.so.2 librt.so.1
   libutil.so.1 libresolv.so.2"

@@ -15,11 +15,16 @@ pub struct Capture {
 
 impl Capture {
     pub fn start(lan: &Lan, node: usize, filter: &str) -> Capture {
+        Capture::start_on(lan, node, "eth0", filter)
+    }
+
+    /// The same on interface `ifname` of the node.
+    pub fn start_on(lan: &Lan, node: usize, ifname: &str, filter: &str) -> Capture {
         let out = tempfile::NamedTempFile::new().expect("capture file");
         let file = out.reopen().expect("capture file");
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &lan.nodes[node].ns])
-            .args(["tcpdump", "-l", "-n", "-e", "-tt", "-i", "eth0"])
+            .args(["tcpdump", "-l", "-n", "-e", "-tt", "-i", ifname])
             .args(filter.split_whitespace())
             .stdin(Stdio::null())
             .stdout(file)
@@ -74,8 +79,13 @@ impl Drop for Capture {
 /// asked: the target's own ARP request for the client, sourced from the VIP on the base
 /// interface, may overwrite the entry.)
 pub fn arp_answers(lan: &Lan, client: usize, ip: &str) -> Vec<String> {
-    let cap = Capture::start(lan, client, "arp");
-    let _ = lan.exec(client, &["ip", "neigh", "flush", "dev", "eth0"]);
+    arp_answers_on(lan, client, "eth0", ip)
+}
+
+/// [`arp_answers`] through the client's interface `ifname`.
+pub fn arp_answers_on(lan: &Lan, client: usize, ifname: &str, ip: &str) -> Vec<String> {
+    let cap = Capture::start_on(lan, client, ifname, "arp");
+    let _ = lan.exec(client, &["ip", "neigh", "flush", "dev", ifname]);
     let poke = format!("echo x > /dev/udp/{ip}/9");
     let _ = lan.exec(client, &["bash", "-c", &poke]);
     let pat = format!("Reply {ip} is-at ");
