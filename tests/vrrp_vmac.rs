@@ -105,6 +105,10 @@ fn deleted_vmac(real: bool) {
         "{log}"
     );
     assert_eq!(arp_answers(&lan, 2, VIP), [VMAC4], "{}", logs(&ds));
+    // The IGMP rule's map follows the new VMAC (nft shows an index that no longer exists
+    // as a number instead of a name).
+    let rules = lan.must(0, &["nft", "list", "table", "ip", "keepalived"]);
+    assert!(rules.contains("\"vrrp.51\" : \"eth0\""), "{rules}");
 }
 
 #[test]
