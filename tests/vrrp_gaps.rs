@@ -383,6 +383,8 @@ fn weight0_init(test: &str, real: bool) {
         let ctx = |d: &Daemon| format!("ok={ok} calls: {:#?}\n{}", read_lines(&calls), d.log());
         if ok {
             expect_master(&lan, 0, &[0], VIPS[0], 15, &[&d]);
+            // The notify script runs after the VIPs are set: give it a moment.
+            wait_until(5, || read_lines(&calls).len() >= 2);
             assert_eq!(
                 read_lines(&calls),
                 ["n1 INSTANCE VI_1 BACKUP 100", "n1 INSTANCE VI_1 MASTER 100"],
