@@ -348,7 +348,7 @@ fn track_process_quorum_with_delay() {
         5,
         &[&a],
     );
-    wait_log(&a, "(VI_2) Entering FAULT STATE (init)", 5, &[&a]);
+    wait_log(&a, "(VI_2) entering FAULT state\n", 5, &[&a]);
     expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
 
     let start = std::time::Instant::now();

@@ -376,18 +376,36 @@ impl Machine {
             let (base, eff) = (m.base_priority, m.effective);
             m.log(format!("Changing effective priority from {base} to {eff}"));
         }
-        // Clean up VIPs a crashed predecessor may have left behind (§5.10).
-        m.push(Action::RemoveVips);
         let only_pending = m
             .faults
             .iter()
             .all(|c| matches!(c, FaultCause::ScriptInit(_)));
-        if m.script_pending() && only_pending {
+        // Only weight-0 scripts not yet reported: held in INIT instead (below).
+        let held = m.script_pending() && only_pending;
+        let faulted = !m.faults.is_empty() && !held;
+        if faulted {
+            // Observed with keepalived 2.2.7: before the VIP clean-up, the cause (an
+            // interface's here; trackers' lines come from vrrp::tracking), then the state.
+            let down = m.faults.iter().find_map(|c| match c {
+                FaultCause::Interface(i) => Some(i.clone()),
+                _ => None,
+            });
+            if let Some(i) = down {
+                let line = format!(
+                    "({}): entering FAULT state (interface {i} down)",
+                    m.cfg.name
+                );
+                m.push(Action::Log(line));
+            }
+            m.log("entering FAULT state");
+        }
+        // Clean up VIPs a crashed predecessor may have left behind (§5.10).
+        m.push(Action::RemoveVips);
+        if held {
             // Observed with keepalived 2.2.7: no log and no notify until the weight-0
             // scripts have reported (then `Entering BACKUP STATE`, or FAULT silently).
             m.want = State::Init;
-        } else if !m.faults.is_empty() {
-            m.log("Entering FAULT STATE (init)");
+        } else if faulted {
             m.state = State::Fault;
             m.want = State::Fault;
             m.notify();
@@ -1184,14 +1202,14 @@ mod tests {
                 priority: 100
             }]
         );
-        // Another fault at start still gives FAULT (init).
+        // Another fault at start still gives FAULT at once.
         let down = TrackChange::Fault {
             cause: FaultCause::Interface("eth0".into()),
             active: true,
         };
         let mut i = Machine::start(cfg(100), [pending(true), down], Instant::ZERO);
         assert_eq!(i.state(), State::Fault);
-        assert!(logs(&drain(&mut i)).contains(&"(VI_1) Entering FAULT STATE (init)".to_string()));
+        assert!(logs(&drain(&mut i)).contains(&"(VI_1) entering FAULT state".to_string()));
     }
 
     #[test]
@@ -1285,10 +1303,17 @@ mod tests {
         };
         let mut m = Machine::start(cfg(100), [fault.clone()], Instant::ZERO);
         assert_eq!(m.state(), State::Fault);
+        // keepalived 2.2.7's lines (observed), before the VIP clean-up.
+        let acts = drain(&mut m);
         assert_eq!(
-            logs(&drain(&mut m)),
-            vec!["(VI_1) Entering FAULT STATE (init)"]
+            logs(&acts),
+            vec![
+                "(VI_1): entering FAULT state (interface eth0 down)",
+                "(VI_1) entering FAULT state"
+            ]
         );
+        let remove = acts.iter().position(|a| *a == Action::RemoveVips);
+        assert_eq!(remove, Some(2), "{acts:?}");
         assert_eq!(m.poll_timeout(), None);
         // Adverts are ignored in FAULT.
         m.handle_advert(ms(1), adv(2, 1));
