@@ -169,7 +169,10 @@ impl Manager {
                                 // alpha: start failed until the first success (§4.13)
                                 up: !(timed(&c.kind) && c.timing.alpha.unwrap_or(false)),
                                 has_run: false,
-                                retry_it: 0,
+                                // keepalived presets retry_it: before the first result
+                                // one failure is enough (observed with 2.2.7: `TCP_CHECK
+                                // on service ... failed.` at the first attempt)
+                                retry_it: c.timing.retry.unwrap_or(0),
                                 next: None,
                                 adjust: 0,
                                 timed: timed(&c.kind),
@@ -267,15 +270,18 @@ impl Manager {
                     self.ipvs_add(v, r, 0);
                 }
             }
-            // set_quorum_states, then update_quorum_state(init): only a sorry server
-            // makes a quorum down at startup visible
+            // keepalived's set_quorum_states runs before any real server is alive, so
+            // every virtual server starts down; update_quorum_state(init) then logs
+            // `Gained quorum` when W >= Q+H, and a quorum still down only with a sorry
+            // server (observed with 2.2.7)
             let w = self.live_weight(v);
             let (q, h) = self.q_h(v);
-            let up = w >= q + h;
             if let Some(st) = self.state.get_mut(v) {
-                st.quorum_up = up;
+                st.quorum_up = false;
             }
-            if !up && self.has_sorry(v) {
+            if w >= q + h {
+                self.gain_quorum(v, w, true);
+            } else if self.has_sorry(v) {
                 self.lose_quorum(v, w, true);
             }
             if self.sorry_inhibit(v) && !self.state.get(v).is_some_and(|s| s.sorry_set) {
@@ -630,16 +636,30 @@ impl Manager {
     /// every real server in IPVS and alive goes down with its notifies (script, FIFO line,
     /// `=> Shutting down <=` mail), then the quorum-down notifies run. With
     /// `lvs_flush_on_stop` (`rs_too` false) keepalived runs only the virtual server's.
+    ///
+    /// Without `lvs_flush_on_stop`, every configured real server (set or not, the sorry
+    /// server excepted) gets `Shutting down [(inhibited) ]service RS from VS X` first, as
+    /// keepalived's clear_service_rs logs them (observed with 2.2.7).
     pub fn stop(&mut self, rs_too: bool) {
         for vs in 0..self.vss.len() {
-            if !self.vss.get(vs).is_some_and(|v| v.omega) {
+            let omega = self.vss.get(vs).is_some_and(|v| v.omega);
+            if !omega && !rs_too {
                 continue;
             }
             for rs in 0..self.rs_count(vs) {
+                if rs_too {
+                    let inhibited = self.rs_inhibit(vs, rs) && !self.rs_alive(vs, rs);
+                    self.log(format!(
+                        "Shutting down {}service {} from VS {}",
+                        if inhibited { "(inhibited) " } else { "" },
+                        self.rs_name(vs, rs),
+                        self.vs_name(vs)
+                    ));
+                }
                 let Some(st) = self.rs_state_mut(vs, rs) else {
                     continue;
                 };
-                if !rs_too || !st.set || !st.alive {
+                if !omega || !rs_too || !st.set || !st.alive {
                     continue;
                 }
                 st.alive = false;
@@ -658,6 +678,9 @@ impl Manager {
                         body: "=> Shutting down <=".to_owned(),
                     });
                 }
+            }
+            if !omega {
+                continue;
             }
             if let Some(st) = self.state.get_mut(vs) {
                 st.quorum_up = false;
@@ -1019,7 +1042,7 @@ impl Manager {
                 self.lose_quorum(vs, w, false);
             }
         } else if w >= q + h {
-            self.gain_quorum(vs, w);
+            self.gain_quorum(vs, w, false);
         }
     }
 
@@ -1105,7 +1128,9 @@ impl Manager {
         self.quorum_notify(vs, false, &mail);
     }
 
-    fn gain_quorum(&mut self, vs: usize, w: i64) {
+    /// Quorum gained, or (`init`) up at startup (keepalived logs `Gained quorum` for both;
+    /// only the mail says `Starting with quorum up`).
+    fn gain_quorum(&mut self, vs: usize, w: i64, init: bool) {
         let (q, h) = self.q_h(vs);
         let t = q + h;
         let vsn = self.vs_name(vs);
@@ -1133,7 +1158,12 @@ impl Manager {
             }
             self.pool(vs, true);
         }
-        self.quorum_notify(vs, true, &format!("Gained quorum {q}+{h}={t} <= {w}"));
+        let what = if init {
+            "Starting with quorum up"
+        } else {
+            "Gained quorum"
+        };
+        self.quorum_notify(vs, true, &format!("{what} {q}+{h}={t} <= {w}"));
     }
 
     fn quorum_notify(&mut self, vs: usize, up: bool, line: &str) {

@@ -424,18 +424,12 @@ impl Table {
         }
     }
 
-    /// Shutdown (§8.5): each destination we set (`Shutting down service RS from VS X`),
-    /// then each service; with `keep_dests` the services only (`lvs_flush_on_stop VS`).
+    /// Shutdown (§8.5): each destination we set, then each service; with `keep_dests` the services only (`lvs_flush_on_stop VS`).
     pub fn release(&mut self, k: &mut impl Kernel, keep_dests: bool, log: &mut Vec<String>) {
         for i in std::mem::take(&mut self.svcs) {
             if !keep_dests {
+                // the `Shutting down service` lines come from Manager::stop
                 for d in &i.dests {
-                    let rs = SvcDisplay {
-                        ip: d.addr,
-                        protocol: i.rs_proto,
-                        port: d.port,
-                    };
-                    log.push(format!("Shutting down service {rs} from VS {}", i.vs_name));
                     ok_or(k.del_dest(&i.svc, d), libc::ENOENT, log);
                 }
             }

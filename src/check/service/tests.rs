@@ -247,10 +247,8 @@ fn table_adds_edits_and_releases_only_its_own() {
     let calls = k.take();
     assert_eq!(calls.len(), 7, "{calls:?}");
     assert!(calls.contains(&"del_dest 192.0.2.1:443 198.51.100.2:443 w0".to_owned()));
-    assert_eq!(
-        log,
-        ["Shutting down service [198.51.100.2]:udp:443 from VS [192.0.2.1]:udp:443"]
-    );
+    // the `Shutting down service` lines are Manager::stop's
+    assert!(log.is_empty(), "{log:?}");
     assert_eq!(t.entries().count(), 0);
 }
 
