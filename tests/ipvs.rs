@@ -1161,6 +1161,10 @@ virtual_server 192.0.2.104 84 {
         "TCP 192.0.2.104:84 -> 198.51.100.6:8006 w1",
     ]);
     wait_table("the suspended service", &up);
+    // keepalived 2.2.7's register_checkers_thread for a suspended virtual server
+    d.wait_log(
+        "Deactivating healthchecker for service [198.51.100.6]:tcp:8006 for VS [192.0.2.104]:tcp:84",
+    );
     // suspended: several delay_loops pass and the dead server stays
     std::thread::sleep(std::time::Duration::from_secs(4));
     assert_eq!(snapshot(), up);

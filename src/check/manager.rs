@@ -89,6 +89,8 @@ struct RsState {
     base_weight: u32,
     failed: u32,
     checkers: Vec<CheckerState>,
+    /// Reload: the effective weight before it, for keepalived's `Changing weight` line.
+    prev_weight: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,7 +120,9 @@ pub struct Manager {
     sched: BinaryHeap<Reverse<(Instant, CheckerId)>>,
 }
 
-fn timed(kind: &CheckerKind) -> bool {
+/// A checker keepalived schedules itself (it has a `launch`); FILE_CHECK and BFD_CHECK
+/// are event driven.
+pub fn timed(kind: &CheckerKind) -> bool {
     !matches!(kind, CheckerKind::File(_) | CheckerKind::Bfd(_))
 }
 
@@ -187,6 +191,7 @@ impl Manager {
                             base_weight: rs.weight_or(vs),
                             failed,
                             checkers,
+                            prev_weight: None,
                         }
                     })
                     .collect(),
@@ -238,6 +243,7 @@ impl Manager {
             let base = configured.unwrap_or(o.base_weight);
             *st = o;
             st.base_weight = base;
+            st.prev_weight = Some(old.effective_weight(ovs, ors));
         }
     }
 
@@ -336,6 +342,12 @@ impl Manager {
     fn resume_vs(&mut self, v: usize, now: Instant) {
         let sorry = self.sorry_active(v);
         for r in 0..self.rs_count(v) {
+            // init_service_rs: update_svr_wgt for a reloaded server whose weight changed
+            let prev = self.rs_state_mut(v, r).and_then(|x| x.prev_weight.take());
+            let new = self.effective_weight(v, r);
+            if let Some(old) = prev.filter(|&p| p != new) {
+                self.log_weight(v, r, old, new);
+            }
             let set = self
                 .state
                 .get(v)
@@ -1008,6 +1020,15 @@ impl Manager {
         self.weight_changed(vs, rs, old);
     }
 
+    fn log_weight(&mut self, vs: usize, rs: usize, old: u32, new: u32) {
+        self.log(format!(
+            "Changing weight from {old} to {new} for {}active service {} of VS {}",
+            if self.rs_alive(vs, rs) { "" } else { "in" },
+            self.rs_name(vs, rs),
+            self.vs_name(vs)
+        ));
+    }
+
     /// keepalived's update_svr_wgt: log, SET_DEST if in the pool, re-evaluate quorum.
     fn weight_changed(&mut self, vs: usize, rs: usize, old: u32) {
         let new = self.effective_weight(vs, rs);
@@ -1015,12 +1036,7 @@ impl Manager {
             return;
         }
         let alive = self.rs_alive(vs, rs);
-        self.log(format!(
-            "Changing weight from {old} to {new} for {}active service {} of VS {}",
-            if alive { "" } else { "in" },
-            self.rs_name(vs, rs),
-            self.vs_name(vs)
-        ));
+        self.log_weight(vs, rs, old, new);
         let set = self
             .state
             .get(vs)

@@ -31,7 +31,7 @@ use super::ipvs::{
     DaemonState, Dest, Family, Ipvs, IpvsError, Protocol, Service as IpvsService, SyncDaemon,
     Timeouts,
 };
-use super::manager::{CheckerId, Globals, Instant, IpvsOp, Manager, Output};
+use super::manager::{timed, CheckerId, Globals, Instant, IpvsOp, Manager, Output};
 use crate::config::host::RunAs;
 use crate::config::model::check::{
     self as model, CheckConfig, Granularity, SvcDisplay, VirtualServer, VsAddr, VsgEntry,
@@ -671,8 +671,29 @@ impl Core {
         }
     }
 
+    /// keepalived's register_checkers_thread, at startup and after each reload: a line per
+    /// scheduled checker, `Deactivating` for a suspended virtual server, then the BFD line
+    /// (Debian's 2.2.7 is built with BFD; observed in the IPVS VM).
+    fn log_activation(&self) {
+        for (i, vs) in self.cfg.virtual_servers.iter().enumerate() {
+            let susp = self.suspended.get(i).copied().unwrap_or(false);
+            for rs in &vs.real_servers {
+                for _ in rs.checkers.iter().filter(|c| timed(&c.kind)) {
+                    info!(
+                        "{}ctivating healthchecker for service {} for VS {}",
+                        if susp { "Dea" } else { "A" },
+                        vs.rs_display(rs),
+                        vs.display()
+                    );
+                }
+            }
+        }
+        info!("Activating BFD healthchecker");
+    }
+
     /// Re-evaluates `ha_suspend` (§8.6); returns parked checkers that may run now.
-    fn update_suspend(&mut self) -> Vec<CheckerId> {
+    /// `quiet` at startup and reload, where [`Core::log_activation`] says it instead.
+    fn update_suspend(&mut self, quiet: bool) -> Vec<CheckerId> {
         let cfg = self.cfg.clone();
         let mut resumed = Vec::new();
         self.suspended.resize(cfg.virtual_servers.len(), false);
@@ -680,14 +701,17 @@ impl Core {
             let susp =
                 vs.ha_suspend && Self::vip(vs, &cfg).is_some_and(|ip| !self.local.contains(&ip));
             let was = self.suspended.get(i).copied().unwrap_or(false);
-            if susp != was {
+            if susp != was && !quiet {
+                // keepalived's update_checker_activity: a line per checker
                 for rs in &vs.real_servers {
-                    info!(
-                        "{} healthchecker for service {} for VS {}",
-                        if susp { "Suspending" } else { "Activating" },
-                        vs.rs_display(rs),
-                        vs.display()
-                    );
+                    for _ in rs.checkers.iter().filter(|c| timed(&c.kind)) {
+                        info!(
+                            "{} healthchecker for service {} for VS {}",
+                            if susp { "Suspending" } else { "Activating" },
+                            vs.rs_display(rs),
+                            vs.display()
+                        );
+                    }
                 }
             }
             if let Some(s) = self.suspended.get_mut(i) {
@@ -906,7 +930,7 @@ async fn monitor_loop(mut mon: crate::net::Monitor, sh: Shared) {
                 }
                 _ => continue,
             }
-            c.update_suspend()
+            c.update_suspend(false)
         };
         spawn_checks(&sh, resumed);
     }
@@ -1145,11 +1169,12 @@ impl Service for CheckService {
                 core.runner.run(&f.script_call(sc));
             }
         }
-        core.update_suspend();
+        core.update_suspend(true);
         core.sync_services();
         let now = core.now();
         core.mgr.start(now);
         core.drain();
+        core.log_activation();
         let sh = Shared {
             core: Rc::new(RefCell::new(core)),
             wake: Rc::new(Notify::new()),
@@ -1202,7 +1227,11 @@ impl Service for CheckService {
         } else {
             HashSet::new()
         };
-        let opened = if new.virtual_servers.is_empty() || run.sh.core.borrow().ipvs.is_some() {
+        let opened = if new.virtual_servers.is_empty() {
+            None
+        } else if run.sh.core.borrow().ipvs.is_some() {
+            // keepalived 2.2.7's checker at each reload (observed)
+            info!("Reinitializing ipvs");
             None
         } else {
             Some(open_ipvs()?)
@@ -1266,7 +1295,9 @@ impl Service for CheckService {
             let now = core.now();
             core.mgr.start(now);
             core.drain();
-            core.update_suspend()
+            let resumed = core.update_suspend(true);
+            core.log_activation();
+            resumed
         };
         spawn_checks(&run.sh, resumed);
         if let Some(mon) = mon {

@@ -921,3 +921,55 @@ fn http_startup_logs_success_after_the_last_url() {
     m.handle_result(at(20), ID, &ok());
     assert_eq!((m.failed_url_of(ID), m.url_of(ID)), (None, 0));
 }
+
+/// keepalived 2.2.7's reload (observed): a kept real server whose weight changed logs
+/// `Changing weight from A to B for [in]active service ...` (update_svr_wgt), an unchanged
+/// one nothing, and a kept virtual server no quorum line.
+#[test]
+fn reload_logs_changed_weights() {
+    let conf = |w: u32| {
+        format!(
+            "
+virtual_server 192.0.2.10 80 {{
+  delay_loop 1
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.1 8001 {{
+    weight {w}
+    TCP_CHECK {{
+    }}
+  }}
+  real_server 198.51.100.2 8002 {{
+    weight {w}
+    TCP_CHECK {{
+    }}
+  }}
+  real_server 198.51.100.3 8003 {{
+    TCP_CHECK {{
+    }}
+  }}
+}}
+"
+        )
+    };
+    let mut old = manager(&conf(1));
+    old.start(at(0));
+    old.handle_result(at(1), rs(0), &ok());
+    old.handle_result(at(1), rs(1), &fail());
+    old.handle_result(at(1), rs(2), &ok());
+    drain(&mut old);
+    let mut m = manager(&conf(2));
+    m.adopt_vs(&old, 0, 0);
+    for r in 0..3 {
+        m.adopt(&old, (0, r), (0, r));
+    }
+    m.start(at(5));
+    assert_eq!(
+        logs(&mut m),
+        [
+            "Changing weight from 1 to 2 for active service [198.51.100.1]:tcp:8001 of VS [192.0.2.10]:tcp:80",
+            "Changing weight from 1 to 2 for inactive service [198.51.100.2]:tcp:8002 of VS [192.0.2.10]:tcp:80",
+        ]
+    );
+}
