@@ -120,6 +120,10 @@ pub struct Manager {
     sched: BinaryHeap<Reverse<(Instant, CheckerId)>>,
 }
 
+/// keepalived's register_checkers_thread starts each checker this long (plus its random
+/// warmup) after startup (observed with 2.2.7: the first results come a second after).
+const BOOTSTRAP_DELAY: Duration = Duration::from_secs(1);
+
 /// A checker keepalived schedules itself (it has a `launch`); FILE_CHECK and BFD_CHECK
 /// are event driven.
 pub fn timed(kind: &CheckerKind) -> bool {
@@ -301,7 +305,7 @@ impl Manager {
             for r in 0..self.rs_count(v) {
                 for c in 0..self.checker_count(v, r) {
                     let warm = self.checker_cfg(v, r, c).and_then(|c| c.timing.warmup);
-                    let delay = self.jitter(warm.unwrap_or(Duration::ZERO));
+                    let delay = BOOTSTRAP_DELAY + self.jitter(warm.unwrap_or(Duration::ZERO));
                     if let Some(cs) = self.cs_mut(CheckerId {
                         vs: v,
                         rs: r,
@@ -380,7 +384,7 @@ impl Manager {
         for r in 0..self.rs_count(v) {
             for c in 0..self.checker_count(v, r) {
                 let warm = self.checker_cfg(v, r, c).and_then(|c| c.timing.warmup);
-                let delay = self.jitter(warm.unwrap_or(Duration::ZERO));
+                let delay = BOOTSTRAP_DELAY + self.jitter(warm.unwrap_or(Duration::ZERO));
                 let id = CheckerId {
                     vs: v,
                     rs: r,
