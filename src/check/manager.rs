@@ -576,7 +576,7 @@ impl Manager {
             if !cs.up || !cs.has_run {
                 self.log(format!(
                     "Misc check for [{subject}] by [{}] succeeded.",
-                    m.path.text
+                    shown_prog(m)
                 ));
                 self.update_checker(id, true, res);
             }
@@ -594,7 +594,7 @@ impl Manager {
                 if logs_all {
                     self.log(format!(
                         "Misc check for [{subject}] by [{}] failed on retry {}/{retry}{}.",
-                        m.path.text,
+                        shown_prog(m),
                         cs.retry_it + 1,
                         exited(res)
                     ));
@@ -610,7 +610,7 @@ impl Manager {
                 };
                 self.log(format!(
                     "Misc check for [{subject}] by [{}] failed{tail}{}.",
-                    m.path.text,
+                    shown_prog(m),
                     exited(res)
                 ));
                 self.update_checker(id, false, res);
@@ -1300,6 +1300,14 @@ impl Manager {
         };
         self.log(line);
     }
+}
+
+/// keepalived prints the script's program only (args[0]), as resolved at load time.
+fn shown_prog(m: &crate::config::model::check::checker::MiscCheck) -> &str {
+    m.shown
+        .as_deref()
+        .or(m.path.argv.first().map(String::as_str))
+        .unwrap_or(&m.path.text)
 }
 
 fn exited(res: &CheckResult) -> String {

@@ -472,6 +472,81 @@ impl Runner {
     }
 }
 
+/// What keepalived 2.2.7's checker logs about script security at start and at each reload
+/// (observed in the IPVS VM, before `Initializing ipvs`) when it will run scripts (MISC
+/// checks, real server notifies, quorum scripts): the missing default user (`no_user`:
+/// no `script_user` and no `keepalived_script`) and, with `enable_script_security` off,
+/// the SECURITY VIOLATION warning (`true` = warning).
+pub fn script_security_lines(
+    c: &crate::config::model::Config,
+    no_user: bool,
+) -> Vec<(bool, String)> {
+    use crate::config::model::check::checker::CheckerKind as K;
+    let scripts = c.check.virtual_servers.iter().any(|vs| {
+        vs.quorum_up.is_some()
+            || vs.quorum_down.is_some()
+            || vs.real_servers.iter().any(|rs| {
+                rs.notify_up.is_some()
+                    || rs.notify_down.is_some()
+                    || rs.checkers.iter().any(|k| matches!(k.kind, K::Misc(_)))
+            })
+    });
+    let mut v = Vec::new();
+    if !scripts {
+        return v;
+    }
+    if no_user {
+        let u = crate::config::host::DEFAULT_SCRIPT_USER;
+        v.push((false, format!("Script user '{u}' does not exist")));
+    }
+    if !c.global.enable_script_security {
+        v.push((
+            true,
+            "SECURITY VIOLATION - check scripts are being executed but script_security not enabled."
+                .to_owned(),
+        ));
+    }
+    v
+}
+
+/// keepalived resolves each MISC_CHECK program to its real path when it loads the
+/// configuration and names that in its log lines (observed: `/bin/sh -c true` logs as
+/// `by [/usr/bin/sh]` where /bin is a link to usr/bin).
+fn resolve_misc(cfg: &mut CheckConfig) {
+    use crate::config::model::check::checker::CheckerKind as K;
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    for vs in &mut cfg.virtual_servers {
+        for rs in &mut vs.real_servers {
+            for c in &mut rs.checkers {
+                if let K::Misc(m) = &mut c.kind {
+                    m.shown = m
+                        .path
+                        .argv
+                        .first()
+                        .and_then(|p| crate::config::host::resolve(p, &path))
+                        .and_then(|p| std::fs::canonicalize(p).ok())
+                        .map(|p| p.display().to_string());
+                }
+            }
+        }
+    }
+}
+
+fn log_script_security(c: &crate::config::model::Config) {
+    let g = &c.global;
+    let no_user = matches!(
+        crate::script::default_run_as(g.script_user.as_ref(), g.enable_script_security),
+        Ok(None)
+    );
+    for (warning, line) in script_security_lines(c, no_user) {
+        if warning {
+            warn!("{line}");
+        } else {
+            info!("{line}");
+        }
+    }
+}
+
 fn kind_name(k: &crate::config::model::check::checker::CheckerKind) -> &'static str {
     use crate::config::model::check::checker::CheckerKind as K;
     match k {
@@ -1113,6 +1188,7 @@ async fn local_addrs() -> HashSet<IpAddr> {
 impl Service for CheckService {
     async fn start(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
         let c = &cfg.loaded.config;
+        log_script_security(c);
         let mut ipvs = None;
         let mut saved_timeouts = None;
         // keepalived initialises IPVS only when virtual servers are configured
@@ -1129,7 +1205,9 @@ impl Service for CheckService {
             }
             ipvs = Some(k);
         }
-        let check = Rc::new(c.check.clone());
+        let mut check = c.check.clone();
+        resolve_misc(&mut check);
+        let check = Rc::new(check);
         let env = Env::new(&check, MAX_RUNNING).map_err(ServiceError::fatal)?;
         allow_ping(&check, &mut self.ping_range);
         let ha = check.virtual_servers.iter().any(|v| v.ha_suspend);
@@ -1217,7 +1295,10 @@ impl Service for CheckService {
             return self.start(cfg).await;
         };
         let c = &cfg.loaded.config;
-        let new = Rc::new(c.check.clone());
+        log_script_security(c);
+        let mut new = c.check.clone();
+        resolve_misc(&mut new);
+        let new = Rc::new(new);
         let env = Env::new(&new, MAX_RUNNING).map_err(ServiceError::fatal)?;
         allow_ping(&new, &mut self.ping_range);
         let ha = new.virtual_servers.iter().any(|v| v.ha_suspend);

@@ -457,8 +457,10 @@ virtual_server 192.0.2.100 80 {
     m.handle_result(at(1), ID, &r);
     let out = drain(&mut m);
     assert_eq!(ops(&out), ["set 192.0.2.1:80 w10"]);
+    // keepalived names the program only (args[0])
     assert!(out.contains(&Output::Log(
-        "Misc check for [[192.0.2.1]:tcp:80 VS [192.0.2.100]:tcp:80] by [/bin/check arg] succeeded.".into()
+        "Misc check for [[192.0.2.1]:tcp:80 VS [192.0.2.100]:tcp:80] by [/bin/check] succeeded."
+            .into()
     )));
     assert!(out.contains(&Output::Log(
         "Changing weight from 4 to 10 for active service [192.0.2.1]:tcp:80 of VS [192.0.2.100]:tcp:80".into()

@@ -389,3 +389,57 @@ virtual_server group G2 {
         .collect();
     assert_eq!(got, ["Fwmark(1001) Inet", "Fwmark(1001) Inet6"]);
 }
+
+/// keepalived 2.2.7's checker at start and reload (observed in the IPVS VM): a MISC_CHECK
+/// without script security gives both lines; with it (and a script_user) none; no script,
+/// no line.
+#[test]
+fn script_security_lines_as_keepalived() {
+    let vs = |glob: &str, rs: &str| {
+        format!(
+            "global_defs {{\n{glob}\n}}\nvirtual_server 192.0.2.1 80 {{\n  protocol TCP\n  real_server 198.51.100.1 80 {{\n{rs}\n  }}\n}}\n"
+        )
+    };
+    let misc = "MISC_CHECK {\n misc_path /bin/true\n}";
+    let load = |t: &str| load_str(t, Path::new("/t.conf"), &LoadOptions::default()).config;
+    assert_eq!(
+        script_security_lines(&load(&vs("", misc)), true),
+        [
+            (false, "Script user 'keepalived_script' does not exist".to_owned()),
+            (
+                true,
+                "SECURITY VIOLATION - check scripts are being executed but script_security not enabled."
+                    .to_owned()
+            ),
+        ]
+    );
+    let secure = "enable_script_security\nscript_user root";
+    assert!(script_security_lines(&load(&vs(secure, misc)), false).is_empty());
+    assert!(script_security_lines(&load(&vs("", "TCP_CHECK {\n}")), true).is_empty());
+    // a notify script counts too
+    assert_eq!(
+        script_security_lines(&load(&vs("", "notify_up /bin/up")), false).len(),
+        1
+    );
+}
+
+/// keepalived 2.2.7 names a MISC_CHECK by its program's real path (observed:
+/// `/bin/../bin/true` logs as `/usr/bin/true` where /bin links to usr/bin).
+#[test]
+fn misc_programs_are_shown_by_their_real_path() {
+    use crate::config::model::check::checker::CheckerKind;
+    let mut c = check(
+        "virtual_server 192.0.2.1 80 {\n  protocol TCP\n  real_server 198.51.100.1 80 {\n    MISC_CHECK {\n      misc_path \"/bin/../bin/true x\"\n    }\n  }\n  real_server 198.51.100.2 80 {\n    MISC_CHECK {\n      misc_path /nonexistent/x\n    }\n  }\n}\n",
+    );
+    resolve_misc(&mut c);
+    let shown: Vec<Option<String>> = c.virtual_servers[0]
+        .real_servers
+        .iter()
+        .map(|r| match &r.checkers[0].kind {
+            CheckerKind::Misc(m) => m.shown.clone(),
+            _ => None,
+        })
+        .collect();
+    let real = std::fs::canonicalize("/bin/true").expect("/bin/true");
+    assert_eq!(shown, [Some(real.display().to_string()), None]);
+}
