@@ -996,14 +996,21 @@ async fn monitor_loop(mut mon: crate::net::Monitor, sh: Shared) {
     while let Some(ev) = mon.next().await {
         let resumed = {
             let mut c = sh.core.borrow_mut();
-            match ev {
-                NetEvent::AddressAdded { addr, .. } => {
-                    c.local.insert(addr);
-                }
-                NetEvent::AddressRemoved { addr, .. } => {
-                    c.local.remove(&addr);
-                }
+            // keepalived's update_checker_activity logs each address event with -D
+            // (observed with 2.2.7)
+            let (addr, added) = match ev {
+                NetEvent::AddressAdded { addr, .. } => (addr, true),
+                NetEvent::AddressRemoved { addr, .. } => (addr, false),
                 _ => continue,
+            };
+            if crate::log::detail() > 0 {
+                let what = if added { "added" } else { "removed" };
+                info!("Netlink reflector reports IP {addr} {what}");
+            }
+            if added {
+                c.local.insert(addr);
+            } else {
+                c.local.remove(&addr);
             }
             c.update_suspend(false)
         };
