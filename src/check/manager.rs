@@ -19,7 +19,7 @@ use super::ipvs::{Dest, Fwd, TunnelType as IpvsTunnel};
 use super::probe::CheckResult;
 use crate::config::model::check::checker::CheckerKind;
 use crate::config::model::check::{
-    CheckConfig, Forwarding, RealServer, SvcDisplay, TunnelCsum, TunnelType, VirtualServer,
+    CheckConfig, Forwarding, RealServer, SvcDisplay, TunnelCsum, TunnelType, VirtualServer, VsAddr,
 };
 use crate::config::model::Script;
 pub use crate::vrrp::machine::Instant;
@@ -703,6 +703,47 @@ impl Manager {
             }
             self.quorum_notify(vs, false, "Shutting down");
         }
+    }
+
+    /// Reload, on the old manager: keepalived 2.2.7's clear_diff_services lines (observed)
+    /// for what `new` no longer has, in the old order. `kept` pairs (new, old) virtual
+    /// servers; a real server is kept if its address and port remain.
+    pub fn reload_removals(&self, new: &CheckConfig, kept: &[(usize, usize)]) -> Vec<String> {
+        let mut v = Vec::new();
+        for (ov, old) in self.vss.iter().enumerate() {
+            let nvs = kept
+                .iter()
+                .find(|&&(_, o)| o == ov)
+                .and_then(|&(n, _)| new.virtual_servers.get(n));
+            if nvs.is_none() {
+                v.push(match &old.addr {
+                    VsAddr::Group(g) => format!("Removing Virtual Server Group [{g}]"),
+                    _ => format!("Removing Virtual Server {}", self.vs_name(ov)),
+                });
+            }
+            for (r, rs) in old.real_servers.iter().enumerate() {
+                if let Some(n) = nvs {
+                    if n.real_servers
+                        .iter()
+                        .any(|x| x.ip == rs.ip && x.port == rs.port)
+                    {
+                        continue;
+                    }
+                    v.push(format!("service {} no longer exist", self.rs_name(ov, r)));
+                }
+                let st = self.state.get(ov).and_then(|s| s.rss.get(r));
+                if st.is_some_and(|x| x.set) {
+                    let inhibited = self.rs_inhibit(ov, r) && !self.rs_alive(ov, r);
+                    v.push(format!(
+                        "Removing {}service {} from VS {}",
+                        if inhibited { "(inhibited) " } else { "" },
+                        self.rs_name(ov, r),
+                        self.vs_name(ov)
+                    ));
+                }
+            }
+        }
+        v
     }
 
     pub fn is_alive(&self, vs: usize, rs: usize) -> bool {

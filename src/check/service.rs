@@ -34,7 +34,7 @@ use super::ipvs::{
 use super::manager::{timed, CheckerId, Globals, Instant, IpvsOp, Manager, Output};
 use crate::config::host::RunAs;
 use crate::config::model::check::{
-    self as model, CheckConfig, Granularity, SvcDisplay, VirtualServer, VsAddr, VsgEntry,
+    self as model, CheckConfig, Granularity, VirtualServer, VsAddr, VsgEntry,
 };
 use crate::config::model::global::{GlobalDefs, LvsFlushOnStop};
 use crate::config::model::Script;
@@ -317,7 +317,11 @@ impl Table {
             if want.iter().any(|(s, ..)| same_svc(s, &i.svc)) {
                 kept.push(i);
             } else {
-                log.push(format!("Removing Virtual Server {}", i.vs_name));
+                // a removed virtual server is Manager::reload_removals' line; this is a
+                // service its (group) virtual server no longer has
+                if want.iter().any(|(_, n, _)| *n == i.vs_name) {
+                    log.push(format!("Removing Virtual Server {}", i.vs_name));
+                }
                 ok_or(k.del_service(&i.svc), libc::ENOENT, log);
             }
         }
@@ -411,13 +415,8 @@ impl Table {
             .filter(|d| !keep.contains(&(d.addr, d.port)))
             .cloned()
             .collect();
+        // the lines are Manager::reload_removals'
         for d in gone {
-            let rs = SvcDisplay {
-                ip: d.addr,
-                protocol: i.rs_proto,
-                port: d.port,
-            };
-            log.push(format!("service {rs} no longer exist"));
             if ok_or(k.del_dest(&i.svc, &d), libc::ENOENT, log) {
                 i.dests.retain(|x| !same_dest(x, &d));
             }
@@ -1339,6 +1338,7 @@ impl Service for CheckService {
                 core.syncd = syncd;
             }
             let plan = plan_reload(&core.cfg, &new);
+            Core::log(core.mgr.reload_removals(&new, &plan.vs));
             let mut mgr = Manager::new(&new, globals_of(&c.global), seed());
             for &(v, ov) in &plan.vs {
                 mgr.adopt_vs(&core.mgr, v, ov);

@@ -979,3 +979,79 @@ virtual_server 192.0.2.10 80 {{
         ]
     );
 }
+
+/// keepalived 2.2.7's clear_diff_services at a reload (observed in the IPVS VM): in the
+/// old order, a removed real server's `service RS no longer exist` then its `Removing
+/// service` (if in IPVS), a removed virtual server's `Removing Virtual Server` (`... Group
+/// [G]` for a group) then each of its real servers in IPVS.
+#[test]
+fn reload_removal_lines() {
+    let old_conf = "
+virtual_server_group G6 {
+  192.0.2.61 80
+}
+virtual_server group G6 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.1 9001 {
+  }
+}
+virtual_server 192.0.2.60 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.1 9001 {
+  }
+  real_server 198.51.100.2 9002 {
+  }
+  real_server 198.51.100.3 9003 {
+    inhibit_on_failure
+    TCP_CHECK {
+    }
+  }
+}
+virtual_server 192.0.2.62 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.1 9001 {
+  }
+}
+";
+    let new_conf = "
+virtual_server 192.0.2.60 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.1 9001 {
+  }
+}
+";
+    let mut old = manager(old_conf);
+    old.start(at(0));
+    old.handle_result(
+        at(1),
+        CheckerId {
+            vs: 1,
+            rs: 2,
+            checker: 0,
+        },
+        &fail(),
+    );
+    drain(&mut old);
+    let new = load_str(new_conf, Path::new("/t.conf"), &LoadOptions::default()).config;
+    assert_eq!(
+        old.reload_removals(&new.check, &[(0, 1)]),
+        [
+            "Removing Virtual Server Group [G6]",
+            "Removing service [198.51.100.1]:tcp:9001 from VS [G6]:0",
+            "service [198.51.100.2]:tcp:9002 no longer exist",
+            "Removing service [198.51.100.2]:tcp:9002 from VS [192.0.2.60]:tcp:80",
+            "service [198.51.100.3]:tcp:9003 no longer exist",
+            "Removing (inhibited) service [198.51.100.3]:tcp:9003 from VS [192.0.2.60]:tcp:80",
+            "Removing Virtual Server [192.0.2.62]:tcp:80",
+            "Removing service [198.51.100.1]:tcp:9001 from VS [192.0.2.62]:tcp:80",
+        ]
+    );
+}
