@@ -522,6 +522,7 @@ async fn misc_exit_codes_and_timeout() {
         },
         timeout: Some(Duration::from_secs(5)),
         dynamic: true,
+        shown: None,
     };
     assert!(misc::check(&script("/bin/sh -c 'exit 0'"), SHORT).await.up);
     assert!(!misc::check(&script("/bin/sh -c 'exit 1'"), SHORT).await.up);

@@ -1121,8 +1121,11 @@ fn vm_daemon_reload() {
     );
     let log = d.log();
     let after = log.get(before..).unwrap_or_default();
+    // keepalived 2.2.7's wording (observed): the weight change and the removed service
     assert!(
-        after.contains("Removing Virtual Server [192.0.2.101]:tcp:81"),
+        after.contains("Changing weight from 2 to 4 for active service [198.51.100.1]:tcp:8001 of VS [192.0.2.100]:tcp:80")
+            && after.contains("Removing Virtual Server [192.0.2.101]:tcp:81")
+            && after.contains("Removing service [198.51.100.3]:tcp:8003 from VS [192.0.2.101]:tcp:81"),
         "{after}"
     );
     assert!(!after.contains("198.51.100.1]:tcp:8001 from"), "{after}");
@@ -1161,6 +1164,10 @@ virtual_server 192.0.2.104 84 {
         "TCP 192.0.2.104:84 -> 198.51.100.6:8006 w1",
     ]);
     wait_table("the suspended service", &up);
+    // keepalived 2.2.7's register_checkers_thread for a suspended virtual server
+    d.wait_log(
+        "Deactivating healthchecker for service [198.51.100.6]:tcp:8006 for VS [192.0.2.104]:tcp:84",
+    );
     // suspended: several delay_loops pass and the dead server stays
     std::thread::sleep(std::time::Duration::from_secs(4));
     assert_eq!(snapshot(), up);

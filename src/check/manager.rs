@@ -19,7 +19,7 @@ use super::ipvs::{Dest, Fwd, TunnelType as IpvsTunnel};
 use super::probe::CheckResult;
 use crate::config::model::check::checker::CheckerKind;
 use crate::config::model::check::{
-    CheckConfig, Forwarding, RealServer, SvcDisplay, TunnelCsum, TunnelType, VirtualServer,
+    CheckConfig, Forwarding, RealServer, SvcDisplay, TunnelCsum, TunnelType, VirtualServer, VsAddr,
 };
 use crate::config::model::Script;
 pub use crate::vrrp::machine::Instant;
@@ -89,6 +89,8 @@ struct RsState {
     base_weight: u32,
     failed: u32,
     checkers: Vec<CheckerState>,
+    /// Reload: the effective weight before it, for keepalived's `Changing weight` line.
+    prev_weight: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,7 +120,13 @@ pub struct Manager {
     sched: BinaryHeap<Reverse<(Instant, CheckerId)>>,
 }
 
-fn timed(kind: &CheckerKind) -> bool {
+/// keepalived's register_checkers_thread starts each checker this long (plus its random
+/// warmup) after startup (observed with 2.2.7: the first results come a second after).
+const BOOTSTRAP_DELAY: Duration = Duration::from_secs(1);
+
+/// A checker keepalived schedules itself (it has a `launch`); FILE_CHECK and BFD_CHECK
+/// are event driven.
+pub fn timed(kind: &CheckerKind) -> bool {
     !matches!(kind, CheckerKind::File(_) | CheckerKind::Bfd(_))
 }
 
@@ -169,7 +177,10 @@ impl Manager {
                                 // alpha: start failed until the first success (§4.13)
                                 up: !(timed(&c.kind) && c.timing.alpha.unwrap_or(false)),
                                 has_run: false,
-                                retry_it: 0,
+                                // keepalived presets retry_it: before the first result
+                                // one failure is enough (observed with 2.2.7: `TCP_CHECK
+                                // on service ... failed.` at the first attempt)
+                                retry_it: c.timing.retry.unwrap_or(0),
                                 next: None,
                                 adjust: 0,
                                 timed: timed(&c.kind),
@@ -184,6 +195,7 @@ impl Manager {
                             base_weight: rs.weight_or(vs),
                             failed,
                             checkers,
+                            prev_weight: None,
                         }
                     })
                     .collect(),
@@ -235,6 +247,7 @@ impl Manager {
             let base = configured.unwrap_or(o.base_weight);
             *st = o;
             st.base_weight = base;
+            st.prev_weight = Some(old.effective_weight(ovs, ors));
         }
     }
 
@@ -267,15 +280,18 @@ impl Manager {
                     self.ipvs_add(v, r, 0);
                 }
             }
-            // set_quorum_states, then update_quorum_state(init): only a sorry server
-            // makes a quorum down at startup visible
+            // keepalived's set_quorum_states runs before any real server is alive, so
+            // every virtual server starts down; update_quorum_state(init) then logs
+            // `Gained quorum` when W >= Q+H, and a quorum still down only with a sorry
+            // server (observed with 2.2.7)
             let w = self.live_weight(v);
             let (q, h) = self.q_h(v);
-            let up = w >= q + h;
             if let Some(st) = self.state.get_mut(v) {
-                st.quorum_up = up;
+                st.quorum_up = false;
             }
-            if !up && self.has_sorry(v) {
+            if w >= q + h {
+                self.gain_quorum(v, w, true);
+            } else if self.has_sorry(v) {
                 self.lose_quorum(v, w, true);
             }
             if self.sorry_inhibit(v) && !self.state.get(v).is_some_and(|s| s.sorry_set) {
@@ -289,7 +305,7 @@ impl Manager {
             for r in 0..self.rs_count(v) {
                 for c in 0..self.checker_count(v, r) {
                     let warm = self.checker_cfg(v, r, c).and_then(|c| c.timing.warmup);
-                    let delay = self.jitter(warm.unwrap_or(Duration::ZERO));
+                    let delay = BOOTSTRAP_DELAY + self.jitter(warm.unwrap_or(Duration::ZERO));
                     if let Some(cs) = self.cs_mut(CheckerId {
                         vs: v,
                         rs: r,
@@ -330,6 +346,12 @@ impl Manager {
     fn resume_vs(&mut self, v: usize, now: Instant) {
         let sorry = self.sorry_active(v);
         for r in 0..self.rs_count(v) {
+            // init_service_rs: update_svr_wgt for a reloaded server whose weight changed
+            let prev = self.rs_state_mut(v, r).and_then(|x| x.prev_weight.take());
+            let new = self.effective_weight(v, r);
+            if let Some(old) = prev.filter(|&p| p != new) {
+                self.log_weight(v, r, old, new);
+            }
             let set = self
                 .state
                 .get(v)
@@ -362,7 +384,7 @@ impl Manager {
         for r in 0..self.rs_count(v) {
             for c in 0..self.checker_count(v, r) {
                 let warm = self.checker_cfg(v, r, c).and_then(|c| c.timing.warmup);
-                let delay = self.jitter(warm.unwrap_or(Duration::ZERO));
+                let delay = BOOTSTRAP_DELAY + self.jitter(warm.unwrap_or(Duration::ZERO));
                 let id = CheckerId {
                     vs: v,
                     rs: r,
@@ -554,7 +576,7 @@ impl Manager {
             if !cs.up || !cs.has_run {
                 self.log(format!(
                     "Misc check for [{subject}] by [{}] succeeded.",
-                    m.path.text
+                    shown_prog(m)
                 ));
                 self.update_checker(id, true, res);
             }
@@ -572,7 +594,7 @@ impl Manager {
                 if logs_all {
                     self.log(format!(
                         "Misc check for [{subject}] by [{}] failed on retry {}/{retry}{}.",
-                        m.path.text,
+                        shown_prog(m),
                         cs.retry_it + 1,
                         exited(res)
                     ));
@@ -588,7 +610,7 @@ impl Manager {
                 };
                 self.log(format!(
                     "Misc check for [{subject}] by [{}] failed{tail}{}.",
-                    m.path.text,
+                    shown_prog(m),
                     exited(res)
                 ));
                 self.update_checker(id, false, res);
@@ -630,16 +652,30 @@ impl Manager {
     /// every real server in IPVS and alive goes down with its notifies (script, FIFO line,
     /// `=> Shutting down <=` mail), then the quorum-down notifies run. With
     /// `lvs_flush_on_stop` (`rs_too` false) keepalived runs only the virtual server's.
+    ///
+    /// Without `lvs_flush_on_stop`, every configured real server (set or not, the sorry
+    /// server excepted) gets `Shutting down [(inhibited) ]service RS from VS X` first, as
+    /// keepalived's clear_service_rs logs them (observed with 2.2.7).
     pub fn stop(&mut self, rs_too: bool) {
         for vs in 0..self.vss.len() {
-            if !self.vss.get(vs).is_some_and(|v| v.omega) {
+            let omega = self.vss.get(vs).is_some_and(|v| v.omega);
+            if !omega && !rs_too {
                 continue;
             }
             for rs in 0..self.rs_count(vs) {
+                if rs_too {
+                    let inhibited = self.rs_inhibit(vs, rs) && !self.rs_alive(vs, rs);
+                    self.log(format!(
+                        "Shutting down {}service {} from VS {}",
+                        if inhibited { "(inhibited) " } else { "" },
+                        self.rs_name(vs, rs),
+                        self.vs_name(vs)
+                    ));
+                }
                 let Some(st) = self.rs_state_mut(vs, rs) else {
                     continue;
                 };
-                if !rs_too || !st.set || !st.alive {
+                if !omega || !rs_too || !st.set || !st.alive {
                     continue;
                 }
                 st.alive = false;
@@ -659,11 +695,55 @@ impl Manager {
                     });
                 }
             }
+            if !omega {
+                continue;
+            }
             if let Some(st) = self.state.get_mut(vs) {
                 st.quorum_up = false;
             }
             self.quorum_notify(vs, false, "Shutting down");
         }
+    }
+
+    /// Reload, on the old manager: keepalived 2.2.7's clear_diff_services lines (observed)
+    /// for what `new` no longer has, in the old order. `kept` pairs (new, old) virtual
+    /// servers; a real server is kept if its address and port remain.
+    pub fn reload_removals(&self, new: &CheckConfig, kept: &[(usize, usize)]) -> Vec<String> {
+        let mut v = Vec::new();
+        for (ov, old) in self.vss.iter().enumerate() {
+            let nvs = kept
+                .iter()
+                .find(|&&(_, o)| o == ov)
+                .and_then(|&(n, _)| new.virtual_servers.get(n));
+            if nvs.is_none() {
+                v.push(match &old.addr {
+                    VsAddr::Group(g) => format!("Removing Virtual Server Group [{g}]"),
+                    _ => format!("Removing Virtual Server {}", self.vs_name(ov)),
+                });
+            }
+            for (r, rs) in old.real_servers.iter().enumerate() {
+                if let Some(n) = nvs {
+                    if n.real_servers
+                        .iter()
+                        .any(|x| x.ip == rs.ip && x.port == rs.port)
+                    {
+                        continue;
+                    }
+                    v.push(format!("service {} no longer exist", self.rs_name(ov, r)));
+                }
+                let st = self.state.get(ov).and_then(|s| s.rss.get(r));
+                if st.is_some_and(|x| x.set) {
+                    let inhibited = self.rs_inhibit(ov, r) && !self.rs_alive(ov, r);
+                    v.push(format!(
+                        "Removing {}service {} from VS {}",
+                        if inhibited { "(inhibited) " } else { "" },
+                        self.rs_name(ov, r),
+                        self.vs_name(ov)
+                    ));
+                }
+            }
+        }
+        v
     }
 
     pub fn is_alive(&self, vs: usize, rs: usize) -> bool {
@@ -985,6 +1065,15 @@ impl Manager {
         self.weight_changed(vs, rs, old);
     }
 
+    fn log_weight(&mut self, vs: usize, rs: usize, old: u32, new: u32) {
+        self.log(format!(
+            "Changing weight from {old} to {new} for {}active service {} of VS {}",
+            if self.rs_alive(vs, rs) { "" } else { "in" },
+            self.rs_name(vs, rs),
+            self.vs_name(vs)
+        ));
+    }
+
     /// keepalived's update_svr_wgt: log, SET_DEST if in the pool, re-evaluate quorum.
     fn weight_changed(&mut self, vs: usize, rs: usize, old: u32) {
         let new = self.effective_weight(vs, rs);
@@ -992,12 +1081,7 @@ impl Manager {
             return;
         }
         let alive = self.rs_alive(vs, rs);
-        self.log(format!(
-            "Changing weight from {old} to {new} for {}active service {} of VS {}",
-            if alive { "" } else { "in" },
-            self.rs_name(vs, rs),
-            self.vs_name(vs)
-        ));
+        self.log_weight(vs, rs, old, new);
         let set = self
             .state
             .get(vs)
@@ -1019,7 +1103,7 @@ impl Manager {
                 self.lose_quorum(vs, w, false);
             }
         } else if w >= q + h {
-            self.gain_quorum(vs, w);
+            self.gain_quorum(vs, w, false);
         }
     }
 
@@ -1105,7 +1189,9 @@ impl Manager {
         self.quorum_notify(vs, false, &mail);
     }
 
-    fn gain_quorum(&mut self, vs: usize, w: i64) {
+    /// Quorum gained, or (`init`) up at startup (keepalived logs `Gained quorum` for both;
+    /// only the mail says `Starting with quorum up`).
+    fn gain_quorum(&mut self, vs: usize, w: i64, init: bool) {
         let (q, h) = self.q_h(vs);
         let t = q + h;
         let vsn = self.vs_name(vs);
@@ -1133,7 +1219,12 @@ impl Manager {
             }
             self.pool(vs, true);
         }
-        self.quorum_notify(vs, true, &format!("Gained quorum {q}+{h}={t} <= {w}"));
+        let what = if init {
+            "Starting with quorum up"
+        } else {
+            "Gained quorum"
+        };
+        self.quorum_notify(vs, true, &format!("{what} {q}+{h}={t} <= {w}"));
     }
 
     fn quorum_notify(&mut self, vs: usize, up: bool, line: &str) {
@@ -1250,6 +1341,14 @@ impl Manager {
         };
         self.log(line);
     }
+}
+
+/// keepalived prints the script's program only (args[0]), as resolved at load time.
+fn shown_prog(m: &crate::config::model::check::checker::MiscCheck) -> &str {
+    m.shown
+        .as_deref()
+        .or(m.path.argv.first().map(String::as_str))
+        .unwrap_or(&m.path.text)
 }
 
 fn exited(res: &CheckResult) -> String {

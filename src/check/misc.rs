@@ -121,6 +121,7 @@ mod tests {
             path: script("/bin/true"),
             timeout: None,
             dynamic: false,
+            shown: None,
         };
         assert!(check(&m, Duration::from_secs(5)).await.up);
     }

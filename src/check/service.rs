@@ -31,10 +31,10 @@ use super::ipvs::{
     DaemonState, Dest, Family, Ipvs, IpvsError, Protocol, Service as IpvsService, SyncDaemon,
     Timeouts,
 };
-use super::manager::{CheckerId, Globals, Instant, IpvsOp, Manager, Output};
+use super::manager::{timed, CheckerId, Globals, Instant, IpvsOp, Manager, Output};
 use crate::config::host::RunAs;
 use crate::config::model::check::{
-    self as model, CheckConfig, Granularity, SvcDisplay, VirtualServer, VsAddr, VsgEntry,
+    self as model, CheckConfig, Granularity, VirtualServer, VsAddr, VsgEntry,
 };
 use crate::config::model::global::{GlobalDefs, LvsFlushOnStop};
 use crate::config::model::Script;
@@ -317,7 +317,11 @@ impl Table {
             if want.iter().any(|(s, ..)| same_svc(s, &i.svc)) {
                 kept.push(i);
             } else {
-                log.push(format!("Removing Virtual Server {}", i.vs_name));
+                // a removed virtual server is Manager::reload_removals' line; this is a
+                // service its (group) virtual server no longer has
+                if want.iter().any(|(_, n, _)| *n == i.vs_name) {
+                    log.push(format!("Removing Virtual Server {}", i.vs_name));
+                }
                 ok_or(k.del_service(&i.svc), libc::ENOENT, log);
             }
         }
@@ -411,31 +415,20 @@ impl Table {
             .filter(|d| !keep.contains(&(d.addr, d.port)))
             .cloned()
             .collect();
+        // the lines are Manager::reload_removals'
         for d in gone {
-            let rs = SvcDisplay {
-                ip: d.addr,
-                protocol: i.rs_proto,
-                port: d.port,
-            };
-            log.push(format!("service {rs} no longer exist"));
             if ok_or(k.del_dest(&i.svc, &d), libc::ENOENT, log) {
                 i.dests.retain(|x| !same_dest(x, &d));
             }
         }
     }
 
-    /// Shutdown (§8.5): each destination we set (`Shutting down service RS from VS X`),
-    /// then each service; with `keep_dests` the services only (`lvs_flush_on_stop VS`).
+    /// Shutdown (§8.5): each destination we set, then each service; with `keep_dests` the services only (`lvs_flush_on_stop VS`).
     pub fn release(&mut self, k: &mut impl Kernel, keep_dests: bool, log: &mut Vec<String>) {
         for i in std::mem::take(&mut self.svcs) {
             if !keep_dests {
+                // the `Shutting down service` lines come from Manager::stop
                 for d in &i.dests {
-                    let rs = SvcDisplay {
-                        ip: d.addr,
-                        protocol: i.rs_proto,
-                        port: d.port,
-                    };
-                    log.push(format!("Shutting down service {rs} from VS {}", i.vs_name));
                     ok_or(k.del_dest(&i.svc, d), libc::ENOENT, log);
                 }
             }
@@ -474,6 +467,81 @@ impl Runner {
         match crate::script::prepare(sc, default) {
             Ok(p) => crate::script::spawn_detached(&p),
             Err(e) => warn!("Cannot run notify script '{}': {e}", sc.text),
+        }
+    }
+}
+
+/// What keepalived 2.2.7's checker logs about script security at start and at each reload
+/// (observed in the IPVS VM, before `Initializing ipvs`) when it will run scripts (MISC
+/// checks, real server notifies, quorum scripts): the missing default user (`no_user`:
+/// no `script_user` and no `keepalived_script`) and, with `enable_script_security` off,
+/// the SECURITY VIOLATION warning (`true` = warning).
+pub fn script_security_lines(
+    c: &crate::config::model::Config,
+    no_user: bool,
+) -> Vec<(bool, String)> {
+    use crate::config::model::check::checker::CheckerKind as K;
+    let scripts = c.check.virtual_servers.iter().any(|vs| {
+        vs.quorum_up.is_some()
+            || vs.quorum_down.is_some()
+            || vs.real_servers.iter().any(|rs| {
+                rs.notify_up.is_some()
+                    || rs.notify_down.is_some()
+                    || rs.checkers.iter().any(|k| matches!(k.kind, K::Misc(_)))
+            })
+    });
+    let mut v = Vec::new();
+    if !scripts {
+        return v;
+    }
+    if no_user {
+        let u = crate::config::host::DEFAULT_SCRIPT_USER;
+        v.push((false, format!("Script user '{u}' does not exist")));
+    }
+    if !c.global.enable_script_security {
+        v.push((
+            true,
+            "SECURITY VIOLATION - check scripts are being executed but script_security not enabled."
+                .to_owned(),
+        ));
+    }
+    v
+}
+
+/// keepalived resolves each MISC_CHECK program to its real path when it loads the
+/// configuration and names that in its log lines (observed: `/bin/sh -c true` logs as
+/// `by [/usr/bin/sh]` where /bin is a link to usr/bin).
+fn resolve_misc(cfg: &mut CheckConfig) {
+    use crate::config::model::check::checker::CheckerKind as K;
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    for vs in &mut cfg.virtual_servers {
+        for rs in &mut vs.real_servers {
+            for c in &mut rs.checkers {
+                if let K::Misc(m) = &mut c.kind {
+                    m.shown = m
+                        .path
+                        .argv
+                        .first()
+                        .and_then(|p| crate::config::host::resolve(p, &path))
+                        .and_then(|p| std::fs::canonicalize(p).ok())
+                        .map(|p| p.display().to_string());
+                }
+            }
+        }
+    }
+}
+
+fn log_script_security(c: &crate::config::model::Config) {
+    let g = &c.global;
+    let no_user = matches!(
+        crate::script::default_run_as(g.script_user.as_ref(), g.enable_script_security),
+        Ok(None)
+    );
+    for (warning, line) in script_security_lines(c, no_user) {
+        if warning {
+            warn!("{line}");
+        } else {
+            info!("{line}");
         }
     }
 }
@@ -677,8 +745,29 @@ impl Core {
         }
     }
 
+    /// keepalived's register_checkers_thread, at startup and after each reload: a line per
+    /// scheduled checker, `Deactivating` for a suspended virtual server, then the BFD line
+    /// (Debian's 2.2.7 is built with BFD; observed in the IPVS VM).
+    fn log_activation(&self) {
+        for (i, vs) in self.cfg.virtual_servers.iter().enumerate() {
+            let susp = self.suspended.get(i).copied().unwrap_or(false);
+            for rs in &vs.real_servers {
+                for _ in rs.checkers.iter().filter(|c| timed(&c.kind)) {
+                    info!(
+                        "{}ctivating healthchecker for service {} for VS {}",
+                        if susp { "Dea" } else { "A" },
+                        vs.rs_display(rs),
+                        vs.display()
+                    );
+                }
+            }
+        }
+        info!("Activating BFD healthchecker");
+    }
+
     /// Re-evaluates `ha_suspend` (§8.6); returns parked checkers that may run now.
-    fn update_suspend(&mut self) -> Vec<CheckerId> {
+    /// `quiet` at startup and reload, where [`Core::log_activation`] says it instead.
+    fn update_suspend(&mut self, quiet: bool) -> Vec<CheckerId> {
         let cfg = self.cfg.clone();
         let mut resumed = Vec::new();
         self.suspended.resize(cfg.virtual_servers.len(), false);
@@ -686,14 +775,17 @@ impl Core {
             let susp =
                 vs.ha_suspend && Self::vip(vs, &cfg).is_some_and(|ip| !self.local.contains(&ip));
             let was = self.suspended.get(i).copied().unwrap_or(false);
-            if susp != was {
+            if susp != was && !quiet {
+                // keepalived's update_checker_activity: a line per checker
                 for rs in &vs.real_servers {
-                    info!(
-                        "{} healthchecker for service {} for VS {}",
-                        if susp { "Suspending" } else { "Activating" },
-                        vs.rs_display(rs),
-                        vs.display()
-                    );
+                    for _ in rs.checkers.iter().filter(|c| timed(&c.kind)) {
+                        info!(
+                            "{} healthchecker for service {} for VS {}",
+                            if susp { "Suspending" } else { "Activating" },
+                            vs.rs_display(rs),
+                            vs.display()
+                        );
+                    }
                 }
             }
             if let Some(s) = self.suspended.get_mut(i) {
@@ -903,16 +995,23 @@ async fn monitor_loop(mut mon: crate::net::Monitor, sh: Shared) {
     while let Some(ev) = mon.next().await {
         let resumed = {
             let mut c = sh.core.borrow_mut();
-            match ev {
-                NetEvent::AddressAdded { addr, .. } => {
-                    c.local.insert(addr);
-                }
-                NetEvent::AddressRemoved { addr, .. } => {
-                    c.local.remove(&addr);
-                }
+            // keepalived's update_checker_activity logs each address event with -D
+            // (observed with 2.2.7)
+            let (addr, added) = match ev {
+                NetEvent::AddressAdded { addr, .. } => (addr, true),
+                NetEvent::AddressRemoved { addr, .. } => (addr, false),
                 _ => continue,
+            };
+            if crate::log::detail() > 0 {
+                let what = if added { "added" } else { "removed" };
+                info!("Netlink reflector reports IP {addr} {what}");
             }
-            c.update_suspend()
+            if added {
+                c.local.insert(addr);
+            } else {
+                c.local.remove(&addr);
+            }
+            c.update_suspend(false)
         };
         spawn_checks(&sh, resumed);
     }
@@ -1095,6 +1194,7 @@ async fn local_addrs() -> HashSet<IpAddr> {
 impl Service for CheckService {
     async fn start(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
         let c = &cfg.loaded.config;
+        log_script_security(c);
         let mut ipvs = None;
         let mut saved_timeouts = None;
         // keepalived initialises IPVS only when virtual servers are configured
@@ -1111,7 +1211,9 @@ impl Service for CheckService {
             }
             ipvs = Some(k);
         }
-        let check = Rc::new(c.check.clone());
+        let mut check = c.check.clone();
+        resolve_misc(&mut check);
+        let check = Rc::new(check);
         let env = Env::new(&check, MAX_RUNNING).map_err(ServiceError::fatal)?;
         allow_ping(&check, &mut self.ping_range);
         let ha = check.virtual_servers.iter().any(|v| v.ha_suspend);
@@ -1151,11 +1253,12 @@ impl Service for CheckService {
                 core.runner.run(&f.script_call(sc));
             }
         }
-        core.update_suspend();
+        core.update_suspend(true);
         core.sync_services();
         let now = core.now();
         core.mgr.start(now);
         core.drain();
+        core.log_activation();
         let sh = Shared {
             core: Rc::new(RefCell::new(core)),
             wake: Rc::new(Notify::new()),
@@ -1198,7 +1301,10 @@ impl Service for CheckService {
             return self.start(cfg).await;
         };
         let c = &cfg.loaded.config;
-        let new = Rc::new(c.check.clone());
+        log_script_security(c);
+        let mut new = c.check.clone();
+        resolve_misc(&mut new);
+        let new = Rc::new(new);
         let env = Env::new(&new, MAX_RUNNING).map_err(ServiceError::fatal)?;
         allow_ping(&new, &mut self.ping_range);
         let ha = new.virtual_servers.iter().any(|v| v.ha_suspend);
@@ -1208,7 +1314,11 @@ impl Service for CheckService {
         } else {
             HashSet::new()
         };
-        let opened = if new.virtual_servers.is_empty() || run.sh.core.borrow().ipvs.is_some() {
+        let opened = if new.virtual_servers.is_empty() {
+            None
+        } else if run.sh.core.borrow().ipvs.is_some() {
+            // keepalived 2.2.7's checker at each reload (observed)
+            info!("Reinitializing ipvs");
             None
         } else {
             Some(open_ipvs()?)
@@ -1228,6 +1338,7 @@ impl Service for CheckService {
                 core.syncd = syncd;
             }
             let plan = plan_reload(&core.cfg, &new);
+            Core::log(core.mgr.reload_removals(&new, &plan.vs));
             let mut mgr = Manager::new(&new, globals_of(&c.global), seed());
             for &(v, ov) in &plan.vs {
                 mgr.adopt_vs(&core.mgr, v, ov);
@@ -1272,7 +1383,9 @@ impl Service for CheckService {
             let now = core.now();
             core.mgr.start(now);
             core.drain();
-            core.update_suspend()
+            let resumed = core.update_suspend(true);
+            core.log_activation();
+            resumed
         };
         spawn_checks(&run.sh, resumed);
         if let Some(mon) = mon {

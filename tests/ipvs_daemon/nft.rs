@@ -155,6 +155,10 @@ fn fetch(vip: &'static str) -> String {
     })
 }
 
+/// keepalived 2.2.7's startup line for [`CONF`]: every virtual server starts with its
+/// quorum down, so reaching quorum + hysteresis is a gain.
+const GAINED: &str = "Gained quorum 1+0=1 <= 3 for VS [NFT_G1]:0";
+
 /// keepalived 2.2.7 itself (checker only), when the VM has it.
 fn real_keepalived_ruleset(dir: &std::path::Path) -> Option<String> {
     if !Command::new("sh")
@@ -182,6 +186,9 @@ fn real_keepalived_ruleset(dir: &std::path::Path) -> Option<String> {
         .spawn()
         .expect("spawn keepalived 2.2.7");
     wait_table("keepalived 2.2.7's services", &set(&TABLE));
+    wait_for("keepalived 2.2.7's startup quorum line", || {
+        std::fs::read_to_string(dir.join("log")).is_ok_and(|l| l.contains(GAINED))
+    });
     let got = ruleset();
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -211,6 +218,8 @@ fn vm_daemon_nftables_ipvs() {
 
     let mut d = Daemon::start("nftipvs", CONF);
     wait_table("one fwmark service for the group", &set(&TABLE));
+    // keepalived 2.2.7 logs it at startup (real servers without checkers, group VS)
+    d.wait_log(GAINED);
     assert_eq!(ruleset(), RULESET);
     // every group address reaches a real server through the mark
     for vip in ["192.0.2.50:80", "192.0.2.52:80", "192.0.2.60:80"] {

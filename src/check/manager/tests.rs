@@ -94,8 +94,10 @@ fn startup_adds_alive_servers_and_schedules_checks() {
     m.start(at(0));
     let out = drain(&mut m);
     assert_eq!(ops(&out), ["add 192.0.2.1:80 w1"]);
-    assert_eq!(m.poll_timeout(), Some(at(0)));
-    assert_eq!(m.due(at(0)), vec![ID]);
+    // keepalived's BOOTSTRAP_DELAY: the first check a second after the start
+    assert_eq!(m.poll_timeout(), Some(at(1)));
+    assert!(m.due(at(0)).is_empty());
+    assert_eq!(m.due(at(1)), vec![ID]);
     // a due checker is not due again until its result arrives
     assert_eq!(m.poll_timeout(), None);
     m.handle_result(at(0), ID, &ok());
@@ -111,7 +113,9 @@ fn retry_then_down_notifies_and_recovery() {
     let mut m = manager(TCP_ONE);
     m.start(at(0));
     drain(&mut m);
-    // retry 1: the first failure (even before any result) only schedules a retry
+    m.handle_result(at(0), ID, &ok());
+    drain(&mut m);
+    // retry 1: once the checker has run, a failure only schedules a retry
     m.handle_result(at(0), ID, &fail());
     assert!(drain(&mut m).is_empty());
     assert_eq!(m.poll_timeout(), Some(at(3)));
@@ -164,6 +168,69 @@ fn retry_then_down_notifies_and_recovery() {
         "Gained quorum 1+0=1 <= 1 for VS [192.0.2.100]:tcp:80".into()
     )));
     assert_eq!(m.poll_timeout(), Some(at(36)));
+}
+
+/// keepalived presets retry_it to retry (observed with 2.2.7): before any result one
+/// failure takes the server down, and the line has no retry count for TCP_CHECK (HTTP_GET
+/// and MISC_CHECK print their configured retries).
+#[test]
+fn the_first_failure_is_enough() {
+    let mut m = manager(TCP_ONE);
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &fail());
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["del 192.0.2.1:80"]);
+    assert_eq!(
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Log(l) => Some(l.as_str()),
+                _ => None,
+            })
+            .collect::<Vec<_>>(),
+        [
+            "TCP_CHECK on service [192.0.2.1]:tcp:80 failed.",
+            "Removing service [192.0.2.1]:tcp:80 from VS [192.0.2.100]:tcp:80",
+            "Lost quorum 1-0=1 > 0 for VS [192.0.2.100]:tcp:80",
+        ]
+    );
+    // alpha: the first failure is logged too (the server was never added)
+    let mut m = manager(&TCP_ONE.replace("warmup 0", "warmup 0\n  alpha"));
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &fail());
+    assert_eq!(
+        logs(&mut m),
+        ["TCP_CHECK on service [192.0.2.1]:tcp:80 failed."]
+    );
+    // MISC_CHECK with retry 2
+    let misc = "
+virtual_server 192.0.2.22 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.1 8022 {
+    MISC_CHECK {
+      misc_path /bin/false
+      retry 2
+    }
+  }
+}
+";
+    let mut m = manager(misc);
+    m.start(at(0));
+    drain(&mut m);
+    let mut res = fail();
+    res.exit_status = Some(1);
+    m.handle_result(at(0), ID, &res);
+    assert_eq!(
+        logs(&mut m),
+        [
+            "Misc check for [[198.51.100.1]:tcp:8022 VS [192.0.2.22]:tcp:80] by [/bin/false] failed after 2 retries (exited with status 1).",
+            "Removing service [198.51.100.1]:tcp:8022 from VS [192.0.2.22]:tcp:80",
+            "Lost quorum 1-0=1 > 0 for VS [192.0.2.22]:tcp:80",
+        ]
+    );
 }
 
 #[test]
@@ -390,8 +457,10 @@ virtual_server 192.0.2.100 80 {
     m.handle_result(at(1), ID, &r);
     let out = drain(&mut m);
     assert_eq!(ops(&out), ["set 192.0.2.1:80 w10"]);
+    // keepalived names the program only (args[0])
     assert!(out.contains(&Output::Log(
-        "Misc check for [[192.0.2.1]:tcp:80 VS [192.0.2.100]:tcp:80] by [/bin/check arg] succeeded.".into()
+        "Misc check for [[192.0.2.1]:tcp:80 VS [192.0.2.100]:tcp:80] by [/bin/check] succeeded."
+            .into()
     )));
     assert!(out.contains(&Output::Log(
         "Changing weight from 4 to 10 for active service [192.0.2.1]:tcp:80 of VS [192.0.2.100]:tcp:80".into()
@@ -438,7 +507,7 @@ fn warmup_spreads_the_first_checks() {
     let mut m = manager(&TCP_ONE.replace("warmup 0", "warmup 5"));
     m.start(at(100));
     let t = m.poll_timeout().unwrap();
-    assert!(t >= at(100) && t <= at(105));
+    assert!(t >= at(101) && t <= at(106));
 }
 
 #[test]
@@ -553,12 +622,158 @@ fn omega_runs_down_notifies_at_stop() {
     m.stop(false);
     let out = drain(&mut m);
     assert_eq!(out.len(), 2, "{out:?}");
-    // without omega nothing runs
+    // without omega nothing runs: the shutdown line only
     let mut m = manager(TCP_ONE);
     m.start(at(0));
     drain(&mut m);
     m.stop(true);
-    assert!(drain(&mut m).is_empty());
+    assert_eq!(
+        drain(&mut m),
+        [Output::Log(
+            "Shutting down service [192.0.2.1]:tcp:80 from VS [192.0.2.100]:tcp:80".to_owned()
+        )]
+    );
+}
+
+/// keepalived 2.2.7 (observed in the IPVS VM): at startup every virtual server whose live
+/// weight reaches quorum + hysteresis logs `Gained quorum` (its set_quorum_states runs
+/// before any real server is alive), with or without checkers; the quorum_up notifies run
+/// and the mail says `Starting with quorum up`.
+#[test]
+fn startup_logs_gained_quorum_when_the_weight_reaches_it() {
+    let conf = "
+global_defs {
+  smtp_alert
+}
+virtual_server_group G1 {
+  192.0.2.1 80
+}
+virtual_server group G1 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  quorum_up /bin/qup
+  real_server 198.51.100.1 9001 {
+    weight 1
+  }
+  real_server 198.51.100.2 9002 {
+    weight 2
+  }
+}
+virtual_server 192.0.2.4 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  quorum 2
+  hysteresis 1
+  real_server 198.51.100.1 9001 {
+    weight 3
+  }
+}
+virtual_server 192.0.2.5 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  quorum 2
+  hysteresis 1
+  real_server 198.51.100.1 9001 {
+    weight 2
+  }
+}
+virtual_server 192.0.2.20 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  alpha
+  real_server 198.51.100.1 8020 {
+    TCP_CHECK {
+    }
+  }
+}
+";
+    let loaded = load_str(conf, Path::new("/t.conf"), &LoadOptions::default());
+    let g = Globals {
+        smtp_alert: Some(true),
+        ..Globals::default()
+    };
+    let mut m = Manager::new(&loaded.config.check, g, 42);
+    m.start(at(0));
+    let out = drain(&mut m);
+    let lines: Vec<&str> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Log(l) | Output::Fifo(l) => Some(l.as_str()),
+            Output::Script(s) => Some(s.text.as_str()),
+            Output::Mail { body, .. } => Some(body.as_str()),
+            Output::Ipvs(_) => None,
+        })
+        .collect();
+    // W=2 < Q+H=3 without a sorry server, and the alpha server not yet up: silent
+    assert_eq!(
+        lines,
+        [
+            "Gained quorum 1+0=1 <= 3 for VS [G1]:0",
+            "VS [G1]:0 UP\n",
+            "/bin/qup",
+            "=> Starting with quorum up 1+0=1 <= 3 <=",
+            "Gained quorum 2+1=3 <= 3 for VS [192.0.2.4]:tcp:80",
+            "VS [192.0.2.4]:tcp:80 UP\n",
+            "=> Starting with quorum up 2+1=3 <= 3 <=",
+        ]
+    );
+    assert!(m.quorum_up(0) && m.quorum_up(1));
+    assert!(!m.quorum_up(2) && !m.quorum_up(3));
+}
+
+/// keepalived 2.2.7's clear_service_rs at SIGTERM (observed): a line for every real
+/// server, in IPVS or not, `(inhibited) ` for an inhibited failed one; none for the sorry
+/// server.
+#[test]
+fn shutdown_logs_every_real_server() {
+    let conf = "
+virtual_server 192.0.2.10 80 {
+  delay_loop 1
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  quorum 2
+  sorry_server 198.51.100.9 9009
+  real_server 198.51.100.1 8001 {
+    TCP_CHECK {
+    }
+  }
+  real_server 198.51.100.2 8002 {
+    TCP_CHECK {
+    }
+  }
+  real_server 198.51.100.5 8005 {
+    inhibit_on_failure
+    TCP_CHECK {
+    }
+  }
+}
+";
+    let mut m = manager(conf);
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(1), rs(1), &fail());
+    m.handle_result(at(1), rs(2), &fail());
+    drain(&mut m);
+    m.stop(true);
+    assert_eq!(
+        logs(&mut m),
+        [
+            "Shutting down service [198.51.100.1]:tcp:8001 from VS [192.0.2.10]:tcp:80",
+            "Shutting down service [198.51.100.2]:tcp:8002 from VS [192.0.2.10]:tcp:80",
+            "Shutting down (inhibited) service [198.51.100.5]:tcp:8005 from VS [192.0.2.10]:tcp:80",
+        ]
+    );
+    // lvs_flush_on_stop: no line
+    let mut m = manager(conf);
+    m.start(at(0));
+    drain(&mut m);
+    m.stop(false);
+    assert!(logs(&mut m).is_empty());
 }
 
 fn http_two_urls(fast: bool) -> String {
@@ -594,7 +809,8 @@ type Timed = Vec<(u64, String)>;
 
 /// Drives the checker on the simulated clock until `until`: the server answers every url
 /// except while `down(t)`. Returns each attempt as (time, url) and the IPVS operations
-/// with the time they happened.
+/// with the time they happened; times count from the first check (one BOOTSTRAP_DELAY
+/// after the start, warmup 0).
 fn drive_http(
     m: &mut Manager,
     until: u64,
@@ -604,17 +820,18 @@ fn drive_http(
     m.start(at(0));
     drain(m);
     while let Some(t) = m.poll_timeout() {
-        if t > at(until) {
+        let s = t.0.as_secs() - BOOTSTRAP_DELAY.as_secs();
+        if s > until {
             break;
         }
         for id in m.due(t) {
             let url = m.url_of(id);
-            checks.push((t.0.as_secs(), url));
-            let res = if down(t.0.as_secs()) { fail() } else { ok() };
+            checks.push((s, url));
+            let res = if down(s) { fail() } else { ok() };
             m.handle_result(t, id, &res);
         }
         for op in ops(&drain(m)) {
-            ipvs.push((t.0.as_secs(), op));
+            ipvs.push((s, op));
         }
     }
     (checks, ipvs)
@@ -709,4 +926,132 @@ fn http_startup_logs_success_after_the_last_url() {
     assert_eq!((m.failed_url_of(ID), m.url_of(ID)), (Some(1), 1));
     m.handle_result(at(20), ID, &ok());
     assert_eq!((m.failed_url_of(ID), m.url_of(ID)), (None, 0));
+}
+
+/// keepalived 2.2.7's reload (observed): a kept real server whose weight changed logs
+/// `Changing weight from A to B for [in]active service ...` (update_svr_wgt), an unchanged
+/// one nothing, and a kept virtual server no quorum line.
+#[test]
+fn reload_logs_changed_weights() {
+    let conf = |w: u32| {
+        format!(
+            "
+virtual_server 192.0.2.10 80 {{
+  delay_loop 1
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.1 8001 {{
+    weight {w}
+    TCP_CHECK {{
+    }}
+  }}
+  real_server 198.51.100.2 8002 {{
+    weight {w}
+    TCP_CHECK {{
+    }}
+  }}
+  real_server 198.51.100.3 8003 {{
+    TCP_CHECK {{
+    }}
+  }}
+}}
+"
+        )
+    };
+    let mut old = manager(&conf(1));
+    old.start(at(0));
+    old.handle_result(at(1), rs(0), &ok());
+    old.handle_result(at(1), rs(1), &fail());
+    old.handle_result(at(1), rs(2), &ok());
+    drain(&mut old);
+    let mut m = manager(&conf(2));
+    m.adopt_vs(&old, 0, 0);
+    for r in 0..3 {
+        m.adopt(&old, (0, r), (0, r));
+    }
+    m.start(at(5));
+    assert_eq!(
+        logs(&mut m),
+        [
+            "Changing weight from 1 to 2 for active service [198.51.100.1]:tcp:8001 of VS [192.0.2.10]:tcp:80",
+            "Changing weight from 1 to 2 for inactive service [198.51.100.2]:tcp:8002 of VS [192.0.2.10]:tcp:80",
+        ]
+    );
+}
+
+/// keepalived 2.2.7's clear_diff_services at a reload (observed in the IPVS VM): in the
+/// old order, a removed real server's `service RS no longer exist` then its `Removing
+/// service` (if in IPVS), a removed virtual server's `Removing Virtual Server` (`... Group
+/// [G]` for a group) then each of its real servers in IPVS.
+#[test]
+fn reload_removal_lines() {
+    let old_conf = "
+virtual_server_group G6 {
+  192.0.2.61 80
+}
+virtual_server group G6 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.1 9001 {
+  }
+}
+virtual_server 192.0.2.60 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.1 9001 {
+  }
+  real_server 198.51.100.2 9002 {
+  }
+  real_server 198.51.100.3 9003 {
+    inhibit_on_failure
+    TCP_CHECK {
+    }
+  }
+}
+virtual_server 192.0.2.62 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.1 9001 {
+  }
+}
+";
+    let new_conf = "
+virtual_server 192.0.2.60 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.1 9001 {
+  }
+}
+";
+    let mut old = manager(old_conf);
+    old.start(at(0));
+    old.handle_result(
+        at(1),
+        CheckerId {
+            vs: 1,
+            rs: 2,
+            checker: 0,
+        },
+        &fail(),
+    );
+    drain(&mut old);
+    let new = load_str(new_conf, Path::new("/t.conf"), &LoadOptions::default()).config;
+    assert_eq!(
+        old.reload_removals(&new.check, &[(0, 1)]),
+        [
+            "Removing Virtual Server Group [G6]",
+            "Removing service [198.51.100.1]:tcp:9001 from VS [G6]:0",
+            "service [198.51.100.2]:tcp:9002 no longer exist",
+            "Removing service [198.51.100.2]:tcp:9002 from VS [192.0.2.60]:tcp:80",
+            "service [198.51.100.3]:tcp:9003 no longer exist",
+            "Removing (inhibited) service [198.51.100.3]:tcp:9003 from VS [192.0.2.60]:tcp:80",
+            "Removing Virtual Server [192.0.2.62]:tcp:80",
+            "Removing service [198.51.100.1]:tcp:9001 from VS [192.0.2.62]:tcp:80",
+        ]
+    );
 }

@@ -127,6 +127,9 @@ pub struct MiscCheck {
     /// `None` before `finish`, then the checker's delay_loop.
     pub timeout: Option<Duration>,
     pub dynamic: bool,
+    /// The program as keepalived 2.2.7 names it in its log lines: its real path (resolved
+    /// on the host by the checker service), `None` for the first word as configured.
+    pub shown: Option<String>,
 }
 
 /// `SMTP_CHECK`.
@@ -658,6 +661,7 @@ pub fn misc_check(rs: &mut RealServer, node: &Node, ctx: &mut Ctx) {
         path,
         timeout: b.misc_timeout,
         dynamic: b.misc_dynamic,
+        shown: None,
     });
     push(rs, b, kind, node);
 }
