@@ -552,3 +552,57 @@ fn vmac_instance_recovers_when_base_gets_an_address_real_keepalived() {
         true,
     );
 }
+
+/// Links appearing, renamed and deleted while we run: keepalived 2.2.7 logs
+/// `Interface name has changed from A to B` always and `Interface X added` / `deleted` with
+/// -D (the test daemons run with -D). Ours and the real one must log the same lines.
+fn interface_events(lan: &netns::Lan, real: bool) -> Vec<String> {
+    let conf = format!(
+        "global_defs {{\n  router_id test\n}}\n{}",
+        instance("VI_1", 51, 100, VIPS[0], "")
+    );
+    let mut d = Daemon::start(lan, 0, real, &conf);
+    assert!(
+        wait_until(10, || d.log().contains("Entering BACKUP STATE")),
+        "{}",
+        d.log()
+    );
+    let step = |args: &[&str]| {
+        lan.must(0, args);
+        std::thread::sleep(Duration::from_millis(400));
+    };
+    step(&[
+        "ip", "link", "add", "gx1", "type", "veth", "peer", "name", "gx2",
+    ]);
+    step(&["ip", "link", "set", "gx2", "name", "gx3"]);
+    step(&["ip", "link", "del", "gx1"]);
+    d.stop();
+    d.log()
+        .lines()
+        .filter_map(|l| {
+            l.split_once(": Interface ")
+                .map(|x| format!("Interface {}", x.1))
+        })
+        .collect()
+}
+
+#[test]
+fn interface_added_renamed_deleted_lines_as_keepalived() {
+    let t = "interface_added_renamed_deleted_lines_as_keepalived";
+    if !real_or_skip(t) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(t, 1) else { return };
+    let real = interface_events(&lan, true);
+    let ours = interface_events(&lan, false);
+    let sorted = |mut v: Vec<String>| {
+        // the two ends of a veth pair arrive in either order
+        v.sort();
+        v
+    };
+    assert!(
+        real.contains(&"Interface name has changed from gx2 to gx3".to_string()),
+        "{real:?}"
+    );
+    assert_eq!(sorted(ours), sorted(real));
+}

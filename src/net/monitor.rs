@@ -36,6 +36,12 @@ pub enum NetEvent {
         ifindex: u32,
         name: String,
     },
+    /// The link's name changed, its state did not (keepalived logs renames).
+    LinkRenamed {
+        ifindex: u32,
+        old: String,
+        name: String,
+    },
     AddressAdded {
         ifindex: u32,
         addr: IpAddr,
@@ -70,6 +76,8 @@ pub struct Monitor {
     /// Last reported up state per ifindex: RTM_NEWLINK arrives for many changes (MTU, MAC,
     /// promiscuity); only up/down transitions become events.
     up: HashMap<u32, bool>,
+    /// Last seen name per ifindex, to report renames.
+    names: HashMap<u32, String>,
 }
 
 impl Monitor {
@@ -102,6 +110,7 @@ impl Monitor {
             rx,
             _handle: Some(handle),
             up: HashMap::new(),
+            names: HashMap::new(),
         })
     }
 
@@ -110,6 +119,7 @@ impl Monitor {
     pub fn seed(&mut self, links: &[LinkInfo]) {
         for l in links {
             self.up.insert(l.ifindex, l.is_up());
+            self.names.insert(l.ifindex, l.name.clone());
         }
     }
 
@@ -124,8 +134,15 @@ impl Monitor {
             RouteNetlinkMessage::NewLink(m) => {
                 let l = LinkInfo::from_message(&m);
                 let up = l.is_up();
+                let old = self.names.insert(l.ifindex, l.name.clone());
                 if self.up.insert(l.ifindex, up) == Some(up) {
-                    return None;
+                    return old
+                        .filter(|o| *o != l.name)
+                        .map(|old| NetEvent::LinkRenamed {
+                            ifindex: l.ifindex,
+                            old,
+                            name: l.name,
+                        });
                 }
                 Some(if up {
                     NetEvent::LinkUp {
@@ -142,6 +159,7 @@ impl Monitor {
             RouteNetlinkMessage::DelLink(m) => {
                 let l = LinkInfo::from_message(&m);
                 self.up.remove(&l.ifindex);
+                self.names.remove(&l.ifindex);
                 Some(NetEvent::LinkDeleted {
                     ifindex: l.ifindex,
                     name: l.name,
@@ -228,6 +246,7 @@ mod tests {
             rx,
             _handle: None,
             up: HashMap::new(),
+            names: HashMap::new(),
         };
         let up = LinkFlags::Up | LinkFlags::Running;
         assert!(mon.translate(link(3, up)).is_some());
@@ -259,6 +278,7 @@ mod tests {
             rx,
             _handle: None,
             up: HashMap::new(),
+            names: HashMap::new(),
         };
         let up = LinkFlags::Up | LinkFlags::Running;
         assert_eq!(
@@ -269,6 +289,30 @@ mod tests {
             })
         );
         assert_eq!(mon.translate(link(3, up)), None);
+        let mut renamed = link(3, up);
+        if let RouteNetlinkMessage::NewLink(m) = &mut renamed {
+            for a in &mut m.attributes {
+                if let LinkAttribute::IfName(n) = a {
+                    *n = "wan0".into();
+                }
+            }
+        }
+        assert_eq!(
+            mon.translate(renamed),
+            Some(NetEvent::LinkRenamed {
+                ifindex: 3,
+                old: "eth0".into(),
+                name: "wan0".into()
+            })
+        );
+        assert_eq!(
+            mon.translate(link(3, up)),
+            Some(NetEvent::LinkRenamed {
+                ifindex: 3,
+                old: "wan0".into(),
+                name: "eth0".into()
+            })
+        );
         assert_eq!(
             mon.translate(link(3, LinkFlags::Up)),
             Some(NetEvent::LinkDown {

@@ -1120,13 +1120,30 @@ async fn monitor_loop(
             let mut eng = sh.engine.borrow_mut();
             match ev {
                 NetEvent::LinkUp { ifindex, name } => {
+                    log_added(&known, ifindex, &name);
                     known.insert(ifindex, (name.clone(), true));
                     eng.ifmap.borrow_mut().insert(name.clone(), ifindex);
                     eng.on_link(ifindex, &name, true, &mut io);
                 }
                 NetEvent::LinkDown { ifindex, name } => {
+                    log_added(&known, ifindex, &name);
                     known.insert(ifindex, (name.clone(), false));
                     eng.on_link(ifindex, &name, false, &mut io);
+                }
+                NetEvent::LinkRenamed { ifindex, old, name } => {
+                    // keepalived 2.2.7 (observed): the rename always, `added` with -D.
+                    info!("Interface name has changed from {old} to {name}");
+                    if crate::log::detail() > 0 {
+                        info!("Interface {name} added");
+                    }
+                    let up = known.get(&ifindex).is_some_and(|k| k.1);
+                    known.insert(ifindex, (name.clone(), up));
+                    let map = eng.ifmap.clone();
+                    let mut map = map.borrow_mut();
+                    if map.get(&old) == Some(&ifindex) {
+                        map.remove(&old);
+                    }
+                    map.insert(name, ifindex);
                 }
                 NetEvent::AddressAdded { ifindex, addr, .. } => {
                     eng.on_address_added(ifindex, addr, &mut io);
@@ -1143,6 +1160,13 @@ async fn monitor_loop(
             }
         }
         sh.submit(io);
+    }
+}
+
+/// keepalived logs a link it had not seen with -D (`Interface X added`, observed).
+fn log_added(known: &HashMap<u32, (String, bool)>, ifindex: u32, name: &str) {
+    if !known.contains_key(&ifindex) && crate::log::detail() > 0 {
+        info!("Interface {name} added");
     }
 }
 
