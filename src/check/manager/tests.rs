@@ -9,7 +9,7 @@ use crate::config::{load_str, LoadOptions};
 
 fn manager(text: &str) -> Manager {
     let loaded = load_str(text, Path::new("/t.conf"), &LoadOptions::default());
-    Manager::new(&loaded.config.check, Globals::default(), 42)
+    Manager::new(Rc::new(loaded.config.check), Globals::default(), 42)
 }
 
 fn at(s: u64) -> Instant {
