@@ -269,6 +269,11 @@ pub async fn run_service<S: Service>(
                 if let Some(now) = last.changed(&svc) {
                     st.write("running", now);
                 }
+                // The startup parse leaves a heap several times what stays in use, and the
+                // service's allocations keep touching its freed pages: giving them back
+                // every second halves the checker's RSS at 5,000 real servers (21.7 ->
+                // 12.8 MB, BENCHMARKS.md) for no measurable CPU.
+                super::trim_heap();
             }
             _ = sigs.hup.recv() => {
                 info!("Reloading");
