@@ -54,12 +54,15 @@ pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId, url: usize) -> Opt
     let rs = vs.real_servers.get(id.rs)?;
     let chk = rs.checkers.get(id.checker)?;
     let target = Target::of(vs, rs, chk);
-    let rs_name = target.display(
-        vs.protocol
-            .filter(|_| !vs.is_fwmark())
-            .map(|p| p.as_str())
-            .unwrap_or("none"),
-    );
+    // only HTTP_GET / SSL_GET log with it: not formatted for every other check
+    let rs_name = || {
+        target.display(
+            vs.protocol
+                .filter(|_| !vs.is_fwmark())
+                .map(|p| p.as_str())
+                .unwrap_or("none"),
+        )
+    };
     // each checker's future is boxed when it starts: a check waiting for a permit then
     // holds a few words, not the largest checker's state (5,000 waiting checks, issue #9)
     let f = async {
@@ -72,7 +75,7 @@ pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId, url: usize) -> Opt
                     rs.virtualhost.as_deref(),
                     &target,
                     None,
-                    &rs_name,
+                    &rs_name(),
                 ))
                 .await,
             ),
@@ -84,7 +87,7 @@ pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId, url: usize) -> Opt
                         rs.virtualhost.as_deref(),
                         &target,
                         Some(t),
-                        &rs_name,
+                        &rs_name(),
                     ))
                     .await,
                 ),

@@ -13,13 +13,14 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::rc::Rc;
 use std::time::Duration;
 
 use super::ipvs::{Dest, Fwd, TunnelType as IpvsTunnel};
 use super::probe::CheckResult;
 use crate::config::model::check::checker::CheckerKind;
 use crate::config::model::check::{
-    CheckConfig, Forwarding, RealServer, SvcDisplay, TunnelCsum, TunnelType, VirtualServer, VsAddr,
+    CheckConfig, Forwarding, RealServer, SvcDisplay, TunnelCsum, TunnelType, VsAddr,
 };
 use crate::config::model::Script;
 pub use crate::vrrp::machine::Instant;
@@ -108,7 +109,8 @@ struct VsState {
 /// The decision core of the checker child.
 #[derive(Debug, Clone)]
 pub struct Manager {
-    vss: Vec<VirtualServer>,
+    /// The configuration, shared with the service (5,000 real servers are megabytes).
+    cfg: Rc<CheckConfig>,
     globals: Globals,
     state: Vec<VsState>,
     out: VecDeque<Output>,
@@ -157,7 +159,7 @@ pub fn fwd_of(m: Forwarding) -> Fwd {
 
 impl Manager {
     /// A manager for the (finished) configuration. `seed` drives the warmup jitter.
-    pub fn new(cfg: &CheckConfig, globals: Globals, seed: u64) -> Manager {
+    pub fn new(cfg: Rc<CheckConfig>, globals: Globals, seed: u64) -> Manager {
         let state = cfg
             .virtual_servers
             .iter()
@@ -202,7 +204,7 @@ impl Manager {
             })
             .collect();
         Manager {
-            vss: cfg.virtual_servers.clone(),
+            cfg,
             globals,
             state,
             out: VecDeque::new(),
@@ -237,7 +239,8 @@ impl Manager {
             return;
         };
         let configured = self
-            .vss
+            .cfg
+            .virtual_servers
             .get(vs)
             .and_then(|v| v.real_servers.get(rs).map(|r| r.weight_or(v)));
         if let Some(st) = self.rs_state_mut(vs, rs) {
@@ -267,7 +270,7 @@ impl Manager {
     /// 0), quorum, sorry server, and the first check of every checker within `warmup`.
     /// After [`Manager::adopt`], adopted real servers keep their state and schedule.
     pub fn start(&mut self, now: Instant) {
-        for v in 0..self.vss.len() {
+        for v in 0..self.cfg.virtual_servers.len() {
             if self.state.get(v).is_some_and(|s| s.adopted) {
                 self.resume_vs(v, now);
                 continue;
@@ -434,7 +437,15 @@ impl Manager {
     /// The result of one attempt of a timed checker (keepalived's tcp_epilog and
     /// misc_check_child_thread, §4.13 retry semantics).
     pub fn handle_result(&mut self, now: Instant, id: CheckerId, res: &CheckResult) {
-        let Some(chk) = self.checker_cfg(id.vs, id.rs, id.checker).cloned() else {
+        // a handle on the shared configuration, so that `chk` outlives `&mut self` calls
+        // without copying the checker at every result
+        let cfg = Rc::clone(&self.cfg);
+        let Some(chk) = cfg
+            .virtual_servers
+            .get(id.vs)
+            .and_then(|v| v.real_servers.get(id.rs))
+            .and_then(|r| r.checkers.get(id.checker))
+        else {
             return;
         };
         let Some(cs) = self.cs(id).cloned() else {
@@ -443,7 +454,6 @@ impl Manager {
         let retry = chk.timing.retry.unwrap_or(0);
         let delay_loop = chk.timing.delay_loop.unwrap_or(Duration::from_secs(60));
         let dbr = chk.timing.delay_before_retry.unwrap_or(delay_loop);
-        let name = self.chk_display(id);
         if !cs.up {
             for n in &res.notes {
                 self.log(n.clone());
@@ -457,7 +467,7 @@ impl Manager {
                 delay_before_retry: dbr,
                 fast_recovery: h.fast_recovery,
             };
-            self.url_result(id, &chk.kind, &cs, &t, &name, res)
+            self.url_result(id, &chk.kind, &cs, &t, res)
         } else if let CheckerKind::Misc(m) = &chk.kind {
             self.misc_result(id, m, &cs, retry, res);
             if cs.up && !res.up && self.cs(id).is_some_and(|c| c.retry_it > 0) {
@@ -470,20 +480,20 @@ impl Manager {
                 c.retry_it = 0;
             }
             if res.up && (!cs.up || !cs.has_run) {
-                self.log_transition(&chk.kind, true, &name, 0);
+                self.log_transition(&chk.kind, true, id, 0);
                 self.update_checker(id, true, res);
             } else if !res.up && (cs.up || !cs.has_run) {
                 let n = if cs.has_run { retry } else { 0 };
-                self.log_transition(&chk.kind, false, &name, n);
+                self.log_transition(&chk.kind, false, id, n);
                 self.update_checker(id, false, res);
             } else if !res.up && chk.timing.log_all_failures {
-                self.log_failure_detail(&chk.kind, &name, res);
+                self.log_failure_detail(&chk.kind, id, res);
             }
             delay_loop
         } else {
             // keepalived retries even while down or before the first result
             if chk.timing.log_all_failures {
-                self.log_failure_detail(&chk.kind, &name, res);
+                self.log_failure_detail(&chk.kind, id, res);
             }
             if let Some(c) = self.cs_mut(id) {
                 c.retry_it += 1;
@@ -507,7 +517,6 @@ impl Manager {
         kind: &CheckerKind,
         cs: &CheckerState,
         t: &urls::UrlTiming,
-        name: &str,
         res: &CheckResult,
     ) -> Duration {
         let mut st = urls::UrlState {
@@ -523,15 +532,15 @@ impl Manager {
                 .checker_cfg(id.vs, id.rs, id.checker)
                 .is_some_and(|c| c.timing.log_all_failures)
         {
-            self.log_failure_detail(kind, name, res);
+            self.log_failure_detail(kind, id, res);
         }
         match step.change {
             Some(urls::Change::Up) => {
-                self.log_transition(kind, true, name, 0);
+                self.log_transition(kind, true, id, 0);
                 self.update_checker(id, true, res);
             }
             Some(urls::Change::Down { retries }) => {
-                self.log_transition(kind, false, name, retries);
+                self.log_transition(kind, false, id, retries);
                 self.update_checker(id, false, res);
             }
             None => {}
@@ -645,7 +654,12 @@ impl Manager {
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let o = self.out.pop_front();
+        // startup queues an output per real server: do not keep that capacity for good
+        if o.is_none() && self.out.capacity() > 64 {
+            self.out = VecDeque::new();
+        }
+        o
     }
 
     /// keepalived's clear_services at shutdown (§8.5): for virtual servers with `omega`,
@@ -657,8 +671,8 @@ impl Manager {
     /// server excepted) gets `Shutting down [(inhibited) ]service RS from VS X` first, as
     /// keepalived's clear_service_rs logs them (observed with 2.2.7).
     pub fn stop(&mut self, rs_too: bool) {
-        for vs in 0..self.vss.len() {
-            let omega = self.vss.get(vs).is_some_and(|v| v.omega);
+        for vs in 0..self.cfg.virtual_servers.len() {
+            let omega = self.cfg.virtual_servers.get(vs).is_some_and(|v| v.omega);
             if !omega && !rs_too {
                 continue;
             }
@@ -710,7 +724,7 @@ impl Manager {
     /// servers; a real server is kept if its address and port remain.
     pub fn reload_removals(&self, new: &CheckConfig, kept: &[(usize, usize)]) -> Vec<String> {
         let mut v = Vec::new();
-        for (ov, old) in self.vss.iter().enumerate() {
+        for (ov, old) in self.cfg.virtual_servers.iter().enumerate() {
             let nvs = kept
                 .iter()
                 .find(|&&(_, o)| o == ov)
@@ -803,7 +817,7 @@ impl Manager {
     }
 
     fn rs_cfg(&self, vs: usize, rs: usize) -> Option<&RealServer> {
-        self.vss.get(vs)?.real_servers.get(rs)
+        self.cfg.virtual_servers.get(vs)?.real_servers.get(rs)
     }
 
     fn checker_cfg(
@@ -829,7 +843,8 @@ impl Manager {
     }
 
     fn q_h(&self, vs: usize) -> (i64, i64) {
-        self.vss
+        self.cfg
+            .virtual_servers
             .get(vs)
             .map_or((1, 0), |v| (i64::from(v.quorum), i64::from(v.hysteresis)))
     }
@@ -843,14 +858,15 @@ impl Manager {
     }
 
     fn vs_name(&self, vs: usize) -> String {
-        self.vss
+        self.cfg
+            .virtual_servers
             .get(vs)
             .map(|v| v.display().to_string())
             .unwrap_or_default()
     }
 
     fn rs_name(&self, vs: usize, rs: usize) -> String {
-        match (self.vss.get(vs), self.rs_cfg(vs, rs)) {
+        match (self.cfg.virtual_servers.get(vs), self.rs_cfg(vs, rs)) {
             (Some(v), Some(r)) => v.rs_display(r).to_string(),
             _ => String::new(),
         }
@@ -859,7 +875,7 @@ impl Manager {
     /// keepalived's FMT_CHK: the checker's connect address in the VS protocol.
     fn chk_display(&self, id: CheckerId) -> String {
         match (
-            self.vss.get(id.vs),
+            self.cfg.virtual_servers.get(id.vs),
             self.rs_cfg(id.vs, id.rs),
             self.checker_cfg(id.vs, id.rs, id.checker),
         ) {
@@ -878,7 +894,7 @@ impl Manager {
     }
 
     fn dest(&self, vs: usize, rs: usize, weight: u32) -> Option<Dest> {
-        let v = self.vss.get(vs)?;
+        let v = self.cfg.virtual_servers.get(vs)?;
         let r = self.rs_cfg(vs, rs)?;
         let m = r.method.or(v.method).unwrap_or(Forwarding::Nat);
         let mut d = Dest::new(r.ip, r.port, fwd_of(m), weight);
@@ -888,7 +904,7 @@ impl Manager {
     }
 
     fn sorry_dest(&self, vs: usize, weight: u32) -> Dest {
-        let v = self.vss.get(vs);
+        let v = self.cfg.virtual_servers.get(vs);
         let s = v.and_then(|v| v.sorry_server.as_ref());
         let (ip, port, m) = match (v, s) {
             (Some(v), Some(s)) => (
@@ -907,12 +923,18 @@ impl Manager {
 
     fn sorry_name(&self, vs: usize) -> String {
         let d = self.sorry_dest(vs, 0);
-        match self.vss.get(vs).and_then(|v| v.real_servers.first()) {
+        match self
+            .cfg
+            .virtual_servers
+            .get(vs)
+            .and_then(|v| v.real_servers.first())
+        {
             Some(r) => SvcDisplay {
                 ip: d.addr,
                 port: d.port,
                 ..self
-                    .vss
+                    .cfg
+                    .virtual_servers
                     .get(vs)
                     .map(|v| v.rs_display(r))
                     .unwrap_or(SvcDisplay {
@@ -982,11 +1004,14 @@ impl Manager {
             st.failed += 1;
         }
         let alive = st.failed == 0;
-        let kind = self
-            .checker_cfg(id.vs, id.rs, id.checker)
-            .map(|c| c.kind.clone());
-        if let Some(k) = kind {
-            self.mail_rs(id, &k, up, res);
+        let cfg = Rc::clone(&self.cfg);
+        if let Some(c) = cfg
+            .virtual_servers
+            .get(id.vs)
+            .and_then(|v| v.real_servers.get(id.rs))
+            .and_then(|r| r.checkers.get(id.checker))
+        {
+            self.mail_rs(id, &c.kind, up, res);
         }
         if alive != self.rs_alive(id.vs, id.rs) {
             self.rs_state(id.vs, id.rs, alive);
@@ -1108,11 +1133,15 @@ impl Manager {
     }
 
     fn has_sorry(&self, vs: usize) -> bool {
-        self.vss.get(vs).is_some_and(|v| v.sorry_server.is_some())
+        self.cfg
+            .virtual_servers
+            .get(vs)
+            .is_some_and(|v| v.sorry_server.is_some())
     }
 
     fn sorry_inhibit(&self, vs: usize) -> bool {
-        self.vss
+        self.cfg
+            .virtual_servers
             .get(vs)
             .and_then(|v| v.sorry_server.as_ref())
             .is_some_and(|s| s.inhibit)
@@ -1232,7 +1261,7 @@ impl Manager {
         let word = if up { "UP" } else { "DOWN" };
         self.out
             .push_back(Output::Fifo(format!("VS {vsn} {word}\n")));
-        let (script, mail) = match self.vss.get(vs) {
+        let (script, mail) = match self.cfg.virtual_servers.get(vs) {
             Some(v) => (
                 if up {
                     v.quorum_up.clone()
@@ -1297,7 +1326,9 @@ impl Manager {
     }
 
     /// The checker's own up/down line (§7 checker rows; keepalived 2.2.7's strings).
-    fn log_transition(&mut self, kind: &CheckerKind, up: bool, name: &str, retries: u32) {
+    /// The checker's up/down line; the name is formatted only here, not at every result.
+    fn log_transition(&mut self, kind: &CheckerKind, up: bool, id: CheckerId, retries: u32) {
+        let name = self.chk_display(id);
         let after = |what: &str, of: &str| {
             if retries > 0 {
                 format!("{what} on service {name}{of} failed after {retries} retries.")
@@ -1332,7 +1363,8 @@ impl Manager {
     }
 
     /// Per-attempt failure detail (`log_all_failures`).
-    fn log_failure_detail(&mut self, kind: &CheckerKind, name: &str, res: &CheckResult) {
+    fn log_failure_detail(&mut self, kind: &CheckerKind, id: CheckerId, res: &CheckResult) {
+        let name = self.chk_display(id);
         let reason = res.reason.clone().unwrap_or_else(|| "failed".to_owned());
         let line = match kind {
             CheckerKind::Tcp => format!("TCP connection to {name} {reason}."),

@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -605,6 +605,12 @@ pub struct Core {
     marks: AutoMarks,
     /// The `nftables_ipvs` table, once something was marked.
     nft_ipvs: Option<IpvsFirewall>,
+    /// Due checks waiting for a worker ([`spawn_checks`]), in the order they came due.
+    queue: VecDeque<CheckerId>,
+    /// Worker tasks running checks from `queue`, at most [`MAX_RUNNING`].
+    workers: usize,
+    /// The due time the timer task sleeps until (`None`: no checker scheduled).
+    armed: Option<Instant>,
 }
 
 fn nft_cfg_of(g: &GlobalDefs) -> Option<(IpvsFwConfig, u32)> {
@@ -831,6 +837,23 @@ impl Core {
         serde_json::json!({ "virtual_servers": vss })
     }
 
+    /// [`Service::status_key`]: per virtual server its flags, per real server its weight
+    /// and state - everything [`Core::status`] reports that is not configuration.
+    fn status_key(&self) -> Vec<u64> {
+        let mut k = Vec::new();
+        for (v, vs) in self.cfg.virtual_servers.iter().enumerate() {
+            k.push(
+                u64::from(self.mgr.quorum_up(v))
+                    | u64::from(self.mgr.sorry_active(v)) << 1
+                    | u64::from(self.suspended.get(v).copied().unwrap_or(false)) << 2,
+            );
+            k.extend((0..vs.real_servers.len()).map(|r| {
+                u64::from(self.mgr.effective_weight(v, r)) << 1 | u64::from(self.mgr.is_alive(v, r))
+            }));
+        }
+        k
+    }
+
     /// `keepalived_check.data` (SIGUSR1).
     fn data_dump(&self) -> String {
         let mut s = String::new();
@@ -942,30 +965,52 @@ struct Shared {
     wake: Rc<Notify>,
 }
 
+/// Queues due checks and starts workers for them: a bounded pool rather than one task
+/// per check, so that a backlog (checks due faster than they complete) costs a queue
+/// entry per check, not a waiting task (5,000 real servers, issue #9).
 fn spawn_checks(sh: &Shared, ids: Vec<CheckerId>) {
-    if ids.is_empty() {
-        return;
+    let mut c = sh.core.borrow_mut();
+    c.queue.extend(ids);
+    // every worker is busy (an idle one ends): one more per queued check, up to the limit
+    let more = MAX_RUNNING.saturating_sub(c.workers).min(c.queue.len());
+    c.workers += more;
+    for _ in 0..more {
+        tokio::task::spawn_local(worker(sh.clone()));
     }
-    let (gen, cfg, env) = {
-        let c = sh.core.borrow();
-        (c.gen, c.cfg.clone(), c.env.clone())
-    };
-    for id in ids {
-        let sh = sh.clone();
-        let (cfg, env) = (cfg.clone(), env.clone());
-        let url = sh.core.borrow().mgr.url_of(id);
-        tokio::task::spawn_local(async move {
-            let res = dispatch::run(&env, &cfg, id, url).await;
-            if let Some(res) = res {
-                let mut c = sh.core.borrow_mut();
-                if c.gen == gen {
-                    let now = c.now();
-                    c.mgr.handle_result(now, id, &res);
-                    c.drain();
-                }
+}
+
+/// Runs queued checks one after the other until the queue is empty.
+async fn worker(sh: Shared) {
+    loop {
+        let (id, url, gen, cfg, env) = {
+            let mut c = sh.core.borrow_mut();
+            let Some(id) = c.queue.pop_front() else {
+                c.workers -= 1;
+                return;
+            };
+            (id, c.mgr.url_of(id), c.gen, c.cfg.clone(), c.env.clone())
+        };
+        let Some(res) = dispatch::run(&env, &cfg, id, url).await else {
+            continue;
+        };
+        let wake = {
+            let mut c = sh.core.borrow_mut();
+            if c.gen != gen {
+                continue;
             }
+            let now = c.now();
+            c.mgr.handle_result(now, id, &res);
+            c.drain();
+            // the timer task needs waking only if this check is due before its deadline
+            match (c.mgr.poll_timeout(), c.armed) {
+                (Some(t), Some(a)) => t < a,
+                (t, None) => t.is_some(),
+                (None, Some(_)) => false,
+            }
+        };
+        if wake {
             sh.wake.notify_one();
-        });
+        }
     }
 }
 
@@ -975,7 +1020,9 @@ async fn timer_loop(sh: Shared) {
         spawn_checks(&sh, ids);
         let (next, epoch) = {
             let mut c = sh.core.borrow_mut();
-            (c.mgr.poll_timeout(), c.epoch)
+            let next = c.mgr.poll_timeout();
+            c.armed = next;
+            (next, c.epoch)
         };
         let sleep = async move {
             match next {
@@ -1228,7 +1275,7 @@ impl Service for CheckService {
         let mut core = Core {
             epoch: tokio::time::Instant::now(),
             gen: 0,
-            mgr: Manager::new(&check, globals_of(&c.global), seed()),
+            mgr: Manager::new(check.clone(), globals_of(&c.global), seed()),
             cfg: check,
             env: Rc::new(env),
             ipvs,
@@ -1245,6 +1292,9 @@ impl Service for CheckService {
             nft_cfg: nft_cfg_of(&c.global),
             marks: AutoMarks::default(),
             nft_ipvs: None,
+            queue: VecDeque::new(),
+            workers: 0,
+            armed: None,
         };
         // lvs_notify_fifo_script reads our FIFO (§6.2); the shared notify_fifo's belongs
         // to the parent
@@ -1339,7 +1389,7 @@ impl Service for CheckService {
             }
             let plan = plan_reload(&core.cfg, &new);
             Core::log(core.mgr.reload_removals(&new, &plan.vs));
-            let mut mgr = Manager::new(&new, globals_of(&c.global), seed());
+            let mut mgr = Manager::new(new.clone(), globals_of(&c.global), seed());
             for &(v, ov) in &plan.vs {
                 mgr.adopt_vs(&core.mgr, v, ov);
             }
@@ -1359,6 +1409,8 @@ impl Service for CheckService {
                 core.fifo = open_fifo(&c.global);
             }
             core.parked.clear();
+            // queued checks are of the old configuration: dropped like those in flight
+            core.queue.clear();
             core.nft_cfg = nft_cfg_of(&c.global);
             if ha {
                 core.local = local;
@@ -1467,6 +1519,12 @@ impl Service for CheckService {
             .as_ref()
             .and_then(|r| r.sh.core.try_borrow().ok().map(|c| c.status()))
             .unwrap_or(serde_json::Value::Null)
+    }
+
+    fn status_key(&self) -> Option<Vec<u64>> {
+        self.run
+            .as_ref()
+            .and_then(|r| r.sh.core.try_borrow().ok().map(|c| c.status_key()))
     }
 }
 

@@ -9,7 +9,7 @@ use crate::config::{load_str, LoadOptions};
 
 fn manager(text: &str) -> Manager {
     let loaded = load_str(text, Path::new("/t.conf"), &LoadOptions::default());
-    Manager::new(&loaded.config.check, Globals::default(), 42)
+    Manager::new(Rc::new(loaded.config.check), Globals::default(), 42)
 }
 
 fn at(s: u64) -> Instant {
@@ -696,7 +696,7 @@ virtual_server 192.0.2.20 80 {
         smtp_alert: Some(true),
         ..Globals::default()
     };
-    let mut m = Manager::new(&loaded.config.check, g, 42);
+    let mut m = Manager::new(Rc::new(loaded.config.check), g, 42);
     m.start(at(0));
     let out = drain(&mut m);
     let lines: Vec<&str> = out

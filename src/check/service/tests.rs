@@ -327,7 +327,7 @@ fn ops(m: &mut Manager) -> Vec<String> {
 fn adopted_real_servers_keep_their_state() {
     let old_cfg = check(RELOAD);
     let t0 = Instant(Duration::ZERO);
-    let mut old = Manager::new(&old_cfg, Globals::default(), 1);
+    let mut old = Manager::new(Rc::new(old_cfg.clone()), Globals::default(), 1);
     old.start(t0);
     ops(&mut old);
     let id = CheckerId {
@@ -341,7 +341,7 @@ fn adopted_real_servers_keep_their_state() {
     assert!(!old.is_alive(0, 1));
     ops(&mut old);
     let new_cfg = check(&RELOAD.replace("weight 2", "weight 5"));
-    let mut m = Manager::new(&new_cfg, Globals::default(), 1);
+    let mut m = Manager::new(Rc::new(new_cfg.clone()), Globals::default(), 1);
     let plan = plan_reload(&old_cfg, &new_cfg);
     for &(v, o) in &plan.vs {
         m.adopt_vs(&old, v, o);
