@@ -916,15 +916,6 @@ fn own_multicast_adverts_not_looped_back() {
     assert!(!own, "the sender's own receive socket got its advert back");
 }
 
-/// `nft list ruleset` without handles and blank lines, for comparing layouts.
-fn ruleset(lan: &Lan, i: usize) -> String {
-    lan.must(i, &["nft", "list", "ruleset"])
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn nftables_firewall_builds_keepalived_layout_and_removes_it() {
     use keepalived::net::nft::{DropEntry, Family, Firewall, FwConfig, VmacEntry};
@@ -957,7 +948,7 @@ fn nftables_firewall_builds_keepalived_layout_and_removes_it() {
         fw.close().unwrap();
     });
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), "set");
-    let full = ruleset(&lan, 0);
+    let full = lan.nft_ruleset(0);
     // What keepalived 2.2.7 lists for a MASTER with vrrp_strict (captured with its nft).
     for want in [
         "table ip keepalived {",
@@ -979,14 +970,14 @@ fn nftables_firewall_builds_keepalived_layout_and_removes_it() {
         assert!(full.contains(want), "missing {want:?} in\n{full}");
     }
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), "empty");
-    let empty = ruleset(&lan, 0);
+    let empty = lan.nft_ruleset(0);
     assert!(!empty.contains("elements = { 192.0.2.100"), "{empty}");
     assert!(
         empty.contains("\tset vips {\n\t\ttype ipv4_addr\n\t}"),
         "{empty}"
     );
     join(h);
-    assert_eq!(ruleset(&lan, 0), "", "tables removed at close");
+    assert_eq!(lan.nft_ruleset(0), "", "tables removed at close");
 }
 
 /// `nft list ruleset` of keepalived 2.2.7 for `nftables_ipvs` with group G1 (TCP:
@@ -1068,11 +1059,11 @@ fn nftables_ipvs_marks_group_ranges_as_keepalived() {
         fw.close().unwrap();
     });
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), "set");
-    assert_eq!(ruleset(&lan, 0), KEEPALIVED_IPVS_RULESET);
+    assert_eq!(lan.nft_ruleset(0), KEEPALIVED_IPVS_RULESET);
     let handles = lan.must(0, &["nft", "-a", "list", "table", "ip6", "keepalived_ipvs"]);
     back_tx.send(()).unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), "changed");
-    let now = ruleset(&lan, 0);
+    let now = lan.nft_ruleset(0);
     assert!(
         now.contains("elements = { 192.0.2.10-192.0.2.12 . 80 : 0x000003e8,\n\t\t\t     192.0.2.21 . 80 : 0x000003e8 }"),
         "{now}"
@@ -1086,7 +1077,7 @@ fn nftables_ipvs_marks_group_ranges_as_keepalived() {
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), "counters");
     // keepalived 2.2.7 with nftables_ipvs mytab, nftables_ipvs_priority 5, nftables_counters
     assert_eq!(
-        ruleset(&lan, 0),
+        lan.nft_ruleset(0),
         "table ip mytab {
 \tmap tcp_map {
 \t\ttype ipv4_addr . inet_service : mark
@@ -1102,5 +1093,5 @@ fn nftables_ipvs_marks_group_ranges_as_keepalived() {
     );
     back_tx.send(()).unwrap();
     join(h);
-    assert_eq!(ruleset(&lan, 0), "", "tables removed at close");
+    assert_eq!(lan.nft_ruleset(0), "", "tables removed at close");
 }

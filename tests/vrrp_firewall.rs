@@ -28,15 +28,6 @@ fn nft_or_skip(test: &str) -> bool {
     true
 }
 
-/// `nft list ruleset` of a node without blank lines.
-fn ruleset(lan: &netns::Lan, i: usize) -> String {
-    lan.must(i, &["nft", "list", "ruleset"])
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn pings(lan: &netns::Lan, from: usize, to: &str) -> bool {
     // busybox-static is one of the test packages; iputils may be absent.
     let o = lan.exec(from, &["busybox", "ping", "-c", "1", "-W", "1", to]);
@@ -75,10 +66,10 @@ fn strict_run(lan: &netns::Lan, real: bool) -> (Vec<String>, bool, String) {
     );
     let mut a = Daemon::start(lan, 0, real, &strict_conf(150));
     let ok = wait_until(10, || {
-        has_addr(lan, 0, VIP) && ruleset(lan, 0).contains("fe80::52 . \"eth0\"")
+        has_addr(lan, 0, VIP) && lan.nft_ruleset(0).contains("fe80::52 . \"eth0\"")
     });
     assert!(ok, "node 0 not MASTER with its drop rules\n{}", a.log());
-    let mut out = vec![ruleset(lan, 0)];
+    let mut out = vec![lan.nft_ruleset(0)];
     let ping = pings(lan, 2, VIP);
     // The node's own address still answers: only the VIPs are dropped.
     assert!(pings(lan, 2, "192.0.2.1"), "{}", a.log());
@@ -92,10 +83,10 @@ fn strict_run(lan: &netns::Lan, real: bool) -> (Vec<String>, bool, String) {
     a.write_conf(&two_vips(150));
     a.signal(libc::SIGHUP);
     let ok = wait_until(10, || {
-        has_addr(lan, 0, "192.0.2.101") && ruleset(lan, 0).contains("192.0.2.101")
+        has_addr(lan, 0, "192.0.2.101") && lan.nft_ruleset(0).contains("192.0.2.101")
     });
     assert!(ok, "reload did not add the VIP and its drop\n{}", a.log());
-    out.push(ruleset(lan, 0));
+    out.push(lan.nft_ruleset(0));
     // A peer with a higher priority (always ours: it is not under test here) takes over.
     // (the same addresses: under vrrp_strict a differing list is dropped)
     let mut conf_b = two_vips(200);
@@ -104,10 +95,10 @@ fn strict_run(lan: &netns::Lan, real: bool) -> (Vec<String>, bool, String) {
     let ok = wait_until(12, || !has_addr(lan, 0, VIP) && has_addr(lan, 1, VIP));
     assert!(ok, "node 1 did not take over\n{}", logs(&[&a, &b]));
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    out.push(ruleset(lan, 0));
+    out.push(lan.nft_ruleset(0));
     b.stop();
     a.stop();
-    out.push(ruleset(lan, 0));
+    out.push(lan.nft_ruleset(0));
     (out, ping, a.log())
 }
 
@@ -210,13 +201,13 @@ fn vmac_rules_match_real_keepalived() {
         );
         let before = rp_filters(&lan);
         let mut d = Daemon::start(&lan, 0, real, &vmac_conf());
-        let ok = wait_until(5, || ruleset(&lan, 0).contains("vmac_set"));
+        let ok = wait_until(5, || lan.nft_ruleset(0).contains("vmac_set"));
         assert!(ok, "no VMAC rules\n{}", d.log());
-        let backup = without_counters(&ruleset(&lan, 0));
+        let backup = without_counters(&lan.nft_ruleset(0));
         let ok = wait_until(10, || has_addr_on(&lan, 0, "vrrp.51", VIP));
         assert!(ok, "not MASTER\n{}", d.log());
         std::thread::sleep(std::time::Duration::from_millis(500));
-        let master = without_counters(&ruleset(&lan, 0));
+        let master = without_counters(&lan.nft_ruleset(0));
         let running = rp_filters(&lan);
         assert_eq!(sysctl(&lan, 0, "net/ipv4/conf/vrrp.51/rp_filter"), "0");
         d.stop();
@@ -228,7 +219,7 @@ fn vmac_rules_match_real_keepalived() {
         );
         rp.push(running);
         seen.push((backup, master, d.log()));
-        assert_eq!(ruleset(&lan, 0), "", "tables left behind\n{}", d.log());
+        assert_eq!(lan.nft_ruleset(0), "", "tables left behind\n{}", d.log());
     }
     assert_eq!(
         rp[0],

@@ -462,13 +462,19 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(seq: u32) -> Self {
-        let mut b = Batch {
+    /// A buffer for messages outside a batch.
+    fn empty(seq: u32) -> Self {
+        Batch {
             buf: Vec::new(),
             seq,
             acked: Vec::new(),
             set_id: 0,
-        };
+        }
+    }
+
+    /// A batch: BATCH_BEGIN written, messages to follow.
+    fn new(seq: u32) -> Self {
+        let mut b = Batch::empty(seq);
         b.header(
             NFNL_MSG_BATCH_BEGIN,
             NLM_F_REQUEST,
@@ -712,6 +718,23 @@ impl Nft {
         Ok(Nft { sock, seq: 1 })
     }
 
+    /// The socket in `slot`, opened at the first use.
+    pub(crate) fn opened(slot: &mut Option<Nft>) -> Result<&mut Nft, NftError> {
+        match slot {
+            Some(n) => Ok(n),
+            None => Ok(slot.insert(Nft::new()?)),
+        }
+    }
+
+    /// One receive into `rx`; the socket's timeout means the kernel did not answer.
+    fn recv<'a>(&mut self, rx: &'a mut [u8]) -> Result<&'a [u8], NftError> {
+        match self.sock.recv(&mut &mut rx[..], 0) {
+            Ok(n) => Ok(&rx[..n.min(rx.len())]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(NftError::NoReply),
+            Err(e) => Err(NftError::Socket(e)),
+        }
+    }
+
     /// Sends `ops` as one batch and waits for every acknowledgement.
     fn run(&mut self, table: &str, priority: i32, ops: &[Op]) -> Result<(), NftError> {
         if ops.is_empty() {
@@ -728,12 +751,7 @@ impl Nft {
         let mut first_err = None;
         let mut rx = vec![0u8; 16384];
         while !pending.is_empty() {
-            let n = match self.sock.recv(&mut &mut rx[..], 0) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(NftError::NoReply),
-                Err(e) => return Err(NftError::Socket(e)),
-            };
-            for (seq, errno) in acks(&rx[..n]) {
+            for (seq, errno) in acks(self.recv(&mut rx)?) {
                 let Some(what) = pending.remove(&seq) else {
                     continue;
                 };
@@ -752,12 +770,7 @@ impl Nft {
 impl Nft {
     /// Whether table `name` exists in `fam` (a GETTABLE answered by the table or ENOENT).
     fn table_exists(&mut self, fam: Family, name: &str) -> Result<bool, NftError> {
-        let mut b = Batch {
-            buf: Vec::new(),
-            seq: self.seq,
-            acked: Vec::new(),
-            set_id: 0,
-        };
+        let mut b = Batch::empty(self.seq);
         let kind = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
         let seq = b.header(kind, NLM_F_REQUEST | NLM_F_ACK, fam.nfproto(), 0, |a| {
             a.str(NFTA_TABLE_NAME, name)
@@ -767,13 +780,9 @@ impl Nft {
         let mut rx = vec![0u8; 16384];
         let mut found = false;
         loop {
-            let n = match self.sock.recv(&mut &mut rx[..], 0) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(NftError::NoReply),
-                Err(e) => return Err(NftError::Socket(e)),
-            };
-            found |= messages(&rx[..n]).any(|(k, s)| k == kind - 1 && s == seq);
-            match acks(&rx[..n]).into_iter().find(|(s, _)| *s == seq) {
+            let got = self.recv(&mut rx)?;
+            found |= messages(got).any(|(k, s, _)| k == kind - 1 && s == seq);
+            match acks(got).find(|(s, _)| *s == seq) {
                 Some((_, 0)) => return Ok(found),
                 Some((_, libc::ENOENT)) => return Ok(false),
                 Some((_, errno)) => {
@@ -788,8 +797,8 @@ impl Nft {
     }
 }
 
-/// (type, sequence) of every message in a receive buffer.
-fn messages(mut buf: &[u8]) -> impl Iterator<Item = (u16, u32)> + '_ {
+/// (type, sequence, payload) of every message in a receive buffer; a malformed tail ends it.
+fn messages(mut buf: &[u8]) -> impl Iterator<Item = (u16, u32, &[u8])> {
     std::iter::from_fn(move || {
         if buf.len() < 16 {
             return None;
@@ -800,32 +809,23 @@ fn messages(mut buf: &[u8]) -> impl Iterator<Item = (u16, u32)> + '_ {
         }
         let kind = u16::from_ne_bytes([buf[4], buf[5]]);
         let seq = u32::from_ne_bytes([buf[8], buf[9], buf[10], buf[11]]);
+        let payload = &buf[16..len];
         buf = &buf[((len + 3) & !3).min(buf.len())..];
-        Some((kind, seq))
+        Some((kind, seq, payload))
     })
 }
 
-/// (sequence, errno) of every NLMSG_ERROR in a receive buffer; malformed tails are ignored.
-fn acks(mut buf: &[u8]) -> Vec<(u32, i32)> {
-    let mut out = Vec::new();
-    while buf.len() >= 16 {
-        let len = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-        if len < 16 || len > buf.len() {
-            break;
+/// (sequence of the request, errno) of every NLMSG_ERROR in a receive buffer (0: an ack).
+fn acks(buf: &[u8]) -> impl Iterator<Item = (u32, i32)> + '_ {
+    messages(buf).filter_map(|(kind, _, p)| {
+        // error code, then the request's header (its sequence at offset 8)
+        if kind != NLMSG_ERROR || p.len() < 4 + 16 {
+            return None;
         }
-        let kind = u16::from_ne_bytes([buf[4], buf[5]]);
-        if kind == NLMSG_ERROR && len >= 16 + 4 + 16 {
-            let p = &buf[16..len];
-            let err = i32::from_ne_bytes([p[0], p[1], p[2], p[3]]);
-            let seq = u32::from_ne_bytes([p[12], p[13], p[14], p[15]]);
-            out.push((seq, -err));
-        }
-        buf = &buf[(len + 3) & !3..];
-        if buf.len() < 16 {
-            break;
-        }
-    }
-    out
+        let err = i32::from_ne_bytes([p[0], p[1], p[2], p[3]]);
+        let seq = u32::from_ne_bytes([p[12], p[13], p[14], p[15]]);
+        Some((seq, -err))
+    })
 }
 
 /// How the firewall is named and built (`global_defs`: `nftables`, `nftables_priority`,
@@ -976,30 +976,22 @@ impl Firewall {
 
     /// A table of our name left by an earlier run is replaced; keepalived says so.
     fn log_old_table(&mut self, fam: Family) {
-        if self.nft.is_none() {
-            match Nft::new() {
-                Ok(n) => self.nft = Some(n),
-                Err(_) => return,
-            }
+        let table = self.cfg.table.clone();
+        if let Ok(true) = self.socket().and_then(|n| n.table_exists(fam, &table)) {
+            tracing::info!("Deleting old {} {table} table", fam.name());
         }
-        if let Some(n) = &mut self.nft {
-            if let Ok(true) = n.table_exists(fam, &self.cfg.table) {
-                tracing::info!("Deleting old {} {} table", fam.name(), self.cfg.table);
-            }
-        }
+    }
+
+    fn socket(&mut self) -> Result<&mut Nft, NftError> {
+        Nft::opened(&mut self.nft)
     }
 
     fn run(&mut self, ops: &[Op]) -> Result<(), NftError> {
         if ops.is_empty() {
             return Ok(());
         }
-        if self.nft.is_none() {
-            self.nft = Some(Nft::new()?);
-        }
-        match &mut self.nft {
-            Some(n) => n.run(&self.cfg.table, self.cfg.priority, ops),
-            None => Ok(()),
-        }
+        let (table, priority) = (self.cfg.table.clone(), self.cfg.priority);
+        self.socket()?.run(&table, priority, ops)
     }
 
     fn apply(&mut self) -> Result<(), NftError> {
@@ -1658,8 +1650,14 @@ mod tests {
         m.extend_from_slice(&[0; 8]);
         m.extend_from_slice(&9u32.to_ne_bytes()); // the request's seq
         m.extend_from_slice(&[0; 4]);
-        assert_eq!(acks(&m), [(9, 2)]);
-        assert!(acks(&m[..20]).is_empty());
-        assert!(acks(&[0xff; 40]).is_empty());
+        let all = |b: &[u8]| acks(b).collect::<Vec<_>>();
+        assert_eq!(all(&m), [(9, 2)]);
+        assert!(all(&m[..20]).is_empty());
+        assert!(all(&[0xff; 40]).is_empty());
+        // A last message whose length is not a multiple of 4 ends the buffer: no panic.
+        let mut odd = m.clone();
+        odd.extend_from_slice(&17u32.to_ne_bytes());
+        odd.extend_from_slice(&[0; 13]);
+        assert_eq!(all(&odd), [(9, 2)]);
     }
 }

@@ -632,12 +632,6 @@ impl Instance {
         (addrs, routes, rules)
     }
 
-    /// Traffic to and from the VIPs is dropped while MASTER (`no_accept`, the default under
-    /// `vrrp_strict`); an address owner always accepts (§5.6).
-    fn drops_traffic(&self) -> bool {
-        !self.cfg.accept && self.cfg.priority != 255
-    }
-
     /// The firewall's drop entries for our VIPs and eVIPs.
     fn drop_entries(&self, addrs: &[AddrSpec]) -> Vec<nft::DropEntry> {
         let map = self.ifmap.borrow();
@@ -686,7 +680,7 @@ impl Instance {
 
     fn add_vips(&mut self, io: &mut Vec<Io>) {
         let (addrs, routes, rules) = self.host_specs();
-        if self.drops_traffic() {
+        if self.cfg.drops_vip_traffic() {
             // keepalived logs this with -D only (observed with 2.2.7), before the VIPs.
             if crate::log::detail() > 0 {
                 info!("({}) setting firewall drop rule", self.cfg.name);
@@ -723,7 +717,7 @@ impl Instance {
         io.extend(rules.into_iter().map(Io::DelRule));
         io.extend(routes.into_iter().map(Io::DelRoute));
         io.extend(addrs.into_iter().map(Io::DelAddr));
-        if self.drops_traffic() {
+        if self.cfg.drops_vip_traffic() {
             if crate::log::detail() > 0 {
                 info!("({}) removing firewall drop rule", self.cfg.name);
             }
@@ -1012,7 +1006,7 @@ impl Instance {
             io.extend(or.into_iter().filter(|r| !nr.contains(r)).map(Io::DelRoute));
             io.extend(oa.into_iter().filter(|a| !na.contains(a)).map(Io::DelAddr));
             // A master's drop set follows its new VIPs and accept mode.
-            let entries = if self.drops_traffic() {
+            let entries = if self.cfg.drops_vip_traffic() {
                 self.drop_entries(&na)
             } else {
                 Vec::new()

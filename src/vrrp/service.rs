@@ -1256,7 +1256,7 @@ fn needs_firewall(c: &Config) -> bool {
     c.vrrp
         .instances
         .iter()
-        .any(|i| i.vmac.is_some() || (!i.accept && i.priority != 255))
+        .any(|i| i.vmac.is_some() || i.drops_vip_traffic())
 }
 
 /// The firewall entries of the VMACs in place (§5.13).

@@ -223,6 +223,15 @@ impl Lan {
             .unwrap_or_else(|e| panic!("cannot spawn {args:?}: {e}"))
     }
 
+    /// `nft list ruleset` in node `i` without blank lines, for comparing layouts.
+    pub fn nft_ruleset(&self, i: usize) -> String {
+        self.must(i, &["nft", "list", "ruleset"])
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// `ip -j ARGS` in node `i`, parsed.
     pub fn ip_json(&self, i: usize, args: &[&str]) -> serde_json::Value {
         let mut all = vec!["ip", "-n", &self.nodes[i].ns, "-j"];

@@ -124,12 +124,7 @@ impl IpvsFirewall {
         let mut next = self.installed.clone();
         let ops = plan(entries, self.cfg.counters, &mut next);
         if !ops.is_empty() {
-            if self.nft.is_none() {
-                self.nft = Some(Nft::new()?);
-            }
-            if let Some(n) = &mut self.nft {
-                n.run(&self.cfg.table, self.cfg.priority, &ops)?;
-            }
+            Nft::opened(&mut self.nft)?.run(&self.cfg.table, self.cfg.priority, &ops)?;
         }
         self.installed = next;
         Ok(())

@@ -237,6 +237,12 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// Traffic to and from the VIPs is dropped while MASTER (`no_accept`, the default under
+    /// `vrrp_strict`); an address owner always accepts (§5.6).
+    pub fn drops_vip_traffic(&self) -> bool {
+        !self.accept && self.priority != 255
+    }
+
     pub fn new(name: &str, span: Span) -> Self {
         Instance {
             name: name.to_owned(),
