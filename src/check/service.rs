@@ -222,6 +222,19 @@ pub fn services_with(vs: &VirtualServer, cfg: &CheckConfig, auto: Option<u32>) -
 }
 
 /// The identity of a virtual server across a reload: its address and protocol.
+/// keepalived's `WHAT healthchecker for service RS for VS X`, one line per timed checker.
+fn log_per_checker(vs: &VirtualServer, what: &str) {
+    for rs in &vs.real_servers {
+        for _ in rs.checkers.iter().filter(|c| timed(&c.kind)) {
+            info!(
+                "{what} healthchecker for service {} for VS {}",
+                vs.rs_display(rs),
+                vs.display()
+            );
+        }
+    }
+}
+
 fn vs_key(vs: &VirtualServer) -> (&VsAddr, Option<model::Protocol>) {
     (&vs.addr, vs.protocol)
 }
@@ -757,16 +770,7 @@ impl Core {
     fn log_activation(&self) {
         for (i, vs) in self.cfg.virtual_servers.iter().enumerate() {
             let susp = self.suspended.get(i).copied().unwrap_or(false);
-            for rs in &vs.real_servers {
-                for _ in rs.checkers.iter().filter(|c| timed(&c.kind)) {
-                    info!(
-                        "{}ctivating healthchecker for service {} for VS {}",
-                        if susp { "Dea" } else { "A" },
-                        vs.rs_display(rs),
-                        vs.display()
-                    );
-                }
-            }
+            log_per_checker(vs, if susp { "Deactivating" } else { "Activating" });
         }
         info!("Activating BFD healthchecker");
     }
@@ -783,16 +787,7 @@ impl Core {
             let was = self.suspended.get(i).copied().unwrap_or(false);
             if susp != was && !quiet {
                 // keepalived's update_checker_activity: a line per checker
-                for rs in &vs.real_servers {
-                    for _ in rs.checkers.iter().filter(|c| timed(&c.kind)) {
-                        info!(
-                            "{} healthchecker for service {} for VS {}",
-                            if susp { "Suspending" } else { "Activating" },
-                            vs.rs_display(rs),
-                            vs.display()
-                        );
-                    }
-                }
+                log_per_checker(vs, if susp { "Suspending" } else { "Activating" });
             }
             if let Some(s) = self.suspended.get_mut(i) {
                 *s = susp;
