@@ -22,6 +22,7 @@ pub mod pidfile;
 pub mod sdnotify;
 pub mod sections;
 pub mod signals;
+pub mod startstop;
 pub mod status;
 
 use std::io::Read as _;

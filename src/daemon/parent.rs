@@ -14,8 +14,8 @@ use tracing::{debug, error, info, warn};
 use super::backoff::Backoff;
 use super::sdnotify::Notifier;
 use super::{
-    child, dump, exit, load_config, log_diagnostics, pidfile, reload_refusal, signals, status,
-    ChildKind, DaemonOptions, LoadedConfig, Sections, VERSION_BANNER,
+    child, dump, exit, load_config, log_diagnostics, pidfile, reload_refusal, signals, startstop,
+    status, ChildKind, DaemonOptions, LoadedConfig, Sections, VERSION_BANNER,
 };
 
 struct Slot {
@@ -50,6 +50,10 @@ struct Parent<'a> {
     exit_status: i32,
     started: f64,
     reloads: u32,
+    /// Run after the children have gone, when stopping on SIGTERM/SIGINT.
+    shutdown_script: Option<startstop::StartStop>,
+    /// Whether this stop runs it (keepalived runs it only when stopped by a signal).
+    stop_by_signal: bool,
 }
 
 /// Runs the parent until it stops; returns the exit status.
@@ -57,6 +61,9 @@ pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<
     // The parent needs only the sections from here on; each child loads its own copy.
     // Dropped before the children are forked, so they do not inherit it either.
     let LoadedConfig { sections, loaded } = cfg;
+    startstop::note_default_user(&loaded.config.global);
+    let startup_script = startstop::from_config(&loaded.config.global, startstop::Which::Startup);
+    let shutdown_script = startstop::from_config(&loaded.config.global, startstop::Which::Shutdown);
     drop(loaded);
     super::trim_heap();
     let notifier = Notifier::from_env();
@@ -120,7 +127,14 @@ pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<
         exit_status: exit::OK,
         started: status::now(),
         reloads: 0,
+        shutdown_script,
+        stop_by_signal: false,
     };
+    // keepalived 2.2.7 starts its children once the startup script has ended (or was
+    // killed at its timeout), whatever its exit status.
+    if let Some(s) = startup_script {
+        s.run();
+    }
     p.start_children();
     p.write_status("running");
     p.main_loop()
@@ -296,7 +310,12 @@ impl Parent<'_> {
             match sig {
                 libc::SIGCHLD => self.reap(),
                 libc::SIGHUP => self.reload(),
-                libc::SIGTERM | libc::SIGINT => self.begin_stop(exit::OK),
+                libc::SIGTERM | libc::SIGINT => {
+                    if self.stop.is_none() {
+                        self.stop_by_signal = true;
+                    }
+                    self.begin_stop(exit::OK)
+                }
                 libc::SIGUSR1 => {
                     self.data_dump();
                     self.forward(sig, &ChildKind::ALL);
@@ -423,6 +442,9 @@ impl Parent<'_> {
         self.phase = Phase::Reloading;
         self.reloads = self.reloads.saturating_add(1);
         self.sections = cfg.sections;
+        // The startup script is not run again; the shutdown script is the new one.
+        self.shutdown_script =
+            startstop::from_config(&cfg.loaded.config.global, startstop::Which::Shutdown);
         drop(cfg.loaded);
         super::trim_heap();
         let alive: Vec<_> = self.alive().collect();
@@ -464,6 +486,11 @@ impl Parent<'_> {
     }
 
     fn finish(&mut self) -> i32 {
+        if self.stop_by_signal {
+            if let Some(s) = self.shutdown_script.take() {
+                s.run();
+            }
+        }
         for k in ChildKind::ALL {
             pidfile::remove(k.pid_file(self.opts));
         }
