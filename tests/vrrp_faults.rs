@@ -499,3 +499,222 @@ fn real_route_removed_by_hand() {
     );
     assert!(has_addr(&lan, 0, VIP));
 }
+
+// ---- FAULT reasons: ours and the real keepalived 2.2.7 in the same scenario ----
+
+/// The FAULT lines of a log (instance and sync group lines naming FAULT or a fault state),
+/// without timestamps.
+fn fault_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.split_once(": ").map(|(_, m)| m))
+        .filter(|m| m.starts_with("(VI_") || m.starts_with("VRRP_Group("))
+        .filter(|m| m.contains("FAULT") || m.contains("fault state"))
+        .filter(|m| !m.contains("notify"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One scenario: `setup` prepares node `n` (before start), the daemon runs `conf` (with
+/// `VRID` replaced per node so the two never interact), `act` acts on the running node,
+/// and the run ends once the log holds `last`. Node 0 runs the real keepalived, node 1
+/// ours; their FAULT lines must be the same, and include `expect`.
+fn fault_reasons(
+    test: &str,
+    conf: &str,
+    setup: impl Fn(&netns::Lan, usize),
+    act: impl Fn(&netns::Lan, usize),
+    last: &str,
+    expect: &[&str],
+) {
+    if !real_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 2) else {
+        return;
+    };
+    let mut ds = Vec::new();
+    for (n, real) in [(0, true), (1, false)] {
+        setup(&lan, n);
+        let c = conf.replace("VRID", &(51 + n).to_string());
+        ds.push(Daemon::start(&lan, n, real, &c));
+    }
+    for d in &ds {
+        assert!(
+            wait_until(30, || d.log().contains("Startup complete")),
+            "no startup\n{}",
+            logs(&[&ds[0], &ds[1]])
+        );
+    }
+    for n in 0..2 {
+        act(&lan, n);
+    }
+    for d in &ds {
+        assert!(
+            wait_until(30, || d.log().contains(last)),
+            "no `{last}`\n{}",
+            logs(&[&ds[0], &ds[1]])
+        );
+    }
+    for d in &mut ds {
+        d.stop();
+    }
+    let (real, ours) = (fault_lines(&ds[0].log()), fault_lines(&ds[1].log()));
+    assert_eq!(ours, real, "\n{}", logs(&[&ds[0], &ds[1]]));
+    for e in expect {
+        assert!(ours.iter().any(|l| l == e), "no `{e}` in {ours:?}");
+    }
+}
+
+fn fault_conf(extra: &str) -> String {
+    format!(
+        "global_defs {{\n  router_id test\n}}\n{extra}vrrp_instance VI_1 {{\n  state BACKUP\n  \
+         interface eth0\n  virtual_router_id VRID\n  priority 100\n  advert_int 1\nINST  \
+         virtual_ipaddress {{\n    192.0.2.1VRID/32\n  }}\n}}\n"
+    )
+}
+
+fn nothing(_: &netns::Lan, _: usize) {}
+
+#[test]
+fn fault_reason_no_ipv4_address() {
+    let conf = fault_conf("").replace("INST", "");
+    fault_reasons(
+        "fault_reason_no_ipv4_address",
+        &conf,
+        |lan, n| {
+            lan.must(n, &["ip", "-4", "addr", "flush", "dev", "eth0"]);
+        },
+        |lan, n| {
+            let a = format!("192.0.2.{}/24", n + 1);
+            lan.must(n, &["ip", "addr", "add", &a, "dev", "eth0"]);
+        },
+        "(VI_1) Entering BACKUP STATE",
+        &[
+            "(VI_1) entering FAULT state (no IPv4 address for interface)",
+            "(VI_1) entering FAULT state",
+        ],
+    );
+}
+
+#[test]
+fn fault_reason_interfaces_down() {
+    // Its own interface down at start, then a tracked one going down while running.
+    let conf = fault_conf("").replace("INST", "  track_interface {\n    mv0\n  }\n");
+    fault_reasons(
+        "fault_reason_interfaces_down",
+        &conf,
+        |lan, n| {
+            lan.must(
+                n,
+                &[
+                    "ip", "link", "add", "mv0", "link", "eth0", "type", "macvlan",
+                ],
+            );
+            lan.must(n, &["ip", "link", "set", "mv0", "up"]);
+            lan.must(n, &["ip", "link", "set", "eth0", "down"]);
+        },
+        |lan, n| {
+            lan.must(n, &["ip", "link", "set", "eth0", "up"]);
+            assert!(wait_until(10, || lan
+                .must(n, &["ip", "link", "show", "mv0"])
+                .contains("state UP")));
+            std::thread::sleep(Duration::from_millis(1500));
+            lan.must(n, &["ip", "link", "set", "mv0", "down"]);
+        },
+        "(VI_1) Entering FAULT STATE",
+        &[
+            "(VI_1): entering FAULT state (interface eth0 down)",
+            "(VI_1) entering FAULT state",
+            "(VI_1) Entering FAULT STATE",
+        ],
+    );
+}
+
+#[test]
+fn fault_reason_unicast_no_peer() {
+    // `unicast_fault_no_peer` without peers: FAULT for good, without a reason line; the
+    // FAULT notify is the evidence (and no VIP).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mark = dir.path().join("fault-VRID");
+    let inst = format!(
+        "  unicast_src_ip 192.0.2.99\n  unicast_fault_no_peer\n  notify_fault \"/usr/bin/touch {}\"\n",
+        mark.display()
+    );
+    let conf = fault_conf("").replace("INST", &inst);
+    fault_reasons(
+        "fault_reason_unicast_no_peer",
+        &conf,
+        nothing,
+        nothing,
+        "Startup complete",
+        &[],
+    );
+    for vrid in [51, 52] {
+        let m = dir.path().join(format!("fault-{vrid}"));
+        assert!(wait_until(10, || m.exists()), "no FAULT notify for {vrid}");
+    }
+}
+
+#[test]
+fn fault_reason_trackers_and_sync_group() {
+    // A track_file and a weight-0 tracked process faulting at start, and a sync group
+    // whose other member follows.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("status");
+    fs::write(&f, "1\n").expect("write status");
+    let extra = format!(
+        "vrrp_track_file tf {{\n  file {}\n  weight 0\n}}\n\
+         vrrp_track_process tp {{\n  process no-such-process-anywhere\n  weight 0\n}}\n\
+         vrrp_sync_group G {{\n  group {{\n    VI_1\n    VI_2\n  }}\n}}\n\
+         vrrp_instance VI_2 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 2VRID\n  \
+         priority 100\n  advert_int 1\n  track_process {{\n    tp\n  }}\n  \
+         virtual_ipaddress {{\n    192.0.2.2VRID/32\n  }}\n}}\n",
+        f.display()
+    );
+    let conf = fault_conf(&extra).replace("INST", "  track_file {\n    tf\n  }\n");
+    fault_reasons(
+        "fault_reason_trackers_and_sync_group",
+        &conf,
+        nothing,
+        nothing,
+        "Startup complete",
+        &[
+            "(VI_1): entering FAULT state (tracked file tf has status -254)",
+            "(VI_2) entering FAULT state (tracked process tp quorum not achieved)",
+        ],
+    );
+}
+
+#[test]
+fn fault_reason_scripts() {
+    // A weight-0 script failing from the start, another failing once running.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flag = dir.path().join("ok-VRID");
+    let extra = format!(
+        "vrrp_script bad {{\n  script /bin/false\n  interval 1\n  weight 0\n}}\n\
+         vrrp_script later {{\n  script \"/usr/bin/test -e {}\"\n  interval 1\n  weight 0\n}}\n\
+         vrrp_instance VI_2 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 2VRID\n  \
+         priority 100\n  advert_int 1\n  track_script {{\n    later\n  }}\n  \
+         virtual_ipaddress {{\n    192.0.2.2VRID/32\n  }}\n}}\n",
+        flag.display()
+    );
+    let conf = fault_conf(&extra)
+        .replace(
+            "  router_id test\n",
+            "  router_id test\n  enable_script_security\n  script_user root\n",
+        )
+        .replace("INST", "  track_script {\n    bad\n  }\n");
+    for vrid in [51, 52] {
+        fs::write(dir.path().join(format!("ok-{vrid}")), "").expect("flag");
+    }
+    fault_reasons(
+        "fault_reason_scripts",
+        &conf,
+        nothing,
+        |_, n| {
+            let _ = fs::remove_file(dir.path().join(format!("ok-{}", 51 + n)));
+        },
+        "(VI_2) Entering FAULT STATE",
+        &["(VI_2) Entering FAULT STATE"],
+    );
+}

@@ -272,6 +272,7 @@ pub fn machine_config(c: &model::Instance, src: Option<IpAddr>, strict: bool) ->
     m.garp_lower_prio_repeat = c.garp_lower_prio_repeat;
     m.src_addr = src;
     m.strict = c.strict || strict;
+    m.ipv6 = c.family == model::Family::V6;
     m
 }
 
@@ -352,6 +353,13 @@ impl Instance {
         if link.src.is_none() {
             initial.push(TrackChange::Fault {
                 cause: FaultCause::SourceAddress,
+                active: true,
+            });
+        }
+        // `unicast_fault_no_peer` without peers: keepalived never runs the instance.
+        if cfg.permanent_fault {
+            initial.push(TrackChange::Fault {
+                cause: FaultCause::Config,
                 active: true,
             });
         }

@@ -118,6 +118,9 @@ pub struct InstanceConfig {
     /// Our advert source address, used for the equal-priority tie-break (§5.6).
     pub src_addr: Option<IpAddr>,
     pub strict: bool,
+    /// An IPv6 instance (only for the wording of its FAULT reasons).
+    #[serde(default)]
+    pub ipv6: bool,
 }
 
 impl InstanceConfig {
@@ -144,6 +147,7 @@ impl InstanceConfig {
             garp_lower_prio_repeat: 5,
             src_addr: None,
             strict: false,
+            ipv6: false,
         }
     }
 
@@ -206,6 +210,9 @@ pub enum FaultCause {
     Bfd(String),
     /// Configured source address missing.
     SourceAddress,
+    /// A configuration keepalived cannot run (`unicast_fault_no_peer` without peers):
+    /// FAULT for good, without a reason line (keepalived's `num_config_faults`).
+    Config,
     /// Anything else (named by the caller).
     Other(String),
 }
@@ -385,19 +392,33 @@ impl Machine {
         let faulted = !m.faults.is_empty() && !held;
         if faulted {
             // Observed with keepalived 2.2.7: before the VIP clean-up, the cause (an
-            // interface's here; trackers' lines come from vrrp::tracking), then the state.
-            let down = m.faults.iter().find_map(|c| match c {
-                FaultCause::Interface(i) => Some(i.clone()),
-                _ => None,
-            });
-            if let Some(i) = down {
+            // interface's, a missing address; trackers' lines come from vrrp::tracking),
+            // then the state. A configuration fault alone logs neither.
+            // One line per interface down (own, tracked), as keepalived logs each.
+            let down: Vec<String> = m
+                .faults
+                .iter()
+                .filter_map(|c| match c {
+                    FaultCause::Interface(i) => Some(i.clone()),
+                    _ => None,
+                })
+                .collect();
+            for i in down {
                 let line = format!(
                     "({}): entering FAULT state (interface {i} down)",
                     m.cfg.name
                 );
                 m.push(Action::Log(line));
             }
-            m.log("entering FAULT state");
+            if m.faults.contains(&FaultCause::SourceAddress) {
+                let v = if m.cfg.ipv6 { 6 } else { 4 };
+                m.log(format!(
+                    "entering FAULT state (no IPv{v} address for interface)"
+                ));
+            }
+            if m.faults.iter().any(|c| *c != FaultCause::Config) {
+                m.log("entering FAULT state");
+            }
         }
         // Clean up VIPs a crashed predecessor may have left behind (§5.10).
         m.push(Action::RemoveVips);
@@ -902,6 +923,21 @@ impl Machine {
         }
     }
 
+    /// A member of a sync group that starts in FAULT follows it at start-up, with
+    /// keepalived's start-up line (vrrp.c, `(NAME) entering FAULT state`) and notify.
+    pub fn fault_at_start(&mut self) {
+        if self.state == State::Fault {
+            return;
+        }
+        self.log("entering FAULT state");
+        self.timers.clear();
+        self.garp_refresh_due = None;
+        self.master = None;
+        self.state = State::Fault;
+        self.want = State::Fault;
+        self.notify();
+    }
+
     fn goto_fault(&mut self, _now: Instant, notify: bool) {
         self.log("Entering FAULT STATE");
         if self.state == State::Master {
@@ -1020,7 +1056,8 @@ fn fault_log_line(cause: &FaultCause) -> Option<String> {
         | FaultCause::Script(_)
         | FaultCause::ScriptInit(_)
         | FaultCause::File(_)
-        | FaultCause::Process(_) => return None,
+        | FaultCause::Process(_)
+        | FaultCause::Config => return None,
         FaultCause::Bfd(s) => format!("entering FAULT state due to BFD {s}"),
         FaultCause::SourceAddress => "entering FAULT state (src address deleted)".to_string(),
         FaultCause::Other(s) => format!("entering FAULT state ({s})"),
@@ -1293,6 +1330,41 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn startup_fault_reasons() {
+        let f = |cause| TrackChange::Fault {
+            cause,
+            active: true,
+        };
+        // Every interface down and a missing address, each with its line (observed).
+        let mut c = cfg(100);
+        c.ipv6 = true;
+        let causes = [
+            f(FaultCause::Interface("eth0".into())),
+            f(FaultCause::Interface("eth1".into())),
+            f(FaultCause::SourceAddress),
+        ];
+        let mut m = Machine::start(c, causes, Instant::ZERO);
+        assert_eq!(
+            logs(&drain(&mut m)),
+            vec![
+                "(VI_1): entering FAULT state (interface eth0 down)",
+                "(VI_1): entering FAULT state (interface eth1 down)",
+                "(VI_1) entering FAULT state (no IPv6 address for interface)",
+                "(VI_1) entering FAULT state",
+            ]
+        );
+        // A configuration fault: FAULT (and its notify) without any line.
+        let mut m = Machine::start(cfg(100), [f(FaultCause::Config)], Instant::ZERO);
+        assert_eq!(m.state(), State::Fault);
+        let acts = drain(&mut m);
+        assert!(logs(&acts).is_empty(), "{acts:?}");
+        assert!(acts.contains(&Action::Notify {
+            state: State::Fault,
+            priority: 100
+        }));
     }
 
     #[test]

@@ -559,7 +559,7 @@ impl Engine {
                 }
             }
             let track: Vec<TrackRef> = cg.track_interfaces.clone();
-            let mut sg = SyncGroup::new(cg.name.clone(), machines, now);
+            let mut sg = SyncGroup::new_ranked(cg.name.clone(), machines, now, members.clone());
             for t in &track {
                 if let Some(ch) = track_change(t, h.up(&t.name)) {
                     sg.handle_group_track(now, ch);
@@ -819,6 +819,13 @@ fn build(
             ),
             _ => {}
         }
+    }
+    if c.permanent_fault {
+        // keepalived's VRRP process logs it when it reads the configuration.
+        info!(
+            "({}) Cannot use unicast without any peers - going to fault state",
+            c.name
+        );
     }
     let up = |n: &str| h.up(n);
     Some(Instance::new(
@@ -1485,6 +1492,7 @@ impl Service for VrrpService {
         io.extend(eng.statics.0.iter().cloned().map(Io::AddAddr));
         io.extend(eng.statics.1.iter().cloned().map(Io::AddRoute));
         io.extend(eng.statics.2.iter().cloned().map(Io::AddRule));
+        eng.tracking.log_start();
         for mi in &c.vrrp.instances {
             if let Some(i) = build(mi, &h, &globals, &ifmap, now, &eng.tracking) {
                 eng.instances.push(i);

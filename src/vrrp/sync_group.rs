@@ -40,6 +40,18 @@ impl SyncGroup {
     /// the group's initial state: FAULT if any member is in FAULT (the others follow),
     /// else BACKUP (§5.12, §6.1: groups in BACKUP/FAULT notify at start).
     pub fn new(name: impl Into<String>, members: Vec<Machine>, now: Instant) -> SyncGroup {
+        let rank = (0..members.len()).collect();
+        SyncGroup::new_ranked(name, members, now, rank)
+    }
+
+    /// [`SyncGroup::new`] where `rank[k]` is member `k`'s place among all instances (the
+    /// configuration's order, which keepalived's start-up FAULT lines follow).
+    pub fn new_ranked(
+        name: impl Into<String>,
+        members: Vec<Machine>,
+        now: Instant,
+        rank: Vec<usize>,
+    ) -> SyncGroup {
         let mut g = SyncGroup {
             name: name.into(),
             members,
@@ -52,8 +64,12 @@ impl SyncGroup {
             }
             g.drain(now, i);
         }
-        if g.members.iter().any(|m| m.state() == State::Fault) {
-            g.sync_all(now, None, State::Fault);
+        let by_rank = |k: &usize| rank.get(*k).copied().unwrap_or(usize::MAX);
+        let first = (0..g.members.len())
+            .filter(|&k| g.members.get(k).is_some_and(|m| m.state() == State::Fault))
+            .min_by_key(by_rank);
+        if let Some(first) = first {
+            g.fault_at_start(first, &rank);
         }
         g.state = if g.members.iter().any(|m| m.state() == State::Fault) {
             State::Fault
@@ -225,6 +241,67 @@ impl SyncGroup {
                 .iter()
                 .enumerate()
                 .all(|(j, m)| j == i || m.want_state() == State::Master)
+    }
+
+    /// keepalived's start-up order (vrrp_track.c, vrrp.c): the members' reasons, then
+    /// `VRRP_Group(G): Syncing FIRST to FAULT state` naming the first member found in
+    /// FAULT, then `(NAME) entering FAULT state` for every member, in `rank` order.
+    fn fault_at_start(&mut self, first: usize, rank: &[usize]) {
+        let name = self
+            .members
+            .get(first)
+            .map(|m| m.config().name.clone())
+            .unwrap_or_default();
+        for j in 0..self.members.len() {
+            if let Some(m) = self.members.get_mut(j) {
+                m.fault_at_start();
+            }
+            self.drain_plain(j);
+        }
+        let line = |a: &GroupAction| match a {
+            GroupAction::Instance {
+                action: Action::Log(l),
+                ..
+            } => Some(l.clone()),
+            _ => None,
+        };
+        let is_bare =
+            |a: &GroupAction| line(a).is_some_and(|l| l.ends_with(") entering FAULT state"));
+        let is_reason = |a: &GroupAction| {
+            line(a).is_some_and(|l| {
+                l.contains("entering FAULT state (") || l.contains("entering FAULT state due to")
+            })
+        };
+        let all: Vec<GroupAction> = self.actions.drain(..).collect();
+        let at = all
+            .iter()
+            .position(|a| is_bare(a) || is_reason(a))
+            .unwrap_or(all.len());
+        let (mut reasons, mut bare, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+        for a in all {
+            if is_reason(&a) {
+                reasons.push(a);
+            } else if is_bare(&a) {
+                bare.push(a);
+            } else {
+                rest.push(a);
+            }
+        }
+        bare.sort_by_key(|a| match a {
+            GroupAction::Instance { member, .. } => {
+                rank.get(*member).copied().unwrap_or(usize::MAX)
+            }
+            _ => usize::MAX,
+        });
+        let tail = rest.split_off(at.min(rest.len()));
+        self.actions.extend(rest);
+        self.actions.extend(reasons);
+        self.actions.push_back(GroupAction::Log(format!(
+            "VRRP_Group({}): Syncing {name} to FAULT state",
+            self.name
+        )));
+        self.actions.extend(bare);
+        self.actions.extend(tail);
     }
 
     fn sync_all(&mut self, now: Instant, except: Option<usize>, target: State) {
@@ -516,8 +593,20 @@ mod tests {
         let mut g = SyncGroup::new("G1", vec![a, b], Instant::ZERO);
         assert_eq!(g.state(), State::Fault);
         assert!(g.members().iter().all(|m| m.state() == State::Fault));
-        assert!(logs(&drain(&mut g))
-            .contains(&"VRRP_Group(G1) Syncing instances to FAULT state".to_string()));
+        // keepalived 2.2.7's start-up wording and order (observed, tests/vrrp_faults.rs).
+        let lines: Vec<String> = logs(&drain(&mut g))
+            .into_iter()
+            .filter(|l| l.contains("FAULT"))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                "(VI_A): entering FAULT state (interface eth1 down)",
+                "VRRP_Group(G1): Syncing VI_A to FAULT state",
+                "(VI_A) entering FAULT state",
+                "(VI_B) entering FAULT state",
+            ]
+        );
         g.handle_shutdown(ms(1));
         assert_eq!(
             notifies(&drain(&mut g)),

@@ -511,6 +511,56 @@ impl Tracking {
         self.changes_for(refs)
     }
 
+    /// Logs every owner's start-up fault lines at once in keepalived's order
+    /// (`initialise_tracking_priorities`): each track_file's owners, then each tracked
+    /// process's, then each owner's scripts; `initial` then logs nothing more for them.
+    pub fn log_start(&self) {
+        let one = |target: &Target, refs: Refs| {
+            for line in initial_fault_lines(&self.trackers, target, &refs) {
+                info!("{line}");
+            }
+        };
+        for f in &self.files {
+            for (target, refs) in &self.owners {
+                for r in refs.files.iter().filter(|r| r.name == f.name) {
+                    let files = vec![r.clone()];
+                    one(
+                        target,
+                        Refs {
+                            files,
+                            ..Refs::default()
+                        },
+                    );
+                }
+            }
+        }
+        for p in &self.processes {
+            for (target, refs) in &self.owners {
+                for r in refs.processes.iter().filter(|r| r.name == p.name) {
+                    let processes = vec![r.clone()];
+                    one(
+                        target,
+                        Refs {
+                            processes,
+                            ..Refs::default()
+                        },
+                    );
+                }
+            }
+        }
+        for (target, refs) in &self.owners {
+            let scripts = refs.scripts.clone();
+            one(
+                target,
+                Refs {
+                    scripts,
+                    ..Refs::default()
+                },
+            );
+            self.init_logged.borrow_mut().insert(target.clone());
+        }
+    }
+
     /// keepalived logs the start-up fault lines for every instance at start and reload.
     fn log_initial(&self, target: &Target, refs: &Refs) {
         if self.init_logged.borrow_mut().insert(target.clone()) {
