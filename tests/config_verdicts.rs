@@ -414,3 +414,71 @@ fn interface_names_found() {
         assert!(names.iter().any(|x| x == n), "{n} not in {names:?}");
     }
 }
+
+/// One-line `global_defs` cases judged by both: the same exit code, and the message each
+/// must print (keepalived's `(Line N) MSG`; ours `file:line:col: error: MSG`).
+fn global_cases(name: &str, cases: &[(&str, i32, Option<&str>)]) {
+    if !is_root() {
+        skip_or_fail(name, "needs root (network namespaces)");
+        return;
+    }
+    let Some(real) = real_keepalived() else {
+        skip_or_fail(
+            name,
+            "/usr/sbin/keepalived missing (apt-get install keepalived)",
+        );
+        return;
+    };
+    let ns = NetNs::new(&[]).unwrap_or_else(|e| panic!("ip netns does not work: {e}"));
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let mut bad = Vec::new();
+    for (k, (line, want, msg)) in cases.iter().enumerate() {
+        let path = work.path().join(format!("case{k}.conf"));
+        std::fs::write(&path, format!("global_defs {{\n  {line}\n}}\n"))
+            .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        for (who, bin) in [("real", &real), ("ours", &ours())] {
+            let r = run_limited(ns.command(bin).arg("-t").arg("-f").arg(&path), LIMIT);
+            let said = msg.is_none_or(|m| r.stderr.contains(m));
+            if r.code != Some(*want) || !said {
+                bad.push(format!(
+                    "{who}: `{line}` exit {} (want {want}), want message {msg:?}:\n{}",
+                    code(&r),
+                    r.stderr
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn smtp_server_verdicts() {
+    global_cases(
+        "smtp_server_verdicts",
+        &[
+            ("smtp_server 192.0.2.1", 0, None),
+            ("smtp_server 2001:db8::1 587", 0, None),
+            ("smtp_server localhost 587", 0, None),
+            (
+                "smtp_server 192.0.2.1/33",
+                5,
+                Some("Invalid smtp server 192.0.2.1/33 25"),
+            ),
+            (
+                "smtp_server 300.1.1.1",
+                5,
+                Some("Invalid smtp server 300.1.1.1 25"),
+            ),
+            (
+                "smtp_server [192.0.2.1]",
+                5,
+                Some("Invalid smtp server [192.0.2.1] 25"),
+            ),
+            (
+                "smtp_server 192.0.2.1 0",
+                5,
+                Some("Invalid smtp server 192.0.2.1 0"),
+            ),
+        ],
+    );
+}

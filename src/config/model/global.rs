@@ -1294,14 +1294,37 @@ fn smtp_server(g: &mut G, n: &Node, c: &mut Ctx) {
         );
         return;
     };
-    g.smtp_server = Some(match host.text.parse::<IpAddr>() {
-        Ok(ip) => SmtpServer::Addr(SocketAddr::new(ip, port)),
-        // keepalived resolves the name now; we resolve it when mail is sent.
-        Err(_) => SmtpServer::Host {
+    // keepalived takes an address literal (never one with '-' or '/'), else resolves the
+    // name while parsing, and rejects the line when that fails (observed: `192.0.2.1/33`,
+    // `300.1.1.1` -> `Invalid smtp server 300.1.1.1 25`, exit 5).
+    let literal = if host.text.contains(['-', '/']) {
+        None
+    } else {
+        host.text.parse::<IpAddr>().ok()
+    };
+    if literal.is_none() && !resolves(&host.text, port) {
+        c.error(
+            n.span(),
+            format!("Invalid smtp server {} {}", host.text, port_text),
+        );
+        return;
+    }
+    g.smtp_server = Some(match literal {
+        Some(ip) => SmtpServer::Addr(SocketAddr::new(ip, port)),
+        // Resolved again when mail is sent, so a changed DNS entry is followed.
+        None => SmtpServer::Host {
             name: host.text.clone(),
             port,
         },
     });
+}
+
+/// Whether `name` resolves (getaddrinfo, as keepalived's `domain_stosockaddr`).
+fn resolves(name: &str, port: u16) -> bool {
+    use std::net::ToSocketAddrs as _;
+    (name, port)
+        .to_socket_addrs()
+        .is_ok_and(|mut a| a.next().is_some())
 }
 
 fn startup_shutdown(slot: &mut Option<Script>, n: &Node, c: &mut Ctx, kind: &str) {
@@ -2398,6 +2421,10 @@ pub(crate) mod tests {
         "0 smtp_server 192.0.2.1",
         "5 smtp_server 192.0.2.1 0",
         "0 smtp_server 2001:db8::1 587",
+        "5 smtp_server 192.0.2.1/33",
+        "5 smtp_server 300.1.1.1",
+        "5 smtp_server [192.0.2.1]",
+        "0 smtp_server localhost 587",
         "0 smtp_helo_name x",
         "0 smtp_connect_timeout 5",
         "5 smtp_connect_timeout -1",
@@ -2579,7 +2606,7 @@ pub(crate) mod tests {
     #[test]
     fn derived_defaults() {
         let (g, _) = global(&[
-            "smtp_server mail.example.org",
+            "smtp_server localhost",
             "vrrp_garp_master_delay 2",
             "vrrp_garp_master_repeat 7",
         ]);
@@ -2590,7 +2617,7 @@ pub(crate) mod tests {
         assert_eq!(
             g.smtp_server,
             Some(SmtpServer::Host {
-                name: "mail.example.org".into(),
+                name: "localhost".into(),
                 port: 25
             })
         );
