@@ -606,3 +606,71 @@ fn interface_added_renamed_deleted_lines_as_keepalived() {
     );
     assert_eq!(sorted(ours), sorted(real));
 }
+
+/// Who gets `MASTER_PRIORITY` lines: an instance's own `notify_priority_changes`, else its
+/// sync group's, else global_defs `vrrp_notify_priority_changes`. VI_1 (in G, which says
+/// no) gets none; VI_2 (in G, its own yes) and VI_4 (no group, the global yes) get them.
+/// (`sync_group_tracking_weight`: without it members' weighted trackers are dropped.)
+fn priority_change_inheritance(test: &str, real: bool) {
+    if real && !real_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    let (dir, _rec, _calls) = script_dir();
+    let fifo = dir.path().join("vrrp.fifo");
+    let flag = dir.path().join("up");
+    let track = "  track_script {\n    chk\n  }\n";
+    let conf = format!(
+        "global_defs {{\n  router_id test\n  vrrp_notify_fifo {}\n  vrrp_notify_priority_changes\n}}\n\
+         vrrp_script chk {{\n  script \"/bin/sh -c 'test -e {}'\"\n  interval 1\n  weight 10\n}}\n\
+         vrrp_sync_group G {{\n  group {{\n    VI_1\n    VI_2\n  }}\n  notify_priority_changes no\n  sync_group_tracking_weight\n}}\n{}{}{}",
+        fifo.display(),
+        flag.display(),
+        instance("VI_1", 51, 100, VIPS[0], track),
+        instance(
+            "VI_2",
+            52,
+            100,
+            VIPS[1],
+            &format!("  notify_priority_changes\n{track}")
+        ),
+        instance("VI_4", 54, 100, VIPS[3], track),
+    );
+    let lines = FifoLines::new(fifo.clone());
+    let d = Daemon::start(&lan, 0, real, &conf);
+    for v in [VIPS[0], VIPS[1], VIPS[3]] {
+        expect_master(&lan, 0, &[0], v, 15, &[&d]);
+    }
+    fs::write(&flag, "").expect("touch flag");
+    let want = [
+        "INSTANCE \"VI_2\" MASTER_PRIORITY 110",
+        "INSTANCE \"VI_4\" MASTER_PRIORITY 110",
+    ];
+    assert!(
+        wait_until(10, || want.iter().all(|w| lines.count(w) == 1)),
+        "{:#?}\n{}",
+        lines.get(),
+        d.log()
+    );
+    // VI_1's change happened with the others' (same script run): nothing for it.
+    assert!(
+        !lines
+            .get()
+            .iter()
+            .any(|l| l.contains("VI_1") && l.contains("PRIORITY")),
+        "{:#?}",
+        lines.get()
+    );
+}
+
+#[test]
+fn priority_change_inheritance_ours() {
+    priority_change_inheritance("priority_change_inheritance_ours", false);
+}
+
+#[test]
+fn priority_change_inheritance_real() {
+    priority_change_inheritance("priority_change_inheritance_real", true);
+}

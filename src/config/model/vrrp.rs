@@ -63,7 +63,8 @@ pub struct SyncGroup {
     pub smtp_alert: bool,
     #[serde(skip)]
     smtp_alert_set: Option<bool>,
-    pub notify_priority_changes: bool,
+    /// `None`: not set; members without their own setting inherit it when set.
+    pub notify_priority_changes: Option<bool>,
     /// `sync_group_tracking_weight` (or deprecated `global_tracking`): keep members' weights.
     pub tracking_weight: bool,
 }
@@ -84,7 +85,7 @@ impl SyncGroup {
             notify: Notify::default(),
             smtp_alert: false,
             smtp_alert_set: None,
-            notify_priority_changes: false,
+            notify_priority_changes: None,
             tracking_weight: false,
         }
     }
@@ -157,9 +158,9 @@ static SYNC_GROUP_KW: &[Kw<SyncGroup>] = &[
         },
     }),
     Kw::new("notify_priority_changes", |g, n, ctx| match n.arg(0) {
-        None => g.notify_priority_changes = true,
+        None => g.notify_priority_changes = Some(true),
         Some(t) => match parse_bool(&t.text) {
-            Some(b) => g.notify_priority_changes = b,
+            Some(b) => g.notify_priority_changes = Some(b),
             None => ctx.error(
                 t.span,
                 format!(
@@ -467,10 +468,19 @@ pub fn finish(cfg: &mut Config, ctx: &mut Ctx) {
             .as_ref()
             .and_then(|name| v.sync_groups.iter().find(|s| &s.name == name))
             .map(|s| !s.tracking_weight);
+        // An instance's own setting, else its sync group's, else the global one (vrrp.c).
+        let group_npc = v.instances[idx]
+            .sync_group
+            .as_ref()
+            .and_then(|name| v.sync_groups.iter().find(|s| &s.name == name))
+            .and_then(|s| s.notify_priority_changes);
         let tracked = (v.scripts.as_slice(), v.track_files.as_slice());
         if let Some(inst) = v.instances.get_mut(idx) {
             if let Err(msg) = complete_instance(inst, &g, sync, tracked, ctx) {
                 v.fatal = Some(msg);
+            }
+            if let (None, Some(b)) = (inst.set.notify_priority_changes, group_npc) {
+                inst.notify_priority_changes = b;
             }
         }
     }

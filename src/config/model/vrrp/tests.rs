@@ -1034,7 +1034,26 @@ fn sync_groups() {
     clean(&d);
     let g = &cfg.vrrp.sync_groups[0];
     assert_eq!(g.members, vec!["VI_1", "VI_2"]);
-    assert!(g.smtp_alert && g.notify_priority_changes && g.tracking_weight);
+    assert!(g.smtp_alert && g.notify_priority_changes == Some(true) && g.tracking_weight);
+    // Members without their own setting inherit the group's (keepalived 2.2.7 vrrp.c).
+    assert!(cfg.vrrp.instances.iter().all(|i| i.notify_priority_changes));
+    let (cfg, d) = load(&format!(
+        "global_defs {{\nvrrp_notify_priority_changes\n}}\nvrrp_sync_group G {{\ngroup {{\nVI_1 VI_2\n}}\nnotify_priority_changes no\n}}\n{}{}",
+        inst("notify_priority_changes"),
+        vi2()
+    ));
+    clean(&d);
+    let npc: Vec<bool> = cfg
+        .vrrp
+        .instances
+        .iter()
+        .map(|i| i.notify_priority_changes)
+        .collect();
+    assert_eq!(
+        npc,
+        [true, false],
+        "own setting, else the group's, else the global one"
+    );
     assert_eq!(g.notify.master.as_ref().unwrap().argv, vec!["/m"]);
     assert_eq!(g.track_interfaces.len(), 1);
     assert_eq!(cfg.vrrp.instances[1].sync_group.as_deref(), Some("G"));
