@@ -40,6 +40,7 @@ const VM_TESTS: &[&str] = &[
     "vm_daemon_more_checkers",
     "vm_vrrp_sync_daemon",
     "ipvs_daemon::nft::vm_daemon_nftables_ipvs",
+    "ipvs_daemon::globals::vm_daemon_checker_globals",
 ];
 
 fn in_vm() -> bool {

@@ -64,6 +64,12 @@ pub enum Output {
 pub struct Globals {
     pub smtp_alert_checker: Option<bool>,
     pub smtp_alert: Option<bool>,
+    /// `checker_log_all_failures`: every checker logs as with its `log_all_failures`.
+    pub checker_log_all_failures: bool,
+    /// `no_checker_emails`: a checker's mail only when its real server changes state.
+    pub no_checker_emails: bool,
+    /// `rs_init_notifies`: real servers up at start run their notifies (script, FIFO).
+    pub rs_init_notifies: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -279,6 +285,9 @@ impl Manager {
             for r in 0..self.rs_count(v) {
                 if self.rs_alive(v, r) {
                     self.ipvs_add(v, r, self.effective_weight(v, r));
+                    if self.globals.rs_init_notifies {
+                        self.rs_notifies(v, r);
+                    }
                 } else if self.rs_inhibit(v, r) {
                     self.ipvs_add(v, r, 0);
                 }
@@ -475,30 +484,34 @@ impl Manager {
             } else {
                 delay_loop
             }
-        } else if res.up || cs.retry_it >= retry {
-            if let Some(c) = self.cs_mut(id) {
-                c.retry_it = 0;
-            }
-            if res.up && (!cs.up || !cs.has_run) {
-                self.log_transition(&chk.kind, true, id, 0);
-                self.update_checker(id, true, res);
-            } else if !res.up && (cs.up || !cs.has_run) {
-                let n = if cs.has_run { retry } else { 0 };
-                self.log_transition(&chk.kind, false, id, n);
-                self.update_checker(id, false, res);
-            } else if !res.up && chk.timing.log_all_failures {
-                self.log_failure_detail(&chk.kind, id, res);
-            }
-            delay_loop
         } else {
-            // keepalived retries even while down or before the first result
-            if chk.timing.log_all_failures {
+            // keepalived logs each failed attempt of a checker that is up, before its
+            // verdict, with `log_all_failures` or `checker_log_all_failures` (check_tcp.c
+            // and the others; observed: nothing while the checker is down).
+            let logs_all = chk.timing.log_all_failures || self.globals.checker_log_all_failures;
+            if !res.up && cs.up && logs_all {
                 self.log_failure_detail(&chk.kind, id, res);
             }
-            if let Some(c) = self.cs_mut(id) {
-                c.retry_it += 1;
+            if res.up || cs.retry_it >= retry {
+                if let Some(c) = self.cs_mut(id) {
+                    c.retry_it = 0;
+                }
+                if res.up && (!cs.up || !cs.has_run) {
+                    self.log_transition(&chk.kind, true, id, 0);
+                    self.update_checker(id, true, res);
+                } else if !res.up && (cs.up || !cs.has_run) {
+                    let n = if cs.has_run { retry } else { 0 };
+                    self.log_transition(&chk.kind, false, id, n);
+                    self.update_checker(id, false, res);
+                }
+                delay_loop
+            } else {
+                // keepalived retries even while down or before the first result
+                if let Some(c) = self.cs_mut(id) {
+                    c.retry_it += 1;
+                }
+                dbr
             }
-            dbr
         };
         let walks_urls = matches!(chk.kind, CheckerKind::Http(_) | CheckerKind::Ssl(_));
         if let Some(c) = self.cs_mut(id) {
@@ -531,6 +544,7 @@ impl Manager {
             && self
                 .checker_cfg(id.vs, id.rs, id.checker)
                 .is_some_and(|c| c.timing.log_all_failures)
+            || self.globals.checker_log_all_failures
         {
             self.log_failure_detail(kind, id, res);
         }
@@ -599,7 +613,8 @@ impl Manager {
                 }
                 let logs_all = self
                     .checker_cfg(id.vs, id.rs, id.checker)
-                    .is_some_and(|c| c.timing.log_all_failures);
+                    .is_some_and(|c| c.timing.log_all_failures)
+                    || self.globals.checker_log_all_failures;
                 if logs_all {
                     self.log(format!(
                         "Misc check for [{subject}] by [{}] failed on retry {}/{retry}{}.",
@@ -879,12 +894,10 @@ impl Manager {
             self.rs_cfg(id.vs, id.rs),
             self.checker_cfg(id.vs, id.rs, id.checker),
         ) {
-            (Some(v), Some(r), Some(c)) => SvcDisplay {
-                ip: c.conn.connect_ip.unwrap_or(r.ip),
-                port: c.conn.connect_port.unwrap_or(r.port),
-                ..v.rs_display(r)
-            }
-            .to_string(),
+            // keepalived's FMT_CHK is the real server's name, whatever the checker
+            // connects to (observed: a `connect_port 9022` TCP_CHECK of RS :9021 logs
+            // `TCP_CHECK on service [..]:tcp:9021 failed.`).
+            (Some(v), Some(r), Some(_)) => v.rs_display(r).to_string(),
             _ => String::new(),
         }
     }
@@ -1005,11 +1018,14 @@ impl Manager {
         }
         let alive = st.failed == 0;
         let cfg = Rc::clone(&self.cfg);
+        // With no_checker_emails, only a change of the real server's state is mailed.
+        let mail = !self.globals.no_checker_emails || alive != self.rs_alive(id.vs, id.rs);
         if let Some(c) = cfg
             .virtual_servers
             .get(id.vs)
             .and_then(|v| v.real_servers.get(id.rs))
             .and_then(|r| r.checkers.get(id.checker))
+            .filter(|_| mail)
         {
             self.mail_rs(id, &c.kind, up, res);
         }

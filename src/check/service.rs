@@ -579,6 +579,9 @@ fn globals_of(g: &GlobalDefs) -> Globals {
     Globals {
         smtp_alert_checker: g.smtp_alert_checker,
         smtp_alert: g.smtp_alert,
+        checker_log_all_failures: g.checker_log_all_failures,
+        no_checker_emails: g.no_checker_emails,
+        rs_init_notifies: g.rs_init_notifies,
     }
 }
 

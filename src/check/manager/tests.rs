@@ -1055,3 +1055,124 @@ virtual_server 192.0.2.60 80 {
         ]
     );
 }
+
+fn with_globals(text: &str, g: Globals) -> Manager {
+    let loaded = load_str(text, Path::new("/t.conf"), &LoadOptions::default());
+    Manager::new(Rc::new(loaded.config.check), g, 42)
+}
+
+fn mails(out: &[Output]) -> Vec<String> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Mail { subject, body } => Some(format!("{subject}: {body}")),
+            _ => None,
+        })
+        .collect()
+}
+
+const TWO_CHECKERS: &str = "
+virtual_server 192.0.2.100 80 {
+  delay_loop 10
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.1 80 {
+    smtp_alert
+    notify_up /bin/up.sh
+    TCP_CHECK {
+    }
+    TCP_CHECK {
+      connect_port 81
+    }
+  }
+}
+";
+
+/// keepalived 2.2.7 (check_tcp.c): with `no_checker_emails`, a checker changing state
+/// mails only when its real server changes with it (down at the first failed checker, up
+/// when the last one recovers).
+#[test]
+fn no_checker_emails_mails_only_real_server_changes() {
+    let second = CheckerId {
+        vs: 0,
+        rs: 0,
+        checker: 1,
+    };
+    for quiet in [false, true] {
+        let g = Globals {
+            no_checker_emails: quiet,
+            ..Globals::default()
+        };
+        let mut m = with_globals(TWO_CHECKERS, g);
+        m.start(at(0));
+        drain(&mut m);
+        let mut step = |t: u64, id: CheckerId, up: bool| {
+            m.handle_result(at(t), id, &if up { ok() } else { fail() });
+            mails(&drain(&mut m)).len()
+        };
+        let counts = [
+            step(1, ID, false),
+            step(1, second, false),
+            step(12, ID, true),
+            step(12, second, true),
+        ];
+        let want = if quiet { [1, 0, 0, 1] } else { [1, 1, 1, 1] };
+        assert_eq!(counts, want, "quiet={quiet}");
+    }
+}
+
+/// `rs_init_notifies`: real servers up at start run their up notifies (ipwrapper.c).
+#[test]
+fn rs_init_notifies_at_start() {
+    for on in [false, true] {
+        let g = Globals {
+            rs_init_notifies: on,
+            ..Globals::default()
+        };
+        let mut m = with_globals(TWO_CHECKERS, g);
+        m.start(at(0));
+        let out = drain(&mut m);
+        let notes: Vec<String> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Fifo(l) if l.starts_with("RS ") => Some(l.clone()),
+                Output::Script(s) => Some(s.text.clone()),
+                _ => None,
+            })
+            .collect();
+        if on {
+            assert_eq!(
+                notes,
+                [
+                    "RS [192.0.2.1]:tcp:80 [192.0.2.100]:tcp:80 UP\n",
+                    "/bin/up.sh"
+                ]
+            );
+        } else {
+            assert!(notes.is_empty(), "{notes:?}");
+        }
+    }
+}
+
+/// `checker_log_all_failures` makes every checker log its failures as its own
+/// `log_all_failures` would.
+#[test]
+fn checker_log_all_failures_is_every_checkers_log_all_failures() {
+    let own = TCP_ONE.replace("retry 1\n", "retry 1\n      log_all_failures\n");
+    let run = |text: &str, g: Globals| {
+        let mut m = with_globals(text, g);
+        m.start(at(0));
+        m.handle_result(at(1), ID, &ok());
+        drain(&mut m);
+        m.handle_result(at(11), ID, &fail());
+        logs(&mut m)
+    };
+    let global = Globals {
+        checker_log_all_failures: true,
+        ..Globals::default()
+    };
+    let by_checker = run(&own, Globals::default());
+    assert!(!by_checker.is_empty());
+    assert_eq!(run(TCP_ONE, global), by_checker);
+    assert!(run(TCP_ONE, Globals::default()).is_empty());
+}
