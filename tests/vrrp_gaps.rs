@@ -263,8 +263,13 @@ fn reload_and_priority_notifies_real_keepalived() {
 }
 
 /// `smtp_alert`: keepalived greets with `HELO <smtp_helo_name>`, mails each transition and
-/// sends no STOP mail at shutdown.
+/// sends no STOP mail at shutdown. `vrrp_wide`: the alert comes from global_defs
+/// `smtp_alert_vrrp` instead of the instance's `smtp_alert`.
 fn smtp_dialogue(test: &str, real: bool) {
+    smtp_dialogue_with(test, real, false);
+}
+
+fn smtp_dialogue_with(test: &str, real: bool, vrrp_wide: bool) {
     if real && !real_or_skip(test) {
         return;
     }
@@ -311,8 +316,19 @@ fn smtp_dialogue(test: &str, real: bool) {
     let conf = format!(
         "global_defs {{\n  router_id R1\n  notification_email {{\n    a@example.org\n  }}\n  \
          notification_email_from ka@example.org\n  smtp_server 192.0.2.2 2527\n  \
-         smtp_helo_name helo.example.org\n  smtp_connect_timeout 5\n}}\n{}",
-        instance("VI_1", 51, 100, VIPS[0], "  smtp_alert\n")
+         smtp_helo_name helo.example.org\n  smtp_connect_timeout 5\n{}}}\n{}",
+        if vrrp_wide {
+            "  smtp_alert no\n  smtp_alert_vrrp\n"
+        } else {
+            ""
+        },
+        instance(
+            "VI_1",
+            51,
+            100,
+            VIPS[0],
+            if vrrp_wide { "" } else { "  smtp_alert\n" }
+        )
     );
     let mut d = Daemon::start(&lan, 0, real, &conf);
     expect_master(&lan, 0, &[0], VIPS[0], 15, &[&d]);
@@ -346,6 +362,16 @@ fn smtp_alert_says_helo_and_no_stop_mail_real_keepalived() {
         "smtp_alert_says_helo_and_no_stop_mail_real_keepalived",
         true,
     );
+}
+
+#[test]
+fn smtp_alert_vrrp_global_ours() {
+    smtp_dialogue_with("smtp_alert_vrrp_global_ours", false, true);
+}
+
+#[test]
+fn smtp_alert_vrrp_global_real_keepalived() {
+    smtp_dialogue_with("smtp_alert_vrrp_global_real_keepalived", true, true);
 }
 
 /// A weight-0 `vrrp_script` that has not reported yet keeps the instance in INIT: no
