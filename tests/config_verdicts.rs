@@ -482,3 +482,23 @@ fn smtp_server_verdicts() {
         ],
     );
 }
+
+#[test]
+fn start_stop_script_verdicts() {
+    global_cases(
+        "start_stop_script_verdicts",
+        &[
+            // A script that will run without script security.
+            (
+                "startup_script /bin/true",
+                6,
+                Some("SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled."),
+            ),
+            // A missing one is dropped without a word and runs nothing.
+            ("shutdown_script /nonexistent/stop.sh", 0, None),
+            // Script security set after the script: it runs, and no violation.
+            ("startup_script /bin/true\n  enable_script_security", 0, None),
+            ("startup_script_timeout 0", 5, None),
+        ],
+    );
+}

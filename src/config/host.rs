@@ -525,6 +525,45 @@ pub fn check_config(cfg: &super::Config, diags: &mut Diagnostics) {
         diags,
     );
     check_checker_scripts(cfg, diags);
+    check_start_stop_scripts(&cfg.global, diags);
+}
+
+/// global_defs `startup_script` / `shutdown_script`, which the parent runs: keepalived
+/// vets them like the others (a missing or, with script security, unsafe one is dropped
+/// without a word) and reports `SECURITY VIOLATION - start/shutdown scripts ...` (exit 6)
+/// when one will run while script security is off.
+fn check_start_stop_scripts(g: &super::model::global::GlobalDefs, diags: &mut Diagnostics) {
+    let path_var = std::env::var("PATH").unwrap_or_else(|_| String::from("/usr/bin:/bin"));
+    let default = match &g.script_user {
+        Some((u, gr)) => lookup_user(u, gr.as_deref()),
+        None => lookup_user(DEFAULT_SCRIPT_USER, None).or(Some(RunAs { uid: 0, gid: 0 })),
+    };
+    let (mut executed, mut insecure, mut span) = (false, false, None);
+    for s in [&g.startup_script, &g.shutdown_script]
+        .into_iter()
+        .flatten()
+    {
+        let v = vet_script(s, default, g.enable_script_security, &path_var, lookup_user);
+        if let Vetting::Run { unsafe_why, .. } = v {
+            executed = true;
+            insecure |= unsafe_why.is_some();
+            span = span.or(Some(s.span));
+        }
+    }
+    if executed && !g.enable_script_security {
+        let mut msg = String::from(
+            "SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.",
+        );
+        if insecure {
+            msg.push_str(" There are insecure scripts.");
+        }
+        let mut d = Diagnostic::new(Severity::Error, Some(KaClass::SecurityError), msg)
+            .with_help("add `enable_script_security` (and `script_user USER`) to global_defs");
+        if let Some(sp) = span {
+            d = d.at(sp);
+        }
+        diags.push(d);
+    }
 }
 
 /// Every interface the configuration names, with its role.

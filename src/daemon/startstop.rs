@@ -78,13 +78,14 @@ pub fn note_default_user(g: &GlobalDefs) {
 
 fn prepare(s: &Script, g: &GlobalDefs, which: Which, timeout: Duration) -> Option<StartStop> {
     let prog = s.argv.first()?.clone();
-    // No default user: with script security and no keepalived_script user, keepalived
-    // refuses the script (reported by the configuration check).
+    // keepalived resolves the default user when it reads the line (the configuration
+    // refuses the script when script security was already on without a default user),
+    // so a later `enable_script_security` does not take root away.
     let me = host::RunAs {
         uid: nix::unistd::geteuid().as_raw(),
         gid: nix::unistd::getegid().as_raw(),
     };
-    let default = script::default_run_as(g.script_user.as_ref(), g.enable_script_security)
+    let default = script::default_run_as(g.script_user.as_ref(), false)
         .ok()?
         .or(Some(me));
     let path_var = std::env::var("PATH").unwrap_or_else(|_| String::from("/usr/bin:/bin"));

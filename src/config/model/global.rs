@@ -536,10 +536,12 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     flag!("enable_script_security", enable_script_security),
     Kw::new("startup_script", |g, n, c| {
-        startup_shutdown(&mut g.startup_script, n, c, "startup")
+        let refuse = no_default_script_user(g);
+        startup_shutdown(&mut g.startup_script, refuse, n, c, "startup")
     }),
     Kw::new("shutdown_script", |g, n, c| {
-        startup_shutdown(&mut g.shutdown_script, n, c, "shutdown")
+        let refuse = no_default_script_user(g);
+        startup_shutdown(&mut g.shutdown_script, refuse, n, c, "shutdown")
     }),
     Kw::new("startup_script_timeout", |g, n, c| {
         if let Some(v) = script_timeout(n, c, "startup") {
@@ -1327,7 +1329,24 @@ fn resolves(name: &str, port: u16) -> bool {
         .is_ok_and(|mut a| a.next().is_some())
 }
 
-fn startup_shutdown(slot: &mut Option<Script>, n: &Node, c: &mut Ctx, kind: &str) {
+/// Script security is on, without `script_user` and without the `keepalived_script` user:
+/// keepalived has no default user for a script read now.
+fn no_default_script_user(g: &G) -> bool {
+    g.enable_script_security
+        && g.script_user.is_none()
+        && !matches!(
+            nix::unistd::User::from_name(crate::config::host::DEFAULT_SCRIPT_USER),
+            Ok(Some(_))
+        )
+}
+
+fn startup_shutdown(
+    slot: &mut Option<Script>,
+    no_default_user: bool,
+    n: &Node,
+    c: &mut Ctx,
+    kind: &str,
+) {
     if slot.is_some() {
         c.error(n.span(), format!("{kind} script already specified"));
         return;
@@ -1336,7 +1355,19 @@ fn startup_shutdown(slot: &mut Option<Script>, n: &Node, c: &mut Ctx, kind: &str
         c.error(n.span(), format!("{kind} script missing"));
         return;
     }
-    match c.script(n) {
+    // keepalived resolves the default script user while parsing the line: with script
+    // security already on, no script_user and no keepalived_script user, the script is
+    // refused (observed: exit 5; order-dependent, as in keepalived).
+    if no_default_user {
+        c.error(
+            n.span(),
+            format!(
+                "Unable to set default user {} for script",
+                crate::config::host::DEFAULT_SCRIPT_USER
+            ),
+        );
+    }
+    match c.script(n).filter(|_| !no_default_user) {
         Some(s) => *slot = Some(s),
         None => c.error(n.span(), format!("Invalid {kind} script")),
     }
@@ -1936,16 +1967,8 @@ pub fn finish(cfg: &mut Config, ctx: &mut Ctx) {
     if g.vrrp_garp_lower_prio_repeat.is_none() {
         g.vrrp_garp_lower_prio_repeat = Some(g.vrrp_garp_master_repeat);
     }
-    // The parent runs these as root: keepalived refuses them without script security.
-    if let Some(s) = g.startup_script.as_ref().or(g.shutdown_script.as_ref()) {
-        if !g.enable_script_security {
-            ctx.error_class(
-                KaClass::SecurityError,
-                s.span,
-                "SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.",
-            );
-        }
-    }
+    // Whether the start/stop scripts are executed (SECURITY VIOLATION) depends on the
+    // files: config::host checks them.
     statics::finish(cfg, ctx);
 }
 
@@ -2437,7 +2460,8 @@ pub(crate) mod tests {
         "0 script_user root",
         "0 script_user root root",
         "0 enable_script_security",
-        "6 startup_script /bin/true",
+        // (exit 6 in keepalived: the SECURITY VIOLATION looks at the file, config::host)
+        "0 startup_script /bin/true",
         "0 startup_script_timeout 5",
         "5 startup_script_timeout x",
         "5 shutdown_script_timeout 0",
