@@ -718,3 +718,20 @@ fn fault_reason_scripts() {
         &["(VI_2) Entering FAULT STATE"],
     );
 }
+
+#[test]
+fn fault_reason_unicast_src_not_configured() {
+    // unicast_src_ip that no interface has: the socket cannot bind it.
+    let conf = fault_conf("").replace(
+        "INST",
+        "  unicast_src_ip 198.51.100.77\n  unicast_peer {\n    192.0.2.9\n  }\n",
+    );
+    fault_reasons(
+        "fault_reason_unicast_src_not_configured",
+        &conf,
+        nothing,
+        nothing,
+        "Startup complete",
+        &["(VI_1): entering FAULT state (src address not configured)"],
+    );
+}

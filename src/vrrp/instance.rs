@@ -194,6 +194,8 @@ pub struct Link {
     /// A VMAC or ipvlan of the instance that could not be made: it stays in FAULT, as in
     /// keepalived 2.2.7 (`Unable to create ipvlan interface vrrp.51`, then FAULT).
     pub missing: Option<String>,
+    /// A unicast instance's `unicast_src_ip` that no interface has.
+    pub src_unassigned: bool,
 }
 
 /// A VMAC for addresses (see [`Link::addr_vmacs`]).
@@ -353,6 +355,12 @@ impl Instance {
         if link.src.is_none() {
             initial.push(TrackChange::Fault {
                 cause: FaultCause::SourceAddress,
+                active: true,
+            });
+        }
+        if link.src_unassigned {
+            initial.push(TrackChange::Fault {
+                cause: FaultCause::SourceNotConfigured,
                 active: true,
             });
         }

@@ -210,6 +210,9 @@ pub enum FaultCause {
     Bfd(String),
     /// Configured source address missing.
     SourceAddress,
+    /// `unicast_src_ip` that no interface has: the unicast socket cannot bind it
+    /// (keepalived: `(NAME): entering FAULT state (src address not configured)`).
+    SourceNotConfigured,
     /// A configuration keepalived cannot run (`unicast_fault_no_peer` without peers):
     /// FAULT for good, without a reason line (keepalived's `num_config_faults`).
     Config,
@@ -390,7 +393,21 @@ impl Machine {
         // Only weight-0 scripts not yet reported: held in INIT instead (below).
         let held = m.script_pending() && only_pending;
         let faulted = !m.faults.is_empty() && !held;
-        if faulted {
+        // Only the unicast source missing: keepalived finds it when it opens the socket,
+        // after the start-up lines, and logs it as a fault of a running instance.
+        let src_only = m
+            .faults
+            .iter()
+            .all(|c| matches!(c, FaultCause::SourceNotConfigured | FaultCause::Config))
+            && m.faults.contains(&FaultCause::SourceNotConfigured);
+        if faulted && src_only {
+            let line = format!(
+                "({}): entering FAULT state (src address not configured)",
+                m.cfg.name
+            );
+            m.push(Action::Log(line));
+            m.log("Entering FAULT STATE");
+        } else if faulted {
             // Observed with keepalived 2.2.7: before the VIP clean-up, the cause (an
             // interface's, a missing address; trackers' lines come from vrrp::tracking),
             // then the state. A configuration fault alone logs neither.
@@ -1057,7 +1074,8 @@ fn fault_log_line(cause: &FaultCause) -> Option<String> {
         | FaultCause::ScriptInit(_)
         | FaultCause::File(_)
         | FaultCause::Process(_)
-        | FaultCause::Config => return None,
+        | FaultCause::Config
+        | FaultCause::SourceNotConfigured => return None,
         FaultCause::Bfd(s) => format!("entering FAULT state due to BFD {s}"),
         FaultCause::SourceAddress => "entering FAULT state (src address deleted)".to_string(),
         FaultCause::Other(s) => format!("entering FAULT state ({s})"),
@@ -1354,6 +1372,19 @@ mod tests {
                 "(VI_1): entering FAULT state (interface eth1 down)",
                 "(VI_1) entering FAULT state (no IPv6 address for interface)",
                 "(VI_1) entering FAULT state",
+            ]
+        );
+        // The unicast source no interface has: the running-instance wording.
+        let mut m = Machine::start(
+            cfg(100),
+            [f(FaultCause::SourceNotConfigured)],
+            Instant::ZERO,
+        );
+        assert_eq!(
+            logs(&drain(&mut m)),
+            vec![
+                "(VI_1): entering FAULT state (src address not configured)",
+                "(VI_1) Entering FAULT STATE",
             ]
         );
         // A configuration fault: FAULT (and its notify) without any line.

@@ -762,6 +762,9 @@ impl Host {
                 .iter()
                 .find(|p| p.iname == c.name)
                 .map(|p| p.name.clone()),
+            src_unassigned: !c.unicast_peers.is_empty()
+                && c.unicast_src_ip
+                    .is_some_and(|a| !self.addrs.iter().any(|x| x.addr == a)),
         })
     }
 }
