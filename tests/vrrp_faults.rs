@@ -502,13 +502,19 @@ fn real_route_removed_by_hand() {
 
 // ---- FAULT reasons: ours and the real keepalived 2.2.7 in the same scenario ----
 
-/// The FAULT lines of a log (instance and sync group lines naming FAULT or a fault state),
-/// without timestamps.
+/// The FAULT lines of a log (instance and sync group lines naming FAULT, a fault state or
+/// a disabled instance; and MASTER, which a faulted instance never reaches), without
+/// timestamps.
 fn fault_lines(log: &str) -> Vec<String> {
     log.lines()
         .filter_map(|l| l.split_once(": ").map(|(_, m)| m))
         .filter(|m| m.starts_with("(VI_") || m.starts_with("VRRP_Group("))
-        .filter(|m| m.contains("FAULT") || m.contains("fault state"))
+        .filter(|m| {
+            m.contains("FAULT")
+                || m.contains("fault state")
+                || m.contains("- disabling")
+                || m.contains("Entering MASTER STATE")
+        })
         .filter(|m| !m.contains("notify"))
         .map(str::to_owned)
         .collect()
@@ -733,5 +739,28 @@ fn fault_reason_unicast_src_not_configured() {
         nothing,
         "Startup complete",
         &["(VI_1): entering FAULT state (src address not configured)"],
+    );
+}
+
+#[test]
+fn fault_reason_no_multicast() {
+    // An interface without IFF_MULTICAST and no unicast peers: keepalived disables the
+    // instance (FAULT for good, its FAULT notify, never MASTER).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mark = |n: usize| dir.path().join(format!("fault-{}", 51 + n));
+    let inst = format!(
+        "  notify_fault \"/usr/bin/touch {}\"\n",
+        dir.path().join("fault-VRID").display()
+    );
+    let conf = fault_conf("").replace("INST", &inst);
+    fault_reasons(
+        "fault_reason_no_multicast",
+        &conf,
+        |lan, n| {
+            lan.must(n, &["ip", "link", "set", "eth0", "multicast", "off"]);
+        },
+        |_, n| assert!(wait_until(10, || mark(n).exists()), "no FAULT notify"),
+        "Startup complete",
+        &["(VI_1) interface eth0 does not support multicast, specify unicast peers - disabling"],
     );
 }

@@ -830,9 +830,24 @@ fn build(
             c.name
         );
     }
+    let mut cfg = c.clone();
+    // Multicast adverts need IFF_MULTICAST: keepalived disables the instance for good.
+    let no_mcast = c
+        .interface
+        .as_deref()
+        .and_then(|n| h.links.iter().find(|l| l.name == n))
+        .is_some_and(|l| !l.multicast);
+    if no_mcast && !c.is_unicast() {
+        info!(
+            "({}) interface {} does not support multicast, specify unicast peers - disabling",
+            c.name,
+            c.interface.as_deref().unwrap_or_default()
+        );
+        cfg.permanent_fault = true;
+    }
     let up = |n: &str| h.up(n);
     Some(Instance::new(
-        c.clone(),
+        cfg,
         link,
         g.clone(),
         ifmap.clone(),
