@@ -638,27 +638,43 @@ fn fault_reason_interfaces_down() {
 
 #[test]
 fn fault_reason_unicast_no_peer() {
-    // `unicast_fault_no_peer` without peers: FAULT for good, without a reason line; the
-    // FAULT notify is the evidence (and no VIP).
+    // `unicast_fault_no_peer` without peers (with another unicast keyword, VI_1, or alone,
+    // VI_2): FAULT for good, without a reason line; the FAULT notify is the evidence.
     let dir = tempfile::tempdir().expect("tempdir");
-    let mark = dir.path().join("fault-VRID");
-    let inst = format!(
-        "  unicast_src_ip 192.0.2.99\n  unicast_fault_no_peer\n  notify_fault \"/usr/bin/touch {}\"\n",
-        mark.display()
+    let mark = |who: &str| dir.path().join(format!("fault-{who}"));
+    let touch = |who: &str| {
+        format!(
+            "  notify_fault \"/usr/bin/touch {}\"\n",
+            mark(who).display()
+        )
+    };
+    let vi2 = format!(
+        "vrrp_instance VI_2 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 2VRID\n  \
+         priority 100\n  unicast_fault_no_peer\n{}  virtual_ipaddress {{\n    192.0.2.2VRID/32\n  }}\n}}\n",
+        touch("2-VRID")
     );
-    let conf = fault_conf("").replace("INST", &inst);
+    let inst = format!(
+        "  unicast_src_ip 192.0.2.99\n  unicast_fault_no_peer\n{}",
+        touch("1-VRID")
+    );
+    let conf = fault_conf(&vi2).replace("INST", &inst);
     fault_reasons(
         "fault_reason_unicast_no_peer",
         &conf,
         nothing,
-        nothing,
+        |_, n| {
+            for who in ["1", "2"] {
+                let m = mark(&format!("{who}-{}", 51 + n));
+                assert!(
+                    wait_until(10, || m.exists()),
+                    "no FAULT notify: {}",
+                    m.display()
+                );
+            }
+        },
         "Startup complete",
         &[],
     );
-    for vrid in [51, 52] {
-        let m = dir.path().join(format!("fault-{vrid}"));
-        assert!(wait_until(10, || m.exists()), "no FAULT notify for {vrid}");
-    }
 }
 
 #[test]

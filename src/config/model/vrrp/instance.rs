@@ -746,7 +746,9 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
         i.ipvlan = Some(v);
     }),
     Kw::new("unicast_peer", unicast_peers),
-    Kw::new("unicast_fault_no_peer", |i, _n, _ctx| {
+    Kw::new("unicast_fault_no_peer", |i, n, _ctx| {
+        // A unicast keyword itself (keepalived's vrrp_parser.c): alone, it faults too.
+        i.set.unicast_keyword.get_or_insert(n.span());
         i.unicast_fault_no_peer = true
     }),
     Kw::new("old_unicast_checksum", |i, n, ctx| match n.arg(0) {

@@ -612,8 +612,14 @@ fn unicast_without_peers() {
         "A unicast keyword has been specified without any unicast peers",
         GE,
     );
-    let (_, d) = one("unicast_fault_no_peer");
-    clean(&d);
+    // Alone it is a unicast keyword too: FAULT (observed with keepalived 2.2.7).
+    let (i, d) = one("unicast_fault_no_peer");
+    has(
+        &d,
+        "(VI_1) Cannot use unicast without any peers - going to fault state",
+        None,
+    );
+    assert!(i.permanent_fault);
     let (i, d) = one("unicast_ttl 10");
     has(
         &d,
