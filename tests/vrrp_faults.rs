@@ -780,3 +780,82 @@ fn fault_reason_no_multicast() {
         &["(VI_1) interface eth0 does not support multicast, specify unicast peers - disabling"],
     );
 }
+
+#[test]
+fn fault_reason_unicast_no_peer_by_reload() {
+    // A reload adding `unicast_fault_no_peer` to an instance without peers faults it; the
+    // next one without it brings it back (FAULT notify, then BACKUP and MASTER again).
+    let test = "fault_reason_unicast_no_peer_by_reload";
+    if !real_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 2) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let rec = dir.path().join("rec.sh");
+    fs::write(&rec, "#!/bin/sh\necho \"$*\" >> \"$0.$3.out\"\n").expect("rec");
+    fs::set_permissions(&rec, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let conf = |n: usize, fault: bool| {
+        let inst = format!(
+            "  unicast_src_ip 192.0.2.{}\n{}  notify \"{} VI_{}\"\n",
+            n + 1,
+            if fault {
+                "  unicast_fault_no_peer\n"
+            } else {
+                ""
+            },
+            rec.display(),
+            n
+        );
+        fault_conf("")
+            .replace("INST", &inst)
+            .replace("VRID", &(51 + n).to_string())
+            .replace("vrrp_instance VI_1", &format!("vrrp_instance VI_{n}"))
+    };
+    let calls = |n: usize| {
+        fs::read_to_string(format!("{}.VI_{n}.out", rec.display()))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.replace(&format!("VI_{n}"), "VI"))
+            .collect::<Vec<_>>()
+    };
+    let mut ds: Vec<Daemon> = [(0, true), (1, false)]
+        .into_iter()
+        .map(|(n, real)| Daemon::start(&lan, n, real, &conf(n, false)))
+        .collect();
+    let vip = |n: usize| format!("192.0.2.1{}", 51 + n);
+    let all = |ds: &[Daemon]| logs(&ds.iter().collect::<Vec<_>>());
+    // MASTER (multicast fallback), FAULT after the reload adding the keyword, MASTER
+    // again after the one removing it.
+    for (step, fault) in [(0, None), (1, Some(true)), (2, Some(false))] {
+        for (k, d) in ds.iter().enumerate() {
+            if let Some(f) = fault {
+                d.write_conf(&conf(k, f));
+                d.signal(libc::SIGHUP);
+            }
+        }
+        let want_vip = fault != Some(true);
+        for k in 0..2 {
+            let ok = wait_until(20, || has_addr(&lan, k, &vip(k)) == want_vip);
+            assert!(ok, "step {step:?} node {k}: VIP {want_vip}\n{}", all(&ds));
+        }
+    }
+    for d in &mut ds {
+        d.stop();
+    }
+    assert_eq!(calls(1), calls(0), "\n{}", all(&ds));
+    assert!(
+        calls(1).iter().any(|c| c.contains("FAULT")),
+        "{:?}",
+        calls(1)
+    );
+    let (real, ours) = (fault_lines(&ds[0].log()), fault_lines(&ds[1].log()));
+    let norm = |v: Vec<String>, n: usize| -> Vec<String> {
+        v.into_iter()
+            .map(|l| l.replace(&format!("VI_{n}"), "VI"))
+            .collect()
+    };
+    assert_eq!(norm(ours, 1), norm(real, 0), "\n{}", all(&ds));
+}

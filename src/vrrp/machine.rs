@@ -719,6 +719,15 @@ impl Machine {
             return;
         }
         let had_fault = !self.faults.is_empty();
+        // A configuration fault comes and goes with a reload: keepalived logs no FAULT line
+        // and re-initialises the instance when it goes (observed).
+        let config = matches!(
+            &change,
+            TrackChange::Fault {
+                cause: FaultCause::Config,
+                ..
+            }
+        );
         let fault_line = match &change {
             TrackChange::Fault {
                 cause,
@@ -735,9 +744,9 @@ impl Machine {
                 let line = format!("({}): {}", self.cfg.name, line);
                 self.push(Action::Log(line));
             }
-            self.goto_fault(now, true);
+            self.goto_fault_logged(now, true, !config);
         } else if had_fault && !has_fault && self.state == State::Fault {
-            self.leave_fault(now, true);
+            self.leave_fault_with(now, true, if config { " (init)" } else { "" });
         } else if self.state == State::Init && !self.script_pending() {
             if has_fault {
                 self.state = State::Fault;
@@ -955,8 +964,14 @@ impl Machine {
         self.notify();
     }
 
-    fn goto_fault(&mut self, _now: Instant, notify: bool) {
-        self.log("Entering FAULT STATE");
+    fn goto_fault(&mut self, now: Instant, notify: bool) {
+        self.goto_fault_logged(now, notify, true);
+    }
+
+    fn goto_fault_logged(&mut self, _now: Instant, notify: bool, log: bool) {
+        if log {
+            self.log("Entering FAULT STATE");
+        }
         if self.state == State::Master {
             self.push(Action::SendAdvert { priority: 0 });
             self.debug("sent 0 priority");
@@ -975,11 +990,16 @@ impl Machine {
     /// Leaving FAULT (§5.6): BACKUP with a full down timer, or MASTER for an address owner
     /// that wants MASTER (keepalived `vrrp_state_leave_fault`).
     fn leave_fault(&mut self, now: Instant, notify: bool) {
+        self.leave_fault_with(now, notify, "");
+    }
+
+    /// [`Machine::leave_fault`], with `suffix` after `Entering BACKUP STATE`.
+    fn leave_fault_with(&mut self, now: Instant, notify: bool, suffix: &str) {
         self.master_adver_int = self.cfg.advert_int;
         if self.is_owner() && !self.sync_member {
             self.goto_master_inner(now, notify);
         } else {
-            self.log("Entering BACKUP STATE");
+            self.log(format!("Entering BACKUP STATE{suffix}"));
             self.enter_backup(now, notify);
             if self.is_owner() {
                 self.timers.set(Timer::MasterDown, now);

@@ -793,6 +793,34 @@ fn statics_of(c: &Config, ifmap: &HashMap<String, u32>) -> Statics {
     (addrs, routes, rules)
 }
 
+/// `c` with `permanent_fault` set when keepalived would never run it, logging its lines as
+/// keepalived's VRRP process does each time it reads the configuration: a unicast keyword
+/// with `unicast_fault_no_peer` and no peers, or multicast on an interface without
+/// IFF_MULTICAST.
+fn with_config_faults(c: &model::Instance, h: &Host) -> model::Instance {
+    let mut cfg = c.clone();
+    if c.permanent_fault {
+        info!(
+            "({}) Cannot use unicast without any peers - going to fault state",
+            c.name
+        );
+    }
+    let no_mcast = c
+        .interface
+        .as_deref()
+        .and_then(|n| h.links.iter().find(|l| l.name == n))
+        .is_some_and(|l| !l.multicast);
+    if no_mcast && !c.is_unicast() {
+        info!(
+            "({}) interface {} does not support multicast, specify unicast peers - disabling",
+            c.name,
+            c.interface.as_deref().unwrap_or_default()
+        );
+        cfg.permanent_fault = true;
+    }
+    cfg
+}
+
 /// Builds the instance of `c`, or says why it cannot run.
 fn build(
     c: &model::Instance,
@@ -823,28 +851,7 @@ fn build(
             _ => {}
         }
     }
-    if c.permanent_fault {
-        // keepalived's VRRP process logs it when it reads the configuration.
-        info!(
-            "({}) Cannot use unicast without any peers - going to fault state",
-            c.name
-        );
-    }
-    let mut cfg = c.clone();
-    // Multicast adverts need IFF_MULTICAST: keepalived disables the instance for good.
-    let no_mcast = c
-        .interface
-        .as_deref()
-        .and_then(|n| h.links.iter().find(|l| l.name == n))
-        .is_some_and(|l| !l.multicast);
-    if no_mcast && !c.is_unicast() {
-        info!(
-            "({}) interface {} does not support multicast, specify unicast peers - disabling",
-            c.name,
-            c.interface.as_deref().unwrap_or_default()
-        );
-        cfg.permanent_fault = true;
-    }
+    let cfg = with_config_faults(c, h);
     let up = |n: &str| h.up(n);
     Some(Instance::new(
         cfg,
@@ -1733,22 +1740,35 @@ impl Service for VrrpService {
                     .and_then(Vec::pop)
                     .and_then(|k| old_insts.get_mut(k))
                     .and_then(Option::take);
-                match (found, h.link_for(mi)) {
+                let kept = found.is_some() && !fresh_member;
+                let faulted = kept.then(|| with_config_faults(mi, &h));
+                match (found, h.link_for(mi), faulted) {
                     // Unchanged: nothing to do (no advert, no "setting VIPs", no netlink).
-                    (Some(o), Some(link)) if !fresh_member && o.unchanged_by(mi, &link) => {
+                    (Some(o), Some(link), Some(f)) if o.unchanged_by(&f, &link) => {
                         next.push(o);
                     }
-                    (Some(mut o), Some(link)) if !fresh_member => {
-                        let input = o.reload(mi.clone(), link, &mut io);
+                    (Some(mut o), Some(link), Some(f)) => {
+                        let was = o.cfg.permanent_fault;
+                        let now_faulted = f.permanent_fault;
+                        let input = o.reload(f, link, &mut io);
                         if o.group.is_none() {
                             o.drive(now, input, &mut io);
+                            // A configuration keepalived cannot run faults it (and a fixed
+                            // one lets it go), as keepalived re-counts its config faults.
+                            if was != now_faulted {
+                                let change = machine::TrackChange::Fault {
+                                    cause: machine::FaultCause::Config,
+                                    active: now_faulted,
+                                };
+                                o.drive(now, Input::Track(change), &mut io);
+                            }
                         } else if o.vips_set {
                             // The group keeps the machine; re-assert the (new) VIP set.
                             o.perform(machine::Action::AddVips, &mut io);
                         }
                         next.push(o);
                     }
-                    (found, _) => {
+                    (found, _, _) => {
                         if let Some(mut o) = found.filter(|o| o.group.is_none()) {
                             o.drive(now, Input::Shutdown, &mut io);
                         }
