@@ -859,3 +859,30 @@ fn fault_reason_unicast_no_peer_by_reload() {
     };
     assert_eq!(norm(ours, 1), norm(real, 0), "\n{}", all(&ds));
 }
+
+#[test]
+fn fault_reason_no_ipv6_address() {
+    // An IPv6 instance on an interface without a link-local address.
+    let conf = fault_conf("")
+        .replace("INST", "")
+        .replace("192.0.2.1VRID/32", "2001:db8::1:VRID/128");
+    fault_reasons(
+        "fault_reason_no_ipv6_address",
+        &conf,
+        |lan, n| {
+            lan.must(
+                n,
+                &["ip", "-6", "addr", "flush", "dev", "eth0", "scope", "link"],
+            );
+        },
+        |lan, n| {
+            let a = format!("fe80::1:{}/64", n + 1);
+            lan.must(n, &["ip", "addr", "add", &a, "dev", "eth0"]);
+        },
+        "(VI_1) Entering BACKUP STATE",
+        &[
+            "(VI_1) entering FAULT state (no IPv6 address for interface)",
+            "(VI_1) entering FAULT state",
+        ],
+    );
+}
