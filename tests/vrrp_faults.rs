@@ -886,3 +886,45 @@ fn fault_reason_no_ipv6_address() {
         ],
     );
 }
+
+#[test]
+fn fault_reasons_in_keepalived_order() {
+    // Several instances faulted at start by different reasons: keepalived logs every
+    // interface's line first, then the trackers', each instance's missing address, and
+    // last the instances' `entering FAULT state` lines.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("status");
+    fs::write(&f, "1\n").expect("write status");
+    let inst = |name: &str, vrid: &str, extra: &str| {
+        format!(
+            "vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  \
+             priority 100\n  advert_int 1\n{extra}  virtual_ipaddress {{\n    192.0.2.{vrid}/32\n  }}\n}}\n"
+        )
+    };
+    let extra = format!(
+        "vrrp_track_file tf {{\n  file {}\n  weight 0\n}}\n{}{}",
+        f.display(),
+        inst("VI_2", "1VRID", "  track_file {\n    tf\n  }\n"),
+        inst("VI_3", "2VRID", "  track_interface {\n    mv0\n  }\n"),
+    );
+    let conf = fault_conf(&extra).replace("INST", "  track_interface {\n    mv1\n  }\n");
+    fault_reasons(
+        "fault_reasons_in_keepalived_order",
+        &conf,
+        |lan, n| {
+            // mv1 first: keepalived goes by interface (index), then by instance
+            for m in ["mv1", "mv0"] {
+                lan.must(
+                    n,
+                    &["ip", "link", "add", m, "link", "eth0", "type", "macvlan"],
+                );
+            }
+        },
+        nothing,
+        "Startup complete",
+        &[
+            "(VI_2): entering FAULT state (tracked file tf has status -254)",
+            "(VI_3): entering FAULT state (interface mv0 down)",
+        ],
+    );
+}

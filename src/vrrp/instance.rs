@@ -492,7 +492,7 @@ impl Instance {
                     notify_hook(&self.cfg, NotifyEvent::State(State::Fault), priority);
                 }
             }
-            Action::Log(l) => info!("{l}"),
+            Action::Log(l) => super::startlog::line(&l),
             Action::Debug(l) => {
                 if crate::log::detail() > 0 {
                     info!("{l}");

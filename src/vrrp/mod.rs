@@ -11,6 +11,7 @@ pub mod packet;
 pub mod rxguard;
 pub mod service;
 pub mod socket;
+pub mod startlog;
 pub mod sync_group;
 pub mod syncd;
 pub mod track;

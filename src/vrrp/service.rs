@@ -316,7 +316,7 @@ impl Engine {
                     }
                 }
                 GroupAction::Notify { state } => group_notify_hook(&x.name, state),
-                GroupAction::Log(l) => info!("{l}"),
+                GroupAction::Log(l) => super::startlog::line(&l),
             }
         }
         for (i, b) in before {
@@ -1517,6 +1517,8 @@ impl Service for VrrpService {
         io.extend(eng.statics.0.iter().cloned().map(Io::AddAddr));
         io.extend(eng.statics.1.iter().cloned().map(Io::AddRoute));
         io.extend(eng.statics.2.iter().cloned().map(Io::AddRule));
+        // The start-up FAULT lines come out in keepalived's order (vrrp::startlog).
+        super::startlog::begin();
         eng.tracking.log_start();
         for mi in &c.vrrp.instances {
             if let Some(i) = build(mi, &h, &globals, &ifmap, now, &eng.tracking) {
@@ -1540,6 +1542,15 @@ impl Service for VrrpService {
                     i.drain(State::Init, &mut io);
                 }
             }
+            let names: Vec<&str> = c.vrrp.instances.iter().map(|i| i.name.as_str()).collect();
+            let mut links: Vec<(u32, &str)> = h
+                .links
+                .iter()
+                .map(|l| (l.ifindex, l.name.as_str()))
+                .collect();
+            links.sort_unstable();
+            let ifaces: Vec<&str> = links.into_iter().map(|l| l.1).collect();
+            super::startlog::flush(&names, &ifaces);
         }
         let io_task = tokio::task::spawn_local(io_loop(io_rx, nl.clone(), garp, ipvs, fw));
         sh.submit(io);

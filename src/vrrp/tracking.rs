@@ -517,7 +517,7 @@ impl Tracking {
     pub fn log_start(&self) {
         let one = |target: &Target, refs: Refs| {
             for line in initial_fault_lines(&self.trackers, target, &refs) {
-                info!("{line}");
+                super::startlog::line(&line);
             }
         };
         for f in &self.files {
