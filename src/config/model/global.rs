@@ -909,12 +909,12 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     Kw::new("checker_priority", |g, n, c| {
         g.checker_sched.priority = nice(n, c, "checker")
     }),
-    Kw::new("bfd_priority", |g, n, c| {
+    Kw::unimplemented("bfd_priority", "there is no BFD process yet", |g, n, c| {
         g.bfd_sched.priority = nice(n, c, "bfd")
     }),
     flag!("vrrp_no_swap", vrrp_sched.no_swap),
     flag!("checker_no_swap", checker_sched.no_swap),
-    flag!("bfd_no_swap", bfd_sched.no_swap),
+    flag!("bfd_no_swap", bfd_sched.no_swap).not_implemented("there is no BFD process yet"),
     Kw::new("vrrp_rt_priority", |g, n, c| {
         if let Some(p) = rt_priority(n, c, "vrrp") {
             g.vrrp_sched.rt_priority = Some(p);
@@ -925,38 +925,48 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
             g.checker_sched.rt_priority = Some(p);
         }
     }),
-    Kw::new("bfd_rt_priority", |g, n, c| {
-        if let Some(p) = rt_priority(n, c, "bfd") {
-            g.bfd_sched.rt_priority = Some(p);
-        }
-    }),
+    Kw::unimplemented(
+        "bfd_rt_priority",
+        "there is no BFD process yet",
+        |g, n, c| {
+            if let Some(p) = rt_priority(n, c, "bfd") {
+                g.bfd_sched.rt_priority = Some(p);
+            }
+        },
+    ),
     Kw::new("vrrp_rlimit_rttime", |g, n, c| {
         g.vrrp_sched.rlimit_rttime = rlimit(n, c, "vrrp")
     }),
     Kw::new("checker_rlimit_rttime", |g, n, c| {
         g.checker_sched.rlimit_rttime = rlimit(n, c, "checker")
     }),
-    Kw::new("bfd_rlimit_rttime", |g, n, c| {
-        g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd")
-    }),
+    Kw::unimplemented(
+        "bfd_rlimit_rttime",
+        "there is no BFD process yet",
+        |g, n, c| g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd"),
+    ),
     Kw::new("vrrp_rlimit_rtime", |g, n, c| {
         g.vrrp_sched.rlimit_rttime = rlimit(n, c, "vrrp")
     }),
     Kw::new("checker_rlimit_rtime", |g, n, c| {
         g.checker_sched.rlimit_rttime = rlimit(n, c, "checker")
     }),
-    Kw::new("bfd_rlimit_rtime", |g, n, c| {
-        g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd")
-    }),
+    Kw::unimplemented(
+        "bfd_rlimit_rtime",
+        "there is no BFD process yet",
+        |g, n, c| g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd"),
+    ),
     Kw::new("vrrp_cpu_affinity", |g, n, c| {
         g.vrrp_sched.cpu_affinity = cpus(n, c, "vrrp")
     }),
     Kw::new("checker_cpu_affinity", |g, n, c| {
         g.checker_sched.cpu_affinity = cpus(n, c, "checker")
     }),
-    Kw::new("bfd_cpu_affinity", |g, n, c| {
-        g.bfd_sched.cpu_affinity = cpus(n, c, "bfd")
-    }),
+    Kw::unimplemented(
+        "bfd_cpu_affinity",
+        "there is no BFD process yet",
+        |g, n, c| g.bfd_sched.cpu_affinity = cpus(n, c, "bfd"),
+    ),
     Kw::new("max_auto_priority", |g, n, c| {
         let Some(t) = n.arg(0) else {
             g.max_auto_priority = Some(99);
@@ -1011,10 +1021,12 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         );
         g.checker_process_name = process_name(n, c).or(g.checker_process_name.take())
     }),
-    Kw::new("bfd_process_name", |g, n, c| {
-        g.bfd_process_name = process_name(n, c).or(g.bfd_process_name.take())
-    }),
-    Kw::new("snmp_socket", |g, n, c| {
+    Kw::unimplemented(
+        "bfd_process_name",
+        "there is no BFD process yet",
+        |g, n, c| g.bfd_process_name = process_name(n, c).or(g.bfd_process_name.take()),
+    ),
+    Kw::unimplemented("snmp_socket", "SNMP is not built yet", |g, n, c| {
         if n.args.len() > 1 {
             c.error(
                 n.span(),
@@ -1033,27 +1045,35 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         }
         g.snmp_socket = Some(t.text.clone());
     }),
-    flag!("enable_traps", enable_traps),
-    flag!("enable_snmp_vrrp", enable_snmp_vrrp),
-    Kw::new("enable_snmp_keepalived", |g, n, c| {
-        c.lint(
-            n.span(),
-            "keyword 'enable_snmp_keepalived' is deprecated, use 'enable_snmp_vrrp' instead",
-        );
-        g.enable_snmp_vrrp = true;
-    }),
-    flag!("enable_snmp_checker", enable_snmp_checker),
-    Kw::new("enable_snmp_rfc", |g, _, _| {
+    flag!("enable_traps", enable_traps).not_implemented("SNMP is not built yet"),
+    flag!("enable_snmp_vrrp", enable_snmp_vrrp).not_implemented("SNMP is not built yet"),
+    Kw::unimplemented(
+        "enable_snmp_keepalived",
+        "SNMP is not built yet",
+        |g, n, c| {
+            c.lint(
+                n.span(),
+                "keyword 'enable_snmp_keepalived' is deprecated, use 'enable_snmp_vrrp' instead",
+            );
+            g.enable_snmp_vrrp = true;
+        },
+    ),
+    flag!("enable_snmp_checker", enable_snmp_checker).not_implemented("SNMP is not built yet"),
+    Kw::unimplemented("enable_snmp_rfc", "SNMP is not built yet", |g, _, _| {
         g.enable_snmp_rfcv2 = true;
         g.enable_snmp_rfcv3 = true;
     }),
-    flag!("enable_snmp_rfcv2", enable_snmp_rfcv2),
-    flag!("enable_snmp_rfcv3", enable_snmp_rfcv3),
-    flag!("enable_dbus", enable_dbus),
-    Kw::new("dbus_service_name", |g, n, c| match n.arg(0) {
-        Some(t) => g.dbus_service_name = Some(t.text.clone()),
-        None => c.error(n.span(), "dbus_service_name missing - ignoring"),
-    }),
+    flag!("enable_snmp_rfcv2", enable_snmp_rfcv2).not_implemented("SNMP is not built yet"),
+    flag!("enable_snmp_rfcv3", enable_snmp_rfcv3).not_implemented("SNMP is not built yet"),
+    flag!("enable_dbus", enable_dbus).not_implemented("D-Bus is not built yet"),
+    Kw::unimplemented(
+        "dbus_service_name",
+        "D-Bus is not built yet",
+        |g, n, c| match n.arg(0) {
+            Some(t) => g.dbus_service_name = Some(t.text.clone()),
+            None => c.error(n.span(), "dbus_service_name missing - ignoring"),
+        },
+    ),
     Kw::new("vrrp_netlink_cmd_rcv_bufs", |g, n, c| {
         rcv_bufs(&mut g.vrrp_netlink_cmd_rcv_bufs, n, c, "vrrp_netlink_cmd")
     }),

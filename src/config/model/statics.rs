@@ -99,7 +99,7 @@ pub(crate) fn static_rules(s: &mut StaticConfig, n: &Node, ctx: &mut Ctx) {
     }
 }
 
-static TRACK_GROUP: &[Kw<TrackGroup>] = &[Kw::new("group", |t, n, _| {
+pub(crate) static TRACK_GROUP: &[Kw<TrackGroup>] = &[Kw::new("group", |t, n, _| {
     t.instances.extend(n.block_words().map(|w| w.text.clone()));
 })];
 

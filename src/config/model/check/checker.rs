@@ -186,7 +186,7 @@ pub struct BfdCheck {
 }
 
 /// A checker while its block is read: the kind-specific part is built as it goes.
-struct Building {
+pub(crate) struct Building {
     conn: Connection,
     timing: Timing,
     http: HttpCheck,
@@ -299,10 +299,10 @@ fn building_conn(b: &mut Building) -> &mut Connection {
     &mut b.conn
 }
 
-static HOST_KW: [Kw<Connection>; 6] = conn_kws!(Connection, host_conn);
-static CONN_KW: [Kw<Building>; 6] = conn_kws!(Building, building_conn);
+pub(crate) static HOST_KW: [Kw<Connection>; 6] = conn_kws!(Connection, host_conn);
+pub(crate) static CONN_KW: [Kw<Building>; 6] = conn_kws!(Building, building_conn);
 
-static TIMING_KW: &[Kw<Building>] = &[
+pub(crate) static TIMING_KW: &[Kw<Building>] = &[
     Kw::new("connect_timeout", |b, n, c| {
         if let Some(d) = timer_with(
             n,
@@ -387,7 +387,7 @@ fn apply_checker(
             .chain(CONN_KW.iter().filter(|_| conn))
             .find(|k| k.name == node.name());
         match pick {
-            Some(kw) => (kw.apply)(b, node, ctx),
+            Some(kw) => kw.run(b, node, ctx),
             None => {
                 let names = table
                     .iter()
@@ -428,7 +428,7 @@ pub fn ping_check(rs: &mut RealServer, node: &Node, ctx: &mut Ctx) {
 
 // ----------------------------------------------------------------------- HTTP / SSL
 
-static HTTP_KW: &[Kw<Building>] = &[
+pub(crate) static HTTP_KW: &[Kw<Building>] = &[
     Kw::new("url", url_block),
     Kw::new("http_protocol", |b, n, c| {
         let Some(t) = c.need(n, 0) else {
@@ -512,9 +512,9 @@ fn url_block(b: &mut Building, node: &Node, ctx: &mut Ctx) {
 }
 
 /// A url being read and whether it had a `path`.
-struct UrlB(Url, bool);
+pub(crate) struct UrlB(Url, bool);
 
-static URL_KW: &[Kw<UrlB>] = &[
+pub(crate) static URL_KW: &[Kw<UrlB>] = &[
     Kw::new("path", |u, n, c| {
         if let Some(p) = c.string(n) {
             u.0.path = p;
@@ -622,7 +622,7 @@ fn digest(s: &str, span: Span, ctx: &mut Ctx) -> Option<[u8; 16]> {
 
 // ------------------------------------------------------------------------------- MISC
 
-static MISC_KW: &[Kw<Building>] = &[
+pub(crate) static MISC_KW: &[Kw<Building>] = &[
     Kw::new("misc_path", |b, n, c| b.misc_path = c.script(n)),
     Kw::new("misc_timeout", |b, n, c| {
         // integer seconds; 0 means "use the default" (accepted silently by 2.2.7)
@@ -671,7 +671,7 @@ pub fn misc_check(rs: &mut RealServer, node: &Node, ctx: &mut Ctx) {
 
 // ------------------------------------------------------------------------------- SMTP
 
-static SMTP_KW: &[Kw<Building>] = &[
+pub(crate) static SMTP_KW: &[Kw<Building>] = &[
     Kw::new("helo_name", |b, n, c| match n.arg(0) {
         Some(t) => b.helo = Some(t.text.clone()),
         None => c.error(n.span(), "SMTP_CHECK helo name missing"),
@@ -695,7 +695,7 @@ pub fn smtp_check(rs: &mut RealServer, node: &Node, ctx: &mut Ctx) {
 
 // -------------------------------------------------------------------------------- DNS
 
-static DNS_KW: &[Kw<Building>] = &[
+pub(crate) static DNS_KW: &[Kw<Building>] = &[
     Kw::new("type", |b, n, c| {
         let Some(t) = c.need(n, 0) else {
             return;
@@ -760,7 +760,7 @@ fn hex_masked(s: &str, wild: bool) -> Option<Vec<(u8, u8)>> {
         .collect()
 }
 
-static UDP_KW: &[Kw<Building>] = &[
+pub(crate) static UDP_KW: &[Kw<Building>] = &[
     Kw::new("payload", |b, n, c| {
         let Some(t) = c.need(n, 0) else {
             return;
@@ -811,7 +811,7 @@ fn apply_plain(b: &mut Building, node: &Node, table: &[Kw<Building>], ctx: &mut 
     apply_block(b, node.children(), table, ctx);
 }
 
-static FILE_KW: &[Kw<Building>] = &[
+pub(crate) static FILE_KW: &[Kw<Building>] = &[
     Kw::new("track_file", |b, n, c| b.track_file = c.string(n)),
     Kw::new("weight", |b, n, c| {
         let Some(w) = c.int(n, 0, -i64::from(i32::MAX), i64::from(i32::MAX)) else {
@@ -852,9 +852,11 @@ pub fn file_check(rs: &mut RealServer, node: &Node, ctx: &mut Ctx) {
     push(rs, b, kind, node);
 }
 
-static BFD_KW: &[Kw<Building>] = &[
-    Kw::new("name", |b, n, c| b.bfd_name = c.string(n)),
-    Kw::new("alpha", |b, n, c| {
+pub(crate) static BFD_KW: &[Kw<Building>] = &[
+    Kw::unimplemented("name", "BFD is not built yet", |b, n, c| {
+        b.bfd_name = c.string(n)
+    }),
+    Kw::unimplemented("alpha", "BFD is not built yet", |b, n, c| {
         if let Some(v) = bool_with(n, c, "Invalid alpha parameter") {
             b.bfd_alpha = v;
         }
