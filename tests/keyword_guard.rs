@@ -75,7 +75,7 @@ fn mentions(body: &str, word: &str) -> bool {
     body.match_indices(word).any(|(i, _)| {
         let b = body.as_bytes();
         let ok = |c: u8| !(c.is_ascii_alphanumeric() || c == b'_');
-        (i == 0 || ok(b[i - 1])) && b.get(i + word.len()).is_none_or(|&c| ok(c))
+        (i == 0 || ok(b[i - 1])) && b.get(i + word.len()).map_or(true, |&c| ok(c))
     })
 }
 
