@@ -5,14 +5,17 @@
 
 use std::net::IpAddr;
 
-use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use rtnetlink::packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL};
 use rtnetlink::packet_route::route::{RouteProtocol, RouteRealm};
 use rtnetlink::packet_route::rule::{
     RuleAction as NlAction, RuleAttribute, RuleFlags, RuleMessage, RulePortRange, RuleUidRange,
 };
-use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::packet_route::{AddressFamily, IpProtocol, RouteNetlinkMessage};
 
 use super::{NetError, Netlink, Tolerate};
+
+/// FRA_TUN_ID (linux/fib_rules.h).
+const FRA_TUN_ID: u16 = 12;
 
 /// What a matching rule does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -59,6 +62,10 @@ pub struct RuleSpec {
     pub sport: Option<(u16, u16)>,
     /// FRA_DPORT_RANGE.
     pub dport: Option<(u16, u16)>,
+    /// FRA_IP_PROTO.
+    pub ip_proto: Option<u8>,
+    /// FRA_TUN_ID, sent when not 0.
+    pub tunnel_id: u64,
 }
 
 impl RuleSpec {
@@ -84,6 +91,8 @@ impl RuleSpec {
             uidrange: None,
             sport: None,
             dport: None,
+            ip_proto: None,
+            tunnel_id: 0,
         }
     }
 
@@ -165,6 +174,13 @@ impl RuleSpec {
         if let Some(o) = &self.oif {
             a.push(RuleAttribute::Oifname(o.clone()));
         }
+        if self.tunnel_id != 0 {
+            // Big-endian on the wire; the crate's TunId is too narrow for it.
+            a.push(RuleAttribute::Other(DefaultNla::new(
+                FRA_TUN_ID,
+                self.tunnel_id.to_be_bytes().to_vec(),
+            )));
+        }
         if let Some((start, end)) = self.uidrange {
             a.push(RuleAttribute::UidRange(RuleUidRange { start, end }));
         }
@@ -173,6 +189,9 @@ impl RuleSpec {
         }
         if let Some(p) = self.protocol {
             a.push(RuleAttribute::Protocol(RouteProtocol::from(p)));
+        }
+        if let Some(p) = self.ip_proto {
+            a.push(RuleAttribute::IpProtocol(IpProtocol::from(p)));
         }
         if let Some((start, end)) = self.sport {
             a.push(RuleAttribute::SourcePortRange(RulePortRange { start, end }));
@@ -276,7 +295,16 @@ mod tests {
         r.uidrange = Some((100, 200));
         r.realms = 3 << 16 | 4;
         r.protocol = None;
+        r.ip_proto = Some(6);
+        r.tunnel_id = 5;
         let m = r.message().unwrap();
+        assert!(m
+            .attributes
+            .contains(&RuleAttribute::IpProtocol(IpProtocol::Tcp)));
+        assert!(m.attributes.contains(&RuleAttribute::Other(DefaultNla::new(
+            FRA_TUN_ID,
+            vec![0, 0, 0, 0, 0, 0, 0, 5]
+        ))));
         assert_eq!(m.header.table, 100);
         for a in [
             RuleAttribute::SourcePortRange(RulePortRange {

@@ -1467,6 +1467,8 @@ pub fn rule_spec(r: &ModelRule) -> RuleSpec {
     s.uidrange = r.uidrange;
     s.sport = r.sport;
     s.dport = r.dport;
+    s.ip_proto = r.ip_proto;
+    s.tunnel_id = r.tunnel_id.unwrap_or(0);
     s
 }
 

@@ -269,6 +269,10 @@ pub struct RuleSpec {
     pub protocol: Option<u8>,
     pub sport: Option<(u16, u16)>,
     pub dport: Option<(u16, u16)>,
+    /// `ipproto NUMBER|NAME` (FRA_IP_PROTO).
+    pub ip_proto: Option<u8>,
+    /// `tunnel-id N` (FRA_TUN_ID).
+    pub tunnel_id: Option<u64>,
     pub no_track: bool,
     pub track_group: Option<String>,
     pub span: Span,
@@ -1362,6 +1366,28 @@ fn nexthops(
     Some(())
 }
 
+/// `ipproto`: a decimal number up to 127 or a name of /etc/protocols (keepalived's
+/// `inet_proto_a2n`, which uses getprotobyname).
+fn ip_proto_value(v: &str) -> Option<u8> {
+    if v.is_empty() || v.starts_with('-') {
+        return None;
+    }
+    if v.bytes().all(|b| b.is_ascii_digit()) {
+        return v.parse::<u8>().ok().filter(|n| *n <= 127);
+    }
+    let text = std::fs::read_to_string("/etc/protocols").ok()?;
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .find_map(|l| {
+            let mut it = l.split_whitespace();
+            let name = it.next()?;
+            let num = it.next()?;
+            (name == v || it.any(|alias| alias == v))
+                .then(|| num.parse::<u8>().ok())
+                .flatten()
+        })
+}
+
 /// `A-B` (both required, as keepalived 2.2.7 reads port ranges and uid ranges).
 fn range<T: TryFrom<u64>>(v: &str) -> Option<(T, T)> {
     let (a, b) = v.split_once('-')?;
@@ -1392,6 +1418,8 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
         protocol: None,
         sport: None,
         dport: None,
+        ip_proto: None,
+        tunnel_id: None,
         no_track: false,
         track_group: None,
         span: node.span(),
@@ -1556,12 +1584,32 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
             }
             "protocol" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let Some(x) = protocol_value(&v.text) else {
+                // A number only; a bad one is reported and the rule kept (keepalived).
+                match super::parse_int(&v.text).filter(|x| (0..=255).contains(x)) {
+                    Some(x) => r.protocol = Some(x as u8),
+                    None => {
+                        ctx.error(v.span, format!("invalid number '{}'", v.text));
+                        ctx.error(v.span, format!("Invalid protocol {}", v.text));
+                    }
+                }
+                i += 1;
+            }
+            "ipproto" => {
+                let v = word(ctx, node, &w, i + 1)?;
+                match ip_proto_value(&v.text) {
+                    Some(x) => r.ip_proto = Some(x),
+                    None => ctx.error(v.span, format!("Invalid ipproto {}", v.text)),
+                }
+                i += 1;
+            }
+            "tunnel-id" => {
+                let v = word(ctx, node, &w, i + 1)?;
+                let Some(x) = c_uint(&v.text) else {
                     ctx.error(v.span, format!("invalid number '{}'", v.text));
-                    ctx.error(v.span, format!("Invalid protocol {}", v.text));
+                    ctx.error(v.span, format!("Invalid tunnel-id {kw} specified"));
                     return None;
                 };
-                r.protocol = Some(x);
+                r.tunnel_id = Some(x);
                 i += 1;
             }
             "sport" | "dport" => {
@@ -2012,6 +2060,21 @@ mod tests {
         assert_eq!(r.protocol, Some(4));
         assert_eq!(r.action, Some(RuleAction::Table(100)));
 
+        let (r, m, code) = rule("from 192.0.2.1 table 100 ipproto tcp tunnel-id 0x10 priority 5");
+        assert_eq!(code, 0, "{m:?}");
+        let r = r.unwrap();
+        assert_eq!((r.ip_proto, r.tunnel_id), (Some(6), Some(16)));
+        let (r, m, _) = rule("from 192.0.2.1 table 100 ipproto 200 protocol static priority 5");
+        assert_eq!(
+            m,
+            [
+                "Invalid ipproto 200",
+                "invalid number 'static'",
+                "Invalid protocol static"
+            ]
+        );
+        assert_eq!(r.map(|r| r.ip_proto), Some(None));
+
         let (r, _, code) = rule("not from all fwmark 0x10/0xff lookup main priority 5");
         assert_eq!(code, 0);
         let r = r.unwrap();
@@ -2039,6 +2102,7 @@ mod tests {
     fn rule_errors() {
         let cases: &[(&str, &str)] = &[
             ("from 192.0.2.1 ip_proto tcp table 100", "Unknown rule option ip_proto"),
+            ("from 192.0.2.1 tunnel-id x table 100", "Invalid tunnel-id tunnel-id specified"),
             ("inet6 from 2001:db8::/32 table 100", "Unknown rule option 2001:db8::/32"),
             ("from 192.0.2.0/24 bogus", "Unknown rule option bogus"),
             ("from 192.0.2.0/24 table foo", "Routing table foo not found for rule"),
@@ -2126,6 +2190,10 @@ mod tests {
         "0 from 192.0.2.1 table 100 sport 1-100 priority 14",
         "0 from 192.0.2.1 table 100 dport 80-80 priority 15",
         "5 from 192.0.2.1 table 100 tun_id 5 priority 16",
+        "0 from 192.0.2.1 table 100 tunnel-id 5 priority 16",
+        "0 from 192.0.2.1 table 100 ipproto tcp priority 16",
+        "0 from 192.0.2.1 table 100 ipproto 17 priority 16",
+        "0 from 192.0.2.1 table 100 protocol 4 no_track priority 16",
         "0 from 2001:db8::/32 table 100 priority 17",
         "0 not from 192.0.2.1 table 100 priority 18",
         "0 from 192.0.2.1 blackhole priority 19",
