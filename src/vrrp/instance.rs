@@ -669,7 +669,7 @@ impl Instance {
             }
         });
         let ifindex_of = |n: &str| vmac_of(n).or_else(|| map.get(n).copied());
-        addr_spec(a, default_if, &ifindex_of, true)
+        addr_spec(a, default_if, &ifindex_of)
     }
 
     /// The instance interface now has index `ifindex` (its VMAC was recreated).
@@ -1288,13 +1288,12 @@ fn route_matches(s: &net::RouteSpec, r: &net::route::RouteInfo) -> bool {
 // ---- config model → net specs ----
 
 /// A model address as a netlink address. `default_if` is the instance interface (VIPs) or
-/// `None` (static addresses need `dev`). IPv6 /128 VIPs get preferred_lft 0 unless
-/// configured (keepalived's default, §4.10.2), so they are never picked as source.
+/// `None` (static addresses need `dev`). IPv6 /128 addresses get preferred_lft 0 unless
+/// configured (keepalived's default), so they are never picked as source.
 pub fn addr_spec(
     a: &ModelAddr,
     default_if: Option<u32>,
     ifindex_of: &dyn Fn(&str) -> Option<u32>,
-    vip: bool,
 ) -> Option<AddrSpec> {
     let ifindex = match &a.dev {
         Some(d) => ifindex_of(d)?,
@@ -1324,10 +1323,13 @@ pub fn addr_spec(
         flags |= net::addr::IFA_F_MCAUTOJOIN;
     }
     s.flags = flags;
+    // keepalived sends a lifetime for IPv6 only (IPv4 addresses stay preferred whatever
+    // `preferred_lft` says; observed), 0 by default for a /128 VIP or static address.
     s.preferred_lft = match a.preferred_lft {
+        _ if a.addr.is_ipv4() => None,
         Some(LIFETIME_FOREVER) => None,
         Some(p) => Some(p),
-        None if vip && a.addr.is_ipv6() && a.prefix == 128 => Some(0),
+        None if a.prefix == 128 => Some(0),
         None => None,
     };
     Some(s)
@@ -1479,19 +1481,20 @@ mod tests {
     #[test]
     fn ipv6_host_vip_is_deprecated_nodad() {
         let a = ModelAddr::new("2001:db8::64".parse().unwrap(), 128);
-        let s = addr_spec(&a, Some(7), &|_| None, true).unwrap();
+        let s = addr_spec(&a, Some(7), &|_| None).unwrap();
         assert_eq!(s.ifindex, 7);
         assert_eq!(s.preferred_lft, Some(0));
         assert_eq!(s.flags & net::addr::IFA_F_NODAD, net::addr::IFA_F_NODAD);
         let mut b = ModelAddr::new("2001:db8::64".parse().unwrap(), 64);
         b.preferred_lft = Some(LIFETIME_FOREVER);
-        let s = addr_spec(&b, Some(7), &|_| None, true).unwrap();
+        let s = addr_spec(&b, Some(7), &|_| None).unwrap();
         assert_eq!(s.preferred_lft, None);
-        let v4 = ModelAddr::new("192.0.2.100".parse().unwrap(), 32);
-        let s = addr_spec(&v4, Some(7), &|_| None, true).unwrap();
+        let mut v4 = ModelAddr::new("192.0.2.100".parse().unwrap(), 32);
+        v4.preferred_lft = Some(0);
+        let s = addr_spec(&v4, Some(7), &|_| None).unwrap();
         assert_eq!((s.flags, s.preferred_lft), (0, None));
         // A static address needs its device.
-        assert!(addr_spec(&v4, None, &|_| None, false).is_none());
+        assert!(addr_spec(&v4, None, &|_| None).is_none());
     }
 
     fn model_route(line: &str) -> ModelRoute {

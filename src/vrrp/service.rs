@@ -773,7 +773,7 @@ fn statics_of(c: &Config, ifmap: &HashMap<String, u32>) -> Statics {
         .addresses
         .iter()
         .filter_map(|a| {
-            let s = addr_spec(a, None, &ifindex_of, false);
+            let s = addr_spec(a, None, &ifindex_of);
             if s.is_none() {
                 info!("Static address {} has no usable interface", a.addr);
             }
