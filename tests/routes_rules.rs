@@ -269,3 +269,70 @@ fn routes_rules_and_addresses_as_keepalived() {
         assert!(ours.contains(want), "{want} missing:\n{ours}");
     }
 }
+
+const TRACK_GROUP_CONF: &str = r#"
+global_defs {
+  router_id routes_rules
+}
+track_group G {
+  group {
+    VI_1
+  }
+}
+static_routes {
+  198.51.100.40 dev mv1 track_group G
+}
+vrrp_instance VI_1 {
+  state MASTER
+  interface eth0
+  virtual_router_id 51
+  priority 200
+  advert_int 1
+  virtual_ipaddress {
+    192.0.2.100/24
+  }
+}
+"#;
+
+/// `track_group` on a static route: the group's instance faults while the route's
+/// interface is down and comes back with it (keepalived's vrrp_static_track.c).
+fn track_group_faults(lan: &netns::Lan, real: bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bpid = dir.path().join("bfd.pid").to_string_lossy().into_owned();
+    let mut d = Daemon::start_with(lan, 0, real, TRACK_GROUP_CONF, &["-b", &bpid]);
+    let who = if real { "keepalived 2.2.7" } else { "ours" };
+    assert!(
+        wait_until(30, || has_addr(lan, 0, "192.0.2.100")),
+        "{who}: never MASTER:\n{}",
+        d.log()
+    );
+    lan.must(0, &["ip", "link", "set", "mv1", "down"]);
+    assert!(
+        wait_until(20, || !has_addr(lan, 0, "192.0.2.100")),
+        "{who}: VIP kept with the track group's interface down:\n{}",
+        d.log()
+    );
+    assert!(
+        d.log().contains("(VI_1) Entering FAULT STATE"),
+        "{}",
+        d.log()
+    );
+    lan.must(0, &["ip", "link", "set", "mv1", "up"]);
+    assert!(
+        wait_until(30, || has_addr(lan, 0, "192.0.2.100")),
+        "{who}: not MASTER again after the interface came back:\n{}",
+        d.log()
+    );
+    d.stop();
+}
+
+#[test]
+fn static_track_group_faults_its_instances_as_keepalived() {
+    let test = "static_track_group_faults_its_instances_as_keepalived";
+    if !real_or_skip(test) {
+        return;
+    }
+    let Some(lan) = node(test) else { return };
+    track_group_faults(&lan, true);
+    track_group_faults(&lan, false);
+}

@@ -334,6 +334,14 @@ impl Instance {
         for t in &cfg.track_interfaces {
             initial.extend(track_change(t, up_of(&t.name)));
         }
+        for name in &cfg.static_track_ifs {
+            if !up_of(name) {
+                initial.push(TrackChange::Fault {
+                    cause: FaultCause::Interface(name.clone()),
+                    active: true,
+                });
+            }
+        }
         if let Some(name) = &link.missing {
             initial.push(TrackChange::Fault {
                 cause: FaultCause::Interface(name.clone()),
@@ -874,6 +882,13 @@ impl Instance {
             if t.name == name && !(ifindex == self.link.ifindex && t.name == self.link.ifname) {
                 changes.extend(track_change(t, up));
             }
+        }
+        // The interface of a static entry of one of our track groups.
+        if self.cfg.static_track_ifs.iter().any(|n| n == name) {
+            changes.push(TrackChange::Fault {
+                cause: FaultCause::Interface(name.to_owned()),
+                active: !up,
+            });
         }
         // A VMAC for addresses down faults the instance, as keepalived 2.2.7 does.
         if self.link.addr_vmacs.iter().any(|v| v.name == name) {

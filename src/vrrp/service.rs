@@ -396,6 +396,7 @@ impl Engine {
         let tracked = self.instances.iter().any(|i| {
             (i.link.ifindex == ifindex && !i.cfg.dont_track_primary)
                 || i.cfg.track_interfaces.iter().any(|t| t.name == name)
+                || i.cfg.static_track_ifs.iter().any(|n| n == name)
                 || i.link.addr_vmacs.iter().any(|v| v.name == name)
         }) || self
             .groups
@@ -447,6 +448,7 @@ impl Engine {
             i.link.ifindex == ifindex
                 || i.link.xmit_ifindex() == ifindex
                 || i.cfg.track_interfaces.iter().any(|t| t.name == name)
+                || i.cfg.static_track_ifs.iter().any(|n| n == name)
                 || i.link.addr_vmacs.iter().any(|v| v.name == name)
         }) || self
             .groups
