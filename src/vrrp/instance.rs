@@ -1415,6 +1415,8 @@ pub fn route_spec(
     Some(s)
 }
 
+type MetricOf = fn(u32) -> net::route::RouteMetric;
+
 /// The RTA_METRICS entries of a route, in keepalived's order (RTAX_LOCK apart).
 fn route_metrics(m: &RouteMetrics) -> Vec<net::route::RouteMetric> {
     use net::route::RouteMetric as M;
@@ -1422,13 +1424,11 @@ fn route_metrics(m: &RouteMetrics) -> Vec<net::route::RouteMetric> {
     if let Some(c) = &m.congctl {
         v.push(net::route::congctl_metric(c));
     }
-    let u32s: [(Option<u32>, fn(u32) -> M); 4] = [
-        (m.rtt, M::Rtt),
+    let all = [
+        (m.rtt, M::Rtt as MetricOf),
         (m.rttvar, M::RttVar),
         (m.rto_min, M::RtoMin),
         (m.features_ecn.then_some(1), M::Features),
-    ];
-    let more: [(Option<u32>, fn(u32) -> M); 11] = [
         (m.mtu, M::Mtu),
         (m.window, M::Window),
         (m.ssthresh, M::SsThresh),
@@ -1441,7 +1441,7 @@ fn route_metrics(m: &RouteMetrics) -> Vec<net::route::RouteMetric> {
         (m.quickack.map(u32::from), M::QuickAck),
         (m.fastopen_no_cookie.map(u32::from), M::FastopenNoCookie),
     ];
-    for (val, make) in u32s.into_iter().chain(more) {
+    for (val, make) in all {
         if let Some(x) = val {
             v.push(make(x));
         }
