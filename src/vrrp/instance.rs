@@ -22,8 +22,8 @@ use super::packet::{
 };
 use super::socket::VrrpSocket;
 use crate::config::model::addr::{
-    AddressSpec as ModelAddr, RouteSpec as ModelRoute, RouteType, RuleAction as ModelRuleAction,
-    RuleSpec as ModelRule, LIFETIME_FOREVER,
+    AddressSpec as ModelAddr, RouteMetrics, RouteMode, RouteSpec as ModelRoute, RouteType,
+    RuleAction as ModelRuleAction, RuleSpec as ModelRule, LIFETIME_FOREVER,
 };
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
@@ -333,6 +333,14 @@ impl Instance {
         }
         for t in &cfg.track_interfaces {
             initial.extend(track_change(t, up_of(&t.name)));
+        }
+        for name in &cfg.static_track_ifs {
+            if !up_of(name) {
+                initial.push(TrackChange::Fault {
+                    cause: FaultCause::Interface(name.clone()),
+                    active: true,
+                });
+            }
         }
         if let Some(name) = &link.missing {
             initial.push(TrackChange::Fault {
@@ -669,7 +677,7 @@ impl Instance {
             }
         });
         let ifindex_of = |n: &str| vmac_of(n).or_else(|| map.get(n).copied());
-        addr_spec(a, default_if, &ifindex_of, true)
+        addr_spec(a, default_if, &ifindex_of)
     }
 
     /// The instance interface now has index `ifindex` (its VMAC was recreated).
@@ -874,6 +882,13 @@ impl Instance {
             if t.name == name && !(ifindex == self.link.ifindex && t.name == self.link.ifname) {
                 changes.extend(track_change(t, up));
             }
+        }
+        // The interface of a static entry of one of our track groups.
+        if self.cfg.static_track_ifs.iter().any(|n| n == name) {
+            changes.push(TrackChange::Fault {
+                cause: FaultCause::Interface(name.to_owned()),
+                active: !up,
+            });
         }
         // A VMAC for addresses down faults the instance, as keepalived 2.2.7 does.
         if self.link.addr_vmacs.iter().any(|v| v.name == name) {
@@ -1288,13 +1303,12 @@ fn route_matches(s: &net::RouteSpec, r: &net::route::RouteInfo) -> bool {
 // ---- config model → net specs ----
 
 /// A model address as a netlink address. `default_if` is the instance interface (VIPs) or
-/// `None` (static addresses need `dev`). IPv6 /128 VIPs get preferred_lft 0 unless
-/// configured (keepalived's default, §4.10.2), so they are never picked as source.
+/// `None` (static addresses need `dev`). IPv6 /128 addresses get preferred_lft 0 unless
+/// configured (keepalived's default), so they are never picked as source.
 pub fn addr_spec(
     a: &ModelAddr,
     default_if: Option<u32>,
     ifindex_of: &dyn Fn(&str) -> Option<u32>,
-    vip: bool,
 ) -> Option<AddrSpec> {
     let ifindex = match &a.dev {
         Some(d) => ifindex_of(d)?,
@@ -1324,33 +1338,38 @@ pub fn addr_spec(
         flags |= net::addr::IFA_F_MCAUTOJOIN;
     }
     s.flags = flags;
+    // keepalived sends a lifetime for IPv6 only (IPv4 addresses stay preferred whatever
+    // `preferred_lft` says; observed), 0 by default for a /128 VIP or static address.
     s.preferred_lft = match a.preferred_lft {
+        _ if a.addr.is_ipv4() => None,
         Some(LIFETIME_FOREVER) => None,
         Some(p) => Some(p),
-        None if vip && a.addr.is_ipv6() && a.prefix == 128 => Some(0),
+        None if a.prefix == 128 => Some(0),
         None => None,
     };
     Some(s)
 }
 
-/// A model route as a netlink route; `None` for kinds the net layer cannot program
-/// (anycast, multicast, nat, xresolve) or an unknown `dev`.
+/// A model route as a netlink route, with every option keepalived 2.2.7 sends (its
+/// vrrp_iproute.c); `None` when its `dev` or a next hop's `dev` is unknown.
 pub fn route_spec(
     r: &ModelRoute,
     ifindex_of: &dyn Fn(&str) -> Option<u32>,
 ) -> Option<net::RouteSpec> {
-    let kind = match r.rtype {
+    let mut s = net::RouteSpec::new(r.dst.addr, r.dst.len);
+    s.kind = match r.rtype {
         RouteType::Unicast => RouteKind::Unicast,
         RouteType::Local => RouteKind::Local,
         RouteType::Broadcast => RouteKind::Broadcast,
+        RouteType::Anycast => RouteKind::Anycast,
+        RouteType::Multicast => RouteKind::Multicast,
         RouteType::Blackhole => RouteKind::Blackhole,
         RouteType::Unreachable => RouteKind::Unreachable,
         RouteType::Prohibit => RouteKind::Prohibit,
         RouteType::Throw => RouteKind::Throw,
-        _ => return None,
+        RouteType::Nat => RouteKind::Nat,
+        RouteType::Xresolve => RouteKind::Xresolve,
     };
-    let mut s = net::RouteSpec::new(r.dst.addr, r.dst.len);
-    s.kind = kind;
     s.table = r.table;
     s.metric = r.metric;
     s.via = r.via;
@@ -1366,11 +1385,72 @@ pub fn route_spec(
     }
     s.tos = r.tos.unwrap_or(0);
     s.onlink = r.onlink;
-    s.append = r.append;
+    s.mode = match r.mode {
+        RouteMode::Prepend => net::route::AddMode::Prepend,
+        RouteMode::Add => net::route::AddMode::Add,
+        RouteMode::Append => net::route::AddMode::Append,
+    };
+    s.metrics = route_metrics(&r.metrics);
+    s.lock = r.metrics.lock;
+    s.realms = r.realms.unwrap_or(0);
+    s.expires = r.expires;
+    s.pref = r.pref;
+    s.ttl_propagate = r.ttl_propagate.map(u8::from);
+    s.nexthops = r
+        .nexthops
+        .iter()
+        .map(|n| {
+            Some(net::route::NextHop {
+                via: n.via,
+                oif: match &n.dev {
+                    Some(d) => Some(ifindex_of(d)?),
+                    None => None,
+                },
+                weight: n.weight,
+                onlink: n.onlink,
+                realms: n.realms.unwrap_or(0),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
     Some(s)
 }
 
-/// A model rule as a netlink rule.
+type MetricOf = fn(u32) -> net::route::RouteMetric;
+
+/// The RTA_METRICS entries of a route, in keepalived's order (RTAX_LOCK apart).
+fn route_metrics(m: &RouteMetrics) -> Vec<net::route::RouteMetric> {
+    use net::route::RouteMetric as M;
+    let mut v = Vec::new();
+    if let Some(c) = &m.congctl {
+        v.push(net::route::congctl_metric(c));
+    }
+    let all = [
+        (m.rtt, M::Rtt as MetricOf),
+        (m.rttvar, M::RttVar),
+        (m.rto_min, M::RtoMin),
+        (m.features_ecn.then_some(1), M::Features),
+        (m.mtu, M::Mtu),
+        (m.window, M::Window),
+        (m.ssthresh, M::SsThresh),
+        (m.cwnd, M::Cwnd),
+        (m.advmss, M::Advmss),
+        (m.reordering, M::Reordering),
+        (m.hoplimit.map(u32::from), M::Hoplimit),
+        (m.initcwnd, M::InitCwnd),
+        (m.initrwnd, M::InitRwnd),
+        (m.quickack.map(u32::from), M::QuickAck),
+        (m.fastopen_no_cookie.map(u32::from), M::FastopenNoCookie),
+    ];
+    for (val, make) in all {
+        if let Some(x) = val {
+            v.push(make(x));
+        }
+    }
+    v
+}
+
+/// A model rule as a netlink rule, with every option keepalived 2.2.7 sends (its
+/// vrrp_iprule.c).
 pub fn rule_spec(r: &ModelRule) -> RuleSpec {
     let mut s = RuleSpec::new(r.ipv6);
     s.from = r.from.map(|p| (p.addr, p.len));
@@ -1397,9 +1477,15 @@ pub fn rule_spec(r: &ModelRule) -> RuleSpec {
     s.invert = r.invert;
     s.suppress_prefixlen = r.suppress_prefixlength;
     s.suppress_ifgroup = r.suppress_ifgroup;
-    if r.protocol.is_some() {
-        s.protocol = r.protocol;
-    }
+    // Tracked rules carry keepalived's protocol (set by the parser); a `no_track` rule
+    // without `protocol` sends none (observed: `proto unspec`).
+    s.protocol = r.protocol;
+    s.realms = r.realms.unwrap_or(0);
+    s.uidrange = r.uidrange;
+    s.sport = r.sport;
+    s.dport = r.dport;
+    s.ip_proto = r.ip_proto;
+    s.tunnel_id = r.tunnel_id.unwrap_or(0);
     s
 }
 
@@ -1410,19 +1496,96 @@ mod tests {
     #[test]
     fn ipv6_host_vip_is_deprecated_nodad() {
         let a = ModelAddr::new("2001:db8::64".parse().unwrap(), 128);
-        let s = addr_spec(&a, Some(7), &|_| None, true).unwrap();
+        let s = addr_spec(&a, Some(7), &|_| None).unwrap();
         assert_eq!(s.ifindex, 7);
         assert_eq!(s.preferred_lft, Some(0));
         assert_eq!(s.flags & net::addr::IFA_F_NODAD, net::addr::IFA_F_NODAD);
         let mut b = ModelAddr::new("2001:db8::64".parse().unwrap(), 64);
         b.preferred_lft = Some(LIFETIME_FOREVER);
-        let s = addr_spec(&b, Some(7), &|_| None, true).unwrap();
+        let s = addr_spec(&b, Some(7), &|_| None).unwrap();
         assert_eq!(s.preferred_lft, None);
-        let v4 = ModelAddr::new("192.0.2.100".parse().unwrap(), 32);
-        let s = addr_spec(&v4, Some(7), &|_| None, true).unwrap();
+        let mut v4 = ModelAddr::new("192.0.2.100".parse().unwrap(), 32);
+        v4.preferred_lft = Some(0);
+        let s = addr_spec(&v4, Some(7), &|_| None).unwrap();
         assert_eq!((s.flags, s.preferred_lft), (0, None));
         // A static address needs its device.
-        assert!(addr_spec(&v4, None, &|_| None, false).is_none());
+        assert!(addr_spec(&v4, None, &|_| None).is_none());
+    }
+
+    fn model_route(line: &str) -> ModelRoute {
+        let mut d = crate::config::diagnostic::Diagnostics::new();
+        let mut ctx = crate::config::model::Ctx::new(&mut d);
+        let node = crate::config::model::global::tests::n(line);
+        crate::config::model::addr::route_line(&node, &mut ctx).expect(line)
+    }
+
+    #[test]
+    fn every_route_option_reaches_the_netlink_spec() {
+        let ifx = |n: &str| match n {
+            "eth0" => Some(2),
+            "mv1" => Some(3),
+            _ => None,
+        };
+        let r = model_route("anycast 198.51.100.0/24 via 192.0.2.254 dev eth0 mtu lock 1400 advmss 1300 rtt 300ms rttvar 250ms reordering 3 window 100 cwnd 10 ssthresh lock 5 rto_min 300ms initcwnd 10 initrwnd 11 features ecn quickack 1 hoplimit 64 congctl lock reno fastopen_no_cookie 1 realms 1/2 append");
+        let s = route_spec(&r, &ifx).unwrap();
+        use net::route::RouteMetric as M;
+        assert_eq!(s.kind, RouteKind::Anycast);
+        assert_eq!(s.mode, net::route::AddMode::Append);
+        assert_eq!(s.realms, 1 << 16 | 2);
+        assert_eq!(s.lock, 1 << 2 | 1 << 6 | 1 << 16);
+        assert_eq!(
+            s.metrics,
+            [
+                net::route::congctl_metric("reno"),
+                M::Rtt(2400),
+                M::RttVar(1000),
+                M::RtoMin(300),
+                M::Features(1),
+                M::Mtu(1400),
+                M::Window(100),
+                M::SsThresh(5),
+                M::Cwnd(10),
+                M::Advmss(1300),
+                M::Reordering(3),
+                M::Hoplimit(64),
+                M::InitCwnd(10),
+                M::InitRwnd(11),
+                M::QuickAck(1),
+                M::FastopenNoCookie(1),
+            ]
+        );
+        let r = model_route("198.51.100.10 dev eth0 nexthop via 192.0.2.250 dev eth0 weight 2 nexthop via 203.0.113.251 dev mv1 onlink realms 5");
+        let s = route_spec(&r, &ifx).unwrap();
+        assert_eq!(s.nexthops.len(), 2);
+        assert_eq!(s.nexthops[1].oif, Some(3));
+        assert_eq!((s.nexthops[0].weight, s.nexthops[1].realms), (Some(2), 5));
+        let r = model_route("198.51.100.10 dev eth0 nexthop via 192.0.2.250 dev nosuch");
+        assert!(route_spec(&r, &ifx).is_none());
+        let r = model_route("2001:db8:1::/48 via 2001:db8::fe dev eth0 expires 1000 pref high ttl-propagate enabled");
+        let s = route_spec(&r, &ifx).unwrap();
+        assert_eq!(
+            (s.expires, s.pref, s.ttl_propagate),
+            (Some(1000), Some(1), Some(1))
+        );
+    }
+
+    #[test]
+    fn every_rule_option_reaches_the_netlink_spec() {
+        let mut d = crate::config::diagnostic::Diagnostics::new();
+        let mut ctx = crate::config::model::Ctx::new(&mut d);
+        let mut rule = |l: &str| {
+            let node = crate::config::model::global::tests::n(l);
+            rule_spec(&crate::config::model::addr::rule_line(&node, &mut ctx).expect(l))
+        };
+        let s = rule("from 192.0.2.0/24 table 100 priority 100 sport 1000-2000 dport 80-80 uidrange 100-200 realms 3/4");
+        assert_eq!((s.sport, s.dport), (Some((1000, 2000)), Some((80, 80))));
+        assert_eq!((s.uidrange, s.realms), (Some((100, 200)), 3 << 16 | 4));
+        assert_eq!(s.protocol, Some(net::route::RTPROT_KEEPALIVED));
+        let s = rule("to 198.51.100.0/24 blackhole priority 202 no_track");
+        assert_eq!(s.protocol, None);
+        let s = rule("l3mdev priority 101");
+        assert!(s.l3mdev);
+        assert_eq!(s.table, None);
     }
 
     fn tref(name: &str, weight: Option<i32>, reverse: bool) -> TrackRef {

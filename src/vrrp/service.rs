@@ -396,6 +396,7 @@ impl Engine {
         let tracked = self.instances.iter().any(|i| {
             (i.link.ifindex == ifindex && !i.cfg.dont_track_primary)
                 || i.cfg.track_interfaces.iter().any(|t| t.name == name)
+                || i.cfg.static_track_ifs.iter().any(|n| n == name)
                 || i.link.addr_vmacs.iter().any(|v| v.name == name)
         }) || self
             .groups
@@ -447,6 +448,7 @@ impl Engine {
             i.link.ifindex == ifindex
                 || i.link.xmit_ifindex() == ifindex
                 || i.cfg.track_interfaces.iter().any(|t| t.name == name)
+                || i.cfg.static_track_ifs.iter().any(|n| n == name)
                 || i.link.addr_vmacs.iter().any(|v| v.name == name)
         }) || self
             .groups
@@ -773,7 +775,7 @@ fn statics_of(c: &Config, ifmap: &HashMap<String, u32>) -> Statics {
         .addresses
         .iter()
         .filter_map(|a| {
-            let s = addr_spec(a, None, &ifindex_of, false);
+            let s = addr_spec(a, None, &ifindex_of);
             if s.is_none() {
                 info!("Static address {} has no usable interface", a.addr);
             }

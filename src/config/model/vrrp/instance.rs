@@ -183,6 +183,10 @@ pub struct Instance {
     pub nopreempt: bool,
     pub preempt_delay: Duration,
     pub track_interfaces: Vec<TrackRef>,
+    /// Interfaces of static addresses, routes (`dev`) and rules (`iif`) whose
+    /// `track_group` lists this instance: keepalived 2.2.7 faults the instance while one
+    /// is down (its vrrp_static_track.c), without listing them as tracked interfaces.
+    pub static_track_ifs: Vec<String>,
     pub track_scripts: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
     pub track_processes: Vec<TrackRef>,
@@ -264,6 +268,7 @@ impl Instance {
             nopreempt: false,
             preempt_delay: Duration::ZERO,
             track_interfaces: Vec::new(),
+            static_track_ifs: Vec::new(),
             track_scripts: Vec::new(),
             track_files: Vec::new(),
             track_processes: Vec::new(),
