@@ -36,6 +36,8 @@ fn node(test: &str) -> Option<netns::Lan> {
     Some(lan)
 }
 
+// `inet`/`inet6` take the next word with them in keepalived 2.2.7 (and so in ours): hence
+// `inet6 inet6 PREFIX`. `gw` is reported as deprecated by both, and still applied.
 const CONF: &str = r#"
 global_defs {
   router_id routes_rules
@@ -48,6 +50,8 @@ static_ipaddress {
   2001:db8::51/64 dev eth0 -nodad
   2001:db8::52 dev eth0
   192.0.2.53 dev eth0 preferred_lft 0
+  239.1.2.3/32 dev eth0 autojoin
+  192.0.2.54/24 dev eth0 no_track
 }
 static_routes {
   198.51.100.0/24 via 192.0.2.254 dev eth0 mtu lock 1400 advmss 1300 rtt 300ms rttvar lock 250ms reordering 3 window 100 cwnd 10 ssthresh lock 5 rto_min 300ms initcwnd 10 initrwnd 11 features ecn quickack 1 hoplimit 64 congctl lock reno fastopen_no_cookie 1 realms 1/2
@@ -60,6 +64,9 @@ static_routes {
   prohibit 198.51.100.7 table 1000 no_track
   blackhole 198.51.100.8 table 1000 no_track
   2001:db8:3::/48 dev eth0 from 2001:db8:4::/64 metric 5
+  inet6 inet6 2001:db8:7::/48 dev eth0
+  inet inet 198.51.100.20 dev eth0
+  198.51.100.19 gw 192.0.2.254 dev eth0 dsfield 0x08
 }
 static_rules {
   from 192.0.2.0/24 table 100 priority 100 sport 1000-2000 dport 80-80 uidrange 100-200 realms 3/4
@@ -68,6 +75,9 @@ static_rules {
   not from 192.0.2.8 table 1000 preference 103 tunnel-id 5
   from 192.0.2.9 table 100 priority 104 protocol 4 no_track
   from 2001:db8::/64 table 100 priority 105 dport 443-443 ipproto udp
+  inet6 inet6 from 2001:db8:9::/64 table 100 priority 108
+  inet inet from 192.0.2.11 table 100 priority 109
+  from 192.0.2.10 table 100 priority 106 dsfield 0x08 sup_pl 16 sup_group 2
 }
 vrrp_instance VI_1 {
   state MASTER

@@ -158,12 +158,14 @@ impl<'a> Ctx<'a> {
     /// A keyword we accept without acting on it: a warning naming it, at its place, that
     /// leaves `-t`'s verdict as keepalived's (no keepalived class).
     pub fn not_implemented(&mut self, node: &Node, why: &str) {
+        self.not_implemented_at(node.span(), node.name(), why);
+    }
+
+    /// The same for a word inside a statement (an option of an address, route or rule).
+    pub fn not_implemented_at(&mut self, span: Span, word: &str, why: &str) {
         self.diags.lint(
-            Some(node.span()),
-            format!(
-                "'{}' is accepted but not implemented: {why}; it has no effect",
-                node.name()
-            ),
+            Some(span),
+            format!("'{word}' is accepted but not implemented: {why}; it has no effect"),
         );
     }
 
