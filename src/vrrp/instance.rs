@@ -170,6 +170,8 @@ pub struct Globals {
     pub mcast_group6: Ipv6Addr,
     pub check_unicast_src: bool,
     pub strict: bool,
+    /// `json_version` (keepalived 2.2.8): the layout of `keepalived.json`.
+    pub json_version: u8,
 }
 
 /// What the host told us about the instance's interface at creation time.
@@ -272,6 +274,7 @@ pub fn machine_config(c: &model::Instance, src: Option<IpAddr>, strict: bool) ->
     m.garp_lower_prio_repeat = c.garp_lower_prio_repeat;
     m.src_addr = src;
     m.strict = c.strict || strict;
+    m.timer_expired_backup = c.timer_expired_backup;
     m
 }
 
