@@ -766,3 +766,303 @@ async fn http_get_fetches_the_given_url() {
         assert!(req.starts_with(format!("GET {path} ").as_bytes()));
     }
 }
+
+/// Accepts any client certificate, but checks the handshake signatures, so a client that
+/// completes the handshake holds the certificate's private key.
+#[derive(Debug)]
+struct AnyClient(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::server::danger::ClientCertVerifier for AnyClient {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    // a checker without SSL { certificate } is let in too
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// How an SSL_GET session ended, seen by the server: the client certificate it presented,
+/// and whether the client sent a TLS close_notify before closing.
+#[derive(Debug)]
+struct Ending {
+    client_cert: Option<Vec<u8>>,
+    close_notify: bool,
+}
+
+/// A TLS server asking for a client certificate; one [`Ending`] per session.
+async fn tls_server_watching_the_end() -> (SocketAddr, mpsc::UnboundedReceiver<Ending>) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.key_pair.serialize_der().into());
+    let prov = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(prov.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(Arc::new(AnyClient(prov)))
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(s).await else {
+                    return;
+                };
+                let client_cert = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| c.to_vec());
+                read_request(&mut tls).await;
+                let _ = tls.write_all(&ok_response(b"ok\n")).await;
+                let _ = tls.flush().await;
+                // rustls reads a clean EOF (Ok(0)) only after the peer's close_notify
+                let mut rest = Vec::new();
+                let close_notify =
+                    tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut rest))
+                        .await
+                        .is_ok_and(|r| r.is_ok());
+                let _ = tx.send(Ending {
+                    client_cert,
+                    close_notify,
+                });
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// Whether `openssl` can run here (it makes the encrypted keys); under CI it must.
+fn openssl_or_skip(test: &str) -> bool {
+    let ok = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{test}: openssl is missing (apt-get install openssl)"
+        );
+        eprintln!("SKIPPED {test}: openssl is missing");
+    }
+    ok
+}
+
+/// A self-signed client certificate and its private key encrypted with `pass`
+/// (`ENCRYPTED PRIVATE KEY`, AES-256-CBC, what OpenSSL 3 writes), in `dir`.
+fn encrypted_client_key(dir: &Path, pass: &str) -> (String, String) {
+    let (cert, key) = (dir.join("client.pem"), dir.join("client.key"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args([
+            "ec_paramgen_curve:prime256v1",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=client",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-passout", &format!("pass:{pass}")])
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{text}"
+    );
+    (
+        cert.to_string_lossy().into_owned(),
+        key.to_string_lossy().into_owned(),
+    )
+}
+
+/// SSL { password } opens the encrypted key of SSL { key }: the checker presents the
+/// client certificate and proves it holds the key. A wrong or missing password is a
+/// context error, as keepalived's `SSL error : Cant load key file...`.
+#[tokio::test]
+async fn ssl_password_decrypts_the_client_key() {
+    if !openssl_or_skip("ssl_password_decrypts_the_client_key") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = encrypted_client_key(dir.path(), "s3cret pass");
+    // `openssl req` encrypts with 3DES; an AES-256 copy, as `openssl genpkey -aes256` makes
+    let aes = dir.path().join("client-aes.key");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "pkey",
+            "-in",
+            &key,
+            "-passin",
+            "pass:s3cret pass",
+            "-aes256",
+        ])
+        .args(["-passout", "pass:s3cret pass", "-out"])
+        .arg(&aes)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let aes = aes.to_string_lossy().into_owned();
+    let ssl = |password: Option<&str>| SslConfig {
+        password: password.map(str::to_owned),
+        certificate: Some(cert.clone()),
+        key: Some(key.clone()),
+        ..SslConfig::default()
+    };
+    let (addr, mut ends) = tls_server_watching_the_end().await;
+    let tls = TlsSettings::new(Some(&ssl(Some("s3cret pass")))).unwrap();
+    let r = http::check(
+        &http_cfg(vec![url("/")]),
+        0,
+        None,
+        &target(addr),
+        Some(&tls),
+        "rs",
+    )
+    .await;
+    assert!(r.up, "{r:?}");
+    let end = ends.recv().await.unwrap();
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let der = rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(end.client_cert.as_deref(), Some(der.as_ref()));
+    let tls = TlsSettings::new(Some(&SslConfig {
+        key: Some(aes),
+        ..ssl(Some("s3cret pass"))
+    }))
+    .unwrap();
+    let r = http::check(
+        &http_cfg(vec![url("/")]),
+        0,
+        None,
+        &target(addr),
+        Some(&tls),
+        "rs",
+    )
+    .await;
+    assert!(r.up, "{r:?}");
+    assert_eq!(
+        ends.recv().await.unwrap().client_cert.as_deref(),
+        Some(der.as_ref())
+    );
+
+    let wrong = TlsSettings::new(Some(&ssl(Some("nope")))).unwrap_err();
+    assert!(wrong.contains("cannot decrypt the key"), "{wrong}");
+    let none = TlsSettings::new(Some(&ssl(None))).unwrap_err();
+    assert!(none.contains("encrypted and SSL has no password"), "{none}");
+}
+
+/// SSL_GET `tls_compliant` (keepalived 2.2.8): the session ends with a close_notify alert;
+/// without it (keepalived 2.2.7's quiet shutdown) the connection just closes. The url's
+/// own `tls_compliant` does the same for that url.
+#[tokio::test]
+async fn ssl_get_tls_compliant_sends_close_notify() {
+    let (addr, mut ends) = tls_server_watching_the_end().await;
+    let tls = TlsSettings::new(None).unwrap();
+    let mut cfg = http_cfg(vec![url("/")]);
+    let r = http::check(&cfg, 0, None, &target(addr), Some(&tls), "rs").await;
+    assert!(r.up, "{r:?}");
+    assert!(!ends.recv().await.unwrap().close_notify);
+    cfg.tls_compliant = true;
+    let r = http::check(&cfg, 0, None, &target(addr), Some(&tls), "rs").await;
+    assert!(r.up, "{r:?}");
+    assert!(ends.recv().await.unwrap().close_notify);
+    cfg.tls_compliant = false;
+    cfg.urls[0].tls_compliant = true;
+    assert!(
+        http::check(&cfg, 0, None, &target(addr), Some(&tls), "rs")
+            .await
+            .up
+    );
+    assert!(ends.recv().await.unwrap().close_notify);
+    // from a configuration: the checker's and the url's keyword, SSL_GET only
+    let conf = "virtual_server 192.0.2.1 443 {\n  protocol TCP\n  real_server 192.0.2.2 443 {\n    SSL_GET {\n      tls_compliant\n      url {\n        path /\n        tls_compliant no\n      }\n    }\n  }\n}\n";
+    let loaded = load_str(conf, Path::new("k.conf"), &LoadOptions::default());
+    let vs = &loaded.config.check.virtual_servers[0];
+    let c = &vs.real_servers[0].checkers[0];
+    match &c.kind {
+        keepalived::config::model::check::checker::CheckerKind::Ssl(h) => {
+            assert!(h.tls_compliant && !h.urls[0].tls_compliant)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        loaded
+            .diagnostics
+            .items
+            .iter()
+            .all(|d| d.class.is_none() || !d.message.contains("tls_compliant")),
+        "{:?}",
+        loaded.diagnostics.items
+    );
+    let http_get = conf.replace("SSL_GET", "HTTP_GET");
+    let loaded = load_str(&http_get, Path::new("k.conf"), &LoadOptions::default());
+    assert!(loaded
+        .diagnostics
+        .items
+        .iter()
+        .any(|d| d.message == "Unknown keyword 'tls_compliant'"));
+}

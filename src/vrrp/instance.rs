@@ -170,6 +170,8 @@ pub struct Globals {
     pub mcast_group6: Ipv6Addr,
     pub check_unicast_src: bool,
     pub strict: bool,
+    /// `json_version` (keepalived 2.2.8): the layout of `keepalived.json`.
+    pub json_version: u8,
 }
 
 /// What the host told us about the instance's interface at creation time.
@@ -272,6 +274,7 @@ pub fn machine_config(c: &model::Instance, src: Option<IpAddr>, strict: bool) ->
     m.garp_lower_prio_repeat = c.garp_lower_prio_repeat;
     m.src_addr = src;
     m.strict = c.strict || strict;
+    m.timer_expired_backup = c.timer_expired_backup;
     m
 }
 
@@ -566,6 +569,7 @@ impl Instance {
                             && unicast
                             && self.unicast_checksum == UnicastChecksum::Old)
                             .then_some(self.globals.mcast_group4),
+                        v3_checksum_as_v2: self.cfg.v3_checksum_as_v2,
                     };
                     let ah = match &self.cfg.auth {
                         Some(a) if auth_type == AuthType::Ah => Some(AhParams {
@@ -818,6 +822,7 @@ impl Instance {
             strict: self.strict(),
             unicast_checksum: self.unicast_checksum,
             mcast_group4: self.globals.mcast_group4,
+            v3_checksum_as_v2: self.cfg.v3_checksum_as_v2,
         };
         let acc = match packet::validate(p, &exp) {
             Ok(a) => a,
@@ -1112,6 +1117,16 @@ impl Instance {
                 "enabled"
             }
         );
+        // keepalived 2.2.8's lines for its new keywords, only when they are used
+        if let Some(p) = self.cfg.timer_expired_backup {
+            let _ = writeln!(s, "   Highest other priority = {p}");
+        }
+        if self.cfg.v3_checksum_as_v2 && self.cfg.version == model::Version::V3 {
+            let _ = writeln!(s, "   VRRPv3 uses VRRPv2 checksum = enabled");
+        }
+        if self.cfg.no_virtual_ipaddress {
+            let _ = writeln!(s, "   Suppress no VIPs warning");
+        }
         let _ = writeln!(s, "   Virtual IP ({}):", self.cfg.vips.len());
         for v in &self.cfg.vips {
             let _ = writeln!(s, "     {}/{} dev {}", v.addr, v.prefix, self.link.ifname);

@@ -118,6 +118,12 @@ pub struct InstanceConfig {
     /// Our advert source address, used for the equal-priority tie-break (§5.6).
     pub src_addr: Option<IpAddr>,
     pub strict: bool,
+    /// `timer_expired_backup` (keepalived 2.2.8, with `nopreempt`): the highest priority
+    /// of the other routers. A MASTER that finds its last advert older than the quickest
+    /// takeover by such a router (it was not scheduled in time) reverts to BACKUP instead
+    /// of advertising again.
+    #[serde(default)]
+    pub timer_expired_backup: Option<u8>,
 }
 
 impl InstanceConfig {
@@ -144,6 +150,7 @@ impl InstanceConfig {
             garp_lower_prio_repeat: 5,
             src_addr: None,
             strict: false,
+            timer_expired_backup: None,
         }
     }
 
@@ -167,6 +174,9 @@ impl InstanceConfig {
         }
         if self.wants_master || self.nopreempt || self.priority == PRIO_OWNER {
             self.preempt_delay = Duration::ZERO;
+        }
+        if !self.nopreempt {
+            self.timer_expired_backup = None;
         }
         if self.advert_int.is_zero() {
             self.advert_int = Duration::from_secs(1);
@@ -335,6 +345,8 @@ pub struct Machine {
     garp_refresh_due: Option<Instant>,
     master: Option<(IpAddr, u8)>,
     sync_member: bool,
+    /// When we last sent an advert as MASTER (for `timer_expired_backup`).
+    last_advert: Option<Instant>,
     actions: VecDeque<Action>,
 }
 
@@ -364,6 +376,7 @@ impl Machine {
             garp_refresh_due: None,
             master: None,
             sync_member: false,
+            last_advert: None,
             actions: VecDeque::new(),
             cfg,
         };
@@ -504,6 +517,7 @@ impl Machine {
 
     /// Fires every timer whose deadline is at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.check_timer_expired(now);
         for t in Timer::ALL {
             match self.timers.get(t) {
                 Some(at) if at <= now => {
@@ -529,6 +543,7 @@ impl Machine {
                 }
             }
             (Timer::Advert, State::Master) => {
+                self.last_advert = Some(now);
                 self.push(Action::SendAdvert {
                     priority: self.effective,
                 });
@@ -553,8 +568,38 @@ impl Machine {
         }
     }
 
+    /// `timer_expired_backup` (keepalived 2.2.8 vrrp.c `vrrp_thread_timeout_handler`): a
+    /// MASTER whose last advert is older than 3 advert intervals plus the skew of the
+    /// highest other priority was not scheduled in time, so another router has probably
+    /// taken over; it goes BACKUP without another advert. Checked before timers and
+    /// adverts, as keepalived does before running the late threads.
+    fn check_timer_expired(&mut self, now: Instant) {
+        let (Some(other), Some(sent), State::Master) =
+            (self.cfg.timer_expired_backup, self.last_advert, self.state)
+        else {
+            return;
+        };
+        let factor = 256 - u32::from(other);
+        let skew = match self.cfg.version {
+            Version::V2 => Duration::from_micros(u64::from(factor) * 1_000_000 / 256),
+            Version::V3 => self.cfg.advert_int * factor / 256,
+        };
+        if now < sent + self.cfg.advert_int * 3 + skew {
+            return;
+        }
+        // how late the advert timer is, as keepalived reports its late thread
+        let late = now.saturating_since(sent + self.cfg.advert_int);
+        self.push(Action::Log(format!(
+            "VRRP thread timer expired {}.{:06} seconds ago",
+            late.as_secs(),
+            late.subsec_micros()
+        )));
+        self.leave_master_to_backup(now, true);
+    }
+
     /// Processes a validated advertisement (§5.6).
     pub fn handle_advert(&mut self, now: Instant, adv: RxAdvert) {
+        self.check_timer_expired(now);
         match self.state {
             State::Backup => self.backup_rx(now, adv),
             State::Master => self.master_rx(now, adv),
@@ -600,6 +645,7 @@ impl Machine {
         let higher = adv.priority > self.effective
             || (adv.priority == self.effective && cmp == std::cmp::Ordering::Greater);
         if adv.priority == 0 || (self.cfg.higher_prio_send_advert && higher) {
+            self.last_advert = Some(now);
             self.push(Action::SendAdvert {
                 priority: self.effective,
             });
@@ -630,6 +676,7 @@ impl Machine {
                 adv.src, adv.priority, self.effective, suffix
             ));
             if !self.cfg.lower_prio_no_advert {
+                self.last_advert = Some(now);
                 self.push(Action::SendAdvert {
                     priority: self.effective,
                 });
@@ -857,6 +904,7 @@ impl Machine {
     }
 
     fn goto_master_inner(&mut self, now: Instant, notify: bool) {
+        self.last_advert = Some(now);
         self.push(Action::SendAdvert {
             priority: self.effective,
         });
@@ -1210,6 +1258,56 @@ mod tests {
         let mut i = Machine::start(cfg(100), [pending(true), down], Instant::ZERO);
         assert_eq!(i.state(), State::Fault);
         assert!(logs(&drain(&mut i)).contains(&"(VI_1) entering FAULT state".to_string()));
+    }
+
+    /// keepalived 2.2.8's `timer_expired_backup`: a MASTER scheduled too late to have kept
+    /// the role goes BACKUP silently; on time, or without `nopreempt`, nothing changes.
+    #[test]
+    fn timer_expired_backup_reverts_a_late_master() {
+        let mut c = cfg(150);
+        c.nopreempt = true;
+        c.timer_expired_backup = Some(254);
+        let mut m = master(c.clone());
+        // on time: an advert at 11 s
+        m.handle_timeout(ms(11_000));
+        assert_eq!(drain(&mut m), vec![Action::SendAdvert { priority: 150 }]);
+        // the next one due at 12 s runs at 14.5 s: later than 11 + 3 + 2/256 s
+        m.handle_timeout(ms(14_500));
+        let a = drain(&mut m);
+        assert_eq!(
+            a,
+            vec![
+                log("VRRP thread timer expired 2.500000 seconds ago"),
+                log("(VI_1) Entering BACKUP STATE"),
+                Action::RemoveVips,
+                Action::Notify {
+                    state: State::Backup,
+                    priority: 150
+                },
+            ],
+            "{a:?}"
+        );
+        assert_eq!(m.state(), State::Backup);
+        // a lower-priority master heard meanwhile is kept (nopreempt)
+        m.handle_advert(ms(14_600), adv(20, 100));
+        assert_eq!(m.state(), State::Backup);
+
+        // a late advert received first has the same effect
+        let mut m = master(c.clone());
+        m.handle_advert(ms(14_500), adv(20, 100));
+        assert_eq!(m.state(), State::Backup);
+
+        // 2.9 s after the last advert is too soon for another router to have taken over
+        let mut m = master(c.clone());
+        m.handle_timeout(ms(12_900));
+        assert_eq!(drain(&mut m), vec![Action::SendAdvert { priority: 150 }]);
+        assert_eq!(m.state(), State::Master);
+
+        // without nopreempt the keyword has no effect (keepalived resets it)
+        c.nopreempt = false;
+        let mut m = master(c);
+        m.handle_timeout(ms(20_000));
+        assert_eq!(m.state(), State::Master);
     }
 
     #[test]

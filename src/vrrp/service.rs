@@ -640,6 +640,7 @@ fn globals_of(c: &Config) -> Globals {
         mcast_group6: c.global.vrrp_mcast_group6,
         check_unicast_src: c.global.vrrp_check_unicast_src,
         strict: c.global.vrrp_strict,
+        json_version: c.global.json_version,
     }
 }
 
@@ -1860,13 +1861,22 @@ impl Service for VrrpService {
     }
 
     fn json_dump(&self) -> serde_json::Value {
-        let list = self
-            .run
-            .as_ref()
-            .and_then(|r| r.engine.try_borrow().ok())
-            .map(|eng| eng.instances.iter().map(Instance::to_json).collect())
-            .unwrap_or_default();
-        serde_json::Value::Array(list)
+        let Some(eng) = self.run.as_ref().and_then(|r| r.engine.try_borrow().ok()) else {
+            return serde_json::Value::Array(Vec::new());
+        };
+        let list: Vec<serde_json::Value> = eng.instances.iter().map(Instance::to_json).collect();
+        if eng.globals.json_version < 2 {
+            return serde_json::Value::Array(list);
+        }
+        // keepalived 2.2.8's json_version 2: the instances are named, tracked processes
+        // follow when there are any (vrrp_json.c)
+        let mut top = serde_json::Map::new();
+        top.insert("vrrp".into(), serde_json::Value::Array(list));
+        let procs = eng.tracking.processes_json();
+        if !procs.is_empty() {
+            top.insert("track_process".into(), serde_json::Value::Array(procs));
+        }
+        serde_json::Value::Object(top)
     }
 
     fn status(&self) -> serde_json::Value {

@@ -272,6 +272,12 @@ impl ProcessTracker {
         self.count
     }
 
+    /// The quorum state a delayed change is waiting to set (`fork_delay` when `true`,
+    /// `terminate_delay` when `false`).
+    pub fn pending_change(&self) -> Option<bool> {
+        self.pending.map(|(up, _)| up)
+    }
+
     fn in_quorum(&self, n: u32) -> bool {
         n >= self.quorum && self.quorum_max.map_or(true, |m| n <= m)
     }

@@ -154,6 +154,8 @@ pub struct GlobalDefs {
     pub nftables_ipvs_start_fwmark: u32,
     pub vrrp_ipsets: Vec<String>,
     pub disable_local_igmp: bool,
+    /// `v3_checksum_as_v2` (keepalived 2.2.8): the default of every instance.
+    pub v3_checksum_as_v2: bool,
     pub lvs_timeouts: LvsTimeouts,
     pub lvs_flush: bool,
     pub lvs_flush_on_stop: LvsFlushOnStop,
@@ -197,6 +199,9 @@ pub struct GlobalDefs {
     pub include_check: Option<Vec<String>>,
     pub tmp_config_directory: Option<String>,
     pub data_use_instance: bool,
+    /// `json_version 1|2` (keepalived 2.2.8): 2 makes `keepalived.json` an object with the
+    /// instances under `vrrp` and the tracked processes under `track_process`.
+    pub json_version: u8,
     /// Our extension, not in keepalived: `metrics_address IP:PORT` opts in to a
     /// Prometheus endpoint on that address.
     pub metrics_address: Option<SocketAddr>,
@@ -265,6 +270,7 @@ impl Default for GlobalDefs {
             nftables_ipvs_start_fwmark: 1000,
             vrrp_ipsets: Vec::new(),
             disable_local_igmp: false,
+            v3_checksum_as_v2: false,
             lvs_timeouts: LvsTimeouts::default(),
             lvs_flush: false,
             lvs_flush_on_stop: LvsFlushOnStop::None,
@@ -305,6 +311,7 @@ impl Default for GlobalDefs {
             include_check: None,
             tmp_config_directory: None,
             data_use_instance: false,
+            json_version: 1,
             metrics_address: None,
             checker_metrics_address: None,
         }
@@ -891,6 +898,11 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     // keepalived checks /proc/sys/net/ipv4/igmp_link_local_mcast_reports when the
     // VRRP child starts; the model only records the wish.
     flag!("disable_local_igmp", disable_local_igmp),
+    // keepalived 2.2.8 (ours only: 2.2.7 rejects it); takes no value in global_defs
+    Kw::new("v3_checksum_as_v2", |g, n, c| {
+        c.added_in_228(n);
+        g.v3_checksum_as_v2 = true;
+    }),
     Kw::new("lvs_timeouts", lvs_timeouts),
     flag!("lvs_flush", lvs_flush),
     Kw::new("lvs_flush_on_stop", lvs_flush_on_stop),
@@ -1202,6 +1214,18 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
             }
         } else {
             g.data_use_instance = true;
+        }
+    }),
+    // keepalived 2.2.8 (ours only: 2.2.7 rejects it)
+    Kw::new("json_version", |g, n, c| {
+        c.added_in_228(n);
+        let Some(t) = n.arg(0) else {
+            c.error(n.span(), "json_version requires version");
+            return;
+        };
+        match parse_int(&t.text) {
+            Some(v @ 1..=2) => g.json_version = v as u8,
+            _ => c.error(t.span, "Invalid JSON version"),
         }
     }),
     // Our extension (not keepalived): where to serve Prometheus metrics. Off by default.
@@ -2409,6 +2433,36 @@ pub(crate) mod tests {
         );
         let (_, d) = global(&["nftables", "nftables"]);
         assert_eq!(msgs(&d), ["nftables already specified - ignoring"]);
+    }
+
+    /// keepalived 2.2.8's `json_version` and `v3_checksum_as_v2` (2.2.7 rejects both).
+    #[test]
+    fn keepalived_228_keywords() {
+        let (g, d) = global(&[]);
+        assert_eq!(
+            (g.json_version, g.v3_checksum_as_v2),
+            (1, false),
+            "{:?}",
+            msgs(&d)
+        );
+        let (g, d) = global(&["json_version 2", "v3_checksum_as_v2"]);
+        assert_eq!((g.json_version, g.v3_checksum_as_v2), (2, true));
+        assert_eq!(d.config_test_exit_code(), 0, "{:?}", msgs(&d));
+        assert_eq!(
+            msgs(&d),
+            [
+                "'json_version' was added in keepalived 2.2.8; keepalived 2.2.7 rejects it",
+                "'v3_checksum_as_v2' was added in keepalived 2.2.8; keepalived 2.2.7 rejects it"
+            ]
+        );
+        for bad in ["json_version 3", "json_version 0", "json_version x"] {
+            let (g, d) = global(&[bad]);
+            assert_eq!(g.json_version, 1);
+            assert_eq!(d.config_test_exit_code(), 5);
+            assert!(msgs(&d).contains(&"Invalid JSON version".to_owned()));
+        }
+        let (_, d) = global(&["json_version"]);
+        assert!(msgs(&d).contains(&"json_version requires version".to_owned()));
     }
 
     /// `keepalived -t` exit codes of one-line `global_defs` blocks (2.2.7).

@@ -188,6 +188,22 @@ impl<'a> Ctx<'a> {
         );
     }
 
+    /// A keyword keepalived 2.2.8 added: applied as 2.2.8 does, but keepalived 2.2.7
+    /// rejects it (`Unknown keyword`), so `-t` says so without changing its verdict.
+    pub fn added_in_228(&mut self, node: &Node) {
+        self.diags.push(
+            Diagnostic::new(
+                Severity::Note,
+                None,
+                format!(
+                    "'{}' was added in keepalived 2.2.8; keepalived 2.2.7 rejects it",
+                    node.name()
+                ),
+            )
+            .at(node.span()),
+        );
+    }
+
     /// A deprecation keepalived reports too (CONFIG_DEPRECATED).
     pub fn ka_deprecated(&mut self, node: &Node, msg: impl Into<String>) {
         self.diags

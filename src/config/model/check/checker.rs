@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::diagnostic::Span;
-use crate::config::model::{apply_block, parse_int, Ctx, Kw, Script};
+use crate::config::model::{apply_block, parse_bool, parse_int, Ctx, Kw, Script};
 use crate::config::tree::Node;
 
 use super::parse::{bool_with, timer_with, CONNECT_TIMEOUT_MAX, TIMER_MAX, TIMER_MIN};
@@ -80,6 +80,9 @@ pub struct HttpCheck {
     pub virtualhost: Option<String>,
     pub fast_recovery: bool,
     pub enable_sni: bool,
+    /// SSL_GET `tls_compliant` (keepalived 2.2.8): end the session with a TLS
+    /// close_notify alert (keepalived 2.2.7 shuts down quietly, without one).
+    pub tls_compliant: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -105,6 +108,8 @@ pub struct Url {
     pub regex_min_offset: Option<u32>,
     pub regex_max_offset: Option<u32>,
     pub regex_stack: Option<(u32, u32)>,
+    /// SSL_GET url `tls_compliant` (keepalived 2.2.8), as the checker's, for this url.
+    pub tls_compliant: bool,
     pub span: Span,
 }
 
@@ -203,6 +208,8 @@ pub(crate) struct Building {
     file_weight: Option<(i32, bool)>,
     bfd_name: Option<String>,
     bfd_alpha: bool,
+    /// An SSL_GET (`tls_compliant` is known there only).
+    ssl: bool,
 }
 
 impl Building {
@@ -229,6 +236,7 @@ impl Building {
             file_weight: None,
             bfd_name: None,
             bfd_alpha: false,
+            ssl: false,
         }
     }
 }
@@ -455,6 +463,21 @@ pub(crate) static HTTP_KW: &[Kw<Building>] = &[
             b.http.enable_sni = v;
         }
     }),
+    // keepalived 2.2.8, SSL_GET only (ours only: 2.2.7 rejects it)
+    Kw::new("tls_compliant", |b, n, c| {
+        if !b.ssl {
+            let names = HTTP_KW
+                .iter()
+                .map(|k| k.name)
+                .filter(|k| *k != "tls_compliant");
+            c.unknown_keyword(n, names);
+            return;
+        }
+        c.added_in_228(n);
+        if let Some(v) = tls_compliant(n, c) {
+            b.http.tls_compliant = v;
+        }
+    }),
     // keepalived 2.2.7 still accepts it, with its own deprecation warning.
     Kw::new("nb_get_retry", |b, n, c| {
         c.ka_deprecated(n, "nb_get_retry is deprecated - please use 'retry'");
@@ -462,8 +485,19 @@ pub(crate) static HTTP_KW: &[Kw<Building>] = &[
     }),
 ];
 
+/// `tls_compliant [BOOL]` with keepalived 2.2.8's message.
+fn tls_compliant(n: &Node, c: &mut Ctx) -> Option<bool> {
+    let Some(t) = n.arg(0) else { return Some(true) };
+    let v = parse_bool(&t.text);
+    if v.is_none() {
+        c.error(t.span, format!("Invalid tls_compliant option {}", t.text));
+    }
+    v
+}
+
 fn http_common(rs: &mut RealServer, node: &Node, ctx: &mut Ctx, ssl: bool) {
     let mut b = Building::new();
+    b.ssl = ssl;
     apply_checker(&mut b, node.children(), HTTP_KW, true, ctx);
     if b.http.urls.is_empty() {
         ctx.error(
@@ -498,9 +532,10 @@ fn url_block(b: &mut Building, node: &Node, ctx: &mut Ctx) {
             ..Url::default()
         },
         false,
+        b.ssl,
     );
     apply_block(&mut u, node.children(), URL_KW, ctx);
-    let UrlB(url, has_path) = u;
+    let UrlB(url, has_path, _) = u;
     if !has_path {
         ctx.error(
             node.span(),
@@ -511,8 +546,8 @@ fn url_block(b: &mut Building, node: &Node, ctx: &mut Ctx) {
     b.http.urls.push(url);
 }
 
-/// A url being read and whether it had a `path`.
-pub(crate) struct UrlB(Url, bool);
+/// A url being read, whether it had a `path`, and whether it is an SSL_GET's.
+pub(crate) struct UrlB(Url, bool, bool);
 
 pub(crate) static URL_KW: &[Kw<UrlB>] = &[
     Kw::new("path", |u, n, c| {
@@ -569,6 +604,21 @@ pub(crate) static URL_KW: &[Kw<UrlB>] = &[
             None => start,
         };
         u.0.regex_stack = Some((start as u32, max as u32));
+    }),
+    // keepalived 2.2.8, SSL_GET only (ours only: 2.2.7 rejects it)
+    Kw::new("tls_compliant", |u, n, c| {
+        if !u.2 {
+            let names = URL_KW
+                .iter()
+                .map(|k| k.name)
+                .filter(|k| *k != "tls_compliant");
+            c.unknown_keyword(n, names);
+            return;
+        }
+        c.added_in_228(n);
+        if let Some(v) = tls_compliant(n, c) {
+            u.0.tls_compliant = v;
+        }
     }),
 ];
 
