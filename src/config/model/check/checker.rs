@@ -592,7 +592,7 @@ pub(crate) static URL_KW: &[Kw<UrlB>] = &[
             u.0.regex_max_offset = Some(v as u32);
         }
     }),
-    Kw::new("regex_stack", |u, n, c| {
+    Kw::unimplemented("regex_stack", "the regex engine has no JIT stack to size", |u, n, c| {
         let Some(start) = c.int(n, 0, 0, i64::from(u32::MAX)) else {
             return;
         };

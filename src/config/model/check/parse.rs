@@ -816,7 +816,7 @@ pub(crate) static VS_KW: &[Kw<VirtualServer>] = &[
     Kw::new("sh-fallback", sched_flag),
     Kw::new("mh-port", sched_flag),
     Kw::new("mh-fallback", sched_flag),
-    Kw::new("hashed", sched_flag),
+    Kw::unimplemented("hashed", "keepalived 2.2.7 sets no IPVS flag for it either (it only checks the scheduler)", sched_flag),
     Kw::new("inhibit_on_failure", |vs, n, c| {
         if let Some(b) = bool_kw(n, c, "Invalid inhibit_on_failure parameter") {
             vs.inhibit_on_failure = b;
