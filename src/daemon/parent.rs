@@ -57,6 +57,7 @@ pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<
     // The parent needs only the sections from here on; each child loads its own copy.
     // Dropped before the children are forked, so they do not inherit it either.
     let LoadedConfig { sections, loaded } = cfg;
+    let auto_priority = loaded.config.global.max_auto_priority.unwrap_or(0) != 0;
     drop(loaded);
     super::trim_heap();
     let notifier = Notifier::from_env();
@@ -69,6 +70,9 @@ pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<
     }
     if let Err(e) = pidfile::write(&opts.pid_file, me) {
         error!("Unable to write pid file {}: {e}", opts.pid_file.display());
+    }
+    if !auto_priority {
+        info!("NOTICE: setting config option max_auto_priority should result in better keepalived performance");
     }
     if let Some(w) = started_pipe {
         let _ = std::fs::File::from(w).write_all(b"1");

@@ -1,0 +1,211 @@
+//! End to end, in network namespaces: how the daemon runs its processes — the VRRP
+//! child's scheduling keywords (`vrrp_priority`, `vrrp_rt_priority`, `vrrp_no_swap`,
+//! `vrrp_rlimit_rttime`, `vrrp_cpu_affinity`, `max_auto_priority`), `umask`, reload
+//! keywords and command-line options — each run against ours and the real keepalived
+//! 2.2.7 side by side, comparing what is visible from outside (`/proc`, `chrt`,
+//! `prlimit`, files, log lines).
+
+#[path = "support/netns.rs"]
+mod netns;
+#[path = "support/node_daemon.rs"]
+mod node_daemon;
+mod support;
+
+use std::fs;
+use std::process::Command;
+use std::time::Duration;
+
+use node_daemon::*;
+
+/// Both daemons of a test: ours on node 0, the real keepalived on node 1.
+fn pair(test: &str, conf: &str, extra: &[&str]) -> Option<(netns::Lan, Daemon, Daemon)> {
+    if !real_or_skip(test) {
+        return None;
+    }
+    let lan = lan_or_skip(test, 2)?;
+    let ours = Daemon::start_with(&lan, 0, false, conf, extra);
+    let real = Daemon::start_with(&lan, 1, true, conf, extra);
+    Some((lan, ours, real))
+}
+
+fn cmd_out(args: &[&str]) -> String {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// What the outside sees of a process's scheduling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    nice: String,
+    /// `chrt -p` without the pid: policy and priority.
+    chrt: String,
+    /// RLIMIT_RTTIME soft and hard.
+    rttime: String,
+    locked: bool,
+    cpus: String,
+}
+
+fn seen(pid: i32) -> Seen {
+    let p = pid.to_string();
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let locked = field("VmLck:")
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|kb| kb > 0);
+    Seen {
+        nice: cmd_out(&["ps", "-o", "ni=", "-p", &p]).trim().to_owned(),
+        chrt: cmd_out(&["chrt", "-p", &p]).replace(&format!("pid {p}'s "), ""),
+        rttime: cmd_out(&[
+            "prlimit",
+            "--pid",
+            &p,
+            "--rttime",
+            "--noheadings",
+            "--raw",
+            "-o",
+            "SOFT,HARD",
+        ])
+        .trim()
+        .to_owned(),
+        locked,
+        cpus: field("Cpus_allowed_list:"),
+    }
+}
+
+/// The VRRP child's pid once its scheduling satisfies `ok`.
+fn settled(d: &Daemon, ok: impl Fn(&Seen) -> bool) -> Seen {
+    let mut last = None;
+    let done = wait_until(20, || {
+        let Some(pid) = d.vrrp_pid() else {
+            return false;
+        };
+        let s = seen(pid);
+        let good = ok(&s);
+        last = Some(s);
+        good
+    });
+    assert!(
+        done,
+        "{} VRRP child never reached the settings: {last:?}\n{}",
+        if d.real { "real" } else { "our" },
+        d.log()
+    );
+    last.unwrap_or_else(|| unreachable!())
+}
+
+fn with_globals(globals: &str) -> String {
+    conf(100, "", &["192.0.2.100/32"])
+        .replace("router_id test\n", &format!("router_id test\n{globals}"))
+}
+
+/// The last CPU (the affinity keyword takes CPU ids below the online count).
+fn last_cpu() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        - 1
+}
+
+/// `vrrp_priority` (nice), `vrrp_no_swap` (mlockall) and `vrrp_cpu_affinity`, without
+/// realtime: the RLIMIT_RTTIME stays as it was.
+#[test]
+fn nice_no_swap_and_affinity_as_keepalived() {
+    let cpu = last_cpu();
+    let conf = with_globals(&format!(
+        "  vrrp_priority -5\n  vrrp_no_swap\n  vrrp_cpu_affinity {cpu}\n"
+    ));
+    let Some((_lan, ours, real)) = pair("nice_no_swap_and_affinity_as_keepalived", &conf, &[])
+    else {
+        return;
+    };
+    let want = |s: &Seen| s.nice == "-5" && s.locked && s.cpus == cpu.to_string();
+    let a = settled(&ours, want);
+    let b = settled(&real, want);
+    assert_eq!(a, b, "ours vs keepalived 2.2.7");
+    assert!(a.chrt.contains("SCHED_OTHER"), "{a:?}");
+}
+
+/// `vrrp_rt_priority`: SCHED_RR (reset on fork) and RLIMIT_RTTIME `vrrp_rlimit_rttime`,
+/// soft limit half of it; without `vrrp_rlimit_rttime`, keepalived's 10000 µs.
+#[test]
+fn realtime_priority_and_rttime_limit_as_keepalived() {
+    for (globals, rttime) in [
+        (
+            "  vrrp_rt_priority 20\n  vrrp_rlimit_rttime 50000\n",
+            "25000 50000",
+        ),
+        ("  vrrp_rt_priority 7\n", "5000 10000"),
+    ] {
+        let conf = with_globals(globals);
+        let Some((_lan, ours, real)) = pair(
+            "realtime_priority_and_rttime_limit_as_keepalived",
+            &conf,
+            &[],
+        ) else {
+            return;
+        };
+        let want = |s: &Seen| s.chrt.contains("SCHED_RR") && s.rttime == rttime;
+        let a = settled(&ours, want);
+        let b = settled(&real, want);
+        assert_eq!(a, b, "ours vs keepalived 2.2.7 with {globals}");
+        assert!(a.chrt.contains("SCHED_RESET_ON_FORK"), "{a:?}");
+    }
+}
+
+/// `max_auto_priority`: a VRRP child whose timers run more than `min_auto_priority_delay`
+/// late (here: stopped for a while) switches itself to SCHED_RR at the minimum priority.
+#[test]
+fn late_timers_raise_the_realtime_priority_as_keepalived() {
+    let conf = with_globals("  max_auto_priority 10\n  min_auto_priority_delay 500000\n");
+    let Some((_lan, ours, real)) = pair(
+        "late_timers_raise_the_realtime_priority_as_keepalived",
+        &conf,
+        &[],
+    ) else {
+        return;
+    };
+    for d in [&ours, &real] {
+        let s = settled(d, |s| s.chrt.contains("SCHED_OTHER"));
+        assert!(!d
+            .log()
+            .contains("NOTICE: setting config option max_auto_priority"));
+        assert!(wait_until(20, || d.log().contains("Entering BACKUP STATE")));
+        let pid = d.vrrp_pid().unwrap_or(0);
+        assert!(pid > 0 && s.rttime.split(' ').count() == 2);
+        let nixpid = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::kill(nixpid, nix::sys::signal::Signal::SIGSTOP);
+        // the stimulus: timers come due while the process cannot run
+        std::thread::sleep(Duration::from_millis(2500));
+        let _ = nix::sys::signal::kill(nixpid, nix::sys::signal::Signal::SIGCONT);
+        let s = settled(d, |s| s.chrt.contains("SCHED_RR"));
+        assert!(s.chrt.contains("priority: 1"), "{s:?}");
+        assert_eq!(s.rttime, "5000 10000", "keepalived's default limit");
+        let log = d.log();
+        assert!(log.contains("A thread timer expired "), "{log}");
+        assert!(log.contains("Set realtime priority 1"), "{log}");
+    }
+}
+
+/// Without `max_auto_priority`, keepalived says at start it would help.
+#[test]
+fn notice_without_max_auto_priority() {
+    let conf = with_globals("");
+    let Some((_lan, ours, real)) = pair("notice_without_max_auto_priority", &conf, &[]) else {
+        return;
+    };
+    let line = "NOTICE: setting config option max_auto_priority should result in better keepalived performance";
+    for d in [&ours, &real] {
+        assert!(wait_until(20, || d.log().contains(line)), "{}", d.log());
+    }
+}
