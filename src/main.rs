@@ -164,6 +164,7 @@ fn daemon_options(opts: &Options, config_file: PathBuf) -> DaemonOptions {
         dont_release_ipvs: opts.dont_release_ipvs,
         release_vips: opts.release_vips,
         dump_conf: opts.dump_conf,
+        umask_cmdline: opts.umask.is_some(),
         ..DaemonOptions::default()
     }
 }

@@ -209,3 +209,55 @@ fn notice_without_max_auto_priority() {
         assert!(wait_until(20, || d.log().contains(line)), "{}", d.log());
     }
 }
+
+fn mode(p: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(p).ok().map(|m| m.permissions().mode() & 0o777)
+}
+
+/// `umask` (numeric or `IWOTH|IXOTH` bits) is the mask of the files the daemon creates
+/// (here the SIGUSR1 dumps of the parent and the VRRP child); `-u` wins over it, which the
+/// parent logs.
+#[test]
+fn umask_keyword_and_option_as_keepalived() {
+    let cases: [(&str, &[&str], u32); 4] = [
+        ("", &[], 0o600),
+        ("  umask 0\n", &[], 0o666),
+        ("  umask IWOTH|IXOTH\n", &[], 0o664),
+        ("  umask 0\n", &["-u", "027"], 0o640),
+    ];
+    for (globals, extra, want) in cases {
+        let conf = with_globals(globals);
+        let Some((_lan, ours, real)) = pair("umask_keyword_and_option_as_keepalived", &conf, extra)
+        else {
+            return;
+        };
+        for d in [&ours, &real] {
+            assert!(wait_until(20, || d.log().contains("Entering BACKUP STATE")));
+            d.signal(libc::SIGUSR1);
+            for f in ["keepalived_parent.data", "keepalived.data"] {
+                let p = d.path(f);
+                assert!(
+                    wait_until(10, || mode(&p).is_some()),
+                    "{f} not written\n{}",
+                    d.log()
+                );
+                assert_eq!(
+                    mode(&p),
+                    Some(want),
+                    "{f} of {} with {globals:?} {extra:?}",
+                    if d.real { "keepalived 2.2.7" } else { "ours" }
+                );
+            }
+            let ignored = d
+                .log()
+                .contains("umask command line option specified, ignoring config option");
+            assert_eq!(
+                ignored,
+                !extra.is_empty() && !globals.is_empty(),
+                "{}",
+                d.log()
+            );
+        }
+    }
+}

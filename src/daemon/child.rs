@@ -211,6 +211,7 @@ impl StatusWriter<'_> {
 /// Loads this child's configuration; `Err` = a status to exit with.
 fn load(opts: &DaemonOptions) -> Result<ChildConfig, i32> {
     let c = super::load_config(opts);
+    opts.apply_umask(&c.loaded.config, false);
     if let Some(code) = super::fatal_status(&c.loaded) {
         super::log_diagnostics(&c.loaded);
         return Err(code);

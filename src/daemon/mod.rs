@@ -103,6 +103,8 @@ pub struct DaemonOptions {
     pub checker_process_name: Option<String>,
     /// The syslog socket; `None` = `$KEEPALIVED_SYSLOG_SOCKET` or `/dev/log`.
     pub syslog_socket: Option<PathBuf>,
+    /// `-u` was given: the configuration's `umask` is then ignored.
+    pub umask_cmdline: bool,
 }
 
 impl Default for DaemonOptions {
@@ -137,6 +139,7 @@ impl Default for DaemonOptions {
             vrrp_process_name: None,
             checker_process_name: None,
             syslog_socket: None,
+            umask_cmdline: false,
         }
     }
 }
@@ -175,6 +178,22 @@ impl DaemonOptions {
         self.vrrp_process_name = c.global.vrrp_process_name.clone();
         self.checker_process_name = c.global.checker_process_name.clone();
         self.child_wait_time = Duration::from_secs(u64::from(c.root.child_wait_time));
+    }
+
+    /// The configuration's `umask`, unless `-u` set it (keepalived applies it as it reads
+    /// the file, in the parent and in each child, at start and at every reload). `parent`:
+    /// say so when the command line wins, as keepalived's parent does.
+    pub fn apply_umask(&self, c: &config::Config, parent: bool) {
+        if !c.global.umask_set {
+            return;
+        }
+        if self.umask_cmdline {
+            if parent {
+                info!("umask command line option specified, ignoring config option");
+            }
+            return;
+        }
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(c.global.umask));
     }
 
     /// The syslog ident of the parent (`None`) or a child.
@@ -354,6 +373,7 @@ pub fn run(opts: &DaemonOptions) -> i32 {
     info!("Configuration file {}", opts.config_file.display());
 
     let cfg = load_config(opts);
+    opts.apply_umask(&cfg.loaded.config, true);
     let mut resolved = opts.clone();
     resolved.apply_config(&cfg.loaded.config);
     let opts = &resolved;

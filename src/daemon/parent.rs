@@ -406,6 +406,7 @@ impl Parent<'_> {
         }
         info!("Reloading ...");
         let cfg = load_config(self.opts);
+        self.opts.apply_umask(&cfg.loaded.config, true);
         log_diagnostics(&cfg.loaded);
         // keepalived 2.2.7 lets its VRRP child exit on such a config and the whole daemon
         // stops, leaving VIPs in place (observed, tests/vrrp_faults.rs); we keep running.
