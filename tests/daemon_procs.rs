@@ -261,3 +261,179 @@ fn umask_keyword_and_option_as_keepalived() {
         }
     }
 }
+
+/// Like [`pair`], each daemon with its own configuration (`conf(real)`).
+fn pair_with(test: &str, conf: impl Fn(bool) -> String) -> Option<(netns::Lan, Daemon, Daemon)> {
+    if !real_or_skip(test) {
+        return None;
+    }
+    let lan = lan_or_skip(test, 2)?;
+    let ours = Daemon::start_with(&lan, 0, false, &conf(false), &[]);
+    let real = Daemon::start_with(&lan, 1, true, &conf(true), &[]);
+    Some((lan, ours, real))
+}
+
+fn who(real: bool) -> &'static str {
+    if real {
+        "real"
+    } else {
+        "ours"
+    }
+}
+
+/// `reload_file FILE`: the file an update process touches before a reload goes away
+/// once keepalived has read the configuration, at start and at a reload.
+#[test]
+fn reload_file_goes_once_the_config_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |real: bool| dir.path().join(format!("{}.reload", who(real)));
+    for real in [false, true] {
+        fs::write(file(real), "updating\n").expect("reload file");
+    }
+    let conf = |real: bool| with_globals(&format!("  reload_file {}\n", file(real).display()));
+    let Some((_lan, ours, real)) = pair_with("reload_file_goes_once_the_config_is_read", conf)
+    else {
+        return;
+    };
+    for d in [&ours, &real] {
+        let f = file(d.real);
+        assert!(
+            wait_until(20, || !f.exists()),
+            "{} kept {} at start\n{}",
+            who(d.real),
+            f.display(),
+            d.log()
+        );
+        assert!(wait_until(20, || d.log().contains("Entering BACKUP STATE")));
+        fs::write(&f, "updating\n").expect("reload file");
+        d.signal(libc::SIGHUP);
+        assert!(
+            wait_until(20, || !f.exists()),
+            "{} kept {} after a reload\n{}",
+            who(d.real),
+            f.display(),
+            d.log()
+        );
+        assert!(
+            wait_until(20, || d.log().contains("Reloading")),
+            "{}",
+            d.log()
+        );
+    }
+}
+
+/// `reload_check_config LOG`: a reload first runs `--config-test=LOG`; a configuration
+/// it rejects is not loaded (`New config failed validation, see LOG for details`, the
+/// problems in LOG); a good one is, and LOG is emptied first.
+#[test]
+fn reload_check_config_tests_the_new_config_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = |real: bool| dir.path().join(format!("{}.check", who(real)));
+    let conf =
+        |real: bool| with_globals(&format!("  reload_check_config {}\n", log(real).display()));
+    let Some((_lan, ours, real)) =
+        pair_with("reload_check_config_tests_the_new_config_first", conf)
+    else {
+        return;
+    };
+    for d in [&ours, &real] {
+        assert!(wait_until(20, || d.log().contains("Entering BACKUP STATE")));
+        let good = conf(d.real);
+        let bad = good.replace("router_id test\n", "router_id test\n  bogus_keyword\n");
+        d.write_conf(&bad);
+        d.signal(libc::SIGHUP);
+        let failed = format!(
+            "New config failed validation, see {} for details",
+            log(d.real).display()
+        );
+        assert!(
+            wait_until(20, || d.log().contains(&failed)),
+            "{}: no `{failed}`\n{}",
+            who(d.real),
+            d.log()
+        );
+        assert!(!d.log().contains("Reloading"), "{}", d.log());
+        let text = fs::read_to_string(log(d.real)).unwrap_or_default();
+        assert!(text.contains("bogus_keyword"), "{}: {text:?}", who(d.real));
+        d.write_conf(&good);
+        d.signal(libc::SIGHUP);
+        assert!(
+            wait_until(20, || d.log().contains("Reloading")),
+            "{}",
+            d.log()
+        );
+        assert_eq!(
+            fs::read_to_string(log(d.real)).ok().as_deref(),
+            Some(""),
+            "{}",
+            who(d.real)
+        );
+    }
+}
+
+/// `HH:MM:SS` `s` seconds from now, in local time (the daemons' time zone).
+fn local_time_in(s: i64) -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+        + s;
+    cmd_out(&["date", "-d", &format!("@{t}"), "+%H:%M:%S"])
+        .trim()
+        .to_owned()
+}
+
+/// `reload_time_file FILE`: the time written in the file schedules a reload
+/// (`Scheduling reload for ...`); the file is removed when it happens, or kept with
+/// `reload_repeat` (a time alone then schedules the same time tomorrow).
+#[test]
+fn reload_time_file_schedules_a_reload() {
+    for repeat in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = |real: bool| dir.path().join(format!("{}.time", who(real)));
+        let conf = |real: bool| {
+            with_globals(&format!(
+                "  reload_time_file {}\n{}",
+                file(real).display(),
+                if repeat { "  reload_repeat\n" } else { "" }
+            ))
+        };
+        let Some((_lan, ours, real)) = pair_with("reload_time_file_schedules_a_reload", conf)
+        else {
+            return;
+        };
+        for d in [&ours, &real] {
+            assert!(wait_until(20, || d.log().contains("Entering BACKUP STATE")));
+        }
+        let when = local_time_in(3);
+        for d in [&ours, &real] {
+            fs::write(file(d.real), format!("{when}\n")).expect("time file");
+        }
+        for d in [&ours, &real] {
+            let f = file(d.real);
+            assert!(
+                wait_until(20, || d.log().contains("Scheduling reload for ")),
+                "{}\n{}",
+                who(d.real),
+                d.log()
+            );
+            assert!(
+                wait_until(20, || d.log().contains("Reloading")),
+                "{}\n{}",
+                who(d.real),
+                d.log()
+            );
+            if repeat {
+                assert!(
+                    wait_until(20, || d.log().matches("Scheduling reload for ").count()
+                        == 2),
+                    "{}\n{}",
+                    who(d.real),
+                    d.log()
+                );
+                assert!(f.exists());
+            } else {
+                assert!(wait_until(20, || !f.exists()), "{}", who(d.real));
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //! sections.rs  what the config holds   status.rs   /run/keepalived/status.json
 //! dump.rs      signal dump files       sdnotify.rs systemd notifications
 //! names.rs     instance/namespace names of pid files, dumps and idents; netns.rs setns
+//! reload.rs    reload_check_config, reload_file, reload_time_file (the parent's)
 //! sched.rs     nice, realtime, mlock, CPU affinity of the children (`vrrp_priority`...)
 //! ```
 
@@ -20,6 +21,7 @@ pub mod names;
 pub mod netns;
 mod parent;
 pub mod pidfile;
+pub mod reload;
 pub mod sched;
 pub mod sdnotify;
 pub mod sections;
