@@ -165,6 +165,8 @@ fn daemon_options(opts: &Options, config_file: PathBuf) -> DaemonOptions {
         release_vips: opts.release_vips,
         dump_conf: opts.dump_conf,
         umask_cmdline: opts.umask.is_some(),
+        // -M implies -m (and, like keepalived 2.2.7, leaves core_pattern as it is).
+        core_dump: opts.core_dump || opts.core_dump_pattern.is_some(),
         ..DaemonOptions::default()
     }
 }

@@ -437,3 +437,36 @@ fn reload_time_file_schedules_a_reload() {
         }
     }
 }
+
+/// `-m`: the daemon and its children may dump cores of any size. `-M PATN` implies it;
+/// keepalived 2.2.7 means it to set the kernel's core_pattern too, but observed it never
+/// changes it (see `core_dump_init` in src/daemon/mod.rs), and neither do we.
+#[test]
+fn core_dump_options_as_keepalived() {
+    let path = "/proc/sys/kernel/core_pattern";
+    let before = fs::read_to_string(path).unwrap_or_default();
+    for opt in ["-m", "-Mka_test_core.%p"] {
+        let conf = with_globals("");
+        let Some((_lan, ours, real)) = pair("core_dump_options_as_keepalived", &conf, &[opt])
+        else {
+            return;
+        };
+        for d in [&ours, &real] {
+            assert!(wait_until(20, || d.log().contains("Entering BACKUP STATE")));
+            for pid in [Some(d.pid()), d.vrrp_pid()].into_iter().flatten() {
+                let core = cmd_out(&[
+                    "prlimit",
+                    "--pid",
+                    &pid.to_string(),
+                    "--core",
+                    "--noheadings",
+                    "--raw",
+                    "-o",
+                    "SOFT,HARD",
+                ]);
+                assert_eq!(core.trim(), "unlimited unlimited", "{} {opt}", who(d.real));
+            }
+            assert_eq!(fs::read_to_string(path).unwrap_or_default(), before);
+        }
+    }
+}

@@ -107,6 +107,8 @@ pub struct DaemonOptions {
     pub syslog_socket: Option<PathBuf>,
     /// `-u` was given: the configuration's `umask` is then ignored.
     pub umask_cmdline: bool,
+    /// `-m` (or `-M`): no limit on core dump size.
+    pub core_dump: bool,
 }
 
 impl Default for DaemonOptions {
@@ -142,6 +144,7 @@ impl Default for DaemonOptions {
             checker_process_name: None,
             syslog_socket: None,
             umask_cmdline: false,
+            core_dump: false,
         }
     }
 }
@@ -373,7 +376,27 @@ pub fn run(opts: &DaemonOptions) -> i32 {
     let cmd: Vec<String> = opts.command_line.iter().map(|a| format!("'{a}'")).collect();
     info!("Command line: {}", cmd.join(" "));
     info!("Configuration file {}", opts.config_file.display());
+    core_dump_init(opts);
+    run_started(opts).0
+}
 
+/// `-m` and `-M[PATN]`: RLIMIT_CORE unlimited (the children inherit it). keepalived 2.2.7
+/// means `-M` to set the kernel's core_pattern too, but it writes the pattern after
+/// reading the old one through the same descriptor, at an offset the kernel ignores:
+/// observed, the pattern never changes (and nothing is logged). The pattern is the whole
+/// machine's, so we leave it alone as well.
+fn core_dump_init(opts: &DaemonOptions) {
+    if opts.core_dump {
+        use nix::sys::resource::{setrlimit, Resource, RLIM_INFINITY};
+        if setrlimit(Resource::RLIMIT_CORE, RLIM_INFINITY, RLIM_INFINITY).is_err() {
+            info!("Failed to set core file size");
+        }
+    }
+}
+
+/// Everything after the start lines; the flag is false in the process that daemonized
+/// (it returns as soon as the daemon runs).
+fn run_started(opts: &DaemonOptions) -> (i32, bool) {
     let cfg = load_config(opts);
     opts.apply_umask(&cfg.loaded.config, true);
     let mut resolved = opts.clone();
@@ -397,7 +420,7 @@ pub fn run(opts: &DaemonOptions) -> i32 {
                 }
             }
             info!("Stopped {VERSION_BANNER}");
-            return exit::OK;
+            return (exit::OK, true);
         }
     }
     // Another keepalived using these pid files? (spec §1)
@@ -411,7 +434,7 @@ pub fn run(opts: &DaemonOptions) -> i32 {
         match pidfile::state(f) {
             pidfile::PidState::Running(_) => {
                 info!("daemon is already running");
-                return exit::OK;
+                return (exit::OK, true);
             }
             pidfile::PidState::Stale => {
                 info!("Remove a zombie pid file {}", f.display());
@@ -424,7 +447,7 @@ pub fn run(opts: &DaemonOptions) -> i32 {
     log_diagnostics(&cfg.loaded);
     if let Some(code) = fatal_status(&cfg.loaded) {
         error!("Configuration errors - keepalived cannot start");
-        return code;
+        return (code, true);
     }
 
     let mut started_pipe = None;
@@ -434,19 +457,20 @@ pub fn run(opts: &DaemonOptions) -> i32 {
                 // Wait until the daemon has written its pid file (or died).
                 // read_exact retries EINTR; EOF means the daemon died before that.
                 let mut b = [0u8; 1];
-                return match r.read_exact(&mut b) {
+                let code = match r.read_exact(&mut b) {
                     Ok(()) => exit::OK,
                     Err(_) => exit::FATAL,
                 };
+                return (code, false);
             }
             Ok(Daemonized::Daemon(w)) => started_pipe = Some(w),
             Err(e) => {
                 error!("Unable to daemonize: {e}");
-                return exit::FATAL;
+                return (exit::FATAL, true);
             }
         }
     }
-    parent::run(opts, cfg, started_pipe)
+    (parent::run(opts, cfg, started_pipe), true)
 }
 
 /// Gives the heap memory freed so far back to the kernel: glibc keeps freed blocks in
