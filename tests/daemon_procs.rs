@@ -470,3 +470,32 @@ fn core_dump_options_as_keepalived() {
         }
     }
 }
+
+/// `-a`: the VRRP child logs every address added to or removed from any interface.
+#[test]
+fn address_monitoring_logs_every_address_change() {
+    let conf = with_globals("");
+    let Some((lan, ours, real)) = pair(
+        "address_monitoring_logs_every_address_change",
+        &conf,
+        &["-a"],
+    ) else {
+        return;
+    };
+    for (i, d) in [(0, &ours), (1, &real)] {
+        assert!(wait_until(20, || d.log().contains("Entering BACKUP STATE")));
+        lan.must(i, &["ip", "addr", "add", "198.51.100.7/32", "dev", "eth0"]);
+        lan.must(i, &["ip", "addr", "del", "198.51.100.7/32", "dev", "eth0"]);
+        for line in [
+            "Netlink reflector reports IP 198.51.100.7 added to eth0",
+            "Netlink reflector reports IP 198.51.100.7 removed from eth0",
+        ] {
+            assert!(
+                wait_until(20, || d.log().contains(line)),
+                "{}: no `{line}`\n{}",
+                who(d.real),
+                d.log()
+            );
+        }
+    }
+}

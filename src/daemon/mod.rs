@@ -109,6 +109,8 @@ pub struct DaemonOptions {
     pub umask_cmdline: bool,
     /// `-m` (or `-M`): no limit on core dump size.
     pub core_dump: bool,
+    /// `-a`: the children log every address change.
+    pub address_monitoring: bool,
 }
 
 impl Default for DaemonOptions {
@@ -145,6 +147,7 @@ impl Default for DaemonOptions {
             syslog_socket: None,
             umask_cmdline: false,
             core_dump: false,
+            address_monitoring: false,
         }
     }
 }
@@ -364,6 +367,7 @@ pub fn run(opts: &DaemonOptions) -> i32 {
         },
         "Keepalived",
     );
+    crate::log::set_address_changes(opts.address_monitoring);
     info!("Starting {VERSION_BANNER}");
     if let Ok(u) = nix::sys::utsname::uname() {
         info!(
