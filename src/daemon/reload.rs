@@ -216,6 +216,8 @@ fn broken_down(t: i64, utc: bool) -> libc::tm {
 }
 
 /// mktime/timegm, normalising `tm` as they do.
+// time_t is i64 here, not on every target.
+#[allow(clippy::useless_conversion)]
 fn to_epoch(tm: &mut libc::tm, utc: bool) -> i64 {
     // SAFETY: both read and normalise the `tm` we own.
     i64::from(unsafe {
