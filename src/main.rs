@@ -164,6 +164,10 @@ fn daemon_options(opts: &Options, config_file: PathBuf) -> DaemonOptions {
         dont_release_ipvs: opts.dont_release_ipvs,
         release_vips: opts.release_vips,
         dump_conf: opts.dump_conf,
+        umask_cmdline: opts.umask.is_some(),
+        // -M implies -m (and, like keepalived 2.2.7, leaves core_pattern as it is).
+        core_dump: opts.core_dump || opts.core_dump_pattern.is_some(),
+        address_monitoring: opts.address_monitoring,
         ..DaemonOptions::default()
     }
 }

@@ -1044,7 +1044,7 @@ async fn monitor_loop(mut mon: crate::net::Monitor, sh: Shared) {
                 NetEvent::AddressRemoved { addr, .. } => (addr, false),
                 _ => continue,
             };
-            if crate::log::detail() > 0 {
+            if crate::log::detail() > 0 || crate::log::address_changes() {
                 let what = if added { "added" } else { "removed" };
                 info!("Netlink reflector reports IP {addr} {what}");
             }
@@ -1260,7 +1260,12 @@ impl Service for CheckService {
         allow_ping(&check, &mut self.ping_range);
         let ha = check.virtual_servers.iter().any(|v| v.ha_suspend);
         // the monitor first, so that no address change falls between it and the dump
-        let mon = if ha { monitor() } else { None };
+        // -a watches addresses too, only to log them.
+        let mon = if ha || crate::log::address_changes() {
+            monitor()
+        } else {
+            None
+        };
         let local = if ha {
             local_addrs().await
         } else {
@@ -1353,7 +1358,11 @@ impl Service for CheckService {
         let env = Env::new(&new, MAX_RUNNING).map_err(ServiceError::fatal)?;
         allow_ping(&new, &mut self.ping_range);
         let ha = new.virtual_servers.iter().any(|v| v.ha_suspend);
-        let mon = if ha && !run.watching { monitor() } else { None };
+        let mon = if (ha || crate::log::address_changes()) && !run.watching {
+            monitor()
+        } else {
+            None
+        };
         let local = if ha {
             local_addrs().await
         } else {

@@ -961,7 +961,8 @@ impl Instance {
         if specs.is_empty() {
             return;
         }
-        if crate::log::detail() > 0 {
+        // With -a the service has logged it already.
+        if crate::log::detail() > 0 && !crate::log::address_changes() {
             info!(
                 "Netlink reflector reports IP {addr} removed from {}",
                 self.link.ifname

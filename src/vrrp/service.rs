@@ -1149,9 +1149,11 @@ async fn monitor_loop(
                     map.insert(name, ifindex);
                 }
                 NetEvent::AddressAdded { ifindex, addr, .. } => {
+                    log_address(&known, ifindex, addr, "added to");
                     eng.on_address_added(ifindex, addr, &mut io);
                 }
                 NetEvent::AddressRemoved { ifindex, addr, .. } => {
+                    log_address(&known, ifindex, addr, "removed from");
                     eng.on_address_removed(ifindex, addr, &mut io);
                 }
                 NetEvent::RouteRemoved(r) => {
@@ -1163,6 +1165,19 @@ async fn monitor_loop(
             }
         }
         sh.submit(io);
+    }
+}
+
+/// `-a`: every address change on any interface, in keepalived's words.
+fn log_address(
+    known: &HashMap<u32, (String, bool)>,
+    ifindex: u32,
+    addr: std::net::IpAddr,
+    what: &str,
+) {
+    if crate::log::address_changes() {
+        let name = known.get(&ifindex).map_or("", |k| k.0.as_str());
+        info!("Netlink reflector reports IP {addr} {what} {name}");
     }
 }
 
