@@ -227,3 +227,35 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
+
+#[test]
+fn unimplemented_options_warn() {
+    let dir = tempdir();
+    let conf = dir.join("opts.conf");
+    std::fs::write(&conf, "global_defs {\n    router_id r\n}\n").expect("write config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keepalived"))
+        .args([
+            "-t",
+            "-x",
+            "-A",
+            "/tmp/agentx",
+            "-g",
+            "--flush-log-file",
+            "-f",
+        ])
+        .arg(&conf)
+        .output()
+        .expect("run keepalived -t");
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    for opt in [
+        "-x/--snmp",
+        "-A/--snmp-agent-socket",
+        "-g/--log-file",
+        "--flush-log-file",
+    ] {
+        let want = format!("warning: option {opt} is accepted but not implemented");
+        assert!(text.contains(&want), "want {want:?} in:\n{text}");
+    }
+    assert_eq!(out.status.code(), Some(0), "{text}");
+}

@@ -111,6 +111,8 @@ pub struct DaemonOptions {
     pub core_dump: bool,
     /// `-a`: the children log every address change.
     pub address_monitoring: bool,
+    /// Command-line options accepted without effect, logged at start.
+    pub startup_warnings: Vec<String>,
 }
 
 impl Default for DaemonOptions {
@@ -148,6 +150,7 @@ impl Default for DaemonOptions {
             umask_cmdline: false,
             core_dump: false,
             address_monitoring: false,
+            startup_warnings: Vec::new(),
         }
     }
 }
@@ -380,6 +383,9 @@ pub fn run(opts: &DaemonOptions) -> i32 {
     let cmd: Vec<String> = opts.command_line.iter().map(|a| format!("'{a}'")).collect();
     info!("Command line: {}", cmd.join(" "));
     info!("Configuration file {}", opts.config_file.display());
+    for w in &opts.startup_warnings {
+        warn!("{w}");
+    }
     core_dump_init(opts);
     run_started(opts).0
 }

@@ -374,20 +374,26 @@ pub static ROOT: &[Kw<Config>] = &[
             c.root.use_pid_dir = true;
         }
     }),
-    Kw::new("net_namespace_ipvs", |c, n, ctx| {
-        if c.root.net_namespace_ipvs.is_some() {
-            let name = n.arg(0).map(|t| t.text.as_str()).unwrap_or("");
-            ctx.error(
-                n.span(),
-                format!("Duplicate net_namespace_ipvs definition {name} - ignoring"),
-            );
-            return;
-        }
-        c.root.net_namespace_ipvs = Some(n.arg(0).map(|t| t.text.clone()).unwrap_or_default());
-    }),
-    Kw::new("namespace_with_ipsets", |c, _, _| {
-        c.root.namespace_with_ipsets = true
-    }),
+    Kw::unimplemented(
+        "net_namespace_ipvs",
+        "IPVS is driven in the daemon's own network namespace",
+        |c, n, ctx| {
+            if c.root.net_namespace_ipvs.is_some() {
+                let name = n.arg(0).map(|t| t.text.as_str()).unwrap_or("");
+                ctx.error(
+                    n.span(),
+                    format!("Duplicate net_namespace_ipvs definition {name} - ignoring"),
+                );
+                return;
+            }
+            c.root.net_namespace_ipvs = Some(n.arg(0).map(|t| t.text.clone()).unwrap_or_default());
+        },
+    ),
+    Kw::unimplemented(
+        "namespace_with_ipsets",
+        "no ipsets are used (the firewall is nftables)",
+        |c, _, _| c.root.namespace_with_ipsets = true,
+    ),
     Kw::new("use_pid_dir", |c, _, _| c.root.use_pid_dir = true),
     Kw::new("instance", |c, n, ctx| {
         let Some(name) = n.arg(0) else {
@@ -1152,13 +1158,17 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     boolean!("rs_init_notifies", rs_init_notifies),
     boolean!("no_checker_emails", no_checker_emails),
     Kw::new("umask", umask),
-    Kw::new("random_seed", |g, n, c| {
-        let Some(t) = c.need(n, 0) else { return };
-        match num(c, t, 0, i64::from(u32::MAX)).map(|v| v as u32) {
-            Some(v) => g.random_seed = Some(v),
-            None => c.error(t.span, format!("random_seed {} invalid", t.text)),
-        }
-    }),
+    Kw::unimplemented(
+        "random_seed",
+        "nothing draws from a seeded random generator yet",
+        |g, n, c| {
+            let Some(t) = c.need(n, 0) else { return };
+            match num(c, t, 0, i64::from(u32::MAX)).map(|v| v as u32) {
+                Some(v) => g.random_seed = Some(v),
+                None => c.error(t.span, format!("random_seed {} invalid", t.text)),
+            }
+        },
+    ),
     Kw::new("reload_check_config", |g, n, _| {
         g.reload_check_config = Some(
             n.arg(0)
@@ -1181,24 +1191,31 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         );
     }),
     Kw::new("include_check", include_check),
-    Kw::new("config_save_dir", |g, n, c| {
-        if let Some(t) = c.need(n, 0) {
-            g.tmp_config_directory = Some(t.text.clone());
-        }
-    }),
-    Kw::new("tmp_config_directory", |g, n, c| {
-        if g.tmp_config_directory.is_some() {
-            c.error(
-                n.span(),
-                "tmp_config_directory already specified - ignoring",
-            );
-            return;
-        }
-        match n.arg(0) {
-            Some(t) => g.tmp_config_directory = Some(t.text.clone()),
-            None => c.error(n.span(), "tmp_config_directory missing directory name"),
-        }
-    }),
+    Kw::unimplemented(
+        "config_save_dir",
+        "keepalived's copies of the configuration around reloads are not made",
+        |_, n, c| {
+            // Only the value's presence is checked, as keepalived does.
+            let _ = c.need(n, 0);
+        },
+    ),
+    Kw::unimplemented(
+        "tmp_config_directory",
+        "the children read the configuration files themselves, no copy is written",
+        |g, n, c| {
+            if g.tmp_config_directory.is_some() {
+                c.error(
+                    n.span(),
+                    "tmp_config_directory already specified - ignoring",
+                );
+                return;
+            }
+            match n.arg(0) {
+                Some(t) => g.tmp_config_directory = Some(t.text.clone()),
+                None => c.error(n.span(), "tmp_config_directory missing directory name"),
+            }
+        },
+    ),
     Kw::new("data_use_instance", |g, n, c| {
         // keepalived's message really says "date_use_instance".
         if let Some(t) = n.arg(0) {

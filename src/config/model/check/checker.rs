@@ -592,19 +592,23 @@ pub(crate) static URL_KW: &[Kw<UrlB>] = &[
             u.0.regex_max_offset = Some(v as u32);
         }
     }),
-    Kw::unimplemented("regex_stack", "the regex engine has no JIT stack to size", |u, n, c| {
-        let Some(start) = c.int(n, 0, 0, i64::from(u32::MAX)) else {
-            return;
-        };
-        let max = match n.arg(1) {
-            Some(t) => match c.int_token(t, 0, i64::from(u32::MAX)) {
-                Some(v) => v,
-                None => return,
-            },
-            None => start,
-        };
-        u.0.regex_stack = Some((start as u32, max as u32));
-    }),
+    Kw::unimplemented(
+        "regex_stack",
+        "the regex engine has no JIT stack to size",
+        |u, n, c| {
+            let Some(start) = c.int(n, 0, 0, i64::from(u32::MAX)) else {
+                return;
+            };
+            let max = match n.arg(1) {
+                Some(t) => match c.int_token(t, 0, i64::from(u32::MAX)) {
+                    Some(v) => v,
+                    None => return,
+                },
+                None => start,
+            };
+            u.0.regex_stack = Some((start as u32, max as u32));
+        },
+    ),
     // keepalived 2.2.8, SSL_GET only (ours only: 2.2.7 rejects it)
     Kw::new("tls_compliant", |u, n, c| {
         if !u.2 {

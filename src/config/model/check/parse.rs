@@ -816,7 +816,11 @@ pub(crate) static VS_KW: &[Kw<VirtualServer>] = &[
     Kw::new("sh-fallback", sched_flag),
     Kw::new("mh-port", sched_flag),
     Kw::new("mh-fallback", sched_flag),
-    Kw::unimplemented("hashed", "keepalived 2.2.7 sets no IPVS flag for it either (it only checks the scheduler)", sched_flag),
+    Kw::unimplemented(
+        "hashed",
+        "keepalived 2.2.7 sets no IPVS flag for it either (it only checks the scheduler)",
+        sched_flag,
+    ),
     Kw::new("inhibit_on_failure", |vs, n, c| {
         if let Some(b) = bool_kw(n, c, "Invalid inhibit_on_failure parameter") {
             vs.inhibit_on_failure = b;
@@ -993,7 +997,9 @@ pub(crate) static RS_KW: &[Kw<RealServer>] = &[
         }
     }),
     Kw::new("virtualhost", |rs, n, c| rs.virtualhost = c.string(n)),
-    Kw::new("snmp_name", |rs, n, c| rs.snmp_name = c.string(n)),
+    Kw::unimplemented("snmp_name", "SNMP is not built yet", |rs, n, c| {
+        rs.snmp_name = c.string(n)
+    }),
     Kw::new("TCP_CHECK", checker::tcp_check),
     Kw::new("HTTP_GET", checker::http_get),
     Kw::new("SSL_GET", checker::ssl_get),
