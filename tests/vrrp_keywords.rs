@@ -1,0 +1,415 @@
+//! What VRRP keywords do, seen from outside, each scenario run with ours and with the real
+//! keepalived 2.2.7 (same expectations, on two LANs at once):
+//! - `advert_reactions`: a node injects crafted adverts (one lower or higher priority advert
+//!   to masters, streams to backups) and the daemon's reactions are read from its log and a
+//!   capture: `lower_prio_no_advert`, `strict_mode`, `garp_lower_prio_repeat`,
+//!   `garp_lower_prio_delay`, `higher_prio_send_advert`, `down_timer_adverts`, `preempt`
+//!   after `nopreempt`, `skip_check_adv_addr`, `check_unicast_src`, each next to an instance
+//!   without the keyword.
+//!
+//! Every wait is bounded; daemons, captures and namespaces are removed by Drop guards even on
+//! failure. Root, tcpdump, tshark and /usr/sbin/keepalived are needed: loud skip, or failure
+//! under CI=true.
+
+#[path = "support/interop.rs"]
+mod interop;
+#[path = "support/netns.rs"]
+mod netns;
+#[path = "support/node_daemon.rs"]
+mod node_daemon;
+mod support;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use interop::*;
+use keepalived::vrrp::packet::{Advert, AuthType, Ipv4Params};
+use netns::Lan;
+use node_daemon::*;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// The injecting node's own address, and an address no node has.
+const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const STRANGER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 9);
+const NODE0: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+fn who(real: bool) -> &'static str {
+    if real {
+        "real"
+    } else {
+        "ours"
+    }
+}
+
+/// Runs `f(false)` (ours) and `f(true)` (the real keepalived) on two threads; re-raises the
+/// first panic once both are done.
+fn ours_and_real(f: impl Fn(bool) + Sync) {
+    let f = &f;
+    let results: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = [false, true]
+            .into_iter()
+            .map(|real| s.spawn(move || f(real)))
+            .collect();
+        hs.into_iter().map(|h| h.join()).collect()
+    });
+    for r in results {
+        if let Err(p) = r {
+            std::panic::resume_unwind(p);
+        }
+    }
+}
+
+/// VIP 192.0.2.(100 + n) of instance VI_n.
+fn vip(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(192, 0, 2, 100 + n)
+}
+
+/// A VRRPv2 advert without authentication (advert_int 1) from `src` to `dst`, as a raw IPv4
+/// packet.
+fn advert(vrid: u8, priority: u8, src: Ipv4Addr, dst: Ipv4Addr, vips: &[Ipv4Addr]) -> Vec<u8> {
+    let a = Advert {
+        version: 2,
+        kind: 1,
+        vrid,
+        priority,
+        adver_int: 1,
+        auth_type: AuthType::None,
+        auth_data: [0; 8],
+        addresses: vips.iter().map(|v| IpAddr::V4(*v)).collect(),
+    };
+    let mut buf = vec![0u8; 256];
+    let ip = Ipv4Params {
+        src,
+        dst,
+        id: 1,
+        ttl: 255,
+        fill_checksum: true,
+        checksum_dst: None,
+    };
+    let len = a.emit_ipv4(&mut buf, &ip, None).expect("emit advert");
+    buf.truncate(len);
+    buf
+}
+
+/// (destination, packet) pairs.
+type Packets = Vec<(Ipv4Addr, Vec<u8>)>;
+
+fn raw_socket() -> Socket {
+    let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).expect("raw socket");
+    s.set_header_included_v4(true).expect("IP_HDRINCL");
+    s.bind_device(Some(b"eth0")).expect("SO_BINDTODEVICE");
+    s.set_multicast_ttl_v4(255).expect("mcast ttl");
+    s.set_multicast_loop_v4(false).expect("mcast loop");
+    s
+}
+
+fn send_all(s: &Socket, pkts: &[(Ipv4Addr, Vec<u8>)]) {
+    for (dst, p) in pkts {
+        let to = SockAddr::from(SocketAddrV4::new(*dst, 0));
+        s.send_to(p, &to).expect("send advert");
+    }
+}
+
+/// Sends `pkts` once from node `node`; returns the (pcap clock) time just before.
+fn inject(lan: &Lan, node: usize, pkts: Packets) -> f64 {
+    let t = now_epoch();
+    lan.run_in(node, move || async move { send_all(&raw_socket(), &pkts) });
+    t
+}
+
+/// Adverts sent from node `node` every half second (what a master at advert_int 1 would
+/// send, twice over) until dropped; the packets can be swapped on the way.
+struct Stream {
+    pkts: Arc<Mutex<Packets>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Stream {
+    fn start(lan: &Lan, node: usize, pkts: Packets) -> Stream {
+        let pkts = Arc::new(Mutex::new(pkts));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, s) = (pkts.clone(), stop.clone());
+        let thread = lan.spawn_in(node, move || async move {
+            let sock = raw_socket();
+            while !s.load(Ordering::SeqCst) {
+                let now: Packets = p.lock().map(|v| v.clone()).unwrap_or_default();
+                send_all(&sock, &now);
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        Stream {
+            pkts,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn set(&self, pkts: Packets) {
+        if let Ok(mut p) = self.pkts.lock() {
+            *p = pkts;
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One instance VI_n (VRID 50 + n, VIP 192.0.2.(100 + n)/32) on eth0 with `extra` lines; no
+/// delayed GARP burst after becoming master, so that only reactions to adverts send GARPs.
+fn instance(n: u8, prio: u8, extra: &str) -> String {
+    format!(
+        "vrrp_instance VI_{n} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {}\n  \
+         priority {prio}\n  advert_int 1\n  garp_master_delay 0\n{extra}  virtual_ipaddress {{\n    {}/32\n  }}\n}}\n",
+        50 + n,
+        vip(n)
+    )
+}
+
+/// Byte offset of the `nth` (from 1) occurrence of `pat` in `log`.
+fn nth_at(log: &str, pat: &str, nth: usize) -> Option<usize> {
+    log.match_indices(pat).nth(nth - 1).map(|(i, _)| i)
+}
+
+/// The log lines containing `pat`.
+fn lines_with<'a>(log: &'a str, pat: &str) -> Vec<&'a str> {
+    log.lines().filter(|l| l.contains(pat)).collect()
+}
+
+/// (time, sender MAC) of the gratuitous ARPs for VI_n's VIP in `pcap`.
+fn garps(pcap: &std::path::Path, n: u8) -> Vec<f64> {
+    announcements(pcap, &vip(n).to_string(), true)
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect()
+}
+
+/// Bursts of `ts` (sorted): runs of times less than a second apart, as (first time, count).
+fn bursts(ts: &[f64]) -> Vec<(f64, usize)> {
+    let mut out: Vec<(f64, usize)> = Vec::new();
+    let mut last = f64::NEG_INFINITY;
+    for &t in ts {
+        match out.last_mut() {
+            Some(b) if t - last < 1.0 => b.1 += 1,
+            _ => out.push((t, 1)),
+        }
+        last = t;
+    }
+    out
+}
+
+/// A master (priority 200) and backups (priority 100) facing crafted adverts from node 1:
+/// * one advert of priority 100 to four masters: with `lower_prio_no_advert` or `strict_mode`
+///   the master logs without ", forcing new election" (and does not answer); with
+///   `garp_lower_prio_repeat 2` / `garp_lower_prio_delay 2` it sends 2 gratuitous ARPs at once
+///   and 2 more after 2 s, where the defaults are 5 and 5 more after 5 s (strict mode: none);
+/// * one advert of priority 250 to two masters: with `higher_prio_send_advert` the master
+///   answers with an advert of its own before it yields; with `down_timer_adverts 1` it takes
+///   the mastership back before the one waiting the default 3 adverts;
+/// * a stream of priority 50 to two backups: `nopreempt` then `preempt` preempts, `nopreempt`
+///   alone stays backup;
+/// * a stream of priority 200 whose address list then goes wrong: with `skip_check_adv_addr`
+///   the backup keeps accepting its master without a word, without it logs the missing
+///   address at each advert (and keepalived takes over);
+/// * a unicast stream of priority 200 from an address that is no `unicast_peer`: rejected
+///   with `check_unicast_src` (the backup takes over), accepted without.
+#[test]
+fn advert_reactions() {
+    ours_and_real(|real| {
+        let test = format!("advert_reactions_{}", who(real));
+        if real && !real_or_skip(&test) {
+            return;
+        }
+        if !tools_or_skip(&test) {
+            return;
+        }
+        let Some(lan) = lan_or_skip(&test, 2) else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let peer2 = "  unicast_peer {\n    192.0.2.2\n  }\n";
+        let conf = [
+            "global_defs {\n  router_id test\n}\n".to_owned(),
+            instance(1, 200, "  lower_prio_no_advert\n"),
+            instance(2, 200, "  strict_mode\n"),
+            instance(
+                3,
+                200,
+                "  garp_lower_prio_repeat 2\n  garp_lower_prio_delay 2\n",
+            ),
+            instance(4, 200, ""),
+            instance(5, 200, "  higher_prio_send_advert\n  down_timer_adverts 1\n"),
+            instance(6, 200, ""),
+            instance(7, 100, "  nopreempt\n  preempt\n"),
+            instance(8, 100, "  nopreempt\n"),
+            instance(9, 100, "  skip_check_adv_addr\n"),
+            instance(10, 100, ""),
+            instance(11, 100, &format!("{peer2}  check_unicast_src\n")),
+            instance(12, 100, peer2),
+        ]
+        .concat();
+        let mcast = |n: u8, prio: u8, vips: &[Ipv4Addr]| (GROUP, advert(50 + n, prio, PEER, GROUP, vips));
+        let streams = |wrong: bool| -> Packets {
+            let listed = |n: u8| if wrong { vip(99) } else { vip(n) };
+            vec![
+                mcast(7, 50, &[vip(7)]),
+                mcast(8, 50, &[vip(8)]),
+                mcast(9, 200, &[listed(9)]),
+                mcast(10, 200, &[listed(10)]),
+                (NODE0, advert(61, 200, STRANGER, NODE0, &[vip(11)])),
+                (NODE0, advert(62, 200, STRANGER, NODE0, &[vip(12)])),
+            ]
+        };
+        let mut cap = Capture::start(&lan, 1, "proto 112 or arp", dir.path(), "node1");
+        let stream = Stream::start(&lan, 1, streams(false));
+        let d = Daemon::start(&lan, 0, real, &conf);
+        let masters = [1u8, 2, 3, 4, 5, 6, 7, 11];
+        let entered = |n: u8| format!("(VI_{n}) Entering MASTER STATE");
+        assert!(
+            wait_until(20, || {
+                let log = d.log();
+                masters.iter().all(|&n| log.contains(&entered(n)))
+            }),
+            "{test}: not all of {masters:?} became master\n{}",
+            d.log()
+        );
+        // VI_8 hears the same stream as VI_7 and would have become master at the same time.
+        let log = d.log();
+        for n in [8u8, 12] {
+            assert!(!log.contains(&entered(n)), "{test}: VI_{n} became master\n{log}");
+        }
+        assert!(
+            log.contains("(VI_11) unicast source address 192.0.2.9 not a unicast peer"),
+            "{test}\n{log}"
+        );
+        assert!(
+            !log.contains("(VI_12) unicast source address"),
+            "{test}\n{log}"
+        );
+
+        // The master of VI_9 and VI_10 drops a VIP from its adverts: VI_10 logs it at each
+        // advert, VI_9 (skip_check_adv_addr) no longer checks its known master. keepalived
+        // also drops the advert, so that VI_10 takes over; ours keeps electing with it (see
+        // the README's differences).
+        stream.set(streams(true));
+        let missing = "(VI_10) ip address associated with VRID 60 not present in MASTER advert: \
+                       192.0.2.110";
+        assert!(
+            wait_until(10, || {
+                let log = d.log();
+                log.matches(missing).count() >= 3 && (!real || log.contains(&entered(10)))
+            }),
+            "{test}: VI_10 did not see the wrong address list\n{}",
+            d.log()
+        );
+        let log = d.log();
+        assert!(!log.contains(&entered(9)), "{test}: VI_9 took over\n{log}");
+        assert!(
+            !log.contains("(VI_9) ip address associated"),
+            "{test}\n{log}"
+        );
+
+        // One lower priority advert to VI_1..VI_4, one higher to VI_5 and VI_6.
+        let t0 = inject(
+            &lan,
+            1,
+            (1..=4)
+                .map(|n| mcast(n, 100, &[vip(n)]))
+                .chain((5..=6).map(|n| mcast(n, 250, &[vip(n)])))
+                .collect(),
+        );
+        let lower = |n: u8| format!("(VI_{n}) Received advert from 192.0.2.2 with lower priority 100, ours 200");
+        assert!(
+            wait_until(10, || {
+                let log = d.log();
+                (1..=4).all(|n| log.contains(&lower(n)))
+                    && [5u8, 6].iter().all(|&n| nth_at(&log, &entered(n), 2).is_some())
+            }),
+            "{test}: no reaction to the injected adverts\n{}",
+            d.log()
+        );
+        let log = d.log();
+        for (n, election) in [(1u8, false), (2, false), (3, true), (4, true)] {
+            let l = lines_with(&log, &lower(n));
+            assert!(
+                l.iter()
+                    .all(|l| l.ends_with(", forcing new election") == election),
+                "{test}: VI_{n}: {l:?}"
+            );
+        }
+        // down_timer_adverts 1: VI_5 is back before VI_6.
+        assert!(
+            nth_at(&log, &entered(5), 2) < nth_at(&log, &entered(6), 2),
+            "{test}: VI_5 not master again first\n{log}"
+        );
+
+        // VI_4's delayed burst comes 5 s after the advert: then all bursts are in.
+        let mut seen = Vec::new();
+        assert!(
+            wait_until(12, || {
+                seen = garps(&cap.path, 4);
+                bursts(&seen.iter().copied().filter(|t| *t > t0).collect::<Vec<_>>()).len() >= 2
+            }),
+            "{test}: VI_4's lower priority GARPs: {seen:?}"
+        );
+        cap.stop();
+        let after = |n: u8| {
+            let v: Vec<f64> = garps(&cap.path, n).into_iter().filter(|t| *t > t0).collect();
+            bursts(&v)
+        };
+        let (b3, b4) = (after(3), after(4));
+        assert_eq!(
+            b3.iter().map(|b| b.1).collect::<Vec<_>>(),
+            [2, 2],
+            "{test}: VI_3 {b3:?}"
+        );
+        assert_eq!(
+            b4.iter().map(|b| b.1).collect::<Vec<_>>(),
+            [5, 5],
+            "{test}: VI_4 {b4:?}"
+        );
+        assert!(b3[1].0 < b4[1].0, "{test}: {b3:?} {b4:?}");
+        assert!(after(2).is_empty(), "{test}: strict VI_2 sent GARPs");
+
+        // VI_5 answered the higher priority advert before yielding, VI_6 did not: their
+        // adverts after the injected one (its capture time).
+        let adverts = |vrid: u8, src: &str| -> Vec<(f64, String)> {
+            tshark_rows(
+                &cap.path,
+                &format!("vrrp.virt_rtr_id == {vrid} && ip.src == {src}"),
+                &["frame.time_epoch", "vrrp.prio"],
+            )
+            .into_iter()
+            .filter_map(|r| Some((r.first()?.parse().ok()?, r.get(1)?.clone())))
+            .filter(|(t, _)| *t >= t0)
+            .collect()
+        };
+        for (vrid, answers) in [(55u8, true), (56, false)] {
+            let injected = adverts(vrid, "192.0.2.2");
+            let Some(&(ti, _)) = injected.first() else {
+                panic!("{test}: injected advert for VRID {vrid} not captured");
+            };
+            let mine: Vec<_> = adverts(vrid, "192.0.2.1")
+                .into_iter()
+                .filter(|(t, _)| *t >= ti)
+                .collect();
+            let answered = mine
+                .first()
+                .is_some_and(|(t, p)| *t < ti + 0.5 && p == "200");
+            assert_eq!(
+                answered, answers,
+                "{test}: VRID {vrid} after the higher advert at {ti}: {mine:?}"
+            );
+        }
+        drop(stream);
+    });
+}
