@@ -5,7 +5,11 @@
 //!   capture: `lower_prio_no_advert`, `strict_mode`, `garp_lower_prio_repeat`,
 //!   `garp_lower_prio_delay`, `higher_prio_send_advert`, `down_timer_adverts`, `preempt`
 //!   after `nopreempt`, `skip_check_adv_addr`, `check_unicast_src`, each next to an instance
-//!   without the keyword.
+//!   without the keyword;
+//! - `wire_addresses`: groups, sources, destinations and checksums of the adverts
+//!   (`vrrp_mcast_group4`, `vrrp_mcast_group6`, `mcast_dst_ip`, `mcast_src_ip`,
+//!   `old_unicast_checksum`), `vrrp_check_unicast_src`, `promote_secondaries`, `vmac_prefix`,
+//!   `debug`, `dont_track_primary`.
 //!
 //! Every wait is bounded; daemons, captures and namespaces are removed by Drop guards even on
 //! failure. Root, tcpdump, tshark and /usr/sbin/keepalived are needed: loud skip, or failure
@@ -18,6 +22,8 @@ mod netns;
 #[path = "support/node_daemon.rs"]
 mod node_daemon;
 mod support;
+#[path = "support/wire.rs"]
+mod wire;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,12 +76,24 @@ fn vip(n: u8) -> Ipv4Addr {
 /// A VRRPv2 advert without authentication (advert_int 1) from `src` to `dst`, as a raw IPv4
 /// packet.
 fn advert(vrid: u8, priority: u8, src: Ipv4Addr, dst: Ipv4Addr, vips: &[Ipv4Addr]) -> Vec<u8> {
+    advert_v(2, vrid, priority, src, dst, vips)
+}
+
+/// The same in VRRP `version` (3: advert_int 1 s too).
+fn advert_v(
+    version: u8,
+    vrid: u8,
+    priority: u8,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    vips: &[Ipv4Addr],
+) -> Vec<u8> {
     let a = Advert {
-        version: 2,
+        version,
         kind: 1,
         vrid,
         priority,
-        adver_int: 1,
+        adver_int: if version == 2 { 1 } else { 100 },
         auth_type: AuthType::None,
         auth_data: [0; 8],
         addresses: vips.iter().map(|v| IpAddr::V4(*v)).collect(),
@@ -412,4 +430,165 @@ fn advert_reactions() {
         }
         drop(stream);
     });
+}
+
+/// Where the adverts go, read from a capture in node 1: `vrrp_mcast_group4` and
+/// `vrrp_mcast_group6` move the default groups, `mcast_dst_ip` one instance's, `mcast_src_ip`
+/// picks the source; `old_unicast_checksum` computes a VRRPv3 unicast checksum over the
+/// multicast group (the checksums must equal the real keepalived's, the instance without it
+/// differs). Then `vrrp_check_unicast_src` (global) rejects a unicast advert from a stranger,
+/// `promote_secondaries` sets the sysctl, `vmac_prefix` names the VMAC, `debug` shows in the
+/// SIGUSR1 dump, and with eth0 down only the `dont_track_primary` instance stays out of FAULT.
+#[test]
+fn wire_addresses() {
+    let seen: Mutex<Vec<(bool, Vec<String>)>> = Mutex::new(Vec::new());
+    ours_and_real(|real| {
+        let test = format!("wire_addresses_{}", who(real));
+        if real && !real_or_skip(&test) {
+            return;
+        }
+        if !tools_or_skip(&test) {
+            return;
+        }
+        let Some(lan) = lan_or_skip(&test, 2) else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        lan.must(0, &["ip", "addr", "add", "192.0.2.201/24", "dev", "eth0"]);
+        let promote = || {
+            lan.must(
+                0,
+                &["sysctl", "-n", "net.ipv4.conf.eth0.promote_secondaries"],
+            )
+            .trim()
+            .to_owned()
+        };
+        assert_eq!(promote(), "0", "{test}: promote_secondaries already set");
+        let peer2 = "  version 3\n  unicast_peer {\n    192.0.2.2\n  }\n";
+        let conf = [
+            "global_defs {\n  router_id test\n  vrrp_mcast_group4 224.0.0.19\n  \
+             vrrp_mcast_group6 ff02::13\n  vrrp_check_unicast_src\n  vmac_prefix vx\n}\n"
+                .to_owned(),
+            instance(
+                1,
+                200,
+                "  mcast_src_ip 192.0.2.201\n  promote_secondaries\n  debug 2\n",
+            ),
+            instance(2, 200, "  version 3\n").replace("192.0.2.102/32", "2001:db8::102/128"),
+            instance(3, 200, "  mcast_dst_ip 224.0.0.20\n  dont_track_primary\n"),
+            instance(4, 200, &format!("{peer2}  old_unicast_checksum\n")),
+            instance(5, 200, peer2),
+            instance(6, 200, "  use_vmac\n"),
+        ]
+        .concat();
+        let mut cap = Capture::start(&lan, 1, "proto 112 or ip6", dir.path(), "node1");
+        let d = Daemon::start(&lan, 0, real, &conf);
+        let entered = |n: u8| format!("(VI_{n}) Entering MASTER STATE");
+        assert!(
+            wait_until(20, || {
+                let log = d.log();
+                (1..=6).all(|n| log.contains(&entered(n)))
+            }),
+            "{test}: not all masters\n{}",
+            d.log()
+        );
+        // A stranger's unicast advert of higher priority: rejected, VI_5 stays master.
+        inject(
+            &lan,
+            1,
+            vec![(NODE0, advert_v(3, 55, 250, STRANGER, NODE0, &[vip(5)]))],
+        );
+        assert!(
+            wait_until(5, || d
+                .log()
+                .contains("(VI_5) unicast source address 192.0.2.9 not a unicast peer")),
+            "{test}\n{}",
+            d.log()
+        );
+        assert_eq!(promote(), "1", "{test}: promote_secondaries");
+        assert!(
+            wire::link_details(&lan, 0, "vx.56").is_some(),
+            "{test}: no VMAC vx.56\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(1500));
+        cap.stop();
+        let mut rows: Vec<String> = tshark_rows(
+            &cap.path,
+            "vrrp",
+            &[
+                "vrrp.virt_rtr_id",
+                "ip.src",
+                "ip.dst",
+                "ipv6.dst",
+                "vrrp.checksum",
+            ],
+        )
+        .into_iter()
+        .filter(|r| r.get(1).map(String::as_str) != Some("192.0.2.9"))
+        .map(|mut r| {
+            // An IPv6 checksum covers the link-local source, which differs between LANs.
+            if r.get(3).is_some_and(|a| !a.is_empty()) {
+                r.truncate(4);
+            }
+            r.join(" ")
+        })
+        .collect();
+        rows.sort();
+        rows.dedup();
+        for want in [
+            "51 192.0.2.201 224.0.0.19  ",
+            "53 192.0.2.1 224.0.0.20  ",
+            "54 192.0.2.1 192.0.2.2  ",
+            "55 192.0.2.1 192.0.2.2  ",
+            "56 192.0.2.1 224.0.0.19  ",
+        ] {
+            assert!(
+                rows.iter().any(|r| r.starts_with(want)),
+                "{test}: no advert {want:?} in {rows:?}"
+            );
+        }
+        assert!(
+            rows.iter().any(|r| r == "52   ff02::13"),
+            "{test}: {rows:?}"
+        );
+        let sum = |vrid: &str| {
+            rows.iter()
+                .find(|r| r.starts_with(vrid))
+                .and_then(|r| r.split(' ').nth(4))
+                .map(str::to_owned)
+        };
+        assert_ne!(sum("54 "), sum("55 "), "{test}: {rows:?}");
+
+        // debug only shows in the dump.
+        let data = d.path("keepalived.data");
+        let _ = std::fs::remove_file(&data);
+        d.signal(libc::SIGUSR1);
+        assert!(
+            wait_until(5, || std::fs::read_to_string(&data)
+                .is_ok_and(|t| t.contains("   Debug level = 2"))),
+            "{test}: {}",
+            std::fs::read_to_string(&data).unwrap_or_default()
+        );
+
+        lan.must(0, &["ip", "link", "set", "eth0", "down"]);
+        assert!(
+            wait_until(10, || d.log().contains("(VI_1) Entering FAULT STATE")),
+            "{test}\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let log = d.log();
+        assert!(
+            !log.contains("(VI_3) Entering FAULT STATE"),
+            "{test}: dont_track_primary\n{log}"
+        );
+        if let Ok(mut s) = seen.lock() {
+            s.push((real, rows));
+        }
+    });
+    let seen = seen.into_inner().unwrap_or_default();
+    if let [(_, a), (_, b)] = seen.as_slice() {
+        assert_eq!(a, b, "ours and the real keepalived send differently");
+    }
 }

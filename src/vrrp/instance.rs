@@ -1097,6 +1097,10 @@ impl Instance {
                 "enabled"
             }
         );
+        // `debug` has no other effect in keepalived 2.2.7 than this line.
+        if self.cfg.debug != 0 {
+            let _ = writeln!(s, "   Debug level = {}", self.cfg.debug);
+        }
         let _ = writeln!(s, "   Virtual IP ({}):", self.cfg.vips.len());
         for v in &self.cfg.vips {
             let _ = writeln!(s, "     {}/{} dev {}", v.addr, v.prefix, self.link.ifname);
