@@ -9,7 +9,10 @@
 //! - `wire_addresses`: groups, sources, destinations and checksums of the adverts
 //!   (`vrrp_mcast_group4`, `vrrp_mcast_group6`, `mcast_dst_ip`, `mcast_src_ip`,
 //!   `old_unicast_checksum`), `vrrp_check_unicast_src`, `promote_secondaries`, `vmac_prefix`,
-//!   `debug`, `dont_track_primary`.
+//!   `debug`, `dont_track_primary`;
+//! - `alerts_fifo_and_tracking`: `vrrp_track_file`, `no_email_faults`, `lvs_id`,
+//!   `notify_fifo`, `notify_fifo_script`, `sync_group_tracking_weight`, `global_tracking`,
+//!   `child_wait_time`.
 //!
 //! Every wait is bounded; daemons, captures and namespaces are removed by Drop guards even on
 //! failure. Root, tcpdump, tshark and /usr/sbin/keepalived are needed: loud skip, or failure
@@ -591,4 +594,228 @@ fn wire_addresses() {
     if let [(_, a), (_, b)] = seen.as_slice() {
         assert_eq!(a, b, "ours and the real keepalived send differently");
     }
+}
+
+/// `sh -c CMD` in node `i`, killed on drop.
+struct Bg(std::process::Child);
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn bg(lan: &Lan, i: usize, cmd: &str) -> Bg {
+    let child = std::process::Command::new("ip")
+        .args(["netns", "exec", &lan.nodes[i].ns, "sh", "-c", cmd])
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn background process");
+    Bg(child)
+}
+
+fn aiosmtpd_or_skip(test: &str) -> bool {
+    let ok = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        support::skip_or_fail(
+            test,
+            "/usr/bin/python3 with aiosmtpd (Debian python3-aiosmtpd) is missing",
+        );
+    }
+    ok
+}
+
+fn read(p: &std::path::Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// One file tracked with the old spelling `vrrp_track_file` drives everything:
+/// * VI_1 (weight 0) goes to FAULT and back: with `no_email_faults` its mails (to an SMTP
+///   server in node 1) say MASTER, BACKUP, MASTER but never FAULT; their subjects carry
+///   `lvs_id` (ours: keepalived 2.2.7 does not know the keyword any more);
+/// * `notify_fifo` receives the state lines, read by the `notify_fifo_script` it starts;
+/// * in a sync group with `sync_group_tracking_weight` (or the deprecated `global_tracking`)
+///   the file's weight changes the member's priority; in one without, the member drops the
+///   weighted file at start and ignores it;
+/// * at the end the VRRP child is frozen: with `child_wait_time 1` the parent kills it after a
+///   second (the default would wait 5).
+#[test]
+fn alerts_fifo_and_tracking() {
+    ours_and_real(|real| {
+        let test = format!("alerts_fifo_and_tracking_{}", who(real));
+        if real && !real_or_skip(&test) {
+            return;
+        }
+        if !aiosmtpd_or_skip(&test) {
+            return;
+        }
+        let Some(lan) = lan_or_skip(&test, 2) else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = |n: &str| dir.path().join(n);
+        let mbox = p("smtp.out");
+        let _server = bg(
+            &lan,
+            1,
+            &format!(
+                "exec /usr/bin/python3 -m aiosmtpd -n -d -l 192.0.2.2:2525 > {} 2>&1",
+                mbox.display()
+            ),
+        );
+        assert!(
+            wait_until(10, || read(&mbox).contains("listening")),
+            "SMTP server did not start: {}",
+            read(&mbox)
+        );
+        let tracked = p("tracked");
+        std::fs::write(&tracked, "0\n").expect("write tracked file");
+        let script = p("fifo.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nwhile read -r l; do echo \"$l\" >> {}; done < \"$1\"\n",
+                p("fifo.out").display()
+            ),
+        )
+        .expect("write script");
+        std::fs::set_permissions(
+            &script,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod script");
+        let track = |w: u8| format!("  track_file {{\n    tf weight {w}\n  }}\n");
+        let conf = [
+            format!(
+                "global_defs {{\n  lvs_id R1\n  notification_email {{\n    a@example.org\n  }}\n  \
+                 notification_email_from ka@example.org\n  smtp_server 192.0.2.2 2525\n  \
+                 no_email_faults\n  notify_fifo {}\n  notify_fifo_script {}\n}}\n\
+                 child_wait_time 1\n\
+                 vrrp_track_file tf {{\n  file {}\n}}\n",
+                p("notify.fifo").display(),
+                script.display(),
+                tracked.display()
+            ),
+            "vrrp_sync_group G1 {\n  group {\n    VI_2\n    VI_3\n  }\n  \
+             sync_group_tracking_weight\n}\n\
+             vrrp_sync_group G2 {\n  group {\n    VI_4\n    VI_5\n  }\n  global_tracking\n}\n\
+             vrrp_sync_group G3 {\n  group {\n    VI_6\n    VI_7\n  }\n}\n"
+                .to_owned(),
+            instance(1, 200, &format!("  smtp_alert\n{}", track(0))),
+            instance(2, 100, &track(10)),
+            instance(3, 100, ""),
+            instance(4, 100, &track(10)),
+            instance(5, 100, ""),
+            instance(6, 100, &track(10)),
+            instance(7, 100, ""),
+        ]
+        .concat();
+        let mut d = Daemon::start(&lan, 0, real, &conf);
+        let entered = |n: u8| format!("(VI_{n}) Entering MASTER STATE");
+        assert!(
+            wait_until(20, || {
+                let log = d.log();
+                (1..=7).all(|n| log.contains(&entered(n)))
+            }),
+            "{test}: not all masters\n{}",
+            d.log()
+        );
+        let subject = if real {
+            "] VRRP Instance VI_1 - Entering MASTER state"
+        } else {
+            "Subject: [R1] VRRP Instance VI_1 - Entering MASTER state"
+        };
+        assert!(
+            wait_until(10, || read(&mbox).contains(subject)),
+            "{test}: {}\n{}",
+            read(&mbox),
+            d.log()
+        );
+        let fifo_line = "INSTANCE \"VI_1\" MASTER 200";
+        assert!(
+            wait_until(10, || read(&p("fifo.out")).contains(fifo_line)),
+            "{test}: fifo script saw {:?}\n{}",
+            read(&p("fifo.out")),
+            d.log()
+        );
+
+        std::fs::write(&tracked, "2\n").expect("write tracked file");
+        let fault = |n: u8| format!("(VI_{n}) Entering FAULT STATE");
+        assert!(
+            wait_until(10, || {
+                let log = d.log();
+                log.contains(&fault(1))
+                    && log.contains("(VI_2) Changing effective priority from 100 to 120")
+                    && log.contains("(VI_4) Changing effective priority from 100 to 120")
+            }),
+            "{test}\n{}",
+            d.log()
+        );
+        let log = d.log();
+        for n in 2..=7 {
+            assert!(!log.contains(&fault(n)), "{test}: VI_{n} in FAULT\n{log}");
+        }
+        assert!(
+            log.contains("(VI_6) ignoring tracked file tf with weight 10 due to SYNC group")
+                && !log.contains("(VI_6) Changing effective priority"),
+            "{test}\n{log}"
+        );
+        assert!(
+            wait_until(5, || read(&p("fifo.out")).contains("INSTANCE \"VI_1\" FAULT 200")),
+            "{test}: {:?}",
+            read(&p("fifo.out"))
+        );
+        std::fs::write(&tracked, "0\n").expect("write tracked file");
+        assert!(
+            wait_until(15, || read(&mbox).matches(subject).count() >= 2),
+            "{test}: {}\n{}",
+            read(&mbox),
+            d.log()
+        );
+        let mails = read(&mbox);
+        assert!(
+            mails.contains("VRRP Instance VI_1 - Entering BACKUP state"),
+            "{test}: {mails}"
+        );
+        assert!(!mails.contains("FAULT"), "{test}: {mails}");
+        if real {
+            assert!(
+                d.log().contains("Unknown keyword 'lvs_id'"),
+                "{test}\n{}",
+                d.log()
+            );
+        }
+
+        // child_wait_time: a frozen VRRP child is killed a second after SIGTERM.
+        let Some(vrrp) = d.vrrp_pid() else {
+            panic!("{test}: no vrrp pid\n{}", d.log());
+        };
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(vrrp),
+            nix::sys::signal::Signal::SIGSTOP,
+        );
+        d.signal(libc::SIGTERM);
+        let mut child = d.child.take().expect("daemon process");
+        let exited = wait_until(4, || matches!(child.try_wait(), Ok(Some(_))));
+        if !exited {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+        assert!(exited, "{test}: still waiting for its child\n{}", d.log());
+        assert!(
+            d.log()
+                .contains("vrrp process failed to die - forcing termination"),
+            "{test}\n{}",
+            d.log()
+        );
+    });
 }

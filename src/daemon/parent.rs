@@ -192,9 +192,10 @@ impl Parent<'_> {
                 if !killed && Instant::now() >= deadline {
                     let alive: Vec<_> = self.alive().collect();
                     for (kind, pid) in alive {
+                        // keepalived names the child in lower case here (`vrrp`, `checker`).
                         warn!(
                             "{} process failed to die - forcing termination",
-                            kind.title()
+                            kind.key()
                         );
                         let _ = signals::send(pid, libc::SIGKILL);
                     }
