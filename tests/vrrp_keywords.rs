@@ -12,7 +12,9 @@
 //!   `debug`, `dont_track_primary`;
 //! - `alerts_fifo_and_tracking`: `vrrp_track_file`, `no_email_faults`, `lvs_id`,
 //!   `notify_fifo`, `notify_fifo_script`, `sync_group_tracking_weight`, `global_tracking`,
-//!   `child_wait_time`.
+//!   `child_wait_time`;
+//! - `firewall_keywords`: the nftables rulesets of `vrrp_iptables`, `vrrp_ipsets`,
+//!   `nftables_priority`, `nftables_ifindex`.
 //!
 //! Every wait is bounded; daemons, captures and namespaces are removed by Drop guards even on
 //! failure. Root, tcpdump, tshark and /usr/sbin/keepalived are needed: loud skip, or failure
@@ -818,4 +820,114 @@ fn alerts_fifo_and_tracking() {
             d.log()
         );
     });
+}
+
+fn nft_or_skip(test: &str) -> bool {
+    if std::process::Command::new("nft")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        support::skip_or_fail(test, "nft (Debian package nftables) is not installed");
+        return false;
+    }
+    true
+}
+
+/// Counter values change with traffic; the layout must not.
+fn without_counters(s: &str) -> String {
+    s.lines()
+        .map(|l| match l.find(" counter packets ") {
+            Some(i) => {
+                let rest = &l[i + 17..];
+                let after = rest.find(" bytes ").map_or("", |j| &rest[j + 7..]);
+                let after = after.split_once(' ').map_or("", |x| x.1);
+                format!("{} counter {}", &l[..i], after)
+            }
+            None => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The firewall keywords, by the nftables ruleset of a `no_accept` master (the same as
+/// keepalived 2.2.7's): `vrrp_iptables` means table `keepalived` at priority -1 in Debian's
+/// build (which has no iptables), `vrrp_ipsets` is an unknown keyword there; `nftables` with
+/// `nftables_priority -5` moves the chains, `nftables_ifindex` keys the link-local VIPs of a
+/// `dont_track_primary` instance by interface index (else by name).
+#[test]
+fn firewall_keywords() {
+    let seen: Mutex<Vec<(bool, Vec<String>)>> = Mutex::new(Vec::new());
+    ours_and_real(|real| {
+        let test = format!("firewall_keywords_{}", who(real));
+        if real && !real_or_skip(&test) {
+            return;
+        }
+        if !nft_or_skip(&test) {
+            return;
+        }
+        let Some(lan) = lan_or_skip(&test, 1) else {
+            return;
+        };
+        let mut rulesets = Vec::new();
+        for global in [
+            "  vrrp_iptables\n  vrrp_ipsets keepalived\n",
+            "  nftables\n  nftables_priority -5\n  nftables_ifindex\n",
+        ] {
+            let mut conf = format!(
+                "global_defs {{\n  router_id test\n{global}}}\n{}",
+                instance(1, 200, "  no_accept\n")
+            );
+            if global.contains("nftables_ifindex") {
+                // Link-local VIPs of a dont_track_primary instance: keyed by interface index
+                // only with nftables_ifindex.
+                conf += &instance(2, 200, "  version 3\n  no_accept\n  dont_track_primary\n")
+                    .replace("192.0.2.102/32", "fe80::102/64");
+            }
+            let mut d = Daemon::start(&lan, 0, real, &conf);
+            assert!(
+                wait_until(15, || has_addr(&lan, 0, &vip(1).to_string())),
+                "{test}: not master\n{}",
+                d.log()
+            );
+            let ok = wait_until(5, || {
+                let r = lan.nft_ruleset(0);
+                r.contains(&vip(1).to_string())
+                    && (!global.contains("nftables_ifindex") || r.contains("fe80::102"))
+            });
+            assert!(ok, "{test}: no VIP rules\n{}", lan.nft_ruleset(0));
+            let rules = without_counters(&lan.nft_ruleset(0));
+            d.stop();
+            let log = d.log();
+            if global.contains("vrrp_iptables") {
+                for want in [
+                    "iptables not supported, using nftables instead. Please replace \
+                     'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option",
+                    "Unknown keyword 'vrrp_ipsets'",
+                ] {
+                    assert!(log.contains(want), "{test}: no {want:?}\n{log}");
+                }
+                assert!(
+                    rules.contains("table ip keepalived {")
+                        && rules.contains("hook input priority filter - 1;"),
+                    "{test}: {rules}"
+                );
+            } else {
+                assert!(
+                    rules.contains("hook input priority filter - 5;")
+                        && rules.contains("type ipv6_addr . iface_index"),
+                    "{test}: {rules}"
+                );
+            }
+            rulesets.push(rules);
+            assert_eq!(lan.nft_ruleset(0), "", "{test}: tables left behind\n{log}");
+        }
+        if let Ok(mut s) = seen.lock() {
+            s.push((real, rulesets));
+        }
+    });
+    let seen = seen.into_inner().unwrap_or_default();
+    if let [(_, a), (_, b)] = seen.as_slice() {
+        assert_eq!(a, b, "ours and the real keepalived's rulesets differ");
+    }
 }
