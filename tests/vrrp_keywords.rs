@@ -14,7 +14,8 @@
 //!   `notify_fifo`, `notify_fifo_script`, `sync_group_tracking_weight`, `global_tracking`,
 //!   `child_wait_time`;
 //! - `firewall_keywords`: the nftables rulesets of `vrrp_iptables`, `vrrp_ipsets`,
-//!   `nftables_priority`, `nftables_ifindex`.
+//!   `nftables_priority`, `nftables_ifindex`;
+//! - `na_spacing`: `vrrp_gna_interval`, and a `garp_group`'s `gna_interval` and `interfaces`.
 //!
 //! Every wait is bounded; daemons, captures and namespaces are removed by Drop guards even on
 //! failure. Root, tcpdump, tshark and /usr/sbin/keepalived are needed: loud skip, or failure
@@ -930,4 +931,56 @@ fn firewall_keywords() {
     if let [(_, a), (_, b)] = seen.as_slice() {
         assert_eq!(a, b, "ours and the real keepalived's rulesets differ");
     }
+}
+
+/// Unsolicited neighbour advertisements spaced by `vrrp_gna_interval` (global) or by a
+/// `garp_group`'s `gna_interval` for its `interfaces`: of the 3 NAs of a takeover
+/// (`garp_master_repeat 3`), one goes at once and one more waits for the next slot (the rest
+/// is absorbed, as keepalived does), at least the interval apart.
+#[test]
+fn na_spacing() {
+    ours_and_real(|real| {
+        let test = format!("na_spacing_{}", who(real));
+        if real && !real_or_skip(&test) {
+            return;
+        }
+        if !tools_or_skip(&test) {
+            return;
+        }
+        let Some(lan) = lan_or_skip(&test, 2) else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let vip6 = "2001:db8::101";
+        for (i, spacing) in [
+            "global_defs {\n  router_id test\n  vrrp_gna_interval 0.6\n}\n",
+            "global_defs {\n  router_id test\n}\n\
+             garp_group {\n  gna_interval 0.6\n  interfaces {\n    eth0\n  }\n}\n",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let conf = format!(
+                "{spacing}{}",
+                instance(1, 200, "  version 3\n  garp_master_repeat 3\n")
+                    .replace("192.0.2.101/32", &format!("{vip6}/128"))
+            );
+            let mut cap = Capture::start(&lan, 1, "icmp6", dir.path(), &format!("na{i}"));
+            let mut d = Daemon::start(&lan, 0, real, &conf);
+            assert!(
+                wait_until(15, || has_addr(&lan, 0, vip6)),
+                "{test}: not master\n{}",
+                d.log()
+            );
+            std::thread::sleep(Duration::from_millis(2000));
+            cap.stop();
+            d.stop();
+            let nas: Vec<f64> = announcements(&cap.path, vip6, false)
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect();
+            assert_eq!(nas.len(), 2, "{test} ({spacing}): {nas:?}\n{}", d.log());
+            assert!(nas[1] - nas[0] >= 0.5, "{test} ({spacing}): {nas:?}");
+        }
+    });
 }
