@@ -271,7 +271,11 @@ fn advert_reactions() {
                 "  garp_lower_prio_repeat 2\n  garp_lower_prio_delay 2\n",
             ),
             instance(4, 200, ""),
-            instance(5, 200, "  higher_prio_send_advert\n  down_timer_adverts 1\n"),
+            instance(
+                5,
+                200,
+                "  higher_prio_send_advert\n  down_timer_adverts 1\n",
+            ),
             instance(6, 200, ""),
             instance(7, 100, "  nopreempt\n  preempt\n"),
             instance(8, 100, "  nopreempt\n"),
@@ -281,7 +285,8 @@ fn advert_reactions() {
             instance(12, 100, peer2),
         ]
         .concat();
-        let mcast = |n: u8, prio: u8, vips: &[Ipv4Addr]| (GROUP, advert(50 + n, prio, PEER, GROUP, vips));
+        let mcast =
+            |n: u8, prio: u8, vips: &[Ipv4Addr]| (GROUP, advert(50 + n, prio, PEER, GROUP, vips));
         let streams = |wrong: bool| -> Packets {
             let listed = |n: u8| if wrong { vip(99) } else { vip(n) };
             vec![
@@ -309,7 +314,10 @@ fn advert_reactions() {
         // VI_8 hears the same stream as VI_7 and would have become master at the same time.
         let log = d.log();
         for n in [8u8, 12] {
-            assert!(!log.contains(&entered(n)), "{test}: VI_{n} became master\n{log}");
+            assert!(
+                !log.contains(&entered(n)),
+                "{test}: VI_{n} became master\n{log}"
+            );
         }
         assert!(
             log.contains("(VI_11) unicast source address 192.0.2.9 not a unicast peer"),
@@ -351,12 +359,16 @@ fn advert_reactions() {
                 .chain((5..=6).map(|n| mcast(n, 250, &[vip(n)])))
                 .collect(),
         );
-        let lower = |n: u8| format!("(VI_{n}) Received advert from 192.0.2.2 with lower priority 100, ours 200");
+        let lower = |n: u8| {
+            format!("(VI_{n}) Received advert from 192.0.2.2 with lower priority 100, ours 200")
+        };
         assert!(
             wait_until(10, || {
                 let log = d.log();
                 (1..=4).all(|n| log.contains(&lower(n)))
-                    && [5u8, 6].iter().all(|&n| nth_at(&log, &entered(n), 2).is_some())
+                    && [5u8, 6]
+                        .iter()
+                        .all(|&n| nth_at(&log, &entered(n), 2).is_some())
             }),
             "{test}: no reaction to the injected adverts\n{}",
             d.log()
@@ -387,7 +399,10 @@ fn advert_reactions() {
         );
         cap.stop();
         let after = |n: u8| {
-            let v: Vec<f64> = garps(&cap.path, n).into_iter().filter(|t| *t > t0).collect();
+            let v: Vec<f64> = garps(&cap.path, n)
+                .into_iter()
+                .filter(|t| *t > t0)
+                .collect();
             bursts(&v)
         };
         let (b3, b4) = (after(3), after(4));
@@ -505,9 +520,9 @@ fn wire_addresses() {
             vec![(NODE0, advert_v(3, 55, 250, STRANGER, NODE0, &[vip(5)]))],
         );
         assert!(
-            wait_until(5, || d
-                .log()
-                .contains("(VI_5) unicast source address 192.0.2.9 not a unicast peer")),
+            wait_until(5, || d.log().contains(
+                "(VI_5) unicast source address 192.0.2.9 not a unicast peer"
+            )),
             "{test}\n{}",
             d.log()
         );
@@ -691,11 +706,8 @@ fn alerts_fifo_and_tracking() {
             ),
         )
         .expect("write script");
-        std::fs::set_permissions(
-            &script,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .expect("chmod script");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod script");
         let track = |w: u8| format!("  track_file {{\n    tf weight {w}\n  }}\n");
         let conf = [
             format!(
@@ -773,7 +785,8 @@ fn alerts_fifo_and_tracking() {
             "{test}\n{log}"
         );
         assert!(
-            wait_until(5, || read(&p("fifo.out")).contains("INSTANCE \"VI_1\" FAULT 200")),
+            wait_until(5, || read(&p("fifo.out"))
+                .contains("INSTANCE \"VI_1\" FAULT 200")),
             "{test}: {:?}",
             read(&p("fifo.out"))
         );

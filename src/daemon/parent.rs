@@ -193,10 +193,7 @@ impl Parent<'_> {
                     let alive: Vec<_> = self.alive().collect();
                     for (kind, pid) in alive {
                         // keepalived names the child in lower case here (`vrrp`, `checker`).
-                        warn!(
-                            "{} process failed to die - forcing termination",
-                            kind.key()
-                        );
+                        warn!("{} process failed to die - forcing termination", kind.key());
                         let _ = signals::send(pid, libc::SIGKILL);
                     }
                     self.stop = Some((deadline, true));
