@@ -15,7 +15,8 @@
 //!   `child_wait_time`;
 //! - `firewall_keywords`: the nftables rulesets of `vrrp_iptables`, `vrrp_ipsets`,
 //!   `nftables_priority`, `nftables_ifindex`;
-//! - `na_spacing`: `vrrp_gna_interval`, and a `garp_group`'s `gna_interval` and `interfaces`.
+//! - `na_spacing`: `vrrp_gna_interval`, and a `garp_group`'s `gna_interval` and `interfaces`;
+//! - `track_process_matching` (ours only): `param_match`, `full_command`, `fork_delay`.
 //!
 //! Every wait is bounded; daemons, captures and namespaces are removed by Drop guards even on
 //! failure. Root, tcpdump, tshark and /usr/sbin/keepalived are needed: loud skip, or failure
@@ -996,4 +997,71 @@ fn na_spacing() {
             assert!(nas[1] - nas[0] >= 0.5, "{test} ({spacing}): {nas:?}");
         }
     });
+}
+
+/// A process (a copy of sleep) started by hand, a tracker per way of matching it, each the
+/// only (weight 0) tracked object of an instance: `param_match initial` matches the
+/// process's longer parameter list where the default exact match does not; `full_command`
+/// matches the full path in argv[0] where the default (the 15-byte comm) does not; with
+/// `fork_delay 2` quorum comes after the tracker without it. Ours only: keepalived 2.2.7 in
+/// a network namespace cannot listen to process events ("Failed to set/clear process event
+/// listen - errno 111") and never sees the process.
+#[test]
+fn track_process_matching() {
+    {
+        let test = "track_process_matching";
+        let Some(lan) = lan_or_skip(test, 1) else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let name = format!("kpm{}", std::process::id() % 100_000);
+        let bin = dir.path().join(&name);
+        std::fs::copy("/bin/sleep", &bin).expect("copy sleep");
+        let path = bin.display().to_string();
+        let trackers = [
+            format!("process {path} 1000 77\n  param_match initial"),
+            format!("process {path} 1000 77"),
+            format!("process {path}\n  full_command"),
+            format!("process {path}"),
+            format!("process {name}\n  fork_delay 2"),
+            format!("process {name}"),
+        ];
+        let mut conf = String::from("global_defs {\n  router_id test\n}\n");
+        for (i, t) in trackers.iter().enumerate() {
+            let n = i as u8 + 1;
+            conf += &format!("vrrp_track_process P{n} {{\n  {t}\n}}\n");
+            conf += &instance(n, 100, &format!("  track_process {{\n    P{n}\n  }}\n"));
+        }
+        let d = Daemon::start(&lan, 0, false, &conf);
+        let fault = |n: u8| format!("(VI_{n}) entering FAULT state\n");
+        assert!(
+            wait_until(10, || {
+                let log = d.log();
+                (1..=6).all(|n| log.contains(&fault(n)))
+            }),
+            "{test}: not all in FAULT\n{}",
+            d.log()
+        );
+        let mut p = std::process::Command::new(&bin)
+            .args(["1000", "77", "5"])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn tracked process");
+        let gained = |n: u8| format!("Quorum gained for tracked process P{n}");
+        let ok = wait_until(10, || {
+            let log = d.log();
+            [1u8, 3, 5, 6].iter().all(|&n| log.contains(&gained(n)))
+        });
+        let _ = p.kill();
+        let _ = p.wait();
+        let log = d.log();
+        assert!(ok, "{test}\n{log}");
+        for n in [2u8, 4] {
+            assert!(!log.contains(&gained(n)), "{test}: P{n} matched\n{log}");
+        }
+        assert!(
+            nth_at(&log, &gained(6), 1) < nth_at(&log, &gained(5), 1),
+            "{test}: fork_delay\n{log}"
+        );
+    }
 }
