@@ -684,7 +684,7 @@ fn drop_reasons_in_order() {
     let warn = ok.addr_warning.unwrap();
     assert_eq!(
         warn.log_message("X").unwrap(),
-        "(X) ip address associated with VRID 51 not present in MASTER advert : 192.0.2.102"
+        "(X) ip address associated with VRID 51 not present in MASTER advert: 192.0.2.102"
     );
     assert!(warn.counts_as_received());
     let strict_other = Expect {
@@ -694,7 +694,7 @@ fn drop_reasons_in_order() {
     check(
         &pkt,
         &strict_other,
-        "(X) ip address associated with VRID 51 not present in MASTER advert : 192.0.2.102",
+        "(X) ip address associated with VRID 51 not present in MASTER advert: 192.0.2.102",
         Some("addr_list_err"),
     );
     // skip_check_adv_addr with the same master: no address checks at all.

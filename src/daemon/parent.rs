@@ -209,10 +209,8 @@ impl Parent<'_> {
                 if !killed && Instant::now() >= deadline {
                     let alive: Vec<_> = self.alive().collect();
                     for (kind, pid) in alive {
-                        warn!(
-                            "{} process failed to die - forcing termination",
-                            kind.title()
-                        );
+                        // keepalived names the child in lower case here (`vrrp`, `checker`).
+                        warn!("{} process failed to die - forcing termination", kind.key());
                         let _ = signals::send(pid, libc::SIGKILL);
                     }
                     self.stop = Some((deadline, true));

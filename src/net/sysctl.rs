@@ -157,6 +157,37 @@ impl RpFilter {
     }
 }
 
+/// `promote_secondaries` turned on for the interfaces of instances configured with it
+/// (keepalived's vrrp_if_config.c: a secondary address takes over when the primary goes,
+/// instead of going with it); turned back off at stop where it was off before.
+#[derive(Debug, Default)]
+pub struct PromoteSecondaries {
+    set: Vec<String>,
+}
+
+impl PromoteSecondaries {
+    /// Sets it on each of `ifnames` not already on (and not already ours).
+    pub fn apply<'a>(&mut self, ifnames: impl IntoIterator<Item = &'a str>) {
+        for n in ifnames {
+            if self.set.iter().any(|s| s == n) {
+                continue;
+            }
+            match set_ipv4_conf(n, "promote_secondaries", "1") {
+                Ok(old) if old == "0" => self.set.push(n.to_owned()),
+                Ok(_) => {}
+                Err(e) => tracing::info!("Unable to set promote_secondaries on {n}: {e}"),
+            }
+        }
+    }
+
+    /// Turns it off again where [`PromoteSecondaries::apply`] turned it on.
+    pub fn restore(&mut self) {
+        for n in self.set.drain(..) {
+            let _ = set_ipv4_conf(&n, "promote_secondaries", "0");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

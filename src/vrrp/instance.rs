@@ -1128,6 +1128,10 @@ impl Instance {
         if self.cfg.no_virtual_ipaddress {
             let _ = writeln!(s, "   Suppress no VIPs warning");
         }
+        // `debug` has no other effect in keepalived 2.2.7 than this line.
+        if self.cfg.debug != 0 {
+            let _ = writeln!(s, "   Debug level = {}", self.cfg.debug);
+        }
         let _ = writeln!(s, "   Virtual IP ({}):", self.cfg.vips.len());
         for v in &self.cfg.vips {
             let _ = writeln!(s, "     {}/{} dev {}", v.addr, v.prefix, self.link.ifname);

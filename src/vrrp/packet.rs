@@ -990,7 +990,7 @@ impl DropReason {
                 format!("({iname}) Expected {want}icast packet but received {got}icast packet")
             }
             AddrMissing { vrid, addr } => format!(
-                "({iname}) ip address associated with VRID {vrid} not present in MASTER advert : {addr}"
+                "({iname}) ip address associated with VRID {vrid} not present in MASTER advert: {addr}"
             ),
             UnicastSource { src } => {
                 format!("({iname}) unicast source address {src} not a unicast peer")

@@ -59,6 +59,8 @@ struct Running {
     vmacs: SharedVmacs,
     /// `all.rp_filter` cleared for IPv4 VMACs, restored at stop (§5.13).
     rp_filter: net::sysctl::RpFilter,
+    /// `promote_secondaries` set on instances' interfaces, reset at stop.
+    promote: net::sysctl::PromoteSecondaries,
     /// `vrrp_garp_interval` / `vrrp_gna_interval`, read by the GARP sender.
     spacing: Rc<RefCell<Spacing>>,
 }
@@ -1261,6 +1263,16 @@ fn firewall_config(c: &Config) -> nft::FwConfig {
     }
 }
 
+/// The interfaces of the instances with `promote_secondaries` (a VMAC or ipvlan gets it
+/// anyway, on the link itself).
+fn promote_secondaries_ifaces(c: &Config) -> impl Iterator<Item = &str> {
+    c.vrrp
+        .instances
+        .iter()
+        .filter(|i| i.promote_secondaries && i.vmac.is_none() && i.ipvlan.is_none())
+        .filter_map(|i| i.interface.as_deref())
+}
+
 /// Whether an IPv4 instance has a VMAC (then `all.rp_filter` is cleared, §5.13).
 fn has_ipv4_vmac(c: &Config) -> bool {
     c.vrrp
@@ -1456,6 +1468,8 @@ impl Service for VrrpService {
         } else {
             Default::default()
         };
+        let mut promote = net::sysctl::PromoteSecondaries::default();
+        promote.apply(promote_secondaries_ifaces(c));
         // VMACs first (§5.13), so the monitor does not report their creation as link events.
         let mut vmacs = vmac::Vmacs::default();
         let made = host_with_vmacs(&nl, c, &mut vmacs).await?;
@@ -1577,6 +1591,7 @@ impl Service for VrrpService {
             io_task,
             vmacs,
             rp_filter,
+            promote,
             spacing,
         });
         self.log_dump();
@@ -1594,6 +1609,7 @@ impl Service for VrrpService {
         if !run.rp_filter.active() && has_ipv4_vmac(c) {
             run.rp_filter = net::sysctl::RpFilter::clear();
         }
+        run.promote.apply(promote_secondaries_ifaces(c));
         let h = host_with_vmacs(&run.nl, c, &mut *run.vmacs.lock().await).await?;
         *run.spacing.borrow_mut() = spacing_of(c);
         super::alerts::install(c);
@@ -1838,6 +1854,8 @@ impl Service for VrrpService {
         run.vmacs.lock().await.remove_unused(&run.nl, &[]).await;
         let mut rp_filter = run.rp_filter;
         rp_filter.restore();
+        let mut promote = run.promote;
+        promote.restore();
     }
 
     fn data_dump(&self) -> String {

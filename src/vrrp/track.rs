@@ -222,6 +222,10 @@ pub fn process_matches(tp: &TrackProcess, comm: &str, cmdline: &[String]) -> boo
     if prog != name {
         return false;
     }
+    if params.is_empty() {
+        // `full_command` without parameters: keepalived checks none (its PARAM_MATCH_NONE)
+        return true;
+    }
     match tp.param_match {
         ParamMatch::Exact => args == params,
         ParamMatch::Initial => {
