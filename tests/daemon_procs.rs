@@ -146,6 +146,11 @@ fn realtime_priority_and_rttime_limit_as_keepalived() {
             "25000 50000",
         ),
         ("  vrrp_rt_priority 7\n", "5000 10000"),
+        // The old spelling, still accepted by keepalived 2.2.7.
+        (
+            "  vrrp_rt_priority 9\n  vrrp_rlimit_rtime 40000\n",
+            "20000 40000",
+        ),
     ] {
         let conf = with_globals(globals);
         let Some((_lan, ours, real)) = pair(

@@ -39,6 +39,7 @@ const VM_TESTS: &[&str] = &[
     "vm_daemon_ha_suspend",
     "vm_daemon_more_checkers",
     "vm_vrrp_sync_daemon",
+    "vm_checker_process_controls",
     "ipvs_daemon::nft::vm_daemon_nftables_ipvs",
 ];
 
@@ -1431,4 +1432,80 @@ fn vm_vrrp_sync_daemon() {
     assert!(!a.log().contains("IPVS cmd"), "{}", a.log());
     b.stop();
     assert_eq!(daemons_in("syncd-b"), set(&[]));
+}
+
+/// The checker child's nice value, scheduling policy and realtime priority (from
+/// `/proc/PID/stat`), locked memory and CPUs (`status`) and realtime CPU limit (`limits`).
+fn checker_sched(d: &ipvs_daemon::Daemon) -> Option<(i64, u32, u32, bool, String, String)> {
+    let pid = std::fs::read_to_string(d.path("checkers.pid")).ok()?;
+    let proc = format!("/proc/{}", pid.trim());
+    let stat = std::fs::read_to_string(format!("{proc}/stat")).ok()?;
+    let f: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    let status = std::fs::read_to_string(format!("{proc}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let limits = std::fs::read_to_string(format!("{proc}/limits")).ok()?;
+    let rttime = limits
+        .lines()
+        .find(|l| l.starts_with("Max realtime timeout"))
+        .map(|l| l.split_whitespace().skip(3).take(2).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    Some((
+        f.get(16)?.parse().ok()?,
+        f.get(38)?.parse().ok()?,
+        f.get(37)?.parse().ok()?,
+        field("VmLck:") != "0 kB",
+        field("Cpus_allowed_list:"),
+        rttime,
+    ))
+}
+
+/// `checker_priority`, `checker_no_swap`, `checker_cpu_affinity`, `checker_rt_priority`,
+/// `checker_rlimit_rttime` (and its old spelling `checker_rlimit_rtime`) on the checker
+/// child, which needs IPVS to run: the same settings as the VRRP child's, compared with
+/// keepalived 2.2.7 in tests/daemon_procs.rs.
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_checker_process_controls() {
+    use ipvs_daemon::*;
+    let Some(_ipvs) = fresh() else { return };
+    let conf = |globals: &str| {
+        format!(
+            "global_defs {{\n    router_id vmtest\n{globals}}}\n\
+             virtual_server 192.0.2.120 80 {{\n    delay_loop 1\n    lb_algo rr\n    \
+             lb_kind NAT\n    protocol TCP\n    real_server 198.51.100.20 8020 {{\n        \
+             TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n}}\n"
+        )
+    };
+    for (globals, want) in [
+        (
+            "    checker_priority -5\n    checker_no_swap\n    checker_cpu_affinity 0\n",
+            // nice, policy (0 = SCHED_OTHER), rt priority, locked, CPUs, RLIMIT_RTTIME
+            (-5, 0, 0, true, "0", "unlimited unlimited"),
+        ),
+        (
+            "    checker_rt_priority 15\n    checker_rlimit_rttime 30000\n",
+            (0, 2, 15, false, "", "15000 30000"),
+        ),
+        (
+            "    checker_rt_priority 12\n    checker_rlimit_rtime 20000\n",
+            (0, 2, 12, false, "", "10000 20000"),
+        ),
+    ] {
+        let mut d = Daemon::start("sched", &conf(globals));
+        let mut seen = None;
+        wait_for(&format!("the checker's settings for {globals:?}"), || {
+            seen = checker_sched(&d);
+            seen.as_ref().is_some_and(|s| {
+                (s.0, s.1, s.2, s.3, s.5.as_str()) == (want.0, want.1, want.2, want.3, want.5)
+                    && (want.4.is_empty() || s.4 == want.4)
+            })
+        });
+        d.stop();
+    }
 }

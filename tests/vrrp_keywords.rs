@@ -113,6 +113,7 @@ fn advert_v(
         ttl: 255,
         fill_checksum: true,
         checksum_dst: None,
+        v3_checksum_as_v2: false,
     };
     let len = a.emit_ipv4(&mut buf, &ip, None).expect("emit advert");
     buf.truncate(len);
