@@ -110,6 +110,18 @@ fn v3_checksum_as_v2_on_the_wire_and_with_keepalived_227() {
         .len()
     };
     assert!(wait_until(10, || sent() >= 3), "{}", logs(&[&ours, &real]));
+    // The global_defs form gives every instance the same default.
+    ours.stop();
+    let invalid = || real.log().matches("Invalid VRRPv3 checksum").count();
+    let before = invalid();
+    let mut ours = Daemon::start(
+        &lan,
+        0,
+        false,
+        &v3_conf("  v3_checksum_as_v2\n", 100, "", true),
+    );
+    let rejected = wait_until(20, || invalid() > before);
+    assert!(rejected, "global form: {}", logs(&[&ours, &real]));
     ours.stop();
     drop(real);
     cap.stop();
