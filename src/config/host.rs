@@ -99,9 +99,32 @@ pub fn host_interfaces() -> HashMap<String, InterfaceFlags> {
 }
 
 /// Reports interfaces that do not exist, and loopback used by a VRRP instance.
-pub fn check_interfaces<'a>(uses: impl IntoIterator<Item = IfaceUse<'a>>, diags: &mut Diagnostics) {
+/// With `dynamic_interfaces` a missing interface is awaited, not an error (keepalived 2.2.7
+/// `-t` exits 0 and logs `Configuration specifies interface X which doesn't currently exist
+/// - will use if created`).
+pub fn check_interfaces<'a>(
+    uses: impl IntoIterator<Item = IfaceUse<'a>>,
+    dynamic: bool,
+    diags: &mut Diagnostics,
+) {
     let host = host_interfaces();
-    check_interfaces_in(uses, &host, diags);
+    let mut told: Vec<&str> = Vec::new();
+    let mut present = Vec::new();
+    for u in uses {
+        if !dynamic || host.contains_key(u.name) {
+            present.push(u);
+        } else if !told.contains(&u.name) {
+            told.push(u.name);
+            diags.lint(
+                Some(u.span),
+                format!(
+                    "Configuration specifies interface {} which doesn't currently exist - will use if created",
+                    u.name
+                ),
+            );
+        }
+    }
+    check_interfaces_in(present, &host, diags);
 }
 
 /// [`check_interfaces`] against a given interface list.
@@ -506,7 +529,11 @@ pub fn insecure_reason(path: &Path) -> Option<String> {
 /// Runs every host check on a loaded configuration: the interfaces it names and the
 /// scripts it runs (what `keepalived -t` checks beyond the syntax).
 pub fn check_config(cfg: &super::Config, diags: &mut Diagnostics) {
-    check_interfaces(config_interfaces(cfg), diags);
+    check_interfaces(
+        config_interfaces(cfg),
+        cfg.global.dynamic_interfaces,
+        diags,
+    );
     let security = ScriptSecurity {
         enabled: cfg.global.enable_script_security,
         script_user: cfg.global.script_user.clone(),

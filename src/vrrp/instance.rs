@@ -170,6 +170,8 @@ pub struct Globals {
     pub mcast_group6: Ipv6Addr,
     pub check_unicast_src: bool,
     pub strict: bool,
+    /// `dynamic_interfaces`: an instance whose interface is missing waits for it in FAULT.
+    pub dynamic_interfaces: bool,
 }
 
 /// What the host told us about the instance's interface at creation time.
@@ -670,6 +672,26 @@ impl Instance {
         });
         let ifindex_of = |n: &str| vmac_of(n).or_else(|| map.get(n).copied());
         addr_spec(a, default_if, &ifindex_of, true)
+    }
+
+    /// Whether the instance waits for its interface to be created (`dynamic_interfaces`).
+    pub fn awaits_link(&self, name: &str) -> bool {
+        self.link.ifindex == 0 && self.link.ifname == name
+    }
+
+    /// The awaited interface exists now (`dynamic_interfaces`): the instance moves onto it.
+    /// Its state follows from the link and address events that come next.
+    pub fn adopt_link(&mut self, link: Link) {
+        self.link.ifindex = link.ifindex;
+        self.link.mac = link.mac;
+        self.key = sock_key(&self.cfg, &self.link, &self.globals);
+    }
+
+    /// Its interface was deleted (`dynamic_interfaces`): wait for one of that name again.
+    pub fn await_link(&mut self) {
+        self.link.ifindex = 0;
+        self.link.src = self.cfg.src_ip;
+        self.key = sock_key(&self.cfg, &self.link, &self.globals);
     }
 
     /// The instance interface now has index `ifindex` (its VMAC was recreated).

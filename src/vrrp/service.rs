@@ -638,6 +638,7 @@ fn globals_of(c: &Config) -> Globals {
         mcast_group6: c.global.vrrp_mcast_group6,
         check_unicast_src: c.global.vrrp_check_unicast_src,
         strict: c.global.vrrp_strict,
+        dynamic_interfaces: c.global.dynamic_interfaces,
     }
 }
 
@@ -790,6 +791,28 @@ fn statics_of(c: &Config, ifmap: &HashMap<String, u32>) -> Statics {
     (addrs, routes, rules)
 }
 
+/// With `dynamic_interfaces`, the stand-in link of an instance whose interface does not
+/// exist yet (index 0: no socket, no advert): it starts in FAULT, as keepalived 2.2.7 does,
+/// until the interface is created. VMAC and ipvlan instances are not covered.
+fn awaited_link(c: &model::Instance, g: &Globals) -> Option<Link> {
+    if !g.dynamic_interfaces || c.vmac.is_some() || c.ipvlan.is_some() {
+        return None;
+    }
+    let name = c.interface.clone()?;
+    info!("Configuration specifies interface {name} which doesn't currently exist - will use if created");
+    Some(Link {
+        ifindex: 0,
+        ifname: name,
+        mac: [0; 6],
+        up: false,
+        src: c.src_ip,
+        xmit: None,
+        addr_vmacs: Vec::new(),
+        vips_on_base: false,
+        missing: None,
+    })
+}
+
 /// Builds the instance of `c`, or says why it cannot run.
 fn build(
     c: &model::Instance,
@@ -800,7 +823,7 @@ fn build(
     tracking: &Tracking,
 ) -> Option<Instance> {
     c.vrid?;
-    let Some(link) = h.link_for(c) else {
+    let Some(link) = h.link_for(c).or_else(|| awaited_link(c, g)) else {
         info!("({}) Unknown interface!", c.name);
         return None;
     };
@@ -914,6 +937,10 @@ fn wire_sockets(sh: &Shared) {
             })
             .collect();
         for (key, ifname, ttl, iname, src) in keys {
+            // An interface still awaited (`dynamic_interfaces`) has no socket yet.
+            if key.ifindex == 0 {
+                continue;
+            }
             // One receiver per key (§5.1 sockpool): instances sharing an interface must not
             // each open one, or every advert reaches the engine once per instance.
             if spawn.iter().any(|(k, _)| k == &key) {
@@ -1112,6 +1139,9 @@ async fn monitor_loop(
             }
             continue;
         }
+        if let NetEvent::LinkUp { name, .. } | NetEvent::LinkDown { name, .. } = &ev {
+            adopt_created(name, &sh, &nl).await;
+        }
         if let NetEvent::LinkDeleted { ifindex, name } = &ev {
             link_deleted(*ifindex, name, &mut mon, &mut known, &sh, &nl, &vmacs).await;
             continue;
@@ -1163,6 +1193,36 @@ async fn monitor_loop(
     }
 }
 
+/// `dynamic_interfaces`: instances waiting for interface `name` move onto it once it exists.
+async fn adopt_created(name: &str, sh: &Shared, nl: &Netlink) {
+    let waiting = sh
+        .engine
+        .borrow()
+        .instances
+        .iter()
+        .any(|i| i.awaits_link(name));
+    if !waiting {
+        return;
+    }
+    let h = match host(nl).await {
+        Ok(h) => h,
+        Err(e) => {
+            info!("{e:?}");
+            return;
+        }
+    };
+    {
+        let mut eng = sh.engine.borrow_mut();
+        *eng.ifmap.borrow_mut() = h.ifmap();
+        for i in eng.instances.iter_mut().filter(|i| i.awaits_link(name)) {
+            if let Some(link) = h.link_for(&i.cfg) {
+                i.adopt_link(link);
+            }
+        }
+    }
+    wire_sockets(sh);
+}
+
 /// keepalived logs a link it had not seen with -D (`Interface X added`, observed).
 fn log_added(known: &HashMap<u32, (String, bool)>, ifindex: u32, name: &str) {
     if !known.contains_key(&ifindex) && crate::log::detail() > 0 {
@@ -1192,6 +1252,19 @@ async fn link_deleted(
         }
         if ours || crate::log::detail() > 0 || eng.uses_link(ifindex, name) {
             info!("Interface {name} deleted");
+        }
+        if eng.globals.dynamic_interfaces && !ours {
+            let mut waiting = false;
+            for i in &mut eng.instances {
+                if i.link.ifindex == ifindex && i.cfg.vmac.is_none() && i.cfg.ipvlan.is_none() {
+                    i.await_link();
+                    waiting = true;
+                }
+            }
+            if waiting {
+                drop(eng);
+                wire_sockets(sh);
+            }
         }
     }
     sh.submit(io);

@@ -1,0 +1,113 @@
+//! End to end, in network namespaces: interface and link keywords (`dynamic_interfaces`,
+//! `default_interface`, `log_unknown_vrids`, receive buffers, extra GARPs). Each scenario
+//! runs against ours and the real keepalived 2.2.7, so the expectations are keepalived's.
+
+#[path = "support/netns.rs"]
+mod netns;
+#[path = "support/node_daemon.rs"]
+mod node_daemon;
+mod support;
+
+use netns::Lan;
+use node_daemon::*;
+
+/// Runs `f` against ours, then (when installed) the real keepalived 2.2.7.
+fn both(test: &str, mut f: impl FnMut(bool)) {
+    f(false);
+    if real_or_skip(test) {
+        f(true);
+    }
+}
+
+/// Starts a daemon with every pid file given explicitly (the BFD one too, for the real one).
+fn start(lan: &Lan, node: usize, real: bool, conf: &str) -> Daemon {
+    let d = tempfile::tempdir().expect("tempdir");
+    let bfd = d.path().join("bfd.pid");
+    let bfd = bfd.to_string_lossy().into_owned();
+    let dm = Daemon::start_with(lan, node, real, conf, &["-b", &bfd]);
+    // The BFD pid file lives in its own directory, kept as long as the daemon.
+    std::mem::forget(d);
+    dm
+}
+
+/// Whether node `i` holds address `a` on `dev`.
+fn has_addr_on(lan: &Lan, i: usize, dev: &str, a: &str) -> bool {
+    let j = lan.ip_json(i, &["addr", "show", "dev", dev]);
+    j.as_array().is_some_and(|links| {
+        links.iter().any(|l| {
+            l["addr_info"]
+                .as_array()
+                .is_some_and(|ai| ai.iter().any(|x| x["local"] == a))
+        })
+    })
+}
+
+/// Position of the first log line containing `needle`.
+fn line_of(log: &str, needle: &str) -> Option<usize> {
+    log.lines().position(|l| l.contains(needle))
+}
+
+/// `dynamic_interfaces`: an instance on an interface that does not exist yet waits in FAULT
+/// and starts once it is created; deleted and made again, it follows the new one.
+#[test]
+fn dynamic_interfaces_waits_for_the_interface() {
+    let Some(lan) = lan_or_skip("dynamic_interfaces_waits_for_the_interface", 1) else {
+        return;
+    };
+    let conf = "global_defs {\n  router_id test\n  dynamic_interfaces\n}\n\
+        vrrp_instance VI_1 {\n  state BACKUP\n  interface eth1\n  virtual_router_id 51\n  \
+        priority 100\n  advert_int 1\n  virtual_ipaddress {\n    203.0.113.10/32\n  }\n}\n";
+    both("dynamic_interfaces_waits_for_the_interface", |real| {
+        let d = start(&lan, 0, real, conf);
+        // `-t` accepts the missing interface (exit 0), as keepalived does.
+        let t = lan.exec(
+            0,
+            &[
+                &d.bin().to_string_lossy(),
+                "-t",
+                "-f",
+                &d.path("keepalived.conf").to_string_lossy(),
+            ],
+        );
+        assert_eq!(t.status.code(), Some(0), "-t (real: {real}): {t:?}");
+        let waiting = "Configuration specifies interface eth1 which doesn't currently exist - will use if created";
+        assert!(
+            wait_until(20, || d.log().contains(waiting)
+                && d.log().contains("(VI_1) entering FAULT state")),
+            "no FAULT while eth1 is missing\n{}",
+            logs(&[&d])
+        );
+        for round in 0..2 {
+            lan.must(
+                0,
+                &[
+                    "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+                ],
+            );
+            lan.must(0, &["ip", "addr", "add", "198.51.100.1/24", "dev", "eth1"]);
+            lan.must(0, &["ip", "link", "set", "eth1p", "up"]);
+            lan.must(0, &["ip", "link", "set", "eth1", "up"]);
+            assert!(
+                wait_until(20, || has_addr_on(&lan, 0, "eth1", "203.0.113.10")),
+                "round {round}: no MASTER on eth1 once created\n{}",
+                logs(&[&d])
+            );
+            let log = d.log();
+            let fault = line_of(&log, "(VI_1) entering FAULT state");
+            let backup = line_of(&log, "(VI_1) Entering BACKUP STATE");
+            let master = line_of(&log, "(VI_1) Entering MASTER STATE");
+            assert!(
+                fault < backup && backup < master,
+                "FAULT, BACKUP, MASTER in order\n{log}"
+            );
+            lan.must(0, &["ip", "link", "del", "eth1"]);
+            assert!(
+                wait_until(20, || d.log().matches("(VI_1) Entering FAULT STATE").count()
+                    > round),
+                "round {round}: no FAULT once eth1 is deleted\n{}",
+                logs(&[&d])
+            );
+        }
+        drop(d);
+    });
+}
