@@ -111,3 +111,55 @@ fn dynamic_interfaces_waits_for_the_interface() {
         drop(d);
     });
 }
+
+/// `default_interface`: a static address without `dev` goes there; when it does not exist,
+/// `-t` refuses the configuration (exit 4).
+#[test]
+fn default_interface_takes_static_addresses() {
+    let Some(lan) = lan_or_skip("default_interface_takes_static_addresses", 1) else {
+        return;
+    };
+    lan.must(
+        0,
+        &[
+            "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+        ],
+    );
+    lan.must(0, &["ip", "link", "set", "eth1p", "up"]);
+    lan.must(0, &["ip", "link", "set", "eth1", "up"]);
+    let conf = |dev: &str| {
+        format!(
+            "global_defs {{\n  router_id test\n  default_interface {dev}\n}}\n\
+             static_ipaddress {{\n  203.0.113.5/32\n}}\n"
+        )
+    };
+    both("default_interface_takes_static_addresses", |real| {
+        let d = start(&lan, 0, real, &conf("eth1"));
+        assert!(
+            wait_until(20, || has_addr_on(&lan, 0, "eth1", "203.0.113.5")),
+            "static address not on default_interface eth1\n{}",
+            logs(&[&d])
+        );
+        assert!(!has_addr_on(&lan, 0, "eth0", "203.0.113.5"));
+        drop(d);
+        lan.exec(0, &["ip", "addr", "del", "203.0.113.5/32", "dev", "eth1"]);
+        let bad = tempfile::tempdir().expect("tempdir");
+        let path = bad.path().join("keepalived.conf");
+        std::fs::write(&path, conf("eth5")).expect("write conf");
+        let bin = if real {
+            support::real_keepalived().expect("real keepalived")
+        } else {
+            support::ours()
+        };
+        let t = lan.exec(
+            0,
+            &[
+                &bin.to_string_lossy(),
+                "-t",
+                "-f",
+                &path.to_string_lossy(),
+            ],
+        );
+        assert_eq!(t.status.code(), Some(4), "-t (real: {real}): {t:?}");
+    });
+}

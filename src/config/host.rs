@@ -539,6 +539,7 @@ pub fn check_config(cfg: &super::Config, diags: &mut Diagnostics) {
         script_user: cfg.global.script_user.clone(),
         script_user_span: None,
     };
+    check_default_interface(cfg, &host_interfaces(), diags);
     let owned = config_scripts(cfg);
     check_scripts(
         owned.iter().map(|(script, track)| ScriptUse {
@@ -552,6 +553,34 @@ pub fn check_config(cfg: &super::Config, diags: &mut Diagnostics) {
         diags,
     );
     check_checker_scripts(cfg, diags);
+}
+
+/// A static address without `dev` goes on `default_interface` (else `eth0`); keepalived
+/// 2.2.7 refuses the configuration when that interface does not exist (`-t` exits 4),
+/// unless `dynamic_interfaces` lets it wait.
+fn check_default_interface(
+    cfg: &super::Config,
+    host: &HashMap<String, InterfaceFlags>,
+    diags: &mut Diagnostics,
+) {
+    let name = cfg.global.default_ifname();
+    if cfg.global.dynamic_interfaces || host.contains_key(name) {
+        return;
+    }
+    for a in cfg.statics.addresses.iter().filter(|a| a.dev.is_none()) {
+        diags.push(
+            Diagnostic::new(
+                Severity::Error,
+                Some(KaClass::Fatal),
+                format!(
+                    "Static address {}/{} requires either an interface or default interface must exist",
+                    a.addr, a.prefix
+                ),
+            )
+            .at(a.span)
+            .with_help("Non-existent interface specified in configuration"),
+        );
+    }
 }
 
 /// Every interface the configuration names, with its role.

@@ -769,12 +769,15 @@ impl Host {
 
 fn statics_of(c: &Config, ifmap: &HashMap<String, u32>) -> Statics {
     let ifindex_of = |n: &str| ifmap.get(n).copied();
+    // Without `dev`, a static address goes on `default_interface` (keepalived's `eth0`
+    // when unset).
+    let default_if = ifmap.get(c.global.default_ifname()).copied();
     let addrs = c
         .statics
         .addresses
         .iter()
         .filter_map(|a| {
-            let s = addr_spec(a, None, &ifindex_of, false);
+            let s = addr_spec(a, default_if, &ifindex_of, false);
             if s.is_none() {
                 info!("Static address {} has no usable interface", a.addr);
             }
