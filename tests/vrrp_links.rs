@@ -163,3 +163,40 @@ fn default_interface_takes_static_addresses() {
         assert_eq!(t.status.code(), Some(4), "-t (real: {real}): {t:?}");
     });
 }
+
+/// `log_unknown_vrids`: an advert for a VRID no local instance has is logged, with
+/// keepalived's wording.
+#[test]
+fn log_unknown_vrids_logs_foreign_adverts() {
+    let Some(lan) = lan_or_skip("log_unknown_vrids_logs_foreign_adverts", 2) else {
+        return;
+    };
+    let listener = "global_defs {\n  router_id test\n  log_unknown_vrids\n}\n\
+        vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 52\n  \
+        priority 100\n  advert_int 1\n  virtual_ipaddress {\n    203.0.113.20/32\n  }\n}\n";
+    let silent = listener.replace("  log_unknown_vrids\n", "");
+    let talker = conf(200, "", &["203.0.113.10/32"]);
+    let line = "Unknown VRID(51) received on interface(eth0). ignoring...";
+    both("log_unknown_vrids_logs_foreign_adverts", |real| {
+        let t = start(&lan, 1, real, &talker);
+        let quiet = start(&lan, 0, real, &silent);
+        assert!(
+            wait_until(20, || has_addr(&lan, 1, "203.0.113.10")
+                && quiet.log().contains("Entering MASTER STATE")),
+            "both instances should be MASTER\n{}",
+            logs(&[&t, &quiet])
+        );
+        let quiet_log = quiet.log();
+        drop(quiet);
+        // Without the keyword, the same traffic is not logged.
+        assert!(!quiet_log.contains("Unknown VRID"), "{quiet_log}");
+        let l = start(&lan, 0, real, listener);
+        assert!(
+            wait_until(20, || l.log().contains(line)),
+            "no unknown VRID line\n{}",
+            logs(&[&t, &l])
+        );
+        drop(l);
+        drop(t);
+    });
+}

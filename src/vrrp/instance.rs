@@ -172,6 +172,8 @@ pub struct Globals {
     pub strict: bool,
     /// `dynamic_interfaces`: an instance whose interface is missing waits for it in FAULT.
     pub dynamic_interfaces: bool,
+    /// `log_unknown_vrids`: adverts for a VRID no instance has are logged.
+    pub log_unknown_vrids: bool,
 }
 
 /// What the host told us about the instance's interface at creation time.

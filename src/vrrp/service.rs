@@ -374,7 +374,16 @@ impl Engine {
             .or_else(|| self.instances.iter().position(mine));
         let Some(idx) = idx else {
             self.rx.drop(rxguard::UNKNOWN_VRID);
-            if crate::log::detail() > 0 && rxguard::log_allowed() {
+            if self.globals.log_unknown_vrids && rxguard::log_allowed() {
+                let ifname = self
+                    .ifmap
+                    .borrow()
+                    .iter()
+                    .find(|(_, i)| **i == key.ifindex)
+                    .map(|(n, _)| n.clone())
+                    .unwrap_or_default();
+                info!("Unknown VRID({vrid}) received on interface({ifname}). ignoring...");
+            } else if crate::log::detail() > 0 && rxguard::log_allowed() {
                 info!("VRRP packet received for unknown VRID {vrid} from {src}");
             }
             return;
@@ -639,6 +648,7 @@ fn globals_of(c: &Config) -> Globals {
         check_unicast_src: c.global.vrrp_check_unicast_src,
         strict: c.global.vrrp_strict,
         dynamic_interfaces: c.global.dynamic_interfaces,
+        log_unknown_vrids: c.global.log_unknown_vrids,
     }
 }
 
