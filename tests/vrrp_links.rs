@@ -200,3 +200,116 @@ fn log_unknown_vrids_logs_foreign_adverts() {
         drop(t);
     });
 }
+
+/// SO_RCVBUF of every socket of process `pid`, by (domain, protocol): read through
+/// pidfd_getfd, since `ss -m` shows no memory for raw sockets.
+fn socket_rcvbufs(pid: i32) -> Vec<(i32, i32, usize)> {
+    use nix::sys::socket::{getsockopt, sockopt};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut out = Vec::new();
+    // SAFETY: plain syscalls; a returned descriptor is new and owned here.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pidfd < 0 {
+        return out;
+    }
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let is_socket = std::fs::read_link(e.path())
+            .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"));
+        let Ok(n) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if !is_socket {
+            continue;
+        }
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_getfd,
+                std::os::fd::AsRawFd::as_raw_fd(&pidfd),
+                n,
+                0,
+            )
+        };
+        if fd < 0 {
+            continue;
+        }
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        let (domain, proto) = (
+            int_opt(&fd, libc::SO_DOMAIN),
+            int_opt(&fd, libc::SO_PROTOCOL),
+        );
+        if let Ok(b) = getsockopt(&fd, sockopt::RcvBuf) {
+            out.push((domain, proto, b));
+        }
+    }
+    out
+}
+
+/// An integer SOL_SOCKET option, -1 when unreadable.
+fn int_opt(fd: &impl std::os::fd::AsRawFd, opt: libc::c_int) -> i32 {
+    let mut v: libc::c_int = -1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `v` and `len` outlive the call and describe an int.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            std::ptr::addr_of_mut!(v).cast(),
+            &mut len,
+        )
+    };
+    if r == 0 {
+        v
+    } else {
+        -1
+    }
+}
+
+/// `kernel_rx_buf_size`, `vrrp_rx_bufs_policy` / `vrrp_rx_bufs_multiplier` size the VRRP
+/// receive socket (summed over its instances), `vrrp_netlink_cmd_rcv_bufs` and
+/// `vrrp_netlink_monitor_rcv_bufs[_force]` the netlink sockets: the kernel reports the
+/// same doubled sizes for ours and keepalived's.
+#[test]
+fn receive_buffers_follow_the_keywords() {
+    let Some(lan) = lan_or_skip("receive_buffers_follow_the_keywords", 1) else {
+        return;
+    };
+    let conf = "global_defs {\n  router_id test\n  vrrp_rx_bufs_policy ADVERT\n  \
+        vrrp_rx_bufs_multiplier 40\n  vrrp_netlink_cmd_rcv_bufs 300000\n  \
+        vrrp_netlink_monitor_rcv_bufs 500000\n  vrrp_netlink_monitor_rcv_bufs_force\n}\n\
+        vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+        priority 100\n  advert_int 1\n  virtual_ipaddress {\n    203.0.113.10/32\n    \
+        203.0.113.11/32\n  }\n}\n\
+        vrrp_instance VI_2 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 52\n  \
+        priority 100\n  advert_int 1\n  kernel_rx_buf_size 70000\n  virtual_ipaddress {\n    \
+        203.0.113.12/32\n  }\n}\n";
+    both("receive_buffers_follow_the_keywords", |real| {
+        let d = start(&lan, 0, real, conf);
+        assert!(
+            wait_until(20, || d.log().contains("(VI_2) Entering BACKUP STATE")),
+            "no BACKUP\n{}",
+            logs(&[&d])
+        );
+        let pid = d.vrrp_pid().expect("vrrp pid");
+        let socks = socket_rcvbufs(pid);
+        // VI_1: 40 x 44-byte adverts (IPv4 header, VRRPv2 header and auth, 2 addresses);
+        // VI_2: 70000; the kernel doubles what SO_RCVBUF is given.
+        assert!(
+            socks.contains(&(libc::AF_INET, 112, 2 * (40 * 44 + 70000))),
+            "real: {real}: {socks:?}"
+        );
+        assert!(
+            socks.contains(&(libc::AF_NETLINK, 0, 2 * 300000)),
+            "real: {real}: {socks:?}"
+        );
+        assert!(
+            socks.contains(&(libc::AF_NETLINK, 0, 2 * 500000)),
+            "real: {real}: {socks:?}"
+        );
+        drop(d);
+    });
+}

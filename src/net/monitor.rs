@@ -84,6 +84,12 @@ impl Monitor {
     /// Subscribes to link, IPv4/IPv6 address, route and rule groups. Must be called inside a
     /// tokio runtime (the socket driver is spawned on it).
     pub fn new() -> Result<Self, NetError> {
+        Self::with_rcvbuf(None)
+    }
+
+    /// [`Monitor::new`] with the receive buffer `vrrp_netlink_monitor_rcv_bufs[_force]`
+    /// asks for, instead of our default.
+    pub fn with_rcvbuf(rcvbuf: Option<super::RcvBuf>) -> Result<Self, NetError> {
         let groups = [
             MulticastGroup::Link,
             MulticastGroup::Ipv4Ifaddr,
@@ -101,10 +107,14 @@ impl Monitor {
             rtnetlink::new_multicast_connection(&groups).map_err(io_err)?;
         // A burst of events (many VIPs removed at once, an interface flap) must not overflow
         // the socket: a lost RTM_DELADDR would leave a VIP unnoticed.
-        conn.socket_mut()
-            .socket_mut()
-            .set_rx_buf_sz(MONITOR_RCVBUF)
-            .map_err(io_err)?;
+        match rcvbuf {
+            Some(b) => b.apply(conn.socket_mut().socket_mut()),
+            None => conn
+                .socket_mut()
+                .socket_mut()
+                .set_rx_buf_sz(MONITOR_RCVBUF)
+                .map_err(io_err)?,
+        }
         tokio::spawn(conn);
         Ok(Self {
             rx,

@@ -25,6 +25,7 @@ use crate::config::model::addr::{
     AddressSpec as ModelAddr, RouteSpec as ModelRoute, RouteType, RuleAction as ModelRuleAction,
     RuleSpec as ModelRule, LIFETIME_FOREVER,
 };
+use crate::config::model::global::RxBufsPolicy;
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::net::{self, nft, AddrSpec, RouteKind, RuleAction, RuleSpec};
@@ -198,6 +199,8 @@ pub struct Link {
     /// A VMAC or ipvlan of the instance that could not be made: it stays in FAULT, as in
     /// keepalived 2.2.7 (`Unable to create ipvlan interface vrrp.51`, then FAULT).
     pub missing: Option<String>,
+    /// The interface's MTU (`vrrp_rx_bufs_policy MTU`).
+    pub mtu: u32,
 }
 
 /// A VMAC for addresses (see [`Link::addr_vmacs`]).
@@ -412,6 +415,37 @@ impl Instance {
 
     pub fn name(&self) -> &str {
         &self.cfg.name
+    }
+
+    /// This instance's share of its receive socket's buffer, as keepalived sums them per
+    /// socket: `kernel_rx_buf_size`, else `vrrp_rx_bufs_policy` SIZE, ADVERT (multiplier
+    /// times the advert's length) or MTU (multiplier times the MTU); 0 when none is set.
+    pub fn rx_buf_share(&self, policy: Option<RxBufsPolicy>, multiplier: u32) -> usize {
+        if let Some(k) = self.cfg.kernel_rx_buf_size {
+            return usize::try_from(k).unwrap_or(usize::MAX);
+        }
+        let mult = multiplier as usize;
+        match policy {
+            None => 0,
+            Some(RxBufsPolicy::Size(n)) => n as usize,
+            Some(RxBufsPolicy::Advert) => {
+                let v4 = self.cfg.family == model::Family::V4;
+                let ah = self.cfg.auth.as_ref().is_some_and(|a| a.kind == model::AuthType::Ah);
+                // keepalived's vrrp_adv_len: header, addresses, v2 auth data, IPv4 (+AH)
+                let mut len = 8 + self.advert_addrs.len() * if v4 { 4 } else { 16 };
+                if v4 {
+                    if self.cfg.version == model::Version::V2 {
+                        len += 8;
+                    }
+                    len += 20;
+                    if ah {
+                        len += 24;
+                    }
+                }
+                mult * len
+            }
+            Some(RxBufsPolicy::Mtu) => mult * self.link.mtu as usize,
+        }
     }
 
     pub fn identity(&self) -> Identity {

@@ -33,6 +33,7 @@ use super::syncd::{self, SyncdOp};
 use super::tracking::{self, Target, Tracking};
 use super::vmac;
 use crate::check::ipvs::Ipvs;
+use crate::config::model::global::RxBufsPolicy;
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::config::model::Config;
@@ -80,6 +81,16 @@ fn spacing_of(c: &Config) -> Spacing {
             })
             .collect(),
     }
+}
+
+/// A configured netlink receive buffer; unset keeps our defaults (the monitor's is larger
+/// than keepalived's 64 KiB, so that a burst of events is not lost).
+pub(crate) fn rcvbuf(b: crate::config::model::global::RcvBufs) -> Option<net::RcvBuf> {
+    // `_force` alone forces keepalived's default size (64 KiB).
+    (b.size.is_some() || b.force).then(|| net::RcvBuf {
+        size: b.size.unwrap_or(64 * 1024),
+        force: b.force,
+    })
 }
 
 /// What the tasks share.
@@ -162,6 +173,8 @@ pub struct Engine {
     pub rx: RxStats,
     /// The IPVS sync daemon following an instance (syncd.rs).
     syncd: Option<syncd::Syncd>,
+    /// `vrrp_rx_bufs_policy` and `vrrp_rx_bufs_multiplier`, for receive sockets opened later.
+    rx_bufs: (Option<RxBufsPolicy>, u32),
 }
 
 impl Engine {
@@ -773,6 +786,7 @@ impl Host {
                 .iter()
                 .find(|p| p.iname == c.name)
                 .map(|p| p.name.clone()),
+            mtu: l.mtu,
         })
     }
 }
@@ -823,6 +837,7 @@ fn awaited_link(c: &model::Instance, g: &Globals) -> Option<Link> {
         addr_vmacs: Vec::new(),
         vips_on_base: false,
         missing: None,
+        mtu: 0,
     })
 }
 
@@ -896,12 +911,19 @@ fn open_sockets(
     unicast_ttl: Option<u8>,
     src: Option<IpAddr>,
 ) -> Result<Option<Rc<VrrpSocket>>, std::io::Error> {
+    let share: usize = eng
+        .instances
+        .iter()
+        .filter(|i| &i.key == key)
+        .map(|i| i.rx_buf_share(eng.rx_bufs.0, eng.rx_bufs.1))
+        .sum();
     let opts = SocketOptions {
         ifindex: key.ifindex,
         ifname: ifname.to_owned(),
         group: key.group,
         local: key.unicast_src,
         unicast_hops: unicast_ttl.map(u32::from),
+        rcvbuf: (share > 0).then_some(share),
     };
     if !eng.senders.contains_key(key) {
         // IPv6: the kernel builds the header, so bind the sender to our advert source
@@ -1513,7 +1535,8 @@ impl Service for VrrpService {
         if let Some(why) = &c.vrrp.fatal {
             return Err(ServiceError::config(why.clone()));
         }
-        let nl = Netlink::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
+        let nl = Netlink::with_rcvbuf(rcvbuf(c.global.vrrp_netlink_cmd_rcv_bufs))
+            .map_err(|e| ServiceError::fatal(e.to_string()))?;
         super::alerts::install(c);
         if needs_firewall(c) && c.global.nftables.is_none() {
             info!("use_vmac or no_accept/strict specified, but no firewall configured - using nftables");
@@ -1527,7 +1550,8 @@ impl Service for VrrpService {
         // VMACs first (§5.13), so the monitor does not report their creation as link events.
         let mut vmacs = vmac::Vmacs::default();
         let made = host_with_vmacs(&nl, c, &mut vmacs).await?;
-        let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
+        let mut mon = Monitor::with_rcvbuf(rcvbuf(c.global.vrrp_netlink_monitor_rcv_bufs))
+            .map_err(|e| ServiceError::fatal(e.to_string()))?;
         // Re-read once the monitor listens, so that nothing changes unseen in between.
         let mut h = host(&nl).await?;
         h.vmacs = made.vmacs;
@@ -1560,6 +1584,7 @@ impl Service for VrrpService {
             hold_until: None,
             rx: RxStats::default(),
             syncd,
+            rx_bufs: (c.global.vrrp_rx_bufs_policy, c.global.vrrp_rx_bufs_multiplier),
         };
         let now = eng.now();
         if let Some(d) = c.global.vrrp_startup_delay {
@@ -1671,6 +1696,7 @@ impl Service for VrrpService {
             let mut eng = run.engine.borrow_mut();
             *eng.ifmap.borrow_mut() = h.ifmap();
             eng.globals = globals.clone();
+            eng.rx_bufs = (c.global.vrrp_rx_bufs_policy, c.global.vrrp_rx_bufs_multiplier);
             eng.syncd_reload(c, &mut io);
             let track_changes = eng.tracking.reload(c);
             let now = eng.now();
