@@ -7,9 +7,12 @@ mod netns;
 #[path = "support/node_daemon.rs"]
 mod node_daemon;
 mod support;
+#[path = "support/wire.rs"]
+mod wire;
 
 use netns::Lan;
 use node_daemon::*;
+use wire::{has_addr_on, Capture};
 
 /// Runs `f` against ours, then (when installed) the real keepalived 2.2.7.
 fn both(test: &str, mut f: impl FnMut(bool)) {
@@ -28,18 +31,6 @@ fn start(lan: &Lan, node: usize, real: bool, conf: &str) -> Daemon {
     // The BFD pid file lives in its own directory, kept as long as the daemon.
     std::mem::forget(d);
     dm
-}
-
-/// Whether node `i` holds address `a` on `dev`.
-fn has_addr_on(lan: &Lan, i: usize, dev: &str, a: &str) -> bool {
-    let j = lan.ip_json(i, &["addr", "show", "dev", dev]);
-    j.as_array().is_some_and(|links| {
-        links.iter().any(|l| {
-            l["addr_info"]
-                .as_array()
-                .is_some_and(|ai| ai.iter().any(|x| x["local"] == a))
-        })
-    })
 }
 
 /// Position of the first log line containing `needle`.
@@ -311,5 +302,85 @@ fn receive_buffers_follow_the_keywords() {
             "real: {real}: {socks:?}"
         );
         drop(d);
+    });
+}
+
+/// A veth `eth1` (peer `eth1p`, both up) in node `i`, with 198.51.100.1/24.
+fn add_eth1(lan: &Lan, i: usize) {
+    lan.must(
+        i,
+        &[
+            "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+        ],
+    );
+    lan.must(i, &["ip", "addr", "add", "198.51.100.1/24", "dev", "eth1"]);
+    lan.must(i, &["ip", "link", "set", "eth1p", "up"]);
+    lan.must(i, &["ip", "link", "set", "eth1", "up"]);
+}
+
+/// `garp_extra_if [all] SECS`: while MASTER, one GARP for the first VIP of each other
+/// interface every period (with `all`; without it only VMACs count), none for the
+/// instance's own interface; the MASTER burst covers every VIP on every interface.
+#[test]
+fn garp_extra_if_repeats_on_other_interfaces() {
+    let test = "garp_extra_if_repeats_on_other_interfaces";
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    if !wire::tcpdump_available() {
+        support::skip_or_fail(test, "tcpdump is not installed");
+        return;
+    }
+    add_eth1(&lan, 0);
+    let conf = |extra: &str| {
+        format!(
+            "global_defs {{\n  router_id test\n}}\n\
+             vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  \
+             priority 100\n  advert_int 1\n  garp_master_delay 0\n  garp_master_repeat 1\n  \
+             {extra}\n  virtual_ipaddress {{\n    203.0.113.10/32\n    \
+             198.51.100.10/32 dev eth1\n    198.51.100.11/32 dev eth1\n  }}\n}}\n"
+        )
+    };
+    let garps = |c: &Capture, ip: &str| c.matching(&[&format!("who-has {ip} "), &format!("tell {ip},")]).len();
+    both(test, |real| {
+        for all in [true, false] {
+            let eth1 = Capture::start_on(&lan, 0, "eth1p", "arp");
+            let eth0 = Capture::start_on(&lan, 0, "eth0", "arp or proto 112");
+            let extra = if all { "garp_extra_if all 1" } else { "garp_extra_if 1" };
+            let d = start(&lan, 0, real, &conf(extra));
+            let ok = if all {
+                wait_until(30, || garps(&eth1, "198.51.100.10") >= 4)
+            } else {
+                // Six adverts later, still only the MASTER burst on eth1.
+                wait_until(30, || eth0.matching(&["VRRPv2"]).len() >= 6)
+            };
+            assert!(
+                ok,
+                "real: {real}, all: {all}\neth1:\n{}\neth0:\n{}\n{}",
+                eth1.text(),
+                eth0.text(),
+                logs(&[&d])
+            );
+            let (first, second, own) = (
+                garps(&eth1, "198.51.100.10"),
+                garps(&eth1, "198.51.100.11"),
+                garps(&eth0, "203.0.113.10"),
+            );
+            assert_eq!(
+                (second, own),
+                (1, 1),
+                "real: {real}, all: {all}: only the first VIP of an extra interface repeats\n{}",
+                eth1.text()
+            );
+            if !all {
+                assert_eq!(first, 1, "real: {real}: no extra GARP without `all`\n{}", eth1.text());
+            }
+            drop(d);
+            for a in ["203.0.113.10/32 dev eth0", "198.51.100.10/32 dev eth1", "198.51.100.11/32 dev eth1"] {
+                let mut args = vec!["ip", "addr", "del"];
+                args.extend(a.split(' '));
+                let _ = lan.exec(0, &args);
+            }
+        }
     });
 }

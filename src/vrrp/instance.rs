@@ -277,6 +277,7 @@ pub fn machine_config(c: &model::Instance, src: Option<IpAddr>, strict: bool) ->
     m.garp_master_refresh_repeat = c.garp_master_refresh_repeat;
     m.garp_lower_prio_delay = c.garp_lower_prio_delay;
     m.garp_lower_prio_repeat = c.garp_lower_prio_repeat;
+    m.garp_extra_if = c.garp_extra_if.map_or(Duration::ZERO, |g| g.interval);
     m.src_addr = src;
     m.strict = c.strict || strict;
     m
@@ -493,6 +494,7 @@ impl Instance {
             Action::AddVips => self.add_vips(io),
             Action::RemoveVips => self.remove_vips(io),
             Action::SendGarp { repeat } => self.garp(repeat, io),
+            Action::SendExtraGarp => self.extra_garp(io),
             Action::Notify { state, priority } => {
                 notify_hook(&self.cfg, NotifyEvent::State(state), priority)
             }
@@ -788,11 +790,49 @@ impl Instance {
     }
 
     /// GARP / unsolicited NA for the VIPs and eVIPs on the instance's interface, its VMACs
-    /// for addresses and (ipvlan) its base, one job per interface with its own MAC.
+    /// for addresses, (ipvlan) its base and the other interfaces named by `dev`, one job
+    /// per interface with its own MAC.
     fn garp(&self, repeat: u32, io: &mut Vec<Io>) {
         if repeat == 0 {
             return;
         }
+        for (ifindex, ifname, mac, addrs) in self.garp_jobs() {
+            io.push(Io::Garp {
+                iname: self.cfg.name.clone(),
+                ifindex,
+                ifname,
+                mac,
+                addrs,
+                repeat,
+            });
+        }
+    }
+
+    /// `garp_extra_if` (keepalived's vrrp_send_vmac_update): one GARP / NA, for the first
+    /// address only, on each VMAC for addresses and, with `all`, each other interface
+    /// carrying one; the instance's own interface only with `vmac_xmit_base`.
+    fn extra_garp(&self, io: &mut Vec<Io>) {
+        let all = self.cfg.garp_extra_if.is_some_and(|g| g.all);
+        for (ifindex, ifname, mac, addrs) in self.garp_jobs() {
+            let own = ifindex == self.link.ifindex;
+            let vmac = self.link.addr_vmacs.iter().any(|v| v.name == ifname);
+            if (own && self.link.xmit.is_none()) || (!own && !vmac && !all) {
+                continue;
+            }
+            io.push(Io::Garp {
+                iname: self.cfg.name.clone(),
+                ifindex,
+                ifname,
+                mac,
+                addrs: addrs.into_iter().take(1).collect(),
+                repeat: 1,
+            });
+        }
+    }
+
+    /// The VIPs and eVIPs by interface: (index, name, MAC, addresses). Another plain
+    /// interface's MAC is left zero for the GARP sender to look up.
+    fn garp_jobs(&self) -> Vec<(u32, String, [u8; 6], Vec<IpAddr>)> {
         let map = self.ifmap.borrow();
         let base = self
             .cfg
@@ -813,10 +853,13 @@ impl Instance {
                 .find(|v| map.get(&v.name) == Some(&s.ifindex))
             {
                 Some((v.name.clone(), v.mac))
-            } else {
+            } else if let Some(b) = base.filter(|b| self.link.vips_on_base && b.0 == s.ifindex) {
                 // An ipvlan shares its base's MAC.
-                base.filter(|b| self.link.vips_on_base && b.0 == s.ifindex)
-                    .map(|b| (b.1.to_owned(), self.link.mac))
+                Some((b.1.to_owned(), self.link.mac))
+            } else {
+                map.iter()
+                    .find(|(_, i)| **i == s.ifindex)
+                    .map(|(n, _)| (n.clone(), [0; 6]))
             };
             let Some((ifname, mac)) = target else {
                 continue;
@@ -826,16 +869,7 @@ impl Instance {
                 None => jobs.push((s.ifindex, ifname, mac, vec![a.addr])),
             }
         }
-        for (ifindex, ifname, mac, addrs) in jobs {
-            io.push(Io::Garp {
-                iname: self.cfg.name.clone(),
-                ifindex,
-                ifname,
-                mac,
-                addrs,
-                repeat,
-            });
-        }
+        jobs
     }
 
     /// Handles one received packet addressed to this instance's VRID (§5.4).

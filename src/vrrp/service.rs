@@ -1503,6 +1503,15 @@ async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>, fw: &RefCe
             addrs,
             repeat,
         } => {
+            // A VIP on another plain interface (`dev`): GARPs carry that interface's MAC.
+            let mac = if mac == [0; 6] {
+                match nl.link_by_index(ifindex).await {
+                    Ok(Some(l)) => l.mac.unwrap_or(mac),
+                    _ => mac,
+                }
+            } else {
+                mac
+            };
             if let Some(g) = garp {
                 g.submit(GarpJob {
                     iname,
