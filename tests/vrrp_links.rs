@@ -384,3 +384,81 @@ fn garp_extra_if_repeats_on_other_interfaces() {
         }
     });
 }
+
+/// Index of the `n`th (from 0) log line containing `needle`.
+fn nth_line(log: &str, needle: &str, n: usize) -> Option<usize> {
+    log.lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .nth(n)
+        .map(|(i, _)| i)
+}
+
+/// `interface_up_down_delays`: a carrier flap shorter than the down delay is never
+/// reported (no FAULT); a lasting loss is, after the delay, and so is the return, after the
+/// up delay; keepalived's lines, in the same order.
+#[test]
+fn up_down_delays_damp_link_flaps() {
+    let test = "up_down_delays_damp_link_flaps";
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    add_eth1(&lan, 0);
+    let conf = "global_defs {\n  router_id test\n}\n\
+        interface_up_down_delays {\n  eth1 1.5 1\n}\n\
+        vrrp_instance VI_1 {\n  state MASTER\n  interface eth1\n  virtual_router_id 51\n  \
+        priority 100\n  advert_int 1\n  virtual_ipaddress {\n    198.51.100.10/32\n  }\n}\n";
+    let held_down = "eth1: Adding flags change from 0x11043 to 0x1003 delay by 1500000";
+    let held_up = "eth1: Adding flags change from 0x1003 to 0x11043 delay by 1000000";
+    both(test, |real| {
+        let d = start(&lan, 0, real, conf);
+        assert!(
+            wait_until(20, || has_addr_on(&lan, 0, "eth1", "198.51.100.10")),
+            "no MASTER\n{}",
+            logs(&[&d])
+        );
+        // A flap: carrier lost and back at once.
+        lan.must(0, &["ip", "link", "set", "eth1p", "down"]);
+        lan.must(0, &["ip", "link", "set", "eth1p", "up"]);
+        assert!(
+            wait_until(20, || d.log().contains(held_down)),
+            "flap not held\n{}",
+            logs(&[&d])
+        );
+        // A lasting loss.
+        lan.must(0, &["ip", "link", "set", "eth1p", "down"]);
+        assert!(
+            wait_until(20, || d.log().contains("(VI_1) Entering FAULT STATE")),
+            "no FAULT\n{}",
+            logs(&[&d])
+        );
+        lan.must(0, &["ip", "link", "set", "eth1p", "up"]);
+        assert!(
+            wait_until(20, || d.log().contains("(VI_1) Entering BACKUP STATE")
+                && nth_line(&d.log(), "Netlink reports eth1 up", 0).is_some()),
+            "no recovery\n{}",
+            logs(&[&d])
+        );
+        let log = d.log();
+        let second_hold = nth_line(&log, held_down, 1);
+        let reported_down = nth_line(&log, "Netlink reports eth1 down", 0);
+        let fault = nth_line(&log, "(VI_1) Entering FAULT STATE", 0);
+        let up_hold = nth_line(&log, held_up, 0);
+        let reported_up = nth_line(&log, "Netlink reports eth1 up", 0);
+        assert!(
+            second_hold.is_some()
+                && second_hold < reported_down
+                && reported_down < fault
+                && fault < up_hold
+                && up_hold < reported_up,
+            "real: {real}: the flap must stay unreported, the loss reported after its delay\n{log}"
+        );
+        assert_eq!(
+            log.matches("Netlink reports eth1 down").count(),
+            1,
+            "real: {real}\n{log}"
+        );
+        drop(d);
+        let _ = lan.exec(0, &["ip", "addr", "del", "198.51.100.10/32", "dev", "eth1"]);
+    });
+}

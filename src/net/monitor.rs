@@ -78,6 +78,8 @@ pub struct Monitor {
     up: HashMap<u32, bool>,
     /// Last seen name per ifindex, to report renames.
     names: HashMap<u32, String>,
+    /// Last seen IFF_* flags per ifindex.
+    flags: HashMap<u32, u32>,
 }
 
 impl Monitor {
@@ -121,6 +123,7 @@ impl Monitor {
             _handle: Some(handle),
             up: HashMap::new(),
             names: HashMap::new(),
+            flags: HashMap::new(),
         })
     }
 
@@ -130,7 +133,13 @@ impl Monitor {
         for l in links {
             self.up.insert(l.ifindex, l.is_up());
             self.names.insert(l.ifindex, l.name.clone());
+            self.flags.insert(l.ifindex, l.flags);
         }
+    }
+
+    /// The IFF_* flags link `ifindex` last reported (0 if unknown).
+    pub fn flags(&self, ifindex: u32) -> u32 {
+        self.flags.get(&ifindex).copied().unwrap_or(0)
     }
 
     /// Takes link `ifindex` as down: its next up state is reported, a down one is not.
@@ -144,6 +153,7 @@ impl Monitor {
             RouteNetlinkMessage::NewLink(m) => {
                 let l = LinkInfo::from_message(&m);
                 let up = l.is_up();
+                self.flags.insert(l.ifindex, l.flags);
                 let old = self.names.insert(l.ifindex, l.name.clone());
                 if self.up.insert(l.ifindex, up) == Some(up) {
                     return old
@@ -170,6 +180,7 @@ impl Monitor {
                 let l = LinkInfo::from_message(&m);
                 self.up.remove(&l.ifindex);
                 self.names.remove(&l.ifindex);
+                self.flags.remove(&l.ifindex);
                 Some(NetEvent::LinkDeleted {
                     ifindex: l.ifindex,
                     name: l.name,
@@ -257,6 +268,7 @@ mod tests {
             _handle: None,
             up: HashMap::new(),
             names: HashMap::new(),
+            flags: HashMap::new(),
         };
         let up = LinkFlags::Up | LinkFlags::Running;
         assert!(mon.translate(link(3, up)).is_some());
@@ -289,6 +301,7 @@ mod tests {
             _handle: None,
             up: HashMap::new(),
             names: HashMap::new(),
+            flags: HashMap::new(),
         };
         let up = LinkFlags::Up | LinkFlags::Running;
         assert_eq!(

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use super::arp::PacketSocket;
+use super::debounce::{self, Debounce, Verdict};
 use super::garp::{GarpJob, GarpSender, Spacing};
 use super::instance::{
     addr_spec, identity, route_spec, rule_spec, track_change, AddrVmac, Globals, Identity,
@@ -62,6 +63,36 @@ struct Running {
     rp_filter: net::sysctl::RpFilter,
     /// `vrrp_garp_interval` / `vrrp_gna_interval`, read by the GARP sender.
     spacing: Rc<RefCell<Spacing>>,
+    /// `interface_up_down_delays`, applied by the monitor task.
+    debounce: Rc<RefCell<Debounce>>,
+}
+
+/// `interface_up_down_delays`, cut to what the instances on each interface allow.
+fn delays_of(c: &Config) -> HashMap<String, (std::time::Duration, std::time::Duration)> {
+    let delays = c
+        .statics
+        .up_down_delays
+        .iter()
+        .map(|d| (d.interface.clone(), (d.down, d.up)))
+        .collect();
+    let insts: Vec<(String, String, u32, std::time::Duration)> = c
+        .vrrp
+        .instances
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i.name.clone(),
+                i.interface.clone()?,
+                i.down_timer_adverts,
+                i.advert_int,
+            ))
+        })
+        .collect();
+    let (delays, lines) = debounce::clamp(delays, &insts);
+    for l in lines {
+        info!("{l}");
+    }
+    delays
 }
 
 fn spacing_of(c: &Config) -> Spacing {
@@ -1130,13 +1161,71 @@ async fn monitor_loop(
     nl: Netlink,
     links: Vec<LinkInfo>,
     vmacs: SharedVmacs,
+    deb: Rc<RefCell<Debounce>>,
 ) {
     // Link states as last reported, to replay what an overrun hid.
     let mut known: HashMap<u32, (String, bool)> = links
         .iter()
         .map(|l| (l.ifindex, (l.name.clone(), l.is_up())))
         .collect();
-    while let Some(ev) = mon.next().await {
+    deb.borrow_mut()
+        .seed(links.iter().map(|l| (l.ifindex, l.is_up(), l.flags)));
+    // Link changes whose `interface_up_down_delays` delay has expired.
+    let mut held: std::collections::VecDeque<NetEvent> = Default::default();
+    loop {
+        let (ev, timed) = match held.pop_front() {
+            Some(ev) => (ev, true),
+            None => {
+                let next = deb.borrow().next_deadline();
+                let sleep = async move {
+                    match next {
+                        Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    ev = mon.next() => match ev {
+                        Some(ev) => (ev, false),
+                        None => return,
+                    },
+                    _ = sleep => {
+                        let due = deb.borrow_mut().due(std::time::Instant::now());
+                        held.extend(due.into_iter().map(|(ifindex, name, up)| {
+                            if up {
+                                NetEvent::LinkUp { ifindex, name }
+                            } else {
+                                NetEvent::LinkDown { ifindex, name }
+                            }
+                        }));
+                        continue;
+                    }
+                }
+            }
+        };
+        if !timed {
+            if let NetEvent::LinkUp { ifindex, name } | NetEvent::LinkDown { ifindex, name } = &ev
+            {
+                let up = matches!(ev, NetEvent::LinkUp { .. });
+                let flags = mon.flags(*ifindex);
+                let now = std::time::Instant::now();
+                match deb.borrow_mut().on_change(*ifindex, name, up, flags, now) {
+                    Verdict::Apply => {}
+                    Verdict::Hold(line) => {
+                        info!("{line}");
+                        continue;
+                    }
+                    Verdict::Drop(line) => {
+                        if let Some(line) = line {
+                            info!("{line}");
+                        }
+                        continue;
+                    }
+                }
+            }
+        }
+        if let NetEvent::LinkDeleted { ifindex, .. } = &ev {
+            deb.borrow_mut().forget(*ifindex);
+        }
         let mut io = Vec::new();
         if ev == NetEvent::Overrun {
             // ENOBUFS: events were lost. Re-read links and addresses and converge on them.
@@ -1568,6 +1657,7 @@ impl Service for VrrpService {
         let vmacs = Rc::new(tokio::sync::Mutex::new(vmacs));
         mon.seed(&h.links);
         let spacing = Rc::new(RefCell::new(spacing_of(c)));
+        let debounce = Rc::new(RefCell::new(Debounce::new(delays_of(c))));
         let garp = match PacketSocket::sender() {
             Ok(s) => Some(GarpSender::new(s, spacing.clone())),
             Err(e) => {
@@ -1638,6 +1728,7 @@ impl Service for VrrpService {
                 nl.clone(),
                 h.links.clone(),
                 vmacs.clone(),
+                debounce.clone(),
             )),
             tokio::task::spawn_local(tracking_loop(track_rx, sh.clone())),
         ];
@@ -1680,6 +1771,7 @@ impl Service for VrrpService {
             vmacs,
             rp_filter,
             spacing,
+            debounce,
         });
         self.log_dump();
         Ok(())
@@ -1698,6 +1790,7 @@ impl Service for VrrpService {
         }
         let h = host_with_vmacs(&run.nl, c, &mut *run.vmacs.lock().await).await?;
         *run.spacing.borrow_mut() = spacing_of(c);
+        run.debounce.borrow_mut().set_delays(delays_of(c));
         super::alerts::install(c);
         let globals = globals_of(c);
         let mut io = vec![Io::FirewallVmacs(vmac_entries(c, &h))];
