@@ -19,7 +19,7 @@ pub enum Verdict {
     Drop(Option<String>),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Link {
     /// The flags and up state last reported.
     flags: u32,
@@ -72,7 +72,20 @@ impl Debounce {
         now: Instant,
     ) -> Verdict {
         let delays = self.delays.get(name).copied();
-        let l = self.links.entry(ifindex).or_default();
+        // A link first seen now (created) is reported as it is.
+        let Some(l) = self.links.get_mut(&ifindex) else {
+            self.links.insert(
+                ifindex,
+                Link {
+                    flags,
+                    up,
+                    seen_up: up,
+                    pending: None,
+                    name: name.to_owned(),
+                },
+            );
+            return Verdict::Apply;
+        };
         name.clone_into(&mut l.name);
         let mut line = None;
         if let Some((p_up, _, at)) = l.pending {
