@@ -462,3 +462,30 @@ fn up_down_delays_damp_link_flaps() {
         let _ = lan.exec(0, &["ip", "addr", "del", "198.51.100.10/32", "dev", "eth1"]);
     });
 }
+
+/// `disable_local_igmp`: net.ipv4.igmp_link_local_mcast_reports is 0 while the daemon
+/// runs and 1 again after it stops.
+#[test]
+fn disable_local_igmp_clears_the_sysctl_while_running() {
+    let test = "disable_local_igmp_clears_the_sysctl_while_running";
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    let conf = conf(100, "", &["203.0.113.10/32"]).replace(
+        "  router_id test\n",
+        "  router_id test\n  disable_local_igmp\n",
+    );
+    let value = || wire::sysctl(&lan, 0, "net/ipv4/igmp_link_local_mcast_reports");
+    both(test, |real| {
+        assert_eq!(value(), "1");
+        let mut d = start(&lan, 0, real, &conf);
+        assert!(
+            wait_until(20, || d.log().contains("(VI_1) Entering BACKUP STATE")),
+            "no BACKUP\n{}",
+            logs(&[&d])
+        );
+        assert_eq!(value(), "0", "real: {real}");
+        d.stop();
+        assert_eq!(value(), "1", "real: {real}");
+    });
+}

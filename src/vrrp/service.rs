@@ -61,6 +61,9 @@ struct Running {
     vmacs: SharedVmacs,
     /// `all.rp_filter` cleared for IPv4 VMACs, restored at stop (§5.13).
     rp_filter: net::sysctl::RpFilter,
+    /// `disable_local_igmp`: the sysctl to put back at stop (keepalived reads the keyword at
+    /// start only: a reload does not change it).
+    local_igmp: net::sysctl::LocalIgmp,
     /// `vrrp_garp_interval` / `vrrp_gna_interval`, read by the GARP sender.
     spacing: Rc<RefCell<Spacing>>,
     /// `interface_up_down_delays`, applied by the monitor task.
@@ -1464,6 +1467,11 @@ fn vmac_entries(c: &Config, h: &Host) -> Vec<nft::VmacEntry> {
             let vmac = h.links.iter().find(|l| l.name == p.name)?.ifindex;
             let base = h.links.iter().find(|l| l.name == p.base)?.ifindex;
             let inst = c.vrrp.instances.iter().find(|i| i.name == p.iname)?;
+            // With `disable_local_igmp` an IPv4 VMAC sends no IGMP: no firewall entry
+            // (keepalived's firewall_add_vmac is skipped then).
+            if c.global.disable_local_igmp && inst.family == model::Family::V4 {
+                return None;
+            }
             let fam = match inst.family {
                 model::Family::V4 => nft::Family::Ip,
                 model::Family::V6 => nft::Family::Ip6,
@@ -1640,6 +1648,11 @@ impl Service for VrrpService {
             info!("use_vmac or no_accept/strict specified, but no firewall configured - using nftables");
         }
         let fw = Rc::new(RefCell::new(nft::Firewall::new(firewall_config(c))));
+        let local_igmp = if c.global.disable_local_igmp {
+            net::sysctl::LocalIgmp::disable()
+        } else {
+            Default::default()
+        };
         let rp_filter = if has_ipv4_vmac(c) {
             net::sysctl::RpFilter::clear()
         } else {
@@ -1770,6 +1783,7 @@ impl Service for VrrpService {
             io_task,
             vmacs,
             rp_filter,
+            local_igmp,
             spacing,
             debounce,
         });
@@ -2034,6 +2048,8 @@ impl Service for VrrpService {
         run.vmacs.lock().await.remove_unused(&run.nl, &[]).await;
         let mut rp_filter = run.rp_filter;
         rp_filter.restore();
+        let mut local_igmp = run.local_igmp;
+        local_igmp.restore();
     }
 
     fn data_dump(&self) -> String {
