@@ -489,3 +489,59 @@ fn disable_local_igmp_clears_the_sysctl_while_running() {
         assert_eq!(value(), "1", "real: {real}");
     });
 }
+
+/// `linkbeat_use_polling` (root or instance) and `linkbeat_interfaces`: the interface's
+/// state is polled, not taken from netlink: a carrier loss is reported as `Linkbeat
+/// reports`, never `Netlink reports`, and faults the instance as usual.
+#[test]
+fn linkbeat_polls_the_interface() {
+    let test = "linkbeat_polls_the_interface";
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    add_eth1(&lan, 0);
+    let conf = |root: &str, inst: &str| {
+        format!(
+            "global_defs {{\n  router_id test\n}}\n{root}\
+             vrrp_instance VI_1 {{\n  state MASTER\n  interface eth1\n  virtual_router_id 51\n  \
+             priority 100\n  advert_int 1\n{inst}  virtual_ipaddress {{\n    198.51.100.10/32\n  }}\n}}\n"
+        )
+    };
+    let variants = [
+        conf("linkbeat_use_polling\n", ""),
+        conf("", "  linkbeat_use_polling\n"),
+        conf("linkbeat_interfaces {\n  eth1\n}\n", ""),
+    ];
+    both(test, |real| {
+        for c in &variants {
+            let d = start(&lan, 0, real, c);
+            assert!(
+                wait_until(20, || has_addr_on(&lan, 0, "eth1", "198.51.100.10")),
+                "no MASTER\n{}",
+                logs(&[&d])
+            );
+            lan.must(0, &["ip", "link", "set", "eth1p", "down"]);
+            assert!(
+                wait_until(20, || d.log().contains("Linkbeat reports eth1 down")
+                    && d.log().contains("(VI_1) Entering FAULT STATE")),
+                "no linkbeat FAULT\n{c}\n{}",
+                logs(&[&d])
+            );
+            lan.must(0, &["ip", "link", "set", "eth1p", "up"]);
+            assert!(
+                wait_until(20, || d.log().contains("Linkbeat reports eth1 up")
+                    && d.log().contains("(VI_1) Entering BACKUP STATE")),
+                "no linkbeat recovery\n{c}\n{}",
+                logs(&[&d])
+            );
+            let log = d.log();
+            assert!(
+                log.contains("Using MII-BMSR/ETHTOOL NIC polling thread(s)..."),
+                "real: {real}\n{log}"
+            );
+            assert!(!log.contains("Netlink reports eth1"), "real: {real}\n{log}");
+            drop(d);
+            let _ = lan.exec(0, &["ip", "addr", "del", "198.51.100.10/32", "dev", "eth1"]);
+        }
+    });
+}

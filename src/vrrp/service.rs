@@ -70,6 +70,82 @@ struct Running {
     debounce: Rc<RefCell<Debounce>>,
 }
 
+/// `linkbeat_interfaces`, and the interfaces of instances with `linkbeat_use_polling` (or
+/// the root-level one): polled each second instead of followed through netlink, as
+/// keepalived's linkbeat does. An interface no instance or group uses is not polled.
+fn polled_links(c: &Config) -> Vec<String> {
+    let mut wanted: Vec<String> = c
+        .statics
+        .linkbeat_interfaces
+        .iter()
+        .map(|l| l.interface.clone())
+        .collect();
+    for i in &c.vrrp.instances {
+        if i.linkbeat_use_polling || c.root.linkbeat_use_polling {
+            wanted.extend(i.interface.clone());
+        }
+    }
+    let used = |n: &str| {
+        c.vrrp.instances.iter().any(|i| {
+            i.interface.as_deref() == Some(n) || i.track_interfaces.iter().any(|t| t.name == n)
+        }) || c
+            .vrrp
+            .sync_groups
+            .iter()
+            .any(|g| g.track_interfaces.iter().any(|t| t.name == n))
+    };
+    let mut out: Vec<String> = Vec::new();
+    for n in wanted {
+        if out.contains(&n) {
+            continue;
+        }
+        if used(&n) {
+            out.push(n);
+        } else {
+            info!("Turning off linkbeat for {n} since not used for tracking");
+        }
+    }
+    out
+}
+
+/// keepalived's linkbeat thread: each second, the polled interfaces' state (IFF_UP and
+/// IFF_RUNNING; an absent one is down); a change is logged and applied.
+async fn linkbeat_loop(sh: Shared, nl: Netlink, links: Vec<LinkInfo>) {
+    let names = sh.engine.borrow().polled.clone();
+    let state = |links: &[LinkInfo], n: &str| {
+        links
+            .iter()
+            .find(|l| l.name == n)
+            .map(|l| (l.ifindex, l.is_up()))
+    };
+    let mut last: HashMap<String, bool> = names
+        .iter()
+        .map(|n| (n.clone(), state(&links, n).is_some_and(|s| s.1)))
+        .collect();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let Ok(links) = nl.links().await else {
+            continue;
+        };
+        let mut io = Vec::new();
+        {
+            let mut eng = sh.engine.borrow_mut();
+            for n in &names {
+                let now = state(&links, n);
+                let up = now.is_some_and(|s| s.1);
+                if last.insert(n.clone(), up) == Some(up) {
+                    continue;
+                }
+                info!("Linkbeat reports {n} {}", if up { "up" } else { "down" });
+                if let Some((ifindex, _)) = now {
+                    eng.link_changed(ifindex, n, up, &mut io);
+                }
+            }
+        }
+        sh.submit(io);
+    }
+}
+
 /// `interface_up_down_delays`, cut to what the instances on each interface allow.
 fn delays_of(c: &Config) -> HashMap<String, (std::time::Duration, std::time::Duration)> {
     let delays = c
@@ -209,6 +285,8 @@ pub struct Engine {
     syncd: Option<syncd::Syncd>,
     /// `vrrp_rx_bufs_policy` and `vrrp_rx_bufs_multiplier`, for receive sockets opened later.
     rx_bufs: (Option<RxBufsPolicy>, u32),
+    /// Interfaces whose state the linkbeat task polls: netlink up/down of them is ignored.
+    polled: Vec<String>,
 }
 
 impl Engine {
@@ -448,7 +526,6 @@ impl Engine {
     }
 
     fn on_link(&mut self, ifindex: u32, name: &str, up: bool, io: &mut Vec<Io>) {
-        let now = self.now();
         let tracked = self.instances.iter().any(|i| {
             (i.link.ifindex == ifindex && !i.cfg.dont_track_primary)
                 || i.cfg.track_interfaces.iter().any(|t| t.name == name)
@@ -460,6 +537,13 @@ impl Engine {
         if tracked {
             info!("Netlink reports {name} {}", if up { "up" } else { "down" });
         }
+        self.link_changed(ifindex, name, up, io);
+    }
+
+    /// A link's new state, however learnt (netlink, linkbeat polling), fed to the
+    /// instances and groups that use it.
+    fn link_changed(&mut self, ifindex: u32, name: &str, up: bool, io: &mut Vec<Io>) {
+        let now = self.now();
         for idx in 0..self.instances.len() {
             let inputs = self
                 .instances
@@ -1280,12 +1364,17 @@ async fn monitor_loop(
                     log_added(&known, ifindex, &name);
                     known.insert(ifindex, (name.clone(), true));
                     eng.ifmap.borrow_mut().insert(name.clone(), ifindex);
-                    eng.on_link(ifindex, &name, true, &mut io);
+                    // keepalived ignores netlink for the interfaces linkbeat polls.
+                    if !eng.polled.contains(&name) {
+                        eng.on_link(ifindex, &name, true, &mut io);
+                    }
                 }
                 NetEvent::LinkDown { ifindex, name } => {
                     log_added(&known, ifindex, &name);
                     known.insert(ifindex, (name.clone(), false));
-                    eng.on_link(ifindex, &name, false, &mut io);
+                    if !eng.polled.contains(&name) {
+                        eng.on_link(ifindex, &name, false, &mut io);
+                    }
                 }
                 NetEvent::LinkRenamed { ifindex, old, name } => {
                     // keepalived 2.2.7 (observed): the rename always, `added` with -D.
@@ -1697,6 +1786,7 @@ impl Service for VrrpService {
             rx: RxStats::default(),
             syncd,
             rx_bufs: (c.global.vrrp_rx_bufs_policy, c.global.vrrp_rx_bufs_multiplier),
+            polled: polled_links(c),
         };
         let now = eng.now();
         if let Some(d) = c.global.vrrp_startup_delay {
@@ -1745,6 +1835,14 @@ impl Service for VrrpService {
             )),
             tokio::task::spawn_local(tracking_loop(track_rx, sh.clone())),
         ];
+        if !engine.borrow().polled.is_empty() {
+            info!("Using MII-BMSR/ETHTOOL NIC polling thread(s)...");
+            tasks.push(tokio::task::spawn_local(linkbeat_loop(
+                sh.clone(),
+                nl.clone(),
+                h.links.clone(),
+            )));
+        }
         if let Some(addr) = c.global.metrics_address {
             match std::net::TcpListener::bind(addr).and_then(|l| {
                 l.set_nonblocking(true)?;
