@@ -545,3 +545,43 @@ fn linkbeat_polls_the_interface() {
         }
     });
 }
+
+/// `unicast_fault_no_peer` with a unicast keyword and no peer: the instance stays in FAULT
+/// for good (no advert, no VIP), while its neighbour instance runs normally.
+#[test]
+fn unicast_fault_no_peer_keeps_the_instance_in_fault() {
+    let test = "unicast_fault_no_peer_keeps_the_instance_in_fault";
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    if !wire::tcpdump_available() {
+        support::skip_or_fail(test, "tcpdump is not installed");
+        return;
+    }
+    let conf = "global_defs {\n  router_id test\n}\n\
+        vrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  \
+        priority 100\n  advert_int 1\n  unicast_fault_no_peer\n  unicast_src_ip 192.0.2.1\n  \
+        virtual_ipaddress {\n    203.0.113.10/32\n  }\n}\n\
+        vrrp_instance VI_2 {\n  state MASTER\n  interface eth0\n  virtual_router_id 52\n  \
+        priority 100\n  advert_int 1\n  virtual_ipaddress {\n    203.0.113.20/32\n  }\n}\n";
+    both(test, |real| {
+        let cap = Capture::start(&lan, 0, "proto 112");
+        let d = start(&lan, 0, real, conf);
+        assert!(
+            wait_until(30, || cap.matching(&["vrid 52"]).len() >= 5),
+            "VI_2 should advertise\n{}\n{}",
+            cap.text(),
+            logs(&[&d])
+        );
+        assert!(cap.matching(&["vrid 51"]).is_empty(), "real: {real}\n{}", cap.text());
+        assert!(!has_addr(&lan, 0, "203.0.113.10"), "real: {real}");
+        assert!(
+            d.log()
+                .contains("(VI_1) Cannot use unicast without any peers - going to fault state"),
+            "real: {real}\n{}",
+            d.log()
+        );
+        drop(d);
+        let _ = lan.exec(0, &["ip", "addr", "del", "203.0.113.20/32", "dev", "eth0"]);
+    });
+}

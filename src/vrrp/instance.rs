@@ -363,6 +363,12 @@ impl Instance {
                 active: true,
             });
         }
+        if cfg.permanent_fault {
+            initial.push(TrackChange::Fault {
+                cause: FaultCause::Permanent,
+                active: true,
+            });
+        }
         let mcfg = machine_config(&cfg, link.src, globals.strict);
         let machine = Machine::start(mcfg, initial, now);
         let mut i = Instance {

@@ -211,6 +211,9 @@ pub enum FaultCause {
     SourceAddress,
     /// Anything else (named by the caller).
     Other(String),
+    /// A configuration keepalived can only run in FAULT (`unicast_fault_no_peer` without
+    /// peers): it says so once when loading, and nothing at the transition.
+    Permanent,
 }
 
 /// A change of a tracked object, as seen by this instance.
@@ -406,7 +409,9 @@ impl Machine {
                 );
                 m.push(Action::Log(line));
             }
-            m.log("entering FAULT state");
+            if !m.faults.contains(&FaultCause::Permanent) {
+                m.log("entering FAULT state");
+            }
         }
         // Clean up VIPs a crashed predecessor may have left behind (§5.10).
         m.push(Action::RemoveVips);
@@ -1048,7 +1053,8 @@ fn fault_log_line(cause: &FaultCause) -> Option<String> {
         | FaultCause::Script(_)
         | FaultCause::ScriptInit(_)
         | FaultCause::File(_)
-        | FaultCause::Process(_) => return None,
+        | FaultCause::Process(_)
+        | FaultCause::Permanent => return None,
         FaultCause::Bfd(s) => format!("entering FAULT state due to BFD {s}"),
         FaultCause::SourceAddress => "entering FAULT state (src address deleted)".to_string(),
         FaultCause::Other(s) => format!("entering FAULT state ({s})"),
