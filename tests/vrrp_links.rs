@@ -585,3 +585,38 @@ fn unicast_fault_no_peer_keeps_the_instance_in_fault() {
         let _ = lan.exec(0, &["ip", "addr", "del", "203.0.113.20/32", "dev", "eth0"]);
     });
 }
+
+/// `vrrp_min_garp` lowers only the GARP settings not given before it; one given after it
+/// (`vrrp_garp_master_repeat 3`) stands: 3 GARPs at MASTER, no delayed burst.
+#[test]
+fn vrrp_min_garp_keeps_later_settings() {
+    let test = "vrrp_min_garp_keeps_later_settings";
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    if !wire::tcpdump_available() {
+        support::skip_or_fail(test, "tcpdump is not installed");
+        return;
+    }
+    let conf = conf(100, "", &["203.0.113.10/32"])
+        .replace(
+            "  router_id test\n",
+            "  router_id test\n  vrrp_min_garp\n  vrrp_garp_master_repeat 3\n",
+        )
+        .replace("state BACKUP", "state MASTER");
+    both(test, |real| {
+        let cap = Capture::start(&lan, 0, "arp or proto 112");
+        let d = start(&lan, 0, real, &conf);
+        // Past where keepalived's default 5 s delayed burst would be.
+        assert!(
+            wait_until(30, || cap.matching(&["vrid 51"]).len() >= 8),
+            "no adverts\n{}\n{}",
+            cap.text(),
+            logs(&[&d])
+        );
+        let garps = cap.matching(&["who-has 203.0.113.10 ", "tell 203.0.113.10,"]);
+        assert_eq!(garps.len(), 3, "real: {real}\n{}", cap.text());
+        drop(d);
+        let _ = lan.exec(0, &["ip", "addr", "del", "203.0.113.10/32", "dev", "eth0"]);
+    });
+}

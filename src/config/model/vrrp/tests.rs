@@ -1301,3 +1301,14 @@ fn same_tracker_on_group_and_member() {
     let (cfg, _) = load("vrrp_instance X {\nvrf blue\nvirtual_router_id 1\n}");
     assert_eq!(cfg.vrrp.instances[0].vrf.as_deref(), Some("blue"));
 }
+
+#[test]
+fn vrrp_min_garp_keeps_values_set_after_it() {
+    let mut cfg = Config::default();
+    cfg.global.vrrp_min_garp = true;
+    cfg.global.vrrp_garp_master_delay = std::time::Duration::ZERO;
+    cfg.global.vrrp_garp_master_repeat = 3;
+    let d = global_vrrp_defaults(&cfg);
+    assert_eq!(d.garp_master_repeat, 3);
+    assert_eq!(d.garp_master_delay, std::time::Duration::ZERO);
+}
