@@ -620,3 +620,53 @@ fn vrrp_min_garp_keeps_later_settings() {
         let _ = lan.exec(0, &["ip", "addr", "del", "203.0.113.10/32", "dev", "eth0"]);
     });
 }
+
+/// Runs `BIN -t -f CONF` in node `i`: (exit code, stdout + stderr).
+fn check(lan: &Lan, i: usize, real: bool, conf: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("keepalived.conf");
+    std::fs::write(&path, conf).expect("write conf");
+    let bin = if real {
+        support::real_keepalived().expect("real keepalived")
+    } else {
+        support::ours()
+    };
+    let out = lan.exec(
+        i,
+        &[&bin.to_string_lossy(), "-t", "-f", &path.to_string_lossy()],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+/// `vrf` never applies in keepalived 2.2.7 (an instance needs `interface`, which clears
+/// it); `-t` reports a missing VRF device or the clearing, with keepalived's verdict.
+#[test]
+fn vrf_is_reported_as_keepalived_does() {
+    let test = "vrf_is_reported_as_keepalived_does";
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    let conf = |vrf: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n  state MASTER\n  vrf {vrf}\n  interface eth0\n  \
+             virtual_router_id 51\n  priority 100\n  unicast_src_ip 192.0.2.1\n  \
+             unicast_peer {{\n    192.0.2.2\n  }}\n  virtual_ipaddress {{\n    203.0.113.10/32\n  }}\n}}\n"
+        )
+    };
+    both(test, |real| {
+        let (rc, out) = check(&lan, 0, real, &conf("vrf9"));
+        assert_eq!(rc, Some(5), "real: {real}: {out}");
+        assert!(out.contains("(VI_1) WARNING - VRF interface vrf9 doesn't exist"), "{out}");
+        let (rc, out) = check(&lan, 0, real, &conf("eth0"));
+        assert_eq!(rc, Some(5), "real: {real}: {out}");
+        assert!(
+            out.contains("(VI_1) vrf can only be specified without interface - clearing"),
+            "real: {real}: {out}"
+        );
+    });
+}

@@ -539,7 +539,9 @@ pub fn check_config(cfg: &super::Config, diags: &mut Diagnostics) {
         script_user: cfg.global.script_user.clone(),
         script_user_span: None,
     };
-    check_default_interface(cfg, &host_interfaces(), diags);
+    let host = host_interfaces();
+    check_default_interface(cfg, &host, diags);
+    check_vrf(cfg, &host, diags);
     let owned = config_scripts(cfg);
     check_scripts(
         owned.iter().map(|(script, track)| ScriptUse {
@@ -580,6 +582,43 @@ fn check_default_interface(
             .at(a.span)
             .with_help("Non-existent interface specified in configuration"),
         );
+    }
+}
+
+/// An instance's `vrf` (keepalived 2.2.7 vrrp_vrf_handler, vrrp_complete_instance): a
+/// missing VRF device is reported, a loopback one ignored, and an existing one cleared
+/// again when the instance has an interface (which 2.2.7 requires): `vrf` never applies.
+fn check_vrf(
+    cfg: &super::Config,
+    host: &HashMap<String, InterfaceFlags>,
+    diags: &mut Diagnostics,
+) {
+    for i in &cfg.vrrp.instances {
+        let Some(vrf) = &i.vrf else { continue };
+        let name = &i.name;
+        match host.get(vrf.as_str()) {
+            None if cfg.global.dynamic_interfaces => {}
+            None => diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    Some(KaClass::Warning),
+                    format!("({name}) WARNING - VRF interface {vrf} doesn't exist"),
+                )
+                .at(i.span)
+                .with_help("Non-existent interface specified in configuration"),
+            ),
+            Some(flags) if flags.contains(InterfaceFlags::IFF_LOOPBACK) => diags.error(
+                KaClass::GeneralError,
+                Some(i.span),
+                format!("({name}) cannot use a loopback interface ({vrf}) for VRF - ignoring"),
+            ),
+            Some(_) if i.interface.is_some() => diags.error(
+                KaClass::GeneralError,
+                Some(i.span),
+                format!("({name}) vrf can only be specified without interface - clearing"),
+            ),
+            Some(_) => {}
+        }
     }
 }
 
