@@ -670,3 +670,26 @@ fn vrf_is_reported_as_keepalived_does() {
         );
     });
 }
+
+/// `interface_up_down_delays` and `linkbeat_interfaces` naming a missing interface are
+/// refused by `-t` (exit 4), unless `dynamic_interfaces`.
+#[test]
+fn link_blocks_on_missing_interfaces_are_refused() {
+    let test = "link_blocks_on_missing_interfaces_are_refused";
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    let delays = "interface_up_down_delays {\n  eth7 1\n}\n";
+    let linkbeat = "linkbeat_interfaces {\n  eth8\n}\n";
+    both(test, |real| {
+        let (rc, out) = check(&lan, 0, real, delays);
+        assert_eq!(rc, Some(4), "real: {real}: {out}");
+        assert!(out.contains("unknown interface eth7 specified for up/down delay"), "{out}");
+        let (rc, out) = check(&lan, 0, real, linkbeat);
+        assert_eq!(rc, Some(4), "real: {real}: {out}");
+        assert!(out.contains("unknown interface eth8 specified for linkbeat interface"), "{out}");
+        let dynamic = format!("global_defs {{\n  dynamic_interfaces\n}}\n{delays}{linkbeat}");
+        let (rc, out) = check(&lan, 0, real, &dynamic);
+        assert_eq!(rc, Some(0), "real: {real}: {out}");
+    });
+}

@@ -542,6 +542,7 @@ pub fn check_config(cfg: &super::Config, diags: &mut Diagnostics) {
     let host = host_interfaces();
     check_default_interface(cfg, &host, diags);
     check_vrf(cfg, &host, diags);
+    check_link_blocks(cfg, &host, diags);
     let owned = config_scripts(cfg);
     check_scripts(
         owned.iter().map(|(script, track)| ScriptUse {
@@ -582,6 +583,37 @@ fn check_default_interface(
             .at(a.span)
             .with_help("Non-existent interface specified in configuration"),
         );
+    }
+}
+
+/// `interface_up_down_delays` and `linkbeat_interfaces` on a missing interface: keepalived
+/// 2.2.7 refuses the configuration (`-t` exits 4) unless `dynamic_interfaces`.
+fn check_link_blocks(
+    cfg: &super::Config,
+    host: &HashMap<String, InterfaceFlags>,
+    diags: &mut Diagnostics,
+) {
+    if cfg.global.dynamic_interfaces {
+        return;
+    }
+    let s = &cfg.statics;
+    let named = s
+        .up_down_delays
+        .iter()
+        .map(|d| (&d.interface, "up/down delay"))
+        .chain(
+            s.linkbeat_interfaces
+                .iter()
+                .map(|l| (&l.interface, "linkbeat interface")),
+        );
+    for (n, what) in named {
+        if !host.contains_key(n.as_str()) {
+            diags.error(
+                KaClass::Fatal,
+                None,
+                format!("unknown interface {n} specified for {what}"),
+            );
+        }
     }
 }
 
