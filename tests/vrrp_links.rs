@@ -93,7 +93,10 @@ fn dynamic_interfaces_waits_for_the_interface() {
             );
             lan.must(0, &["ip", "link", "del", "eth1"]);
             assert!(
-                wait_until(20, || d.log().matches("(VI_1) Entering FAULT STATE").count()
+                wait_until(20, || d
+                    .log()
+                    .matches("(VI_1) Entering FAULT STATE")
+                    .count()
                     > round),
                 "round {round}: no FAULT once eth1 is deleted\n{}",
                 logs(&[&d])
@@ -144,12 +147,7 @@ fn default_interface_takes_static_addresses() {
         };
         let t = lan.exec(
             0,
-            &[
-                &bin.to_string_lossy(),
-                "-t",
-                "-f",
-                &path.to_string_lossy(),
-            ],
+            &[&bin.to_string_lossy(), "-t", "-f", &path.to_string_lossy()],
         );
         assert_eq!(t.status.code(), Some(4), "-t (real: {real}): {t:?}");
     });
@@ -208,8 +206,8 @@ fn socket_rcvbufs(pid: i32) -> Vec<(i32, i32, usize)> {
         return out;
     };
     for e in dir.flatten() {
-        let is_socket = std::fs::read_link(e.path())
-            .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"));
+        let is_socket =
+            std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:"));
         let Ok(n) = e.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
@@ -341,12 +339,19 @@ fn garp_extra_if_repeats_on_other_interfaces() {
              198.51.100.10/32 dev eth1\n    198.51.100.11/32 dev eth1\n  }}\n}}\n"
         )
     };
-    let garps = |c: &Capture, ip: &str| c.matching(&[&format!("who-has {ip} "), &format!("tell {ip},")]).len();
+    let garps = |c: &Capture, ip: &str| {
+        c.matching(&[&format!("who-has {ip} "), &format!("tell {ip},")])
+            .len()
+    };
     both(test, |real| {
         for all in [true, false] {
             let eth1 = Capture::start_on(&lan, 0, "eth1p", "arp");
             let eth0 = Capture::start_on(&lan, 0, "eth0", "arp or proto 112");
-            let extra = if all { "garp_extra_if all 1" } else { "garp_extra_if 1" };
+            let extra = if all {
+                "garp_extra_if all 1"
+            } else {
+                "garp_extra_if 1"
+            };
             let d = start(&lan, 0, real, &conf(extra));
             let ok = if all {
                 wait_until(30, || garps(&eth1, "198.51.100.10") >= 4)
@@ -373,10 +378,19 @@ fn garp_extra_if_repeats_on_other_interfaces() {
                 eth1.text()
             );
             if !all {
-                assert_eq!(first, 1, "real: {real}: no extra GARP without `all`\n{}", eth1.text());
+                assert_eq!(
+                    first,
+                    1,
+                    "real: {real}: no extra GARP without `all`\n{}",
+                    eth1.text()
+                );
             }
             drop(d);
-            for a in ["203.0.113.10/32 dev eth0", "198.51.100.10/32 dev eth1", "198.51.100.11/32 dev eth1"] {
+            for a in [
+                "203.0.113.10/32 dev eth0",
+                "198.51.100.10/32 dev eth1",
+                "198.51.100.11/32 dev eth1",
+            ] {
                 let mut args = vec!["ip", "addr", "del"];
                 args.extend(a.split(' '));
                 let _ = lan.exec(0, &args);
@@ -573,7 +587,11 @@ fn unicast_fault_no_peer_keeps_the_instance_in_fault() {
             cap.text(),
             logs(&[&d])
         );
-        assert!(cap.matching(&["vrid 51"]).is_empty(), "real: {real}\n{}", cap.text());
+        assert!(
+            cap.matching(&["vrid 51"]).is_empty(),
+            "real: {real}\n{}",
+            cap.text()
+        );
         assert!(!has_addr(&lan, 0, "203.0.113.10"), "real: {real}");
         assert!(
             d.log()
@@ -661,7 +679,10 @@ fn vrf_is_reported_as_keepalived_does() {
     both(test, |real| {
         let (rc, out) = check(&lan, 0, real, &conf("vrf9"));
         assert_eq!(rc, Some(5), "real: {real}: {out}");
-        assert!(out.contains("(VI_1) WARNING - VRF interface vrf9 doesn't exist"), "{out}");
+        assert!(
+            out.contains("(VI_1) WARNING - VRF interface vrf9 doesn't exist"),
+            "{out}"
+        );
         let (rc, out) = check(&lan, 0, real, &conf("eth0"));
         assert_eq!(rc, Some(5), "real: {real}: {out}");
         assert!(
@@ -684,10 +705,16 @@ fn link_blocks_on_missing_interfaces_are_refused() {
     both(test, |real| {
         let (rc, out) = check(&lan, 0, real, delays);
         assert_eq!(rc, Some(4), "real: {real}: {out}");
-        assert!(out.contains("unknown interface eth7 specified for up/down delay"), "{out}");
+        assert!(
+            out.contains("unknown interface eth7 specified for up/down delay"),
+            "{out}"
+        );
         let (rc, out) = check(&lan, 0, real, linkbeat);
         assert_eq!(rc, Some(4), "real: {real}: {out}");
-        assert!(out.contains("unknown interface eth8 specified for linkbeat interface"), "{out}");
+        assert!(
+            out.contains("unknown interface eth8 specified for linkbeat interface"),
+            "{out}"
+        );
         let dynamic = format!("global_defs {{\n  dynamic_interfaces\n}}\n{delays}{linkbeat}");
         let (rc, out) = check(&lan, 0, real, &dynamic);
         assert_eq!(rc, Some(0), "real: {real}: {out}");

@@ -1225,7 +1225,8 @@ fn monitor(g: &GlobalDefs) -> Option<crate::net::Monitor> {
 
 /// `lvs_netlink_cmd_rcv_bufs[_force]` sizes the command socket's receive buffer.
 async fn local_addrs(g: &GlobalDefs) -> HashSet<IpAddr> {
-    match crate::net::Netlink::with_rcvbuf(crate::vrrp::service::rcvbuf(g.lvs_netlink_cmd_rcv_bufs)) {
+    match crate::net::Netlink::with_rcvbuf(crate::vrrp::service::rcvbuf(g.lvs_netlink_cmd_rcv_bufs))
+    {
         Ok(nl) => nl
             .addresses(None)
             .await

@@ -529,11 +529,7 @@ pub fn insecure_reason(path: &Path) -> Option<String> {
 /// Runs every host check on a loaded configuration: the interfaces it names and the
 /// scripts it runs (what `keepalived -t` checks beyond the syntax).
 pub fn check_config(cfg: &super::Config, diags: &mut Diagnostics) {
-    check_interfaces(
-        config_interfaces(cfg),
-        cfg.global.dynamic_interfaces,
-        diags,
-    );
+    check_interfaces(config_interfaces(cfg), cfg.global.dynamic_interfaces, diags);
     let security = ScriptSecurity {
         enabled: cfg.global.enable_script_security,
         script_user: cfg.global.script_user.clone(),
@@ -620,11 +616,7 @@ fn check_link_blocks(
 /// An instance's `vrf` (keepalived 2.2.7 vrrp_vrf_handler, vrrp_complete_instance): a
 /// missing VRF device is reported, a loopback one ignored, and an existing one cleared
 /// again when the instance has an interface (which 2.2.7 requires): `vrf` never applies.
-fn check_vrf(
-    cfg: &super::Config,
-    host: &HashMap<String, InterfaceFlags>,
-    diags: &mut Diagnostics,
-) {
+fn check_vrf(cfg: &super::Config, host: &HashMap<String, InterfaceFlags>, diags: &mut Diagnostics) {
     for i in &cfg.vrrp.instances {
         let Some(vrf) = &i.vrf else { continue };
         let name = &i.name;

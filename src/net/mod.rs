@@ -21,11 +21,11 @@ pub mod sysctl;
 use std::io;
 
 use futures::StreamExt;
-use rtnetlink::sys::AsyncSocket;
 use rtnetlink::packet_core::{
     NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
 };
 use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::sys::AsyncSocket;
 
 pub use addr::{AddrInfo, AddrSpec};
 pub use link::LinkInfo;

@@ -215,7 +215,9 @@ mod tests {
         let (mut d, t) = deb();
         assert_eq!(
             d.on_change(2, "eth0", false, DOWN, t),
-            Verdict::Hold("eth0: Adding flags change from 0x11043 to 0x1003 delay by 1500000".into())
+            Verdict::Hold(
+                "eth0: Adding flags change from 0x11043 to 0x1003 delay by 1500000".into()
+            )
         );
         assert_eq!(d.next_deadline(), Some(t + Duration::from_millis(1500)));
         assert_eq!(
@@ -229,7 +231,10 @@ mod tests {
     #[test]
     fn a_lasting_change_is_reported_after_its_delay() {
         let (mut d, t) = deb();
-        assert!(matches!(d.on_change(2, "eth0", false, DOWN, t), Verdict::Hold(_)));
+        assert!(matches!(
+            d.on_change(2, "eth0", false, DOWN, t),
+            Verdict::Hold(_)
+        ));
         assert!(d.due(t + Duration::from_secs(1)).is_empty());
         assert_eq!(
             d.due(t + Duration::from_millis(1500)),
@@ -237,7 +242,9 @@ mod tests {
         );
         assert_eq!(
             d.on_change(2, "eth0", true, UP, t + Duration::from_secs(3)),
-            Verdict::Hold("eth0: Adding flags change from 0x1003 to 0x11043 delay by 1000000".into())
+            Verdict::Hold(
+                "eth0: Adding flags change from 0x1003 to 0x11043 delay by 1000000".into()
+            )
         );
         assert_eq!(
             d.due(t + Duration::from_secs(4)),
@@ -251,17 +258,24 @@ mod tests {
         assert_eq!(d.on_change(3, "eth1", false, DOWN, t), Verdict::Apply);
         // a new eth0 (another index) never seen up: its first up is not delayed
         assert_eq!(d.on_change(9, "eth0", true, UP, t), Verdict::Apply);
-        assert!(matches!(d.on_change(9, "eth0", false, DOWN, t), Verdict::Hold(_)));
+        assert!(matches!(
+            d.on_change(9, "eth0", false, DOWN, t),
+            Verdict::Hold(_)
+        ));
     }
 
     #[test]
     fn clamp_follows_the_down_timer() {
-        let delays = HashMap::from([("eth0".to_string(), (Duration::from_secs(3), Duration::ZERO))]);
+        let delays =
+            HashMap::from([("eth0".to_string(), (Duration::from_secs(3), Duration::ZERO))]);
         let (d, lines) = clamp(
             delays.clone(),
             &[("VI_1".into(), "eth0".into(), 3, Duration::from_secs(1))],
         );
-        assert_eq!(d["eth0"].0, Duration::from_secs(2) - Duration::from_secs(1) / 256);
+        assert_eq!(
+            d["eth0"].0,
+            Duration::from_secs(2) - Duration::from_secs(1) / 256
+        );
         assert_eq!(
             lines,
             ["VI_1: interface eth0 debounce timer(s) not less that 2 * advert_int - resetting"]

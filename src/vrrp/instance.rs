@@ -437,7 +437,11 @@ impl Instance {
             Some(RxBufsPolicy::Size(n)) => n as usize,
             Some(RxBufsPolicy::Advert) => {
                 let v4 = self.cfg.family == model::Family::V4;
-                let ah = self.cfg.auth.as_ref().is_some_and(|a| a.kind == model::AuthType::Ah);
+                let ah = self
+                    .cfg
+                    .auth
+                    .as_ref()
+                    .is_some_and(|a| a.kind == model::AuthType::Ah);
                 // keepalived's vrrp_adv_len: header, addresses, v2 auth data, IPv4 (+AH)
                 let mut len = 8 + self.advert_addrs.len() * if v4 { 4 } else { 16 };
                 if v4 {

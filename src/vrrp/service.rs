@@ -1266,7 +1266,9 @@ async fn monitor_loop(
                 let next = deb.borrow().next_deadline();
                 let sleep = async move {
                     match next {
-                        Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+                        Some(t) => {
+                            tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await
+                        }
                         None => std::future::pending::<()>().await,
                     }
                 };
@@ -1290,8 +1292,7 @@ async fn monitor_loop(
             }
         };
         if !timed {
-            if let NetEvent::LinkUp { ifindex, name } | NetEvent::LinkDown { ifindex, name } = &ev
-            {
+            if let NetEvent::LinkUp { ifindex, name } | NetEvent::LinkDown { ifindex, name } = &ev {
                 let up = matches!(ev, NetEvent::LinkUp { .. });
                 let flags = mon.flags(*ifindex);
                 let now = std::time::Instant::now();
@@ -1785,7 +1786,10 @@ impl Service for VrrpService {
             hold_until: None,
             rx: RxStats::default(),
             syncd,
-            rx_bufs: (c.global.vrrp_rx_bufs_policy, c.global.vrrp_rx_bufs_multiplier),
+            rx_bufs: (
+                c.global.vrrp_rx_bufs_policy,
+                c.global.vrrp_rx_bufs_multiplier,
+            ),
             polled: polled_links(c),
         };
         let now = eng.now();
@@ -1910,7 +1914,10 @@ impl Service for VrrpService {
             let mut eng = run.engine.borrow_mut();
             *eng.ifmap.borrow_mut() = h.ifmap();
             eng.globals = globals.clone();
-            eng.rx_bufs = (c.global.vrrp_rx_bufs_policy, c.global.vrrp_rx_bufs_multiplier);
+            eng.rx_bufs = (
+                c.global.vrrp_rx_bufs_policy,
+                c.global.vrrp_rx_bufs_multiplier,
+            );
             eng.syncd_reload(c, &mut io);
             let track_changes = eng.tracking.reload(c);
             let now = eng.now();
