@@ -318,7 +318,8 @@ fn add_eth1(lan: &Lan, i: usize) {
 
 /// `garp_extra_if [all] SECS`: while MASTER, one GARP for the first VIP of each other
 /// interface every period (with `all`; without it only VMACs count), none for the
-/// instance's own interface; the MASTER burst covers every VIP on every interface.
+/// instance's own interface; the MASTER burst covers every VIP on every interface. The
+/// instance keyword, the global `vrrp_garp_extra_if` and the old `vmac_garp_intvl` alike.
 #[test]
 fn garp_extra_if_repeats_on_other_interfaces() {
     let test = "garp_extra_if_repeats_on_other_interfaces";
@@ -330,9 +331,9 @@ fn garp_extra_if_repeats_on_other_interfaces() {
         return;
     }
     add_eth1(&lan, 0);
-    let conf = |extra: &str| {
+    let conf = |global: &str, extra: &str| {
         format!(
-            "global_defs {{\n  router_id test\n}}\n\
+            "global_defs {{\n  router_id test\n{global}}}\n\
              vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  \
              priority 100\n  advert_int 1\n  garp_master_delay 0\n  garp_master_repeat 1\n  \
              {extra}\n  virtual_ipaddress {{\n    203.0.113.10/32\n    \
@@ -344,15 +345,16 @@ fn garp_extra_if_repeats_on_other_interfaces() {
             .len()
     };
     both(test, |real| {
-        for all in [true, false] {
+        // The instance keyword, the global one, the deprecated instance spelling.
+        let cases = [
+            (true, "", "garp_extra_if all 1"),
+            (true, "  vrrp_garp_extra_if all 1\n", ""),
+            (false, "", "vmac_garp_intvl 1"),
+        ];
+        for (all, global, extra) in cases {
             let eth1 = Capture::start_on(&lan, 0, "eth1p", "arp");
             let eth0 = Capture::start_on(&lan, 0, "eth0", "arp or proto 112");
-            let extra = if all {
-                "garp_extra_if all 1"
-            } else {
-                "garp_extra_if 1"
-            };
-            let d = start(&lan, 0, real, &conf(extra));
+            let d = start(&lan, 0, real, &conf(global, extra));
             let ok = if all {
                 wait_until(30, || garps(&eth1, "198.51.100.10") >= 4)
             } else {
