@@ -1482,6 +1482,8 @@ fn vm_checker_process_controls() {
              TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n}}\n"
         )
     };
+    // Generous realtime limits: under the VM's emulation a busy start can run 10 ms
+    // without blocking, and the soft limit's SIGXCPU would end the realtime setting.
     for (globals, want) in [
         (
             "    checker_priority -5\n    checker_no_swap\n    checker_cpu_affinity 0\n",
@@ -1489,12 +1491,12 @@ fn vm_checker_process_controls() {
             (-5, 0, 0, true, "0", "unlimited unlimited"),
         ),
         (
-            "    checker_rt_priority 15\n    checker_rlimit_rttime 30000\n",
-            (0, 2, 15, false, "", "15000 30000"),
+            "    checker_rt_priority 15\n    checker_rlimit_rttime 3000000\n",
+            (0, 2, 15, false, "", "1500000 3000000"),
         ),
         (
-            "    checker_rt_priority 12\n    checker_rlimit_rtime 20000\n",
-            (0, 2, 12, false, "", "10000 20000"),
+            "    checker_rt_priority 12\n    checker_rlimit_rtime 2000000\n",
+            (0, 2, 12, false, "", "1000000 2000000"),
         ),
     ] {
         let mut d = Daemon::start("sched", &conf(globals));

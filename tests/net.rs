@@ -465,6 +465,7 @@ fn exchange(
             group,
             local,
             unicast_hops: None,
+            rcvbuf: None,
         };
         let nl = Netlink::new().unwrap();
         let o = SocketOptions {
@@ -498,6 +499,7 @@ fn exchange(
             group,
             local,
             unicast_hops: Some(255),
+            rcvbuf: None,
         };
         let sock = VrrpSocket::sender(ipv6, &o).unwrap();
         let pkt = match dst {
@@ -807,6 +809,7 @@ fn keepalived_adverts_received_by_our_sockets() {
             group: Some(g),
             local: None,
             unicast_hops: None,
+            rcvbuf: None,
         };
         let s4 = VrrpSocket::receiver(false, &o(IpAddr::V4(VRRP_GROUP_V4))).unwrap();
         let s6 = VrrpSocket::receiver(true, &o(IpAddr::V6(VRRP_GROUP_V6))).unwrap();
@@ -883,6 +886,7 @@ fn own_multicast_adverts_not_looped_back() {
                 group: Some(g),
                 local: None,
                 unicast_hops: None,
+                rcvbuf: None,
             };
             let r = VrrpSocket::receiver(false, &o).unwrap();
             ready_tx.send(()).unwrap();
@@ -899,6 +903,7 @@ fn own_multicast_adverts_not_looped_back() {
                 group: Some(g),
                 local: None,
                 unicast_hops: None,
+                rcvbuf: None,
             };
             let r = VrrpSocket::receiver(false, &o).unwrap();
             let s = VrrpSocket::sender(false, &o).unwrap();

@@ -1216,14 +1216,17 @@ pub(crate) fn open_ipvs() -> Result<Ipvs, ServiceError> {
     Ipvs::open().map_err(|e| ServiceError::fatal(e.to_string()))
 }
 
-fn monitor() -> Option<crate::net::Monitor> {
-    crate::net::Monitor::new()
+/// `lvs_netlink_monitor_rcv_bufs[_force]` sizes the monitor's receive buffer.
+fn monitor(g: &GlobalDefs) -> Option<crate::net::Monitor> {
+    crate::net::Monitor::with_rcvbuf(crate::vrrp::service::rcvbuf(g.lvs_netlink_monitor_rcv_bufs))
         .map_err(|e| error!("Unable to watch addresses for ha_suspend: {e}"))
         .ok()
 }
 
-async fn local_addrs() -> HashSet<IpAddr> {
-    match crate::net::Netlink::new() {
+/// `lvs_netlink_cmd_rcv_bufs[_force]` sizes the command socket's receive buffer.
+async fn local_addrs(g: &GlobalDefs) -> HashSet<IpAddr> {
+    match crate::net::Netlink::with_rcvbuf(crate::vrrp::service::rcvbuf(g.lvs_netlink_cmd_rcv_bufs))
+    {
         Ok(nl) => nl
             .addresses(None)
             .await
@@ -1262,12 +1265,12 @@ impl Service for CheckService {
         // the monitor first, so that no address change falls between it and the dump
         // -a watches addresses too, only to log them.
         let mon = if ha || crate::log::address_changes() {
-            monitor()
+            monitor(&c.global)
         } else {
             None
         };
         let local = if ha {
-            local_addrs().await
+            local_addrs(&c.global).await
         } else {
             HashSet::new()
         };
@@ -1359,12 +1362,12 @@ impl Service for CheckService {
         allow_ping(&new, &mut self.ping_range);
         let ha = new.virtual_servers.iter().any(|v| v.ha_suspend);
         let mon = if (ha || crate::log::address_changes()) && !run.watching {
-            monitor()
+            monitor(&c.global)
         } else {
             None
         };
         let local = if ha {
-            local_addrs().await
+            local_addrs(&c.global).await
         } else {
             HashSet::new()
         };

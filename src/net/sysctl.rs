@@ -188,6 +188,46 @@ impl PromoteSecondaries {
     }
 }
 
+const IGMP_LL_REPORTS: &str = "/proc/sys/net/ipv4/igmp_link_local_mcast_reports";
+
+/// `disable_local_igmp`: `net.ipv4.igmp_link_local_mcast_reports` is cleared while the
+/// VRRP process runs (so joining 224.0.0.18 sends no IGMP report) and put back at stop,
+/// as keepalived's set_disable_local_igmp / reset_disable_local_igmp do.
+#[derive(Debug, Default)]
+pub struct LocalIgmp {
+    cleared: bool,
+}
+
+impl LocalIgmp {
+    /// Clears the sysctl if it is set; keepalived's lines when it cannot.
+    pub fn disable() -> LocalIgmp {
+        let path = PathBuf::from(IGMP_LL_REPORTS);
+        match read(path.clone()) {
+            Ok(v) if v == "1" => match write(path, "0") {
+                Ok(()) => LocalIgmp { cleared: true },
+                Err(e) => {
+                    tracing::info!("Unable to write {IGMP_LL_REPORTS} - {e}");
+                    LocalIgmp::default()
+                }
+            },
+            Ok(_) => LocalIgmp::default(),
+            Err(e) => {
+                tracing::info!("Unable to read {IGMP_LL_REPORTS} - {e}");
+                LocalIgmp::default()
+            }
+        }
+    }
+
+    /// Puts the sysctl back if [`LocalIgmp::disable`] cleared it.
+    pub fn restore(&mut self) {
+        if std::mem::take(&mut self.cleared) {
+            if let Err(e) = write(PathBuf::from(IGMP_LL_REPORTS), "1") {
+                tracing::info!("Unable to write {IGMP_LL_REPORTS} - {e}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

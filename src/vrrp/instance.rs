@@ -25,6 +25,7 @@ use crate::config::model::addr::{
     AddressSpec as ModelAddr, RouteMetrics, RouteMode, RouteSpec as ModelRoute, RouteType,
     RuleAction as ModelRuleAction, RuleSpec as ModelRule, LIFETIME_FOREVER,
 };
+use crate::config::model::global::RxBufsPolicy;
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::net::{self, nft, AddrSpec, RouteKind, RuleAction, RuleSpec};
@@ -172,6 +173,10 @@ pub struct Globals {
     pub strict: bool,
     /// `json_version` (keepalived 2.2.8): the layout of `keepalived.json`.
     pub json_version: u8,
+    /// `dynamic_interfaces`: an instance whose interface is missing waits for it in FAULT.
+    pub dynamic_interfaces: bool,
+    /// `log_unknown_vrids`: adverts for a VRID no instance has are logged.
+    pub log_unknown_vrids: bool,
 }
 
 /// What the host told us about the instance's interface at creation time.
@@ -196,6 +201,8 @@ pub struct Link {
     /// A VMAC or ipvlan of the instance that could not be made: it stays in FAULT, as in
     /// keepalived 2.2.7 (`Unable to create ipvlan interface vrrp.51`, then FAULT).
     pub missing: Option<String>,
+    /// The interface's MTU (`vrrp_rx_bufs_policy MTU`).
+    pub mtu: u32,
 }
 
 /// A VMAC for addresses (see [`Link::addr_vmacs`]).
@@ -272,6 +279,7 @@ pub fn machine_config(c: &model::Instance, src: Option<IpAddr>, strict: bool) ->
     m.garp_master_refresh_repeat = c.garp_master_refresh_repeat;
     m.garp_lower_prio_delay = c.garp_lower_prio_delay;
     m.garp_lower_prio_repeat = c.garp_lower_prio_repeat;
+    m.garp_extra_if = c.garp_extra_if.map_or(Duration::ZERO, |g| g.interval);
     m.src_addr = src;
     m.strict = c.strict || strict;
     m.timer_expired_backup = c.timer_expired_backup;
@@ -366,6 +374,12 @@ impl Instance {
                 active: true,
             });
         }
+        if cfg.permanent_fault {
+            initial.push(TrackChange::Fault {
+                cause: FaultCause::Permanent,
+                active: true,
+            });
+        }
         let mcfg = machine_config(&cfg, link.src, globals.strict);
         let machine = Machine::start(mcfg, initial, now);
         let mut i = Instance {
@@ -421,6 +435,41 @@ impl Instance {
         &self.cfg.name
     }
 
+    /// This instance's share of its receive socket's buffer, as keepalived sums them per
+    /// socket: `kernel_rx_buf_size`, else `vrrp_rx_bufs_policy` SIZE, ADVERT (multiplier
+    /// times the advert's length) or MTU (multiplier times the MTU); 0 when none is set.
+    pub fn rx_buf_share(&self, policy: Option<RxBufsPolicy>, multiplier: u32) -> usize {
+        if let Some(k) = self.cfg.kernel_rx_buf_size {
+            return usize::try_from(k).unwrap_or(usize::MAX);
+        }
+        let mult = multiplier as usize;
+        match policy {
+            None => 0,
+            Some(RxBufsPolicy::Size(n)) => n as usize,
+            Some(RxBufsPolicy::Advert) => {
+                let v4 = self.cfg.family == model::Family::V4;
+                let ah = self
+                    .cfg
+                    .auth
+                    .as_ref()
+                    .is_some_and(|a| a.kind == model::AuthType::Ah);
+                // keepalived's vrrp_adv_len: header, addresses, v2 auth data, IPv4 (+AH)
+                let mut len = 8 + self.advert_addrs.len() * if v4 { 4 } else { 16 };
+                if v4 {
+                    if self.cfg.version == model::Version::V2 {
+                        len += 8;
+                    }
+                    len += 20;
+                    if ah {
+                        len += 24;
+                    }
+                }
+                mult * len
+            }
+            Some(RxBufsPolicy::Mtu) => mult * self.link.mtu as usize,
+        }
+    }
+
     pub fn identity(&self) -> Identity {
         identity(&self.cfg, &self.globals)
     }
@@ -466,6 +515,7 @@ impl Instance {
             Action::AddVips => self.add_vips(io),
             Action::RemoveVips => self.remove_vips(io),
             Action::SendGarp { repeat } => self.garp(repeat, io),
+            Action::SendExtraGarp => self.extra_garp(io),
             Action::Notify { state, priority } => {
                 notify_hook(&self.cfg, NotifyEvent::State(state), priority)
             }
@@ -684,6 +734,26 @@ impl Instance {
         addr_spec(a, default_if, &ifindex_of)
     }
 
+    /// Whether the instance waits for its interface to be created (`dynamic_interfaces`).
+    pub fn awaits_link(&self, name: &str) -> bool {
+        self.link.ifindex == 0 && self.link.ifname == name
+    }
+
+    /// The awaited interface exists now (`dynamic_interfaces`): the instance moves onto it.
+    /// Its state follows from the link and address events that come next.
+    pub fn adopt_link(&mut self, link: Link) {
+        self.link.ifindex = link.ifindex;
+        self.link.mac = link.mac;
+        self.key = sock_key(&self.cfg, &self.link, &self.globals);
+    }
+
+    /// Its interface was deleted (`dynamic_interfaces`): wait for one of that name again.
+    pub fn await_link(&mut self) {
+        self.link.ifindex = 0;
+        self.link.src = self.cfg.src_ip;
+        self.key = sock_key(&self.cfg, &self.link, &self.globals);
+    }
+
     /// The instance interface now has index `ifindex` (its VMAC was recreated).
     pub fn relink(&mut self, ifindex: u32) {
         self.link.ifindex = ifindex;
@@ -742,11 +812,49 @@ impl Instance {
     }
 
     /// GARP / unsolicited NA for the VIPs and eVIPs on the instance's interface, its VMACs
-    /// for addresses and (ipvlan) its base, one job per interface with its own MAC.
+    /// for addresses, (ipvlan) its base and the other interfaces named by `dev`, one job
+    /// per interface with its own MAC.
     fn garp(&self, repeat: u32, io: &mut Vec<Io>) {
         if repeat == 0 {
             return;
         }
+        for (ifindex, ifname, mac, addrs) in self.garp_jobs() {
+            io.push(Io::Garp {
+                iname: self.cfg.name.clone(),
+                ifindex,
+                ifname,
+                mac,
+                addrs,
+                repeat,
+            });
+        }
+    }
+
+    /// `garp_extra_if` (keepalived's vrrp_send_vmac_update): one GARP / NA, for the first
+    /// address only, on each VMAC for addresses and, with `all`, each other interface
+    /// carrying one; the instance's own interface only with `vmac_xmit_base`.
+    fn extra_garp(&self, io: &mut Vec<Io>) {
+        let all = self.cfg.garp_extra_if.is_some_and(|g| g.all);
+        for (ifindex, ifname, mac, addrs) in self.garp_jobs() {
+            let own = ifindex == self.link.ifindex;
+            let vmac = self.link.addr_vmacs.iter().any(|v| v.name == ifname);
+            if (own && self.link.xmit.is_none()) || (!own && !vmac && !all) {
+                continue;
+            }
+            io.push(Io::Garp {
+                iname: self.cfg.name.clone(),
+                ifindex,
+                ifname,
+                mac,
+                addrs: addrs.into_iter().take(1).collect(),
+                repeat: 1,
+            });
+        }
+    }
+
+    /// The VIPs and eVIPs by interface: (index, name, MAC, addresses). Another plain
+    /// interface's MAC is left zero for the GARP sender to look up.
+    fn garp_jobs(&self) -> Vec<(u32, String, [u8; 6], Vec<IpAddr>)> {
         let map = self.ifmap.borrow();
         let base = self
             .cfg
@@ -767,10 +875,13 @@ impl Instance {
                 .find(|v| map.get(&v.name) == Some(&s.ifindex))
             {
                 Some((v.name.clone(), v.mac))
-            } else {
+            } else if let Some(b) = base.filter(|b| self.link.vips_on_base && b.0 == s.ifindex) {
                 // An ipvlan shares its base's MAC.
-                base.filter(|b| self.link.vips_on_base && b.0 == s.ifindex)
-                    .map(|b| (b.1.to_owned(), self.link.mac))
+                Some((b.1.to_owned(), self.link.mac))
+            } else {
+                map.iter()
+                    .find(|(_, i)| **i == s.ifindex)
+                    .map(|(n, _)| (n.clone(), [0; 6]))
             };
             let Some((ifname, mac)) = target else {
                 continue;
@@ -780,16 +891,7 @@ impl Instance {
                 None => jobs.push((s.ifindex, ifname, mac, vec![a.addr])),
             }
         }
-        for (ifindex, ifname, mac, addrs) in jobs {
-            io.push(Io::Garp {
-                iname: self.cfg.name.clone(),
-                ifindex,
-                ifname,
-                mac,
-                addrs,
-                repeat,
-            });
-        }
+        jobs
     }
 
     /// Handles one received packet addressed to this instance's VRID (§5.4).

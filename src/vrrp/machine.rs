@@ -115,6 +115,8 @@ pub struct InstanceConfig {
     pub garp_master_refresh_repeat: u32,
     pub garp_lower_prio_delay: Duration,
     pub garp_lower_prio_repeat: u32,
+    /// `garp_extra_if`: a MASTER's extra GARP period (zero: none).
+    pub garp_extra_if: Duration,
     /// Our advert source address, used for the equal-priority tie-break (§5.6).
     pub src_addr: Option<IpAddr>,
     pub strict: bool,
@@ -146,6 +148,7 @@ impl InstanceConfig {
             garp_master_repeat: 5,
             garp_master_refresh: Duration::ZERO,
             garp_master_refresh_repeat: 1,
+            garp_extra_if: Duration::ZERO,
             garp_lower_prio_delay: Duration::from_secs(5),
             garp_lower_prio_repeat: 5,
             src_addr: None,
@@ -218,6 +221,9 @@ pub enum FaultCause {
     SourceAddress,
     /// Anything else (named by the caller).
     Other(String),
+    /// A configuration keepalived can only run in FAULT (`unicast_fault_no_peer` without
+    /// peers): it says so once when loading, and nothing at the transition.
+    Permanent,
 }
 
 /// A change of a tracked object, as seen by this instance.
@@ -253,6 +259,9 @@ pub enum Action {
     RemoveVips,
     /// Send `repeat` rounds of gratuitous ARPs / unsolicited NAs for every VIP then eVIP.
     SendGarp { repeat: u32 },
+    /// `garp_extra_if`: one gratuitous ARP / NA on each interface other than the
+    /// instance's own that carries a VIP (keepalived's vrrp_send_vmac_update).
+    SendExtraGarp,
     /// Run the notify scripts / FIFO / mail for a state change (§6.1).
     Notify { state: State, priority: u8 },
     /// A MASTER received a lower-priority advert: `notify_master_rx_lower_pri` and the FIFO
@@ -343,6 +352,8 @@ pub struct Machine {
     /// None: not started; Some(t): lower-priority adverts accepted until t (§5.8).
     preempt_until: Option<Instant>,
     garp_refresh_due: Option<Instant>,
+    /// Next `garp_extra_if` round while MASTER.
+    garp_extra_due: Option<Instant>,
     master: Option<(IpAddr, u8)>,
     sync_member: bool,
     /// When we last sent an advert as MASTER (for `timer_expired_backup`).
@@ -374,6 +385,7 @@ impl Machine {
             timers: TimerTable::default(),
             preempt_until: None,
             garp_refresh_due: None,
+            garp_extra_due: None,
             master: None,
             sync_member: false,
             last_advert: None,
@@ -410,7 +422,9 @@ impl Machine {
                 );
                 m.push(Action::Log(line));
             }
-            m.log("entering FAULT state");
+            if !m.faults.contains(&FaultCause::Permanent) {
+                m.log("entering FAULT state");
+            }
         }
         // Clean up VIPs a crashed predecessor may have left behind (§5.10).
         m.push(Action::RemoveVips);
@@ -553,6 +567,13 @@ impl Machine {
                             repeat: self.cfg.garp_master_refresh_repeat,
                         });
                         self.garp_refresh_due = Some(now + self.cfg.garp_master_refresh);
+                    }
+                }
+                // keepalived checks the extra GARP timer on each advert, as the refresh.
+                if let Some(due) = self.garp_extra_due {
+                    if now > due {
+                        self.push(Action::SendExtraGarp);
+                        self.garp_extra_due = Some(now + self.cfg.garp_extra_if);
                     }
                 }
                 self.timers.set(Timer::Advert, now + self.cfg.advert_int);
@@ -885,6 +906,11 @@ impl Machine {
         } else if self.state == State::Master && self.garp_refresh_due.is_none() {
             self.garp_refresh_due = Some(now + self.cfg.garp_master_refresh);
         }
+        if self.cfg.garp_extra_if.is_zero() {
+            self.garp_extra_due = None;
+        } else if self.state == State::Master && self.garp_extra_due.is_none() {
+            self.garp_extra_due = Some(now + self.cfg.garp_extra_if);
+        }
         // Observed: a priority changed by reload is not reported on the FIFO.
         self.update_priority(now, false);
         if self.state == State::Master {
@@ -923,6 +949,11 @@ impl Machine {
         } else {
             Some(now + self.cfg.garp_master_refresh)
         };
+        self.garp_extra_due = if self.cfg.garp_extra_if.is_zero() {
+            None
+        } else {
+            Some(now + self.cfg.garp_extra_if)
+        };
         self.timers.set(Timer::Advert, now + self.cfg.advert_int);
         self.state = State::Master;
         self.want = State::Master;
@@ -941,6 +972,7 @@ impl Machine {
     fn enter_backup(&mut self, now: Instant, notify: bool) {
         self.timers.clear();
         self.garp_refresh_due = None;
+        self.garp_extra_due = None;
         self.preempt_until = None;
         self.state = State::Backup;
         self.want = State::Backup;
@@ -959,6 +991,7 @@ impl Machine {
         }
         self.timers.clear();
         self.garp_refresh_due = None;
+        self.garp_extra_due = None;
         self.master = None;
         self.state = State::Fault;
         self.want = State::Fault;
@@ -1068,7 +1101,8 @@ fn fault_log_line(cause: &FaultCause) -> Option<String> {
         | FaultCause::Script(_)
         | FaultCause::ScriptInit(_)
         | FaultCause::File(_)
-        | FaultCause::Process(_) => return None,
+        | FaultCause::Process(_)
+        | FaultCause::Permanent => return None,
         FaultCause::Bfd(s) => format!("entering FAULT state due to BFD {s}"),
         FaultCause::SourceAddress => "entering FAULT state (src address deleted)".to_string(),
         FaultCause::Other(s) => format!("entering FAULT state ({s})"),
@@ -1426,6 +1460,37 @@ mod tests {
         assert_eq!(m.state(), State::Backup);
         assert_eq!(logs(&drain(&mut m)), vec!["(VI_1) Entering BACKUP STATE"]);
         assert_eq!(m.poll_timeout(), Some(ms(2000) + m.master_down_interval()));
+    }
+
+    #[test]
+    fn garp_extra_if_rounds_on_advert_ticks_while_master() {
+        let mut c = cfg(100);
+        c.garp_master_delay = Duration::ZERO;
+        c.garp_extra_if = Duration::from_secs(2);
+        let mut m = Machine::new(c, Instant::ZERO);
+        drain(&mut m);
+        let down = m.poll_timeout().unwrap_or(Instant::ZERO);
+        m.handle_timeout(down);
+        assert!(!drain(&mut m).contains(&Action::SendExtraGarp));
+        let mut extra = vec![];
+        let end = down + Duration::from_millis(6500);
+        while let Some(t) = m.poll_timeout().filter(|&t| t <= end) {
+            m.handle_timeout(t);
+            if drain(&mut m).contains(&Action::SendExtraGarp) {
+                extra.push(t.saturating_since(down));
+            }
+        }
+        // Checked on each advert, strictly after the period (keepalived's timercmp `>`).
+        assert_eq!(extra, vec![Duration::from_secs(3), Duration::from_secs(6)]);
+        m.handle(
+            end,
+            Input::Track(TrackChange::Fault {
+                cause: FaultCause::Interface("eth0".into()),
+                active: true,
+            }),
+        );
+        drain(&mut m);
+        assert_eq!(m.garp_extra_due, None);
     }
 
     #[test]

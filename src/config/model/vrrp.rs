@@ -416,12 +416,9 @@ impl Default for GlobalVrrpDefaults {
 pub fn global_vrrp_defaults(cfg: &Config) -> GlobalVrrpDefaults {
     let g = &cfg.global;
     let d = GlobalVrrpDefaults::default();
-    // vrrp_min_garp: one GARP, no delayed second burst (§4.2)
-    let (master_delay, master_repeat) = if g.vrrp_min_garp {
-        (Duration::ZERO, 1)
-    } else {
-        (g.vrrp_garp_master_delay, g.vrrp_garp_master_repeat)
-    };
+    // vrrp_min_garp already lowered the values not set before it (global.rs), as
+    // keepalived's handler does; a value set after it stands.
+    let (master_delay, master_repeat) = (g.vrrp_garp_master_delay, g.vrrp_garp_master_repeat);
     GlobalVrrpDefaults {
         vrrp_version: if g.vrrp_version == 3 {
             Version::V3

@@ -1389,3 +1389,14 @@ fn load_one(body: &str) -> (Option<Instance>, Diagnostics) {
     let (cfg, d) = load(&inst(body));
     (cfg.vrrp.instances.into_iter().next(), d)
 }
+
+#[test]
+fn vrrp_min_garp_keeps_values_set_after_it() {
+    let mut cfg = Config::default();
+    cfg.global.vrrp_min_garp = true;
+    cfg.global.vrrp_garp_master_delay = std::time::Duration::ZERO;
+    cfg.global.vrrp_garp_master_repeat = 3;
+    let d = global_vrrp_defaults(&cfg);
+    assert_eq!(d.garp_master_repeat, 3);
+    assert_eq!(d.garp_master_delay, std::time::Duration::ZERO);
+}
