@@ -19,6 +19,8 @@ use keepalived::check::ipvs::{
 };
 
 mod ipvs_daemon;
+#[path = "support/sockets.rs"]
+mod sockets;
 
 const IN_VM: &str = "KEEPALIVED_IN_VM";
 
@@ -40,6 +42,7 @@ const VM_TESTS: &[&str] = &[
     "vm_daemon_more_checkers",
     "vm_vrrp_sync_daemon",
     "vm_checker_process_controls",
+    "vm_checker_netlink_buffers",
     "ipvs_daemon::nft::vm_daemon_nftables_ipvs",
 ];
 
@@ -1453,7 +1456,13 @@ fn checker_sched(d: &ipvs_daemon::Daemon) -> Option<(i64, u32, u32, bool, String
     let rttime = limits
         .lines()
         .find(|l| l.starts_with("Max realtime timeout"))
-        .map(|l| l.split_whitespace().skip(3).take(2).collect::<Vec<_>>().join(" "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(3)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default();
     Some((
         f.get(16)?.parse().ok()?,
@@ -1510,4 +1519,33 @@ fn vm_checker_process_controls() {
         });
         d.stop();
     }
+}
+
+/// `lvs_netlink_cmd_rcv_bufs` and `lvs_netlink_monitor_rcv_bufs` (with `_force`) size the
+/// checker's netlink sockets, which it opens for `ha_suspend`; the kernel reports double.
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_checker_netlink_buffers() {
+    use ipvs_daemon::*;
+    let Some(_ipvs) = fresh() else { return };
+    let conf = "global_defs {\n    router_id vmtest\n    lvs_netlink_cmd_rcv_bufs 300000\n    \
+        lvs_netlink_cmd_rcv_bufs_force\n    lvs_netlink_monitor_rcv_bufs 500000\n    \
+        lvs_netlink_monitor_rcv_bufs_force\n}\n\
+        virtual_server 192.0.2.121 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    \
+        protocol TCP\n    ha_suspend\n    real_server 198.51.100.21 8021 {\n        \
+        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n";
+    let mut d = Daemon::start("nlbufs", conf);
+    let mut socks = Vec::new();
+    wait_for("the checker's netlink buffers", || {
+        let pid = std::fs::read_to_string(d.path("checkers.pid")).unwrap_or_default();
+        socks = pid
+            .trim()
+            .parse()
+            .map(sockets::socket_rcvbufs)
+            .unwrap_or_default();
+        [300000, 500000]
+            .iter()
+            .all(|n| socks.contains(&(libc::AF_NETLINK, 0, 2 * n)))
+    });
+    d.stop();
 }

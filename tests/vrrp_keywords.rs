@@ -1066,3 +1066,95 @@ fn track_process_matching() {
         );
     }
 }
+
+/// The instance lines of a SIGUSR1 data dump whose key is in `keys`, per instance.
+fn dump_lines(d: &Daemon, keys: &[&str]) -> Vec<String> {
+    let data = d.path("keepalived.data");
+    let _ = std::fs::remove_file(&data);
+    d.signal(libc::SIGUSR1);
+    let mut text = String::new();
+    wait_until(5, || {
+        text = std::fs::read_to_string(&data).unwrap_or_default();
+        text.contains("VRRP Topology") && text.contains("VI_2")
+    });
+    // keepalived's global section repeats some keys: instances only
+    text.lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("VRRP Instance = "))
+        .filter(|l| l.starts_with("VRRP Instance = ") || keys.iter().any(|k| l.starts_with(k)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The global_defs defaults of instance settings (`vrrp_version`, `vrrp_garp_master_*`,
+/// `vrrp_garp_lower_prio_*`, `vrrp_down_timer_adverts`, `vrrp_lower_prio_no_advert`,
+/// `vrrp_higher_prio_send_advert`, `vrrp_skip_check_adv_addr`) reach the instances, and an
+/// instance with `native_ipv6` is IPv6 (keepalived 2.2.7 refuses a VRRPv3 instance without
+/// addresses, the one case where the keyword alone would choose the family): the data dump
+/// shows the same values as keepalived 2.2.7's for the same file. (What each instance setting does is
+/// shown by its own test.)
+#[test]
+fn global_vrrp_defaults_reach_the_instances() {
+    let test = "global_vrrp_defaults_reach_the_instances";
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    if !real_or_skip(test) {
+        return;
+    }
+    let conf = "global_defs {\n  router_id t\n  vrrp_version 3\n  vrrp_garp_master_delay 7\n  \
+        vrrp_garp_master_repeat 4\n  vrrp_garp_master_refresh 30\n  \
+        vrrp_garp_master_refresh_repeat 2\n  vrrp_garp_lower_prio_delay 6\n  \
+        vrrp_garp_lower_prio_repeat 3\n  vrrp_down_timer_adverts 5\n  \
+        vrrp_lower_prio_no_advert\n  vrrp_higher_prio_send_advert\n  \
+        vrrp_skip_check_adv_addr\n}\n\
+        vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+        priority 100\n  advert_int 1\n  virtual_ipaddress {\n    192.0.2.100/32\n  }\n}\n\
+        vrrp_instance VI_2 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 52\n  \
+        priority 100\n  advert_int 1\n  native_ipv6\n  virtual_ipaddress {\n    2001:db8::100/64\n  }\n}\n";
+    let keys = [
+        "VRRP Version",
+        "Using Native IPv6",
+        "Skip checking advert IP addresses",
+        "Gratuitous ARP",
+        "Down timer adverts",
+        "Send advert after receive",
+    ];
+    let mut seen = Vec::new();
+    for real in [false, true] {
+        let mut d = Daemon::start(&lan, 0, real, conf);
+        assert!(
+            wait_until(20, || d.log().contains("(VI_2) Entering BACKUP STATE")),
+            "{test}: real {real}\n{}",
+            d.log()
+        );
+        seen.push(dump_lines(&d, &keys));
+        d.stop();
+    }
+    let want = [
+        "VRRP Version = 3",
+        "Gratuitous ARP delay = 7",
+        "Gratuitous ARP repeat = 4",
+        "Gratuitous ARP refresh = 30",
+        "Gratuitous ARP refresh repeat = 2",
+        "Gratuitous ARP lower priority delay = 6",
+        "Gratuitous ARP lower priority repeat = 3",
+        "Down timer adverts = 5",
+        "Send advert after receive lower priority advert = false",
+        "Send advert after receive higher priority advert = true",
+        "Skip checking advert IP addresses",
+    ];
+    for w in want {
+        assert!(
+            seen[0].iter().any(|l| l == w),
+            "{test}: want {w:?}: {:#?}",
+            seen[0]
+        );
+    }
+    let v6 = seen[0]
+        .iter()
+        .skip_while(|l| !l.ends_with("VI_2"))
+        .any(|l| l == "Using Native IPv6");
+    assert!(v6, "{test}: {:#?}", seen[0]);
+    assert_eq!(seen[0], seen[1], "{test}: ours, then keepalived 2.2.7");
+}

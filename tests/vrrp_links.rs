@@ -6,6 +6,8 @@
 mod netns;
 #[path = "support/node_daemon.rs"]
 mod node_daemon;
+#[path = "support/sockets.rs"]
+mod sockets;
 mod support;
 #[path = "support/wire.rs"]
 mod wire;
@@ -190,74 +192,6 @@ fn log_unknown_vrids_logs_foreign_adverts() {
     });
 }
 
-/// SO_RCVBUF of every socket of process `pid`, by (domain, protocol): read through
-/// pidfd_getfd, since `ss -m` shows no memory for raw sockets.
-fn socket_rcvbufs(pid: i32) -> Vec<(i32, i32, usize)> {
-    use nix::sys::socket::{getsockopt, sockopt};
-    use std::os::fd::{FromRawFd, OwnedFd};
-    let mut out = Vec::new();
-    // SAFETY: plain syscalls; a returned descriptor is new and owned here.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if pidfd < 0 {
-        return out;
-    }
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let is_socket =
-            std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:"));
-        let Ok(n) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if !is_socket {
-            continue;
-        }
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_getfd,
-                std::os::fd::AsRawFd::as_raw_fd(&pidfd),
-                n,
-                0,
-            )
-        };
-        if fd < 0 {
-            continue;
-        }
-        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        let (domain, proto) = (
-            int_opt(&fd, libc::SO_DOMAIN),
-            int_opt(&fd, libc::SO_PROTOCOL),
-        );
-        if let Ok(b) = getsockopt(&fd, sockopt::RcvBuf) {
-            out.push((domain, proto, b));
-        }
-    }
-    out
-}
-
-/// An integer SOL_SOCKET option, -1 when unreadable.
-fn int_opt(fd: &impl std::os::fd::AsRawFd, opt: libc::c_int) -> i32 {
-    let mut v: libc::c_int = -1;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `v` and `len` outlive the call and describe an int.
-    let r = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            opt,
-            std::ptr::addr_of_mut!(v).cast(),
-            &mut len,
-        )
-    };
-    if r == 0 {
-        v
-    } else {
-        -1
-    }
-}
-
 /// `kernel_rx_buf_size`, `vrrp_rx_bufs_policy` / `vrrp_rx_bufs_multiplier` size the VRRP
 /// receive socket (summed over its instances), `vrrp_netlink_cmd_rcv_bufs` and
 /// `vrrp_netlink_monitor_rcv_bufs[_force]` the netlink sockets: the kernel reports the
@@ -268,7 +202,7 @@ fn receive_buffers_follow_the_keywords() {
         return;
     };
     let conf = "global_defs {\n  router_id test\n  vrrp_rx_bufs_policy ADVERT\n  \
-        vrrp_rx_bufs_multiplier 40\n  vrrp_netlink_cmd_rcv_bufs 300000\n  \
+        vrrp_rx_bufs_multiplier 40\n  vrrp_netlink_cmd_rcv_bufs 300000\n  vrrp_netlink_cmd_rcv_bufs_force\n  \
         vrrp_netlink_monitor_rcv_bufs 500000\n  vrrp_netlink_monitor_rcv_bufs_force\n}\n\
         vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
         priority 100\n  advert_int 1\n  virtual_ipaddress {\n    203.0.113.10/32\n    \
@@ -284,7 +218,7 @@ fn receive_buffers_follow_the_keywords() {
             logs(&[&d])
         );
         let pid = d.vrrp_pid().expect("vrrp pid");
-        let socks = socket_rcvbufs(pid);
+        let socks = sockets::socket_rcvbufs(pid);
         // VI_1: 40 x 44-byte adverts (IPv4 header, VRRPv2 header and auth, 2 addresses);
         // VI_2: 70000; the kernel doubles what SO_RCVBUF is given.
         assert!(
@@ -345,11 +279,12 @@ fn garp_extra_if_repeats_on_other_interfaces() {
             .len()
     };
     both(test, |real| {
-        // The instance keyword, the global one, the deprecated instance spelling.
+        // The instance keyword, the global one, the deprecated spellings.
         let cases = [
             (true, "", "garp_extra_if all 1"),
             (true, "  vrrp_garp_extra_if all 1\n", ""),
             (false, "", "vmac_garp_intvl 1"),
+            (false, "  vrrp_vmac_garp_intvl 1\n", ""),
         ];
         for (all, global, extra) in cases {
             let eth1 = Capture::start_on(&lan, 0, "eth1p", "arp");

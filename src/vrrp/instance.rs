@@ -1158,6 +1158,9 @@ impl Instance {
         let mut s = String::new();
         let _ = writeln!(s, " VRRP Instance = {}", self.cfg.name);
         let _ = writeln!(s, "   VRRP Version = {}", self.cfg.version.number());
+        if self.cfg.family == model::Family::V6 {
+            let _ = writeln!(s, "   Using Native IPv6");
+        }
         let _ = writeln!(s, "   State = {}", m.state().as_str());
         let _ = writeln!(s, "   Wantstate = {}", m.want_state().as_str());
         if let Some((addr, prio)) = m.master() {
@@ -1204,9 +1207,44 @@ impl Instance {
                 let _ = writeln!(s, "   Interface = {}", self.link.ifname);
             }
         }
+        if self.cfg.skip_check_adv_addr {
+            let _ = writeln!(s, "   Skip checking advert IP addresses");
+        }
         if let Some(src) = self.link.src {
             let _ = writeln!(s, "   Using src_ip = {src}");
         }
+        // The advert and GARP settings as keepalived 2.2.7 lists them (whole seconds).
+        let c = &self.cfg;
+        for (what, v) in [
+            ("Gratuitous ARP delay", c.garp_master_delay.as_secs()),
+            ("Gratuitous ARP repeat", u64::from(c.garp_master_repeat)),
+            ("Gratuitous ARP refresh", c.garp_master_refresh.as_secs()),
+            (
+                "Gratuitous ARP refresh repeat",
+                u64::from(c.garp_master_refresh_repeat),
+            ),
+            (
+                "Gratuitous ARP lower priority delay",
+                c.garp_lower_prio_delay.as_secs(),
+            ),
+            (
+                "Gratuitous ARP lower priority repeat",
+                u64::from(c.garp_lower_prio_repeat),
+            ),
+            ("Down timer adverts", u64::from(c.down_timer_adverts)),
+        ] {
+            let _ = writeln!(s, "   {what} = {v}");
+        }
+        let _ = writeln!(
+            s,
+            "   Send advert after receive lower priority advert = {}",
+            !c.lower_prio_no_advert
+        );
+        let _ = writeln!(
+            s,
+            "   Send advert after receive higher priority advert = {}",
+            c.higher_prio_send_advert
+        );
         let _ = writeln!(s, "   Virtual Router ID = {}", self.cfg.vrid.unwrap_or(0));
         let _ = writeln!(s, "   Priority = {}", self.cfg.priority);
         let _ = writeln!(s, "   Effective priority = {}", m.effective_priority());

@@ -597,6 +597,11 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         g.dynamic_interfaces = true;
         if let Some(t) = n.arg(0) {
             if t.text == "allow_if_changes" {
+                c.not_implemented_at(
+                    t.span,
+                    "allow_if_changes",
+                    "an interface re-created as another type is not followed",
+                );
                 g.allow_if_changes = true;
             } else {
                 c.error(
@@ -1130,13 +1135,16 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         "lvs_netlink_monitor_rcv_bufs_force",
         lvs_netlink_monitor_rcv_bufs.force
     ),
-    Kw::new("process_monitor_rcv_bufs", |g, n, c| {
-        rcv_bufs(&mut g.process_monitor_rcv_bufs, n, c, "process_monitor")
-    }),
+    Kw::unimplemented(
+        "process_monitor_rcv_bufs",
+        "processes are tracked by reading /proc, there is no process-event socket",
+        |g, n, c| rcv_bufs(&mut g.process_monitor_rcv_bufs, n, c, "process_monitor"),
+    ),
     boolean!(
         "process_monitor_rcv_bufs_force",
         process_monitor_rcv_bufs.force
-    ),
+    )
+    .not_implemented("processes are tracked by reading /proc, there is no process-event socket"),
     Kw::new("vrrp_rx_bufs_policy", rx_bufs_policy),
     Kw::new("vrrp_rx_bufs_multiplier", |g, n, c| {
         if n.args.len() != 1 {

@@ -918,7 +918,11 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
         }
         i.mcast_dst_ip = Some(a);
     }),
-    Kw::new("track_src_ip", |i, _n, _ctx| i.track_src_ip = true),
+    Kw::unimplemented(
+        "track_src_ip",
+        "keepalived 2.2.7 never acts on it either (observed)",
+        |i, _n, _ctx| i.track_src_ip = true,
+    ),
     Kw::new("virtual_router_id", |i, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         match parse_int(&t.text) {
