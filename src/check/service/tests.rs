@@ -552,3 +552,64 @@ virtual_server 192.0.2.3 80 {
         ]
     );
 }
+
+/// `smtp_alert_checker` decides the checker's mails over `smtp_alert` (keepalived's
+/// check_data.c: a real or virtual server without its own `smtp_alert` takes it first).
+#[test]
+fn smtp_alert_checker_decides_the_checker_mails() {
+    let mails = |glob: &str| -> Vec<String> {
+        let text = format!(
+            "global_defs {{\n{glob}\n}}\nvirtual_server 192.0.2.1 80 {{\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  real_server 198.51.100.1 80 {{\n    TCP_CHECK {{\n      retry 0\n    }}\n  }}\n}}\n"
+        );
+        let c = load_str(&text, Path::new("/t.conf"), &LoadOptions::default()).config;
+        let mut m = Manager::new(Rc::new(c.check), globals_of(&c.global), 1);
+        m.start(Instant(Duration::ZERO));
+        let id = CheckerId {
+            vs: 0,
+            rs: 0,
+            checker: 0,
+        };
+        m.handle_result(Instant(Duration::ZERO), id, &CheckResult::down("failed"));
+        std::iter::from_fn(|| m.poll_output())
+            .filter_map(|o| match o {
+                Output::Mail { body, .. } => Some(body),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(mails("smtp_alert off").is_empty());
+    assert!(mails("smtp_alert\nsmtp_alert_checker off").is_empty());
+    // the real server's mail, and the virtual server's at start and for its lost quorum
+    let on = mails("smtp_alert off\nsmtp_alert_checker");
+    assert!(
+        on.contains(&"=> TCP CHECK failed on service <=".to_owned()),
+        "{on:?}"
+    );
+    assert_eq!(on.len(), 3, "{on:?}");
+}
+
+/// `nftables_ipvs_start_fwmark`: the first mark of the `nftables_ipvs` fwmark services,
+/// then one more per group and protocol.
+#[test]
+fn nftables_ipvs_start_fwmark_numbers_the_group_services() {
+    let text = format!(
+        "global_defs {{\n  nftables_ipvs\n  nftables_ipvs_start_fwmark 2000\n}}\n{GROUP}\nvirtual_server group G {{\n  lb_algo rr\n  protocol UDP\n  real_server 198.51.100.1 80 {{\n  }}\n}}\n"
+    );
+    let c = load_str(&text, Path::new("/t.conf"), &LoadOptions::default()).config;
+    let (_, start) = nft_cfg_of(&c.global).expect("nftables_ipvs");
+    let mut marks = AutoMarks::default();
+    marks.assign(&c.check, true, start);
+    let keys: Vec<ServiceKey> = c
+        .check
+        .virtual_servers
+        .iter()
+        .flat_map(|v| services_with(v, &c.check, marks.of(v)))
+        .map(|s| s.key)
+        .collect();
+    assert_eq!(
+        keys[..2],
+        [ServiceKey::Fwmark(2000), ServiceKey::Fwmark(7)],
+        "{keys:?}"
+    );
+    assert!(keys.contains(&ServiceKey::Fwmark(2001)), "{keys:?}");
+}
