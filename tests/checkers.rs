@@ -933,6 +933,7 @@ EOF";
   lb_kind NAT
   protocol TCP
   real_server 192.0.2.9 80 {{
+    connect_timeout 2
     TCP_CHECK {{
       connect_ip 192.0.2.3
       connect_port {tp}
@@ -989,7 +990,6 @@ EOF";
       }}
     }}
     SMTP_CHECK {{
-      connect_timeout 1
       host {{
         connect_ip 192.0.2.4
         connect_port {sp}
@@ -1005,6 +1005,15 @@ EOF";
     {u1}
     {u2}
     {u3}
+    SMTP_CHECK {{
+      connect_ip 192.0.2.4
+      connect_port {sp}
+      host {{
+        connect_ip 192.0.2.4
+        connect_port {sp}
+        fwmark 7
+      }}
+    }}
   }}
 }}
 ",

@@ -40,6 +40,7 @@ const VM_TESTS: &[&str] = &[
     "vm_daemon_more_checkers",
     "vm_vrrp_sync_daemon",
     "vm_daemon_lvs_flush_and_timeouts",
+    "ipvs_daemon::probes::vm_probes_as_keepalived",
     "ipvs_daemon::nft::vm_daemon_nftables_ipvs",
 ];
 
