@@ -43,6 +43,8 @@ const VM_TESTS: &[&str] = &[
     "vm_vrrp_sync_daemon",
     "vm_checker_process_controls",
     "vm_checker_netlink_buffers",
+    "vm_daemon_lvs_flush_and_timeouts",
+    "ipvs_daemon::probes::vm_probes_as_keepalived",
     "ipvs_daemon::nft::vm_daemon_nftables_ipvs",
 ];
 
@@ -1317,6 +1319,99 @@ fn vm_daemon_more_checkers() {
     });
     // the ping group range widened for PING_CHECK is put back
     assert_eq!(std::fs::read_to_string(range).ok(), Some(ping_range));
+}
+
+const LVS_GLOBALS_CONF: &str = r#"
+global_defs {
+    lvs_flush
+    lvs_timeouts tcp 901 tcpfin 31 udp 301
+    lvs_flush_onstop
+}
+virtual_server 192.0.2.120 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 198.51.100.20 80 {
+    }
+}
+"#;
+
+/// One run of [`LVS_GLOBALS_CONF`] by the daemon `start` starts (it returns the stopper):
+/// a service made by hand before the start, one made while it runs; the timeouts while it
+/// runs, then the table and the timeouts once it has stopped.
+fn lvs_globals_run<S: FnOnce()>(start: impl FnOnce() -> S) -> (String, BTreeSet<String>, String) {
+    ipvsadm(&["-C"]);
+    ipvsadm(&["--set", "900", "120", "300"]);
+    ipvsadm(&["-A", "-t", "203.0.113.5:80", "-s", "rr"]);
+    let stop = start();
+    // lvs_flush: the service made before the start is gone
+    ipvs_daemon::wait_table(
+        "the configured service alone",
+        &ipvs_daemon::set(&[
+            "TCP 192.0.2.120:80 rr",
+            "TCP 192.0.2.120:80 -> 198.51.100.20:80 w1",
+        ]),
+    );
+    let running = ipvsadm(&["-L", "--timeout"]).trim().to_owned();
+    ipvsadm(&["-A", "-t", "203.0.113.6:80", "-s", "rr"]);
+    stop();
+    let after = ipvs_daemon::snapshot();
+    let timeouts = ipvsadm(&["-L", "--timeout"]).trim().to_owned();
+    ipvsadm(&["-C"]);
+    (running, after, timeouts)
+}
+
+/// `lvs_flush` empties IPVS at start, `lvs_timeouts` sets the connection timeouts while
+/// the checker runs (the old ones come back at stop), `lvs_flush_onstop` (the old
+/// spelling of `lvs_flush_on_stop`) empties IPVS at stop, services made by others too;
+/// keepalived 2.2.7 does the same when the VM has it.
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_daemon_lvs_flush_and_timeouts() {
+    let Some(_ipvs) = fresh() else { return };
+    let want = (
+        "Timeout (tcp tcpfin udp): 901 31 301".to_owned(),
+        BTreeSet::new(),
+        "Timeout (tcp tcpfin udp): 900 120 300".to_owned(),
+    );
+    let ours = lvs_globals_run(|| {
+        let mut d = ipvs_daemon::Daemon::start("lvsglob", LVS_GLOBALS_CONF);
+        move || d.stop()
+    });
+    assert_eq!(ours, want);
+    if !have("keepalived") {
+        eprintln!("note: no keepalived 2.2.7 in the VM; not compared");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lvsglob-real-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("keepalived.conf"), LVS_GLOBALS_CONF).expect("conf");
+    let real = lvs_globals_run(|| {
+        let mut child = Command::new("keepalived")
+            .args(["-n", "-l", "-C", "-f"])
+            .arg(dir.join("keepalived.conf"))
+            .arg("-p")
+            .arg(dir.join("k.pid"))
+            .arg("-r")
+            .arg(dir.join("v.pid"))
+            .arg("-c")
+            .arg(dir.join("c.pid"))
+            .arg("-b")
+            .arg(dir.join("b.pid"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn keepalived 2.2.7");
+        move || {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(real, want, "keepalived 2.2.7");
 }
 
 /// `ip netns exec NS ipvsadm -L --daemon`, one daemon a line.

@@ -483,16 +483,19 @@ impl Manager {
                 self.log_transition(&chk.kind, true, id, 0);
                 self.update_checker(id, true, res);
             } else if !res.up && (cs.up || !cs.has_run) {
+                // keepalived logs each failure of an up checker, the last one too, before
+                // the epilog's line (check_tcp.c); none while it is down
+                if cs.up && chk.timing.log_all_failures {
+                    self.log_failure_detail(&chk.kind, id, res);
+                }
                 let n = if cs.has_run { retry } else { 0 };
                 self.log_transition(&chk.kind, false, id, n);
                 self.update_checker(id, false, res);
-            } else if !res.up && chk.timing.log_all_failures {
-                self.log_failure_detail(&chk.kind, id, res);
             }
             delay_loop
         } else {
             // keepalived retries even while down or before the first result
-            if chk.timing.log_all_failures {
+            if cs.up && chk.timing.log_all_failures {
                 self.log_failure_detail(&chk.kind, id, res);
             }
             if let Some(c) = self.cs_mut(id) {

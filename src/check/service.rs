@@ -196,9 +196,17 @@ pub fn services_with(vs: &VirtualServer, cfg: &CheckConfig, auto: Option<u32>) -
             .unwrap_or_default(),
     };
     for s in &mut v {
+        // the granularity and the engine go with persistence only (keepalived's
+        // ipvs_set_srule)
         if vs.persistence_timeout > 0 {
             s.flags |= IP_VS_SVC_F_PERSISTENT;
             s.timeout = vs.persistence_timeout;
+            match (vs.persistence_granularity, s.af) {
+                (Some(Granularity::Netmask(m)), Family::Inet) => s.netmask = u32::from(m),
+                (Some(Granularity::Prefix(p)), Family::Inet6) => s.netmask = u32::from(p),
+                _ => {}
+            }
+            s.pe_name = vs.persistence_engine.clone();
         }
         let f = &vs.flags;
         for (on, bit) in [
@@ -211,12 +219,6 @@ pub fn services_with(vs: &VirtualServer, cfg: &CheckConfig, auto: Option<u32>) -
                 s.flags |= bit;
             }
         }
-        match (vs.persistence_granularity, s.af) {
-            (Some(Granularity::Netmask(m)), Family::Inet) => s.netmask = u32::from(m),
-            (Some(Granularity::Prefix(p)), Family::Inet6) => s.netmask = u32::from(p),
-            _ => {}
-        }
-        s.pe_name = vs.persistence_engine.clone();
     }
     v
 }

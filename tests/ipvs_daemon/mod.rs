@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub mod nft;
+pub mod probes;
 pub mod servers;
 
 /// How long any expected change may take under software emulation.
