@@ -51,6 +51,7 @@ fn expect(version: u8, auth: ExpectAuth, vips: &[IpAddr]) -> Expect<'_> {
         strict: false,
         unicast_checksum: UnicastChecksum::Detect,
         mcast_group4: MCAST_GROUP_V4,
+        v3_checksum_as_v2: false,
     }
 }
 
@@ -62,6 +63,7 @@ fn bench(c: &mut Criterion) {
         ttl: 255,
         fill_checksum: false,
         checksum_dst: None,
+        v3_checksum_as_v2: false,
     };
     let key = password_field("secret12");
     let v4 = vips4();

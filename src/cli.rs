@@ -503,6 +503,36 @@ pub struct ConfigTest {
     pub log_file: Option<PathBuf>,
 }
 
+/// Options we accept for compatibility without acting on them: `-t` and the daemon print
+/// one warning per option given, as for configuration keywords without effect.
+pub fn unimplemented_options(o: &Options) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut say = |given: bool, opt: &str, why: &str| {
+        if given {
+            out.push(format!(
+                "option {opt} is accepted but not implemented: {why}; it has no effect"
+            ));
+        }
+    };
+    say(o.snmp, "-x/--snmp", "SNMP is not built yet");
+    say(
+        o.snmp_agent_socket.is_some(),
+        "-A/--snmp-agent-socket",
+        "SNMP is not built yet",
+    );
+    say(
+        o.log_file.is_some(),
+        "-g/--log-file",
+        "logs go to syslog, the journal or the console",
+    );
+    say(
+        o.flush_log_file,
+        "--flush-log-file",
+        "there is no log file to flush",
+    );
+    out
+}
+
 /// Everything keepalived's command line can say, for the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {

@@ -28,6 +28,16 @@ const JOURNALD_SOCKET: &str = "/run/systemd/journal/socket";
 pub const FACILITY_DAEMON: u8 = 3;
 
 static DETAIL: AtomicU8 = AtomicU8::new(0);
+static ADDRESS_CHANGES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `-a`: log every address added or removed (keepalived's `Netlink reflector reports IP`).
+pub fn address_changes() -> bool {
+    ADDRESS_CHANGES.load(Ordering::Relaxed)
+}
+
+pub fn set_address_changes(on: bool) {
+    ADDRESS_CHANGES.store(on, Ordering::Relaxed);
+}
 static IDENT: RwLock<String> = RwLock::new(String::new());
 
 /// `-D` given `n` times: callers log their "detailed" lines when this is > 0.

@@ -90,7 +90,9 @@ fn run(opts: &Options) -> i32 {
         return 4;
     };
     if opts.config_test.is_none() {
-        return daemon::run(&daemon_options(opts, path));
+        let mut d = daemon_options(opts, path);
+        d.startup_warnings = keepalived::cli::unimplemented_options(opts);
+        return daemon::run(&d);
     }
     let load_opts = LoadOptions {
         config_id: config_id(opts),
@@ -107,6 +109,9 @@ fn run(opts: &Options) -> i32 {
             "-S/--log-facility is counted as a configuration warning by keepalived -t \
              (exit 5); test without it",
         ));
+    }
+    for w in keepalived::cli::unimplemented_options(opts) {
+        loaded.diagnostics.lint(None, w);
     }
     if opts.config_test.is_some() {
         // keepalived -t also checks what the config names on this host (spec §3.7)
@@ -164,6 +169,10 @@ fn daemon_options(opts: &Options, config_file: PathBuf) -> DaemonOptions {
         dont_release_ipvs: opts.dont_release_ipvs,
         release_vips: opts.release_vips,
         dump_conf: opts.dump_conf,
+        umask_cmdline: opts.umask.is_some(),
+        // -M implies -m (and, like keepalived 2.2.7, leaves core_pattern as it is).
+        core_dump: opts.core_dump || opts.core_dump_pattern.is_some(),
+        address_monitoring: opts.address_monitoring,
         ..DaemonOptions::default()
     }
 }

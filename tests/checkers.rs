@@ -426,10 +426,14 @@ async fn udp_echo_reply_matching_and_unreachable() {
     assert!(udp::check(&cfg, &target(echo)).await.up);
     cfg.require_reply = Some(vec![(b'x', 0xff)]);
     assert!(!udp::check(&cfg, &target(echo)).await.up);
-    cfg.require_reply = None;
+    // the 4-byte echo is longer than max_reply_length
+    cfg.require_reply = Some(vec![(b'p', 0xff)]);
     cfg.max_reply_length = 2;
     cfg.min_reply_length = 1;
     assert!(!udp::check(&cfg, &target(echo)).await.up);
+    // without reply data the lengths do not matter (keepalived's check_udp_reply)
+    cfg.require_reply = None;
+    assert!(udp::check(&cfg, &target(echo)).await.up);
     // ICMP port unreachable is a failure; silence is success without require_reply
     let plain = UdpCheck {
         payload: b"x".to_vec(),
@@ -765,4 +769,740 @@ async fn http_get_fetches_the_given_url() {
         let req = reqs.recv().await.unwrap();
         assert!(req.starts_with(format!("GET {path} ").as_bytes()));
     }
+}
+
+/// Accepts any client certificate, but checks the handshake signatures, so a client that
+/// completes the handshake holds the certificate's private key.
+#[derive(Debug)]
+struct AnyClient(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::server::danger::ClientCertVerifier for AnyClient {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    // a checker without SSL { certificate } is let in too
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// How an SSL_GET session ended, seen by the server: the client certificate it presented,
+/// and whether the client sent a TLS close_notify before closing.
+#[derive(Debug)]
+struct Ending {
+    client_cert: Option<Vec<u8>>,
+    close_notify: bool,
+}
+
+/// A TLS server asking for a client certificate; one [`Ending`] per session.
+async fn tls_server_watching_the_end() -> (SocketAddr, mpsc::UnboundedReceiver<Ending>) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.key_pair.serialize_der().into());
+    let prov = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(prov.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(Arc::new(AnyClient(prov)))
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(s).await else {
+                    return;
+                };
+                let client_cert = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| c.to_vec());
+                read_request(&mut tls).await;
+                let _ = tls.write_all(&ok_response(b"ok\n")).await;
+                let _ = tls.flush().await;
+                // rustls reads a clean EOF (Ok(0)) only after the peer's close_notify
+                let mut rest = Vec::new();
+                let close_notify =
+                    tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut rest))
+                        .await
+                        .is_ok_and(|r| r.is_ok());
+                let _ = tx.send(Ending {
+                    client_cert,
+                    close_notify,
+                });
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// Whether `openssl` can run here (it makes the encrypted keys); under CI it must.
+fn openssl_or_skip(test: &str) -> bool {
+    let ok = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{test}: openssl is missing (apt-get install openssl)"
+        );
+        eprintln!("SKIPPED {test}: openssl is missing");
+    }
+    ok
+}
+
+/// A self-signed client certificate and its private key encrypted with `pass`
+/// (`ENCRYPTED PRIVATE KEY`, AES-256-CBC, what OpenSSL 3 writes), in `dir`.
+fn encrypted_client_key(dir: &Path, pass: &str) -> (String, String) {
+    let (cert, key) = (dir.join("client.pem"), dir.join("client.key"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args([
+            "ec_paramgen_curve:prime256v1",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=client",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-passout", &format!("pass:{pass}")])
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{text}"
+    );
+    (
+        cert.to_string_lossy().into_owned(),
+        key.to_string_lossy().into_owned(),
+    )
+}
+
+/// SSL { password } opens the encrypted key of SSL { key }: the checker presents the
+/// client certificate and proves it holds the key. A wrong or missing password is a
+/// context error, as keepalived's `SSL error : Cant load key file...`.
+#[tokio::test]
+async fn ssl_password_decrypts_the_client_key() {
+    if !openssl_or_skip("ssl_password_decrypts_the_client_key") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = encrypted_client_key(dir.path(), "s3cret pass");
+    // `openssl req` encrypts with 3DES; an AES-256 copy, as `openssl genpkey -aes256` makes
+    let aes = dir.path().join("client-aes.key");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "pkey",
+            "-in",
+            &key,
+            "-passin",
+            "pass:s3cret pass",
+            "-aes256",
+        ])
+        .args(["-passout", "pass:s3cret pass", "-out"])
+        .arg(&aes)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let aes = aes.to_string_lossy().into_owned();
+    let ssl = |password: Option<&str>| SslConfig {
+        password: password.map(str::to_owned),
+        certificate: Some(cert.clone()),
+        key: Some(key.clone()),
+        ..SslConfig::default()
+    };
+    let (addr, mut ends) = tls_server_watching_the_end().await;
+    let tls = TlsSettings::new(Some(&ssl(Some("s3cret pass")))).unwrap();
+    let r = http::check(
+        &http_cfg(vec![url("/")]),
+        0,
+        None,
+        &target(addr),
+        Some(&tls),
+        "rs",
+    )
+    .await;
+    assert!(r.up, "{r:?}");
+    let end = ends.recv().await.unwrap();
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let der = rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(end.client_cert.as_deref(), Some(der.as_ref()));
+    let tls = TlsSettings::new(Some(&SslConfig {
+        key: Some(aes),
+        ..ssl(Some("s3cret pass"))
+    }))
+    .unwrap();
+    let r = http::check(
+        &http_cfg(vec![url("/")]),
+        0,
+        None,
+        &target(addr),
+        Some(&tls),
+        "rs",
+    )
+    .await;
+    assert!(r.up, "{r:?}");
+    assert_eq!(
+        ends.recv().await.unwrap().client_cert.as_deref(),
+        Some(der.as_ref())
+    );
+
+    let wrong = TlsSettings::new(Some(&ssl(Some("nope")))).unwrap_err();
+    assert!(wrong.contains("cannot decrypt the key"), "{wrong}");
+    let none = TlsSettings::new(Some(&ssl(None))).unwrap_err();
+    assert!(none.contains("encrypted and SSL has no password"), "{none}");
+}
+
+/// SSL_GET `tls_compliant` (keepalived 2.2.8): the session ends with a close_notify alert;
+/// without it (keepalived 2.2.7's quiet shutdown) the connection just closes. The url's
+/// own `tls_compliant` does the same for that url.
+#[tokio::test]
+async fn ssl_get_tls_compliant_sends_close_notify() {
+    let (addr, mut ends) = tls_server_watching_the_end().await;
+    let tls = TlsSettings::new(None).unwrap();
+    let mut cfg = http_cfg(vec![url("/")]);
+    let r = http::check(&cfg, 0, None, &target(addr), Some(&tls), "rs").await;
+    assert!(r.up, "{r:?}");
+    assert!(!ends.recv().await.unwrap().close_notify);
+    cfg.tls_compliant = true;
+    let r = http::check(&cfg, 0, None, &target(addr), Some(&tls), "rs").await;
+    assert!(r.up, "{r:?}");
+    assert!(ends.recv().await.unwrap().close_notify);
+    cfg.tls_compliant = false;
+    cfg.urls[0].tls_compliant = true;
+    assert!(
+        http::check(&cfg, 0, None, &target(addr), Some(&tls), "rs")
+            .await
+            .up
+    );
+    assert!(ends.recv().await.unwrap().close_notify);
+    // from a configuration: the checker's and the url's keyword, SSL_GET only
+    let conf = "virtual_server 192.0.2.1 443 {\n  protocol TCP\n  real_server 192.0.2.2 443 {\n    SSL_GET {\n      tls_compliant\n      url {\n        path /\n        tls_compliant no\n      }\n    }\n  }\n}\n";
+    let loaded = load_str(conf, Path::new("k.conf"), &LoadOptions::default());
+    let vs = &loaded.config.check.virtual_servers[0];
+    let c = &vs.real_servers[0].checkers[0];
+    match &c.kind {
+        keepalived::config::model::check::checker::CheckerKind::Ssl(h) => {
+            assert!(h.tls_compliant && !h.urls[0].tls_compliant)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        loaded
+            .diagnostics
+            .items
+            .iter()
+            .all(|d| d.class.is_none() || !d.message.contains("tls_compliant")),
+        "{:?}",
+        loaded.diagnostics.items
+    );
+    let http_get = conf.replace("SSL_GET", "HTTP_GET");
+    let loaded = load_str(&http_get, Path::new("k.conf"), &LoadOptions::default());
+    assert!(loaded
+        .diagnostics
+        .items
+        .iter()
+        .any(|d| d.message == "Unknown keyword 'tls_compliant'"));
+}
+
+/// Whether this host can run the namespace tests (root, `ip`, `nft`); under `CI=true` a
+/// missing one fails, elsewhere the test is skipped loudly.
+fn can_run_netns() -> bool {
+    let has = |cmd: &str, arg: &str| {
+        std::process::Command::new(cmd)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let why = if !nix::unistd::geteuid().is_root() {
+        "not root"
+    } else if !has("ip", "-V") {
+        "no `ip` command"
+    } else if !has("nft", "-v") {
+        "no `nft` command"
+    } else {
+        return true;
+    };
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "namespace checker tests cannot run under CI: {why}"
+    );
+    eprintln!("\n### SKIPPED: namespace checker tests need root, ip and nft ({why}) ###\n");
+    false
+}
+
+/// Runs `f` on a thread of its own in a private network namespace: `lo` up with `addrs`,
+/// a veth pair `v0`/`v1` up without addresses, and the shell commands `setup`.
+fn in_private_netns<F, Fut>(addrs: &[&str], setup: &str, f: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut cmds = vec!["ip link set lo up".to_owned()];
+    cmds.extend(addrs.iter().map(|a| format!("ip addr add {a}/32 dev lo")));
+    cmds.push("ip link add v0 type veth peer name v1".into());
+    cmds.push("ip link set v0 up && ip link set v1 up".into());
+    cmds.push(setup.to_owned());
+    let h = std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        for c in &cmds {
+            let st = std::process::Command::new("sh")
+                .args(["-c", c])
+                .status()
+                .unwrap();
+            assert!(st.success(), "{c}");
+        }
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f());
+    });
+    h.join().unwrap();
+}
+
+/// `f`, or a panic naming `what` after 10 s.
+async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .unwrap_or_else(|_| panic!("no {what} within 10 s"))
+}
+
+/// A TCP server that records the peer of each connection and closes it.
+async fn tcp_peers(bind: &str) -> (SocketAddr, mpsc::UnboundedReceiver<SocketAddr>) {
+    let l = TcpListener::bind(bind).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((_, peer)) = l.accept().await {
+            let _ = tx.send(peer);
+        }
+    });
+    (addr, rx)
+}
+
+/// An HTTP server answering 200 that records each request's peer and bytes.
+async fn http_requests(bind: &str) -> (SocketAddr, mpsc::UnboundedReceiver<Vec<u8>>) {
+    let l = TcpListener::bind(bind).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let req = read_request(&mut s).await;
+            let _ = tx.send(req);
+            let _ = s.write_all(&ok_response(b"ok")).await;
+            let _ = s.shutdown().await;
+        }
+    });
+    (addr, rx)
+}
+
+/// An SMTP server that greets, accepts HELO and QUIT, and records each session's peer.
+async fn smtp_peers(bind: &str) -> (SocketAddr, mpsc::UnboundedReceiver<SocketAddr>) {
+    let l = TcpListener::bind(bind).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((s, peer)) = l.accept().await {
+            let _ = tx.send(peer);
+            tokio::spawn(async move {
+                use tokio::io::AsyncBufReadExt;
+                let (r, mut w) = s.into_split();
+                let mut r = tokio::io::BufReader::new(r);
+                let _ = w.write_all(b"220 mx ESMTP\r\n").await;
+                let mut line = String::new();
+                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
+                    let _ = w.write_all(b"250 OK\r\n").await;
+                    line.clear();
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// The connection keywords of a configuration, probe by probe, in a private namespace:
+/// `connect_ip` takes the check to another address than the real server's, `bindto` and
+/// `bind_port` are the source the server sees, `bind_if` sends through that interface
+/// (`v0` leads nowhere), `fwmark` marks the packets (an nftables rule refuses unmarked
+/// ones); SMTP_CHECK's `host` blocks carry them too; `http_protocol` sets the request
+/// line; UDP_CHECK's reply lengths bound a reply that must match `require_reply`.
+/// (keepalived 2.2.7 cannot run its checker on this host: it needs IPVS.)
+#[test]
+fn connection_keywords_reach_the_wire() {
+    if !can_run_netns() {
+        return;
+    }
+    // the SMTP port is known only inside; the rule refuses unmarked connection requests
+    // (not the server's SYN-ACKs) to any port of 192.0.2.4, the SMTP server's address
+    let nft = "nft -f - <<'EOF'
+table inet kw {
+  chain out {
+    type filter hook output priority 0;
+    ip daddr 192.0.2.4 tcp flags & (syn | ack) == syn meta mark != 7 reject with tcp reset
+  }
+}
+EOF";
+    in_private_netns(&["192.0.2.2", "192.0.2.3", "192.0.2.4"], nft, || async {
+        let (tcp, mut tcp_peer) = tcp_peers("192.0.2.3:0").await;
+        let (http, mut reqs) = http_requests("192.0.2.3:0").await;
+        let (smtp, mut smtp_peer) = smtp_peers("192.0.2.4:0").await;
+        let pong = UdpSocket::bind("192.0.2.3:0").await.unwrap();
+        let udp = pong.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut b = [0u8; 1500];
+            while let Ok((_, from)) = pong.recv_from(&mut b).await {
+                let _ = pong.send_to(b"pong", from).await;
+            }
+        });
+        let (tp, hp, sp, up) = (tcp.port(), http.port(), smtp.port(), udp.port());
+        let udp_check = |lengths: &str| {
+            format!(
+                    "UDP_CHECK {{\n connect_ip 192.0.2.3\n connect_port {up}\n connect_timeout 2\n payload 70696e67\n require_reply 706f6e67\n {lengths}\n }}"
+                )
+        };
+        let text = format!(
+            "virtual_server 192.0.2.100 80 {{
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.9 80 {{
+    connect_timeout 2
+    TCP_CHECK {{
+      connect_ip 192.0.2.3
+      connect_port {tp}
+      bindto 192.0.2.2
+      bind_port 40001
+      bind_if lo
+    }}
+    TCP_CHECK {{
+      connect_ip 192.0.2.3
+      connect_port {tp}
+      bind_if v0
+      connect_timeout 1
+    }}
+    TCP_CHECK {{
+      connect_port {tp}
+    }}
+    HTTP_GET {{
+      connect_ip 192.0.2.3
+      connect_port {hp}
+      http_protocol 1.1
+      url {{
+        path /a
+      }}
+    }}
+    HTTP_GET {{
+      connect_ip 192.0.2.3
+      connect_port {hp}
+      http_protocol 1.0C
+      url {{
+        path /b
+      }}
+    }}
+    HTTP_GET {{
+      connect_ip 192.0.2.3
+      connect_port {hp}
+      url {{
+        path /c
+      }}
+    }}
+    SMTP_CHECK {{
+      host {{
+        connect_ip 192.0.2.4
+        connect_port {sp}
+        bindto 192.0.2.2
+        bind_port 40025
+        bind_if lo
+        fwmark 7
+      }}
+    }}
+    SMTP_CHECK {{
+      host {{
+        connect_ip 192.0.2.4
+        connect_port {sp}
+      }}
+    }}
+    SMTP_CHECK {{
+      host {{
+        connect_ip 192.0.2.4
+        connect_port {sp}
+        fwmark 7
+      }}
+      host {{
+        connect_ip 192.0.2.4
+        connect_port {sp}
+        fwmark 7
+        bind_if v0
+      }}
+    }}
+    {u1}
+    {u2}
+    {u3}
+    SMTP_CHECK {{
+      connect_ip 192.0.2.4
+      connect_port {sp}
+      host {{
+        connect_ip 192.0.2.4
+        connect_port {sp}
+        fwmark 7
+      }}
+    }}
+  }}
+}}
+",
+            u1 = udp_check("min_reply_length 5"),
+            u2 = udp_check("max_reply_length 3"),
+            u3 = udp_check("min_reply_length 4\n max_reply_length 4"),
+        );
+        let loaded = load_str(&text, Path::new("/t.conf"), &LoadOptions::default());
+        assert!(
+            loaded.diagnostics.items.is_empty(),
+            "{:?}",
+            loaded.diagnostics.items
+        );
+        let cfg = loaded.config.check;
+        let env = Env::new(&cfg, 4).unwrap();
+        let run = |checker| {
+            let id = CheckerId {
+                vs: 0,
+                rs: 0,
+                checker,
+            };
+            let (env, cfg) = (&env, &cfg);
+            async move {
+                within("a check", dispatch::run(env, cfg, id, 0))
+                    .await
+                    .unwrap()
+                    .up
+            }
+        };
+        // TCP_CHECK: connect_ip, bindto, bind_port; bind_if v0 fails; the real
+        // server's own address is unreachable here
+        assert!(run(0).await);
+        assert_eq!(
+            within("the TCP peer", tcp_peer.recv()).await.unwrap(),
+            "192.0.2.2:40001".parse().unwrap()
+        );
+        assert!(!run(1).await);
+        assert!(!run(2).await);
+        // HTTP_GET: the request line and Connection header of each http_protocol
+        let req = |path: &str, proto: &str, close: &str| {
+            format!(
+                    "GET {path} HTTP/{proto}\r\nUser-Agent: KeepAliveClient\r\n{close}Host: 192.0.2.3:{hp}\r\n\r\n"
+                )
+        };
+        let close = "Connection: close\r\n";
+        for (i, want) in [
+            req("/a", "1.1", close),
+            req("/b", "1.0", close),
+            req("/c", "1.0", ""),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert!(run(3 + i).await);
+            let got =
+                String::from_utf8(within("the HTTP request", reqs.recv()).await.unwrap()).unwrap();
+            assert_eq!(got, want);
+        }
+        // SMTP_CHECK host: every connection keyword; unmarked is refused; every
+        // host must answer
+        assert!(run(6).await);
+        assert_eq!(
+            within("the SMTP peer", smtp_peer.recv()).await.unwrap(),
+            "192.0.2.2:40025".parse().unwrap()
+        );
+        assert!(!run(7).await);
+        assert!(!run(8).await);
+        within("the first host", smtp_peer.recv()).await.unwrap();
+        // UDP_CHECK: "pong" is 4 bytes
+        assert!(!run(9).await);
+        assert!(!run(10).await);
+        assert!(run(11).await);
+    });
+}
+
+/// A TLS client-certificate verifier that requires a certificate, checks the handshake
+/// signature with it (so the client must hold its key) and records it.
+#[derive(Debug)]
+struct RecordClientCert(
+    Arc<rustls::crypto::CryptoProvider>,
+    mpsc::UnboundedSender<Vec<u8>>,
+);
+
+impl rustls::server::danger::ClientCertVerifier for RecordClientCert {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        let _ = self.1.send(end_entity.to_vec());
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `SSL { certificate; key }`: SSL_GET presents the certificate, signing with the key
+/// read from its own file; without `key` the key is looked for in the certificate file
+/// (keepalived's SSL_CTX_use_PrivateKey_file on the certificate), here in vain.
+#[tokio::test]
+async fn ssl_get_presents_the_client_certificate_and_key() {
+    let server = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let client = rcgen::generate_simple_self_signed(vec!["client".to_string()]).unwrap();
+    let prov = Arc::new(rustls::crypto::ring::default_provider());
+    let (tx, mut presented) = mpsc::unbounded_channel();
+    let cfg = rustls::ServerConfig::builder_with_provider(prov.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(Arc::new(RecordClientCert(prov, tx)))
+        .with_single_cert(
+            vec![server.cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(server.key_pair.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(s).await {
+                    read_request(&mut tls).await;
+                    let _ = tls.write_all(&ok_response(b"ok")).await;
+                    let _ = tls.shutdown().await;
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("client.pem"), dir.path().join("client.key"));
+    std::fs::write(&cert, client.cert.pem()).unwrap();
+    std::fs::write(&key, client.key_pair.serialize_pem()).unwrap();
+    let conf = |ssl: &str| {
+        format!(
+            "SSL {{\n  certificate {}\n  {ssl}\n}}\nvirtual_server 192.0.2.100 443 {{\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  real_server 127.0.0.1 {port} {{\n    SSL_GET {{\n      url {{\n        path /\n      }}\n    }}\n  }}\n}}\n",
+            cert.display()
+        )
+    };
+    let loaded = load_str(
+        &conf(&format!("key {}", key.display())),
+        Path::new("/t.conf"),
+        &LoadOptions::default(),
+    );
+    let cfg = loaded.config.check;
+    let env = Env::new(&cfg, 1).unwrap();
+    let id = CheckerId {
+        vs: 0,
+        rs: 0,
+        checker: 0,
+    };
+    let r = dispatch::run(&env, &cfg, id, 0).await.unwrap();
+    assert!(r.up, "{r:?}");
+    assert_eq!(presented.recv().await.unwrap(), client.cert.der().to_vec());
+    let without = load_str(&conf(""), Path::new("/t.conf"), &LoadOptions::default());
+    assert!(Env::new(&without.config.check, 1).is_err());
 }

@@ -20,6 +20,26 @@ use support::{
 };
 
 const DEBIAN_SAMPLES: &str = "/usr/share/doc/keepalived/samples";
+
+/// Keywords keepalived 2.2.8 added, which we apply (2.2.8 is in Ubuntu 24.04 and RHEL 9)
+/// and keepalived 2.2.7 rejects (`Unknown keyword`): a configuration using one is left out
+/// of the verdict comparison, and `keywords_of_228_differ_from_227` checks the difference.
+const KA_228_KEYWORDS: &[&str] = &[
+    "v3_checksum_as_v2",
+    "no_virtual_ipaddress",
+    "timer_expired_backup",
+    "tls_compliant",
+    "json_version",
+];
+
+/// Whether `text` uses a keyword of [`KA_228_KEYWORDS`] (as the first word of a line).
+fn uses_228_keyword(text: &str) -> bool {
+    text.lines().any(|l| {
+        l.split_whitespace()
+            .next()
+            .is_some_and(|w| KA_228_KEYWORDS.contains(&w))
+    })
+}
 const MUTANTS_PER_SAMPLE: usize = 20;
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -306,6 +326,14 @@ fn verdicts_match_real_keepalived() {
     for sample in &samples {
         let text = std::fs::read_to_string(sample)
             .unwrap_or_else(|e| panic!("read {}: {e}", sample.display()));
+        if uses_228_keyword(&text) {
+            // keepalived 2.2.7 rejects these keywords; we accept them as 2.2.8 does
+            eprintln!(
+                "config verdicts: {} left out (keepalived 2.2.8 keyword)",
+                sample.display()
+            );
+            continue;
+        }
         let base = sample
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -335,6 +363,9 @@ fn verdicts_match_real_keepalived() {
 
         // its mutants, written next to each other in a private directory
         for (k, (what, mtext)) in mutants(&base, &text).into_iter().enumerate() {
+            if uses_228_keyword(&mtext) {
+                continue;
+            }
             let path = work.path().join(format!("{base}.mut{k:02}"));
             std::fs::write(&path, &mtext)
                 .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
@@ -392,6 +423,84 @@ fn verdicts_match_real_keepalived() {
          not be rejected when keepalived accepts them):\n{table}",
         mismatches.len()
     );
+}
+
+/// The keywords keepalived 2.2.8 added: keepalived 2.2.7 says `Unknown keyword` (exit 5),
+/// ours accepts each (exit 0) with a note naming the version.
+#[test]
+fn keywords_of_228_differ_from_227() {
+    const NAME: &str = "keywords_of_228_differ_from_227";
+    if !is_root() {
+        skip_or_fail(NAME, "needs root (network namespaces)");
+        return;
+    }
+    let Some(real) = real_keepalived() else {
+        skip_or_fail(
+            NAME,
+            "/usr/sbin/keepalived missing (apt-get install keepalived)",
+        );
+        return;
+    };
+    let inst = |body: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+             version 3\n  priority 100\n{body}}}\n"
+        )
+    };
+    let vip = "  virtual_ipaddress {\n    192.0.2.100/32\n  }\n";
+    let ssl = |checker: &str, url: &str| {
+        format!(
+            "virtual_server 192.0.2.1 443 {{\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  real_server 192.0.2.2 443 {{\n    \
+             SSL_GET {{\n{checker}      url {{\n        path /\n{url}      }}\n    }}\n  }}\n}}\n"
+        )
+    };
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "v3_checksum_as_v2",
+            inst(&format!("  v3_checksum_as_v2\n{vip}")),
+        ),
+        (
+            "v3_checksum_as_v2",
+            format!("global_defs {{\n  v3_checksum_as_v2\n}}\n{}", inst(vip)),
+        ),
+        ("no_virtual_ipaddress", inst("  no_virtual_ipaddress\n")),
+        (
+            "timer_expired_backup",
+            inst(&format!("  nopreempt\n  timer_expired_backup 200\n{vip}")),
+        ),
+        ("tls_compliant", ssl("      tls_compliant\n", "")),
+        ("tls_compliant", ssl("", "        tls_compliant\n")),
+        (
+            "json_version",
+            format!("global_defs {{\n  json_version 2\n}}\n{}", inst(vip)),
+        ),
+    ];
+    let covered: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    assert!(KA_228_KEYWORDS.iter().all(|k| covered.contains(k)));
+    let ns = NetNs::new(&["eth0".to_string()]).unwrap_or_else(|e| panic!("namespace: {e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let ours = ours();
+    for (k, (kw, text)) in cases.iter().enumerate() {
+        assert!(uses_228_keyword(text));
+        let path = dir.path().join(format!("k{k}.conf"));
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write: {e}"));
+        let r = run_limited(ns.command(&real).arg("-t").arg("-f").arg(&path), LIMIT);
+        let o = run_limited(ns.command(&ours).arg("-t").arg("-f").arg(&path), LIMIT);
+        assert_eq!(r.code, Some(5), "{kw}: keepalived 2.2.7 -t: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("Unknown keyword '{kw}'")),
+            "{kw}: {}",
+            r.stderr
+        );
+        assert_eq!(o.code, Some(0), "{kw}: ours -t: {}\n{text}", o.stderr);
+        assert!(
+            o.stderr.contains(&format!(
+                "'{kw}' was added in keepalived 2.2.8; keepalived 2.2.7 rejects it"
+            )),
+            "{kw}: {}",
+            o.stderr
+        );
+    }
 }
 
 #[test]

@@ -749,7 +749,7 @@ fn comm(pid: i32) -> String {
 /// `process_names` gives `keepalived_vrrp` / `keepalived_lvs`. The command line stays.
 #[test]
 fn process_titles() {
-    let cases: [(&str, [&str; 3]); 4] = [
+    let cases: [(&str, [&str; 3]); 5] = [
         ("", ["keepalived", "keepalived", "keepalived"]),
         (
             "process_names",
@@ -759,6 +759,11 @@ fn process_titles() {
         (
             "process_name ka_main\n    vrrp_process_name ka_v\n    checker_process_name ka_c",
             ["ka_main", "ka_v", "ka_c"],
+        ),
+        // the old spelling of checker_process_name
+        (
+            "lvs_process_name ka_l",
+            ["keepalived", "keepalived", "ka_l"],
         ),
     ];
     for (kw, want) in cases {
@@ -784,4 +789,47 @@ fn process_titles() {
         ka.signal(libc::SIGTERM);
         assert_eq!(ka.wait_exit(), 0);
     }
+}
+
+/// `lvs_notify_fifo_script`: the checker child starts it with its `lvs_notify_fifo` as
+/// argument, for it to read the FIFO.
+#[test]
+fn lvs_notify_fifo_script_reads_the_checker_fifo() {
+    let probe = Ka::new("");
+    let (fifo, out, script) = (
+        probe.path("lvs.fifo"),
+        probe.path("reader.out"),
+        probe.path("reader.sh"),
+    );
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"started $1\" >> {out}\ncat \"$1\" >> {out}\n",
+            out = out.display()
+        ),
+    )
+    .expect("write script");
+    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let conf = CONF.replace(
+        "router_id daemon_test",
+        &format!(
+            "router_id daemon_test\n    lvs_notify_fifo {}\n    lvs_notify_fifo_script {}",
+            fifo.display(),
+            script.display()
+        ),
+    );
+    fs::write(probe.path("keepalived.conf"), conf).expect("write conf");
+    let mut ka = probe;
+    ka.foreground(&[], &[]);
+    ka.wait_log("Startup complete");
+    let want = format!("started {}\n", fifo.display());
+    let seen = wait_for(|| fs::read_to_string(&out).ok().filter(|t| t.contains(&want)));
+    assert!(
+        seen.is_some(),
+        "the FIFO script did not start:\n{}",
+        ka.log()
+    );
+    ka.signal(libc::SIGTERM);
+    assert_eq!(ka.wait_exit(), 0);
 }

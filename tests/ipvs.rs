@@ -19,6 +19,8 @@ use keepalived::check::ipvs::{
 };
 
 mod ipvs_daemon;
+#[path = "support/sockets.rs"]
+mod sockets;
 
 const IN_VM: &str = "KEEPALIVED_IN_VM";
 
@@ -39,6 +41,10 @@ const VM_TESTS: &[&str] = &[
     "vm_daemon_ha_suspend",
     "vm_daemon_more_checkers",
     "vm_vrrp_sync_daemon",
+    "vm_checker_process_controls",
+    "vm_checker_netlink_buffers",
+    "vm_daemon_lvs_flush_and_timeouts",
+    "ipvs_daemon::probes::vm_probes_as_keepalived",
     "ipvs_daemon::nft::vm_daemon_nftables_ipvs",
     "ipvs_daemon::globals::vm_daemon_checker_globals",
 ];
@@ -1316,6 +1322,99 @@ fn vm_daemon_more_checkers() {
     assert_eq!(std::fs::read_to_string(range).ok(), Some(ping_range));
 }
 
+const LVS_GLOBALS_CONF: &str = r#"
+global_defs {
+    lvs_flush
+    lvs_timeouts tcp 901 tcpfin 31 udp 301
+    lvs_flush_onstop
+}
+virtual_server 192.0.2.120 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 198.51.100.20 80 {
+    }
+}
+"#;
+
+/// One run of [`LVS_GLOBALS_CONF`] by the daemon `start` starts (it returns the stopper):
+/// a service made by hand before the start, one made while it runs; the timeouts while it
+/// runs, then the table and the timeouts once it has stopped.
+fn lvs_globals_run<S: FnOnce()>(start: impl FnOnce() -> S) -> (String, BTreeSet<String>, String) {
+    ipvsadm(&["-C"]);
+    ipvsadm(&["--set", "900", "120", "300"]);
+    ipvsadm(&["-A", "-t", "203.0.113.5:80", "-s", "rr"]);
+    let stop = start();
+    // lvs_flush: the service made before the start is gone
+    ipvs_daemon::wait_table(
+        "the configured service alone",
+        &ipvs_daemon::set(&[
+            "TCP 192.0.2.120:80 rr",
+            "TCP 192.0.2.120:80 -> 198.51.100.20:80 w1",
+        ]),
+    );
+    let running = ipvsadm(&["-L", "--timeout"]).trim().to_owned();
+    ipvsadm(&["-A", "-t", "203.0.113.6:80", "-s", "rr"]);
+    stop();
+    let after = ipvs_daemon::snapshot();
+    let timeouts = ipvsadm(&["-L", "--timeout"]).trim().to_owned();
+    ipvsadm(&["-C"]);
+    (running, after, timeouts)
+}
+
+/// `lvs_flush` empties IPVS at start, `lvs_timeouts` sets the connection timeouts while
+/// the checker runs (the old ones come back at stop), `lvs_flush_onstop` (the old
+/// spelling of `lvs_flush_on_stop`) empties IPVS at stop, services made by others too;
+/// keepalived 2.2.7 does the same when the VM has it.
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_daemon_lvs_flush_and_timeouts() {
+    let Some(_ipvs) = fresh() else { return };
+    let want = (
+        "Timeout (tcp tcpfin udp): 901 31 301".to_owned(),
+        BTreeSet::new(),
+        "Timeout (tcp tcpfin udp): 900 120 300".to_owned(),
+    );
+    let ours = lvs_globals_run(|| {
+        let mut d = ipvs_daemon::Daemon::start("lvsglob", LVS_GLOBALS_CONF);
+        move || d.stop()
+    });
+    assert_eq!(ours, want);
+    if !have("keepalived") {
+        eprintln!("note: no keepalived 2.2.7 in the VM; not compared");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lvsglob-real-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("keepalived.conf"), LVS_GLOBALS_CONF).expect("conf");
+    let real = lvs_globals_run(|| {
+        let mut child = Command::new("keepalived")
+            .args(["-n", "-l", "-C", "-f"])
+            .arg(dir.join("keepalived.conf"))
+            .arg("-p")
+            .arg(dir.join("k.pid"))
+            .arg("-r")
+            .arg(dir.join("v.pid"))
+            .arg("-c")
+            .arg(dir.join("c.pid"))
+            .arg("-b")
+            .arg(dir.join("b.pid"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn keepalived 2.2.7");
+        move || {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(real, want, "keepalived 2.2.7");
+}
+
 /// `ip netns exec NS ipvsadm -L --daemon`, one daemon a line.
 fn daemons_in(ns: &str) -> BTreeSet<String> {
     let out = Command::new("ip")
@@ -1432,4 +1531,117 @@ fn vm_vrrp_sync_daemon() {
     assert!(!a.log().contains("IPVS cmd"), "{}", a.log());
     b.stop();
     assert_eq!(daemons_in("syncd-b"), set(&[]));
+}
+
+/// The checker child's nice value, scheduling policy and realtime priority (from
+/// `/proc/PID/stat`), locked memory and CPUs (`status`) and realtime CPU limit (`limits`).
+fn checker_sched(d: &ipvs_daemon::Daemon) -> Option<(i64, u32, u32, bool, String, String)> {
+    let pid = std::fs::read_to_string(d.path("checkers.pid")).ok()?;
+    let proc = format!("/proc/{}", pid.trim());
+    let stat = std::fs::read_to_string(format!("{proc}/stat")).ok()?;
+    let f: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    let status = std::fs::read_to_string(format!("{proc}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let limits = std::fs::read_to_string(format!("{proc}/limits")).ok()?;
+    let rttime = limits
+        .lines()
+        .find(|l| l.starts_with("Max realtime timeout"))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(3)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    Some((
+        f.get(16)?.parse().ok()?,
+        f.get(38)?.parse().ok()?,
+        f.get(37)?.parse().ok()?,
+        field("VmLck:") != "0 kB",
+        field("Cpus_allowed_list:"),
+        rttime,
+    ))
+}
+
+/// `checker_priority`, `checker_no_swap`, `checker_cpu_affinity`, `checker_rt_priority`,
+/// `checker_rlimit_rttime` (and its old spelling `checker_rlimit_rtime`) on the checker
+/// child, which needs IPVS to run: the same settings as the VRRP child's, compared with
+/// keepalived 2.2.7 in tests/daemon_procs.rs.
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_checker_process_controls() {
+    use ipvs_daemon::*;
+    let Some(_ipvs) = fresh() else { return };
+    let conf = |globals: &str| {
+        format!(
+            "global_defs {{\n    router_id vmtest\n{globals}}}\n\
+             virtual_server 192.0.2.120 80 {{\n    delay_loop 1\n    lb_algo rr\n    \
+             lb_kind NAT\n    protocol TCP\n    real_server 198.51.100.20 8020 {{\n        \
+             TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n}}\n"
+        )
+    };
+    // Generous realtime limits: under the VM's emulation a busy start can run 10 ms
+    // without blocking, and the soft limit's SIGXCPU would end the realtime setting.
+    for (globals, want) in [
+        (
+            "    checker_priority -5\n    checker_no_swap\n    checker_cpu_affinity 0\n",
+            // nice, policy (0 = SCHED_OTHER), rt priority, locked, CPUs, RLIMIT_RTTIME
+            (-5, 0, 0, true, "0", "unlimited unlimited"),
+        ),
+        (
+            "    checker_rt_priority 15\n    checker_rlimit_rttime 3000000\n",
+            (0, 2, 15, false, "", "1500000 3000000"),
+        ),
+        (
+            "    checker_rt_priority 12\n    checker_rlimit_rtime 2000000\n",
+            (0, 2, 12, false, "", "1000000 2000000"),
+        ),
+    ] {
+        let mut d = Daemon::start("sched", &conf(globals));
+        let mut seen = None;
+        wait_for(&format!("the checker's settings for {globals:?}"), || {
+            seen = checker_sched(&d);
+            seen.as_ref().is_some_and(|s| {
+                (s.0, s.1, s.2, s.3, s.5.as_str()) == (want.0, want.1, want.2, want.3, want.5)
+                    && (want.4.is_empty() || s.4 == want.4)
+            })
+        });
+        d.stop();
+    }
+}
+
+/// `lvs_netlink_cmd_rcv_bufs` and `lvs_netlink_monitor_rcv_bufs` (with `_force`) size the
+/// checker's netlink sockets, which it opens for `ha_suspend`; the kernel reports double.
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_checker_netlink_buffers() {
+    use ipvs_daemon::*;
+    let Some(_ipvs) = fresh() else { return };
+    let conf = "global_defs {\n    router_id vmtest\n    lvs_netlink_cmd_rcv_bufs 300000\n    \
+        lvs_netlink_cmd_rcv_bufs_force\n    lvs_netlink_monitor_rcv_bufs 500000\n    \
+        lvs_netlink_monitor_rcv_bufs_force\n}\n\
+        virtual_server 192.0.2.121 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    \
+        protocol TCP\n    ha_suspend\n    real_server 198.51.100.21 8021 {\n        \
+        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n";
+    let mut d = Daemon::start("nlbufs", conf);
+    let mut socks = Vec::new();
+    wait_for("the checker's netlink buffers", || {
+        let pid = std::fs::read_to_string(d.path("checkers.pid")).unwrap_or_default();
+        socks = pid
+            .trim()
+            .parse()
+            .map(sockets::socket_rcvbufs)
+            .unwrap_or_default();
+        [300000, 500000]
+            .iter()
+            .all(|n| socks.contains(&(libc::AF_NETLINK, 0, 2 * n)))
+    });
+    d.stop();
 }

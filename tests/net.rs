@@ -188,7 +188,8 @@ fn routes_add_read_back_delete() {
         .iter()
         .find(|r| r["dst"] == "198.51.100.64/26")
         .expect("dev route");
-    assert_eq!(dev["scope"], "link");
+    // keepalived sends scope universe unless `scope` is written (ip omits "global").
+    assert_eq!(dev["scope"], serde_json::Value::Null);
     let v6 = lan.ip_json(0, &["-6", "route", "show", "2001:db8:1::/48"]);
     assert_eq!(v6[0]["gateway"], "2001:db8::fe");
     assert_eq!(v6[0]["metric"], 7);
@@ -464,6 +465,7 @@ fn exchange(
             group,
             local,
             unicast_hops: None,
+            rcvbuf: None,
         };
         let nl = Netlink::new().unwrap();
         let o = SocketOptions {
@@ -497,6 +499,7 @@ fn exchange(
             group,
             local,
             unicast_hops: Some(255),
+            rcvbuf: None,
         };
         let sock = VrrpSocket::sender(ipv6, &o).unwrap();
         let pkt = match dst {
@@ -806,6 +809,7 @@ fn keepalived_adverts_received_by_our_sockets() {
             group: Some(g),
             local: None,
             unicast_hops: None,
+            rcvbuf: None,
         };
         let s4 = VrrpSocket::receiver(false, &o(IpAddr::V4(VRRP_GROUP_V4))).unwrap();
         let s6 = VrrpSocket::receiver(true, &o(IpAddr::V6(VRRP_GROUP_V6))).unwrap();
@@ -882,6 +886,7 @@ fn own_multicast_adverts_not_looped_back() {
                 group: Some(g),
                 local: None,
                 unicast_hops: None,
+                rcvbuf: None,
             };
             let r = VrrpSocket::receiver(false, &o).unwrap();
             ready_tx.send(()).unwrap();
@@ -898,6 +903,7 @@ fn own_multicast_adverts_not_looped_back() {
                 group: Some(g),
                 local: None,
                 unicast_hops: None,
+                rcvbuf: None,
             };
             let r = VrrpSocket::receiver(false, &o).unwrap();
             let s = VrrpSocket::sender(false, &o).unwrap();

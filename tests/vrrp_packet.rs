@@ -40,6 +40,7 @@ fn expect<'a>(version: u8, auth: ExpectAuth, secs_cs: Duration, vips: &'a [IpAdd
         strict: false,
         unicast_checksum: UnicastChecksum::Detect,
         mcast_group4: MCAST_GROUP_V4,
+        v3_checksum_as_v2: false,
     }
 }
 
@@ -64,6 +65,7 @@ fn ipp(dst: Ipv4Addr, id: u16) -> Ipv4Params {
         ttl: 255,
         fill_checksum: true,
         checksum_dst: None,
+        v3_checksum_as_v2: false,
     }
 }
 
@@ -521,6 +523,65 @@ fn v3_unicast_checksum_uses_peer_and_detects_old_algorithm() {
     assert!(receive(Received::V4(&pkt), &forced).is_err());
 }
 
+/// keepalived 2.2.8's `v3_checksum_as_v2`: a VRRPv3 IPv4 checksum over the message alone,
+/// as VRRPv2 computes it (no pseudo-header); such an instance accepts both forms.
+#[test]
+fn v3_checksum_as_v2_leaves_out_the_pseudo_header() {
+    let vips = [v4(100)];
+    let a = advert(3, 51, 100, 100, vips.to_vec());
+    let as_v2 = Ipv4Params {
+        v3_checksum_as_v2: true,
+        ..ipp(MCAST_GROUP_V4, 1)
+    };
+    let pkt = encode_v4(&a, &as_v2, None);
+    // version 3 / advert, VRID 51, priority 100, 1 address, 100 cs, checksum, 192.0.2.100:
+    // ~(0x3133 + 0x6401 + 0x0064 + 0xc000 + 0x0264) = 0xa802
+    assert_eq!(
+        &pkt[20..],
+        &[0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0xa8, 0x02, 192, 0, 2, 100]
+    );
+    let standard = encode_v4(&a, &ipp(MCAST_GROUP_V4, 1), None);
+    assert_ne!(standard[26..28], pkt[26..28]);
+    // the rest of the packet is the same
+    assert_eq!(standard[..26], pkt[..26]);
+
+    let exp = expect(3, ExpectAuth::None, Duration::from_secs(1), &vips);
+    assert_eq!(
+        receive(Received::V4(&pkt), &exp),
+        Err(DropReason::Checksum { version: 3 })
+    );
+    let exp_v2 = Expect {
+        v3_checksum_as_v2: true,
+        ..exp
+    };
+    assert_eq!(receive(Received::V4(&pkt), &exp_v2).unwrap().advert, a);
+    assert_eq!(receive(Received::V4(&standard), &exp_v2).unwrap().advert, a);
+    // a corrupted advert is still dropped (keepalived 2.2.8 would take it)
+    let mut bad = pkt.clone();
+    bad[27] ^= 1;
+    assert_eq!(
+        receive(Received::V4(&bad), &exp_v2),
+        Err(DropReason::Checksum { version: 3 })
+    );
+    // the incremental priority update keeps it valid
+    let mut lower = pkt.clone();
+    assert!(update_priority(&mut lower[20..], 0));
+    assert_eq!(
+        receive(Received::V4(&lower), &exp_v2)
+            .unwrap()
+            .advert
+            .priority,
+        0
+    );
+    assert!(receive(Received::V4(&lower), &exp).is_err());
+    // VRRPv2 and IPv6 are unchanged by the flag
+    let v2 = advert(2, 51, 100, 1, vips.to_vec());
+    assert_eq!(
+        encode_v4(&v2, &as_v2, None),
+        encode_v4(&v2, &ipp(MCAST_GROUP_V4, 1), None)
+    );
+}
+
 /// Every drop in §5.4's order, from mutations of one good v2 packet.
 #[test]
 fn drop_reasons_in_order() {
@@ -623,7 +684,7 @@ fn drop_reasons_in_order() {
     let warn = ok.addr_warning.unwrap();
     assert_eq!(
         warn.log_message("X").unwrap(),
-        "(X) ip address associated with VRID 51 not present in MASTER advert : 192.0.2.102"
+        "(X) ip address associated with VRID 51 not present in MASTER advert: 192.0.2.102"
     );
     assert!(warn.counts_as_received());
     let strict_other = Expect {
@@ -633,7 +694,7 @@ fn drop_reasons_in_order() {
     check(
         &pkt,
         &strict_other,
-        "(X) ip address associated with VRID 51 not present in MASTER advert : 192.0.2.102",
+        "(X) ip address associated with VRID 51 not present in MASTER advert: 192.0.2.102",
         Some("addr_list_err"),
     );
     // skip_check_adv_addr with the same master: no address checks at all.

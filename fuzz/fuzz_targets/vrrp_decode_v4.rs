@@ -43,6 +43,7 @@ fuzz_target!(|data: &[u8]| {
         strict: cfg & 0x20 == 0,
         unicast_checksum: UnicastChecksum::Detect,
         mcast_group4: MCAST_GROUP_V4,
+        v3_checksum_as_v2: false,
     };
     let parsed = match parse(Received::V4(pkt)) {
         Ok(p) => p,
@@ -69,6 +70,7 @@ fuzz_target!(|data: &[u8]| {
         ttl: ip.ttl,
         fill_checksum: true,
         checksum_dst: None,
+        v3_checksum_as_v2: false,
     };
     let ah = ok.ah_seq.map(|seq| AhParams {
         key: KEY,

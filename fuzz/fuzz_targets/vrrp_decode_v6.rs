@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
         strict: cfg & 0x40 != 0,
         unicast_checksum: UnicastChecksum::Detect,
         mcast_group4: MCAST_GROUP_V4,
+        v3_checksum_as_v2: false,
     };
     let rx = Received::V6 {
         payload,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use super::http::TlsSettings;
 use super::manager::CheckerId;
 use super::probe::{CheckResult, Limiter, Target};
-use crate::config::model::check::checker::CheckerKind;
+use crate::config::model::check::checker::{CheckerKind, Connection};
 use crate::config::model::check::{CheckConfig, DEFAULT_DELAY_LOOP};
 
 /// What running checks needs besides the configuration.
@@ -101,19 +101,22 @@ pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId, url: usize) -> Opt
                 .await,
             ),
             CheckerKind::Smtp(s) => {
-                // the old `host { }` sub-blocks: every host must answer
-                if s.hosts.is_empty() {
-                    Some(Box::pin(super::smtp::check(&s.helo_name, &target)).await)
-                } else {
-                    for h in &s.hosts {
-                        let t = Target::with_conn(rs, h, chk.timing.connect_timeout);
-                        let r = Box::pin(super::smtp::check(&s.helo_name, &t)).await;
-                        if !r.up {
-                            return Some(r);
-                        }
+                // the old `host { }` sub-blocks, and the checker's own connection when one
+                // of its keywords is set (keepalived's check_smtp.c makes a checker of
+                // each): every one must answer
+                let own = (s.hosts.is_empty() || chk.conn != Connection::default())
+                    .then(|| target.clone());
+                let hosts = s
+                    .hosts
+                    .iter()
+                    .map(|h| Target::with_conn(rs, h, chk.timing.connect_timeout));
+                for t in own.into_iter().chain(hosts) {
+                    let r = Box::pin(super::smtp::check(&s.helo_name, &t)).await;
+                    if !r.up {
+                        return Some(r);
                     }
-                    Some(CheckResult::up())
                 }
+                Some(CheckResult::up())
             }
             CheckerKind::Dns(d) => {
                 Some(Box::pin(super::dns::check(d, &target, env.next_seq())).await)

@@ -383,6 +383,14 @@ impl FetchError {
     }
 }
 
+/// How an SSL_GET session is opened and closed: the context, the SNI name, and
+/// `tls_compliant` (a close_notify alert at the end).
+pub struct TlsUse<'a> {
+    pub settings: &'a TlsSettings,
+    pub sni: Option<&'a str>,
+    pub close_notify: bool,
+}
+
 /// A GET of `path` against `target`, plain or TLS: the raw response. Connecting and
 /// the exchange each get the target's timeout, as keepalived's connection_to.
 pub async fn fetch(
@@ -390,7 +398,7 @@ pub async fn fetch(
     path: &str,
     host: &str,
     proto: HttpProtocol,
-    tls: Option<(&TlsSettings, Option<&str>)>,
+    tls: Option<TlsUse<'_>>,
 ) -> Result<Vec<u8>, FetchError> {
     let req = build_request(path, host, proto);
     let mut tcp = target.tcp_connect().await.map_err(FetchError::Connect)?;
@@ -398,16 +406,22 @@ pub async fn fetch(
         None => with_timeout(target.timeout, exchange(&mut tcp, &req))
             .await
             .map_err(FetchError::Read),
-        Some((t, sni)) => {
+        Some(t) => {
             let mut s = with_timeout(
                 target.timeout,
-                super::tls::connect(t.config.clone(), target.addr.ip(), sni, tcp),
+                super::tls::connect(t.settings.config.clone(), target.addr.ip(), t.sni, tcp),
             )
             .await
             .map_err(FetchError::Connect)?;
-            with_timeout(target.timeout, exchange(&mut s, &req))
+            let raw = with_timeout(target.timeout, exchange(&mut s, &req))
                 .await
-                .map_err(FetchError::Read)
+                .map_err(FetchError::Read)?;
+            // keepalived 2.2.7 shuts the session down quietly (no alert); tls_compliant
+            // (2.2.8) sends close_notify. Either way the result is already known.
+            if t.close_notify {
+                let _ = with_timeout(target.timeout, s.shutdown()).await;
+            }
+            Ok(raw)
         }
     }
 }
@@ -438,7 +452,11 @@ pub async fn check(
         &url.path,
         &host,
         cfg.protocol,
-        tls.map(|t| (t, sni)),
+        tls.map(|settings| TlsUse {
+            settings,
+            sni,
+            close_notify: cfg.tls_compliant || url.tls_compliant,
+        }),
     )
     .await
     {

@@ -196,9 +196,17 @@ pub fn services_with(vs: &VirtualServer, cfg: &CheckConfig, auto: Option<u32>) -
             .unwrap_or_default(),
     };
     for s in &mut v {
+        // the granularity and the engine go with persistence only (keepalived's
+        // ipvs_set_srule)
         if vs.persistence_timeout > 0 {
             s.flags |= IP_VS_SVC_F_PERSISTENT;
             s.timeout = vs.persistence_timeout;
+            match (vs.persistence_granularity, s.af) {
+                (Some(Granularity::Netmask(m)), Family::Inet) => s.netmask = u32::from(m),
+                (Some(Granularity::Prefix(p)), Family::Inet6) => s.netmask = u32::from(p),
+                _ => {}
+            }
+            s.pe_name = vs.persistence_engine.clone();
         }
         let f = &vs.flags;
         for (on, bit) in [
@@ -211,12 +219,6 @@ pub fn services_with(vs: &VirtualServer, cfg: &CheckConfig, auto: Option<u32>) -
                 s.flags |= bit;
             }
         }
-        match (vs.persistence_granularity, s.af) {
-            (Some(Granularity::Netmask(m)), Family::Inet) => s.netmask = u32::from(m),
-            (Some(Granularity::Prefix(p)), Family::Inet6) => s.netmask = u32::from(p),
-            _ => {}
-        }
-        s.pe_name = vs.persistence_engine.clone();
     }
     v
 }
@@ -1047,7 +1049,7 @@ async fn monitor_loop(mut mon: crate::net::Monitor, sh: Shared) {
                 NetEvent::AddressRemoved { addr, .. } => (addr, false),
                 _ => continue,
             };
-            if crate::log::detail() > 0 {
+            if crate::log::detail() > 0 || crate::log::address_changes() {
                 let what = if added { "added" } else { "removed" };
                 info!("Netlink reflector reports IP {addr} {what}");
             }
@@ -1219,14 +1221,17 @@ pub(crate) fn open_ipvs() -> Result<Ipvs, ServiceError> {
     Ipvs::open().map_err(|e| ServiceError::fatal(e.to_string()))
 }
 
-fn monitor() -> Option<crate::net::Monitor> {
-    crate::net::Monitor::new()
+/// `lvs_netlink_monitor_rcv_bufs[_force]` sizes the monitor's receive buffer.
+fn monitor(g: &GlobalDefs) -> Option<crate::net::Monitor> {
+    crate::net::Monitor::with_rcvbuf(crate::vrrp::service::rcvbuf(g.lvs_netlink_monitor_rcv_bufs))
         .map_err(|e| error!("Unable to watch addresses for ha_suspend: {e}"))
         .ok()
 }
 
-async fn local_addrs() -> HashSet<IpAddr> {
-    match crate::net::Netlink::new() {
+/// `lvs_netlink_cmd_rcv_bufs[_force]` sizes the command socket's receive buffer.
+async fn local_addrs(g: &GlobalDefs) -> HashSet<IpAddr> {
+    match crate::net::Netlink::with_rcvbuf(crate::vrrp::service::rcvbuf(g.lvs_netlink_cmd_rcv_bufs))
+    {
         Ok(nl) => nl
             .addresses(None)
             .await
@@ -1263,9 +1268,14 @@ impl Service for CheckService {
         allow_ping(&check, &mut self.ping_range);
         let ha = check.virtual_servers.iter().any(|v| v.ha_suspend);
         // the monitor first, so that no address change falls between it and the dump
-        let mon = if ha { monitor() } else { None };
+        // -a watches addresses too, only to log them.
+        let mon = if ha || crate::log::address_changes() {
+            monitor(&c.global)
+        } else {
+            None
+        };
         let local = if ha {
-            local_addrs().await
+            local_addrs(&c.global).await
         } else {
             HashSet::new()
         };
@@ -1356,9 +1366,13 @@ impl Service for CheckService {
         let env = Env::new(&new, MAX_RUNNING).map_err(ServiceError::fatal)?;
         allow_ping(&new, &mut self.ping_range);
         let ha = new.virtual_servers.iter().any(|v| v.ha_suspend);
-        let mon = if ha && !run.watching { monitor() } else { None };
+        let mon = if (ha || crate::log::address_changes()) && !run.watching {
+            monitor(&c.global)
+        } else {
+            None
+        };
         let local = if ha {
-            local_addrs().await
+            local_addrs(&c.global).await
         } else {
             HashSet::new()
         };

@@ -99,7 +99,8 @@ pub fn client_config(ssl: Option<&SslConfig>) -> Result<ClientConfig, String> {
                 .map_err(|e| format!("{cert}: {e}"))?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("{cert}: {e}"))?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{key}: {e}"))?;
+            let password = ssl.and_then(|s| s.password.as_deref());
+            let key = private_key(key, password)?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| e.to_string())?
@@ -107,6 +108,38 @@ pub fn client_config(ssl: Option<&SslConfig>) -> Result<ClientConfig, String> {
         _ => builder.with_no_client_auth(),
     };
     Ok(cfg)
+}
+
+/// The private key of `SSL { key }`: a plain PEM key, or an encrypted PKCS#8 one
+/// (`ENCRYPTED PRIVATE KEY`, as `openssl genpkey -aes256` writes) opened with
+/// `SSL { password }`, the passphrase keepalived hands OpenSSL.
+pub fn private_key(path: &str, password: Option<&str>) -> Result<PrivateKeyDer<'static>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        let Some(password) = password else {
+            return Err(format!(
+                "{path}: the key is encrypted and SSL has no password"
+            ));
+        };
+        let start = text
+            .find("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+            .unwrap_or_default();
+        let (_, doc) = pkcs8::SecretDocument::from_pem(text.get(start..).unwrap_or_default())
+            .map_err(|e| format!("{path}: {e}"))?;
+        let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes())
+            .map_err(|e| format!("{path}: {e}"))?;
+        let plain = info
+            .decrypt(password)
+            .map_err(|e| format!("{path}: cannot decrypt the key ({e}): wrong password?"))?;
+        return Ok(PrivateKeyDer::Pkcs8(plain.as_bytes().to_vec().into()));
+    }
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        // OpenSSL's legacy per-key encryption (DEK-Info), not PKCS#8
+        return Err(format!(
+            "{path}: legacy encrypted PEM key not supported; convert it with `openssl pkcs8 -topk8 -v2 aes256`"
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(text.as_bytes()).map_err(|e| format!("{path}: {e}"))
 }
 
 /// A TLS session over `tcp`. SNI is sent only when `sni` names a host (`enable_sni`

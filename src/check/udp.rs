@@ -1,28 +1,27 @@
 //! UDP_CHECK (keepalived-spec.md §4.13): send `payload`; with `require_reply` a reply
-//! must arrive and match (`x` nibbles are wildcards) within the length limits; without
-//! it, only an ICMP unreachable (seen as ECONNREFUSED on a connected socket) fails.
+//! must arrive and, when it gives data, match it (`x` nibbles are wildcards) within the
+//! length limits; without it, only an ICMP unreachable (seen as ECONNREFUSED on a
+//! connected socket) fails.
 
 use std::io::ErrorKind;
 
 use super::probe::{CheckResult, Target};
 use crate::config::model::check::checker::UdpCheck;
 
-/// Whether `reply` satisfies the check's length limits and `require_reply` pattern.
+/// Whether `reply` satisfies the check's length limits and `require_reply` pattern. As in
+/// keepalived's check_udp_reply, both apply only when `require_reply` gives data, and only
+/// the shorter of the reply and the pattern is compared.
 pub fn reply_ok(cfg: &UdpCheck, reply: &[u8]) -> bool {
+    let Some(pat) = cfg.require_reply.as_ref().filter(|p| !p.is_empty()) else {
+        return true;
+    };
     let len = reply.len() as u64;
     if len < u64::from(cfg.min_reply_length) || len > u64::from(cfg.max_reply_length) {
         return false;
     }
-    match &cfg.require_reply {
-        None => true,
-        Some(pat) => {
-            reply.len() >= pat.len()
-                && pat
-                    .iter()
-                    .zip(reply)
-                    .all(|((v, mask), b)| b & mask == v & mask)
-        }
-    }
+    pat.iter()
+        .zip(reply)
+        .all(|((v, mask), b)| b & mask == v & mask)
 }
 
 pub async fn check(cfg: &UdpCheck, target: &Target) -> CheckResult {
@@ -37,9 +36,6 @@ pub async fn check(cfg: &UdpCheck, target: &Target) -> CheckResult {
     let mut buf = vec![0u8; 65536];
     match tokio::time::timeout(target.timeout, sock.recv(&mut buf)).await {
         Ok(Ok(n)) => {
-            if cfg.require_reply.is_none() && cfg.min_reply_length == 0 {
-                return CheckResult::up();
-            }
             if reply_ok(cfg, buf.get(..n).unwrap_or_default()) {
                 CheckResult::up()
             } else {
@@ -51,7 +47,7 @@ pub async fn check(cfg: &UdpCheck, target: &Target) -> CheckResult {
         }
         Ok(Err(e)) => CheckResult::down(format!("receive failed: {e}")),
         // no reply and no ICMP error: up unless a reply is required
-        Err(_) if cfg.require_reply.is_none() && cfg.min_reply_length == 0 => CheckResult::up(),
+        Err(_) if cfg.require_reply.is_none() => CheckResult::up(),
         Err(_) => CheckResult::down("timeout"),
     }
 }
@@ -77,10 +73,14 @@ mod tests {
         assert!(reply_ok(&c, &[0x41, 0xff, 0x00]));
         assert!(!reply_ok(&c, &[0x5a, 0xff]));
         assert!(!reply_ok(&c, &[0x4a, 0xfe]));
-        assert!(!reply_ok(&c, &[0x4a]));
-        let c = cfg(None, 2, 3);
+        // a shorter reply is compared over its own length (keepalived's check_udp_reply)
+        assert!(reply_ok(&c, &[0x4a]));
+        let c = cfg(Some(vec![(1, 0xff)]), 2, 3);
         assert!(!reply_ok(&c, &[1]));
         assert!(reply_ok(&c, &[1, 2]));
         assert!(!reply_ok(&c, &[1, 2, 3, 4]));
+        // without reply data (no require_reply, or a bare one) the lengths do not matter
+        assert!(reply_ok(&cfg(None, 2, 3), &[1]));
+        assert!(reply_ok(&cfg(Some(Vec::new()), 2, 3), &[1, 2, 3, 4]));
     }
 }

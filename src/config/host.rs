@@ -99,9 +99,32 @@ pub fn host_interfaces() -> HashMap<String, InterfaceFlags> {
 }
 
 /// Reports interfaces that do not exist, and loopback used by a VRRP instance.
-pub fn check_interfaces<'a>(uses: impl IntoIterator<Item = IfaceUse<'a>>, diags: &mut Diagnostics) {
+/// With `dynamic_interfaces` a missing interface is awaited, not an error (keepalived 2.2.7
+/// `-t` exits 0 and logs `Configuration specifies interface X which doesn't currently exist
+/// - will use if created`).
+pub fn check_interfaces<'a>(
+    uses: impl IntoIterator<Item = IfaceUse<'a>>,
+    dynamic: bool,
+    diags: &mut Diagnostics,
+) {
     let host = host_interfaces();
-    check_interfaces_in(uses, &host, diags);
+    let mut told: Vec<&str> = Vec::new();
+    let mut present = Vec::new();
+    for u in uses {
+        if !dynamic || host.contains_key(u.name) {
+            present.push(u);
+        } else if !told.contains(&u.name) {
+            told.push(u.name);
+            diags.lint(
+                Some(u.span),
+                format!(
+                    "Configuration specifies interface {} which doesn't currently exist - will use if created",
+                    u.name
+                ),
+            );
+        }
+    }
+    check_interfaces_in(present, &host, diags);
 }
 
 /// [`check_interfaces`] against a given interface list.
@@ -506,12 +529,16 @@ pub fn insecure_reason(path: &Path) -> Option<String> {
 /// Runs every host check on a loaded configuration: the interfaces it names and the
 /// scripts it runs (what `keepalived -t` checks beyond the syntax).
 pub fn check_config(cfg: &super::Config, diags: &mut Diagnostics) {
-    check_interfaces(config_interfaces(cfg), diags);
+    check_interfaces(config_interfaces(cfg), cfg.global.dynamic_interfaces, diags);
     let security = ScriptSecurity {
         enabled: cfg.global.enable_script_security,
         script_user: cfg.global.script_user.clone(),
         script_user_span: None,
     };
+    let host = host_interfaces();
+    check_default_interface(cfg, &host, diags);
+    check_vrf(cfg, &host, diags);
+    check_link_blocks(cfg, &host, diags);
     let owned = config_scripts(cfg);
     check_scripts(
         owned.iter().map(|(script, track)| ScriptUse {
@@ -563,6 +590,98 @@ fn check_start_stop_scripts(g: &super::model::global::GlobalDefs, diags: &mut Di
             d = d.at(sp);
         }
         diags.push(d);
+    }
+}
+
+/// A static address without `dev` goes on `default_interface` (else `eth0`); keepalived
+/// 2.2.7 refuses the configuration when that interface does not exist (`-t` exits 4),
+/// unless `dynamic_interfaces` lets it wait.
+fn check_default_interface(
+    cfg: &super::Config,
+    host: &HashMap<String, InterfaceFlags>,
+    diags: &mut Diagnostics,
+) {
+    let name = cfg.global.default_ifname();
+    if cfg.global.dynamic_interfaces || host.contains_key(name) {
+        return;
+    }
+    for a in cfg.statics.addresses.iter().filter(|a| a.dev.is_none()) {
+        diags.push(
+            Diagnostic::new(
+                Severity::Error,
+                Some(KaClass::Fatal),
+                format!(
+                    "Static address {}/{} requires either an interface or default interface must exist",
+                    a.addr, a.prefix
+                ),
+            )
+            .at(a.span)
+            .with_help("Non-existent interface specified in configuration"),
+        );
+    }
+}
+
+/// `interface_up_down_delays` and `linkbeat_interfaces` on a missing interface: keepalived
+/// 2.2.7 refuses the configuration (`-t` exits 4) unless `dynamic_interfaces`.
+fn check_link_blocks(
+    cfg: &super::Config,
+    host: &HashMap<String, InterfaceFlags>,
+    diags: &mut Diagnostics,
+) {
+    if cfg.global.dynamic_interfaces {
+        return;
+    }
+    let s = &cfg.statics;
+    let named = s
+        .up_down_delays
+        .iter()
+        .map(|d| (&d.interface, "up/down delay"))
+        .chain(
+            s.linkbeat_interfaces
+                .iter()
+                .map(|l| (&l.interface, "linkbeat interface")),
+        );
+    for (n, what) in named {
+        if !host.contains_key(n.as_str()) {
+            diags.error(
+                KaClass::Fatal,
+                None,
+                format!("unknown interface {n} specified for {what}"),
+            );
+        }
+    }
+}
+
+/// An instance's `vrf` (keepalived 2.2.7 vrrp_vrf_handler, vrrp_complete_instance): a
+/// missing VRF device is reported, a loopback one ignored, and an existing one cleared
+/// again when the instance has an interface (which 2.2.7 requires): `vrf` never applies.
+fn check_vrf(cfg: &super::Config, host: &HashMap<String, InterfaceFlags>, diags: &mut Diagnostics) {
+    for i in &cfg.vrrp.instances {
+        let Some(vrf) = &i.vrf else { continue };
+        let name = &i.name;
+        match host.get(vrf.as_str()) {
+            None if cfg.global.dynamic_interfaces => {}
+            None => diags.push(
+                Diagnostic::new(
+                    Severity::Error,
+                    Some(KaClass::Warning),
+                    format!("({name}) WARNING - VRF interface {vrf} doesn't exist"),
+                )
+                .at(i.span)
+                .with_help("Non-existent interface specified in configuration"),
+            ),
+            Some(flags) if flags.contains(InterfaceFlags::IFF_LOOPBACK) => diags.error(
+                KaClass::GeneralError,
+                Some(i.span),
+                format!("({name}) cannot use a loopback interface ({vrf}) for VRF - ignoring"),
+            ),
+            Some(_) if i.interface.is_some() => diags.error(
+                KaClass::GeneralError,
+                Some(i.span),
+                format!("({name}) vrf can only be specified without interface - clearing"),
+            ),
+            Some(_) => {}
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use std::os::fd::OwnedFd;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info};
 
+use super::sched::{Plan, Sched};
 use super::{dump, exit, pidfile, signals, status, ChildKind, DaemonOptions, Sections};
 use crate::config::Loaded;
 
@@ -160,6 +161,8 @@ struct Signals {
     usr2: Signal,
     json: Signal,
     stats_clear: Signal,
+    /// RLIMIT_RTTIME's soft limit (`*_rlimit_rttime`) reached.
+    xcpu: Signal,
 }
 
 fn install_signals() -> std::io::Result<Signals> {
@@ -172,6 +175,7 @@ fn install_signals() -> std::io::Result<Signals> {
         usr2: s(libc::SIGUSR2)?,
         json: s(signals::sig_json())?,
         stats_clear: s(signals::sig_stats_clear())?,
+        xcpu: s(libc::SIGXCPU)?,
     })
 }
 
@@ -207,6 +211,7 @@ impl StatusWriter<'_> {
 /// Loads this child's configuration; `Err` = a status to exit with.
 fn load(opts: &DaemonOptions) -> Result<ChildConfig, i32> {
     let c = super::load_config(opts);
+    opts.apply_umask(&c.loaded.config, false);
     if let Some(code) = super::fatal_status(&c.loaded) {
         super::log_diagnostics(&c.loaded);
         return Err(code);
@@ -253,6 +258,8 @@ pub async fn run_service<S: Service>(
         error!("{}", e.message);
         return e.status;
     }
+    let mut sched = Sched::default();
+    sched.apply(&Plan::new(&cfg.loaded.config.global, kind));
     // The service keeps what it needs; the model, sources and diagnostics can go.
     drop(cfg);
     super::trim_heap();
@@ -265,7 +272,9 @@ pub async fn run_service<S: Service>(
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = refresh.tick() => {
+            due = refresh.tick() => {
+                // A late tick means the runtime was starved (`max_auto_priority`).
+                sched.timer_late(due.elapsed());
                 if let Some(now) = last.changed(&svc) {
                     st.write("running", now);
                 }
@@ -277,10 +286,16 @@ pub async fn run_service<S: Service>(
             }
             _ = sigs.hup.recv() => {
                 info!("Reloading");
+                // keepalived reloads with standard scheduling, then applies the new settings.
+                sched.reset();
                 st.write("reloading", svc.status());
                 match load(opts) {
                     Ok(cfg) => {
                         let res = svc.reload(&cfg).await;
+                        match &res {
+                            Err(e) if e.status == exit::CONFIG => sched.reapply(),
+                            _ => sched.apply(&Plan::new(&cfg.loaded.config.global, kind)),
+                        }
                         drop(cfg);
                         super::trim_heap();
                         if let Err(e) = res {
@@ -296,11 +311,19 @@ pub async fn run_service<S: Service>(
                     }
                     Err(code) => return code,
                 }
+                refresh.reset();
                 st.reloads = st.reloads.saturating_add(1);
                 // Ready first: the status file (lock, 50 kB of JSON, fdatasync) is not what
                 // the parent's `Reload complete` waits for.
                 send_ready(&mut ready, kind);
                 st.write("running", last.take(&svc));
+            }
+            _ = sigs.xcpu.recv() => {
+                let (title, process) = match kind {
+                    ChildKind::Vrrp => ("VRRP", "vrrp"),
+                    ChildKind::Checker => ("Checker", "checker"),
+                };
+                info!("{title} process has used too much CPU time, {process}_rlimit_rttime may need to be increased");
             }
             _ = sigs.term.recv() => break,
             _ = sigs.int.recv() => break,

@@ -1,10 +1,11 @@
 //! Signal-triggered dump files (keepalived-spec.md §2.3): written in `$TMPDIR` if it is
-//! set and absolute, else `/tmp`, mode 0600, never through a symlink.
+//! set and absolute, else `/tmp`, mode 0666 less the umask (keepalived's default umask
+//! 0177 gives 0600), never through a symlink.
 #![forbid(unsafe_code)]
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 pub const PARENT_DATA: &str = "keepalived_parent.data";
@@ -35,10 +36,9 @@ fn write_in(dir: &Path, name: &str, content: &str) -> io::Result<PathBuf> {
             .write(true)
             .create(true)
             .truncate(true)
-            .mode(0o600)
+            .mode(0o666)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)?;
-        f.set_permissions(fs::Permissions::from_mode(0o600))?;
         f.write_all(content.as_bytes())?;
         fs::rename(&tmp, &path)
     })();
@@ -50,7 +50,19 @@ fn write_in(dir: &Path, name: &str, content: &str) -> io::Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
     use super::*;
+
+    /// This process's umask, without changing it.
+    fn umask() -> u32 {
+        fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            .unwrap()
+    }
 
     #[test]
     fn replaces_a_symlink_instead_of_following_it() {
@@ -63,7 +75,7 @@ mod tests {
         assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
         assert_eq!(
             fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
+            0o666 & !umask()
         );
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
     }

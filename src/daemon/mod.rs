@@ -10,6 +10,8 @@
 //! sections.rs  what the config holds   status.rs   /run/keepalived/status.json
 //! dump.rs      signal dump files       sdnotify.rs systemd notifications
 //! names.rs     instance/namespace names of pid files, dumps and idents; netns.rs setns
+//! reload.rs    reload_check_config, reload_file, reload_time_file (the parent's)
+//! sched.rs     nice, realtime, mlock, CPU affinity of the children (`vrrp_priority`...)
 //! ```
 
 pub mod backoff;
@@ -19,6 +21,8 @@ pub mod names;
 pub mod netns;
 mod parent;
 pub mod pidfile;
+pub mod reload;
+pub mod sched;
 pub mod sdnotify;
 pub mod sections;
 pub mod signals;
@@ -102,6 +106,14 @@ pub struct DaemonOptions {
     pub checker_process_name: Option<String>,
     /// The syslog socket; `None` = `$KEEPALIVED_SYSLOG_SOCKET` or `/dev/log`.
     pub syslog_socket: Option<PathBuf>,
+    /// `-u` was given: the configuration's `umask` is then ignored.
+    pub umask_cmdline: bool,
+    /// `-m` (or `-M`): no limit on core dump size.
+    pub core_dump: bool,
+    /// `-a`: the children log every address change.
+    pub address_monitoring: bool,
+    /// Command-line options accepted without effect, logged at start.
+    pub startup_warnings: Vec<String>,
 }
 
 impl Default for DaemonOptions {
@@ -136,6 +148,10 @@ impl Default for DaemonOptions {
             vrrp_process_name: None,
             checker_process_name: None,
             syslog_socket: None,
+            umask_cmdline: false,
+            core_dump: false,
+            address_monitoring: false,
+            startup_warnings: Vec::new(),
         }
     }
 }
@@ -174,6 +190,22 @@ impl DaemonOptions {
         self.vrrp_process_name = c.global.vrrp_process_name.clone();
         self.checker_process_name = c.global.checker_process_name.clone();
         self.child_wait_time = Duration::from_secs(u64::from(c.root.child_wait_time));
+    }
+
+    /// The configuration's `umask`, unless `-u` set it (keepalived applies it as it reads
+    /// the file, in the parent and in each child, at start and at every reload). `parent`:
+    /// say so when the command line wins, as keepalived's parent does.
+    pub fn apply_umask(&self, c: &config::Config, parent: bool) {
+        if !c.global.umask_set {
+            return;
+        }
+        if self.umask_cmdline {
+            if parent {
+                info!("umask command line option specified, ignoring config option");
+            }
+            return;
+        }
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(c.global.umask));
     }
 
     /// The syslog ident of the parent (`None`) or a child.
@@ -339,6 +371,7 @@ pub fn run(opts: &DaemonOptions) -> i32 {
         },
         "Keepalived",
     );
+    crate::log::set_address_changes(opts.address_monitoring);
     info!("Starting {VERSION_BANNER}");
     if let Ok(u) = nix::sys::utsname::uname() {
         info!(
@@ -351,8 +384,32 @@ pub fn run(opts: &DaemonOptions) -> i32 {
     let cmd: Vec<String> = opts.command_line.iter().map(|a| format!("'{a}'")).collect();
     info!("Command line: {}", cmd.join(" "));
     info!("Configuration file {}", opts.config_file.display());
+    for w in &opts.startup_warnings {
+        warn!("{w}");
+    }
+    core_dump_init(opts);
+    run_started(opts).0
+}
 
+/// `-m` and `-M[PATN]`: RLIMIT_CORE unlimited (the children inherit it). keepalived 2.2.7
+/// means `-M` to set the kernel's core_pattern too, but it writes the pattern after
+/// reading the old one through the same descriptor, at an offset the kernel ignores:
+/// observed, the pattern never changes (and nothing is logged). The pattern is the whole
+/// machine's, so we leave it alone as well.
+fn core_dump_init(opts: &DaemonOptions) {
+    if opts.core_dump {
+        use nix::sys::resource::{setrlimit, Resource, RLIM_INFINITY};
+        if setrlimit(Resource::RLIMIT_CORE, RLIM_INFINITY, RLIM_INFINITY).is_err() {
+            info!("Failed to set core file size");
+        }
+    }
+}
+
+/// Everything after the start lines; the flag is false in the process that daemonized
+/// (it returns as soon as the daemon runs).
+fn run_started(opts: &DaemonOptions) -> (i32, bool) {
     let cfg = load_config(opts);
+    opts.apply_umask(&cfg.loaded.config, true);
     let mut resolved = opts.clone();
     resolved.apply_config(&cfg.loaded.config);
     let opts = &resolved;
@@ -374,7 +431,7 @@ pub fn run(opts: &DaemonOptions) -> i32 {
                 }
             }
             info!("Stopped {VERSION_BANNER}");
-            return exit::OK;
+            return (exit::OK, true);
         }
     }
     // Another keepalived using these pid files? (spec §1)
@@ -388,7 +445,7 @@ pub fn run(opts: &DaemonOptions) -> i32 {
         match pidfile::state(f) {
             pidfile::PidState::Running(_) => {
                 info!("daemon is already running");
-                return exit::OK;
+                return (exit::OK, true);
             }
             pidfile::PidState::Stale => {
                 info!("Remove a zombie pid file {}", f.display());
@@ -401,7 +458,7 @@ pub fn run(opts: &DaemonOptions) -> i32 {
     log_diagnostics(&cfg.loaded);
     if let Some(code) = fatal_status(&cfg.loaded) {
         error!("Configuration errors - keepalived cannot start");
-        return code;
+        return (code, true);
     }
 
     let mut started_pipe = None;
@@ -411,19 +468,20 @@ pub fn run(opts: &DaemonOptions) -> i32 {
                 // Wait until the daemon has written its pid file (or died).
                 // read_exact retries EINTR; EOF means the daemon died before that.
                 let mut b = [0u8; 1];
-                return match r.read_exact(&mut b) {
+                let code = match r.read_exact(&mut b) {
                     Ok(()) => exit::OK,
                     Err(_) => exit::FATAL,
                 };
+                return (code, false);
             }
             Ok(Daemonized::Daemon(w)) => started_pipe = Some(w),
             Err(e) => {
                 error!("Unable to daemonize: {e}");
-                return exit::FATAL;
+                return (exit::FATAL, true);
             }
         }
     }
-    parent::run(opts, cfg, started_pipe)
+    (parent::run(opts, cfg, started_pipe), true)
 }
 
 /// Gives the heap memory freed so far back to the kernel: glibc keeps freed blocks in

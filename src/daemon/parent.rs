@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -12,6 +13,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 use tracing::{debug, error, info, warn};
 
 use super::backoff::Backoff;
+use super::reload::{self as reload_cfg, TimeMonitor};
 use super::sdnotify::Notifier;
 use super::{
     child, dump, exit, load_config, log_diagnostics, pidfile, reload_refusal, signals, startstop,
@@ -54,6 +56,12 @@ struct Parent<'a> {
     shutdown_script: Option<startstop::StartStop>,
     /// Whether this stop runs it (keepalived runs it only when stopped by a signal).
     stop_by_signal: bool,
+    /// `reload_check_config`, `reload_file`, `reload_time_file` of the running config.
+    reload_cfg: reload_cfg::Settings,
+    /// `reload_time_file`'s watch.
+    monitor: Option<TimeMonitor>,
+    /// The `--config-test` process of `reload_check_config`, and when to give up on it.
+    check: Option<(i32, Instant)>,
 }
 
 /// Runs the parent until it stops; returns the exit status.
@@ -64,6 +72,8 @@ pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<
     startstop::note_default_user(&loaded.config.global);
     let startup_script = startstop::from_config(&loaded.config.global, startstop::Which::Startup);
     let shutdown_script = startstop::from_config(&loaded.config.global, startstop::Which::Shutdown);
+    let auto_priority = loaded.config.global.max_auto_priority.unwrap_or(0) != 0;
+    let reload_settings = reload_cfg::Settings::new(&loaded.config.global, &opts.names);
     drop(loaded);
     super::trim_heap();
     let notifier = Notifier::from_env();
@@ -76,6 +86,9 @@ pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<
     }
     if let Err(e) = pidfile::write(&opts.pid_file, me) {
         error!("Unable to write pid file {}: {e}", opts.pid_file.display());
+    }
+    if !auto_priority {
+        info!("NOTICE: setting config option max_auto_priority should result in better keepalived performance");
     }
     if let Some(w) = started_pipe {
         let _ = std::fs::File::from(w).write_all(b"1");
@@ -129,6 +142,9 @@ pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<
         reloads: 0,
         shutdown_script,
         stop_by_signal: false,
+        reload_cfg: reload_settings,
+        monitor: None,
+        check: None,
     };
     // keepalived 2.2.7 starts its children once the startup script has ended (or was
     // killed at its timeout), whatever its exit status.
@@ -136,6 +152,7 @@ pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<
         s.run();
     }
     p.start_children();
+    p.start_monitor();
     p.write_status("running");
     p.main_loop()
 }
@@ -206,10 +223,8 @@ impl Parent<'_> {
                 if !killed && Instant::now() >= deadline {
                     let alive: Vec<_> = self.alive().collect();
                     for (kind, pid) in alive {
-                        warn!(
-                            "{} process failed to die - forcing termination",
-                            kind.title()
-                        );
+                        // keepalived names the child in lower case here (`vrrp`, `checker`).
+                        warn!("{} process failed to die - forcing termination", kind.key());
                         let _ = signals::send(pid, libc::SIGKILL);
                     }
                     self.stop = Some((deadline, true));
@@ -230,12 +245,28 @@ impl Parent<'_> {
                     }
                 }
             }
+            if self.stop.is_none()
+                && self
+                    .monitor
+                    .as_mut()
+                    .is_some_and(|m| m.fire(self.reload_cfg.repeat))
+            {
+                self.reload();
+            }
+            if let Some((pid, deadline)) = self.check {
+                if Instant::now() >= deadline {
+                    info!("config check timed out - killing pid {pid}");
+                    let _ = signals::send(pid, libc::SIGKILL);
+                    self.check = Some((pid, deadline + std::time::Duration::from_secs(3600)));
+                }
+            }
             let timeout = self.next_timeout();
-            let (sig_ready, pipe_ready) = {
+            let inotify_fd = self.monitor.as_ref().map_or(-1, TimeMonitor::raw_fd);
+            let (sig_ready, pipe_ready, inotify_ready) = {
                 let (Some(sfd), Some(rr)) = (self.sfd.as_ref(), self.ready_r.as_ref()) else {
                     return exit::FATAL;
                 };
-                match poll2(sfd.as_raw_fd(), rr.as_raw_fd(), timeout) {
+                match poll3(sfd.as_raw_fd(), rr.as_raw_fd(), inotify_fd, timeout) {
                     Ok(r) => r,
                     Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                     Err(e) => {
@@ -244,6 +275,13 @@ impl Parent<'_> {
                     }
                 }
             };
+            if inotify_ready {
+                if let Some(m) = self.monitor.as_mut() {
+                    if !m.events() {
+                        self.monitor = None;
+                    }
+                }
+            }
             if pipe_ready {
                 self.read_ready();
             }
@@ -259,6 +297,13 @@ impl Parent<'_> {
         let mut next: Option<Instant> = self.slots.iter().filter_map(|s| s.respawn_at).min();
         if let Some((deadline, false)) = self.stop {
             next = Some(next.map_or(deadline, |n| n.min(deadline)));
+        }
+        let others = [
+            self.monitor.as_ref().and_then(TimeMonitor::due),
+            self.check.map(|(_, d)| d),
+        ];
+        for t in others.into_iter().flatten() {
+            next = Some(next.map_or(t, |n| n.min(t)));
         }
         match next {
             None => -1,
@@ -297,6 +342,8 @@ impl Parent<'_> {
             Phase::Reloading => info!("Reload complete"),
             Phase::Running => {}
         }
+        // Every process has read the files now (ours read them themselves).
+        self.reload_cfg.remove_reload_file();
         self.phase = Phase::Running;
         self.notifier.ready();
         if std::mem::take(&mut self.reload_queued) {
@@ -339,7 +386,18 @@ impl Parent<'_> {
 
     fn reap(&mut self) {
         loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            let res = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG));
+            if let (
+                Some((check, _)),
+                Ok(WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _)),
+            ) = (self.check, &res)
+            {
+                if pid.as_raw() == check {
+                    self.check_done(res.ok());
+                    continue;
+                }
+            }
+            match res {
                 Ok(WaitStatus::Exited(pid, code)) => self.child_gone(pid.as_raw(), Ok(code)),
                 Ok(WaitStatus::Signaled(pid, sig, _)) => {
                     self.child_gone(pid.as_raw(), Err(sig as i32))
@@ -419,8 +477,105 @@ impl Parent<'_> {
             self.reload_queued = true;
             return;
         }
+        if self.check.is_some() {
+            self.reload_queued = true;
+            return;
+        }
+        if self.reload_cfg.check_log.is_some() {
+            self.start_check();
+            return;
+        }
+        self.do_reload();
+    }
+
+    /// `reload_check_config`: runs `keepalived <same options> --config-test=LOG`; the
+    /// reload goes ahead when it exits 0 ([`Self::check_done`]).
+    fn start_check(&mut self) {
+        let Some(log) = self.reload_cfg.check_log.clone() else {
+            return;
+        };
+        if crate::log::detail() > 0 {
+            info!("validate conf before Reload");
+        }
+        let exe = std::fs::read_link("/proc/self/exe")
+            .map(|p| {
+                // A binary replaced since start: the new one is fine.
+                let s = p.to_string_lossy();
+                PathBuf::from(s.strip_suffix(" (deleted)").unwrap_or(&s).to_owned())
+            })
+            .unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+        if let Err(e) = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&log)
+            .and_then(|f| f.set_len(0))
+        {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                info!(
+                    "truncate of config check log {} failed ({}) - {e}",
+                    log.display(),
+                    e.raw_os_error().unwrap_or(0)
+                );
+            }
+        }
+        self.reload_cfg.create_reload_file();
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(self.opts.command_line.iter().skip(1))
+            .arg(format!("--config-test={}", log.display()))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        match cmd.spawn() {
+            // Reaped by `reap` (waitpid on any child), never through `Child`.
+            Ok(child) => {
+                let deadline = Instant::now() + std::time::Duration::from_secs(5);
+                self.check = Some((child.id() as i32, deadline));
+            }
+            Err(_) => {
+                info!("Could not run config-test");
+                self.reload_cfg.remove_reload_file();
+            }
+        }
+    }
+
+    fn check_done(&mut self, status: Option<WaitStatus>) {
+        self.check = None;
+        self.reload_cfg.remove_reload_file();
+        match status {
+            Some(WaitStatus::Exited(_, 0)) => self.do_reload(),
+            Some(WaitStatus::Exited(..)) => {
+                let log = self.reload_cfg.check_log.clone().unwrap_or_default();
+                info!(
+                    "New config failed validation, see {} for details",
+                    log.display()
+                );
+            }
+            Some(WaitStatus::Signaled(pid, sig, _)) => info!(
+                "pid {pid} exited due to signal {} ({})",
+                sig as i32,
+                signals::describe(sig as i32)
+            ),
+            _ => {}
+        }
+        if std::mem::take(&mut self.reload_queued) {
+            self.reload();
+        }
+    }
+
+    /// `reload_time_file`: (re)starts the watch from the running configuration.
+    fn start_monitor(&mut self) {
+        self.monitor = self
+            .reload_cfg
+            .time_file
+            .as_deref()
+            .and_then(TimeMonitor::start);
+    }
+
+    fn do_reload(&mut self) {
         info!("Reloading ...");
+        // keepalived stops the reload timer while it reads the new configuration.
+        self.monitor = None;
         let cfg = load_config(self.opts);
+        self.opts.apply_umask(&cfg.loaded.config, true);
         log_diagnostics(&cfg.loaded);
         // keepalived 2.2.7 lets its VRRP child exit on such a config and the whole daemon
         // stops, leaving VIPs in place (observed, tests/vrrp_faults.rs); we keep running.
@@ -428,6 +583,7 @@ impl Parent<'_> {
         if let Some(why) = reload_refusal(&cfg.loaded, vrrp_wanted) {
             error!("New config failed validation - keeping the running configuration");
             error!("Reload refused: {why}");
+            self.start_monitor();
             return;
         }
         // The names stay those of the start: pid files, idents and the namespace cannot move.
@@ -445,6 +601,8 @@ impl Parent<'_> {
         // The startup script is not run again; the shutdown script is the new one.
         self.shutdown_script =
             startstop::from_config(&cfg.loaded.config.global, startstop::Which::Shutdown);
+        self.reload_cfg = reload_cfg::Settings::new(&cfg.loaded.config.global, &self.opts.names);
+        self.start_monitor();
         drop(cfg.loaded);
         super::trim_heap();
         let alive: Vec<_> = self.alive().collect();
@@ -558,24 +716,23 @@ pub(super) fn set_comm(name: &str) {
     }
 }
 
-/// poll(2) on two descriptors; returns which are readable.
-fn poll2(a: i32, b: i32, timeout_ms: i32) -> std::io::Result<(bool, bool)> {
-    let mut fds = [
-        libc::pollfd {
-            fd: a,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: b,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    // SAFETY: `fds` is a valid array of 2 pollfd that outlives the call.
-    let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
+/// poll(2) on three descriptors (a negative one is not watched); returns which are
+/// readable.
+fn poll3(a: i32, b: i32, c: i32, timeout_ms: i32) -> std::io::Result<(bool, bool, bool)> {
+    let fd = |fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let mut fds = [fd(a), fd(b), fd(c)];
+    // SAFETY: `fds` is a valid array of 3 pollfd that outlives the call.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), 3, timeout_ms) };
     if r < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok((fds[0].revents != 0, fds[1].revents != 0))
+    Ok((
+        fds[0].revents != 0,
+        fds[1].revents != 0,
+        fds[2].revents != 0,
+    ))
 }

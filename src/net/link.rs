@@ -29,6 +29,8 @@ pub struct LinkInfo {
     pub parent: Option<u32>,
     /// The macvlan mode, if this is a macvlan.
     pub macvlan_private: Option<bool>,
+    /// The raw IFF_* flags (keepalived logs them in hex for delayed changes).
+    pub flags: u32,
 }
 
 impl LinkInfo {
@@ -50,6 +52,7 @@ impl LinkInfo {
             kind: None,
             parent: None,
             macvlan_private: None,
+            flags: f.bits(),
         };
         for a in &m.attributes {
             match a {

@@ -25,6 +25,7 @@ use rtnetlink::packet_core::{
     NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
 };
 use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::sys::AsyncSocket;
 
 pub use addr::{AddrInfo, AddrSpec};
 pub use link::LinkInfo;
@@ -79,6 +80,37 @@ enum Tolerate {
     Missing,
 }
 
+/// A netlink socket's receive buffer as the `*_netlink_*_rcv_bufs` keywords set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RcvBuf {
+    pub size: u32,
+    /// `*_rcv_bufs_force`: SO_RCVBUFFORCE, past net.core.rmem_max.
+    pub force: bool,
+}
+
+impl RcvBuf {
+    /// Sets the buffer; a failure is logged with keepalived's wording and not fatal.
+    pub fn apply(self, s: &impl std::os::fd::AsFd) {
+        use nix::sys::socket::{setsockopt, sockopt};
+        let n = self.size as usize;
+        if self.force {
+            if let Err(e) = setsockopt(s, sockopt::RcvBufForce, &n) {
+                tracing::info!(
+                    "cant set SO_RCVBUFFORCE IP option. errno={} ({})",
+                    e as i32,
+                    e.desc()
+                );
+            }
+        } else if let Err(e) = setsockopt(s, sockopt::RcvBuf, &n) {
+            tracing::info!(
+                "Cannot set SO_RCVBUF IP option. errno={} ({})",
+                e as i32,
+                e.desc()
+            );
+        }
+    }
+}
+
 /// A command connection to rtnetlink in the current network namespace.
 #[derive(Clone, Debug)]
 pub struct Netlink {
@@ -89,10 +121,18 @@ impl Netlink {
     /// Opens the socket and spawns its driver on the current tokio runtime (must be called from
     /// within one).
     pub fn new() -> Result<Self, NetError> {
-        let (conn, handle, _) = rtnetlink::new_connection().map_err(|source| NetError::Io {
+        Self::with_rcvbuf(None)
+    }
+
+    /// [`Netlink::new`] with a receive buffer (`vrrp_netlink_cmd_rcv_bufs[_force]`).
+    pub fn with_rcvbuf(rcvbuf: Option<RcvBuf>) -> Result<Self, NetError> {
+        let (mut conn, handle, _) = rtnetlink::new_connection().map_err(|source| NetError::Io {
             what: "netlink socket".into(),
             source,
         })?;
+        if let Some(b) = rcvbuf {
+            b.apply(conn.socket_mut().socket_mut());
+        }
         tokio::spawn(conn);
         Ok(Self { handle })
     }

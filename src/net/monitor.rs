@@ -78,12 +78,20 @@ pub struct Monitor {
     up: HashMap<u32, bool>,
     /// Last seen name per ifindex, to report renames.
     names: HashMap<u32, String>,
+    /// Last seen IFF_* flags per ifindex.
+    flags: HashMap<u32, u32>,
 }
 
 impl Monitor {
     /// Subscribes to link, IPv4/IPv6 address, route and rule groups. Must be called inside a
     /// tokio runtime (the socket driver is spawned on it).
     pub fn new() -> Result<Self, NetError> {
+        Self::with_rcvbuf(None)
+    }
+
+    /// [`Monitor::new`] with the receive buffer `vrrp_netlink_monitor_rcv_bufs[_force]`
+    /// asks for, instead of our default.
+    pub fn with_rcvbuf(rcvbuf: Option<super::RcvBuf>) -> Result<Self, NetError> {
         let groups = [
             MulticastGroup::Link,
             MulticastGroup::Ipv4Ifaddr,
@@ -101,16 +109,21 @@ impl Monitor {
             rtnetlink::new_multicast_connection(&groups).map_err(io_err)?;
         // A burst of events (many VIPs removed at once, an interface flap) must not overflow
         // the socket: a lost RTM_DELADDR would leave a VIP unnoticed.
-        conn.socket_mut()
-            .socket_mut()
-            .set_rx_buf_sz(MONITOR_RCVBUF)
-            .map_err(io_err)?;
+        match rcvbuf {
+            Some(b) => b.apply(conn.socket_mut().socket_mut()),
+            None => conn
+                .socket_mut()
+                .socket_mut()
+                .set_rx_buf_sz(MONITOR_RCVBUF)
+                .map_err(io_err)?,
+        }
         tokio::spawn(conn);
         Ok(Self {
             rx,
             _handle: Some(handle),
             up: HashMap::new(),
             names: HashMap::new(),
+            flags: HashMap::new(),
         })
     }
 
@@ -120,7 +133,13 @@ impl Monitor {
         for l in links {
             self.up.insert(l.ifindex, l.is_up());
             self.names.insert(l.ifindex, l.name.clone());
+            self.flags.insert(l.ifindex, l.flags);
         }
+    }
+
+    /// The IFF_* flags link `ifindex` last reported (0 if unknown).
+    pub fn flags(&self, ifindex: u32) -> u32 {
+        self.flags.get(&ifindex).copied().unwrap_or(0)
     }
 
     /// Takes link `ifindex` as down: its next up state is reported, a down one is not.
@@ -134,6 +153,7 @@ impl Monitor {
             RouteNetlinkMessage::NewLink(m) => {
                 let l = LinkInfo::from_message(&m);
                 let up = l.is_up();
+                self.flags.insert(l.ifindex, l.flags);
                 let old = self.names.insert(l.ifindex, l.name.clone());
                 if self.up.insert(l.ifindex, up) == Some(up) {
                     return old
@@ -160,6 +180,7 @@ impl Monitor {
                 let l = LinkInfo::from_message(&m);
                 self.up.remove(&l.ifindex);
                 self.names.remove(&l.ifindex);
+                self.flags.remove(&l.ifindex);
                 Some(NetEvent::LinkDeleted {
                     ifindex: l.ifindex,
                     name: l.name,
@@ -247,6 +268,7 @@ mod tests {
             _handle: None,
             up: HashMap::new(),
             names: HashMap::new(),
+            flags: HashMap::new(),
         };
         let up = LinkFlags::Up | LinkFlags::Running;
         assert!(mon.translate(link(3, up)).is_some());
@@ -279,6 +301,7 @@ mod tests {
             _handle: None,
             up: HashMap::new(),
             names: HashMap::new(),
+            flags: HashMap::new(),
         };
         let up = LinkFlags::Up | LinkFlags::Running;
         assert_eq!(

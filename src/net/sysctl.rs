@@ -157,6 +157,77 @@ impl RpFilter {
     }
 }
 
+/// `promote_secondaries` turned on for the interfaces of instances configured with it
+/// (keepalived's vrrp_if_config.c: a secondary address takes over when the primary goes,
+/// instead of going with it); turned back off at stop where it was off before.
+#[derive(Debug, Default)]
+pub struct PromoteSecondaries {
+    set: Vec<String>,
+}
+
+impl PromoteSecondaries {
+    /// Sets it on each of `ifnames` not already on (and not already ours).
+    pub fn apply<'a>(&mut self, ifnames: impl IntoIterator<Item = &'a str>) {
+        for n in ifnames {
+            if self.set.iter().any(|s| s == n) {
+                continue;
+            }
+            match set_ipv4_conf(n, "promote_secondaries", "1") {
+                Ok(old) if old == "0" => self.set.push(n.to_owned()),
+                Ok(_) => {}
+                Err(e) => tracing::info!("Unable to set promote_secondaries on {n}: {e}"),
+            }
+        }
+    }
+
+    /// Turns it off again where [`PromoteSecondaries::apply`] turned it on.
+    pub fn restore(&mut self) {
+        for n in self.set.drain(..) {
+            let _ = set_ipv4_conf(&n, "promote_secondaries", "0");
+        }
+    }
+}
+
+const IGMP_LL_REPORTS: &str = "/proc/sys/net/ipv4/igmp_link_local_mcast_reports";
+
+/// `disable_local_igmp`: `net.ipv4.igmp_link_local_mcast_reports` is cleared while the
+/// VRRP process runs (so joining 224.0.0.18 sends no IGMP report) and put back at stop,
+/// as keepalived's set_disable_local_igmp / reset_disable_local_igmp do.
+#[derive(Debug, Default)]
+pub struct LocalIgmp {
+    cleared: bool,
+}
+
+impl LocalIgmp {
+    /// Clears the sysctl if it is set; keepalived's lines when it cannot.
+    pub fn disable() -> LocalIgmp {
+        let path = PathBuf::from(IGMP_LL_REPORTS);
+        match read(path.clone()) {
+            Ok(v) if v == "1" => match write(path, "0") {
+                Ok(()) => LocalIgmp { cleared: true },
+                Err(e) => {
+                    tracing::info!("Unable to write {IGMP_LL_REPORTS} - {e}");
+                    LocalIgmp::default()
+                }
+            },
+            Ok(_) => LocalIgmp::default(),
+            Err(e) => {
+                tracing::info!("Unable to read {IGMP_LL_REPORTS} - {e}");
+                LocalIgmp::default()
+            }
+        }
+    }
+
+    /// Puts the sysctl back if [`LocalIgmp::disable`] cleared it.
+    pub fn restore(&mut self) {
+        if std::mem::take(&mut self.cleared) {
+            if let Err(e) = write(PathBuf::from(IGMP_LL_REPORTS), "1") {
+                tracing::info!("Unable to write {IGMP_LL_REPORTS} - {e}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

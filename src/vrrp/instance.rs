@@ -22,9 +22,10 @@ use super::packet::{
 };
 use super::socket::VrrpSocket;
 use crate::config::model::addr::{
-    AddressSpec as ModelAddr, RouteSpec as ModelRoute, RouteType, RuleAction as ModelRuleAction,
-    RuleSpec as ModelRule, LIFETIME_FOREVER,
+    AddressSpec as ModelAddr, RouteMetrics, RouteMode, RouteSpec as ModelRoute, RouteType,
+    RuleAction as ModelRuleAction, RuleSpec as ModelRule, LIFETIME_FOREVER,
 };
+use crate::config::model::global::RxBufsPolicy;
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::net::{self, nft, AddrSpec, RouteKind, RuleAction, RuleSpec};
@@ -170,6 +171,12 @@ pub struct Globals {
     pub mcast_group6: Ipv6Addr,
     pub check_unicast_src: bool,
     pub strict: bool,
+    /// `json_version` (keepalived 2.2.8): the layout of `keepalived.json`.
+    pub json_version: u8,
+    /// `dynamic_interfaces`: an instance whose interface is missing waits for it in FAULT.
+    pub dynamic_interfaces: bool,
+    /// `log_unknown_vrids`: adverts for a VRID no instance has are logged.
+    pub log_unknown_vrids: bool,
 }
 
 /// What the host told us about the instance's interface at creation time.
@@ -196,6 +203,8 @@ pub struct Link {
     pub missing: Option<String>,
     /// A unicast instance's `unicast_src_ip` that no interface has.
     pub src_unassigned: bool,
+    /// The interface's MTU (`vrrp_rx_bufs_policy MTU`).
+    pub mtu: u32,
 }
 
 /// A VMAC for addresses (see [`Link::addr_vmacs`]).
@@ -272,9 +281,11 @@ pub fn machine_config(c: &model::Instance, src: Option<IpAddr>, strict: bool) ->
     m.garp_master_refresh_repeat = c.garp_master_refresh_repeat;
     m.garp_lower_prio_delay = c.garp_lower_prio_delay;
     m.garp_lower_prio_repeat = c.garp_lower_prio_repeat;
+    m.garp_extra_if = c.garp_extra_if.map_or(Duration::ZERO, |g| g.interval);
     m.src_addr = src;
     m.strict = c.strict || strict;
     m.ipv6 = c.family == model::Family::V6;
+    m.timer_expired_backup = c.timer_expired_backup;
     m
 }
 
@@ -336,6 +347,14 @@ impl Instance {
         }
         for t in &cfg.track_interfaces {
             initial.extend(track_change(t, up_of(&t.name)));
+        }
+        for name in &cfg.static_track_ifs {
+            if !up_of(name) {
+                initial.push(TrackChange::Fault {
+                    cause: FaultCause::Interface(name.clone()),
+                    active: true,
+                });
+            }
         }
         if let Some(name) = &link.missing {
             initial.push(TrackChange::Fault {
@@ -426,6 +445,41 @@ impl Instance {
         &self.cfg.name
     }
 
+    /// This instance's share of its receive socket's buffer, as keepalived sums them per
+    /// socket: `kernel_rx_buf_size`, else `vrrp_rx_bufs_policy` SIZE, ADVERT (multiplier
+    /// times the advert's length) or MTU (multiplier times the MTU); 0 when none is set.
+    pub fn rx_buf_share(&self, policy: Option<RxBufsPolicy>, multiplier: u32) -> usize {
+        if let Some(k) = self.cfg.kernel_rx_buf_size {
+            return usize::try_from(k).unwrap_or(usize::MAX);
+        }
+        let mult = multiplier as usize;
+        match policy {
+            None => 0,
+            Some(RxBufsPolicy::Size(n)) => n as usize,
+            Some(RxBufsPolicy::Advert) => {
+                let v4 = self.cfg.family == model::Family::V4;
+                let ah = self
+                    .cfg
+                    .auth
+                    .as_ref()
+                    .is_some_and(|a| a.kind == model::AuthType::Ah);
+                // keepalived's vrrp_adv_len: header, addresses, v2 auth data, IPv4 (+AH)
+                let mut len = 8 + self.advert_addrs.len() * if v4 { 4 } else { 16 };
+                if v4 {
+                    if self.cfg.version == model::Version::V2 {
+                        len += 8;
+                    }
+                    len += 20;
+                    if ah {
+                        len += 24;
+                    }
+                }
+                mult * len
+            }
+            Some(RxBufsPolicy::Mtu) => mult * self.link.mtu as usize,
+        }
+    }
+
     pub fn identity(&self) -> Identity {
         identity(&self.cfg, &self.globals)
     }
@@ -471,6 +525,7 @@ impl Instance {
             Action::AddVips => self.add_vips(io),
             Action::RemoveVips => self.remove_vips(io),
             Action::SendGarp { repeat } => self.garp(repeat, io),
+            Action::SendExtraGarp => self.extra_garp(io),
             Action::Notify { state, priority } => {
                 notify_hook(&self.cfg, NotifyEvent::State(state), priority)
             }
@@ -574,6 +629,7 @@ impl Instance {
                             && unicast
                             && self.unicast_checksum == UnicastChecksum::Old)
                             .then_some(self.globals.mcast_group4),
+                        v3_checksum_as_v2: self.cfg.v3_checksum_as_v2,
                     };
                     let ah = match &self.cfg.auth {
                         Some(a) if auth_type == AuthType::Ah => Some(AhParams {
@@ -685,7 +741,27 @@ impl Instance {
             }
         });
         let ifindex_of = |n: &str| vmac_of(n).or_else(|| map.get(n).copied());
-        addr_spec(a, default_if, &ifindex_of, true)
+        addr_spec(a, default_if, &ifindex_of)
+    }
+
+    /// Whether the instance waits for its interface to be created (`dynamic_interfaces`).
+    pub fn awaits_link(&self, name: &str) -> bool {
+        self.link.ifindex == 0 && self.link.ifname == name
+    }
+
+    /// The awaited interface exists now (`dynamic_interfaces`): the instance moves onto it.
+    /// Its state follows from the link and address events that come next.
+    pub fn adopt_link(&mut self, link: Link) {
+        self.link.ifindex = link.ifindex;
+        self.link.mac = link.mac;
+        self.key = sock_key(&self.cfg, &self.link, &self.globals);
+    }
+
+    /// Its interface was deleted (`dynamic_interfaces`): wait for one of that name again.
+    pub fn await_link(&mut self) {
+        self.link.ifindex = 0;
+        self.link.src = self.cfg.src_ip;
+        self.key = sock_key(&self.cfg, &self.link, &self.globals);
     }
 
     /// The instance interface now has index `ifindex` (its VMAC was recreated).
@@ -746,11 +822,49 @@ impl Instance {
     }
 
     /// GARP / unsolicited NA for the VIPs and eVIPs on the instance's interface, its VMACs
-    /// for addresses and (ipvlan) its base, one job per interface with its own MAC.
+    /// for addresses, (ipvlan) its base and the other interfaces named by `dev`, one job
+    /// per interface with its own MAC.
     fn garp(&self, repeat: u32, io: &mut Vec<Io>) {
         if repeat == 0 {
             return;
         }
+        for (ifindex, ifname, mac, addrs) in self.garp_jobs() {
+            io.push(Io::Garp {
+                iname: self.cfg.name.clone(),
+                ifindex,
+                ifname,
+                mac,
+                addrs,
+                repeat,
+            });
+        }
+    }
+
+    /// `garp_extra_if` (keepalived's vrrp_send_vmac_update): one GARP / NA, for the first
+    /// address only, on each VMAC for addresses and, with `all`, each other interface
+    /// carrying one; the instance's own interface only with `vmac_xmit_base`.
+    fn extra_garp(&self, io: &mut Vec<Io>) {
+        let all = self.cfg.garp_extra_if.is_some_and(|g| g.all);
+        for (ifindex, ifname, mac, addrs) in self.garp_jobs() {
+            let own = ifindex == self.link.ifindex;
+            let vmac = self.link.addr_vmacs.iter().any(|v| v.name == ifname);
+            if (own && self.link.xmit.is_none()) || (!own && !vmac && !all) {
+                continue;
+            }
+            io.push(Io::Garp {
+                iname: self.cfg.name.clone(),
+                ifindex,
+                ifname,
+                mac,
+                addrs: addrs.into_iter().take(1).collect(),
+                repeat: 1,
+            });
+        }
+    }
+
+    /// The VIPs and eVIPs by interface: (index, name, MAC, addresses). Another plain
+    /// interface's MAC is left zero for the GARP sender to look up.
+    fn garp_jobs(&self) -> Vec<(u32, String, [u8; 6], Vec<IpAddr>)> {
         let map = self.ifmap.borrow();
         let base = self
             .cfg
@@ -771,10 +885,13 @@ impl Instance {
                 .find(|v| map.get(&v.name) == Some(&s.ifindex))
             {
                 Some((v.name.clone(), v.mac))
-            } else {
+            } else if let Some(b) = base.filter(|b| self.link.vips_on_base && b.0 == s.ifindex) {
                 // An ipvlan shares its base's MAC.
-                base.filter(|b| self.link.vips_on_base && b.0 == s.ifindex)
-                    .map(|b| (b.1.to_owned(), self.link.mac))
+                Some((b.1.to_owned(), self.link.mac))
+            } else {
+                map.iter()
+                    .find(|(_, i)| **i == s.ifindex)
+                    .map(|(n, _)| (n.clone(), [0; 6]))
             };
             let Some((ifname, mac)) = target else {
                 continue;
@@ -784,16 +901,7 @@ impl Instance {
                 None => jobs.push((s.ifindex, ifname, mac, vec![a.addr])),
             }
         }
-        for (ifindex, ifname, mac, addrs) in jobs {
-            io.push(Io::Garp {
-                iname: self.cfg.name.clone(),
-                ifindex,
-                ifname,
-                mac,
-                addrs,
-                repeat,
-            });
-        }
+        jobs
     }
 
     /// Handles one received packet addressed to this instance's VRID (§5.4).
@@ -826,6 +934,7 @@ impl Instance {
             strict: self.strict(),
             unicast_checksum: self.unicast_checksum,
             mcast_group4: self.globals.mcast_group4,
+            v3_checksum_as_v2: self.cfg.v3_checksum_as_v2,
         };
         let acc = match packet::validate(p, &exp) {
             Ok(a) => a,
@@ -890,6 +999,13 @@ impl Instance {
             if t.name == name && !(ifindex == self.link.ifindex && t.name == self.link.ifname) {
                 changes.extend(track_change(t, up));
             }
+        }
+        // The interface of a static entry of one of our track groups.
+        if self.cfg.static_track_ifs.iter().any(|n| n == name) {
+            changes.push(TrackChange::Fault {
+                cause: FaultCause::Interface(name.to_owned()),
+                active: !up,
+            });
         }
         // A VMAC for addresses down faults the instance, as keepalived 2.2.7 does.
         if self.link.addr_vmacs.iter().any(|v| v.name == name) {
@@ -957,7 +1073,8 @@ impl Instance {
         if specs.is_empty() {
             return;
         }
-        if crate::log::detail() > 0 {
+        // With -a the service has logged it already.
+        if crate::log::detail() > 0 && !crate::log::address_changes() {
             info!(
                 "Netlink reflector reports IP {addr} removed from {}",
                 self.link.ifname
@@ -1051,6 +1168,9 @@ impl Instance {
         let mut s = String::new();
         let _ = writeln!(s, " VRRP Instance = {}", self.cfg.name);
         let _ = writeln!(s, "   VRRP Version = {}", self.cfg.version.number());
+        if self.cfg.family == model::Family::V6 {
+            let _ = writeln!(s, "   Using Native IPv6");
+        }
         let _ = writeln!(s, "   State = {}", m.state().as_str());
         let _ = writeln!(s, "   Wantstate = {}", m.want_state().as_str());
         if let Some((addr, prio)) = m.master() {
@@ -1097,9 +1217,44 @@ impl Instance {
                 let _ = writeln!(s, "   Interface = {}", self.link.ifname);
             }
         }
+        if self.cfg.skip_check_adv_addr {
+            let _ = writeln!(s, "   Skip checking advert IP addresses");
+        }
         if let Some(src) = self.link.src {
             let _ = writeln!(s, "   Using src_ip = {src}");
         }
+        // The advert and GARP settings as keepalived 2.2.7 lists them (whole seconds).
+        let c = &self.cfg;
+        for (what, v) in [
+            ("Gratuitous ARP delay", c.garp_master_delay.as_secs()),
+            ("Gratuitous ARP repeat", u64::from(c.garp_master_repeat)),
+            ("Gratuitous ARP refresh", c.garp_master_refresh.as_secs()),
+            (
+                "Gratuitous ARP refresh repeat",
+                u64::from(c.garp_master_refresh_repeat),
+            ),
+            (
+                "Gratuitous ARP lower priority delay",
+                c.garp_lower_prio_delay.as_secs(),
+            ),
+            (
+                "Gratuitous ARP lower priority repeat",
+                u64::from(c.garp_lower_prio_repeat),
+            ),
+            ("Down timer adverts", u64::from(c.down_timer_adverts)),
+        ] {
+            let _ = writeln!(s, "   {what} = {v}");
+        }
+        let _ = writeln!(
+            s,
+            "   Send advert after receive lower priority advert = {}",
+            !c.lower_prio_no_advert
+        );
+        let _ = writeln!(
+            s,
+            "   Send advert after receive higher priority advert = {}",
+            c.higher_prio_send_advert
+        );
         let _ = writeln!(s, "   Virtual Router ID = {}", self.cfg.vrid.unwrap_or(0));
         let _ = writeln!(s, "   Priority = {}", self.cfg.priority);
         let _ = writeln!(s, "   Effective priority = {}", m.effective_priority());
@@ -1113,6 +1268,20 @@ impl Instance {
                 "enabled"
             }
         );
+        // keepalived 2.2.8's lines for its new keywords, only when they are used
+        if let Some(p) = self.cfg.timer_expired_backup {
+            let _ = writeln!(s, "   Highest other priority = {p}");
+        }
+        if self.cfg.v3_checksum_as_v2 && self.cfg.version == model::Version::V3 {
+            let _ = writeln!(s, "   VRRPv3 uses VRRPv2 checksum = enabled");
+        }
+        if self.cfg.no_virtual_ipaddress {
+            let _ = writeln!(s, "   Suppress no VIPs warning");
+        }
+        // `debug` has no other effect in keepalived 2.2.7 than this line.
+        if self.cfg.debug != 0 {
+            let _ = writeln!(s, "   Debug level = {}", self.cfg.debug);
+        }
         let _ = writeln!(s, "   Virtual IP ({}):", self.cfg.vips.len());
         for v in &self.cfg.vips {
             let _ = writeln!(s, "     {}/{} dev {}", v.addr, v.prefix, self.link.ifname);
@@ -1304,13 +1473,12 @@ fn route_matches(s: &net::RouteSpec, r: &net::route::RouteInfo) -> bool {
 // ---- config model → net specs ----
 
 /// A model address as a netlink address. `default_if` is the instance interface (VIPs) or
-/// `None` (static addresses need `dev`). IPv6 /128 VIPs get preferred_lft 0 unless
-/// configured (keepalived's default, §4.10.2), so they are never picked as source.
+/// `None` (static addresses need `dev`). IPv6 /128 addresses get preferred_lft 0 unless
+/// configured (keepalived's default), so they are never picked as source.
 pub fn addr_spec(
     a: &ModelAddr,
     default_if: Option<u32>,
     ifindex_of: &dyn Fn(&str) -> Option<u32>,
-    vip: bool,
 ) -> Option<AddrSpec> {
     let ifindex = match &a.dev {
         Some(d) => ifindex_of(d)?,
@@ -1340,33 +1508,38 @@ pub fn addr_spec(
         flags |= net::addr::IFA_F_MCAUTOJOIN;
     }
     s.flags = flags;
+    // keepalived sends a lifetime for IPv6 only (IPv4 addresses stay preferred whatever
+    // `preferred_lft` says; observed), 0 by default for a /128 VIP or static address.
     s.preferred_lft = match a.preferred_lft {
+        _ if a.addr.is_ipv4() => None,
         Some(LIFETIME_FOREVER) => None,
         Some(p) => Some(p),
-        None if vip && a.addr.is_ipv6() && a.prefix == 128 => Some(0),
+        None if a.prefix == 128 => Some(0),
         None => None,
     };
     Some(s)
 }
 
-/// A model route as a netlink route; `None` for kinds the net layer cannot program
-/// (anycast, multicast, nat, xresolve) or an unknown `dev`.
+/// A model route as a netlink route, with every option keepalived 2.2.7 sends (its
+/// vrrp_iproute.c); `None` when its `dev` or a next hop's `dev` is unknown.
 pub fn route_spec(
     r: &ModelRoute,
     ifindex_of: &dyn Fn(&str) -> Option<u32>,
 ) -> Option<net::RouteSpec> {
-    let kind = match r.rtype {
+    let mut s = net::RouteSpec::new(r.dst.addr, r.dst.len);
+    s.kind = match r.rtype {
         RouteType::Unicast => RouteKind::Unicast,
         RouteType::Local => RouteKind::Local,
         RouteType::Broadcast => RouteKind::Broadcast,
+        RouteType::Anycast => RouteKind::Anycast,
+        RouteType::Multicast => RouteKind::Multicast,
         RouteType::Blackhole => RouteKind::Blackhole,
         RouteType::Unreachable => RouteKind::Unreachable,
         RouteType::Prohibit => RouteKind::Prohibit,
         RouteType::Throw => RouteKind::Throw,
-        _ => return None,
+        RouteType::Nat => RouteKind::Nat,
+        RouteType::Xresolve => RouteKind::Xresolve,
     };
-    let mut s = net::RouteSpec::new(r.dst.addr, r.dst.len);
-    s.kind = kind;
     s.table = r.table;
     s.metric = r.metric;
     s.via = r.via;
@@ -1382,11 +1555,72 @@ pub fn route_spec(
     }
     s.tos = r.tos.unwrap_or(0);
     s.onlink = r.onlink;
-    s.append = r.append;
+    s.mode = match r.mode {
+        RouteMode::Prepend => net::route::AddMode::Prepend,
+        RouteMode::Add => net::route::AddMode::Add,
+        RouteMode::Append => net::route::AddMode::Append,
+    };
+    s.metrics = route_metrics(&r.metrics);
+    s.lock = r.metrics.lock;
+    s.realms = r.realms.unwrap_or(0);
+    s.expires = r.expires;
+    s.pref = r.pref;
+    s.ttl_propagate = r.ttl_propagate.map(u8::from);
+    s.nexthops = r
+        .nexthops
+        .iter()
+        .map(|n| {
+            Some(net::route::NextHop {
+                via: n.via,
+                oif: match &n.dev {
+                    Some(d) => Some(ifindex_of(d)?),
+                    None => None,
+                },
+                weight: n.weight,
+                onlink: n.onlink,
+                realms: n.realms.unwrap_or(0),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
     Some(s)
 }
 
-/// A model rule as a netlink rule.
+type MetricOf = fn(u32) -> net::route::RouteMetric;
+
+/// The RTA_METRICS entries of a route, in keepalived's order (RTAX_LOCK apart).
+fn route_metrics(m: &RouteMetrics) -> Vec<net::route::RouteMetric> {
+    use net::route::RouteMetric as M;
+    let mut v = Vec::new();
+    if let Some(c) = &m.congctl {
+        v.push(net::route::congctl_metric(c));
+    }
+    let all = [
+        (m.rtt, M::Rtt as MetricOf),
+        (m.rttvar, M::RttVar),
+        (m.rto_min, M::RtoMin),
+        (m.features_ecn.then_some(1), M::Features),
+        (m.mtu, M::Mtu),
+        (m.window, M::Window),
+        (m.ssthresh, M::SsThresh),
+        (m.cwnd, M::Cwnd),
+        (m.advmss, M::Advmss),
+        (m.reordering, M::Reordering),
+        (m.hoplimit.map(u32::from), M::Hoplimit),
+        (m.initcwnd, M::InitCwnd),
+        (m.initrwnd, M::InitRwnd),
+        (m.quickack.map(u32::from), M::QuickAck),
+        (m.fastopen_no_cookie.map(u32::from), M::FastopenNoCookie),
+    ];
+    for (val, make) in all {
+        if let Some(x) = val {
+            v.push(make(x));
+        }
+    }
+    v
+}
+
+/// A model rule as a netlink rule, with every option keepalived 2.2.7 sends (its
+/// vrrp_iprule.c).
 pub fn rule_spec(r: &ModelRule) -> RuleSpec {
     let mut s = RuleSpec::new(r.ipv6);
     s.from = r.from.map(|p| (p.addr, p.len));
@@ -1413,9 +1647,15 @@ pub fn rule_spec(r: &ModelRule) -> RuleSpec {
     s.invert = r.invert;
     s.suppress_prefixlen = r.suppress_prefixlength;
     s.suppress_ifgroup = r.suppress_ifgroup;
-    if r.protocol.is_some() {
-        s.protocol = r.protocol;
-    }
+    // Tracked rules carry keepalived's protocol (set by the parser); a `no_track` rule
+    // without `protocol` sends none (observed: `proto unspec`).
+    s.protocol = r.protocol;
+    s.realms = r.realms.unwrap_or(0);
+    s.uidrange = r.uidrange;
+    s.sport = r.sport;
+    s.dport = r.dport;
+    s.ip_proto = r.ip_proto;
+    s.tunnel_id = r.tunnel_id.unwrap_or(0);
     s
 }
 
@@ -1426,19 +1666,96 @@ mod tests {
     #[test]
     fn ipv6_host_vip_is_deprecated_nodad() {
         let a = ModelAddr::new("2001:db8::64".parse().unwrap(), 128);
-        let s = addr_spec(&a, Some(7), &|_| None, true).unwrap();
+        let s = addr_spec(&a, Some(7), &|_| None).unwrap();
         assert_eq!(s.ifindex, 7);
         assert_eq!(s.preferred_lft, Some(0));
         assert_eq!(s.flags & net::addr::IFA_F_NODAD, net::addr::IFA_F_NODAD);
         let mut b = ModelAddr::new("2001:db8::64".parse().unwrap(), 64);
         b.preferred_lft = Some(LIFETIME_FOREVER);
-        let s = addr_spec(&b, Some(7), &|_| None, true).unwrap();
+        let s = addr_spec(&b, Some(7), &|_| None).unwrap();
         assert_eq!(s.preferred_lft, None);
-        let v4 = ModelAddr::new("192.0.2.100".parse().unwrap(), 32);
-        let s = addr_spec(&v4, Some(7), &|_| None, true).unwrap();
+        let mut v4 = ModelAddr::new("192.0.2.100".parse().unwrap(), 32);
+        v4.preferred_lft = Some(0);
+        let s = addr_spec(&v4, Some(7), &|_| None).unwrap();
         assert_eq!((s.flags, s.preferred_lft), (0, None));
         // A static address needs its device.
-        assert!(addr_spec(&v4, None, &|_| None, false).is_none());
+        assert!(addr_spec(&v4, None, &|_| None).is_none());
+    }
+
+    fn model_route(line: &str) -> ModelRoute {
+        let mut d = crate::config::diagnostic::Diagnostics::new();
+        let mut ctx = crate::config::model::Ctx::new(&mut d);
+        let node = crate::config::model::global::tests::n(line);
+        crate::config::model::addr::route_line(&node, &mut ctx).expect(line)
+    }
+
+    #[test]
+    fn every_route_option_reaches_the_netlink_spec() {
+        let ifx = |n: &str| match n {
+            "eth0" => Some(2),
+            "mv1" => Some(3),
+            _ => None,
+        };
+        let r = model_route("anycast 198.51.100.0/24 via 192.0.2.254 dev eth0 mtu lock 1400 advmss 1300 rtt 300ms rttvar 250ms reordering 3 window 100 cwnd 10 ssthresh lock 5 rto_min 300ms initcwnd 10 initrwnd 11 features ecn quickack 1 hoplimit 64 congctl lock reno fastopen_no_cookie 1 realms 1/2 append");
+        let s = route_spec(&r, &ifx).unwrap();
+        use net::route::RouteMetric as M;
+        assert_eq!(s.kind, RouteKind::Anycast);
+        assert_eq!(s.mode, net::route::AddMode::Append);
+        assert_eq!(s.realms, 1 << 16 | 2);
+        assert_eq!(s.lock, 1 << 2 | 1 << 6 | 1 << 16);
+        assert_eq!(
+            s.metrics,
+            [
+                net::route::congctl_metric("reno"),
+                M::Rtt(2400),
+                M::RttVar(1000),
+                M::RtoMin(300),
+                M::Features(1),
+                M::Mtu(1400),
+                M::Window(100),
+                M::SsThresh(5),
+                M::Cwnd(10),
+                M::Advmss(1300),
+                M::Reordering(3),
+                M::Hoplimit(64),
+                M::InitCwnd(10),
+                M::InitRwnd(11),
+                M::QuickAck(1),
+                M::FastopenNoCookie(1),
+            ]
+        );
+        let r = model_route("198.51.100.10 dev eth0 nexthop via 192.0.2.250 dev eth0 weight 2 nexthop via 203.0.113.251 dev mv1 onlink realms 5");
+        let s = route_spec(&r, &ifx).unwrap();
+        assert_eq!(s.nexthops.len(), 2);
+        assert_eq!(s.nexthops[1].oif, Some(3));
+        assert_eq!((s.nexthops[0].weight, s.nexthops[1].realms), (Some(2), 5));
+        let r = model_route("198.51.100.10 dev eth0 nexthop via 192.0.2.250 dev nosuch");
+        assert!(route_spec(&r, &ifx).is_none());
+        let r = model_route("2001:db8:1::/48 via 2001:db8::fe dev eth0 expires 1000 pref high ttl-propagate enabled");
+        let s = route_spec(&r, &ifx).unwrap();
+        assert_eq!(
+            (s.expires, s.pref, s.ttl_propagate),
+            (Some(1000), Some(1), Some(1))
+        );
+    }
+
+    #[test]
+    fn every_rule_option_reaches_the_netlink_spec() {
+        let mut d = crate::config::diagnostic::Diagnostics::new();
+        let mut ctx = crate::config::model::Ctx::new(&mut d);
+        let mut rule = |l: &str| {
+            let node = crate::config::model::global::tests::n(l);
+            rule_spec(&crate::config::model::addr::rule_line(&node, &mut ctx).expect(l))
+        };
+        let s = rule("from 192.0.2.0/24 table 100 priority 100 sport 1000-2000 dport 80-80 uidrange 100-200 realms 3/4");
+        assert_eq!((s.sport, s.dport), (Some((1000, 2000)), Some((80, 80))));
+        assert_eq!((s.uidrange, s.realms), (Some((100, 200)), 3 << 16 | 4));
+        assert_eq!(s.protocol, Some(net::route::RTPROT_KEEPALIVED));
+        let s = rule("to 198.51.100.0/24 blackhole priority 202 no_track");
+        assert_eq!(s.protocol, None);
+        let s = rule("l3mdev priority 101");
+        assert!(s.l3mdev);
+        assert_eq!(s.table, None);
     }
 
     fn tref(name: &str, weight: Option<i32>, reverse: bool) -> TrackRef {

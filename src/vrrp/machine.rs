@@ -115,12 +115,20 @@ pub struct InstanceConfig {
     pub garp_master_refresh_repeat: u32,
     pub garp_lower_prio_delay: Duration,
     pub garp_lower_prio_repeat: u32,
+    /// `garp_extra_if`: a MASTER's extra GARP period (zero: none).
+    pub garp_extra_if: Duration,
     /// Our advert source address, used for the equal-priority tie-break (§5.6).
     pub src_addr: Option<IpAddr>,
     pub strict: bool,
     /// An IPv6 instance (only for the wording of its FAULT reasons).
     #[serde(default)]
     pub ipv6: bool,
+    /// `timer_expired_backup` (keepalived 2.2.8, with `nopreempt`): the highest priority
+    /// of the other routers. A MASTER that finds its last advert older than the quickest
+    /// takeover by such a router (it was not scheduled in time) reverts to BACKUP instead
+    /// of advertising again.
+    #[serde(default)]
+    pub timer_expired_backup: Option<u8>,
 }
 
 impl InstanceConfig {
@@ -143,11 +151,13 @@ impl InstanceConfig {
             garp_master_repeat: 5,
             garp_master_refresh: Duration::ZERO,
             garp_master_refresh_repeat: 1,
+            garp_extra_if: Duration::ZERO,
             garp_lower_prio_delay: Duration::from_secs(5),
             garp_lower_prio_repeat: 5,
             src_addr: None,
             strict: false,
             ipv6: false,
+            timer_expired_backup: None,
         }
     }
 
@@ -171,6 +181,9 @@ impl InstanceConfig {
         }
         if self.wants_master || self.nopreempt || self.priority == PRIO_OWNER {
             self.preempt_delay = Duration::ZERO;
+        }
+        if !self.nopreempt {
+            self.timer_expired_backup = None;
         }
         if self.advert_int.is_zero() {
             self.advert_int = Duration::from_secs(1);
@@ -253,6 +266,9 @@ pub enum Action {
     RemoveVips,
     /// Send `repeat` rounds of gratuitous ARPs / unsolicited NAs for every VIP then eVIP.
     SendGarp { repeat: u32 },
+    /// `garp_extra_if`: one gratuitous ARP / NA on each interface other than the
+    /// instance's own that carries a VIP (keepalived's vrrp_send_vmac_update).
+    SendExtraGarp,
     /// Run the notify scripts / FIFO / mail for a state change (§6.1).
     Notify { state: State, priority: u8 },
     /// A MASTER received a lower-priority advert: `notify_master_rx_lower_pri` and the FIFO
@@ -343,8 +359,12 @@ pub struct Machine {
     /// None: not started; Some(t): lower-priority adverts accepted until t (§5.8).
     preempt_until: Option<Instant>,
     garp_refresh_due: Option<Instant>,
+    /// Next `garp_extra_if` round while MASTER.
+    garp_extra_due: Option<Instant>,
     master: Option<(IpAddr, u8)>,
     sync_member: bool,
+    /// When we last sent an advert as MASTER (for `timer_expired_backup`).
+    last_advert: Option<Instant>,
     actions: VecDeque<Action>,
 }
 
@@ -372,8 +392,10 @@ impl Machine {
             timers: TimerTable::default(),
             preempt_until: None,
             garp_refresh_due: None,
+            garp_extra_due: None,
             master: None,
             sync_member: false,
+            last_advert: None,
             actions: VecDeque::new(),
             cfg,
         };
@@ -542,6 +564,7 @@ impl Machine {
 
     /// Fires every timer whose deadline is at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.check_timer_expired(now);
         for t in Timer::ALL {
             match self.timers.get(t) {
                 Some(at) if at <= now => {
@@ -567,6 +590,7 @@ impl Machine {
                 }
             }
             (Timer::Advert, State::Master) => {
+                self.last_advert = Some(now);
                 self.push(Action::SendAdvert {
                     priority: self.effective,
                 });
@@ -576,6 +600,13 @@ impl Machine {
                             repeat: self.cfg.garp_master_refresh_repeat,
                         });
                         self.garp_refresh_due = Some(now + self.cfg.garp_master_refresh);
+                    }
+                }
+                // keepalived checks the extra GARP timer on each advert, as the refresh.
+                if let Some(due) = self.garp_extra_due {
+                    if now > due {
+                        self.push(Action::SendExtraGarp);
+                        self.garp_extra_due = Some(now + self.cfg.garp_extra_if);
                     }
                 }
                 self.timers.set(Timer::Advert, now + self.cfg.advert_int);
@@ -591,8 +622,38 @@ impl Machine {
         }
     }
 
+    /// `timer_expired_backup` (keepalived 2.2.8 vrrp.c `vrrp_thread_timeout_handler`): a
+    /// MASTER whose last advert is older than 3 advert intervals plus the skew of the
+    /// highest other priority was not scheduled in time, so another router has probably
+    /// taken over; it goes BACKUP without another advert. Checked before timers and
+    /// adverts, as keepalived does before running the late threads.
+    fn check_timer_expired(&mut self, now: Instant) {
+        let (Some(other), Some(sent), State::Master) =
+            (self.cfg.timer_expired_backup, self.last_advert, self.state)
+        else {
+            return;
+        };
+        let factor = 256 - u32::from(other);
+        let skew = match self.cfg.version {
+            Version::V2 => Duration::from_micros(u64::from(factor) * 1_000_000 / 256),
+            Version::V3 => self.cfg.advert_int * factor / 256,
+        };
+        if now < sent + self.cfg.advert_int * 3 + skew {
+            return;
+        }
+        // how late the advert timer is, as keepalived reports its late thread
+        let late = now.saturating_since(sent + self.cfg.advert_int);
+        self.push(Action::Log(format!(
+            "VRRP thread timer expired {}.{:06} seconds ago",
+            late.as_secs(),
+            late.subsec_micros()
+        )));
+        self.leave_master_to_backup(now, true);
+    }
+
     /// Processes a validated advertisement (§5.6).
     pub fn handle_advert(&mut self, now: Instant, adv: RxAdvert) {
+        self.check_timer_expired(now);
         match self.state {
             State::Backup => self.backup_rx(now, adv),
             State::Master => self.master_rx(now, adv),
@@ -638,6 +699,7 @@ impl Machine {
         let higher = adv.priority > self.effective
             || (adv.priority == self.effective && cmp == std::cmp::Ordering::Greater);
         if adv.priority == 0 || (self.cfg.higher_prio_send_advert && higher) {
+            self.last_advert = Some(now);
             self.push(Action::SendAdvert {
                 priority: self.effective,
             });
@@ -668,6 +730,7 @@ impl Machine {
                 adv.src, adv.priority, self.effective, suffix
             ));
             if !self.cfg.lower_prio_no_advert {
+                self.last_advert = Some(now);
                 self.push(Action::SendAdvert {
                     priority: self.effective,
                 });
@@ -885,6 +948,11 @@ impl Machine {
         } else if self.state == State::Master && self.garp_refresh_due.is_none() {
             self.garp_refresh_due = Some(now + self.cfg.garp_master_refresh);
         }
+        if self.cfg.garp_extra_if.is_zero() {
+            self.garp_extra_due = None;
+        } else if self.state == State::Master && self.garp_extra_due.is_none() {
+            self.garp_extra_due = Some(now + self.cfg.garp_extra_if);
+        }
         // Observed: a priority changed by reload is not reported on the FIFO.
         self.update_priority(now, false);
         if self.state == State::Master {
@@ -904,6 +972,7 @@ impl Machine {
     }
 
     fn goto_master_inner(&mut self, now: Instant, notify: bool) {
+        self.last_advert = Some(now);
         self.push(Action::SendAdvert {
             priority: self.effective,
         });
@@ -921,6 +990,11 @@ impl Machine {
             None
         } else {
             Some(now + self.cfg.garp_master_refresh)
+        };
+        self.garp_extra_due = if self.cfg.garp_extra_if.is_zero() {
+            None
+        } else {
+            Some(now + self.cfg.garp_extra_if)
         };
         self.timers.set(Timer::Advert, now + self.cfg.advert_int);
         self.state = State::Master;
@@ -940,6 +1014,7 @@ impl Machine {
     fn enter_backup(&mut self, now: Instant, notify: bool) {
         self.timers.clear();
         self.garp_refresh_due = None;
+        self.garp_extra_due = None;
         self.preempt_until = None;
         self.state = State::Backup;
         self.want = State::Backup;
@@ -979,6 +1054,7 @@ impl Machine {
         }
         self.timers.clear();
         self.garp_refresh_due = None;
+        self.garp_extra_due = None;
         self.master = None;
         self.state = State::Fault;
         self.want = State::Fault;
@@ -1287,6 +1363,56 @@ mod tests {
         assert!(logs(&drain(&mut i)).contains(&"(VI_1) entering FAULT state".to_string()));
     }
 
+    /// keepalived 2.2.8's `timer_expired_backup`: a MASTER scheduled too late to have kept
+    /// the role goes BACKUP silently; on time, or without `nopreempt`, nothing changes.
+    #[test]
+    fn timer_expired_backup_reverts_a_late_master() {
+        let mut c = cfg(150);
+        c.nopreempt = true;
+        c.timer_expired_backup = Some(254);
+        let mut m = master(c.clone());
+        // on time: an advert at 11 s
+        m.handle_timeout(ms(11_000));
+        assert_eq!(drain(&mut m), vec![Action::SendAdvert { priority: 150 }]);
+        // the next one due at 12 s runs at 14.5 s: later than 11 + 3 + 2/256 s
+        m.handle_timeout(ms(14_500));
+        let a = drain(&mut m);
+        assert_eq!(
+            a,
+            vec![
+                log("VRRP thread timer expired 2.500000 seconds ago"),
+                log("(VI_1) Entering BACKUP STATE"),
+                Action::RemoveVips,
+                Action::Notify {
+                    state: State::Backup,
+                    priority: 150
+                },
+            ],
+            "{a:?}"
+        );
+        assert_eq!(m.state(), State::Backup);
+        // a lower-priority master heard meanwhile is kept (nopreempt)
+        m.handle_advert(ms(14_600), adv(20, 100));
+        assert_eq!(m.state(), State::Backup);
+
+        // a late advert received first has the same effect
+        let mut m = master(c.clone());
+        m.handle_advert(ms(14_500), adv(20, 100));
+        assert_eq!(m.state(), State::Backup);
+
+        // 2.9 s after the last advert is too soon for another router to have taken over
+        let mut m = master(c.clone());
+        m.handle_timeout(ms(12_900));
+        assert_eq!(drain(&mut m), vec![Action::SendAdvert { priority: 150 }]);
+        assert_eq!(m.state(), State::Master);
+
+        // without nopreempt the keyword has no effect (keepalived resets it)
+        c.nopreempt = false;
+        let mut m = master(c);
+        m.handle_timeout(ms(20_000));
+        assert_eq!(m.state(), State::Master);
+    }
+
     #[test]
     fn skew_and_down_interval_v2() {
         let m = Machine::new(cfg(150), Instant::ZERO);
@@ -1451,6 +1577,37 @@ mod tests {
         assert_eq!(m.state(), State::Backup);
         assert_eq!(logs(&drain(&mut m)), vec!["(VI_1) Entering BACKUP STATE"]);
         assert_eq!(m.poll_timeout(), Some(ms(2000) + m.master_down_interval()));
+    }
+
+    #[test]
+    fn garp_extra_if_rounds_on_advert_ticks_while_master() {
+        let mut c = cfg(100);
+        c.garp_master_delay = Duration::ZERO;
+        c.garp_extra_if = Duration::from_secs(2);
+        let mut m = Machine::new(c, Instant::ZERO);
+        drain(&mut m);
+        let down = m.poll_timeout().unwrap_or(Instant::ZERO);
+        m.handle_timeout(down);
+        assert!(!drain(&mut m).contains(&Action::SendExtraGarp));
+        let mut extra = vec![];
+        let end = down + Duration::from_millis(6500);
+        while let Some(t) = m.poll_timeout().filter(|&t| t <= end) {
+            m.handle_timeout(t);
+            if drain(&mut m).contains(&Action::SendExtraGarp) {
+                extra.push(t.saturating_since(down));
+            }
+        }
+        // Checked on each advert, strictly after the period (keepalived's timercmp `>`).
+        assert_eq!(extra, vec![Duration::from_secs(3), Duration::from_secs(6)]);
+        m.handle(
+            end,
+            Input::Track(TrackChange::Fault {
+                cause: FaultCause::Interface("eth0".into()),
+                active: true,
+            }),
+        );
+        drain(&mut m);
+        assert_eq!(m.garp_extra_due, None);
     }
 
     #[test]

@@ -250,9 +250,16 @@ fn pseudo_header_acc(ep: &Endpoints, len: usize) -> u32 {
 /// the IPv4 pseudo-header; IPv6 (any version): with the IPv6 pseudo-header, which is what the
 /// kernel fills in (IPV6_CHECKSUM offset 6, §5.1).
 pub fn vrrp_checksum(msg: &[u8], ep: &Endpoints) -> u16 {
+    vrrp_checksum_with(msg, ep, false)
+}
+
+/// [`vrrp_checksum`], or with `v3_as_v2` a VRRPv3 IPv4 message summed without the
+/// pseudo-header, as VRRPv2 does (keepalived 2.2.8's `v3_checksum_as_v2`, for routers that
+/// read RFC 5798 that way).
+pub fn vrrp_checksum_with(msg: &[u8], ep: &Endpoints, v3_as_v2: bool) -> u16 {
     let version = msg.first().map_or(0, |b| b >> 4);
     let acc = match ep {
-        Endpoints::V4 { .. } if version == 2 => 0,
+        Endpoints::V4 { .. } if version == 2 || v3_as_v2 => 0,
         _ => pseudo_header_acc(ep, msg.len()),
     };
     let acc = checksum_acc(msg.get(..6).unwrap_or(msg), acc);
@@ -317,6 +324,16 @@ impl Advert {
     /// Encodes the VRRP message with its checksum (see [`vrrp_checksum`]) into `buf`.
     /// Returns the length written ([`Advert::vrrp_len`]).
     pub fn emit_vrrp(&self, buf: &mut [u8], ep: &Endpoints) -> Result<usize, EmitError> {
+        self.emit_vrrp_with(buf, ep, false)
+    }
+
+    /// [`Advert::emit_vrrp`] with the checksum of [`vrrp_checksum_with`].
+    fn emit_vrrp_with(
+        &self,
+        buf: &mut [u8],
+        ep: &Endpoints,
+        v3_as_v2: bool,
+    ) -> Result<usize, EmitError> {
         let family = ep.family();
         let len = self.vrrp_len(family);
         let got = buf.len();
@@ -354,7 +371,7 @@ impl Advert {
             let at = HEADER_LEN + self.addresses.len() * alen;
             out[at..].copy_from_slice(&self.auth_data);
         }
-        let sum = vrrp_checksum(out, ep);
+        let sum = vrrp_checksum_with(out, ep, v3_as_v2);
         out[6..8].copy_from_slice(&sum.to_be_bytes());
         Ok(len)
     }
@@ -437,7 +454,7 @@ impl Advert {
             src: ip.src,
             dst: ip.checksum_dst.unwrap_or(ip.dst),
         };
-        self.emit_vrrp(&mut out[vrrp_at..], &ep)?;
+        self.emit_vrrp_with(&mut out[vrrp_at..], &ep, ip.v3_checksum_as_v2)?;
         let h = &mut out[..IPV4_HEADER_LEN];
         h[0] = 0x45;
         h[1] = VRRP_TOS;
@@ -487,6 +504,8 @@ pub struct Ipv4Params {
     /// v3 only: use this pseudo-header destination instead of `dst` (keepalived's
     /// `old_unicast_checksum`, which uses the multicast group, §5.2).
     pub checksum_dst: Option<Ipv4Addr>,
+    /// v3 only: no pseudo-header in the checksum (`v3_checksum_as_v2`, keepalived 2.2.8).
+    pub v3_checksum_as_v2: bool,
 }
 
 /// AH values for [`Advert::emit_ipv4`].
@@ -783,6 +802,9 @@ pub struct Expect<'a> {
     pub unicast_checksum: UnicastChecksum,
     /// `vrrp_mcast_group4` (for the old unicast checksum).
     pub mcast_group4: Ipv4Addr,
+    /// `v3_checksum_as_v2` (keepalived 2.2.8): a VRRPv3 IPv4 checksum without the
+    /// pseudo-header is valid too.
+    pub v3_checksum_as_v2: bool,
 }
 
 /// A statistics counter of keepalived (§2.3) that a drop increments.
@@ -968,7 +990,7 @@ impl DropReason {
                 format!("({iname}) Expected {want}icast packet but received {got}icast packet")
             }
             AddrMissing { vrid, addr } => format!(
-                "({iname}) ip address associated with VRID {vrid} not present in MASTER advert : {addr}"
+                "({iname}) ip address associated with VRID {vrid} not present in MASTER advert: {addr}"
             ),
             UnicastSource { src } => {
                 format!("({iname}) unicast source address {src} not a unicast peer")
@@ -1002,6 +1024,11 @@ pub struct Accepted {
     /// caller switches the instance to the old algorithm and logs
     /// `(X) Setting unicast VRRPv3 checksum to old version`.
     pub old_checksum_detected: bool,
+}
+
+/// Whether a VRRP message's checksum verifies without any pseudo-header.
+fn sum_ok_plain(vrrp: &[u8]) -> bool {
+    checksum_fold(checksum_acc(vrrp, 0)) == 0
 }
 
 /// Validates a parsed packet for the instance described by `exp` (§5.4, in keepalived's
@@ -1168,7 +1195,12 @@ pub fn validate(p: &Parsed<'_>, exp: &Expect<'_>) -> Result<Accepted, DropReason
             };
             checksum_fold(checksum_acc(vrrp, acc)) == 0
         };
-        let ok = if version == 3 {
+        // DELIBERATE DIFFERENCE: keepalived 2.2.8 checks no checksum at all for such an
+        // instance (vrrp.c); both forms are accepted here, so peers with and without
+        // `v3_checksum_as_v2` interoperate, and a corrupted advert is still dropped.
+        let ok = if version == 3 && exp.v3_checksum_as_v2 && sum_ok_plain(vrrp) {
+            true
+        } else if version == 3 {
             let dst = match exp.unicast_checksum {
                 UnicastChecksum::Old if is_unicast => exp.mcast_group4,
                 _ => ip.dst,

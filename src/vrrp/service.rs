@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use super::arp::PacketSocket;
+use super::debounce::{self, Debounce, Verdict};
 use super::garp::{GarpJob, GarpSender, Spacing};
 use super::instance::{
     addr_spec, identity, route_spec, rule_spec, track_change, AddrVmac, Globals, Identity,
@@ -33,6 +34,7 @@ use super::syncd::{self, SyncdOp};
 use super::tracking::{self, Target, Tracking};
 use super::vmac;
 use crate::check::ipvs::Ipvs;
+use crate::config::model::global::RxBufsPolicy;
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::config::model::Config;
@@ -59,8 +61,119 @@ struct Running {
     vmacs: SharedVmacs,
     /// `all.rp_filter` cleared for IPv4 VMACs, restored at stop (§5.13).
     rp_filter: net::sysctl::RpFilter,
+    /// `promote_secondaries` set on instances' interfaces, reset at stop.
+    promote: net::sysctl::PromoteSecondaries,
+    /// `disable_local_igmp`: the sysctl to put back at stop (keepalived reads the keyword at
+    /// start only: a reload does not change it).
+    local_igmp: net::sysctl::LocalIgmp,
     /// `vrrp_garp_interval` / `vrrp_gna_interval`, read by the GARP sender.
     spacing: Rc<RefCell<Spacing>>,
+    /// `interface_up_down_delays`, applied by the monitor task.
+    debounce: Rc<RefCell<Debounce>>,
+}
+
+/// `linkbeat_interfaces`, and the interfaces of instances with `linkbeat_use_polling` (or
+/// the root-level one): polled each second instead of followed through netlink, as
+/// keepalived's linkbeat does. An interface no instance or group uses is not polled.
+fn polled_links(c: &Config) -> Vec<String> {
+    let mut wanted: Vec<String> = c
+        .statics
+        .linkbeat_interfaces
+        .iter()
+        .map(|l| l.interface.clone())
+        .collect();
+    for i in &c.vrrp.instances {
+        if i.linkbeat_use_polling || c.root.linkbeat_use_polling {
+            wanted.extend(i.interface.clone());
+        }
+    }
+    let used = |n: &str| {
+        c.vrrp.instances.iter().any(|i| {
+            i.interface.as_deref() == Some(n) || i.track_interfaces.iter().any(|t| t.name == n)
+        }) || c
+            .vrrp
+            .sync_groups
+            .iter()
+            .any(|g| g.track_interfaces.iter().any(|t| t.name == n))
+    };
+    let mut out: Vec<String> = Vec::new();
+    for n in wanted {
+        if out.contains(&n) {
+            continue;
+        }
+        if used(&n) {
+            out.push(n);
+        } else {
+            info!("Turning off linkbeat for {n} since not used for tracking");
+        }
+    }
+    out
+}
+
+/// keepalived's linkbeat thread: each second, the polled interfaces' state (IFF_UP and
+/// IFF_RUNNING; an absent one is down); a change is logged and applied.
+async fn linkbeat_loop(sh: Shared, nl: Netlink, links: Vec<LinkInfo>) {
+    let names = sh.engine.borrow().polled.clone();
+    let state = |links: &[LinkInfo], n: &str| {
+        links
+            .iter()
+            .find(|l| l.name == n)
+            .map(|l| (l.ifindex, l.is_up()))
+    };
+    let mut last: HashMap<String, bool> = names
+        .iter()
+        .map(|n| (n.clone(), state(&links, n).is_some_and(|s| s.1)))
+        .collect();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let Ok(links) = nl.links().await else {
+            continue;
+        };
+        let mut io = Vec::new();
+        {
+            let mut eng = sh.engine.borrow_mut();
+            for n in &names {
+                let now = state(&links, n);
+                let up = now.is_some_and(|s| s.1);
+                if last.insert(n.clone(), up) == Some(up) {
+                    continue;
+                }
+                info!("Linkbeat reports {n} {}", if up { "up" } else { "down" });
+                if let Some((ifindex, _)) = now {
+                    eng.link_changed(ifindex, n, up, &mut io);
+                }
+            }
+        }
+        sh.submit(io);
+    }
+}
+
+/// `interface_up_down_delays`, cut to what the instances on each interface allow.
+fn delays_of(c: &Config) -> HashMap<String, (std::time::Duration, std::time::Duration)> {
+    let delays = c
+        .statics
+        .up_down_delays
+        .iter()
+        .map(|d| (d.interface.clone(), (d.down, d.up)))
+        .collect();
+    let insts: Vec<(String, String, u32, std::time::Duration)> = c
+        .vrrp
+        .instances
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i.name.clone(),
+                i.interface.clone()?,
+                i.down_timer_adverts,
+                i.advert_int,
+            ))
+        })
+        .collect();
+    let (delays, lines) = debounce::clamp(delays, &insts);
+    for l in lines {
+        info!("{l}");
+    }
+    delays
 }
 
 fn spacing_of(c: &Config) -> Spacing {
@@ -80,6 +193,16 @@ fn spacing_of(c: &Config) -> Spacing {
             })
             .collect(),
     }
+}
+
+/// A configured netlink receive buffer; unset keeps our defaults (the monitor's is larger
+/// than keepalived's 64 KiB, so that a burst of events is not lost).
+pub(crate) fn rcvbuf(b: crate::config::model::global::RcvBufs) -> Option<net::RcvBuf> {
+    // `_force` alone forces keepalived's default size (64 KiB).
+    (b.size.is_some() || b.force).then(|| net::RcvBuf {
+        size: b.size.unwrap_or(64 * 1024),
+        force: b.force,
+    })
 }
 
 /// What the tasks share.
@@ -162,6 +285,10 @@ pub struct Engine {
     pub rx: RxStats,
     /// The IPVS sync daemon following an instance (syncd.rs).
     syncd: Option<syncd::Syncd>,
+    /// `vrrp_rx_bufs_policy` and `vrrp_rx_bufs_multiplier`, for receive sockets opened later.
+    rx_bufs: (Option<RxBufsPolicy>, u32),
+    /// Interfaces whose state the linkbeat task polls: netlink up/down of them is ignored.
+    polled: Vec<String>,
 }
 
 impl Engine {
@@ -374,7 +501,16 @@ impl Engine {
             .or_else(|| self.instances.iter().position(mine));
         let Some(idx) = idx else {
             self.rx.drop(rxguard::UNKNOWN_VRID);
-            if crate::log::detail() > 0 && rxguard::log_allowed() {
+            if self.globals.log_unknown_vrids && rxguard::log_allowed() {
+                let ifname = self
+                    .ifmap
+                    .borrow()
+                    .iter()
+                    .find(|(_, i)| **i == key.ifindex)
+                    .map(|(n, _)| n.clone())
+                    .unwrap_or_default();
+                info!("Unknown VRID({vrid}) received on interface({ifname}). ignoring...");
+            } else if crate::log::detail() > 0 && rxguard::log_allowed() {
                 info!("VRRP packet received for unknown VRID {vrid} from {src}");
             }
             return;
@@ -392,10 +528,10 @@ impl Engine {
     }
 
     fn on_link(&mut self, ifindex: u32, name: &str, up: bool, io: &mut Vec<Io>) {
-        let now = self.now();
         let tracked = self.instances.iter().any(|i| {
             (i.link.ifindex == ifindex && !i.cfg.dont_track_primary)
                 || i.cfg.track_interfaces.iter().any(|t| t.name == name)
+                || i.cfg.static_track_ifs.iter().any(|n| n == name)
                 || i.link.addr_vmacs.iter().any(|v| v.name == name)
         }) || self
             .groups
@@ -404,6 +540,13 @@ impl Engine {
         if tracked {
             info!("Netlink reports {name} {}", if up { "up" } else { "down" });
         }
+        self.link_changed(ifindex, name, up, io);
+    }
+
+    /// A link's new state, however learnt (netlink, linkbeat polling), fed to the
+    /// instances and groups that use it.
+    fn link_changed(&mut self, ifindex: u32, name: &str, up: bool, io: &mut Vec<Io>) {
+        let now = self.now();
         for idx in 0..self.instances.len() {
             let inputs = self
                 .instances
@@ -447,6 +590,7 @@ impl Engine {
             i.link.ifindex == ifindex
                 || i.link.xmit_ifindex() == ifindex
                 || i.cfg.track_interfaces.iter().any(|t| t.name == name)
+                || i.cfg.static_track_ifs.iter().any(|n| n == name)
                 || i.link.addr_vmacs.iter().any(|v| v.name == name)
         }) || self
             .groups
@@ -638,6 +782,9 @@ fn globals_of(c: &Config) -> Globals {
         mcast_group6: c.global.vrrp_mcast_group6,
         check_unicast_src: c.global.vrrp_check_unicast_src,
         strict: c.global.vrrp_strict,
+        json_version: c.global.json_version,
+        dynamic_interfaces: c.global.dynamic_interfaces,
+        log_unknown_vrids: c.global.log_unknown_vrids,
     }
 }
 
@@ -765,18 +912,22 @@ impl Host {
             src_unassigned: !c.unicast_peers.is_empty()
                 && c.unicast_src_ip
                     .is_some_and(|a| !self.addrs.iter().any(|x| x.addr == a)),
+            mtu: l.mtu,
         })
     }
 }
 
 fn statics_of(c: &Config, ifmap: &HashMap<String, u32>) -> Statics {
     let ifindex_of = |n: &str| ifmap.get(n).copied();
+    // Without `dev`, a static address goes on `default_interface` (keepalived's `eth0`
+    // when unset).
+    let default_if = ifmap.get(c.global.default_ifname()).copied();
     let addrs = c
         .statics
         .addresses
         .iter()
         .filter_map(|a| {
-            let s = addr_spec(a, None, &ifindex_of, false);
+            let s = addr_spec(a, default_if, &ifindex_of);
             if s.is_none() {
                 info!("Static address {} has no usable interface", a.addr);
             }
@@ -821,6 +972,30 @@ fn with_config_faults(c: &model::Instance, h: &Host) -> model::Instance {
     cfg
 }
 
+/// With `dynamic_interfaces`, the stand-in link of an instance whose interface does not
+/// exist yet (index 0: no socket, no advert): it starts in FAULT, as keepalived 2.2.7 does,
+/// until the interface is created. VMAC and ipvlan instances are not covered.
+fn awaited_link(c: &model::Instance, g: &Globals) -> Option<Link> {
+    if !g.dynamic_interfaces || c.vmac.is_some() || c.ipvlan.is_some() {
+        return None;
+    }
+    let name = c.interface.clone()?;
+    info!("Configuration specifies interface {name} which doesn't currently exist - will use if created");
+    Some(Link {
+        ifindex: 0,
+        ifname: name,
+        mac: [0; 6],
+        up: false,
+        src: c.src_ip,
+        xmit: None,
+        addr_vmacs: Vec::new(),
+        vips_on_base: false,
+        missing: None,
+        mtu: 0,
+        src_unassigned: false,
+    })
+}
+
 /// Builds the instance of `c`, or says why it cannot run.
 fn build(
     c: &model::Instance,
@@ -831,7 +1006,7 @@ fn build(
     tracking: &Tracking,
 ) -> Option<Instance> {
     c.vrid?;
-    let Some(link) = h.link_for(c) else {
+    let Some(link) = h.link_for(c).or_else(|| awaited_link(c, g)) else {
         info!("({}) Unknown interface!", c.name);
         return None;
     };
@@ -892,12 +1067,19 @@ fn open_sockets(
     unicast_ttl: Option<u8>,
     src: Option<IpAddr>,
 ) -> Result<Option<Rc<VrrpSocket>>, std::io::Error> {
+    let share: usize = eng
+        .instances
+        .iter()
+        .filter(|i| &i.key == key)
+        .map(|i| i.rx_buf_share(eng.rx_bufs.0, eng.rx_bufs.1))
+        .sum();
     let opts = SocketOptions {
         ifindex: key.ifindex,
         ifname: ifname.to_owned(),
         group: key.group,
         local: key.unicast_src,
         unicast_hops: unicast_ttl.map(u32::from),
+        rcvbuf: (share > 0).then_some(share),
     };
     if !eng.senders.contains_key(key) {
         // IPv6: the kernel builds the header, so bind the sender to our advert source
@@ -946,6 +1128,10 @@ fn wire_sockets(sh: &Shared) {
             })
             .collect();
         for (key, ifname, ttl, iname, src) in keys {
+            // An interface still awaited (`dynamic_interfaces`) has no socket yet.
+            if key.ifindex == 0 {
+                continue;
+            }
             // One receiver per key (§5.1 sockpool): instances sharing an interface must not
             // each open one, or every advert reaches the engine once per instance.
             if spawn.iter().any(|(k, _)| k == &key) {
@@ -1100,13 +1286,72 @@ async fn monitor_loop(
     nl: Netlink,
     links: Vec<LinkInfo>,
     vmacs: SharedVmacs,
+    deb: Rc<RefCell<Debounce>>,
 ) {
     // Link states as last reported, to replay what an overrun hid.
     let mut known: HashMap<u32, (String, bool)> = links
         .iter()
         .map(|l| (l.ifindex, (l.name.clone(), l.is_up())))
         .collect();
-    while let Some(ev) = mon.next().await {
+    deb.borrow_mut()
+        .seed(links.iter().map(|l| (l.ifindex, l.is_up(), l.flags)));
+    // Link changes whose `interface_up_down_delays` delay has expired.
+    let mut held: std::collections::VecDeque<NetEvent> = Default::default();
+    loop {
+        let (ev, timed) = match held.pop_front() {
+            Some(ev) => (ev, true),
+            None => {
+                let next = deb.borrow().next_deadline();
+                let sleep = async move {
+                    match next {
+                        Some(t) => {
+                            tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    ev = mon.next() => match ev {
+                        Some(ev) => (ev, false),
+                        None => return,
+                    },
+                    _ = sleep => {
+                        let due = deb.borrow_mut().due(std::time::Instant::now());
+                        held.extend(due.into_iter().map(|(ifindex, name, up)| {
+                            if up {
+                                NetEvent::LinkUp { ifindex, name }
+                            } else {
+                                NetEvent::LinkDown { ifindex, name }
+                            }
+                        }));
+                        continue;
+                    }
+                }
+            }
+        };
+        if !timed {
+            if let NetEvent::LinkUp { ifindex, name } | NetEvent::LinkDown { ifindex, name } = &ev {
+                let up = matches!(ev, NetEvent::LinkUp { .. });
+                let flags = mon.flags(*ifindex);
+                let now = std::time::Instant::now();
+                match deb.borrow_mut().on_change(*ifindex, name, up, flags, now) {
+                    Verdict::Apply => {}
+                    Verdict::Hold(line) => {
+                        info!("{line}");
+                        continue;
+                    }
+                    Verdict::Drop(line) => {
+                        if let Some(line) = line {
+                            info!("{line}");
+                        }
+                        continue;
+                    }
+                }
+            }
+        }
+        if let NetEvent::LinkDeleted { ifindex, .. } = &ev {
+            deb.borrow_mut().forget(*ifindex);
+        }
         let mut io = Vec::new();
         if ev == NetEvent::Overrun {
             // ENOBUFS: events were lost. Re-read links and addresses and converge on them.
@@ -1144,6 +1389,9 @@ async fn monitor_loop(
             }
             continue;
         }
+        if let NetEvent::LinkUp { name, .. } | NetEvent::LinkDown { name, .. } = &ev {
+            adopt_created(name, &sh, &nl).await;
+        }
         if let NetEvent::LinkDeleted { ifindex, name } = &ev {
             link_deleted(*ifindex, name, &mut mon, &mut known, &sh, &nl, &vmacs).await;
             continue;
@@ -1155,12 +1403,17 @@ async fn monitor_loop(
                     log_added(&known, ifindex, &name);
                     known.insert(ifindex, (name.clone(), true));
                     eng.ifmap.borrow_mut().insert(name.clone(), ifindex);
-                    eng.on_link(ifindex, &name, true, &mut io);
+                    // keepalived ignores netlink for the interfaces linkbeat polls.
+                    if !eng.polled.contains(&name) {
+                        eng.on_link(ifindex, &name, true, &mut io);
+                    }
                 }
                 NetEvent::LinkDown { ifindex, name } => {
                     log_added(&known, ifindex, &name);
                     known.insert(ifindex, (name.clone(), false));
-                    eng.on_link(ifindex, &name, false, &mut io);
+                    if !eng.polled.contains(&name) {
+                        eng.on_link(ifindex, &name, false, &mut io);
+                    }
                 }
                 NetEvent::LinkRenamed { ifindex, old, name } => {
                     // keepalived 2.2.7 (observed): the rename always, `added` with -D.
@@ -1178,9 +1431,11 @@ async fn monitor_loop(
                     map.insert(name, ifindex);
                 }
                 NetEvent::AddressAdded { ifindex, addr, .. } => {
+                    log_address(&known, ifindex, addr, "added to");
                     eng.on_address_added(ifindex, addr, &mut io);
                 }
                 NetEvent::AddressRemoved { ifindex, addr, .. } => {
+                    log_address(&known, ifindex, addr, "removed from");
                     eng.on_address_removed(ifindex, addr, &mut io);
                 }
                 NetEvent::RouteRemoved(r) => {
@@ -1193,6 +1448,49 @@ async fn monitor_loop(
         }
         sh.submit(io);
     }
+}
+
+/// `-a`: every address change on any interface, in keepalived's words.
+fn log_address(
+    known: &HashMap<u32, (String, bool)>,
+    ifindex: u32,
+    addr: std::net::IpAddr,
+    what: &str,
+) {
+    if crate::log::address_changes() {
+        let name = known.get(&ifindex).map_or("", |k| k.0.as_str());
+        info!("Netlink reflector reports IP {addr} {what} {name}");
+    }
+}
+
+/// `dynamic_interfaces`: instances waiting for interface `name` move onto it once it exists.
+async fn adopt_created(name: &str, sh: &Shared, nl: &Netlink) {
+    let waiting = sh
+        .engine
+        .borrow()
+        .instances
+        .iter()
+        .any(|i| i.awaits_link(name));
+    if !waiting {
+        return;
+    }
+    let h = match host(nl).await {
+        Ok(h) => h,
+        Err(e) => {
+            info!("{e:?}");
+            return;
+        }
+    };
+    {
+        let mut eng = sh.engine.borrow_mut();
+        *eng.ifmap.borrow_mut() = h.ifmap();
+        for i in eng.instances.iter_mut().filter(|i| i.awaits_link(name)) {
+            if let Some(link) = h.link_for(&i.cfg) {
+                i.adopt_link(link);
+            }
+        }
+    }
+    wire_sockets(sh);
 }
 
 /// keepalived logs a link it had not seen with -D (`Interface X added`, observed).
@@ -1224,6 +1522,19 @@ async fn link_deleted(
         }
         if ours || crate::log::detail() > 0 || eng.uses_link(ifindex, name) {
             info!("Interface {name} deleted");
+        }
+        if eng.globals.dynamic_interfaces && !ours {
+            let mut waiting = false;
+            for i in &mut eng.instances {
+                if i.link.ifindex == ifindex && i.cfg.vmac.is_none() && i.cfg.ipvlan.is_none() {
+                    i.await_link();
+                    waiting = true;
+                }
+            }
+            if waiting {
+                drop(eng);
+                wire_sockets(sh);
+            }
         }
     }
     sh.submit(io);
@@ -1275,6 +1586,16 @@ fn firewall_config(c: &Config) -> nft::FwConfig {
     }
 }
 
+/// The interfaces of the instances with `promote_secondaries` (a VMAC or ipvlan gets it
+/// anyway, on the link itself).
+fn promote_secondaries_ifaces(c: &Config) -> impl Iterator<Item = &str> {
+    c.vrrp
+        .instances
+        .iter()
+        .filter(|i| i.promote_secondaries && i.vmac.is_none() && i.ipvlan.is_none())
+        .filter_map(|i| i.interface.as_deref())
+}
+
 /// Whether an IPv4 instance has a VMAC (then `all.rp_filter` is cleared, §5.13).
 fn has_ipv4_vmac(c: &Config) -> bool {
     c.vrrp
@@ -1299,6 +1620,11 @@ fn vmac_entries(c: &Config, h: &Host) -> Vec<nft::VmacEntry> {
             let vmac = h.links.iter().find(|l| l.name == p.name)?.ifindex;
             let base = h.links.iter().find(|l| l.name == p.base)?.ifindex;
             let inst = c.vrrp.instances.iter().find(|i| i.name == p.iname)?;
+            // With `disable_local_igmp` an IPv4 VMAC sends no IGMP: no firewall entry
+            // (keepalived's firewall_add_vmac is skipped then).
+            if c.global.disable_local_igmp && inst.family == model::Family::V4 {
+                return None;
+            }
             let fam = match inst.family {
                 model::Family::V4 => nft::Family::Ip,
                 model::Family::V6 => nft::Family::Ip6,
@@ -1427,6 +1753,15 @@ async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>, fw: &RefCe
             addrs,
             repeat,
         } => {
+            // A VIP on another plain interface (`dev`): GARPs carry that interface's MAC.
+            let mac = if mac == [0; 6] {
+                match nl.link_by_index(ifindex).await {
+                    Ok(Some(l)) => l.mac.unwrap_or(mac),
+                    _ => mac,
+                }
+            } else {
+                mac
+            };
             if let Some(g) = garp {
                 g.submit(GarpJob {
                     iname,
@@ -1459,21 +1794,30 @@ impl Service for VrrpService {
         if let Some(why) = &c.vrrp.fatal {
             return Err(ServiceError::config(why.clone()));
         }
-        let nl = Netlink::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
+        let nl = Netlink::with_rcvbuf(rcvbuf(c.global.vrrp_netlink_cmd_rcv_bufs))
+            .map_err(|e| ServiceError::fatal(e.to_string()))?;
         super::alerts::install(c);
         if needs_firewall(c) && c.global.nftables.is_none() {
             info!("use_vmac or no_accept/strict specified, but no firewall configured - using nftables");
         }
         let fw = Rc::new(RefCell::new(nft::Firewall::new(firewall_config(c))));
+        let local_igmp = if c.global.disable_local_igmp {
+            net::sysctl::LocalIgmp::disable()
+        } else {
+            Default::default()
+        };
         let rp_filter = if has_ipv4_vmac(c) {
             net::sysctl::RpFilter::clear()
         } else {
             Default::default()
         };
+        let mut promote = net::sysctl::PromoteSecondaries::default();
+        promote.apply(promote_secondaries_ifaces(c));
         // VMACs first (§5.13), so the monitor does not report their creation as link events.
         let mut vmacs = vmac::Vmacs::default();
         let made = host_with_vmacs(&nl, c, &mut vmacs).await?;
-        let mut mon = Monitor::new().map_err(|e| ServiceError::fatal(e.to_string()))?;
+        let mut mon = Monitor::with_rcvbuf(rcvbuf(c.global.vrrp_netlink_monitor_rcv_bufs))
+            .map_err(|e| ServiceError::fatal(e.to_string()))?;
         // Re-read once the monitor listens, so that nothing changes unseen in between.
         let mut h = host(&nl).await?;
         h.vmacs = made.vmacs;
@@ -1481,6 +1825,7 @@ impl Service for VrrpService {
         let vmacs = Rc::new(tokio::sync::Mutex::new(vmacs));
         mon.seed(&h.links);
         let spacing = Rc::new(RefCell::new(spacing_of(c)));
+        let debounce = Rc::new(RefCell::new(Debounce::new(delays_of(c))));
         let garp = match PacketSocket::sender() {
             Ok(s) => Some(GarpSender::new(s, spacing.clone())),
             Err(e) => {
@@ -1506,6 +1851,11 @@ impl Service for VrrpService {
             hold_until: None,
             rx: RxStats::default(),
             syncd,
+            rx_bufs: (
+                c.global.vrrp_rx_bufs_policy,
+                c.global.vrrp_rx_bufs_multiplier,
+            ),
+            polled: polled_links(c),
         };
         let now = eng.now();
         if let Some(d) = c.global.vrrp_startup_delay {
@@ -1562,9 +1912,18 @@ impl Service for VrrpService {
                 nl.clone(),
                 h.links.clone(),
                 vmacs.clone(),
+                debounce.clone(),
             )),
             tokio::task::spawn_local(tracking_loop(track_rx, sh.clone())),
         ];
+        if !engine.borrow().polled.is_empty() {
+            info!("Using MII-BMSR/ETHTOOL NIC polling thread(s)...");
+            tasks.push(tokio::task::spawn_local(linkbeat_loop(
+                sh.clone(),
+                nl.clone(),
+                h.links.clone(),
+            )));
+        }
         if let Some(addr) = c.global.metrics_address {
             match std::net::TcpListener::bind(addr).and_then(|l| {
                 l.set_nonblocking(true)?;
@@ -1603,7 +1962,10 @@ impl Service for VrrpService {
             io_task,
             vmacs,
             rp_filter,
+            promote,
+            local_igmp,
             spacing,
+            debounce,
         });
         self.log_dump();
         Ok(())
@@ -1620,8 +1982,10 @@ impl Service for VrrpService {
         if !run.rp_filter.active() && has_ipv4_vmac(c) {
             run.rp_filter = net::sysctl::RpFilter::clear();
         }
+        run.promote.apply(promote_secondaries_ifaces(c));
         let h = host_with_vmacs(&run.nl, c, &mut *run.vmacs.lock().await).await?;
         *run.spacing.borrow_mut() = spacing_of(c);
+        run.debounce.borrow_mut().set_delays(delays_of(c));
         super::alerts::install(c);
         let globals = globals_of(c);
         let mut io = vec![Io::FirewallVmacs(vmac_entries(c, &h))];
@@ -1629,6 +1993,10 @@ impl Service for VrrpService {
             let mut eng = run.engine.borrow_mut();
             *eng.ifmap.borrow_mut() = h.ifmap();
             eng.globals = globals.clone();
+            eng.rx_bufs = (
+                c.global.vrrp_rx_bufs_policy,
+                c.global.vrrp_rx_bufs_multiplier,
+            );
             eng.syncd_reload(c, &mut io);
             let track_changes = eng.tracking.reload(c);
             let now = eng.now();
@@ -1877,6 +2245,10 @@ impl Service for VrrpService {
         run.vmacs.lock().await.remove_unused(&run.nl, &[]).await;
         let mut rp_filter = run.rp_filter;
         rp_filter.restore();
+        let mut promote = run.promote;
+        promote.restore();
+        let mut local_igmp = run.local_igmp;
+        local_igmp.restore();
     }
 
     fn data_dump(&self) -> String {
@@ -1915,13 +2287,22 @@ impl Service for VrrpService {
     }
 
     fn json_dump(&self) -> serde_json::Value {
-        let list = self
-            .run
-            .as_ref()
-            .and_then(|r| r.engine.try_borrow().ok())
-            .map(|eng| eng.instances.iter().map(Instance::to_json).collect())
-            .unwrap_or_default();
-        serde_json::Value::Array(list)
+        let Some(eng) = self.run.as_ref().and_then(|r| r.engine.try_borrow().ok()) else {
+            return serde_json::Value::Array(Vec::new());
+        };
+        let list: Vec<serde_json::Value> = eng.instances.iter().map(Instance::to_json).collect();
+        if eng.globals.json_version < 2 {
+            return serde_json::Value::Array(list);
+        }
+        // keepalived 2.2.8's json_version 2: the instances are named, tracked processes
+        // follow when there are any (vrrp_json.c)
+        let mut top = serde_json::Map::new();
+        top.insert("vrrp".into(), serde_json::Value::Array(list));
+        let procs = eng.tracking.processes_json();
+        if !procs.is_empty() {
+            top.insert("track_process".into(), serde_json::Value::Array(procs));
+        }
+        serde_json::Value::Object(top)
     }
 
     fn status(&self) -> serde_json::Value {

@@ -41,6 +41,9 @@ pub struct SocketOptions {
     pub local: Option<IpAddr>,
     /// IPv6 unicast hop limit (`unicast_ttl`); `None` leaves the kernel default (spec §5.1).
     pub unicast_hops: Option<u32>,
+    /// Receive buffer asked by `kernel_rx_buf_size` / `vrrp_rx_bufs_policy` (set with
+    /// SO_RCVBUF, as keepalived does); `None`: our bounded default (rxguard.rs).
+    pub rcvbuf: Option<usize>,
 }
 
 /// One received advert.
@@ -174,10 +177,14 @@ impl VrrpSocket {
         let s = Self::base(ipv6, o, proto)?;
         // Bounded buffer, and the kernel's count of what overflowed it, so a flood is
         // shed early and every shed packet is still accounted (issue #9, rxguard.rs).
-        let rcvbuf = i32::try_from(super::rxguard::RX_SOCKET_BUFFER).unwrap_or(i32::MAX);
-        // SO_RCVBUFFORCE passes net.core.rmem_max (we run as root); SO_RCVBUF is capped.
-        if set_int_opt(&s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, rcvbuf).is_err() {
-            s.set_recv_buffer_size(super::rxguard::RX_SOCKET_BUFFER)?;
+        if let Some(n) = o.rcvbuf {
+            s.set_recv_buffer_size(n)?;
+        } else {
+            let rcvbuf = i32::try_from(super::rxguard::RX_SOCKET_BUFFER).unwrap_or(i32::MAX);
+            // SO_RCVBUFFORCE passes net.core.rmem_max (we run as root); SO_RCVBUF is capped.
+            if set_int_opt(&s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, rcvbuf).is_err() {
+                s.set_recv_buffer_size(super::rxguard::RX_SOCKET_BUFFER)?;
+            }
         }
         nsock::setsockopt(&s, sockopt::RxqOvfl, &1)?;
         let bind_to = o.group.or(o.local);
@@ -387,6 +394,7 @@ mod tests {
             group: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
             local: None,
             unicast_hops: None,
+            rcvbuf: None,
         };
         assert!(VrrpSocket::check_family(false, &o).is_err());
         let o = SocketOptions {

@@ -222,6 +222,10 @@ pub fn process_matches(tp: &TrackProcess, comm: &str, cmdline: &[String]) -> boo
     if prog != name {
         return false;
     }
+    if params.is_empty() {
+        // `full_command` without parameters: keepalived checks none (its PARAM_MATCH_NONE)
+        return true;
+    }
     match tp.param_match {
         ParamMatch::Exact => args == params,
         ParamMatch::Initial => {
@@ -270,6 +274,12 @@ impl ProcessTracker {
 
     pub fn count(&self) -> u32 {
         self.count
+    }
+
+    /// The quorum state a delayed change is waiting to set (`fork_delay` when `true`,
+    /// `terminate_delay` when `false`).
+    pub fn pending_change(&self) -> Option<bool> {
+        self.pending.map(|(up, _)| up)
     }
 
     fn in_quorum(&self, n: u32) -> bool {

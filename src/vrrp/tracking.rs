@@ -872,6 +872,65 @@ impl Tracking {
         s
     }
 
+    /// The `track_process` array of keepalived 2.2.8's `keepalived.json` version 2, with
+    /// its keys (vrrp_json.c).
+    pub fn processes_json(&self) -> Vec<serde_json::Value> {
+        use crate::config::model::vrrp::track::ParamMatch;
+        let mut out = Vec::new();
+        for p in &self.processes {
+            let Some(t) = self.trackers.processes.get(&p.name) else {
+                continue;
+            };
+            let or_delay = |d: Duration| if d.is_zero() { p.delay } else { d };
+            let params = p.process.get(1..).unwrap_or_default();
+            let mut o = serde_json::Map::new();
+            o.insert("process".into(), p.name.clone().into());
+            if !params.is_empty() {
+                o.insert("parameters".into(), params.join(" ").into());
+            }
+            // keepalived has no match mode until arguments are given
+            let mode = match p.param_match {
+                ParamMatch::Exact if params.is_empty() => "none",
+                ParamMatch::Exact => "exact",
+                ParamMatch::Partial => "partial",
+                ParamMatch::Initial => "initial",
+            };
+            o.insert("param_match".into(), mode.into());
+            o.insert("min_processes".into(), p.quorum.into());
+            if let Some(m) = p.quorum_max {
+                o.insert("max_processes".into(), m.into());
+            }
+            o.insert("current_processes".into(), t.count().into());
+            o.insert("have_quorum".into(), t.is_up().into());
+            let w = if p.weight_reverse {
+                -p.weight
+            } else {
+                p.weight
+            };
+            o.insert("weight".into(), w.into());
+            o.insert(
+                "terminate_delay".into(),
+                or_delay(p.terminate_delay).as_secs_f64().into(),
+            );
+            o.insert(
+                "fork_delay".into(),
+                or_delay(p.fork_delay).as_secs_f64().into(),
+            );
+            let pending = t.pending_change();
+            o.insert(
+                "fork_delay_timer_running".into(),
+                (pending == Some(true)).into(),
+            );
+            o.insert(
+                "terminate_delay_timer_running".into(),
+                (pending == Some(false)).into(),
+            );
+            o.insert("full_command".into(), p.full_command.into());
+            out.push(serde_json::Value::Object(o));
+        }
+        out
+    }
+
     /// The trackers' state for the status file / JSON.
     pub fn to_json(&self) -> serde_json::Value {
         let scripts: serde_json::Map<String, serde_json::Value> = self

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub mod globals;
 pub mod nft;
+pub mod probes;
 pub mod servers;
 
 /// How long any expected change may take under software emulation.

@@ -77,6 +77,7 @@ pub fn build(k: usize, n: u64, src: Ipv4Addr, vip: Ipv4Addr, rng_seed: u64) -> V
         ttl,
         fill_checksum: true,
         checksum_dst: None,
+        v3_checksum_as_v2: false,
     };
     let emit = |a: Advert, ttl: u8, buf: &mut Vec<u8>| {
         let len = a.emit_ipv4(buf, &ip(ttl), None).expect("emit");

@@ -299,6 +299,7 @@ impl Lan {
                 Action::Log(l) => self.note(format!("{i}: {l}")),
                 Action::Removed { .. } => self.routers[i].transitions += 1,
                 Action::SendGarp { .. }
+                | Action::SendExtraGarp
                 | Action::MasterRxLowerPri
                 | Action::PriorityChanged { .. }
                 | Action::Debug(_) => {}

@@ -1176,3 +1176,64 @@ fn checker_log_all_failures_is_every_checkers_log_all_failures() {
     assert_eq!(run(TCP_ONE, global), by_checker);
     assert!(run(TCP_ONE, Globals::default()).is_empty());
 }
+
+/// `log_all_failures`: as keepalived 2.2.7's check_tcp.c, each failure of an up TCP_CHECK
+/// is logged with its cause, the last one before the epilog's line too; none once down.
+#[test]
+fn log_all_failures_logs_each_failure_while_up() {
+    let conf = TCP_ONE.replace("retry 1", "retry 1\n      log_all_failures");
+    let mut m = manager(&conf);
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(1), ID, &ok());
+    drain(&mut m);
+    m.handle_result(at(11), ID, &CheckResult::down("timeout"));
+    assert_eq!(
+        logs(&mut m),
+        ["TCP connection to [192.0.2.1]:tcp:80 timeout."]
+    );
+    m.handle_result(at(14), ID, &fail());
+    let lines = logs(&mut m);
+    assert_eq!(
+        lines[..2],
+        [
+            "TCP connection to [192.0.2.1]:tcp:80 failed.",
+            "TCP_CHECK on service [192.0.2.1]:tcp:80 failed after 1 retries.",
+        ]
+    );
+    // down: its failures are not logged
+    m.handle_result(at(24), ID, &fail());
+    m.handle_result(at(27), ID, &fail());
+    assert!(logs(&mut m).is_empty());
+    // without the keyword a retried failure is silent
+    let mut m = manager(TCP_ONE);
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(1), ID, &ok());
+    drain(&mut m);
+    m.handle_result(at(11), ID, &CheckResult::down("timeout"));
+    assert!(logs(&mut m).is_empty());
+}
+
+/// `nb_get_retry`, the old spelling of HTTP_GET's `retry`: two retries before the server
+/// is removed, and the line counts them.
+#[test]
+fn nb_get_retry_sets_the_http_retries() {
+    let conf = http_two_urls(false).replace("retry 1", "nb_get_retry 2");
+    let mut m = manager(&conf);
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(1), ID, &ok());
+    m.handle_result(at(11), ID, &ok());
+    drain(&mut m);
+    for t in [21, 24] {
+        m.handle_result(at(t), ID, &fail());
+        assert!(ops(&drain(&mut m)).is_empty(), "retried at {t}");
+    }
+    m.handle_result(at(27), ID, &fail());
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["del 192.0.2.1:80"]);
+    assert!(out.contains(&Output::Log(
+        "HTTP_CHECK on service [192.0.2.1]:tcp:80 failed after 2 retries.".into()
+    )));
+}

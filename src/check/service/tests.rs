@@ -441,3 +441,175 @@ fn misc_programs_are_shown_by_their_real_path() {
     let real = std::fs::canonicalize("/bin/true").expect("/bin/true");
     assert_eq!(shown, [Some(real.display().to_string()), None]);
 }
+
+/// The IPVS service and destination messages of a configuration carry each keyword that
+/// shapes them, as keepalived's ipvs_set_srule / ipvs_set_drule fill them (the
+/// configuration passes keepalived 2.2.7's `-t`).
+#[test]
+fn ipvs_messages_carry_the_service_and_destination_keywords() {
+    let c = check(
+        r#"
+virtual_server fwmark 5 {
+    ip_family inet6
+    lvs_sched mh
+    lvs_method TUN
+    mh-port
+    mh-fallback
+    persistence_granularity 64
+    persistence_engine sip
+    real_server 198.51.100.1 0 {
+        lvs_method TUN
+        uthreshold 100
+        lthreshold 10
+    }
+}
+virtual_server 192.0.2.1 80 {
+    lvs_sched rr
+    lvs_method NAT
+    protocol TCP
+    flag-1
+    flag-2
+    flag-3
+    persistence_timeout 30
+    persistence_granularity 255.255.255.0
+    real_server 198.51.100.2 80 {
+        lvs_method DR
+    }
+    real_server 198.51.100.3 80 {
+    }
+}
+virtual_server 192.0.2.2 80 {
+    lvs_sched wlc
+    lvs_method NAT
+    protocol TCP
+    persistence_engine sip
+    real_server 198.51.100.4 80 {
+    }
+}
+virtual_server 192.0.2.3 80 {
+    lvs_sched wlc
+    lvs_method NAT
+    protocol TCP
+    alpha
+    sorry_server 198.51.100.9 80
+    sorry_server_lvs_method DR
+    real_server 198.51.100.5 80 {
+        TCP_CHECK {
+        }
+    }
+}
+"#,
+    );
+    let svc = |i: usize| services_of(&c.virtual_servers[i], &c).remove(0);
+    // ip_family: an IPv6 fwmark service although its only real server is IPv4 (tunnelled)
+    let fwm = svc(0);
+    assert_eq!((fwm.af, fwm.key), (Family::Inet6, ServiceKey::Fwmark(5)));
+    assert_eq!(fwm.sched_name, "mh");
+    assert_eq!(
+        fwm.flags,
+        IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2
+    );
+    // the granularity implies keepalived's default persistence of 360 s
+    assert_eq!((fwm.timeout, fwm.netmask), (360, 64));
+    assert_eq!(fwm.pe_name.as_deref(), Some("sip"));
+    let vs = svc(1);
+    assert_eq!(vs.sched_name, "rr");
+    assert_eq!(
+        vs.flags,
+        IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2 | IP_VS_SVC_F_SCHED3
+    );
+    assert_eq!((vs.timeout, vs.netmask), (30, 0xffff_ff00));
+    // an engine without persistence is not sent (ipvs_set_srule)
+    assert_eq!((svc(2).flags, svc(2).pe_name), (0, None));
+    let mut m = Manager::new(Rc::new(c.clone()), Globals::default(), 1);
+    m.start(Instant(Duration::ZERO));
+    let dests: Vec<(usize, Dest)> = std::iter::from_fn(|| m.poll_output())
+        .filter_map(|o| match o {
+            Output::Ipvs(IpvsOp::AddDest { vs, dest }) => Some((vs, dest)),
+            _ => None,
+        })
+        .collect();
+    let tun = Fwd::Tunnel {
+        tun_type: crate::check::ipvs::TunnelType::Ipip,
+        port: 0,
+        flags: 0,
+    };
+    let d = |vs: usize, ip: &str, port: u16, fwd: Fwd, u: u32, l: u32| {
+        let mut d = Dest::new(ip.parse().unwrap(), port, fwd, 1);
+        (d.u_thresh, d.l_thresh) = (u, l);
+        (vs, d)
+    };
+    assert_eq!(
+        dests,
+        [
+            d(0, "198.51.100.1", 0, tun, 100, 10),
+            // the real server's method overrides the virtual server's
+            d(1, "198.51.100.2", 80, Fwd::Route, 0, 0),
+            d(1, "198.51.100.3", 80, Fwd::Masq, 0, 0),
+            d(2, "198.51.100.4", 80, Fwd::Masq, 0, 0),
+            // alpha: no real server yet, so the sorry server, by its own method
+            d(3, "198.51.100.9", 80, Fwd::Route, 0, 0),
+        ]
+    );
+}
+
+/// `smtp_alert_checker` decides the checker's mails over `smtp_alert` (keepalived's
+/// check_data.c: a real or virtual server without its own `smtp_alert` takes it first).
+#[test]
+fn smtp_alert_checker_decides_the_checker_mails() {
+    let mails = |glob: &str| -> Vec<String> {
+        let text = format!(
+            "global_defs {{\n{glob}\n}}\nvirtual_server 192.0.2.1 80 {{\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  real_server 198.51.100.1 80 {{\n    TCP_CHECK {{\n      retry 0\n    }}\n  }}\n}}\n"
+        );
+        let c = load_str(&text, Path::new("/t.conf"), &LoadOptions::default()).config;
+        let mut m = Manager::new(Rc::new(c.check), globals_of(&c.global), 1);
+        m.start(Instant(Duration::ZERO));
+        let id = CheckerId {
+            vs: 0,
+            rs: 0,
+            checker: 0,
+        };
+        m.handle_result(Instant(Duration::ZERO), id, &CheckResult::down("failed"));
+        std::iter::from_fn(|| m.poll_output())
+            .filter_map(|o| match o {
+                Output::Mail { body, .. } => Some(body),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(mails("smtp_alert off").is_empty());
+    assert!(mails("smtp_alert\nsmtp_alert_checker off").is_empty());
+    // the real server's mail, and the virtual server's at start and for its lost quorum
+    let on = mails("smtp_alert off\nsmtp_alert_checker");
+    assert!(
+        on.contains(&"=> TCP CHECK failed on service <=".to_owned()),
+        "{on:?}"
+    );
+    assert_eq!(on.len(), 3, "{on:?}");
+}
+
+/// `nftables_ipvs_start_fwmark`: the first mark of the `nftables_ipvs` fwmark services,
+/// then one more per group and protocol.
+#[test]
+fn nftables_ipvs_start_fwmark_numbers_the_group_services() {
+    let text = format!(
+        "global_defs {{\n  nftables_ipvs\n  nftables_ipvs_start_fwmark 2000\n}}\n{GROUP}\nvirtual_server group G {{\n  lb_algo rr\n  protocol UDP\n  real_server 198.51.100.1 80 {{\n  }}\n}}\n"
+    );
+    let c = load_str(&text, Path::new("/t.conf"), &LoadOptions::default()).config;
+    let (_, start) = nft_cfg_of(&c.global).expect("nftables_ipvs");
+    let mut marks = AutoMarks::default();
+    marks.assign(&c.check, true, start);
+    let keys: Vec<ServiceKey> = c
+        .check
+        .virtual_servers
+        .iter()
+        .flat_map(|v| services_with(v, &c.check, marks.of(v)))
+        .map(|s| s.key)
+        .collect();
+    assert_eq!(
+        keys[..2],
+        [ServiceKey::Fwmark(2000), ServiceKey::Fwmark(7)],
+        "{keys:?}"
+    );
+    assert!(keys.contains(&ServiceKey::Fwmark(2001)), "{keys:?}");
+}

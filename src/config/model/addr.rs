@@ -210,7 +210,8 @@ pub struct RouteSpec {
     pub onlink: bool,
     pub nexthops: Vec<NextHop>,
     pub vrf: Option<String>,
-    pub append: bool,
+    /// `add`, `prepend` (the default) or `append`: the last one written wins.
+    pub mode: RouteMode,
     /// IPv6 only: route lifetime in seconds.
     pub expires: Option<u32>,
     /// IPv6 only: router preference (`low` 3, `medium` 0, `high` 1, or a number).
@@ -219,6 +220,17 @@ pub struct RouteSpec {
     pub no_track: bool,
     pub track_group: Option<String>,
     pub span: Span,
+}
+
+/// How a route is added next to others to the same destination.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub enum RouteMode {
+    /// The kernel's default, keepalived's traditional behaviour.
+    #[default]
+    Prepend,
+    /// Fails if a route with the same key exists (iproute2's default).
+    Add,
+    Append,
 }
 
 /// What a rule does.
@@ -257,6 +269,10 @@ pub struct RuleSpec {
     pub protocol: Option<u8>,
     pub sport: Option<(u16, u16)>,
     pub dport: Option<(u16, u16)>,
+    /// `ipproto NUMBER|NAME` (FRA_IP_PROTO).
+    pub ip_proto: Option<u8>,
+    /// `tunnel-id N` (FRA_TUN_ID).
+    pub tunnel_id: Option<u64>,
     pub no_track: bool,
     pub track_group: Option<String>,
     pub span: Span,
@@ -643,18 +659,60 @@ fn realms_value(v: &str) -> Option<u32> {
     }
 }
 
-/// `rtt`-style time: a number with an optional `s|sec|secs|ms|msec|msecs` unit.
-/// Returns (value, raw) where raw means no unit (kernel units).
-fn time_rtt(v: &str) -> Option<(u32, bool)> {
-    let end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
-    let (num, unit) = v.split_at(end);
-    let n: u32 = num.parse().ok()?;
-    match unit {
-        "" => Some((n, true)),
-        "s" | "sec" | "secs" => Some((n.checked_mul(1000)?, false)),
-        "ms" | "msec" | "msecs" => Some((n, false)),
-        _ => None,
+/// The kernel keeps TCP RTO between 0.2 s and 120 s (keepalived's RTT_MIN_MS/RTT_MAX_MS).
+const RTT_MIN_MS: u64 = 200;
+const RTT_MAX_MS: u64 = 120_000;
+
+/// `rtt`/`rttvar`/`rto_min` as keepalived 2.2.7's `get_time_rtt` reads them: a bare number
+/// is in kernel units (1/`mult` ms) as is; with `s|sec|secs` or `ms|msec|msecs` (any case,
+/// decimals allowed up to the millisecond) it is converted by `mult`. The result is clamped
+/// to 0.2 s..120 s, with keepalived's log line. `None` when keepalived rejects it.
+fn time_rtt(v: &str, mult: u64) -> Option<(u32, Option<String>)> {
+    let lower = v.to_ascii_lowercase();
+    let (num, raw, shift) = match lower.find('s') {
+        None => (lower.as_str(), true, 0),
+        Some(p) => {
+            if !matches!(&lower[p..], "s" | "sec" | "secs") {
+                return None;
+            }
+            match lower[..p].strip_suffix('m') {
+                Some(n) => (n, false, 0),
+                None => (&lower[..p], false, 3),
+            }
+        }
+    };
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
+    if frac.len() > shift || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut n: u64 = int.parse().ok()?;
+    for i in 0..shift {
+        let d = frac.as_bytes().get(i).map_or(0, |b| u64::from(b - b'0'));
+        n = n.checked_mul(10)?.checked_add(d)?;
+    }
+    if n > RTT_MAX_MS * mult {
+        return None;
+    }
+    if !raw {
+        n *= mult;
+    }
+    let mut note = None;
+    if n > RTT_MAX_MS * mult {
+        note = Some(format!(
+            "rtt value {v} exceeds maximum {}s, resetting",
+            RTT_MAX_MS / 1000
+        ));
+        n = RTT_MAX_MS * mult;
+    } else if n < RTT_MIN_MS * mult {
+        note = Some(format!(
+            "rtt value {v} below minimum {RTT_MIN_MS}ms, resetting"
+        ));
+        n = RTT_MIN_MS * mult;
+    }
+    Some((u32::try_from(n).ok()?, note))
 }
 
 /// `default`, `any`, `all` or `ADDR[/LEN]` (full length when no `/`).
@@ -775,7 +833,7 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
         onlink: false,
         nexthops: Vec::new(),
         vrf: None,
-        append: false,
+        mode: RouteMode::Prepend,
         expires: None,
         pref: None,
         ttl_propagate: None,
@@ -942,18 +1000,18 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
                 let val = match k {
                     "rtt" | "rttvar" | "rto_min" => {
                         let what = if k == "rto_min" { "rto_min value" } else { k };
-                        match time_rtt(&v.text) {
-                            Some((n, raw)) => {
-                                let mult = match k {
-                                    "rtt" => 8,
-                                    "rttvar" => 4,
-                                    _ => 1,
-                                };
-                                if raw {
-                                    n.checked_mul(mult)
-                                } else {
-                                    Some(n)
+                        let mult = match k {
+                            "rtt" => 8,
+                            "rttvar" => 4,
+                            _ => 1,
+                        };
+                        match time_rtt(&v.text, mult) {
+                            Some((n, note)) => {
+                                // A log line in keepalived, not a config error.
+                                if let Some(note) = note {
+                                    ctx.lint(v.span, note);
                                 }
+                                Some(n)
                             }
                             None => None,
                         }
@@ -1047,10 +1105,14 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
             }
             "vrf" => {
                 let v = word(ctx, node, &w, i + 1)?;
+                // This host's kernel has no VRF device type to test it on.
+                ctx.not_implemented_at(t.span, "vrf", "routes are not put in a VRF's table");
                 r.vrf = Some(v.text.clone());
                 i += 1;
             }
-            "append" => r.append = true,
+            "add" => r.mode = RouteMode::Add,
+            "prepend" => r.mode = RouteMode::Prepend,
+            "append" => r.mode = RouteMode::Append,
             "as" => {
                 if w.get(i + 1).is_some_and(|t| t.text == "to") {
                     i += 1;
@@ -1110,10 +1172,14 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
                 match v.text.as_str() {
                     "enabled" => r.ttl_propagate = Some(true),
                     "disabled" => r.ttl_propagate = Some(false),
-                    other => ctx.error(
-                        v.span,
-                        format!("ttl-propagate value {other} not recognised"),
-                    ),
+                    other => {
+                        // keepalived still sends the attribute, with 0.
+                        r.ttl_propagate = Some(false);
+                        ctx.error(
+                            v.span,
+                            format!("ttl-propagate value {other} not recognised"),
+                        )
+                    }
                 }
                 i += 1;
             }
@@ -1302,6 +1368,28 @@ fn nexthops(
     Some(())
 }
 
+/// `ipproto`: a decimal number up to 127 or a name of /etc/protocols (keepalived's
+/// `inet_proto_a2n`, which uses getprotobyname).
+fn ip_proto_value(v: &str) -> Option<u8> {
+    if v.is_empty() || v.starts_with('-') {
+        return None;
+    }
+    if v.bytes().all(|b| b.is_ascii_digit()) {
+        return v.parse::<u8>().ok().filter(|n| *n <= 127);
+    }
+    let text = std::fs::read_to_string("/etc/protocols").ok()?;
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .find_map(|l| {
+            let mut it = l.split_whitespace();
+            let name = it.next()?;
+            let num = it.next()?;
+            (name == v || it.any(|alias| alias == v))
+                .then(|| num.parse::<u8>().ok())
+                .flatten()
+        })
+}
+
 /// `A-B` (both required, as keepalived 2.2.7 reads port ranges and uid ranges).
 fn range<T: TryFrom<u64>>(v: &str) -> Option<(T, T)> {
     let (a, b) = v.split_once('-')?;
@@ -1332,6 +1420,8 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
         protocol: None,
         sport: None,
         dport: None,
+        ip_proto: None,
+        tunnel_id: None,
         no_track: false,
         track_group: None,
         span: node.span(),
@@ -1496,12 +1586,32 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
             }
             "protocol" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let Some(x) = protocol_value(&v.text) else {
+                // A number only; a bad one is reported and the rule kept (keepalived).
+                match super::parse_int(&v.text).filter(|x| (0..=255).contains(x)) {
+                    Some(x) => r.protocol = Some(x as u8),
+                    None => {
+                        ctx.error(v.span, format!("invalid number '{}'", v.text));
+                        ctx.error(v.span, format!("Invalid protocol {}", v.text));
+                    }
+                }
+                i += 1;
+            }
+            "ipproto" => {
+                let v = word(ctx, node, &w, i + 1)?;
+                match ip_proto_value(&v.text) {
+                    Some(x) => r.ip_proto = Some(x),
+                    None => ctx.error(v.span, format!("Invalid ipproto {}", v.text)),
+                }
+                i += 1;
+            }
+            "tunnel-id" => {
+                let v = word(ctx, node, &w, i + 1)?;
+                let Some(x) = c_uint(&v.text) else {
                     ctx.error(v.span, format!("invalid number '{}'", v.text));
-                    ctx.error(v.span, format!("Invalid protocol {}", v.text));
+                    ctx.error(v.span, format!("Invalid tunnel-id {kw} specified"));
                     return None;
                 };
-                r.protocol = Some(x);
+                r.tunnel_id = Some(x);
                 i += 1;
             }
             "sport" | "dport" => {
@@ -1794,7 +1904,15 @@ mod tests {
             Some(7)
         );
         let r = ok_route("to unicast 198.51.100.1 dev veth0 append vrf red");
-        assert!(r.append);
+        assert_eq!(r.mode, RouteMode::Append);
+        assert_eq!(
+            ok_route("198.51.100.1 dev veth0 append add").mode,
+            RouteMode::Add
+        );
+        assert_eq!(
+            ok_route("198.51.100.1 dev veth0 add prepend").mode,
+            RouteMode::Prepend
+        );
         assert_eq!(r.vrf.as_deref(), Some("red"));
     }
 
@@ -1807,9 +1925,10 @@ mod tests {
         let m = &r.metrics;
         assert_eq!(m.mtu, Some(1400));
         assert_eq!(m.advmss, Some(1300));
-        assert_eq!(m.rtt, Some(80));
-        assert_eq!(m.rttvar, Some(20));
-        assert_eq!(m.rto_min, Some(20));
+        // Below 200 ms: raised to it (kernel units: rtt 1/8 ms, rttvar 1/4 ms).
+        assert_eq!(m.rtt, Some(1600));
+        assert_eq!(m.rttvar, Some(800));
+        assert_eq!(m.rto_min, Some(200));
         assert_eq!(
             (m.reordering, m.window, m.cwnd, m.ssthresh),
             (Some(3), Some(100), Some(10), Some(5))
@@ -1823,6 +1942,36 @@ mod tests {
         assert_eq!(m.lock, 1 << 2 | 1 << 6);
         assert_eq!(r.realms, Some(1 << 16 | 2));
         assert!(r.onlink);
+    }
+
+    #[test]
+    fn rtt_units_as_keepalived() {
+        // Observed with keepalived 2.2.7: `rtt 300ms` shows as 300ms, `rtt 10` as 200ms
+        // with "rtt value 10 below minimum 200ms, resetting".
+        assert_eq!(time_rtt("300ms", 8), Some((2400, None)));
+        assert_eq!(time_rtt("250MS", 4), Some((1000, None)));
+        assert_eq!(time_rtt("1.5s", 8), Some((12000, None)));
+        assert_eq!(time_rtt("2secs", 1), Some((2000, None)));
+        assert_eq!(time_rtt("4000", 8), Some((4000, None)));
+        assert_eq!(
+            time_rtt("10", 8),
+            Some((
+                1600,
+                Some("rtt value 10 below minimum 200ms, resetting".into())
+            ))
+        );
+        assert_eq!(
+            time_rtt("200s", 8),
+            Some((
+                960_000,
+                Some("rtt value 200s exceeds maximum 120s, resetting".into())
+            ))
+        );
+        // Past the maximum before conversion: rejected.
+        assert_eq!(time_rtt("200s", 1), None);
+        for bad in ["10x", "s", "1.5ms", "10mss", "1e3", "", "-5"] {
+            assert_eq!(time_rtt(bad, 8), None, "{bad}");
+        }
     }
 
     #[test]
@@ -1913,6 +2062,21 @@ mod tests {
         assert_eq!(r.protocol, Some(4));
         assert_eq!(r.action, Some(RuleAction::Table(100)));
 
+        let (r, m, code) = rule("from 192.0.2.1 table 100 ipproto tcp tunnel-id 0x10 priority 5");
+        assert_eq!(code, 0, "{m:?}");
+        let r = r.unwrap();
+        assert_eq!((r.ip_proto, r.tunnel_id), (Some(6), Some(16)));
+        let (r, m, _) = rule("from 192.0.2.1 table 100 ipproto 200 protocol static priority 5");
+        assert_eq!(
+            m,
+            [
+                "Invalid ipproto 200",
+                "invalid number 'static'",
+                "Invalid protocol static"
+            ]
+        );
+        assert_eq!(r.map(|r| r.ip_proto), Some(None));
+
         let (r, _, code) = rule("not from all fwmark 0x10/0xff lookup main priority 5");
         assert_eq!(code, 0);
         let r = r.unwrap();
@@ -1940,6 +2104,7 @@ mod tests {
     fn rule_errors() {
         let cases: &[(&str, &str)] = &[
             ("from 192.0.2.1 ip_proto tcp table 100", "Unknown rule option ip_proto"),
+            ("from 192.0.2.1 tunnel-id x table 100", "Invalid tunnel-id tunnel-id specified"),
             ("inet6 from 2001:db8::/32 table 100", "Unknown rule option 2001:db8::/32"),
             ("from 192.0.2.0/24 bogus", "Unknown rule option bogus"),
             ("from 192.0.2.0/24 table foo", "Routing table foo not found for rule"),
@@ -2000,6 +2165,9 @@ mod tests {
         "5 2001:db8::/64 dev veth0 realms 1/2",
         "0 198.51.100.20 via inet 192.0.2.254 dev veth0",
         "0 198.51.100.22 dev veth0 onlink append",
+        "0 198.51.100.22 dev veth0 add",
+        "0 198.51.100.22 dev veth0 prepend",
+        "0 198.51.100.22 dev veth0 rtt 10 rttvar 1.5s rto_min 300MS",
         "5 198.51.100.23 dev veth0 tos 256",
         "5 198.51.100.24 dev veth0 window x",
         "5 198.51.100.25 dev veth0 or 192.0.2.3",
@@ -2024,6 +2192,10 @@ mod tests {
         "0 from 192.0.2.1 table 100 sport 1-100 priority 14",
         "0 from 192.0.2.1 table 100 dport 80-80 priority 15",
         "5 from 192.0.2.1 table 100 tun_id 5 priority 16",
+        "0 from 192.0.2.1 table 100 tunnel-id 5 priority 16",
+        "0 from 192.0.2.1 table 100 ipproto tcp priority 16",
+        "0 from 192.0.2.1 table 100 ipproto 17 priority 16",
+        "0 from 192.0.2.1 table 100 protocol 4 no_track priority 16",
         "0 from 2001:db8::/32 table 100 priority 17",
         "0 not from 192.0.2.1 table 100 priority 18",
         "0 from 192.0.2.1 blackhole priority 19",

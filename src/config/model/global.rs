@@ -154,6 +154,8 @@ pub struct GlobalDefs {
     pub nftables_ipvs_start_fwmark: u32,
     pub vrrp_ipsets: Vec<String>,
     pub disable_local_igmp: bool,
+    /// `v3_checksum_as_v2` (keepalived 2.2.8): the default of every instance.
+    pub v3_checksum_as_v2: bool,
     pub lvs_timeouts: LvsTimeouts,
     pub lvs_flush: bool,
     pub lvs_flush_on_stop: LvsFlushOnStop,
@@ -197,6 +199,9 @@ pub struct GlobalDefs {
     pub include_check: Option<Vec<String>>,
     pub tmp_config_directory: Option<String>,
     pub data_use_instance: bool,
+    /// `json_version 1|2` (keepalived 2.2.8): 2 makes `keepalived.json` an object with the
+    /// instances under `vrrp` and the tracked processes under `track_process`.
+    pub json_version: u8,
     /// Our extension, not in keepalived: `metrics_address IP:PORT` opts in to a
     /// Prometheus endpoint on that address.
     pub metrics_address: Option<SocketAddr>,
@@ -265,6 +270,7 @@ impl Default for GlobalDefs {
             nftables_ipvs_start_fwmark: 1000,
             vrrp_ipsets: Vec::new(),
             disable_local_igmp: false,
+            v3_checksum_as_v2: false,
             lvs_timeouts: LvsTimeouts::default(),
             lvs_flush: false,
             lvs_flush_on_stop: LvsFlushOnStop::None,
@@ -305,6 +311,7 @@ impl Default for GlobalDefs {
             include_check: None,
             tmp_config_directory: None,
             data_use_instance: false,
+            json_version: 1,
             metrics_address: None,
             checker_metrics_address: None,
         }
@@ -367,20 +374,26 @@ pub static ROOT: &[Kw<Config>] = &[
             c.root.use_pid_dir = true;
         }
     }),
-    Kw::new("net_namespace_ipvs", |c, n, ctx| {
-        if c.root.net_namespace_ipvs.is_some() {
-            let name = n.arg(0).map(|t| t.text.as_str()).unwrap_or("");
-            ctx.error(
-                n.span(),
-                format!("Duplicate net_namespace_ipvs definition {name} - ignoring"),
-            );
-            return;
-        }
-        c.root.net_namespace_ipvs = Some(n.arg(0).map(|t| t.text.clone()).unwrap_or_default());
-    }),
-    Kw::new("namespace_with_ipsets", |c, _, _| {
-        c.root.namespace_with_ipsets = true
-    }),
+    Kw::unimplemented(
+        "net_namespace_ipvs",
+        "IPVS is driven in the daemon's own network namespace",
+        |c, n, ctx| {
+            if c.root.net_namespace_ipvs.is_some() {
+                let name = n.arg(0).map(|t| t.text.as_str()).unwrap_or("");
+                ctx.error(
+                    n.span(),
+                    format!("Duplicate net_namespace_ipvs definition {name} - ignoring"),
+                );
+                return;
+            }
+            c.root.net_namespace_ipvs = Some(n.arg(0).map(|t| t.text.clone()).unwrap_or_default());
+        },
+    ),
+    Kw::unimplemented(
+        "namespace_with_ipsets",
+        "no ipsets are used (the firewall is nftables)",
+        |c, _, _| c.root.namespace_with_ipsets = true,
+    ),
     Kw::new("use_pid_dir", |c, _, _| c.root.use_pid_dir = true),
     Kw::new("instance", |c, n, ctx| {
         let Some(name) = n.arg(0) else {
@@ -586,6 +599,11 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         g.dynamic_interfaces = true;
         if let Some(t) = n.arg(0) {
             if t.text == "allow_if_changes" {
+                c.not_implemented_at(
+                    t.span,
+                    "allow_if_changes",
+                    "an interface re-created as another type is not followed",
+                );
                 g.allow_if_changes = true;
             } else {
                 c.error(
@@ -893,6 +911,11 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     // keepalived checks /proc/sys/net/ipv4/igmp_link_local_mcast_reports when the
     // VRRP child starts; the model only records the wish.
     flag!("disable_local_igmp", disable_local_igmp),
+    // keepalived 2.2.8 (ours only: 2.2.7 rejects it); takes no value in global_defs
+    Kw::new("v3_checksum_as_v2", |g, n, c| {
+        c.added_in_228(n);
+        g.v3_checksum_as_v2 = true;
+    }),
     Kw::new("lvs_timeouts", lvs_timeouts),
     flag!("lvs_flush", lvs_flush),
     Kw::new("lvs_flush_on_stop", lvs_flush_on_stop),
@@ -911,12 +934,12 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     Kw::new("checker_priority", |g, n, c| {
         g.checker_sched.priority = nice(n, c, "checker")
     }),
-    Kw::new("bfd_priority", |g, n, c| {
+    Kw::unimplemented("bfd_priority", "there is no BFD process yet", |g, n, c| {
         g.bfd_sched.priority = nice(n, c, "bfd")
     }),
     flag!("vrrp_no_swap", vrrp_sched.no_swap),
     flag!("checker_no_swap", checker_sched.no_swap),
-    flag!("bfd_no_swap", bfd_sched.no_swap),
+    flag!("bfd_no_swap", bfd_sched.no_swap).not_implemented("there is no BFD process yet"),
     Kw::new("vrrp_rt_priority", |g, n, c| {
         if let Some(p) = rt_priority(n, c, "vrrp") {
             g.vrrp_sched.rt_priority = Some(p);
@@ -927,38 +950,48 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
             g.checker_sched.rt_priority = Some(p);
         }
     }),
-    Kw::new("bfd_rt_priority", |g, n, c| {
-        if let Some(p) = rt_priority(n, c, "bfd") {
-            g.bfd_sched.rt_priority = Some(p);
-        }
-    }),
+    Kw::unimplemented(
+        "bfd_rt_priority",
+        "there is no BFD process yet",
+        |g, n, c| {
+            if let Some(p) = rt_priority(n, c, "bfd") {
+                g.bfd_sched.rt_priority = Some(p);
+            }
+        },
+    ),
     Kw::new("vrrp_rlimit_rttime", |g, n, c| {
         g.vrrp_sched.rlimit_rttime = rlimit(n, c, "vrrp")
     }),
     Kw::new("checker_rlimit_rttime", |g, n, c| {
         g.checker_sched.rlimit_rttime = rlimit(n, c, "checker")
     }),
-    Kw::new("bfd_rlimit_rttime", |g, n, c| {
-        g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd")
-    }),
+    Kw::unimplemented(
+        "bfd_rlimit_rttime",
+        "there is no BFD process yet",
+        |g, n, c| g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd"),
+    ),
     Kw::new("vrrp_rlimit_rtime", |g, n, c| {
         g.vrrp_sched.rlimit_rttime = rlimit(n, c, "vrrp")
     }),
     Kw::new("checker_rlimit_rtime", |g, n, c| {
         g.checker_sched.rlimit_rttime = rlimit(n, c, "checker")
     }),
-    Kw::new("bfd_rlimit_rtime", |g, n, c| {
-        g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd")
-    }),
+    Kw::unimplemented(
+        "bfd_rlimit_rtime",
+        "there is no BFD process yet",
+        |g, n, c| g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd"),
+    ),
     Kw::new("vrrp_cpu_affinity", |g, n, c| {
         g.vrrp_sched.cpu_affinity = cpus(n, c, "vrrp")
     }),
     Kw::new("checker_cpu_affinity", |g, n, c| {
         g.checker_sched.cpu_affinity = cpus(n, c, "checker")
     }),
-    Kw::new("bfd_cpu_affinity", |g, n, c| {
-        g.bfd_sched.cpu_affinity = cpus(n, c, "bfd")
-    }),
+    Kw::unimplemented(
+        "bfd_cpu_affinity",
+        "there is no BFD process yet",
+        |g, n, c| g.bfd_sched.cpu_affinity = cpus(n, c, "bfd"),
+    ),
     Kw::new("max_auto_priority", |g, n, c| {
         let Some(t) = n.arg(0) else {
             g.max_auto_priority = Some(99);
@@ -1013,10 +1046,12 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         );
         g.checker_process_name = process_name(n, c).or(g.checker_process_name.take())
     }),
-    Kw::new("bfd_process_name", |g, n, c| {
-        g.bfd_process_name = process_name(n, c).or(g.bfd_process_name.take())
-    }),
-    Kw::new("snmp_socket", |g, n, c| {
+    Kw::unimplemented(
+        "bfd_process_name",
+        "there is no BFD process yet",
+        |g, n, c| g.bfd_process_name = process_name(n, c).or(g.bfd_process_name.take()),
+    ),
+    Kw::unimplemented("snmp_socket", "SNMP is not built yet", |g, n, c| {
         if n.args.len() > 1 {
             c.error(
                 n.span(),
@@ -1035,27 +1070,35 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         }
         g.snmp_socket = Some(t.text.clone());
     }),
-    flag!("enable_traps", enable_traps),
-    flag!("enable_snmp_vrrp", enable_snmp_vrrp),
-    Kw::new("enable_snmp_keepalived", |g, n, c| {
-        c.lint(
-            n.span(),
-            "keyword 'enable_snmp_keepalived' is deprecated, use 'enable_snmp_vrrp' instead",
-        );
-        g.enable_snmp_vrrp = true;
-    }),
-    flag!("enable_snmp_checker", enable_snmp_checker),
-    Kw::new("enable_snmp_rfc", |g, _, _| {
+    flag!("enable_traps", enable_traps).not_implemented("SNMP is not built yet"),
+    flag!("enable_snmp_vrrp", enable_snmp_vrrp).not_implemented("SNMP is not built yet"),
+    Kw::unimplemented(
+        "enable_snmp_keepalived",
+        "SNMP is not built yet",
+        |g, n, c| {
+            c.lint(
+                n.span(),
+                "keyword 'enable_snmp_keepalived' is deprecated, use 'enable_snmp_vrrp' instead",
+            );
+            g.enable_snmp_vrrp = true;
+        },
+    ),
+    flag!("enable_snmp_checker", enable_snmp_checker).not_implemented("SNMP is not built yet"),
+    Kw::unimplemented("enable_snmp_rfc", "SNMP is not built yet", |g, _, _| {
         g.enable_snmp_rfcv2 = true;
         g.enable_snmp_rfcv3 = true;
     }),
-    flag!("enable_snmp_rfcv2", enable_snmp_rfcv2),
-    flag!("enable_snmp_rfcv3", enable_snmp_rfcv3),
-    flag!("enable_dbus", enable_dbus),
-    Kw::new("dbus_service_name", |g, n, c| match n.arg(0) {
-        Some(t) => g.dbus_service_name = Some(t.text.clone()),
-        None => c.error(n.span(), "dbus_service_name missing - ignoring"),
-    }),
+    flag!("enable_snmp_rfcv2", enable_snmp_rfcv2).not_implemented("SNMP is not built yet"),
+    flag!("enable_snmp_rfcv3", enable_snmp_rfcv3).not_implemented("SNMP is not built yet"),
+    flag!("enable_dbus", enable_dbus).not_implemented("D-Bus is not built yet"),
+    Kw::unimplemented(
+        "dbus_service_name",
+        "D-Bus is not built yet",
+        |g, n, c| match n.arg(0) {
+            Some(t) => g.dbus_service_name = Some(t.text.clone()),
+            None => c.error(n.span(), "dbus_service_name missing - ignoring"),
+        },
+    ),
     Kw::new("vrrp_netlink_cmd_rcv_bufs", |g, n, c| {
         rcv_bufs(&mut g.vrrp_netlink_cmd_rcv_bufs, n, c, "vrrp_netlink_cmd")
     }),
@@ -1094,13 +1137,16 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         "lvs_netlink_monitor_rcv_bufs_force",
         lvs_netlink_monitor_rcv_bufs.force
     ),
-    Kw::new("process_monitor_rcv_bufs", |g, n, c| {
-        rcv_bufs(&mut g.process_monitor_rcv_bufs, n, c, "process_monitor")
-    }),
+    Kw::unimplemented(
+        "process_monitor_rcv_bufs",
+        "processes are tracked by reading /proc, there is no process-event socket",
+        |g, n, c| rcv_bufs(&mut g.process_monitor_rcv_bufs, n, c, "process_monitor"),
+    ),
     boolean!(
         "process_monitor_rcv_bufs_force",
         process_monitor_rcv_bufs.force
-    ),
+    )
+    .not_implemented("processes are tracked by reading /proc, there is no process-event socket"),
     Kw::new("vrrp_rx_bufs_policy", rx_bufs_policy),
     Kw::new("vrrp_rx_bufs_multiplier", |g, n, c| {
         if n.args.len() != 1 {
@@ -1122,13 +1168,17 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     boolean!("rs_init_notifies", rs_init_notifies),
     boolean!("no_checker_emails", no_checker_emails),
     Kw::new("umask", umask),
-    Kw::new("random_seed", |g, n, c| {
-        let Some(t) = c.need(n, 0) else { return };
-        match num(c, t, 0, i64::from(u32::MAX)).map(|v| v as u32) {
-            Some(v) => g.random_seed = Some(v),
-            None => c.error(t.span, format!("random_seed {} invalid", t.text)),
-        }
-    }),
+    Kw::unimplemented(
+        "random_seed",
+        "nothing draws from a seeded random generator yet",
+        |g, n, c| {
+            let Some(t) = c.need(n, 0) else { return };
+            match num(c, t, 0, i64::from(u32::MAX)).map(|v| v as u32) {
+                Some(v) => g.random_seed = Some(v),
+                None => c.error(t.span, format!("random_seed {} invalid", t.text)),
+            }
+        },
+    ),
     Kw::new("reload_check_config", |g, n, _| {
         g.reload_check_config = Some(
             n.arg(0)
@@ -1151,24 +1201,31 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         );
     }),
     Kw::new("include_check", include_check),
-    Kw::new("config_save_dir", |g, n, c| {
-        if let Some(t) = c.need(n, 0) {
-            g.tmp_config_directory = Some(t.text.clone());
-        }
-    }),
-    Kw::new("tmp_config_directory", |g, n, c| {
-        if g.tmp_config_directory.is_some() {
-            c.error(
-                n.span(),
-                "tmp_config_directory already specified - ignoring",
-            );
-            return;
-        }
-        match n.arg(0) {
-            Some(t) => g.tmp_config_directory = Some(t.text.clone()),
-            None => c.error(n.span(), "tmp_config_directory missing directory name"),
-        }
-    }),
+    Kw::unimplemented(
+        "config_save_dir",
+        "keepalived's copies of the configuration around reloads are not made",
+        |_, n, c| {
+            // Only the value's presence is checked, as keepalived does.
+            let _ = c.need(n, 0);
+        },
+    ),
+    Kw::unimplemented(
+        "tmp_config_directory",
+        "the children read the configuration files themselves, no copy is written",
+        |g, n, c| {
+            if g.tmp_config_directory.is_some() {
+                c.error(
+                    n.span(),
+                    "tmp_config_directory already specified - ignoring",
+                );
+                return;
+            }
+            match n.arg(0) {
+                Some(t) => g.tmp_config_directory = Some(t.text.clone()),
+                None => c.error(n.span(), "tmp_config_directory missing directory name"),
+            }
+        },
+    ),
     Kw::new("data_use_instance", |g, n, c| {
         // keepalived's message really says "date_use_instance".
         if let Some(t) = n.arg(0) {
@@ -1184,6 +1241,18 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
             }
         } else {
             g.data_use_instance = true;
+        }
+    }),
+    // keepalived 2.2.8 (ours only: 2.2.7 rejects it)
+    Kw::new("json_version", |g, n, c| {
+        c.added_in_228(n);
+        let Some(t) = n.arg(0) else {
+            c.error(n.span(), "json_version requires version");
+            return;
+        };
+        match parse_int(&t.text) {
+            Some(v @ 1..=2) => g.json_version = v as u8,
+            _ => c.error(t.span, "Invalid JSON version"),
         }
     }),
     // Our extension (not keepalived): where to serve Prometheus metrics. Off by default.
@@ -2435,6 +2504,36 @@ pub(crate) mod tests {
         );
         let (_, d) = global(&["nftables", "nftables"]);
         assert_eq!(msgs(&d), ["nftables already specified - ignoring"]);
+    }
+
+    /// keepalived 2.2.8's `json_version` and `v3_checksum_as_v2` (2.2.7 rejects both).
+    #[test]
+    fn keepalived_228_keywords() {
+        let (g, d) = global(&[]);
+        assert_eq!(
+            (g.json_version, g.v3_checksum_as_v2),
+            (1, false),
+            "{:?}",
+            msgs(&d)
+        );
+        let (g, d) = global(&["json_version 2", "v3_checksum_as_v2"]);
+        assert_eq!((g.json_version, g.v3_checksum_as_v2), (2, true));
+        assert_eq!(d.config_test_exit_code(), 0, "{:?}", msgs(&d));
+        assert_eq!(
+            msgs(&d),
+            [
+                "'json_version' was added in keepalived 2.2.8; keepalived 2.2.7 rejects it",
+                "'v3_checksum_as_v2' was added in keepalived 2.2.8; keepalived 2.2.7 rejects it"
+            ]
+        );
+        for bad in ["json_version 3", "json_version 0", "json_version x"] {
+            let (g, d) = global(&[bad]);
+            assert_eq!(g.json_version, 1);
+            assert_eq!(d.config_test_exit_code(), 5);
+            assert!(msgs(&d).contains(&"Invalid JSON version".to_owned()));
+        }
+        let (_, d) = global(&["json_version"]);
+        assert!(msgs(&d).contains(&"json_version requires version".to_owned()));
     }
 
     /// `keepalived -t` exit codes of one-line `global_defs` blocks (2.2.7).

@@ -11,6 +11,7 @@
 pub mod addr;
 pub mod check;
 pub mod global;
+pub mod registry;
 pub mod script;
 pub mod statics;
 pub mod vrrp;
@@ -39,6 +40,17 @@ pub struct Kw<T: 'static> {
     pub apply: fn(&mut T, &Node, &mut Ctx),
     /// `Some(new)` for an old spelling that is still accepted with a deprecation warning.
     pub deprecated_for: Option<&'static str>,
+    pub effect: Effect,
+}
+
+/// Whether the daemon acts on a keyword it accepts. Keywords we accept but do not act on
+/// are never silent: `-t` and the daemon warn at each use (see `tests/keyword_guard.rs`,
+/// which also checks that every applied keyword has an effect test).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Applied,
+    /// Accepted for compatibility, no effect yet; the text says why.
+    NotImplemented(&'static str),
 }
 
 impl<T> Kw<T> {
@@ -47,6 +59,7 @@ impl<T> Kw<T> {
             name,
             apply,
             deprecated_for: None,
+            effect: Effect::Applied,
         }
     }
 
@@ -59,7 +72,44 @@ impl<T> Kw<T> {
             name,
             apply,
             deprecated_for: Some(replacement),
+            effect: Effect::Applied,
         }
+    }
+
+    /// A keyword accepted without effect; `why` is shown to the user at each use.
+    pub const fn unimplemented(
+        name: &'static str,
+        why: &'static str,
+        apply: fn(&mut T, &Node, &mut Ctx),
+    ) -> Self {
+        Kw {
+            name,
+            apply,
+            deprecated_for: None,
+            effect: Effect::NotImplemented(why),
+        }
+    }
+
+    /// Marks an entry built by a macro as accepted but without effect.
+    pub const fn not_implemented(self, why: &'static str) -> Self {
+        Kw {
+            name: self.name,
+            apply: self.apply,
+            deprecated_for: self.deprecated_for,
+            effect: Effect::NotImplemented(why),
+        }
+    }
+
+    /// Applies one statement: the deprecation and "not implemented" warnings, then the
+    /// keyword's own handler (which still validates the value as keepalived does).
+    pub fn run(&self, target: &mut T, node: &Node, ctx: &mut Ctx) {
+        if let Some(new) = self.deprecated_for {
+            ctx.deprecated(node, new);
+        }
+        if let Effect::NotImplemented(why) = self.effect {
+            ctx.not_implemented(node, why);
+        }
+        (self.apply)(target, node, ctx);
     }
 }
 
@@ -68,12 +118,7 @@ impl<T> Kw<T> {
 pub fn apply_block<T>(target: &mut T, nodes: &[Node], table: &[Kw<T>], ctx: &mut Ctx) {
     for node in nodes {
         match table.iter().find(|k| k.name == node.name()) {
-            Some(kw) => {
-                if let Some(new) = kw.deprecated_for {
-                    ctx.deprecated(node, new);
-                }
-                (kw.apply)(target, node, ctx);
-            }
+            Some(kw) => kw.run(target, node, ctx),
             None => ctx.unknown_keyword(node, table.iter().map(|k| k.name)),
         }
     }
@@ -110,6 +155,20 @@ impl<'a> Ctx<'a> {
         self.diags.lint(Some(span), msg);
     }
 
+    /// A keyword we accept without acting on it: a warning naming it, at its place, that
+    /// leaves `-t`'s verdict as keepalived's (no keepalived class).
+    pub fn not_implemented(&mut self, node: &Node, why: &str) {
+        self.not_implemented_at(node.span(), node.name(), why);
+    }
+
+    /// The same for a word inside a statement (an option of an address, route or rule).
+    pub fn not_implemented_at(&mut self, span: Span, word: &str, why: &str) {
+        self.diags.lint(
+            Some(span),
+            format!("'{word}' is accepted but not implemented: {why}; it has no effect"),
+        );
+    }
+
     /// An old spelling, accepted. keepalived itself rejects spellings it dropped
     /// (`Unknown keyword`), so this is our lint and does not change the verdict; spellings
     /// keepalived still accepts as deprecated are reported by their handlers with
@@ -123,6 +182,22 @@ impl<'a> Ctx<'a> {
                     "keyword '{}' is deprecated, use '{}' instead",
                     node.name(),
                     replacement
+                ),
+            )
+            .at(node.span()),
+        );
+    }
+
+    /// A keyword keepalived 2.2.8 added: applied as 2.2.8 does, but keepalived 2.2.7
+    /// rejects it (`Unknown keyword`), so `-t` says so without changing its verdict.
+    pub fn added_in_228(&mut self, node: &Node) {
+        self.diags.push(
+            Diagnostic::new(
+                Severity::Note,
+                None,
+                format!(
+                    "'{}' was added in keepalived 2.2.8; keepalived 2.2.7 rejects it",
+                    node.name()
                 ),
             )
             .at(node.span()),
@@ -362,12 +437,7 @@ pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
             .flat_map(|t| t.iter())
             .find(|k| k.name == node.name())
         {
-            Some(kw) => {
-                if let Some(new) = kw.deprecated_for {
-                    ctx.deprecated(node, new);
-                }
-                (kw.apply)(&mut cfg, node, &mut ctx);
-            }
+            Some(kw) => kw.run(&mut cfg, node, &mut ctx),
             None => ctx.unknown_keyword(node, tables.iter().flat_map(|t| t.iter().map(|k| k.name))),
         }
     }
@@ -407,5 +477,41 @@ mod tests {
         assert_eq!(parse_bool("Yes"), Some(true));
         assert_eq!(parse_bool("off"), Some(false));
         assert_eq!(parse_bool("maybe"), None);
+    }
+
+    #[test]
+    fn not_implemented_keywords_warn_and_still_validate() {
+        static TABLE: &[Kw<Option<String>>] =
+            &[Kw::unimplemented("later", "not built yet", |t, n, _| {
+                *t = n.arg(0).map(|a| a.text.clone())
+            })];
+        let span = Span::new(crate::config::diagnostic::FileId(0), 3, 5, 5);
+        let tok = |text: &str| crate::config::tree::Token {
+            text: text.into(),
+            span,
+            quoted: false,
+        };
+        let node = Node {
+            keyword: tok("later"),
+            args: vec![tok("x")],
+            raw_args: "x".into(),
+            block: None,
+        };
+        let mut diags = Diagnostics::new();
+        let mut target = None;
+        apply_block(&mut target, &[node], TABLE, &mut Ctx::new(&mut diags));
+        assert_eq!(target.as_deref(), Some("x"), "the handler still runs");
+        let [d] = diags.items.as_slice() else {
+            panic!("{:?}", diags.items)
+        };
+        assert_eq!(
+            d.class, None,
+            "ours only: -t's exit code stays keepalived's"
+        );
+        assert_eq!(d.span, Some(span));
+        assert_eq!(
+            d.message,
+            "'later' is accepted but not implemented: not built yet; it has no effect"
+        );
     }
 }

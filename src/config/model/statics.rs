@@ -99,7 +99,7 @@ pub(crate) fn static_rules(s: &mut StaticConfig, n: &Node, ctx: &mut Ctx) {
     }
 }
 
-static TRACK_GROUP: &[Kw<TrackGroup>] = &[Kw::new("group", |t, n, _| {
+pub(crate) static TRACK_GROUP: &[Kw<TrackGroup>] = &[Kw::new("group", |t, n, _| {
     t.instances.extend(n.block_words().map(|w| w.text.clone()));
 })];
 
@@ -270,6 +270,44 @@ pub(crate) fn finish(cfg: &mut Config, ctx: &mut Ctx) {
     let mut next = 16384;
     addr::assign_missing_preferences(s.rules.iter_mut(), &mut next, ctx);
     s.auto_rule_preferences = 16384 - next;
+    static_track_interfaces(cfg);
+}
+
+/// Each instance of a static entry's `track_group` tracks that entry's interface (the
+/// address's `dev`, the route's `dev`, the rule's `iif`), unless the entry is `no_track`
+/// (keepalived's vrrp_static_track.c).
+fn static_track_interfaces(cfg: &mut Config) {
+    let s = &cfg.statics;
+    let entries = s
+        .addresses
+        .iter()
+        .map(|a| (&a.track_group, a.no_track, &a.dev))
+        .chain(
+            s.routes
+                .iter()
+                .map(|r| (&r.track_group, r.no_track, &r.dev)),
+        )
+        .chain(s.rules.iter().map(|r| (&r.track_group, r.no_track, &r.iif)));
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (group, no_track, dev) in entries {
+        let (Some(g), false, Some(dev)) = (group, no_track, dev) else {
+            continue;
+        };
+        for inst in s
+            .track_group(g)
+            .map(|t| t.instances.as_slice())
+            .unwrap_or(&[])
+        {
+            pairs.push((inst.clone(), dev.clone()));
+        }
+    }
+    for i in &mut cfg.vrrp.instances {
+        for (inst, dev) in &pairs {
+            if *inst == i.name && !i.static_track_ifs.contains(dev) {
+                i.static_track_ifs.push(dev.clone());
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ impl SyncGroup {
     }
 }
 
-static SYNC_GROUP_KW: &[Kw<SyncGroup>] = &[
+pub(crate) static SYNC_GROUP_KW: &[Kw<SyncGroup>] = &[
     Kw::new("group", |g, n, ctx| {
         if g.group_seen {
             ctx.error(
@@ -128,7 +128,7 @@ static SYNC_GROUP_KW: &[Kw<SyncGroup>] = &[
         let v = track::track_block(n, TrackKind::Process, &g.name, ctx);
         g.track_processes.extend(v);
     }),
-    Kw::new("track_bfd", |g, n, ctx| {
+    Kw::unimplemented("track_bfd", "BFD is not built yet", |g, n, ctx| {
         let v = track::track_block(n, TrackKind::Bfd, &g.name, ctx);
         g.track_bfds.extend(v);
     }),
@@ -361,7 +361,7 @@ pub static ROOT: &[Kw<Config>] = &[
     Kw::new("vrrp_track_process", root_track_process),
     Kw::new("vrrp_sync_group", root_sync_group),
     Kw::new("vrrp_instance", root_instance),
-    Kw::new("bfd_instance", root_bfd),
+    Kw::unimplemented("bfd_instance", "BFD is not built yet", root_bfd),
 ];
 
 /// The `global_defs` values that give instances their defaults (§4.2).
@@ -385,6 +385,7 @@ pub struct GlobalVrrpDefaults {
     pub smtp_alert: Option<bool>,
     pub smtp_alert_vrrp: Option<bool>,
     pub notify_priority_changes: bool,
+    pub v3_checksum_as_v2: bool,
 }
 
 impl Default for GlobalVrrpDefaults {
@@ -407,6 +408,7 @@ impl Default for GlobalVrrpDefaults {
             smtp_alert: None,
             smtp_alert_vrrp: None,
             notify_priority_changes: false,
+            v3_checksum_as_v2: false,
         }
     }
 }
@@ -415,12 +417,9 @@ impl Default for GlobalVrrpDefaults {
 pub fn global_vrrp_defaults(cfg: &Config) -> GlobalVrrpDefaults {
     let g = &cfg.global;
     let d = GlobalVrrpDefaults::default();
-    // vrrp_min_garp: one GARP, no delayed second burst (§4.2)
-    let (master_delay, master_repeat) = if g.vrrp_min_garp {
-        (Duration::ZERO, 1)
-    } else {
-        (g.vrrp_garp_master_delay, g.vrrp_garp_master_repeat)
-    };
+    // vrrp_min_garp already lowered the values not set before it (global.rs), as
+    // keepalived's handler does; a value set after it stands.
+    let (master_delay, master_repeat) = (g.vrrp_garp_master_delay, g.vrrp_garp_master_repeat);
     GlobalVrrpDefaults {
         vrrp_version: if g.vrrp_version == 3 {
             Version::V3
@@ -450,6 +449,7 @@ pub fn global_vrrp_defaults(cfg: &Config) -> GlobalVrrpDefaults {
         smtp_alert: g.smtp_alert,
         smtp_alert_vrrp: g.smtp_alert_vrrp,
         notify_priority_changes: g.vrrp_notify_priority_changes,
+        v3_checksum_as_v2: g.v3_checksum_as_v2,
     }
 }
 
@@ -670,11 +670,31 @@ fn complete_instance(
             format!("({name}) VRRP version 2 is not defined for IPv6 (RFC 3768); use version 3"),
         );
     }
-    if i.vips.is_empty() && (i.version == Version::V3 || i.family == Family::V6 || i.strict) {
-        let msg = format!("({name}) No VIP specified; at least one is required");
-        ctx.error(at, msg.clone());
-        return Err(msg);
+    // keepalived 2.2.8's no_virtual_ipaddress: no VIPs is intended, except in strict mode
+    i.no_virtual_ipaddress = match i.set.no_virtual_ipaddress {
+        Some(span) if i.strict => {
+            ctx.warn(
+                span,
+                format!("({name}) no_virtual_ipaddress and strict mode incompatible, clearing no_virtual_ipaddress"),
+            );
+            false
+        }
+        Some(_) => true,
+        None => false,
+    };
+    if i.vips.is_empty() && !i.no_virtual_ipaddress {
+        if i.version == Version::V3 || i.family == Family::V6 || i.strict {
+            let msg = format!("({name}) No VIP specified; at least one is required");
+            ctx.error(at, msg.clone());
+            return Err(msg);
+        }
+        // keepalived 2.2.7 reports it twice (an error, then a warning): `-t` exits 5
+        ctx.error(
+            at,
+            format!("({name}) No VIP specified; at least one is sensible"),
+        );
     }
+    i.v3_checksum_as_v2 = i.set.v3_checksum_as_v2.unwrap_or(g.v3_checksum_as_v2);
 
     // §5.6: `state MASTER` without a priority makes the address owner
     i.priority = match i.set.priority {
@@ -950,6 +970,13 @@ fn complete_instance(
         }
         Some(d) => d,
     };
+    if i.timer_expired_backup.is_some() && !i.nopreempt {
+        ctx.error(
+            i.set.timer_expired_backup_span.unwrap_or(at),
+            format!("({name}) expired_timer_backup requires nopreempt - resetting"),
+        );
+        i.timer_expired_backup = None;
+    }
     i.garp_master_delay = i.set.garp_master_delay.unwrap_or(g.garp_master_delay);
     i.garp_master_repeat = i.set.garp_master_repeat.unwrap_or(g.garp_master_repeat);
     i.garp_master_refresh = i.set.garp_master_refresh.unwrap_or(g.garp_master_refresh);

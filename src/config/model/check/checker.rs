@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::diagnostic::Span;
-use crate::config::model::{apply_block, parse_int, Ctx, Kw, Script};
+use crate::config::model::{apply_block, parse_bool, parse_int, Ctx, Kw, Script};
 use crate::config::tree::Node;
 
 use super::parse::{bool_with, timer_with, CONNECT_TIMEOUT_MAX, TIMER_MAX, TIMER_MIN};
@@ -80,6 +80,9 @@ pub struct HttpCheck {
     pub virtualhost: Option<String>,
     pub fast_recovery: bool,
     pub enable_sni: bool,
+    /// SSL_GET `tls_compliant` (keepalived 2.2.8): end the session with a TLS
+    /// close_notify alert (keepalived 2.2.7 shuts down quietly, without one).
+    pub tls_compliant: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -105,6 +108,8 @@ pub struct Url {
     pub regex_min_offset: Option<u32>,
     pub regex_max_offset: Option<u32>,
     pub regex_stack: Option<(u32, u32)>,
+    /// SSL_GET url `tls_compliant` (keepalived 2.2.8), as the checker's, for this url.
+    pub tls_compliant: bool,
     pub span: Span,
 }
 
@@ -186,7 +191,7 @@ pub struct BfdCheck {
 }
 
 /// A checker while its block is read: the kind-specific part is built as it goes.
-struct Building {
+pub(crate) struct Building {
     conn: Connection,
     timing: Timing,
     http: HttpCheck,
@@ -203,6 +208,8 @@ struct Building {
     file_weight: Option<(i32, bool)>,
     bfd_name: Option<String>,
     bfd_alpha: bool,
+    /// An SSL_GET (`tls_compliant` is known there only).
+    ssl: bool,
 }
 
 impl Building {
@@ -229,6 +236,7 @@ impl Building {
             file_weight: None,
             bfd_name: None,
             bfd_alpha: false,
+            ssl: false,
         }
     }
 }
@@ -299,10 +307,10 @@ fn building_conn(b: &mut Building) -> &mut Connection {
     &mut b.conn
 }
 
-static HOST_KW: [Kw<Connection>; 6] = conn_kws!(Connection, host_conn);
-static CONN_KW: [Kw<Building>; 6] = conn_kws!(Building, building_conn);
+pub(crate) static HOST_KW: [Kw<Connection>; 6] = conn_kws!(Connection, host_conn);
+pub(crate) static CONN_KW: [Kw<Building>; 6] = conn_kws!(Building, building_conn);
 
-static TIMING_KW: &[Kw<Building>] = &[
+pub(crate) static TIMING_KW: &[Kw<Building>] = &[
     Kw::new("connect_timeout", |b, n, c| {
         if let Some(d) = timer_with(
             n,
@@ -387,7 +395,7 @@ fn apply_checker(
             .chain(CONN_KW.iter().filter(|_| conn))
             .find(|k| k.name == node.name());
         match pick {
-            Some(kw) => (kw.apply)(b, node, ctx),
+            Some(kw) => kw.run(b, node, ctx),
             None => {
                 let names = table
                     .iter()
@@ -428,7 +436,7 @@ pub fn ping_check(rs: &mut RealServer, node: &Node, ctx: &mut Ctx) {
 
 // ----------------------------------------------------------------------- HTTP / SSL
 
-static HTTP_KW: &[Kw<Building>] = &[
+pub(crate) static HTTP_KW: &[Kw<Building>] = &[
     Kw::new("url", url_block),
     Kw::new("http_protocol", |b, n, c| {
         let Some(t) = c.need(n, 0) else {
@@ -455,6 +463,21 @@ static HTTP_KW: &[Kw<Building>] = &[
             b.http.enable_sni = v;
         }
     }),
+    // keepalived 2.2.8, SSL_GET only (ours only: 2.2.7 rejects it)
+    Kw::new("tls_compliant", |b, n, c| {
+        if !b.ssl {
+            let names = HTTP_KW
+                .iter()
+                .map(|k| k.name)
+                .filter(|k| *k != "tls_compliant");
+            c.unknown_keyword(n, names);
+            return;
+        }
+        c.added_in_228(n);
+        if let Some(v) = tls_compliant(n, c) {
+            b.http.tls_compliant = v;
+        }
+    }),
     // keepalived 2.2.7 still accepts it, with its own deprecation warning.
     Kw::new("nb_get_retry", |b, n, c| {
         c.ka_deprecated(n, "nb_get_retry is deprecated - please use 'retry'");
@@ -462,8 +485,19 @@ static HTTP_KW: &[Kw<Building>] = &[
     }),
 ];
 
+/// `tls_compliant [BOOL]` with keepalived 2.2.8's message.
+fn tls_compliant(n: &Node, c: &mut Ctx) -> Option<bool> {
+    let Some(t) = n.arg(0) else { return Some(true) };
+    let v = parse_bool(&t.text);
+    if v.is_none() {
+        c.error(t.span, format!("Invalid tls_compliant option {}", t.text));
+    }
+    v
+}
+
 fn http_common(rs: &mut RealServer, node: &Node, ctx: &mut Ctx, ssl: bool) {
     let mut b = Building::new();
+    b.ssl = ssl;
     apply_checker(&mut b, node.children(), HTTP_KW, true, ctx);
     if b.http.urls.is_empty() {
         ctx.error(
@@ -498,9 +532,10 @@ fn url_block(b: &mut Building, node: &Node, ctx: &mut Ctx) {
             ..Url::default()
         },
         false,
+        b.ssl,
     );
     apply_block(&mut u, node.children(), URL_KW, ctx);
-    let UrlB(url, has_path) = u;
+    let UrlB(url, has_path, _) = u;
     if !has_path {
         ctx.error(
             node.span(),
@@ -511,10 +546,10 @@ fn url_block(b: &mut Building, node: &Node, ctx: &mut Ctx) {
     b.http.urls.push(url);
 }
 
-/// A url being read and whether it had a `path`.
-struct UrlB(Url, bool);
+/// A url being read, whether it had a `path`, and whether it is an SSL_GET's.
+pub(crate) struct UrlB(Url, bool, bool);
 
-static URL_KW: &[Kw<UrlB>] = &[
+pub(crate) static URL_KW: &[Kw<UrlB>] = &[
     Kw::new("path", |u, n, c| {
         if let Some(p) = c.string(n) {
             u.0.path = p;
@@ -557,18 +592,37 @@ static URL_KW: &[Kw<UrlB>] = &[
             u.0.regex_max_offset = Some(v as u32);
         }
     }),
-    Kw::new("regex_stack", |u, n, c| {
-        let Some(start) = c.int(n, 0, 0, i64::from(u32::MAX)) else {
+    Kw::unimplemented(
+        "regex_stack",
+        "the regex engine has no JIT stack to size",
+        |u, n, c| {
+            let Some(start) = c.int(n, 0, 0, i64::from(u32::MAX)) else {
+                return;
+            };
+            let max = match n.arg(1) {
+                Some(t) => match c.int_token(t, 0, i64::from(u32::MAX)) {
+                    Some(v) => v,
+                    None => return,
+                },
+                None => start,
+            };
+            u.0.regex_stack = Some((start as u32, max as u32));
+        },
+    ),
+    // keepalived 2.2.8, SSL_GET only (ours only: 2.2.7 rejects it)
+    Kw::new("tls_compliant", |u, n, c| {
+        if !u.2 {
+            let names = URL_KW
+                .iter()
+                .map(|k| k.name)
+                .filter(|k| *k != "tls_compliant");
+            c.unknown_keyword(n, names);
             return;
-        };
-        let max = match n.arg(1) {
-            Some(t) => match c.int_token(t, 0, i64::from(u32::MAX)) {
-                Some(v) => v,
-                None => return,
-            },
-            None => start,
-        };
-        u.0.regex_stack = Some((start as u32, max as u32));
+        }
+        c.added_in_228(n);
+        if let Some(v) = tls_compliant(n, c) {
+            u.0.tls_compliant = v;
+        }
     }),
 ];
 
@@ -622,7 +676,7 @@ fn digest(s: &str, span: Span, ctx: &mut Ctx) -> Option<[u8; 16]> {
 
 // ------------------------------------------------------------------------------- MISC
 
-static MISC_KW: &[Kw<Building>] = &[
+pub(crate) static MISC_KW: &[Kw<Building>] = &[
     Kw::new("misc_path", |b, n, c| b.misc_path = c.script(n)),
     Kw::new("misc_timeout", |b, n, c| {
         // integer seconds; 0 means "use the default" (accepted silently by 2.2.7)
@@ -671,7 +725,7 @@ pub fn misc_check(rs: &mut RealServer, node: &Node, ctx: &mut Ctx) {
 
 // ------------------------------------------------------------------------------- SMTP
 
-static SMTP_KW: &[Kw<Building>] = &[
+pub(crate) static SMTP_KW: &[Kw<Building>] = &[
     Kw::new("helo_name", |b, n, c| match n.arg(0) {
         Some(t) => b.helo = Some(t.text.clone()),
         None => c.error(n.span(), "SMTP_CHECK helo name missing"),
@@ -695,7 +749,7 @@ pub fn smtp_check(rs: &mut RealServer, node: &Node, ctx: &mut Ctx) {
 
 // -------------------------------------------------------------------------------- DNS
 
-static DNS_KW: &[Kw<Building>] = &[
+pub(crate) static DNS_KW: &[Kw<Building>] = &[
     Kw::new("type", |b, n, c| {
         let Some(t) = c.need(n, 0) else {
             return;
@@ -760,7 +814,7 @@ fn hex_masked(s: &str, wild: bool) -> Option<Vec<(u8, u8)>> {
         .collect()
 }
 
-static UDP_KW: &[Kw<Building>] = &[
+pub(crate) static UDP_KW: &[Kw<Building>] = &[
     Kw::new("payload", |b, n, c| {
         let Some(t) = c.need(n, 0) else {
             return;
@@ -811,7 +865,7 @@ fn apply_plain(b: &mut Building, node: &Node, table: &[Kw<Building>], ctx: &mut 
     apply_block(b, node.children(), table, ctx);
 }
 
-static FILE_KW: &[Kw<Building>] = &[
+pub(crate) static FILE_KW: &[Kw<Building>] = &[
     Kw::new("track_file", |b, n, c| b.track_file = c.string(n)),
     Kw::new("weight", |b, n, c| {
         let Some(w) = c.int(n, 0, -i64::from(i32::MAX), i64::from(i32::MAX)) else {
@@ -852,9 +906,11 @@ pub fn file_check(rs: &mut RealServer, node: &Node, ctx: &mut Ctx) {
     push(rs, b, kind, node);
 }
 
-static BFD_KW: &[Kw<Building>] = &[
-    Kw::new("name", |b, n, c| b.bfd_name = c.string(n)),
-    Kw::new("alpha", |b, n, c| {
+pub(crate) static BFD_KW: &[Kw<Building>] = &[
+    Kw::unimplemented("name", "BFD is not built yet", |b, n, c| {
+        b.bfd_name = c.string(n)
+    }),
+    Kw::unimplemented("alpha", "BFD is not built yet", |b, n, c| {
         if let Some(v) = bool_with(n, c, "Invalid alpha parameter") {
             b.bfd_alpha = v;
         }

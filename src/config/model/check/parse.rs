@@ -32,7 +32,7 @@ pub fn ssl_block(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
     cfg.check.ssl = Some(ssl);
 }
 
-static SSL_KW: &[Kw<SslConfig>] = &[
+pub(crate) static SSL_KW: &[Kw<SslConfig>] = &[
     Kw::new("password", |s, n, c| s.password = c.string(n)),
     Kw::new("ca", |s, n, c| s.ca = c.string(n)),
     Kw::new("certificate", |s, n, c| s.certificate = c.string(n)),
@@ -749,7 +749,7 @@ fn real_server(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
     vs.real_servers.push(rs);
 }
 
-static VS_KW: &[Kw<VirtualServer>] = &[
+pub(crate) static VS_KW: &[Kw<VirtualServer>] = &[
     Kw::new("ip_family", ip_family),
     Kw::new("delay_loop", |vs, n, c| {
         if let Some(d) = timer_kw(
@@ -816,7 +816,11 @@ static VS_KW: &[Kw<VirtualServer>] = &[
     Kw::new("sh-fallback", sched_flag),
     Kw::new("mh-port", sched_flag),
     Kw::new("mh-fallback", sched_flag),
-    Kw::new("hashed", sched_flag),
+    Kw::unimplemented(
+        "hashed",
+        "keepalived 2.2.7 sets no IPVS flag for it either (it only checks the scheduler)",
+        sched_flag,
+    ),
     Kw::new("inhibit_on_failure", |vs, n, c| {
         if let Some(b) = bool_kw(n, c, "Invalid inhibit_on_failure parameter") {
             vs.inhibit_on_failure = b;
@@ -860,7 +864,9 @@ static VS_KW: &[Kw<VirtualServer>] = &[
             s.method = Some(m);
         }
     }),
-    Kw::new("snmp_name", |vs, n, c| vs.snmp_name = c.string(n)),
+    Kw::unimplemented("snmp_name", "SNMP is not built yet", |vs, n, c| {
+        vs.snmp_name = c.string(n)
+    }),
     Kw::new("real_server", real_server),
 ];
 
@@ -904,7 +910,7 @@ fn threshold(node: &Node, ctx: &mut Ctx) -> Option<u32> {
     v.map(|v| v as u32)
 }
 
-static RS_KW: &[Kw<RealServer>] = &[
+pub(crate) static RS_KW: &[Kw<RealServer>] = &[
     Kw::new("weight", rs_weight),
     Kw::new("lvs_method", |rs, n, c| {
         if let Some(m) = forwarding(n, c, "real server") {
@@ -991,7 +997,9 @@ static RS_KW: &[Kw<RealServer>] = &[
         }
     }),
     Kw::new("virtualhost", |rs, n, c| rs.virtualhost = c.string(n)),
-    Kw::new("snmp_name", |rs, n, c| rs.snmp_name = c.string(n)),
+    Kw::unimplemented("snmp_name", "SNMP is not built yet", |rs, n, c| {
+        rs.snmp_name = c.string(n)
+    }),
     Kw::new("TCP_CHECK", checker::tcp_check),
     Kw::new("HTTP_GET", checker::http_get),
     Kw::new("SSL_GET", checker::ssl_get),
@@ -1001,7 +1009,7 @@ static RS_KW: &[Kw<RealServer>] = &[
     Kw::new("UDP_CHECK", checker::udp_check),
     Kw::new("PING_CHECK", checker::ping_check),
     Kw::new("FILE_CHECK", checker::file_check),
-    Kw::new("BFD_CHECK", checker::bfd_check),
+    Kw::unimplemented("BFD_CHECK", "BFD is not built yet", checker::bfd_check),
 ];
 
 // Used by the checker module for its own "invalid boolean" wording.

@@ -156,6 +156,11 @@ pub struct Configured {
     pub unicast_ttl_span: Option<Span>,
     pub nopreempt_span: Option<Span>,
     pub preempt_delay_span: Option<Span>,
+    /// `v3_checksum_as_v2 [BOOL]` (keepalived 2.2.8); `None`: the global_defs default.
+    pub v3_checksum_as_v2: Option<bool>,
+    /// `no_virtual_ipaddress` (keepalived 2.2.8): no VIPs is intended.
+    pub no_virtual_ipaddress: Option<Span>,
+    pub timer_expired_backup_span: Option<Span>,
 }
 
 /// One `vrrp_instance`, with every default resolved after `vrrp::finish`.
@@ -183,6 +188,10 @@ pub struct Instance {
     pub nopreempt: bool,
     pub preempt_delay: Duration,
     pub track_interfaces: Vec<TrackRef>,
+    /// Interfaces of static addresses, routes (`dev`) and rules (`iif`) whose
+    /// `track_group` lists this instance: keepalived 2.2.7 faults the instance while one
+    /// is down (its vrrp_static_track.c), without listing them as tracked interfaces.
+    pub static_track_ifs: Vec<String>,
     pub track_scripts: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
     pub track_processes: Vec<TrackRef>,
@@ -200,6 +209,15 @@ pub struct Instance {
     pub check_unicast_src: bool,
     /// `old_unicast_checksum`: `Some(true)` force old, `Some(false)` never, `None` detect.
     pub old_unicast_checksum: Option<bool>,
+    /// `v3_checksum_as_v2` (keepalived 2.2.8): VRRPv3 IPv4 checksums without the
+    /// pseudo-header, as VRRPv2 computes them.
+    pub v3_checksum_as_v2: bool,
+    /// `no_virtual_ipaddress` (keepalived 2.2.8), kept only when valid (not strict).
+    pub no_virtual_ipaddress: bool,
+    /// `timer_expired_backup [PRIO]` (keepalived 2.2.8): the highest priority of the other
+    /// routers; with `nopreempt`, a master whose timers ran too late to have kept the
+    /// role reverts to BACKUP. `None` when unset (or reset by `finish`).
+    pub timer_expired_backup: Option<u8>,
     pub track_src_ip: bool,
     pub vmac: Option<Vmac>,
     pub vmac_xmit_base: bool,
@@ -264,6 +282,7 @@ impl Instance {
             nopreempt: false,
             preempt_delay: Duration::ZERO,
             track_interfaces: Vec::new(),
+            static_track_ifs: Vec::new(),
             track_scripts: Vec::new(),
             track_files: Vec::new(),
             track_processes: Vec::new(),
@@ -278,6 +297,9 @@ impl Instance {
             permanent_fault: false,
             check_unicast_src: false,
             old_unicast_checksum: None,
+            v3_checksum_as_v2: false,
+            no_virtual_ipaddress: false,
+            timer_expired_backup: None,
             track_src_ip: false,
             vmac: None,
             vmac_xmit_base: false,
@@ -762,6 +784,13 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
             ),
         ),
     }),
+    // keepalived 2.2.8 (ours only: 2.2.7 rejects it)
+    Kw::new("v3_checksum_as_v2", |i, n, ctx| {
+        ctx.added_in_228(n);
+        if let Some(b) = opt_bool(i, n, ctx, "v3_checksum_as_v2") {
+            i.set.v3_checksum_as_v2 = Some(b);
+        }
+    }),
     Kw::new("native_ipv6", |i, n, ctx| {
         if i.known_family() == Some(Family::V4) {
             ctx.error(
@@ -835,7 +864,7 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
         let v = track_block(n, TrackKind::Process, &i.name, ctx);
         i.track_processes.extend(v);
     }),
-    Kw::new("track_bfd", |i, n, ctx| {
+    Kw::unimplemented("track_bfd", "BFD is not built yet", |i, n, ctx| {
         let v = track_block(n, TrackKind::Bfd, &i.name, ctx);
         i.track_bfds.extend(v);
     }),
@@ -891,7 +920,11 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
         }
         i.mcast_dst_ip = Some(a);
     }),
-    Kw::new("track_src_ip", |i, _n, _ctx| i.track_src_ip = true),
+    Kw::unimplemented(
+        "track_src_ip",
+        "keepalived 2.2.7 never acts on it either (observed)",
+        |i, _n, _ctx| i.track_src_ip = true,
+    ),
     Kw::new("virtual_router_id", |i, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         match parse_int(&t.text) {
@@ -975,6 +1008,11 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
     Kw::new("virtual_ipaddress", |i, n, ctx| vip_block(i, n, ctx, false)),
     Kw::new("virtual_ipaddress_excluded", |i, n, ctx| {
         vip_block(i, n, ctx, true)
+    }),
+    // keepalived 2.2.8 (ours only: 2.2.7 rejects it)
+    Kw::new("no_virtual_ipaddress", |i, n, ctx| {
+        ctx.added_in_228(n);
+        i.set.no_virtual_ipaddress = Some(n.span());
     }),
     Kw::new("promote_secondaries", |i, _n, _ctx| {
         i.promote_secondaries = true
@@ -1167,6 +1205,30 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
                 ),
             ),
         }
+    }),
+    // keepalived 2.2.8 (ours only: 2.2.7 rejects it)
+    Kw::new("timer_expired_backup", |i, n, ctx| {
+        ctx.added_in_228(n);
+        // without a value: 254, the quickest another router can take over
+        let prio = match n.arg(0) {
+            None => 254,
+            Some(t) => match parse_int(&t.text) {
+                Some(v) if (1..=254).contains(&v) => v as u8,
+                _ => {
+                    // keepalived's message, its stray space included
+                    ctx.error(
+                        t.span,
+                        format!(
+                            "({}) timer_expired _backup highest_other_priority not valid! must be between 1 & 254",
+                            i.name
+                        ),
+                    );
+                    return;
+                }
+            },
+        };
+        i.timer_expired_backup = Some(prio);
+        i.set.timer_expired_backup_span = Some(n.span());
     }),
     Kw::new("lower_prio_no_advert", |i, n, ctx| {
         if let Some(b) = opt_bool(i, n, ctx, "lower_prio_no_advert") {

@@ -519,9 +519,9 @@ fn bfd_ttl(b: &mut BfdInstance, n: &Node, ctx: &mut Ctx) {
 }
 
 pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
-    Kw::new("neighbor_ip", bfd_neighbor),
-    Kw::new("neighbour_ip", bfd_neighbor),
-    Kw::new("source_ip", |b, n, ctx| {
+    Kw::unimplemented("neighbor_ip", "BFD is not built yet", bfd_neighbor),
+    Kw::unimplemented("neighbour_ip", "BFD is not built yet", bfd_neighbor),
+    Kw::unimplemented("source_ip", "BFD is not built yet", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         match t.text.parse::<IpAddr>() {
             Ok(a) => b.source = Some(a),
@@ -534,22 +534,22 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             ),
         }
     }),
-    Kw::new("min_rx", |b, n, ctx| {
+    Kw::unimplemented("min_rx", "BFD is not built yet", |b, n, ctx| {
         if let Some(v) = bfd_ms(b, n, ctx, "min_rx") {
             b.min_rx = v;
         }
     }),
-    Kw::new("min_tx", |b, n, ctx| {
+    Kw::unimplemented("min_tx", "BFD is not built yet", |b, n, ctx| {
         if let Some(v) = bfd_ms(b, n, ctx, "min_tx") {
             b.min_tx = v;
         }
     }),
-    Kw::new("idle_tx", |b, n, ctx| {
+    Kw::unimplemented("idle_tx", "BFD is not built yet", |b, n, ctx| {
         if let Some(v) = bfd_ms(b, n, ctx, "idle_tx") {
             b.idle_tx = v;
         }
     }),
-    Kw::new("multiplier", |b, n, ctx| {
+    Kw::unimplemented("multiplier", "BFD is not built yet", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         match parse_int(&t.text) {
             Some(v) if (1..=255).contains(&v) => b.multiplier = v as u8,
@@ -562,10 +562,12 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             ),
         }
     }),
-    Kw::new("passive", |b, _n, _ctx| b.passive = true),
-    Kw::new("ttl", bfd_ttl),
-    Kw::new("hoplimit", bfd_ttl),
-    Kw::new("max_hops", |b, n, ctx| {
+    Kw::unimplemented("passive", "BFD is not built yet", |b, _n, _ctx| {
+        b.passive = true
+    }),
+    Kw::unimplemented("ttl", "BFD is not built yet", bfd_ttl),
+    Kw::unimplemented("hoplimit", "BFD is not built yet", bfd_ttl),
+    Kw::unimplemented("max_hops", "BFD is not built yet", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         match parse_int(&t.text) {
             Some(v) if (-1..=255).contains(&v) => {
@@ -580,7 +582,7 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             ),
         }
     }),
-    Kw::new("weight", |b, n, ctx| {
+    Kw::unimplemented("weight", "BFD is not built yet", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         let bad = format!(
             "Configuration error: BFD instance {} weight value {} not valid (must be in range [-253-253]), ignoring",
@@ -594,8 +596,10 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             b.weight_reverse |= rev;
         }
     }),
-    Kw::new("vrrp", |b, _n, _ctx| b.vrrp = true),
-    Kw::new("checker", |b, _n, _ctx| b.checker = true),
+    Kw::unimplemented("vrrp", "BFD is not built yet", |b, _n, _ctx| b.vrrp = true),
+    Kw::unimplemented("checker", "BFD is not built yet", |b, _n, _ctx| {
+        b.checker = true
+    }),
 ];
 
 /// What kind of object a `track_*` line names (for messages and lookup).
