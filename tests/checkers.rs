@@ -772,26 +772,34 @@ async fn http_get_fetches_the_given_url() {
 }
 
 /// Accepts any client certificate, but checks the handshake signatures, so a client that
-/// completes the handshake holds the certificate's private key.
+/// completes the handshake holds the certificate's private key; `record` gets each
+/// certificate presented.
 #[derive(Debug)]
-struct AnyClient(Arc<rustls::crypto::CryptoProvider>);
+struct AnyClient {
+    prov: Arc<rustls::crypto::CryptoProvider>,
+    mandatory: bool,
+    record: Option<mpsc::UnboundedSender<Vec<u8>>>,
+}
 
 impl rustls::server::danger::ClientCertVerifier for AnyClient {
     fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
         &[]
     }
 
-    // a checker without SSL { certificate } is let in too
+    // a checker without SSL { certificate } is let in too, unless `mandatory`
     fn client_auth_mandatory(&self) -> bool {
-        false
+        self.mandatory
     }
 
     fn verify_client_cert(
         &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
         _intermediates: &[rustls::pki_types::CertificateDer<'_>],
         _now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        if let Some(r) = &self.record {
+            let _ = r.send(end_entity.to_vec());
+        }
         Ok(rustls::server::danger::ClientCertVerified::assertion())
     }
 
@@ -805,7 +813,7 @@ impl rustls::server::danger::ClientCertVerifier for AnyClient {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.prov.signature_verification_algorithms,
         )
     }
 
@@ -819,12 +827,14 @@ impl rustls::server::danger::ClientCertVerifier for AnyClient {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.prov.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.prov
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -844,7 +854,11 @@ async fn tls_server_watching_the_end() -> (SocketAddr, mpsc::UnboundedReceiver<E
     let cfg = rustls::ServerConfig::builder_with_provider(prov.clone())
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_client_cert_verifier(Arc::new(AnyClient(prov)))
+        .with_client_cert_verifier(Arc::new(AnyClient {
+            prov,
+            mandatory: false,
+            record: None,
+        }))
         .with_single_cert(vec![ck.cert.der().clone()], key)
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
@@ -1389,62 +1403,6 @@ EOF";
     });
 }
 
-/// A TLS client-certificate verifier that requires a certificate, checks the handshake
-/// signature with it (so the client must hold its key) and records it.
-#[derive(Debug)]
-struct RecordClientCert(
-    Arc<rustls::crypto::CryptoProvider>,
-    mpsc::UnboundedSender<Vec<u8>>,
-);
-
-impl rustls::server::danger::ClientCertVerifier for RecordClientCert {
-    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
-        let _ = self.1.send(end_entity.to_vec());
-        Ok(rustls::server::danger::ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// `SSL { certificate; key }`: SSL_GET presents the certificate, signing with the key
 /// read from its own file; without `key` the key is looked for in the certificate file
 /// (keepalived's SSL_CTX_use_PrivateKey_file on the certificate), here in vain.
@@ -1457,7 +1415,11 @@ async fn ssl_get_presents_the_client_certificate_and_key() {
     let cfg = rustls::ServerConfig::builder_with_provider(prov.clone())
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_client_cert_verifier(Arc::new(RecordClientCert(prov, tx)))
+        .with_client_cert_verifier(Arc::new(AnyClient {
+            prov,
+            mandatory: true,
+            record: Some(tx),
+        }))
         .with_single_cert(
             vec![server.cert.der().clone()],
             rustls::pki_types::PrivateKeyDer::Pkcs8(server.key_pair.serialize_der().into()),
