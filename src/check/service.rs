@@ -1223,15 +1223,20 @@ pub(crate) fn open_ipvs() -> Result<Ipvs, ServiceError> {
 
 /// `lvs_netlink_monitor_rcv_bufs[_force]` sizes the monitor's receive buffer.
 fn monitor(g: &GlobalDefs) -> Option<crate::net::Monitor> {
-    crate::net::Monitor::with_rcvbuf(crate::vrrp::service::rcvbuf(g.lvs_netlink_monitor_rcv_bufs))
-        .map_err(|e| error!("Unable to watch addresses for ha_suspend: {e}"))
-        .ok()
+    crate::net::Monitor::with_rcvbuf(crate::net::RcvBuf::configured(
+        g.lvs_netlink_monitor_rcv_bufs.size,
+        g.lvs_netlink_monitor_rcv_bufs.force,
+    ))
+    .map_err(|e| error!("Unable to watch addresses for ha_suspend: {e}"))
+    .ok()
 }
 
 /// `lvs_netlink_cmd_rcv_bufs[_force]` sizes the command socket's receive buffer.
 async fn local_addrs(g: &GlobalDefs) -> HashSet<IpAddr> {
-    match crate::net::Netlink::with_rcvbuf(crate::vrrp::service::rcvbuf(g.lvs_netlink_cmd_rcv_bufs))
-    {
+    match crate::net::Netlink::with_rcvbuf(crate::net::RcvBuf::configured(
+        g.lvs_netlink_cmd_rcv_bufs.size,
+        g.lvs_netlink_cmd_rcv_bufs.force,
+    )) {
         Ok(nl) => nl
             .addresses(None)
             .await

@@ -89,6 +89,17 @@ pub struct RcvBuf {
 }
 
 impl RcvBuf {
+    /// The buffer a keyword pair asks for (`*_rcv_bufs SIZE`, `*_rcv_bufs_force`); `None`
+    /// when neither is set, which keeps our defaults (the monitor's is larger than
+    /// keepalived's 64 KiB, so that a burst of events is not lost).
+    pub fn configured(size: Option<u32>, force: bool) -> Option<RcvBuf> {
+        // `_force` alone forces keepalived's default size (64 KiB).
+        (size.is_some() || force).then(|| RcvBuf {
+            size: size.unwrap_or(64 * 1024),
+            force,
+        })
+    }
+
     /// Sets the buffer; a failure is logged with keepalived's wording and not fatal.
     pub fn apply(self, s: &impl std::os::fd::AsFd) {
         use nix::sys::socket::{setsockopt, sockopt};

@@ -195,16 +195,6 @@ fn spacing_of(c: &Config) -> Spacing {
     }
 }
 
-/// A configured netlink receive buffer; unset keeps our defaults (the monitor's is larger
-/// than keepalived's 64 KiB, so that a burst of events is not lost).
-pub(crate) fn rcvbuf(b: crate::config::model::global::RcvBufs) -> Option<net::RcvBuf> {
-    // `_force` alone forces keepalived's default size (64 KiB).
-    (b.size.is_some() || b.force).then(|| net::RcvBuf {
-        size: b.size.unwrap_or(64 * 1024),
-        force: b.force,
-    })
-}
-
 /// What the tasks share.
 #[derive(Clone)]
 struct Shared {
@@ -1794,8 +1784,11 @@ impl Service for VrrpService {
         if let Some(why) = &c.vrrp.fatal {
             return Err(ServiceError::config(why.clone()));
         }
-        let nl = Netlink::with_rcvbuf(rcvbuf(c.global.vrrp_netlink_cmd_rcv_bufs))
-            .map_err(|e| ServiceError::fatal(e.to_string()))?;
+        let nl = Netlink::with_rcvbuf(net::RcvBuf::configured(
+            c.global.vrrp_netlink_cmd_rcv_bufs.size,
+            c.global.vrrp_netlink_cmd_rcv_bufs.force,
+        ))
+        .map_err(|e| ServiceError::fatal(e.to_string()))?;
         super::alerts::install(c);
         if needs_firewall(c) && c.global.nftables.is_none() {
             info!("use_vmac or no_accept/strict specified, but no firewall configured - using nftables");
@@ -1816,8 +1809,11 @@ impl Service for VrrpService {
         // VMACs first (§5.13), so the monitor does not report their creation as link events.
         let mut vmacs = vmac::Vmacs::default();
         let made = host_with_vmacs(&nl, c, &mut vmacs).await?;
-        let mut mon = Monitor::with_rcvbuf(rcvbuf(c.global.vrrp_netlink_monitor_rcv_bufs))
-            .map_err(|e| ServiceError::fatal(e.to_string()))?;
+        let mut mon = Monitor::with_rcvbuf(net::RcvBuf::configured(
+            c.global.vrrp_netlink_monitor_rcv_bufs.size,
+            c.global.vrrp_netlink_monitor_rcv_bufs.force,
+        ))
+        .map_err(|e| ServiceError::fatal(e.to_string()))?;
         // Re-read once the monitor listens, so that nothing changes unseen in between.
         let mut h = host(&nl).await?;
         h.vmacs = made.vmacs;
