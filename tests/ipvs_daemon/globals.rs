@@ -176,13 +176,18 @@ fn scenario(name: &str, bin: &str, subjects: &Arc<Mutex<Vec<String>>>) -> Run {
     second.stop();
     wait_table(&format!("{name}: the real server out"), &down);
     wait_for(&format!("{name}: the DOWN mail"), &mut || mails() == 1);
+    // The first checker must have run once (up) before its server goes: both checkers
+    // make their first attempt in the same second as the second server's failure.
+    let success = format!("TCP connection to [{RS}]:tcp:9021 success.");
+    wait_for(&format!("{name}: the first checker up"), &mut || {
+        text().contains(&success)
+    });
     first.stop();
     let retried = format!("TCP_CHECK on service [{RS}]:tcp:9021 failed after 1 retries.");
     wait_for(&format!("{name}: {retried}"), &mut || {
         text().contains(&retried)
     });
     first.start();
-    let success = format!("TCP connection to [{RS}]:tcp:9021 success.");
     wait_for(&format!("{name}: the first checker back"), &mut || {
         text().matches(&success).count() >= 2
     });
