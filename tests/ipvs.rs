@@ -44,6 +44,7 @@ const VM_TESTS: &[&str] = &[
     "vm_checker_process_controls",
     "vm_checker_netlink_buffers",
     "vm_daemon_lvs_flush_and_timeouts",
+    "vm_daemon_ipvs_settings_as_keepalived",
     "ipvs_daemon::probes::vm_probes_as_keepalived",
     "ipvs_daemon::nft::vm_daemon_nftables_ipvs",
     "ipvs_daemon::globals::vm_daemon_checker_globals",
@@ -1385,34 +1386,145 @@ fn vm_daemon_lvs_flush_and_timeouts() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("lvsglob-real-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(dir.join("keepalived.conf"), LVS_GLOBALS_CONF).expect("conf");
-    let real = lvs_globals_run(|| {
-        let mut child = Command::new("keepalived")
-            .args(["-n", "-l", "-C", "-f"])
-            .arg(dir.join("keepalived.conf"))
-            .arg("-p")
-            .arg(dir.join("k.pid"))
-            .arg("-r")
-            .arg(dir.join("v.pid"))
-            .arg("-c")
-            .arg(dir.join("c.pid"))
-            .arg("-b")
-            .arg(dir.join("b.pid"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn keepalived 2.2.7");
-        move || {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
-        }
-    });
+    let real = lvs_globals_run(|| real_checker(&dir, LVS_GLOBALS_CONF));
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(real, want, "keepalived 2.2.7");
+}
+
+/// keepalived 2.2.7's checker child alone on `conf` (files in `dir`); the closure stops it.
+fn real_checker(dir: &Path, conf: &str) -> impl FnOnce() {
+    std::fs::create_dir_all(dir).expect("dir");
+    std::fs::write(dir.join("keepalived.conf"), conf).expect("conf");
+    let mut child = Command::new("keepalived")
+        .args(["-n", "-l", "-C", "-f"])
+        .arg(dir.join("keepalived.conf"))
+        .arg("-p")
+        .arg(dir.join("k.pid"))
+        .arg("-r")
+        .arg(dir.join("v.pid"))
+        .arg("-c")
+        .arg(dir.join("c.pid"))
+        .arg("-b")
+        .arg(dir.join("b.pid"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn keepalived 2.2.7");
+    move || {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
+}
+
+const IPVS_SETTINGS_CONF: &str = r#"
+virtual_server 192.0.2.130 80 {
+    lvs_sched sh
+    flag-1
+    flag-2
+    lvs_method DR
+    persistence_timeout 60
+    persistence_granularity 255.255.255.0
+    protocol TCP
+    real_server 198.51.100.31 80 {
+        weight 2
+        uthreshold 100
+        lthreshold 10
+        lvs_method TUN
+    }
+    real_server 198.51.100.32 80 {
+        weight 3
+    }
+}
+virtual_server 192.0.2.131 80 {
+    lvs_sched mh
+    mh-port
+    mh-fallback
+    lb_kind NAT
+    protocol TCP
+    real_server 198.51.100.33 80 {
+        weight 1
+    }
+}
+virtual_server 192.0.2.132 80 {
+    delay_loop 1
+    lvs_sched rr
+    lb_kind NAT
+    protocol TCP
+    sorry_server 198.51.100.39 80
+    sorry_server_lvs_method DR
+    real_server 198.51.100.34 9 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+"#;
+
+/// `ipvsadm -Ln` and `ipvsadm -Ln --thresholds` once the sorry server serves 192.0.2.132.
+fn ipvs_settings_run<S: FnOnce()>(start: impl FnOnce() -> S) -> (String, String) {
+    ipvsadm(&["-C"]);
+    let stop = start();
+    ipvs_daemon::wait_for("the sorry server", || {
+        ipvsadm(&["-Ln"]).contains("198.51.100.39:80")
+    });
+    let out = (ipvsadm(&["-Ln"]), ipvsadm(&["-Ln", "--thresholds"]));
+    stop();
+    ipvsadm(&["-C"]);
+    out
+}
+
+/// The virtual and real server settings as IPVS shows them, ours and keepalived 2.2.7's
+/// alike: `lvs_sched` with `flag-1`/`flag-2` and `mh-port`/`mh-fallback`, `lvs_method` of a
+/// virtual and of a real server, `persistence_timeout` with `persistence_granularity`,
+/// `uthreshold`/`lthreshold`, `sorry_server_lvs_method`.
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_daemon_ipvs_settings_as_keepalived() {
+    let Some(_ipvs) = fresh() else { return };
+    let ours = ipvs_settings_run(|| {
+        let mut d = ipvs_daemon::Daemon::start("ipvsset", IPVS_SETTINGS_CONF);
+        move || d.stop()
+    });
+    let flat = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let table = flat(&ours.0);
+    for want in [
+        "TCP 192.0.2.130:80 sh (sh-fallback,sh-port) persistent 60 mask 255.255.255.0",
+        "-> 198.51.100.31:80 Tunnel 2 0 0",
+        "-> 198.51.100.32:80 Route 3 0 0",
+        "TCP 192.0.2.131:80 mh (mh-fallback,mh-port)",
+        "-> 198.51.100.33:80 Masq 1 0 0",
+        "-> 198.51.100.39:80 Route 1 0 0",
+    ] {
+        assert!(
+            table.iter().any(|l| l == want),
+            "want {want:?} in:\n{}",
+            ours.0
+        );
+    }
+    let thresholds = flat(&ours.1);
+    assert!(
+        thresholds.iter().any(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            f.get(1) == Some(&"198.51.100.31:80") && f.contains(&"100") && f.contains(&"10")
+        }),
+        "{}",
+        ours.1
+    );
+    if !have("keepalived") {
+        eprintln!("note: no keepalived 2.2.7 in the VM; not compared");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ipvsset-real-{}", std::process::id()));
+    let real = ipvs_settings_run(|| real_checker(&dir, IPVS_SETTINGS_CONF));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(ours, real, "ours, then keepalived 2.2.7");
 }
 
 /// `ip netns exec NS ipvsadm -L --daemon`, one daemon a line.
