@@ -1,4 +1,4 @@
-//! Machine events per second (keepalived-spec.md §5.6): adverts handled by a BACKUP and a
+//! Machine events per second: adverts handled by a BACKUP and a
 //! MASTER, and advert-timer ticks of a MASTER, with their actions drained as the glue would.
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};

@@ -1,4 +1,4 @@
-//! keepalived 2.2's command line (keepalived-spec.md §1) and genhash's (§9), parsed by clap.
+//! keepalived 2.2's command line and genhash's, parsed by clap.
 //!
 //! keepalived parses with `getopt_long`, and scripts depend on its exact behaviour: options
 //! are handled in order (`-v`, `-h` and `--signum` act and exit on the spot), bad options
@@ -885,7 +885,7 @@ pub fn parse(prog: &str, args: &[String], cwd: &Path) -> Command {
                 o.pid_files_given[3] = true;
             }
             K::Genhash => {
-                // Everything after -T belongs to genhash (spec §9); -T should come first.
+                // Everything after -T belongs to genhash; -T should come first.
                 let Cut { rest, not_first } = cut.unwrap_or(Cut {
                     rest: Vec::new(),
                     not_first: false,
@@ -923,7 +923,7 @@ pub fn parse(prog: &str, args: &[String], cwd: &Path) -> Command {
                 o.config_test = Some(ConfigTest {
                     log_file: (!v.is_empty()).then(|| cwd.join(&v)),
                 });
-                // -t implies --dont-fork, --dont-respawn, --no-syslog (spec §3.7).
+                // -t implies --dont-fork, --dont-respawn, --no-syslog.
                 o.dont_fork = true;
                 o.dont_respawn = true;
                 o.no_syslog = true;
@@ -1003,7 +1003,7 @@ fn parse_c_long(s: &str) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
-/// `--signum=SIGFUNC` (spec §1): the signal the daemon handles for each function. The
+/// `--signum=SIGFUNC`: the signal the daemon handles for each function. The
 /// real-time ones are computed at run time, as glibc reserves some of them.
 pub fn signum(name: &str) -> Option<i32> {
     Some(match name {
@@ -1114,7 +1114,7 @@ pub fn usage(prog: &str) -> String {
     )
 }
 
-/// genhash's options (spec §9).
+/// genhash's options.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GenhashOptions {
     pub server: Option<std::net::IpAddr>,

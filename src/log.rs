@@ -1,4 +1,4 @@
-//! Logging as keepalived does it (keepalived-spec.md §7): syslog with the process ident
+//! Logging as keepalived does it: syslog with the process ident
 //! (`Keepalived`, `Keepalived_vrrp`, `Keepalived_healthcheckers`) and pid, facility from
 //! `-S` (default daemon); `-l` duplicates every line to stderr as `<ctime>: <message>`;
 //! journald instead of syslog when started by systemd; `-G` disables syslog.
@@ -96,7 +96,7 @@ impl Default for LogOptions {
     }
 }
 
-/// Parses `-S`: `0`-`7` (local0-7), `local0`-`local7`, `user`, `daemon` (spec §1).
+/// Parses `-S`: `0`-`7` (local0-7), `local0`-`local7`, `user`, `daemon`.
 pub fn parse_facility(s: &str) -> Option<u8> {
     match s {
         "user" => Some(1),

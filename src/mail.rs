@@ -1,4 +1,4 @@
-//! SMTP alerts (keepalived-spec.md §6.3): subjects and bodies as keepalived writes them,
+//! SMTP alerts: subjects and bodies as keepalived writes them,
 //! sent from a spawned task with an overall timeout so a dead SMTP server never blocks
 //! VRRP or the checkers.
 
@@ -25,7 +25,7 @@ pub struct MailConfig {
 }
 
 impl MailConfig {
-    /// `None` unless `notification_email` is non-empty and `smtp_server` is set (§6.3).
+    /// `None` unless `notification_email` is non-empty and `smtp_server` is set.
     /// Defaults as keepalived: router_id and HELO name = host name, from =
     /// `keepalived@<host name>`.
     pub fn from_global(g: &GlobalDefs) -> Option<MailConfig> {
@@ -134,7 +134,7 @@ pub fn virtualserver_alert(router_id: &str, vs: &str, up: bool, body: &str) -> A
     }
 }
 
-/// Decides which state changes of one instance or group are emailed (§6.1 step 5, §6.3):
+/// Decides which state changes of one instance or group are emailed:
 /// only when the state differs from the last emailed one, and FAULT not at all with
 /// `no_email_faults`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -195,7 +195,7 @@ pub enum SendOutcome {
     Error(String),
 }
 
-/// Sends one alert, logging as keepalived does (§6.3): `Timeout connecting SMTP server
+/// Sends one alert, logging as keepalived does: `Timeout connecting SMTP server
 /// [ip]:port.` / `SMTP connection ERROR to [ip]:port.` when the TCP connection fails,
 /// `Remote SMTP server [ip]:port connected.` when it succeeds, then `Timeout reading data
 /// to remote SMTP server [ip]:port.` if the server goes silent (observed with keepalived
@@ -246,7 +246,7 @@ pub async fn send(cfg: &MailConfig, alert: &Alert) -> SendOutcome {
         }
     }
     let dialogue = async {
-        // keepalived's dialogue (§6.3): HELO, not EHLO.
+        // keepalived's dialogue: HELO, not EHLO.
         let mut steps = vec![(format!("HELO {}\r\n", cfg.helo), 250)];
         steps.push((format!("MAIL FROM:<{}>\r\n", cfg.from), 250));
         for to in &cfg.to {
@@ -270,7 +270,7 @@ pub async fn send(cfg: &MailConfig, alert: &Alert) -> SendOutcome {
     };
     match tokio::time::timeout(t.saturating_mul(3), dialogue).await {
         Ok(Ok(())) => {
-            // keepalived logs this only with -D (§6.3).
+            // keepalived logs this only with -D.
             if crate::log::detail() > 0 {
                 tracing::info!("SMTP alert successfully sent.");
             }
@@ -308,7 +308,7 @@ async fn reply<R: AsyncBufRead + Unpin>(r: &mut R) -> std::io::Result<u16> {
     }
 }
 
-/// The DATA payload: the message with leading dots doubled (RFC 5321 §4.5.2), then `.`.
+/// The DATA payload: the message with leading dots doubled (RFC 5321), then `.`.
 fn dot_stuffed(msg: &[u8]) -> String {
     let text = String::from_utf8_lossy(msg);
     let mut out = String::with_capacity(text.len() + 8);

@@ -14,7 +14,7 @@ fn main() {
         .collect();
     let prog = argv.first().map(String::as_str).unwrap_or("keepalived");
     let args = argv.get(1..).unwrap_or_default();
-    // genhash is the same program under another name (spec §9).
+    // genhash is the same program under another name.
     if Path::new(prog).file_name().and_then(|n| n.to_str()) == Some("genhash") {
         std::process::exit(cli::genhash_main(args, prog, false));
     }
@@ -48,7 +48,7 @@ fn main() {
     std::process::exit(code);
 }
 
-/// The config id: `-i`, else the host name up to the first dot (spec §1).
+/// The config id: `-i`, else the host name up to the first dot.
 fn config_id(opts: &Options) -> String {
     if let Some(id) = &opts.config_id {
         return id.clone();
@@ -60,7 +60,7 @@ fn config_id(opts: &Options) -> String {
         .unwrap_or_default()
 }
 
-/// `-f` may be a glob: the first match is used (spec §1). `None` when nothing matches.
+/// `-f` may be a glob: the first match is used. `None` when nothing matches.
 fn resolve_config(path: &Path) -> Option<PathBuf> {
     let s = path.to_string_lossy();
     if s.contains(['*', '?', '[']) {
@@ -114,7 +114,7 @@ fn run(opts: &Options) -> i32 {
         loaded.diagnostics.lint(None, w);
     }
     if opts.config_test.is_some() {
-        // keepalived -t also checks what the config names on this host (spec §3.7)
+        // keepalived -t also checks what the config names on this host
         config::host::check_config(&loaded.config, &mut loaded.diagnostics);
     }
     let rendered = loaded.diagnostics.render_all(&loaded.sources);
@@ -136,7 +136,7 @@ fn run(opts: &Options) -> i32 {
 
 /// The daemon's options from the command line.
 fn daemon_options(opts: &Options, config_file: PathBuf) -> DaemonOptions {
-    // keepalived runs with umask 0177 unless -u says otherwise (spec §1).
+    // keepalived runs with umask 0177 unless -u says otherwise.
     let mask = opts.umask.unwrap_or(0o177);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     DaemonOptions {

@@ -1,4 +1,4 @@
-//! Notify scripts and notify FIFOs for VRRP state changes (keepalived-spec.md §6.1, §6.2).
+//! Notify scripts and notify FIFOs for VRRP state changes.
 //!
 //! [`notify_calls`] and [`fifo_line`] are pure; [`Fifo`] owns a notify FIFO.
 
@@ -50,7 +50,7 @@ impl NotifyState {
     }
 }
 
-/// The scripts to run for one state change, in keepalived's order (§6.1): the
+/// The scripts to run for one state change, in keepalived's order: the
 /// state-specific script with only its configured arguments, then the generic `notify`
 /// with `INSTANCE|GROUP name STATE priority` appended (groups: priority 0).
 /// `deleted` is `notify_deleted`'s script; without it a deletion runs nothing specific.
@@ -87,7 +87,7 @@ pub fn notify_calls(
     out
 }
 
-/// One event on a VRRP notify FIFO (§6.2).
+/// One event on a VRRP notify FIFO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FifoEvent {
     State(NotifyState),
@@ -110,13 +110,13 @@ impl FifoEvent {
     }
 }
 
-/// `INSTANCE "VI_1" MASTER 150\n` / `GROUP "G1" BACKUP 0\n` (§6.2).
+/// `INSTANCE "VI_1" MASTER 150\n` / `GROUP "G1" BACKUP 0\n`.
 pub fn fifo_line(who: Who, name: &str, ev: FifoEvent, priority: u8) -> String {
     let prio = if who == Who::Group { 0 } else { priority };
     format!("{} \"{}\" {} {}\n", who.as_str(), name, ev.as_str(), prio)
 }
 
-/// An open notify FIFO. Removed on drop only if we created it (§6.2).
+/// An open notify FIFO. Removed on drop only if we created it.
 #[derive(Debug)]
 pub struct Fifo {
     path: PathBuf,
@@ -203,7 +203,7 @@ impl Fifo {
         }
     }
 
-    /// The FIFO's reader script with the FIFO path appended (§6.2).
+    /// The FIFO's reader script with the FIFO path appended.
     pub fn script_call(&self, script: &Script) -> Script {
         let mut s = script.clone();
         s.argv.push(self.path.to_string_lossy().into_owned());

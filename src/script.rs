@@ -1,4 +1,4 @@
-//! Running scripts as keepalived does (keepalived-spec.md §6.1, §6.4, §5.9): notify scripts
+//! Running scripts as keepalived does: notify scripts
 //! fire and forget, tracked scripts with a timeout and at most one run at a time.
 //!
 //! The child runs as the script's uid/gid (supplementary groups cleared by std when root
@@ -24,14 +24,14 @@ use tokio::process::{Child, Command};
 use crate::config::host::{lookup_user, resolve, RunAs};
 use crate::config::model::Script;
 
-/// How long a timed-out script gets between SIGTERM and SIGKILL (§4.6).
+/// How long a timed-out script gets between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// How a script run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScriptResult {
     /// Exit status. An exec failure is reported as `Exited(0)`, as keepalived's forked child
-    /// exits 0 when execve fails (§5.9, issue #2126).
+    /// exits 0 when execve fails (issue #2126).
     Exited(i32),
     /// Killed by this signal (not by our timeout).
     Signaled(i32),
@@ -76,7 +76,7 @@ pub fn directly_executable(path: &Path) -> bool {
 }
 
 /// Builds the argv to execute: the words themselves when the program is `#!`/ELF, else
-/// `/bin/sh -c` with every word single-quoted (§6.4). `</dev/tcp/...` redirections always
+/// `/bin/sh -c` with every word single-quoted. `</dev/tcp/...` redirections always
 /// go through the shell, unquoted as keepalived does.
 pub fn exec_argv(words: &[String]) -> Vec<String> {
     let Some(prog) = words.first() else {
@@ -110,7 +110,7 @@ pub fn run_as_for(
     }
 }
 
-/// The default script user (spec §6.4): `script_user` if configured, else
+/// The default script user: `script_user` if configured, else
 /// `keepalived_script` if that user exists, else ourselves (`None`). With
 /// `enable_script_security` and neither, `Err` with keepalived's message (such scripts are
 /// removed).
@@ -156,7 +156,7 @@ pub fn prepare_vrrp_script(
     })
 }
 
-/// The timeout of a `vrrp_script`: its `timeout`, or its interval when 0 (§4.6).
+/// The timeout of a `vrrp_script`: its `timeout`, or its interval when 0.
 pub fn vrrp_script_timeout(vs: &crate::config::model::vrrp::track::VrrpScript) -> Duration {
     if vs.timeout.is_zero() {
         vs.interval
@@ -219,7 +219,7 @@ pub async fn run(p: &Prepared, timeout: Duration) -> ScriptResult {
 }
 
 /// Waits for a child; at `timeout` SIGTERMs its process group, SIGKILLs it after
-/// [`KILL_GRACE`] (§4.6), and reports [`ScriptResult::TimedOut`].
+/// [`KILL_GRACE`], and reports [`ScriptResult::TimedOut`].
 pub async fn wait_with_timeout(mut child: Child, timeout: Duration) -> ScriptResult {
     let pgid = child
         .id()
@@ -258,7 +258,7 @@ pub fn spawn_detached(p: &Prepared) {
     }
 }
 
-/// Guards against overlapping runs of one tracked script (§5.9).
+/// Guards against overlapping runs of one tracked script.
 #[derive(Debug, Clone, Default)]
 pub struct RunSlot {
     busy: Arc<AtomicBool>,
@@ -310,7 +310,7 @@ pub async fn run_tracked(
 }
 
 /// Runs a tracked script every `interval` and sends each result with its name; a tick
-/// that finds the previous run still active is skipped with keepalived's message (§5.9).
+/// that finds the previous run still active is skipped with keepalived's message.
 /// The first run starts at once. Ends when the receiver is dropped.
 pub fn spawn_tracked_loop(
     name: String,

@@ -1,5 +1,4 @@
-//! The command line of the built `keepalived` binary, against keepalived 2.2.7's behaviour
-//! (keepalived-spec.md §1, §3.7, §9).
+//! The command line of the built `keepalived` binary, against keepalived 2.2.7's behaviour.
 
 mod support;
 
@@ -217,7 +216,7 @@ fn config_test_log_file_and_dump() {
 
 #[test]
 fn config_test_invalid_file() {
-    // `priority` without its value: keepalived -t exits 2 (spec §3.7). Needs the config
+    // `priority` without its value: keepalived -t exits 2. Needs the config
     // parser and model (written in parallel): fails until they are merged.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let text = "vrrp_instance VI_1 {\n    virtual_router_id 51\n    priority\n}\n";

@@ -1,4 +1,4 @@
-//! The process model end to end (keepalived-spec.md §2): the real binary, temporary pid
+//! The process model end to end: the real binary, temporary pid
 //! files, dump directory and status file. Nothing here needs root: `-G` keeps syslog out
 //! and the default service touches no network.
 
@@ -63,7 +63,7 @@ impl Ka {
         }
         // --all with the VRRP configuration: the checker child runs without virtual
         // servers, so without IPVS, which this host's kernel may lack (a configured
-        // virtual server would make it fatal, spec §8.1)
+        // virtual server would make it fatal)
         let conf = fs::read_to_string(self.path("keepalived.conf")).unwrap_or_default();
         if conf.contains("vrrp_instance") {
             c.arg("--all");
@@ -355,8 +355,8 @@ fn dont_respawn_stops_everything() {
     assert!(!alive(checker));
 }
 
-/// The config with a keyword missing its parameter, which stops keepalived (spec §0.4,
-/// §3.8), or `None` (after a loud skip) while the config pipeline does not report it yet.
+/// The config with a keyword missing its parameter, which stops keepalived
+/// (exit 2), or `None` (after a loud skip) while the config pipeline does not report it yet.
 fn broken_conf(test: &str) -> Option<String> {
     let broken = CONF.replace("priority 100", "priority");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -743,7 +743,7 @@ fn comm(pid: i32) -> String {
         .to_owned()
 }
 
-/// What `ps` shows (spec §2.1), as keepalived 2.2.7 was observed: all three processes
+/// What `ps` shows, as keepalived 2.2.7 was observed: all three processes
 /// are `keepalived` by default; `process_name` renames the parent (and the children,
 /// which inherit it), `vrrp_process_name` / `checker_process_name` rename a child,
 /// `process_names` gives `keepalived_vrrp` / `keepalived_lvs`. The command line stays.

@@ -1,4 +1,4 @@
-//! The process model where names and namespaces matter (keepalived-spec.md §1, §2):
+//! The process model where names and namespaces matter:
 //! `instance NAME`, `net_namespace NAME` / `-s`, `data_use_instance`, and SIGTERM with VIPs.
 //! Pid files of a named keepalived go to /run/keepalived, so each daemon here runs in a
 //! private mount namespace with a tmpfs on /run/keepalived (read through /proc/PID/root);
@@ -520,7 +520,7 @@ fn monitor_during(lan: &netns::Lan, i: usize, what: &[&str], f: impl FnOnce()) -
 }
 
 /// SIGHUP with an unchanged configuration: `ip monitor` in the node sees no address or
-/// route deleted, and no instance changes state (keepalived-spec.md §5.14).
+/// route deleted, and no instance changes state.
 #[test]
 fn reload_of_unchanged_config_changes_nothing() {
     let Some(lan) = lan_or_skip("reload_of_unchanged_config_changes_nothing", 1) else {

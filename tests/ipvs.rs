@@ -2,7 +2,7 @@
 //! (tests/ipvs_vm/run.sh) that runs this same executable's `vm_*` tests, which
 //! are `#[ignore]`d so they never run on the host (whose kernel has no IPVS).
 //! Inside the VM results are read back through our own dumps and compared
-//! with Debian's `ipvsadm -Ln` (spec §8.1).
+//! with Debian's `ipvsadm -Ln`.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -617,7 +617,7 @@ fn vm_edit_and_delete() {
     let Some(mut ipvs) = fresh() else { return };
     let mut svc = Service::new(Protocol::Tcp, v4("192.0.2.50"), 80, "rr");
     ipvs.add_service(&svc).expect("add");
-    // EEXIST on add is not an error (spec §8.1).
+    // EEXIST on add is not an error.
     ipvs.add_service(&svc).expect("second add");
     svc.sched_name = "wlc".into();
     svc.flags = IP_VS_SVC_F_PERSISTENT;
@@ -1567,7 +1567,7 @@ fn syncd_conf(router: &str, ifname: &str, prio: u8, global: &str, extra: &str) -
     )
 }
 
-/// `lvs_sync_daemon IF inst VI_1` (keepalived-spec.md §8.5): two of our daemons in two
+/// `lvs_sync_daemon IF inst VI_1`: two of our daemons in two
 /// namespaces joined by a veth pair. A (priority 100) runs the backup sync daemon in
 /// BACKUP, the master one once MASTER, the backup one again when B (200) takes over, and
 /// none after SIGTERM; the sync id is the VRID, a reload applies a new one, stops the

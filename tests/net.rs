@@ -39,7 +39,7 @@ fn addresses_add_read_back_delete() {
         v4.label = Some("eth0:vip".into());
         v4.brd = Some(Ipv4Addr::new(192, 0, 2, 255));
         nl.add_address(&v4).await.unwrap();
-        // Adding twice is not an error (spec §5.10).
+        // Adding twice is not an error.
         nl.add_address(&v4).await.unwrap();
         let mut v6 = AddrSpec::new(idx, ip("2001:db8::100"), 64);
         v6.flags |= IFA_F_NOPREFIXROUTE;
@@ -778,7 +778,7 @@ impl Drop for Term {
 }
 
 /// Our receive sockets accept the real keepalived's IPv4 and IPv6 multicast adverts, with the
-/// header fields the VRRP checks need (spec §5.1: TOS 0xc0, TTL/hop limit 255).
+/// header fields the VRRP checks need (TOS 0xc0, TTL/hop limit 255).
 #[test]
 fn keepalived_adverts_received_by_our_sockets() {
     let Some(lan) = Lan::new(2) else { return };
@@ -869,7 +869,7 @@ fn keepalived_adverts_received_by_our_sockets() {
     assert_eq!(&p6[..4], &[0x31, 52, 200, 1]);
 }
 
-/// Multicast loop is off: a node does not receive its own adverts (spec §5.1).
+/// Multicast loop is off: a node does not receive its own adverts.
 #[test]
 fn own_multicast_adverts_not_looped_back() {
     let Some(lan) = Lan::new(2) else { return };

@@ -1,6 +1,6 @@
 //! End to end: notify scripts really run with keepalived's argument vectors, tracked
 //! scripts time out, FIFO readers see the lines, SMTP alerts reach a tiny SMTP server and
-//! dead servers cost only a log line (keepalived-spec.md §4.6-§4.8, §6.1-§6.4).
+//! dead servers cost only a log line.
 
 mod support;
 

@@ -365,7 +365,7 @@ fn unit_text() -> String {
 fn systemd_unit_matches_debian_invocation() {
     let text = unit_text();
     assert_eq!(lint_unit(&text), Vec::<String>::new());
-    // keepalived-spec.md §1 "Invocations that must work unchanged".
+    //  "Invocations that must work unchanged".
     for line in [
         "Type=notify",
         "ExecStart=/usr/sbin/keepalived --dont-fork $DAEMON_ARGS",

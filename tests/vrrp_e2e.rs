@@ -1,4 +1,4 @@
-//! VRRP on the wire and on the host (keepalived-spec.md §5): our daemon, and the real
+//! VRRP on the wire and on the host: our daemon, and the real
 //! keepalived 2.2.7, run in namespaces of a test LAN (`support::netns::Lan`). Each test is
 //! bounded by deadlines; daemons are killed and namespaces deleted on failure (Drop guards).
 //! Root is needed: loud skip, or failure under CI=true.
@@ -110,7 +110,7 @@ fn interop_with_real_keepalived() {
     }
 }
 
-/// (3) A VIP deleted by hand on the master is restored (§5.10).
+/// (3) A VIP deleted by hand on the master is restored.
 #[test]
 fn deleted_vip_is_restored() {
     let Some(lan) = lan_or_skip("deleted_vip_is_restored", 1) else {
@@ -407,7 +407,7 @@ fn unicast_pair() {
 }
 
 /// kill -9 of the VRRP child: the parent respawns it and the new child takes back the VIP
-/// (issue "The daemon", spec §2.2).
+/// (issue "The daemon").
 #[test]
 fn killed_vrrp_child_is_respawned_and_retakes_vip() {
     let Some(lan) = lan_or_skip("killed_vrrp_child_is_respawned_and_retakes_vip", 1) else {
@@ -486,7 +486,7 @@ fn metrics_endpoint_serves_instance_state() {
     );
 }
 
-/// Notify scripts run in keepalived's order with keepalived's arguments (spec §6.1):
+/// Notify scripts run in keepalived's order with keepalived's arguments:
 /// the state script with only its own arguments, then `notify` with INSTANCE name STATE prio.
 #[test]
 fn notify_scripts_run_on_transitions() {

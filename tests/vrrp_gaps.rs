@@ -1,5 +1,5 @@
-//! End to end, in network namespaces: notify behaviour around priority changes and reloads
-//! (keepalived-spec.md §5.14, §6.1, §6.2). Every scenario also runs against the real
+//! End to end, in network namespaces: notify behaviour around priority changes and reloads.
+//! Every scenario also runs against the real
 //! keepalived 2.2.7, so the expectations are keepalived's own behaviour.
 
 #[path = "support/netns.rs"]
@@ -461,7 +461,7 @@ fn weight0_script_holds_init_until_it_reports_real_keepalived() {
 }
 
 /// `garp_group { garp_interval 0.25 interface eth0 }` spaces eth0's gratuitous ARPs as the
-/// global `vrrp_garp_interval` would (§4.5): with a repeat of 3, two packets per burst, at
+/// global `vrrp_garp_interval` would: with a repeat of 3, two packets per burst, at
 /// least the interval apart.
 fn garp_group_spacing(test: &str, real: bool) {
     if real && !real_or_skip(test) {

@@ -1,5 +1,4 @@
-//! VRRP interoperability with the real keepalived 2.2.7 on a LAN of namespaces (issue #5,
-//! keepalived-spec.md §5), what tests/vrrp_e2e.rs does not cover yet:
+//! VRRP interoperability with the real keepalived 2.2.7 on a LAN of namespaces, what tests/vrrp_e2e.rs does not cover yet:
 //! - mixed pairs (ours + real) in both mastership directions for VRRPv2 with PASS and with no
 //!   authentication, VRRPv3 over IPv4 and over IPv6: one master, no advert dropped by either
 //!   side (keepalived.stats error counters), failover on kill -9 and preemption on restart,
@@ -250,7 +249,7 @@ fn mixed_pair(mode: Mode, ours_master: bool) {
 
     // Priority 0 from the master, seen in the backup's namespace, then the backup's first
     // advert as master after the skew time: well before a master down interval (3 ×
-    // advert_int + skew) would have run out (RFC 5798 §6.4.2).
+    // advert_int + skew) would have run out (RFC 5798).
     let (mac_m, mac_k) = (mac_text(lan.mac(m)), mac_text(lan.mac(k)));
     let adverts: Vec<(f64, String, String)> = tshark_rows(
         &on_backup.path,
@@ -644,7 +643,7 @@ fn mixed_unicast_pair() {
 }
 
 /// VRRPv3: a backup configured with a long advert_int (2 s) learns the master's shorter one
-/// (0.2 s) and declares it down after 3 × 0.2 s + skew, not 3 × 2 s (RFC 5798 §6.4.2,
+/// (0.2 s) and declares it down after 3 × 0.2 s + skew, not 3 × 2 s (RFC 5798,
 /// Master_Adver_Interval). Run with ours and with the real keepalived as the backup.
 #[test]
 fn v3_backup_learns_master_advert_interval() {

@@ -1,5 +1,5 @@
 //! End to end, in network namespaces: the VRRP child's notify scripts (instances and sync
-//! groups), notify FIFO, SMTP alerts and script security (keepalived-spec.md §6.1-§6.4).
+//! groups), notify FIFO, SMTP alerts and script security.
 //! The sequence tests also run against the real keepalived 2.2.7, so the expectations are
 //! keepalived's own behaviour.
 

@@ -582,7 +582,7 @@ fn v3_checksum_as_v2_leaves_out_the_pseudo_header() {
     );
 }
 
-/// Every drop in §5.4's order, from mutations of one good v2 packet.
+/// Every drop in 's order, from mutations of one good v2 packet.
 #[test]
 fn drop_reasons_in_order() {
     let pkt = load("v2_none");

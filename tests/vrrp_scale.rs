@@ -29,7 +29,7 @@ const LINKS: usize = 2;
 const VRIDS: u8 = 250;
 const PRIO_OWNER: u32 = 200;
 const PRIO_OTHER: u32 = 100;
-/// advert_int 1: the backup's master-down interval is 3 × 1 s + skew (RFC 5798 §6.1).
+/// advert_int 1: the backup's master-down interval is 3 × 1 s + skew (RFC 5798).
 const MASTER_DOWN: Duration = Duration::from_millis(3000 + 1000 * (256 - PRIO_OTHER as u64) / 256);
 /// Slack on top of 2 × master-down, counted from the spawn of the daemons: start-up of two
 /// debug-build daemons parsing 500 instances and dumping the host's addresses, on a 2-core

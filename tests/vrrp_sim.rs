@@ -1,6 +1,6 @@
 //! VRRP on a simulated LAN: thousands of seeded random scenarios (2..16 routers, latency,
 //! loss, partitions, crashes, restarts, random priorities, nopreempt, preempt_delay), each
-//! checked against the protocol's promises (keepalived-spec.md §5.5-§5.8):
+//! checked against the protocol's promises:
 //! * after convergence exactly one MASTER, and no BACKUP with a higher effective priority
 //!   unless it is `nopreempt` (equal priorities: whoever got there first);
 //! * after a master crash, a new MASTER within the master-down interval + one advert interval;

@@ -1,4 +1,4 @@
-//! Tracking in the running VRRP child (keepalived-spec.md §4.6-§4.8, §5.9): vrrp_script,
+//! Tracking in the running VRRP child: vrrp_script,
 //! track_file and track_process change the effective priority or fault the instance. Our
 //! daemon runs in namespaces of a test LAN; every wait is bounded; daemons, helper
 //! processes and namespaces are removed on failure (Drop guards). Root is needed: loud skip,
@@ -396,7 +396,7 @@ fn track_process_quorum_with_delay() {
     );
 }
 
-/// A weight-0 script of one sync group member faults the whole group (§5.12); it comes
+/// A weight-0 script of one sync group member faults the whole group; it comes
 /// back when the script succeeds again.
 #[test]
 fn script_fault_takes_the_sync_group_down() {

@@ -1,4 +1,4 @@
-//! `genhash`: MD5 of an HTTP(S) page body for HTTP_GET/SSL_GET `digest` (spec §9).
+//! `genhash`: MD5 of an HTTP(S) page body for HTTP_GET/SSL_GET `digest`.
 #![forbid(unsafe_code)]
 
 fn main() {

@@ -1,4 +1,4 @@
-//! `nftables_ipvs` automatic fwmarks (spec §8.1): each virtual server using a
+//! `nftables_ipvs` automatic fwmarks: each virtual server using a
 //! `virtual_server_group` gets a mark for its group and protocol, from
 //! `nftables_ipvs_start_fwmark` (default 1000) up, one more for each new (group, protocol).
 //! IPVS then holds one fwmark service per family of the group's addresses instead of one

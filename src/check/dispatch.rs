@@ -1,4 +1,4 @@
-//! Runs one attempt of a configured checker (keepalived-spec.md §4.13) under the
+//! Runs one attempt of a configured checker under the
 //! concurrency limit: the bridge between the manager's [`CheckerId`]s and the checker
 //! modules.
 

@@ -1,6 +1,6 @@
-//! DNS_CHECK (keepalived-spec.md §4.13): one UDP query of `type` for `name`; the reply
+//! DNS_CHECK: one UDP query of `type` for `name`; the reply
 //! must carry our id, be a response (QR) with RCODE 0, echo the question and hold at
-//! least one answer. A small codec (RFC 1035 §4.1): only what the check needs.
+//! least one answer. A small codec (RFC 1035): only what the check needs.
 
 use super::probe::{CheckResult, Target};
 use crate::config::model::check::checker::{DnsCheck, DnsType};
@@ -17,7 +17,7 @@ pub fn qtype_code(t: DnsType) -> u16 {
     }
 }
 
-/// Encodes `name` as labels (RFC 1035 §3.1); `None` for an empty or over-long label.
+/// Encodes `name` as labels (RFC 1035); `None` for an empty or over-long label.
 pub fn encode_name(name: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let trimmed = name.strip_suffix('.').unwrap_or(name);

@@ -1,4 +1,4 @@
-//! FILE_CHECK (keepalived-spec.md §4.13): the number in a tracked file, times the
+//! FILE_CHECK: the number in a tracked file, times the
 //! checker's weight (negated with `reverse`), adjusts the real server's weight; a
 //! result at or below INT32_MIN takes the real server down. The file is watched with
 //! inotify as VRRP's track files are.

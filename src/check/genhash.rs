@@ -1,4 +1,4 @@
-//! genhash (keepalived-spec.md §9): one GET exactly as HTTP_GET/SSL_GET sends it, then
+//! genhash: one GET exactly as HTTP_GET/SSL_GET sends it, then
 //! the MD5 of the body as 32 lower-case hex digits; `-v` adds keepalived's hex dumps.
 //! Like keepalived 2.2.7 it exits 0 even when the request fails (observed).
 

@@ -1,4 +1,4 @@
-//! HTTP_GET and SSL_GET (keepalived-spec.md §4.13): one GET per `url`, the status code
+//! HTTP_GET and SSL_GET: one GET per `url`, the status code
 //! checked against the url's set, the MD5 of the body against `digest`, the body against
 //! `regex`. The response parser is pure and never panics ([`parse_response`]).
 
@@ -16,7 +16,7 @@ use crate::config::model::check::SslConfig;
 /// Responses are read up to this size; keepalived also bounds its buffer.
 pub const MAX_RESPONSE: usize = 4 * 1024 * 1024;
 
-/// The request keepalived sends (§4.13): `GET`, `User-Agent`, `Connection: close` for
+/// The request keepalived sends: `GET`, `User-Agent`, `Connection: close` for
 /// 1.0C and 1.1, then `Host`.
 pub fn build_request(path: &str, host: &str, proto: HttpProtocol) -> Vec<u8> {
     let (minor, close) = match proto {
@@ -31,7 +31,7 @@ pub fn build_request(path: &str, host: &str, proto: HttpProtocol) -> Vec<u8> {
 }
 
 /// The Host header: the virtualhost (url → checker → real server/VS, no port), else the
-/// connect address and port, IPv6 in brackets (§4.13).
+/// connect address and port, IPv6 in brackets.
 pub fn host_header(vhost: Option<&str>, addr: SocketAddr) -> String {
     match vhost {
         Some(v) => v.to_owned(),
@@ -269,7 +269,7 @@ impl UrlFailure {
     }
 }
 
-/// Checks one response against one url: status set, then digest, then regex (§4.13).
+/// Checks one response against one url: status set, then digest, then regex.
 pub fn check_url(
     url: &Url,
     regex: Option<&regex::bytes::Regex>,

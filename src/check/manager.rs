@@ -1,4 +1,4 @@
-//! The checker child's decisions (keepalived-spec.md §4.13, §8.2-§8.4), with no sockets
+//! The checker child's decisions, with no sockets
 //! and no clock: check results and track-file values in, IPVS operations, log lines,
 //! scripts, FIFO lines and mails out.
 //!
@@ -182,7 +182,7 @@ impl Manager {
                             .checkers
                             .iter()
                             .map(|c| CheckerState {
-                                // alpha: start failed until the first success (§4.13)
+                                // alpha: start failed until the first success
                                 up: !(timed(&c.kind) && c.timing.alpha.unwrap_or(false)),
                                 has_run: false,
                                 // keepalived presets retry_it: before the first result
@@ -236,7 +236,7 @@ impl Manager {
         self.out.push_back(Output::Log(s));
     }
 
-    /// Reload (§8.5): real server `rs` of virtual server `vs` takes over the state of
+    /// Reload: real server `rs` of virtual server `vs` takes over the state of
     /// `old`'s (`ovs`, `ors`) (its checkers must be identical); its weight comes from the
     /// new configuration. With `vs_too`, the quorum and sorry-server state is kept as well.
     /// Call before [`Manager::start`], which then re-emits only what is needed.
@@ -272,7 +272,7 @@ impl Manager {
         }
     }
 
-    /// Startup (§8.2): destinations of alive real servers (inhibited failed ones at weight
+    /// Startup: destinations of alive real servers (inhibited failed ones at weight
     /// 0), quorum, sorry server, and the first check of every checker within `warmup`.
     /// After [`Manager::adopt`], adopted real servers keep their state and schedule.
     pub fn start(&mut self, now: Instant) {
@@ -444,7 +444,7 @@ impl Manager {
     }
 
     /// The result of one attempt of a timed checker (keepalived's tcp_epilog and
-    /// misc_check_child_thread, §4.13 retry semantics).
+    /// misc_check_child_thread, retry semantics).
     pub fn handle_result(&mut self, now: Instant, id: CheckerId, res: &CheckResult) {
         // a handle on the shared configuration, so that `chk` outlives `&mut self` calls
         // without copying the checker at every result
@@ -642,7 +642,7 @@ impl Manager {
         }
     }
 
-    /// A FILE_CHECK's new adjustment (`None` = the file says down, §4.13).
+    /// A FILE_CHECK's new adjustment (`None` = the file says down).
     pub fn handle_file(&mut self, id: CheckerId, adjust: Option<i64>) {
         let res = match adjust {
             Some(_) => CheckResult::up(),
@@ -677,7 +677,7 @@ impl Manager {
         o
     }
 
-    /// keepalived's clear_services at shutdown (§8.5): for virtual servers with `omega`,
+    /// keepalived's clear_services at shutdown: for virtual servers with `omega`,
     /// every real server in IPVS and alive goes down with its notifies (script, FIFO line,
     /// `=> Shutting down <=` mail), then the quorum-down notifies run. With
     /// `lvs_flush_on_stop` (`rs_too` false) keepalived runs only the virtual server's.
@@ -864,7 +864,7 @@ impl Manager {
             .map_or((1, 0), |v| (i64::from(v.quorum), i64::from(v.hysteresis)))
     }
 
-    /// W: the sum of the effective weights of alive real servers (§8.4).
+    /// W: the sum of the effective weights of alive real servers.
     fn live_weight(&self, vs: usize) -> i64 {
         (0..self.rs_count(vs))
             .filter(|&r| self.rs_alive(vs, r))
@@ -989,7 +989,7 @@ impl Manager {
     }
 
     /// keepalived's update_svr_checker_state: counts failed checkers, and the real server
-    /// follows (alive when none failed, §8.3). A first result that confirms the initial
+    /// follows (alive when none failed). A first result that confirms the initial
     /// state of an alpha checker, or a failure, still runs the real server's notifies.
     fn update_checker(&mut self, id: CheckerId, up: bool, res: &CheckResult) {
         let Some(cs) = self.cs(id).cloned() else {
@@ -1052,7 +1052,7 @@ impl Manager {
         }
     }
 
-    /// keepalived's perform_svr_state (§8.3).
+    /// keepalived's perform_svr_state.
     fn rs_state(&mut self, vs: usize, rs: usize, alive: bool) {
         let inhibit = self.rs_inhibit(vs, rs);
         let (rsn, vsn) = (self.rs_name(vs, rs), self.vs_name(vs));
@@ -1068,7 +1068,7 @@ impl Manager {
             } else {
                 self.log(format!("Adding service {rsn} to VS {vsn}"));
             }
-            // while the sorry server serves, changes are recorded only (§8.3)
+            // while the sorry server serves, changes are recorded only
             if !sorry {
                 let w = self.effective_weight(vs, rs);
                 if set {
@@ -1134,7 +1134,7 @@ impl Manager {
         self.update_quorum(vs);
     }
 
-    /// keepalived's update_quorum_state (§8.4): the threshold is quorum − hysteresis
+    /// keepalived's update_quorum_state: the threshold is quorum − hysteresis
     /// while up and quorum + hysteresis while down.
     fn update_quorum(&mut self, vs: usize) {
         let w = self.live_weight(vs);
@@ -1341,7 +1341,7 @@ impl Manager {
         });
     }
 
-    /// The checker's own up/down line (§7 checker rows; keepalived 2.2.7's strings).
+    /// The checker's own up/down line (checker rows; keepalived 2.2.7's strings).
     /// The checker's up/down line; the name is formatted only here, not at every result.
     fn log_transition(&mut self, kind: &CheckerKind, up: bool, id: CheckerId, retries: u32) {
         let name = self.chk_display(id);

@@ -1,4 +1,4 @@
-//! MISC_CHECK (keepalived-spec.md §4.13): run `misc_path` with `misc_timeout`; exit 0 is
+//! MISC_CHECK: run `misc_path` with `misc_timeout`; exit 0 is
 //! up, anything else down, except that with `misc_dynamic` 2..255 is up with the real
 //! server weight set to status − 2. A script that times out is killed and counts as down.
 

@@ -1,4 +1,4 @@
-//! PING_CHECK (keepalived-spec.md §4.13): one ICMP/ICMPv6 echo over a datagram ("ping")
+//! PING_CHECK: one ICMP/ICMPv6 echo over a datagram ("ping")
 //! socket, which needs no privilege when `net.ipv4.ping_group_range` allows the group;
 //! the kernel fills in the identifier and checksum and filters replies by identifier.
 
@@ -37,7 +37,7 @@ pub fn is_reply(v6: bool, seq: u16, reply: &[u8]) -> bool {
 
 /// Makes sure ping sockets are allowed for `gid` by widening
 /// `net.ipv4.ping_group_range` of the current network namespace when needed, as
-/// keepalived does (§4.13). Returns whether the range was changed.
+/// keepalived does. Returns whether the range was changed.
 pub fn ensure_ping_group(gid: u32) -> std::io::Result<bool> {
     const PATH: &str = "/proc/sys/net/ipv4/ping_group_range";
     let cur = std::fs::read_to_string(PATH)?;

@@ -1,4 +1,4 @@
-//! What every health checker shares (keepalived-spec.md §4.13): the resolved target of a
+//! What every health checker shares: the resolved target of a
 //! check (connect address, bind options, timeout), the result handed to the manager, and
 //! the socket set-up (`bindto`, `bind_port`, `bind_if` = SO_BINDTODEVICE, `fwmark` = SO_MARK).
 

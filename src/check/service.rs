@@ -1,7 +1,7 @@
-//! The checker child's [`Service`] (keepalived-spec.md §8): creates the IPVS virtual
+//! The checker child's [`Service`]: creates the IPVS virtual
 //! services, runs the checkers on the [`Manager`]'s schedule, feeds their results back and
 //! performs what it decides (IPVS operations, logs, notify scripts, FIFO lines, mails).
-//! Reload diffs the configuration and keeps what still exists (§8.5); shutdown removes
+//! Reload diffs the configuration and keeps what still exists; shutdown removes
 //! exactly what we added (unless `-I`).
 //!
 //! The pure parts are [`services_of`] (a virtual server's kernel services), [`plan_reload`]
@@ -145,7 +145,7 @@ fn range(first: IpAddr, last: IpAddr) -> Vec<IpAddr> {
 }
 
 /// The kernel services of a virtual server: one, or one per group entry address or fwmark
-/// (§8.1), with the scheduler, flags and persistence of the configuration.
+/// with the scheduler, flags and persistence of the configuration.
 pub fn services_of(vs: &VirtualServer, cfg: &CheckConfig) -> Vec<IpvsService> {
     services_with(vs, cfg, None)
 }
@@ -241,7 +241,7 @@ fn vs_key(vs: &VirtualServer) -> (&VsAddr, Option<model::Protocol>) {
     (&vs.addr, vs.protocol)
 }
 
-/// What survives a reload (§8.5): `vs` pairs (new index, old index) and `rs` pairs
+/// What survives a reload: `vs` pairs (new index, old index) and `rs` pairs
 /// ((new vs, new rs), (old vs, old rs)) of real servers whose checkers did not change.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ReloadPlan {
@@ -288,7 +288,7 @@ struct Installed {
 }
 
 /// What we installed in IPVS (services and destinations), so that reload and shutdown
-/// touch nothing else. `EEXIST` on add and `ENOENT` on delete are not errors (§8.1).
+/// touch nothing else. `EEXIST` on add and `ENOENT` on delete are not errors.
 #[derive(Debug, Default)]
 pub struct Table {
     svcs: Vec<Installed>,
@@ -438,7 +438,7 @@ impl Table {
         }
     }
 
-    /// Shutdown (§8.5): each destination we set, then each service; with `keep_dests` the services only (`lvs_flush_on_stop VS`).
+    /// Shutdown: each destination we set, then each service; with `keep_dests` the services only (`lvs_flush_on_stop VS`).
     pub fn release(&mut self, k: &mut impl Kernel, keep_dests: bool, log: &mut Vec<String>) {
         for i in std::mem::take(&mut self.svcs) {
             if !keep_dests {
@@ -454,7 +454,7 @@ impl Table {
 
 // ------------------------------------------------------------------ the running core
 
-/// How notify scripts run: the default user (script security, §6.4).
+/// How notify scripts run: the default user (script security).
 #[derive(Debug, Clone)]
 struct Runner {
     default: Result<Option<RunAs>, String>,
@@ -780,7 +780,7 @@ impl Core {
         info!("Activating BFD healthchecker");
     }
 
-    /// Re-evaluates `ha_suspend` (§8.6); returns parked checkers that may run now.
+    /// Re-evaluates `ha_suspend`; returns parked checkers that may run now.
     /// `quiet` at startup and reload, where [`Core::log_activation`] says it instead.
     fn update_suspend(&mut self, quiet: bool) -> Vec<CheckerId> {
         let cfg = self.cfg.clone();
@@ -1064,7 +1064,7 @@ async fn monitor_loop(mut mon: crate::net::Monitor, sh: Shared) {
     }
 }
 
-/// FILE_CHECK (§4.13): watches the checkers' track files ([`super::file::FileChecks`])
+/// FILE_CHECK: watches the checkers' track files ([`super::file::FileChecks`])
 /// and feeds adjustment changes to the manager, until a reload replaces them.
 fn spawn_file_checks(sh: &Shared, c: &crate::config::model::Config) -> Vec<JoinHandle<()>> {
     let gen = sh.core.borrow().gen;
@@ -1124,7 +1124,7 @@ const PING_RANGE: &str = "/proc/sys/net/ipv4/ping_group_range";
 
 /// PING_CHECK uses ping sockets: like keepalived, widen `net.ipv4.ping_group_range` to
 /// our group when a ping checker is configured; `saved` keeps the old range, put back at
-/// exit (§4.13).
+/// exit.
 fn allow_ping(cfg: &CheckConfig, saved: &mut Option<String>) {
     let uses = cfg
         .virtual_servers
@@ -1143,7 +1143,7 @@ fn allow_ping(cfg: &CheckConfig, saved: &mut Option<String>) {
     }
 }
 
-/// lvs_notify_fifo, else the shared notify_fifo (§6.2).
+/// lvs_notify_fifo, else the shared notify_fifo.
 fn fifo_of(g: &GlobalDefs) -> &crate::config::model::global::NotifyFifo {
     if g.lvs_notify_fifo.path.is_some() {
         &g.lvs_notify_fifo
@@ -1214,7 +1214,7 @@ fn run_both_syncd(ipvs: &mut Ipvs, d: &SyncDaemon, start: bool) {
     }
 }
 
-/// keepalived's ipvs_start: a missing IPVS is fatal (§8.1); the VRRP child's too, when a
+/// keepalived's ipvs_start: a missing IPVS is fatal; the VRRP child's too, when a
 /// sync daemon follows an instance.
 pub(crate) fn open_ipvs() -> Result<Ipvs, ServiceError> {
     info!("Initializing ipvs");
@@ -1309,7 +1309,7 @@ impl Service for CheckService {
             workers: 0,
             armed: None,
         };
-        // lvs_notify_fifo_script reads our FIFO (§6.2); the shared notify_fifo's belongs
+        // lvs_notify_fifo_script reads our FIFO; the shared notify_fifo's belongs
         // to the parent
         if let (Some(f), Some(sc)) = (&core.fifo, &c.global.lvs_notify_fifo.script) {
             if c.global.lvs_notify_fifo.path.is_some() {
@@ -1493,7 +1493,7 @@ impl Service for CheckService {
             // keepalived 2.2.7 with -I leaves the nftables_ipvs table too (observed)
             return;
         }
-        // omega: the down notifies of what goes away (§8.5)
+        // omega: the down notifies of what goes away
         core.mgr
             .stop(matches!(run.flush_on_stop, LvsFlushOnStop::None));
         core.drain();

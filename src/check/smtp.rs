@@ -1,4 +1,4 @@
-//! SMTP_CHECK (keepalived-spec.md §4.13): a `220` banner, `HELO name` answered by `250`,
+//! SMTP_CHECK: a `220` banner, `HELO name` answered by `250`,
 //! then `QUIT`.
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

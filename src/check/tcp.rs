@@ -1,4 +1,4 @@
-//! TCP_CHECK (keepalived-spec.md §4.13): a TCP connect within connect_timeout is success.
+//! TCP_CHECK: a TCP connect within connect_timeout is success.
 
 use super::probe::{CheckResult, Target};
 

@@ -1,4 +1,4 @@
-//! The TLS client of SSL_GET and genhash -S (keepalived-spec.md §4.13, §4.14).
+//! The TLS client of SSL_GET and genhash -S.
 //!
 //! keepalived's SSL context never verifies the server certificate unless `SSL { ca }` is
 //! given, so the default verifier here accepts any certificate (signatures of the
@@ -23,7 +23,7 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Accepts any server certificate (keepalived's default, §4.14).
+/// Accepts any server certificate (keepalived's default).
 #[derive(Debug)]
 struct AcceptAny(Arc<CryptoProvider>);
 

@@ -1,4 +1,4 @@
-//! UDP_CHECK (keepalived-spec.md §4.13): send `payload`; with `require_reply` a reply
+//! UDP_CHECK: send `payload`; with `require_reply` a reply
 //! must arrive and, when it gives data, match it (`x` nibbles are wildcards) within the
 //! length limits; without it, only an ICMP unreachable (seen as ECONNREFUSED on a
 //! connected socket) fails.

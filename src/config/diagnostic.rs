@@ -4,7 +4,7 @@
 //! * `severity`: what *we* call it (error, warning, note), shown to the user;
 //! * `class`: how keepalived 2.2.7 would classify the same problem (its `config_err_t`),
 //!   or `None` for our own extra lints that keepalived does not report. The `-t` exit
-//!   code is derived from the classes only (keepalived-spec.md §3.7), so a config that
+//!   code is derived from the classes only, so a config that
 //!   the real keepalived accepts is never rejected by ours because we are stricter.
 #![forbid(unsafe_code)]
 
@@ -264,7 +264,7 @@ impl Diagnostics {
         self.items.iter().filter_map(|d| d.class).max()
     }
 
-    /// The exit code keepalived 2.2.7's `-t` gives for these diagnostics (spec §3.7):
+    /// The exit code keepalived 2.2.7's `-t` gives for these diagnostics:
     /// 0 none, 2 missing parameter, 4 file-not-found/bad-interface/fatal class,
     /// 5 any other error or warning, 6 security.
     pub fn config_test_exit_code(&self) -> i32 {

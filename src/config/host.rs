@@ -1,4 +1,4 @@
-//! Checks that look at the host, as `keepalived -t` does after parsing (spec §3.7, §6.4):
+//! Checks that look at the host, as `keepalived -t` does after parsing:
 //! interfaces named by the configuration exist, scripts exist and are safe to run.
 //!
 //! These take plain inputs so they do not depend on the shape of the typed model. What the
@@ -34,7 +34,7 @@ use nix::net::if_::InterfaceFlags;
 use super::diagnostic::{Diagnostic, Diagnostics, KaClass, Severity, Span};
 use super::model::script::Script;
 
-/// The user keepalived runs scripts as when `script_user` is not set (spec §6.4).
+/// The user keepalived runs scripts as when `script_user` is not set.
 pub const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
 
 /// `global_defs` settings that decide how scripts are run.
@@ -202,7 +202,7 @@ pub fn lookup_user(user: &str, group: Option<&str>) -> Option<RunAs> {
     })
 }
 
-/// Checks every script as keepalived does before running anything (spec §6.4).
+/// Checks every script as keepalived does before running anything.
 pub fn check_scripts<'a>(
     scripts: impl IntoIterator<Item = ScriptUse<'a>>,
     security: &ScriptSecurity,
@@ -251,7 +251,7 @@ fn check_scripts_with<'a>(
         let s = su.script;
         let prog = s.argv.first().map_or("", String::as_str);
         match vet_script(s, default_user, security.enabled, path_var, lookup) {
-            // `"</dev/tcp/host/port"`: a shell redirection, run via the shell (spec §6.4).
+            // `"</dev/tcp/host/port"`: a shell redirection, run via the shell.
             // Observed: these do not count as scripts being executed for SECURITY VIOLATION.
             Vetting::Empty | Vetting::Redirect => {}
             Vetting::NoUser(u) => report(
@@ -368,7 +368,7 @@ fn check_scripts_with<'a>(
     }
 }
 
-/// What keepalived decides about one script before running it (spec §6.4). The `-t`
+/// What keepalived decides about one script before running it. The `-t`
 /// checks above and the VRRP child's notify machinery both use it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Vetting {
@@ -393,7 +393,7 @@ pub enum Vetting {
 }
 
 /// Decides about one script: its own `user`/`group`, else `default_user` (`None`: no
-/// usable default); then it must exist and, when run as root, be safe (spec §6.4).
+/// usable default); then it must exist and, when run as root, be safe.
 pub fn vet_script(
     s: &Script,
     default_user: Option<RunAs>,
@@ -497,7 +497,7 @@ pub fn resolve(prog: &str, path_var: &str) -> Option<PathBuf> {
 
 /// Why a script run as root is unsafe, if it is: the file and every directory above it
 /// must be owned by root and not writable by others or by a non-root group; directories
-/// with the sticky bit are exempt (spec §6.4).
+/// with the sticky bit are exempt.
 pub fn insecure_reason(path: &Path) -> Option<String> {
     let real = std::fs::canonicalize(path).ok()?;
     let mut cur: Option<&Path> = Some(real.as_path());

@@ -1,4 +1,4 @@
-//! The lexer (keepalived-spec.md §3.1, §3.2): one preprocessed line → words and braces.
+//! The lexer: one preprocessed line → words and braces.
 //!
 //! keepalived splits a line at the first `{` or `}` outside double quotes (the text after
 //! the brace is processed as the next line), then splits each piece into words on

@@ -1,4 +1,4 @@
-//! The preprocessor (keepalived-spec.md §3.1, §3.3-§3.6): reads the main file and its
+//! The preprocessor: reads the main file and its
 //! includes, removes comments, applies `@id` conditions, `$NAME=` definitions and their
 //! substitution, `~SEQ`/`~LST` generators, and yields logical lines with their origin.
 //!
@@ -67,7 +67,7 @@ const MAX_PROCESSED_LINES: usize = 1_000_000;
 /// that expands to itself would otherwise cost MAX_SUBSTITUTIONS on every generated line.
 const MAX_TOTAL_SUBSTITUTIONS: usize = 500_000;
 
-// include check bits (keepalived's INCLUDE_R/M/W/B), §3.6.
+// include check bits (keepalived's INCLUDE_R/M/W/B),.
 const INC_R: u8 = 1;
 const INC_M: u8 = 2;
 const INC_W: u8 = 4;
@@ -153,7 +153,7 @@ fn is_regular_non_exec(md: &std::fs::Metadata) -> bool {
 }
 
 // ------------------------------------------------------------------------------------
-// Comment removal (§3.1)
+// Comment removal
 // ------------------------------------------------------------------------------------
 
 /// A decommented line: the text, how many bytes of leading blanks were dropped, where
@@ -168,7 +168,7 @@ pub struct Decommented {
 
 /// keepalived's `decomment()`: drops leading blanks, an unquoted `#`/`!` and what follows,
 /// the `\` of `\#`/`\!` outside quotes and trailing blanks; a final `\` is kept, glued to
-/// the text before it (it is not a continuation, §3.1).
+/// the text before it (it is not a continuation).
 pub fn decomment(line: &str) -> Decommented {
     let lead = line.len() - line.trim_start_matches([' ', '\t']).len();
     let src = &line.as_bytes()[lead..];
@@ -251,7 +251,7 @@ pub fn decomment(line: &str) -> Decommented {
 }
 
 // ------------------------------------------------------------------------------------
-// Parameters (§3.3)
+// Parameters
 // ------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,7 +378,7 @@ fn strtol0(s: &str) -> (i64, usize) {
 }
 
 // ------------------------------------------------------------------------------------
-// Generators (§3.5) and multi-line expansions (§3.3)
+// Generators and multi-line expansions
 // ------------------------------------------------------------------------------------
 
 #[derive(Debug)]
@@ -662,7 +662,7 @@ impl<'a> Pre<'a> {
                 }
                 None => {
                     if let Some(done) = self.stack.pop() {
-                        // §3.6: include_check is restored when the file ends.
+                        // include_check is restored when the file ends.
                         self.include_check = done.sav_include_check;
                     }
                 }
@@ -752,7 +752,7 @@ impl<'a> Pre<'a> {
                 Raw::File(text, a, b) => {
                     let trimmed = text.get(a..b).unwrap_or("").trim_end_matches(['\n', '\r']);
                     if trimmed.is_empty() {
-                        // A truly empty line ends a multi-line definition (§3.3).
+                        // A truly empty line ends a multi-line definition.
                         self.end_multiline_def();
                         continue;
                     }

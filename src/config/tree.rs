@@ -1,7 +1,7 @@
 //! The generic configuration tree: every statement is a keyword, its arguments and an
 //! optional `{ ... }` block of child statements. Knows nothing of keyword meanings.
 //!
-//! keepalived's grammar (keepalived-spec.md §3.2): a statement is one logical line; `{`
+//! keepalived's grammar: a statement is one logical line; `{`
 //! opens a block (on the same or the next line), `}` closes it; text after `{` or `}` on
 //! a line is processed as the next statement. Value blocks (`virtual_ipaddress { ... }`)
 //! use the same shape: each line is a child whose keyword is the first word.
@@ -24,7 +24,7 @@ pub struct Node {
     pub keyword: Token,
     pub args: Vec<Token>,
     /// The text of the line after the keyword, decommented and trimmed, quotes kept: script
-    /// keywords (`notify`, `script`, `misc_path`, ...) re-tokenise it shell-style (§3.2).
+    /// keywords (`notify`, `script`, `misc_path`,...) re-tokenise it shell-style.
     pub raw_args: String,
     pub block: Option<Block>,
 }
@@ -81,7 +81,7 @@ const MAX_DEPTH: u32 = 64;
 
 type In<'t> = &'t [Tok];
 
-/// Parses preprocessed lines into statements (§3.2): lexes them, then builds the tree.
+/// Parses preprocessed lines into statements: lexes them, then builds the tree.
 /// Brace errors are reported as keepalived does (`Extra '}' found`, `Unexpected '{' -
 /// ignoring`, `There are N missing '}'s or extra '{'s`).
 pub fn parse_lines(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
@@ -471,7 +471,7 @@ mod tests {
 
     #[test]
     fn undefined_braced_parameter_breaks_structure() {
-        // §0.6: `${X}` undefined is left as is and its braces split the line.
+        // `${X}` undefined is left as is and its braces split the line.
         let (n, d) = parse("a {\n b ${X}\n}\n");
         assert_eq!(show(&n), "a{b ${X}}");
         assert!(d.items.iter().all(|d| d.class != Some(KaClass::ExtraEob)));

@@ -1,4 +1,4 @@
-//! The parent's respawn back-off (keepalived-spec.md §2.2): a child that ran more than
+//! The parent's respawn back-off: a child that ran more than
 //! 60 s is restarted at once and the back-off resets; otherwise the delays are
 //! 0, 1, 2, 4, 8, 16, 32, 60, 60, ... seconds.
 #![forbid(unsafe_code)]

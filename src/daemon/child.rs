@@ -1,6 +1,6 @@
 //! A child process (VRRP or checker): after the fork it sets its parent-death signal,
 //! ident, pid file and (optionally) process name, unsets `NOTIFY_SOCKET`, builds a tokio
-//! current-thread runtime and runs its [`Service`], answering signals (spec §2.3).
+//! current-thread runtime and runs its [`Service`], answering signals.
 
 use std::future::Future;
 use std::io::Write as _;
@@ -20,7 +20,7 @@ pub struct ChildConfig {
 }
 
 /// A service failure that ends the child; `status` tells the parent whether to respawn
-/// (1 fatal, 2 config, 4 missing permission are permanent: spec §2.2).
+/// (1 fatal, 2 config, 4 missing permission are permanent:).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceError {
     pub status: i32,
@@ -48,7 +48,7 @@ impl ServiceError {
 pub trait Service {
     /// Takes the first configuration and starts working.
     fn start(&mut self, cfg: &ChildConfig) -> impl Future<Output = Result<(), ServiceError>>;
-    /// Applies a new configuration, keeping the state of what still exists (spec §5.14).
+    /// Applies a new configuration, keeping the state of what still exists.
     fn reload(&mut self, cfg: &ChildConfig) -> impl Future<Output = Result<(), ServiceError>>;
     /// SIGTERM: release what the service holds (unless `-V`/`-I`).
     fn shutdown(&mut self) -> impl Future<Output = ()>;

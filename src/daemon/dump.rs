@@ -1,4 +1,4 @@
-//! Signal-triggered dump files (keepalived-spec.md §2.3): written in `$TMPDIR` if it is
+//! Signal-triggered dump files: written in `$TMPDIR` if it is
 //! set and absolute, else `/tmp`, mode 0666 less the umask (keepalived's default umask
 //! 0177 gives 0600), never through a symlink.
 #![forbid(unsafe_code)]

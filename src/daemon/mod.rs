@@ -1,4 +1,4 @@
-//! keepalived's process model (keepalived-spec.md §2, DESIGN.md "Process model"): a parent
+//! keepalived's process model: a parent
 //! that validates the configuration, daemonizes, writes its pid file and supervises a VRRP
 //! child and a checker child, forwarding signals and respawning them; each child runs a
 //! [`Service`] on its own tokio runtime, built after the fork.
@@ -44,7 +44,7 @@ pub use sections::Sections;
 /// What keepalived calls itself in its start and stop lines.
 pub const VERSION_BANNER: &str = "Keepalived v2.2.7 (01/16,2022)";
 
-/// Exit statuses (keepalived-spec.md §1).
+/// Exit statuses.
 pub mod exit {
     pub const OK: i32 = 0;
     pub const FATAL: i32 = 1;
@@ -236,7 +236,7 @@ impl DaemonOptions {
         }
     }
 
-    /// Whether the configuration gives child `kind` something to run (spec §2.1).
+    /// Whether the configuration gives child `kind` something to run.
     pub fn wants(&self, kind: ChildKind, s: &Sections) -> bool {
         match kind {
             ChildKind::Vrrp => !self.check_only && (s.vrrp || self.all),
@@ -253,7 +253,7 @@ pub enum ChildKind {
 }
 
 impl ChildKind {
-    /// Start order: checker, then VRRP (spec §2.1).
+    /// Start order: checker, then VRRP.
     pub const ALL: [ChildKind; 2] = [ChildKind::Checker, ChildKind::Vrrp];
 
     pub fn ident(self) -> &'static str {
@@ -318,7 +318,7 @@ pub fn load_config(opts: &DaemonOptions) -> LoadedConfig {
     LoadedConfig { loaded, sections }
 }
 
-/// The exit status for configuration errors keepalived does not survive (spec §3.8: a
+/// The exit status for configuration errors keepalived does not survive (a
 /// keyword missing its parameter stops keepalived with status 2); `None` = go on.
 pub fn fatal_status(loaded: &Loaded) -> Option<i32> {
     loaded
@@ -419,7 +419,7 @@ fn run_started(opts: &DaemonOptions) -> (i32, bool) {
         crate::log::set_ident(&ident);
     }
     // keepalived enters the namespace before daemonizing, so the children's sockets
-    // and netlink channels all live there (spec §3 `net_namespace`).
+    // and netlink channels all live there (`net_namespace`).
     if let Some(ns) = &opts.names.namespace {
         if let Err(e) = netns::enter(ns) {
             error!("{e}");
@@ -434,7 +434,7 @@ fn run_started(opts: &DaemonOptions) -> (i32, bool) {
             return (exit::OK, true);
         }
     }
-    // Another keepalived using these pid files? (spec §1)
+    // Another keepalived using these pid files?
     let mut files = vec![opts.pid_file.clone()];
     for k in ChildKind::ALL {
         if opts.wants(k, &cfg.sections) {
@@ -572,7 +572,7 @@ mod tests {
         assert_eq!(fatal_status(&Loaded::default()), None);
         let l = loaded_with(KaClass::MissingParameter, Severity::Error);
         assert_eq!(fatal_status(&l), Some(exit::CONFIG));
-        // Unknown keywords and the like are logged and keepalived goes on (§3.8).
+        // Unknown keywords and the like are logged and keepalived goes on.
         for c in [
             KaClass::UnknownKeyword,
             KaClass::GeneralError,

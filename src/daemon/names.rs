@@ -1,5 +1,5 @@
 //! File names and syslog idents that depend on `instance NAME`, `net_namespace NAME`
-//! (or `-s NAME`) and `use_pid_dir` (keepalived-spec.md §1, §2.1, §2.3), as keepalived
+//! (or `-s NAME`) and `use_pid_dir`, as keepalived
 //! 2.2.7 was observed to use them:
 //!
 //! ```text

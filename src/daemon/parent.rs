@@ -1,5 +1,5 @@
 //! The parent: a plain synchronous loop (no runtime, no thread, so forking is safe) over
-//! a signalfd, the children's "ready" pipe and respawn/stop timers (spec §2.1-§2.4).
+//! a signalfd, the children's "ready" pipe and respawn/stop timers.
 
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
@@ -93,7 +93,7 @@ pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<
     if let Some(w) = started_pipe {
         let _ = std::fs::File::from(w).write_all(b"1");
     }
-    // Orphaned grandchildren (scripts) are ours to reap (spec §2.1).
+    // Orphaned grandchildren (scripts) are ours to reap.
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let set = signals::set_of(&signals::parent_signals());
     let sfd = match signals::block(&set).and_then(|()| {
@@ -464,7 +464,7 @@ impl Parent<'_> {
         self.check_complete();
     }
 
-    /// SIGHUP (spec §2.3): validate the new configuration in the parent; if keepalived
+    /// SIGHUP: validate the new configuration in the parent; if keepalived
     /// could not run it, keep everything as it is.
     fn reload(&mut self) {
         if self.stop.is_some() {
@@ -709,7 +709,7 @@ impl Parent<'_> {
     }
 }
 
-/// prctl(PR_SET_NAME): what `ps` shows as the command (`process_name`, spec §2.1).
+/// prctl(PR_SET_NAME): what `ps` shows as the command (`process_name`).
 pub(super) fn set_comm(name: &str) {
     if let Ok(n) = std::ffi::CString::new(name) {
         let _ = nix::sys::prctl::set_name(&n);

@@ -1,4 +1,4 @@
-//! Pid files as keepalived writes them (keepalived-spec.md §1): decimal pid and `\n`,
+//! Pid files as keepalived writes them: decimal pid and `\n`,
 //! mode 0644, opened with O_NOFOLLOW; a file naming a live process means "already running",
 //! one naming a dead process is a zombie and is removed.
 #![forbid(unsafe_code)]

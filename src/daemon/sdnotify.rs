@@ -1,4 +1,4 @@
-//! systemd notifications (keepalived-spec.md §2.4), sent only when `NOTIFY_SOCKET` is set.
+//! systemd notifications, sent only when `NOTIFY_SOCKET` is set.
 //! keepalived also requires pid 1 to be systemd; we do not, so a supervisor (or a test)
 //! can provide the socket itself.
 #![forbid(unsafe_code)]

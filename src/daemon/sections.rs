@@ -1,6 +1,6 @@
 //! Which parts of keepalived a configuration has, from its root statements: the parent
 //! starts the VRRP child only for VRRP content and the checker only for `virtual_server`
-//! (keepalived-spec.md §2.1), and the status file lists the instance names.
+//! and the status file lists the instance names.
 //!
 //! This is a light scan of the preprocessed lines (braces and first words at depth 0), so
 //! the process model does not depend on the typed model of every block.
@@ -88,7 +88,7 @@ impl Sections {
 }
 
 /// Words of a line: `{` and `}` are words of their own, `#` and `!` start a comment,
-/// double quotes group (keepalived-spec.md §3.2).
+/// double quotes group.
 fn words(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();

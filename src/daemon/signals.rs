@@ -1,4 +1,4 @@
-//! Signal numbers and masks (keepalived-spec.md §2.3). Real-time signals are not in
+//! Signal numbers and masks. Real-time signals are not in
 //! `nix::sys::signal::Signal`, so masks are built with libc.
 
 use std::io;
@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn numbers_match_keepalived_signum() {
-        // keepalived --signum on glibc: JSON 36, STATS_CLEAR 63 (spec §1).
+        // keepalived --signum on glibc: JSON 36, STATS_CLEAR 63.
         assert_eq!(sig_json(), 36);
         assert_eq!(sig_stats_clear(), 63);
         let set = set_of(&parent_signals());

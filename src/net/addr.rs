@@ -1,4 +1,4 @@
-//! Interface addresses: RTM_NEWADDR / RTM_DELADDR / RTM_GETADDR (spec §5.10).
+//! Interface addresses: RTM_NEWADDR / RTM_DELADDR / RTM_GETADDR.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -53,7 +53,7 @@ pub struct AddrSpec {
 }
 
 impl AddrSpec {
-    /// A plain address: scope global; IPv6 gets `IFA_F_NODAD` (spec §4 VIPs: keepalived adds
+    /// A plain address: scope global; IPv6 gets `IFA_F_NODAD` (VIPs: keepalived adds
     /// IPv6 addresses with NODAD unless `-nodad`).
     pub fn new(ifindex: u32, addr: IpAddr, prefix: u8) -> Self {
         let flags = if addr.is_ipv6() { IFA_F_NODAD } else { 0 };
@@ -231,13 +231,13 @@ impl Netlink {
             .collect())
     }
 
-    /// The interface's primary IPv4 address: the first non-secondary one (spec §5.1, the
+    /// The interface's primary IPv4 address: the first non-secondary one (the
     /// default advert source).
     pub async fn primary_ipv4(&self, ifindex: u32) -> Result<Option<Ipv4Addr>, NetError> {
         Ok(primary_ipv4(&self.addresses(Some(ifindex)).await?))
     }
 
-    /// The interface's first link-local IPv6 address that has finished DAD (spec §5.1).
+    /// The interface's first link-local IPv6 address that has finished DAD.
     pub async fn link_local_ipv6(&self, ifindex: u32) -> Result<Option<Ipv6Addr>, NetError> {
         Ok(link_local_ipv6(&self.addresses(Some(ifindex)).await?))
     }

@@ -1,4 +1,4 @@
-//! Links: lookup, up/down, MTU, multicast flag, macvlan VMACs and ipvlans (spec §5.13).
+//! Links: lookup, up/down, MTU, multicast flag, macvlan VMACs and ipvlans.
 
 use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use rtnetlink::packet_route::link::{
@@ -193,7 +193,7 @@ impl Netlink {
     }
 
     /// Creates a private-mode macvlan `name` with address `mac` on `parent`, left down so
-    /// that its sysctls can be set before the kernel configures it (spec §5.13). An existing
+    /// that its sysctls can be set before the kernel configures it. An existing
     /// macvlan of that name on that parent is reused (keepalived: "Found matching
     /// interface"); its MAC is then set to `mac`. Returns its index.
     pub async fn create_vmac(

@@ -1,4 +1,4 @@
-//! Host networking over rtnetlink (spec §5.10, §5.13; DESIGN.md "Netlink"): addresses, routes,
+//! Host networking over rtnetlink: addresses, routes,
 //! rules, links and macvlan VMACs, the event monitor ("reflector") and the few sysctls VRRP sets.
 //!
 //! Everything here is async and runs on a tokio current-thread runtime. A [`Netlink`] owns one
@@ -72,7 +72,7 @@ impl NetError {
 }
 
 /// Which requests treat some errno as success: adding what is already there, deleting what
-/// is already gone (spec §5.10: keepalived deletes every VIP at startup without complaint).
+/// is already gone (keepalived deletes every VIP at startup without complaint).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tolerate {
     Nothing,

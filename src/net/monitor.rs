@@ -1,4 +1,4 @@
-//! The netlink "reflector" (spec §5.10): a socket subscribed to link, address, route and rule
+//! The netlink "reflector": a socket subscribed to link, address, route and rule
 //! events, turned into typed [`NetEvent`]s so a removed VIP or a downed interface is noticed
 //! at once.
 

@@ -1,4 +1,4 @@
-//! nftables through nfnetlink (spec §4.2, §5.7, §5.13), as keepalived 2.2.7 programs them.
+//! nftables through nfnetlink, as keepalived 2.2.7 programs them.
 //!
 //! keepalived uses the firewall for two things, and so do we:
 //! * `no_accept` (the default under `vrrp_strict`): while an instance is MASTER its VIPs are

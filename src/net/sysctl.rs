@@ -1,5 +1,5 @@
-//! The per-interface sysctls VRRP touches (spec §5.13 VMAC: arp_ignore, arp_filter,
-//! accept_local, rp_filter; §5.10 promote_secondaries; §5.7 IPv6 forwarding for the NA Router
+//! The per-interface sysctls VRRP touches (VMAC: arp_ignore, arp_filter,
+//! accept_local, rp_filter; promote_secondaries; IPv6 forwarding for the NA Router
 //! flag). Files under /proc/sys/net belong to the network namespace of the calling thread.
 
 use std::path::PathBuf;
@@ -62,7 +62,7 @@ pub fn set_ipv6_conf(ifname: &str, key: &str, value: &str) -> Result<String, Net
     Ok(old)
 }
 
-/// Whether IPv6 forwarding is on for the interface (sets the NA Router flag, spec §5.7).
+/// Whether IPv6 forwarding is on for the interface (sets the NA Router flag).
 pub fn ipv6_forwarding(ifname: &str) -> bool {
     ipv6_conf(ifname, "forwarding")
         .map(|v| v != "0")

@@ -1,4 +1,4 @@
-//! The VRRP child's notify runtime (keepalived-spec.md §6.1-§6.4): notify scripts of
+//! The VRRP child's notify runtime: notify scripts of
 //! instances and sync groups, the notify FIFOs and their reader scripts, SMTP alerts, and
 //! script security at run time.
 //!
@@ -28,7 +28,7 @@ use crate::mail::{self, MailConfig, MailGate};
 use crate::notify::{self, Fifo, FifoEvent, NotifyState, Who};
 use crate::script::{self, Prepared};
 
-/// How long STOP-time scripts get before their process groups are SIGKILLed (§6.1).
+/// How long STOP-time scripts get before their process groups are SIGKILLed.
 pub const STOP_BUDGET: Duration = Duration::from_secs(1);
 
 /// A script's program, user and group: what its security verdict depends on.
@@ -53,7 +53,7 @@ struct FifoRt {
 #[derive(Debug, Default)]
 pub struct Alerts {
     security: bool,
-    /// The default script user; `None` when there is none usable (§6.4).
+    /// The default script user; `None` when there is none usable.
     default_user: Option<RunAs>,
     /// Scripts already vetted: `None` = refused (logged once).
     vetted: HashMap<ScriptKey, Option<Option<RunAs>>>,
@@ -80,7 +80,7 @@ fn our_ids() -> RunAs {
     }
 }
 
-/// The default script user as keepalived resolves it (§6.4): `script_user`, else
+/// The default script user as keepalived resolves it: `script_user`, else
 /// `keepalived_script` if it exists, else ourselves — except with script security, where
 /// the missing `keepalived_script` leaves no default. Logs keepalived's message when
 /// `has_scripts` (observed at start, without -D: `Script user 'keepalived_script' does not
@@ -172,7 +172,7 @@ impl Alerts {
         for s in &owned {
             a.prepared(s);
         }
-        // FIFOs: `notify_fifo` then `vrrp_notify_fifo`; one path is used once (§6.2).
+        // FIFOs: `notify_fifo` then `vrrp_notify_fifo`; one path is used once.
         for (nf, what) in [
             (&c.global.notify_fifo, "notify"),
             (&c.global.vrrp_notify_fifo, "vrrp notify"),
@@ -208,7 +208,7 @@ impl Alerts {
         a
     }
 
-    /// Creates/opens one FIFO and starts its reader script (§6.2).
+    /// Creates/opens one FIFO and starts its reader script.
     fn open_fifo(&mut self, nf: &NotifyFifo, what: &str) -> Option<FifoRt> {
         let path = nf.path.as_deref()?;
         // Owner: the configured user/group, else the default script user (observed:

@@ -1,4 +1,4 @@
-//! Gratuitous ARP and unsolicited IPv6 Neighbour Advertisements (spec §5.7 "GARP details"),
+//! Gratuitous ARP and unsolicited IPv6 Neighbour Advertisements,
 //! sent as whole Ethernet frames over AF_PACKET like keepalived's vrrp_arp.c / vrrp_ndisc.c.
 //!
 //! The frame builders are pure; [`PacketSocket`] only moves bytes.
@@ -42,8 +42,8 @@ pub fn garp_frame(mac: [u8; 6], vip: Ipv4Addr) -> [u8; GARP_LEN] {
     f
 }
 
-/// An unsolicited Neighbour Advertisement (RFC 4861 §4.4, §7.2.6): from the VIP to ff02::1
-/// (Ethernet 33:33:00:00:00:01, RFC 2464 §7), hop limit 255, Override set, Router set when
+/// An unsolicited Neighbour Advertisement (RFC 4861): from the VIP to ff02::1
+/// (Ethernet 33:33:00:00:00:01, RFC 2464), hop limit 255, Override set, Router set when
 /// `router` (IPv6 forwarding on the interface), Solicited clear, target = VIP, target
 /// link-layer address option = `mac`.
 pub fn unsolicited_na_frame(mac: [u8; 6], vip: Ipv6Addr, router: bool) -> [u8; NA_LEN] {
@@ -72,8 +72,8 @@ pub fn unsolicited_na_frame(mac: [u8; 6], vip: Ipv6Addr, router: bool) -> [u8; N
     f
 }
 
-/// The ICMPv6 checksum (RFC 4443 §2.3) of `msg` (its checksum field zero) with the RFC 8200
-/// §8.1 pseudo-header.
+/// The ICMPv6 checksum (RFC 4443) of `msg` (its checksum field zero) with the RFC 8200
+///  pseudo-header.
 pub fn icmpv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, msg: &[u8]) -> u16 {
     let mut sum: u64 = 0;
     let mut add = |b: &[u8]| {
@@ -187,7 +187,7 @@ pub async fn send_garp(
 }
 
 /// Sends an unsolicited NA for `vip` on `ifindex` from `mac`; the Router flag follows the
-/// interface's IPv6 forwarding sysctl (spec §5.7).
+/// interface's IPv6 forwarding sysctl.
 pub async fn send_unsolicited_na(
     sock: &PacketSocket,
     ifindex: u32,

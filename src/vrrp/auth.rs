@@ -1,4 +1,4 @@
-//! VRRPv2 authentication: the PASS field and IPSEC-AH (keepalived-spec.md §5.3, RFC 2402).
+//! VRRPv2 authentication: the PASS field and IPSEC-AH (RFC 2402).
 //!
 //! Both use the same 8-byte key: the configured password truncated to 8 bytes and NUL padded.
 #![forbid(unsafe_code)]
@@ -12,7 +12,7 @@ pub const AUTH_DATA_LEN: usize = 8;
 pub const AH_HEADER_LEN: usize = 24;
 /// Length of the truncated HMAC-MD5-96 ICV.
 pub const ICV_LEN: usize = 12;
-/// AH payload length field: (24 / 4) - 2 (RFC 2402 §2.2).
+/// AH payload length field: (24 / 4) - 2 (RFC 2402).
 pub const AH_PAYLOAD_LEN: u8 = 4;
 
 /// The 8-byte authentication field for `password`: truncated to 8 bytes, NUL padded.
@@ -32,7 +32,7 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// AH header as carried between the IPv4 header and VRRP (RFC 2402 §2).
+/// AH header as carried between the IPv4 header and VRRP (RFC 2402).
 ///
 /// ```text
 ///  0                   1                   2                   3
@@ -47,7 +47,7 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// |          Authentication Data (HMAC-MD5-96, 12 bytes)          |
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
-/// keepalived uses SPI = the sender's IPv4 source address (§5.3).
+/// keepalived uses SPI = the sender's IPv4 source address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AhHeader {
     pub next_header: u8,
@@ -88,7 +88,7 @@ impl AhHeader {
     }
 }
 
-/// HMAC-MD5-96 ICV of an AH-protected VRRP packet (§5.3).
+/// HMAC-MD5-96 ICV of an AH-protected VRRP packet.
 ///
 /// `packet` is the whole IPv4 packet: IPv4 header (`ihl` bytes), AH header, VRRP message.
 /// The input to the MAC is a copy of the IPv4 header with TOS, flags/fragment offset and

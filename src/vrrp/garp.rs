@@ -1,5 +1,5 @@
 //! Sending gratuitous ARPs / unsolicited NAs with keepalived's per-interface minimum spacing
-//! (`vrrp_garp_interval`, `vrrp_gna_interval`, keepalived-spec.md §5.7).
+//! (`vrrp_garp_interval`, `vrrp_gna_interval`).
 //!
 //! keepalived's semantics (vrrp_arp.c `send_gratuitous_arp`, vrrp_scheduler.c
 //! `vrrp_arp_thread`), observed with 2.2.7: a packet goes out at once when the interface's
@@ -22,7 +22,7 @@ use tracing::info;
 
 use super::arp::{garp_frame, unsolicited_na_frame, PacketSocket};
 
-/// One burst: `repeat` rounds of a GARP / NA for each of `addrs` (§5.7).
+/// One burst: `repeat` rounds of a GARP / NA for each of `addrs`.
 #[derive(Debug, Clone)]
 pub struct GarpJob {
     pub iname: String,
@@ -34,7 +34,7 @@ pub struct GarpJob {
 }
 
 /// Minimum spacing between two gratuitous packets on one interface: the global
-/// `vrrp_garp_interval` / `vrrp_gna_interval`, or the interface's `garp_group` (§4.5), whose
+/// `vrrp_garp_interval` / `vrrp_gna_interval`, or the interface's `garp_group`, whose
 /// interfaces share one rate limit (keepalived gives them one `garp_delay`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Spacing {
@@ -194,7 +194,7 @@ impl GarpSender {
         }
     }
 
-    /// The address left the host (§5.7: pending GARPs of an instance leaving MASTER go).
+    /// The address left the host (pending GARPs of an instance leaving MASTER go).
     pub fn forget(&mut self, ifindex: u32, addr: IpAddr) {
         self.queue
             .borrow_mut()

@@ -1,4 +1,4 @@
-//! One running VRRP instance (keepalived-spec.md §5): its [`Machine`], the addresses and
+//! One running VRRP instance: its [`Machine`], the addresses and
 //! sockets it uses, its statistics, and the translation of machine [`Action`]s into host I/O
 //! ([`Io`]). Nothing here awaits: the service hands the [`Io`] list to its single I/O task,
 //! which performs it in order, so a VIP removal can never overtake the addition before it.
@@ -30,7 +30,7 @@ use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::net::{self, nft, AddrSpec, RouteKind, RuleAction, RuleSpec};
 
-/// Where an instance's adverts travel: keepalived's sockpool key (§5.1), without VMAC.
+/// Where an instance's adverts travel: keepalived's sockpool key, without VMAC.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SockKey {
     pub ifindex: u32,
@@ -39,11 +39,11 @@ pub struct SockKey {
     pub unicast_src: Option<IpAddr>,
     /// The multicast group joined (multicast instances only).
     pub group: Option<IpAddr>,
-    /// IPv4 AH instances receive on an IP protocol 51 socket (§5.3).
+    /// IPv4 AH instances receive on an IP protocol 51 socket.
     pub ah: bool,
 }
 
-/// keepalived's per-instance counters (§2.3, `keepalived.stats` / json `stats`).
+/// keepalived's per-instance counters (`keepalived.stats` / json `stats`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     pub advert_rcvd: u64,
@@ -97,7 +97,7 @@ impl Stats {
         })
     }
 
-    /// One instance's block of `keepalived.stats` (§2.3, observed layout).
+    /// One instance's block of `keepalived.stats` (observed layout).
     pub fn to_text(&self, iname: &str) -> String {
         format!(
             "VRRP Instance: {iname}\n  Advertisements:\n    Received: {}\n    Sent: {}\n  \
@@ -138,7 +138,7 @@ pub enum Io {
     DelRoute(net::RouteSpec),
     AddRule(RuleSpec),
     DelRule(RuleSpec),
-    /// `repeat` rounds of GARP / unsolicited NA for each address (§5.7).
+    /// `repeat` rounds of GARP / unsolicited NA for each address.
     Garp {
         iname: String,
         ifindex: u32,
@@ -147,12 +147,12 @@ pub enum Io {
         addrs: Vec<IpAddr>,
         repeat: u32,
     },
-    /// The no_accept drop entries of an instance (empty when it leaves MASTER, §5.7).
+    /// The no_accept drop entries of an instance (empty when it leaves MASTER).
     Firewall {
         iname: String,
         entries: Vec<nft::DropEntry>,
     },
-    /// The VMACs whose IGMP/MLD the firewall moves to their base interface (§5.13).
+    /// The VMACs whose IGMP/MLD the firewall moves to their base interface.
     FirewallVmacs(Vec<nft::VmacEntry>),
     /// A VMAC was recreated: (old, new) interface index in the firewall's VMAC rules.
     FirewallRelink(u32, u32),
@@ -186,9 +186,9 @@ pub struct Link {
     pub ifname: String,
     pub mac: [u8; 6],
     pub up: bool,
-    /// The advert source: configured, else primary IPv4 / link-local IPv6 (§5.1).
+    /// The advert source: configured, else primary IPv4 / link-local IPv6.
     pub src: Option<IpAddr>,
-    /// With a VMAC (§5.13) `ifindex`/`ifname`/`mac` are the VMAC's; adverts use this
+    /// With a VMAC `ifindex`/`ifname`/`mac` are the VMAC's; adverts use this
     /// (index, name) instead when they go out of the base interface (`vmac_xmit_base`).
     pub xmit: Option<(u32, String)>,
     /// VMACs carrying the instance's addresses of one family on one interface
@@ -229,7 +229,7 @@ impl Link {
     }
 }
 
-/// The reload identity of an instance (§0.11): VRID, family, interface (with the VMAC and
+/// The reload identity of an instance: VRID, family, interface (with the VMAC and
 /// ipvlan settings appended), unicast flag and source, multicast group.
 pub type Identity = (u8, bool, String, Option<IpAddr>, Option<IpAddr>);
 
@@ -254,7 +254,7 @@ pub struct Instance {
     advert_addrs: Vec<IpAddr>,
     peers: Vec<UnicastPeer>,
     ip_id: u16,
-    /// keepalived's single AH sequence counter (§5.3): incremented per advert sent, raised to
+    /// keepalived's single AH sequence counter: incremented per advert sent, raised to
     /// every accepted received sequence number, so a new master continues the old one's.
     ah_seq: u32,
     unicast_checksum: UnicastChecksum,
@@ -289,7 +289,7 @@ pub fn machine_config(c: &model::Instance, src: Option<IpAddr>, strict: bool) ->
     m
 }
 
-/// The identity of a configured instance (§0.11).
+/// The identity of a configured instance.
 pub fn identity(c: &model::Instance, g: &Globals) -> Identity {
     let ipv6 = c.family == model::Family::V6;
     let unicast = !c.unicast_peers.is_empty();
@@ -325,7 +325,7 @@ fn group_of(c: &model::Instance, g: &Globals) -> IpAddr {
 }
 
 impl Instance {
-    /// Builds the instance; the machine starts now (it first removes the VIPs, §5.10) with
+    /// Builds the instance; the machine starts now (it first removes the VIPs) with
     /// the `tracked` objects' current state.
     pub fn new(
         cfg: model::Instance,
@@ -505,7 +505,7 @@ impl Instance {
         }
     }
 
-    /// Counts a state change from `before` to the machine's current state (§2.3 stats).
+    /// Counts a state change from `before` to the machine's current state (stats).
     pub fn account(&mut self, before: State) {
         let after = self.machine.state();
         if before != after {
@@ -609,7 +609,7 @@ impl Instance {
         for dst in dsts {
             let pkt = match (src, dst) {
                 (IpAddr::V4(s), IpAddr::V4(d)) => {
-                    // ID per advert from 1, skipping 0 (§5.1).
+                    // ID per advert from 1, skipping 0.
                     self.ip_id = self.ip_id.wrapping_add(1);
                     if self.ip_id == 0 {
                         self.ip_id = 1;
@@ -904,7 +904,7 @@ impl Instance {
         jobs
     }
 
-    /// Handles one received packet addressed to this instance's VRID (§5.4).
+    /// Handles one received packet addressed to this instance's VRID.
     /// Validates an advert for this instance: the machine's input, or why it was dropped
     /// (already counted and logged here).
     pub fn on_packet(&mut self, p: &Parsed<'_>) -> Result<Input, DropReason> {
@@ -985,7 +985,7 @@ impl Instance {
         }
     }
 
-    /// Interface `name` (index `ifindex`) went up or down (§5.9): the own interface faults
+    /// Interface `name` (index `ifindex`) went up or down: the own interface faults
     /// the instance unless `dont_track_primary`; `track_interface` lines fault or weigh.
     pub fn on_link(&self, ifindex: u32, name: &str, up: bool) -> Vec<Input> {
         let mut changes = Vec::new();
@@ -1017,13 +1017,13 @@ impl Instance {
         changes.into_iter().map(Input::Track).collect()
     }
 
-    /// An address appeared: an instance without an advert source (FAULT since start, §5.1)
+    /// An address appeared: an instance without an advert source (FAULT since start)
     /// takes the interface's new primary IPv4 / link-local IPv6 address and recovers.
     pub fn on_address_added(&mut self, ifindex: u32, addr: IpAddr) -> Vec<Input> {
         if self.link.src.is_some() {
             return Vec::new();
         }
-        // An IPv4 instance on a VMAC takes its source from the base interface (§5.13).
+        // An IPv4 instance on a VMAC takes its source from the base interface.
         let base = self
             .cfg
             .interface
@@ -1050,7 +1050,7 @@ impl Instance {
         vec![Input::Reload(mcfg), Input::Track(change)]
     }
 
-    /// A VIP of ours disappeared from the host (§5.10): while MASTER, put it back.
+    /// A VIP of ours disappeared from the host: while MASTER, put it back.
     pub fn on_address_removed(&mut self, ifindex: u32, addr: IpAddr, io: &mut Vec<Io>) {
         if !self.vips_set || self.machine.state() != State::Master {
             return;
@@ -1080,7 +1080,7 @@ impl Instance {
                 self.link.ifname
             );
         }
-        // keepalived drops to BACKUP and re-takes MASTER after the skew time (§5.10), with
+        // keepalived drops to BACKUP and re-takes MASTER after the skew time, with
         // notifies; we re-add at once, without a state flap (our own wording).
         info!(
             "({}) VIP {addr} removed from {} - restoring",
@@ -1090,7 +1090,7 @@ impl Instance {
         self.garp(self.cfg.garp_master_repeat, io);
     }
 
-    /// A route was deleted (§5.10): a MASTER's virtual route is put back at once.
+    /// A route was deleted: a MASTER's virtual route is put back at once.
     /// keepalived 2.2.7 drops to BACKUP and retakes MASTER to restore it (observed,
     /// tests/vrrp_faults.rs); as for VIPs we restore it without the state flap.
     pub fn on_route_removed(&mut self, r: &net::route::RouteInfo, io: &mut Vec<Io>) {
@@ -1126,7 +1126,7 @@ impl Instance {
             && link.src.map_or(true, |s| self.link.src == Some(s))
     }
 
-    /// A reload matched this instance to `new` (§5.14): VIPs, routes and rules gone from the
+    /// A reload matched this instance to `new`: VIPs, routes and rules gone from the
     /// config are removed now; the machine re-adds the rest if MASTER.
     /// Returns the machine's reload input.
     pub fn reload(&mut self, new: model::Instance, link: Link, io: &mut Vec<Io>) -> Input {
@@ -1162,7 +1162,7 @@ impl Instance {
         Input::Reload(mcfg)
     }
 
-    /// keepalived.data block of this instance (format not guaranteed upstream, §2.3).
+    /// keepalived.data block of this instance (format not guaranteed upstream).
     pub fn data_text(&self) -> String {
         let m = &self.machine;
         let mut s = String::new();
@@ -1295,7 +1295,7 @@ impl Instance {
         s
     }
 
-    /// keepalived.json element of this instance (§2.3 keys).
+    /// keepalived.json element of this instance (keys).
     pub fn to_json(&self) -> serde_json::Value {
         let m = &self.machine;
         let state_num = |s: State| match s {
@@ -1424,18 +1424,18 @@ fn sock_key(c: &model::Instance, link: &Link, g: &Globals) -> SockKey {
     }
 }
 
-/// What a state change means for the notify machinery (§6.1).
+/// What a state change means for the notify machinery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotifyEvent {
     State(State),
     MasterRxLowerPri,
-    /// The effective priority changed in this state (FIFO only, §6.2).
+    /// The effective priority changed in this state (FIFO only).
     Priority(State),
-    /// Removed by a reload with `notify_deleted` (§5.14).
+    /// Removed by a reload with `notify_deleted`.
     Deleted,
 }
 
-/// The hook the notify scripts / FIFO / SMTP plug into (§6.1); the runtime is
+/// The hook the notify scripts / FIFO / SMTP plug into; the runtime is
 /// [`super::alerts`].
 pub fn notify_hook(cfg: &model::Instance, event: NotifyEvent, priority: u8) {
     let ev = match event {

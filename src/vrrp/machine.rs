@@ -1,4 +1,4 @@
-//! The sans-IO VRRP state machine of one instance (keepalived-spec.md §5.5-§5.9, §5.14).
+//! The sans-IO VRRP state machine of one instance.
 //!
 //! Events come in with the current time (`handle_*`), effects go out as [`Action`]s
 //! (`poll_action`), and the next deadline is [`Machine::poll_timeout`]. No socket, no clock:
@@ -6,7 +6,7 @@
 //!
 //! Timers live in one small table keyed by [`Timer`]. Two keepalived deadlines are *not*
 //! wake-ups and so are kept as plain fields: the preempt-delay deadline is only compared
-//! when a lower-priority advert arrives (§5.8), and the GARP refresh is checked on each
+//! when a lower-priority advert arrives, and the GARP refresh is checked on each
 //! advert tick (keepalived `vrrp_state_master_tx`).
 #![forbid(unsafe_code)]
 
@@ -58,7 +58,7 @@ pub enum Version {
     V3,
 }
 
-/// Instance states, plus the STOP pseudo-state used for shutdown notifications (§5.6).
+/// Instance states, plus the STOP pseudo-state used for shutdown notifications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum State {
     Init,
@@ -69,7 +69,7 @@ pub enum State {
 }
 
 impl State {
-    /// The upper-case name keepalived uses in notifies and FIFOs (§6.1).
+    /// The upper-case name keepalived uses in notifies and FIFOs.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Init => "INIT",
@@ -117,7 +117,7 @@ pub struct InstanceConfig {
     pub garp_lower_prio_repeat: u32,
     /// `garp_extra_if`: a MASTER's extra GARP period (zero: none).
     pub garp_extra_if: Duration,
-    /// Our advert source address, used for the equal-priority tie-break (§5.6).
+    /// Our advert source address, used for the equal-priority tie-break.
     pub src_addr: Option<IpAddr>,
     pub strict: bool,
     /// An IPv6 instance (only for the wording of its FAULT reasons).
@@ -132,7 +132,7 @@ pub struct InstanceConfig {
 }
 
 impl InstanceConfig {
-    /// keepalived's defaults for a named instance (§4.10.1).
+    /// keepalived's defaults for a named instance.
     pub fn new(name: impl Into<String>, vrid: u8, priority: u8) -> InstanceConfig {
         InstanceConfig {
             name: name.into(),
@@ -161,7 +161,7 @@ impl InstanceConfig {
         }
     }
 
-    /// Applies the overrides keepalived makes at config time (§4.10.1, §5.8, §5.11), so the
+    /// Applies the overrides keepalived makes at config time, so the
     /// machine never runs a contradictory combination. Logging them is the config's job.
     pub fn normalized(mut self) -> InstanceConfig {
         if self.priority == 0 {
@@ -195,7 +195,7 @@ impl InstanceConfig {
 /// The address owner's priority.
 pub const PRIO_OWNER: u8 = 255;
 
-/// A received advertisement, already decoded and validated (§5.4 checks passed).
+/// A received advertisement, already decoded and validated (checks passed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RxAdvert {
     /// IP source address of the packet.
@@ -205,7 +205,7 @@ pub struct RxAdvert {
     pub adver_int: Duration,
 }
 
-/// Why an instance is in FAULT (an unweighted tracker that is down, §5.6, §5.9).
+/// Why an instance is in FAULT (an unweighted tracker that is down).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum FaultCause {
     /// Own or tracked interface down.
@@ -251,7 +251,7 @@ pub enum Input {
     Track(TrackChange),
     Shutdown,
     Reload(InstanceConfig),
-    /// The instance is gone from the configuration after a reload (§5.14).
+    /// The instance is gone from the configuration after a reload.
     Removed,
 }
 
@@ -269,15 +269,15 @@ pub enum Action {
     /// `garp_extra_if`: one gratuitous ARP / NA on each interface other than the
     /// instance's own that carries a VIP (keepalived's vrrp_send_vmac_update).
     SendExtraGarp,
-    /// Run the notify scripts / FIFO / mail for a state change (§6.1).
+    /// Run the notify scripts / FIFO / mail for a state change.
     Notify { state: State, priority: u8 },
     /// A MASTER received a lower-priority advert: `notify_master_rx_lower_pri` and the FIFO
     /// event `MASTER_RX_LOWER_PRI`.
     MasterRxLowerPri,
     /// The effective priority changed while MASTER or BACKUP: the FIFO events
-    /// `MASTER_PRIORITY` / `BACKUP_PRIORITY` when `notify_priority_changes` (§6.2).
+    /// `MASTER_PRIORITY` / `BACKUP_PRIORITY` when `notify_priority_changes`.
     PriorityChanged { state: State, priority: u8 },
-    /// Removed by a reload (§5.14): notified as DELETED with `notify_deleted`, otherwise
+    /// Removed by a reload: notified as DELETED with `notify_deleted`, otherwise
     /// as FAULT unless the instance was in FAULT already (observed with keepalived 2.2.7).
     Removed { priority: u8, was_fault: bool },
     /// An INFO log line with keepalived's exact wording.
@@ -348,7 +348,7 @@ pub struct Machine {
     cfg: InstanceConfig,
     state: State,
     /// keepalived's `wantstate`: a sync-group member whose timer expired wants MASTER but
-    /// may be held in BACKUP by its group (§5.12).
+    /// may be held in BACKUP by its group.
     want: State,
     base_priority: u8,
     effective: u8,
@@ -356,7 +356,7 @@ pub struct Machine {
     faults: BTreeSet<FaultCause>,
     master_adver_int: Duration,
     timers: TimerTable,
-    /// None: not started; Some(t): lower-priority adverts accepted until t (§5.8).
+    /// None: not started; Some(t): lower-priority adverts accepted until t.
     preempt_until: Option<Instant>,
     garp_refresh_due: Option<Instant>,
     /// Next `garp_extra_if` round while MASTER.
@@ -369,12 +369,12 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// Starts an instance with no tracked object in trouble (§5.6 startup).
+    /// Starts an instance with no tracked object in trouble (startup).
     pub fn new(cfg: InstanceConfig, now: Instant) -> Machine {
         Machine::start(cfg, Vec::new(), now)
     }
 
-    /// Starts an instance after the initial tracking evaluation (§5.6 startup).
+    /// Starts an instance after the initial tracking evaluation (startup).
     pub fn start(
         cfg: InstanceConfig,
         initial: impl IntoIterator<Item = TrackChange>,
@@ -459,7 +459,7 @@ impl Machine {
                 m.log("entering FAULT state");
             }
         }
-        // Clean up VIPs a crashed predecessor may have left behind (§5.10).
+        // Clean up VIPs a crashed predecessor may have left behind.
         m.push(Action::RemoveVips);
         if held {
             // Observed with keepalived 2.2.7: no log and no notify until the weight-0
@@ -532,7 +532,7 @@ impl Machine {
         self.actions.pop_front()
     }
 
-    /// Skew time (§5.5): v2 (256-prio)/256 s, v3 (256-prio)*master_adver_int/256.
+    /// Skew time: v2 (256-prio)/256 s, v3 (256-prio)*master_adver_int/256.
     pub fn skew(&self) -> Duration {
         self.skew_for(self.effective)
     }
@@ -545,7 +545,7 @@ impl Machine {
         }
     }
 
-    /// Master-down interval (§5.5): down_timer_adverts × master_adver_int + skew.
+    /// Master-down interval: down_timer_adverts × master_adver_int + skew.
     pub fn master_down_interval(&self) -> Duration {
         self.master_adver_int * self.cfg.down_timer_adverts + self.skew()
     }
@@ -582,7 +582,7 @@ impl Machine {
                 self.debug("Receive advertisement timeout");
                 self.want = State::Master;
                 if self.sync_member {
-                    // The group decides (§5.12); re-arm so we check again if it says no
+                    // The group decides; re-arm so we check again if it says no
                     // (keepalived vrrp_sync_can_goto_master).
                     self.arm_down_timer(now);
                 } else {
@@ -651,13 +651,13 @@ impl Machine {
         self.leave_master_to_backup(now, true);
     }
 
-    /// Processes a validated advertisement (§5.6).
+    /// Processes a validated advertisement.
     pub fn handle_advert(&mut self, now: Instant, adv: RxAdvert) {
         self.check_timer_expired(now);
         match self.state {
             State::Backup => self.backup_rx(now, adv),
             State::Master => self.master_rx(now, adv),
-            // FAULT and INIT ignore adverts silently (§5.4).
+            // FAULT and INIT ignore adverts silently.
             State::Init | State::Fault | State::Stop => {}
         }
     }
@@ -683,14 +683,14 @@ impl Machine {
                 }
             }
             self.arm_down_timer(now);
-            // Held in BACKUP by a sync group, we wanted MASTER; a master is back (§5.12).
+            // Held in BACKUP by a sync group, we wanted MASTER; a master is back.
             self.want = State::Backup;
         } else {
             self.log(format!(
                 "received lower priority ({}) advert from {} - discarding",
                 adv.priority, adv.src
             ));
-            // The down timer keeps running: that is how preemption happens (§5.8).
+            // The down timer keeps running: that is how preemption happens.
         }
     }
 
@@ -761,7 +761,7 @@ impl Machine {
         }
     }
 
-    /// The lower-priority GARPs of a MASTER (§5.6); a sync group also calls this on the
+    /// The lower-priority GARPs of a MASTER; a sync group also calls this on the
     /// siblings of a member that received a lower-priority advert.
     pub fn send_lower_prio_garps(&mut self, now: Instant) {
         if self.state != State::Master || self.cfg.garp_lower_prio_repeat == 0 {
@@ -776,7 +776,7 @@ impl Machine {
         }
     }
 
-    /// A tracked object changed (§5.9): a weight contribution, or a fault cause on/off.
+    /// A tracked object changed: a weight contribution, or a fault cause on/off.
     pub fn handle_track(&mut self, now: Instant, change: TrackChange) {
         if self.state == State::Stop {
             return;
@@ -871,7 +871,7 @@ impl Machine {
                 priority: new,
             });
         }
-        // A BACKUP's running timer moves by the skew difference (§5.9).
+        // A BACKUP's running timer moves by the skew difference.
         if self.state == State::Backup {
             if let Some(at) = self.timers.get(Timer::MasterDown) {
                 let new_skew = self.skew_for(new);
@@ -885,7 +885,7 @@ impl Machine {
         }
     }
 
-    /// Shutdown (§5.6): a MASTER releases with priority 0 and removes its VIPs; every
+    /// Shutdown: a MASTER releases with priority 0 and removes its VIPs; every
     /// instance notifies STOP.
     pub fn handle_shutdown(&mut self, _now: Instant) {
         if self.state == State::Stop {
@@ -907,7 +907,7 @@ impl Machine {
         self.want = State::Stop;
     }
 
-    /// Removal by a reload (§5.14): a MASTER releases with priority 0 and removes its VIPs,
+    /// Removal by a reload: a MASTER releases with priority 0 and removes its VIPs,
     /// as at shutdown, but the notification is [`Action::Removed`] (FAULT or DELETED).
     pub fn handle_removed(&mut self, _now: Instant) {
         if self.state == State::Stop {
@@ -921,7 +921,7 @@ impl Machine {
         });
     }
 
-    /// Reload with the matched instance's new parameters (§5.14): the state is kept, a
+    /// Reload with the matched instance's new parameters: the state is kept, a
     /// MASTER advertises once before and re-asserts its VIPs after; a priority change is
     /// applied like a tracker change.
     pub fn handle_reload(&mut self, now: Instant, cfg: InstanceConfig) {
@@ -965,7 +965,7 @@ impl Machine {
 
     // ---- transitions (used by the sync group too) ----
 
-    /// MASTER transition (§5.7): advert first so the old master drops its VIPs before our
+    /// MASTER transition: advert first so the old master drops its VIPs before our
     /// GARPs, then VIPs, GARP burst now and after `garp_master_delay`, notifies.
     fn goto_master(&mut self, now: Instant) {
         self.goto_master_inner(now, true);
@@ -1063,7 +1063,7 @@ impl Machine {
         }
     }
 
-    /// Leaving FAULT (§5.6): BACKUP with a full down timer, or MASTER for an address owner
+    /// Leaving FAULT: BACKUP with a full down timer, or MASTER for an address owner
     /// that wants MASTER (keepalived `vrrp_state_leave_fault`).
     fn leave_fault(&mut self, now: Instant, notify: bool) {
         self.leave_fault_with(now, notify, "");
@@ -1088,13 +1088,13 @@ impl Machine {
     }
 
     /// Marks this machine as a sync-group member: its master-down expiry only records that
-    /// it wants MASTER, the group makes the transition (§5.12).
+    /// it wants MASTER, the group makes the transition.
     pub fn set_sync_member(&mut self, member: bool) {
         self.sync_member = member;
     }
 
     /// Moves to `target` on behalf of a sync group. `notify` is false when the instance
-    /// merely follows its group (§6.1). Returns whether the state changed.
+    /// merely follows its group. Returns whether the state changed.
     pub fn sync_to(&mut self, now: Instant, target: State, notify: bool) -> bool {
         if self.state == target || matches!(self.state, State::Stop | State::Init) {
             return false;
@@ -1127,7 +1127,7 @@ impl Machine {
             .set(Timer::MasterDown, now + self.master_down_interval());
     }
 
-    /// Numeric comparison of the sender's address with ours (§5.6); unknown or other
+    /// Numeric comparison of the sender's address with ours; unknown or other
     /// family compares equal, as keepalived's `vrrp_saddr_cmp`.
     fn addr_cmp(&self, other: IpAddr) -> std::cmp::Ordering {
         match (other, self.cfg.src_addr) {
@@ -1416,7 +1416,7 @@ mod tests {
     #[test]
     fn skew_and_down_interval_v2() {
         let m = Machine::new(cfg(150), Instant::ZERO);
-        // (256-150)/256 s = 414.0625 ms; observed takeover 3.41 s (§5.5).
+        // (256-150)/256 s = 414.0625 ms; observed takeover 3.41 s.
         assert_eq!(m.skew(), Duration::from_micros(414_062));
         assert_eq!(m.master_down_interval(), Duration::from_micros(3_414_062));
         let m = Machine::new(cfg(90), Instant::ZERO);
@@ -1430,7 +1430,7 @@ mod tests {
         c.advert_int = Duration::from_millis(500);
         let mut m = Machine::new(c, Instant::ZERO);
         assert_eq!(m.skew(), Duration::from_millis(500) * 156 / 256);
-        // The backup adopts the master's interval (RFC 5798 §6.4.2).
+        // The backup adopts the master's interval (RFC 5798).
         m.handle_advert(
             ms(100),
             RxAdvert {

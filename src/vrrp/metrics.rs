@@ -24,7 +24,7 @@ pub struct Row<'a> {
 }
 
 fn state_code(s: State) -> u8 {
-    // keepalived's numbering in keepalived.json (spec §2.3); STOP after them
+    // keepalived's numbering in keepalived.json; STOP after them
     match s {
         State::Init => 0,
         State::Backup => 1,

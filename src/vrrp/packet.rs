@@ -1,5 +1,5 @@
 //! VRRP advertisements on the wire: encode, decode, checksums and receive validation
-//! (keepalived-spec.md §5.1-§5.4; RFC 3768 for VRRPv2, RFC 5798 for VRRPv3).
+//! (RFC 3768 for VRRPv2, RFC 5798 for VRRPv3).
 //!
 //! Contract (as smoltcp's `wire`): [`parse`] and [`Advert::decode`] never panic on any input;
 //! the `emit_*` functions never panic and only fail (with [`EmitError`]) when the buffer is
@@ -23,9 +23,9 @@ pub const IPPROTO_AH: u8 = 51;
 pub const HEADER_LEN: usize = 8;
 /// IPv4 header length as keepalived sends it (no options).
 pub const IPV4_HEADER_LEN: usize = 20;
-/// TTL / hop limit required on multicast adverts (RFC 5798 §5.1.1.3).
+/// TTL / hop limit required on multicast adverts (RFC 5798).
 pub const VRRP_TTL: u8 = 255;
-/// TOS keepalived sets: internetwork control (§5.1).
+/// TOS keepalived sets: internetwork control.
 pub const VRRP_TOS: u8 = 0xc0;
 /// VRRP packet type "advertisement", the only one defined.
 pub const TYPE_ADVERT: u8 = 1;
@@ -58,7 +58,7 @@ impl Family {
     }
 }
 
-/// VRRPv2 authentication type (RFC 3768 §5.3.6; AH from RFC 2338). Unknown values round-trip.
+/// VRRPv2 authentication type (RFC 3768; AH from RFC 2338). Unknown values round-trip.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuthType {
     None,
@@ -92,7 +92,7 @@ impl From<u8> for AuthType {
 
 /// A VRRP advertisement, either version.
 ///
-/// VRRPv2 (RFC 3768 §5.1):
+/// VRRPv2 (RFC 3768):
 /// ```text
 ///  0                   1                   2                   3
 ///  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -108,7 +108,7 @@ impl From<u8> for AuthType {
 /// |                     Authentication Data (2)                   |
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
-/// VRRPv3 (RFC 5798 §5.1), no authentication data:
+/// VRRPv3 (RFC 5798), no authentication data:
 /// ```text
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// |Version| Type  | Virtual Rtr ID|   Priority    |Count IPvX Addr|
@@ -118,7 +118,7 @@ impl From<u8> for AuthType {
 /// |                       IPvX Address(es)                        |
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
-/// keepalived also sends v2 over IPv6 (no authentication data there, §5.2).
+/// keepalived also sends v2 over IPv6 (no authentication data there).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Advert {
     /// 2 or 3 (other values are decoded as-is so validation can report them).
@@ -228,13 +228,13 @@ pub fn checksum_update(old_checksum: u16, old_word: u16, new_word: u16) -> u16 {
 
 fn pseudo_header_acc(ep: &Endpoints, len: usize) -> u32 {
     match ep {
-        // RFC 5798 §5.2.8: src, dst, zero, protocol, VRRP length.
+        // RFC 5798: src, dst, zero, protocol, VRRP length.
         Endpoints::V4 { src, dst } => {
             let acc = checksum_acc(&src.octets(), 0);
             let acc = checksum_acc(&dst.octets(), acc);
             acc + u32::from(IPPROTO_VRRP) + (len as u32 & 0xffff)
         }
-        // RFC 8200 §8.1: src, dst, 32-bit length, 3 zero bytes, next header.
+        // RFC 8200: src, dst, 32-bit length, 3 zero bytes, next header.
         Endpoints::V6 { src, dst } => {
             let acc = checksum_acc(&src.octets(), 0);
             let acc = checksum_acc(&dst.octets(), acc);
@@ -248,7 +248,7 @@ fn pseudo_header_acc(ep: &Endpoints, len: usize) -> u32 {
 ///
 /// v2 over IPv4: plain checksum of the message including the 8 auth bytes; v3 over IPv4: with
 /// the IPv4 pseudo-header; IPv6 (any version): with the IPv6 pseudo-header, which is what the
-/// kernel fills in (IPV6_CHECKSUM offset 6, §5.1).
+/// kernel fills in (IPV6_CHECKSUM offset 6).
 pub fn vrrp_checksum(msg: &[u8], ep: &Endpoints) -> u16 {
     vrrp_checksum_with(msg, ep, false)
 }
@@ -267,7 +267,7 @@ pub fn vrrp_checksum_with(msg: &[u8], ep: &Endpoints, v3_as_v2: bool) -> u16 {
 }
 
 /// Sets the priority of an already-encoded VRRP message, updating its checksum incrementally
-/// as keepalived does (§5.2). For AH packets the ICV must be recomputed afterwards
+/// as keepalived does. For AH packets the ICV must be recomputed afterwards
 /// ([`seal_ah`]). Returns `false` (and changes nothing) if `msg` is shorter than the header.
 pub fn update_priority(msg: &mut [u8], priority: u8) -> bool {
     let Some(h) = msg.get_mut(..HEADER_LEN) else {
@@ -400,7 +400,7 @@ impl Advert {
         let (auth_type, adver_int) = if version == 2 {
             (AuthType::from(h[4]), u16::from(h[5]))
         } else {
-            // RFC 5798 §5.2.5: the 4 reserved bits are ignored on receipt.
+            // RFC 5798: the 4 reserved bits are ignored on receipt.
             (AuthType::None, u16::from_be_bytes([h[4], h[5]]) & 0x0fff)
         };
         let body = &msg[HEADER_LEN..];
@@ -430,8 +430,8 @@ impl Advert {
         })
     }
 
-    /// Encodes the full IPv4 packet keepalived sends with IP_HDRINCL (§5.1), plus the AH
-    /// header and ICV when `auth_type` is AH (§5.3; `ah` must then be `Some`).
+    /// Encodes the full IPv4 packet keepalived sends with IP_HDRINCL, plus the AH
+    /// header and ICV when `auth_type` is AH (`ah` must then be `Some`).
     /// Returns the length written ([`Advert::ipv4_len`]).
     pub fn emit_ipv4(
         &self,
@@ -495,14 +495,14 @@ impl Advert {
 pub struct Ipv4Params {
     pub src: Ipv4Addr,
     pub dst: Ipv4Addr,
-    /// keepalived: per-advert counter starting at 1, skipping 0 (§5.1).
+    /// keepalived: per-advert counter starting at 1, skipping 0.
     pub id: u16,
     /// 255, or `unicast_ttl` for unicast.
     pub ttl: u8,
     /// Fill in the IPv4 header checksum (the kernel does it for IP_HDRINCL sockets).
     pub fill_checksum: bool,
     /// v3 only: use this pseudo-header destination instead of `dst` (keepalived's
-    /// `old_unicast_checksum`, which uses the multicast group, §5.2).
+    /// `old_unicast_checksum`, which uses the multicast group).
     pub checksum_dst: Option<Ipv4Addr>,
     /// v3 only: no pseudo-header in the checksum (`v3_checksum_as_v2`, keepalived 2.2.8).
     pub v3_checksum_as_v2: bool,
@@ -734,7 +734,7 @@ pub fn parse(rx: Received<'_>) -> Result<Parsed<'_>, DropReason> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Validation (keepalived's vrrp_check_packet, §5.4)
+// Validation (keepalived's vrrp_check_packet)
 // ---------------------------------------------------------------------------------------------
 
 /// Authentication the receiving instance is configured with (VRRPv2 only).
@@ -768,7 +768,7 @@ pub struct UnicastPeer {
     pub max_ttl: u8,
 }
 
-/// VRRPv3 unicast IPv4 checksum compatibility (`old_unicast_checksum`, §5.2).
+/// VRRPv3 unicast IPv4 checksum compatibility (`old_unicast_checksum`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnicastChecksum {
     /// Pseudo-header dst is the packet's dst; if that fails but the multicast group works,
@@ -807,7 +807,7 @@ pub struct Expect<'a> {
     pub v3_checksum_as_v2: bool,
 }
 
-/// A statistics counter of keepalived (§2.3) that a drop increments.
+/// A statistics counter of keepalived that a drop increments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StatCounter {
     PacketLenErr,
@@ -837,7 +837,7 @@ impl StatCounter {
     }
 }
 
-/// Why a received advert is not used, in the order keepalived checks (§5.4).
+/// Why a received advert is not used, in the order keepalived checks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DropReason {
     /// Headers incomplete (before the instance is known).
@@ -1031,7 +1031,7 @@ fn sum_ok_plain(vrrp: &[u8]) -> bool {
     checksum_fold(checksum_acc(vrrp, 0)) == 0
 }
 
-/// Validates a parsed packet for the instance described by `exp` (§5.4, in keepalived's
+/// Validates a parsed packet for the instance described by `exp` (in keepalived's
 /// order). Never panics.
 pub fn validate(p: &Parsed<'_>, exp: &Expect<'_>) -> Result<Accepted, DropReason> {
     let is_unicast = !exp.unicast_peers.is_empty();
@@ -1294,7 +1294,7 @@ mod tests {
 
     #[test]
     fn rfc1071_example() {
-        // RFC 1071 §3: 0001 f203 f4f5 f6f7 sums to ddf2, checksum 220d.
+        // RFC 1071: 0001 f203 f4f5 f6f7 sums to ddf2, checksum 220d.
         let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
         assert_eq!(checksum_fold(checksum_acc(&data, 0)), !0xddf2);
         assert_eq!(internet_checksum(&data), 0x220d);

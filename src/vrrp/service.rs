@@ -1,7 +1,7 @@
-//! The VRRP child's [`Service`] (keepalived-spec.md §5): builds the instances from the
+//! The VRRP child's [`Service`]: builds the instances from the
 //! configuration, runs one receive task per socket, a timer task on the machines'
 //! deadlines, a netlink monitor task, and one I/O task that performs every instance's
-//! [`Io`] in order. Reload keeps matched instances (§5.14); shutdown releases (§2.3).
+//! [`Io`] in order. Reload keeps matched instances; shutdown releases.
 //!
 //! Everything runs on the child's current-thread runtime inside a `LocalSet`; the shared
 //! [`Engine`] sits in a `RefCell` that is never borrowed across an `.await`.
@@ -59,7 +59,7 @@ struct Running {
     /// Shared with the monitor task, which recreates VMACs deleted by hand; an async mutex
     /// because creating one awaits netlink.
     vmacs: SharedVmacs,
-    /// `all.rp_filter` cleared for IPv4 VMACs, restored at stop (§5.13).
+    /// `all.rp_filter` cleared for IPv4 VMACs, restored at stop.
     rp_filter: net::sysctl::RpFilter,
     /// `promote_secondaries` set on instances' interfaces, reset at stop.
     promote: net::sysctl::PromoteSecondaries,
@@ -266,9 +266,9 @@ pub struct Engine {
     globals: Globals,
     statics: Statics,
     groups: Vec<GroupRt>,
-    /// vrrp_script / track_file / track_process runtime (§5.9).
+    /// vrrp_script / track_file / track_process runtime.
     tracking: Tracking,
-    /// `vrrp_startup_delay` (§5.6): no machine timer fires before this, so nothing is sent
+    /// `vrrp_startup_delay`: no machine timer fires before this, so nothing is sent
     /// and no instance leaves BACKUP; adverts received meanwhile are still processed.
     hold_until: Option<machine::Instant>,
     /// Every received packet, accepted or dropped by reason (rxguard.rs).
@@ -367,7 +367,7 @@ impl Engine {
         }
     }
 
-    /// Routes one input to a solo instance's machine or to its sync group (§5.12).
+    /// Routes one input to a solo instance's machine or to its sync group.
     fn feed(&mut self, idx: usize, now: machine::Instant, input: Input, io: &mut Vec<Io>) {
         let Some(inst) = self.instances.get_mut(idx) else {
             return;
@@ -390,7 +390,7 @@ impl Engine {
         self.settle_group(g, io);
     }
 
-    /// Applies tracker changes to the instances and groups they name (§5.9, §5.12).
+    /// Applies tracker changes to the instances and groups they name.
     fn apply_tracking(&mut self, changes: Vec<(Target, machine::TrackChange)>, io: &mut Vec<Io>) {
         let now = self.now();
         for (target, c) in changes {
@@ -483,7 +483,7 @@ impl Engine {
         let vrid = p.vrid();
         let src = p.src;
         let mine = |i: &Instance| &i.key == key && i.cfg.vrid == Some(vrid);
-        // Unicast instances may share a VRID when their peers differ (§5.15).
+        // Unicast instances may share a VRID when their peers differ.
         let idx = self
             .instances
             .iter()
@@ -606,7 +606,7 @@ impl Engine {
         for i in &mut self.instances {
             i.on_address_removed(ifindex, addr, io);
         }
-        // Static addresses are re-added (§5.10).
+        // Static addresses are re-added.
         for s in &self.statics.0 {
             if s.ifindex == ifindex && s.addr == addr {
                 io.push(Io::AddAddr(s.clone()));
@@ -615,7 +615,7 @@ impl Engine {
     }
 
     /// After a netlink overrun (events lost): replays the link changes the dump shows
-    /// against `known`, and restores missing VIPs and static addresses (§5.10).
+    /// against `known`, and restores missing VIPs and static addresses.
     fn resync(&mut self, known: &mut HashMap<u32, (String, bool)>, h: &Host, io: &mut Vec<Io>) {
         *self.ifmap.borrow_mut() = h.ifmap();
         for l in &h.links {
@@ -737,7 +737,7 @@ struct GroupRt {
     track: Vec<TrackRef>,
 }
 
-/// The notify hook of a sync group (§6.1); the runtime is [`super::alerts`].
+/// The notify hook of a sync group; the runtime is [`super::alerts`].
 fn group_notify_hook(name: &str, state: State) {
     if crate::log::detail() > 0 {
         info!(
@@ -782,7 +782,7 @@ fn globals_of(c: &Config) -> Globals {
 struct Host {
     links: Vec<LinkInfo>,
     addrs: Vec<AddrInfo>,
-    /// The VMACs in place (§5.13).
+    /// The VMACs in place.
     vmacs: Vec<vmac::Plan>,
     /// The VMACs and ipvlans that could not be made: their instances stay in FAULT.
     failed: Vec<vmac::Plan>,
@@ -805,7 +805,7 @@ async fn host(nl: &Netlink) -> Result<Host, ServiceError> {
     })
 }
 
-/// Creates the configured VMACs (§5.13) and re-reads the host when there are any.
+/// Creates the configured VMACs and re-reads the host when there are any.
 async fn host_with_vmacs(
     nl: &Netlink,
     c: &Config,
@@ -843,13 +843,13 @@ impl Host {
         self.links.iter().any(|l| l.name == name && l.is_up())
     }
 
-    /// The instance's interface and advert source (§5.1); `None` if the interface is gone.
+    /// The instance's interface and advert source; `None` if the interface is gone.
     fn link_for(&self, c: &model::Instance) -> Option<Link> {
         let name = c.interface.as_deref()?;
         let base = self.links.iter().find(|l| l.name == name)?;
         let find = |p: &vmac::Plan| self.links.iter().find(|l| l.name == p.name);
         // With a VMAC the instance lives on it; adverts use the base when `xmit_base`, and
-        // the IPv4 source is the base's address (the VMAC has none, §5.13). An ipvlan has
+        // the IPv4 source is the base's address (the VMAC has none). An ipvlan has
         // its own address, the source of the adverts it carries.
         let own = self
             .vmacs
@@ -1122,7 +1122,7 @@ fn wire_sockets(sh: &Shared) {
             if key.ifindex == 0 {
                 continue;
             }
-            // One receiver per key (§5.1 sockpool): instances sharing an interface must not
+            // One receiver per key (sockpool): instances sharing an interface must not
             // each open one, or every advert reaches the engine once per instance.
             if spawn.iter().any(|(k, _)| k == &key) {
                 continue;
@@ -1245,7 +1245,7 @@ async fn timer_loop(sh: Shared) {
     }
 }
 
-/// Feeds tracker results (and delayed process-quorum changes) to the engine (§5.9).
+/// Feeds tracker results (and delayed process-quorum changes) to the engine.
 async fn tracking_loop(mut rx: mpsc::UnboundedReceiver<tracking::Event>, sh: Shared) {
     loop {
         let next = sh.engine.borrow().tracking.next_deadline();
@@ -1490,7 +1490,7 @@ fn log_added(known: &HashMap<u32, (String, bool)>, ifindex: u32, name: &str) {
     }
 }
 
-/// A link went away (§5.10): instances on it fault (unless its down was already seen); a
+/// A link went away: instances on it fault (unless its down was already seen); a
 /// VMAC or ipvlan of ours is created again, as keepalived does, and the instances on it
 /// move to the new index (the kernel's up event then clears their fault).
 async fn link_deleted(
@@ -1565,7 +1565,7 @@ async fn io_loop(
     }
 }
 
-/// The firewall settings of `global_defs` (§4.2).
+/// The firewall settings of `global_defs`.
 fn firewall_config(c: &Config) -> nft::FwConfig {
     let g = &c.global;
     nft::FwConfig {
@@ -1586,7 +1586,7 @@ fn promote_secondaries_ifaces(c: &Config) -> impl Iterator<Item = &str> {
         .filter_map(|i| i.interface.as_deref())
 }
 
-/// Whether an IPv4 instance has a VMAC (then `all.rp_filter` is cleared, §5.13).
+/// Whether an IPv4 instance has a VMAC (then `all.rp_filter` is cleared).
 fn has_ipv4_vmac(c: &Config) -> bool {
     c.vrrp
         .instances
@@ -1594,7 +1594,7 @@ fn has_ipv4_vmac(c: &Config) -> bool {
         .any(|i| i.vmac.is_some() && i.family == model::Family::V4)
 }
 
-/// Whether any instance needs the firewall: a VMAC, or no_accept (§4.2).
+/// Whether any instance needs the firewall: a VMAC, or no_accept.
 fn needs_firewall(c: &Config) -> bool {
     c.vrrp
         .instances
@@ -1602,7 +1602,7 @@ fn needs_firewall(c: &Config) -> bool {
         .any(|i| i.vmac.is_some() || i.drops_vip_traffic())
 }
 
-/// The firewall entries of the VMACs in place (§5.13).
+/// The firewall entries of the VMACs in place.
 fn vmac_entries(c: &Config, h: &Host) -> Vec<nft::VmacEntry> {
     h.vmacs
         .iter()
@@ -1806,7 +1806,7 @@ impl Service for VrrpService {
         };
         let mut promote = net::sysctl::PromoteSecondaries::default();
         promote.apply(promote_secondaries_ifaces(c));
-        // VMACs first (§5.13), so the monitor does not report their creation as link events.
+        // VMACs first, so the monitor does not report their creation as link events.
         let mut vmacs = vmac::Vmacs::default();
         let made = host_with_vmacs(&nl, c, &mut vmacs).await?;
         let mut mon = Monitor::with_rcvbuf(net::RcvBuf::configured(
@@ -1859,7 +1859,7 @@ impl Service for VrrpService {
             eng.hold_until = Some(machine::Instant(now.0 + d));
         }
         io.push(Io::FirewallVmacs(vmac_entries(c, &h)));
-        // Static addresses, routes and rules first (§4.3).
+        // Static addresses, routes and rules first.
         io.extend(eng.statics.0.iter().cloned().map(Io::AddAddr));
         io.extend(eng.statics.1.iter().cloned().map(Io::AddRoute));
         io.extend(eng.statics.2.iter().cloned().map(Io::AddRule));
@@ -1880,7 +1880,7 @@ impl Service for VrrpService {
         };
         wire_sockets(&sh);
         {
-            // The machines' first actions: remove leftover VIPs (§5.10), notifies.
+            // The machines' first actions: remove leftover VIPs, notifies.
             let mut eng = engine.borrow_mut();
             eng.build_groups(c, &h, &mut io);
             for i in &mut eng.instances {
@@ -1996,7 +1996,7 @@ impl Service for VrrpService {
             eng.syncd_reload(c, &mut io);
             let track_changes = eng.tracking.reload(c);
             let now = eng.now();
-            // Statics: remove what went, add what is new (§4.3).
+            // Statics: remove what went, add what is new.
             let new_statics = statics_of(c, &eng.ifmap.borrow());
             let old = std::mem::replace(&mut eng.statics, new_statics);
             io.extend(
@@ -2044,7 +2044,7 @@ impl Service for VrrpService {
                     .cloned()
                     .map(Io::AddRule),
             );
-            // Sync groups (§5.12) are kept when their names and member identities are
+            // Sync groups are kept when their names and member identities are
             // unchanged; otherwise every group member, old and new, starts afresh.
             let new_shape: Vec<(String, Vec<Identity>)> = c
                 .vrrp
@@ -2065,7 +2065,7 @@ impl Service for VrrpService {
             let keep_groups = old_shape == new_shape;
             if !keep_groups {
                 // Members gone from the config notify FAULT/DELETED, a group gone does not
-                // notify at all (§5.14, observed with keepalived 2.2.7).
+                // notify at all (observed with keepalived 2.2.7).
                 let new_ids: Vec<Identity> = c
                     .vrrp
                     .instances
@@ -2089,7 +2089,7 @@ impl Service for VrrpService {
                 .iter()
                 .flat_map(|g| g.members.iter().map(String::as_str))
                 .collect();
-            // Match instances by identity (§0.11, §5.14).
+            // Match instances by identity.
             let mut old_insts: Vec<Option<Instance>> = std::mem::take(&mut eng.instances)
                 .into_iter()
                 .map(|i| (keep_groups || i.group.is_none()).then_some(i))
@@ -2156,7 +2156,7 @@ impl Service for VrrpService {
                     }
                 }
             }
-            // Instances gone from the config step down and lose their addresses (§5.14).
+            // Instances gone from the config step down and lose their addresses.
             for mut o in old_insts.into_iter().flatten() {
                 info!("({}) instance removed from the configuration", o.name());
                 if o.group.is_none() {
@@ -2225,7 +2225,7 @@ impl Service for VrrpService {
             } else {
                 eng.shutdown_all(&mut io);
             }
-            // Static addresses, routes and rules go at stop (§2.3).
+            // Static addresses, routes and rules go at stop.
             io.extend(eng.statics.2.iter().cloned().map(Io::DelRule));
             io.extend(eng.statics.1.iter().cloned().map(Io::DelRoute));
             io.extend(eng.statics.0.iter().cloned().map(Io::DelAddr));
@@ -2237,7 +2237,7 @@ impl Service for VrrpService {
         run.flush().await;
         run.io_task.abort();
         super::alerts::finish().await;
-        // VMACs go last, after the VIPs on them (§2.3).
+        // VMACs go last, after the VIPs on them.
         run.vmacs.lock().await.remove_unused(&run.nl, &[]).await;
         let mut rp_filter = run.rp_filter;
         rp_filter.restore();

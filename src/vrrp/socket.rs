@@ -1,4 +1,4 @@
-//! Raw IP protocol 112 sockets for VRRP adverts (spec §5.1).
+//! Raw IP protocol 112 sockets for VRRP adverts.
 //!
 //! IPv4: IP_HDRINCL, the caller gives the whole IPv4 packet and receives whole IPv4 packets
 //! (keepalived builds its own header: TOS 0xc0, ID, TTL). IPv6: the kernel builds the header and
@@ -18,14 +18,14 @@ use tokio::io::Interest;
 
 /// IANA protocol number of VRRP.
 pub const IPPROTO_VRRP: i32 = 112;
-/// IPsec AH (RFC 2402): VRRPv2 IPv4 adverts with `auth_type AH` travel inside it (spec §5.3).
+/// IPsec AH (RFC 2402): VRRPv2 IPv4 adverts with `auth_type AH` travel inside it.
 pub const IPPROTO_AH: i32 = 51;
 /// RFC 3768/5798 multicast groups.
 pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
-/// TOS / traffic class keepalived uses (observed, spec §5.1): DSCP CS6.
+/// TOS / traffic class keepalived uses (observed): DSCP CS6.
 pub const VRRP_TOS: u32 = 0xc0;
-/// Offset of the checksum in the VRRP header (RFC 5798 §5.1).
+/// Offset of the checksum in the VRRP header (RFC 5798).
 const VRRP_CHECKSUM_OFFSET: i32 = 6;
 
 /// Where a socket lives and what it talks to.
@@ -39,7 +39,7 @@ pub struct SocketOptions {
     /// Local address: the unicast source to bind to (receive in unicast mode, and the IPv6
     /// source of sent adverts). IPv4 senders put the source in the header themselves.
     pub local: Option<IpAddr>,
-    /// IPv6 unicast hop limit (`unicast_ttl`); `None` leaves the kernel default (spec §5.1).
+    /// IPv6 unicast hop limit (`unicast_ttl`); `None` leaves the kernel default.
     pub unicast_hops: Option<u32>,
     /// Receive buffer asked by `kernel_rx_buf_size` / `vrrp_rx_bufs_policy` (set with
     /// SO_RCVBUF, as keepalived does); `None`: our bounded default (rxguard.rs).
@@ -53,7 +53,7 @@ pub struct Received {
     pub len: usize,
     pub src: IpAddr,
     pub dst: IpAddr,
-    /// IPv4 TTL or IPv6 hop limit (must be 255, RFC 5798 §7.1).
+    /// IPv4 TTL or IPv6 hop limit (must be 255, RFC 5798).
     pub ttl: u8,
     pub ifindex: u32,
     /// The socket's cumulative count of packets the kernel dropped because the receive
@@ -160,12 +160,12 @@ impl VrrpSocket {
     }
 
     /// A receiving socket: joins the group on the interface and binds to it (multicast), or
-    /// binds to the local unicast address (spec §5.1).
+    /// binds to the local unicast address.
     pub fn receiver(ipv6: bool, o: &SocketOptions) -> io::Result<Self> {
         Self::receiver_proto(ipv6, o, IPPROTO_VRRP)
     }
 
-    /// An IPv4 receiving socket for AH-wrapped VRRPv2 adverts (IP protocol 51, spec §5.3):
+    /// An IPv4 receiving socket for AH-wrapped VRRPv2 adverts (IP protocol 51):
     /// as [`VrrpSocket::receiver`], whole IPv4 packets with the AH header. (Sending needs no
     /// special socket: IPv4 senders write the header, protocol 51 included.)
     pub fn receiver_ah(o: &SocketOptions) -> io::Result<Self> {
@@ -219,7 +219,7 @@ impl VrrpSocket {
     }
 
     /// Sends one advert to `dst` (a multicast group, or one unicast peer). IPv4: `pkt` is the
-    /// whole IPv4 packet. Multicast goes with MSG_DONTROUTE (spec §5.1).
+    /// whole IPv4 packet. Multicast goes with MSG_DONTROUTE.
     pub async fn send_to(&self, pkt: &[u8], dst: IpAddr) -> io::Result<usize> {
         let (to, flags) = self.dest(dst)?;
         self.fd

@@ -1,4 +1,4 @@
-//! Sync groups (keepalived-spec.md §5.12): several instances that change state together.
+//! Sync groups: several instances that change state together.
 //!
 //! [`SyncGroup`] owns its member [`Machine`]s and is the only one to feed them events, so it
 //! sees each member's transition as it happens and drags the others along, as keepalived's
@@ -6,7 +6,7 @@
 //! * MASTER only if every member wants MASTER; a member whose down timer expires while
 //!   another does not stays BACKUP (wanting MASTER) and re-arms its timer;
 //! * one member to BACKUP or FAULT takes the others along;
-//! * the group notifies on its own state changes, followers do not notify (§6.1).
+//! * the group notifies on its own state changes, followers do not notify.
 #![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
@@ -38,7 +38,7 @@ pub struct SyncGroup {
 impl SyncGroup {
     /// Takes freshly started members (their startup actions are passed through) and sets
     /// the group's initial state: FAULT if any member is in FAULT (the others follow),
-    /// else BACKUP (§5.12, §6.1: groups in BACKUP/FAULT notify at start).
+    /// else BACKUP (groups in BACKUP/FAULT notify at start).
     pub fn new(name: impl Into<String>, members: Vec<Machine>, now: Instant) -> SyncGroup {
         let rank = (0..members.len()).collect();
         SyncGroup::new_ranked(name, members, now, rank)
@@ -158,7 +158,7 @@ impl SyncGroup {
         }
     }
 
-    /// Shutdown: every member stops, then the group notifies STOP (§5.12).
+    /// Shutdown: every member stops, then the group notifies STOP.
     pub fn handle_shutdown(&mut self, now: Instant) {
         for i in 0..self.members.len() {
             if let Some(m) = self.members.get_mut(i) {
@@ -173,7 +173,7 @@ impl SyncGroup {
         }
     }
 
-    /// A reload that changes the groups (§5.14): members in `gone` were removed from the
+    /// A reload that changes the groups: members in `gone` were removed from the
     /// configuration (notified FAULT/DELETED), the others stop; the group notifies STOP
     /// only if it still exists (observed: keepalived 2.2.7 sends no notify for a removed
     /// group).
@@ -328,7 +328,7 @@ impl SyncGroup {
     }
 
     /// Moves member `i`'s queued actions to the group queue; a MASTER that heard a
-    /// lower-priority advert makes its siblings send their lower-priority GARPs too (§5.6).
+    /// lower-priority advert makes its siblings send their lower-priority GARPs too.
     fn drain(&mut self, now: Instant, i: usize) {
         let mut lower_prio = false;
         while let Some(action) = self.members.get_mut(i).and_then(Machine::poll_action) {

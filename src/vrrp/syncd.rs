@@ -1,6 +1,5 @@
 //! The IPVS connection-sync daemon that follows a VRRP instance (`lvs_sync_daemon IF inst
-//! VI`, or the deprecated `lvs_sync_daemon_interface IF` inside `VI`; keepalived-spec.md
-//! §8.5): the VRRP child runs the master daemon while VI is MASTER and the backup daemon
+//! VI`, or the deprecated `lvs_sync_daemon_interface IF` inside `VI`: the VRRP child runs the master daemon while VI is MASTER and the backup daemon
 //! otherwise, stopping the other one at each change, and stops the running one at shutdown.
 //! Without an instance the checker runs both (`src/check/service.rs`).
 //!

@@ -1,5 +1,5 @@
 //! Tracker state for `vrrp_script`, `track_file` and `vrrp_track_process`, and how an
-//! instance combines them (keepalived-spec.md §4.6-§4.8, §5.9).
+//! instance combines them.
 //!
 //! The core is pure: results and readings come in, state changes and log lines come out.
 //! Two small readers at the end ([`read_track_file`], [`scan_processes`], [`watch_file`])
@@ -14,7 +14,7 @@ use crate::config::model::vrrp::track::{
 };
 use crate::script::ScriptResult;
 
-/// Where a script stands (§5.9).
+/// Where a script stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScriptStatus {
     /// Not reported yet (without `init_fail`): counts neither as up nor as down for
@@ -24,7 +24,7 @@ pub enum ScriptStatus {
     Failed,
 }
 
-/// The result counter of one `vrrp_script` (§5.9): 0..rise+fall−1, OK when ≥ rise.
+/// The result counter of one `vrrp_script`: 0..rise+fall−1, OK when ≥ rise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptTracker {
     pub name: String,
@@ -139,7 +139,7 @@ impl ScriptTracker {
     }
 }
 
-/// Contribution of an up/down tracker with `weight` (§5.9): applied while
+/// Contribution of an up/down tracker with `weight`: applied while
 /// `up == (weight > 0)`, negated by `reverse`.
 pub fn weighted(up: bool, weight: i32, reverse: bool) -> i32 {
     let mult = if reverse { -1 } else { 1 };
@@ -155,7 +155,7 @@ pub fn weight0_fault(up: bool, reverse: bool) -> bool {
     up == reverse
 }
 
-/// `track_file` status: value × weight (× −1 reversed), capped to [−254, 253] (§4.7).
+/// `track_file` status: value × weight (× −1 reversed), capped to [−254, 253].
 /// `None` = FAULT.
 pub fn track_file_status(value: i64, weight: i32, reverse: bool) -> Option<i32> {
     if weight == 0 {
@@ -205,7 +205,7 @@ impl FileTracker {
     }
 }
 
-/// Whether a process's comm / argv matches a `vrrp_track_process` (§4.8).
+/// Whether a process's comm / argv matches a `vrrp_track_process`.
 pub fn process_matches(tp: &TrackProcess, comm: &str, cmdline: &[String]) -> bool {
     let Some((name, params)) = tp.process.split_first() else {
         return false;
@@ -235,7 +235,7 @@ pub fn process_matches(tp: &TrackProcess, comm: &str, cmdline: &[String]) -> boo
     }
 }
 
-/// Quorum state of one `vrrp_track_process`, with the fork/terminate delays (§4.8).
+/// Quorum state of one `vrrp_track_process`, with the fork/terminate delays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessTracker {
     pub name: String,
@@ -351,7 +351,7 @@ pub struct Trackers {
     pub processes: HashMap<String, ProcessTracker>,
 }
 
-/// What the trackers of one instance amount to (§5.9).
+/// What the trackers of one instance amount to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TrackSummary {
     /// A weight-0 tracker is down (or up, reversed), or a track_file reached −254.
@@ -381,7 +381,7 @@ impl Trackers {
     }
 
     /// Combines an instance's (or sync group's) tracker references into fault and weight.
-    /// A reference's own `weight`/`reverse` override the object's (§4.10 track_*); names
+    /// A reference's own `weight`/`reverse` override the object's (track_*); names
     /// that are not tracked here are skipped.
     pub fn summarize(
         &self,
@@ -437,7 +437,7 @@ fn add(s: &mut TrackSummary, up: bool, w: i32, rev: bool) {
     }
 }
 
-/// Effective priority from base and tracker weight (§5.9): clamp to 1..254, 255 stays.
+/// Effective priority from base and tracker weight: clamp to 1..254, 255 stays.
 pub fn effective_priority(base: u8, weight: i32) -> u8 {
     if base == 255 {
         return 255;
@@ -452,7 +452,7 @@ pub fn read_track_file(path: &std::path::Path) -> i64 {
     std::fs::read_to_string(path).map_or(0, |s| parse_track_file(&s))
 }
 
-/// Creates the file of `init_file` if absent (or always with `overwrite`) (§4.7).
+/// Creates the file of `init_file` if absent (or always with `overwrite`).
 pub fn init_track_file(f: &TrackFile) -> std::io::Result<()> {
     let (Some(path), Some(init)) = (&f.path, f.init) else {
         return Ok(());

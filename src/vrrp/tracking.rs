@@ -1,4 +1,4 @@
-//! Runs the VRRP child's trackers (keepalived-spec.md §4.6-§4.8, §5.9): one loop per
+//! Runs the VRRP child's trackers: one loop per
 //! `vrrp_script`, an inotify watch for `track_file`s, a periodic `/proc` scan for
 //! `vrrp_track_process`. Their results come back as [`Event`]s; [`Tracking::on_event`] turns
 //! them, with the pure trackers of [`super::track`], into `TrackChange`s for the instances
@@ -42,7 +42,7 @@ pub const FILE_POLL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
     Instance(String),
-    /// A sync group: the change applies to every member (§5.12).
+    /// A sync group: the change applies to every member.
     Group(String),
 }
 
@@ -124,7 +124,7 @@ fn ref_weight(r: &TrackRef, own: i32, own_reverse: bool) -> (i32, bool) {
     }
 }
 
-/// The change an up/down tracker makes for one reference (§5.9).
+/// The change an up/down tracker makes for one reference.
 fn up_down_change(key: String, cause: FaultCause, up: bool, w: i32, rev: bool) -> Vec<TrackChange> {
     if w == 0 {
         vec![TrackChange::Fault {
@@ -139,7 +139,7 @@ fn up_down_change(key: String, cause: FaultCause, up: bool, w: i32, rev: bool) -
     }
 }
 
-/// What script `t` means for reference `r` (§5.9). Before its first result a weighted
+/// What script `t` means for reference `r`. Before its first result a weighted
 /// script counts for nothing, and a weight-0 one holds the instance in INIT (keepalived's
 /// `num_script_init`, [`FaultCause::ScriptInit`]); its first result clears that, after
 /// setting the script's own fault if it failed, so the instance goes straight to FAULT.
@@ -171,7 +171,7 @@ pub fn script_change(t: &ScriptTracker, r: &TrackRef) -> Vec<TrackChange> {
     out
 }
 
-/// What a track_file's value means for reference `r` (§4.7): weight, or FAULT.
+/// What a track_file's value means for reference `r`: weight, or FAULT.
 pub fn file_change(
     name: &str,
     value: i64,
@@ -310,7 +310,7 @@ impl Tracking {
         t
     }
 
-    /// Reload (§5.14): stops every task and starts the new configuration's trackers. A
+    /// Reload: stops every task and starts the new configuration's trackers. A
     /// script that still exists keeps its state (OK: `considered successful on reload`);
     /// files and processes are read afresh. Returns the changes that bring every instance
     /// and group up to date (including clearing references that were removed); apply them
@@ -355,7 +355,7 @@ impl Tracking {
         self.files = c.vrrp.track_files.clone();
         self.processes = c.vrrp.track_processes.clone();
         self.prepared.clear();
-        // §6.4: without a usable default user, only scripts with their own `user` run
+        // without a usable default user, only scripts with their own `user` run
         let default_user = script::default_run_as(
             c.global.script_user.as_ref(),
             c.global.enable_script_security,
@@ -974,7 +974,7 @@ impl Drop for Tracking {
 }
 
 /// Runs one `vrrp_script` every `interval` (the first run at once); at most one run at a
-/// time (§5.9); a run still going at `timeout` has its process group killed (§4.6).
+/// time; a run still going at `timeout` has its process group killed.
 fn spawn_script_loop(
     name: String,
     p: Prepared,
@@ -994,7 +994,7 @@ fn spawn_script_loop(
                 continue;
             };
             let Some(child) = script::spawn(&p) else {
-                // keepalived's forked child exits 0 when execve fails (§5.9)
+                // keepalived's forked child exits 0 when execve fails
                 drop(guard);
                 let result = ScriptResult::Exited(0);
                 let _ = tx.send(Event::Script {
@@ -1082,7 +1082,7 @@ pub fn watch_target(path: &Path) -> Result<(PathBuf, std::ffi::OsString), Unwatc
 }
 
 /// Watches tracked files (keyed by `K`) through inotify on their directories, as
-/// keepalived's track_file.c (§4.7): a write (close after writing), a rename into place,
+/// keepalived's track_file.c: a write (close after writing), a rename into place,
 /// a rename away or a deletion makes the file be read again. A file whose directory does
 /// not exist is dropped, as keepalived does (its value stays 0). Should inotify itself be
 /// unavailable, files are polled every [`FILE_POLL`]. Shared by VRRP `track_file`s and the

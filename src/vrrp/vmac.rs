@@ -1,5 +1,5 @@
-//! VMAC interfaces (`use_vmac`, keepalived-spec.md §5.13): a private-mode macvlan per
-//! instance, named `vrrp.<VRID>` (or as configured) with the RFC 5798 §7.3 virtual router MAC
+//! VMAC interfaces (`use_vmac`): a private-mode macvlan per
+//! instance, named `vrrp.<VRID>` (or as configured) with the RFC 5798 virtual router MAC
 //! `00:00:5e:00:01:<VRID>` (IPv6: `00:00:5e:00:02:<VRID>`). The instance's VIPs live on it,
 //! its GARPs carry its MAC, and its adverts go out of it unless `vmac_xmit_base`.
 //!
@@ -39,7 +39,7 @@ pub struct Plan {
     pub name: String,
     pub mac: [u8; 6],
     pub base: String,
-    /// Adverts use the base interface (`vmac_xmit_base`, forced for unicast, §5.13).
+    /// Adverts use the base interface (`vmac_xmit_base`, forced for unicast).
     pub xmit_base: bool,
     /// The family of the addresses it carries (its MAC, sysctls, IPv6 link-local).
     pub ipv6: bool,
@@ -59,13 +59,13 @@ impl Plan {
     }
 }
 
-/// The RFC 5798 §7.3 virtual router MAC of a family.
+/// The RFC 5798 virtual router MAC of a family.
 fn rfc_mac(vrid: u8, ipv6: bool) -> [u8; 6] {
     [0, 0, 0x5e, 0, if ipv6 { 2 } else { 1 }, vrid]
 }
 
 /// The VMAC MAC of an instance: the configured one (5 octets get the VRID appended), else
-/// the RFC 5798 §7.3 address for the family.
+/// the RFC 5798 address for the family.
 pub fn mac_for(c: &model::Instance) -> [u8; 6] {
     let vrid = c.vrid.unwrap_or(0);
     let configured = c.vmac.as_ref().and_then(|v| v.mac.as_deref());

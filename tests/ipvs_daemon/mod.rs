@@ -1,6 +1,6 @@
 //! Our keepalived's checker child against a real IPVS (inside the VM): real servers are
 //! tiny std::net servers on 198.51.100.0/24 addresses added to `lo`; results are read with
-//! Debian's `ipvsadm -Ln`, our log and our status file (keepalived-spec.md §8).
+//! Debian's `ipvsadm -Ln`, our log and our status file.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

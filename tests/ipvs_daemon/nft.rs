@@ -1,5 +1,5 @@
 //! `nftables_ipvs` inside the VM: a virtual_server_group becomes one IPVS fwmark service
-//! and nftables rules marking its addresses (keepalived-spec.md §8.1), compared with what
+//! and nftables rules marking its addresses, compared with what
 //! keepalived 2.2.7 creates for the same configuration when the VM has it, and used by a
 //! client in a network namespace whose connections reach a real server in another one.
 

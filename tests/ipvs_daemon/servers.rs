@@ -1,6 +1,5 @@
 //! Real servers for the UDP, DNS, SMTP, SSL and PING checkers in the VM: each runs in a
-//! thread until dropped and answers right or wrong as its shared `good` flag says
-//! (keepalived-spec.md §4.13).
+//! thread until dropped and answers right or wrong as its shared `good` flag says.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};

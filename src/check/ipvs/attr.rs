@@ -2,7 +2,7 @@
 //!
 //! Every nest keeps attributes it does not know as `Other(DefaultNla)`, so a
 //! newer kernel's additions round-trip and malformed input is an error, never a
-//! panic (spec §8.1).
+//! panic.
 
 use netlink_packet_core::{
     emit_u16, emit_u16_be, emit_u32, parse_string, parse_u16, parse_u16_be, parse_u32, parse_u64,

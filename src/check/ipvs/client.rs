@@ -1,4 +1,4 @@
-//! Blocking IPVS client over a generic-netlink socket (spec §8.1).
+//! Blocking IPVS client over a generic-netlink socket.
 //!
 //! Every call is one request and its reply, so it can be used from a tokio
 //! current-thread runtime directly (the kernel answers at once).
@@ -309,7 +309,7 @@ impl std::fmt::Debug for Ipvs {
 
 impl Ipvs {
     /// Opens the IPVS family; if it is missing, runs `modprobe ip_vs` once
-    /// and retries (spec §8.1).
+    /// and retries.
     pub fn open() -> Result<Self, IpvsError> {
         let init = |e: NlError| match e {
             NlError::Errno(n) => IpvsError::Init(strerror(n)),
@@ -422,7 +422,7 @@ impl Ipvs {
         )
     }
 
-    /// SET_DEST; a missing destination is added instead (spec §8.1).
+    /// SET_DEST; a missing destination is added instead.
     pub fn edit_dest(&mut self, svc: &Service, dest: &Dest) -> Result<(), IpvsError> {
         match self.set(
             Op::EditDest,

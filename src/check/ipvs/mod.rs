@@ -1,4 +1,4 @@
-//! IPVS over generic netlink (family "IPVS", spec §8.1): attributes
+//! IPVS over generic netlink (family "IPVS"): attributes
 //! ([`attr`]), messages and typed values ([`msg`]), and a blocking client
 //! ([`client`]).
 #![forbid(unsafe_code)]

@@ -1,5 +1,5 @@
 //! IPVS generic-netlink messages and the typed service/destination/daemon
-//! values built from them (spec §8.1).
+//! values built from them.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -562,7 +562,7 @@ impl Dest {
     }
 
     /// The destination's own family (may differ from the service's for
-    /// tunnels, spec §8.1).
+    /// tunnels).
     pub fn af(&self) -> Family {
         Family::of(&self.addr)
     }

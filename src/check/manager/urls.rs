@@ -1,5 +1,5 @@
 //! HTTP_GET / SSL_GET scheduling over the url list (keepalived 2.2.7's check_http.c
-//! epilog, keepalived-spec.md §4.13): one url per attempt; the next url after
+//! epilog): one url per attempt; the next url after
 //! `delay_loop`; a failing url retried after `delay_before_retry` until `retry` is used
 //! up, then the checker is down and that url is retried every
 //! max(`delay_loop`, `delay_before_retry`); once it answers, every url is checked again

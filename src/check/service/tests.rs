@@ -205,7 +205,7 @@ fn table_adds_edits_and_releases_only_its_own() {
     };
     t.put_dest(&mut k, &s, &d0, &mut log);
     assert_eq!(k.take(), ["edit_dest 192.0.2.1:443 198.51.100.2:443 w0"]);
-    // EEXIST on add is adopted (edited), ENOENT on edit falls back to add (§8.1)
+    // EEXIST on add is adopted (edited), ENOENT on edit falls back to add
     let d2 = Dest::new("198.51.100.9".parse().unwrap(), 443, Fwd::Masq, 1);
     k.fail = Some(("add_dest", libc::EEXIST));
     t.put_dest(&mut k, &s, &d2, &mut log);

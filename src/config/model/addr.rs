@@ -1,4 +1,4 @@
-//! Address, route and rule lines (keepalived-spec.md §4.3, §4.10.2), shared by
+//! Address, route and rule lines, shared by
 //! `virtual_ipaddress`, `virtual_ipaddress_excluded`, `static_ipaddress`, `virtual_routes`,
 //! `static_routes`, `virtual_rules` and `static_rules`.
 //!
@@ -49,7 +49,7 @@ pub struct AddressSpec {
     pub peer: Option<IpAddr>,
     /// `home` (IFA_F_HOMEADDRESS, IPv6).
     pub home: bool,
-    /// `-nodad`: IPv6 VIPs are added with NODAD unless this re-enables DAD (§4.10.2).
+    /// `-nodad`: IPv6 VIPs are added with NODAD unless this re-enables DAD.
     pub dad: bool,
     pub mngtmpaddr: bool,
     pub noprefixroute: bool,

@@ -1,4 +1,4 @@
-//! Root-level keywords and `global_defs` (keepalived-spec.md §4.1, §4.2).
+//! Root-level keywords and `global_defs`.
 //!
 //! Messages and their classes follow keepalived 2.2.7 (checked with `keepalived -t`):
 //! value errors are `CONFIG_GENERAL_ERROR` and the keyword keeps its default; keywords
@@ -195,7 +195,7 @@ pub struct GlobalDefs {
     pub reload_repeat: bool,
     pub reload_file: Option<String>,
     /// The raw `include_check` words; `Some(empty)` (bare keyword) means every check.
-    /// The preprocessor acts on them (§3.6).
+    /// The preprocessor acts on them.
     pub include_check: Option<Vec<String>>,
     pub tmp_config_directory: Option<String>,
     pub data_use_instance: bool,
@@ -477,7 +477,7 @@ macro_rules! tristate {
     };
 }
 
-/// `global_defs` keywords (spec §4.2), as keepalived 2.2.7 (Debian build) accepts them.
+/// `global_defs` keywords, as keepalived 2.2.7 (Debian build) accepts them.
 pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     Kw::new("router_id", |g, n, c| match n.arg(0) {
         Some(t) => g.router_id = Some(t.text.clone()),
@@ -639,7 +639,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
                 format!("vrrp_mcast_group6 [{}] is not IPv6. Skipping", t.text),
             ),
             Ok(a) if a.is_multicast() => {
-                // ff02::/16 is link-local scope; keepalived warns but uses it (§4.2).
+                // ff02::/16 is link-local scope; keepalived warns but uses it.
                 if a.segments()[0] & 0x000f != 2 {
                     c.error(
                         t.span,
@@ -826,7 +826,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         }
     }),
     Kw::new("vrrp_iptables", |g, n, c| {
-        // Debian's build has no iptables: nftables table "keepalived" is used (§4.2).
+        // Debian's build has no iptables: nftables table "keepalived" is used.
         c.error(n.span(), "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option");
         g.nftables = Some("keepalived".into());
         g.nftables_priority = -1;
@@ -1900,7 +1900,7 @@ fn rx_bufs_policy(g: &mut G, n: &Node, c: &mut Ctx) {
     };
 }
 
-/// `umask 0177` (any C base) or `umask IRUSR|IWGRP ...` (spec §4.2).
+/// `umask 0177` (any C base) or `umask IRUSR|IWGRP...`.
 fn umask(g: &mut G, n: &Node, c: &mut Ctx) {
     let Some(first) = c.need(n, 0) else { return };
     if first.text.starts_with(|ch: char| ch.is_ascii_digit()) {
@@ -1978,7 +1978,7 @@ pub(crate) fn parse_c_ulong(s: &str) -> Option<u64> {
     }
 }
 
-/// `include_check [[+|-]read|match|wildcard_match|brace_match]...` (§3.6).
+/// `include_check [[+|-]read|match|wildcard_match|brace_match]...`.
 fn include_check(g: &mut G, n: &Node, c: &mut Ctx) {
     const TYPES: [&str; 4] = ["read", "match", "wildcard_match", "brace_match"];
     let mut words = Vec::new();
@@ -2016,7 +2016,7 @@ pub fn finish(cfg: &mut Config, ctx: &mut Ctx) {
     if g.router_id.is_none() {
         g.router_id = Some(host.clone());
     }
-    // keepalived only computes the sender when mail can be sent (§4.2, §11).
+    // keepalived only computes the sender when mail can be sent.
     if g.smtp_server.is_some() {
         if g.notification_email_from.is_none() {
             let user = nix::unistd::User::from_uid(nix::unistd::geteuid())

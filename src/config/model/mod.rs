@@ -338,7 +338,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// A script keyword: `KEYWORD "program args..." [user [group]]` (spec §3.2, §6.4).
+    /// A script keyword: `KEYWORD "program args..." [user [group]]`.
     pub fn script(&mut self, node: &Node) -> Option<Script> {
         let t = self.need(node, 0)?;
         let argv = script::split_command(&t.text);

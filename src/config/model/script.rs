@@ -1,5 +1,5 @@
 //! Script strings (`notify`, `script`, `misc_path`, ...): keepalived re-tokenises them
-//! shell-style (keepalived-spec.md §3.2): `"..."` and `'...'` quote, adjacent text joins,
+//! shell-style: `"..."` and `'...'` quote, adjacent text joins,
 //! and backslash escapes `\a \b \E \f \n \r \t \v \nnn \xHH \cC`, `\<any>` are decoded.
 #![forbid(unsafe_code)]
 

@@ -1,5 +1,4 @@
-//! Root-level blocks of the VRRP child that are not instances (keepalived-spec.md
-//! §4.1, §4.3-§4.5): `static_ipaddress`, `static_routes`, `static_rules`, `track_group`,
+//! Root-level blocks of the VRRP child that are not instances: `static_ipaddress`, `static_routes`, `static_rules`, `track_group`,
 //! `linkbeat_interfaces`, `interface_up_down_delays` and `garp_group`.
 //!
 //! Interface existence is not checked here (the model is pure); the VRRP child checks it
@@ -38,7 +37,7 @@ pub struct LinkbeatInterface {
     pub method: LinkbeatMethod,
 }
 
-/// `IFNAME down_delay [up_delay]` (an omitted up delay is 0 in 2.2.7, §4.1).
+/// `IFNAME down_delay [up_delay]` (an omitted up delay is 0 in 2.2.7).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UpDownDelay {
     pub interface: String,

@@ -1,7 +1,7 @@
-//! The VRRP child's configuration (keepalived-spec.md §4.6-§4.10, §4.15): the root keywords
+//! The VRRP child's configuration: the root keywords
 //! `vrrp_script`, `track_file`, `vrrp_track_process`, `vrrp_sync_group`, `vrrp_instance`,
 //! `bfd_instance`, and in [`finish`] the defaults that depend on other settings and the
-//! cross-checks keepalived makes when it completes its instances (§3.8, §5.11, §5.12).
+//! cross-checks keepalived makes when it completes its instances.
 #![forbid(unsafe_code)]
 
 pub mod instance;
@@ -38,11 +38,11 @@ pub struct VrrpConfig {
     pub instances: Vec<Instance>,
     pub bfd_instances: Vec<BfdInstance>,
     /// Set when keepalived's VRRP child would refuse this configuration and exit (missing
-    /// VRID, no interface, a VRRPv3/strict instance without VIPs, duplicate VRID: §3.8).
+    /// VRID, no interface, a VRRPv3/strict instance without VIPs, duplicate VRID:).
     pub fatal: Option<String>,
 }
 
-/// `vrrp_sync_group NAME { ... }` (§4.9).
+/// `vrrp_sync_group NAME {... }`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SyncGroup {
     pub name: String,
@@ -364,7 +364,7 @@ pub static ROOT: &[Kw<Config>] = &[
     Kw::unimplemented("bfd_instance", "BFD is not built yet", root_bfd),
 ];
 
-/// The `global_defs` values that give instances their defaults (§4.2).
+/// The `global_defs` values that give instances their defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GlobalVrrpDefaults {
     pub vrrp_version: Version,
@@ -413,7 +413,7 @@ impl Default for GlobalVrrpDefaults {
     }
 }
 
-/// The instance defaults that `global_defs` sets (spec §4.2).
+/// The instance defaults that `global_defs` sets.
 pub fn global_vrrp_defaults(cfg: &Config) -> GlobalVrrpDefaults {
     let g = &cfg.global;
     let d = GlobalVrrpDefaults::default();
@@ -696,7 +696,7 @@ fn complete_instance(
     }
     i.v3_checksum_as_v2 = i.set.v3_checksum_as_v2.unwrap_or(g.v3_checksum_as_v2);
 
-    // §5.6: `state MASTER` without a priority makes the address owner
+    // `state MASTER` without a priority makes the address owner
     i.priority = match i.set.priority {
         Some(p) => p,
         None if i.set.state == Some(State::Master) => 255,
@@ -756,7 +756,7 @@ fn complete_instance(
         }
         Some(kind) => {
             if kind == AuthType::Ah && i.state == State::Master && i.priority != 255 {
-                // an AH backup needs the master's sequence number before taking over (§5.3)
+                // an AH backup needs the master's sequence number before taking over
                 ctx.error(
                     auth_at,
                     format!("({name}) Initial state master is incompatible with AH authentication - clearing"),
@@ -776,13 +776,13 @@ fn complete_instance(
         return Err(msg);
     }
     if i.interface.is_none() {
-        // 2.2.7 requires an interface even for unicast (issue #2270, spec §0.13)
+        // 2.2.7 requires an interface even for unicast (issue #2270)
         let msg = format!("({name}) Unknown interface!");
         ctx.error(at, msg.clone());
         return Err(msg);
     }
 
-    // unicast keywords without any peer (§5.15)
+    // unicast keywords without any peer
     if let (Some(kw_at), false) = (i.set.unicast_keyword, i.is_unicast()) {
         if i.unicast_fault_no_peer {
             // keepalived -t reports nothing here (observed exit 0): the instance just stays FAULT
@@ -823,7 +823,7 @@ fn complete_instance(
         }
     }
 
-    // §4.10.2: an IPv6 multicast instance should advertise a link-local VIP first
+    // an IPv6 multicast instance should advertise a link-local VIP first
     if i.family == Family::V6 && !i.is_unicast() {
         if let Some(first) = i.vips.first() {
             if !is_link_local(&first.addr) {
@@ -885,7 +885,7 @@ fn complete_instance(
         }
     }
 
-    // accept mode defaults off only in strict mode (§5.11)
+    // accept mode defaults off only in strict mode
     i.accept = i.set.accept.unwrap_or(!i.strict);
     if i.accept && i.priority != 255 && i.strict && i.version == Version::V2 {
         ctx.error(
@@ -896,7 +896,7 @@ fn complete_instance(
     }
 
     if i.strict && !i.accept && i.priority != 255 {
-        // §5.11: the most common surprise with vrrp_strict (the Debian sample enables it)
+        // the most common surprise with vrrp_strict (the Debian sample enables it)
         ctx.lint(
             at,
             format!("({name}) strict mode without 'accept': this node will drop traffic addressed to the VIPs while MASTER"),
@@ -1004,7 +1004,7 @@ fn complete_instance(
         i.track_src_ip = false;
     }
 
-    // VMAC options (§5.13)
+    // VMAC options
     if let Some(vmac) = &mut i.vmac {
         if i.strict && vmac.mac.is_some() {
             ctx.error(
@@ -1054,7 +1054,7 @@ fn complete_instance(
         i.vmac_xmit_base = false;
     }
 
-    // §5.12 / §5.6: weights are neutralised in sync groups and for the address owner
+    // weights are neutralised in sync groups and for the address owner
     let in_sync = sync_no_weight == Some(true);
     if in_sync || i.priority == 255 {
         let why = if in_sync {
@@ -1102,7 +1102,7 @@ fn complete_instance(
         i.track_files.retain_mut(|t| {
             let own = files.iter().find(|f| f.name == t.name).map_or(1, |f| f.weight);
             match t.weight_or(own) {
-            // 1 is the file's default weight (§4.7): keepalived takes it as "unweighted"
+            // 1 is the file's default weight: keepalived takes it as "unweighted"
             1 => {
                 ctx.error(
                     t.span,
@@ -1137,7 +1137,7 @@ fn complete_instance(
     Ok(())
 }
 
-/// How many VIPs fit in one advert on an interface of this MTU (at most 255, §4.10.1).
+/// How many VIPs fit in one advert on an interface of this MTU (at most 255).
 pub fn max_vips_per_advert(i: &Instance, mtu: u32) -> usize {
     // Ethernet + IP + VRRP headers (+ the v2 auth field, + AH), as keepalived counts them
     let (hdr, addr_len) = match i.family {
@@ -1176,7 +1176,7 @@ pub fn cap_vips(i: &mut Instance, mtu: u32, ctx: &mut Ctx) {
     }
 }
 
-/// §4.10.1 advert_int: v2 whole seconds below 256, v3 centiseconds below 40.96 s.
+///  advert_int: v2 whole seconds below 256, v3 centiseconds below 40.96 s.
 fn resolve_advert_int(i: &Instance, ctx: &mut Ctx) -> Duration {
     let name = &i.name;
     let at = i.span;
@@ -1222,7 +1222,7 @@ fn resolve_advert_int(i: &Instance, ctx: &mut Ctx) -> Duration {
     }
 }
 
-/// §3.8: one VRID per interface and family (multicast), else the child exits.
+/// one VRID per interface and family (multicast), else the child exits.
 fn check_duplicate_vrids(v: &mut VrrpConfig, ctx: &mut Ctx) {
     // Only instances with the same VRID and interface can clash: pair those up (in the
     // order of a scan of every pair) instead of comparing all n² pairs.
@@ -1249,7 +1249,7 @@ fn check_duplicate_vrids(v: &mut VrrpConfig, ctx: &mut Ctx) {
             if x.vrid != y.vrid || x.interface != y.interface {
                 continue;
             }
-            // §5.15: unicast instances are told apart by their peers (observed: no error)
+            // unicast instances are told apart by their peers (observed: no error)
             if x.is_unicast()
                 && y.is_unicast()
                 && !x
@@ -1286,7 +1286,7 @@ fn check_duplicate_vrids(v: &mut VrrpConfig, ctx: &mut Ctx) {
     }
 }
 
-/// Group-level weights with an address-owner member, and group defaults (§5.12).
+/// Group-level weights with an address-owner member, and group defaults.
 fn finish_sync_groups(v: &mut VrrpConfig, g: &GlobalVrrpDefaults, ctx: &mut Ctx) {
     for sg in &mut v.sync_groups {
         let owner = v
@@ -1336,7 +1336,7 @@ fn finish_sync_groups(v: &mut VrrpConfig, g: &GlobalVrrpDefaults, ctx: &mut Ctx)
                 }
             }
         }
-        // the same object tracked by a member and by its group (§5.12)
+        // the same object tracked by a member and by its group
         for i in v.instances.iter().filter(|i| sg.members.contains(&i.name)) {
             for t in &sg.track_interfaces {
                 if i.track_interfaces.iter().any(|x| x.name == t.name) {

@@ -1,4 +1,4 @@
-//! The `nftables_ipvs` table (spec §8.1): packets to the addresses of a `virtual_server_group`
+//! The `nftables_ipvs` table: packets to the addresses of a `virtual_server_group`
 //! get the group's fwmark, so IPVS needs one fwmark service per group instead of one service
 //! per address.
 //!

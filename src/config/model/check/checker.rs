@@ -1,4 +1,4 @@
-//! Checker blocks of a `real_server` (keepalived-spec.md §4.13).
+//! Checker blocks of a `real_server`.
 #![forbid(unsafe_code)]
 
 use std::net::IpAddr;
@@ -33,7 +33,7 @@ pub struct Connection {
 }
 
 /// Timers and retry policy. `None` before `finish`: inherited from RS, VS, then the
-/// checker type's default (§4.13).
+/// checker type's default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Timing {
     pub connect_timeout: Option<Duration>,

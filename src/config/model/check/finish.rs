@@ -1,5 +1,4 @@
-//! Defaults and cross-checks keepalived applies after reading the checker configuration
-//! (keepalived-spec.md §4.12, §4.13, §8.4).
+//! Defaults and cross-checks keepalived applies after reading the checker configuration.
 #![forbid(unsafe_code)]
 
 use crate::config::model::Ctx;
@@ -133,7 +132,7 @@ fn service_defaults(vs: &mut VirtualServer, ctx: &mut Ctx) {
     }
 }
 
-/// Ports, inherited values, checker defaults, duplicates (§4.12, §4.13).
+/// Ports, inherited values, checker defaults, duplicates.
 fn real_servers(vs: &mut VirtualServer, ctx: &mut Ctx) {
     let vs_port = vs.port();
     let vs_method = vs.method.unwrap_or(Forwarding::Nat);
@@ -184,7 +183,7 @@ fn real_servers(vs: &mut VirtualServer, ctx: &mut Ctx) {
             t.retry = Some(t.retry.or(rs_retry).unwrap_or(def_retry));
             t.delay_before_retry =
                 Some(t.delay_before_retry.or(rs_dbr).or(def_dbr).unwrap_or(delay));
-            // warmup defaults to the checker's delay_loop (§4.12)
+            // warmup defaults to the checker's delay_loop
             t.warmup = Some(t.warmup.or(rs_warmup).unwrap_or(delay));
             t.connect_timeout = Some(
                 t.connect_timeout
@@ -197,7 +196,7 @@ fn real_servers(vs: &mut VirtualServer, ctx: &mut Ctx) {
             }
         }
     }
-    // duplicate real servers: keepalived keeps the first (§4.12)
+    // duplicate real servers: keepalived keeps the first
     // (a set, not a scan of `kept`: 1,000 real servers would cost 500,000 comparisons)
     let mut kept: Vec<super::RealServer> = Vec::with_capacity(rss.len());
     let mut seen = std::collections::HashSet::with_capacity(rss.len());
@@ -218,7 +217,7 @@ fn real_servers(vs: &mut VirtualServer, ctx: &mut Ctx) {
     vs.real_servers = kept;
 }
 
-/// quorum capped to the total weight, hysteresis below quorum (§8.4).
+/// quorum capped to the total weight, hysteresis below quorum.
 fn quorum(vs: &mut VirtualServer, ctx: &mut Ctx) {
     let total: u64 = vs
         .real_servers

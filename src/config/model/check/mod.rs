@@ -1,4 +1,4 @@
-//! The checker child's configuration (keepalived-spec.md §4.11-§4.14, §8).
+//! The checker child's configuration.
 //!
 //! `parse` holds the keyword tables of `virtual_server_group`, `virtual_server`,
 //! `real_server` and `SSL`; `checker` those of the checker blocks; `finish` applies the
@@ -25,7 +25,7 @@ pub use checker::{Checker, CheckerKind};
 /// Everything the checker child runs from.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct CheckConfig {
-    /// The root `SSL { }` block (§4.14); `None` means the default TLS context.
+    /// The root `SSL { }` block; `None` means the default TLS context.
     pub ssl: Option<SslConfig>,
     pub groups: Vec<VsGroup>,
     pub virtual_servers: Vec<VirtualServer>,
@@ -36,7 +36,7 @@ impl CheckConfig {
         self.groups.iter().find(|g| g.name == name)
     }
 
-    /// Every script the checker child may run (for the script-security check, §6.4).
+    /// Every script the checker child may run (for the script-security check).
     pub fn scripts(&self) -> impl Iterator<Item = &Script> {
         self.virtual_servers.iter().flat_map(|vs| {
             vs.quorum_up
@@ -80,7 +80,7 @@ impl Family {
     }
 }
 
-/// `virtual_server_group NAME { ... }` (§4.11).
+/// `virtual_server_group NAME {... }`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct VsGroup {
     pub name: String,
@@ -245,7 +245,7 @@ pub struct SchedFlags {
     pub hashed: bool,
 }
 
-/// The sorry server of a virtual server (§8.4).
+/// The sorry server of a virtual server.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SorryServer {
     pub ip: IpAddr,
@@ -256,7 +256,7 @@ pub struct SorryServer {
     pub span: Span,
 }
 
-/// `virtual_server` (§4.12). After `finish`, `protocol`, `scheduler` and `method` hold
+/// `virtual_server`. After `finish`, `protocol`, `scheduler` and `method` hold
 /// keepalived's defaults where they were not configured.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct VirtualServer {
@@ -296,7 +296,7 @@ pub struct VirtualServer {
 
 pub const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// `persistence_timeout` without a value, and the timeout forced by port 0 (§4.12).
+/// `persistence_timeout` without a value, and the timeout forced by port 0.
 pub const DEFAULT_PERSISTENCE: u32 = 360;
 
 impl VirtualServer {
@@ -361,7 +361,7 @@ impl VirtualServer {
     }
 
     /// Whether quorum changes send mail: the VS setting, else global_defs
-    /// `smtp_alert_checker`, else `smtp_alert`, else off (§4.12).
+    /// `smtp_alert_checker`, else `smtp_alert`, else off.
     pub fn smtp_alert_effective(&self, checker: Option<bool>, global: Option<bool>) -> bool {
         self.smtp_alert.or(checker).or(global).unwrap_or(false)
     }
@@ -418,7 +418,7 @@ impl fmt::Display for VsDisplay<'_> {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RealServer {
     pub ip: IpAddr,
-    /// 0 when not given (then the VS port, §4.12).
+    /// 0 when not given (then the VS port).
     pub port: u16,
     /// `None` until `finish`: the VS `weight`.
     pub weight: Option<u32>,
@@ -468,7 +468,7 @@ impl RealServer {
         }
     }
 
-    /// Whether RS state changes send mail: as for the VS, but on by default (§4.12).
+    /// Whether RS state changes send mail: as for the VS, but on by default.
     pub fn smtp_alert_effective(&self, checker: Option<bool>, global: Option<bool>) -> bool {
         self.smtp_alert.or(checker).or(global).unwrap_or(true)
     }
@@ -486,7 +486,7 @@ pub static ROOT: &[Kw<Config>] = &[
     Kw::new("virtual_server", parse::vs_block),
 ];
 
-/// Defaults that depend on other settings, and cross-checks (§4.12, §4.13, §8.4).
+/// Defaults that depend on other settings, and cross-checks.
 pub fn finish(cfg: &mut Config, ctx: &mut Ctx) {
     finish::finish(&mut cfg.check, ctx);
 }

@@ -1,5 +1,5 @@
-//! Keyword tables of `SSL`, `virtual_server_group`, `virtual_server` and `real_server`
-//! (keepalived-spec.md §4.11, §4.12, §4.14). Messages keep keepalived 2.2.7's wording.
+//! Keyword tables of `SSL`, `virtual_server_group`, `virtual_server` and `real_server`.
+//! Messages keep keepalived 2.2.7's wording.
 #![forbid(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -525,7 +525,7 @@ fn protocol(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
 }
 
 fn persistence_timeout(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
-    // bare keyword = 360 s; otherwise 1 s .. 31 days (§4.12)
+    // bare keyword = 360 s; otherwise 1 s.. 31 days
     let Some(t) = node.arg(0) else {
         vs.persistence_timeout = DEFAULT_PERSISTENCE;
         return;
@@ -595,7 +595,7 @@ fn persistence_granularity(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
         // an unset family is taken from the granularity's form (observed)
         vs.family
             .get_or_insert(if v6 { Family::Inet6 } else { Family::Inet });
-        // implies persistence (§4.12)
+        // implies persistence
         if vs.persistence_timeout == 0 {
             vs.persistence_timeout = DEFAULT_PERSISTENCE;
         }
@@ -729,7 +729,7 @@ fn real_server(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
     };
     let mut rs = RealServer::new(ip, port, node.span());
     apply_block(&mut rs, node.children(), RS_KW, ctx);
-    // For tunnelled forwarding the families may differ (§4.12).
+    // For tunnelled forwarding the families may differ.
     if !rs.method.is_some_and(|m| m.is_tunnel()) {
         let f = Family::of(&ip);
         match vs.family {

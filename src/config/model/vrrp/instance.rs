@@ -1,4 +1,4 @@
-//! `vrrp_instance NAME { ... }` (keepalived-spec.md §4.10.1): the keyword table. Values
+//! `vrrp_instance NAME {... }`: the keyword table. Values
 //! whose default depends on other settings stay `None` in [`Configured`] until
 //! `vrrp::finish` resolves them.
 #![forbid(unsafe_code)]
@@ -111,7 +111,7 @@ pub struct GarpExtraIf {
     pub interval: Duration,
 }
 
-/// The notify scripts of an instance or a sync group (§6.1).
+/// The notify scripts of an instance or a sync group.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Notify {
     pub master: Option<Script>,
@@ -256,7 +256,7 @@ pub struct Instance {
 
 impl Instance {
     /// Traffic to and from the VIPs is dropped while MASTER (`no_accept`, the default under
-    /// `vrrp_strict`); an address owner always accepts (§5.6).
+    /// `vrrp_strict`); an address owner always accepts.
     pub fn drops_vip_traffic(&self) -> bool {
         !self.accept && self.priority != 255
     }
@@ -335,7 +335,7 @@ impl Instance {
         }
     }
 
-    /// Unicast mode: at least one peer (§5.15).
+    /// Unicast mode: at least one peer.
     pub fn is_unicast(&self) -> bool {
         !self.unicast_peers.is_empty()
     }
@@ -470,7 +470,7 @@ fn vip_block(i: &mut Instance, n: &Node, ctx: &mut Ctx, excluded: bool) {
         }
         i.vip_lines.push(line.span());
         let Some(s) = spec else { continue };
-        // all VIPs share the instance family; eVIPs may mix (§4.10.2)
+        // all VIPs share the instance family; eVIPs may mix
         if let Some(f) = i.known_family() {
             if f != Family::of(&s.addr) {
                 ctx.error(
@@ -610,7 +610,7 @@ fn auth_block(i: &mut Instance, n: &Node, ctx: &mut Ctx) {
                 let Some(t) = ctx.need(line, 0) else { continue };
                 let mut pass = t.text.as_bytes().to_vec();
                 if pass.len() > 8 {
-                    // keepalived truncates (§5.3); a PASS field holds 8 bytes
+                    // keepalived truncates; a PASS field holds 8 bytes
                     ctx.error(t.span, "Truncating auth_pass to 8 characters");
                     pass.truncate(8);
                 }
@@ -1044,7 +1044,7 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
         }
     }),
     Kw::new("preempt", |i, _n, _ctx| {
-        // a no-op kept for old configurations: clears nopreempt (§4.10.1)
+        // a no-op kept for old configurations: clears nopreempt
         i.nopreempt = false;
         i.set.nopreempt_span = None;
     }),

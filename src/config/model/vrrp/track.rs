@@ -1,5 +1,5 @@
 //! Tracked objects: `vrrp_script`, `track_file`, `vrrp_track_process`, `bfd_instance`
-//! (keepalived-spec.md §4.6-§4.8, §4.15), and the `track_*` reference blocks that instances
+//! and the `track_*` reference blocks that instances
 //! and sync groups use to name them.
 #![forbid(unsafe_code)]
 
@@ -10,7 +10,7 @@ use crate::config::diagnostic::Span;
 use crate::config::model::{parse_int, parse_timer, Ctx, Kw, Script};
 use crate::config::tree::{Node, Token};
 
-/// `vrrp_script NAME { ... }` (§4.6).
+/// `vrrp_script NAME {... }`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct VrrpScript {
     pub name: String,
@@ -160,7 +160,7 @@ fn rise_fall(ctx: &mut Ctx, n: &Node, name: &str, what: &str) -> Option<u32> {
     }
 }
 
-/// `track_file NAME { ... }` (§4.7).
+/// `track_file NAME {... }`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TrackFile {
     pub name: String,
@@ -259,7 +259,7 @@ pub enum ParamMatch {
     Partial,
 }
 
-/// `vrrp_track_process NAME { ... }` (§4.8).
+/// `vrrp_track_process NAME {... }`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TrackProcess {
     pub name: String,
@@ -332,7 +332,7 @@ pub(crate) static TRACK_PROCESS_KW: &[Kw<TrackProcess>] = &[
         }
         p.process = n.args.iter().map(|t| t.text.clone()).collect();
         if p.process.len() > 1 {
-            // arguments imply matching the full command line (§4.8)
+            // arguments imply matching the full command line
             p.full_command = true;
         }
     }),
@@ -428,7 +428,7 @@ pub(crate) static TRACK_PROCESS_KW: &[Kw<TrackProcess>] = &[
     Kw::new("full_command", |p, _n, _ctx| p.full_command = true),
 ];
 
-/// `bfd_instance NAME { ... }` (§4.15).
+/// `bfd_instance NAME {... }`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BfdInstance {
     pub name: String,
@@ -722,7 +722,7 @@ fn track_line(line: &Node, kind: TrackKind, owner: &str, ctx: &mut Ctx) -> Optio
         _ => 253,
     };
     let w = match parse_int(&wt.text) {
-        // interfaces: ±254 is accepted as ±253 with an error (§4.10.1)
+        // interfaces: ±254 is accepted as ±253 with an error
         Some(v) if kind == TrackKind::Interface && v.abs() == 254 => {
             ctx.error(
                 wt.span,
