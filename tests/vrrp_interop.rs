@@ -94,32 +94,6 @@ fn sleep(secs: f64) {
     std::thread::sleep(Duration::from_secs_f64(secs));
 }
 
-/// Runs `f(false)` (ours) and `f(true)` (the real keepalived) on two threads; re-raises the
-/// first panic once both are done.
-fn ours_and_real(f: impl Fn(bool) + Sync) {
-    let f = &f;
-    let results: Vec<_> = std::thread::scope(|s| {
-        let hs: Vec<_> = [false, true]
-            .into_iter()
-            .map(|real| s.spawn(move || f(real)))
-            .collect();
-        hs.into_iter().map(|h| h.join()).collect()
-    });
-    for r in results {
-        if let Err(p) = r {
-            std::panic::resume_unwind(p);
-        }
-    }
-}
-
-fn who(real: bool) -> &'static str {
-    if real {
-        "real"
-    } else {
-        "ours"
-    }
-}
-
 /// A mixed pair: ours in node 0, the real keepalived in node 1, a client in node 2. The
 /// master (priority 150) is ours when `ours_master`, else the real one; the backup has 100.
 fn mixed_pair(mode: Mode, ours_master: bool) {

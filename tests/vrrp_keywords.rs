@@ -49,32 +49,6 @@ const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const STRANGER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 9);
 const NODE0: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
-fn who(real: bool) -> &'static str {
-    if real {
-        "real"
-    } else {
-        "ours"
-    }
-}
-
-/// Runs `f(false)` (ours) and `f(true)` (the real keepalived) on two threads; re-raises the
-/// first panic once both are done.
-fn ours_and_real(f: impl Fn(bool) + Sync) {
-    let f = &f;
-    let results: Vec<_> = std::thread::scope(|s| {
-        let hs: Vec<_> = [false, true]
-            .into_iter()
-            .map(|real| s.spawn(move || f(real)))
-            .collect();
-        hs.into_iter().map(|h| h.join()).collect()
-    });
-    for r in results {
-        if let Err(p) = r {
-            std::panic::resume_unwind(p);
-        }
-    }
-}
-
 /// VIP 192.0.2.(100 + n) of instance VI_n.
 fn vip(n: u8) -> Ipv4Addr {
     Ipv4Addr::new(192, 0, 2, 100 + n)

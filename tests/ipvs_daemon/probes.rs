@@ -7,7 +7,6 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, UdpSocket};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -204,35 +203,10 @@ fn vm_probes_as_keepalived() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("probes-real-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
     // other source ports: ours may still be in TIME_WAIT, and keepalived 2.2.7 binds
     // without SO_REUSEADDR ("Checker bind failed: Address already in use")
     let conf = CONF.replace("bind_port 401", "bind_port 402");
-    std::fs::write(dir.join("keepalived.conf"), conf).expect("conf");
-    let real = run(&seen, || {
-        let mut child = Command::new("keepalived")
-            .args(["-n", "-l", "-C", "-f"])
-            .arg(dir.join("keepalived.conf"))
-            .arg("-p")
-            .arg(dir.join("k.pid"))
-            .arg("-r")
-            .arg(dir.join("v.pid"))
-            .arg("-c")
-            .arg(dir.join("c.pid"))
-            .arg("-b")
-            .arg(dir.join("b.pid"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn keepalived 2.2.7");
-        move || {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
-        }
-    });
+    let real = run(&seen, || crate::real_checker(&dir, &conf));
     let _ = std::fs::remove_dir_all(&dir);
     let real: BTreeSet<String> = real.iter().map(|l| l.replace(":402", ":401")).collect();
     assert_eq!(real, ours, "keepalived 2.2.7");

@@ -264,3 +264,30 @@ pub fn kill9(d: &mut Daemon) -> f64 {
     }
     t
 }
+
+/// "ours" or "real", for test names and messages.
+pub fn who(real: bool) -> &'static str {
+    if real {
+        "real"
+    } else {
+        "ours"
+    }
+}
+
+/// Runs `f(false)` (ours) and `f(true)` (the real keepalived) on two threads; re-raises the
+/// first panic once both are done.
+pub fn ours_and_real(f: impl Fn(bool) + Sync) {
+    let f = &f;
+    let results: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = [false, true]
+            .into_iter()
+            .map(|real| s.spawn(move || f(real)))
+            .collect();
+        hs.into_iter().map(|h| h.join()).collect()
+    });
+    for r in results {
+        if let Err(p) = r {
+            std::panic::resume_unwind(p);
+        }
+    }
+}
