@@ -1046,11 +1046,7 @@ fn dump_lines(d: &Daemon, keys: &[&str]) -> Vec<String> {
     let data = d.path("keepalived.data");
     let _ = std::fs::remove_file(&data);
     d.signal(libc::SIGUSR1);
-    let mut text = String::new();
-    wait_until(5, || {
-        text = std::fs::read_to_string(&data).unwrap_or_default();
-        text.contains("VRRP Topology") && text.contains("VI_2")
-    });
+    let text = settled_file(&data, 10);
     // keepalived's global section repeats some keys: instances only
     text.lines()
         .map(str::trim)

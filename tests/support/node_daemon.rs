@@ -178,6 +178,26 @@ pub fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// The text of a dump file once its writer is done: keepalived writes its dumps piecemeal, so
+/// the file must exist and read the same twice, 300 ms apart (empty if that never happens in
+/// `secs`).
+pub fn settled_file(path: &std::path::Path, secs: u64) -> String {
+    let mut last: Option<String> = None;
+    let mut text = String::new();
+    wait_until(secs, || {
+        let now = std::fs::read_to_string(path).ok();
+        let same = now.is_some() && now == last;
+        if same {
+            text = now.clone().unwrap_or_default();
+        } else {
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        last = now;
+        same
+    });
+    text
+}
+
 pub fn logs(ds: &[&Daemon]) -> String {
     ds.iter()
         .map(|d| {
