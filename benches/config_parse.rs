@@ -3,6 +3,7 @@
 //! `BENCH_CONFIG_OUT=DIR`, the two files are also written to DIR (`vrrp_1000.conf`,
 //! `lvs_20x1000.conf`) so the real keepalived can be timed on the same input. The VRRP
 //! instances use interfaces `lexb0`..`lexb3` (250 VRIDs each).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 use std::fmt::Write as _;
 use std::path::Path;
 

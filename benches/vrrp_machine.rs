@@ -1,5 +1,6 @@
 //! Machine events per second: adverts handled by a BACKUP and a
 //! MASTER, and advert-timer ticks of a MASTER, with their actions drained as the glue would.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;

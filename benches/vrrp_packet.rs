@@ -1,4 +1,5 @@
 //! VRRP advert codec: decode+validate and encode of a 20-address advert (ns/packet).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;

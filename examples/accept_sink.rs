@@ -1,5 +1,6 @@
 //! Accepts and closes TCP connections on 0.0.0.0:PORT for every PORT given: the
 //! listening real servers of benches/checker_scale.sh (one thread per port).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 use std::net::TcpListener;
 

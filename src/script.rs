@@ -31,7 +31,7 @@ pub const KILL_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScriptResult {
     /// Exit status. An exec failure is reported as `Exited(0)`, as keepalived's forked child
-    /// exits 0 when execve fails (issue #2126).
+    /// exits 0 when execve fails.
     Exited(i32),
     /// Killed by this signal (not by our timeout).
     Signaled(i32),

@@ -1,4 +1,5 @@
 //! The command line of the built `keepalived` binary, against keepalived 2.2.7's behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 mod support;
 

@@ -8,6 +8,7 @@
 //!
 //! Needs root, `ip netns` and the Debian keepalived package: without them the test fails
 //! under CI (`CI=true`) and is skipped loudly elsewhere.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 mod support;
 

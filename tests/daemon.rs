@@ -1,6 +1,7 @@
 //! The process model end to end: the real binary, temporary pid
 //! files, dump directory and status file. Nothing here needs root: `-G` keeps syslog out
 //! and the default service touches no network.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[allow(clippy::collapsible_match)]
 mod support;

@@ -4,6 +4,7 @@
 //! private mount namespace with a tmpfs on /run/keepalived (read through /proc/PID/root);
 //! VIPs only ever appear in node namespaces of a test LAN. Root is needed: loud skip, or
 //! failure under CI=true. Every wait is bounded; Drop guards kill what was started.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/netns.rs"]
 mod netns;

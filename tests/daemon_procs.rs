@@ -4,6 +4,7 @@
 //! keywords and command-line options — each run against ours and the real keepalived
 //! 2.2.7 side by side, comparing what is visible from outside (`/proc`, `chrt`,
 //! `prlimit`, files, log lines).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/netns.rs"]
 mod netns;

@@ -3,6 +3,7 @@
 //! are `#[ignore]`d so they never run on the host (whose kernel has no IPVS).
 //! Inside the VM results are read back through our own dumps and compared
 //! with Debian's `ipvsadm -Ln`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};

@@ -7,6 +7,7 @@
 //!   listed in the README's differences from keepalived.
 //!
 //! A keyword added to a table without either fails here.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

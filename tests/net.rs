@@ -1,5 +1,6 @@
 //! End-to-end tests of src/net (netlink) and the VRRP sockets/GARP in network namespaces.
 //! Each test builds its own LAN (tests/support/netns.rs); results are read back with `ip -j`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 mod support {
     pub mod netns;

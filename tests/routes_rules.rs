@@ -2,6 +2,7 @@
 //! (`static_ipaddress`, `virtual_ipaddress[_excluded]`, `static_routes`, `virtual_routes`,
 //! `static_rules`, `virtual_rules`) as the kernel shows it once the instance is MASTER,
 //! compared line for line with what keepalived 2.2.7 installs from the same file.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/netns.rs"]
 mod netns;

@@ -1,6 +1,7 @@
 //! End to end, in network namespaces: global_defs `startup_script` / `shutdown_script`
 //! and their timeouts, run by the parent (ours and the real keepalived 2.2.7 side by side,
 //! the same expectations for both).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/netns.rs"]
 mod netns;

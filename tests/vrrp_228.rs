@@ -2,6 +2,7 @@
 //! (keepalived 2.2.7, installed here, rejects them): `v3_checksum_as_v2` on the wire (tshark)
 //! and against a real 2.2.7 peer, `no_virtual_ipaddress`, `json_version 2` and
 //! `timer_expired_backup`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/interop.rs"]
 mod interop;

@@ -2,6 +2,7 @@
 //! keepalived 2.2.7, run in namespaces of a test LAN (`support::netns::Lan`). Each test is
 //! bounded by deadlines; daemons are killed and namespaces deleted on failure (Drop guards).
 //! Root is needed: loud skip, or failure under CI=true.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/netns.rs"]
 mod netns;

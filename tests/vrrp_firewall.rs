@@ -1,7 +1,8 @@
-//! The VRRP firewall (issue #5): `vrrp_strict` / `no_accept` drop traffic to the VIPs of a
+//! The VRRP firewall: `vrrp_strict` / `no_accept` drop traffic to the VIPs of a
 //! MASTER, and VMACs get keepalived's IGMP/MLD rules. Each scenario runs with our daemon and
 //! with the real keepalived 2.2.7 on the same LAN, and `nft list ruleset` must read the same
 //! at every step. Root is needed: loud skip, or failure under CI=true.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/netns.rs"]
 mod netns;

@@ -1,6 +1,7 @@
 //! End to end, in network namespaces: notify behaviour around priority changes and reloads.
 //! Every scenario also runs against the real
 //! keepalived 2.2.7, so the expectations are keepalived's own behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/netns.rs"]
 mod netns;

@@ -13,6 +13,7 @@
 //! failure. Root, tcpdump, tshark and /usr/sbin/keepalived are needed: loud skip, or failure
 //! under CI=true. Debugging: INTEROP_LOGS=1 prints the mixed pairs' daemon logs,
 //! INTEROP_KEEP=1 keeps their pcaps (run with --nocapture).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/interop.rs"]
 mod interop;

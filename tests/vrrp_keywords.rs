@@ -21,6 +21,7 @@
 //! Every wait is bounded; daemons, captures and namespaces are removed by Drop guards even on
 //! failure. Root, tcpdump, tshark and /usr/sbin/keepalived are needed: loud skip, or failure
 //! under CI=true.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/interop.rs"]
 mod interop;

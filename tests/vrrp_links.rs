@@ -1,6 +1,7 @@
 //! End to end, in network namespaces: interface and link keywords (`dynamic_interfaces`,
 //! `default_interface`, `log_unknown_vrids`, receive buffers, extra GARPs). Each scenario
 //! runs against ours and the real keepalived 2.2.7, so the expectations are keepalived's.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/netns.rs"]
 mod netns;

@@ -2,6 +2,7 @@
 //! groups), notify FIFO, SMTP alerts and script security.
 //! The sequence tests also run against the real keepalived 2.2.7, so the expectations are
 //! keepalived's own behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/netns.rs"]
 mod netns;

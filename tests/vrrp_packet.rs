@@ -1,6 +1,7 @@
 //! VRRP packets captured from keepalived 2.2.7 (tests/data/vrrp/README.md): decode them to the
 //! right fields, validate them as the receiving instance would, and re-encode them to the
 //! identical bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;

@@ -8,6 +8,7 @@
 //!
 //! A failing seed is printed; rerun it alone, with a trace, with `VRRP_SIM_SEED=<seed>`.
 //! `VRRP_SIM_SCENARIOS=<n>` changes the number of scenarios per test (default 500 × 4).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/vrrp_lan.rs"]
 mod vrrp_lan;

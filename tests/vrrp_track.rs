@@ -3,6 +3,7 @@
 //! daemon runs in namespaces of a test LAN; every wait is bounded; daemons, helper
 //! processes and namespaces are removed on failure (Drop guards). Root is needed: loud skip,
 //! or failure under CI=true.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/netns.rs"]
 mod netns;

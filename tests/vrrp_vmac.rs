@@ -1,8 +1,9 @@
-//! VMAC interfaces beyond the basics of tests/vrrp_wire.rs (issue #5): a VMAC deleted by
+//! VMAC interfaces beyond the basics of tests/vrrp_wire.rs: a VMAC deleted by
 //! hand, `use_vmac_addr` / per-address `use_vmac`, and `use_ipvlan` (in the test VM, whose
 //! kernel has ipvlan). Each scenario runs against ours and the real keepalived 2.2.7 with
 //! the same expectations, except where 2.2.7 misbehaves (said at the assertion). Every
 //! wait is bounded; daemons, captures, namespaces and the VM go away on drop / failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/netns.rs"]
 mod netns;

@@ -1,7 +1,8 @@
-//! VRRP wire features (issue #5): IPsec AH authentication, VMAC interfaces, the GARP
+//! VRRP wire features: IPsec AH authentication, VMAC interfaces, the GARP
 //! schedule and `vrrp_startup_delay`, with our daemon and the real keepalived 2.2.7 in
 //! namespaces of a test LAN. Every wait is bounded; daemons, captures and namespaces are
 //! removed on drop (also on failure). Root is needed: loud skip, or failure under CI=true.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/netns.rs"]
 mod netns;

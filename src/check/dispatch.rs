@@ -64,7 +64,7 @@ pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId, url: usize) -> Opt
         )
     };
     // each checker's future is boxed when it starts: a check waiting for a permit then
-    // holds a few words, not the largest checker's state (5,000 waiting checks, issue #9)
+    // holds a few words, not the largest checker's state (5,000 waiting checks)
     let f = async {
         match &chk.kind {
             CheckerKind::Tcp => Some(Box::pin(super::tcp::check(&target)).await),

@@ -124,7 +124,7 @@ pub struct Manager {
     /// Due times of the scheduled checkers, earliest first: an entry counts only while it
     /// equals the checker's `next` (stale ones are dropped when they come up), so that
     /// [`Manager::due`] and [`Manager::poll_timeout`] cost O(log n), not a scan of every
-    /// checker at each wakeup (thousands of real servers, issue #9).
+    /// checker at each wakeup (thousands of real servers).
     sched: BinaryHeap<Reverse<(Instant, CheckerId)>>,
 }
 

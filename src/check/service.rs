@@ -967,7 +967,7 @@ struct Shared {
 
 /// Queues due checks and starts workers for them: a bounded pool rather than one task
 /// per check, so that a backlog (checks due faster than they complete) costs a queue
-/// entry per check, not a waiting task (5,000 real servers, issue #9).
+/// entry per check, not a waiting task (5,000 real servers).
 fn spawn_checks(sh: &Shared, ids: Vec<CheckerId>) {
     let mut c = sh.core.borrow_mut();
     c.queue.extend(ids);

@@ -62,7 +62,7 @@ pub trait Service {
     fn status(&self) -> serde_json::Value;
     /// A cheap fingerprint of [`Service::status`]: equal keys mean an equal detail for
     /// the same configuration. `None`: the status itself is compared at every refresh
-    /// (built only to be thrown away most of the time: 5,000 real servers, issue #9).
+    /// (built only to be thrown away most of the time: 5,000 real servers).
     fn status_key(&self) -> Option<Vec<u64>> {
         None
     }

@@ -1,4 +1,4 @@
-//! Hostile-input accounting and limits for the VRRP receive path (issue #9).
+//! Hostile-input accounting and limits for the VRRP receive path.
 //!
 //! * [`RxStats`]: every packet a VRRP socket delivers (or the kernel dropped on a full
 //!   socket, reported by `SO_RXQ_OVFL`) is counted once: `received = accepted + Σ drops`,

@@ -1171,7 +1171,7 @@ fn wire_sockets(sh: &Shared) {
 
 /// One socket's receive task: at most [`rxguard::RX_BATCH`] packets per wake-up, due
 /// deadlines served before each batch, then a yield so the timer and I/O tasks run
-/// (issue #9: receiving must never delay sending).
+/// (receiving must never delay sending).
 async fn rx_loop(key: SockKey, sock: Rc<VrrpSocket>, sh: Shared) {
     let mut buf = vec![0u8; 65536];
     let mut overflow_seen = 0u32;

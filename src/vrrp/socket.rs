@@ -176,7 +176,7 @@ impl VrrpSocket {
         Self::check_family(ipv6, o)?;
         let s = Self::base(ipv6, o, proto)?;
         // Bounded buffer, and the kernel's count of what overflowed it, so a flood is
-        // shed early and every shed packet is still accounted (issue #9, rxguard.rs).
+        // shed early and every shed packet is still accounted (rxguard.rs).
         if let Some(n) = o.rcvbuf {
             s.set_recv_buffer_size(n)?;
         } else {

@@ -776,7 +776,7 @@ fn complete_instance(
         return Err(msg);
     }
     if i.interface.is_none() {
-        // 2.2.7 requires an interface even for unicast (issue #2270)
+        // 2.2.7 requires an interface even for unicast
         let msg = format!("({name}) Unknown interface!");
         ctx.error(at, msg.clone());
         return Err(msg);

@@ -410,7 +410,7 @@ fn apply_checker(
 
 fn push(rs: &mut RealServer, b: Building, kind: CheckerKind, node: &Node) {
     // most real servers have one checker: a first push would reserve four (a checker is
-    // ~300 bytes; 5,000 real servers, issue #9)
+    // ~300 bytes; 5,000 real servers)
     rs.checkers.reserve_exact(1);
     rs.checkers.push(Checker {
         kind,
