@@ -50,7 +50,7 @@ impl FifoLines {
                     continue;
                 };
                 let _ = nix::fcntl::fcntl(
-                    std::os::fd::AsRawFd::as_raw_fd(&f),
+                    &f,
                     nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
                 );
                 for line in std::io::BufReader::new(f).lines() {

@@ -30,7 +30,7 @@ pub mod startstop;
 pub mod status;
 
 use std::io::Read as _;
-use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -547,9 +547,9 @@ fn daemonize() -> std::io::Result<Daemonized> {
         .read(true)
         .write(true)
         .open("/dev/null")?;
-    for fd in 0..=2 {
-        nix::unistd::dup2(null.as_raw_fd(), fd)?;
-    }
+    nix::unistd::dup2_stdin(&null)?;
+    nix::unistd::dup2_stdout(&null)?;
+    nix::unistd::dup2_stderr(&null)?;
     Ok(Daemonized::Daemon(w))
 }
 

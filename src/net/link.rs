@@ -1,11 +1,11 @@
 //! Links: lookup, up/down, MTU, multicast flag, macvlan VMACs and ipvlans.
 
-use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
-use rtnetlink::packet_route::link::{
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::link::{
     InfoData, InfoIpVlan, InfoKind, InfoMacVlan, IpVlanFlags, IpVlanMode, LinkAttribute, LinkFlags,
     LinkInfo as NlLinkInfo, LinkMessage, MacVlanMode,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
+use netlink_packet_route::RouteNetlinkMessage;
 
 use super::{NetError, Netlink, Tolerate};
 

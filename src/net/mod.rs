@@ -21,11 +21,9 @@ pub mod sysctl;
 use std::io;
 
 use futures::StreamExt;
-use rtnetlink::packet_core::{
-    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
-};
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::sys::AsyncSocket;
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::AsyncSocket;
 
 pub use addr::{AddrInfo, AddrSpec};
 pub use link::LinkInfo;

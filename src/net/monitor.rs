@@ -9,9 +9,9 @@ use std::task::{Context, Poll};
 
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::Stream;
-use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::sys::{AsyncSocket, SocketAddr};
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::{AsyncSocket, SocketAddr};
 use rtnetlink::MulticastGroup;
 
 use super::addr::AddrInfo;
@@ -207,10 +207,10 @@ impl Monitor {
                 Some(NetEvent::RouteRemoved(RouteInfo::from_message(&m)))
             }
             RouteNetlinkMessage::NewRule(m) => Some(NetEvent::RuleAdded {
-                ipv6: m.header.family == rtnetlink::packet_route::AddressFamily::Inet6,
+                ipv6: m.header.family == netlink_packet_route::AddressFamily::Inet6,
             }),
             RouteNetlinkMessage::DelRule(m) => Some(NetEvent::RuleRemoved {
-                ipv6: m.header.family == rtnetlink::packet_route::AddressFamily::Inet6,
+                ipv6: m.header.family == netlink_packet_route::AddressFamily::Inet6,
             }),
             _ => None,
         }
@@ -248,8 +248,8 @@ impl Stream for Monitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
-    use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+    use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+    use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 
     fn link(index: u32, flags: LinkFlags) -> RouteNetlinkMessage {
         let mut m = LinkMessage::default();
@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn overrun_is_reported_and_resets_link_state() {
-        use rtnetlink::packet_core::NetlinkHeader;
+        use netlink_packet_core::NetlinkHeader;
         let (tx, rx) = futures::channel::mpsc::unbounded();
         let mut mon = Monitor {
             rx,

@@ -8,13 +8,13 @@
 
 use std::net::IpAddr;
 
-use rtnetlink::packet_core::{DefaultNla, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL};
-pub use rtnetlink::packet_route::route::RouteMetric;
-use rtnetlink::packet_route::route::{
+use netlink_packet_core::{DefaultNla, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL};
+pub use netlink_packet_route::route::RouteMetric;
+use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteMplsTtlPropagation, RouteNextHop,
     RouteNextHopFlags, RoutePreference, RouteProtocol, RouteRealm, RouteScope, RouteType,
 };
-use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::addr::{RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE};
 use super::{NetError, Netlink, Tolerate};

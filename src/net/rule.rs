@@ -5,12 +5,12 @@
 
 use std::net::IpAddr;
 
-use rtnetlink::packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL};
-use rtnetlink::packet_route::route::{RouteProtocol, RouteRealm};
-use rtnetlink::packet_route::rule::{
+use netlink_packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::route::{RouteProtocol, RouteRealm};
+use netlink_packet_route::rule::{
     RuleAction as NlAction, RuleAttribute, RuleFlags, RuleMessage, RulePortRange, RuleUidRange,
 };
-use rtnetlink::packet_route::{AddressFamily, IpProtocol, RouteNetlinkMessage};
+use netlink_packet_route::{AddressFamily, IpProtocol, RouteNetlinkMessage};
 
 use super::{NetError, Netlink, Tolerate};
 

@@ -4,11 +4,11 @@
 //! The frame builders are pure; [`PacketSocket`] only moves bytes.
 
 use std::io::{self, Read};
-use std::mem::{size_of, MaybeUninit};
+use std::mem::size_of;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -98,29 +98,19 @@ pub fn icmpv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, msg: &[u8]) -> u16 {
 fn link_addr(ifindex: u32, protocol: u16) -> io::Result<SockAddr> {
     let ifindex = i32::try_from(ifindex)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "ifindex out of range"))?;
-    let mut ll: libc::sockaddr_ll = unsafe_zeroed_ll();
-    ll.sll_family = libc::AF_PACKET as u16;
-    ll.sll_protocol = protocol.to_be();
-    ll.sll_ifindex = ifindex;
-    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
-    // SAFETY: sockaddr_storage is larger than and suitably aligned for sockaddr_ll; we copy
-    // one fully initialised sockaddr_ll into the zeroed storage and pass its exact length.
+    let mut storage = SockAddrStorage::zeroed();
+    // SAFETY: sockaddr_ll fits in sockaddr_storage (view_as checks it); the zeroed storage is a
+    // valid sockaddr_ll, and the length passed is exactly that struct's.
     unsafe {
-        std::ptr::copy_nonoverlapping(
-            &ll as *const libc::sockaddr_ll,
-            storage.as_mut_ptr().cast::<libc::sockaddr_ll>(),
-            1,
-        );
+        let ll = storage.view_as::<libc::sockaddr_ll>();
+        ll.sll_family = libc::AF_PACKET as u16;
+        ll.sll_protocol = protocol.to_be();
+        ll.sll_ifindex = ifindex;
         Ok(SockAddr::new(
-            storage.assume_init(),
+            storage,
             size_of::<libc::sockaddr_ll>() as libc::socklen_t,
         ))
     }
-}
-
-fn unsafe_zeroed_ll() -> libc::sockaddr_ll {
-    // SAFETY: sockaddr_ll is a plain C struct of integers and byte arrays; all-zero is valid.
-    unsafe { MaybeUninit::<libc::sockaddr_ll>::zeroed().assume_init() }
 }
 
 /// An AF_PACKET raw socket: unbound for sending frames on any interface (keepalived's shared

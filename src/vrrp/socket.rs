@@ -11,7 +11,7 @@ use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 
-use nix030::sys::socket::{self as nsock, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage};
+use nix::sys::socket::{self as nsock, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -108,7 +108,7 @@ impl VrrpSocket {
         } else {
             s.set_multicast_loop_v4(false)?;
             s.set_multicast_all_v4(false)?;
-            s.set_tos(VRRP_TOS)?;
+            s.set_tos_v4(VRRP_TOS)?;
         }
         Ok(s)
     }
@@ -300,7 +300,7 @@ fn scope_for(a: &Ipv6Addr, ifindex: u32) -> u32 {
 }
 
 fn recv_one(fd: i32, ipv6: bool, ifindex: u32, buf: &mut [u8]) -> io::Result<Received> {
-    let mut cmsg = nix030::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::in_pktinfo, u32);
+    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::in_pktinfo, u32);
     let mut iov = [IoSliceMut::new(buf)];
     let msg = nsock::recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
     if msg.flags.contains(MsgFlags::MSG_TRUNC) {

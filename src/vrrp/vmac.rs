@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use rtnetlink::packet_route::link::IpVlanFlags;
+use netlink_packet_route::link::IpVlanFlags;
 use tracing::info;
 
 use crate::config::model::addr::AddressSpec;
