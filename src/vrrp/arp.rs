@@ -8,6 +8,16 @@ use std::mem::size_of;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
+use pnet::packet::arp::{ArpHardwareTypes, ArpOperations, MutableArpPacket};
+use pnet::packet::ethernet::{EtherTypes, MutableEthernetPacket};
+use pnet::packet::icmpv6::ndp::{
+    MutableNeighborAdvertPacket, NdpOption, NdpOptionTypes, NeighborAdvertFlags,
+};
+use pnet::packet::icmpv6::{self, Icmpv6Packet, Icmpv6Types};
+use pnet::packet::ip::IpNextHeaderProtocols;
+use pnet::packet::ipv6::MutableIpv6Packet;
+use pnet::packet::{MutablePacket, Packet};
+use pnet::util::MacAddr;
 use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -25,20 +35,25 @@ pub const NA_LEN: usize = 86;
 /// addresses are both the VIP, sender hardware address `mac`, target hardware address all ones
 /// (as keepalived's send_gratuitous_arp_immediate).
 pub fn garp_frame(mac: [u8; 6], vip: Ipv4Addr) -> [u8; GARP_LEN] {
+    let mac = MacAddr::from(mac);
     let mut f = [0u8; GARP_LEN];
-    f[0..6].copy_from_slice(&[0xff; 6]);
-    f[6..12].copy_from_slice(&mac);
-    f[12..14].copy_from_slice(&ETH_P_ARP.to_be_bytes());
-    // RFC 826: hardware type Ethernet (1), protocol IPv4, lengths 6 and 4, op request (1).
-    f[14..16].copy_from_slice(&1u16.to_be_bytes());
-    f[16..18].copy_from_slice(&0x0800u16.to_be_bytes());
-    f[18] = 6;
-    f[19] = 4;
-    f[20..22].copy_from_slice(&1u16.to_be_bytes());
-    f[22..28].copy_from_slice(&mac);
-    f[28..32].copy_from_slice(&vip.octets());
-    f[32..38].copy_from_slice(&[0xff; 6]);
-    f[38..42].copy_from_slice(&vip.octets());
+    // The buffer has exactly the two headers' sizes, so both views exist.
+    if let Some(mut eth) = MutableEthernetPacket::new(&mut f) {
+        eth.set_destination(MacAddr::broadcast());
+        eth.set_source(mac);
+        eth.set_ethertype(EtherTypes::Arp);
+        if let Some(mut arp) = MutableArpPacket::new(eth.payload_mut()) {
+            arp.set_hardware_type(ArpHardwareTypes::Ethernet);
+            arp.set_protocol_type(EtherTypes::Ipv4);
+            arp.set_hw_addr_len(6);
+            arp.set_proto_addr_len(4);
+            arp.set_operation(ArpOperations::Request);
+            arp.set_sender_hw_addr(mac);
+            arp.set_sender_proto_addr(vip);
+            arp.set_target_hw_addr(MacAddr::broadcast());
+            arp.set_target_proto_addr(vip);
+        }
+    }
     f
 }
 
@@ -48,50 +63,45 @@ pub fn garp_frame(mac: [u8; 6], vip: Ipv4Addr) -> [u8; GARP_LEN] {
 /// link-layer address option = `mac`.
 pub fn unsolicited_na_frame(mac: [u8; 6], vip: Ipv6Addr, router: bool) -> [u8; NA_LEN] {
     const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+    const NA_PAYLOAD: u16 = (NA_LEN - 14 - 40) as u16;
+    let mac = MacAddr::from(mac);
     let mut f = [0u8; NA_LEN];
-    f[0..6].copy_from_slice(&[0x33, 0x33, 0, 0, 0, 1]);
-    f[6..12].copy_from_slice(&mac);
-    f[12..14].copy_from_slice(&ETH_P_IPV6.to_be_bytes());
-    // IPv6 header: version 6, traffic class 0, flow label 0.
-    f[14] = 0x60;
-    f[18..20].copy_from_slice(&32u16.to_be_bytes());
-    f[20] = 58; // ICMPv6
-    f[21] = 255;
-    f[22..38].copy_from_slice(&vip.octets());
-    f[38..54].copy_from_slice(&ALL_NODES.octets());
-    // ICMPv6 NA: type 136, code 0, checksum, R|S|O flags, reserved, target.
-    f[54] = 136;
-    f[58] = if router { 0x80 } else { 0 } | 0x20;
-    f[62..78].copy_from_slice(&vip.octets());
-    // Option 2 (target link-layer address), length 1 (8 octets).
-    f[78] = 2;
-    f[79] = 1;
-    f[80..86].copy_from_slice(&mac);
-    let sum = icmpv6_checksum(&vip, &ALL_NODES, &f[54..86]);
-    f[56..58].copy_from_slice(&sum.to_be_bytes());
-    f
-}
-
-/// The ICMPv6 checksum (RFC 4443) of `msg` (its checksum field zero) with the RFC 8200
-///  pseudo-header.
-pub fn icmpv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, msg: &[u8]) -> u16 {
-    let mut sum: u64 = 0;
-    let mut add = |b: &[u8]| {
-        for c in b.chunks(2) {
-            let hi = u64::from(c.first().copied().unwrap_or(0)) << 8;
-            let lo = u64::from(c.get(1).copied().unwrap_or(0));
-            sum += hi | lo;
+    // The buffer has exactly the headers' sizes, so every view exists.
+    if let Some(mut eth) = MutableEthernetPacket::new(&mut f) {
+        eth.set_destination(MacAddr::new(0x33, 0x33, 0, 0, 0, 1));
+        eth.set_source(mac);
+        eth.set_ethertype(EtherTypes::Ipv6);
+        if let Some(mut ip) = MutableIpv6Packet::new(eth.payload_mut()) {
+            ip.set_version(6);
+            ip.set_payload_length(NA_PAYLOAD);
+            ip.set_next_header(IpNextHeaderProtocols::Icmpv6);
+            ip.set_hop_limit(255);
+            ip.set_source(vip);
+            ip.set_destination(ALL_NODES);
+            if let Some(mut na) = MutableNeighborAdvertPacket::new(ip.payload_mut()) {
+                na.set_icmpv6_type(Icmpv6Types::NeighborAdvert);
+                let router = if router {
+                    NeighborAdvertFlags::Router
+                } else {
+                    0
+                };
+                na.set_flags(router | NeighborAdvertFlags::Override);
+                na.set_target_addr(vip);
+                na.set_options(&[NdpOption {
+                    option_type: NdpOptionTypes::TargetLLAddr,
+                    length: 1,
+                    data: mac.octets().to_vec(),
+                }]);
+            }
+            if let Some(icmp) = Icmpv6Packet::new(ip.payload()) {
+                let sum = icmpv6::checksum(&icmp, &vip, &ALL_NODES);
+                if let Some(mut na) = MutableNeighborAdvertPacket::new(ip.payload_mut()) {
+                    na.set_checksum(sum);
+                }
+            }
         }
-    };
-    add(&src.octets());
-    add(&dst.octets());
-    add(&(msg.len() as u32).to_be_bytes());
-    add(&[0, 0, 0, 58]);
-    add(msg);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
     }
-    !(sum as u16)
+    f
 }
 
 /// Builds a `sockaddr_ll` for `ifindex` and `protocol` (host order).
@@ -227,21 +237,11 @@ mod tests {
         assert_eq!(f, want);
         let r = unsolicited_na_frame(MAC, vip, true);
         assert_eq!(r[58], 0xa0);
-        // Verifying over the whole message, checksum included, yields zero.
-        assert_eq!(
-            icmpv6_checksum(&vip, &"ff02::1".parse().unwrap(), &r[54..]),
-            0
-        );
-        assert_eq!(
-            icmpv6_checksum(&vip, &"ff02::1".parse().unwrap(), &f[54..]),
-            0
-        );
-    }
-
-    #[test]
-    fn checksum_odd_length() {
-        // ::1 twice (2) + length 3 + next header 58 + 0x0102 + 0x0300 (padded) = 0x0441.
-        let a = Ipv6Addr::LOCALHOST;
-        assert_eq!(icmpv6_checksum(&a, &a, &[1, 2, 3]), !0x0441);
+        // The Router frame carries its own checksum, not the plain one's.
+        let all_nodes: Ipv6Addr = "ff02::1".parse().unwrap();
+        let icmp = Icmpv6Packet::new(&r[54..]).unwrap();
+        let sum = icmpv6::checksum(&icmp, &vip, &all_nodes);
+        assert_eq!(sum, u16::from_be_bytes([r[56], r[57]]));
+        assert_ne!(r[56..58], f[56..58]);
     }
 }
