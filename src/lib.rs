@@ -1,6 +1,7 @@
 //! keepalived-rs: a drop-in replacement for keepalived (VRRP + IPVS health checking).
 
 pub mod check;
+pub mod clock;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -23,7 +23,7 @@ use crate::config::model::check::{
     CheckConfig, Forwarding, RealServer, SvcDisplay, TunnelCsum, TunnelType, VsAddr,
 };
 use crate::config::model::Script;
-pub use crate::vrrp::machine::Instant;
+pub use crate::clock::Instant;
 
 /// One checker: virtual server, real server and checker indices in the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
