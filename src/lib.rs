@@ -11,3 +11,4 @@ pub mod net;
 pub mod notify;
 pub mod script;
 pub mod vrrp;
+pub mod watch;

@@ -748,7 +748,7 @@ virtual_server 192.0.2.100 80 {{
             // the last poll period has passed when b's change arrives
             std::fs::create_dir(dir.path().join("sub")).unwrap();
             std::fs::write(&c, "7\n").unwrap();
-            tokio::time::sleep(keepalived::vrrp::tracking::FILE_POLL * 2).await;
+            tokio::time::sleep(keepalived::watch::FILE_POLL * 2).await;
             std::fs::write(&b, "2\n").unwrap();
             assert_eq!(next(&mut rx).await, (id(1), None));
             assert!(rx.try_recv().is_err());

@@ -361,7 +361,7 @@ async fn track_file_watcher_sees_changes() {
     let path = dir.path().join("prio");
     std::fs::write(&path, "5\n").unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-    let h = track::watch_file(path.clone(), Duration::from_millis(20), tx);
+    let h = keepalived::watch::watch_file(path.clone(), Duration::from_millis(20), tx);
     assert_eq!(rx.recv().await, Some(5));
     std::fs::write(&path, "-12\n").unwrap();
     assert_eq!(rx.recv().await, Some(-12));

@@ -13,8 +13,7 @@ use tracing::warn;
 use super::manager::CheckerId;
 use crate::config::model::check::checker::{CheckerKind, FileCheck};
 use crate::config::model::Config;
-use crate::vrrp::track::{init_track_file, read_track_file};
-use crate::vrrp::tracking::{watch_files, watch_target, FileSink};
+use crate::watch::{init_track_file, read_track_file, watch_files, watch_target, FileSink};
 
 /// One FILE_CHECK following a track file.
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 //! instance combines them.
 //!
 //! The core is pure: results and readings come in, state changes and log lines come out.
-//! Two small readers at the end ([`read_track_file`], [`scan_processes`], [`watch_file`])
-//! do the I/O for the caller.
+//! A small reader at the end ([`scan_processes`]) does the I/O for the caller; tracked files
+//! are read by [`crate::watch`].
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -168,16 +168,6 @@ pub fn track_file_status(value: i64, weight: i32, reverse: bool) -> Option<i32> 
         .saturating_mul(mult)
         .clamp(-254, 253);
     (v > -254).then_some(v as i32)
-}
-
-/// Parses a tracked file's content as keepalived does (leading integer, else 0).
-pub fn parse_track_file(content: &str) -> i64 {
-    let t = content.trim_start();
-    let end = t
-        .char_indices()
-        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
-        .map_or(t.len(), |(i, _)| i);
-    t.get(..end).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 /// The current value of one `track_file`.
@@ -447,48 +437,6 @@ pub fn effective_priority(base: u8, weight: i32) -> u8 {
 
 // ---- I/O helpers -------------------------------------------------------------------------
 
-/// Reads a tracked file's value; a missing or unreadable file reads as 0.
-pub fn read_track_file(path: &std::path::Path) -> i64 {
-    std::fs::read_to_string(path).map_or(0, |s| parse_track_file(&s))
-}
-
-/// Creates the file of `init_file` if absent (or always with `overwrite`).
-pub fn init_track_file(f: &TrackFile) -> std::io::Result<()> {
-    let (Some(path), Some(init)) = (&f.path, f.init) else {
-        return Ok(());
-    };
-    let p = std::path::Path::new(path);
-    if init.overwrite || !p.exists() {
-        std::fs::write(p, format!("{}\n", init.value))?;
-    }
-    Ok(())
-}
-
-/// Watches a tracked file by polling its content every `every`; sends each new value.
-/// Ends when the receiver is dropped.
-pub fn watch_file(
-    path: std::path::PathBuf,
-    every: Duration,
-    tx: tokio::sync::mpsc::Sender<i64>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut last = None;
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            let v = tokio::fs::read_to_string(&path)
-                .await
-                .map_or(0, |s| parse_track_file(&s));
-            if last != Some(v) {
-                last = Some(v);
-                if tx.send(v).await.is_err() {
-                    return;
-                }
-            }
-        }
-    })
-}
-
 /// Counts the processes matching each tracker, from `/proc` (or another procfs root).
 pub fn scan_processes(proc_root: &std::path::Path, tps: &[TrackProcess]) -> Vec<u32> {
     let mut counts = vec![0u32; tps.len()];
@@ -631,10 +579,6 @@ mod tests {
         assert_eq!(track_file_status(3, 0, false), None);
         assert_eq!(track_file_status(0, 0, false), Some(0));
         assert_eq!(track_file_status(0, 0, true), None);
-        assert_eq!(parse_track_file(" 42\n"), 42);
-        assert_eq!(parse_track_file("-7x"), -7);
-        assert_eq!(parse_track_file("junk"), 0);
-        assert_eq!(parse_track_file(""), 0);
     }
 
     fn tp(process: &[&str], pm: ParamMatch, full: bool) -> TrackProcess {
