@@ -1,10 +1,11 @@
 //! keepalived-rs: a drop-in replacement for keepalived (VRRP + IPVS health checking).
 
 pub mod check;
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod ipvs;
 pub mod log;
 pub mod mail;
 pub mod net;

@@ -10,11 +10,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::process::Command;
 
-use keepalived::check::ipvs::msg::{
+use keepalived::ipvs::msg::{
     IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2,
     IP_VS_SVC_F_SCHED3, IP_VS_TUNNEL_ENCAP_FLAG_CSUM, IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM,
 };
-use keepalived::check::ipvs::{
+use keepalived::ipvs::{
     CmdAttr, DaemonState, Dest, DestEntry, Family, Fwd, Ipvs, IpvsCmd, Protocol, Service,
     ServiceEntry, ServiceKey, SyncDaemon, Timeouts, TunnelType,
 };
@@ -361,7 +361,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// Prints raw kernel replies as hex: the byte vectors of the unit tests in
-/// src/check/ipvs/tests.rs come from here. Also checks they parse.
+/// src/ipvs/tests.rs come from here. Also checks they parse.
 #[test]
 #[ignore]
 fn vm_capture() {
@@ -437,7 +437,7 @@ fn vm_capture() {
         let replies = replies.unwrap_or_else(|e| panic!("{name}: errno {e}"));
         assert!(!replies.is_empty(), "{name}: no reply");
         for r in replies {
-            keepalived::check::ipvs::IpvsMessage::from_genl_bytes(&r).expect("parse capture");
+            keepalived::ipvs::IpvsMessage::from_genl_bytes(&r).expect("parse capture");
             println!("CAPTURE {name} {}", hex(&r));
         }
     }

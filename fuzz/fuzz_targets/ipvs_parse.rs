@@ -3,7 +3,7 @@
 //! message (unknown attributes: after one normalising round) (round trip, not just "no panic"); service and destination nests decode
 //! into entries without panicking for either address family.
 #![no_main]
-use keepalived::check::ipvs::{DestEntry, Family, IpvsMessage, ServiceEntry};
+use keepalived::ipvs::{DestEntry, Family, IpvsMessage, ServiceEntry};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -16,14 +16,14 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::ipvs::{Dest, Fwd, TunnelType as IpvsTunnel};
 use super::probe::CheckResult;
+pub use crate::clock::Instant;
 use crate::config::model::check::checker::CheckerKind;
 use crate::config::model::check::{
     CheckConfig, Forwarding, RealServer, SvcDisplay, TunnelCsum, TunnelType, VsAddr,
 };
 use crate::config::model::Script;
-pub use crate::clock::Instant;
+use crate::ipvs::{Dest, Fwd, TunnelType as IpvsTunnel};
 
 /// One checker: virtual server, real server and checker indices in the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,7 +9,6 @@ pub mod dns;
 pub mod file;
 pub mod genhash;
 pub mod http;
-pub mod ipvs;
 pub mod manager;
 pub mod misc;
 pub mod ping;

@@ -23,14 +23,6 @@ use tracing::{error, info, warn};
 
 use super::autofw::AutoMarks;
 use super::dispatch::{self, Env};
-use super::ipvs::msg::{
-    IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2,
-    IP_VS_SVC_F_SCHED3,
-};
-use super::ipvs::{
-    DaemonState, Dest, Family, Ipvs, IpvsError, Protocol, Service as IpvsService, SyncDaemon,
-    Timeouts,
-};
 use super::manager::{timed, CheckerId, Globals, Instant, IpvsOp, Manager, Output};
 use crate::config::host::RunAs;
 use crate::config::model::check::{
@@ -39,6 +31,14 @@ use crate::config::model::check::{
 use crate::config::model::global::{GlobalDefs, LvsFlushOnStop};
 use crate::config::model::Script;
 use crate::daemon::{ChildConfig, Service, ServiceError};
+use crate::ipvs::msg::{
+    IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2,
+    IP_VS_SVC_F_SCHED3,
+};
+use crate::ipvs::{
+    DaemonState, Dest, Family, Ipvs, IpvsError, Protocol, Service as IpvsService, SyncDaemon,
+    Timeouts,
+};
 use crate::mail::MailConfig;
 use crate::net::nft::ipvs::{IpvsFirewall, IpvsFwConfig};
 use crate::notify::Fifo;
@@ -1195,13 +1195,13 @@ fn both_syncd(g: &GlobalDefs) -> Option<SyncDaemon> {
         .lvs_sync_daemon
         .as_ref()
         .filter(|d| d.vrrp_instance.is_none())?;
-    Some(crate::vrrp::syncd::daemon_of(d, d.sync_id.unwrap_or(0)))
+    Some(crate::ipvs::sync::daemon_of(d, d.sync_id.unwrap_or(0)))
 }
 
 /// Stops both sync daemons (errors ignored, as keepalived does), then with `start` starts
 /// `d` as master and as backup.
 fn run_both_syncd(ipvs: &mut Ipvs, d: &SyncDaemon, start: bool) {
-    use crate::vrrp::syncd::with_state;
+    use crate::ipvs::sync::with_state;
     for s in [DaemonState::Master, DaemonState::Backup] {
         let _ = ipvs.stop_daemon(&with_state(d, s));
     }
@@ -1214,11 +1214,10 @@ fn run_both_syncd(ipvs: &mut Ipvs, d: &SyncDaemon, start: bool) {
     }
 }
 
-/// keepalived's ipvs_start: a missing IPVS is fatal; the VRRP child's too, when a
-/// sync daemon follows an instance.
-pub(crate) fn open_ipvs() -> Result<Ipvs, ServiceError> {
-    info!("Initializing ipvs");
-    Ipvs::open().map_err(|e| ServiceError::fatal(e.to_string()))
+/// A missing IPVS is fatal to the checker (and to the VRRP child when a sync daemon follows
+/// an instance).
+fn open_ipvs() -> Result<Ipvs, ServiceError> {
+    Ipvs::start().map_err(|e| ServiceError::fatal(e.to_string()))
 }
 
 /// `lvs_netlink_monitor_rcv_bufs[_force]` sizes the monitor's receive buffer.

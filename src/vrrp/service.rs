@@ -33,12 +33,12 @@ use super::sync_group::{GroupAction, SyncGroup};
 use super::syncd::{self, SyncdOp};
 use super::tracking::{self, Target, Tracking};
 use super::vmac;
-use crate::check::ipvs::Ipvs;
 use crate::config::model::global::RxBufsPolicy;
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::config::model::Config;
 use crate::daemon::{ChildConfig, Service, ServiceError};
+use crate::ipvs::Ipvs;
 use crate::net::{self, nft, AddrInfo, AddrSpec, LinkInfo, Monitor, NetEvent, Netlink, RuleSpec};
 
 /// The VRRP service.
@@ -1660,7 +1660,7 @@ fn syncd_start(c: &Config) -> Result<SyncdStart, ServiceError> {
     if link == Ok(None) {
         return Ok((None, None, Vec::new()));
     }
-    let ipvs = crate::check::service::open_ipvs()?;
+    let ipvs = Ipvs::start().map_err(|e| ServiceError::fatal(e.to_string()))?;
     let io = syncd::stop_both().into_iter().map(Io::Syncd).collect();
     let link = link.unwrap_or_else(|line| {
         info!("{line}");

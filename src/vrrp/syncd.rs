@@ -8,9 +8,9 @@
 //! or 0 (per-instance form); an unknown instance clears the setting with
 //! `Unable to find vrrp instance VI for lvs_syncd - clearing lvs_syncd config`.
 
-use crate::check::ipvs::{DaemonState, SyncDaemon};
-use crate::config::model::global::LvsSyncDaemon;
 use crate::config::model::Config;
+use crate::ipvs::sync::{daemon_of, with_state};
+use crate::ipvs::{DaemonState, SyncDaemon};
 
 use super::machine::State;
 
@@ -84,23 +84,6 @@ pub fn link_of(c: &Config) -> Result<Option<Link>, String> {
             daemon: SyncDaemon::new(DaemonState::Backup, ifname, 0),
         })
     }))
-}
-
-/// The kernel daemon for `lvs_sync_daemon` with sync id `id` (role: backup until set).
-pub fn daemon_of(g: &LvsSyncDaemon, id: u8) -> SyncDaemon {
-    let mut d = SyncDaemon::new(DaemonState::Backup, &g.interface, u32::from(id));
-    d.sync_maxlen = g.maxlen;
-    d.mcast_port = g.port;
-    d.mcast_ttl = g.ttl;
-    d.mcast_group = g.group;
-    d
-}
-
-/// `d` with role `s`.
-pub fn with_state(d: &SyncDaemon, s: DaemonState) -> SyncDaemon {
-    let mut d = d.clone();
-    d.state = s;
-    d
 }
 
 /// The run-time side: what the instance was last seen in and whether we stopped for good.

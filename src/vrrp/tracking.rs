@@ -23,14 +23,14 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use super::machine::{FaultCause, TrackChange};
-use crate::watch::{init_track_file, read_track_file, watch_files, FileSink};
 use super::track::{
-    scan_processes, track_file_status, weight0_fault, weighted,
-    ScriptStatus, ScriptTracker, Trackers,
+    scan_processes, track_file_status, weight0_fault, weighted, ScriptStatus, ScriptTracker,
+    Trackers,
 };
 use crate::config::model::vrrp::track::{TrackFile, TrackProcess, TrackRef, VrrpScript};
 use crate::config::model::Config;
 use crate::script::{self, Prepared, RunSlot, ScriptResult};
+use crate::watch::{init_track_file, read_track_file, watch_files, FileSink};
 
 /// How often `/proc` is scanned for tracked processes (we do not use the proc connector).
 pub const PROCESS_SCAN: Duration = Duration::from_millis(500);

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-use crate::check::ipvs::{Fwd, ServiceKey};
 use crate::check::probe::CheckResult;
 use crate::config::{load_str, LoadOptions};
+use crate::ipvs::{Fwd, ServiceKey};
 
 fn check(text: &str) -> CheckConfig {
     load_str(text, Path::new("/t.conf"), &LoadOptions::default())
@@ -530,7 +530,7 @@ virtual_server 192.0.2.3 80 {
         })
         .collect();
     let tun = Fwd::Tunnel {
-        tun_type: crate::check::ipvs::TunnelType::Ipip,
+        tun_type: crate::ipvs::TunnelType::Ipip,
         port: 0,
         flags: 0,
     };

@@ -6,6 +6,7 @@
 pub mod attr;
 pub mod client;
 pub mod msg;
+pub mod sync;
 
 pub use attr::{CmdAttr, DaemonAttr, DestAttr, Flags, Stats, SvcAttr};
 pub use client::{Ipvs, IpvsError};

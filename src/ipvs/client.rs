@@ -308,6 +308,13 @@ impl std::fmt::Debug for Ipvs {
 }
 
 impl Ipvs {
+    /// keepalived's ipvs_start: "Initializing ipvs", then the connection (its failure is
+    /// fatal to the child that needs IPVS).
+    pub fn start() -> Result<Self, IpvsError> {
+        tracing::info!("Initializing ipvs");
+        Self::open()
+    }
+
     /// Opens the IPVS family; if it is missing, runs `modprobe ip_vs` once
     /// and retries.
     pub fn open() -> Result<Self, IpvsError> {
