@@ -4,9 +4,11 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use keepalived::check::service::CheckService;
 use keepalived::cli::{self, Command, Options};
 use keepalived::config::{self, Diagnostic, KaClass, LoadOptions, Severity};
-use keepalived::daemon::{self, DaemonOptions};
+use keepalived::daemon::{self, DaemonOptions, Runner, Services};
+use keepalived::vrrp::service::VrrpService;
 
 fn main() {
     let argv: Vec<String> = std::env::args_os()
@@ -46,6 +48,24 @@ fn main() {
     };
     let _ = std::io::stdout().flush();
     std::process::exit(code);
+}
+
+/// The children's work: the VRRP engine and the checkers.
+const SERVICES: Services = Services {
+    vrrp: vrrp_child,
+    checker: checker_child,
+};
+
+fn vrrp_child(child: Runner<'_>) -> i32 {
+    let o = child.opts();
+    let svc = VrrpService::new(o.dont_release_vrrp, o.dump_conf);
+    child.run(svc)
+}
+
+fn checker_child(child: Runner<'_>) -> i32 {
+    let o = child.opts();
+    let svc = CheckService::new(o.dont_release_ipvs, o.dump_conf);
+    child.run(svc)
 }
 
 /// The config id: `-i`, else the host name up to the first dot.
@@ -92,7 +112,7 @@ fn run(opts: &Options) -> i32 {
     if opts.config_test.is_none() {
         let mut d = daemon_options(opts, path);
         d.startup_warnings = keepalived::cli::unimplemented_options(opts);
-        return daemon::run(&d);
+        return daemon::run(&d, SERVICES);
     }
     let load_opts = LoadOptions {
         config_id: config_id(opts),

@@ -21,7 +21,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
-use crate::config::host::{lookup_user, resolve, RunAs};
+use crate::config::host::{lookup_user, resolve, RunAs, Vetting, DEFAULT_SCRIPT_USER};
 use crate::config::model::Script;
 
 /// How long a timed-out script gets between SIGTERM and SIGKILL.
@@ -340,6 +340,24 @@ pub fn spawn_tracked_loop(
             });
         }
     })
+}
+
+/// The message keepalived logs when it refuses a script, `None` when it may run.
+pub fn refusal(prog: &str, v: &Vetting) -> Option<String> {
+    match v {
+        Vetting::Empty => Some(String::from("Empty notify script - ignoring")),
+        Vetting::NoUser(_) => Some(format!("Unable to set uid/gid for script '{prog}'")),
+        Vetting::NoDefaultUser => Some(format!(
+            "Unable to set default user {DEFAULT_SCRIPT_USER} for script"
+        )),
+        Vetting::NotFound => Some(format!(
+            "check_script_secure could not find script '{prog}' - disabling"
+        )),
+        Vetting::Insecure(_) => Some(format!(
+            "Unsafe permissions found for script '{prog}' - disabling."
+        )),
+        Vetting::Redirect | Vetting::Run { .. } => None,
+    }
 }
 
 #[cfg(test)]

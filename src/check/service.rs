@@ -30,7 +30,6 @@ use crate::config::model::check::{
 };
 use crate::config::model::global::{GlobalDefs, LvsFlushOnStop};
 use crate::config::model::Script;
-use crate::daemon::{ChildConfig, Service, ServiceError};
 use crate::ipvs::msg::{
     IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2,
     IP_VS_SVC_F_SCHED3,
@@ -42,6 +41,7 @@ use crate::ipvs::{
 use crate::mail::MailConfig;
 use crate::net::nft::ipvs::{IpvsFirewall, IpvsFwConfig};
 use crate::notify::Fifo;
+use crate::service::{ChildConfig, Service, ServiceError};
 
 /// Concurrent checks (keepalived has no limit but its file descriptors).
 const MAX_RUNNING: usize = 256;
@@ -1339,7 +1339,7 @@ impl Service for CheckService {
                     let core = sh.core.clone();
                     let text: Rc<dyn Fn() -> String> =
                         Rc::new(move || core.try_borrow().map(|c| c.metrics()).unwrap_or_default());
-                    tasks.push(tokio::task::spawn_local(crate::vrrp::metrics::serve(
+                    tasks.push(tokio::task::spawn_local(crate::metrics_http::serve(
                         listener, text,
                     )));
                 }

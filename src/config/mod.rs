@@ -14,6 +14,7 @@ pub mod host;
 pub mod lexer;
 pub mod model;
 pub mod preprocess;
+pub mod sections;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

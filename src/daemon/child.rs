@@ -2,7 +2,6 @@
 //! ident, pid file and (optionally) process name, unsets `NOTIFY_SOCKET`, builds a tokio
 //! current-thread runtime and runs its [`Service`], answering signals.
 
-use std::future::Future;
 use std::io::Write as _;
 use std::os::fd::OwnedFd;
 
@@ -10,63 +9,8 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info};
 
 use super::sched::{Plan, Sched};
-use super::{dump, exit, pidfile, signals, status, ChildKind, DaemonOptions, Sections};
-use crate::config::Loaded;
-
-/// The configuration handed to a service.
-pub struct ChildConfig {
-    pub loaded: Loaded,
-    pub sections: Sections,
-}
-
-/// A service failure that ends the child; `status` tells the parent whether to respawn
-/// (1 fatal, 2 config, 4 missing permission are permanent:).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceError {
-    pub status: i32,
-    pub message: String,
-}
-
-impl ServiceError {
-    pub fn config(message: impl Into<String>) -> Self {
-        ServiceError {
-            status: exit::CONFIG,
-            message: message.into(),
-        }
-    }
-
-    pub fn fatal(message: impl Into<String>) -> Self {
-        ServiceError {
-            status: exit::FATAL,
-            message: message.into(),
-        }
-    }
-}
-
-/// What a child runs. Methods run on the child's current-thread runtime inside a
-/// `LocalSet`, so `tokio::task::spawn_local` is available.
-pub trait Service {
-    /// Takes the first configuration and starts working.
-    fn start(&mut self, cfg: &ChildConfig) -> impl Future<Output = Result<(), ServiceError>>;
-    /// Applies a new configuration, keeping the state of what still exists.
-    fn reload(&mut self, cfg: &ChildConfig) -> impl Future<Output = Result<(), ServiceError>>;
-    /// SIGTERM: release what the service holds (unless `-V`/`-I`).
-    fn shutdown(&mut self) -> impl Future<Output = ()>;
-    /// SIGUSR1 (`keepalived.data` / `keepalived_check.data`).
-    fn data_dump(&self) -> String;
-    /// SIGUSR2 / SIGRTMAX-1 (`keepalived.stats`), zeroing the counters if `clear`.
-    fn stats_dump(&mut self, clear: bool) -> String;
-    /// SIGRTMIN+2 (`keepalived.json`).
-    fn json_dump(&self) -> serde_json::Value;
-    /// This process's `detail` in the status file.
-    fn status(&self) -> serde_json::Value;
-    /// A cheap fingerprint of [`Service::status`]: equal keys mean an equal detail for
-    /// the same configuration. `None`: the status itself is compared at every refresh
-    /// (built only to be thrown away most of the time: 5,000 real servers).
-    fn status_key(&self) -> Option<Vec<u64>> {
-        None
-    }
-}
+use super::{dump, exit, pidfile, signals, status, ChildKind, DaemonOptions};
+use crate::service::{ChildConfig, Service};
 
 /// What the last status write saw: the service's key, or the whole detail without one.
 #[derive(Default)]
@@ -102,8 +46,45 @@ impl LastStatus {
     }
 }
 
+/// What each child runs, wired by the program (main.rs), so the process model names no
+/// concrete service.
+#[derive(Debug, Clone, Copy)]
+pub struct Services {
+    pub vrrp: ServiceEntry,
+    pub checker: ServiceEntry,
+}
+
+/// Builds a child's service from its options and runs it with the [`Runner`].
+pub type ServiceEntry = fn(Runner<'_>) -> i32;
+
+/// A forked child, ready to run its service on a current-thread runtime.
+pub struct Runner<'a> {
+    kind: ChildKind,
+    opts: &'a DaemonOptions,
+    ready: OwnedFd,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Runner<'_> {
+    pub fn opts(&self) -> &DaemonOptions {
+        self.opts
+    }
+
+    /// Runs `svc` until the child stops; returns the exit status.
+    pub fn run<S: Service>(self, svc: S) -> i32 {
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&self.rt, run_service(self.kind, self.opts, svc, self.ready))
+    }
+}
+
 /// Entry point of a freshly forked child; returns its exit status.
-pub(super) fn main(kind: ChildKind, opts: &DaemonOptions, ready: OwnedFd, parent: i32) -> i32 {
+pub(super) fn main(
+    kind: ChildKind,
+    opts: &DaemonOptions,
+    services: Services,
+    ready: OwnedFd,
+    parent: i32,
+) -> i32 {
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
     // The parent may have died before the prctl took effect.
     if nix::unistd::getppid().as_raw() != parent {
@@ -136,19 +117,16 @@ pub(super) fn main(kind: ChildKind, opts: &DaemonOptions, ready: OwnedFd, parent
             return exit::FATAL;
         }
     };
-    let local = tokio::task::LocalSet::new();
-    let code = match kind {
-        ChildKind::Vrrp => {
-            let svc =
-                crate::vrrp::service::VrrpService::new(opts.dont_release_vrrp, opts.dump_conf);
-            local.block_on(&rt, run_service(kind, opts, svc, ready))
-        }
-        ChildKind::Checker => {
-            let svc =
-                crate::check::service::CheckService::new(opts.dont_release_ipvs, opts.dump_conf);
-            local.block_on(&rt, run_service(kind, opts, svc, ready))
-        }
+    let entry = match kind {
+        ChildKind::Vrrp => services.vrrp,
+        ChildKind::Checker => services.checker,
     };
+    let code = entry(Runner {
+        kind,
+        opts,
+        ready,
+        rt,
+    });
     pidfile::remove_if_owned(kind.pid_file(opts), pid);
     code
 }
@@ -372,6 +350,7 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
+    use crate::service::ServiceError;
 
     /// A service whose status is `detail`, with a key when `keyed`.
     struct Fake {

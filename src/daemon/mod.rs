@@ -24,7 +24,6 @@ pub mod pidfile;
 pub mod reload;
 pub mod sched;
 pub mod sdnotify;
-pub mod sections;
 pub mod signals;
 pub mod startstop;
 pub mod status;
@@ -38,19 +37,14 @@ use tracing::{error, info, warn};
 
 use crate::config::{self, KaClass, LoadOptions, Loaded};
 
-pub use child::{ChildConfig, Service, ServiceError};
-pub use sections::Sections;
+pub use crate::config::sections::Sections;
+pub use crate::service::{ChildConfig, Service, ServiceError};
+pub use child::{Runner, ServiceEntry, Services};
 
 /// What keepalived calls itself in its start and stop lines.
 pub const VERSION_BANNER: &str = "Keepalived v2.2.7 (01/16,2022)";
 
-/// Exit statuses.
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const FATAL: i32 = 1;
-    pub const CONFIG: i32 = 2;
-    pub const MISSING_PERMISSION: i32 = 4;
-}
+pub use crate::service::exit;
 
 /// Everything the daemon needs from the command line.
 #[derive(Debug, Clone)]
@@ -355,7 +349,7 @@ pub fn log_diagnostics(loaded: &Loaded) {
 
 /// Runs keepalived with these options and returns the process exit status. Without
 /// `dont_fork`, the calling process returns 0 once the daemon has written its pid file.
-pub fn run(opts: &DaemonOptions) -> i32 {
+pub fn run(opts: &DaemonOptions, services: Services) -> i32 {
     crate::log::init(
         &crate::log::LogOptions {
             console: opts.log_console,
@@ -388,7 +382,7 @@ pub fn run(opts: &DaemonOptions) -> i32 {
         warn!("{w}");
     }
     core_dump_init(opts);
-    run_started(opts).0
+    run_started(opts, services).0
 }
 
 /// `-m` and `-M[PATN]`: RLIMIT_CORE unlimited (the children inherit it). keepalived 2.2.7
@@ -407,7 +401,7 @@ fn core_dump_init(opts: &DaemonOptions) {
 
 /// Everything after the start lines; the flag is false in the process that daemonized
 /// (it returns as soon as the daemon runs).
-fn run_started(opts: &DaemonOptions) -> (i32, bool) {
+fn run_started(opts: &DaemonOptions, services: Services) -> (i32, bool) {
     let cfg = load_config(opts);
     opts.apply_umask(&cfg.loaded.config, true);
     let mut resolved = opts.clone();
@@ -481,7 +475,7 @@ fn run_started(opts: &DaemonOptions) -> (i32, bool) {
             }
         }
     }
-    (parent::run(opts, cfg, started_pipe), true)
+    (parent::run(opts, services, cfg, started_pipe), true)
 }
 
 /// Gives the heap memory freed so far back to the kernel: glibc keeps freed blocks in

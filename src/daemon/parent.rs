@@ -17,7 +17,7 @@ use super::reload::{self as reload_cfg, TimeMonitor};
 use super::sdnotify::Notifier;
 use super::{
     child, dump, exit, load_config, log_diagnostics, pidfile, reload_refusal, signals, startstop,
-    status, ChildKind, DaemonOptions, LoadedConfig, Sections, VERSION_BANNER,
+    status, ChildKind, DaemonOptions, LoadedConfig, Sections, Services, VERSION_BANNER,
 };
 
 struct Slot {
@@ -37,6 +37,7 @@ enum Phase {
 
 struct Parent<'a> {
     opts: &'a DaemonOptions,
+    services: Services,
     notifier: Notifier,
     sections: Sections,
     slots: Vec<Slot>,
@@ -65,7 +66,12 @@ struct Parent<'a> {
 }
 
 /// Runs the parent until it stops; returns the exit status.
-pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<OwnedFd>) -> i32 {
+pub(super) fn run(
+    opts: &DaemonOptions,
+    services: Services,
+    cfg: LoadedConfig,
+    started_pipe: Option<OwnedFd>,
+) -> i32 {
     // The parent needs only the sections from here on; each child loads its own copy.
     // Dropped before the children are forked, so they do not inherit it either.
     let LoadedConfig { sections, loaded } = cfg;
@@ -118,6 +124,7 @@ pub(super) fn run(opts: &DaemonOptions, cfg: LoadedConfig, started_pipe: Option<
         };
     let mut p = Parent {
         opts,
+        services,
         notifier,
         sections,
         slots: ChildKind::ALL
@@ -192,7 +199,7 @@ impl Parent<'_> {
                 // The parent's ends are not the child's business.
                 self.sfd.take();
                 self.ready_r.take();
-                let code = child::main(kind, self.opts, ready, parent);
+                let code = child::main(kind, self.opts, self.services, ready, parent);
                 std::process::exit(code);
             }
             Ok(ForkResult::Parent { child }) => {

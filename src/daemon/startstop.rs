@@ -96,7 +96,7 @@ fn prepare(s: &Script, g: &GlobalDefs, which: Which, timeout: Duration) -> Optio
         &path_var,
         host::lookup_user,
     );
-    if let Some(msg) = crate::vrrp::alerts::refusal(&prog, &v) {
+    if let Some(msg) = crate::script::refusal(&prog, &v) {
         info!("{msg}");
         return None;
     }

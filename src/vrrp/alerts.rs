@@ -26,7 +26,7 @@ use crate::config::model::vrrp::instance::{self as model, Notify};
 use crate::config::model::{Config, Script};
 use crate::mail::{self, MailConfig, MailGate};
 use crate::notify::{self, Fifo, FifoEvent, NotifyState, Who};
-use crate::script::{self, Prepared};
+use crate::script::{self, refusal, Prepared};
 
 /// How long STOP-time scripts get before their process groups are SIGKILLed.
 pub const STOP_BUDGET: Duration = Duration::from_secs(1);
@@ -101,24 +101,6 @@ pub fn default_user(c: &Config, has_scripts: bool) -> Option<RunAs> {
             warn!("{e}");
             None
         }
-    }
-}
-
-/// The message keepalived logs when it refuses a script, `None` when it may run.
-pub fn refusal(prog: &str, v: &Vetting) -> Option<String> {
-    match v {
-        Vetting::Empty => Some(String::from("Empty notify script - ignoring")),
-        Vetting::NoUser(_) => Some(format!("Unable to set uid/gid for script '{prog}'")),
-        Vetting::NoDefaultUser => Some(format!(
-            "Unable to set default user {DEFAULT_SCRIPT_USER} for script"
-        )),
-        Vetting::NotFound => Some(format!(
-            "check_script_secure could not find script '{prog}' - disabling"
-        )),
-        Vetting::Insecure(_) => Some(format!(
-            "Unsafe permissions found for script '{prog}' - disabling."
-        )),
-        Vetting::Redirect | Vetting::Run { .. } => None,
     }
 }
 

@@ -3,11 +3,6 @@
 //! reason, served as text by the VRRP child that owns the data.
 
 use std::fmt::Write as _;
-use std::rc::Rc;
-use std::time::Duration;
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 use super::instance::Stats;
 use super::machine::State;
@@ -131,45 +126,6 @@ pub fn render<'a>(rows: impl IntoIterator<Item = Row<'a>>) -> String {
         },
     );
     out
-}
-
-/// Answers every HTTP request on `listener` with the current text. Requests are read for at
-/// most 2 s and 8 KiB, so a slow or hostile client costs little.
-pub async fn serve(listener: TcpListener, text: Rc<dyn Fn() -> String>) {
-    loop {
-        let Ok((mut conn, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        let text = text.clone();
-        tokio::task::spawn_local(async move {
-            let mut buf = vec![0u8; 8192];
-            let mut got = 0;
-            let read = tokio::time::timeout(Duration::from_secs(2), async {
-                while got < buf.len() {
-                    match conn.read(&mut buf[got..]).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => got += n,
-                    }
-                    if buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
-                        break;
-                    }
-                }
-            })
-            .await;
-            if read.is_err() {
-                return;
-            }
-            let body = text();
-            let head = format!(
-                "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = conn.write_all(head.as_bytes()).await;
-            let _ = conn.write_all(body.as_bytes()).await;
-            let _ = conn.shutdown().await;
-        });
-    }
 }
 
 #[cfg(test)]

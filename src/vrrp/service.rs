@@ -37,9 +37,9 @@ use crate::config::model::global::RxBufsPolicy;
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::vrrp::track::TrackRef;
 use crate::config::model::Config;
-use crate::daemon::{ChildConfig, Service, ServiceError};
 use crate::ipvs::Ipvs;
 use crate::net::{self, nft, AddrInfo, AddrSpec, LinkInfo, Monitor, NetEvent, Netlink, RuleSpec};
+use crate::service::{ChildConfig, Service, ServiceError};
 
 /// The VRRP service.
 pub struct VrrpService {
@@ -1943,7 +1943,7 @@ impl Service for VrrpService {
                             })
                             .unwrap_or_default()
                     });
-                    tasks.push(tokio::task::spawn_local(super::metrics::serve(
+                    tasks.push(tokio::task::spawn_local(crate::metrics_http::serve(
                         listener, text,
                     )));
                 }
