@@ -48,6 +48,8 @@ const VM_TESTS: &[&str] = &[
     "ipvs_daemon::probes::vm_probes_as_keepalived",
     "ipvs_daemon::nft::vm_daemon_nftables_ipvs",
     "ipvs_daemon::globals::vm_daemon_checker_globals",
+    "ipvs_daemon::keywords::vm_checker_keywords_as_keepalived",
+    "ipvs_daemon::nft::vm_daemon_nftables_ipvs_start_fwmark",
 ];
 
 fn in_vm() -> bool {
@@ -1364,8 +1366,8 @@ fn lvs_globals_run<S: FnOnce()>(start: impl FnOnce() -> S) -> (String, BTreeSet<
 }
 
 /// `lvs_flush` empties IPVS at start, `lvs_timeouts` sets the connection timeouts while
-/// the checker runs (the old ones come back at stop), `lvs_flush_onstop` (the old
-/// spelling of `lvs_flush_on_stop`) empties IPVS at stop, services made by others too;
+/// the checker runs (the old ones come back at stop), `lvs_flush_on_stop` (and its old
+/// spelling `lvs_flush_onstop`) empties IPVS at stop, services made by others too;
 /// keepalived 2.2.7 does the same when the VM has it.
 #[test]
 #[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
@@ -1376,19 +1378,23 @@ fn vm_daemon_lvs_flush_and_timeouts() {
         BTreeSet::new(),
         "Timeout (tcp tcpfin udp): 900 120 300".to_owned(),
     );
-    let ours = lvs_globals_run(|| {
-        let mut d = ipvs_daemon::Daemon::start("lvsglob", LVS_GLOBALS_CONF);
-        move || d.stop()
-    });
-    assert_eq!(ours, want);
-    if !have("keepalived") {
-        eprintln!("note: no keepalived 2.2.7 in the VM; not compared");
-        return;
+    let real_there = have("keepalived");
+    for spelling in ["lvs_flush_on_stop", "lvs_flush_onstop"] {
+        let conf = LVS_GLOBALS_CONF.replace("lvs_flush_onstop", spelling);
+        let ours = lvs_globals_run(|| {
+            let mut d = ipvs_daemon::Daemon::start("lvsglob", &conf);
+            move || d.stop()
+        });
+        assert_eq!(ours, want, "{spelling}");
+        if !real_there {
+            eprintln!("note: no keepalived 2.2.7 in the VM; not compared");
+            continue;
+        }
+        let dir = std::env::temp_dir().join(format!("lvsglob-real-{}", std::process::id()));
+        let real = lvs_globals_run(|| real_checker(&dir, &conf));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(real, want, "keepalived 2.2.7 with {spelling}");
     }
-    let dir = std::env::temp_dir().join(format!("lvsglob-real-{}", std::process::id()));
-    let real = lvs_globals_run(|| real_checker(&dir, LVS_GLOBALS_CONF));
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(real, want, "keepalived 2.2.7");
 }
 
 /// keepalived 2.2.7's checker child alone on `conf` (files in `dir`); the closure stops it.
@@ -1461,6 +1467,33 @@ virtual_server 192.0.2.132 80 {
         }
     }
 }
+virtual_server 192.0.2.133 53 {
+    lvs_sched rr
+    flag-3
+    ops
+    protocol UDP
+    real_server 198.51.100.35 53 {
+        weight 1
+    }
+}
+virtual_server 192.0.2.134 5060 {
+    lvs_sched rr
+    persistence_engine sip
+    persistence_timeout 30
+    protocol UDP
+    real_server 198.51.100.36 5060 {
+        weight 1
+    }
+}
+virtual_server fwmark 7 {
+    ip_family inet6
+    lvs_sched rr
+    protocol TCP
+    real_server 2001:db8::7 80 {
+        weight 1
+        lvs_method TUN
+    }
+}
 "#;
 
 /// `ipvsadm -Ln` and `ipvsadm -Ln --thresholds` once the sorry server serves 192.0.2.132.
@@ -1479,7 +1512,8 @@ fn ipvs_settings_run<S: FnOnce()>(start: impl FnOnce() -> S) -> (String, String)
 /// The virtual and real server settings as IPVS shows them, ours and keepalived 2.2.7's
 /// alike: `lvs_sched` with `flag-1`/`flag-2` and `mh-port`/`mh-fallback`, `lvs_method` of a
 /// virtual and of a real server, `persistence_timeout` with `persistence_granularity`,
-/// `uthreshold`/`lthreshold`, `sorry_server_lvs_method`.
+/// `uthreshold`/`lthreshold`, `sorry_server_lvs_method`; `flag-3` and `ops` of a UDP
+/// service, `persistence_engine`, `ip_family` of a fwmark service.
 #[test]
 #[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
 fn vm_daemon_ipvs_settings_as_keepalived() {
@@ -1501,6 +1535,9 @@ fn vm_daemon_ipvs_settings_as_keepalived() {
         "TCP 192.0.2.131:80 mh (mh-fallback,mh-port)",
         "-> 198.51.100.33:80 Masq 1 0 0",
         "-> 198.51.100.39:80 Route 1 0 0",
+        "UDP 192.0.2.133:53 rr (flag-3) ops",
+        "UDP 192.0.2.134:5060 rr persistent 30 pe sip",
+        "FWM 7 IPv6 rr",
     ] {
         assert!(
             table.iter().any(|l| l == want),
