@@ -497,3 +497,104 @@ fn same_as_real_keepalived() {
         diffs.join("\n")
     );
 }
+
+/// `include_check` in global_defs turns a missing include (`read`) or a wildcard matching
+/// nothing (`wildcard_match`) into a configuration error (`-t` exits 6), each type alone
+/// or all by default, `-TYPE` leaving one out; ours and keepalived 2.2.7 alike.
+#[test]
+fn include_check_as_keepalived() {
+    let Some(real) = support::real_keepalived() else {
+        support::skip_or_fail(
+            "include_check_as_keepalived",
+            "/usr/sbin/keepalived missing",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let missing = "Config files missing 'nothere.conf'.";
+    let unmatched = "No config files matched 'none*.conf'.";
+    // (global_defs line, include line, the message, the exit code when known): the other
+    // types are compared with keepalived 2.2.7 only
+    let cases: &[(&str, &str, Option<&str>, Option<i32>)] = &[
+        ("", "include nothere.conf", Some(missing), Some(0)),
+        (
+            "include_check",
+            "include nothere.conf",
+            Some(missing),
+            Some(6),
+        ),
+        (
+            "include_check read",
+            "include nothere.conf",
+            Some(missing),
+            None,
+        ),
+        (
+            "include_check -read",
+            "include nothere.conf",
+            Some(missing),
+            None,
+        ),
+        ("", "include none*.conf", None, Some(0)),
+        (
+            "include_check",
+            "include none*.conf",
+            Some(unmatched),
+            Some(6),
+        ),
+        (
+            "include_check wildcard_match",
+            "include none*.conf",
+            Some(unmatched),
+            Some(6),
+        ),
+        ("include_check read", "include none*.conf", None, None),
+        (
+            "include_check -wildcard_match",
+            "include none*.conf",
+            None,
+            None,
+        ),
+    ];
+    for (i, (check, include, msg, code)) in cases.iter().enumerate() {
+        let conf = write(
+            dir.path(),
+            &format!("k{i}.conf"),
+            &format!("global_defs {{\n  router_id test\n  {check}\n}}\n{include}\n"),
+        );
+        let conf = conf.to_string_lossy();
+        let pid = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+        let args = [
+            "-t",
+            "-f",
+            &conf,
+            "-p",
+            &pid("k.pid"),
+            "-r",
+            &pid("r.pid"),
+            "-c",
+            &pid("c.pid"),
+            "-b",
+            &pid("b.pid"),
+        ];
+        let ours = ka(&args);
+        let theirs = run_limited(Command::new(&real).args(args), Duration::from_secs(30));
+        assert_eq!(
+            ours.code, theirs.code,
+            "ours vs keepalived 2.2.7: {check} / {include}"
+        );
+        for (who, r) in [("ours", &ours), ("keepalived 2.2.7", &theirs)] {
+            let out = format!("{}{}", r.stdout, r.stderr);
+            if let Some(code) = code {
+                assert_eq!(r.code, Some(*code), "{who}: {check} / {include}\n{out}");
+            }
+            for m in [missing, unmatched] {
+                assert_eq!(
+                    out.contains(m),
+                    *msg == Some(m),
+                    "{who}: {check} / {include}: {m}\n{out}"
+                );
+            }
+        }
+    }
+}

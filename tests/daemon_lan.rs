@@ -454,6 +454,46 @@ fn real_keepalived_uses_the_same_names() {
     );
 }
 
+/// `use_pid_dir`: an unnamed keepalived puts its pid files in /run/keepalived instead of
+/// /run, ours as keepalived 2.2.7 (each in a private mount namespace, the daemon in a
+/// node's network namespace); SIGTERM removes them.
+#[test]
+fn use_pid_dir_as_keepalived() {
+    let test = "use_pid_dir_as_keepalived";
+    if !root_or_skip(test) || !real_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    let ns = lan.nodes[0].ns.clone();
+    let conf = named_conf("use_pid_dir", false);
+    let mut seen = Vec::new();
+    for bin in [support::real_keepalived().expect("real"), support::ours()] {
+        let mut ka = Isolated::start(&bin, Some(&ns), &conf, &["-P"]);
+        let parent = ka.wait_pid_file("keepalived.pid");
+        ka.wait_pid_file("vrrp.pid");
+        let mut live: Vec<String> = fs::read_dir(ka.run_file(""))
+            .expect("pid dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            // our status file (KEEPALIVED_STATUS_FILE unset) is no keepalived file
+            .filter(|n| !n.starts_with("status"))
+            .collect();
+        live.sort();
+        sigterm(parent);
+        let (rc, after) = ka.wait_exit();
+        assert_eq!(rc, 0, "{}", ka.log());
+        let after: Vec<&str> = after.lines().filter(|l| !l.contains("/status")).collect();
+        seen.push((live, after.join(",")));
+    }
+    assert_eq!(seen[0], seen[1], "real (left) and ours (right) differ");
+    assert_eq!(
+        seen[0].0,
+        vec!["keepalived.pid".to_owned(), "vrrp.pid".to_owned()]
+    );
+}
+
 /// A reload cannot rename keepalived: it logs keepalived's lines, goes on with the reload
 /// and keeps its pid files and idents.
 #[test]

@@ -42,13 +42,16 @@ const VM_TESTS: &[&str] = &[
     "vm_daemon_ha_suspend",
     "vm_daemon_more_checkers",
     "vm_vrrp_sync_daemon",
+    "vm_vrrp_lvs_sync_daemon_interface_as_keepalived",
     "vm_checker_process_controls",
     "vm_checker_netlink_buffers",
     "vm_daemon_lvs_flush_and_timeouts",
     "vm_daemon_ipvs_settings_as_keepalived",
     "ipvs_daemon::probes::vm_probes_as_keepalived",
     "ipvs_daemon::nft::vm_daemon_nftables_ipvs",
+    "ipvs_daemon::nft::vm_daemon_nftables_ipvs_start_fwmark",
     "ipvs_daemon::globals::vm_daemon_checker_globals",
+    "ipvs_daemon::keywords::vm_checker_keywords_as_keepalived",
 ];
 
 fn in_vm() -> bool {
@@ -1365,8 +1368,8 @@ fn lvs_globals_run<S: FnOnce()>(start: impl FnOnce() -> S) -> (String, BTreeSet<
 }
 
 /// `lvs_flush` empties IPVS at start, `lvs_timeouts` sets the connection timeouts while
-/// the checker runs (the old ones come back at stop), `lvs_flush_onstop` (the old
-/// spelling of `lvs_flush_on_stop`) empties IPVS at stop, services made by others too;
+/// the checker runs (the old ones come back at stop), `lvs_flush_on_stop` (and its old
+/// spelling `lvs_flush_onstop`) empties IPVS at stop, services made by others too;
 /// keepalived 2.2.7 does the same when the VM has it.
 #[test]
 #[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
@@ -1377,19 +1380,23 @@ fn vm_daemon_lvs_flush_and_timeouts() {
         BTreeSet::new(),
         "Timeout (tcp tcpfin udp): 900 120 300".to_owned(),
     );
-    let ours = lvs_globals_run(|| {
-        let mut d = ipvs_daemon::Daemon::start("lvsglob", LVS_GLOBALS_CONF);
-        move || d.stop()
-    });
-    assert_eq!(ours, want);
-    if !have("keepalived") {
-        eprintln!("note: no keepalived 2.2.7 in the VM; not compared");
-        return;
+    let real_there = have("keepalived");
+    for spelling in ["lvs_flush_on_stop", "lvs_flush_onstop"] {
+        let conf = LVS_GLOBALS_CONF.replace("lvs_flush_onstop", spelling);
+        let ours = lvs_globals_run(|| {
+            let mut d = ipvs_daemon::Daemon::start("lvsglob", &conf);
+            move || d.stop()
+        });
+        assert_eq!(ours, want, "{spelling}");
+        if !real_there {
+            eprintln!("note: no keepalived 2.2.7 in the VM; not compared");
+            continue;
+        }
+        let dir = std::env::temp_dir().join(format!("lvsglob-real-{}", std::process::id()));
+        let real = lvs_globals_run(|| real_checker(&dir, &conf));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(real, want, "keepalived 2.2.7 with {spelling}");
     }
-    let dir = std::env::temp_dir().join(format!("lvsglob-real-{}", std::process::id()));
-    let real = lvs_globals_run(|| real_checker(&dir, LVS_GLOBALS_CONF));
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(real, want, "keepalived 2.2.7");
 }
 
 /// keepalived 2.2.7's checker child alone on `conf` (files in `dir`); the closure stops it.
@@ -1462,6 +1469,33 @@ virtual_server 192.0.2.132 80 {
         }
     }
 }
+virtual_server 192.0.2.133 53 {
+    lvs_sched rr
+    flag-3
+    ops
+    protocol UDP
+    real_server 198.51.100.35 53 {
+        weight 1
+    }
+}
+virtual_server 192.0.2.134 5060 {
+    lvs_sched rr
+    persistence_engine sip
+    persistence_timeout 30
+    protocol UDP
+    real_server 198.51.100.36 5060 {
+        weight 1
+    }
+}
+virtual_server fwmark 7 {
+    ip_family inet6
+    lvs_sched rr
+    protocol TCP
+    real_server 2001:db8::7 80 {
+        weight 1
+        lvs_method TUN
+    }
+}
 "#;
 
 /// `ipvsadm -Ln` and `ipvsadm -Ln --thresholds` once the sorry server serves 192.0.2.132.
@@ -1480,7 +1514,8 @@ fn ipvs_settings_run<S: FnOnce()>(start: impl FnOnce() -> S) -> (String, String)
 /// The virtual and real server settings as IPVS shows them, ours and keepalived 2.2.7's
 /// alike: `lvs_sched` with `flag-1`/`flag-2` and `mh-port`/`mh-fallback`, `lvs_method` of a
 /// virtual and of a real server, `persistence_timeout` with `persistence_granularity`,
-/// `uthreshold`/`lthreshold`, `sorry_server_lvs_method`.
+/// `uthreshold`/`lthreshold`, `sorry_server_lvs_method`; `flag-3` and `ops` of a UDP
+/// service, `persistence_engine`, `ip_family` of a fwmark service.
 #[test]
 #[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
 fn vm_daemon_ipvs_settings_as_keepalived() {
@@ -1502,6 +1537,9 @@ fn vm_daemon_ipvs_settings_as_keepalived() {
         "TCP 192.0.2.131:80 mh (mh-fallback,mh-port)",
         "-> 198.51.100.33:80 Masq 1 0 0",
         "-> 198.51.100.39:80 Route 1 0 0",
+        "UDP 192.0.2.133:53 rr (flag-3) ops",
+        "UDP 192.0.2.134:5060 rr persistent 30 pe sip",
+        "FWM 7 IPv6 rr",
     ] {
         assert!(
             table.iter().any(|l| l == want),
@@ -1644,6 +1682,121 @@ fn vm_vrrp_sync_daemon() {
     assert!(!a.log().contains("IPVS cmd"), "{}", a.log());
     b.stop();
     assert_eq!(daemons_in("syncd-b"), set(&[]));
+}
+
+/// What keepalived (ours or 2.2.7, children as `mode` says) in namespace `ns` starts as
+/// IPVS sync daemons for `conf`: once its instance (alone, so MASTER) has settled, and
+/// after SIGTERM.
+fn syncd_run(real: bool, ns: &str, conf: &str, mode: &[&str]) -> Vec<BTreeSet<String>> {
+    let dir = std::env::temp_dir().join(format!("syncd-kw-{}-{}", real, std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("keepalived.conf"), conf).expect("conf");
+    let log = std::fs::File::create(dir.join("log")).expect("log");
+    let bin = if real {
+        "keepalived".to_owned()
+    } else {
+        env!("CARGO_BIN_EXE_keepalived").to_owned()
+    };
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, &bin, "-n", "-l"])
+        .args(mode)
+        .arg("-f")
+        .arg(dir.join("keepalived.conf"))
+        .arg("-p")
+        .arg(dir.join("k.pid"))
+        .arg("-r")
+        .arg(dir.join("v.pid"))
+        .arg("-c")
+        .arg(dir.join("c.pid"))
+        .arg("-b")
+        .arg(dir.join("b.pid"))
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn keepalived");
+    let text = || std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+    ipvs_daemon::wait_for("MASTER", || text().contains("(VI_1) Entering MASTER STATE"));
+    // let a sync daemon change settle
+    let mut seen = vec![];
+    let mut last = BTreeSet::new();
+    let mut same = 0;
+    ipvs_daemon::wait_for("settled sync daemons", || {
+        let now = daemons_in(ns);
+        same = if now == last { same + 1 } else { 0 };
+        last = now;
+        same >= 10
+    });
+    seen.push(last);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    seen.push(daemons_in(ns));
+    let _ = std::fs::remove_dir_all(&dir);
+    seen
+}
+
+/// `lvs_sync_daemon_interface IF` in a vrrp_instance (the keepalived 1.x way, deprecated
+/// but applied by 2.2.7: the instance's sync daemon on IF, sync id 0), ours and keepalived
+/// 2.2.7's alike. In global_defs, where keepalived 2.2.7 rejects it as an unknown keyword
+/// (man/keepalived.conf.5 documents that we accept it), it is `lvs_sync_daemon IF`: without
+/// an instance, the checker runs both daemons.
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_vrrp_lvs_sync_daemon_interface_as_keepalived() {
+    if fresh().is_none() {
+        return;
+    }
+    let _ns = Netns(&["syncd-k"]);
+    sh(
+        "ip netns add syncd-k && ip link add vk type veth peer name vkp \
+        && ip link set vk netns syncd-k && ip link set vkp netns syncd-k \
+        && ip -n syncd-k addr add 192.0.2.1/24 dev vk && ip -n syncd-k link set vk up \
+        && ip -n syncd-k link set vkp up && ip -n syncd-k link set lo up",
+    );
+    let inst = syncd_conf("syncd-k", "vk", 100, "", "").replace(
+        "  advert_int 1\n",
+        "  advert_int 1\n  lvs_sync_daemon_interface vk\n",
+    );
+    // with a virtual server, so that the checker runs
+    let vs =
+        "virtual_server 192.0.2.100 80 {\n  protocol TCP\n  real_server 192.0.2.2 80 {\n  }\n}\n";
+    let global = syncd_conf("syncd-k", "vk", 100, "lvs_sync_daemon_interface vk", vs);
+    let opts = "maxlen=1472, group=224.0.0.81, port=8848, ttl=1)";
+    let ours = syncd_run(false, "syncd-k", &inst, &["-P"]);
+    assert_eq!(
+        ours,
+        [
+            set_of(&[&format!("master sync daemon (mcast=vk, syncid=0, {opts}")]),
+            BTreeSet::new()
+        ]
+    );
+    assert_eq!(
+        syncd_run(false, "syncd-k", &global, &[]),
+        [
+            set_of(&[
+                &format!("master sync daemon (mcast=vk, syncid=0, {opts}"),
+                &format!("backup sync daemon (mcast=vk, syncid=0, {opts}"),
+            ]),
+            BTreeSet::new()
+        ],
+        "global_defs lvs_sync_daemon_interface"
+    );
+    if !have("keepalived") {
+        eprintln!("note: no keepalived 2.2.7 in the VM; not compared");
+        return;
+    }
+    assert_eq!(
+        syncd_run(true, "syncd-k", &inst, &["-P"]),
+        ours,
+        "keepalived 2.2.7, then ours"
+    );
+}
+
+fn set_of(lines: &[&str]) -> BTreeSet<String> {
+    lines.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// The checker child's nice value, scheduling policy and realtime priority (from

@@ -54,15 +54,10 @@ pub async fn run(env: &Env, cfg: &CheckConfig, id: CheckerId, url: usize) -> Opt
     let rs = vs.real_servers.get(id.rs)?;
     let chk = rs.checkers.get(id.checker)?;
     let target = Target::of(vs, rs, chk);
-    // only HTTP_GET / SSL_GET log with it: not formatted for every other check
-    let rs_name = || {
-        target.display(
-            vs.protocol
-                .filter(|_| !vs.is_fwmark())
-                .map(|p| p.as_str())
-                .unwrap_or("none"),
-        )
-    };
+    // only HTTP_GET / SSL_GET log with it: not formatted for every other check. It is
+    // keepalived's FMT_CHK, the real server's name, not the address checked (`connect_ip`,
+    // `connect_port`).
+    let rs_name = || vs.rs_display(rs).to_string();
     // each checker's future is boxed when it starts: a check waiting for a permit then
     // holds a few words, not the largest checker's state (5,000 waiting checks)
     let f = async {

@@ -54,6 +54,9 @@ pub struct Response<'a> {
     /// Whether the body is complete (Content-Length reached or the last chunk seen);
     /// without either the body ends at EOF, which the caller knows.
     pub complete: bool,
+    /// The header block and the body as received: what keepalived's `regex` sees (it
+    /// matches the first read whole, its offsets counting from the status line).
+    pub raw: &'a [u8],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,12 +141,14 @@ pub fn parse_response(buf: &[u8]) -> Result<Response<'_>, ParseError> {
     } else {
         (rest, false)
     };
+    let raw = buf.get(..bstart + body.len()).unwrap_or(buf);
     Ok(Response {
         minor,
         status,
         headers,
         body,
         complete,
+        raw,
     })
 }
 
@@ -284,25 +289,16 @@ pub fn check_url(
         }
     }
     if let Some(re) = regex {
-        let chunked = resp.headers.iter().any(|(k, v)| {
-            k.eq_ignore_ascii_case("transfer-encoding")
-                && v.to_ascii_lowercase().contains("chunked")
-        });
-        let decoded;
-        let body: &[u8] = if chunked {
-            decoded = dechunk(resp.body).unwrap_or_default();
-            &decoded
-        } else {
-            resp.body
-        };
+        // keepalived 2.2.7: the match starts at or after regex_min_offset and at or before
+        // regex_max_offset (it may end beyond it); chunked bodies are not decoded
         let min = url.regex_min_offset.unwrap_or(0) as usize;
-        let max = url.regex_max_offset.map(|m| m as usize);
-        let hay = body.get(min.min(body.len())..).unwrap_or_default();
-        let hay = match max {
-            Some(m) if m >= min => hay.get(..(m - min).min(hay.len())).unwrap_or(hay),
-            _ => hay,
+        let start = re
+            .find_at(resp.raw, min.min(resp.raw.len()))
+            .map(|m| m.start());
+        let found = match (start, url.regex_max_offset) {
+            (Some(s), Some(max)) => s <= max as usize,
+            (s, _) => s.is_some(),
         };
-        let found = re.is_match(hay);
         if found == url.regex_no_match {
             return Err(UrlFailure::Regex);
         }
@@ -373,9 +369,25 @@ pub enum FetchError {
 impl FetchError {
     /// keepalived's words for the failure (followed by ` server <rs>.`).
     pub fn reason(&self) -> &'static str {
-        let timed_out = |e: &std::io::Error| e.kind() == std::io::ErrorKind::TimedOut;
+        use std::io::ErrorKind as K;
+        let timed_out = |e: &std::io::Error| e.kind() == K::TimedOut;
+        // keepalived's connect_fail: the peer or the network refused the connection (its
+        // socket error once the connection was under way); anything else before it is
+        // under way (bind, device, mark) is connect_error
+        let refused = |e: &std::io::Error| {
+            matches!(
+                e.kind(),
+                K::ConnectionRefused
+                    | K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::HostUnreachable
+                    | K::NetworkUnreachable
+                    | K::NetworkDown
+            )
+        };
         match self {
             FetchError::Connect(e) if timed_out(e) => "Timeout connecting",
+            FetchError::Connect(e) if refused(e) => "Connection failed",
             FetchError::Connect(_) => "Error connecting",
             FetchError::Read(e) if timed_out(e) => "Timeout HTTP read",
             FetchError::Read(_) => "Read error with",
@@ -600,6 +612,7 @@ mod tests {
 
     #[test]
     fn regex_match_and_no_match_with_offsets() {
+        // "Healthy" starts at offset 27 of the response
         let r = parse_response(b"HTTP/1.0 200 OK\r\n\r\nstatus: Healthy").unwrap();
         let mut u = url("/");
         u.regex = Some("healthy".into());
@@ -609,10 +622,14 @@ mod tests {
         u.regex_no_match = true;
         assert_eq!(check_url(&u, Some(&re), &r), Err(UrlFailure::Regex));
         u.regex_no_match = false;
-        u.regex_max_offset = Some(5);
+        u.regex_max_offset = Some(26);
         assert_eq!(check_url(&u, Some(&re), &r), Err(UrlFailure::Regex));
+        u.regex_max_offset = Some(27);
+        assert_eq!(check_url(&u, Some(&re), &r), Ok(()));
         u.regex_max_offset = None;
-        u.regex_min_offset = Some(100);
+        u.regex_min_offset = Some(27);
+        assert_eq!(check_url(&u, Some(&re), &r), Ok(()));
+        u.regex_min_offset = Some(28);
         assert_eq!(check_url(&u, Some(&re), &r), Err(UrlFailure::Regex));
     }
 }

@@ -525,14 +525,27 @@ pub fn script_security_lines(
 
 /// keepalived resolves each MISC_CHECK program to its real path when it loads the
 /// configuration and names that in its log lines (observed: `/bin/sh -c true` logs as
-/// `by [/usr/bin/sh]` where /bin is a link to usr/bin).
-fn resolve_misc(cfg: &mut CheckConfig) {
+/// `by [/usr/bin/sh]` where /bin is a link to usr/bin). A MISC_CHECK without `user` runs
+/// as the default script user (`script_user`, else `keepalived_script` if it exists), as
+/// keepalived's misc_end_handler sets it.
+fn resolve_misc(cfg: &mut CheckConfig, g: &GlobalDefs) {
     use crate::config::model::check::checker::CheckerKind as K;
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let default_user = match (&g.script_user, crate::script::default_run_as(None, false)) {
+        (Some((u, grp)), _) => (Some(u.clone()), grp.clone()),
+        (None, Ok(Some(_))) => (
+            Some(crate::config::host::DEFAULT_SCRIPT_USER.to_owned()),
+            None,
+        ),
+        (None, _) => (None, None),
+    };
     for vs in &mut cfg.virtual_servers {
         for rs in &mut vs.real_servers {
             for c in &mut rs.checkers {
                 if let K::Misc(m) = &mut c.kind {
+                    if m.path.user.is_none() {
+                        (m.path.user, m.path.group) = default_user.clone();
+                    }
                     m.shown = m
                         .path
                         .argv
@@ -1266,7 +1279,7 @@ impl Service for CheckService {
             ipvs = Some(k);
         }
         let mut check = c.check.clone();
-        resolve_misc(&mut check);
+        resolve_misc(&mut check, &c.global);
         let check = Rc::new(check);
         let env = Env::new(&check, MAX_RUNNING).map_err(ServiceError::fatal)?;
         allow_ping(&check, &mut self.ping_range);
@@ -1365,7 +1378,7 @@ impl Service for CheckService {
         let c = &cfg.loaded.config;
         log_script_security(c);
         let mut new = c.check.clone();
-        resolve_misc(&mut new);
+        resolve_misc(&mut new, &c.global);
         let new = Rc::new(new);
         let env = Env::new(&new, MAX_RUNNING).map_err(ServiceError::fatal)?;
         allow_ping(&new, &mut self.ping_range);

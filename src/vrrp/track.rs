@@ -355,9 +355,18 @@ pub struct TrackSummary {
 impl Trackers {
     pub fn new(scripts: &[VrrpScript], files: &[TrackFile], processes: &[TrackProcess]) -> Self {
         Trackers {
+            // keepalived 2.2.7 resets `init_fail` when a track_script names the script
+            // (vrrp_track.c sets its init state back to INIT), and a script nothing tracks
+            // affects nothing: the instance waits for the first result either way
             scripts: scripts
                 .iter()
-                .map(|s| (s.name.clone(), ScriptTracker::new(s)))
+                .map(|s| {
+                    let s = VrrpScript {
+                        init_fail: false,
+                        ..s.clone()
+                    };
+                    (s.name.clone(), ScriptTracker::new(&s))
+                })
                 .collect(),
             files: files
                 .iter()

@@ -50,11 +50,11 @@ virtual_server 192.0.2.120 80 {{
     )
 }
 
-/// A tiny SMTP sink on 127.0.0.1:2525 recording each mail's `Subject:`.
-fn smtp_sink() -> Arc<Mutex<Vec<String>>> {
+/// A tiny SMTP sink on 127.0.0.1:`port` recording each mail's `Subject:`.
+pub(super) fn smtp_sink(port: u16) -> Arc<Mutex<Vec<String>>> {
     let subjects = Arc::new(Mutex::new(Vec::new()));
     let out = subjects.clone();
-    let l = TcpListener::bind("127.0.0.1:2525").expect("bind smtp sink");
+    let l = TcpListener::bind(("127.0.0.1", port)).expect("bind smtp sink");
     std::thread::spawn(move || {
         for c in l.incoming() {
             let Ok(mut c) = c else { continue };
@@ -212,7 +212,7 @@ fn scenario(name: &str, bin: &str, subjects: &Arc<Mutex<Vec<String>>>) -> Run {
 fn vm_daemon_checker_globals() {
     let Some(_ipvs) = crate::fresh() else { return };
     lo_addrs(&[RS]);
-    let subjects = smtp_sink();
+    let subjects = smtp_sink(2525);
     let ours = scenario("ours", env!("CARGO_BIN_EXE_keepalived"), &subjects);
     let vs = "of virtual server [192.0.2.120]:tcp:80";
     assert_eq!(

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub mod globals;
+pub mod keywords;
 pub mod nft;
 pub mod probes;
 pub mod servers;

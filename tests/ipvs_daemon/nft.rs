@@ -3,6 +3,7 @@
 //! keepalived 2.2.7 creates for the same configuration when the VM has it, and used by a
 //! client in a network namespace whose connections reach a real server in another one.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -273,4 +274,42 @@ virtual_server group NFT_G2 {{
         !sh("nft list tables").contains("keepalived_ipvs"),
         "table left after SIGTERM"
     );
+}
+
+/// `nftables_ipvs_start_fwmark`: the group's fwmark service and its nftables mark start
+/// there instead of 1000, ours and keepalived 2.2.7's alike.
+#[test]
+#[ignore = "runs inside the IPVS VM (ipvs_in_vm)"]
+fn vm_daemon_nftables_ipvs_start_fwmark() {
+    let Some(_ipvs) = crate::fresh() else { return };
+    let conf = CONF.replace(
+        "nftables_ipvs\n",
+        "nftables_ipvs\n    nftables_ipvs_start_fwmark 2000\n",
+    );
+    let table: BTreeSet<String> = TABLE
+        .iter()
+        .map(|l| l.replace("FWM 1000", "FWM 2000"))
+        .collect();
+    let run = |start: &dyn Fn() -> Box<dyn FnOnce()>| {
+        let stop = start();
+        wait_table("the group's service with mark 2000", &table);
+        let rules = ruleset();
+        stop();
+        wait_for("the table to go", || !ruleset().contains("keepalived_ipvs"));
+        rules
+    };
+    let ours = run(&|| {
+        let mut d = Daemon::start("nftstart", &conf);
+        Box::new(move || d.stop())
+    });
+    assert!(ours.contains("192.0.2.60 . 80 : 0x000007d0"), "{ours}");
+    assert_eq!(ours, RULESET.replace("0x000003e8", "0x000007d0"));
+    if !crate::have("keepalived") {
+        eprintln!("note: no keepalived 2.2.7 in the VM; not compared");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("nftstart-real-{}", std::process::id()));
+    let real = run(&|| Box::new(crate::real_checker(&dir, &conf)));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(real, ours, "keepalived 2.2.7, then ours");
 }

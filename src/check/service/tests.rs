@@ -429,7 +429,7 @@ fn misc_programs_are_shown_by_their_real_path() {
     let mut c = check(
         "virtual_server 192.0.2.1 80 {\n  protocol TCP\n  real_server 198.51.100.1 80 {\n    MISC_CHECK {\n      misc_path \"/bin/../bin/true x\"\n    }\n  }\n  real_server 198.51.100.2 80 {\n    MISC_CHECK {\n      misc_path /nonexistent/x\n    }\n  }\n}\n",
     );
-    resolve_misc(&mut c);
+    resolve_misc(&mut c, &GlobalDefs::default());
     let shown: Vec<Option<String>> = c.virtual_servers[0]
         .real_servers
         .iter()
