@@ -2,6 +2,7 @@
 //! `vrrp_script`'s `init_fail` (each daemon in a LAN of its own) and `vrrp_track_process`'s
 //! `quorum_max` and `terminate_delay` (in the host's namespace, on a veth pair each),
 //! compared by the notifies, state and quorum lines and the VIP they hold.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
 #[path = "support/interop.rs"]
 mod interop;
