@@ -20,7 +20,6 @@ use super::packet::{
     self, Advert, AhParams, AuthType, DropReason, Endpoints, Expect, ExpectAuth, Ipv4Params,
     Parsed, StatCounter, UnicastChecksum, UnicastPeer,
 };
-use super::socket::VrrpSocket;
 use crate::config::model::addr::{
     AddressSpec as ModelAddr, RouteMetrics, RouteMode, RouteSpec as ModelRoute, RouteType,
     RuleAction as ModelRuleAction, RuleSpec as ModelRule, LIFETIME_FOREVER,
@@ -125,9 +124,11 @@ impl Stats {
 }
 
 /// Host I/O an instance asks for, performed in order by the service's I/O task.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Io {
+    /// An advert for the socket of `key` (the service maps keys to its sockets).
     Send {
-        sock: Rc<VrrpSocket>,
+        key: SockKey,
         pkt: Vec<u8>,
         dst: IpAddr,
         iname: String,
@@ -160,8 +161,6 @@ pub enum Io {
     FirewallClose,
     /// An IPVS sync daemon command (`lvs_sync_daemon` following an instance, syncd.rs).
     Syncd(super::syncd::SyncdOp),
-    /// Completes when everything queued before it is done.
-    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Settings from `global_defs` an instance needs.
@@ -239,7 +238,9 @@ pub struct Instance {
     pub machine: Machine,
     pub link: Link,
     pub key: SockKey,
-    pub sender: Option<Rc<VrrpSocket>>,
+    /// Whether the service has a send socket for `key` (without one no advert is built
+    /// or counted).
+    pub sock_open: bool,
     pub stats: Stats,
     pub last_transition: SystemTime,
     /// Whether our VIPs are (believed to be) on the host.
@@ -395,7 +396,7 @@ impl Instance {
         let mut i = Instance {
             machine,
             key,
-            sender: None,
+            sock_open: false,
             stats: Stats::default(),
             last_transition: SystemTime::now(),
             vips_set: false,
@@ -557,9 +558,9 @@ impl Instance {
     }
 
     fn send_advert(&mut self, priority: u8, io: &mut Vec<Io>) {
-        let Some(sock) = self.sender.clone() else {
+        if !self.sock_open {
             return;
-        };
+        }
         let Some(src) = self.link.src else {
             return;
         };
@@ -668,7 +669,7 @@ impl Instance {
             };
             sent = true;
             io.push(Io::Send {
-                sock: sock.clone(),
+                key: self.key.clone(),
                 pkt,
                 dst,
                 iname: self.cfg.name.clone(),

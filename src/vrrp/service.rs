@@ -28,7 +28,7 @@ use super::instance::{
 use super::machine::{self, Input, State};
 use super::packet::{self, Received};
 use super::rxguard::{self, RxStats};
-use super::socket::{SocketOptions, VrrpSocket};
+use super::socket::{self, SocketOptions, VrrpSocket};
 use super::sync_group::{GroupAction, SyncGroup};
 use super::syncd::{self, SyncdOp};
 use super::tracking::{self, Target, Tracking};
@@ -199,8 +199,31 @@ fn spacing_of(c: &Config) -> Spacing {
 #[derive(Clone)]
 struct Shared {
     engine: Rc<RefCell<Engine>>,
-    io_tx: mpsc::UnboundedSender<Io>,
+    /// The sockets of the instances' keys; the engine names a key, never a socket.
+    socks: Rc<RefCell<Sockets>>,
+    io_tx: mpsc::UnboundedSender<Job>,
     wake: Rc<Notify>,
+}
+
+/// The VRRP sockets by key: one sender and one receive task each.
+#[derive(Default)]
+struct Sockets {
+    senders: HashMap<SockKey, Rc<VrrpSocket>>,
+    receivers: HashMap<SockKey, JoinHandle<()>>,
+}
+
+/// What the I/O task performs, in order: the engine's [`Io`], an advert the socket could
+/// not take at once, and the runtime's own flush marker.
+enum Job {
+    Io(Io),
+    Send {
+        sock: Rc<VrrpSocket>,
+        pkt: Vec<u8>,
+        dst: IpAddr,
+        iname: String,
+    },
+    /// Completes when everything queued before it is done.
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 impl Shared {
@@ -214,28 +237,34 @@ impl Shared {
             eng.syncd_step(&mut io);
         }
         for i in io {
-            let i = match i {
+            let job = match i {
                 Io::Send {
-                    sock,
+                    key,
                     pkt,
                     dst,
                     iname,
-                } => match sock.try_send_to(&pkt, dst) {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Io::Send {
-                        sock,
-                        pkt,
-                        dst,
-                        iname,
-                    },
-                    Err(e) => {
-                        log_send_error(&iname, &e);
+                } => {
+                    // Closed since the advert was built (its instance went): not sent.
+                    let Some(sock) = self.socks.borrow().senders.get(&key).cloned() else {
                         continue;
+                    };
+                    match sock.try_send_to(&pkt, dst) {
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Job::Send {
+                            sock,
+                            pkt,
+                            dst,
+                            iname,
+                        },
+                        Err(e) => {
+                            log_send_error(&iname, &e);
+                            continue;
+                        }
+                        Ok(_) => continue,
                     }
-                    Ok(_) => continue,
-                },
-                other => other,
+                }
+                other => Job::Io(other),
             };
-            let _ = self.io_tx.send(i);
+            let _ = self.io_tx.send(job);
         }
         self.wake.notify_one();
     }
@@ -260,8 +289,6 @@ type SharedVmacs = Rc<tokio::sync::Mutex<vmac::Vmacs>>;
 pub struct Engine {
     epoch: tokio::time::Instant,
     pub instances: Vec<Instance>,
-    senders: HashMap<SockKey, Rc<VrrpSocket>>,
-    receivers: HashMap<SockKey, JoinHandle<()>>,
     ifmap: Rc<RefCell<HashMap<String, u32>>>,
     globals: Globals,
     statics: Statics,
@@ -1051,7 +1078,8 @@ fn skip_present(io: &mut Vec<Io>, host: &[AddrInfo]) {
 
 /// Opens the sockets of `key` that are missing; the receive task is spawned by the caller.
 fn open_sockets(
-    eng: &mut Engine,
+    eng: &Engine,
+    socks: &mut Sockets,
     key: &SockKey,
     ifname: &str,
     unicast_ttl: Option<u8>,
@@ -1071,7 +1099,7 @@ fn open_sockets(
         unicast_hops: unicast_ttl.map(u32::from),
         rcvbuf: (share > 0).then_some(share),
     };
-    if !eng.senders.contains_key(key) {
+    if !socks.senders.contains_key(key) {
         // IPv6: the kernel builds the header, so bind the sender to our advert source
         // (a configured `mcast_src_ip` would otherwise lose to the link-local address).
         let send = SocketOptions {
@@ -1084,9 +1112,9 @@ fn open_sockets(
             ..opts.clone()
         };
         let s = VrrpSocket::sender(key.ipv6, &send)?;
-        eng.senders.insert(key.clone(), Rc::new(s));
+        socks.senders.insert(key.clone(), Rc::new(s));
     }
-    if eng.receivers.contains_key(key) {
+    if socks.receivers.contains_key(key) {
         return Ok(None);
     }
     let rx = if key.ah {
@@ -1103,6 +1131,7 @@ fn wire_sockets(sh: &Shared) {
     let mut spawn = Vec::new();
     {
         let mut eng = sh.engine.borrow_mut();
+        let mut socks = sh.socks.borrow_mut();
         type Want = (SockKey, String, Option<u8>, String, Option<IpAddr>);
         let keys: Vec<Want> = eng
             .instances
@@ -1127,24 +1156,23 @@ fn wire_sockets(sh: &Shared) {
             if spawn.iter().any(|(k, _)| k == &key) {
                 continue;
             }
-            match open_sockets(&mut eng, &key, &ifname, ttl, src) {
+            match open_sockets(&eng, &mut socks, &key, &ifname, ttl, src) {
                 Ok(Some(rx)) => spawn.push((key, rx)),
                 Ok(None) => {}
                 Err(e) => info!("({iname}) Unable to open VRRP socket on {ifname}: {e}"),
             }
         }
         let used: Vec<SockKey> = eng.instances.iter().map(|i| i.key.clone()).collect();
-        eng.senders.retain(|k, _| used.contains(k));
-        eng.receivers.retain(|k, t| {
+        socks.senders.retain(|k, _| used.contains(k));
+        socks.receivers.retain(|k, t| {
             let keep = used.contains(k);
             if !keep {
                 t.abort();
             }
             keep
         });
-        let senders = eng.senders.clone();
         for i in &mut eng.instances {
-            i.sender = senders.get(&i.key).cloned();
+            i.sock_open = socks.senders.contains_key(&i.key);
         }
     }
     for (key, sock) in spawn {
@@ -1165,7 +1193,7 @@ fn wire_sockets(sh: &Shared) {
             );
         }
         let t = tokio::task::spawn_local(rx_loop(key.clone(), sock, sh.clone()));
-        sh.engine.borrow_mut().receivers.insert(key, t);
+        sh.socks.borrow_mut().receivers.insert(key, t);
     }
 }
 
@@ -1176,12 +1204,18 @@ async fn rx_loop(key: SockKey, sock: Rc<VrrpSocket>, sh: Shared) {
     let mut buf = vec![0u8; 65536];
     let mut overflow_seen = 0u32;
     loop {
-        let mut io = Vec::new();
+        // The batch is received first and handled after, under one borrow of the engine
+        // (it is never borrowed across an await): every packet is handled or counted.
+        let mut batch: Vec<(std::io::Result<socket::Received>, Vec<u8>)> = Vec::new();
         let res = sock
             .recv_batch(&mut buf, rxguard::RX_BATCH, |r, data| {
-                let Ok(mut eng) = sh.engine.try_borrow_mut() else {
-                    return;
-                };
+                batch.push((r, data.to_vec()));
+            })
+            .await;
+        let mut io = Vec::new();
+        {
+            let mut eng = sh.engine.borrow_mut();
+            for (r, data) in batch {
                 if io.is_empty() {
                     eng.serve_due(&mut io);
                 }
@@ -1192,7 +1226,7 @@ async fn rx_loop(key: SockKey, sock: Rc<VrrpSocket>, sh: Shared) {
                         if crate::log::detail() > 0 && rxguard::log_allowed() {
                             info!("VRRP receive error: {e}");
                         }
-                        return;
+                        continue;
                     }
                 };
                 if let Some(n) = r.overflow {
@@ -1203,16 +1237,16 @@ async fn rx_loop(key: SockKey, sock: Rc<VrrpSocket>, sh: Shared) {
                 }
                 let rx = match (r.src, r.dst) {
                     (IpAddr::V6(src), IpAddr::V6(dst)) => Received::V6 {
-                        payload: data,
+                        payload: &data,
                         src,
                         dst,
                         hop_limit: Some(r.ttl),
                     },
-                    _ => Received::V4(data),
+                    _ => Received::V4(&data),
                 };
                 eng.on_packet(&key, rx, &mut io);
-            })
-            .await;
+            }
+        }
         if let Err(e) = res {
             info!("VRRP receive error: {e}");
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -1551,16 +1585,29 @@ async fn link_deleted(
 }
 
 async fn io_loop(
-    mut rx: mpsc::UnboundedReceiver<Io>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
     nl: Netlink,
     mut garp: Option<GarpSender>,
     mut ipvs: Option<Ipvs>,
     fw: Rc<RefCell<nft::Firewall>>,
 ) {
-    while let Some(io) = rx.recv().await {
-        match io {
-            Io::Syncd(op) => syncd_perform(op, &mut ipvs),
-            io => perform(io, &nl, garp.as_mut(), &fw).await,
+    while let Some(job) = rx.recv().await {
+        match job {
+            Job::Io(Io::Syncd(op)) => syncd_perform(op, &mut ipvs),
+            Job::Io(io) => perform(io, &nl, garp.as_mut(), &fw).await,
+            Job::Send {
+                sock,
+                pkt,
+                dst,
+                iname,
+            } => {
+                if let Err(e) = sock.send_to(&pkt, dst).await {
+                    log_send_error(&iname, &e);
+                }
+            }
+            Job::Flush(done) => {
+                let _ = done.send(());
+            }
         }
     }
 }
@@ -1692,16 +1739,8 @@ async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>, fw: &RefCe
                 info!("Unable to remove the firewall tables: {e}");
             }
         }
-        Io::Send {
-            sock,
-            pkt,
-            dst,
-            iname,
-        } => {
-            if let Err(e) = sock.send_to(&pkt, dst).await {
-                log_send_error(&iname, &e);
-            }
-        }
+        // Sent by the runtime (Shared::submit), which owns the sockets.
+        Io::Send { .. } => {}
         Io::AddAddr(a) => {
             if let Err(e) = nl.add_address(&a).await {
                 info!("Unable to add address {}/{}: {e}", a.addr, a.prefix);
@@ -1764,16 +1803,13 @@ async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>, fw: &RefCe
                 .await;
             }
         }
-        Io::Flush(done) => {
-            let _ = done.send(());
-        }
     }
 }
 
 impl Running {
     async fn flush(&self) {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let _ = self.sh.io_tx.send(Io::Flush(tx));
+        let _ = self.sh.io_tx.send(Job::Flush(tx));
         let _ = rx.await;
     }
 }
@@ -1837,8 +1873,6 @@ impl Service for VrrpService {
         let mut eng = Engine {
             epoch: tokio::time::Instant::now(),
             instances: Vec::new(),
-            senders: HashMap::new(),
-            receivers: HashMap::new(),
             ifmap: ifmap.clone(),
             globals: globals.clone(),
             statics,
@@ -1875,6 +1909,7 @@ impl Service for VrrpService {
         let engine = Rc::new(RefCell::new(eng));
         let sh = Shared {
             engine: engine.clone(),
+            socks: Rc::new(RefCell::new(Sockets::default())),
             io_tx,
             wake: Rc::new(Notify::new()),
         };
@@ -2209,7 +2244,7 @@ impl Service for VrrpService {
         {
             let mut eng = run.engine.borrow_mut();
             eng.tracking.stop();
-            for t in eng.receivers.values() {
+            for t in run.sh.socks.borrow().receivers.values() {
                 t.abort();
             }
             // keepalived stops the sync daemon first, even with -V
