@@ -247,8 +247,8 @@ pub struct Instance {
     pub vips_set: bool,
     /// Interface names to indexes, shared with the service (VIPs/routes with `dev`).
     pub ifmap: Rc<RefCell<HashMap<String, u32>>>,
-    /// (sync group index, member index) when the machine lives in a sync group; `machine`
-    /// is then a mirror refreshed after each group step.
+    /// (sync group index, member index) when the instance is in a sync group; the group
+    /// then feeds `machine` (lent to each group step), the instance never does.
     pub group: Option<(usize, usize)>,
     globals: Globals,
     /// Advert addresses: the VIPs of the instance's family, in config order.

@@ -25,11 +25,11 @@ use super::instance::{
     addr_spec, identity, route_spec, rule_spec, track_change, AddrVmac, Globals, Identity,
     Instance, Io, Link, SockKey,
 };
-use super::machine::{self, Input, State};
+use super::machine::{self, Input, Machine, State};
 use super::packet::{self, Received};
 use super::rxguard::{self, RxStats};
 use super::socket::{self, SocketOptions, VrrpSocket};
-use super::sync_group::{GroupAction, SyncGroup};
+use super::sync_group::{GroupAction, Members, SyncGroup};
 use super::syncd::{self, SyncdOp};
 use super::tracking::{self, Target, Tracking};
 use super::vmac;
@@ -383,13 +383,15 @@ impl Engine {
             let due = self
                 .groups
                 .get(g)
-                .and_then(|x| x.sg.poll_timeout())
+                .and_then(|x| {
+                    x.members
+                        .iter()
+                        .filter_map(|&i| self.instances.get(i)?.machine.poll_timeout())
+                        .min()
+                })
                 .is_some_and(|t| t <= now);
             if due {
-                if let Some(x) = self.groups.get_mut(g) {
-                    x.sg.handle_timeout(now);
-                }
-                self.settle_group(g, io);
+                self.group_step(g, io, |sg, m| sg.handle_timeout(now, m));
             }
         }
     }
@@ -403,18 +405,14 @@ impl Engine {
             inst.drive(now, input, io);
             return;
         };
-        let Some(x) = self.groups.get_mut(g) else {
-            return;
-        };
-        match input {
-            Input::Advert(a) => x.sg.handle_advert(now, member, a),
-            Input::Track(c) => x.sg.handle_track(now, member, c),
-            Input::Timeout => x.sg.handle_timeout(now),
-            Input::Shutdown | Input::Removed => x.sg.handle_shutdown(now),
+        self.group_step(g, io, |sg, m| match input {
+            Input::Advert(a) => sg.handle_advert(now, m, member, a),
+            Input::Track(c) => sg.handle_track(now, m, member, c),
+            Input::Timeout => sg.handle_timeout(now, m),
+            Input::Shutdown | Input::Removed => sg.handle_shutdown(now, m),
             // SyncGroup has no reload verb: members keep their machine parameters.
             Input::Reload(_) => {}
-        }
-        self.settle_group(g, io);
+        });
     }
 
     /// Applies tracker changes to the instances and groups they name.
@@ -429,29 +427,51 @@ impl Engine {
                 }
                 Target::Group(n) => {
                     if let Some(g) = self.groups.iter().position(|x| x.name == n) {
-                        if let Some(x) = self.groups.get_mut(g) {
-                            x.sg.handle_group_track(now, c);
-                        }
-                        self.settle_group(g, io);
+                        self.group_step(g, io, |sg, m| sg.handle_group_track(now, m, c));
                     }
                 }
             }
         }
     }
 
-    /// Refreshes the members' mirrors and performs the group's actions.
-    fn settle_group(&mut self, g: usize, io: &mut Vec<Io>) {
+    /// The members' states, to count their transitions after a group step.
+    fn member_states(&self, g: usize) -> Vec<(usize, State)> {
+        self.groups.get(g).map_or_else(Vec::new, |x| {
+            x.members
+                .iter()
+                .filter_map(|&i| Some((i, self.instances.get(i)?.machine.state())))
+                .collect()
+        })
+    }
+
+    /// Runs one step of group `g` over its members' machines, then performs its actions.
+    fn group_step(
+        &mut self,
+        g: usize,
+        io: &mut Vec<Io>,
+        step: impl FnOnce(&mut SyncGroup, &mut dyn Members),
+    ) {
+        let before = self.member_states(g);
         let Engine {
             groups, instances, ..
         } = self;
         let Some(x) = groups.get_mut(g) else { return };
-        let mut before = Vec::new();
-        for (k, &i) in x.members.iter().enumerate() {
-            if let (Some(inst), Some(m)) = (instances.get_mut(i), x.sg.members().get(k)) {
-                before.push((i, inst.machine.state()));
-                inst.machine = m.clone();
-            }
-        }
+        step(
+            &mut x.sg,
+            &mut GroupMembers {
+                instances,
+                idx: &x.members,
+            },
+        );
+        self.settle_group(g, before, io);
+    }
+
+    /// Performs the group's actions and counts its members' transitions since `before`.
+    fn settle_group(&mut self, g: usize, before: Vec<(usize, State)>, io: &mut Vec<Io>) {
+        let Engine {
+            groups, instances, ..
+        } = self;
+        let Some(x) = groups.get_mut(g) else { return };
         while let Some(a) = x.sg.poll_action() {
             match a {
                 GroupAction::Instance { member, action } => {
@@ -478,10 +498,7 @@ impl Engine {
             }
         }
         for g in 0..self.groups.len() {
-            if let Some(x) = self.groups.get_mut(g) {
-                x.sg.handle_shutdown(now);
-            }
-            self.settle_group(g, io);
+            self.group_step(g, io, |sg, m| sg.handle_shutdown(now, m));
         }
     }
 
@@ -592,10 +609,7 @@ impl Engine {
                 })
                 .unwrap_or_default();
             for c in changes {
-                if let Some(x) = self.groups.get_mut(g) {
-                    x.sg.handle_group_track(now, c);
-                }
-                self.settle_group(g, io);
+                self.group_step(g, io, |sg, m| sg.handle_group_track(now, m, c));
             }
         }
     }
@@ -712,22 +726,27 @@ impl Engine {
                 continue;
             }
             let g = self.groups.len();
-            let mut machines = Vec::new();
+            let mut before = Vec::new();
             for (k, &i) in members.iter().enumerate() {
                 if let Some(inst) = self.instances.get_mut(i) {
-                    machines.push(inst.machine.clone());
+                    before.push((i, inst.machine.state()));
                     inst.group = Some((g, k));
                 }
             }
             let track: Vec<TrackRef> = cg.track_interfaces.clone();
-            let mut sg = SyncGroup::new_ranked(cg.name.clone(), machines, now, members.clone());
+            let initial = self.tracking.initial(&Target::Group(cg.name.clone()));
+            let mut m = GroupMembers {
+                instances: &mut self.instances,
+                idx: &members,
+            };
+            let mut sg = SyncGroup::new_ranked(cg.name.clone(), &mut m, now, members.clone());
             for t in &track {
                 if let Some(ch) = track_change(t, h.up(&t.name)) {
-                    sg.handle_group_track(now, ch);
+                    sg.handle_group_track(now, &mut m, ch);
                 }
             }
-            for ch in self.tracking.initial(&Target::Group(cg.name.clone())) {
-                sg.handle_group_track(now, ch);
+            for ch in initial {
+                sg.handle_group_track(now, &mut m, ch);
             }
             self.groups.push(GroupRt {
                 name: cg.name.clone(),
@@ -735,7 +754,7 @@ impl Engine {
                 members,
                 track,
             });
-            self.settle_group(g, io);
+            self.settle_group(g, before, io);
         }
     }
 
@@ -752,6 +771,27 @@ impl Engine {
                 (x.name.clone(), ids)
             })
             .collect()
+    }
+}
+
+/// The machines of a group's members, lent from the instances for one group step.
+struct GroupMembers<'a> {
+    instances: &'a mut [Instance],
+    /// Member `k` is `instances[idx[k]]`.
+    idx: &'a [usize],
+}
+
+impl Members for GroupMembers<'_> {
+    fn count(&self) -> usize {
+        self.idx.len()
+    }
+    fn get(&self, k: usize) -> Option<&Machine> {
+        let i = *self.idx.get(k)?;
+        self.instances.get(i).map(|x| &x.machine)
+    }
+    fn get_mut(&mut self, k: usize) -> Option<&mut Machine> {
+        let i = *self.idx.get(k)?;
+        self.instances.get_mut(i).map(|x| &mut x.machine)
     }
 }
 
@@ -2111,10 +2151,9 @@ impl Service for VrrpService {
                 for (g, (name, ids)) in old_shape.iter().enumerate() {
                     let gone: Vec<bool> = ids.iter().map(|id| !new_ids.contains(id)).collect();
                     let group_gone = !new_shape.iter().any(|(n, _)| n == name);
-                    if let Some(x) = eng.groups.get_mut(g) {
-                        x.sg.handle_reload_removal(now, &gone, group_gone);
-                    }
-                    eng.settle_group(g, &mut io);
+                    eng.group_step(g, &mut io, |sg, m| {
+                        sg.handle_reload_removal(now, m, &gone, group_gone)
+                    });
                 }
             }
             let mut old_groups = std::mem::take(&mut eng.groups);
@@ -2179,11 +2218,19 @@ impl Service for VrrpService {
                         next.push(o);
                     }
                     (found, _, _) => {
-                        if let Some(mut o) = found.filter(|o| o.group.is_none()) {
-                            o.drive(now, Input::Shutdown, &mut io);
+                        // A kept group goes on driving its member's machine.
+                        let mut group_machine = None;
+                        match found {
+                            Some(mut o) if o.group.is_none() => {
+                                o.drive(now, Input::Shutdown, &mut io);
+                            }
+                            Some(o) if keep_groups => group_machine = Some(o.machine),
+                            _ => {}
                         }
                         if let Some(mut i) = build(mi, &h, &globals, &ifmap, now, &eng.tracking) {
-                            if !grouped.contains(&mi.name.as_str()) {
+                            if let Some(m) = group_machine {
+                                i.machine = m;
+                            } else if !grouped.contains(&mi.name.as_str()) {
                                 i.drain(State::Init, &mut io);
                             }
                             next.push(i);
