@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::info;
 
+use super::alerts::Sink;
 use super::machine::{
     Action, FaultCause, Input, InstanceConfig, Machine, RxAdvert, State, TrackChange, Version,
 };
@@ -491,18 +492,24 @@ impl Instance {
 
     /// Feeds a solo instance's machine and turns the resulting actions into I/O. (Members
     /// of a sync group are fed through their group by the service.)
-    pub fn drive(&mut self, now: super::machine::Instant, input: Input, io: &mut Vec<Io>) -> State {
+    pub fn drive(
+        &mut self,
+        now: super::machine::Instant,
+        input: Input,
+        io: &mut Vec<Io>,
+        alerts: &mut dyn Sink,
+    ) -> State {
         let before = self.machine.state();
         self.machine.handle(now, input);
-        self.drain(before, io);
+        self.drain(before, io, alerts);
         self.machine.state()
     }
 
     /// Performs the queued actions of the machine (in order).
-    pub fn drain(&mut self, before: State, io: &mut Vec<Io>) {
+    pub fn drain(&mut self, before: State, io: &mut Vec<Io>, alerts: &mut dyn Sink) {
         self.account(before);
         while let Some(a) = self.machine.poll_action() {
-            self.perform(a, io);
+            self.perform(a, io, alerts);
         }
     }
 
@@ -520,7 +527,7 @@ impl Instance {
     }
 
     /// Performs one machine action.
-    pub fn perform(&mut self, a: Action, io: &mut Vec<Io>) {
+    pub fn perform(&mut self, a: Action, io: &mut Vec<Io>, alerts: &mut dyn Sink) {
         match a {
             Action::SendAdvert { priority } => self.send_advert(priority, io),
             Action::AddVips => self.add_vips(io),
@@ -528,24 +535,30 @@ impl Instance {
             Action::SendGarp { repeat } => self.garp(repeat, io),
             Action::SendExtraGarp => self.extra_garp(io),
             Action::Notify { state, priority } => {
-                notify_hook(&self.cfg, NotifyEvent::State(state), priority)
+                notify_hook(alerts, &self.cfg, NotifyEvent::State(state), priority)
             }
             Action::MasterRxLowerPri => notify_hook(
+                alerts,
                 &self.cfg,
                 NotifyEvent::MasterRxLowerPri,
                 self.machine.effective_priority(),
             ),
             Action::PriorityChanged { state, priority } => {
-                notify_hook(&self.cfg, NotifyEvent::Priority(state), priority)
+                notify_hook(alerts, &self.cfg, NotifyEvent::Priority(state), priority)
             }
             Action::Removed {
                 priority,
                 was_fault,
             } => {
                 if self.cfg.notify_deleted {
-                    notify_hook(&self.cfg, NotifyEvent::Deleted, priority);
+                    notify_hook(alerts, &self.cfg, NotifyEvent::Deleted, priority);
                 } else if !was_fault {
-                    notify_hook(&self.cfg, NotifyEvent::State(State::Fault), priority);
+                    notify_hook(
+                        alerts,
+                        &self.cfg,
+                        NotifyEvent::State(State::Fault),
+                        priority,
+                    );
                 }
             }
             Action::Log(l) => super::startlog::line(&l),
@@ -1436,9 +1449,9 @@ pub enum NotifyEvent {
     Deleted,
 }
 
-/// The hook the notify scripts / FIFO / SMTP plug into; the runtime is
-/// [`super::alerts`].
-pub fn notify_hook(cfg: &model::Instance, event: NotifyEvent, priority: u8) {
+/// The hook the notify scripts / FIFO / SMTP plug into through `alerts` (the runtime is
+/// [`super::alerts`]).
+pub fn notify_hook(alerts: &mut dyn Sink, cfg: &model::Instance, event: NotifyEvent, priority: u8) {
     let ev = match event {
         NotifyEvent::MasterRxLowerPri => crate::notify::FifoEvent::MasterRxLowerPri,
         // Only the FIFO hears of priority changes (observed: no script runs, no log).
@@ -1461,7 +1474,7 @@ pub fn notify_hook(cfg: &model::Instance, event: NotifyEvent, priority: u8) {
             ev.as_str()
         );
     }
-    super::alerts::instance_event(cfg, ev, priority);
+    alerts.instance_event(cfg, ev, priority);
 }
 
 /// Whether a kernel route is the one a spec describes (destination, prefix, table).

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tracing::info;
 
+use super::alerts;
 use super::arp::PacketSocket;
 use super::debounce::{self, Debounce, Verdict};
 use super::garp::{GarpJob, GarpSender, Spacing};
@@ -56,6 +57,8 @@ struct Running {
     nl: Netlink,
     tasks: Vec<JoinHandle<()>>,
     io_task: JoinHandle<()>,
+    /// The notify runtime, replaced at reload, finished at shutdown.
+    alerts: alerts::Handle,
     /// Shared with the monitor task, which recreates VMACs deleted by hand; an async mutex
     /// because creating one awaits netlink.
     vmacs: SharedVmacs,
@@ -306,6 +309,8 @@ pub struct Engine {
     rx_bufs: (Option<RxBufsPolicy>, u32),
     /// Interfaces whose state the linkbeat task polls: netlink up/down of them is ignored.
     polled: Vec<String>,
+    /// Where notify events go (notify scripts, FIFOs, mail).
+    alerts: Box<dyn alerts::Sink>,
 }
 
 impl Engine {
@@ -402,7 +407,7 @@ impl Engine {
             return;
         };
         let Some((g, member)) = inst.group else {
-            inst.drive(now, input, io);
+            inst.drive(now, input, io, &mut *self.alerts);
             return;
         };
         self.group_step(g, io, |sg, m| match input {
@@ -469,17 +474,20 @@ impl Engine {
     /// Performs the group's actions and counts its members' transitions since `before`.
     fn settle_group(&mut self, g: usize, before: Vec<(usize, State)>, io: &mut Vec<Io>) {
         let Engine {
-            groups, instances, ..
+            groups,
+            instances,
+            alerts,
+            ..
         } = self;
         let Some(x) = groups.get_mut(g) else { return };
         while let Some(a) = x.sg.poll_action() {
             match a {
                 GroupAction::Instance { member, action } => {
                     if let Some(inst) = x.members.get(member).and_then(|&i| instances.get_mut(i)) {
-                        inst.perform(action, io);
+                        inst.perform(action, io, &mut **alerts);
                     }
                 }
-                GroupAction::Notify { state } => group_notify_hook(&x.name, state),
+                GroupAction::Notify { state } => group_notify_hook(&mut **alerts, &x.name, state),
                 GroupAction::Log(l) => super::startlog::line(&l),
             }
         }
@@ -805,14 +813,14 @@ struct GroupRt {
 }
 
 /// The notify hook of a sync group; the runtime is [`super::alerts`].
-fn group_notify_hook(name: &str, state: State) {
+fn group_notify_hook(alerts: &mut dyn alerts::Sink, name: &str, state: State) {
     if crate::log::detail() > 0 {
         info!(
             "VRRP_Group({name}) notify: GROUP {name} {} 0",
             state.as_str()
         );
     }
-    super::alerts::group_event(name, state);
+    alerts.group_event(name, state);
 }
 
 impl VrrpService {
@@ -1865,7 +1873,8 @@ impl Service for VrrpService {
             c.global.vrrp_netlink_cmd_rcv_bufs.force,
         ))
         .map_err(|e| ServiceError::fatal(e.to_string()))?;
-        super::alerts::install(c);
+        let alerts = alerts::Handle::default();
+        alerts.install(c);
         if needs_firewall(c) && c.global.nftables.is_none() {
             info!("use_vmac or no_accept/strict specified, but no firewall configured - using nftables");
         }
@@ -1926,6 +1935,7 @@ impl Service for VrrpService {
                 c.global.vrrp_rx_bufs_multiplier,
             ),
             polled: polled_links(c),
+            alerts: Box::new(alerts.clone()),
         };
         let now = eng.now();
         if let Some(d) = c.global.vrrp_startup_delay {
@@ -1958,9 +1968,10 @@ impl Service for VrrpService {
             // The machines' first actions: remove leftover VIPs, notifies.
             let mut eng = engine.borrow_mut();
             eng.build_groups(c, &h, &mut io);
+            let eng = &mut *eng;
             for i in &mut eng.instances {
                 if i.group.is_none() {
-                    i.drain(State::Init, &mut io);
+                    i.drain(State::Init, &mut io, &mut *eng.alerts);
                 }
             }
             let names: Vec<&str> = c.vrrp.instances.iter().map(|i| i.name.as_str()).collect();
@@ -2032,6 +2043,7 @@ impl Service for VrrpService {
             tasks,
             io_task,
             vmacs,
+            alerts,
             rp_filter,
             promote,
             local_igmp,
@@ -2057,7 +2069,7 @@ impl Service for VrrpService {
         let h = host_with_vmacs(&run.nl, c, &mut *run.vmacs.lock().await).await?;
         *run.spacing.borrow_mut() = spacing_of(c);
         run.debounce.borrow_mut().set_delays(delays_of(c));
-        super::alerts::install(c);
+        run.alerts.install(c);
         let globals = globals_of(c);
         let mut io = vec![Io::FirewallVmacs(vmac_entries(c, &h))];
         {
@@ -2201,7 +2213,7 @@ impl Service for VrrpService {
                         let now_faulted = f.permanent_fault;
                         let input = o.reload(f, link, &mut io);
                         if o.group.is_none() {
-                            o.drive(now, input, &mut io);
+                            o.drive(now, input, &mut io, &mut *eng.alerts);
                             // A configuration keepalived cannot run faults it (and a fixed
                             // one lets it go), as keepalived re-counts its config faults.
                             if was != now_faulted {
@@ -2209,11 +2221,11 @@ impl Service for VrrpService {
                                     cause: machine::FaultCause::Config,
                                     active: now_faulted,
                                 };
-                                o.drive(now, Input::Track(change), &mut io);
+                                o.drive(now, Input::Track(change), &mut io, &mut *eng.alerts);
                             }
                         } else if o.vips_set {
                             // The group keeps the machine; re-assert the (new) VIP set.
-                            o.perform(machine::Action::AddVips, &mut io);
+                            o.perform(machine::Action::AddVips, &mut io, &mut *eng.alerts);
                         }
                         next.push(o);
                     }
@@ -2222,7 +2234,7 @@ impl Service for VrrpService {
                         let mut group_machine = None;
                         match found {
                             Some(mut o) if o.group.is_none() => {
-                                o.drive(now, Input::Shutdown, &mut io);
+                                o.drive(now, Input::Shutdown, &mut io, &mut *eng.alerts);
                             }
                             Some(o) if keep_groups => group_machine = Some(o.machine),
                             _ => {}
@@ -2231,7 +2243,7 @@ impl Service for VrrpService {
                             if let Some(m) = group_machine {
                                 i.machine = m;
                             } else if !grouped.contains(&mi.name.as_str()) {
-                                i.drain(State::Init, &mut io);
+                                i.drain(State::Init, &mut io, &mut *eng.alerts);
                             }
                             next.push(i);
                         }
@@ -2242,7 +2254,7 @@ impl Service for VrrpService {
             for mut o in old_insts.into_iter().flatten() {
                 info!("({}) instance removed from the configuration", o.name());
                 if o.group.is_none() {
-                    o.drive(now, Input::Removed, &mut io);
+                    o.drive(now, Input::Removed, &mut io, &mut *eng.alerts);
                 }
             }
             eng.instances = next;
@@ -2265,8 +2277,9 @@ impl Service for VrrpService {
                 eng.groups = old_groups;
                 if c.global.fifo_write_vrrp_states_on_reload {
                     // keepalived 2.2.7 re-writes the groups' states only (observed).
+                    let eng = &mut *eng;
                     for x in &eng.groups {
-                        super::alerts::group_fifo_state(&x.name, x.sg.state());
+                        eng.alerts.group_fifo_state(&x.name, x.sg.state());
                     }
                 }
             } else {
@@ -2297,8 +2310,10 @@ impl Service for VrrpService {
             // keepalived stops the sync daemon first, even with -V
             eng.syncd_stop(&mut io);
             if self.dont_release {
+                let eng = &mut *eng;
                 for i in &eng.instances {
                     super::instance::notify_hook(
+                        &mut *eng.alerts,
                         &i.cfg,
                         super::instance::NotifyEvent::State(State::Stop),
                         i.machine.effective_priority(),
@@ -2318,7 +2333,7 @@ impl Service for VrrpService {
         run.sh.submit(io);
         run.flush().await;
         run.io_task.abort();
-        super::alerts::finish().await;
+        run.alerts.finish().await;
         // VMACs go last, after the VIPs on them.
         run.vmacs.lock().await.remove_unused(&run.nl, &[]).await;
         let mut rp_filter = run.rp_filter;
