@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod arp;
 pub mod auth;
 pub mod debounce;
+pub mod engine;
 pub mod garp;
 pub mod instance;
 pub mod machine;
