@@ -12,6 +12,8 @@ pub mod metrics;
 pub mod packet;
 pub mod rxguard;
 pub mod service;
+#[cfg(test)]
+mod sim;
 pub mod socket;
 pub mod startlog;
 pub mod sync_group;
