@@ -249,222 +249,223 @@ impl Engine {
         h: &Host,
         tracked: &mut dyn TrackState,
     ) -> Vec<Io> {
-        let globals = globals_of(c);
         let mut io = vec![Io::FirewallVmacs(vmac_entries(c, h))];
-        {
-            *self.ifmap.borrow_mut() = h.ifmap();
-            self.globals = globals.clone();
-            self.rx_bufs = (
-                c.global.vrrp_rx_bufs_policy,
-                c.global.vrrp_rx_bufs_multiplier,
-            );
-            self.syncd_reload(c, &mut io);
-            let track_changes = tracked.reload(c);
-            // Statics: remove what went, add what is new.
-            let new_statics = statics_of(c, &self.ifmap.borrow());
-            let old = std::mem::replace(&mut self.statics, new_statics);
-            io.extend(
-                old.2
+        *self.ifmap.borrow_mut() = h.ifmap();
+        self.globals = globals_of(c);
+        self.rx_bufs = (
+            c.global.vrrp_rx_bufs_policy,
+            c.global.vrrp_rx_bufs_multiplier,
+        );
+        self.syncd_reload(c, &mut io);
+        let track_changes = tracked.reload(c);
+        self.reload_statics(c, &mut io);
+        let old_shape = self.group_shape();
+        let keep_groups = self.release_groups(now, c, &old_shape, &mut io);
+        let old_groups = std::mem::take(&mut self.groups);
+        self.reload_instances(now, c, h, tracked, keep_groups, &mut io);
+        if keep_groups {
+            self.regroup(c, old_groups, &old_shape);
+        } else {
+            self.build_groups(now, c, h, tracked, &mut io);
+        }
+        self.apply_tracking(now, track_changes, &mut io);
+        skip_present(&mut io, &h.addrs);
+        io
+    }
+
+    /// Statics: what went is removed, what is new added.
+    fn reload_statics(&mut self, c: &Config, io: &mut Vec<Io>) {
+        let new_statics = statics_of(c, &self.ifmap.borrow());
+        let old = std::mem::replace(&mut self.statics, new_statics);
+        let st = &self.statics;
+        io.extend(missing(&old.2, &st.2).map(Io::DelRule));
+        io.extend(missing(&old.1, &st.1).map(Io::DelRoute));
+        io.extend(missing(&old.0, &st.0).map(Io::DelAddr));
+        io.extend(missing(&st.0, &old.0).map(Io::AddAddr));
+        io.extend(missing(&st.1, &old.1).map(Io::AddRoute));
+        io.extend(missing(&st.2, &old.2).map(Io::AddRule));
+    }
+
+    /// Whether the sync groups stay: their names and member identities are unchanged.
+    /// Otherwise every group member, old and new, starts afresh: the old groups stop here.
+    fn release_groups(
+        &mut self,
+        now: machine::Instant,
+        c: &Config,
+        old_shape: &[(String, Vec<Identity>)],
+        io: &mut Vec<Io>,
+    ) -> bool {
+        let globals = self.globals.clone();
+        let new_shape: Vec<(String, Vec<Identity>)> = c
+            .vrrp
+            .sync_groups
+            .iter()
+            .map(|g| {
+                let ids = g
+                    .members
                     .iter()
-                    .filter(|r| !self.statics.2.contains(r))
-                    .cloned()
-                    .map(Io::DelRule),
-            );
-            io.extend(
-                old.1
-                    .iter()
-                    .filter(|r| !self.statics.1.contains(r))
-                    .cloned()
-                    .map(Io::DelRoute),
-            );
-            io.extend(
-                old.0
-                    .iter()
-                    .filter(|a| !self.statics.0.contains(a))
-                    .cloned()
-                    .map(Io::DelAddr),
-            );
-            io.extend(
-                self.statics
-                    .0
-                    .iter()
-                    .filter(|a| !old.0.contains(a))
-                    .cloned()
-                    .map(Io::AddAddr),
-            );
-            io.extend(
-                self.statics
-                    .1
-                    .iter()
-                    .filter(|r| !old.1.contains(r))
-                    .cloned()
-                    .map(Io::AddRoute),
-            );
-            io.extend(
-                self.statics
-                    .2
-                    .iter()
-                    .filter(|r| !old.2.contains(r))
-                    .cloned()
-                    .map(Io::AddRule),
-            );
-            // Sync groups are kept when their names and member identities are
-            // unchanged; otherwise every group member, old and new, starts afresh.
-            let new_shape: Vec<(String, Vec<Identity>)> = c
-                .vrrp
-                .sync_groups
-                .iter()
-                .map(|g| {
-                    let ids = g
-                        .members
-                        .iter()
-                        .filter_map(|n| c.vrrp.instances.iter().find(|i| &i.name == n))
-                        .filter(|i| i.vrid.is_some())
-                        .map(|i| identity(i, &globals))
-                        .collect();
-                    (g.name.clone(), ids)
-                })
-                .collect();
-            let old_shape = self.group_shape();
-            let keep_groups = old_shape == new_shape;
-            if !keep_groups {
-                // Members gone from the config notify FAULT/DELETED, a group gone does not
-                // notify at all (observed with keepalived 2.2.7).
-                let new_ids: Vec<Identity> = c
-                    .vrrp
-                    .instances
-                    .iter()
+                    .filter_map(|n| c.vrrp.instances.iter().find(|i| &i.name == n))
                     .filter(|i| i.vrid.is_some())
                     .map(|i| identity(i, &globals))
                     .collect();
-                for (g, (name, ids)) in old_shape.iter().enumerate() {
-                    let gone: Vec<bool> = ids.iter().map(|id| !new_ids.contains(id)).collect();
-                    let group_gone = !new_shape.iter().any(|(n, _)| n == name);
-                    self.group_step(g, &mut io, |sg, m| {
-                        sg.handle_reload_removal(now, m, &gone, group_gone)
-                    });
-                }
-            }
-            let mut old_groups = std::mem::take(&mut self.groups);
-            let grouped: Vec<&str> = c
+                (g.name.clone(), ids)
+            })
+            .collect();
+        let keep_groups = old_shape == new_shape;
+        if !keep_groups {
+            // Members gone from the config notify FAULT/DELETED, a group gone does not
+            // notify at all (observed with keepalived 2.2.7).
+            let new_ids: Vec<Identity> = c
                 .vrrp
-                .sync_groups
+                .instances
                 .iter()
-                .flat_map(|g| g.members.iter().map(String::as_str))
+                .filter(|i| i.vrid.is_some())
+                .map(|i| identity(i, &globals))
                 .collect();
-            // Match instances by identity.
-            let mut old_insts: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
-                .into_iter()
-                .map(|i| (keep_groups || i.group.is_none()).then_some(i))
-                .collect();
-            let ifmap = self.ifmap.clone();
-            // Old instances by identity, each list in reverse order so that `pop` takes the
-            // first one (a scan per new instance is quadratic with hundreds of instances).
-            let mut by_id: HashMap<Identity, Vec<usize>> = HashMap::new();
-            for (k, o) in old_insts.iter().enumerate().rev() {
-                if let Some(o) = o {
-                    by_id.entry(o.identity()).or_default().push(k);
-                }
+            for (g, (name, ids)) in old_shape.iter().enumerate() {
+                let gone: Vec<bool> = ids.iter().map(|id| !new_ids.contains(id)).collect();
+                let group_gone = !new_shape.iter().any(|(n, _)| n == name);
+                self.group_step(g, io, |sg, m| {
+                    sg.handle_reload_removal(now, m, &gone, group_gone)
+                });
             }
-            let mut next = Vec::new();
-            for mi in &c.vrrp.instances {
-                if mi.vrid.is_none() {
-                    continue;
-                }
-                let id = identity(mi, &globals);
-                let fresh_member = !keep_groups && grouped.contains(&mi.name.as_str());
-                let found = by_id
-                    .get_mut(&id)
-                    .and_then(Vec::pop)
-                    .and_then(|k| old_insts.get_mut(k))
-                    .and_then(Option::take);
-                let kept = found.is_some() && !fresh_member;
-                let faulted = kept.then(|| with_config_faults(mi, h));
-                match (found, h.link_for(mi), faulted) {
-                    // Unchanged: nothing to do (no advert, no "setting VIPs", no netlink).
-                    (Some(o), Some(link), Some(f)) if o.unchanged_by(&f, &link) => {
-                        next.push(o);
-                    }
-                    (Some(mut o), Some(link), Some(f)) => {
-                        let was = o.cfg.permanent_fault;
-                        let now_faulted = f.permanent_fault;
-                        let input = o.reload(f, link, &mut io);
-                        if o.group.is_none() {
-                            o.drive(now, input, &mut io, &mut *self.alerts);
-                            // A configuration keepalived cannot run faults it (and a fixed
-                            // one lets it go), as keepalived re-counts its config faults.
-                            if was != now_faulted {
-                                let change = machine::TrackChange::Fault {
-                                    cause: machine::FaultCause::Config,
-                                    active: now_faulted,
-                                };
-                                o.drive(now, Input::Track(change), &mut io, &mut *self.alerts);
-                            }
-                        } else if o.vips_set {
-                            // The group keeps the machine; re-assert the (new) VIP set.
-                            o.perform(machine::Action::AddVips, &mut io, &mut *self.alerts);
-                        }
-                        next.push(o);
-                    }
-                    (found, _, _) => {
-                        // A kept group goes on driving its member's machine.
-                        let mut group_machine = None;
-                        match found {
-                            Some(mut o) if o.group.is_none() => {
-                                o.drive(now, Input::Shutdown, &mut io, &mut *self.alerts);
-                            }
-                            Some(o) if keep_groups => group_machine = Some(o.machine),
-                            _ => {}
-                        }
-                        if let Some(mut i) = build(mi, h, &globals, &ifmap, now, tracked) {
-                            if let Some(m) = group_machine {
-                                i.machine = m;
-                            } else if !grouped.contains(&mi.name.as_str()) {
-                                i.drain(State::Init, &mut io, &mut *self.alerts);
-                            }
-                            next.push(i);
-                        }
-                    }
-                }
-            }
-            // Instances gone from the config step down and lose their addresses.
-            for mut o in old_insts.into_iter().flatten() {
-                info!("({}) instance removed from the configuration", o.name());
-                if o.group.is_none() {
-                    o.drive(now, Input::Removed, &mut io, &mut *self.alerts);
-                }
-            }
-            self.instances = next;
-            if keep_groups {
-                for (g, x) in old_groups.iter_mut().enumerate() {
-                    let ids = old_shape.get(g).map(|s| s.1.clone()).unwrap_or_default();
-                    x.members = ids
-                        .iter()
-                        .filter_map(|id| self.instances.iter().position(|i| &i.identity() == id))
-                        .collect();
-                    for (k, &i) in x.members.iter().enumerate() {
-                        if let Some(inst) = self.instances.get_mut(i) {
-                            inst.group = Some((g, k));
-                        }
-                    }
-                    if let Some(cg) = c.vrrp.sync_groups.iter().find(|cg| cg.name == x.name) {
-                        x.track = cg.track_interfaces.clone();
-                    }
-                }
-                self.groups = old_groups;
-                if c.global.fifo_write_vrrp_states_on_reload {
-                    // keepalived 2.2.7 re-writes the groups' states only (observed).
-                    for x in &self.groups {
-                        self.alerts.group_fifo_state(&x.name, x.sg.state());
-                    }
-                }
-            } else {
-                self.build_groups(now, c, h, tracked, &mut io);
-            }
-            self.apply_tracking(now, track_changes, &mut io);
         }
-        skip_present(&mut io, &h.addrs);
-        io
+        keep_groups
+    }
+
+    /// Matches the configured instances with the running ones by identity: unchanged ones
+    /// are left alone, changed ones reloaded, others built (and removed ones released).
+    /// With `keep_groups` the grouped instances keep their machines.
+    fn reload_instances(
+        &mut self,
+        now: machine::Instant,
+        c: &Config,
+        h: &Host,
+        tracked: &dyn TrackState,
+        keep_groups: bool,
+        io: &mut Vec<Io>,
+    ) {
+        let globals = self.globals.clone();
+        let grouped: Vec<&str> = c
+            .vrrp
+            .sync_groups
+            .iter()
+            .flat_map(|g| g.members.iter().map(String::as_str))
+            .collect();
+        // Match instances by identity.
+        let mut old_insts: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
+            .into_iter()
+            .map(|i| (keep_groups || i.group.is_none()).then_some(i))
+            .collect();
+        let ifmap = self.ifmap.clone();
+        // Old instances by identity, each list in reverse order so that `pop` takes the
+        // first one (a scan per new instance is quadratic with hundreds of instances).
+        let mut by_id: HashMap<Identity, Vec<usize>> = HashMap::new();
+        for (k, o) in old_insts.iter().enumerate().rev() {
+            if let Some(o) = o {
+                by_id.entry(o.identity()).or_default().push(k);
+            }
+        }
+        let mut next = Vec::new();
+        for mi in &c.vrrp.instances {
+            if mi.vrid.is_none() {
+                continue;
+            }
+            let id = identity(mi, &globals);
+            let fresh_member = !keep_groups && grouped.contains(&mi.name.as_str());
+            let found = by_id
+                .get_mut(&id)
+                .and_then(Vec::pop)
+                .and_then(|k| old_insts.get_mut(k))
+                .and_then(Option::take);
+            let kept = found.is_some() && !fresh_member;
+            let faulted = kept.then(|| with_config_faults(mi, h));
+            match (found, h.link_for(mi), faulted) {
+                // Unchanged: nothing to do (no advert, no "setting VIPs", no netlink).
+                (Some(o), Some(link), Some(f)) if o.unchanged_by(&f, &link) => {
+                    next.push(o);
+                }
+                (Some(mut o), Some(link), Some(f)) => {
+                    let was = o.cfg.permanent_fault;
+                    let now_faulted = f.permanent_fault;
+                    let input = o.reload(f, link, io);
+                    if o.group.is_none() {
+                        o.drive(now, input, io, &mut *self.alerts);
+                        // A configuration keepalived cannot run faults it (and a fixed
+                        // one lets it go), as keepalived re-counts its config faults.
+                        if was != now_faulted {
+                            let change = machine::TrackChange::Fault {
+                                cause: machine::FaultCause::Config,
+                                active: now_faulted,
+                            };
+                            o.drive(now, Input::Track(change), io, &mut *self.alerts);
+                        }
+                    } else if o.vips_set {
+                        // The group keeps the machine; re-assert the (new) VIP set.
+                        o.perform(machine::Action::AddVips, io, &mut *self.alerts);
+                    }
+                    next.push(o);
+                }
+                (found, _, _) => {
+                    // A kept group goes on driving its member's machine.
+                    let mut group_machine = None;
+                    match found {
+                        Some(mut o) if o.group.is_none() => {
+                            o.drive(now, Input::Shutdown, io, &mut *self.alerts);
+                        }
+                        Some(o) if keep_groups => group_machine = Some(o.machine),
+                        _ => {}
+                    }
+                    if let Some(mut i) = build(mi, h, &globals, &ifmap, now, tracked) {
+                        if let Some(m) = group_machine {
+                            i.machine = m;
+                        } else if !grouped.contains(&mi.name.as_str()) {
+                            i.drain(State::Init, io, &mut *self.alerts);
+                        }
+                        next.push(i);
+                    }
+                }
+            }
+        }
+        // Instances gone from the config step down and lose their addresses.
+        for mut o in old_insts.into_iter().flatten() {
+            info!("({}) instance removed from the configuration", o.name());
+            if o.group.is_none() {
+                o.drive(now, Input::Removed, io, &mut *self.alerts);
+            }
+        }
+        self.instances = next;
+    }
+
+    /// The kept sync groups over the reloaded instances (their indexes may have moved).
+    fn regroup(
+        &mut self,
+        c: &Config,
+        mut old_groups: Vec<GroupRt>,
+        old_shape: &[(String, Vec<Identity>)],
+    ) {
+        for (g, x) in old_groups.iter_mut().enumerate() {
+            let ids = old_shape.get(g).map(|s| s.1.clone()).unwrap_or_default();
+            x.members = ids
+                .iter()
+                .filter_map(|id| self.instances.iter().position(|i| &i.identity() == id))
+                .collect();
+            for (k, &i) in x.members.iter().enumerate() {
+                if let Some(inst) = self.instances.get_mut(i) {
+                    inst.group = Some((g, k));
+                }
+            }
+            if let Some(cg) = c.vrrp.sync_groups.iter().find(|cg| cg.name == x.name) {
+                x.track = cg.track_interfaces.clone();
+            }
+        }
+        self.groups = old_groups;
+        if c.global.fifo_write_vrrp_states_on_reload {
+            // keepalived 2.2.7 re-writes the groups' states only (observed).
+            for x in &self.groups {
+                self.alerts.group_fifo_state(&x.name, x.sg.state());
+            }
+        }
     }
 }
 
@@ -1292,6 +1293,11 @@ fn build(
         now,
         tracked.initial(&Target::Instance(c.name.clone())),
     ))
+}
+
+/// The items of `a` that `b` lacks, in `a`'s order.
+fn missing<'a, T: PartialEq + Clone>(a: &'a [T], b: &'a [T]) -> impl Iterator<Item = T> + 'a {
+    a.iter().filter(|x| !b.contains(x)).cloned()
 }
 
 /// Drops the additions of addresses the host already has (exclusive adds the kernel would
