@@ -2,8 +2,9 @@
 //! daemon runs, built from a keepalived configuration, fed its adverts, link events,
 //! tracker results and reloads with the simulated time; its I/O is performed on a
 //! simulated host (addresses) and wire (adverts to the other nodes after a latency, maybe
-//! lost). Thousands of seeded scenarios (sync groups, reloads, tracking, link events,
-//! crashes) are checked against:
+//! lost). Thousands of seeded scenarios (sync groups, reloads that change priorities, add
+//! or drop the sync group or an instance, tracker faults, link events, crashes) are checked
+//! against:
 //! * after convergence, exactly one MASTER per VRID, its VIPs on its node only, and the
 //!   members of a sync group in one state on each node;
 //! * never a VIP on two nodes for longer than the protocol's window (master down interval,
@@ -120,8 +121,10 @@ struct InstSpec {
 struct Topology {
     nodes: usize,
     insts: Vec<InstSpec>,
-    /// The sync group over all instances, if any.
-    group: bool,
+    /// Per node: whether a sync group holds all its instances.
+    grouped: Vec<bool>,
+    /// Per node: the instances its configuration leaves out (reloaded without them).
+    absent: Vec<BTreeSet<String>>,
     advert: u64,
 }
 
@@ -132,15 +135,17 @@ fn node_addr(n: usize) -> Ipv4Addr {
 impl Topology {
     fn conf(&self, node: usize) -> String {
         let mut s = format!("global_defs {{\n  router_id node{node}\n}}\n");
-        if self.group {
-            let names: Vec<&str> = self.insts.iter().map(|i| i.name.as_str()).collect();
+        let absent = self.absent.get(node).cloned().unwrap_or_default();
+        let present = || self.insts.iter().filter(|i| !absent.contains(&i.name));
+        if self.grouped.get(node).copied().unwrap_or(false) && present().count() > 0 {
+            let names: Vec<&str> = present().map(|i| i.name.as_str()).collect();
             let _ = writeln!(
                 s,
                 "vrrp_sync_group G1 {{\n  group {{\n    {}\n  }}\n}}",
                 names.join("\n    ")
             );
         }
-        for i in &self.insts {
+        for i in present() {
             let _ = write!(
                 s,
                 "vrrp_instance {} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {}\n  \
@@ -178,10 +183,12 @@ impl Topology {
                 unicast: rng.chance(0.2),
             })
             .collect();
+        let group = count > 1 && rng.chance(group_chance);
         Topology {
             nodes,
             insts,
-            group: count > 1 && rng.chance(group_chance),
+            grouped: vec![group; nodes],
+            absent: vec![BTreeSet::new(); nodes],
             advert: 1,
         }
     }
@@ -272,6 +279,10 @@ enum Act {
     ReloadSame(usize),
     /// Reload with new priorities for the node.
     ReloadPriorities(usize, Vec<u8>),
+    /// Reload with or without the sync group.
+    ReloadGroup(usize, bool),
+    /// Reload without the instance, or with it again.
+    ReloadInstance(usize, String, bool),
     Crash(usize),
     Boot(usize),
     /// Packet loss on or off.
@@ -454,6 +465,24 @@ impl Lan {
                 self.nodes[*n].conf = self.topo.conf(*n);
                 self.reload(*n, false);
             }
+            Act::ReloadGroup(n, on) => {
+                if let Some(g) = self.topo.grouped.get_mut(*n) {
+                    *g = *on;
+                }
+                self.nodes[*n].conf = self.topo.conf(*n);
+                self.reload(*n, false);
+            }
+            Act::ReloadInstance(n, name, present) => {
+                if let Some(a) = self.topo.absent.get_mut(*n) {
+                    if *present {
+                        a.remove(name);
+                    } else {
+                        a.insert(name.clone());
+                    }
+                }
+                self.nodes[*n].conf = self.topo.conf(*n);
+                self.reload(*n, false);
+            }
             Act::Crash(n) => {
                 let node = &mut self.nodes[*n];
                 // The host goes down with keepalived: its addresses go too.
@@ -594,8 +623,8 @@ impl Lan {
                 ));
             }
         }
-        if self.topo.group {
-            for (n, node) in self.nodes.iter().enumerate() {
+        for (n, node) in self.nodes.iter().enumerate() {
+            if self.topo.grouped.get(n).copied().unwrap_or(false) {
                 let mut states: Vec<State> = node.states().iter().map(|s| s.2).collect();
                 states.dedup();
                 if states.len() > 1 {
@@ -647,6 +676,7 @@ fn scenario(seed: u64, mix: Mix) -> Result<(), String> {
     let latency = (rng.range(0, 5), rng.range(5, 40));
     let loss = if rng.chance(0.3) { 0.05 } else { 0.0 };
     let nodes = topo.nodes;
+    let grouped = topo.grouped.first().copied().unwrap_or(false);
     let names: Vec<String> = topo.insts.iter().map(|i| i.name.clone()).collect();
     let mut plan: Vec<(Instant, Act)> = Vec::new();
     // Boots spread over the first seconds.
@@ -666,7 +696,7 @@ fn scenario(seed: u64, mix: Mix) -> Result<(), String> {
             kinds.push(1);
         }
         if mix.reloads {
-            kinds.extend([2, 3]);
+            kinds.extend([2, 3, 5, 6]);
         }
         if mix.crashes {
             kinds.push(4);
@@ -688,9 +718,18 @@ fn scenario(seed: u64, mix: Mix) -> Result<(), String> {
                 let prios = names.iter().map(|_| rng.range(1, 254) as u8).collect();
                 plan.push((at(t), Act::ReloadPriorities(n, prios)));
             }
-            _ => {
+            4 => {
                 plan.push((at(t), Act::Crash(n)));
                 plan.push((at(back), Act::Boot(n)));
+            }
+            5 => {
+                plan.push((at(t), Act::ReloadGroup(n, !grouped)));
+                plan.push((at(back), Act::ReloadGroup(n, grouped)));
+            }
+            _ => {
+                let i = names[rng.range(0, names.len() as u64 - 1) as usize].clone();
+                plan.push((at(t), Act::ReloadInstance(n, i.clone(), false)));
+                plan.push((at(back), Act::ReloadInstance(n, i, true)));
             }
         }
     }
