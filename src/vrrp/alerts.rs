@@ -2,10 +2,10 @@
 //! instances and sync groups, the notify FIFOs and their reader scripts, SMTP alerts, and
 //! script security at run time.
 //!
-//! The VRRP child is one thread, so the state lives in a thread-local installed by the
-//! service at start and reload ([`install`]) and torn down at shutdown ([`finish`]). The
-//! event functions never block: scripts are spawned, FIFO writes are non-blocking and mail
-//! goes out from its own task.
+//! The engine reports events to a [`Sink`]; the service gives it a [`Handle`] on the
+//! runtime, installed at start and reload ([`Handle::install`]) and torn down at shutdown
+//! ([`Handle::finish`]). The event functions never block: scripts are spawned, FIFO writes
+//! are non-blocking and mail goes out from its own task.
 //!
 //! Order of one event (observed with keepalived 2.2.7): scripts (state script, then the
 //! generic `notify`), the FIFO line, then the mail. On a group transition the members
@@ -14,6 +14,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
@@ -69,9 +70,21 @@ pub struct Alerts {
     stop_pgids: Vec<(i32, tokio::task::JoinHandle<()>)>,
 }
 
-thread_local! {
-    static ALERTS: RefCell<Option<Alerts>> = const { RefCell::new(None) };
+/// Where the engine's notify events go: the runtime ([`Handle`]) in the daemon, a
+/// recorder in tests.
+pub trait Sink {
+    /// An instance changed state (or, as MASTER, heard a lower priority).
+    fn instance_event(&mut self, cfg: &model::Instance, ev: FifoEvent, priority: u8);
+    /// A sync group changed state.
+    fn group_event(&mut self, name: &str, state: super::machine::State);
+    /// `fifo_write_vrrp_states_on_reload`: a group's unchanged state, on the FIFOs only.
+    fn group_fifo_state(&mut self, name: &str, state: super::machine::State);
 }
+
+/// The VRRP child's notify runtime, shared by the service and the engine it feeds; empty
+/// before [`Handle::install`] and after [`Handle::finish`] (events are then ignored).
+#[derive(Clone, Default)]
+pub struct Handle(Rc<RefCell<Option<Alerts>>>);
 
 fn our_ids() -> RunAs {
     RunAs {
@@ -376,13 +389,6 @@ fn stop_reader(f: &FifoRt) {
     }
 }
 
-/// Installs (or, at reload, replaces) the runtime for a configuration.
-pub fn install(c: &Config) {
-    let old = ALERTS.with(|a| a.borrow_mut().take());
-    let new = Alerts::new(c, old);
-    ALERTS.with(|a| *a.borrow_mut() = Some(new));
-}
-
 /// Maps a machine state to its notify spelling (`Init` is never notified).
 pub fn notify_state(s: super::machine::State) -> Option<NotifyState> {
     use super::machine::State;
@@ -395,65 +401,67 @@ pub fn notify_state(s: super::machine::State) -> Option<NotifyState> {
     }
 }
 
-/// An instance event; nothing happens before [`install`].
-pub fn instance_event(cfg: &model::Instance, ev: FifoEvent, priority: u8) {
-    ALERTS.with(|a| {
-        if let Ok(mut a) = a.try_borrow_mut() {
+impl Sink for Handle {
+    fn instance_event(&mut self, cfg: &model::Instance, ev: FifoEvent, priority: u8) {
+        if let Ok(mut a) = self.0.try_borrow_mut() {
             if let Some(a) = a.as_mut() {
                 a.instance_event(cfg, ev, priority);
             }
         }
-    });
-}
+    }
 
-/// A sync group event; nothing happens before [`install`].
-pub fn group_event(name: &str, state: super::machine::State) {
-    let Some(state) = notify_state(state) else {
-        return;
-    };
-    ALERTS.with(|a| {
-        if let Ok(mut a) = a.try_borrow_mut() {
+    fn group_event(&mut self, name: &str, state: super::machine::State) {
+        let Some(state) = notify_state(state) else {
+            return;
+        };
+        if let Ok(mut a) = self.0.try_borrow_mut() {
             if let Some(a) = a.as_mut() {
                 a.group_event(name, state);
             }
         }
-    });
-}
+    }
 
-/// `fifo_write_vrrp_states_on_reload`: a group's unchanged state, on the FIFOs only.
-pub fn group_fifo_state(name: &str, state: super::machine::State) {
-    let Some(state) = notify_state(state) else {
-        return;
-    };
-    let line = notify::fifo_line(Who::Group, name, FifoEvent::State(state), 0);
-    ALERTS.with(|a| {
-        if let Ok(mut a) = a.try_borrow_mut() {
+    fn group_fifo_state(&mut self, name: &str, state: super::machine::State) {
+        let Some(state) = notify_state(state) else {
+            return;
+        };
+        let line = notify::fifo_line(Who::Group, name, FifoEvent::State(state), 0);
+        if let Ok(mut a) = self.0.try_borrow_mut() {
             if let Some(a) = a.as_mut() {
                 a.write_fifos(&line);
             }
         }
-    });
+    }
 }
 
-/// At shutdown: gives STOP-time scripts [`STOP_BUDGET`] to finish, SIGKILLs the process
-/// groups of those still running, stops the FIFO readers and closes (and removes, if ours)
-/// the FIFOs.
-pub async fn finish() {
-    let Some(mut a) = ALERTS.with(|a| a.borrow_mut().take()) else {
-        return;
-    };
-    let pending = std::mem::take(&mut a.stop_pgids);
-    let deadline = tokio::time::Instant::now() + STOP_BUDGET;
-    for (pg, mut reap) in pending {
-        if tokio::time::timeout_at(deadline, &mut reap).await.is_err() {
-            let _ = killpg(Pid::from_raw(pg), Signal::SIGKILL);
-            let _ = tokio::time::timeout(Duration::from_millis(200), reap).await;
+impl Handle {
+    /// Installs (or, at reload, replaces) the runtime for a configuration.
+    pub fn install(&self, c: &Config) {
+        let old = self.0.borrow_mut().take();
+        let new = Alerts::new(c, old);
+        *self.0.borrow_mut() = Some(new);
+    }
+
+    /// At shutdown: gives STOP-time scripts [`STOP_BUDGET`] to finish, SIGKILLs the process
+    /// groups of those still running, stops the FIFO readers and closes (and removes, if
+    /// ours) the FIFOs.
+    pub async fn finish(&self) {
+        let Some(mut a) = self.0.borrow_mut().take() else {
+            return;
+        };
+        let pending = std::mem::take(&mut a.stop_pgids);
+        let deadline = tokio::time::Instant::now() + STOP_BUDGET;
+        for (pg, mut reap) in pending {
+            if tokio::time::timeout_at(deadline, &mut reap).await.is_err() {
+                let _ = killpg(Pid::from_raw(pg), Signal::SIGKILL);
+                let _ = tokio::time::timeout(Duration::from_millis(200), reap).await;
+            }
         }
+        for f in &a.fifos {
+            stop_reader(f);
+        }
+        drop(a);
     }
-    for f in &a.fifos {
-        stop_reader(f);
-    }
-    drop(a);
 }
 
 #[cfg(test)]

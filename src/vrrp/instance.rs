@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::info;
 
+use super::alerts::Sink;
 use super::machine::{
     Action, FaultCause, Input, InstanceConfig, Machine, RxAdvert, State, TrackChange, Version,
 };
@@ -20,7 +21,6 @@ use super::packet::{
     self, Advert, AhParams, AuthType, DropReason, Endpoints, Expect, ExpectAuth, Ipv4Params,
     Parsed, StatCounter, UnicastChecksum, UnicastPeer,
 };
-use super::socket::VrrpSocket;
 use crate::config::model::addr::{
     AddressSpec as ModelAddr, RouteMetrics, RouteMode, RouteSpec as ModelRoute, RouteType,
     RuleAction as ModelRuleAction, RuleSpec as ModelRule, LIFETIME_FOREVER,
@@ -125,9 +125,11 @@ impl Stats {
 }
 
 /// Host I/O an instance asks for, performed in order by the service's I/O task.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Io {
+    /// An advert for the socket of `key` (the service maps keys to its sockets).
     Send {
-        sock: Rc<VrrpSocket>,
+        key: SockKey,
         pkt: Vec<u8>,
         dst: IpAddr,
         iname: String,
@@ -160,8 +162,6 @@ pub enum Io {
     FirewallClose,
     /// An IPVS sync daemon command (`lvs_sync_daemon` following an instance, syncd.rs).
     Syncd(super::syncd::SyncdOp),
-    /// Completes when everything queued before it is done.
-    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Settings from `global_defs` an instance needs.
@@ -239,15 +239,17 @@ pub struct Instance {
     pub machine: Machine,
     pub link: Link,
     pub key: SockKey,
-    pub sender: Option<Rc<VrrpSocket>>,
+    /// Whether the service has a send socket for `key` (without one no advert is built
+    /// or counted).
+    pub sock_open: bool,
     pub stats: Stats,
     pub last_transition: SystemTime,
     /// Whether our VIPs are (believed to be) on the host.
     pub vips_set: bool,
     /// Interface names to indexes, shared with the service (VIPs/routes with `dev`).
     pub ifmap: Rc<RefCell<HashMap<String, u32>>>,
-    /// (sync group index, member index) when the machine lives in a sync group; `machine`
-    /// is then a mirror refreshed after each group step.
+    /// (sync group index, member index) when the instance is in a sync group; the group
+    /// then feeds `machine` (lent to each group step), the instance never does.
     pub group: Option<(usize, usize)>,
     globals: Globals,
     /// Advert addresses: the VIPs of the instance's family, in config order.
@@ -395,7 +397,7 @@ impl Instance {
         let mut i = Instance {
             machine,
             key,
-            sender: None,
+            sock_open: false,
             stats: Stats::default(),
             last_transition: SystemTime::now(),
             vips_set: false,
@@ -490,18 +492,24 @@ impl Instance {
 
     /// Feeds a solo instance's machine and turns the resulting actions into I/O. (Members
     /// of a sync group are fed through their group by the service.)
-    pub fn drive(&mut self, now: super::machine::Instant, input: Input, io: &mut Vec<Io>) -> State {
+    pub fn drive(
+        &mut self,
+        now: super::machine::Instant,
+        input: Input,
+        io: &mut Vec<Io>,
+        alerts: &mut dyn Sink,
+    ) -> State {
         let before = self.machine.state();
         self.machine.handle(now, input);
-        self.drain(before, io);
+        self.drain(before, io, alerts);
         self.machine.state()
     }
 
     /// Performs the queued actions of the machine (in order).
-    pub fn drain(&mut self, before: State, io: &mut Vec<Io>) {
+    pub fn drain(&mut self, before: State, io: &mut Vec<Io>, alerts: &mut dyn Sink) {
         self.account(before);
         while let Some(a) = self.machine.poll_action() {
-            self.perform(a, io);
+            self.perform(a, io, alerts);
         }
     }
 
@@ -519,7 +527,7 @@ impl Instance {
     }
 
     /// Performs one machine action.
-    pub fn perform(&mut self, a: Action, io: &mut Vec<Io>) {
+    pub fn perform(&mut self, a: Action, io: &mut Vec<Io>, alerts: &mut dyn Sink) {
         match a {
             Action::SendAdvert { priority } => self.send_advert(priority, io),
             Action::AddVips => self.add_vips(io),
@@ -527,24 +535,30 @@ impl Instance {
             Action::SendGarp { repeat } => self.garp(repeat, io),
             Action::SendExtraGarp => self.extra_garp(io),
             Action::Notify { state, priority } => {
-                notify_hook(&self.cfg, NotifyEvent::State(state), priority)
+                notify_hook(alerts, &self.cfg, NotifyEvent::State(state), priority)
             }
             Action::MasterRxLowerPri => notify_hook(
+                alerts,
                 &self.cfg,
                 NotifyEvent::MasterRxLowerPri,
                 self.machine.effective_priority(),
             ),
             Action::PriorityChanged { state, priority } => {
-                notify_hook(&self.cfg, NotifyEvent::Priority(state), priority)
+                notify_hook(alerts, &self.cfg, NotifyEvent::Priority(state), priority)
             }
             Action::Removed {
                 priority,
                 was_fault,
             } => {
                 if self.cfg.notify_deleted {
-                    notify_hook(&self.cfg, NotifyEvent::Deleted, priority);
+                    notify_hook(alerts, &self.cfg, NotifyEvent::Deleted, priority);
                 } else if !was_fault {
-                    notify_hook(&self.cfg, NotifyEvent::State(State::Fault), priority);
+                    notify_hook(
+                        alerts,
+                        &self.cfg,
+                        NotifyEvent::State(State::Fault),
+                        priority,
+                    );
                 }
             }
             Action::Log(l) => super::startlog::line(&l),
@@ -557,9 +571,9 @@ impl Instance {
     }
 
     fn send_advert(&mut self, priority: u8, io: &mut Vec<Io>) {
-        let Some(sock) = self.sender.clone() else {
+        if !self.sock_open {
             return;
-        };
+        }
         let Some(src) = self.link.src else {
             return;
         };
@@ -668,7 +682,7 @@ impl Instance {
             };
             sent = true;
             io.push(Io::Send {
-                sock: sock.clone(),
+                key: self.key.clone(),
                 pkt,
                 dst,
                 iname: self.cfg.name.clone(),
@@ -1435,9 +1449,9 @@ pub enum NotifyEvent {
     Deleted,
 }
 
-/// The hook the notify scripts / FIFO / SMTP plug into; the runtime is
-/// [`super::alerts`].
-pub fn notify_hook(cfg: &model::Instance, event: NotifyEvent, priority: u8) {
+/// The hook the notify scripts / FIFO / SMTP plug into through `alerts` (the runtime is
+/// [`super::alerts`]).
+pub fn notify_hook(alerts: &mut dyn Sink, cfg: &model::Instance, event: NotifyEvent, priority: u8) {
     let ev = match event {
         NotifyEvent::MasterRxLowerPri => crate::notify::FifoEvent::MasterRxLowerPri,
         // Only the FIFO hears of priority changes (observed: no script runs, no log).
@@ -1460,7 +1474,7 @@ pub fn notify_hook(cfg: &model::Instance, event: NotifyEvent, priority: u8) {
             ev.as_str()
         );
     }
-    super::alerts::instance_event(cfg, ev, priority);
+    alerts.instance_event(cfg, ev, priority);
 }
 
 /// Whether a kernel route is the one a spec describes (destination, prefix, table).

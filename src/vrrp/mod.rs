@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod arp;
 pub mod auth;
 pub mod debounce;
+pub mod engine;
 pub mod garp;
 pub mod instance;
 pub mod machine;
@@ -11,6 +12,8 @@ pub mod metrics;
 pub mod packet;
 pub mod rxguard;
 pub mod service;
+#[cfg(test)]
+mod sim;
 pub mod socket;
 pub mod startlog;
 pub mod sync_group;

@@ -1,8 +1,8 @@
 //! Sync groups: several instances that change state together.
 //!
-//! [`SyncGroup`] owns its member [`Machine`]s and is the only one to feed them events, so it
-//! sees each member's transition as it happens and drags the others along, as keepalived's
-//! `vrrp_sync.c` does:
+//! [`SyncGroup`] is the only one to feed its member [`Machine`]s events (they are lent to
+//! each step through [`Members`]; the instances own them), so it sees each member's
+//! transition as it happens and drags the others along, as keepalived's `vrrp_sync.c` does:
 //! * MASTER only if every member wants MASTER; a member whose down timer expires while
 //!   another does not stays BACKUP (wanting MASTER) and re-arms its timer;
 //! * one member to BACKUP or FAULT takes the others along;
@@ -18,7 +18,7 @@ use super::machine::{Action, Instant, Machine, RxAdvert, State, TrackChange};
 /// Effects of a group: its members' actions (tagged with the member index) and its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GroupAction {
-    /// An action of member `member` (index into [`SyncGroup::members`]).
+    /// An action of member `member` (index into the group's [`Members`]).
     Instance { member: usize, action: Action },
     /// Group notify (`GROUP <name> <state> 0`, group notify_* scripts, FIFO, mail).
     Notify { state: State },
@@ -26,11 +26,30 @@ pub enum GroupAction {
     Log(String),
 }
 
+/// The member machines of a group, in member order, owned by the caller (the engine's
+/// instances) and lent to each step.
+pub trait Members {
+    fn count(&self) -> usize;
+    fn get(&self, k: usize) -> Option<&Machine>;
+    fn get_mut(&mut self, k: usize) -> Option<&mut Machine>;
+}
+
+impl Members for Vec<Machine> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn get(&self, k: usize) -> Option<&Machine> {
+        self.as_slice().get(k)
+    }
+    fn get_mut(&mut self, k: usize) -> Option<&mut Machine> {
+        self.as_mut_slice().get_mut(k)
+    }
+}
+
 /// A running sync group.
 #[derive(Debug, Clone)]
 pub struct SyncGroup {
     name: String,
-    members: Vec<Machine>,
     state: State,
     actions: VecDeque<GroupAction>,
 }
@@ -39,39 +58,38 @@ impl SyncGroup {
     /// Takes freshly started members (their startup actions are passed through) and sets
     /// the group's initial state: FAULT if any member is in FAULT (the others follow),
     /// else BACKUP (groups in BACKUP/FAULT notify at start).
-    pub fn new(name: impl Into<String>, members: Vec<Machine>, now: Instant) -> SyncGroup {
-        let rank = (0..members.len()).collect();
-        SyncGroup::new_ranked(name, members, now, rank)
+    pub fn new(name: impl Into<String>, m: &mut dyn Members, now: Instant) -> SyncGroup {
+        let rank = (0..m.count()).collect();
+        SyncGroup::new_ranked(name, m, now, rank)
     }
 
     /// [`SyncGroup::new`] where `rank[k]` is member `k`'s place among all instances (the
     /// configuration's order, which keepalived's start-up FAULT lines follow).
     pub fn new_ranked(
         name: impl Into<String>,
-        members: Vec<Machine>,
+        m: &mut dyn Members,
         now: Instant,
         rank: Vec<usize>,
     ) -> SyncGroup {
         let mut g = SyncGroup {
             name: name.into(),
-            members,
             state: State::Backup,
             actions: VecDeque::new(),
         };
-        for i in 0..g.members.len() {
-            if let Some(m) = g.members.get_mut(i) {
-                m.set_sync_member(true);
+        for i in 0..m.count() {
+            if let Some(x) = m.get_mut(i) {
+                x.set_sync_member(true);
             }
-            g.drain(now, i);
+            g.drain(now, m, i);
         }
         let by_rank = |k: &usize| rank.get(*k).copied().unwrap_or(usize::MAX);
-        let first = (0..g.members.len())
-            .filter(|&k| g.members.get(k).is_some_and(|m| m.state() == State::Fault))
+        let first = (0..m.count())
+            .filter(|&k| m.get(k).is_some_and(|x| x.state() == State::Fault))
             .min_by_key(by_rank);
         if let Some(first) = first {
-            g.fault_at_start(first, &rank);
+            g.fault_at_start(m, first, &rank);
         }
-        g.state = if g.members.iter().any(|m| m.state() == State::Fault) {
+        g.state = if any(m, |x| x.state() == State::Fault) {
             State::Fault
         } else {
             State::Backup
@@ -104,13 +122,11 @@ impl SyncGroup {
         self.state
     }
 
-    pub fn members(&self) -> &[Machine] {
-        &self.members
-    }
-
     /// The earliest deadline of any member.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.members.iter().filter_map(Machine::poll_timeout).min()
+    pub fn poll_timeout(&self, m: &dyn Members) -> Option<Instant> {
+        (0..m.count())
+            .filter_map(|k| m.get(k).and_then(Machine::poll_timeout))
+            .min()
     }
 
     pub fn poll_action(&mut self) -> Option<GroupAction> {
@@ -118,53 +134,64 @@ impl SyncGroup {
     }
 
     /// An advert for member `member`.
-    pub fn handle_advert(&mut self, now: Instant, member: usize, adv: RxAdvert) {
-        if let Some(m) = self.members.get_mut(member) {
-            m.handle_advert(now, adv);
-            self.after(now, member);
+    pub fn handle_advert(
+        &mut self,
+        now: Instant,
+        m: &mut dyn Members,
+        member: usize,
+        adv: RxAdvert,
+    ) {
+        if let Some(x) = m.get_mut(member) {
+            x.handle_advert(now, adv);
+            self.after(now, m, member);
         }
     }
 
     /// A tracker change for one member.
-    pub fn handle_track(&mut self, now: Instant, member: usize, change: TrackChange) {
-        if let Some(m) = self.members.get_mut(member) {
-            m.handle_track(now, change);
-            self.after(now, member);
+    pub fn handle_track(
+        &mut self,
+        now: Instant,
+        m: &mut dyn Members,
+        member: usize,
+        change: TrackChange,
+    ) {
+        if let Some(x) = m.get_mut(member) {
+            x.handle_track(now, change);
+            self.after(now, m, member);
         }
     }
 
     /// A group-level tracker (`track_*` inside `vrrp_sync_group`) applies to every member.
-    pub fn handle_group_track(&mut self, now: Instant, change: TrackChange) {
-        for i in 0..self.members.len() {
-            if let Some(m) = self.members.get_mut(i) {
-                m.handle_track(now, change.clone());
-                self.after(now, i);
+    pub fn handle_group_track(&mut self, now: Instant, m: &mut dyn Members, change: TrackChange) {
+        for i in 0..m.count() {
+            if let Some(x) = m.get_mut(i) {
+                x.handle_track(now, change.clone());
+                self.after(now, m, i);
             }
         }
     }
 
     /// Fires every member timer that is due.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        for i in 0..self.members.len() {
-            let due = self
-                .members
+    pub fn handle_timeout(&mut self, now: Instant, m: &mut dyn Members) {
+        for i in 0..m.count() {
+            let due = m
                 .get(i)
                 .and_then(Machine::poll_timeout)
                 .is_some_and(|t| t <= now);
-            if let Some(m) = self.members.get_mut(i).filter(|_| due) {
-                m.handle_timeout(now);
-                self.after(now, i);
+            if let Some(x) = m.get_mut(i).filter(|_| due) {
+                x.handle_timeout(now);
+                self.after(now, m, i);
             }
         }
     }
 
     /// Shutdown: every member stops, then the group notifies STOP.
-    pub fn handle_shutdown(&mut self, now: Instant) {
-        for i in 0..self.members.len() {
-            if let Some(m) = self.members.get_mut(i) {
-                m.handle_shutdown(now);
+    pub fn handle_shutdown(&mut self, now: Instant, m: &mut dyn Members) {
+        for i in 0..m.count() {
+            if let Some(x) = m.get_mut(i) {
+                x.handle_shutdown(now);
             }
-            self.drain(now, i);
+            self.drain(now, m, i);
         }
         if self.state != State::Stop {
             self.state = State::Stop;
@@ -177,16 +204,22 @@ impl SyncGroup {
     /// configuration (notified FAULT/DELETED), the others stop; the group notifies STOP
     /// only if it still exists (observed: keepalived 2.2.7 sends no notify for a removed
     /// group).
-    pub fn handle_reload_removal(&mut self, now: Instant, gone: &[bool], group_gone: bool) {
-        for i in 0..self.members.len() {
-            if let Some(m) = self.members.get_mut(i) {
+    pub fn handle_reload_removal(
+        &mut self,
+        now: Instant,
+        m: &mut dyn Members,
+        gone: &[bool],
+        group_gone: bool,
+    ) {
+        for i in 0..m.count() {
+            if let Some(x) = m.get_mut(i) {
                 if gone.get(i).copied().unwrap_or(false) {
-                    m.handle_removed(now);
+                    x.handle_removed(now);
                 } else {
-                    m.handle_shutdown(now);
+                    x.handle_shutdown(now);
                 }
             }
-            self.drain(now, i);
+            self.drain(now, m, i);
         }
         if self.state != State::Stop {
             self.state = State::Stop;
@@ -198,34 +231,34 @@ impl SyncGroup {
     }
 
     /// Passes member `i`'s actions through, then applies the group rules to its new state.
-    fn after(&mut self, now: Instant, i: usize) {
-        self.drain(now, i);
-        let Some(m) = self.members.get(i) else {
+    fn after(&mut self, now: Instant, m: &mut dyn Members, i: usize) {
+        self.drain(now, m, i);
+        let Some(x) = m.get(i) else {
             return;
         };
-        let (state, want) = (m.state(), m.want_state());
+        let (state, want) = (x.state(), x.want_state());
         match state {
             State::Fault if self.state != State::Fault => {
-                self.sync_all(now, Some(i), State::Fault);
+                self.sync_all(now, m, Some(i), State::Fault);
                 self.set_state(State::Fault);
             }
             State::Backup => {
                 // Left MASTER, or the last fault cleared: everyone to BACKUP.
-                let all_clear = self.members.iter().all(|m| !m.has_fault());
+                let all_clear = !any(m, Machine::has_fault);
                 if self.state == State::Master || (self.state == State::Fault && all_clear) {
-                    self.sync_all(now, Some(i), State::Backup);
+                    self.sync_all(now, m, Some(i), State::Backup);
                     self.set_state(State::Backup);
-                } else if want == State::Master && self.can_goto_master(i) {
-                    if let Some(m) = self.members.get_mut(i) {
-                        m.sync_to(now, State::Master, true);
+                } else if want == State::Master && self.can_goto_master(m, i) {
+                    if let Some(x) = m.get_mut(i) {
+                        x.sync_to(now, State::Master, true);
                     }
-                    self.drain(now, i);
-                    self.sync_all(now, Some(i), State::Master);
+                    self.drain(now, m, i);
+                    self.sync_all(now, m, Some(i), State::Master);
                     self.set_state(State::Master);
                 }
             }
             State::Master if self.state != State::Master => {
-                self.sync_all(now, Some(i), State::Master);
+                self.sync_all(now, m, Some(i), State::Master);
                 self.set_state(State::Master);
             }
             _ => {}
@@ -234,29 +267,25 @@ impl SyncGroup {
 
     /// keepalived `vrrp_sync_can_goto_master`: the group is MASTER already, or every other
     /// member wants MASTER too.
-    fn can_goto_master(&self, i: usize) -> bool {
+    fn can_goto_master(&self, m: &dyn Members, i: usize) -> bool {
         self.state == State::Master
-            || self
-                .members
-                .iter()
-                .enumerate()
-                .all(|(j, m)| j == i || m.want_state() == State::Master)
+            || (0..m.count())
+                .all(|j| j == i || m.get(j).is_some_and(|x| x.want_state() == State::Master))
     }
 
     /// keepalived's start-up order (vrrp_track.c, vrrp.c): the members' reasons, then
     /// `VRRP_Group(G): Syncing FIRST to FAULT state` naming the first member found in
     /// FAULT, then `(NAME) entering FAULT state` for every member, in `rank` order.
-    fn fault_at_start(&mut self, first: usize, rank: &[usize]) {
-        let name = self
-            .members
+    fn fault_at_start(&mut self, m: &mut dyn Members, first: usize, rank: &[usize]) {
+        let name = m
             .get(first)
-            .map(|m| m.config().name.clone())
+            .map(|x| x.config().name.clone())
             .unwrap_or_default();
-        for j in 0..self.members.len() {
-            if let Some(m) = self.members.get_mut(j) {
-                m.fault_at_start();
+        for j in 0..m.count() {
+            if let Some(x) = m.get_mut(j) {
+                x.fault_at_start();
             }
-            self.drain_plain(j);
+            self.drain_plain(m, j);
         }
         let line = |a: &GroupAction| match a {
             GroupAction::Instance {
@@ -304,19 +333,25 @@ impl SyncGroup {
         self.actions.extend(tail);
     }
 
-    fn sync_all(&mut self, now: Instant, except: Option<usize>, target: State) {
+    fn sync_all(
+        &mut self,
+        now: Instant,
+        m: &mut dyn Members,
+        except: Option<usize>,
+        target: State,
+    ) {
         self.actions.push_back(GroupAction::Log(format!(
             "VRRP_Group({}) Syncing instances to {} state",
             self.name, target
         )));
-        for j in 0..self.members.len() {
+        for j in 0..m.count() {
             if Some(j) == except {
                 continue;
             }
-            if let Some(m) = self.members.get_mut(j) {
-                m.sync_to(now, target, true);
+            if let Some(x) = m.get_mut(j) {
+                x.sync_to(now, target, true);
             }
-            self.drain(now, j);
+            self.drain(now, m, j);
         }
     }
 
@@ -329,32 +364,37 @@ impl SyncGroup {
 
     /// Moves member `i`'s queued actions to the group queue; a MASTER that heard a
     /// lower-priority advert makes its siblings send their lower-priority GARPs too.
-    fn drain(&mut self, now: Instant, i: usize) {
+    fn drain(&mut self, now: Instant, m: &mut dyn Members, i: usize) {
         let mut lower_prio = false;
-        while let Some(action) = self.members.get_mut(i).and_then(Machine::poll_action) {
+        while let Some(action) = m.get_mut(i).and_then(Machine::poll_action) {
             lower_prio |= action == Action::MasterRxLowerPri;
             self.actions
                 .push_back(GroupAction::Instance { member: i, action });
         }
         if lower_prio {
-            for j in 0..self.members.len() {
+            for j in 0..m.count() {
                 if j == i {
                     continue;
                 }
-                if let Some(m) = self.members.get_mut(j) {
-                    m.send_lower_prio_garps(now);
+                if let Some(x) = m.get_mut(j) {
+                    x.send_lower_prio_garps(now);
                 }
-                self.drain_plain(j);
+                self.drain_plain(m, j);
             }
         }
     }
 
-    fn drain_plain(&mut self, j: usize) {
-        while let Some(action) = self.members.get_mut(j).and_then(Machine::poll_action) {
+    fn drain_plain(&mut self, m: &mut dyn Members, j: usize) {
+        while let Some(action) = m.get_mut(j).and_then(Machine::poll_action) {
             self.actions
                 .push_back(GroupAction::Instance { member: j, action });
         }
     }
+}
+
+/// Whether some member satisfies `f`.
+fn any(m: &dyn Members, f: impl Fn(&Machine) -> bool) -> bool {
+    (0..m.count()).any(|k| m.get(k).is_some_and(&f))
 }
 
 #[cfg(test)]
@@ -368,13 +408,55 @@ mod tests {
         Instant(Duration::from_millis(n))
     }
 
-    fn group(prio_a: u8, prio_b: u8) -> SyncGroup {
-        let a = Machine::new(InstanceConfig::new("VI_A", 1, prio_a), Instant::ZERO);
-        let b = Machine::new(InstanceConfig::new("VI_B", 2, prio_b), Instant::ZERO);
-        SyncGroup::new("G1", vec![a, b], Instant::ZERO)
+    /// A group with the machines it drives (the engine keeps them in its instances).
+    struct Owned {
+        sg: SyncGroup,
+        ms: Vec<Machine>,
     }
 
-    fn drain(g: &mut SyncGroup) -> Vec<GroupAction> {
+    impl Owned {
+        fn new(ms: Vec<Machine>) -> Owned {
+            let mut ms = ms;
+            let sg = SyncGroup::new("G1", &mut ms, Instant::ZERO);
+            Owned { sg, ms }
+        }
+        fn members(&self) -> &[Machine] {
+            &self.ms
+        }
+        fn state(&self) -> State {
+            self.sg.state()
+        }
+        fn poll_action(&mut self) -> Option<GroupAction> {
+            self.sg.poll_action()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.sg.poll_timeout(&self.ms)
+        }
+        fn handle_advert(&mut self, now: Instant, k: usize, a: RxAdvert) {
+            self.sg.handle_advert(now, &mut self.ms, k, a)
+        }
+        fn handle_track(&mut self, now: Instant, k: usize, c: TrackChange) {
+            self.sg.handle_track(now, &mut self.ms, k, c)
+        }
+        fn handle_timeout(&mut self, now: Instant) {
+            self.sg.handle_timeout(now, &mut self.ms)
+        }
+        fn handle_shutdown(&mut self, now: Instant) {
+            self.sg.handle_shutdown(now, &mut self.ms)
+        }
+        fn handle_reload_removal(&mut self, now: Instant, gone: &[bool], group_gone: bool) {
+            self.sg
+                .handle_reload_removal(now, &mut self.ms, gone, group_gone)
+        }
+    }
+
+    fn group(prio_a: u8, prio_b: u8) -> Owned {
+        let a = Machine::new(InstanceConfig::new("VI_A", 1, prio_a), Instant::ZERO);
+        let b = Machine::new(InstanceConfig::new("VI_B", 2, prio_b), Instant::ZERO);
+        Owned::new(vec![a, b])
+    }
+
+    fn drain(g: &mut Owned) -> Vec<GroupAction> {
         std::iter::from_fn(|| g.poll_action()).collect()
     }
 
@@ -413,7 +495,7 @@ mod tests {
         }
     }
 
-    fn run_until(g: &mut SyncGroup, end: Instant) {
+    fn run_until(g: &mut Owned, end: Instant) {
         while let Some(t) = g.poll_timeout().filter(|&t| t <= end) {
             g.handle_timeout(t);
         }
@@ -590,7 +672,7 @@ mod tests {
             Instant::ZERO,
         );
         let b = Machine::new(InstanceConfig::new("VI_B", 2, 100), Instant::ZERO);
-        let mut g = SyncGroup::new("G1", vec![a, b], Instant::ZERO);
+        let mut g = Owned::new(vec![a, b]);
         assert_eq!(g.state(), State::Fault);
         assert!(g.members().iter().all(|m| m.state() == State::Fault));
         // keepalived 2.2.7's start-up wording and order (observed, tests/vrrp_faults.rs).
