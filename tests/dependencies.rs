@@ -43,7 +43,7 @@ fn one_version_of_each_direct_dependency() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(root)
-        .args(["tree", "--offline", "--locked", "-d", "-e", "normal,build"])
+        .args(["tree", "--locked", "-d", "-e", "normal,build"])
         .args(["--depth", "0", "--prefix", "none", "--format", "{p}"])
         .output()
         .expect("run cargo tree");
