@@ -79,6 +79,7 @@ fn bench(c: &mut Criterion) {
     let opts = LoadOptions {
         config_id: "bench".into(),
         all_config: false,
+        host: std::sync::Arc::new(keepalived::config::host::SystemHost),
     };
     let name = Path::new("/etc/keepalived/keepalived.conf");
     let mut g = c.benchmark_group("config_load_str");

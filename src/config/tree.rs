@@ -327,7 +327,7 @@ mod tests {
         let mut d = Diagnostics::new();
         let opts = LoadOptions {
             config_id: "n".into(),
-            all_config: false,
+            ..LoadOptions::default()
         };
         let lines = preprocess_str(
             text,
