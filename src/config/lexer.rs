@@ -15,7 +15,6 @@ use nom::IResult;
 
 use super::diagnostic::{Diagnostics, KaClass, Span};
 use super::preprocess::Line;
-use super::tree::Token;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokKind {
@@ -52,15 +51,6 @@ impl Tok {
             (self.start, self.end)
         };
         line.get(a..b).unwrap_or("")
-    }
-
-    /// The token as a tree [`Token`] (its text copied from `line`).
-    pub fn to_token(&self, line: &str) -> Token {
-        Token {
-            text: self.text(line).to_owned(),
-            span: self.span,
-            quoted: self.quoted,
-        }
     }
 }
 
@@ -204,11 +194,26 @@ mod tests {
         }
     }
 
-    fn lex(text: &str) -> (Vec<Token>, Diagnostics) {
+    /// A token with its text, as the tree copies it.
+    struct Word {
+        text: String,
+        span: Span,
+        quoted: bool,
+    }
+
+    fn lex(text: &str) -> (Vec<Word>, Diagnostics) {
         let mut d = Diagnostics::new();
         let mut out = Vec::new();
         lex_line(&line(text), 0, &mut out, &mut d);
-        (out.iter().map(|t| t.to_token(text)).collect(), d)
+        let words = out
+            .iter()
+            .map(|t| Word {
+                text: t.text(text).to_owned(),
+                span: t.span,
+                quoted: t.quoted,
+            })
+            .collect();
+        (words, d)
     }
 
     fn kinds(text: &str) -> Vec<TokKind> {

@@ -127,6 +127,16 @@ pub fn parse_tokens(lines: &[Line], toks: &[Tok], diags: &mut Diagnostics) -> Ve
     nodes
 }
 
+/// The lexer's token as a tree [`Token`] (its text copied from `line`, the text of the
+/// line it was lexed from).
+fn token(t: &Tok, line: &str) -> Token {
+    Token {
+        text: t.text(line).to_owned(),
+        span: t.span,
+        quoted: t.quoted,
+    }
+}
+
 /// One token of the given kind.
 fn kind<'t>(k: TokKind) -> impl Fn(In<'t>) -> IResult<In<'t>, &'t Tok> {
     move |i: In<'t>| match i.split_first() {
@@ -253,8 +263,8 @@ impl<'l> TreeParser<'l> {
         Ok((
             i,
             Node {
-                keyword: kw.to_token(text),
-                args: args.iter().map(|t| t.to_token(self.line_text(t))).collect(),
+                keyword: token(kw, text),
+                args: args.iter().map(|t| token(t, self.line_text(t))).collect(),
                 raw_args,
                 block,
             },

@@ -11,7 +11,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::config::diagnostic::{KaClass, Span};
+use crate::config::diagnostic::Span;
 use crate::config::tree::{Node, Token};
 
 use super::Ctx;
@@ -286,34 +286,11 @@ fn words(node: &Node) -> Vec<&Token> {
         .collect()
 }
 
-/// keepalived's fatal "missing a parameter" for word `i` (0-based, the keyword being
-/// word 0) of a line; it names the word before the missing one.
-pub(crate) fn missing_word(ctx: &mut Ctx, node: &Node, i: usize) {
-    missing(ctx, node, &words(node), i)
-}
-
-fn missing(ctx: &mut Ctx, node: &Node, w: &[&Token], i: usize) {
-    let after = w
-        .get(i.wrapping_sub(1))
-        .map(|t| t.text.as_str())
-        .unwrap_or("");
-    ctx.error_class(
-        KaClass::MissingParameter,
-        node.span(),
-        format!(
-            "*** Configuration line starting `{}` is missing a parameter after keyword `{}` at word position {}",
-            node.name(),
-            after,
-            i + 1
-        ),
-    );
-}
-
 /// Word `i` or the fatal missing-parameter report.
 fn word<'a>(ctx: &mut Ctx, node: &Node, w: &[&'a Token], i: usize) -> Option<&'a Token> {
     let t = w.get(i).copied();
     if t.is_none() {
-        missing(ctx, node, w, i);
+        ctx.missing_word(node, i);
     }
     t
 }
@@ -1677,7 +1654,7 @@ pub fn assign_missing_preferences<'a>(
 mod tests {
     use super::*;
     use crate::config::diagnostic::Diagnostics;
-    use crate::config::model::global::tests::n;
+    use crate::config::model::testutil::n;
 
     fn addr(line: &str, c: AddrContext) -> (Option<AddressSpec>, Vec<String>, i32) {
         let mut d = Diagnostics::new();

@@ -1608,7 +1608,7 @@ fn lvs_sync_daemon(g: &mut G, n: &Node, c: &mut Ctx) {
                             d.vrrp_instance.as_deref().unwrap_or("")
                         ),
                     ),
-                    None => super::addr::missing_word(c, n, i + 2),
+                    None => c.missing_word(n, i + 2),
                 }
                 i += 2;
             }
@@ -1999,52 +1999,10 @@ pub fn finish(cfg: &mut Config, ctx: &mut Ctx) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::diagnostic::{Diagnostics, FileId, Span};
-    use crate::config::tree::{Block, Token};
+    use crate::config::diagnostic::Diagnostics;
 
-    /// A test-only statement builder: `n("kw a b")`, with children via `b(...)`.
-    pub(crate) fn n(line: &str) -> Node {
-        let mut col = 1;
-        let mut toks = Vec::new();
-        for w in line.split_whitespace() {
-            let start = line[col - 1..].find(w).map(|p| p + col).unwrap_or(col);
-            toks.push(Token {
-                text: w.to_string(),
-                span: Span::new(FileId(0), 1, start as u32, w.len() as u32),
-                quoted: false,
-            });
-            col = start + w.len();
-        }
-        let mut it = toks.into_iter();
-        let keyword = it.next().unwrap_or(Token {
-            text: String::new(),
-            span: Span::default(),
-            quoted: false,
-        });
-        let raw = line.trim_start()[keyword.text.len()..].trim().to_string();
-        Node {
-            keyword,
-            args: it.collect(),
-            raw_args: raw,
-            block: None,
-        }
-    }
-
-    pub(crate) fn b(line: &str, children: Vec<Node>) -> Node {
-        let mut node = n(line);
-        node.block = Some(Block {
-            open: Span::default(),
-            children,
-        });
-        node
-    }
-
-    /// Builds a Config from root statements; returns it with the diagnostics.
-    pub(crate) fn build(nodes: &[Node]) -> (Config, Diagnostics) {
-        let mut d = Diagnostics::new();
-        let cfg = crate::config::model::build(nodes, crate::config::env::fixed(), &mut d);
-        (cfg, d)
-    }
+    // (re-exported: tests outside the model build statements with them too)
+    pub(crate) use crate::config::model::testutil::{b, build, n};
 
     fn global(lines: &[&str]) -> (GlobalDefs, Diagnostics) {
         let (cfg, d) = build(&[b("global_defs", lines.iter().map(|l| n(l)).collect())]);

@@ -14,6 +14,8 @@ pub mod global;
 pub mod registry;
 pub mod script;
 pub mod statics;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod vrrp;
 
 use std::net::IpAddr;
@@ -240,6 +242,27 @@ impl<'a> Ctx<'a> {
                 node.name(),
                 node.name(),
                 position + 1
+            ),
+        );
+    }
+
+    /// keepalived's fatal "missing a parameter" for word `i` (0-based, the keyword being
+    /// word 0) of a line of options (addresses, routes, rules, `lvs_sync_daemon`); it
+    /// names the word before the missing one.
+    pub fn missing_word(&mut self, node: &Node, i: usize) {
+        let after = match i {
+            0 => "",
+            1 => node.name(),
+            _ => node.arg(i - 2).map_or("", |t| t.text.as_str()),
+        };
+        self.diags.error(
+            KaClass::MissingParameter,
+            Some(node.span()),
+            format!(
+                "*** Configuration line starting `{}` is missing a parameter after keyword `{}` at word position {}",
+                node.name(),
+                after,
+                i + 1
             ),
         );
     }
