@@ -7,11 +7,13 @@
 //! also ends at a `"`.
 #![forbid(unsafe_code)]
 
-use nom::bytes::complete::{tag, take_till1, take_until, take_while};
+use nom::branch::alt;
+use nom::bytes::complete::{is_not, take_till1, take_until, take_while};
 use nom::character::complete::char as ch;
-use nom::combinator::map;
+use nom::combinator::{map, recognize};
+use nom::multi::many0_count;
 use nom::sequence::delimited;
-use nom::IResult;
+use nom::{IResult, Parser};
 
 use super::diagnostic::{Diagnostics, KaClass, Span};
 use super::preprocess::Line;
@@ -61,34 +63,39 @@ pub fn is_ws(c: char) -> bool {
 
 /// A word of a piece: quoted (`"..."`, quotes dropped) or bare (up to blank or `"`).
 fn word(i: &str) -> IResult<&str, (&str, bool)> {
-    nom::branch::alt((
-        map(delimited(ch('"'), take_until("\""), tag("\"")), |w| {
-            (w, true)
-        }),
+    alt((
+        map(quoted, |w| (w, true)),
         map(take_till1(|c| is_ws(c) || c == '"'), |w| (w, false)),
-    ))(i)
+    ))
+    .parse(i)
+}
+
+/// `"..."`: the text between the quotes.
+fn quoted(i: &str) -> IResult<&str, &str> {
+    delimited(ch('"'), take_until("\""), ch('"')).parse(i)
 }
 
 fn blanks(i: &str) -> IResult<&str, &str> {
-    take_while(is_ws)(i)
+    take_while(is_ws).parse(i)
 }
 
-/// The byte offset of the first `{`/`}` outside a `"..."` pair, as keepalived's
-/// `read_line()` finds it (an unmatched `"` hides every later brace).
-fn find_brace(s: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'{' | b'}' => return Some(i),
-            b'"' => {
-                let close = s.get(i + 1..)?.find('"')?;
-                i += close + 2;
-            }
-            _ => i += 1,
-        }
+/// `{` or `}`.
+fn brace(i: &str) -> IResult<&str, TokKind> {
+    alt((
+        map(ch('{'), |_| TokKind::Open),
+        map(ch('}'), |_| TokKind::Close),
+    ))
+    .parse(i)
+}
+
+/// A piece: the text up to the first `{`/`}` outside a `"..."` pair, as keepalived's
+/// `read_line()` splits a line (an unmatched `"` hides every later brace).
+fn piece(i: &str) -> IResult<&str, &str> {
+    let (rest, p) = recognize(many0_count(alt((recognize(quoted), is_not("{}\""))))).parse(i)?;
+    if rest.starts_with('"') {
+        return Ok(("", i));
     }
-    None
+    Ok((rest, p))
 }
 
 /// Tokenises every line; each line ends with an `Eol` token.
@@ -100,10 +107,11 @@ pub fn lex_lines(lines: &[Line], diags: &mut Diagnostics) -> Vec<Tok> {
     out
 }
 
-/// Tokenises one line, appending to `out`.
+/// Tokenises one line, appending to `out`: braces and pieces, each piece split into words.
 pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnostics) {
     let text = line.text.as_str();
-    let mut pos = 0;
+    // The byte offset in `text` of a slice of it.
+    let at = |sub: &str| sub.as_ptr() as usize - text.as_ptr() as usize;
     let mk = |kind, start: usize, end: usize, quoted: bool, width: usize| Tok {
         kind,
         span: Span::new(line.file, line.line, line.col_of(start), width as u32),
@@ -112,38 +120,31 @@ pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnos
         start,
         end,
     };
-    while pos < text.len() {
-        let rest = text.get(pos..).unwrap_or("");
-        let lead = rest.len() - rest.trim_start_matches(is_ws).len();
-        let rest_trim = rest.get(lead..).unwrap_or("");
-        if let Some(c) = rest_trim.chars().next() {
-            if c == '{' || c == '}' {
-                let kind = if c == '{' {
-                    TokKind::Open
-                } else {
-                    TokKind::Close
-                };
-                let at = pos + lead;
-                out.push(mk(kind, at, at + 1, false, 1));
-                pos = at + 1;
-                continue;
-            }
-        } else {
+    let mut rest = text;
+    loop {
+        rest = blanks(rest).map_or(rest, |(r, _)| r);
+        if rest.is_empty() {
             break;
         }
-        // A piece: up to the next brace outside quotes.
-        let piece_end = find_brace(rest).map_or(text.len(), |b| pos + b);
-        let piece = text.get(pos..piece_end).unwrap_or("");
-        let mut i = piece;
+        if let Ok((r, kind)) = brace(rest) {
+            let start = at(rest);
+            out.push(mk(kind, start, start + 1, false, 1));
+            rest = r;
+            continue;
+        }
+        let Ok((after, p)) = piece(rest) else {
+            break; // (piece() accepts every input)
+        };
+        let mut i = p;
         while let Ok((r, _)) = blanks(i) {
             i = r;
             if i.is_empty() {
                 break;
             }
-            let start = pos + (piece.len() - i.len());
+            let start = at(i);
             match word(i) {
                 Ok((r, (_, quoted))) => {
-                    let end = pos + (piece.len() - r.len());
+                    let end = at(r);
                     let width = text.get(start..end).map_or(1, |s| {
                         if s.is_ascii() {
                             s.len()
@@ -160,13 +161,13 @@ pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnos
                     diags.error(
                         KaClass::UnmatchedQuote,
                         Some(Span::new(line.file, line.line, line.col_of(start), 1)),
-                        format!("Unmatched quote: '{}'", piece.trim_matches(is_ws)),
+                        format!("Unmatched quote: '{}'", p.trim_matches(is_ws)),
                     );
                     break;
                 }
             }
         }
-        pos = piece_end;
+        rest = after;
     }
     out.push(Tok {
         kind: TokKind::Eol,
