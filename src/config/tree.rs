@@ -68,7 +68,7 @@ impl Node {
 
 use nom::branch::alt;
 use nom::bytes::complete::take_while;
-use nom::combinator::{map, opt};
+use nom::combinator::{cond, map, opt};
 use nom::error::{Error, ErrorKind};
 use nom::multi::fold_many0;
 use nom::sequence::preceded;
@@ -316,8 +316,10 @@ impl<'l> Grammar<'l> {
         let (i, kw) = tok(TokKind::Word)(i)?;
         let (i, args) = many(TokKind::Word)(i)?;
         let raw_args = self.raw_args(kw, i.0.first());
-        let (i, open) = opt(preceded(many(TokKind::Eol), tok(TokKind::Open))).parse(i)?;
-        let (i, block, problems, unclosed) = match open {
+        // (beyond MAX_DEPTH a `{` opens no block: flat_body counts it)
+        let open_block = opt(preceded(many(TokKind::Eol), tok(TokKind::Open)));
+        let (i, open) = cond(depth < MAX_DEPTH, open_block).parse(i)?;
+        let (i, block, problems, unclosed) = match open.flatten() {
             Some(o) => {
                 let (i, b) = self.block(i, o, depth + 1)?;
                 let block = Block {
@@ -345,7 +347,7 @@ impl<'l> Grammar<'l> {
         loop {
             if let Ok((rest, _)) = tok(TokKind::Eol)(i) {
                 i = rest;
-            } else if let Ok((rest, e)) = self.flat_statement(i) {
+            } else if let Ok((rest, e)) = self.statement(i, MAX_DEPTH) {
                 body = body.add(e);
                 i = rest;
             } else if let Ok((rest, o)) = tok(TokKind::Open)(i) {
@@ -353,7 +355,7 @@ impl<'l> Grammar<'l> {
                     body.problems
                         .push(Diagnostic::new(Severity::Warning, None, DEEP_WARNING).at(o.span));
                 }
-                deep += 1;
+                deep = deep.saturating_add(1);
                 i = rest;
             } else if let Ok((rest, _)) = tok(TokKind::Close)(i) {
                 i = rest;
@@ -374,19 +376,6 @@ impl<'l> Grammar<'l> {
                 return Ok((i, (body, false)));
             }
         }
-    }
-
-    /// A statement with no block (in a flattened body).
-    fn flat_statement<'t>(self, i: Toks<'t>) -> Res<'t, Element> {
-        let (i, kw) = tok(TokKind::Word)(i)?;
-        let (i, args) = many(TokKind::Word)(i)?;
-        let node = Node {
-            keyword: token(kw, self.line_text(kw)),
-            raw_args: self.raw_args(kw, i.0.first()),
-            args: args.0.iter().map(|t| token(t, self.line_text(t))).collect(),
-            block: None,
-        };
-        Ok((i, Element::Node(node, Vec::new(), None)))
     }
 
     /// A `{` that follows no statement: keepalived ignores it (but still counts it).
