@@ -8,10 +8,9 @@
 #![forbid(unsafe_code)]
 
 use nom::branch::alt;
-use nom::bytes::complete::{is_not, take_till1, take_until, take_while};
+use nom::bytes::complete::{take_till1, take_until, take_while};
 use nom::character::complete::char as ch;
-use nom::combinator::{map, recognize};
-use nom::multi::many0_count;
+use nom::combinator::map;
 use nom::sequence::delimited;
 use nom::{IResult, Parser};
 
@@ -61,11 +60,23 @@ pub fn is_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\x0c' | '\n' | '\r' | '\x0b')
 }
 
-/// A word of a piece: quoted (`"..."`, quotes dropped) or bare (up to blank or `"`).
-fn word(i: &str) -> IResult<&str, (&str, bool)> {
+/// What [`lexeme`] reads: a brace or a word (quoted or not).
+enum Lexeme {
+    Brace(TokKind),
+    Word { quoted: bool },
+}
+
+/// A brace, or a word: quoted (`"..."`, quotes dropped, braces kept) or bare (up to a
+/// blank, `"` or brace). It fails only at an unmatched `"`.
+fn lexeme(i: &str) -> IResult<&str, Lexeme> {
     alt((
-        map(quoted, |w| (w, true)),
-        map(take_till1(|c| is_ws(c) || c == '"'), |w| (w, false)),
+        map(ch('{'), |_| Lexeme::Brace(TokKind::Open)),
+        map(ch('}'), |_| Lexeme::Brace(TokKind::Close)),
+        map(quoted, |_| Lexeme::Word { quoted: true }),
+        map(
+            take_till1(|c| is_ws(c) || matches!(c, '"' | '{' | '}')),
+            |_| Lexeme::Word { quoted: false },
+        ),
     ))
     .parse(i)
 }
@@ -79,25 +90,6 @@ fn blanks(i: &str) -> IResult<&str, &str> {
     take_while(is_ws).parse(i)
 }
 
-/// `{` or `}`.
-fn brace(i: &str) -> IResult<&str, TokKind> {
-    alt((
-        map(ch('{'), |_| TokKind::Open),
-        map(ch('}'), |_| TokKind::Close),
-    ))
-    .parse(i)
-}
-
-/// A piece: the text up to the first `{`/`}` outside a `"..."` pair, as keepalived's
-/// `read_line()` splits a line (an unmatched `"` hides every later brace).
-fn piece(i: &str) -> IResult<&str, &str> {
-    let (rest, p) = recognize(many0_count(alt((recognize(quoted), is_not("{}\""))))).parse(i)?;
-    if rest.starts_with('"') {
-        return Ok(("", i));
-    }
-    Ok((rest, p))
-}
-
 /// Tokenises every line; each line ends with an `Eol` token.
 pub fn lex_lines(lines: &[Line], diags: &mut Diagnostics) -> Vec<Tok> {
     let mut out = Vec::with_capacity(lines.len() * 4);
@@ -107,7 +99,7 @@ pub fn lex_lines(lines: &[Line], diags: &mut Diagnostics) -> Vec<Tok> {
     out
 }
 
-/// Tokenises one line, appending to `out`: braces and pieces, each piece split into words.
+/// Tokenises one line, appending to `out`.
 pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnostics) {
     let text = line.text.as_str();
     // The byte offset in `text` of a slice of it.
@@ -120,54 +112,45 @@ pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnos
         start,
         end,
     };
+    // Where the current piece (the text after the last brace) starts.
+    let mut piece = 0;
     let mut rest = text;
     loop {
         rest = blanks(rest).map_or(rest, |(r, _)| r);
         if rest.is_empty() {
             break;
         }
-        if let Ok((r, kind)) = brace(rest) {
-            let start = at(rest);
-            out.push(mk(kind, start, start + 1, false, 1));
-            rest = r;
-            continue;
-        }
-        let Ok((after, p)) = piece(rest) else {
-            break; // (piece() accepts every input)
-        };
-        let mut i = p;
-        while let Ok((r, _)) = blanks(i) {
-            i = r;
-            if i.is_empty() {
+        let start = at(rest);
+        match lexeme(rest) {
+            Ok((r, Lexeme::Brace(kind))) => {
+                out.push(mk(kind, start, start + 1, false, 1));
+                piece = start + 1;
+                rest = r;
+            }
+            Ok((r, Lexeme::Word { quoted })) => {
+                let end = at(r);
+                let width = text.get(start..end).map_or(1, |s| {
+                    if s.is_ascii() {
+                        s.len()
+                    } else {
+                        s.chars().count()
+                    }
+                });
+                out.push(mk(TokKind::Word, start, end, quoted, width));
+                rest = r;
+            }
+            Err(_) => {
+                // An unmatched `"`: it hides every later brace, so the piece runs to the
+                // end of the line; keepalived reports it and drops the rest of the piece.
+                let p = text.get(piece..).unwrap_or("");
+                diags.error(
+                    KaClass::UnmatchedQuote,
+                    Some(Span::new(line.file, line.line, line.col_of(start), 1)),
+                    format!("Unmatched quote: '{}'", p.trim_matches(is_ws)),
+                );
                 break;
             }
-            let start = at(i);
-            match word(i) {
-                Ok((r, (_, quoted))) => {
-                    let end = at(r);
-                    let width = text.get(start..end).map_or(1, |s| {
-                        if s.is_ascii() {
-                            s.len()
-                        } else {
-                            s.chars().count()
-                        }
-                    });
-                    out.push(mk(TokKind::Word, start, end, quoted, width));
-                    i = r;
-                }
-                Err(_) => {
-                    // Only an unmatched `"` gets here: keepalived reports it and drops
-                    // the rest of the piece.
-                    diags.error(
-                        KaClass::UnmatchedQuote,
-                        Some(Span::new(line.file, line.line, line.col_of(start), 1)),
-                        format!("Unmatched quote: '{}'", p.trim_matches(is_ws)),
-                    );
-                    break;
-                }
-            }
         }
-        rest = after;
     }
     out.push(Tok {
         kind: TokKind::Eol,

@@ -7,6 +7,10 @@
 //! tree.rs        nom parser: statements and blocks                            -> Node
 //! model/         keyword tables per block, defaults, ranges, cross-checks     -> Config
 //! ```
+//!
+//! What the model needs to know of the machine (users, host name, iproute2 names) it asks
+//! an [`env::HostEnv`] given in [`LoadOptions`]; `host.rs` answers for the real machine
+//! and holds the checks `-t` makes there after parsing.
 #![forbid(unsafe_code)]
 
 pub mod diagnostic;

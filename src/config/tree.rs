@@ -66,11 +66,8 @@ impl Node {
     }
 }
 
-use nom::branch::alt;
-use nom::bytes::complete::take_while;
-use nom::combinator::{cond, map, opt};
+use nom::combinator::{cond, iterator, map, opt, peek};
 use nom::error::{Error, ErrorKind};
-use nom::multi::fold_many0;
 use nom::sequence::preceded;
 use nom::{IResult, Needed, Parser};
 
@@ -185,9 +182,22 @@ fn tok<'t>(k: TokKind) -> impl Fn(Toks<'t>) -> Res<'t, &'t Tok> {
     }
 }
 
+/// Any token.
+fn any_tok(i: Toks<'_>) -> Res<'_, &Tok> {
+    match i.0.split_first() {
+        Some((t, rest)) => Ok((Toks(rest), t)),
+        None => Err(nom::Err::Error(Error::new(i, ErrorKind::Eof))),
+    }
+}
+
 /// Any number of tokens of kind `k`.
 fn many<'t>(k: TokKind) -> impl Fn(Toks<'t>) -> Res<'t, Toks<'t>> {
-    move |i: Toks<'t>| take_while(|t: &Tok| t.kind == k).parse(i)
+    // (take_while, written for a slice: nom's generic one costs a tenth of the tree)
+    move |i: Toks<'t>| {
+        let n = i.0.iter().take_while(|t| t.kind == k).count();
+        let (run, rest) = i.0.split_at(n);
+        Ok((Toks(rest), Toks(run)))
+    }
 }
 
 /// Blocks still open at the end of the input.
@@ -212,13 +222,16 @@ struct Body {
 }
 
 impl Body {
-    fn add(mut self, e: Element) -> Self {
+    #[inline(always)]
+    fn add(&mut self, e: Element) {
         match e {
             Element::Nothing => {}
-            Element::Node(n, problems, u) => {
+            Element::Node(n, left) => {
                 self.nodes.push(n);
-                self.problems.extend(problems);
-                self.unclosed = u.or(self.unclosed);
+                if let Some(left) = left {
+                    self.problems.extend(left.problems);
+                    self.unclosed = left.unclosed.or(self.unclosed);
+                }
             }
             Element::Flat(p, b) => {
                 self.problems.push(p);
@@ -226,7 +239,6 @@ impl Body {
             }
             Element::Problem(p) => self.problems.push(p),
         }
-        self
     }
 
     fn merge(&mut self, b: Body) {
@@ -240,13 +252,19 @@ impl Body {
     }
 }
 
+/// What a statement's block leaves to the enclosing body: the problems found in it, the
+/// blocks open at the end of the input.
+struct Left {
+    problems: Vec<Diagnostic>,
+    unclosed: Option<Unclosed>,
+}
+
 /// One element of a block body.
 enum Element {
     /// An end of line.
     Nothing,
-    /// A statement, the problems found in its block, and the blocks it left open at the
-    /// end of the input.
-    Node(Node, Vec<Diagnostic>, Option<Unclosed>),
+    /// A statement, and what its block left (boxed: rare, and the element stays small).
+    Node(Node, Option<Box<Left>>),
     /// A `{` that follows no statement (reported, its contents kept in the enclosing block).
     Flat(Diagnostic, Body),
     /// A `}` with no block open.
@@ -280,8 +298,14 @@ impl<'l> Grammar<'l> {
         if depth >= MAX_DEPTH {
             return self.flat_body(i);
         }
-        let element = |i| self.element(i, depth);
-        let (i, body) = fold_many0(element, Body::default, Body::add).parse(i)?;
+        // many0 over `element`, appending to one body (no vector per element)
+        let mut body = Body::default();
+        let mut elements = iterator(i, |i| self.element(i, depth));
+        for e in &mut elements {
+            body.add(e);
+        }
+        let (i, ()) = elements.finish()?;
+        let (i, _) = many(TokKind::Eol)(i)?;
         let (i, close) = opt(tok(TokKind::Close)).parse(i)?;
         Ok((i, (body, close.is_some())))
     }
@@ -300,15 +324,20 @@ impl<'l> Grammar<'l> {
         Ok((i, body))
     }
 
-    /// An end of line, a statement, a stray `{` block or a stray `}`.
+    /// An end of line, a statement, a stray `{` block or a stray `}`: the alternatives
+    /// start with different tokens, so the first one chooses (no failed attempts, and
+    /// the large result is not passed through an `alt`).
+    #[inline(always)]
     fn element<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element> {
-        alt((
-            map(tok(TokKind::Eol), |_| Element::Nothing),
-            |i| self.statement(i, depth),
-            |i| self.stray_open(i, depth),
-            |i| self.stray_close(i, depth),
-        ))
-        .parse(i)
+        // (ends of lines are skipped here, not returned one by one: half the tokens)
+        let (i, _) = many(TokKind::Eol)(i)?;
+        let (_, first) = peek(any_tok).parse(i)?;
+        match first.kind {
+            TokKind::Eol => map(tok(TokKind::Eol), |_| Element::Nothing).parse(i),
+            TokKind::Word => self.statement(i, depth),
+            TokKind::Open => self.stray_open(i, depth),
+            TokKind::Close => self.stray_close(i, depth),
+        }
     }
 
     /// `keyword args... [{ children }]`, the `{` on the same line or a later one.
@@ -319,16 +348,22 @@ impl<'l> Grammar<'l> {
         // (beyond MAX_DEPTH a `{` opens no block: flat_body counts it)
         let open_block = opt(preceded(many(TokKind::Eol), tok(TokKind::Open)));
         let (i, open) = cond(depth < MAX_DEPTH, open_block).parse(i)?;
-        let (i, block, problems, unclosed) = match open.flatten() {
+        let (i, block, left) = match open.flatten() {
             Some(o) => {
                 let (i, b) = self.block(i, o, depth + 1)?;
                 let block = Block {
                     open: o.span,
                     children: b.nodes,
                 };
-                (i, Some(block), b.problems, b.unclosed)
+                let left = (!b.problems.is_empty() || b.unclosed.is_some()).then(|| {
+                    Box::new(Left {
+                        problems: b.problems,
+                        unclosed: b.unclosed,
+                    })
+                });
+                (i, Some(block), left)
             }
-            None => (i, None, Vec::new(), None),
+            None => (i, None, None),
         };
         let node = Node {
             keyword: token(kw, self.line_text(kw)),
@@ -336,7 +371,7 @@ impl<'l> Grammar<'l> {
             raw_args,
             block,
         };
-        Ok((i, Element::Node(node, problems, unclosed)))
+        Ok((i, Element::Node(node, left)))
     }
 
     /// A body at MAX_DEPTH: statements open no block, and braces are only counted (a
@@ -348,7 +383,7 @@ impl<'l> Grammar<'l> {
             if let Ok((rest, _)) = tok(TokKind::Eol)(i) {
                 i = rest;
             } else if let Ok((rest, e)) = self.statement(i, MAX_DEPTH) {
-                body = body.add(e);
+                body.add(e);
                 i = rest;
             } else if let Ok((rest, o)) = tok(TokKind::Open)(i) {
                 if deep == 0 {
