@@ -192,7 +192,7 @@ fn any_tok(i: Toks<'_>) -> Res<'_, &Tok> {
 
 /// Any number of tokens of kind `k`.
 fn many<'t>(k: TokKind) -> impl Fn(Toks<'t>) -> Res<'t, Toks<'t>> {
-    // (take_while, written for a slice: nom's generic one costs a tenth of the tree)
+    // (take_while for a slice, without nom's generic input machinery)
     move |i: Toks<'t>| {
         let n = i.0.iter().take_while(|t| t.kind == k).count();
         let (run, rest) = i.0.split_at(n);
