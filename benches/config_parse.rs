@@ -2,13 +2,16 @@
 //! and 20 virtual servers with 1,000 real servers each (TCP_CHECK). With
 //! `BENCH_CONFIG_OUT=DIR`, the two files are also written to DIR (`vrrp_1000.conf`,
 //! `lvs_20x1000.conf`) so the real keepalived can be timed on the same input. The VRRP
-//! instances use interfaces `lexb0`..`lexb3` (250 VRIDs each).
+//! instances use interfaces `lexb0`..`lexb3` (250 VRIDs each). `config_tree` times the
+//! lexer and the tree alone on the same files, preprocessed once.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 use std::fmt::Write as _;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use keepalived::config::{load_str, LoadOptions};
+use keepalived::config::preprocess::preprocess_str;
+use keepalived::config::tree::parse_lines;
+use keepalived::config::{load_str, Diagnostics, LoadOptions, SourceMap};
 
 fn vrrp_config(n: usize) -> String {
     let mut s = String::with_capacity(n * 400);
@@ -80,6 +83,7 @@ fn bench(c: &mut Criterion) {
     let opts = LoadOptions {
         config_id: "bench".into(),
         all_config: false,
+        host: std::sync::Arc::new(keepalived::config::host::SystemHost),
     };
     let name = Path::new("/etc/keepalived/keepalived.conf");
     let mut g = c.benchmark_group("config_load_str");
@@ -90,6 +94,27 @@ fn bench(c: &mut Criterion) {
     g.bench_function("lvs_20x1000_real_servers", |b| {
         b.iter(|| load_str(&lvs, name, &opts))
     });
+    g.finish();
+    // The lexer and the tree alone, on the preprocessed lines.
+    let mut g = c.benchmark_group("config_tree");
+    g.sample_size(20);
+    for (id, text) in [
+        ("vrrp_1000_instances", &vrrp),
+        ("lvs_20x1000_real_servers", &lvs),
+    ] {
+        let mut d = Diagnostics::new();
+        let lines = preprocess_str(
+            text,
+            name,
+            &opts,
+            &mut SourceMap::new(),
+            &mut Vec::new(),
+            &mut d,
+        );
+        g.bench_function(id, |b| {
+            b.iter(|| parse_lines(&lines, &mut Diagnostics::new()))
+        });
+    }
     g.finish();
 }
 

@@ -117,6 +117,7 @@ fn run(opts: &Options) -> i32 {
     let load_opts = LoadOptions {
         config_id: config_id(opts),
         all_config: opts.all_config,
+        host: std::sync::Arc::new(config::host::SystemHost),
     };
     // -t exits after this one load (see config::set_exit_after_load).
     config::set_exit_after_load(true);

@@ -32,10 +32,96 @@ use std::path::{Path, PathBuf};
 use nix::net::if_::InterfaceFlags;
 
 use super::diagnostic::{Diagnostic, Diagnostics, KaClass, Severity, Span};
+use super::env::HostEnv;
+use super::model::parse_c_ulong;
 use super::model::script::Script;
 
-/// The user keepalived runs scripts as when `script_user` is not set.
-pub const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
+pub use super::env::DEFAULT_SCRIPT_USER;
+
+/// The machine this process runs on, as the configuration model asks about it (each
+/// question is answered from the system databases and files when asked).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemHost;
+
+impl HostEnv for SystemHost {
+    fn hostname(&self) -> String {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|s| s.trim().to_string())
+            })
+            .unwrap_or_else(|| "localhost".into())
+    }
+
+    fn user_name(&self) -> Option<String> {
+        nix::unistd::User::from_uid(nix::unistd::geteuid())
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+    }
+
+    fn user_exists(&self, name: &str) -> bool {
+        matches!(nix::unistd::User::from_name(name), Ok(Some(_)))
+    }
+
+    fn group_exists(&self, name: &str) -> bool {
+        matches!(nix::unistd::Group::from_name(name), Ok(Some(_)))
+    }
+
+    /// Reads `/etc/iproute2/<file>` (and `<file>.d/*.conf`): lines `NUMBER NAME`.
+    fn iproute2_id(&self, file: &str, name: &str) -> Option<u32> {
+        let mut paths = vec![PathBuf::from(format!("/etc/iproute2/{file}"))];
+        if let Ok(rd) = std::fs::read_dir(format!("/etc/iproute2/{file}.d")) {
+            paths.extend(
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "conf")),
+            );
+        }
+        for p in paths {
+            let Ok(text) = std::fs::read_to_string(&p) else {
+                continue;
+            };
+            for line in text.lines() {
+                let line = line.split('#').next().unwrap_or("");
+                let mut it = line.split_whitespace();
+                if let (Some(num), Some(n)) = (it.next(), it.next()) {
+                    if n == name {
+                        if let Some(v) = parse_c_ulong(num).and_then(|v| u32::try_from(v).ok()) {
+                            return Some(v);
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// `/etc/protocols`: `NAME NUMBER [ALIAS...]`.
+    fn ip_protocol(&self, name: &str) -> Option<u8> {
+        let text = std::fs::read_to_string("/etc/protocols").ok()?;
+        text.lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .find_map(|l| {
+                let mut it = l.split_whitespace();
+                let first = it.next()?;
+                let num = it.next()?;
+                (first == name || it.any(|alias| alias == name))
+                    .then(|| num.parse::<u8>().ok())
+                    .flatten()
+            })
+    }
+
+    /// getaddrinfo, as keepalived's `domain_stosockaddr`.
+    fn resolves(&self, name: &str, port: u16) -> bool {
+        use std::net::ToSocketAddrs as _;
+        (name, port)
+            .to_socket_addrs()
+            .is_ok_and(|mut a| a.next().is_some())
+    }
+}
 
 /// `global_defs` settings that decide how scripts are run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

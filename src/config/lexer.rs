@@ -7,15 +7,15 @@
 //! also ends at a `"`.
 #![forbid(unsafe_code)]
 
-use nom::bytes::complete::{tag, take_till1, take_until, take_while};
+use nom::branch::alt;
+use nom::bytes::complete::{take_till1, take_until, take_while};
 use nom::character::complete::char as ch;
 use nom::combinator::map;
 use nom::sequence::delimited;
-use nom::IResult;
+use nom::{IResult, Parser};
 
 use super::diagnostic::{Diagnostics, KaClass, Span};
 use super::preprocess::Line;
-use super::tree::Token;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokKind {
@@ -53,15 +53,6 @@ impl Tok {
         };
         line.get(a..b).unwrap_or("")
     }
-
-    /// The token as a tree [`Token`] (its text copied from `line`).
-    pub fn to_token(&self, line: &str) -> Token {
-        Token {
-            text: self.text(line).to_owned(),
-            span: self.span,
-            quoted: self.quoted,
-        }
-    }
 }
 
 /// keepalived's WHITE_SPACE: space, tab, FF, NL, CR, VT.
@@ -69,36 +60,34 @@ pub fn is_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\x0c' | '\n' | '\r' | '\x0b')
 }
 
-/// A word of a piece: quoted (`"..."`, quotes dropped) or bare (up to blank or `"`).
-fn word(i: &str) -> IResult<&str, (&str, bool)> {
-    nom::branch::alt((
-        map(delimited(ch('"'), take_until("\""), tag("\"")), |w| {
-            (w, true)
-        }),
-        map(take_till1(|c| is_ws(c) || c == '"'), |w| (w, false)),
-    ))(i)
+/// What [`lexeme`] reads: a brace or a word (quoted or not).
+enum Lexeme {
+    Brace(TokKind),
+    Word { quoted: bool },
+}
+
+/// A brace, or a word: quoted (`"..."`, quotes dropped, braces kept) or bare (up to a
+/// blank, `"` or brace). It fails only at an unmatched `"`.
+fn lexeme(i: &str) -> IResult<&str, Lexeme> {
+    alt((
+        map(ch('{'), |_| Lexeme::Brace(TokKind::Open)),
+        map(ch('}'), |_| Lexeme::Brace(TokKind::Close)),
+        map(quoted, |_| Lexeme::Word { quoted: true }),
+        map(
+            take_till1(|c| is_ws(c) || matches!(c, '"' | '{' | '}')),
+            |_| Lexeme::Word { quoted: false },
+        ),
+    ))
+    .parse(i)
+}
+
+/// `"..."`: the text between the quotes.
+fn quoted(i: &str) -> IResult<&str, &str> {
+    delimited(ch('"'), take_until("\""), ch('"')).parse(i)
 }
 
 fn blanks(i: &str) -> IResult<&str, &str> {
-    take_while(is_ws)(i)
-}
-
-/// The byte offset of the first `{`/`}` outside a `"..."` pair, as keepalived's
-/// `read_line()` finds it (an unmatched `"` hides every later brace).
-fn find_brace(s: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'{' | b'}' => return Some(i),
-            b'"' => {
-                let close = s.get(i + 1..)?.find('"')?;
-                i += close + 2;
-            }
-            _ => i += 1,
-        }
-    }
-    None
+    take_while(is_ws).parse(i)
 }
 
 /// Tokenises every line; each line ends with an `Eol` token.
@@ -113,7 +102,8 @@ pub fn lex_lines(lines: &[Line], diags: &mut Diagnostics) -> Vec<Tok> {
 /// Tokenises one line, appending to `out`.
 pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnostics) {
     let text = line.text.as_str();
-    let mut pos = 0;
+    // The byte offset in `text` of a slice of it.
+    let at = |sub: &str| sub.as_ptr() as usize - text.as_ptr() as usize;
     let mk = |kind, start: usize, end: usize, quoted: bool, width: usize| Tok {
         kind,
         span: Span::new(line.file, line.line, line.col_of(start), width as u32),
@@ -122,61 +112,45 @@ pub fn lex_line(line: &Line, idx: usize, out: &mut Vec<Tok>, diags: &mut Diagnos
         start,
         end,
     };
-    while pos < text.len() {
-        let rest = text.get(pos..).unwrap_or("");
-        let lead = rest.len() - rest.trim_start_matches(is_ws).len();
-        let rest_trim = rest.get(lead..).unwrap_or("");
-        if let Some(c) = rest_trim.chars().next() {
-            if c == '{' || c == '}' {
-                let kind = if c == '{' {
-                    TokKind::Open
-                } else {
-                    TokKind::Close
-                };
-                let at = pos + lead;
-                out.push(mk(kind, at, at + 1, false, 1));
-                pos = at + 1;
-                continue;
-            }
-        } else {
+    // Where the current piece (the text after the last brace) starts.
+    let mut piece = 0;
+    let mut rest = text;
+    loop {
+        rest = blanks(rest).map_or(rest, |(r, _)| r);
+        if rest.is_empty() {
             break;
         }
-        // A piece: up to the next brace outside quotes.
-        let piece_end = find_brace(rest).map_or(text.len(), |b| pos + b);
-        let piece = text.get(pos..piece_end).unwrap_or("");
-        let mut i = piece;
-        while let Ok((r, _)) = blanks(i) {
-            i = r;
-            if i.is_empty() {
+        let start = at(rest);
+        match lexeme(rest) {
+            Ok((r, Lexeme::Brace(kind))) => {
+                out.push(mk(kind, start, start + 1, false, 1));
+                piece = start + 1;
+                rest = r;
+            }
+            Ok((r, Lexeme::Word { quoted })) => {
+                let end = at(r);
+                let width = text.get(start..end).map_or(1, |s| {
+                    if s.is_ascii() {
+                        s.len()
+                    } else {
+                        s.chars().count()
+                    }
+                });
+                out.push(mk(TokKind::Word, start, end, quoted, width));
+                rest = r;
+            }
+            Err(_) => {
+                // An unmatched `"`: it hides every later brace, so the piece runs to the
+                // end of the line; keepalived reports it and drops the rest of the piece.
+                let p = text.get(piece..).unwrap_or("");
+                diags.error(
+                    KaClass::UnmatchedQuote,
+                    Some(Span::new(line.file, line.line, line.col_of(start), 1)),
+                    format!("Unmatched quote: '{}'", p.trim_matches(is_ws)),
+                );
                 break;
             }
-            let start = pos + (piece.len() - i.len());
-            match word(i) {
-                Ok((r, (_, quoted))) => {
-                    let end = pos + (piece.len() - r.len());
-                    let width = text.get(start..end).map_or(1, |s| {
-                        if s.is_ascii() {
-                            s.len()
-                        } else {
-                            s.chars().count()
-                        }
-                    });
-                    out.push(mk(TokKind::Word, start, end, quoted, width));
-                    i = r;
-                }
-                Err(_) => {
-                    // Only an unmatched `"` gets here: keepalived reports it and drops
-                    // the rest of the piece.
-                    diags.error(
-                        KaClass::UnmatchedQuote,
-                        Some(Span::new(line.file, line.line, line.col_of(start), 1)),
-                        format!("Unmatched quote: '{}'", piece.trim_matches(is_ws)),
-                    );
-                    break;
-                }
-            }
         }
-        pos = piece_end;
     }
     out.push(Tok {
         kind: TokKind::Eol,
@@ -204,11 +178,26 @@ mod tests {
         }
     }
 
-    fn lex(text: &str) -> (Vec<Token>, Diagnostics) {
+    /// A token with its text, as the tree copies it.
+    struct Word {
+        text: String,
+        span: Span,
+        quoted: bool,
+    }
+
+    fn lex(text: &str) -> (Vec<Word>, Diagnostics) {
         let mut d = Diagnostics::new();
         let mut out = Vec::new();
         lex_line(&line(text), 0, &mut out, &mut d);
-        (out.iter().map(|t| t.to_token(text)).collect(), d)
+        let words = out
+            .iter()
+            .map(|t| Word {
+                text: t.text(text).to_owned(),
+                span: t.span,
+                quoted: t.quoted,
+            })
+            .collect();
+        (words, d)
     }
 
     fn kinds(text: &str) -> Vec<TokKind> {

@@ -7,9 +7,14 @@
 //! tree.rs        nom parser: statements and blocks                            -> Node
 //! model/         keyword tables per block, defaults, ranges, cross-checks     -> Config
 //! ```
+//!
+//! What the model needs to know of the machine (users, host name, iproute2 names) it asks
+//! an [`env::HostEnv`] given in [`LoadOptions`]; `host.rs` answers for the real machine
+//! and holds the checks `-t` makes there after parsing.
 #![forbid(unsafe_code)]
 
 pub mod diagnostic;
+pub mod env;
 pub mod host;
 pub mod lexer;
 pub mod model;
@@ -18,18 +23,35 @@ pub mod sections;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use diagnostic::{Diagnostic, Diagnostics, KaClass, Severity, SourceMap, Span};
+pub use env::{FixedHost, HostEnv};
 pub use model::Config;
 pub use tree::Node;
 
 /// How to read a configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// `-i/--config-id`: the id matched by `@id` lines (default: host name up to the first dot).
     pub config_id: String,
     /// `-e/--all-config`: every include problem, and a missing main file, is an error.
     pub all_config: bool,
+    /// The machine the model asks about users, table names and host names: the daemon and
+    /// `-t` give `host::SystemHost`.
+    pub host: Arc<dyn HostEnv>,
+}
+
+impl Default for LoadOptions {
+    /// No config id, includes as keepalived reads them, and the fixed host of
+    /// [`FixedHost::default`] (tests, tools): the result does not depend on the machine.
+    fn default() -> Self {
+        LoadOptions {
+            config_id: String::new(),
+            all_config: false,
+            host: Arc::new(FixedHost::default()),
+        }
+    }
 }
 
 /// The result of reading a configuration: the model (with keepalived's defaults for
@@ -64,7 +86,7 @@ pub fn load_and_scan<T>(
         &mut loaded.diagnostics,
     );
     let found = scan(&lines);
-    (finish_load(lines, loaded), found)
+    (finish_load(lines, opts.host.as_ref(), loaded), found)
 }
 
 /// Like [`load`], for a configuration held in memory (`name` is used in diagnostics and
@@ -79,7 +101,7 @@ pub fn load_str(text: &str, name: &Path, opts: &LoadOptions) -> Loaded {
         &mut loaded.files,
         &mut loaded.diagnostics,
     );
-    finish_load(lines, loaded)
+    finish_load(lines, opts.host.as_ref(), loaded)
 }
 
 /// Set by `keepalived -t`, which exits right after one load: the intermediate lines and
@@ -91,9 +113,9 @@ pub fn set_exit_after_load(on: bool) {
     EXIT_AFTER_LOAD.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-fn finish_load(lines: Vec<preprocess::Line>, mut loaded: Loaded) -> Loaded {
+fn finish_load(lines: Vec<preprocess::Line>, host: &dyn HostEnv, mut loaded: Loaded) -> Loaded {
     let nodes = tree::parse_lines(&lines, &mut loaded.diagnostics);
-    loaded.config = model::build(&nodes, &mut loaded.diagnostics);
+    loaded.config = model::build(&nodes, host, &mut loaded.diagnostics);
     if EXIT_AFTER_LOAD.load(std::sync::atomic::Ordering::Relaxed) {
         std::mem::forget(nodes);
         std::mem::forget(lines);

@@ -1661,7 +1661,7 @@ mod tests {
     fn opts(id: &str) -> LoadOptions {
         LoadOptions {
             config_id: id.to_owned(),
-            all_config: false,
+            ..LoadOptions::default()
         }
     }
 
@@ -1927,6 +1927,7 @@ mod tests {
         let all = LoadOptions {
             config_id: "x".into(),
             all_config: true,
+            ..LoadOptions::default()
         };
         let (_, d, _) = run_at("include nothere.conf\n", &name, &all);
         assert_eq!(d.config_test_exit_code(), 6);

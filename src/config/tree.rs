@@ -66,10 +66,10 @@ impl Node {
     }
 }
 
-use std::cell::{Cell, RefCell};
-
+use nom::combinator::{cond, iterator, map, opt, peek};
 use nom::error::{Error, ErrorKind};
-use nom::IResult;
+use nom::sequence::preceded;
+use nom::{IResult, Needed, Parser};
 
 use super::diagnostic::{Diagnostic, Diagnostics, KaClass, Severity};
 use super::lexer::{is_ws, lex_lines, Tok, TokKind};
@@ -78,8 +78,6 @@ use super::preprocess::Line;
 /// Blocks nested deeper than this are flattened (their braces are still counted), so a
 /// hostile input cannot exhaust the stack.
 const MAX_DEPTH: u32 = 64;
-
-type In<'t> = &'t [Tok];
 
 /// Parses preprocessed lines into statements: lexes them, then builds the tree.
 /// Brace errors are reported as keepalived does (`Extra '}' found`, `Unexpected '{' -
@@ -91,178 +89,358 @@ pub fn parse_lines(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
 
 /// Builds the tree from tokens made by [`lex_lines`] over `lines`.
 pub fn parse_tokens(lines: &[Line], toks: &[Tok], diags: &mut Diagnostics) -> Vec<Node> {
-    let p = TreeParser {
-        lines,
-        diags: RefCell::new(Vec::new()),
-        deep: Cell::new(0),
-        unclosed: Cell::new(None),
-        warned_deep: Cell::new(false),
-    };
-    let nodes = match p.body(toks, 0) {
-        Ok((_, (nodes, _))) => nodes,
+    let g = Grammar { lines };
+    let body = match g.body(Toks(toks), 0) {
+        Ok((_, (body, _))) => body,
         // body() at depth 0 accepts every token, so this is unreachable in practice.
-        Err(_) => Vec::new(),
+        Err(_) => Body::default(),
     };
-    let mut found = p.diags.into_inner();
-    if let Some((depth, span)) = p.unclosed.get() {
-        let n = depth + p.deep.get();
-        found.push(
+    let mut warned_deep = false;
+    for d in body.problems {
+        // The flattening warning is given once, at the first flattened block.
+        if d.message == DEEP_WARNING {
+            if warned_deep {
+                continue;
+            }
+            warned_deep = true;
+        }
+        diags.push(d);
+    }
+    if let Some(u) = body.unclosed {
+        diags.push(
             Diagnostic::new(
                 Severity::Error,
                 Some(KaClass::MissingEob),
-                format!("There are {n} missing '}}'s or extra '{{'s"),
+                format!(
+                    "There are {} missing '}}'s or extra '{{'s",
+                    u.count + u.deep
+                ),
             )
-            .at(span),
+            .at(u.open),
         );
-    } else if p.deep.get() > 0 {
-        found.push(Diagnostic::new(
-            Severity::Error,
-            Some(KaClass::MissingEob),
-            format!("There are {} missing '}}'s or extra '{{'s", p.deep.get()),
-        ));
     }
-    for d in found {
-        diags.push(d);
-    }
-    nodes
+    body.nodes
 }
 
-/// One token of the given kind.
-fn kind<'t>(k: TokKind) -> impl Fn(In<'t>) -> IResult<In<'t>, &'t Tok> {
-    move |i: In<'t>| match i.split_first() {
-        Some((t, rest)) if t.kind == k => Ok((rest, t)),
+/// Given at the first `{` of a block nested deeper than MAX_DEPTH.
+const DEEP_WARNING: &str = "blocks nested deeper than 64 levels are flattened";
+
+/// The tokens of the configuration as nom input.
+#[derive(Debug, Clone, Copy)]
+struct Toks<'t>(&'t [Tok]);
+
+impl<'t> nom::Input for Toks<'t> {
+    type Item = &'t Tok;
+    type Iter = std::slice::Iter<'t, Tok>;
+    type IterIndices = std::iter::Enumerate<Self::Iter>;
+
+    fn input_len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn take(&self, index: usize) -> Self {
+        Toks(self.0.get(..index).unwrap_or(self.0))
+    }
+
+    fn take_from(&self, index: usize) -> Self {
+        Toks(self.0.get(index..).unwrap_or(&[]))
+    }
+
+    fn take_split(&self, index: usize) -> (Self, Self) {
+        let (a, b) = self.0.split_at(index.min(self.0.len()));
+        (Toks(b), Toks(a))
+    }
+
+    fn position<P: Fn(Self::Item) -> bool>(&self, predicate: P) -> Option<usize> {
+        self.0.iter().position(predicate)
+    }
+
+    fn iter_elements(&self) -> Self::Iter {
+        self.0.iter()
+    }
+
+    fn iter_indices(&self) -> Self::IterIndices {
+        self.0.iter().enumerate()
+    }
+
+    fn slice_index(&self, count: usize) -> Result<usize, Needed> {
+        if self.0.len() >= count {
+            Ok(count)
+        } else {
+            Err(Needed::new(count - self.0.len()))
+        }
+    }
+}
+
+type Res<'t, O> = IResult<Toks<'t>, O>;
+
+/// One token of kind `k`.
+fn tok<'t>(k: TokKind) -> impl Fn(Toks<'t>) -> Res<'t, &'t Tok> {
+    move |i: Toks<'t>| match i.0.split_first() {
+        Some((t, rest)) if t.kind == k => Ok((Toks(rest), t)),
         _ => Err(nom::Err::Error(Error::new(i, ErrorKind::Tag))),
     }
 }
 
-fn fail<T>(i: In<'_>) -> IResult<In<'_>, T> {
-    Err(nom::Err::Error(Error::new(i, ErrorKind::Alt)))
+/// Any token.
+fn any_tok(i: Toks<'_>) -> Res<'_, &Tok> {
+    match i.0.split_first() {
+        Some((t, rest)) => Ok((Toks(rest), t)),
+        None => Err(nom::Err::Error(Error::new(i, ErrorKind::Eof))),
+    }
 }
 
-struct TreeParser<'l> {
-    lines: &'l [Line],
-    diags: RefCell<Vec<Diagnostic>>,
-    /// Braces opened beyond MAX_DEPTH and not yet closed.
-    deep: Cell<u32>,
-    /// Number of blocks, and `{` of the outermost one, still open at end of input.
-    unclosed: Cell<Option<(u32, Span)>>,
-    warned_deep: Cell<bool>,
+/// Any number of tokens of kind `k`.
+fn many<'t>(k: TokKind) -> impl Fn(Toks<'t>) -> Res<'t, Toks<'t>> {
+    // (take_while for a slice, without nom's generic input machinery)
+    move |i: Toks<'t>| {
+        let n = i.0.iter().take_while(|t| t.kind == k).count();
+        let (run, rest) = i.0.split_at(n);
+        Ok((Toks(rest), Toks(run)))
+    }
 }
 
-impl<'l> TreeParser<'l> {
-    fn error(&self, class: KaClass, span: Span, msg: &str) {
-        self.diags
-            .borrow_mut()
-            .push(Diagnostic::new(Severity::Error, Some(class), msg).at(span));
+/// Blocks still open at the end of the input.
+#[derive(Debug, Clone, Copy)]
+struct Unclosed {
+    /// The depth of the innermost one.
+    count: u32,
+    /// Where the `{` of the outermost one is.
+    open: Span,
+    /// Braces of flattened blocks (beyond MAX_DEPTH) still open.
+    deep: u32,
+}
+
+/// What a block body holds: its statements (with those of stray `{ }` blocks flattened
+/// in), the problems found in it in input order, and the blocks left open at the end of
+/// the input.
+#[derive(Debug, Default)]
+struct Body {
+    nodes: Vec<Node>,
+    problems: Vec<Diagnostic>,
+    unclosed: Option<Unclosed>,
+}
+
+impl Body {
+    #[inline(always)]
+    fn add(&mut self, e: Element) {
+        match e {
+            Element::Nothing => {}
+            Element::Node(n, left) => {
+                self.nodes.push(n);
+                if let Some(left) = left {
+                    self.problems.extend(left.problems);
+                    self.unclosed = left.unclosed.or(self.unclosed);
+                }
+            }
+            Element::Flat(p, b) => {
+                self.problems.push(p);
+                self.merge(b);
+            }
+            Element::Problem(p) => self.problems.push(p),
+        }
     }
 
+    fn merge(&mut self, b: Body) {
+        if self.nodes.is_empty() {
+            self.nodes = b.nodes;
+        } else {
+            self.nodes.extend(b.nodes);
+        }
+        self.problems.extend(b.problems);
+        self.unclosed = b.unclosed.or(self.unclosed);
+    }
+}
+
+/// What a statement's block leaves to the enclosing body: the problems found in it, the
+/// blocks open at the end of the input.
+struct Left {
+    problems: Vec<Diagnostic>,
+    unclosed: Option<Unclosed>,
+}
+
+/// One element of a block body.
+enum Element {
+    /// An end of line.
+    Nothing,
+    /// A statement, and what its block left (boxed: rare, and the element stays small).
+    Node(Node, Option<Box<Left>>),
+    /// A `{` that follows no statement (reported, its contents kept in the enclosing block).
+    Flat(Diagnostic, Body),
+    /// A `}` with no block open.
+    Problem(Diagnostic),
+}
+
+/// The lexer's token as a tree [`Token`] (its text copied from `line`, the text of the
+/// line it was lexed from).
+fn token(t: &Tok, line: &str) -> Token {
+    Token {
+        text: t.text(line).to_owned(),
+        span: t.span,
+        quoted: t.quoted,
+    }
+}
+
+fn error(class: KaClass, t: &Tok, msg: &str) -> Diagnostic {
+    Diagnostic::new(Severity::Error, Some(class), msg).at(t.span)
+}
+
+/// keepalived's grammar over the tokens of `lines`.
+#[derive(Clone, Copy)]
+struct Grammar<'l> {
+    lines: &'l [Line],
+}
+
+impl<'l> Grammar<'l> {
     /// The statements of a block up to its `}` (consumed), or to the end of input; tells
     /// whether the `}` was found.
-    fn body<'t>(&self, mut i: In<'t>, depth: u32) -> IResult<In<'t>, (Vec<Node>, bool)> {
-        // many0 over `element`, appending to one vector (no vector per statement).
-        let mut nodes = Vec::new();
-        loop {
-            match self.element(i, depth, &mut nodes) {
-                Ok((rest, ())) if rest.len() < i.len() => i = rest,
-                Ok(_) | Err(nom::Err::Error(_)) => break,
-                Err(e) => return Err(e),
-            }
+    fn body<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, (Body, bool)> {
+        if depth >= MAX_DEPTH {
+            return self.flat_body(i);
         }
-        match i.split_first() {
-            Some((t, rest)) if t.kind == TokKind::Close => Ok((rest, (nodes, true))),
-            _ => Ok((i, (nodes, false))),
+        // many0 over `element`, appending to one body (no vector per element)
+        let mut body = Body::default();
+        let mut elements = iterator(i, |i| self.element(i, depth));
+        for e in &mut elements {
+            body.add(e);
         }
+        let (i, ()) = elements.finish()?;
+        let (i, _) = many(TokKind::Eol)(i)?;
+        let (i, close) = opt(tok(TokKind::Close)).parse(i)?;
+        Ok((i, (body, close.is_some())))
     }
 
-    /// A block body after its `{`; an unclosed one is remembered for the final report.
-    fn block<'t>(&self, i: In<'t>, open: &Tok, depth: u32) -> IResult<In<'t>, Vec<Node>> {
-        let (rest, (nodes, closed)) = self.body(i, depth)?;
+    /// A block body after its `{`; one left open is remembered for the final report.
+    fn block<'t>(self, i: Toks<'t>, open: &Tok, depth: u32) -> Res<'t, Body> {
+        let (i, (mut body, closed)) = self.body(i, depth)?;
         if !closed {
             // The innermost unclosed block gives the count, the outermost the position.
-            let count = self.unclosed.get().map_or(depth, |(n, _)| n.max(depth));
-            self.unclosed.set(Some((count, open.span)));
+            body.unclosed = Some(Unclosed {
+                count: body.unclosed.map_or(depth, |u| u.count.max(depth)),
+                open: open.span,
+                deep: body.unclosed.map_or(0, |u| u.deep),
+            });
         }
-        Ok((rest, nodes))
+        Ok((i, body))
     }
 
-    /// An end of line, a statement, a stray `{` block or a stray `}`; the statements
-    /// found are appended to `out`.
-    fn element<'t>(&self, i: In<'t>, depth: u32, out: &mut Vec<Node>) -> IResult<In<'t>, ()> {
-        if let Ok((rest, _)) = kind(TokKind::Eol)(i) {
-            return Ok((rest, ()));
+    /// An end of line, a statement, a stray `{` block or a stray `}`: the alternatives
+    /// start with different tokens, so the first one chooses (no failed attempts, and
+    /// the large result is not passed through an `alt`).
+    #[inline(always)]
+    fn element<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element> {
+        // (ends of lines are skipped here, not returned one by one: half the tokens)
+        let (i, _) = many(TokKind::Eol)(i)?;
+        let (_, first) = peek(any_tok).parse(i)?;
+        match first.kind {
+            TokKind::Eol => map(tok(TokKind::Eol), |_| Element::Nothing).parse(i),
+            TokKind::Word => self.statement(i, depth),
+            TokKind::Open => self.stray_open(i, depth),
+            TokKind::Close => self.stray_close(i, depth),
         }
-        match self.statement(i, depth) {
-            Ok((rest, node)) => {
-                out.push(node);
-                return Ok((rest, ()));
-            }
-            Err(nom::Err::Error(_)) => {}
-            Err(e) => return Err(e),
-        }
-        match self.stray_open(i, depth) {
-            Ok((rest, nodes)) => {
-                out.extend(nodes);
-                return Ok((rest, ()));
-            }
-            Err(nom::Err::Error(_)) => {}
-            Err(e) => return Err(e),
-        }
-        let (rest, nodes) = self.stray_close(i, depth)?;
-        out.extend(nodes);
-        Ok((rest, ()))
-    }
-
-    /// The text of a token's line.
-    fn line_text(&self, t: &Tok) -> &'l str {
-        self.lines.get(t.line).map_or("", |l| l.text.as_str())
     }
 
     /// `keyword args... [{ children }]`, the `{` on the same line or a later one.
-    fn statement<'t>(&self, i: In<'t>, depth: u32) -> IResult<In<'t>, Node> {
-        // (slices, not nom's many0: it allocates a vector even for nothing)
-        let (kw, i) = match i.split_first() {
-            Some((kw, rest)) if kw.kind == TokKind::Word => (kw, rest),
-            _ => return fail(i),
-        };
-        let nargs = i.iter().take_while(|t| t.kind == TokKind::Word).count();
-        let (args, i) = i.split_at(nargs);
-        let raw_args = self.raw_args(kw, i.first());
-        let (i, open) = if depth < MAX_DEPTH {
-            let eols = i.iter().take_while(|t| t.kind == TokKind::Eol).count();
-            match i.get(eols..).and_then(<[Tok]>::split_first) {
-                Some((o, rest)) if o.kind == TokKind::Open => (rest, Some(o)),
-                _ => (i, None),
-            }
-        } else {
-            (i, None)
-        };
-        let (i, block) = match open {
+    fn statement<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element> {
+        let (i, kw) = tok(TokKind::Word)(i)?;
+        let (i, args) = many(TokKind::Word)(i)?;
+        let raw_args = self.raw_args(kw, i.0.first());
+        // (beyond MAX_DEPTH a `{` opens no block: flat_body counts it)
+        let open_block = opt(preceded(many(TokKind::Eol), tok(TokKind::Open)));
+        let (i, open) = cond(depth < MAX_DEPTH, open_block).parse(i)?;
+        let (i, block, left) = match open.flatten() {
             Some(o) => {
-                let (i, children) = self.block(i, o, depth + 1)?;
-                (
-                    i,
-                    Some(Block {
-                        open: o.span,
-                        children,
-                    }),
-                )
+                let (i, b) = self.block(i, o, depth + 1)?;
+                let block = Block {
+                    open: o.span,
+                    children: b.nodes,
+                };
+                let left = (!b.problems.is_empty() || b.unclosed.is_some()).then(|| {
+                    Box::new(Left {
+                        problems: b.problems,
+                        unclosed: b.unclosed,
+                    })
+                });
+                (i, Some(block), left)
             }
-            None => (i, None),
+            None => (i, None, None),
         };
-        let text = self.line_text(kw);
+        let node = Node {
+            keyword: token(kw, self.line_text(kw)),
+            args: args.0.iter().map(|t| token(t, self.line_text(t))).collect(),
+            raw_args,
+            block,
+        };
+        Ok((i, Element::Node(node, left)))
+    }
+
+    /// A body at MAX_DEPTH: statements open no block, and braces are only counted (a
+    /// loop, not recursion, so any depth of braces is read in constant stack).
+    fn flat_body<'t>(self, mut i: Toks<'t>) -> Res<'t, (Body, bool)> {
+        let mut body = Body::default();
+        let mut deep = 0u32;
+        loop {
+            if let Ok((rest, _)) = tok(TokKind::Eol)(i) {
+                i = rest;
+            } else if let Ok((rest, e)) = self.statement(i, MAX_DEPTH) {
+                body.add(e);
+                i = rest;
+            } else if let Ok((rest, o)) = tok(TokKind::Open)(i) {
+                if deep == 0 {
+                    body.problems
+                        .push(Diagnostic::new(Severity::Warning, None, DEEP_WARNING).at(o.span));
+                }
+                deep = deep.saturating_add(1);
+                i = rest;
+            } else if let Ok((rest, _)) = tok(TokKind::Close)(i) {
+                i = rest;
+                if deep == 0 {
+                    return Ok((i, (body, true)));
+                }
+                deep -= 1;
+            } else {
+                // The end of the input: the flattened braces still open are counted with
+                // the unclosed blocks (block() sets the count and the position).
+                if deep > 0 {
+                    body.unclosed = Some(Unclosed {
+                        count: 0,
+                        open: Span::default(),
+                        deep,
+                    });
+                }
+                return Ok((i, (body, false)));
+            }
+        }
+    }
+
+    /// A `{` that follows no statement: keepalived ignores it (but still counts it).
+    fn stray_open<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element> {
+        let (i, o) = tok(TokKind::Open)(i)?;
+        let problem = error(KaClass::UnexpectedBob, o, "Unexpected '{' - ignoring");
+        // Its contents still belong to the enclosing block.
+        let (i, body) = self.block(i, o, depth + 1)?;
+        Ok((i, Element::Flat(problem, body)))
+    }
+
+    /// A `}` with no block open (at the top level; in a block it ends the block).
+    fn stray_close<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element> {
+        if depth > 0 {
+            return Err(nom::Err::Error(Error::new(i, ErrorKind::Alt)));
+        }
+        let (i, c) = tok(TokKind::Close)(i)?;
         Ok((
             i,
-            Node {
-                keyword: kw.to_token(text),
-                args: args.iter().map(|t| t.to_token(self.line_text(t))).collect(),
-                raw_args,
-                block,
-            },
+            Element::Problem(error(KaClass::ExtraEob, c, "Extra '}' found")),
         ))
     }
 
+    /// The text of a token's line.
+    fn line_text(self, t: &Tok) -> &'l str {
+        self.lines.get(t.line).map_or("", |l| l.text.as_str())
+    }
+
     /// The text after the keyword up to the next brace or the end of the line.
-    fn raw_args(&self, kw: &Tok, next: Option<&Tok>) -> String {
+    fn raw_args(self, kw: &Tok, next: Option<&Tok>) -> String {
         let Some(line) = self.lines.get(kw.line) else {
             return String::new();
         };
@@ -274,43 +452,6 @@ impl<'l> TreeParser<'l> {
             .unwrap_or("")
             .trim_matches(is_ws)
             .to_owned()
-    }
-
-    /// A `{` that follows no statement: keepalived ignores it (but still counts it).
-    fn stray_open<'t>(&self, i: In<'t>, depth: u32) -> IResult<In<'t>, Vec<Node>> {
-        let (i, o) = kind(TokKind::Open)(i)?;
-        if depth >= MAX_DEPTH {
-            self.deep.set(self.deep.get() + 1);
-            if !self.warned_deep.replace(true) {
-                self.diags.borrow_mut().push(
-                    Diagnostic::new(
-                        Severity::Warning,
-                        None,
-                        format!("blocks nested deeper than {MAX_DEPTH} levels are flattened"),
-                    )
-                    .at(o.span),
-                );
-            }
-            return Ok((i, Vec::new()));
-        }
-        self.error(KaClass::UnexpectedBob, o.span, "Unexpected '{' - ignoring");
-        // Its contents still belong to the enclosing block.
-        self.block(i, o, depth + 1)
-    }
-
-    /// A `}` closing a flattened over-deep block, or one with no block open.
-    fn stray_close<'t>(&self, i: In<'t>, depth: u32) -> IResult<In<'t>, Vec<Node>> {
-        if self.deep.get() > 0 {
-            let (i, _) = kind(TokKind::Close)(i)?;
-            self.deep.set(self.deep.get() - 1);
-            return Ok((i, Vec::new()));
-        }
-        if depth > 0 {
-            return fail(i);
-        }
-        let (i, c) = kind(TokKind::Close)(i)?;
-        self.error(KaClass::ExtraEob, c.span, "Extra '}' found");
-        Ok((i, Vec::new()))
     }
 }
 
@@ -327,7 +468,7 @@ mod tests {
         let mut d = Diagnostics::new();
         let opts = LoadOptions {
             config_id: "n".into(),
-            all_config: false,
+            ..LoadOptions::default()
         };
         let lines = preprocess_str(
             text,
@@ -479,6 +620,22 @@ mod tests {
         assert!(d.items.is_empty());
         assert_eq!(n[0].args[0].text, "$");
         assert_eq!(show(n[0].children()), "X");
+    }
+
+    #[test]
+    fn flattened_blocks_warn_once_and_count_their_braces() {
+        assert!(DEEP_WARNING.contains(&format!(" {MAX_DEPTH} ")));
+        let mut text = "a {\n".repeat(70);
+        text.push_str("{ b { c } } {\n");
+        let (n, d) = parse(&text);
+        let warned = d.items.iter().filter(|d| d.message == DEEP_WARNING).count();
+        assert_eq!(warned, 1);
+        // 64 blocks, and 7 flattened `{` (6 after `a`, one on the last line), are open.
+        let last = d.items.last().map(|d| d.message.as_str());
+        assert_eq!(last, Some("There are 71 missing '}'s or extra '{'s"));
+        let sp = d.items.last().and_then(|d| d.span).unwrap_or_default();
+        assert_eq!((sp.line, sp.col), (1, 3));
+        assert_eq!(show(&n).matches('{').count(), 64);
     }
 
     #[test]

@@ -227,6 +227,7 @@ impl DaemonOptions {
         LoadOptions {
             config_id: self.config_id.clone(),
             all_config: self.all_config,
+            host: std::sync::Arc::new(config::host::SystemHost),
         }
     }
 

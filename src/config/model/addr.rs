@@ -11,10 +11,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::config::diagnostic::{KaClass, Span};
+use crate::config::diagnostic::Span;
 use crate::config::tree::{Node, Token};
 
 use super::Ctx;
+use crate::config::env::HostEnv;
 
 /// Where an address line is used: some options are allowed only in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,41 +286,18 @@ fn words(node: &Node) -> Vec<&Token> {
         .collect()
 }
 
-/// keepalived's fatal "missing a parameter" for word `i` (0-based, the keyword being
-/// word 0) of a line; it names the word before the missing one.
-pub(crate) fn missing_word(ctx: &mut Ctx, node: &Node, i: usize) {
-    missing(ctx, node, &words(node), i)
-}
-
-fn missing(ctx: &mut Ctx, node: &Node, w: &[&Token], i: usize) {
-    let after = w
-        .get(i.wrapping_sub(1))
-        .map(|t| t.text.as_str())
-        .unwrap_or("");
-    ctx.error_class(
-        KaClass::MissingParameter,
-        node.span(),
-        format!(
-            "*** Configuration line starting `{}` is missing a parameter after keyword `{}` at word position {}",
-            node.name(),
-            after,
-            i + 1
-        ),
-    );
-}
-
 /// Word `i` or the fatal missing-parameter report.
 fn word<'a>(ctx: &mut Ctx, node: &Node, w: &[&'a Token], i: usize) -> Option<&'a Token> {
     let t = w.get(i).copied();
     if t.is_none() {
-        missing(ctx, node, w, i);
+        ctx.missing_word(node, i);
     }
     t
 }
 
 /// `strtoul(s, .., 0)`: decimal, `0x` hex or `0` octal.
 fn c_uint(s: &str) -> Option<u64> {
-    super::global::parse_c_ulong(s)
+    super::parse_c_ulong(s)
 }
 
 /// `ADDR[/LEN]` as keepalived's `parse_ipaddress` reads it: errors are reported and the
@@ -422,7 +400,7 @@ pub fn address_line(node: &Node, ctx: &mut Ctx, context: AddrContext) -> Option<
                         ),
                     );
                 } else {
-                    match scope_value(v) {
+                    match scope_value(ctx.host, v) {
                         Some(s) => a.scope = s,
                         None => ctx.error(
                             opt.span,
@@ -538,36 +516,14 @@ fn broadcast(v: &str, addr: IpAddr, prefix: u8) -> Option<Ipv4Addr> {
     }
 }
 
-/// Reads `/etc/iproute2/<file>` (and `<file>.d/*.conf`): lines `NUMBER NAME`.
-fn iproute2_lookup(file: &str, name: &str) -> Option<u32> {
-    let mut paths = vec![std::path::PathBuf::from(format!("/etc/iproute2/{file}"))];
-    if let Ok(rd) = std::fs::read_dir(format!("/etc/iproute2/{file}.d")) {
-        paths.extend(
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "conf")),
-        );
-    }
-    for p in paths {
-        let Ok(text) = std::fs::read_to_string(&p) else {
-            continue;
-        };
-        for line in text.lines() {
-            let line = line.split('#').next().unwrap_or("");
-            let mut it = line.split_whitespace();
-            if let (Some(num), Some(n)) = (it.next(), it.next()) {
-                if n == name {
-                    if let Some(v) = c_uint(num).and_then(|v| u32::try_from(v).ok()) {
-                        return Some(v);
-                    }
-                }
-            }
-        }
-    }
-    None
-}
-
 /// A number (any C base) up to `max`, or a name from the built-ins or iproute2's file.
-fn table_value(v: &str, builtins: &[(&str, u32)], file: &str, max: u32) -> Option<u32> {
+fn table_value(
+    host: &dyn HostEnv,
+    v: &str,
+    builtins: &[(&str, u32)],
+    file: &str,
+    max: u32,
+) -> Option<u32> {
     if let Some(n) = c_uint(v) {
         return u32::try_from(n).ok().filter(|n| *n <= max);
     }
@@ -575,13 +531,14 @@ fn table_value(v: &str, builtins: &[(&str, u32)], file: &str, max: u32) -> Optio
         .iter()
         .find(|(n, _)| *n == v)
         .map(|(_, x)| *x)
-        .or_else(|| iproute2_lookup(file, v))
+        .or_else(|| host.iproute2_id(file, v))
         .filter(|n| *n <= max)
 }
 
 /// Route table `ID|NAME`.
-pub fn route_table(v: &str) -> Option<u32> {
+pub fn route_table(host: &dyn HostEnv, v: &str) -> Option<u32> {
     table_value(
+        host,
         v,
         &[
             ("unspec", 0),
@@ -595,8 +552,9 @@ pub fn route_table(v: &str) -> Option<u32> {
 }
 
 /// `scope global|site|link|host|nowhere|NUMBER`.
-pub fn scope_value(v: &str) -> Option<u8> {
+pub fn scope_value(host: &dyn HostEnv, v: &str) -> Option<u8> {
     table_value(
+        host,
         v,
         &[
             ("global", 0),
@@ -613,8 +571,9 @@ pub fn scope_value(v: &str) -> Option<u8> {
 }
 
 /// Route protocol `NUMBER|NAME`.
-pub fn protocol_value(v: &str) -> Option<u8> {
+pub fn protocol_value(host: &dyn HostEnv, v: &str) -> Option<u8> {
     table_value(
+        host,
         v,
         &[
             ("unspec", 0),
@@ -646,13 +605,13 @@ pub fn protocol_value(v: &str) -> Option<u8> {
 }
 
 /// `tos`/`dsfield` value.
-fn dsfield_value(v: &str) -> Option<u8> {
-    table_value(v, &[], "rt_dsfield", 255).map(|s| s as u8)
+fn dsfield_value(host: &dyn HostEnv, v: &str) -> Option<u8> {
+    table_value(host, v, &[], "rt_dsfield", 255).map(|s| s as u8)
 }
 
 /// `realms [FROM/]TO` → FROM << 16 | TO.
-fn realms_value(v: &str) -> Option<u32> {
-    let realm = |s: &str| table_value(s, &[("unknown", 0)], "rt_realms", 0xffff);
+fn realms_value(host: &dyn HostEnv, v: &str) -> Option<u32> {
+    let realm = |s: &str| table_value(host, s, &[("unknown", 0)], "rt_realms", 0xffff);
     match v.split_once('/') {
         Some((f, t)) => Some(realm(f)? << 16 | realm(t)?),
         None => realm(v),
@@ -924,7 +883,7 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
             }
             "tos" | "dsfield" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let Some(x) = dsfield_value(&v.text) else {
+                let Some(x) = dsfield_value(ctx.host, &v.text) else {
                     ctx.error(v.span, format!("TOS value {} is invalid", v.text));
                     return None;
                 };
@@ -933,7 +892,7 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
             }
             "table" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let Some(x) = route_table(&v.text) else {
+                let Some(x) = route_table(ctx.host, &v.text) else {
                     ctx.error(
                         v.span,
                         format!("Routing table {} not found for route", v.text),
@@ -945,7 +904,7 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
             }
             "protocol" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let Some(x) = protocol_value(&v.text) else {
+                let Some(x) = protocol_value(ctx.host, &v.text) else {
                     ctx.error(
                         v.span,
                         format!("Protocol {} not found or invalid for route", v.text),
@@ -957,7 +916,7 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
             }
             "scope" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let Some(x) = scope_value(&v.text) else {
+                let Some(x) = scope_value(ctx.host, &v.text) else {
                     ctx.error(
                         v.span,
                         format!("Scope {} not found or invalid for route", v.text),
@@ -1071,7 +1030,7 @@ pub fn route_line(node: &Node, ctx: &mut Ctx) -> Option<RouteSpec> {
             }
             "realms" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let Some(x) = realms_value(&v.text) else {
+                let Some(x) = realms_value(ctx.host, &v.text) else {
                     ctx.error(v.span, format!("Invalid realms {} for route", v.text));
                     return None;
                 };
@@ -1340,7 +1299,7 @@ fn nexthops(
                 "onlink" => nh.onlink = true,
                 "realms" => {
                     let v = word(ctx, node, w, i + 1)?;
-                    let Some(x) = realms_value(&v.text) else {
+                    let Some(x) = realms_value(ctx.host, &v.text) else {
                         ctx.error(v.span, format!("Invalid realms {} for route", v.text));
                         return None;
                     };
@@ -1370,24 +1329,14 @@ fn nexthops(
 
 /// `ipproto`: a decimal number up to 127 or a name of /etc/protocols (keepalived's
 /// `inet_proto_a2n`, which uses getprotobyname).
-fn ip_proto_value(v: &str) -> Option<u8> {
+fn ip_proto_value(host: &dyn HostEnv, v: &str) -> Option<u8> {
     if v.is_empty() || v.starts_with('-') {
         return None;
     }
     if v.bytes().all(|b| b.is_ascii_digit()) {
         return v.parse::<u8>().ok().filter(|n| *n <= 127);
     }
-    let text = std::fs::read_to_string("/etc/protocols").ok()?;
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or(""))
-        .find_map(|l| {
-            let mut it = l.split_whitespace();
-            let name = it.next()?;
-            let num = it.next()?;
-            (name == v || it.any(|alias| alias == v))
-                .then(|| num.parse::<u8>().ok())
-                .flatten()
-        })
+    host.ip_protocol(v)
 }
 
 /// `A-B` (both required, as keepalived 2.2.7 reads port ranges and uid ranges).
@@ -1476,7 +1425,7 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
             }
             "table" | "lookup" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let Some(x) = route_table(&v.text) else {
+                let Some(x) = route_table(ctx.host, &v.text) else {
                     ctx.error(
                         v.span,
                         format!("Routing table {} not found for rule", v.text),
@@ -1498,7 +1447,7 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
             }
             "tos" | "dsfield" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let Some(x) = dsfield_value(&v.text) else {
+                let Some(x) = dsfield_value(ctx.host, &v.text) else {
                     ctx.error(v.span, format!("TOS value {} is invalid", v.text));
                     return None;
                 };
@@ -1527,7 +1476,7 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
             }
             "realms" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let Some(x) = realms_value(&v.text) else {
+                let Some(x) = realms_value(ctx.host, &v.text) else {
                     ctx.error(v.span, format!("invalid realms {} for rule", v.text));
                     return None;
                 };
@@ -1553,7 +1502,8 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
             }
             "suppress_ifgroup" | "sup_group" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                let Some(x) = table_value(&v.text, &[("default", 0)], "group", u32::MAX) else {
+                let Some(x) = table_value(ctx.host, &v.text, &[("default", 0)], "group", u32::MAX)
+                else {
                     ctx.error(v.span, format!("suppress_group {} is invalid", v.text));
                     return None;
                 };
@@ -1598,7 +1548,7 @@ pub fn rule_line(node: &Node, ctx: &mut Ctx) -> Option<RuleSpec> {
             }
             "ipproto" => {
                 let v = word(ctx, node, &w, i + 1)?;
-                match ip_proto_value(&v.text) {
+                match ip_proto_value(ctx.host, &v.text) {
                     Some(x) => r.ip_proto = Some(x),
                     None => ctx.error(v.span, format!("Invalid ipproto {}", v.text)),
                 }
@@ -1704,7 +1654,7 @@ pub fn assign_missing_preferences<'a>(
 mod tests {
     use super::*;
     use crate::config::diagnostic::Diagnostics;
-    use crate::config::model::global::tests::n;
+    use crate::config::model::testutil::n;
 
     fn addr(line: &str, c: AddrContext) -> (Option<AddressSpec>, Vec<String>, i32) {
         let mut d = Diagnostics::new();
@@ -1737,6 +1687,26 @@ mod tests {
         let a = rule_line(&n(line), &mut Ctx::new(&mut d));
         let m = d.items.iter().map(|x| x.message.clone()).collect();
         (a, m, d.config_test_exit_code())
+    }
+
+    #[test]
+    fn table_names_come_from_the_host_given() {
+        let mut host = crate::config::env::FixedHost::default();
+        host.iproute2.push(("rt_tables".into(), "isp2".into(), 102));
+        host.iproute2.push(("rt_protos".into(), "lab".into(), 99));
+        host.protocols.push(("sctp".into(), 132));
+        let line = n("198.51.100.1 dev veth0 table isp2 protocol lab no_track");
+        let mut d = Diagnostics::new();
+        let r = route_line(&line, &mut Ctx::with_host(&mut d, &host));
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        assert_eq!(r.map(|r| (r.table, r.protocol)), Some((102, Some(99))));
+        let line = n("from 192.0.2.1 table isp2 ipproto sctp");
+        let r = rule_line(&line, &mut Ctx::with_host(&mut d, &host));
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        assert_eq!(r.and_then(|r| r.ip_proto), Some(132));
+        // The fixed default host has no table files.
+        let (_, m, _) = route("198.51.100.1 dev veth0 table isp2");
+        assert_eq!(m, ["Routing table isp2 not found for route"]);
     }
 
     #[test]

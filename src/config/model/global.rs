@@ -9,8 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use super::statics;
-use super::{apply_block, parse_bool, parse_int, Config, Ctx, Kw, Script};
+use super::{apply_block, parse_bool, parse_c_ulong, parse_int, Config, Ctx, Kw, Script};
 use crate::config::diagnostic::{Diagnostic, KaClass, Severity};
+use crate::config::env::DEFAULT_SCRIPT_USER;
 use crate::config::tree::{Node, Token};
 
 /// Where `smtp_server` points: an address, or a name resolved when mail is sent.
@@ -537,10 +538,8 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
             return;
         };
         // keepalived resolves the user (and group) while parsing.
-        let user_ok = matches!(nix::unistd::User::from_name(&u.text), Ok(Some(_)));
-        let group_ok = n.arg(1).map_or(true, |gr| {
-            matches!(nix::unistd::Group::from_name(&gr.text), Ok(Some(_)))
-        });
+        let user_ok = c.host.user_exists(&u.text);
+        let group_ok = n.arg(1).map_or(true, |gr| c.host.group_exists(&gr.text));
         if !user_ok || !group_ok {
             c.error(n.span(), "Error setting global script uid/gid");
             return;
@@ -549,11 +548,11 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     flag!("enable_script_security", enable_script_security),
     Kw::new("startup_script", |g, n, c| {
-        let refuse = no_default_script_user(g);
+        let refuse = no_default_script_user(g, c);
         startup_shutdown(&mut g.startup_script, refuse, n, c, "startup")
     }),
     Kw::new("shutdown_script", |g, n, c| {
-        let refuse = no_default_script_user(g);
+        let refuse = no_default_script_user(g, c);
         startup_shutdown(&mut g.shutdown_script, refuse, n, c, "shutdown")
     }),
     Kw::new("startup_script_timeout", |g, n, c| {
@@ -1373,7 +1372,7 @@ fn smtp_server(g: &mut G, n: &Node, c: &mut Ctx) {
     } else {
         host.text.parse::<IpAddr>().ok()
     };
-    if literal.is_none() && !resolves(&host.text, port) {
+    if literal.is_none() && !c.host.resolves(&host.text, port) {
         c.error(
             n.span(),
             format!("Invalid smtp server {} {}", host.text, port_text),
@@ -1390,23 +1389,10 @@ fn smtp_server(g: &mut G, n: &Node, c: &mut Ctx) {
     });
 }
 
-/// Whether `name` resolves (getaddrinfo, as keepalived's `domain_stosockaddr`).
-fn resolves(name: &str, port: u16) -> bool {
-    use std::net::ToSocketAddrs as _;
-    (name, port)
-        .to_socket_addrs()
-        .is_ok_and(|mut a| a.next().is_some())
-}
-
 /// Script security is on, without `script_user` and without the `keepalived_script` user:
 /// keepalived has no default user for a script read now.
-fn no_default_script_user(g: &G) -> bool {
-    g.enable_script_security
-        && g.script_user.is_none()
-        && !matches!(
-            nix::unistd::User::from_name(crate::config::host::DEFAULT_SCRIPT_USER),
-            Ok(Some(_))
-        )
+fn no_default_script_user(g: &G, c: &Ctx) -> bool {
+    g.enable_script_security && g.script_user.is_none() && !c.host.user_exists(DEFAULT_SCRIPT_USER)
 }
 
 fn startup_shutdown(
@@ -1430,10 +1416,7 @@ fn startup_shutdown(
     if no_default_user {
         c.error(
             n.span(),
-            format!(
-                "Unable to set default user {} for script",
-                crate::config::host::DEFAULT_SCRIPT_USER
-            ),
+            format!("Unable to set default user {DEFAULT_SCRIPT_USER} for script"),
         );
     }
     match c.script(n).filter(|_| !no_default_user) {
@@ -1625,7 +1608,7 @@ fn lvs_sync_daemon(g: &mut G, n: &Node, c: &mut Ctx) {
                             d.vrrp_instance.as_deref().unwrap_or("")
                         ),
                     ),
-                    None => super::addr::missing_word(c, n, i + 2),
+                    None => c.missing_word(n, i + 2),
                 }
                 i += 2;
             }
@@ -1967,17 +1950,6 @@ fn umask(g: &mut G, n: &Node, c: &mut Ctx) {
     g.umask_set = true;
 }
 
-/// `strtol(s, &end, 0)` for non-negative values: `0x..` hex, `0..` octal, else decimal.
-pub(crate) fn parse_c_ulong(s: &str) -> Option<u64> {
-    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16).ok()
-    } else if s.len() > 1 && s.starts_with('0') {
-        u64::from_str_radix(&s[1..], 8).ok()
-    } else {
-        s.parse().ok()
-    }
-}
-
 /// `include_check [[+|-]read|match|wildcard_match|brace_match]...`.
 fn include_check(g: &mut G, n: &Node, c: &mut Ctx) {
     const TYPES: [&str; 4] = ["read", "match", "wildcard_match", "brace_match"];
@@ -1996,34 +1968,17 @@ fn include_check(g: &mut G, n: &Node, c: &mut Ctx) {
     g.include_check = Some(words);
 }
 
-/// Local host name (for `router_id`, `notification_email_from`, `smtp_helo_name`).
-pub fn local_hostname() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "localhost".into())
-}
-
 /// Defaults that depend on other settings, and cross-checks.
 pub fn finish(cfg: &mut Config, ctx: &mut Ctx) {
     let g = &mut cfg.global;
-    let host = local_hostname();
+    let host = ctx.host.hostname();
     if g.router_id.is_none() {
         g.router_id = Some(host.clone());
     }
     // keepalived only computes the sender when mail can be sent.
     if g.smtp_server.is_some() {
         if g.notification_email_from.is_none() {
-            let user = nix::unistd::User::from_uid(nix::unistd::geteuid())
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-                .unwrap_or_else(|| "root".into());
+            let user = ctx.host.user_name().unwrap_or_else(|| "root".into());
             g.notification_email_from = Some(format!("{user}@{host}"));
         }
         if g.smtp_helo_name.is_none() {
@@ -2044,52 +1999,10 @@ pub fn finish(cfg: &mut Config, ctx: &mut Ctx) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::diagnostic::{Diagnostics, FileId, Span};
-    use crate::config::tree::{Block, Token};
+    use crate::config::diagnostic::Diagnostics;
 
-    /// A test-only statement builder: `n("kw a b")`, with children via `b(...)`.
-    pub(crate) fn n(line: &str) -> Node {
-        let mut col = 1;
-        let mut toks = Vec::new();
-        for w in line.split_whitespace() {
-            let start = line[col - 1..].find(w).map(|p| p + col).unwrap_or(col);
-            toks.push(Token {
-                text: w.to_string(),
-                span: Span::new(FileId(0), 1, start as u32, w.len() as u32),
-                quoted: false,
-            });
-            col = start + w.len();
-        }
-        let mut it = toks.into_iter();
-        let keyword = it.next().unwrap_or(Token {
-            text: String::new(),
-            span: Span::default(),
-            quoted: false,
-        });
-        let raw = line.trim_start()[keyword.text.len()..].trim().to_string();
-        Node {
-            keyword,
-            args: it.collect(),
-            raw_args: raw,
-            block: None,
-        }
-    }
-
-    pub(crate) fn b(line: &str, children: Vec<Node>) -> Node {
-        let mut node = n(line);
-        node.block = Some(Block {
-            open: Span::default(),
-            children,
-        });
-        node
-    }
-
-    /// Builds a Config from root statements; returns it with the diagnostics.
-    pub(crate) fn build(nodes: &[Node]) -> (Config, Diagnostics) {
-        let mut d = Diagnostics::new();
-        let cfg = crate::config::model::build(nodes, &mut d);
-        (cfg, d)
-    }
+    // (re-exported: tests outside the model build statements with them too)
+    pub(crate) use crate::config::model::testutil::{b, build, n};
 
     fn global(lines: &[&str]) -> (GlobalDefs, Diagnostics) {
         let (cfg, d) = build(&[b("global_defs", lines.iter().map(|l| n(l)).collect())]);
@@ -2104,7 +2017,7 @@ pub(crate) mod tests {
     fn defaults() {
         let (g, d) = global(&[]);
         assert_eq!(d.config_test_exit_code(), 0, "{:?}", msgs(&d));
-        assert_eq!(g.router_id.as_deref(), Some(local_hostname().as_str()));
+        assert_eq!(g.router_id.as_deref(), Some("testhost"));
         assert_eq!(g.smtp_connect_timeout, Duration::from_secs(30));
         assert_eq!(g.vrrp_version, 2);
         assert_eq!(g.vrrp_mcast_group4, Ipv4Addr::new(224, 0, 0, 18));
@@ -2734,7 +2647,7 @@ pub(crate) mod tests {
             "vrrp_garp_master_repeat 7",
         ]);
         let from = g.notification_email_from.unwrap();
-        assert!(from.ends_with(&format!("@{}", local_hostname())), "{from}");
+        assert_eq!(from, "root@testhost");
         assert_eq!(g.vrrp_garp_lower_prio_delay, Some(Duration::from_secs(2)));
         assert_eq!(g.vrrp_garp_lower_prio_repeat, Some(7));
         assert_eq!(
@@ -2747,6 +2660,42 @@ pub(crate) mod tests {
         let (g, _) = global(&["vrrp_min_garp"]);
         assert_eq!(g.vrrp_garp_master_repeat, 1);
         assert_eq!(g.vrrp_garp_master_delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn host_defaults_and_lookups_come_from_the_host_given() {
+        let host = crate::config::env::FixedHost {
+            hostname: "lb1".into(),
+            user_name: Some("ka".into()),
+            users: vec!["ka".into(), "keepalived_script".into()],
+            groups: vec!["ops".into()],
+            resolvable: vec!["mx.example".into()],
+            ..Default::default()
+        };
+        let lines = [
+            "smtp_server mx.example",
+            "script_user ka ops",
+            "enable_script_security",
+            "startup_script /bin/true",
+        ];
+        let mut d = Diagnostics::new();
+        let nodes = [b("global_defs", lines.iter().map(|l| n(l)).collect())];
+        let g = crate::config::model::build(&nodes, &host, &mut d).global;
+        assert_eq!(d.config_test_exit_code(), 0, "{:?}", msgs(&d));
+        assert_eq!(g.router_id.as_deref(), Some("lb1"));
+        assert_eq!(g.notification_email_from.as_deref(), Some("ka@lb1"));
+        assert_eq!(g.smtp_helo_name.as_deref(), Some("lb1"));
+        // The fixed default host knows none of these.
+        let (_, d) = global(&lines);
+        assert_eq!(
+            msgs(&d),
+            [
+                "Invalid smtp server mx.example 25",
+                "Error setting global script uid/gid",
+                "Unable to set default user keepalived_script for script",
+                "Invalid startup script"
+            ]
+        );
     }
 
     #[test]

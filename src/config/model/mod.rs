@@ -14,12 +14,15 @@ pub mod global;
 pub mod registry;
 pub mod script;
 pub mod statics;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod vrrp;
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use super::diagnostic::{suggest, Diagnostic, Diagnostics, KaClass, Severity, Span};
+use super::env::{self, HostEnv};
 use super::tree::{Node, Token};
 
 pub use script::Script;
@@ -124,15 +127,21 @@ pub fn apply_block<T>(target: &mut T, nodes: &[Node], table: &[Kw<T>], ctx: &mut
     }
 }
 
-/// The context of a model build: where diagnostics go, plus value parsers that report
-/// problems the way keepalived classifies them.
+/// The context of a model build: where diagnostics go, the machine keepalived would ask
+/// while parsing, plus value parsers that report problems the way keepalived classifies them.
 pub struct Ctx<'a> {
     pub diags: &'a mut Diagnostics,
+    pub host: &'a dyn HostEnv,
 }
 
 impl<'a> Ctx<'a> {
+    /// A context on the fixed host of `env::FixedHost::default` (tests).
     pub fn new(diags: &'a mut Diagnostics) -> Self {
-        Ctx { diags }
+        Self::with_host(diags, env::fixed())
+    }
+
+    pub fn with_host(diags: &'a mut Diagnostics, host: &'a dyn HostEnv) -> Self {
+        Ctx { diags, host }
     }
 
     /// A configuration error (keepalived's CONFIG_GENERAL_ERROR): `-t` exits 5.
@@ -233,6 +242,27 @@ impl<'a> Ctx<'a> {
                 node.name(),
                 node.name(),
                 position + 1
+            ),
+        );
+    }
+
+    /// keepalived's fatal "missing a parameter" for word `i` (0-based, the keyword being
+    /// word 0) of a line of options (addresses, routes, rules, `lvs_sync_daemon`); it
+    /// names the word before the missing one.
+    pub fn missing_word(&mut self, node: &Node, i: usize) {
+        let after = match i {
+            0 => "",
+            1 => node.name(),
+            _ => node.arg(i - 2).map_or("", |t| t.text.as_str()),
+        };
+        self.diags.error(
+            KaClass::MissingParameter,
+            Some(node.span()),
+            format!(
+                "*** Configuration line starting `{}` is missing a parameter after keyword `{}` at word position {}",
+                node.name(),
+                after,
+                i + 1
             ),
         );
     }
@@ -373,6 +403,17 @@ pub fn parse_int(s: &str) -> Option<i64> {
     s.parse().ok()
 }
 
+/// `strtol(s, &end, 0)` for non-negative values: `0x..` hex, `0..` octal, else decimal.
+pub fn parse_c_ulong(s: &str) -> Option<u64> {
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok()
+    } else if s.len() > 1 && s.starts_with('0') {
+        u64::from_str_radix(&s[1..], 8).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.to_ascii_lowercase().as_str() {
         "on" | "true" | "yes" => Some(true),
@@ -421,15 +462,16 @@ pub fn parse_timer(s: &str) -> Result<Duration, TimerError> {
     Ok(Duration::from_secs(secs) + Duration::from_micros(micros))
 }
 
-/// Builds the typed configuration from the root statements, then runs the cross-checks.
-pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
+/// Builds the typed configuration from the root statements, then runs the cross-checks;
+/// what keepalived reads from the machine meanwhile is asked of `host`.
+pub fn build(nodes: &[Node], host: &dyn HostEnv, diags: &mut Diagnostics) -> Config {
     let mut cfg = Config::default();
     // Sized once: growing a vector of ~2 kB instances by doubling touches (and page-faults)
     // twice the memory, a large part of the time of `-t` on hundreds of instances.
     cfg.vrrp
         .instances
         .reserve(nodes.iter().filter(|n| n.name() == "vrrp_instance").count());
-    let mut ctx = Ctx::new(diags);
+    let mut ctx = Ctx::with_host(diags, host);
     let tables: [&[Kw<Config>]; 3] = [global::ROOT, vrrp::ROOT, check::ROOT];
     for node in nodes {
         match tables

@@ -313,7 +313,7 @@ fn static_track_interfaces(cfg: &mut Config) {
 mod tests {
     use super::*;
     use crate::config::diagnostic::KaClass;
-    use crate::config::model::global::tests::{b, build, n};
+    use crate::config::model::testutil::{b, build, n};
 
     fn msgs(d: &crate::config::diagnostic::Diagnostics) -> Vec<String> {
         d.items.iter().map(|x| x.message.clone()).collect()

@@ -8,7 +8,7 @@ use crate::config::diagnostic::Span;
 use crate::config::model::{apply_block, parse_bool, parse_int, Ctx, Kw, Script};
 use crate::config::tree::Node;
 
-use super::parse::{bool_with, timer_with, CONNECT_TIMEOUT_MAX, TIMER_MAX, TIMER_MIN};
+use super::value::{bool_kw, timer_kw, CONNECT_TIMEOUT_MAX, TIMER_MAX, TIMER_MIN};
 use super::RealServer;
 
 /// One health checker of a real server.
@@ -312,7 +312,7 @@ pub(crate) static CONN_KW: [Kw<Building>; 6] = conn_kws!(Building, building_conn
 
 pub(crate) static TIMING_KW: &[Kw<Building>] = &[
     Kw::new("connect_timeout", |b, n, c| {
-        if let Some(d) = timer_with(
+        if let Some(d) = timer_kw(
             n,
             c,
             TIMER_MIN,
@@ -324,17 +324,17 @@ pub(crate) static TIMING_KW: &[Kw<Building>] = &[
     }),
     Kw::new("retry", retry),
     Kw::new("delay_before_retry", |b, n, c| {
-        if let Some(d) = timer_with(n, c, 0.0, TIMER_MAX, None) {
+        if let Some(d) = timer_kw(n, c, 0.0, TIMER_MAX, None) {
             b.timing.delay_before_retry = Some(d);
         }
     }),
     Kw::new("warmup", |b, n, c| {
-        if let Some(d) = timer_with(n, c, 0.0, TIMER_MAX, None) {
+        if let Some(d) = timer_kw(n, c, 0.0, TIMER_MAX, None) {
             b.timing.warmup = Some(d);
         }
     }),
     Kw::new("delay_loop", |b, n, c| {
-        if let Some(d) = timer_with(
+        if let Some(d) = timer_kw(
             n,
             c,
             TIMER_MIN,
@@ -345,12 +345,12 @@ pub(crate) static TIMING_KW: &[Kw<Building>] = &[
         }
     }),
     Kw::new("alpha", |b, n, c| {
-        if let Some(v) = bool_with(n, c, "Invalid alpha parameter") {
+        if let Some(v) = bool_kw(n, c, "Invalid alpha parameter") {
             b.timing.alpha = Some(v);
         }
     }),
     Kw::new("log_all_failures", |b, n, c| {
-        if let Some(v) = bool_with(n, c, "Invalid log_all_failures parameter") {
+        if let Some(v) = bool_kw(n, c, "Invalid log_all_failures parameter") {
             b.timing.log_all_failures = v;
         }
     }),
@@ -454,12 +454,12 @@ pub(crate) static HTTP_KW: &[Kw<Building>] = &[
     }),
     Kw::new("virtualhost", |b, n, c| b.http.virtualhost = c.string(n)),
     Kw::new("fast_recovery", |b, n, c| {
-        if let Some(v) = bool_with(n, c, "Invalid fast_recovery parameter") {
+        if let Some(v) = bool_kw(n, c, "Invalid fast_recovery parameter") {
             b.http.fast_recovery = v;
         }
     }),
     Kw::new("enable_sni", |b, n, c| {
-        if let Some(v) = bool_with(n, c, "Invalid enable_sni parameter") {
+        if let Some(v) = bool_kw(n, c, "Invalid enable_sni parameter") {
             b.http.enable_sni = v;
         }
     }),
@@ -911,7 +911,7 @@ pub(crate) static BFD_KW: &[Kw<Building>] = &[
         b.bfd_name = c.string(n)
     }),
     Kw::unimplemented("alpha", "BFD is not built yet", |b, n, c| {
-        if let Some(v) = bool_with(n, c, "Invalid alpha parameter") {
+        if let Some(v) = bool_kw(n, c, "Invalid alpha parameter") {
             b.bfd_alpha = v;
         }
     }),

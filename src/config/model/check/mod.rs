@@ -8,6 +8,7 @@
 pub mod checker;
 mod finish;
 pub mod parse;
+mod value;
 
 #[cfg(test)]
 mod tests;

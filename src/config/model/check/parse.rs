@@ -3,23 +3,17 @@
 #![forbid(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::Duration;
 
 use crate::config::tree::{Node, Token};
 
 use super::checker;
+use super::value::{bool_kw, timer_kw, CONNECT_TIMEOUT_MAX, TIMER_MAX, TIMER_MIN};
 use super::{
     Config, Family, Forwarding, Granularity, Protocol, RealServer, Scheduler, SorryServer,
     SslConfig, TunnelCsum, TunnelType, VirtualServer, VsAddr, VsGroup, VsgEntry,
     DEFAULT_PERSISTENCE,
 };
 use crate::config::model::{apply_block, parse_int, parse_sockaddr_ip, Ctx, Kw};
-
-/// Largest `<TIMER>` keepalived accepts for loop delays (its printed range).
-pub const TIMER_MAX: f64 = 18_446_744_073_709.55;
-/// Largest `connect_timeout` (µs in a u32).
-pub const CONNECT_TIMEOUT_MAX: f64 = 4294.967295;
-pub const TIMER_MIN: f64 = 0.000001;
 
 // ---------------------------------------------------------------------------------- SSL
 
@@ -437,19 +431,6 @@ pub fn forwarding(node: &Node, ctx: &mut Ctx, what: &str) -> Option<Forwarding> 
     }
 }
 
-fn bool_kw(node: &Node, ctx: &mut Ctx, msg: &str) -> Option<bool> {
-    match node.arg(0) {
-        None => Some(true),
-        Some(t) => match crate::config::model::parse_bool(&t.text) {
-            Some(b) => Some(b),
-            None => {
-                ctx.error(t.span, format!("{msg} {}", t.text));
-                None
-            }
-        },
-    }
-}
-
 fn u32_kw(node: &Node, ctx: &mut Ctx, min: i64) -> Option<u32> {
     let t = ctx.need(node, 0)?;
     if t.text.starts_with('-') {
@@ -457,16 +438,6 @@ fn u32_kw(node: &Node, ctx: &mut Ctx, min: i64) -> Option<u32> {
         return None;
     }
     ctx.int_token(t, min, i64::from(u32::MAX)).map(|v| v as u32)
-}
-
-fn timer_kw(node: &Node, ctx: &mut Ctx, min: f64, max: f64, msg: Option<&str>) -> Option<Duration> {
-    let d = ctx.timer(node, 0, min, max);
-    if d.is_none() {
-        if let (Some(m), Some(t)) = (msg, node.arg(0)) {
-            ctx.error(t.span, m.replace("{}", &t.text));
-        }
-    }
-    d
 }
 
 fn sched_flag(vs: &mut VirtualServer, node: &Node, ctx: &mut Ctx) {
@@ -1013,16 +984,3 @@ pub(crate) static RS_KW: &[Kw<RealServer>] = &[
 ];
 
 // Used by the checker module for its own "invalid boolean" wording.
-pub(super) fn bool_with(node: &Node, ctx: &mut Ctx, msg: &str) -> Option<bool> {
-    bool_kw(node, ctx, msg)
-}
-
-pub(super) fn timer_with(
-    node: &Node,
-    ctx: &mut Ctx,
-    min: f64,
-    max: f64,
-    msg: Option<&str>,
-) -> Option<Duration> {
-    timer_kw(node, ctx, min, max, msg)
-}

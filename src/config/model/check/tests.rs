@@ -92,7 +92,7 @@ fn nodes(toks: &[(String, u32)], i: &mut usize) -> Vec<Node> {
 
 fn load(text: &str) -> (CheckConfig, Diagnostics) {
     let mut d = Diagnostics::new();
-    let cfg = build(&tree(text), &mut d);
+    let cfg = build(&tree(text), crate::config::env::fixed(), &mut d);
     (cfg.check, d)
 }
 

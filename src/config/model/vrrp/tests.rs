@@ -87,7 +87,7 @@ fn tree(text: &str) -> Vec<Node> {
 
 fn load(text: &str) -> (Config, Diagnostics) {
     let mut d = Diagnostics::new();
-    let cfg = build(&tree(text), &mut d);
+    let cfg = build(&tree(text), crate::config::env::fixed(), &mut d);
     (cfg, d)
 }
 
