@@ -6,11 +6,9 @@
 //! failure under CI=true. Every wait is bounded; Drop guards kill what was started.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
+use support::netns;
+use support::node_daemon;
 
 use std::fs;
 use std::os::unix::net::UnixDatagram;

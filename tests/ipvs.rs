@@ -5,6 +5,9 @@
 //! with Debian's `ipvsadm -Ln`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
+mod support;
+use support::sockets;
+
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
@@ -20,8 +23,6 @@ use keepalived::ipvs::{
 };
 
 mod ipvs_daemon;
-#[path = "support/sockets.rs"]
-mod sockets;
 
 const IN_VM: &str = "KEEPALIVED_IN_VM";
 
@@ -72,19 +73,14 @@ fn ipvs_in_vm() {
     if in_vm() {
         return; // the inner run must not boot another VM
     }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let vm = root.join("tests/ipvs_vm");
     let setup = Command::new("sh").arg(vm.join("setup.sh")).status();
     if !setup.is_ok_and(|s| s.success()) || !have("qemu-system-x86_64") {
-        assert!(
-            !ci,
-            "IPVS VM: qemu/busybox missing and tests/ipvs_vm/setup.sh failed (CI)"
+        support::skip_or_fail(
+            "ipvs_in_vm",
+            "qemu-system-x86_64 or busybox missing (run tests/ipvs_vm/setup.sh as root)",
         );
-        eprintln!("\n############################################################");
-        eprintln!("### SKIPPED ipvs_in_vm: qemu-system-x86_64 is unavailable ###");
-        eprintln!("### (run tests/ipvs_vm/setup.sh as root to enable it)     ###");
-        eprintln!("############################################################\n");
         return;
     }
     let exe = std::env::current_exe().expect("current_exe");
@@ -1399,24 +1395,51 @@ fn vm_daemon_lvs_flush_and_timeouts() {
     }
 }
 
+/// The keepalived to run: ours, or the reference 2.2.7 when `real`.
+fn keepalived_bin(real: bool) -> &'static str {
+    if real {
+        "keepalived"
+    } else {
+        env!("CARGO_BIN_EXE_keepalived")
+    }
+}
+
+/// `bin` (in network namespace `netns`, if any) on DIR/keepalived.conf with every pid file
+/// in `dir` (keepalived 2.2.7's "already running" check reads them all, the default BFD one
+/// included), its output in DIR/log and our status file in DIR/status.json. The caller adds
+/// the mode (`-n -l -C`, ...) and spawns it.
+fn keepalived_command(bin: &str, netns: Option<&str>, dir: &Path) -> Command {
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, bin]);
+            c
+        }
+        None => Command::new(bin),
+    };
+    for (opt, file) in [
+        ("-f", "keepalived.conf"),
+        ("-p", "k.pid"),
+        ("-r", "v.pid"),
+        ("-c", "c.pid"),
+        ("-b", "b.pid"),
+    ] {
+        cmd.arg(opt).arg(dir.join(file));
+    }
+    let log = std::fs::File::create(dir.join("log")).expect("log");
+    cmd.env("KEEPALIVED_STATUS_FILE", dir.join("status.json"))
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    cmd
+}
+
 /// keepalived 2.2.7's checker child alone on `conf` (files in `dir`); the closure stops it.
 fn real_checker(dir: &Path, conf: &str) -> impl FnOnce() {
     std::fs::create_dir_all(dir).expect("dir");
     std::fs::write(dir.join("keepalived.conf"), conf).expect("conf");
-    let mut child = Command::new("keepalived")
-        .args(["-n", "-l", "-C", "-f"])
-        .arg(dir.join("keepalived.conf"))
-        .arg("-p")
-        .arg(dir.join("k.pid"))
-        .arg("-r")
-        .arg(dir.join("v.pid"))
-        .arg("-c")
-        .arg(dir.join("c.pid"))
-        .arg("-b")
-        .arg(dir.join("b.pid"))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+    let mut child = keepalived_command(keepalived_bin(true), None, dir)
+        .args(["-n", "-l", "-C"])
         .spawn()
         .expect("spawn keepalived 2.2.7");
     move || {
@@ -1692,28 +1715,9 @@ fn syncd_run(real: bool, ns: &str, conf: &str, mode: &[&str]) -> Vec<BTreeSet<St
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("keepalived.conf"), conf).expect("conf");
-    let log = std::fs::File::create(dir.join("log")).expect("log");
-    let bin = if real {
-        "keepalived".to_owned()
-    } else {
-        env!("CARGO_BIN_EXE_keepalived").to_owned()
-    };
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, &bin, "-n", "-l"])
+    let mut child = keepalived_command(keepalived_bin(real), Some(ns), &dir)
+        .args(["-n", "-l"])
         .args(mode)
-        .arg("-f")
-        .arg(dir.join("keepalived.conf"))
-        .arg("-p")
-        .arg(dir.join("k.pid"))
-        .arg("-r")
-        .arg(dir.join("v.pid"))
-        .arg("-c")
-        .arg(dir.join("c.pid"))
-        .arg("-b")
-        .arg(dir.join("b.pid"))
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
         .spawn()
         .expect("spawn keepalived");
     let text = || std::fs::read_to_string(dir.join("log")).unwrap_or_default();
@@ -1802,7 +1806,7 @@ fn set_of(lines: &[&str]) -> BTreeSet<String> {
 /// The checker child's nice value, scheduling policy and realtime priority (from
 /// `/proc/PID/stat`), locked memory and CPUs (`status`) and realtime CPU limit (`limits`).
 fn checker_sched(d: &ipvs_daemon::Daemon) -> Option<(i64, u32, u32, bool, String, String)> {
-    let pid = std::fs::read_to_string(d.path("checkers.pid")).ok()?;
+    let pid = std::fs::read_to_string(d.path("c.pid")).ok()?;
     let proc = format!("/proc/{}", pid.trim());
     let stat = std::fs::read_to_string(format!("{proc}/stat")).ok()?;
     let f: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
@@ -1899,7 +1903,7 @@ fn vm_checker_netlink_buffers() {
     let mut d = Daemon::start("nlbufs", conf);
     let mut socks = Vec::new();
     wait_for("the checker's netlink buffers", || {
-        let pid = std::fs::read_to_string(d.path("checkers.pid")).unwrap_or_default();
+        let pid = std::fs::read_to_string(d.path("c.pid")).unwrap_or_default();
         socks = pid
             .trim()
             .parse()

@@ -2,9 +2,7 @@
 //! Each test builds its own LAN (tests/support/netns.rs); results are read back with `ip -j`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-mod support {
-    pub mod netns;
-}
+mod support;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::mpsc;
@@ -643,8 +641,7 @@ fn garp_seen_by_tcpdump() {
         .output()
         .is_err()
     {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "SKIPPED: tcpdump not installed");
+        support::skip_or_fail("garp_seen_by_tcpdump", "tcpdump is not installed");
         return;
     }
     let mut dump = lan.spawn(
@@ -688,11 +685,10 @@ fn garp_seen_by_tcpdump() {
 #[test]
 fn keepalived_garp_and_na_match_our_frames() {
     let Some(lan) = Lan::new(2) else { return };
-    if !std::path::Path::new("/usr/sbin/keepalived").exists() {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: /usr/sbin/keepalived not installed"
+    if support::real_keepalived().is_none() {
+        support::skip_or_fail(
+            "keepalived_garp_and_na_match_our_frames",
+            "keepalived 2.2.7 is not installed",
         );
         return;
     }
@@ -783,11 +779,10 @@ impl Drop for Term {
 #[test]
 fn keepalived_adverts_received_by_our_sockets() {
     let Some(lan) = Lan::new(2) else { return };
-    if !std::path::Path::new("/usr/sbin/keepalived").exists() {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: /usr/sbin/keepalived not installed"
+    if support::real_keepalived().is_none() {
+        support::skip_or_fail(
+            "keepalived_adverts_received_by_our_sockets",
+            "keepalived 2.2.7 is not installed",
         );
         return;
     }

@@ -4,11 +4,9 @@
 //! compared line for line with what keepalived 2.2.7 installs from the same file.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
+use support::netns;
+use support::node_daemon;
 
 use node_daemon::*;
 

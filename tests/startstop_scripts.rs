@@ -3,11 +3,8 @@
 //! the same expectations for both).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
+use support::node_daemon;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -4,11 +4,8 @@
 //! Root is needed: loud skip, or failure under CI=true.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
+use support::node_daemon;
 
 use std::fs;
 

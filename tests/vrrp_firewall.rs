@@ -4,13 +4,10 @@
 //! at every step. Root is needed: loud skip, or failure under CI=true.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use support::netns;
+use support::node_daemon;
+use support::wire;
 
 use std::process::Command;
 

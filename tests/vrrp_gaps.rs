@@ -3,13 +3,10 @@
 //! keepalived 2.2.7, so the expectations are keepalived's own behaviour.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use support::netns;
+use support::node_daemon;
+use support::wire;
 
 use std::fs;
 use std::io::BufRead;

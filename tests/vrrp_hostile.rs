@@ -7,13 +7,10 @@
 //! the same place and reports what happens. Root is needed: loud skip, or failure under CI.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/hostile.rs"]
-mod hostile;
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
+use support::hostile;
+use support::netns;
+use support::node_daemon;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;

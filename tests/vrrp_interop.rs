@@ -15,13 +15,10 @@
 //! INTEROP_KEEP=1 keeps their pcaps (run with --nocapture).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/interop.rs"]
-mod interop;
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
+use support::interop;
+use support::netns;
+use support::node_daemon;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -23,15 +23,11 @@
 //! under CI=true.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/interop.rs"]
-mod interop;
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use support::interop;
+use support::netns;
+use support::node_daemon;
+use support::wire;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,15 +3,11 @@
 //! runs against ours and the real keepalived 2.2.7, so the expectations are keepalived's.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
-#[path = "support/sockets.rs"]
-mod sockets;
 mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use support::netns;
+use support::node_daemon;
+use support::sockets;
+use support::wire;
 
 use netns::Lan;
 use node_daemon::*;

@@ -12,13 +12,9 @@
 //! killed and namespaces deleted on drop, also on failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/multi_lan.rs"]
-mod multi_lan;
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
+use support::multi_lan;
+use support::node_daemon;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

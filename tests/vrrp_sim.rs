@@ -10,8 +10,8 @@
 //! `VRRP_SIM_SCENARIOS=<n>` changes the number of scenarios per test (default 500 × 4).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/vrrp_lan.rs"]
-mod vrrp_lan;
+mod support;
+use support::vrrp_lan;
 
 use std::time::Duration;
 

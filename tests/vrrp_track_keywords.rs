@@ -4,13 +4,10 @@
 //! compared by the notifies, state and quorum lines and the VIP they hold.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/interop.rs"]
-mod interop;
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
+use support::interop;
+use support::netns;
+use support::node_daemon;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -5,13 +5,10 @@
 //! wait is bounded; daemons, captures, namespaces and the VM go away on drop / failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use support::netns;
+use support::node_daemon;
+use support::wire;
 
 use std::path::Path;
 use std::process::Command;

@@ -4,13 +4,10 @@
 //! removed on drop (also on failure). Root is needed: loud skip, or failure under CI=true.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
 
-#[path = "support/netns.rs"]
-mod netns;
-#[path = "support/node_daemon.rs"]
-mod node_daemon;
 mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use support::netns;
+use support::node_daemon;
+use support::wire;
 
 use std::time::{Duration, Instant};
 
@@ -216,8 +213,7 @@ fn vmac_ours_pair() {
     assert_eq!(sysctl(&lan, 0, "net/ipv4/conf/eth0/arp_ignore"), "0");
     assert_eq!(arp_answers(&lan, 2, VIP), [VMAC4], "{}", logs(&[&a, &b]));
     // Reload keeps the VMAC and the mastership.
-    b.signal(libc::SIGHUP);
-    std::thread::sleep(Duration::from_secs(2));
+    b.reload();
     assert!(has_addr_on(&lan, 1, "vrrp.51", VIP), "{}", b.log());
     assert!(link_details(&lan, 1, "vrrp.51").is_some(), "{}", b.log());
 }

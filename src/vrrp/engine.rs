@@ -615,6 +615,25 @@ impl Engine {
         }
     }
 
+    /// Feeds every instance the inputs `derive` finds for it.
+    fn feed_each(
+        &mut self,
+        now: machine::Instant,
+        io: &mut Vec<Io>,
+        mut derive: impl FnMut(&mut Instance) -> Vec<Input>,
+    ) {
+        for idx in 0..self.instances.len() {
+            let inputs = self
+                .instances
+                .get_mut(idx)
+                .map(&mut derive)
+                .unwrap_or_default();
+            for input in inputs {
+                self.feed(idx, now, input, io);
+            }
+        }
+    }
+
     /// Routes one input to a solo instance's machine or to its sync group.
     pub fn feed(&mut self, idx: usize, now: machine::Instant, input: Input, io: &mut Vec<Io>) {
         let Some(inst) = self.instances.get_mut(idx) else {
@@ -824,21 +843,12 @@ impl Engine {
         up: bool,
         io: &mut Vec<Io>,
     ) {
-        for idx in 0..self.instances.len() {
-            let inputs = self
-                .instances
-                .get_mut(idx)
-                .map(|i| {
-                    if i.link.ifindex == ifindex {
-                        i.link.up = up;
-                    }
-                    i.on_link(ifindex, name, up)
-                })
-                .unwrap_or_default();
-            for input in inputs {
-                self.feed(idx, now, input, io);
+        self.feed_each(now, io, |i| {
+            if i.link.ifindex == ifindex {
+                i.link.up = up;
             }
-        }
+            i.on_link(ifindex, name, up)
+        });
         for g in 0..self.groups.len() {
             let changes: Vec<_> = self
                 .groups
@@ -879,16 +889,7 @@ impl Engine {
         addr: IpAddr,
         io: &mut Vec<Io>,
     ) {
-        for idx in 0..self.instances.len() {
-            let inputs = self
-                .instances
-                .get_mut(idx)
-                .map(|i| i.on_address_added(ifindex, addr))
-                .unwrap_or_default();
-            for input in inputs {
-                self.feed(idx, now, input, io);
-            }
-        }
+        self.feed_each(now, io, |i| i.on_address_added(ifindex, addr));
     }
 
     fn on_address_removed(&mut self, ifindex: u32, addr: IpAddr, io: &mut Vec<Io>) {

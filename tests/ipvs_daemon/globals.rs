@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use super::*;
@@ -134,20 +134,8 @@ fn scenario(name: &str, bin: &str, subjects: &Arc<Mutex<Vec<String>>>) -> Run {
     let mut first = RealServer::new(&format!("{RS}:9021"), false);
     let mut second = RealServer::new(&format!("{RS}:9022"), false);
     let log_path = dir.join("log");
-    let log = std::fs::File::create(&log_path).expect("log");
-    let mut child = Command::new(bin)
-        .args(["--dont-fork", "-l", "-C", "-f"])
-        .arg(dir.join("keepalived.conf"))
-        .arg("-p")
-        .arg(dir.join("k.pid"))
-        .arg("-c")
-        .arg(dir.join("c.pid"))
-        .arg("-r")
-        .arg(dir.join("r.pid"))
-        .env("KEEPALIVED_STATUS_FILE", dir.join("status.json"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
+    let mut child = crate::keepalived_command(bin, None, &dir)
+        .args(["--dont-fork", "-l", "-C"])
         .spawn()
         .expect("spawn keepalived");
     let text = || std::fs::read_to_string(&log_path).unwrap_or_default();

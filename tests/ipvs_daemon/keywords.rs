@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 
 use super::globals::smtp_sink;
@@ -61,27 +61,8 @@ struct Ka {
 impl Ka {
     fn start(real: bool, dir: &Path, conf: &str) -> Ka {
         std::fs::write(dir.join("keepalived.conf"), conf).expect("conf");
-        let log = std::fs::File::create(dir.join("log")).expect("log");
-        let bin = if real {
-            "keepalived"
-        } else {
-            env!("CARGO_BIN_EXE_keepalived")
-        };
-        let child = Command::new(bin)
-            .args(["-n", "-l", "-C", "-f"])
-            .arg(dir.join("keepalived.conf"))
-            .arg("-p")
-            .arg(dir.join("k.pid"))
-            .arg("-r")
-            .arg(dir.join("v.pid"))
-            .arg("-c")
-            .arg(dir.join("c.pid"))
-            .arg("-b")
-            .arg(dir.join("b.pid"))
-            .env("KEEPALIVED_STATUS_FILE", dir.join("status.json"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
+        let child = crate::keepalived_command(crate::keepalived_bin(real), None, dir)
+            .args(["-n", "-l", "-C"])
             .spawn()
             .expect("spawn keepalived");
         Ka {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -173,32 +173,10 @@ impl Daemon {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("tmpdir");
         std::fs::write(dir.join("keepalived.conf"), conf).expect("conf");
-        let log = std::fs::File::create(dir.join("log")).expect("log");
-        let bin = env!("CARGO_BIN_EXE_keepalived");
-        let mut cmd = match netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, bin]);
-                c
-            }
-            None => Command::new(bin),
-        };
-        let child = cmd
+        let child = crate::keepalived_command(crate::keepalived_bin(false), netns, &dir)
             .args(["--dont-fork", "-l", "-G"])
             .args(mode)
-            .arg("-f")
-            .arg(dir.join("keepalived.conf"))
-            .arg("-p")
-            .arg(dir.join("keepalived.pid"))
-            .arg("-c")
-            .arg(dir.join("checkers.pid"))
-            .arg("-r")
-            .arg(dir.join("vrrp.pid"))
             .env("TMPDIR", &dir)
-            .env("KEEPALIVED_STATUS_FILE", dir.join("status.json"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
             .spawn()
             .expect("spawn keepalived");
         Daemon {

@@ -171,19 +171,9 @@ fn real_keepalived_ruleset(dir: &std::path::Path) -> Option<String> {
         return None;
     }
     std::fs::create_dir_all(dir).expect("dir");
-    let conf = dir.join("keepalived.conf");
-    std::fs::write(&conf, CONF).expect("conf");
-    let log = std::fs::File::create(dir.join("log")).expect("log");
-    let mut child: Child = Command::new("keepalived")
-        .args(["-n", "-l", "-C", "-f"])
-        .arg(&conf)
-        .arg("-p")
-        .arg(dir.join("k.pid"))
-        .arg("-c")
-        .arg(dir.join("c.pid"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
+    std::fs::write(dir.join("keepalived.conf"), CONF).expect("conf");
+    let mut child: Child = crate::keepalived_command(crate::keepalived_bin(true), None, dir)
+        .args(["-n", "-l", "-C"])
         .spawn()
         .expect("spawn keepalived 2.2.7");
     wait_table("keepalived 2.2.7's services", &set(&TABLE));

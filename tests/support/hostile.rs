@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use keepalived::vrrp::packet::{Advert, AuthType, Ipv4Params};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::node_daemon::{wait_until, Daemon};
+use super::node_daemon::{wait_until, Daemon};
 
 /// The VRID the defenders run.
 pub const VRID: u8 = 51;

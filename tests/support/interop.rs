@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::netns::Lan;
-use crate::node_daemon::{wait_until, Daemon};
+use super::netns::Lan;
+use super::node_daemon::{wait_until, Daemon};
 use crate::support;
 
 /// Whether tcpdump and tshark are installed; skips loudly (fails under CI) when not.

@@ -2,6 +2,15 @@
 //! network namespaces that are removed even when a test panics.
 #![allow(dead_code)]
 
+pub mod hostile;
+pub mod interop;
+pub mod multi_lan;
+pub mod netns;
+pub mod node_daemon;
+pub mod sockets;
+pub mod vrrp_lan;
+pub mod wire;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -11,8 +11,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::netns::must;
-use crate::node_daemon::Daemon;
+use super::netns::must;
+use super::node_daemon::Daemon;
 use crate::support;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);

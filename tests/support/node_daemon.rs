@@ -1,6 +1,5 @@
 //! One keepalived process (ours or the real 2.2.7) per node of a `netns::Lan`, and the
-//! polling helpers the end-to-end tests share. Include with
-//! `mod support; #[path = "support/netns.rs"] mod netns; #[path = "support/node_daemon.rs"] mod node_daemon;`.
+//! polling helpers the end-to-end tests share. Part of the `support` module tree (`mod support;` in a test crate).
 #![allow(dead_code)]
 
 use std::fs;
@@ -8,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::netns::Lan;
+use super::netns::Lan;
 use crate::support;
 
 /// One keepalived process (ours or the real one) in a node of the LAN.
@@ -74,6 +73,8 @@ impl Daemon {
             .arg(self.path("vrrp.pid"))
             .arg("-c")
             .arg(self.path("checkers.pid"))
+            .arg("-b")
+            .arg(self.path("bfd.pid"))
             .args(&self.extra)
             .env("TMPDIR", self.dir.path())
             .env("KEEPALIVED_STATUS_FILE", self.path("status.json"))
@@ -109,6 +110,19 @@ impl Daemon {
             .status()
             .is_ok_and(|s| s.success());
         assert!(ok, "cannot send signal {sig} to {}", self.pid());
+    }
+
+    /// SIGHUP, then waits (bounded) until the parent says every child has reloaded
+    /// (`Reload complete`, ours and keepalived 2.2.7 alike).
+    pub fn reload(&self) {
+        let done = |log: &str| log.matches("Reload complete").count();
+        let before = done(&self.log());
+        self.signal(libc::SIGHUP);
+        assert!(
+            wait_until(20, || done(&self.log()) > before),
+            "no reload:\n{}",
+            self.log()
+        );
     }
 
     /// SIGTERM and wait (bounded) for the process to exit.

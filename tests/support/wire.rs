@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::netns::Lan;
+use super::netns::Lan;
 
 /// `tcpdump -l -n -e -tt -i eth0 FILTER` running in a node, its text output in a file.
 pub struct Capture {
