@@ -66,9 +66,8 @@ impl Node {
     }
 }
 
-use nom::combinator::{cond, map, opt, peek};
+use nom::combinator::{cond, iterator, map, opt, peek};
 use nom::error::{Error, ErrorKind};
-use nom::multi::fold_many0;
 use nom::sequence::preceded;
 use nom::{IResult, Needed, Parser};
 
@@ -311,12 +310,13 @@ impl<'l> Grammar<'l> {
         if depth >= MAX_DEPTH {
             return self.flat_body(i);
         }
-        // (one body the elements are appended to: no vector per element)
-        let add = |mut body: Body, e| {
+        // many0 over `element`, appending to one body (no vector per element)
+        let mut body = Body::default();
+        let mut elements = iterator(i, |i| self.element(i, depth));
+        for e in &mut elements {
             self.add(&mut body, e);
-            body
-        };
-        let (i, body) = fold_many0(|i| self.element(i, depth), Body::default, add).parse(i)?;
+        }
+        let (i, ()) = elements.finish()?;
         let (i, _) = many(TokKind::Eol)(i)?;
         let (i, close) = opt(tok(TokKind::Close)).parse(i)?;
         Ok((i, (body, close.is_some())))
