@@ -235,7 +235,7 @@ impl Body {
     }
 
     /// Takes what an inner block left (its problems come after those found so far).
-    #[inline]
+    #[inline(always)]
     fn absorb(&mut self, left: Option<Box<Left>>) {
         if let Some(l) = left {
             let me = self.left();
