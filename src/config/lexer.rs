@@ -60,6 +60,11 @@ pub fn is_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\x0c' | '\n' | '\r' | '\x0b')
 }
 
+/// [`is_ws`] for a byte of UTF-8 text (the blanks are ASCII).
+pub fn is_ws_byte(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\x0c' | b'\n' | b'\r' | b'\x0b')
+}
+
 /// What [`lexeme`] reads: a brace or a word (quoted or not).
 enum Lexeme {
     Brace(TokKind),

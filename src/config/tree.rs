@@ -72,7 +72,7 @@ use nom::sequence::preceded;
 use nom::{IResult, Needed, Parser};
 
 use super::diagnostic::{Diagnostic, Diagnostics, KaClass, Severity};
-use super::lexer::{is_ws, lex_lines, Tok, TokKind};
+use super::lexer::{is_ws_byte, lex_lines, Tok, TokKind};
 use super::preprocess::Line;
 
 /// Blocks nested deeper than this are flattened (their braces are still counted), so a
@@ -95,8 +95,9 @@ pub fn parse_tokens(lines: &[Line], toks: &[Tok], diags: &mut Diagnostics) -> Ve
         // body() at depth 0 accepts every token, so this is unreachable in practice.
         Err(_) => Body::default(),
     };
+    let left = body.left.map(|l| *l).unwrap_or_default();
     let mut warned_deep = false;
-    for d in body.problems {
+    for d in left.problems {
         // The flattening warning is given once, at the first flattened block.
         if d.message == DEEP_WARNING {
             if warned_deep {
@@ -106,7 +107,7 @@ pub fn parse_tokens(lines: &[Line], toks: &[Tok], diags: &mut Diagnostics) -> Ve
         }
         diags.push(d);
     }
-    if let Some(u) = body.unclosed {
+    if let Some(u) = left.unclosed {
         diags.push(
             Diagnostic::new(
                 Severity::Error,
@@ -212,32 +213,34 @@ struct Unclosed {
 }
 
 /// What a block body holds: its statements (with those of stray `{ }` blocks flattened
-/// in), the problems found in it in input order, and the blocks left open at the end of
-/// the input.
+/// in), and what it leaves to the enclosing body.
 #[derive(Debug, Default)]
 struct Body {
     nodes: Vec<Node>,
-    problems: Vec<Diagnostic>,
-    unclosed: Option<Unclosed>,
+    /// Boxed: rare, and a body stays two words as it travels through the parsers.
+    left: Option<Box<Left>>,
 }
 
 impl Body {
+    fn left(&mut self) -> &mut Left {
+        self.left.get_or_insert_with(Box::default)
+    }
+
+    fn problem(&mut self, d: Diagnostic) {
+        self.left().problems.push(d);
+    }
+
+    fn unclosed(&self) -> Option<Unclosed> {
+        self.left.as_ref().and_then(|l| l.unclosed)
+    }
+
+    /// Takes what an inner block left (its problems come after those found so far).
     #[inline(always)]
-    fn add(&mut self, e: Element) {
-        match e {
-            Element::Nothing => {}
-            Element::Node(n, left) => {
-                self.nodes.push(n);
-                if let Some(left) = left {
-                    self.problems.extend(left.problems);
-                    self.unclosed = left.unclosed.or(self.unclosed);
-                }
-            }
-            Element::Flat(p, b) => {
-                self.problems.push(p);
-                self.merge(b);
-            }
-            Element::Problem(p) => self.problems.push(p),
+    fn absorb(&mut self, left: Option<Box<Left>>) {
+        if let Some(l) = left {
+            let me = self.left();
+            me.problems.extend(l.problems);
+            me.unclosed = l.unclosed.or(me.unclosed);
         }
     }
 
@@ -247,28 +250,37 @@ impl Body {
         } else {
             self.nodes.extend(b.nodes);
         }
-        self.problems.extend(b.problems);
-        self.unclosed = b.unclosed.or(self.unclosed);
+        self.absorb(b.left);
     }
 }
 
-/// What a statement's block leaves to the enclosing body: the problems found in it, the
-/// blocks open at the end of the input.
+/// What a block leaves to the enclosing body: the problems found in it, in input order,
+/// and the blocks open at the end of the input.
+#[derive(Debug, Default)]
 struct Left {
     problems: Vec<Diagnostic>,
     unclosed: Option<Unclosed>,
 }
 
-/// One element of a block body.
-enum Element {
+/// A statement as the grammar reads it: borrowed tokens (the [`Node`] and its strings
+/// are made once, where the enclosing body stores it) and its block.
+struct Stmt<'t> {
+    keyword: &'t Tok,
+    args: &'t [Tok],
+    /// The token after the arguments (where `raw_args` ends when on the same line).
+    next: Option<&'t Tok>,
+    block: Option<(&'t Tok, Body)>,
+}
+
+/// One element of a block body (small: it is passed by value through the parsers).
+enum Element<'t> {
     /// An end of line.
     Nothing,
-    /// A statement, and what its block left (boxed: rare, and the element stays small).
-    Node(Node, Option<Box<Left>>),
+    Stmt(Stmt<'t>),
     /// A `{` that follows no statement (reported, its contents kept in the enclosing block).
-    Flat(Diagnostic, Body),
+    Flat(&'t Tok, Body),
     /// A `}` with no block open.
-    Problem(Diagnostic),
+    Problem(&'t Tok),
 }
 
 /// The lexer's token as a tree [`Token`] (its text copied from `line`, the text of the
@@ -302,7 +314,7 @@ impl<'l> Grammar<'l> {
         let mut body = Body::default();
         let mut elements = iterator(i, |i| self.element(i, depth));
         for e in &mut elements {
-            body.add(e);
+            self.add(&mut body, e);
         }
         let (i, ()) = elements.finish()?;
         let (i, _) = many(TokKind::Eol)(i)?;
@@ -315,10 +327,11 @@ impl<'l> Grammar<'l> {
         let (i, (mut body, closed)) = self.body(i, depth)?;
         if !closed {
             // The innermost unclosed block gives the count, the outermost the position.
-            body.unclosed = Some(Unclosed {
-                count: body.unclosed.map_or(depth, |u| u.count.max(depth)),
+            let inner = body.unclosed();
+            body.left().unclosed = Some(Unclosed {
+                count: inner.map_or(depth, |u| u.count.max(depth)),
                 open: open.span,
-                deep: body.unclosed.map_or(0, |u| u.deep),
+                deep: inner.map_or(0, |u| u.deep),
             });
         }
         Ok((i, body))
@@ -328,7 +341,7 @@ impl<'l> Grammar<'l> {
     /// start with different tokens, so the first one chooses (no failed attempts, and
     /// the large result is not passed through an `alt`).
     #[inline(always)]
-    fn element<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element> {
+    fn element<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element<'t>> {
         // (ends of lines are skipped here, not returned one by one: half the tokens)
         let (i, _) = many(TokKind::Eol)(i)?;
         let (_, first) = peek(any_tok).parse(i)?;
@@ -341,37 +354,63 @@ impl<'l> Grammar<'l> {
     }
 
     /// `keyword args... [{ children }]`, the `{` on the same line or a later one.
-    fn statement<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element> {
-        let (i, kw) = tok(TokKind::Word)(i)?;
+    fn statement<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element<'t>> {
+        let (i, keyword) = tok(TokKind::Word)(i)?;
         let (i, args) = many(TokKind::Word)(i)?;
-        let raw_args = self.raw_args(kw, i.0.first());
+        let next = i.0.first();
         // (beyond MAX_DEPTH a `{` opens no block: flat_body counts it)
         let open_block = opt(preceded(many(TokKind::Eol), tok(TokKind::Open)));
         let (i, open) = cond(depth < MAX_DEPTH, open_block).parse(i)?;
-        let (i, block, left) = match open.flatten() {
+        let (i, block) = match open.flatten() {
             Some(o) => {
                 let (i, b) = self.block(i, o, depth + 1)?;
-                let block = Block {
-                    open: o.span,
-                    children: b.nodes,
-                };
-                let left = (!b.problems.is_empty() || b.unclosed.is_some()).then(|| {
-                    Box::new(Left {
-                        problems: b.problems,
-                        unclosed: b.unclosed,
-                    })
-                });
-                (i, Some(block), left)
+                (i, Some((o, b)))
             }
-            None => (i, None, None),
+            None => (i, None),
         };
-        let node = Node {
-            keyword: token(kw, self.line_text(kw)),
-            args: args.0.iter().map(|t| token(t, self.line_text(t))).collect(),
-            raw_args,
+        let stmt = Stmt {
+            keyword,
+            args: args.0,
+            next,
             block,
         };
-        Ok((i, Element::Node(node, left)))
+        Ok((i, Element::Stmt(stmt)))
+    }
+
+    /// Stores an element in the body being read: a statement becomes a [`Node`].
+    #[inline(always)]
+    fn add(self, body: &mut Body, e: Element<'_>) {
+        match e {
+            Element::Nothing => {}
+            Element::Stmt(s) => {
+                let (block, left) = match s.block {
+                    Some((o, b)) => (
+                        Some(Block {
+                            open: o.span,
+                            children: b.nodes,
+                        }),
+                        b.left,
+                    ),
+                    None => (None, None),
+                };
+                body.nodes.push(Node {
+                    keyword: token(s.keyword, self.line_text(s.keyword)),
+                    args: s.args.iter().map(|t| token(t, self.line_text(t))).collect(),
+                    raw_args: self.raw_args(s.keyword, s.next),
+                    block,
+                });
+                body.absorb(left);
+            }
+            Element::Flat(o, b) => {
+                body.problem(error(
+                    KaClass::UnexpectedBob,
+                    o,
+                    "Unexpected '{' - ignoring",
+                ));
+                body.merge(b);
+            }
+            Element::Problem(c) => body.problem(error(KaClass::ExtraEob, c, "Extra '}' found")),
+        }
     }
 
     /// A body at MAX_DEPTH: statements open no block, and braces are only counted (a
@@ -383,12 +422,11 @@ impl<'l> Grammar<'l> {
             if let Ok((rest, _)) = tok(TokKind::Eol)(i) {
                 i = rest;
             } else if let Ok((rest, e)) = self.statement(i, MAX_DEPTH) {
-                body.add(e);
+                self.add(&mut body, e);
                 i = rest;
             } else if let Ok((rest, o)) = tok(TokKind::Open)(i) {
                 if deep == 0 {
-                    body.problems
-                        .push(Diagnostic::new(Severity::Warning, None, DEEP_WARNING).at(o.span));
+                    body.problem(Diagnostic::new(Severity::Warning, None, DEEP_WARNING).at(o.span));
                 }
                 deep = deep.saturating_add(1);
                 i = rest;
@@ -402,7 +440,7 @@ impl<'l> Grammar<'l> {
                 // The end of the input: the flattened braces still open are counted with
                 // the unclosed blocks (block() sets the count and the position).
                 if deep > 0 {
-                    body.unclosed = Some(Unclosed {
+                    body.left().unclosed = Some(Unclosed {
                         count: 0,
                         open: Span::default(),
                         deep,
@@ -414,24 +452,20 @@ impl<'l> Grammar<'l> {
     }
 
     /// A `{` that follows no statement: keepalived ignores it (but still counts it).
-    fn stray_open<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element> {
+    fn stray_open<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element<'t>> {
         let (i, o) = tok(TokKind::Open)(i)?;
-        let problem = error(KaClass::UnexpectedBob, o, "Unexpected '{' - ignoring");
         // Its contents still belong to the enclosing block.
         let (i, body) = self.block(i, o, depth + 1)?;
-        Ok((i, Element::Flat(problem, body)))
+        Ok((i, Element::Flat(o, body)))
     }
 
     /// A `}` with no block open (at the top level; in a block it ends the block).
-    fn stray_close<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element> {
+    fn stray_close<'t>(self, i: Toks<'t>, depth: u32) -> Res<'t, Element<'t>> {
         if depth > 0 {
             return Err(nom::Err::Error(Error::new(i, ErrorKind::Alt)));
         }
         let (i, c) = tok(TokKind::Close)(i)?;
-        Ok((
-            i,
-            Element::Problem(error(KaClass::ExtraEob, c, "Extra '}' found")),
-        ))
+        Ok((i, Element::Problem(c)))
     }
 
     /// The text of a token's line.
@@ -447,11 +481,15 @@ impl<'l> Grammar<'l> {
         let end = next
             .filter(|t| t.line == kw.line)
             .map_or(line.text.len(), |t| t.start);
-        line.text
-            .get(kw.end..end)
-            .unwrap_or("")
-            .trim_matches(is_ws)
-            .to_owned()
+        let s = line.text.get(kw.end..end).unwrap_or("");
+        // (bytes: the blanks are ASCII, so a cut never splits a character)
+        let b = s.as_bytes();
+        let from = b.iter().position(|&c| !is_ws_byte(c)).unwrap_or(b.len());
+        let to = b
+            .iter()
+            .rposition(|&c| !is_ws_byte(c))
+            .map_or(from, |z| z + 1);
+        s.get(from..to).unwrap_or("").to_owned()
     }
 }
 
