@@ -11,7 +11,7 @@
 //! * global `smtp_alert` alone: the quorum mail of a virtual server without a setting.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -35,14 +35,7 @@ fn web(port: u16, body: &'static str) {
         for c in l.incoming().flatten() {
             let mut c = c;
             let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut req = Vec::new();
-            let mut b = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match c.read(&mut b) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&b[..n]),
-                }
-            }
+            let _ = request_head(&mut c);
             let resp = format!(
                 "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()

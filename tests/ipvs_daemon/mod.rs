@@ -73,20 +73,26 @@ impl Drop for RealServer {
     }
 }
 
+/// An HTTP request up to its blank line (at most 8 KiB, or what came before EOF or an error).
+pub fn request_head(c: &mut impl Read) -> Vec<u8> {
+    let mut req = Vec::new();
+    let mut b = [0u8; 1024];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 8192 {
+        match c.read(&mut b) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => req.extend_from_slice(&b[..n]),
+        }
+    }
+    req
+}
+
 fn serve(mut c: TcpStream, http: bool) {
     if !http {
         return;
     }
     let _ = c.set_nonblocking(false);
     let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut buf = Vec::new();
-    let mut b = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
-        match c.read(&mut b) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&b[..n]),
-        }
-    }
+    let _ = request_head(&mut c);
     let _ = c.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
 }
 

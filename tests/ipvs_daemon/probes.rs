@@ -5,12 +5,12 @@
 //! replies pass `min_reply_length` / `max_reply_length`.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{lo_addrs, set, snapshot, wait_for, wait_table, Daemon};
+use super::{lo_addrs, request_head, set, snapshot, wait_for, wait_table, Daemon};
 
 /// One check of each at start (warmup 0), then none for a minute.
 const CONF: &str = r#"
@@ -106,14 +106,7 @@ fn servers() -> Seen {
     std::thread::spawn(move || {
         for mut c in l.incoming().flatten() {
             let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut req = Vec::new();
-            let mut b = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match c.read(&mut b) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&b[..n]),
-                }
-            }
+            let req = request_head(&mut c);
             let req = String::from_utf8_lossy(&req).replace("\r\n", "|");
             s.lock().expect("seen").insert(format!("http {req}"));
             let _ = c.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
