@@ -56,6 +56,10 @@ const MAX_LINE: usize = 1024;
 const MAX_INCLUDE_DEPTH: usize = 32;
 /// Upper bound on lines produced (generators can multiply lines without end).
 const MAX_OUTPUT_LINES: usize = 500_000;
+/// Upper bound on the text produced: half a million generated lines of a full line
+/// buffer each would otherwise take gigabytes once split into words. Five times the
+/// largest configuration we know of in the field (37,000 real servers, about 3 MiB) fits.
+const MAX_OUTPUT_BYTES: usize = 16 << 20;
 /// Upper bound on substitutions in one line (`$A=$A` would never end).
 const MAX_SUBSTITUTIONS: usize = 4096;
 /// Generators (`~SEQ`, `~LST`, multi-line parameters) nested deeper than this are refused:
@@ -439,6 +443,8 @@ struct Pre<'a> {
     config_id: Option<String>,
     rng: u64,
     overflowed: bool,
+    /// Bytes of text in `out` (see MAX_OUTPUT_BYTES).
+    out_bytes: usize,
     /// The "nested too deep" error is given once.
     gen_depth_reported: bool,
     /// Substitutions done so far (see MAX_TOTAL_SUBSTITUTIONS).
@@ -498,6 +504,7 @@ impl<'a> Pre<'a> {
             config_id: None,
             rng: seed | 1,
             overflowed: false,
+            out_bytes: 0,
             gen_depth_reported: false,
             total_subst: 0,
             subst_stuck: false,
@@ -682,19 +689,25 @@ impl<'a> Pre<'a> {
     }
 
     fn emit(&mut self, text: String, o: Origin, lead: usize, removed: Vec<u32>) {
-        if self.out.len() >= MAX_OUTPUT_LINES {
+        let too_big = if self.out.len() >= MAX_OUTPUT_LINES {
+            Some(format!("more than {MAX_OUTPUT_LINES} lines"))
+        } else if self.out_bytes + text.len() > MAX_OUTPUT_BYTES {
+            Some(format!("more than {} MiB of text", MAX_OUTPUT_BYTES >> 20))
+        } else {
+            None
+        };
+        if let Some(what) = too_big {
             if !self.overflowed {
                 self.overflowed = true;
                 self.error(
                     KaClass::GeneralError,
                     o,
-                    format!(
-                        "Configuration produces more than {MAX_OUTPUT_LINES} lines - truncated"
-                    ),
+                    format!("Configuration produces {what} - truncated"),
                 );
             }
             return;
         }
+        self.out_bytes += text.len();
         // Lines changed by substitution point at their first non-blank character.
         let col = o.col + lead as u32;
         self.out.push(Line {
@@ -1800,6 +1813,22 @@ mod tests {
         assert_eq!(t, ["a 1", "c 3", "e 7"]);
         let (l, _, _) = run_at("@node1  kw x\n", Path::new("k"), &opts("node1"));
         assert_eq!((l[0].text.as_str(), l[0].col), ("kw x", 9));
+    }
+
+    #[test]
+    fn generated_text_is_bounded() {
+        // 3^12 lines of 800 bytes: gigabytes once lexed, unless cut short here.
+        let text = format!("{}{}\n", "~SEQ(i,3) ".repeat(12), vec!["a"; 400].join(" "));
+        let (lines, diags) = run(&text);
+        assert!(lines.iter().map(String::len).sum::<usize>() <= MAX_OUTPUT_BYTES);
+        assert!(!lines.is_empty());
+        assert!(
+            diags
+                .items
+                .iter()
+                .any(|d| d.message.contains("produces more than 16 MiB of text")),
+            "{diags:?}"
+        );
     }
 
     #[test]
