@@ -16,7 +16,9 @@
 //! - `firewall_keywords`: the nftables rulesets of `vrrp_iptables`, `vrrp_ipsets`,
 //!   `nftables_priority`, `nftables_ifindex`;
 //! - `na_spacing`: `vrrp_gna_interval`, and a `garp_group`'s `gna_interval` and `interfaces`;
-//! - `track_process_matching` (ours only): `param_match`, `full_command`, `fork_delay`.
+//! - `track_process_matching`: `param_match`, `full_command`, `fork_delay` (what is read from
+//!   the file is compared with 2.2.7's data dump; the matching is ours only: keepalived
+//!   tracks no process outside the initial network namespace).
 //!
 //! Every wait is bounded; daemons, captures and namespaces are removed by Drop guards even on
 //! failure. Root, tcpdump, tshark and /usr/sbin/keepalived are needed: loud skip, or failure
@@ -980,62 +982,127 @@ fn na_spacing() {
 /// listen - errno 111") and never sees the process.
 #[test]
 fn track_process_matching() {
-    {
-        let test = "track_process_matching";
-        let Some(lan) = lan_or_skip(test, 1) else {
-            return;
-        };
-        let dir = tempfile::tempdir().expect("tempdir");
-        let name = format!("kpm{}", std::process::id() % 100_000);
-        let bin = dir.path().join(&name);
-        std::fs::copy("/bin/sleep", &bin).expect("copy sleep");
-        let path = bin.display().to_string();
-        let trackers = [
-            format!("process {path} 1000 77\n  param_match initial"),
-            format!("process {path} 1000 77"),
-            format!("process {path}\n  full_command"),
-            format!("process {path}"),
-            format!("process {name}\n  fork_delay 2"),
-            format!("process {name}"),
-        ];
-        let mut conf = String::from("global_defs {\n  router_id test\n}\n");
-        for (i, t) in trackers.iter().enumerate() {
-            let n = i as u8 + 1;
-            conf += &format!("vrrp_track_process P{n} {{\n  {t}\n}}\n");
-            conf += &instance(n, 100, &format!("  track_process {{\n    P{n}\n  }}\n"));
-        }
-        let d = Daemon::start(&lan, 0, false, &conf);
-        let fault = |n: u8| format!("(VI_{n}) entering FAULT state\n");
-        assert!(
-            wait_until(10, || {
-                let log = d.log();
-                (1..=6).all(|n| log.contains(&fault(n)))
-            }),
-            "{test}: not all in FAULT\n{}",
-            d.log()
-        );
-        let mut p = std::process::Command::new(&bin)
+    let test = "track_process_matching";
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = format!("kpm{}", std::process::id() % 100_000);
+    let bin = dir.path().join(&name);
+    std::fs::copy("/bin/sleep", &bin).expect("copy sleep");
+    let path = bin.display().to_string();
+    // Each tracker and whether it matches `BIN 1000 77 5` (keepalived.conf(5): partial = the
+    // first n parameters match exactly, initial = the last may be longer, `param_match`
+    // alone = no parameters; a path without parameters matches only with full_command).
+    let trackers = [
+        (
+            format!("process {path} 1000 7\n  param_match initial"),
+            true,
+        ),
+        (
+            format!("process {path} 1000 7\n  param_match partial"),
+            false,
+        ),
+        (
+            format!("process {path} 1000 77\n  param_match partial"),
+            true,
+        ),
+        (format!("process {path} 1000 77"), false),
+        (format!("process {path}\n  param_match"), false),
+        (format!("process {path}\n  full_command"), true),
+        (format!("process {path}"), false),
+        (format!("process {name}\n  fork_delay 2"), true),
+        (format!("process {name}"), true),
+        (format!("process {path} 1000 77 5"), true),
+        (format!("process {path}\n  param_match partial"), true),
+        (format!("process {path} 100\n  param_match initial"), true),
+    ];
+    let mut conf = String::from("global_defs {\n  router_id test\n}\n");
+    for (i, (t, _)) in trackers.iter().enumerate() {
+        let n = i as u8 + 1;
+        conf += &format!("vrrp_track_process P{n} {{\n  {t}\n}}\n");
+        conf += &instance(n, 100, &format!("  track_process {{\n    P{n}\n  }}\n"));
+    }
+    let all = 1..=trackers.len() as u8;
+    let expected: Vec<u8> = all
+        .clone()
+        .filter(|&n| trackers[n as usize - 1].1)
+        .collect();
+    let spawn = || {
+        std::process::Command::new(&bin)
             .args(["1000", "77", "5"])
             .stdin(std::process::Stdio::null())
             .spawn()
-            .expect("spawn tracked process");
-        let gained = |n: u8| format!("Quorum gained for tracked process P{n}");
+            .expect("spawn tracked process")
+    };
+    // keepalived learns of processes from the proc connector, which speaks only to the
+    // initial network namespace ("Failed to set/clear process event listen"): in a test's
+    // namespace it tracks nothing, so only what it read from the file is compared.
+    let mut dumps = Vec::new();
+    for real in [false, true] {
+        let d = Daemon::start(&lan, 0, real, &conf);
+        let fault = |n: u8| format!("(VI_{n}) entering FAULT state");
         let ok = wait_until(10, || {
             let log = d.log();
-            [1u8, 3, 5, 6].iter().all(|&n| log.contains(&gained(n)))
+            all.clone().all(|n| log.contains(&fault(n)))
         });
-        let _ = p.kill();
-        let _ = p.wait();
-        let log = d.log();
-        assert!(ok, "{test}\n{log}");
-        for n in [2u8, 4] {
-            assert!(!log.contains(&gained(n)), "{test}: P{n} matched\n{log}");
-        }
-        assert!(
-            nth_at(&log, &gained(6), 1) < nth_at(&log, &gained(5), 1),
-            "{test}: fork_delay\n{log}"
-        );
+        assert!(ok, "{test} (real: {real})\n{}", d.log());
+        dumps.push(track_process_dump(&d));
     }
+    assert_eq!(
+        dumps[0], dumps[1],
+        "{test}: data dumps (ours, keepalived 2.2.7)"
+    );
+
+    // The matching itself, ours only (keepalived.conf(5) and the tracker's unit tests).
+    let d = Daemon::start(&lan, 0, false, &conf);
+    let fault = |n: u8| format!("(VI_{n}) entering FAULT state");
+    assert!(
+        wait_until(10, || {
+            let log = d.log();
+            all.clone().all(|n| log.contains(&fault(n)))
+        }),
+        "{test}: not all in FAULT\n{}",
+        d.log()
+    );
+    let mut p = spawn();
+    let gained = |n: u8| format!("Quorum gained for tracked process P{n}\n");
+    let ok = wait_until(10, || {
+        let log = d.log();
+        expected.iter().all(|&n| log.contains(&gained(n)))
+    });
+    // one more scan so that a wrong match has time to show
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = p.kill();
+    let _ = p.wait();
+    let log = d.log();
+    assert!(ok, "{test}\n{log}");
+    for n in all.filter(|n| !expected.contains(n)) {
+        assert!(!log.contains(&gained(n)), "{test}: P{n} matched\n{log}");
+    }
+    assert!(
+        nth_at(&log, &gained(9), 1) < nth_at(&log, &gained(8), 1),
+        "{test}: fork_delay\n{log}"
+    );
+}
+
+/// The `vrrp_track_process` lines of a SIGUSR1 data dump that say what is matched.
+fn track_process_dump(d: &Daemon) -> Vec<String> {
+    let data = d.path("keepalived.data");
+    let _ = std::fs::remove_file(&data);
+    d.signal(libc::SIGUSR1);
+    let text = settled_file(&data, 10);
+    let keys = [
+        "VRRP Track process = ",
+        "Process = ",
+        "Parameters = ",
+        "Param match",
+    ];
+    text.lines()
+        .map(str::trim)
+        .filter(|l| keys.iter().any(|k| l.starts_with(k)))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The instance lines of a SIGUSR1 data dump whose key is in `keys`, per instance.

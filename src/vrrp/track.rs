@@ -195,12 +195,15 @@ impl FileTracker {
     }
 }
 
-/// Whether a process's comm / argv matches a `vrrp_track_process`.
+/// Whether a process's comm / argv matches a `vrrp_track_process`. The parameter rules are
+/// keepalived's, which compares the NUL-separated argument bytes: `partial` wants the
+/// configured arguments (each with its NUL) as a prefix, `initial` the same but one byte
+/// shorter, so the last configured argument may be the start of a longer one.
 pub fn process_matches(tp: &TrackProcess, comm: &str, cmdline: &[String]) -> bool {
     let Some((name, params)) = tp.process.split_first() else {
         return false;
     };
-    if !tp.full_command && params.is_empty() {
+    if !tp.full_command {
         // /proc/PID/comm holds at most 15 bytes of the name
         let n = name.as_bytes();
         let short = n.get(..15).unwrap_or(n);
@@ -212,16 +215,20 @@ pub fn process_matches(tp: &TrackProcess, comm: &str, cmdline: &[String]) -> boo
     if prog != name {
         return false;
     }
-    if params.is_empty() {
-        // `full_command` without parameters: keepalived checks none (its PARAM_MATCH_NONE)
-        return true;
-    }
+    let first_equal = |n: usize| {
+        args.len() >= params.len() && args.iter().zip(params).take(n).all(|(a, p)| a == p)
+    };
     match tp.param_match {
+        ParamMatch::None => true,
         ParamMatch::Exact => args == params,
-        ParamMatch::Initial => {
-            args.len() >= params.len() && args.iter().zip(params).all(|(a, p)| a == p)
-        }
-        ParamMatch::Partial => args.join(" ").contains(&params.join(" ")),
+        ParamMatch::Partial => first_equal(params.len()),
+        ParamMatch::Initial => match params.split_last() {
+            None => true,
+            Some((last, _)) => {
+                let i = params.len() - 1;
+                first_equal(i) && args.get(i).is_some_and(|a| a.starts_with(last.as_str()))
+            }
+        },
     }
 }
 
@@ -613,15 +620,27 @@ mod tests {
             "x",
             &cl(&["/usr/bin/x", "-a", "b", "c"])
         ));
-        let t = tp(&["/usr/bin/x", "-a"], ParamMatch::Initial, true);
-        assert!(process_matches(&t, "x", &cl(&["/usr/bin/x", "-a", "b"])));
-        let t = tp(&["/usr/bin/x", "b c"], ParamMatch::Partial, true);
-        assert!(process_matches(
-            &t,
-            "x",
-            &cl(&["/usr/bin/x", "a", "b", "c", "d"])
-        ));
-        assert!(!process_matches(&t, "x", &cl(&["/usr/bin/x", "c", "b"])));
+        // keepalived.conf(5): partial = the first n parameters match exactly; initial = the
+        // last one may be longer; `param_match` alone = no parameters at all.
+        let x = |a: &[&'static str]| [&["/usr/bin/x"], a].concat();
+        let t = tp(&["/usr/bin/x", "-a", "7"], ParamMatch::Partial, true);
+        assert!(process_matches(&t, "x", &cl(&x(&["-a", "7", "b"]))));
+        assert!(process_matches(&t, "x", &cl(&x(&["-a", "7"]))));
+        assert!(!process_matches(&t, "x", &cl(&x(&["-a", "77"]))));
+        assert!(!process_matches(&t, "x", &cl(&x(&["b", "-a", "7"]))));
+        let t = tp(&["/usr/bin/x", "-a", "7"], ParamMatch::Initial, true);
+        assert!(process_matches(&t, "x", &cl(&x(&["-a", "77", "b"]))));
+        assert!(process_matches(&t, "x", &cl(&x(&["-a", "7"]))));
+        assert!(!process_matches(&t, "x", &cl(&x(&["-ab", "7"]))));
+        assert!(!process_matches(&t, "x", &cl(&x(&["-a"]))));
+        let t = tp(&["/usr/bin/x"], ParamMatch::Exact, true);
+        assert!(process_matches(&t, "x", &cl(&x(&[]))));
+        assert!(!process_matches(&t, "x", &cl(&x(&["-a"]))));
+        for pm in [ParamMatch::None, ParamMatch::Partial, ParamMatch::Initial] {
+            let t = tp(&["/usr/bin/x"], pm, true);
+            assert!(process_matches(&t, "x", &cl(&x(&["-a"]))), "{pm:?}");
+            assert!(!process_matches(&t, "x", &cl(&["/usr/bin/y"])), "{pm:?}");
+        }
     }
 
     #[test]

@@ -27,7 +27,9 @@ use super::track::{
     scan_processes, track_file_status, weight0_fault, weighted, ScriptStatus, ScriptTracker,
     Trackers,
 };
-use crate::config::model::vrrp::track::{TrackFile, TrackProcess, TrackRef, VrrpScript};
+use crate::config::model::vrrp::track::{
+    ParamMatch, TrackFile, TrackProcess, TrackRef, VrrpScript,
+};
 use crate::config::model::Config;
 use crate::script::{self, Prepared, RunSlot, ScriptResult};
 use crate::watch::{init_track_file, read_track_file, watch_files, FileSink};
@@ -840,7 +842,19 @@ impl Tracking {
             };
             let or_delay = |d: Duration| if d.is_zero() { p.delay } else { d };
             let _ = writeln!(s, " VRRP Track process = {}", p.name);
-            let _ = writeln!(s, "   Process = {}", p.process.join(" "));
+            let _ = writeln!(s, "   Process = {}", p.process.first().map_or("", |n| n));
+            if let Some(params) = p.process.get(1..).filter(|a| !a.is_empty()) {
+                let _ = writeln!(s, "   Parameters = {}", params.join(" "));
+            }
+            let mode = match p.param_match {
+                ParamMatch::None => None,
+                ParamMatch::Exact => Some(""),
+                ParamMatch::Partial => Some(" = partial"),
+                ParamMatch::Initial => Some(" = initial"),
+            };
+            if let Some(mode) = mode {
+                let _ = writeln!(s, "   Param match{mode}");
+            }
             let _ = writeln!(s, "   Min processes = {}", p.quorum);
             if let Some(m) = p.quorum_max {
                 let _ = writeln!(s, "   Max processes = {m}");
@@ -872,7 +886,6 @@ impl Tracking {
     /// The `track_process` array of keepalived 2.2.8's `keepalived.json` version 2, with
     /// its keys (vrrp_json.c).
     pub fn processes_json(&self) -> Vec<serde_json::Value> {
-        use crate::config::model::vrrp::track::ParamMatch;
         let mut out = Vec::new();
         for p in &self.processes {
             let Some(t) = self.trackers.processes.get(&p.name) else {
@@ -885,9 +898,8 @@ impl Tracking {
             if !params.is_empty() {
                 o.insert("parameters".into(), params.join(" ").into());
             }
-            // keepalived has no match mode until arguments are given
             let mode = match p.param_match {
-                ParamMatch::Exact if params.is_empty() => "none",
+                ParamMatch::None => "none",
                 ParamMatch::Exact => "exact",
                 ParamMatch::Partial => "partial",
                 ParamMatch::Initial => "initial",

@@ -248,14 +248,18 @@ pub(crate) static TRACK_FILE_KW: &[Kw<TrackFile>] = &[
     }),
 ];
 
-/// How `vrrp_track_process` matches a process's parameters.
+/// How `vrrp_track_process` matches a process's parameters (keepalived.conf(5)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum ParamMatch {
-    /// Exact match of every argument (the default when arguments are given).
+    /// No parameters given and no `param_match`: the parameters are not looked at.
+    None,
+    /// Every argument equal, no more and no fewer (the default when arguments are given;
+    /// `param_match` alone: the process must have no arguments).
     Exact,
-    /// `param_match initial`: the configured arguments are a prefix.
+    /// `param_match initial`: the first arguments equal the configured ones, except that
+    /// the last configured one need only begin the process's argument.
     Initial,
-    /// `param_match partial`: the configured text appears in the command line.
+    /// `param_match partial`: the first arguments equal the configured ones.
     Partial,
 }
 
@@ -283,7 +287,7 @@ impl TrackProcess {
         TrackProcess {
             name: name.to_owned(),
             process: Vec::new(),
-            param_match: ParamMatch::Exact,
+            param_match: ParamMatch::None,
             full_command: false,
             weight: 0,
             weight_reverse: false,
@@ -334,18 +338,26 @@ pub(crate) static TRACK_PROCESS_KW: &[Kw<TrackProcess>] = &[
         if p.process.len() > 1 {
             // arguments imply matching the full command line
             p.full_command = true;
+            if p.param_match == ParamMatch::None {
+                p.param_match = ParamMatch::Exact;
+            }
         }
     }),
     Kw::new("param_match", |p, n, ctx| {
-        let Some(t) = ctx.need(n, 0) else { return };
-        match t.text.as_str() {
-            "initial" => p.param_match = ParamMatch::Initial,
-            "partial" => p.param_match = ParamMatch::Partial,
-            other => ctx.error(
-                t.span,
-                format!("Invalid param_match type {other} - ignoring"),
-            ),
-        }
+        let mode = match n.arg(0).map(|t| (t, t.text.as_str())) {
+            None => ParamMatch::Exact,
+            Some((_, "initial")) => ParamMatch::Initial,
+            Some((_, "partial")) => ParamMatch::Partial,
+            Some((t, other)) => {
+                ctx.error(
+                    t.span,
+                    format!("Invalid param_match type {other} - ignoring"),
+                );
+                return;
+            }
+        };
+        p.param_match = mode;
+        p.full_command = true;
     }),
     Kw::new("weight", |p, n, ctx| {
         let Some(t) = n.arg(0) else {
