@@ -506,7 +506,7 @@ fn real_route_removed_by_hand() {
 fn fault_lines(log: &str) -> Vec<String> {
     log.lines()
         .filter_map(|l| l.split_once(": ").map(|(_, m)| m))
-        .filter(|m| m.starts_with("(VI_") || m.starts_with("VRRP_Group("))
+        .filter(|m| m.starts_with("(VI_") || m.starts_with("(VJ_") || m.starts_with("VRRP_Group("))
         .filter(|m| {
             m.contains("FAULT")
                 || m.contains("fault state")
@@ -783,7 +783,21 @@ fn fault_reason_no_multicast() {
 fn fault_reason_unicast_no_peer_by_reload() {
     // A reload adding `unicast_fault_no_peer` to an instance without peers faults it; the
     // next one without it brings it back (FAULT notify, then BACKUP and MASTER again).
-    let test = "fault_reason_unicast_no_peer_by_reload";
+    unicast_no_peer_by_reload("fault_reason_unicast_no_peer_by_reload", false);
+}
+
+#[test]
+fn fault_reason_unicast_no_peer_by_reload_in_a_sync_group() {
+    // The same for a sync group member. The member itself does what keepalived 2.2.7's
+    // does; its group follows it to FAULT in ours, while 2.2.7 leaves the other member
+    // MASTER (README, "How it differs").
+    unicast_no_peer_by_reload(
+        "fault_reason_unicast_no_peer_by_reload_in_a_sync_group",
+        true,
+    );
+}
+
+fn unicast_no_peer_by_reload(test: &str, grouped: bool) {
     if !real_or_skip(test) {
         return;
     }
@@ -807,23 +821,46 @@ fn fault_reason_unicast_no_peer_by_reload() {
             rec.display(),
             n
         );
-        fault_conf("")
+        let one = fault_conf("")
             .replace("INST", &inst)
             .replace("VRID", &(51 + n).to_string())
-            .replace("vrrp_instance VI_1", &format!("vrrp_instance VI_{n}"))
+            .replace("vrrp_instance VI_1", &format!("vrrp_instance VI_{n}"));
+        if !grouped {
+            return one;
+        }
+        // A second member on VRID 61 + n (VIP 192.0.2.1(61 + n)), without the keyword.
+        let other = fault_conf("")
+            .replace("INST", &format!("  notify \"{} VJ_{n}\"\n", rec.display()))
+            .replace("VRID", &(61 + n).to_string())
+            .replace("vrrp_instance VI_1", &format!("vrrp_instance VJ_{n}"));
+        let other = other.split_once("}\n").map_or("", |(_, rest)| rest);
+        format!(
+            "{one}{other}vrrp_sync_group G_{n} {{\n  group {{\n    VI_{n}\n    VJ_{n}\n  }}\n}}\n"
+        )
     };
     let calls = |n: usize| {
-        fs::read_to_string(format!("{}.VI_{n}.out", rec.display()))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| l.replace(&format!("VI_{n}"), "VI"))
+        ["VI", "VJ"]
+            .iter()
+            .flat_map(|i| {
+                fs::read_to_string(format!("{}.{i}_{n}.out", rec.display()))
+                    .unwrap_or_default()
+                    .lines()
+                    .map(|l| l.replace(&format!("_{n}"), ""))
+                    .collect::<Vec<_>>()
+            })
             .collect::<Vec<_>>()
     };
     let mut ds: Vec<Daemon> = [(0, true), (1, false)]
         .into_iter()
         .map(|(n, real)| Daemon::start(&lan, n, real, &conf(n, false)))
         .collect();
-    let vip = |n: usize| format!("192.0.2.1{}", 51 + n);
+    let vips = |n: usize| {
+        let mut v = vec![format!("192.0.2.1{}", 51 + n)];
+        if grouped {
+            v.push(format!("192.0.2.1{}", 61 + n));
+        }
+        v
+    };
     let all = |ds: &[Daemon]| logs(&ds.iter().collect::<Vec<_>>());
     // MASTER (multicast fallback), FAULT after the reload adding the keyword, MASTER
     // again after the one removing it.
@@ -836,24 +873,52 @@ fn fault_reason_unicast_no_peer_by_reload() {
         }
         let want_vip = fault != Some(true);
         for k in 0..2 {
-            let ok = wait_until(20, || has_addr(&lan, k, &vip(k)) == want_vip);
-            assert!(ok, "step {step:?} node {k}: VIP {want_vip}\n{}", all(&ds));
+            // node 0 runs keepalived 2.2.7: its other member keeps its VIP
+            let want = |i: usize| want_vip || (k == 0 && i == 1);
+            let ok = wait_until(20, || {
+                vips(k)
+                    .iter()
+                    .enumerate()
+                    .all(|(i, v)| has_addr(&lan, k, v) == want(i))
+            });
+            assert!(ok, "step {step:?} node {k}: VIPs {want_vip}\n{}", all(&ds));
         }
     }
     for d in &mut ds {
         d.stop();
     }
-    assert_eq!(calls(1), calls(0), "\n{}", all(&ds));
+    let member = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .filter(|l| l.starts_with("VI ") || l.starts_with("(VI"))
+            .collect()
+    };
+    assert_eq!(member(calls(1)), member(calls(0)), "\n{}", all(&ds));
     assert!(
-        calls(1).iter().any(|c| c.contains("FAULT")),
+        calls(1).iter().any(|c| c.contains("VI FAULT")),
         "{:?}",
         calls(1)
     );
+    if grouped {
+        assert!(
+            calls(1).iter().any(|c| c.contains("VJ FAULT")),
+            "{:?}",
+            calls(1)
+        );
+        assert!(
+            !calls(0).iter().any(|c| c.contains("VJ FAULT")),
+            "{:?}",
+            calls(0)
+        );
+    } else {
+        assert_eq!(calls(1), calls(0), "\n{}", all(&ds));
+    }
     let (real, ours) = (fault_lines(&ds[0].log()), fault_lines(&ds[1].log()));
     let norm = |v: Vec<String>, n: usize| -> Vec<String> {
-        v.into_iter()
-            .map(|l| l.replace(&format!("VI_{n}"), "VI"))
-            .collect()
+        member(
+            v.into_iter()
+                .map(|l| l.replace(&format!("_{n}"), ""))
+                .collect(),
+        )
     };
     assert_eq!(norm(ours, 1), norm(real, 0), "\n{}", all(&ds));
 }

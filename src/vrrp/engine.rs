@@ -262,12 +262,14 @@ impl Engine {
         let old_shape = self.group_shape();
         let keep_groups = self.release_groups(now, c, &old_shape, &mut io);
         let old_groups = std::mem::take(&mut self.groups);
-        self.reload_instances(now, c, h, tracked, keep_groups, &mut io);
+        let member_faults = self.reload_instances(now, c, h, tracked, keep_groups, &mut io);
         if keep_groups {
             self.regroup(c, old_groups, &old_shape);
         } else {
             self.build_groups(now, c, h, tracked, &mut io);
         }
+        // A kept group member's config fault goes through its group, once regrouped.
+        self.apply_tracking(now, member_faults, &mut io);
         self.apply_tracking(now, track_changes, &mut io);
         skip_present(&mut io, &h.addrs);
         io
@@ -344,8 +346,9 @@ impl Engine {
         tracked: &dyn TrackState,
         keep_groups: bool,
         io: &mut Vec<Io>,
-    ) {
+    ) -> Vec<(Target, machine::TrackChange)> {
         let globals = self.globals.clone();
+        let mut member_faults = Vec::new();
         let grouped: Vec<&str> = c
             .vrrp
             .sync_groups
@@ -389,18 +392,21 @@ impl Engine {
                     let was = o.cfg.permanent_fault;
                     let now_faulted = f.permanent_fault;
                     let input = o.reload(f, link, io);
+                    // A configuration keepalived cannot run faults it (and a fixed one
+                    // lets it go), as keepalived re-counts its config faults.
+                    let fault = (was != now_faulted).then_some(machine::TrackChange::Fault {
+                        cause: machine::FaultCause::Config,
+                        active: now_faulted,
+                    });
                     if o.group.is_none() {
                         o.drive(now, input, io, &mut *self.alerts);
-                        // A configuration keepalived cannot run faults it (and a fixed
-                        // one lets it go), as keepalived re-counts its config faults.
-                        if was != now_faulted {
-                            let change = machine::TrackChange::Fault {
-                                cause: machine::FaultCause::Config,
-                                active: now_faulted,
-                            };
+                        if let Some(change) = fault {
                             o.drive(now, Input::Track(change), io, &mut *self.alerts);
                         }
-                    } else if o.vips_set {
+                    } else if let Some(change) = fault {
+                        member_faults.push((Target::Instance(o.cfg.name.clone()), change));
+                    }
+                    if o.group.is_some() && o.vips_set {
                         // The group keeps the machine; re-assert the (new) VIP set.
                         o.perform(machine::Action::AddVips, io, &mut *self.alerts);
                     }
@@ -435,6 +441,7 @@ impl Engine {
             }
         }
         self.instances = next;
+        member_faults
     }
 
     /// The kept sync groups over the reloaded instances (their indexes may have moved).
