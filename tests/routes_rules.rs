@@ -54,15 +54,15 @@ static_ipaddress {
 }
 static_routes {
   198.51.100.0/24 via 192.0.2.254 dev eth0 mtu lock 1400 advmss 1300 rtt 300ms rttvar lock 250ms reordering 3 window 100 cwnd 10 ssthresh lock 5 rto_min 300ms initcwnd 10 initrwnd 11 features ecn quickack 1 hoplimit 64 congctl lock reno fastopen_no_cookie 1 realms 1/2
-  198.51.100.1 dev eth0 rtt 10 advmss lock 1000 cwnd lock 4 reordering lock 5 rto_min lock 1s
-  198.51.100.2 via 192.0.2.254 dev eth0 src 192.0.2.1 metric 7 tos 0x10 table 1000 protocol static no_track
+  198.51.100.1 dev eth0 metric 9 rtt 10 advmss lock 1000 cwnd lock 4 reordering lock 5 rto_min lock 1s
+  198.51.100.2 via 192.0.2.254 dev eth0 src 192.0.2.1 preference 7 tos 0x10 table 1000 protocol static no_track
   local 198.51.100.3 dev eth0 table 1000
   broadcast 198.51.100.4 dev eth0 table 1000
   throw 198.51.100.5 table 1000 no_track
   unreachable 198.51.100.6 table 1000 no_track
   prohibit 198.51.100.7 table 1000 no_track
   blackhole 198.51.100.8 table 1000 no_track
-  2001:db8:3::/48 dev eth0 from 2001:db8:4::/64 metric 5
+  2001:db8:3::/48 dev eth0 from 2001:db8:4::/64 priority 5
   inet6 inet6 2001:db8:7::/48 dev eth0
   inet inet 198.51.100.20 dev eth0
   198.51.100.19 gw 192.0.2.254 dev eth0 dsfield 0x08
@@ -102,7 +102,7 @@ vrrp_instance VI_1 {
     nat 198.51.100.13 dev eth0 no_track
     xresolve 198.51.100.14 dev eth0 no_track
     unicast 198.51.100.15 dev eth0 table 4000 add
-    198.51.100.16 dev eth0 prepend
+    198.51.100.16 oif eth0 prepend
     198.51.100.17 dev eth0 scope link append
     198.51.100.18 via 203.0.113.254 dev eth0 onlink
     2001:db8:1::/48 via 2001:db8::fe dev eth0 expires 1000 pref high
@@ -116,7 +116,7 @@ vrrp_instance VI_1 {
     to 198.51.100.1 unreachable priority 203
     to 198.51.100.2 prohibit priority 204
     to 198.51.100.3 nop priority 205
-    from all fwmark 7 table 5000 priority 206
+    from all fwmark 7 table 5000 priority 206 dev eth0
     to 2001:db8:1::/48 table 100 priority 207 sport 53-53
   }
 }
