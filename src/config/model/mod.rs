@@ -164,6 +164,13 @@ impl<'a> Ctx<'a> {
         self.diags.lint(Some(span), msg);
     }
 
+    /// A line keepalived logs while reading the file (not a config error): `-t`'s verdict is
+    /// unchanged.
+    pub fn note(&mut self, span: Span, msg: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::new(Severity::Note, None, msg).at(span));
+    }
+
     /// A keyword we accept without acting on it: a warning naming it, at its place, that
     /// leaves `-t`'s verdict as keepalived's (no keepalived class).
     pub fn not_implemented(&mut self, node: &Node, why: &str) {

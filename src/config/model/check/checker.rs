@@ -740,6 +740,12 @@ pub(crate) static SMTP_KW: &[Kw<Building>] = &[
 pub fn smtp_check(rs: &mut RealServer, node: &Node, ctx: &mut Ctx) {
     let mut b = Building::new();
     apply_checker(&mut b, node.children(), SMTP_KW, true, ctx);
+    if !b.hosts.is_empty() {
+        ctx.note(
+            node.span(),
+            "The SMTP_CHECK host block is deprecated. Please define additional checkers.",
+        );
+    }
     let kind = CheckerKind::Smtp(SmtpCheck {
         helo_name: b.helo.take().unwrap_or_else(|| DEFAULT_HELO.to_owned()),
         hosts: std::mem::take(&mut b.hosts),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::checker::{CheckerKind, HttpProtocol};
 use super::*;
-use crate::config::diagnostic::{Diagnostics, FileId, KaClass, Span};
+use crate::config::diagnostic::{Diagnostics, FileId, KaClass, Severity, Span};
 use crate::config::model::build;
 use crate::config::tree::{Block, Node, Token};
 
@@ -385,7 +385,17 @@ SMTP_CHECK {\nhelo_name me\nhost {\nconnect_ip 192.0.2.30\nconnect_port 25\n}\n}
 DNS_CHECK {\ntype aaaa\nname example.com\n}\nUDP_CHECK {\npayload 0a0b\nrequire_reply 0axF\nmin_reply_length 2\nmax_reply_length 10\n}\n\
 MISC_CHECK {\nmisc_path \"/bin/check -x\"\nmisc_timeout 5\nmisc_dynamic\nuser nobody nogroup\n}\nFILE_CHECK {\ntrack_file tf\nweight -3 reverse\n}\nBFD_CHECK {\nname b1\nalpha\n}";
     let (c, d) = load(&vs("", rs));
-    only_not_implemented(&d);
+    let (notes, others): (Vec<_>, Vec<_>) = d
+        .items
+        .iter()
+        .cloned()
+        .partition(|x| x.severity == Severity::Note);
+    // keepalived 2.2.7 logs this line (no config error) for SMTP_CHECK host blocks
+    assert_eq!(
+        notes.iter().map(|x| x.message.as_str()).collect::<Vec<_>>(),
+        ["The SMTP_CHECK host block is deprecated. Please define additional checkers."]
+    );
+    only_not_implemented(&Diagnostics { items: others });
     let ck = &c.virtual_servers[0].real_servers[0].checkers;
     assert_eq!(ck.len(), 8);
     let tcp = &ck[0];
