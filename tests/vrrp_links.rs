@@ -105,6 +105,75 @@ fn dynamic_interfaces_waits_for_the_interface() {
     });
 }
 
+/// `dynamic_interfaces` with `use_vmac`: the VMAC is made once its base interface is
+/// created, the instance runs on it; the base deleted and made again, the same once more.
+#[test]
+fn dynamic_interfaces_makes_the_vmac_when_its_base_appears() {
+    dynamic_stacked(
+        "dynamic_interfaces_makes_the_vmac_when_its_base_appears",
+        "use_vmac",
+        "vrrp.51",
+        &["vrrp.51@eth1", "00:00:5e:00:01:33", "macvlan mode private"],
+    );
+}
+
+fn dynamic_stacked(test: &str, keyword: &str, vip_on: &str, link_has: &[&str]) {
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    let conf = format!(
+        "global_defs {{\n  router_id test\n  dynamic_interfaces\n}}\n\
+        vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth1\n  {keyword}\n  \
+        virtual_router_id 51\n  priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    \
+        203.0.113.10/32\n  }}\n}}\n"
+    );
+    let stacked = link_has[0].split('@').next().unwrap_or_default();
+    both(test, |real| {
+        let who = if real { "keepalived 2.2.7" } else { "ours" };
+        let d = start(&lan, 0, real, &conf);
+        assert!(
+            wait_until(20, || d.log().contains("(VI_1) entering FAULT state")),
+            "{who}: no FAULT while eth1 is missing\n{}",
+            logs(&[&d])
+        );
+        for round in 0..2 {
+            lan.must(
+                0,
+                &[
+                    "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+                ],
+            );
+            lan.must(0, &["ip", "addr", "add", "198.51.100.1/24", "dev", "eth1"]);
+            lan.must(0, &["ip", "link", "set", "eth1p", "up"]);
+            lan.must(0, &["ip", "link", "set", "eth1", "up"]);
+            assert!(
+                wait_until(20, || has_addr_on(&lan, 0, vip_on, "203.0.113.10")),
+                "{who} round {round}: no MASTER on {stacked} once eth1 is created\n{}",
+                logs(&[&d])
+            );
+            let link = lan.exec(0, &["ip", "-d", "link", "show", stacked]);
+            let link = String::from_utf8_lossy(&link.stdout).into_owned();
+            assert!(
+                link_has.iter().all(|w| link.contains(w)),
+                "{who} round {round}: {link}\n{}\n{}",
+                logs(&[&d]),
+                String::from_utf8_lossy(&lan.exec(0, &["ip", "-d", "link"]).stdout)
+            );
+            lan.must(0, &["ip", "link", "del", "eth1"]);
+            assert!(
+                wait_until(20, || d
+                    .log()
+                    .matches("(VI_1) Entering FAULT STATE")
+                    .count()
+                    > round),
+                "{who} round {round}: no FAULT once eth1 is deleted\n{}",
+                logs(&[&d])
+            );
+        }
+        drop(d);
+    });
+}
+
 /// `default_interface`: a static address without `dev` goes there; when it does not exist,
 /// `-t` refuses the configuration (exit 4).
 #[test]

@@ -412,7 +412,8 @@ impl VmRun {
 /// boot of the test VM: an L2 ipvlan (private flag, the base's MAC, IPv6 off) with its
 /// address is the advert interface; the pair elects; the VIP goes on the base interface
 /// (as 2.2.7 does) and a client reaches it at the base's MAC; deleted by hand the ipvlan
-/// is created again; at stop it is removed and the peer takes over.
+/// is created again; at stop it is removed and the peer takes over. With
+/// `dynamic_interfaces`, an ipvlan whose base does not exist yet is made when it appears.
 #[test]
 fn ipvlan_pair_in_vm() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -501,6 +502,11 @@ fn ipvlan_pair_in_vm() {
         assert_eq!(r.get("master_after_delete"), expect, "{ctx}");
         assert_eq!(r.get("master_after_stop"), "n2", "{ctx}");
         assert_eq!(r.get("vip0_after_stop"), "1", "vip0 left behind\n{ctx}");
+        // dynamic_interfaces: the ipvlan appears with its base, the VIP on the base
+        assert_eq!(r.get("dyn_vip"), "1", "dynamic_interfaces\n{ctx}");
+        let dl = r.json("dyn_link");
+        assert_eq!(dl[0]["linkinfo"]["info_kind"], "ipvlan", "{ctx}");
+        assert_eq!(dl[0]["link"], "eth1", "{ctx}");
         let n1: String = r
             .logs
             .lines()

@@ -105,6 +105,7 @@ impl Engine {
             ),
             polled: polled_links(c),
             alerts,
+            vmac_fw: vmac_fw_of(c),
         }
     }
 
@@ -115,7 +116,8 @@ impl Engine {
             info!("Delaying startup for {} seconds", d.as_secs_f64());
             self.hold_until = Some(machine::Instant(now.0 + d));
         }
-        let mut io = vec![Io::FirewallVmacs(vmac_entries(c, h))];
+        self.vmac_fw = vmac_fw_of(c);
+        let mut io = vec![Io::FirewallVmacs(self.vmac_entries(h))];
         io.extend(self.statics.0.iter().cloned().map(Io::AddAddr));
         io.extend(self.statics.1.iter().cloned().map(Io::AddRoute));
         io.extend(self.statics.2.iter().cloned().map(Io::AddRule));
@@ -249,7 +251,8 @@ impl Engine {
         h: &Host,
         tracked: &mut dyn TrackState,
     ) -> Vec<Io> {
-        let mut io = vec![Io::FirewallVmacs(vmac_entries(c, h))];
+        self.vmac_fw = vmac_fw_of(c);
+        let mut io = vec![Io::FirewallVmacs(self.vmac_entries(h))];
         *self.ifmap.borrow_mut() = h.ifmap();
         self.globals = globals_of(c);
         self.rx_bufs = (
@@ -537,6 +540,8 @@ pub struct Engine {
     pub polled: Vec<String>,
     /// Where notify events go (notify scripts, FIFOs, mail).
     alerts: Box<dyn alerts::Sink>,
+    /// The instances whose VMACs get a firewall IGMP/MLD entry, with its family.
+    vmac_fw: Vec<(String, nft::Family)>,
 }
 
 impl Engine {
@@ -1238,9 +1243,9 @@ fn with_config_faults(c: &model::Instance, h: &Host) -> model::Instance {
 
 /// With `dynamic_interfaces`, the stand-in link of an instance whose interface does not
 /// exist yet (index 0: no socket, no advert): it starts in FAULT, as keepalived 2.2.7 does,
-/// until the interface is created. VMAC and ipvlan instances are not covered.
+/// until the interface is created (and its VMAC or ipvlan made on it).
 fn awaited_link(c: &model::Instance, g: &Globals) -> Option<Link> {
-    if !g.dynamic_interfaces || c.vmac.is_some() || c.ipvlan.is_some() {
+    if !g.dynamic_interfaces {
         return None;
     }
     let name = c.interface.clone()?;
@@ -1329,25 +1334,34 @@ pub fn skip_present(io: &mut Vec<Io>, host: &[AddrInfo]) {
 }
 
 /// The firewall entries of the VMACs in place.
-pub fn vmac_entries(c: &Config, h: &Host) -> Vec<nft::VmacEntry> {
-    h.vmacs
+/// The instances of `c` whose VMACs get a firewall IGMP/MLD entry, with its family. With
+/// `disable_local_igmp` an IPv4 VMAC sends no IGMP: no entry (keepalived's
+/// firewall_add_vmac is skipped then).
+fn vmac_fw_of(c: &Config) -> Vec<(String, nft::Family)> {
+    c.vrrp
+        .instances
         .iter()
-        .filter_map(|p| {
-            let vmac = h.links.iter().find(|l| l.name == p.name)?.ifindex;
-            let base = h.links.iter().find(|l| l.name == p.base)?.ifindex;
-            let inst = c.vrrp.instances.iter().find(|i| i.name == p.iname)?;
-            // With `disable_local_igmp` an IPv4 VMAC sends no IGMP: no firewall entry
-            // (keepalived's firewall_add_vmac is skipped then).
-            if c.global.disable_local_igmp && inst.family == model::Family::V4 {
-                return None;
-            }
-            let fam = match inst.family {
-                model::Family::V4 => nft::Family::Ip,
-                model::Family::V6 => nft::Family::Ip6,
-            };
-            Some(nft::VmacEntry { fam, vmac, base })
+        .filter_map(|i| match i.family {
+            model::Family::V4 if c.global.disable_local_igmp => None,
+            model::Family::V4 => Some((i.name.clone(), nft::Family::Ip)),
+            model::Family::V6 => Some((i.name.clone(), nft::Family::Ip6)),
         })
         .collect()
+}
+
+impl Engine {
+    /// The firewall entries of the VMACs in place on `h`.
+    pub fn vmac_entries(&self, h: &Host) -> Vec<nft::VmacEntry> {
+        h.vmacs
+            .iter()
+            .filter_map(|p| {
+                let vmac = h.links.iter().find(|l| l.name == p.name)?.ifindex;
+                let base = h.links.iter().find(|l| l.name == p.base)?.ifindex;
+                let fam = self.vmac_fw.iter().find(|(n, _)| *n == p.iname)?.1;
+                Some(nft::VmacEntry { fam, vmac, base })
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -771,8 +771,42 @@ impl Instance {
         self.key = sock_key(&self.cfg, &self.link, &self.globals);
     }
 
-    /// Its interface was deleted (`dynamic_interfaces`): wait for one of that name again.
+    /// The awaited interface exists now and carries the instance's VMAC or ipvlan, which
+    /// becomes its link (`dynamic_interfaces`); the link's events come next. The fault of
+    /// the awaited interface moves to the new link, down until its up event.
+    pub fn adopt_vmac_link(&mut self, link: Link) -> Vec<Input> {
+        let old = std::mem::replace(&mut self.link.ifname, link.ifname.clone());
+        // the source comes with the base's address events, as for adopt_link
+        self.link = Link {
+            up: false,
+            src: self.link.src,
+            ..link
+        };
+        self.key = sock_key(&self.cfg, &self.link, &self.globals);
+        let mut faults = Vec::new();
+        if !self.cfg.dont_track_primary {
+            faults.push((old, false));
+            faults.push((self.link.ifname.clone(), true));
+        }
+        // a VMAC or ipvlan that could not be made keeps it in FAULT, as at start
+        faults.extend(self.link.missing.clone().map(|m| (m, true)));
+        faults
+            .into_iter()
+            .map(|(name, active)| {
+                Input::Track(TrackChange::Fault {
+                    cause: FaultCause::Interface(name),
+                    active,
+                })
+            })
+            .collect()
+    }
+
+    /// Its interface was deleted (`dynamic_interfaces`): wait for one of that name again
+    /// (with a VMAC or ipvlan, for its base interface).
     pub fn await_link(&mut self) {
+        if let Some(base) = self.cfg.interface.as_ref() {
+            self.link.ifname = base.clone();
+        }
         self.link.ifindex = 0;
         self.link.src = self.cfg.src_ip;
         self.key = sock_key(&self.cfg, &self.link, &self.globals);

@@ -302,6 +302,7 @@ async fn host_with_vmacs(
 ) -> Result<Host, ServiceError> {
     let h = host(nl).await?;
     let plans = vmac::plans(c);
+    vmacs.want(&plans);
     if plans.is_empty() {
         vmacs.remove_unused(nl, &[]).await;
         return Ok(h);
@@ -661,7 +662,7 @@ async fn monitor_loop(
             continue;
         }
         if let NetEvent::LinkUp { name, .. } | NetEvent::LinkDown { name, .. } = &ev {
-            adopt_created(name, &sh, &nl).await;
+            adopt_created(name, &sh, &nl, &vmacs).await;
         }
         if let NetEvent::LinkDeleted { ifindex, name } = &ev {
             link_deleted(*ifindex, name, &mut mon, &mut known, &sh, &nl, &vmacs).await;
@@ -728,33 +729,61 @@ fn log_address(
     }
 }
 
-/// `dynamic_interfaces`: instances waiting for interface `name` move onto it once it exists.
-async fn adopt_created(name: &str, sh: &Shared, nl: &Netlink) {
-    let waiting = sh
-        .engine
-        .borrow()
-        .instances
-        .iter()
-        .any(|i| i.awaits_link(name));
+/// `dynamic_interfaces`: instances waiting for interface `name` move onto it once it exists,
+/// or onto their VMAC or ipvlan, made on it now as keepalived 2.2.7 does.
+async fn adopt_created(name: &str, sh: &Shared, nl: &Netlink, vmacs: &SharedVmacs) {
+    let (waiting, on_vmac) = {
+        let eng = sh.engine.borrow();
+        let mut w = eng.instances.iter().filter(|i| i.awaits_link(name));
+        let on_vmac = w
+            .clone()
+            .any(|i| i.cfg.vmac.is_some() || i.cfg.ipvlan.is_some());
+        (w.next().is_some(), on_vmac)
+    };
     if !waiting {
         return;
     }
-    let h = match host(nl).await {
-        Ok(h) => h,
-        Err(e) => {
-            info!("{e:?}");
-            return;
-        }
+    let read = |r: Result<Host, ServiceError>| r.map_err(|e| info!("{e:?}")).ok();
+    let Some(mut h) = read(host(nl).await) else {
+        return;
     };
+    if on_vmac {
+        let mut v = vmacs.lock().await;
+        v.make_on(nl, name, &h.links).await;
+        let Some(again) = read(host(nl).await) else {
+            return;
+        };
+        h = again;
+        h.vmacs = v.in_place();
+        h.failed = v.failed_on(name);
+    }
+    let mut io = Vec::new();
     {
         let mut eng = sh.engine.borrow_mut();
         *eng.ifmap.borrow_mut() = h.ifmap();
-        for i in eng.instances.iter_mut().filter(|i| i.awaits_link(name)) {
-            if let Some(link) = h.link_for(&i.cfg) {
+        let mut moved = Vec::new();
+        for (k, i) in eng.instances.iter_mut().enumerate() {
+            if !i.awaits_link(name) {
+                continue;
+            }
+            let Some(link) = h.link_for(&i.cfg) else {
+                continue;
+            };
+            if i.cfg.vmac.is_some() || i.cfg.ipvlan.is_some() {
+                moved.extend(i.adopt_vmac_link(link).into_iter().map(|f| (k, f)));
+            } else {
                 i.adopt_link(link);
             }
         }
+        let now = sh.now();
+        for (k, input) in moved {
+            eng.feed(k, now, input, &mut io);
+        }
+        if on_vmac {
+            io.push(Io::FirewallVmacs(eng.vmac_entries(&h)));
+        }
     }
+    sh.submit(io);
     wire_sockets(sh);
 }
 
@@ -791,7 +820,14 @@ async fn link_deleted(
         if eng.globals.dynamic_interfaces && !ours {
             let mut waiting = false;
             for i in &mut eng.instances {
-                if i.link.ifindex == ifindex && i.cfg.vmac.is_none() && i.cfg.ipvlan.is_none() {
+                // a VMAC or ipvlan goes with its base: wait for the base
+                let stacked = i.cfg.vmac.is_some() || i.cfg.ipvlan.is_some();
+                let on_it = if stacked {
+                    i.cfg.interface.as_deref() == Some(name)
+                } else {
+                    i.link.ifindex == ifindex
+                };
+                if on_it {
                     i.await_link();
                     waiting = true;
                 }

@@ -250,6 +250,9 @@ pub struct Vmacs {
     next_seq: u64,
     /// Base name → original (arp_ignore, arp_filter).
     saved: HashMap<String, (String, String)>,
+    /// Every configured plan: those whose base interface is missing are made when it
+    /// appears (`dynamic_interfaces`).
+    wanted: Vec<Plan>,
 }
 
 impl Vmacs {
@@ -431,6 +434,47 @@ impl Vmacs {
                 }
             }
         }
+    }
+
+    /// Remembers the configured plans (see [`Vmacs::make_on`]).
+    pub fn want(&mut self, plans: &[Plan]) {
+        self.wanted = plans.to_vec();
+    }
+
+    /// Interface `base` appeared: makes the configured VMACs that live on it.
+    pub async fn make_on(&mut self, nl: &Netlink, base: &str, links: &[LinkInfo]) {
+        let plans: Vec<Plan> = self
+            .wanted
+            .iter()
+            .filter(|p| p.base == base && !self.links.contains_key(&p.name))
+            .cloned()
+            .collect();
+        if !plans.is_empty() {
+            self.ensure(nl, &plans, links).await;
+        }
+    }
+
+    /// The configured plans on `base` that are not in place (they could not be made).
+    pub fn failed_on(&self, base: &str) -> Vec<Plan> {
+        self.wanted
+            .iter()
+            .filter(|p| {
+                p.base == base
+                    && !self.links.values().any(|e| {
+                        e.plan.iname == p.iname
+                            && e.plan.for_addrs == p.for_addrs
+                            && e.plan.ipv6 == p.ipv6
+                    })
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The plans in place (as [`Vmacs::ensure`] returns them), in creation order.
+    pub fn in_place(&self) -> Vec<Plan> {
+        let mut e: Vec<&Entry> = self.links.values().collect();
+        e.sort_by_key(|e| e.seq);
+        e.into_iter().map(|e| e.plan.clone()).collect()
     }
 
     /// The plan of the VMAC `name` at `ifindex` if it is one we manage.

@@ -2,6 +2,7 @@
 # tests/vmac_vm/ipvlan.sh BIN TAG - runs inside the test VM (tests/ipvs_vm/run.sh), whose
 # kernel has ipvlan (this machine's has not). A LAN of namespaces TAG-n1, TAG-n2 (keepalived
 # BIN, priorities 150/100, `use_ipvlan vip0 ADDR private`) and TAG-c (a client) on a bridge.
+# Then TAG-d: `dynamic_interfaces`, the ipvlan made once its base interface is created.
 # Prints "R key value" lines for tests/vrrp_vmac.rs; every wait is bounded.
 BIN=$1; T=$2
 W=$(mktemp -d)
@@ -79,8 +80,43 @@ ip -n "$(ns n1)" link show dev vip0 > /dev/null 2>&1
 echo "R vip0_after_stop $?"
 kill "$(cat "$W/n2.ppid")"
 for _ in $(seq 50); do kill -0 "$(cat "$W/n2.ppid")" 2> /dev/null || break; sleep 0.1; done
-for n in n1 n2; do
+# dynamic_interfaces: the ipvlan is made once its base interface appears.
+ip netns add "$(ns d)"
+ip -n "$(ns d)" link set lo up
+cat > "$W/d.conf" <<EOC
+global_defs {
+  router_id $T
+  dynamic_interfaces
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth1
+  virtual_router_id 52
+  priority 100
+  advert_int 1
+  use_ipvlan vip1 198.51.100.51/24
+  virtual_ipaddress {
+    203.0.113.10/32
+  }
+}
+EOC
+ip netns exec "$(ns d)" "$BIN" --dont-fork -l -G -P -D -f "$W/d.conf" -p "$W/d.pid" \
+  -r "$W/d.vpid" -c "$W/d.cpid" -b "$W/d.bpid" > "$W/d.log" 2>&1 &
+echo $! > "$W/d.ppid"
+for _ in $(seq 50); do grep -q 'entering FAULT state' "$W/d.log" && break; sleep 0.1; done
+ip -n "$(ns d)" link add eth1 type veth peer name eth1p
+ip -n "$(ns d)" addr add 198.51.100.1/24 dev eth1
+ip -n "$(ns d)" link set eth1p up
+ip -n "$(ns d)" link set eth1 up
+for _ in $(seq 100); do
+  ip -n "$(ns d)" addr show dev eth1 | grep -q ' 203.0.113.10/32 ' && break; sleep 0.1
+done
+echo "R dyn_vip $(ip -n "$(ns d)" addr show dev eth1 | grep -c ' 203.0.113.10/32 ')"
+echo "R dyn_link $(ip -n "$(ns d)" -d -j link show dev vip1)"
+kill "$(cat "$W/d.ppid")"
+for _ in $(seq 50); do kill -0 "$(cat "$W/d.ppid")" 2> /dev/null || break; sleep 0.1; done
+for n in n1 n2 d; do
   sed "s/^/L $n /" "$W/$n.log"
 done
-for n in n1 n2 c br; do ip netns del "$(ns $n)"; done
+for n in n1 n2 c br d; do ip netns del "$(ns $n)"; done
 rm -rf "$W"
