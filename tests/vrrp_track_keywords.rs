@@ -97,6 +97,21 @@ fn init_fail_as_keepalived() {
         );
         // the scripts are still sleeping: their first result is seconds away
         std::thread::sleep(std::time::Duration::from_millis(1500));
+        let data = d.path("keepalived.data");
+        let _ = fs::remove_file(&data);
+        d.signal(libc::SIGUSR1);
+        let states: Vec<String> = settled_file(&data, 10)
+            .lines()
+            .map(str::trim)
+            .filter(|l| {
+                ["VRRP Instance = ", "State = ", "Wantstate = ", "Status = "]
+                    .iter()
+                    .any(|k| l.starts_with(k))
+            })
+            // the Interfaces section (2.2.7 only) has State lines too
+            .take_while(|l| !l.starts_with("State = UP") && !l.starts_with("State = DOWN"))
+            .map(str::to_owned)
+            .collect();
         let before = read();
         assert_eq!(before, "", "{}\n{}", who(real), d.log());
         assert!(
@@ -121,12 +136,18 @@ fn init_fail_as_keepalived() {
         assert_eq!(vi("VI_1"), vi("VI_2"), "{}", who(real));
         let mut after: Vec<String> = read().lines().map(str::to_owned).collect();
         after.sort();
-        seen.lock().expect("seen").push((real, before, after));
+        seen.lock()
+            .expect("seen")
+            .push((real, before, after, states));
     });
     let mut seen = seen.into_inner().expect("seen");
     seen.sort();
-    if let [(false, a, b), (true, c, e)] = seen.as_slice() {
+    if let [(false, a, b, s), (true, c, e, t)] = seen.as_slice() {
         assert_eq!((a, b), (c, e), "ours, then keepalived 2.2.7");
+        assert_eq!(
+            s, t,
+            "data dump before the first result: ours, then keepalived 2.2.7"
+        );
     }
 }
 

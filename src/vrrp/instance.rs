@@ -1219,8 +1219,9 @@ impl Instance {
         if self.cfg.family == model::Family::V6 {
             let _ = writeln!(s, "   Using Native IPv6");
         }
-        let _ = writeln!(s, "   State = {}", m.state().as_str());
-        let _ = writeln!(s, "   Wantstate = {}", m.want_state().as_str());
+        let (state, want) = m.reported_states();
+        let _ = writeln!(s, "   State = {}", state.as_str());
+        let _ = writeln!(s, "   Wantstate = {}", want.as_str());
         if let Some((addr, prio)) = m.master() {
             let _ = writeln!(s, "   Master router = {addr}");
             let _ = writeln!(s, "   Master priority = {prio}");
@@ -1401,8 +1402,8 @@ impl Instance {
                 "accept": u8::from(self.cfg.accept),
                 "nopreempt": self.cfg.nopreempt,
                 "preempt_delay": self.cfg.preempt_delay.as_secs(),
-                "state": state_num(m.state()),
-                "wantstate": state_num(m.want_state()),
+                "state": state_num(m.reported_states().0),
+                "wantstate": state_num(m.reported_states().1),
                 "version": self.cfg.version.number(),
                 "smtp_alert": self.cfg.smtp_alert,
                 "notify_deleted": self.cfg.notify_deleted,

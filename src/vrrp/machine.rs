@@ -464,6 +464,16 @@ impl Machine {
         self.want
     }
 
+    /// (state, wantstate) as keepalived's dumps show them: an instance held until its
+    /// weight-0 scripts report is in FAULT there (silently), wanting BACKUP.
+    pub fn reported_states(&self) -> (State, State) {
+        if self.state == State::Init && self.script_pending() {
+            (State::Fault, State::Backup)
+        } else {
+            (self.state, self.want)
+        }
+    }
+
     pub fn effective_priority(&self) -> u8 {
         self.effective
     }

@@ -791,12 +791,10 @@ impl Tracking {
             let _ = writeln!(s, "   Rise = {}", vs.rise);
             let _ = writeln!(s, "   Fall = {}", vs.fall);
             let _ = writeln!(s, "   Result = {}", t.counter());
-            let status = match t.status() {
-                ScriptStatus::Init => "INIT",
-                ScriptStatus::Ok => "GOOD",
-                ScriptStatus::Failed => "BAD",
-            };
-            let _ = writeln!(s, "   Status = {status}");
+            // keepalived: GOOD once the result reaches rise, else BAD (also before the
+            // first result)
+            let good = t.status() == ScriptStatus::Ok;
+            let _ = writeln!(s, "   Status = {}", if good { "GOOD" } else { "BAD" });
             if let Some(r) = self.prepared.get(&vs.name).and_then(|p| p.run_as) {
                 let _ = writeln!(s, "   Script uid:gid = {}:{}", r.uid, r.gid);
             } else {
