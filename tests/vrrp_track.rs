@@ -223,15 +223,34 @@ fn hanging_script_is_killed_at_timeout() {
         "hang.sh",
         &format!("'{}' 1000", sleeper.display()),
     );
+    let notes = w.path().join("notes");
+    let rec = write_script(
+        w.path(),
+        "rec.sh",
+        &format!("echo \"$@\" >> '{}'", notes.display()),
+    );
     let conf = format!(
         "vrrp_script hang {{\n  script \"{}\"\n  interval 3\n  timeout 1\n}}\n{}",
         hang.display(),
-        instance(150, "  track_script {\n    hang\n  }\n")
+        instance(
+            150,
+            &format!(
+                "  track_script {{\n    hang\n  }}\n  notify \"{}\"\n",
+                rec.display()
+            )
+        )
     );
     let mut a = Daemon::start(&lan, 0, false, &conf);
     wait_log(&a, "VRRP_Script(hang) timed_out", 10, &[&a]);
-    // From INIT (the script had not reported) to FAULT: keepalived logs no state line.
-    wait_log(&a, "(VI_1) notify: INSTANCE VI_1 FAULT 150", 5, &[&a]);
+    // From INIT (the script had not reported) to FAULT: keepalived logs no state line,
+    // but notifies.
+    assert!(
+        wait_until(5, || fs::read_to_string(&notes)
+            .unwrap_or_default()
+            .contains("INSTANCE VI_1 FAULT 150")),
+        "no FAULT notify\n{}",
+        a.log()
+    );
     // between runs (killed at 1 s, next run at 3 s) nothing of the script survives
     assert!(
         wait_until(6, || procs_with(&marker).is_empty()),

@@ -1079,12 +1079,6 @@ struct GroupRt {
 
 /// The notify hook of a sync group; the runtime is [`super::alerts`].
 fn group_notify_hook(alerts: &mut dyn alerts::Sink, name: &str, state: State) {
-    if crate::log::detail() > 0 {
-        info!(
-            "VRRP_Group({name}) notify: GROUP {name} {} 0",
-            state.as_str()
-        );
-    }
     alerts.group_event(name, state);
 }
 

@@ -1501,14 +1501,6 @@ pub fn notify_hook(alerts: &mut dyn Sink, cfg: &model::Instance, event: NotifyEv
             None => return,
         },
     };
-    if crate::log::detail() > 0 && !matches!(event, NotifyEvent::Priority(_)) {
-        info!(
-            "({}) notify: INSTANCE {} {} {priority}",
-            cfg.name,
-            cfg.name,
-            ev.as_str()
-        );
-    }
     alerts.instance_event(cfg, ev, priority);
 }
 
