@@ -511,6 +511,7 @@ fn fault_lines(log: &str) -> Vec<String> {
             m.contains("FAULT")
                 || m.contains("fault state")
                 || m.contains("- disabling")
+                || m.contains("only supported on Ethernet")
                 || m.contains("Entering MASTER STATE")
         })
         .filter(|m| !m.contains("notify"))
@@ -776,6 +777,28 @@ fn fault_reason_no_multicast() {
         |_, n| assert!(wait_until(10, || mark(n).exists()), "no FAULT notify"),
         "Startup complete",
         &["(VI_1) interface eth0 does not support multicast, specify unicast peers - disabling"],
+    );
+}
+
+#[test]
+fn fault_reason_vmac_on_a_non_ethernet_interface() {
+    // `use_vmac` on a tun device (no link layer): keepalived makes no VMAC and the
+    // instance stays in FAULT.
+    let conf = fault_conf("")
+        .replace("INST", "  use_vmac\n")
+        .replace("interface eth0", "interface tun0");
+    fault_reasons(
+        "fault_reason_vmac_on_a_non_ethernet_interface",
+        &conf,
+        |lan, n| {
+            lan.must(n, &["ip", "tuntap", "add", "mode", "tun", "name", "tun0"]);
+            let a = format!("198.51.100.{}/24", n + 1);
+            lan.must(n, &["ip", "addr", "add", &a, "dev", "tun0"]);
+            lan.must(n, &["ip", "link", "set", "tun0", "up"]);
+        },
+        nothing,
+        "Startup complete",
+        &["(VI_1): vmacs are only supported on Ethernet type interfaces"],
     );
 }
 

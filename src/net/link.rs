@@ -3,7 +3,7 @@
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::link::{
     InfoData, InfoIpVlan, InfoKind, InfoMacVlan, IpVlanFlags, IpVlanMode, LinkAttribute, LinkFlags,
-    LinkInfo as NlLinkInfo, LinkMessage, MacVlanMode,
+    LinkInfo as NlLinkInfo, LinkLayerType, LinkMessage, MacVlanMode,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
@@ -23,6 +23,8 @@ pub struct LinkInfo {
     pub running: bool,
     /// IFF_MULTICAST.
     pub multicast: bool,
+    /// ARPHRD_ETHER (a VMAC or ipvlan needs it).
+    pub ether: bool,
     /// IFLA_INFO_KIND, e.g. "macvlan", "veth", "bridge".
     pub kind: Option<String>,
     /// IFLA_LINK: the parent of a macvlan/vlan/veth.
@@ -49,6 +51,7 @@ impl LinkInfo {
             admin_up: f.contains(LinkFlags::Up),
             running: f.contains(LinkFlags::Running),
             multicast: f.contains(LinkFlags::Multicast),
+            ether: m.header.link_layer_type == LinkLayerType::Ether,
             kind: None,
             parent: None,
             macvlan_private: None,

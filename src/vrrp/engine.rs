@@ -1209,8 +1209,8 @@ pub fn statics_of(c: &Config, ifmap: &HashMap<String, u32>) -> Statics {
 
 /// `c` with `permanent_fault` set when keepalived would never run it, logging its lines as
 /// keepalived's VRRP process does each time it reads the configuration: a unicast keyword
-/// with `unicast_fault_no_peer` and no peers, or multicast on an interface without
-/// IFF_MULTICAST.
+/// with `unicast_fault_no_peer` and no peers, a VMAC or ipvlan on a non-Ethernet
+/// interface, or multicast on an interface without IFF_MULTICAST.
 fn with_config_faults(c: &model::Instance, h: &Host) -> model::Instance {
     let mut cfg = c.clone();
     if c.permanent_fault {
@@ -1219,11 +1219,20 @@ fn with_config_faults(c: &model::Instance, h: &Host) -> model::Instance {
             c.name
         );
     }
-    let no_mcast = c
+    let base = c
         .interface
         .as_deref()
-        .and_then(|n| h.links.iter().find(|l| l.name == n))
-        .is_some_and(|l| !l.multicast);
+        .and_then(|n| h.links.iter().find(|l| l.name == n));
+    if (c.vmac.is_some() || c.ipvlan.is_some()) && base.is_some_and(|l| !l.ether) {
+        info!(
+            "({}): vmacs are only supported on Ethernet type interfaces",
+            c.name
+        );
+        cfg.vmac = None;
+        cfg.ipvlan = None;
+        cfg.permanent_fault = true;
+    }
+    let no_mcast = base.is_some_and(|l| !l.multicast);
     if no_mcast && !c.is_unicast() {
         info!(
             "({}) interface {} does not support multicast, specify unicast peers - disabling",

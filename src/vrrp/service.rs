@@ -301,7 +301,12 @@ async fn host_with_vmacs(
     vmacs: &mut vmac::Vmacs,
 ) -> Result<Host, ServiceError> {
     let h = host(nl).await?;
-    let plans = vmac::plans(c);
+    // keepalived makes no VMAC or ipvlan of its own on a non-Ethernet interface (the
+    // instance faults: engine::with_config_faults)
+    let plans: Vec<vmac::Plan> = vmac::plans(c)
+        .into_iter()
+        .filter(|p| p.for_addrs || !h.links.iter().any(|l| l.name == p.base && !l.ether))
+        .collect();
     vmacs.want(&plans);
     if plans.is_empty() {
         vmacs.remove_unused(nl, &[]).await;

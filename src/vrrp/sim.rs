@@ -223,6 +223,7 @@ impl Node {
             admin_up: true,
             running: up,
             multicast: true,
+            ether: true,
             kind: None,
             parent: None,
             macvlan_private: None,
