@@ -616,11 +616,18 @@ impl Manager {
                     .is_some_and(|c| c.timing.log_all_failures)
                     || self.globals.checker_log_all_failures;
                 if logs_all {
+                    // keepalived: the scheduled check announces the retries, then each
+                    // failed retry but the last says which it was
+                    let n = cs.retry_it + 1;
+                    let tail = if n == 1 {
+                        format!(", will do {retry} {}", retries(retry))
+                    } else {
+                        format!(" on retry {}/{retry}", n - 1)
+                    };
+                    let (how, why) = misc_failure(res);
                     self.log(format!(
-                        "Misc check for [{subject}] by [{}] failed on retry {}/{retry}{}.",
+                        "Misc check for [{subject}] by [{}] {how}{tail}{why}.",
                         shown_prog(m),
-                        cs.retry_it + 1,
-                        exited(res)
                     ));
                 }
             } else {
@@ -628,14 +635,13 @@ impl Manager {
                     c.retry_it = 0;
                 }
                 let tail = match retry {
-                    0 => String::new(),
-                    1 => " after 1 retry".to_owned(),
-                    n => format!(" after {n} retries"),
+                    0 => " with retry disabled".to_owned(),
+                    n => format!(" after {n} {}", retries(n)),
                 };
+                let (how, why) = misc_failure(res);
                 self.log(format!(
-                    "Misc check for [{subject}] by [{}] failed{tail}{}.",
+                    "Misc check for [{subject}] by [{}] {how}{tail}{why}.",
                     shown_prog(m),
-                    exited(res)
                 ));
                 self.update_checker(id, false, res);
             }
@@ -1399,10 +1405,21 @@ fn shown_prog(m: &crate::config::model::check::checker::MiscCheck) -> &str {
         .unwrap_or(&m.path.text)
 }
 
-fn exited(res: &CheckResult) -> String {
-    match res.exit_status {
-        Some(s) => format!(" (exited with status {s})"),
-        None => String::new(),
+/// How a MISC_CHECK run failed, in keepalived's words: `timed out` when killed at its
+/// timeout, else `failed` and the reason in parentheses (exit status, signal).
+fn misc_failure(res: &CheckResult) -> (&'static str, String) {
+    match res.reason.as_deref() {
+        Some("timed out") => ("timed out", String::new()),
+        Some(r) => ("failed", format!(" ({r})")),
+        None => ("failed", String::new()),
+    }
+}
+
+fn retries(n: u32) -> &'static str {
+    if n == 1 {
+        "retry"
+    } else {
+        "retries"
     }
 }
 

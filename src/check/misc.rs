@@ -2,6 +2,7 @@
 //! up, anything else down, except that with `misc_dynamic` 2..255 is up with the real
 //! server weight set to status − 2. A script that times out is killed and counts as down.
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -25,8 +26,27 @@ pub fn result_of(status: Option<i32>, dynamic: bool) -> CheckResult {
     r
 }
 
+/// How a script run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Exited(i32),
+    /// Killed by a signal we did not send.
+    Signal(i32),
+    /// Killed at `misc_timeout`.
+    TimedOut,
+}
+
+/// The result of a run: keepalived's reasons, `timed out` alone when we killed it.
+pub fn result_of_end(end: End, dynamic: bool) -> CheckResult {
+    match end {
+        End::Exited(s) => result_of(Some(s), dynamic),
+        End::Signal(n) => CheckResult::down(format!("due to signal {n}")),
+        End::TimedOut => result_of(None, dynamic),
+    }
+}
+
 /// Runs `script` (argv already split), killing it after `timeout`.
-pub async fn run_script(script: &Script, timeout: Duration) -> std::io::Result<Option<i32>> {
+pub async fn run_script(script: &Script, timeout: Duration) -> std::io::Result<End> {
     let Some((prog, args)) = script.argv.split_first() else {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -58,7 +78,14 @@ pub async fn run_script(script: &Script, timeout: Duration) -> std::io::Result<O
     }
     let mut child = cmd.spawn()?;
     match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(st) => Ok(st?.code()),
+        Ok(st) => {
+            let st = st?;
+            Ok(match (st.code(), st.signal()) {
+                (Some(c), _) => End::Exited(c),
+                (None, Some(n)) => End::Signal(n),
+                (None, None) => End::TimedOut,
+            })
+        }
         Err(_) => {
             if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
                 let _ = nix::sys::signal::killpg(
@@ -67,7 +94,7 @@ pub async fn run_script(script: &Script, timeout: Duration) -> std::io::Result<O
                 );
             }
             let _ = child.kill().await;
-            Ok(None)
+            Ok(End::TimedOut)
         }
     }
 }
@@ -75,7 +102,7 @@ pub async fn run_script(script: &Script, timeout: Duration) -> std::io::Result<O
 pub async fn check(cfg: &MiscCheck, default_timeout: Duration) -> CheckResult {
     let timeout = cfg.timeout.unwrap_or(default_timeout);
     match run_script(&cfg.path, timeout).await {
-        Ok(status) => result_of(status, cfg.dynamic),
+        Ok(end) => result_of_end(end, cfg.dynamic),
         Err(e) => CheckResult::down(format!("cannot run script: {e}")),
     }
 }
@@ -110,12 +137,17 @@ mod tests {
         let s = script("/bin/sh -c 'exit 7'");
         assert_eq!(
             run_script(&s, Duration::from_secs(5)).await.ok(),
-            Some(Some(7))
+            Some(End::Exited(7))
+        );
+        let s = script("/bin/sh -c 'kill -TERM $$'");
+        assert_eq!(
+            run_script(&s, Duration::from_secs(5)).await.ok(),
+            Some(End::Signal(15))
         );
         let s = script("/bin/sh -c 'sleep 5; exit 0'");
         assert_eq!(
             run_script(&s, Duration::from_millis(50)).await.ok(),
-            Some(None)
+            Some(End::TimedOut)
         );
         let m = MiscCheck {
             path: script("/bin/true"),

@@ -7,7 +7,8 @@
 //! * running (`delay_loop 1`): `script_user`, MISC_CHECK `user` and `misc_dynamic`,
 //!   `quorum`/`quorum_up`/`quorum_down` with `hysteresis`, `sorry_server_inhibit`,
 //!   HTTP_GET `nb_get_retry` with `log_all_failures`, real server `notify_up`, `smtp_alert`
-//!   of a virtual and of a real server, global `smtp_alert_checker`;
+//!   of a virtual and of a real server, global `smtp_alert_checker`, MISC_CHECK
+//!   `misc_timeout` (a hanging script is killed and logged as timed out);
 //! * global `smtp_alert` alone: the quorum mail of a virtual server without a setting.
 
 use std::collections::BTreeSet;
@@ -333,6 +334,19 @@ virtual_server 192.0.2.143 80 {{
         }}
     }}
 }}
+virtual_server 192.0.2.144 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 198.51.100.55 80 {{
+        MISC_CHECK {{
+            alpha
+            misc_path \"{d}/slow.sh\"
+            misc_timeout 1
+        }}
+    }}
+}}
 "
     )
 }
@@ -380,6 +394,7 @@ fn running(real: bool, subjects: &Arc<Mutex<Vec<String>>>) -> Running {
         &dir.join("dyn.sh"),
         &format!("#!/bin/sh\necho \"$(id -un) dyn\" >> {d}/{USERS}\nexit $(cat {d}/code)\n"),
     );
+    write_exec(&dir.join("slow.sh"), "#!/bin/sh\nsleep 30\n");
     write_exec(
         &dir.join("who.sh"),
         &format!("#!/bin/sh\necho \"$(id -un) who\" >> {d}/{USERS}\nexit 0\n"),
@@ -399,6 +414,12 @@ fn running(real: bool, subjects: &Arc<Mutex<Vec<String>>>) -> Running {
     ka.wait("the first web check", |l| {
         l.contains("Remote Web server [198.51.100.53]:tcp:80 succeed on service.")
     });
+    // misc_timeout: the script is killed and the check logged as timed out
+    let slow = format!(
+        "Misc check for [[198.51.100.55]:tcp:80 VS [192.0.2.144]:tcp:80] by [{d}/slow.sh] \
+         timed out with retry disabled."
+    );
+    ka.wait("the misc_timeout", |l| l.contains(&slow));
     code(6);
     tables.push(settled(&format!("{name}: weight 4"), |t| has(t, &rs51(4))));
     code(3);

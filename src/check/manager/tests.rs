@@ -220,8 +220,7 @@ virtual_server 192.0.2.22 80 {
     let mut m = manager(misc);
     m.start(at(0));
     drain(&mut m);
-    let mut res = fail();
-    res.exit_status = Some(1);
+    let res = super::super::misc::result_of(Some(1), false);
     m.handle_result(at(0), ID, &res);
     assert_eq!(
         logs(&mut m),
@@ -230,6 +229,48 @@ virtual_server 192.0.2.22 80 {
             "Removing service [198.51.100.1]:tcp:8022 from VS [192.0.2.22]:tcp:80",
             "Lost quorum 1-0=1 > 0 for VS [192.0.2.22]:tcp:80",
         ]
+    );
+    // with log_all_failures, an up server: the scheduled check announces the retries,
+    // each retry but the last says which it was (keepalived's check_misc.c)
+    let mut m = manager(&misc.replace("retry 2", "retry 2\n      log_all_failures"));
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &ok());
+    let _ = logs(&mut m);
+    let prefix = "Misc check for [[198.51.100.1]:tcp:8022 VS [192.0.2.22]:tcp:80] by [/bin/false]";
+    let mut seen = Vec::new();
+    for (t, end) in [
+        (10, super::super::misc::End::Exited(3)),
+        (11, super::super::misc::End::Signal(9)),
+        (12, super::super::misc::End::TimedOut),
+    ] {
+        m.handle_result(at(t), ID, &super::super::misc::result_of_end(end, false));
+        seen.extend(logs(&mut m).into_iter().filter(|l| l.starts_with(prefix)));
+    }
+    let seen: Vec<String> = seen
+        .iter()
+        .map(|l| l.trim_start_matches(prefix).to_owned())
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            " failed, will do 2 retries (exited with status 3).",
+            " failed on retry 1/2 (due to signal 9).",
+            " timed out after 2 retries.",
+        ]
+    );
+    // retry 0
+    let mut m = manager(&misc.replace("retry 2", "retry 0"));
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(
+        at(0),
+        ID,
+        &super::super::misc::result_of_end(super::super::misc::End::TimedOut, false),
+    );
+    assert_eq!(
+        logs(&mut m).first().map(String::as_str),
+        Some(format!("{prefix} timed out with retry disabled.").as_str())
     );
 }
 
@@ -498,7 +539,7 @@ virtual_server 192.0.2.100 80 {
     m2.handle_result(at(60), ID, &super::super::misc::result_of(Some(1), false));
     assert_eq!(
         logs(&mut m2)[0],
-        "Misc check for [[192.0.2.1]:tcp:80 VS [192.0.2.100]:tcp:80] by [/bin/x] failed (exited with status 1)."
+        "Misc check for [[192.0.2.1]:tcp:80 VS [192.0.2.100]:tcp:80] by [/bin/x] failed with retry disabled (exited with status 1)."
     );
 }
 
