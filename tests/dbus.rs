@@ -294,6 +294,8 @@ struct Record {
     signals: Vec<String>,
     /// GARPs for the VIP that one SendGarp call put on the wire.
     garps_per_call: usize,
+    /// The log lines about the bus, without their time stamps.
+    log: Vec<String>,
 }
 
 fn who(real: bool) -> &'static str {
@@ -454,6 +456,12 @@ fn scenario(lan: &Lan, real: bool) -> Record {
     );
     assert!(bus.tree().is_empty(), "{}: objects left", who(real));
     rec.signals = mon.signals();
+    rec.log = node
+        .log()
+        .lines()
+        .filter(|l| l.contains("DBus") || l.contains("session bus"))
+        .map(|l| l.split_once(": ").map_or(l, |x| x.1).to_owned())
+        .collect();
     rec
 }
 
@@ -499,6 +507,8 @@ fn dbus_service_as_keepalived() {
         "GARPs per SendGarp"
     );
     assert_eq!(real.objects.len(), ours.objects.len());
+    assert!(real.log.len() >= 8, "{:?}", real.log);
+    assert_eq!(real.log, ours.log, "log lines");
 }
 
 /// `dbus_service_name` is the name owned; `instance` (and `net_namespace`) go into the

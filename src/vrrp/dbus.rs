@@ -296,24 +296,25 @@ enum End {
 
 impl Server {
     async fn run(mut self, mut out: mpsc::UnboundedReceiver<Out>) {
+        // "Lost the name" is said once per loss, not at every failed attempt.
         let mut logged = false;
         loop {
             match Connection::system().await {
-                Ok(conn) => {
-                    logged = false;
-                    match self.serve(&conn, &mut out).await {
-                        End::Stopped => return,
-                        End::Lost => {
-                            info!("Lost the name {} on the session bus", self.name);
-                            self.objects.clear();
-                        }
-                    }
-                }
-                Err(e) => {
-                    if !logged {
-                        info!("Unable to connect to the DBus system bus: {e}");
+                Ok(conn) => match self.serve(&conn, &mut out).await {
+                    End::Stopped => return,
+                    End::Lost => {
+                        info!("Lost the name {} on the session bus", self.name);
+                        self.objects.clear();
                         logged = true;
                     }
+                },
+                Err(e) => {
+                    // keepalived's words when its GDBus finds no bus (then it never retries).
+                    if !logged {
+                        info!("Lost the name {} on the session bus", self.name);
+                        logged = true;
+                    }
+                    tracing::debug!("DBus system bus: {e}");
                 }
             }
             // Disconnected: state changes are dropped (keepalived drops them too before
@@ -325,6 +326,7 @@ impl Server {
                     _ = &mut pause => break,
                     o = out.recv() => match o {
                         Some(Out::Stop(done)) => {
+                            info!("Released DBus");
                             let _ = done.send(());
                             return;
                         }
