@@ -511,8 +511,8 @@ fn dbus_service_as_keepalived() {
     assert_eq!(real.log, ours.log, "log lines");
 }
 
-/// `dbus_service_name` is the name owned; `instance` (and `net_namespace`) go into the
-/// object paths.
+/// `dbus_service_name` is the name owned; `instance` and the namespace (`-s`, over
+/// `net_namespace`) go into the object paths.
 #[test]
 fn service_name_and_instance_paths() {
     let test = "dbus_service_name_and_instance_paths";
@@ -537,8 +537,11 @@ fn service_name_and_instance_paths() {
                     vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  \
                     virtual_router_id 51\n  priority 100\n  advert_int 1\n  \
                     virtual_ipaddress {\n    192.0.2.100/24\n  }\n}\n";
-        let node = Daemon::start_env(&lan, 0, real, conf, &[], &bus.env());
-        let path = "/org/keepalived/Vrrp1/lb1/Instance/eth0/51/IPv4";
+        // `-s` names the namespace the node already runs in: it goes into the paths.
+        let ns = lan.nodes[0].ns.clone();
+        let node = Daemon::start_env(&lan, 0, real, conf, &["-s", &ns], &bus.env());
+        let path = format!("/org/keepalived/Vrrp1/{ns}/lb1/Instance/eth0/51/IPv4");
+        let path = path.as_str();
         let mut props = String::new();
         let ok = wait_until(25, || {
             props = bus
@@ -556,7 +559,7 @@ fn service_name_and_instance_paths() {
         assert!(ok, "{}: {props}\n{}", who(real), node.log());
         let (_, tree) = bus.busctl(&["--list", "tree", name]);
         assert!(
-            tree.contains("/org/keepalived/Vrrp1/lb1/Vrrp"),
+            tree.contains(&format!("/org/keepalived/Vrrp1/{ns}/lb1/Vrrp")),
             "{}: {tree}",
             who(real)
         );
@@ -565,6 +568,8 @@ fn service_name_and_instance_paths() {
             "{}: owns {NAME}",
             who(real)
         );
+        // each run has its own namespace
+        let tree = tree.replace(&ns, "NS");
         results.lock().unwrap().insert(real, (tree, props));
     });
     let r = results.into_inner().unwrap();

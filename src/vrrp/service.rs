@@ -48,6 +48,8 @@ pub struct VrrpService {
     /// `-d`: log the data dump after loading.
     dump_conf: bool,
     run: Option<Running>,
+    /// `-s NAME`: the namespace in the D-Bus object paths, over `net_namespace`.
+    namespace_arg: Option<String>,
     /// What the D-Bus methods ask of the runner (the dumps); the bus task holds a sender.
     requests: (
         mpsc::UnboundedSender<Request>,
@@ -340,13 +342,27 @@ impl VrrpService {
             dump_conf,
             run: None,
             requests: mpsc::unbounded_channel(),
+            namespace_arg: None,
         }
+    }
+
+    /// `-s NAME` (it overrides `net_namespace`).
+    pub fn with_namespace_arg(mut self, ns: Option<String>) -> Self {
+        self.namespace_arg = ns;
+        self
     }
 }
 
 /// Starts the D-Bus service (`enable_dbus`) on the running engine.
-fn start_bus(run: &Running, c: &Config, requests: mpsc::UnboundedSender<Request>) -> BusRun {
-    let paths = dbus::Paths::new(c.root.net_namespace.as_deref(), c.root.instance.as_deref());
+fn start_bus(
+    run: &Running,
+    c: &Config,
+    namespace_arg: Option<&str>,
+    requests: mpsc::UnboundedSender<Request>,
+) -> BusRun {
+    // `-s` overrides net_namespace in the paths too (keepalived's global_data).
+    let ns = namespace_arg.or(c.root.net_namespace.as_deref());
+    let paths = dbus::Paths::new(ns, c.root.instance.as_deref());
     let (ask_tx, ask_rx) = mpsc::unbounded_channel();
     let answers = tokio::task::spawn_local(bus_answers(ask_rx, run.sh.clone(), paths.clone()));
     let name = c
@@ -1289,7 +1305,12 @@ impl Service for VrrpService {
             bus: None,
         };
         if c.global.enable_dbus {
-            run.bus = Some(start_bus(&run, c, self.requests.0.clone()));
+            run.bus = Some(start_bus(
+                &run,
+                c,
+                self.namespace_arg.as_deref(),
+                self.requests.0.clone(),
+            ));
         }
         self.run = Some(run);
         self.log_dump();
@@ -1342,7 +1363,14 @@ impl Service for VrrpService {
                 b.bus.stop().await;
                 b.answers.abort();
             }
-            (None, true) => run.bus = Some(start_bus(run, c, self.requests.0.clone())),
+            (None, true) => {
+                run.bus = Some(start_bus(
+                    run,
+                    c,
+                    self.namespace_arg.as_deref(),
+                    self.requests.0.clone(),
+                ))
+            }
             (None, false) => {}
         }
         self.log_dump();
