@@ -296,6 +296,8 @@ struct Record {
     garps_per_call: usize,
     /// The log lines about the bus, without their time stamps.
     log: Vec<String>,
+    /// Calls that keepalived answers with an error or an empty value, and the answers.
+    odd_calls: Vec<(String, bool, String)>,
 }
 
 fn who(real: bool) -> &'static str {
@@ -412,6 +414,61 @@ fn scenario(lan: &Lan, real: bool) -> Record {
         );
     }
 
+    for args in [
+        &[
+            "get-property",
+            NAME,
+            VI_1,
+            "org.keepalived.Vrrp1.Instance",
+            "Nope",
+        ][..],
+        &[
+            "get-property",
+            NAME,
+            VI_1,
+            "org.keepalived.Vrrp1.Vrrp",
+            "Name",
+        ],
+        &[
+            "call",
+            NAME,
+            VRRP,
+            "org.freedesktop.DBus.Properties",
+            "GetAll",
+            "s",
+            "org.keepalived.Vrrp1.Vrrp",
+        ],
+        &[
+            "call",
+            NAME,
+            VI_1,
+            "org.freedesktop.DBus.Properties",
+            "GetAll",
+            "s",
+            "org.keepalived.Vrrp1.Instance",
+        ],
+        &["call", NAME, VRRP, "org.keepalived.Vrrp1.Vrrp", "Nope"],
+        &[
+            "call",
+            NAME,
+            VRRP,
+            "org.keepalived.Vrrp1.Instance",
+            "SendGarp",
+        ],
+        &["call", NAME, VI_1, "org.example.Nope", "Nope"],
+        &[
+            "call",
+            NAME,
+            "/org/keepalived/Vrrp1",
+            "org.keepalived.Vrrp1.Vrrp",
+            "PrintData",
+        ],
+        &["call", NAME, VI_1, "org.freedesktop.DBus.Peer", "Ping"],
+    ] {
+        let (ok, out) = bus.busctl(args);
+        rec.odd_calls.push((args.join(" "), ok, out));
+    }
+
     // Failover back: the script fails, 100 < 120.
     std::fs::remove_file(dir.path().join("up")).unwrap();
     wait_state(&bus, VI_1, "\"Backup\"", &ds);
@@ -509,6 +566,9 @@ fn dbus_service_as_keepalived() {
     assert_eq!(real.objects.len(), ours.objects.len());
     assert!(real.log.len() >= 8, "{:?}", real.log);
     assert_eq!(real.log, ours.log, "log lines");
+    for (r, o) in real.odd_calls.iter().zip(&ours.odd_calls) {
+        assert_eq!(r, o);
+    }
 }
 
 /// `dbus_service_name` is the name owned; `instance` and the namespace (`-s`, over

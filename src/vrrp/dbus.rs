@@ -15,7 +15,7 @@
 #![forbid(unsafe_code)]
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::Duration;
@@ -48,6 +48,7 @@ const STOP_LIMIT: Duration = Duration::from_secs(1);
 
 const ERR_INVALID_ARGS: &str = "org.freedesktop.DBus.Error.InvalidArgs";
 const ERR_UNKNOWN_METHOD: &str = "org.freedesktop.DBus.Error.UnknownMethod";
+const ERR_UNKNOWN_OBJECT: &str = "org.freedesktop.DBus.Error.UnknownObject";
 const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
 const INTROSPECTABLE: &str = "org.freedesktop.DBus.Introspectable";
 const PEER: &str = "org.freedesktop.DBus.Peer";
@@ -455,12 +456,14 @@ impl Server {
             (Some(INSTANCE_INTERFACE) | None, "SendGarp") if kind == Kind::Instance => {
                 self.send_garp(&path).await
             }
+            (_, _) if kind == Kind::Node => Reply::Error(
+                ERR_UNKNOWN_OBJECT,
+                format!("Object does not exist at path “{path}”"),
+            ),
             (i, _) => Reply::Error(
                 ERR_UNKNOWN_METHOD,
                 match i {
-                    Some(i) if kind != Kind::Node && known_interface(kind, i) => {
-                        format!("No such method “{member}”")
-                    }
+                    Some(i) if known_interface(kind, i) => format!("No such method “{member}”"),
                     Some(i) => format!("No such interface “{i}” on object at path {path}"),
                     None => format!("No such method “{member}”"),
                 },
@@ -569,7 +572,8 @@ impl Server {
                 if iface != own {
                     return Reply::Error(ERR_INVALID_ARGS, format!("No such interface “{iface}”"));
                 }
-                let mut all = HashMap::new();
+                // in the interface's order (Name, State), as GDBus lists them
+                let mut all = BTreeMap::new();
                 if kind == Kind::Instance {
                     let Some(o) = self.instance(path).await else {
                         return Reply::Error(ERR_INVALID_ARGS, not_found(path));
@@ -603,7 +607,7 @@ enum Reply {
     Empty,
     Text(String),
     Value(Value<'static>),
-    Dict(HashMap<String, Value<'static>>),
+    Dict(BTreeMap<String, Value<'static>>),
     Error(&'static str, String),
 }
 
