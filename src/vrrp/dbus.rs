@@ -175,14 +175,16 @@ impl Link {
         if let Ok(mut l) = self.0.try_borrow_mut() {
             if let Some(s) = l.as_mut() {
                 let path = s.paths.of(cfg);
+                let new = s
+                    .held
+                    .as_ref()
+                    .is_some_and(|(before, _)| !before.contains(&path));
                 let o = Out::Status {
                     path,
                     code: state_code(state),
                 };
                 match &mut s.held {
-                    Some((before, held)) if !matches!(&o, Out::Status { path, .. } if before.contains(path)) => {
-                        held.push(o)
-                    }
+                    Some((_, held)) if new => held.push(o),
                     _ => {
                         let _ = s.tx.send(o);
                     }
@@ -246,7 +248,6 @@ impl Bus {
         let server = Server {
             name: name.to_owned(),
             vrrp_path: paths.vrrp(),
-            paths: paths.clone(),
             asks,
             runner,
             objects: BTreeMap::new(),
@@ -280,7 +281,6 @@ impl Bus {
 /// The bus task's state.
 struct Server {
     name: String,
-    paths: Paths,
     /// The `.Vrrp` object's path.
     vrrp_path: String,
     asks: mpsc::UnboundedSender<Ask>,
@@ -351,7 +351,7 @@ impl Server {
             .collect();
         // keepalived: no instance, no VrrpStarted and no states (the Vrrp object still is).
         if !objects.is_empty() {
-            emit(conn, &self.paths.vrrp(), VRRP_INTERFACE, "VrrpStarted", &()).await;
+            emit(conn, &self.vrrp_path, VRRP_INTERFACE, "VrrpStarted", &()).await;
             for o in &objects {
                 let code = state_value(o.state).0;
                 emit(conn, &o.path, INSTANCE_INTERFACE, "VrrpStatusChange", &code).await;
@@ -378,11 +378,11 @@ impl Server {
                     }
                     Some(Out::Reloaded) => {
                         self.reload().await;
-                        emit(conn, &self.paths.vrrp(), VRRP_INTERFACE, "VrrpReloaded", &()).await;
+                        emit(conn, &self.vrrp_path, VRRP_INTERFACE, "VrrpReloaded", &()).await;
                     }
                     Some(Out::Stop(done)) => {
                         self.objects.clear();
-                        emit(conn, &self.paths.vrrp(), VRRP_INTERFACE, "VrrpStopped", &()).await;
+                        emit(conn, &self.vrrp_path, VRRP_INTERFACE, "VrrpStopped", &()).await;
                         info!("Released DBus");
                         let _ = done.send(());
                         return End::Stopped;
