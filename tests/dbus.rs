@@ -638,6 +638,54 @@ fn service_name_and_instance_paths() {
     }
 }
 
+/// A name the bus policy does not let root own: said once, not retried.
+#[test]
+fn refused_name() {
+    let test = "dbus_refused_name";
+    if !tools_or_skip(test) || !real_or_skip(test) {
+        return;
+    }
+    let results = std::sync::Mutex::new(BTreeMap::new());
+    support::interop::ours_and_real(|real| {
+        let Some(lan) = lan_or_skip(test, 1) else {
+            return;
+        };
+        let bus = Bus::start(&policy(real));
+        let conf = "global_defs {\n  router_id node\n  enable_dbus\n  \
+                    dbus_service_name org.example.Denied\n}\n\
+                    vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  \
+                    virtual_router_id 51\n  priority 100\n  advert_int 1\n  \
+                    virtual_ipaddress {\n    192.0.2.100/24\n  }\n}\n";
+        let node = Daemon::start_env(&lan, 0, real, conf, &[], &bus.env());
+        assert!(
+            wait_until(20, || node.log().contains("Lost the name")),
+            "{}\n{}",
+            who(real),
+            node.log()
+        );
+        // a few reconnection periods of ours
+        std::thread::sleep(Duration::from_secs(3));
+        let lines: Vec<String> = node
+            .log()
+            .lines()
+            .filter(|l| l.contains("DBus") || l.contains("session bus"))
+            .map(|l| l.split_once(": ").map_or(l, |x| x.1).to_owned())
+            .collect();
+        results.lock().unwrap().insert(real, lines);
+    });
+    let r = results.into_inner().unwrap();
+    if let (Some(real), Some(ours)) = (r.get(&true), r.get(&false)) {
+        assert_eq!(
+            real,
+            &[
+                "Acquired DBus bus org.example.Denied",
+                "Lost the name org.example.Denied on the session bus"
+            ]
+        );
+        assert_eq!(real, ours);
+    }
+}
+
 /// The bus daemon dies and comes back: ours owns the name again and announces itself,
 /// keepalived 2.2.7 stays off the bus; the peer never sees a missed advert either way.
 #[test]

@@ -297,6 +297,17 @@ enum End {
 
 impl Server {
     async fn run(mut self, mut out: mpsc::UnboundedReceiver<Out>) {
+        if zbus::names::WellKnownName::try_from(self.name.as_str()).is_err() {
+            // keepalived's GDBus refuses such a name and never reaches the bus.
+            info!("DBus service name {} is not a valid bus name", self.name);
+            while let Some(o) = out.recv().await {
+                if let Out::Stop(done) = o {
+                    let _ = done.send(());
+                    return;
+                }
+            }
+            return;
+        }
         // "Lost the name" is said once per loss, not at every failed attempt.
         let mut logged = false;
         loop {
@@ -359,7 +370,11 @@ impl Server {
         }
         match request_name(conn, &self.name).await {
             Ok(true) => info!("Acquired the name {} on the session bus", self.name),
-            Ok(false) => info!("Lost the name {} on the session bus", self.name),
+            // Queued behind another owner, or refused by the bus policy: GDBus reports
+            // both so and keeps its connection (no retry loop).
+            Ok(false) | Err(zbus::Error::MethodError(..)) => {
+                info!("Lost the name {} on the session bus", self.name)
+            }
             Err(_) => return End::Lost,
         }
         loop {
