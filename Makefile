@@ -12,6 +12,7 @@ MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/keepalived-rs
 SYSCONFDIR ?= /etc
 UNITDIR ?= /lib/systemd/system
+DBUSDIR ?= $(PREFIX)/share/dbus-1
 CARGO ?= cargo
 INSTALL ?= install
 GZIP ?= gzip
@@ -29,6 +30,9 @@ MAN1 := man/genhash.1
 MAN5 := man/keepalived.conf.5
 MAN8 := man/keepalived.8
 SAMPLES := $(wildcard etc/keepalived/samples/*.conf)
+# enable_dbus: the system bus policy and the interface descriptions, where keepalived has them.
+DBUS_POLICY := org.keepalived.Vrrp1.conf
+DBUS_INTERFACES := org.keepalived.Vrrp1.Vrrp.xml org.keepalived.Vrrp1.Instance.xml
 # Configuration files: installed only when absent, removed only when unchanged.
 CONFFILES := keepalived/keepalived.conf default/keepalived sysconfig/keepalived
 
@@ -47,7 +51,8 @@ install: check-bin
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR)/samples $(DESTDIR)$(DOCDIR)/init.d \
 		$(DESTDIR)$(SYSCONFDIR)/keepalived $(DESTDIR)$(SYSCONFDIR)/default \
-		$(DESTDIR)$(SYSCONFDIR)/sysconfig
+		$(DESTDIR)$(SYSCONFDIR)/sysconfig \
+		$(DESTDIR)$(SYSCONFDIR)/dbus-1/system.d $(DESTDIR)$(DBUSDIR)/interfaces
 	$(INSTALL) -m 755 "$(BIN_FILE)" $(DESTDIR)$(SBINDIR)/keepalived
 	# genhash is keepalived under another name (keepalived(8), genhash(1)).
 	ln -sf $(shell realpath -m --relative-to=$(BINDIR) $(SBINDIR)/keepalived) \
@@ -63,6 +68,8 @@ install: check-bin
 	$(INSTALL) -m 755 contrib/init.d/keepalived.lsb contrib/init.d/keepalived.redhat \
 		$(DESTDIR)$(DOCDIR)/init.d/
 	$(INSTALL) -m 644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	$(INSTALL) -m 644 contrib/dbus/$(DBUS_POLICY) $(DESTDIR)$(SYSCONFDIR)/dbus-1/system.d/
+	$(INSTALL) -m 644 $(addprefix contrib/dbus/,$(DBUS_INTERFACES)) $(DESTDIR)$(DBUSDIR)/interfaces/
 	@for f in $(CONFFILES); do \
 		if [ -e "$(DESTDIR)$(SYSCONFDIR)/$$f" ]; then \
 			echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/$$f"; \
@@ -76,7 +83,9 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/keepalived $(DESTDIR)$(BINDIR)/genhash \
 		$(DESTDIR)$(UNITDIR)/keepalived.service \
 		$(DESTDIR)$(MANDIR)/man1/genhash.1.gz $(DESTDIR)$(MANDIR)/man5/keepalived.conf.5.gz \
-		$(DESTDIR)$(MANDIR)/man8/keepalived.8.gz
+		$(DESTDIR)$(MANDIR)/man8/keepalived.8.gz \
+		$(DESTDIR)$(SYSCONFDIR)/dbus-1/system.d/$(DBUS_POLICY) \
+		$(addprefix $(DESTDIR)$(DBUSDIR)/interfaces/,$(DBUS_INTERFACES))
 	rm -rf $(DESTDIR)$(DOCDIR)
 	@for f in $(CONFFILES); do \
 		if cmp -s "etc/$$f" "$(DESTDIR)$(SYSCONFDIR)/$$f"; then \

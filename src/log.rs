@@ -197,7 +197,7 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if *event.metadata().level() > Level::INFO && detail() == 0 {
+        if (*event.metadata().level() > Level::INFO && detail() == 0) || foreign(event) {
             return;
         }
         if let Ok(j) = JOURNALD.lock() {
@@ -206,6 +206,12 @@ where
             }
         }
     }
+}
+
+/// A library's own tracing (the D-Bus crates): not keepalived's log lines.
+fn foreign(event: &Event<'_>) -> bool {
+    let t = event.metadata().target();
+    t.starts_with("zbus") || t.starts_with("zvariant")
 }
 
 struct SyslogSink {
@@ -243,7 +249,7 @@ struct KaLayer {
 impl<S: Subscriber> Layer<S> for KaLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let level = *event.metadata().level();
-        if level > self.max {
+        if level > self.max || foreign(event) {
             return;
         }
         let mut v = MessageVisitor::default();

@@ -58,7 +58,8 @@ const SERVICES: Services = Services {
 
 fn vrrp_child(child: Runner<'_>) -> i32 {
     let o = child.opts();
-    let svc = VrrpService::new(o.dont_release_vrrp, o.dump_conf);
+    let svc = VrrpService::new(o.dont_release_vrrp, o.dump_conf)
+        .with_namespace_arg(o.namespace_arg.clone());
     child.run(svc)
 }
 

@@ -45,6 +45,23 @@ impl ServiceError {
     }
 }
 
+/// Work a service asks of the process running it outside any signal (the D-Bus PrintData
+/// method): the runner does it as for the signal, then fires `done`.
+#[derive(Debug)]
+pub struct Request {
+    pub ask: Ask,
+    pub done: tokio::sync::oneshot::Sender<()>,
+}
+
+/// What a [`Request`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// The data dump, as SIGUSR1 writes it.
+    DataDump,
+    /// The stats dump, as SIGUSR2 (or, clearing, SIGRTMAX-1) writes it.
+    StatsDump { clear: bool },
+}
+
 /// What a child runs. Methods run on the child's current-thread runtime inside a
 /// `LocalSet`, so `tokio::task::spawn_local` is available.
 pub trait Service {
@@ -67,5 +84,10 @@ pub trait Service {
     /// (built only to be thrown away most of the time: 5,000 real servers).
     fn status_key(&self) -> Option<Vec<u64>> {
         None
+    }
+    /// The next [`Request`] of the service (never, by default). Cancel-safe: the runner
+    /// polls it in a `select!`.
+    fn request(&mut self) -> impl Future<Output = Request> {
+        std::future::pending()
     }
 }

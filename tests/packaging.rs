@@ -153,6 +153,21 @@ fn expected_files() -> Vec<(String, u32, Option<String>)> {
             0o755,
             Some("contrib/init.d/keepalived.redhat".into()),
         ),
+        (
+            "etc/dbus-1/system.d/org.keepalived.Vrrp1.conf".into(),
+            0o644,
+            Some("contrib/dbus/org.keepalived.Vrrp1.conf".into()),
+        ),
+        (
+            "usr/share/dbus-1/interfaces/org.keepalived.Vrrp1.Vrrp.xml".into(),
+            0o644,
+            Some("contrib/dbus/org.keepalived.Vrrp1.Vrrp.xml".into()),
+        ),
+        (
+            "usr/share/dbus-1/interfaces/org.keepalived.Vrrp1.Instance.xml".into(),
+            0o644,
+            Some("contrib/dbus/org.keepalived.Vrrp1.Instance.xml".into()),
+        ),
     ];
     for s in samples() {
         v.push((
@@ -623,6 +638,9 @@ fn deb_metadata_names_existing_files() {
         "usr/share/man/man5/keepalived.conf.5",
         "usr/share/man/man1/genhash.1",
         "etc/default/keepalived",
+        "etc/dbus-1/system.d/org.keepalived.Vrrp1.conf",
+        "usr/share/dbus-1/interfaces/org.keepalived.Vrrp1.Vrrp.xml",
+        "usr/share/dbus-1/interfaces/org.keepalived.Vrrp1.Instance.xml",
     ] {
         assert!(dests.contains(d), "deb lacks {d}");
     }

@@ -108,6 +108,7 @@ fn start_with_checker(lan: &netns::Lan, node: usize, conf: &str) -> Daemon {
         ns: lan.nodes[node].ns.clone(),
         real: false,
         extra: Vec::new(),
+        env: Vec::new(),
     };
     d.write_conf(conf);
     let log = fs::File::create(d.path("log")).expect("log");

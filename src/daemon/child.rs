@@ -10,7 +10,7 @@ use tracing::{error, info};
 
 use super::sched::{Plan, Sched};
 use super::{dump, exit, pidfile, signals, status, ChildKind, DaemonOptions};
-use crate::service::{ChildConfig, Service};
+use crate::service::{Ask, ChildConfig, Service};
 
 /// What the last status write saw: the service's key, or the whole detail without one.
 #[derive(Default)]
@@ -320,6 +320,20 @@ pub async fn run_service<S: Service>(
             _ = sigs.stats_clear.recv(), if kind == ChildKind::Vrrp => {
                 info!("Printing and clearing VRRP stats for process({pid}) on signal");
                 write_dump(dump::VRRP_STATS, &svc.stats_dump(true));
+            }
+            req = svc.request() => {
+                // The service logged why (keepalived: `Printing VRRP data on DBus request`).
+                match req.ask {
+                    Ask::DataDump => {
+                        let file = match kind {
+                            ChildKind::Vrrp => dump::VRRP_DATA,
+                            ChildKind::Checker => dump::CHECK_DATA,
+                        };
+                        write_dump(&opts.dump_name(file), &svc.data_dump());
+                    }
+                    Ask::StatsDump { clear } => write_dump(dump::VRRP_STATS, &svc.stats_dump(clear)),
+                }
+                let _ = req.done.send(());
             }
             _ = sigs.json.recv(), if kind == ChildKind::Vrrp => {
                 info!("Printing VRRP as json for process({pid}) on signal");

@@ -888,6 +888,14 @@ impl Instance {
         }
     }
 
+    /// The D-Bus SendGarp method (keepalived's vrrp_send_link_update(vrrp, 1)): one GARP /
+    /// NA per VIP and eVIP, only while they are set.
+    pub fn garp_on_request(&self, io: &mut Vec<Io>) {
+        if self.vips_set {
+            self.garp(1, io);
+        }
+    }
+
     /// `garp_extra_if` (keepalived's vrrp_send_vmac_update): one GARP / NA, for the first
     /// address only, on each VMAC for addresses and, with `all`, each other interface
     /// carrying one; the instance's own interface only with `vmac_xmit_base`.

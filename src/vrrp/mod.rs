@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod arp;
 pub mod auth;
+pub mod dbus;
 pub mod debounce;
 pub mod engine;
 pub mod garp;

@@ -22,6 +22,7 @@ use tracing::info;
 
 use super::alerts;
 use super::arp::PacketSocket;
+use super::dbus;
 use super::debounce::{self, Debounce, Verdict};
 use super::engine::{self, Engine, Event, Host, TrackState};
 use super::garp::{GarpJob, GarpSender, Spacing};
@@ -37,7 +38,8 @@ use crate::config::model::vrrp::instance as model;
 use crate::config::model::Config;
 use crate::ipvs::Ipvs;
 use crate::net::{self, nft, LinkInfo, Monitor, NetEvent, Netlink};
-use crate::service::{ChildConfig, Service, ServiceError};
+use crate::notify::FifoEvent;
+use crate::service::{ChildConfig, Request, Service, ServiceError};
 
 /// The VRRP service.
 pub struct VrrpService {
@@ -46,6 +48,13 @@ pub struct VrrpService {
     /// `-d`: log the data dump after loading.
     dump_conf: bool,
     run: Option<Running>,
+    /// `-s NAME`: the namespace in the D-Bus object paths, over `net_namespace`.
+    namespace_arg: Option<String>,
+    /// What the D-Bus methods ask of the runner (the dumps); the bus task holds a sender.
+    requests: (
+        mpsc::UnboundedSender<Request>,
+        mpsc::UnboundedReceiver<Request>,
+    ),
 }
 
 struct Running {
@@ -70,6 +79,73 @@ struct Running {
     spacing: Rc<RefCell<Spacing>>,
     /// `interface_up_down_delays`, applied by the monitor task.
     debounce: Rc<RefCell<Debounce>>,
+    /// The engine's notifies reach the bus through it (empty without `enable_dbus`).
+    bus_link: dbus::Link,
+    bus: Option<BusRun>,
+}
+
+/// The D-Bus service and the task answering its questions.
+struct BusRun {
+    bus: dbus::Bus,
+    answers: JoinHandle<()>,
+}
+
+/// The engine's notify sink: the notify runtime, then the bus (keepalived sends the
+/// VrrpStatusChange signal with an instance's notifies).
+struct Notifies {
+    alerts: alerts::Handle,
+    bus: dbus::Link,
+}
+
+impl alerts::Sink for Notifies {
+    fn instance_event(&mut self, cfg: &model::Instance, ev: FifoEvent, priority: u8) {
+        self.alerts.instance_event(cfg, ev, priority);
+        if let FifoEvent::State(st) = ev {
+            self.bus.status(cfg, st);
+        }
+    }
+
+    fn group_event(&mut self, name: &str, state: machine::State) {
+        self.alerts.group_event(name, state);
+    }
+
+    fn group_fifo_state(&mut self, name: &str, state: machine::State) {
+        self.alerts.group_fifo_state(name, state);
+    }
+}
+
+/// Answers the bus from the engine; borrows it only between awaits.
+async fn bus_answers(mut rx: mpsc::UnboundedReceiver<dbus::Ask>, sh: Shared, paths: dbus::Paths) {
+    while let Some(ask) = rx.recv().await {
+        let Ok(eng) = sh.engine.try_borrow() else {
+            continue;
+        };
+        let object = |i: &Instance| dbus::Object {
+            path: paths.of(&i.cfg),
+            name: i.name().to_owned(),
+            state: i.machine.state(),
+        };
+        match ask {
+            dbus::Ask::Objects(reply) => {
+                let _ = reply.send(eng.instances.iter().map(object).collect());
+            }
+            dbus::Ask::Instance { path, reply } => {
+                let found = eng.instances.iter().find(|i| paths.of(&i.cfg) == path);
+                let _ = reply.send(found.map(object));
+            }
+            dbus::Ask::SendGarp { path, reply } => {
+                let found = eng.instances.iter().find(|i| paths.of(&i.cfg) == path);
+                let mut io = Vec::new();
+                if let Some(i) = found {
+                    info!("Sending garps on {} on DBus request", i.name());
+                    i.garp_on_request(&mut io);
+                }
+                let _ = reply.send(found.map(|i| i.name().to_owned()));
+                drop(eng);
+                sh.submit(io);
+            }
+        }
+    }
 }
 
 /// keepalived's linkbeat thread: each second, the polled interfaces' state (IFF_UP and
@@ -265,9 +341,40 @@ impl VrrpService {
             dont_release,
             dump_conf,
             run: None,
+            requests: mpsc::unbounded_channel(),
+            namespace_arg: None,
         }
     }
 
+    /// `-s NAME` (it overrides `net_namespace`).
+    pub fn with_namespace_arg(mut self, ns: Option<String>) -> Self {
+        self.namespace_arg = ns;
+        self
+    }
+}
+
+/// Starts the D-Bus service (`enable_dbus`) on the running engine.
+fn start_bus(
+    run: &Running,
+    c: &Config,
+    namespace_arg: Option<&str>,
+    requests: mpsc::UnboundedSender<Request>,
+) -> BusRun {
+    // `-s` overrides net_namespace in the paths too (keepalived's global_data).
+    let ns = namespace_arg.or(c.root.net_namespace.as_deref());
+    let paths = dbus::Paths::new(ns, c.root.instance.as_deref());
+    let (ask_tx, ask_rx) = mpsc::unbounded_channel();
+    let answers = tokio::task::spawn_local(bus_answers(ask_rx, run.sh.clone(), paths.clone()));
+    let name = c
+        .global
+        .dbus_service_name
+        .as_deref()
+        .unwrap_or(dbus::SERVICE_NAME);
+    let bus = dbus::Bus::start(name, paths, run.bus_link.clone(), ask_tx, requests);
+    BusRun { bus, answers }
+}
+
+impl VrrpService {
     fn log_dump(&self) {
         if self.dump_conf {
             for line in self.data_dump().lines() {
@@ -1087,6 +1194,7 @@ impl Service for VrrpService {
         .map_err(|e| ServiceError::fatal(e.to_string()))?;
         let alerts = alerts::Handle::default();
         alerts.install(c);
+        let bus_link = dbus::Link::default();
         if needs_firewall(c) && c.global.nftables.is_none() {
             info!("use_vmac or no_accept/strict specified, but no firewall configured - using nftables");
         }
@@ -1132,7 +1240,11 @@ impl Service for VrrpService {
         let (track_tx, track_rx) = mpsc::unbounded_channel();
         let tracking = Tracking::start(c, track_tx);
         let epoch = tokio::time::Instant::now();
-        let mut eng = Engine::new(c, ifmap, statics, syncd, Box::new(alerts.clone()));
+        let notifies = Notifies {
+            alerts: alerts.clone(),
+            bus: bus_link.clone(),
+        };
+        let mut eng = Engine::new(c, ifmap, statics, syncd, Box::new(notifies));
         let now = machine::Instant(epoch.elapsed());
         // Static addresses, routes and rules first.
         io.extend(eng.start_io(now, c, &h));
@@ -1217,7 +1329,7 @@ impl Service for VrrpService {
                 Err(e) => tracing::error!("Cannot serve metrics on {addr}: {e}"),
             }
         }
-        self.run = Some(Running {
+        let mut run = Running {
             engine,
             sh,
             nl,
@@ -1230,7 +1342,18 @@ impl Service for VrrpService {
             local_igmp,
             spacing,
             debounce,
-        });
+            bus_link,
+            bus: None,
+        };
+        if c.global.enable_dbus {
+            run.bus = Some(start_bus(
+                &run,
+                c,
+                self.namespace_arg.as_deref(),
+                self.requests.0.clone(),
+            ));
+        }
+        self.run = Some(run);
         self.log_dump();
         Ok(())
     }
@@ -1252,6 +1375,17 @@ impl Service for VrrpService {
         run.debounce.borrow_mut().set_delays(delays_of(c));
         run.alerts.install(c);
         let now = run.sh.now();
+        if let Some(b) = &run.bus {
+            let paths = b.bus.paths();
+            let before = run
+                .engine
+                .borrow()
+                .instances
+                .iter()
+                .map(|i| paths.of(&i.cfg))
+                .collect::<Vec<_>>();
+            run.bus_link.hold(before);
+        }
         let io = {
             let mut tracking = run.sh.tracking.borrow_mut();
             run.engine.borrow_mut().reload(now, c, &h, &mut *tracking)
@@ -1259,6 +1393,27 @@ impl Service for VrrpService {
         wire_sockets(&run.sh);
         run.sh.submit(io);
         run.flush().await;
+        // keepalived starts or stops its D-Bus thread when enable_dbus appears or goes; a
+        // kept bus follows the instances (the removed ones' notifies are already queued).
+        match (run.bus.take(), c.global.enable_dbus) {
+            (Some(b), true) => {
+                b.bus.reloaded();
+                run.bus = Some(b);
+            }
+            (Some(b), false) => {
+                b.bus.stop().await;
+                b.answers.abort();
+            }
+            (None, true) => {
+                run.bus = Some(start_bus(
+                    run,
+                    c,
+                    self.namespace_arg.as_deref(),
+                    self.requests.0.clone(),
+                ))
+            }
+            (None, false) => {}
+        }
         self.log_dump();
         Ok(())
     }
@@ -1283,6 +1438,11 @@ impl Service for VrrpService {
         run.flush().await;
         run.io_task.abort();
         run.alerts.finish().await;
+        // After the instances' STOP notifies: objects go, then VrrpStopped.
+        if let Some(b) = run.bus {
+            b.bus.stop().await;
+            b.answers.abort();
+        }
         // VMACs go last, after the VIPs on them.
         run.vmacs.lock().await.remove_unused(&run.nl, &[]).await;
         let mut rp_filter = run.rp_filter;
@@ -1327,6 +1487,14 @@ impl Service for VrrpService {
             }
         }
         s
+    }
+
+    async fn request(&mut self) -> Request {
+        match self.requests.1.recv().await {
+            Some(r) => r,
+            // Never closed: the service holds a sender.
+            None => std::future::pending().await,
+        }
     }
 
     fn json_dump(&self) -> serde_json::Value {

@@ -17,6 +17,8 @@ pub struct Daemon {
     pub ns: String,
     pub real: bool,
     pub extra: Vec<String>,
+    /// Extra environment (`DBUS_SYSTEM_BUS_ADDRESS` of a test's private bus).
+    pub env: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -25,6 +27,18 @@ impl Daemon {
     }
 
     pub fn start_with(lan: &Lan, node: usize, real: bool, conf: &str, extra: &[&str]) -> Daemon {
+        Daemon::start_env(lan, node, real, conf, extra, &[])
+    }
+
+    /// As `start_with`, with extra environment variables.
+    pub fn start_env(
+        lan: &Lan,
+        node: usize,
+        real: bool,
+        conf: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = Daemon {
             child: None,
@@ -32,6 +46,10 @@ impl Daemon {
             ns: lan.nodes[node].ns.clone(),
             real,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         d.write_conf(conf);
         let mut d = d;
@@ -79,6 +97,7 @@ impl Daemon {
             .env("TMPDIR", self.dir.path())
             .env("KEEPALIVED_STATUS_FILE", self.path("status.json"))
             .env_remove("NOTIFY_SOCKET")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);

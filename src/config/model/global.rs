@@ -1089,15 +1089,11 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     flag!("enable_snmp_rfcv2", enable_snmp_rfcv2).not_implemented("SNMP is not built yet"),
     flag!("enable_snmp_rfcv3", enable_snmp_rfcv3).not_implemented("SNMP is not built yet"),
-    flag!("enable_dbus", enable_dbus).not_implemented("D-Bus is not built yet"),
-    Kw::unimplemented(
-        "dbus_service_name",
-        "D-Bus is not built yet",
-        |g, n, c| match n.arg(0) {
-            Some(t) => g.dbus_service_name = Some(t.text.clone()),
-            None => c.error(n.span(), "dbus_service_name missing - ignoring"),
-        },
-    ),
+    flag!("enable_dbus", enable_dbus),
+    Kw::new("dbus_service_name", |g, n, c| match n.arg(0) {
+        Some(t) => g.dbus_service_name = Some(t.text.clone()),
+        None => c.error(n.span(), "dbus_service_name missing - ignoring"),
+    }),
     Kw::new("vrrp_netlink_cmd_rcv_bufs", |g, n, c| {
         rcv_bufs(&mut g.vrrp_netlink_cmd_rcv_bufs, n, c, "vrrp_netlink_cmd")
     }),
