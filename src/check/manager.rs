@@ -489,7 +489,10 @@ impl Manager {
             // verdict, with `log_all_failures` or `checker_log_all_failures` (check_tcp.c
             // and the others; observed: nothing while the checker is down).
             let logs_all = chk.timing.log_all_failures || self.globals.checker_log_all_failures;
-            if !res.up && cs.up && logs_all {
+            let dns = matches!(chk.kind, CheckerKind::Dns(_));
+            // DNS_CHECK's last failure says it once, with its retries (check_dns.c)
+            let dns_final = dns && cs.retry_it >= retry;
+            if !res.up && cs.up && logs_all && !dns_final {
                 self.log_failure_detail(&chk.kind, id, res);
             }
             if res.up || cs.retry_it >= retry {
@@ -500,8 +503,19 @@ impl Manager {
                     self.log_transition(&chk.kind, true, id, 0);
                     self.update_checker(id, true, res);
                 } else if !res.up && (cs.up || !cs.has_run) {
-                    let n = if cs.has_run { retry } else { 0 };
-                    self.log_transition(&chk.kind, false, id, n);
+                    if dns {
+                        let name = self.chk_display(id);
+                        let reason = res.reason.as_deref().unwrap_or("failed");
+                        let after = if cs.has_run {
+                            format!(" after {retry} retries")
+                        } else {
+                            String::new()
+                        };
+                        self.log(format!("DNS_CHECK ({name}) {reason}{after}"));
+                    } else {
+                        let n = if cs.has_run { retry } else { 0 };
+                        self.log_transition(&chk.kind, false, id, n);
+                    }
                     self.update_checker(id, false, res);
                 }
                 delay_loop
@@ -1370,10 +1384,8 @@ impl Manager {
                 format!("Remote SMTP server {name} succeed on service.")
             }
             (CheckerKind::Smtp(_), false) => after("SMTP_CHECK", ""),
-            (CheckerKind::Dns(_), true) => format!("DNS_CHECK ({name}) succeeded"),
-            (CheckerKind::Dns(_), false) if retries > 0 => {
-                format!("DNS_CHECK ({name}) failed after {retries} retries")
-            }
+            // keepalived logs no DNS_CHECK success; its failures are logged by the caller
+            (CheckerKind::Dns(_), true) => return,
             (CheckerKind::Dns(_), false) => format!("DNS_CHECK ({name}) failed"),
             (CheckerKind::Udp(_), true) => format!("UDP connection to {name} success."),
             (CheckerKind::Udp(_), false) => after("UDP_CHECK", ""),
@@ -1391,6 +1403,7 @@ impl Manager {
         let line = match kind {
             CheckerKind::Tcp => format!("TCP connection to {name} {reason}."),
             CheckerKind::Http(_) | CheckerKind::Ssl(_) => reason,
+            CheckerKind::Dns(_) => format!("DNS_CHECK ({name}) {reason}"),
             _ => format!("{name}: {reason}"),
         };
         self.log(line);

@@ -1278,3 +1278,44 @@ fn nb_get_retry_sets_the_http_retries() {
         "HTTP_CHECK on service [192.0.2.1]:tcp:80 failed after 2 retries.".into()
     )));
 }
+
+#[test]
+fn dns_check_lines_as_keepalived() {
+    // check_dns.c: no line for a success; each failure with log_all_failures in the
+    // server's words, the last one once, with its retries
+    let conf = "
+virtual_server 192.0.2.53 53 {
+  lb_algo rr
+  lb_kind NAT
+  protocol UDP
+  real_server 198.51.100.53 53 {
+    DNS_CHECK {
+      retry 1
+      log_all_failures
+    }
+  }
+}
+";
+    let mut m = manager(conf);
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &ok());
+    assert!(
+        !logs(&mut m).iter().any(|l| l.starts_with("DNS_CHECK")),
+        "a success is not logged"
+    );
+    let down = CheckResult::down("read timeout from socket");
+    m.handle_result(at(10), ID, &down);
+    m.handle_result(at(20), ID, &down);
+    let dns: Vec<String> = logs(&mut m)
+        .into_iter()
+        .filter(|l| l.starts_with("DNS_CHECK"))
+        .collect();
+    assert_eq!(
+        dns,
+        [
+            "DNS_CHECK ([198.51.100.53]:udp:53) read timeout from socket",
+            "DNS_CHECK ([198.51.100.53]:udp:53) read timeout from socket after 1 retries",
+        ]
+    );
+}
