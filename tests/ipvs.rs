@@ -1313,10 +1313,12 @@ fn vm_daemon_more_checkers() {
     ] {
         d.wait_log(&format!("Removing service {rs}"));
     }
-    // keepalived's DNS_CHECK words: the server's answer, and the retries (0 here)
+    // keepalived's DNS_CHECK and SMTP_CHECK words: the server's answer (and for DNS the
+    // retries, 0 here)
     d.wait_log(
         "DNS_CHECK ([198.51.100.12]:udp:9012) read error occurred. (rcode = 2) after 0 retries",
     );
+    d.wait_log("SMTP_CHECK Bad greeting banner from server [198.51.100.13]:9013");
     for s in &servers {
         s.set_good(true);
     }

@@ -489,10 +489,11 @@ impl Manager {
             // verdict, with `log_all_failures` or `checker_log_all_failures` (check_tcp.c
             // and the others; observed: nothing while the checker is down).
             let logs_all = chk.timing.log_all_failures || self.globals.checker_log_all_failures;
-            let dns = matches!(chk.kind, CheckerKind::Dns(_));
-            // DNS_CHECK's last failure says it once, with its retries (check_dns.c)
-            let dns_final = dns && cs.retry_it >= retry;
-            if !res.up && cs.up && logs_all && !dns_final {
+            // DNS_CHECK and SMTP_CHECK log each failure in the server's words, the last
+            // one once (check_dns.c, check_smtp.c)
+            let own_words = matches!(chk.kind, CheckerKind::Dns(_) | CheckerKind::Smtp(_));
+            let last_try = own_words && cs.retry_it >= retry;
+            if !res.up && cs.up && logs_all && !last_try {
                 self.log_failure_detail(&chk.kind, id, res);
             }
             if res.up || cs.retry_it >= retry {
@@ -503,15 +504,20 @@ impl Manager {
                     self.log_transition(&chk.kind, true, id, 0);
                     self.update_checker(id, true, res);
                 } else if !res.up && (cs.up || !cs.has_run) {
-                    if dns {
-                        let name = self.chk_display(id);
+                    if own_words {
                         let reason = res.reason.as_deref().unwrap_or("failed");
-                        let after = if cs.has_run {
-                            format!(" after {retry} retries")
+                        let line = if matches!(chk.kind, CheckerKind::Smtp(_)) {
+                            format!("SMTP_CHECK {reason}")
                         } else {
-                            String::new()
+                            let name = self.chk_display(id);
+                            let after = if cs.has_run {
+                                format!(" after {retry} retries")
+                            } else {
+                                String::new()
+                            };
+                            format!("DNS_CHECK ({name}) {reason}{after}")
                         };
-                        self.log(format!("DNS_CHECK ({name}) {reason}{after}"));
+                        self.log(line);
                     } else {
                         let n = if cs.has_run { retry } else { 0 };
                         self.log_transition(&chk.kind, false, id, n);
@@ -1342,11 +1348,9 @@ impl Manager {
             (CheckerKind::Http(_) | CheckerKind::Ssl(_), false) => {
                 "=> CHECK failed on service : HTTP request failed <=".to_owned()
             }
+            // SMTP_CHECK: the failure in full, its server included (check_smtp.c)
             (_, false) => match &res.reason {
-                Some(r) => format!(
-                    "=> CHECK failed on service : {} <=",
-                    r.split(" server ").next().unwrap_or(r)
-                ),
+                Some(r) => format!("=> CHECK failed on service : {r} <="),
                 None => "=> CHECK failed on service <=".to_owned(),
             },
         };
@@ -1404,6 +1408,7 @@ impl Manager {
             CheckerKind::Tcp => format!("TCP connection to {name} {reason}."),
             CheckerKind::Http(_) | CheckerKind::Ssl(_) => reason,
             CheckerKind::Dns(_) => format!("DNS_CHECK ({name}) {reason}"),
+            CheckerKind::Smtp(_) => format!("SMTP_CHECK {reason}"),
             _ => format!("{name}: {reason}"),
         };
         self.log(line);

@@ -1319,3 +1319,41 @@ virtual_server 192.0.2.53 53 {
         ]
     );
 }
+
+#[test]
+fn smtp_check_lines_as_keepalived() {
+    // check_smtp.c: each failure with log_all_failures, the last one always, as
+    // "SMTP_CHECK <what> from server [ip]:port", with no summary line
+    let conf = "
+virtual_server 192.0.2.25 25 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.25 25 {
+    SMTP_CHECK {
+      retry 1
+      log_all_failures
+    }
+  }
+}
+";
+    let mut m = manager(conf);
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &ok());
+    let _ = logs(&mut m);
+    let down = CheckResult::down("Bad greeting banner from server [198.51.100.25]:25");
+    m.handle_result(at(10), ID, &down);
+    m.handle_result(at(20), ID, &down);
+    let smtp: Vec<String> = logs(&mut m)
+        .into_iter()
+        .filter(|l| l.contains("SMTP"))
+        .collect();
+    assert_eq!(
+        smtp,
+        [
+            "SMTP_CHECK Bad greeting banner from server [198.51.100.25]:25",
+            "SMTP_CHECK Bad greeting banner from server [198.51.100.25]:25",
+        ]
+    );
+}
