@@ -11,6 +11,7 @@ pub mod mail;
 pub mod metrics_http;
 pub mod net;
 pub mod notify;
+pub mod rng;
 pub mod script;
 pub mod service;
 pub mod vrrp;
