@@ -350,6 +350,18 @@ fn root_bfd(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
         }
         _ => {}
     }
+    let ttl = b.ttl.unwrap_or(if b.neighbor.is_some_and(|n| n.is_ipv4()) {
+        255
+    } else {
+        64
+    });
+    if b.max_hops.unwrap_or(u8::MAX) > ttl {
+        ctx.error(
+            node.span(),
+            format!("BFD instance {name}: max_hops exceeds ttl/hoplimit - setting to ttl/hoplimit"),
+        );
+        b.max_hops = Some(ttl);
+    }
     cfg.vrrp.bfd_instances.push(b);
 }
 

@@ -442,6 +442,8 @@ pub struct BfdInstance {
     pub passive: bool,
     /// `None` = 255 (IPv4) / 64 (IPv6 hop limit), resolved by family.
     pub ttl: Option<u8>,
+    /// keepalived's default is 0 (single hop: only the full TTL passes); `max_hops -1`
+    /// (`None`) turns the TTL check off.
     pub max_hops: Option<u8>,
     pub weight: i32,
     pub weight_reverse: bool,
@@ -463,7 +465,7 @@ impl BfdInstance {
             multiplier: 5,
             passive: false,
             ttl: None,
-            max_hops: None,
+            max_hops: Some(0),
             weight: 0,
             weight_reverse: false,
             vrrp: false,
