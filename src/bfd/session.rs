@@ -56,7 +56,9 @@ pub enum Action {
     /// Send this control packet to the neighbor.
     Send(Control),
     /// Tell the VRRP child / checker: the session is Up, or no longer Up.
-    Event { up: bool },
+    Event {
+        up: bool,
+    },
     Log(LogLine),
 }
 
@@ -254,8 +256,7 @@ impl Session {
         }
         // Intervals are renegotiated outside Up, or on a Poll or Final.
         if self.local_state != State::Up || pkt.poll || pkt.final_ {
-            if self.remote_state == State::Up
-                && matches!(self.local_state, State::Init | State::Up)
+            if self.remote_state == State::Up && matches!(self.local_state, State::Init | State::Up)
             {
                 self.local_tx_intv = self.params.min_tx.max(self.remote_min_rx);
             } else {
@@ -272,7 +273,14 @@ impl Session {
             || self.remote_min_tx != old_remote_tx
             || self.remote_detect_mult != old_remote_mult
             || self.local_tx_intv != old_local_tx;
-        self.dump_timers(if changed { Detail::Detail } else { Detail::Extra }, &mut out);
+        self.dump_timers(
+            if changed {
+                Detail::Detail
+            } else {
+                Detail::Extra
+            },
+            &mut out,
+        );
 
         if self.local_tx_intv < old_local_tx && self.next_tx.is_some() {
             self.schedule_sender(now, rng);
@@ -427,7 +435,11 @@ impl Session {
         }
         out.push(log(
             Level::Warning,
-            if was_up { Detail::Always } else { Detail::Extra },
+            if was_up {
+                Detail::Always
+            } else {
+                Detail::Extra
+            },
             format!(
                 "({}) Entering Down state (Local diagnostic - {}, Remote diagnostic - {})",
                 self.name,

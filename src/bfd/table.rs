@@ -90,9 +90,11 @@ impl Random for Unique<'_> {
 /// hop limit 64 for IPv6) and its cap of `max_hops` at the TTL.
 pub fn params_of(b: &BfdInstance) -> Option<(IpAddr, Params, u8, u8)> {
     let neighbor = b.neighbor?;
-    let ttl = b
-        .ttl
-        .unwrap_or(if neighbor.is_ipv4() { TTL_V4 } else { HOPLIMIT_V6 });
+    let ttl = b.ttl.unwrap_or(if neighbor.is_ipv4() {
+        TTL_V4
+    } else {
+        HOPLIMIT_V6
+    });
     let max_hops = b.max_hops.unwrap_or(u8::MAX).min(ttl);
     let params = Params {
         min_rx: b.min_rx.saturating_mul(1000),
@@ -162,7 +164,8 @@ impl Table {
                     fresh.push(idx);
                     let (mut r, entries) = self.unique();
                     // Discriminators of the old sessions still in `old` are gone anyway.
-                    r.taken.extend(entries.iter().map(|e| e.session.local_discr));
+                    r.taken
+                        .extend(entries.iter().map(|e| e.session.local_discr));
                     Entry {
                         neighbor,
                         source: b.source,
@@ -304,7 +307,14 @@ mod tests {
         };
         let src: IpAddr = "192.0.2.3".parse().unwrap();
         let (i, _) = t
-            .receive(Instant(Duration::from_millis(10)), src, 49152, None, 255, &peer.encode())
+            .receive(
+                Instant(Duration::from_millis(10)),
+                src,
+                49152,
+                None,
+                255,
+                &peer.encode(),
+            )
             .unwrap();
         assert_eq!(i, 1);
         assert_eq!(t.entries[1].session.local_state, State::Init);
@@ -312,7 +322,14 @@ mod tests {
         peer.state = State::Init;
         peer.your_discr = t.entries[1].session.local_discr;
         let (i, _) = t
-            .receive(Instant(Duration::from_millis(20)), src, 49152, None, 255, &peer.encode())
+            .receive(
+                Instant(Duration::from_millis(20)),
+                src,
+                49152,
+                None,
+                255,
+                &peer.encode(),
+            )
             .unwrap();
         assert_eq!(i, 1);
         assert_eq!(t.entries[1].session.local_state, State::Up);
@@ -327,7 +344,14 @@ mod tests {
         peer.your_discr = 0;
         peer.state = State::Down;
         assert!(matches!(
-            t.receive(Instant::ZERO, "192.0.2.9".parse().unwrap(), 5, None, 255, &peer.encode()),
+            t.receive(
+                Instant::ZERO,
+                "192.0.2.9".parse().unwrap(),
+                5,
+                None,
+                255,
+                &peer.encode()
+            ),
             Err(Discard::NoSession { .. })
         ));
         assert!(matches!(

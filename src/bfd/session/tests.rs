@@ -40,7 +40,10 @@ struct Link {
 impl Link {
     fn new(a: Params, b: Params, seed: u64) -> Link {
         let mut rng = SplitMix(seed);
-        let s = [Session::new("a", a, &mut rng), Session::new("b", b, &mut rng)];
+        let s = [
+            Session::new("a", a, &mut rng),
+            Session::new("b", b, &mut rng),
+        ];
         Link {
             s,
             rng,
@@ -145,7 +148,11 @@ fn two_sessions_come_up_and_negotiate() {
         // One Up event each, nothing else after start's Down.
         let mut ev: Vec<_> = l.trace.events.iter().map(|e| (e.1, e.2)).collect();
         ev.sort();
-        assert_eq!(ev, [(0, false), (0, true), (1, false), (1, true)], "seed {seed}");
+        assert_eq!(
+            ev,
+            [(0, false), (0, true), (1, false), (1, true)],
+            "seed {seed}"
+        );
         // Steady state: gaps between 75 % and 90 % of the 200 ms interval, poll over.
         let tail = l.sent_by(0, Instant(ms(4000)));
         assert!(tail.len() >= 5);
@@ -203,8 +210,12 @@ fn peer_death_detected_in_detection_time() {
         assert!(t_down.saturating_since(death) <= ms(600), "seed {seed}");
         // Down packets go out at the idle rate (1 s less jitter), new discriminator.
         let after = l.sent_by(0, t_down);
-        assert!(after.iter().all(|p| p.1.state == State::Down && p.1.diag == Diag::Expired));
-        assert!(after.iter().all(|p| p.1.your_discr == 0 && p.1.desired_min_tx == 1_000_000));
+        assert!(after
+            .iter()
+            .all(|p| p.1.state == State::Down && p.1.diag == Diag::Expired));
+        assert!(after
+            .iter()
+            .all(|p| p.1.your_discr == 0 && p.1.desired_min_tx == 1_000_000));
         assert!(l
             .trace
             .logs
@@ -312,7 +323,13 @@ fn timer_dump_has_keepalived_layout() {
     l.start(0);
     l.start(1);
     l.run(Instant(ms(5000)));
-    let a: Vec<_> = l.trace.logs.iter().filter(|x| x.0 == 0).map(|x| x.1.as_str()).collect();
+    let a: Vec<_> = l
+        .trace
+        .logs
+        .iter()
+        .filter(|x| x.0 == 0)
+        .map(|x| x.1.as_str())
+        .collect();
     // As keepalived 2.2.7 printed them for "peerB" (indent = name + 2).
     assert!(a.contains(&"(a) ---------------< Session parameters >--------------"));
     assert!(a.contains(&"             min_tx  min_rx  tx_intv  mult  detect_time"));
