@@ -61,7 +61,8 @@ const SERVICES: Services = Services {
 
 fn vrrp_child(child: Runner<'_>) -> i32 {
     let o = child.opts();
-    let svc = VrrpService::new(o.dont_release_vrrp, o.dump_conf);
+    let svc = VrrpService::new(o.dont_release_vrrp, o.dump_conf)
+        .with_bfd_events(child.bfd_event_reader());
     child.run(svc)
 }
 

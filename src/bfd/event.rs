@@ -1,7 +1,8 @@
 //! State changes of BFD sessions, from the BFD child to the VRRP child and the checker,
 //! through pipes the parent creates before forking (keepalived's BFD event pipes). A
 //! record is fixed-size, well under `PIPE_BUF`, so writes are atomic and a reader never
-//! sees half of one: the session name (keepalived limits it to 31 bytes) and the state.
+//! sees half of one: the session name (keepalived limits it to 31 bytes), the state and
+//! when it was sent (for keepalived's `delivered in N usec`).
 
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::OwnedFd;
@@ -9,13 +10,34 @@ use std::os::fd::OwnedFd;
 /// keepalived's `BFD_INAME_MAX`, including the terminating NUL.
 pub const NAME_MAX: usize = 32;
 /// Bytes per record.
-pub const RECORD_LEN: usize = NAME_MAX + 1;
+pub const RECORD_LEN: usize = NAME_MAX + 1 + 8;
 
 /// A session went Up, or is no longer Up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub name: String,
     pub up: bool,
+    /// Microseconds since the Unix epoch at sending.
+    pub sent_us: u64,
+}
+
+/// Now, as [`Event::sent_us`].
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+impl Event {
+    /// keepalived's `-D` line on receipt.
+    pub fn received_line(&self) -> String {
+        format!(
+            "Received BFD event: instance {} is in state {} (delivered in {} usec)",
+            self.name,
+            if self.up { "Up" } else { "Down" },
+            now_us().saturating_sub(self.sent_us)
+        )
+    }
 }
 
 impl Event {
@@ -28,6 +50,7 @@ impl Event {
         let mut b = [0u8; RECORD_LEN];
         b[..n.len()].copy_from_slice(n);
         b[NAME_MAX] = u8::from(self.up);
+        b[NAME_MAX + 1..].copy_from_slice(&self.sent_us.to_le_bytes());
         Some(b)
     }
 
@@ -36,9 +59,12 @@ impl Event {
             .iter()
             .position(|&c| c == 0)
             .unwrap_or(NAME_MAX);
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&b[NAME_MAX + 1..]);
         Event {
             name: String::from_utf8_lossy(&b[..end]).into_owned(),
             up: b[NAME_MAX] != 0,
+            sent_us: u64::from_le_bytes(t),
         }
     }
 }
@@ -136,14 +162,17 @@ mod tests {
         let a = Event {
             name: "peerB".into(),
             up: true,
+            sent_us: 1,
         };
         let b = Event {
             name: "x".repeat(31),
             up: false,
+            sent_us: u64::MAX,
         };
         assert!(Event {
             name: "y".repeat(32),
-            up: true
+            up: true,
+            sent_us: 0,
         }
         .encode()
         .is_none());

@@ -42,6 +42,7 @@ impl Core {
                         let ev = Event {
                             name: e.session.name.clone(),
                             up,
+                            sent_us: crate::bfd::event::now_us(),
                         };
                         self.events.send(&ev, e.vrrp, e.checker);
                     }

@@ -86,6 +86,12 @@ impl Random for Unique<'_> {
     }
 }
 
+/// Which children hear about a session: those named by `vrrp` / `checker`, both when
+/// neither is.
+pub fn event_targets(b: &BfdInstance) -> (bool, bool) {
+    (b.vrrp || !b.checker, b.checker || !b.vrrp)
+}
+
 /// A configured instance's effective values: keepalived's defaults (TTL 255 for IPv4,
 /// hop limit 64 for IPv6) and its cap of `max_hops` at the TTL.
 pub fn params_of(b: &BfdInstance) -> Option<(IpAddr, Params, u8, u8)> {
@@ -155,24 +161,22 @@ impl Table {
                     e.source = b.source;
                     e.ttl = ttl;
                     e.max_hops = max_hops;
-                    e.vrrp = b.vrrp;
-                    e.checker = b.checker;
+                    (e.vrrp, e.checker) = event_targets(b);
                     kept.push(idx);
                     e
                 }
                 None => {
                     fresh.push(idx);
-                    let (mut r, entries) = self.unique();
-                    // Discriminators of the old sessions still in `old` are gone anyway.
-                    r.taken
-                        .extend(entries.iter().map(|e| e.session.local_discr));
+                    // Unique among the sessions kept so far (those left in `old` go).
+                    let (mut r, _) = self.unique();
+                    let (vrrp, checker) = event_targets(b);
                     Entry {
                         neighbor,
                         source: b.source,
                         ttl,
                         max_hops,
-                        vrrp: b.vrrp,
-                        checker: b.checker,
+                        vrrp,
+                        checker,
                         session: Session::new(&b.name, params, &mut r),
                     }
                 }

@@ -46,6 +46,8 @@ pub struct VrrpService {
     /// `-d`: log the data dump after loading.
     dump_conf: bool,
     run: Option<Running>,
+    /// The reading end of the BFD child's event pipe (`track_bfd`).
+    bfd_events: Option<std::os::fd::OwnedFd>,
 }
 
 struct Running {
@@ -265,7 +267,14 @@ impl VrrpService {
             dont_release,
             dump_conf,
             run: None,
+            bfd_events: None,
         }
+    }
+
+    /// Where the BFD child's session states arrive (keepalived's BFD vrrp event pipe).
+    pub fn with_bfd_events(mut self, fd: Option<std::os::fd::OwnedFd>) -> Self {
+        self.bfd_events = fd;
+        self
     }
 
     fn log_dump(&self) {
@@ -520,6 +529,33 @@ async fn timer_loop(sh: Shared) {
                 sh.submit(io);
             }
             _ = sh.wake.notified() => {}
+        }
+    }
+}
+
+/// Reads the BFD child's events into the trackers' channel.
+async fn bfd_loop(fd: std::os::fd::OwnedFd, tx: mpsc::UnboundedSender<tracking::Event>) {
+    let mut src = match crate::bfd::event::EventSource::new(fd) {
+        Ok(s) => s,
+        Err(e) => {
+            info!("Unable to read BFD events: {e}");
+            return;
+        }
+    };
+    loop {
+        match src.next().await {
+            Ok(evs) if !evs.is_empty() => {
+                for ev in evs {
+                    if crate::log::detail() > 0 {
+                        info!("{}", ev.received_line());
+                    }
+                    let _ = tx.send(tracking::Event::Bfd {
+                        name: ev.name,
+                        up: ev.up,
+                    });
+                }
+            }
+            _ => return,
         }
     }
 }
@@ -1089,6 +1125,10 @@ impl Service for VrrpService {
         let statics = engine::statics_of(c, &ifmap.borrow());
         let (syncd, ipvs, mut io) = syncd_start(c)?;
         let (track_tx, track_rx) = mpsc::unbounded_channel();
+        let bfd_task = self
+            .bfd_events
+            .take()
+            .map(|fd| tokio::task::spawn_local(bfd_loop(fd, track_tx.clone())));
         let tracking = Tracking::start(c, track_tx);
         let epoch = tokio::time::Instant::now();
         let mut eng = Engine::new(c, ifmap, statics, syncd, Box::new(alerts.clone()));
@@ -1138,6 +1178,7 @@ impl Service for VrrpService {
             )),
             tokio::task::spawn_local(tracking_loop(track_rx, sh.clone())),
         ];
+        tasks.extend(bfd_task);
         if !engine.borrow().polled.is_empty() {
             info!("Using MII-BMSR/ETHTOOL NIC polling thread(s)...");
             tasks.push(tokio::task::spawn_local(linkbeat_loop(

@@ -4,8 +4,11 @@
 //! them, with the pure trackers of [`super::track`], into `TrackChange`s for the instances
 //! and sync groups that reference them.
 //!
-//! Weighted trackers are keyed in the machine as `script NAME`, `file NAME`, `process NAME`;
-//! weight-0 ones fault with `FaultCause::{Script,File,Process}`. Every change is idempotent
+//! BFD sessions (`track_bfd`) are not run here: the BFD child reports their state through
+//! its event pipe, which the service turns into [`Event::Bfd`].
+//!
+//! Weighted trackers are keyed in the machine as `script NAME`, `file NAME`, `process NAME`,
+//! `bfd NAME`; weight-0 ones fault with `FaultCause::{Script,File,Process,Bfd}`. Every change is idempotent
 //! (the machine ignores a weight or fault it already has), so a reload simply re-sends the
 //! current state of every reference and clears the references that went away.
 
@@ -62,6 +65,8 @@ pub enum Event {
         gen: u64,
         counts: Vec<u32>,
     },
+    /// A BFD session is Up or not (from the BFD child; outlives reloads).
+    Bfd { name: String, up: bool },
 }
 
 /// The `track_*` references of one instance or sync group.
@@ -70,6 +75,7 @@ struct Refs {
     scripts: Vec<TrackRef>,
     files: Vec<TrackRef>,
     processes: Vec<TrackRef>,
+    bfds: Vec<TrackRef>,
 }
 
 /// The runtime of every tracker of the VRRP child.
@@ -88,6 +94,13 @@ pub struct Tracking {
     prepared: HashMap<String, Prepared>,
     /// Owners whose start-up fault lines were logged for this configuration.
     init_logged: RefCell<std::collections::HashSet<Target>>,
+    /// BFD sessions the VRRP child hears about: their own weight and reverse.
+    bfds: HashMap<String, (i32, bool)>,
+    /// Last state reported per BFD session; down until the BFD child says Up, and kept
+    /// across reloads (keepalived `clear_diff_bfd`).
+    bfd_up: HashMap<String, bool>,
+    /// Members of each sync group, for the per-instance BFD lines.
+    group_members: HashMap<String, Vec<String>>,
 }
 
 fn owners_of(c: &Config) -> Vec<(Target, Refs)> {
@@ -98,6 +111,7 @@ fn owners_of(c: &Config) -> Vec<(Target, Refs)> {
                 scripts: i.track_scripts.clone(),
                 files: i.track_files.clone(),
                 processes: i.track_processes.clone(),
+                bfds: i.track_bfds.clone(),
             },
         )
     });
@@ -108,6 +122,7 @@ fn owners_of(c: &Config) -> Vec<(Target, Refs)> {
                 scripts: g.track_scripts.clone(),
                 files: g.track_files.clone(),
                 processes: g.track_processes.clone(),
+                bfds: g.track_bfds.clone(),
             },
         )
     });
@@ -272,6 +287,7 @@ fn clear_changes(kind: &str, name: &str) -> Vec<TrackChange> {
     let cause = match kind {
         "script" => FaultCause::Script(name.to_owned()),
         "file" => FaultCause::File(name.to_owned()),
+        "bfd" => FaultCause::Bfd(name.to_owned()),
         _ => FaultCause::Process(name.to_owned()),
     };
     vec![
@@ -302,6 +318,9 @@ impl Tracking {
             running: Rc::new(RefCell::new(HashMap::new())),
             prepared: HashMap::new(),
             init_logged: RefCell::default(),
+            bfds: HashMap::new(),
+            bfd_up: HashMap::new(),
+            group_members: HashMap::new(),
         };
         t.load(c, None);
         t
@@ -325,6 +344,7 @@ impl Tracking {
                     ("script", &before.scripts, &refs.scripts),
                     ("file", &before.files, &refs.files),
                     ("process", &before.processes, &refs.processes),
+                    ("bfd", &before.bfds, &refs.bfds),
                 ];
                 for (kind, was, now) in lists {
                     for r in was.iter().filter(|r| !now.iter().any(|n| n.name == r.name)) {
@@ -351,6 +371,21 @@ impl Tracking {
         self.init_logged.borrow_mut().clear();
         self.files = c.vrrp.track_files.clone();
         self.processes = c.vrrp.track_processes.clone();
+        // Only sessions that report to the VRRP child can be tracked here.
+        self.bfds = c
+            .vrrp
+            .bfd_instances
+            .iter()
+            .filter(|b| crate::bfd::table::event_targets(b).0)
+            .map(|b| (b.name.clone(), (b.weight, b.weight_reverse)))
+            .collect();
+        self.bfd_up.retain(|n, _| self.bfds.contains_key(n));
+        self.group_members = c
+            .vrrp
+            .sync_groups
+            .iter()
+            .map(|g| (g.name.clone(), g.members.clone()))
+            .collect();
         self.prepared.clear();
         // without a usable default user, only scripts with their own `user` run
         let default_user = script::default_run_as(
@@ -495,6 +530,19 @@ impl Tracking {
                 ));
             }
         }
+        for r in &refs.bfds {
+            if let Some(&(own, own_rev)) = self.bfds.get(&r.name) {
+                let (w, rev) = ref_weight(r, own, own_rev);
+                let up = self.bfd_up.get(&r.name).copied().unwrap_or(false);
+                out.extend(up_down_change(
+                    format!("bfd {}", r.name),
+                    FaultCause::Bfd(r.name.clone()),
+                    up,
+                    w,
+                    rev,
+                ));
+            }
+        }
         out
     }
 
@@ -574,10 +622,16 @@ impl Tracking {
             let list = match kind {
                 "script" => &refs.scripts,
                 "file" => &refs.files,
+                "bfd" => &refs.bfds,
                 _ => &refs.processes,
             };
             for r in list.iter().filter(|r| r.name == name) {
                 let one = Refs {
+                    bfds: if kind == "bfd" {
+                        vec![r.clone()]
+                    } else {
+                        Vec::new()
+                    },
                     scripts: if kind == "script" {
                         vec![r.clone()]
                     } else {
@@ -651,8 +705,42 @@ impl Tracking {
                     .flat_map(|n| self.fan_out("process", n))
                     .collect()
             }
+            Event::Bfd { name, up } => {
+                if !self.bfds.contains_key(&name)
+                    || self.bfd_up.get(&name).copied().unwrap_or(false) == up
+                {
+                    return Vec::new();
+                }
+                self.bfd_up.insert(name.clone(), up);
+                for line in self.bfd_lines(&name, up) {
+                    info!("{line}");
+                }
+                self.fan_out("bfd", &name)
+            }
             _ => Vec::new(),
         }
+    }
+
+    /// keepalived's line for each instance tracking BFD session `name`, directly or
+    /// through its sync group (`vrrp_handle_bfd_event`).
+    fn bfd_lines(&self, name: &str, up: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        let state = if up { "UP" } else { "DOWN" };
+        for (target, refs) in &self.owners {
+            if !refs.bfds.iter().any(|r| r.name == name) {
+                continue;
+            }
+            let members = match target {
+                Target::Instance(i) => vec![i.clone()],
+                Target::Group(g) => self.group_members.get(g).cloned().unwrap_or_default(),
+            };
+            for i in members {
+                out.push(format!(
+                    "VRRP_Instance({i}) Tracked BFD instance {name} is {state}"
+                ));
+            }
+        }
+        out
     }
 
     /// When a delayed process quorum change is due.
