@@ -68,7 +68,8 @@ fn vrrp_child(child: Runner<'_>) -> i32 {
 
 fn checker_child(child: Runner<'_>) -> i32 {
     let o = child.opts();
-    let svc = CheckService::new(o.dont_release_ipvs, o.dump_conf);
+    let svc = CheckService::new(o.dont_release_ipvs, o.dump_conf)
+        .with_bfd_events(child.bfd_event_reader());
     child.run(svc)
 }
 

@@ -178,10 +178,10 @@ mod tests {
         .is_none());
         let mut bytes = a.encode().unwrap().to_vec();
         bytes.extend_from_slice(&b.encode().unwrap());
-        let mut buf = bytes[..40].to_vec();
+        let mut buf = bytes[..50].to_vec();
         assert_eq!(drain(&mut buf), [a]);
-        assert_eq!(buf.len(), 40 - RECORD_LEN);
-        buf.extend_from_slice(&bytes[40..]);
+        assert_eq!(buf.len(), 50 - RECORD_LEN);
+        buf.extend_from_slice(&bytes[50..]);
         assert_eq!(drain(&mut buf), [b]);
         assert!(buf.is_empty());
     }

@@ -66,7 +66,10 @@ pub enum Event {
         counts: Vec<u32>,
     },
     /// A BFD session is Up or not (from the BFD child; outlives reloads).
-    Bfd { name: String, up: bool },
+    Bfd {
+        name: String,
+        up: bool,
+    },
 }
 
 /// The `track_*` references of one instance or sync group.
@@ -1277,6 +1280,7 @@ mod tests {
             scripts: vec![r("chk", None, false)],
             files: vec![r("f", None, false), r("f", Some(-100), false)],
             processes: vec![r("p", None, false)],
+            bfds: Vec::new(),
         };
         assert_eq!(
             initial_fault_lines(&tr, &Target::Instance("VI_1".into()), &refs),
@@ -1317,5 +1321,120 @@ mod tests {
                 value: 15
             }]
         );
+    }
+}
+
+#[cfg(test)]
+mod bfd_tests {
+    use super::*;
+    use crate::config::{load_str, LoadOptions};
+
+    fn config(text: &str) -> Config {
+        load_str(text, Path::new("/t.conf"), &LoadOptions::default()).config
+    }
+
+    const CONF: &str = "
+bfd_instance b {
+  neighbor_ip 192.0.2.2
+  weight 10
+}
+bfd_instance c {
+  neighbor_ip 192.0.2.3
+  checker
+}
+vrrp_sync_group G {
+  group {
+    VI_2
+  }
+  track_bfd {
+    b weight -5
+  }
+}
+vrrp_instance VI_1 {
+  interface lo
+  virtual_router_id 1
+  priority 100
+  track_bfd {
+    b weight 0
+    c
+  }
+  virtual_ipaddress {
+    192.0.2.100
+  }
+}
+vrrp_instance VI_2 {
+  interface lo
+  virtual_router_id 2
+  priority 100
+  track_bfd {
+    b
+  }
+  virtual_ipaddress {
+    192.0.2.101
+  }
+}
+";
+
+    fn ch(t: &str, c: TrackChange) -> (Target, TrackChange) {
+        (Target::Instance(t.into()), c)
+    }
+
+    #[test]
+    fn bfd_events_fault_or_weigh() {
+        let c = config(CONF);
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let mut t = Tracking::start(&c, tx);
+        let fault = |active| TrackChange::Fault {
+            cause: FaultCause::Bfd("b".into()),
+            active,
+        };
+        let w = |value| TrackChange::Weight {
+            tracker: "bfd b".into(),
+            value,
+        };
+        // Down until told otherwise: weight 0 faults; a positive weight adds nothing, a
+        // negative one applies. "c" reports to the checker only: not trackable here.
+        assert_eq!(t.initial(&Target::Instance("VI_1".into())), [fault(true)]);
+        assert_eq!(t.initial(&Target::Instance("VI_2".into())), [w(0)]);
+        assert_eq!(t.initial(&Target::Group("G".into())), [w(-5)]);
+        let now = Instant::now();
+        let up = t.on_event(
+            Event::Bfd {
+                name: "b".into(),
+                up: true,
+            },
+            now,
+        );
+        assert_eq!(
+            up,
+            [
+                ch("VI_1", fault(false)),
+                ch("VI_2", w(10)),
+                (Target::Group("G".into()), w(0)),
+            ]
+        );
+        assert_eq!(
+            t.bfd_lines("b", true),
+            [
+                "VRRP_Instance(VI_1) Tracked BFD instance b is UP",
+                "VRRP_Instance(VI_2) Tracked BFD instance b is UP",
+                "VRRP_Instance(VI_2) Tracked BFD instance b is UP",
+            ]
+        );
+        // The same state again changes nothing; unknown sessions are ignored.
+        let again = Event::Bfd {
+            name: "b".into(),
+            up: true,
+        };
+        assert!(t.on_event(again, now).is_empty());
+        let c_up = Event::Bfd {
+            name: "c".into(),
+            up: true,
+        };
+        assert!(t.on_event(c_up, now).is_empty());
+        // A reload keeps the state.
+        let changes = t.reload(&c);
+        assert!(changes.contains(&ch("VI_1", fault(false))));
+        assert!(changes.contains(&ch("VI_2", w(10))));
     }
 }
