@@ -155,6 +155,7 @@ impl MultiLan {
             ns: self.nodes[i].clone(),
             real,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            vrrp_only: true,
         };
         d.write_conf(conf);
         d.spawn();

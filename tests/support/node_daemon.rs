@@ -17,6 +17,8 @@ pub struct Daemon {
     pub ns: String,
     pub real: bool,
     pub extra: Vec<String>,
+    /// `-P` (the default): only the VRRP child; off, every child the config asks for.
+    pub vrrp_only: bool,
 }
 
 impl Daemon {
@@ -25,6 +27,22 @@ impl Daemon {
     }
 
     pub fn start_with(lan: &Lan, node: usize, real: bool, conf: &str, extra: &[&str]) -> Daemon {
+        Daemon::launch(lan, node, real, conf, extra, true)
+    }
+
+    /// Without `-P`: the BFD (and checker) child run too when the config has them.
+    pub fn start_all(lan: &Lan, node: usize, real: bool, conf: &str) -> Daemon {
+        Daemon::launch(lan, node, real, conf, &[], false)
+    }
+
+    fn launch(
+        lan: &Lan,
+        node: usize,
+        real: bool,
+        conf: &str,
+        extra: &[&str],
+        vrrp_only: bool,
+    ) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = Daemon {
             child: None,
@@ -32,6 +50,7 @@ impl Daemon {
             ns: lan.nodes[node].ns.clone(),
             real,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            vrrp_only,
         };
         d.write_conf(conf);
         let mut d = d;
@@ -64,7 +83,8 @@ impl Daemon {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.ns])
             .arg(self.bin())
-            .args(["--dont-fork", "-l", "-G", "-P", "-D"])
+            .args(["--dont-fork", "-l", "-G", "-D"])
+            .args(self.vrrp_only.then_some("-P"))
             .arg("-f")
             .arg(self.path("keepalived.conf"))
             .arg("-p")
