@@ -422,10 +422,23 @@ fn recorder(path: &Path, log: &Path) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// How node 1 tracks its BFD session to node 3.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Tracking {
+    /// `track_bfd` in the instance, the session reporting to VRRP (`vrrp`): FAULT.
+    Fault,
+    /// The session's own `weight -100`: priority 50, BACKUP.
+    Weight,
+    /// `track_bfd` in the instance's `vrrp_sync_group`: FAULT.
+    Group,
+    /// The session reports to the checker only (`checker`): the instance ignores it.
+    CheckerOnly,
+}
+
 /// Node 1 (priority 150) tracks a BFD session to node 3; node 2 (100) is the backup;
-/// node 3 runs keepalived 2.2.7's BFD only. Killing node 3 moves the VIP to node 2.
-/// `weight`: `track_bfd` with weight -100 instead of FAULT. Returns node 1's notify calls.
-fn track_bfd_failover(real: bool, weight: bool) -> Vec<String> {
+/// node 3 runs keepalived 2.2.7's BFD only. Kills node 3 and returns node 1's notify
+/// calls, once node 2 holds the VIP (node 1 with `CheckerOnly`, which must keep it).
+fn track_bfd_failover(real: bool, how: Tracking) -> Vec<String> {
     let test = "bfd track_bfd failover";
     if !real_or_skip(test) {
         return Vec::new();
@@ -439,15 +452,29 @@ fn track_bfd_failover(real: bool, weight: bool) -> Vec<String> {
     let rec = sdir.path().join("rec.sh");
     recorder(&rec, &calls);
     let vip = "192.0.2.100";
-    let track = if weight {
-        "  track_bfd {\n    peer3 weight -100\n  }\n"
+    let session_extra = match how {
+        Tracking::Fault => "  vrrp\n",
+        Tracking::Weight => "  weight -100\n",
+        Tracking::Group => "",
+        Tracking::CheckerOnly => "  checker\n",
+    };
+    let bfd = format!(
+        "bfd_instance peer3 {{\n  neighbor_ip 192.0.2.3\n  source_ip 192.0.2.1\n  \
+         min_rx 100\n  min_tx 100\n  multiplier 3\n{session_extra}}}\n"
+    );
+    let track = if how == Tracking::Group {
+        ""
     } else {
         "  track_bfd {\n    peer3\n  }\n"
     };
+    let group = if how == Tracking::Group {
+        "vrrp_sync_group G {\n  group {\n    VI_1\n  }\n  track_bfd {\n    peer3\n  }\n}\n"
+    } else {
+        ""
+    };
     let notify = format!("  notify \"{}\"\n{track}", rec.display());
     let c1 = format!(
-        "global_defs {{\n  script_user root\n}}\n{}{}",
-        bfd_conf("peer3", 1, 3, 100, false),
+        "global_defs {{\n  script_user root\n}}\n{bfd}{group}{}",
         conf(150, &notify, &[&format!("{vip}/32")])
     );
     let d1 = Daemon::start_all(&lan, 0, real, &c1);
@@ -460,14 +487,21 @@ fn track_bfd_failover(real: bool, weight: bool) -> Vec<String> {
         all(&d1, &d2, &d3)
     );
     kill9(&mut d3);
-    assert!(
-        wait_until(15, || has_addr(&lan, 1, vip) && !has_addr(&lan, 0, vip)),
-        "VIP should move to node 2\n{}",
-        all(&d1, &d2, &d3)
-    );
     let line = "VRRP_Instance(VI_1) Tracked BFD instance peer3 is DOWN";
-    assert!(d1.log().contains(line), "{}", d1.log());
-    if weight {
+    if how == Tracking::CheckerOnly {
+        // Well past the detection time: still master, no BFD line.
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        assert!(has_addr(&lan, 0, vip), "{}", all(&d1, &d2, &d3));
+        assert!(!d1.log().contains(line), "{}", d1.log());
+    } else {
+        assert!(
+            wait_until(15, || has_addr(&lan, 1, vip) && !has_addr(&lan, 0, vip)),
+            "VIP should move to node 2\n{}",
+            all(&d1, &d2, &d3)
+        );
+        assert!(d1.log().contains(line), "{}", d1.log());
+    }
+    if how == Tracking::Weight {
         assert!(!d1.log().contains("Entering FAULT STATE"), "{}", d1.log());
     }
     // Let the last notify run.
@@ -479,33 +513,38 @@ fn track_bfd_failover(real: bool, weight: bool) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn track_bfd_fault_moves_vip_as_keepalived() {
-    let ours = track_bfd_failover(false, false);
-    let real = track_bfd_failover(true, false);
+/// Ours and keepalived 2.2.7 as node 1: the same notify calls; the last one is `last`.
+fn track_bfd_as_keepalived(how: Tracking, last: &str) {
+    let ours = track_bfd_failover(false, how);
+    let real = track_bfd_failover(true, how);
     if real.is_empty() && ours.is_empty() {
         return;
     }
-    assert_eq!(ours, real);
-    assert_eq!(
-        ours.last().map(String::as_str),
-        Some("INSTANCE VI_1 FAULT 150")
+    assert_eq!(ours, real, "{how:?}");
+    assert!(
+        ours.last().is_some_and(|l| l.starts_with(last)),
+        "{how:?}: {ours:?}"
     );
 }
 
 #[test]
+fn track_bfd_fault_moves_vip_as_keepalived() {
+    track_bfd_as_keepalived(Tracking::Fault, "INSTANCE VI_1 FAULT");
+}
+
+#[test]
 fn track_bfd_weight_moves_vip_as_keepalived() {
-    let ours = track_bfd_failover(false, true);
-    let real = track_bfd_failover(true, true);
-    if real.is_empty() && ours.is_empty() {
-        return;
-    }
-    assert_eq!(ours, real);
-    assert!(
-        ours.last()
-            .is_some_and(|l| l.starts_with("INSTANCE VI_1 BACKUP")),
-        "{ours:?}"
-    );
+    track_bfd_as_keepalived(Tracking::Weight, "INSTANCE VI_1 BACKUP");
+}
+
+#[test]
+fn track_bfd_in_sync_group_moves_vip_as_keepalived() {
+    track_bfd_as_keepalived(Tracking::Group, "INSTANCE VI_1 FAULT");
+}
+
+#[test]
+fn track_bfd_of_checker_only_session_is_ignored_as_keepalived() {
+    track_bfd_as_keepalived(Tracking::CheckerOnly, "INSTANCE VI_1 MASTER");
 }
 
 #[test]
@@ -548,4 +587,78 @@ fn killed_bfd_child_is_respawned_and_session_returns() {
         "{}",
         real.log()
     );
+}
+
+/// `neighbour_ip`, `ttl`, `max_hops`, `idle_tx`, `multiplier` and `hoplimit` on the wire
+/// against keepalived 2.2.7, and a reload: ours sends TTL 200 and refuses the peer's TTL 150
+/// while 150 + `max_hops` 40 < 200 (the IPv6 session, hop limit 100, comes up meanwhile);
+/// reloaded with `max_hops` 60 the IPv4 session comes up and the IPv6 one stays up.
+#[test]
+fn bfd_keywords_on_the_wire_and_reload() {
+    let test = "bfd keywords";
+    if !real_or_skip(test) || !tools_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 2) else {
+        return;
+    };
+    let ours_conf = |hops: u8| {
+        format!(
+            "bfd_instance kw {{\n  neighbour_ip 192.0.2.2\n  source_ip 192.0.2.1\n  \
+             idle_tx 2000\n  min_rx 100\n  min_tx 100\n  multiplier 4\n  ttl 200\n  \
+             max_hops {hops}\n}}\n\
+             bfd_instance v6 {{\n  neighbor_ip 2001:db8::2\n  hoplimit 100\n  max_hops 40\n  \
+             min_rx 100\n  min_tx 100\n}}\n"
+        )
+    };
+    let real_conf = "bfd_instance kw {\n  neighbor_ip 192.0.2.1\n  source_ip 192.0.2.2\n  \
+                     min_rx 100\n  min_tx 100\n  ttl 150\n  max_hops -1\n}\n\
+                     bfd_instance v6 {\n  neighbor_ip 2001:db8::1\n  max_hops 40\n  \
+                     min_rx 100\n  min_tx 100\n}\n";
+    let dir = tempfile::tempdir().unwrap();
+    let mut cap = Capture::start(&lan, 0, "udp port 3784", dir.path(), "kw");
+    let ours = Daemon::start_all(&lan, 0, false, &ours_conf(40));
+    let real = Daemon::start_all(&lan, 1, true, real_conf);
+    assert!(
+        wait_until(20, || up_count(&ours, "v6") == 1),
+        "{}",
+        logs(&[&ours, &real])
+    );
+    // Several of the peer's packets refused meanwhile.
+    std::thread::sleep(std::time::Duration::from_millis(4500));
+    assert_eq!(up_count(&ours, "kw"), 0, "{}", ours.log());
+    assert!(
+        ours.log().contains("Packet ttl(150) < 160 - discarding"),
+        "{}",
+        ours.log()
+    );
+    let t_reload = now_epoch();
+    ours.write_conf(&ours_conf(60));
+    ours.reload();
+    assert!(
+        wait_until(20, || up_count(&ours, "kw") == 1),
+        "{}",
+        logs(&[&ours, &real])
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    // The reload kept the IPv6 session.
+    assert_eq!(up_count(&ours, "v6"), 1, "{}", ours.log());
+    cap.stop();
+    let pkts = packets(&cap.path);
+    let mine: Vec<&Pkt> = pkts.iter().filter(|p| p.src == "192.0.2.1").collect();
+    assert!(mine.iter().all(|p| p.ttl == 200), "{mine:?}");
+    // Down at the idle rate: 2 s less 10-25 % jitter, announcing idle_tx.
+    let downs: Vec<&&Pkt> = mine.iter().filter(|p| p.t < t_reload).collect();
+    assert!(downs.len() >= 2, "{downs:?}");
+    for w in downs.windows(2) {
+        let gap = w[1].t - w[0].t;
+        assert!((1.45..=1.85).contains(&gap), "idle gap {gap}");
+        assert_eq!((w[1].state, w[1].min_tx), (DOWN, 2_000_000));
+    }
+    let mults = tshark_rows(&cap.path, "bfd && ip.src == 192.0.2.1", &["bfd.detect_time_multiplier"]);
+    assert!(mults.iter().all(|r| r[0] == "4"), "{mults:?}");
+    assert!(mine.iter().any(|p| p.state == UP));
+    let hlim = tshark_rows(&cap.path, "bfd && ipv6.src == 2001:db8::1", &["ipv6.hlim"]);
+    assert!(!hlim.is_empty() && hlim.iter().all(|r| r[0] == "100"), "{hlim:?}");
+    assert_eq!(expert_warnings(&cap.path), Vec::<Vec<String>>::new());
 }

@@ -182,8 +182,12 @@ impl Manager {
                             .checkers
                             .iter()
                             .map(|c| CheckerState {
-                                // alpha: start failed until the first success
-                                up: !(timed(&c.kind) && c.timing.alpha.unwrap_or(false)),
+                                // alpha: start failed until the first success (a
+                                // BFD_CHECK's own `alpha`: until its session is Up)
+                                up: match &c.kind {
+                                    CheckerKind::Bfd(b) => !b.alpha,
+                                    k => !(timed(k) && c.timing.alpha.unwrap_or(false)),
+                                },
                                 has_run: false,
                                 // keepalived presets retry_it: before the first result
                                 // one failure is enough (observed with 2.2.7: `TCP_CHECK

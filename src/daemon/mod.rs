@@ -243,7 +243,9 @@ impl DaemonOptions {
             ChildKind::Vrrp => !self.check_only && (s.vrrp || self.all),
             ChildKind::Checker => !self.vrrp_only && (s.checker || self.all),
             // keepalived: `-P` / `-C` run only that child; `-B` none for BFD.
-            ChildKind::Bfd => !self.vrrp_only && !self.check_only && !self.no_bfd && s.bfd,
+            ChildKind::Bfd => {
+                !self.vrrp_only && !self.check_only && !self.no_bfd && (s.bfd || self.all)
+            }
         }
     }
 }
@@ -614,5 +616,22 @@ mod tests {
             ..Default::default()
         };
         assert!(!c.wants(ChildKind::Vrrp, &none) && c.wants(ChildKind::Checker, &none));
+        // BFD: with a bfd_instance (or --all), not with -P, -C or -B.
+        let bfd = Sections {
+            bfd: true,
+            ..Default::default()
+        };
+        assert!(o.wants(ChildKind::Bfd, &bfd) && !o.wants(ChildKind::Bfd, &none));
+        assert!(!p.wants(ChildKind::Bfd, &bfd) && !c.wants(ChildKind::Bfd, &bfd));
+        let b = DaemonOptions {
+            no_bfd: true,
+            ..Default::default()
+        };
+        assert!(!b.wants(ChildKind::Bfd, &bfd));
+        let all = DaemonOptions {
+            all: true,
+            ..Default::default()
+        };
+        assert!(all.wants(ChildKind::Bfd, &none));
     }
 }

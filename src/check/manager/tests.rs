@@ -1259,10 +1259,17 @@ virtual_server 192.0.2.100 80 {
       name other
     }
   }
+  real_server 192.0.2.3 80 {
+    BFD_CHECK {
+      name b1
+      alpha
+    }
+  }
 }
 ",
     );
     m.start(at(0));
+    // With alpha a BFD_CHECK starts failed: that server waits for its session.
     assert_eq!(
         ops(&drain(&mut m)),
         ["add 192.0.2.1:80 w1", "add 192.0.2.2:80 w1"]
@@ -1276,10 +1283,16 @@ virtual_server 192.0.2.100 80 {
     assert!(out.contains(&Output::Log(
         "BFD check of [b1] RS([192.0.2.1]:tcp:80) is DOWN".into()
     )));
+    assert!(out.contains(&Output::Log(
+        "BFD check of [b1] RS([192.0.2.3]:tcp:80) is DOWN".into()
+    )));
     // The same state again: nothing (it has run).
     m.handle_bfd("b1", false);
     assert!(drain(&mut m).is_empty());
     m.handle_bfd("b1", true);
-    assert_eq!(ops(&drain(&mut m)), ["add 192.0.2.1:80 w1"]);
-    assert!(m.is_alive(0, 0));
+    assert_eq!(
+        ops(&drain(&mut m)),
+        ["add 192.0.2.1:80 w1", "add 192.0.2.3:80 w1"]
+    );
+    assert!(m.is_alive(0, 0) && m.is_alive(0, 2));
 }

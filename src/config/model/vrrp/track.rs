@@ -521,9 +521,9 @@ fn bfd_ttl(b: &mut BfdInstance, n: &Node, ctx: &mut Ctx) {
 }
 
 pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
-    Kw::unimplemented("neighbor_ip", "BFD is not built yet", bfd_neighbor),
-    Kw::unimplemented("neighbour_ip", "BFD is not built yet", bfd_neighbor),
-    Kw::unimplemented("source_ip", "BFD is not built yet", |b, n, ctx| {
+    Kw::new("neighbor_ip", bfd_neighbor),
+    Kw::new("neighbour_ip", bfd_neighbor),
+    Kw::new("source_ip", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         match t.text.parse::<IpAddr>() {
             Ok(a) => b.source = Some(a),
@@ -536,22 +536,22 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             ),
         }
     }),
-    Kw::unimplemented("min_rx", "BFD is not built yet", |b, n, ctx| {
+    Kw::new("min_rx", |b, n, ctx| {
         if let Some(v) = bfd_ms(b, n, ctx, "min_rx") {
             b.min_rx = v;
         }
     }),
-    Kw::unimplemented("min_tx", "BFD is not built yet", |b, n, ctx| {
+    Kw::new("min_tx", |b, n, ctx| {
         if let Some(v) = bfd_ms(b, n, ctx, "min_tx") {
             b.min_tx = v;
         }
     }),
-    Kw::unimplemented("idle_tx", "BFD is not built yet", |b, n, ctx| {
+    Kw::new("idle_tx", |b, n, ctx| {
         if let Some(v) = bfd_ms(b, n, ctx, "idle_tx") {
             b.idle_tx = v;
         }
     }),
-    Kw::unimplemented("multiplier", "BFD is not built yet", |b, n, ctx| {
+    Kw::new("multiplier", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         match parse_int(&t.text) {
             Some(v) if (1..=255).contains(&v) => b.multiplier = v as u8,
@@ -564,12 +564,12 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             ),
         }
     }),
-    Kw::unimplemented("passive", "BFD is not built yet", |b, _n, _ctx| {
+    Kw::new("passive", |b, _n, _ctx| {
         b.passive = true
     }),
-    Kw::unimplemented("ttl", "BFD is not built yet", bfd_ttl),
-    Kw::unimplemented("hoplimit", "BFD is not built yet", bfd_ttl),
-    Kw::unimplemented("max_hops", "BFD is not built yet", |b, n, ctx| {
+    Kw::new("ttl", bfd_ttl),
+    Kw::new("hoplimit", bfd_ttl),
+    Kw::new("max_hops", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         match parse_int(&t.text) {
             Some(v) if (-1..=255).contains(&v) => {
@@ -584,7 +584,7 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             ),
         }
     }),
-    Kw::unimplemented("weight", "BFD is not built yet", |b, n, ctx| {
+    Kw::new("weight", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         let bad = format!(
             "Configuration error: BFD instance {} weight value {} not valid (must be in range [-253-253]), ignoring",
@@ -598,8 +598,8 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             b.weight_reverse |= rev;
         }
     }),
-    Kw::unimplemented("vrrp", "BFD is not built yet", |b, _n, _ctx| b.vrrp = true),
-    Kw::unimplemented("checker", "BFD is not built yet", |b, _n, _ctx| {
+    Kw::new("vrrp", |b, _n, _ctx| b.vrrp = true),
+    Kw::new("checker", |b, _n, _ctx| {
         b.checker = true
     }),
 ];
