@@ -556,7 +556,12 @@ fn killed_bfd_child_is_respawned_and_session_returns() {
     let Some(lan) = lan_or_skip(test, 2) else {
         return;
     };
-    let ours = Daemon::start_all(&lan, 0, false, &bfd_conf("peer", 1, 2, 100, false));
+    // Named by bfd_process_name (comm), as its respawned self.
+    let named = format!(
+        "global_defs {{\n  bfd_process_name ka_bfd\n}}\n{}",
+        bfd_conf("peer", 1, 2, 100, false)
+    );
+    let ours = Daemon::start_all(&lan, 0, false, &named);
     let real = Daemon::start_all(&lan, 1, true, &bfd_conf("peer", 2, 1, 100, false));
     assert!(
         wait_until(20, || up_count(&ours, "peer") == 1),
@@ -564,6 +569,8 @@ fn killed_bfd_child_is_respawned_and_session_returns() {
         logs(&[&ours, &real])
     );
     let old = bfd_pid(&ours).expect("bfd pid file");
+    let comm = |pid: i32| fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert_eq!(comm(old).trim(), "ka_bfd");
     assert!(ours
         .log()
         .contains(&format!("Starting BFD child process, pid={old}")));
@@ -581,6 +588,7 @@ fn killed_bfd_child_is_respawned_and_session_returns() {
     assert!(ours
         .log()
         .contains(&format!("BFD child process({old}) died: Respawning")));
+    assert_eq!(comm(bfd_pid(&ours).unwrap()).trim(), "ka_bfd");
     // The real keepalived saw its neighbour's session restart (new discriminator).
     assert!(
         wait_until(10, || up_count(&real, "peer") >= 2),
@@ -655,10 +663,17 @@ fn bfd_keywords_on_the_wire_and_reload() {
         assert!((1.45..=1.85).contains(&gap), "idle gap {gap}");
         assert_eq!((w[1].state, w[1].min_tx), (DOWN, 2_000_000));
     }
-    let mults = tshark_rows(&cap.path, "bfd && ip.src == 192.0.2.1", &["bfd.detect_time_multiplier"]);
+    let mults = tshark_rows(
+        &cap.path,
+        "bfd && ip.src == 192.0.2.1",
+        &["bfd.detect_time_multiplier"],
+    );
     assert!(mults.iter().all(|r| r[0] == "4"), "{mults:?}");
     assert!(mine.iter().any(|p| p.state == UP));
     let hlim = tshark_rows(&cap.path, "bfd && ipv6.src == 2001:db8::1", &["ipv6.hlim"]);
-    assert!(!hlim.is_empty() && hlim.iter().all(|r| r[0] == "100"), "{hlim:?}");
+    assert!(
+        !hlim.is_empty() && hlim.iter().all(|r| r[0] == "100"),
+        "{hlim:?}"
+    );
     assert_eq!(expert_warnings(&cap.path), Vec::<Vec<String>>::new());
 }

@@ -141,11 +141,10 @@ pub(super) fn main(
     }
     crate::log::set_ident(&opts.ident(Some(kind)));
     std::env::remove_var("NOTIFY_SOCKET");
-    // `bfd_process_name` is accepted with a warning: the BFD child keeps the parent's.
     let name = match kind {
         ChildKind::Vrrp => &opts.vrrp_process_name,
         ChildKind::Checker => &opts.checker_process_name,
-        ChildKind::Bfd => &None,
+        ChildKind::Bfd => &opts.bfd_process_name,
     };
     // Without its own name a child keeps the parent's (keepalived, or `process_name`).
     if let Some(n) = name.as_deref() {

@@ -101,6 +101,7 @@ pub struct DaemonOptions {
     /// leaves it `keepalived` unless configured, so `None` keeps it.
     pub vrrp_process_name: Option<String>,
     pub checker_process_name: Option<String>,
+    pub bfd_process_name: Option<String>,
     /// The syslog socket; `None` = `$KEEPALIVED_SYSLOG_SOCKET` or `/dev/log`.
     pub syslog_socket: Option<PathBuf>,
     /// `-u` was given: the configuration's `umask` is then ignored.
@@ -146,6 +147,7 @@ impl Default for DaemonOptions {
             child_wait_time: Duration::from_secs(5),
             vrrp_process_name: None,
             checker_process_name: None,
+            bfd_process_name: None,
             syslog_socket: None,
             umask_cmdline: false,
             core_dump: false,
@@ -189,6 +191,7 @@ impl DaemonOptions {
         self.process_name = c.global.process_name.clone();
         self.vrrp_process_name = c.global.vrrp_process_name.clone();
         self.checker_process_name = c.global.checker_process_name.clone();
+        self.bfd_process_name = c.global.bfd_process_name.clone();
         self.child_wait_time = Duration::from_secs(u64::from(c.root.child_wait_time));
     }
 

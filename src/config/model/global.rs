@@ -1048,11 +1048,9 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         );
         g.checker_process_name = process_name(n, c).or(g.checker_process_name.take())
     }),
-    Kw::unimplemented(
-        "bfd_process_name",
-        "the BFD child runs with default scheduling",
-        |g, n, c| g.bfd_process_name = process_name(n, c).or(g.bfd_process_name.take()),
-    ),
+    Kw::new("bfd_process_name", |g, n, c| {
+        g.bfd_process_name = process_name(n, c).or(g.bfd_process_name.take())
+    }),
     Kw::unimplemented("snmp_socket", "SNMP is not built yet", |g, n, c| {
         if n.args.len() > 1 {
             c.error(

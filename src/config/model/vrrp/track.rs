@@ -564,9 +564,7 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             ),
         }
     }),
-    Kw::new("passive", |b, _n, _ctx| {
-        b.passive = true
-    }),
+    Kw::new("passive", |b, _n, _ctx| b.passive = true),
     Kw::new("ttl", bfd_ttl),
     Kw::new("hoplimit", bfd_ttl),
     Kw::new("max_hops", |b, n, ctx| {
@@ -599,9 +597,7 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
         }
     }),
     Kw::new("vrrp", |b, _n, _ctx| b.vrrp = true),
-    Kw::new("checker", |b, _n, _ctx| {
-        b.checker = true
-    }),
+    Kw::new("checker", |b, _n, _ctx| b.checker = true),
 ];
 
 /// What kind of object a `track_*` line names (for messages and lookup).
