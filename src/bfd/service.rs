@@ -365,9 +365,9 @@ fn dump_config(instances: &[BfdInstance]) -> String {
         if let Some(src) = b.source {
             let _ = writeln!(s, "   Source IP = {src}");
         }
-        let _ = writeln!(s, "   Required min RX interval = {} us", b.min_rx * 1000);
-        let _ = writeln!(s, "   Desired min TX interval = {} us", b.min_tx * 1000);
-        let _ = writeln!(s, "   Desired idle TX interval = {} us", b.idle_tx * 1000);
+        let _ = writeln!(s, "   Required min RX interval = {} us", b.min_rx_us);
+        let _ = writeln!(s, "   Desired min TX interval = {} us", b.min_tx_us);
+        let _ = writeln!(s, "   Desired idle TX interval = {} us", b.idle_tx_us);
         let _ = writeln!(s, "   Detection multiplier = {}", b.multiplier);
     }
     s

@@ -103,9 +103,9 @@ pub fn params_of(b: &BfdInstance) -> Option<(IpAddr, Params, u8, u8)> {
     });
     let max_hops = b.max_hops.unwrap_or(u8::MAX).min(ttl);
     let params = Params {
-        min_rx: b.min_rx.saturating_mul(1000),
-        min_tx: b.min_tx.saturating_mul(1000),
-        idle_tx: b.idle_tx.saturating_mul(1000),
+        min_rx: b.min_rx_us,
+        min_tx: b.min_tx_us,
+        idle_tx: b.idle_tx_us,
         detect_mult: b.multiplier,
         passive: b.passive,
     };
@@ -264,8 +264,8 @@ mod tests {
     fn inst(name: &str, nbr: &str, min: u32) -> BfdInstance {
         let mut b = BfdInstance::new(name, Span::default());
         b.neighbor = Some(nbr.parse().unwrap());
-        b.min_rx = min;
-        b.min_tx = min;
+        b.min_rx_us = min * 1000;
+        b.min_tx_us = min * 1000;
         b.max_hops = Some(0);
         b
     }
