@@ -182,8 +182,7 @@ async fn run(core: Rc<RefCell<Core>>, listener: Rc<Listener>, wake: Rc<tokio::sy
                     match next {
                         Ok(Some(d)) => {
                             let len = d.len.min(buf.len());
-                            let data = buf.get(..len).unwrap_or_default().to_vec();
-                            core.borrow_mut().receive(d, &data);
+                            core.borrow_mut().receive(d, buf.get(..len).unwrap_or_default());
                         }
                         Ok(None) => break,
                         Err(e) => {
