@@ -92,7 +92,9 @@ impl Core {
 
     /// (Re)opens every session's sending socket (keepalived reopens them at a reload).
     fn open_senders(&mut self) {
-        let mut seed = std::process::id();
+        // keepalived draws the first source port at random and walks up from it while ports
+        // are taken; a per-process sequence spreads the sessions the same way.
+        let mut seed = std::process::id() ^ (self.epoch.elapsed().subsec_nanos());
         self.senders = self
             .table
             .entries
@@ -205,9 +207,7 @@ async fn run(core: Rc<RefCell<Core>>, listener: Rc<Listener>, wake: Rc<tokio::sy
 
 impl Service for BfdService {
     async fn start(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
-        if self.dump_conf {
-            info!("{}", dump_config(Self::instances(cfg)).trim_end());
-        }
+        log_config(self.dump_conf, Self::instances(cfg));
         let listener = match Listener::open() {
             Ok(l) => Rc::new(l),
             Err(e) => {
@@ -216,8 +216,7 @@ impl Service for BfdService {
             }
         };
         let epoch = std::time::Instant::now();
-        let seed = epoch.elapsed().as_nanos() as u64
-            ^ u64::from(std::process::id()).rotate_left(32)
+        let seed = u64::from(std::process::id()).rotate_left(32)
             ^ std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
@@ -245,9 +244,7 @@ impl Service for BfdService {
     }
 
     async fn reload(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
-        if self.dump_conf {
-            info!("{}", dump_config(Self::instances(cfg)).trim_end());
-        }
+        log_config(self.dump_conf, Self::instances(cfg));
         if let Some(core) = &self.core {
             let mut c = core.borrow_mut();
             let now = c.now();
@@ -353,7 +350,16 @@ impl Service for BfdService {
     }
 }
 
-/// `-d`: the configuration as keepalived dumps it at start.
+/// `-d`: the configuration in the log, line by line.
+fn log_config(dump_conf: bool, instances: &[BfdInstance]) {
+    if dump_conf {
+        for line in dump_config(instances).lines() {
+            info!("{line}");
+        }
+    }
+}
+
+/// The configuration as keepalived dumps it at start.
 fn dump_config(instances: &[BfdInstance]) -> String {
     let mut s = String::from("------< BFD Topology >------\n");
     for b in instances {
