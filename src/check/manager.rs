@@ -182,8 +182,12 @@ impl Manager {
                             .checkers
                             .iter()
                             .map(|c| CheckerState {
-                                // alpha: start failed until the first success
-                                up: !(timed(&c.kind) && c.timing.alpha.unwrap_or(false)),
+                                // alpha: start failed until the first success (a
+                                // BFD_CHECK's own `alpha`: until its session is Up)
+                                up: match &c.kind {
+                                    CheckerKind::Bfd(b) => !b.alpha,
+                                    k => !(timed(k) && c.timing.alpha.unwrap_or(false)),
+                                },
                                 has_run: false,
                                 // keepalived presets retry_it: before the first result
                                 // one failure is enough (observed with 2.2.7: `TCP_CHECK
@@ -682,6 +686,43 @@ impl Manager {
             self.weight_changed(id.vs, id.rs, old);
         }
         self.update_checker(id, adjust.is_some(), &res);
+    }
+
+    /// BFD session `name` is Up or not (from the BFD child): every BFD_CHECK naming it
+    /// whose state differs, or that has not run yet, follows (keepalived
+    /// `bfd_check_handle_event`).
+    pub fn handle_bfd(&mut self, name: &str, up: bool) {
+        let cfg = Rc::clone(&self.cfg);
+        for (v, vs) in cfg.virtual_servers.iter().enumerate() {
+            for (r, rs) in vs.real_servers.iter().enumerate() {
+                for (i, c) in rs.checkers.iter().enumerate() {
+                    let CheckerKind::Bfd(b) = &c.kind else {
+                        continue;
+                    };
+                    if b.name != name {
+                        continue;
+                    }
+                    let id = CheckerId {
+                        vs: v,
+                        rs: r,
+                        checker: i,
+                    };
+                    let Some(cs) = self.cs(id) else { continue };
+                    if cs.up == up && cs.has_run {
+                        continue;
+                    }
+                    self.log(format!(
+                        "BFD check of [{name}] RS({}) is {}",
+                        self.rs_name(v, r),
+                        if up { "UP" } else { "DOWN" }
+                    ));
+                    self.handle_event(id, up);
+                    if let Some(cs) = self.cs_mut(id) {
+                        cs.has_run = true;
+                    }
+                }
+            }
+        }
     }
 
     /// An event-driven checker (BFD_CHECK) going up or down.
@@ -1344,6 +1385,10 @@ impl Manager {
             (CheckerKind::Ping, false) => "=> ICMP CHECK failed on service <=".to_owned(),
             (CheckerKind::Udp(_), true) => "=> UDP CHECK succeed on service <=".to_owned(),
             (CheckerKind::Udp(_), false) => "=> UDP CHECK failed on service <=".to_owned(),
+            (CheckerKind::Bfd(b), true) => {
+                format!("=> BFD CHECK {} succeeded on service <=", b.name)
+            }
+            (CheckerKind::Bfd(b), false) => format!("=> BFD CHECK {} failed on service <=", b.name),
             (_, true) => "=> CHECK succeed on service <=".to_owned(),
             (CheckerKind::Http(_) | CheckerKind::Ssl(_), false) => {
                 "=> CHECK failed on service : HTTP request failed <=".to_owned()

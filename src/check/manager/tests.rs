@@ -1357,3 +1357,62 @@ virtual_server 192.0.2.25 25 {
         ]
     );
 }
+
+#[test]
+fn bfd_check_follows_its_session() {
+    let mut m = manager(
+        "
+bfd_instance b1 {
+  neighbor_ip 192.0.2.1
+}
+virtual_server 192.0.2.100 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.1 80 {
+    BFD_CHECK {
+      name b1
+    }
+  }
+  real_server 192.0.2.2 80 {
+    BFD_CHECK {
+      name other
+    }
+  }
+  real_server 192.0.2.3 80 {
+    BFD_CHECK {
+      name b1
+      alpha
+    }
+  }
+}
+",
+    );
+    m.start(at(0));
+    // With alpha a BFD_CHECK starts failed: that server waits for its session.
+    assert_eq!(
+        ops(&drain(&mut m)),
+        ["add 192.0.2.1:80 w1", "add 192.0.2.2:80 w1"]
+    );
+    // Another session's events change nothing.
+    m.handle_bfd("b2", false);
+    assert!(drain(&mut m).is_empty());
+    m.handle_bfd("b1", false);
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["del 192.0.2.1:80"]);
+    assert!(out.contains(&Output::Log(
+        "BFD check of [b1] RS([192.0.2.1]:tcp:80) is DOWN".into()
+    )));
+    assert!(out.contains(&Output::Log(
+        "BFD check of [b1] RS([192.0.2.3]:tcp:80) is DOWN".into()
+    )));
+    // The same state again: nothing (it has run).
+    m.handle_bfd("b1", false);
+    assert!(drain(&mut m).is_empty());
+    m.handle_bfd("b1", true);
+    assert_eq!(
+        ops(&drain(&mut m)),
+        ["add 192.0.2.1:80 w1", "add 192.0.2.3:80 w1"]
+    );
+    assert!(m.is_alive(0, 0) && m.is_alive(0, 2));
+}
