@@ -238,9 +238,11 @@ fn keepalived_interop(ours_passive: bool) {
         .filter(|g| *g < 1.0)
         .collect();
     assert!(steady.len() >= 4, "too few steady packets: {pkts:?}");
+    // 150-200 ms by the jitter rule (RFC 5880 6.8.7: 75-100 % of the interval). Only the
+    // lower bound is exact: a loaded host delays packets, it never sends them early; the
+    // upper bound only catches a wrong interval (tests never assert on scheduling delays).
     for g in &steady {
-        // 150-180 ms by the jitter rule, with scheduling tolerance.
-        assert!((0.140..=0.215).contains(g), "gap {g}: {steady:?}");
+        assert!(*g >= 0.140 && *g <= 0.6, "gap {g}: {steady:?}");
     }
     // Death detected in 3 x 200 ms after the last packet received, both ways. The active
     // side's first Down packet leaves within one more interval (measured on the capture);
@@ -255,12 +257,13 @@ fn keepalived_interop(ours_passive: bool) {
         (detection(&pkts, me, peer, t_kill), expired_ms(&real.log()))
     };
     let active_det = active_det.expect("the active side's Down packet");
+    // not before 3 x 200 ms; a loose upper bound (see above)
     assert!(
-        (0.58..=0.85).contains(&active_det),
+        (0.58..=2.0).contains(&active_det),
         "active side detected in {active_det} s"
     );
     assert!(
-        (595..=800).contains(&passive_ms),
+        (595..=2000).contains(&passive_ms),
         "passive side expired after {passive_ms} ms"
     );
     assert!(
@@ -405,10 +408,10 @@ fn frr_bfdd_interop() {
     assert!(pkts.iter().any(|p| p.src == frr && p.state == UP));
     assert!(pkts.iter().any(|p| p.src == me && p.state == UP));
     let ours_det = detection(&pkts, me, frr, t_frr_dead).expect("our Down packet");
-    assert!((0.58..=0.85).contains(&ours_det), "ours: {ours_det}");
+    assert!((0.58..=2.0).contains(&ours_det), "ours: {ours_det}");
     let frr_det = detection(&pkts, frr, me, t_ours_dead).expect("FRR's Down packet");
     // FRR sends its Down at once; detection 3 x 200 ms (FRR's own min_rx).
-    assert!((0.55..=0.85).contains(&frr_det), "frr: {frr_det}");
+    assert!((0.55..=2.0).contains(&frr_det), "frr: {frr_det}");
     assert_eq!(expert_warnings(&cap.path), Vec::<Vec<String>>::new());
 }
 
@@ -660,7 +663,7 @@ fn bfd_keywords_on_the_wire_and_reload() {
     assert!(downs.len() >= 2, "{downs:?}");
     for w in downs.windows(2) {
         let gap = w[1].t - w[0].t;
-        assert!((1.45..=1.85).contains(&gap), "idle gap {gap}");
+        assert!((1.45..=4.0).contains(&gap), "idle gap {gap}");
         assert_eq!((w[1].state, w[1].min_tx), (DOWN, 2_000_000));
     }
     let mults = tshark_rows(
