@@ -651,7 +651,15 @@ fn bfd_keywords_on_the_wire_and_reload() {
         "{}",
         logs(&[&ours, &real])
     );
-    std::thread::sleep(std::time::Duration::from_millis(1000));
+    // our Up packets on the wire (tcpdump -U writes each packet as it comes; a loaded
+    // host may take a while)
+    assert!(
+        wait_until(20, || packets(&cap.path)
+            .iter()
+            .any(|p| p.src == "192.0.2.1" && p.state == UP)),
+        "no Up packet from us captured\n{}",
+        ours.log()
+    );
     // The reload kept the IPv6 session.
     assert_eq!(up_count(&ours, "v6"), 1, "{}", ours.log());
     cap.stop();
