@@ -59,7 +59,8 @@ const SERVICES: Services = Services {
 fn vrrp_child(child: Runner<'_>) -> i32 {
     let o = child.opts();
     let svc = VrrpService::new(o.dont_release_vrrp, o.dump_conf)
-        .with_namespace_arg(o.namespace_arg.clone());
+        .with_namespace_arg(o.namespace_arg.clone())
+        .with_snmp_args(o.snmp, o.snmp_agent_socket.clone());
     child.run(svc)
 }
 
@@ -182,6 +183,8 @@ fn daemon_options(opts: &Options, config_file: PathBuf) -> DaemonOptions {
             opts.pid_files_given[2],
         ],
         namespace_arg: opts.namespace.clone(),
+        snmp: opts.snmp,
+        snmp_agent_socket: opts.snmp_agent_socket.clone(),
         vrrp_only: opts.vrrp_only,
         check_only: opts.check_only,
         all: opts.all_children,

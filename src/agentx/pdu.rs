@@ -313,24 +313,35 @@ impl Writer {
         self.buf.extend_from_slice(b);
     }
     fn u16(&mut self, v: u16) {
-        let b = if self.be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let b = if self.be {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        };
         self.u8s(&b);
     }
     fn u32(&mut self, v: u32) {
-        let b = if self.be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let b = if self.be {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        };
         self.u8s(&b);
     }
     fn u64(&mut self, v: u64) {
         // RFC 2741 5.4: a Counter64 is two 32-bit words, the high one first in the
         // message's byte order.
-        let b = if self.be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let b = if self.be {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        };
         self.u8s(&b);
     }
     /// The compact form: the 1.3.6.1.x prefix becomes `prefix` x when x fits a byte.
     fn oid(&mut self, oid: &Oid, include: bool) {
         let s = &oid.0;
-        let (prefix, rest) = if s.len() > 4 && s[..4] == [1, 3, 6, 1] && (1..=255).contains(&s[4])
-        {
+        let (prefix, rest) = if s.len() > 4 && s[..4] == [1, 3, 6, 1] && (1..=255).contains(&s[4]) {
             (s[4] as u8, &s[5..])
         } else {
             (0, &s[..])
@@ -461,7 +472,11 @@ pub fn encode(m: &Message) -> Vec<u8> {
         }
     }
     let len = (w.buf.len() - HEADER_LEN) as u32;
-    let b = if be { len.to_be_bytes() } else { len.to_le_bytes() };
+    let b = if be {
+        len.to_be_bytes()
+    } else {
+        len.to_le_bytes()
+    };
     w.buf[16..20].copy_from_slice(&b);
     w.buf
 }

@@ -89,14 +89,14 @@ pub struct Agent {
 /// The running session; dropping it ends the task.
 pub struct Session {
     task: tokio::task::JoinHandle<()>,
-    notify: mpsc::UnboundedSender<Vec<VarBind>>,
-    started: Instant,
+    notifier: Notifier,
 }
 
-impl Drop for Session {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+/// Sends notifications through a session (cheap to clone; harmless once it has ended).
+#[derive(Clone, Debug)]
+pub struct Notifier {
+    tx: mpsc::UnboundedSender<Vec<VarBind>>,
+    started: Instant,
 }
 
 impl Session {
@@ -107,11 +107,27 @@ impl Session {
         let task = tokio::task::spawn_local(run(agent, addr, asks, rx, started));
         Session {
             task,
-            notify: tx,
-            started,
+            notifier: Notifier { tx, started },
         }
     }
 
+    pub fn notifier(&self) -> Notifier {
+        self.notifier.clone()
+    }
+
+    /// Ends the session: the notifications already queued (STOP traps) go out first when
+    /// the master is there, then a Close; waits at most `grace`.
+    pub async fn stop(self, grace: Duration) {
+        let Session { task, notifier } = self;
+        drop(notifier);
+        let abort = task.abort_handle();
+        if tokio::time::timeout(grace, task).await.is_err() {
+            abort.abort();
+        }
+    }
+}
+
+impl Notifier {
     /// Sends a notification (snmpTrapOID and its objects; sysUpTime is put first). Lost
     /// while the master is away, as with net-snmp.
     pub fn notify(&self, trap: Oid, objects: Vec<VarBind>) {
@@ -125,12 +141,7 @@ impl Session {
             value: Value::ObjectId(trap),
         });
         v.extend(objects);
-        let _ = self.notify.send(v);
-    }
-
-    /// Stops the task and waits for it (it closes the session first when connected).
-    pub async fn stop(self) {
-        self.task.abort();
+        let _ = self.tx.send(v);
     }
 }
 
@@ -242,6 +253,7 @@ async fn run(
     loop {
         match session(&agent, &addr, &asks, &mut notifies, started, &mut warned).await {
             Ok(()) => return,
+            Err(_) if notifies.is_closed() => return,
             Err(e) => {
                 if !warned {
                     warn!("AgentX master agent ({addr:?}): {e}; retrying");
@@ -318,7 +330,10 @@ async fn session(
                 serve(&mut c, agent, asks, m, &mut pending_set).await?;
             }
             n = notifies.recv() => {
-                let Some(varbinds) = n else { return Ok(()) };
+                let Some(varbinds) = n else {
+                    c.request(Pdu::Close { reason: pdu::close::SHUTDOWN }).await?;
+                    return Ok(());
+                };
                 c.request(Pdu::Notify { context: None, varbinds }).await?;
             }
             _ = ping.tick() => {
@@ -491,10 +506,13 @@ mod tests {
     }
 
     fn tree() -> Tree {
-        [("1.3.6.1.4.1.9586.100.5.1.1.0", 1), ("1.3.6.1.4.1.9586.100.5.1.2.0", 2)]
-            .into_iter()
-            .map(|(k, v)| (o(k), Value::Integer(v)))
-            .collect()
+        [
+            ("1.3.6.1.4.1.9586.100.5.1.1.0", 1),
+            ("1.3.6.1.4.1.9586.100.5.1.2.0", 2),
+        ]
+        .into_iter()
+        .map(|(k, v)| (o(k), Value::Integer(v)))
+        .collect()
     }
 
     #[test]
@@ -504,7 +522,10 @@ mod tests {
             Address::parse(Some("unix:/tmp/x")),
             Address::Unix("/tmp/x".into())
         );
-        assert_eq!(Address::parse(Some("/tmp/y")), Address::Unix("/tmp/y".into()));
+        assert_eq!(
+            Address::parse(Some("/tmp/y")),
+            Address::Unix("/tmp/y".into())
+        );
         assert_eq!(
             Address::parse(Some("tcp:localhost:705")),
             Address::Tcp("localhost:705".into())

@@ -179,9 +179,14 @@ fn arb_pdu() -> impl Strategy<Value = Pdu> {
     )
     .boxed();
     prop_oneof![
-        (any::<u8>(), arb_oid(), prop::collection::vec(any::<u8>(), 0..30))
+        (
+            any::<u8>(),
+            arb_oid(),
+            prop::collection::vec(any::<u8>(), 0..30)
+        )
             .prop_map(|(timeout, id, descr)| Pdu::Open { timeout, id, descr }),
-        (ctx.clone(), ranges.clone()).prop_map(|(context, ranges)| Pdu::GetNext { context, ranges }),
+        (ctx.clone(), ranges.clone())
+            .prop_map(|(context, ranges)| Pdu::GetNext { context, ranges }),
         (ctx.clone(), any::<u16>(), any::<u16>(), ranges).prop_map(|(context, n, m, ranges)| {
             Pdu::GetBulk {
                 context,
@@ -190,17 +195,20 @@ fn arb_pdu() -> impl Strategy<Value = Pdu> {
                 ranges,
             }
         }),
-        (ctx.clone(), vbs.clone()).prop_map(|(context, varbinds)| Pdu::Notify { context, varbinds }),
-        (ctx, any::<u8>(), 1u8..10, arb_oid(), any::<u32>()).prop_map(|(context, p, r, subtree, u)| {
-            Pdu::Register {
-                context,
-                timeout: 0,
-                priority: p,
-                range_subid: r,
-                subtree,
-                upper_bound: Some(u),
+        (ctx.clone(), vbs.clone())
+            .prop_map(|(context, varbinds)| Pdu::Notify { context, varbinds }),
+        (ctx, any::<u8>(), 1u8..10, arb_oid(), any::<u32>()).prop_map(
+            |(context, p, r, subtree, u)| {
+                Pdu::Register {
+                    context,
+                    timeout: 0,
+                    priority: p,
+                    range_subid: r,
+                    subtree,
+                    upper_bound: Some(u),
+                }
             }
-        }),
+        ),
         (any::<u32>(), any::<u16>(), any::<u16>(), vbs).prop_map(|(t, e, i, varbinds)| {
             Pdu::Response {
                 sys_uptime: t,
@@ -232,4 +240,3 @@ proptest! {
         let _ = decode(&b);
     }
 }
-

@@ -42,7 +42,7 @@ pub use crate::service::{ChildConfig, Service, ServiceError};
 pub use child::{Runner, ServiceEntry, Services};
 
 /// What keepalived calls itself in its start and stop lines.
-pub const VERSION_BANNER: &str = "Keepalived v2.2.7 (01/16,2022)";
+pub use crate::service::VERSION_BANNER;
 
 pub use crate::service::exit;
 
@@ -71,6 +71,10 @@ pub struct DaemonOptions {
     pub pid_files_given: [bool; 3],
     /// `-s NAME`: overrides the configuration's `net_namespace`.
     pub namespace_arg: Option<String>,
+    /// `-x`: SNMP on, as the enable_snmp_* keywords.
+    pub snmp: bool,
+    /// `-A SOCKET`: the AgentX master's socket, over `snmp_socket`.
+    pub snmp_agent_socket: Option<String>,
     /// Instance and namespace names (from the configuration, see [`Self::apply_config`]).
     pub names: names::Names,
     /// `process_name`: comm of the parent (the children inherit it unless they have theirs).
@@ -125,6 +129,8 @@ impl Default for DaemonOptions {
             checkers_pid_file: PathBuf::from("/run/checkers.pid"),
             pid_files_given: [false; 3],
             namespace_arg: None,
+            snmp: false,
+            snmp_agent_socket: None,
             names: names::Names::default(),
             process_name: None,
             vrrp_only: false,
