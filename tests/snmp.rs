@@ -329,7 +329,9 @@ fn snmpd_restart_registers_again_and_adverts_go_on() {
         return;
     };
     let mut snmp = Snmp::start(&lan, 0);
-    let node = Daemon::start(&lan, 0, false, &node_conf(&snmp.socket(), 90));
+    // The old spelling of enable_snmp_vrrp.
+    let conf = node_conf(&snmp.socket(), 90).replace("enable_snmp_vrrp", "enable_snmp_keepalived");
+    let node = Daemon::start(&lan, 0, false, &conf);
     let name = ".1.3.6.1.4.1.9586.100.5.2.3.1.2.1";
     assert!(
         wait_until(15, || !snmp.walk(name).is_empty()),
