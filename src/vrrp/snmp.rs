@@ -35,27 +35,24 @@ fn oid(root: &[u32], more: &[u32]) -> Oid {
     Oid::new(root).child(more)
 }
 
-/// Whether this child serves the global scalars: keepalived leaves them to the checker when
-/// it runs with `enable_snmp_checker`.
-fn serves_global(c: &Config) -> bool {
-    !(c.global.enable_snmp_checker && !c.check.virtual_servers.is_empty())
-}
-
 /// What to register, as keepalived 2.2.7's VRRP child does; `None` without
 /// `enable_snmp_vrrp`.
 pub fn agent(c: &Config) -> Option<Agent> {
     if !c.global.enable_snmp_vrrp {
         return None;
     }
-    let mut a = Agent::default();
-    if serves_global(c) {
-        a.registrations
-            .extend(reg::GLOBAL.iter().map(|s| oid(reg::GLOBAL_ROOT, s)));
-        a.caps.push((
+    // keepalived leaves the global objects to the checker when it runs with
+    // enable_snmp_checker; ours serves no checker objects yet, so this child keeps them.
+    let mut a = Agent {
+        registrations: reg::GLOBAL
+            .iter()
+            .map(|s| oid(reg::GLOBAL_ROOT, s))
+            .collect(),
+        caps: vec![(
             Oid::new(reg::GLOBAL_ROOT),
             "The MIB module for Keepalived".into(),
-        ));
-    }
+        )],
+    };
     a.registrations.extend(
         reg::KEEPALIVED_VRRP
             .iter()
@@ -195,9 +192,7 @@ fn global(c: &Config, t: &mut Tree, version: &str) {
 /// Every object of the VRRP child now.
 pub fn snapshot(c: &Config, eng: &Engine, version: &str) -> Tree {
     let mut t = Tree::new();
-    if serves_global(c) {
-        global(c, &mut t, version);
-    }
+    global(c, &mut t, version);
     let r = reg::KEEPALIVED_VRRP_ROOT;
     // vrrpSyncGroupTable and vrrpSyncGroupMemberTable (indexes from 1, config order).
     let states = eng.group_states();
@@ -388,7 +383,10 @@ mod tests {
     fn scripts_shown_as_keepalived_quotes_them() {
         let s = Script {
             argv: vec!["/bin/sh".into(), "-c".into(), "exit 0".into()],
-            ..Default::default()
+            text: String::new(),
+            user: None,
+            group: None,
+            span: Default::default(),
         };
         let shown = script_text(&s);
         assert!(shown.ends_with("' '-c' 'exit 0'"), "{shown}");
