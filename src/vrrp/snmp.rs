@@ -42,7 +42,7 @@ pub fn agent(c: &Config) -> Option<Agent> {
         return None;
     }
     // keepalived leaves the global objects to the checker when it runs with
-    // enable_snmp_checker; ours serves no checker objects yet, so this child keeps them.
+    // the checker SNMP keyword; ours serves no checker objects yet, so this child keeps them.
     let mut a = Agent {
         registrations: reg::GLOBAL
             .iter()
