@@ -24,12 +24,13 @@ use support::wire::Capture;
 const AGENT_PORT: u16 = 11161;
 const TRAP_PORT: u16 = 11162;
 /// The KEEPALIVED-MIB subtrees the VRRP child serves: global, sync groups, their members,
-/// instances.
-const SUBTREES: [&str; 4] = [
+/// instances, addresses.
+const SUBTREES: [&str; 5] = [
     ".1.3.6.1.4.1.9586.100.5.1",
     ".1.3.6.1.4.1.9586.100.5.2.1",
     ".1.3.6.1.4.1.9586.100.5.2.2",
     ".1.3.6.1.4.1.9586.100.5.2.3",
+    ".1.3.6.1.4.1.9586.100.5.2.6",
 ];
 
 fn tools_or_skip(test: &str) -> bool {
@@ -199,9 +200,12 @@ fn node_conf(socket: &str, priority2: u8) -> String {
     format!(
         "global_defs {{\n  router_id snmp-test\n  enable_snmp_vrrp\n  enable_traps\n  \
          snmp_socket {socket}\n}}\n\
+         static_ipaddress {{\n  198.51.100.1/32 dev lo scope host\n}}\n\
          vrrp_sync_group G1 {{\n  group {{\n    VI_1\n  }}\n}}\n\
          vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
-         priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    192.0.2.100/24\n  }}\n}}\n\
+         priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    192.0.2.100/24\n    \
+         192.0.2.110/24 brd 192.0.2.255 label eth0:vip\n  }}\n  \
+         virtual_ipaddress_excluded {{\n    2001:db8::10/64\n  }}\n}}\n\
          vrrp_instance VI_2 {{\n  state MASTER\n  interface eth0\n  version 3\n  \
          virtual_router_id 52\n  priority {priority2}\n  advert_int 0.5\n  nopreempt\n  \
          virtual_ipaddress {{\n    192.0.2.101/24\n  }}\n}}\n"
@@ -211,7 +215,7 @@ fn node_conf(socket: &str, priority2: u8) -> String {
 fn peer_conf() -> String {
     "global_defs {\n  router_id peer\n}\n\
      vrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  \
-     priority 200\n  advert_int 1\n  virtual_ipaddress {\n    192.0.2.100/24\n  }\n}\n"
+     priority 200\n  advert_int 1\n  virtual_ipaddress {\n    192.0.2.100/24\n    192.0.2.110/24\n  }\n}\n"
         .to_owned()
 }
 
@@ -287,6 +291,16 @@ fn objects_and_traps_as_keepalived() {
     let ours = scenario(&lan, false);
     for ((step, t), (_, o)) in theirs.walks.iter().zip(&ours.walks) {
         assert!(!t.is_empty(), "{step}: keepalived served nothing");
+        // The static address (owner 0) and the label of VI_1's second VIP are there.
+        for key in [
+            ".1.3.6.1.4.1.9586.100.5.2.6.1.3.0.1 ",
+            ".1.3.6.1.4.1.9586.100.5.2.6.1.9.1.2 ",
+        ] {
+            assert!(
+                t.iter().any(|l| l.starts_with(key)),
+                "{step}: no {key}: {t:#?}"
+            );
+        }
         assert_eq!(
             o, t,
             "{step}: objects differ (left ours, right keepalived 2.2.7)"

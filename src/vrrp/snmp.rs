@@ -1,5 +1,5 @@
 //! The VRRP child's SNMP objects (KEEPALIVED-MIB: the global scalars, the sync group,
-//! sync group member and instance tables) and traps, served through the AgentX session of
+//! sync group member, instance and address tables) and traps, served through the AgentX session of
 //! `crate::agentx` (`enable_snmp_vrrp`, `enable_traps`, `snmp_socket`). Objects are built
 //! from the engine between its steps (`snapshot`), so the session never borrows it.
 
@@ -8,6 +8,7 @@ use super::machine::State;
 use super::snmp_registrations as reg;
 use crate::agentx::pdu::{Oid, Value, VarBind};
 use crate::agentx::session::{Agent, Notifier, Tree};
+use crate::config::model::addr::AddressSpec;
 use crate::config::model::global::{LvsFlushOnStop, SmtpServer};
 use crate::config::model::vrrp::instance::{AuthType, Notify, State as CfgState};
 use crate::config::model::{self, Config, Script};
@@ -223,6 +224,7 @@ pub fn snapshot(c: &Config, eng: &Engine, version: &str) -> Tree {
             t.insert(oid(r, &[2, 1, 2, i, mi as u32 + 1]), text(m));
         }
     }
+    addresses(c, eng, &mut t);
     // vrrpInstanceTable.
     let syncd = c.global.lvs_sync_daemon.as_ref();
     for (ii, inst) in eng.instances.iter().enumerate() {
@@ -300,6 +302,78 @@ pub fn snapshot(c: &Config, eng: &Engine, version: &str) -> Tree {
         }
     }
     t
+}
+
+/// keepalived's `snmp_scope`: rtnetlink scopes as the MIB's IPv6 scope numbers.
+fn scope(spec: &AddressSpec) -> i64 {
+    let s = match spec.addr {
+        IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80 => 253,
+        _ => spec.scope,
+    };
+    match s {
+        0 => 14,
+        254 => 1,
+        253 => 2,
+        200 => 5,
+        _ => 0,
+    }
+}
+
+/// vrrpAddressTable, indexed (owner, n): the static addresses under owner 0, then each
+/// instance's VIPs and eVIPs numbered on from 1. Like 2.2.7, only the first instance's VIPs
+/// are shown as advertised.
+fn addresses(c: &Config, eng: &Engine, t: &mut Tree) {
+    let r = reg::KEEPALIVED_VRRP_ROOT;
+    let ifmap = eng.ifmap.borrow();
+    let mut row = |owner: u32, n: u32, a: &AddressSpec, ifname: &str, set: bool, adv: bool| {
+        let mut put = |col: u32, v: Value| {
+            t.insert(oid(r, &[6, 1, col, owner, n]), v);
+        };
+        let (ty, bytes) = match a.addr {
+            IpAddr::V4(v) => (1, v.octets().to_vec()),
+            IpAddr::V6(v) => (2, v.octets().to_vec()),
+        };
+        put(2, int(ty));
+        put(3, Value::OctetString(bytes));
+        if a.addr.is_ipv4() {
+            let brd = a.broadcast.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+            put(4, Value::OctetString(brd.octets().to_vec()));
+        }
+        put(5, Value::Gauge32(u32::from(a.prefix)));
+        put(6, int(scope(a)));
+        put(7, int(i64::from(ifmap.get(ifname).copied().unwrap_or(0))));
+        put(8, text(ifname));
+        if let Some(l) = &a.label {
+            put(9, text(l));
+        }
+        put(10, truth(set));
+        put(11, truth(adv));
+        if let Some(p) = a.peer {
+            let b = match p {
+                IpAddr::V4(v) => v.octets().to_vec(),
+                IpAddr::V6(v) => v.octets().to_vec(),
+            };
+            put(12, Value::OctetString(b));
+        }
+    };
+    for (k, a) in c.statics.addresses.iter().enumerate() {
+        row(
+            0,
+            k as u32 + 1,
+            a,
+            a.dev.as_deref().unwrap_or(""),
+            true,
+            false,
+        );
+    }
+    for (ii, inst) in eng.instances.iter().enumerate() {
+        let vips = inst.cfg.vips.iter().map(|a| (a, ii == 0));
+        let evips = inst.cfg.evips.iter().map(|a| (a, false));
+        for (n, (a, adv)) in vips.chain(evips).enumerate() {
+            let ifname = a.dev.as_deref().unwrap_or(&inst.link.ifname);
+            row(ii as u32 + 1, n as u32 + 1, a, ifname, inst.vips_set, adv);
+        }
+    }
 }
 
 fn any_notify(n: &Notify) -> bool {
