@@ -1,8 +1,8 @@
 //! SNMP (`enable_snmp_vrrp`, `enable_traps`, `snmp_socket`): ours against keepalived 2.2.7,
 //! each the AgentX subagent of a real snmpd (its own config, a private unix socket in a
 //! temp dir, UDP on the node's loopback) with a real snmptrapd, in network namespaces.
-//! The same scenario (start as BACKUP, failover when the peer stops, reload with a new
-//! priority, stop) is walked after each step with `snmpwalk`, object by object, over the
+//! The same scenario (start as BACKUP, failover when the peer stops, a manager's Set of a
+//! priority and of preemption and refused Sets, reload with a new priority, stop) is walked after each step with `snmpwalk`, object by object, over the
 //! tables we serve; the traps snmptrapd received are compared in order. Then snmpd is
 //! killed and restarted: the subagent registers again within seconds and the adverts never
 //! pause.
@@ -64,6 +64,7 @@ impl Snmp {
         let conf = format!(
             "master agentx\nagentXSocket unix:{d}/master\nagentXPerms 0700 0700\n\
              agentaddress udp:127.0.0.1:{AGENT_PORT}\nrocommunity public 127.0.0.1\n\
+             rwcommunity private 127.0.0.1\n\
              trap2sink udp:127.0.0.1:{TRAP_PORT} public\n",
             d = dir.path().display()
         );
@@ -164,11 +165,27 @@ impl Snmp {
             .collect()
     }
 
+    /// `snmpset` of one object (`type` as snmpset spells it); what it printed.
+    fn set(&self, name: &str, ty: &str, value: &str) -> String {
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", &self.ns, "snmpset", "-m", "", "-On", "-v2c",
+            ])
+            .args(["-c", "private", "-t", "2", "-r", "1"])
+            .arg(format!("127.0.0.1:{AGENT_PORT}"))
+            .args([name, ty, value])
+            .env("MIBS", "")
+            .output()
+            .expect("snmpset");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    }
+
     fn all(&self) -> Vec<String> {
         SUBTREES.iter().flat_map(|s| self.walk(s)).collect()
     }
 
-    /// The traps received, without the sysUpTime varbind.
+    /// The traps received from the subagent (not snmpd's own coldStart, whose arrival
+    /// races snmptrapd's start), without the sysUpTime varbind.
     fn traps(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("trapd.log"))
             .unwrap_or_default()
@@ -181,6 +198,7 @@ impl Snmp {
                     .collect::<Vec<_>>()
                     .join(" | ")
             })
+            .filter(|t| !t.contains("= OID: .1.3.6.1.6.3.1.1.5."))
             .collect()
     }
 }
@@ -219,10 +237,11 @@ fn peer_conf() -> String {
         .to_owned()
 }
 
-/// What one run showed: the walks after each step, then the traps.
+/// What one run showed: the walks after each step, snmpset's answers, then the traps.
 #[derive(Debug, PartialEq)]
 struct Record {
     walks: Vec<(String, Vec<String>)>,
+    sets: Vec<String>,
     traps: Vec<String>,
 }
 
@@ -241,8 +260,10 @@ fn scenario(lan: &Lan, real: bool) -> Record {
         let mut last = Vec::new();
         let ok = wait_until(15, || {
             last = snmp.all();
+            let group = format!(".1.3.6.1.4.1.9586.100.5.2.1.1.3.1 = {want1}");
             instance_state(&last, 1).as_deref() == Some(want1)
                 && instance_state(&last, 2).as_deref() == Some(want2)
+                && last.contains(&group)
         });
         assert!(
             ok,
@@ -256,6 +277,23 @@ fn scenario(lan: &Lan, real: bool) -> Record {
     // Failover: the peer goes, VI_1 takes over.
     peer.stop();
     walks.push(("failover".into(), settled("INTEGER: 2", "INTEGER: 2")));
+    // A manager sets VI_2's base priority and turns VI_1's preemption off; then values and
+    // objects keepalived refuses.
+    let col = |c: u32, i: u32| format!(".1.3.6.1.4.1.9586.100.5.2.3.1.{c}.{i}");
+    let sets = vec![
+        snmp.set(&col(7, 2), "i", "95"),
+        snmp.set(&col(13, 1), "i", "2"),
+        snmp.set(&col(7, 2), "i", "0"),
+        snmp.set(&col(13, 1), "i", "3"),
+        snmp.set(&col(7, 1), "s", "x"),
+        snmp.set(&col(3, 1), "u", "9"),
+    ];
+    let ok = wait_until(10, || {
+        let w = snmp.walk(&col(8, 2));
+        w.first().is_some_and(|l| l.ends_with("INTEGER: 95"))
+    });
+    assert!(ok, "set not seen\n{sets:#?}\n{}", logs(&[&node]));
+    walks.push(("set".into(), snmp.all()));
     // Reload with a new base priority.
     node.write_conf(&node_conf(&snmp.socket(), 110));
     node.reload();
@@ -274,6 +312,7 @@ fn scenario(lan: &Lan, real: bool) -> Record {
     std::thread::sleep(Duration::from_secs(1));
     Record {
         walks,
+        sets,
         traps: snmp.traps(),
     }
 }
@@ -311,6 +350,14 @@ fn objects_and_traps_as_keepalived() {
         "keepalived sent too few traps: {:#?}",
         theirs.traps
     );
+    for want in ["= INTEGER: 95", "wrongValue", "wrongType", "notWritable"] {
+        assert!(
+            theirs.sets.iter().any(|s| s.contains(want)),
+            "no {want} from keepalived: {:#?}",
+            theirs.sets
+        );
+    }
+    assert_eq!(ours.sets, theirs.sets, "snmpset answers differ (left ours)");
     // At stop our engine notifies the instances outside sync groups before the members
     // (2.2.7: configuration order); the STOP traps are compared as a set.
     let (mut ours, mut theirs) = (ours, theirs);

@@ -149,10 +149,39 @@ async fn snmp_answers(
                 let c = config.borrow().clone();
                 let _ = reply.send(snmp::snapshot(&c, &eng, VERSION_BANNER));
             }
-            // No object of ours is writable yet (keepalived lets managers set an
-            // instance's base priority and preemption).
-            agentx::Ask::Set { reply, .. } => {
-                let _ = reply.send(Err((pdu::error::NOT_WRITABLE, 1)));
+            agentx::Ask::Set {
+                varbinds,
+                commit,
+                reply,
+            } => {
+                let Ok(eng) = sh.engine.try_borrow() else {
+                    let _ = reply.send(Err((pdu::error::GEN_ERR, 0)));
+                    continue;
+                };
+                let changes = snmp::test_set(&eng, &varbinds);
+                drop(eng);
+                let Ok(changes) = changes else {
+                    let _ = reply.send(changes.map(|_| ()));
+                    continue;
+                };
+                if commit {
+                    let now = sh.now();
+                    let mut io = Vec::new();
+                    let mut eng = sh.engine.borrow_mut();
+                    for ch in changes {
+                        match ch {
+                            snmp::Change::Priority(i, p) => {
+                                eng.manager_set(i, now, Some(p), None, &mut io)
+                            }
+                            snmp::Change::Preempt(i, on) => {
+                                eng.manager_set(i, now, None, Some(on), &mut io)
+                            }
+                        }
+                    }
+                    drop(eng);
+                    sh.submit(io);
+                }
+                let _ = reply.send(Ok(()));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The VRRP child's SNMP objects (KEEPALIVED-MIB: the global scalars, the sync group,
 //! sync group member, instance and address tables) and traps, served through the AgentX session of
-//! `crate::agentx` (`enable_snmp_vrrp`, `enable_traps`, `snmp_socket`). Objects are built
+//! `crate::agentx` (`enable_snmp_vrrp`, `enable_traps`, `snmp_socket`); a manager may set an
+//! instance's base priority and preemption, as with keepalived. Objects are built
 //! from the engine between its steps (`snapshot`), so the session never borrows it.
 
 use super::engine::Engine;
@@ -382,6 +383,47 @@ fn any_notify(n: &Notify) -> bool {
         || n.fault.is_some()
         || n.stop.is_some()
         || n.generic.is_some()
+}
+
+/// What a manager may change (keepalived's writable instance objects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// vrrpInstanceBasePriority of the instance at this position.
+    Priority(usize, u8),
+    /// vrrpInstancePreempt.
+    Preempt(usize, bool),
+}
+
+/// A Set's test phase: the changes it asks for, or the SNMP error and the 1-based varbind
+/// it is about. Like 2.2.7, a priority is taken from the value's low byte (0 refused).
+pub fn test_set(eng: &Engine, varbinds: &[VarBind]) -> Result<Vec<Change>, (u16, u16)> {
+    use crate::agentx::pdu::error;
+    let column = oid(reg::KEEPALIVED_VRRP_ROOT, &[3, 1]);
+    let mut out = Vec::new();
+    for (k, vb) in varbinds.iter().enumerate() {
+        let at = k as u16 + 1;
+        let rest = vb.name.0.get(column.0.len()..).unwrap_or(&[]);
+        let (col, row) = match (vb.name.starts_with(&column), rest) {
+            (true, [col, row]) => (*col, *row as usize),
+            _ => return Err((error::NOT_WRITABLE, at)),
+        };
+        if !matches!(col, 7 | 13) {
+            return Err((error::NOT_WRITABLE, at));
+        }
+        let Value::Integer(v) = vb.value else {
+            return Err((error::WRONG_TYPE, at));
+        };
+        if row == 0 || row > eng.instances.len() {
+            return Err((error::NOT_WRITABLE, at));
+        }
+        out.push(match (col, v) {
+            (7, v) if v & 0xff != 0 => Change::Priority(row - 1, (v & 0xff) as u8),
+            (13, 1) => Change::Preempt(row - 1, true),
+            (13, 2) => Change::Preempt(row - 1, false),
+            _ => return Err((error::WRONG_VALUE, at)),
+        });
+    }
+    Ok(out)
 }
 
 /// keepalived's trap state numbers: 0-3 as the tables, stop 5, deleted 6.
