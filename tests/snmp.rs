@@ -243,6 +243,8 @@ struct Record {
     walks: Vec<(String, Vec<String>)>,
     sets: Vec<String>,
     traps: Vec<String>,
+    /// The `-D` lines `... Sending SNMP notification`, sorted.
+    notes: Vec<String>,
 }
 
 fn instance_state(walk: &[String], index: u32) -> Option<String> {
@@ -310,10 +312,18 @@ fn scenario(lan: &Lan, real: bool) -> Record {
     node.stop();
     // Traps reach snmptrapd asynchronously.
     std::thread::sleep(Duration::from_secs(1));
+    let mut notes: Vec<String> = node
+        .log()
+        .lines()
+        .filter(|l| l.contains("Sending SNMP notification"))
+        .filter_map(|l| l.split_once(": ").map(|(_, m)| m.to_owned()))
+        .collect();
+    notes.sort();
     Record {
         walks,
         sets,
         traps: snmp.traps(),
+        notes,
     }
 }
 
@@ -358,6 +368,11 @@ fn objects_and_traps_as_keepalived() {
         );
     }
     assert_eq!(ours.sets, theirs.sets, "snmpset answers differ (left ours)");
+    assert!(!theirs.notes.is_empty());
+    assert_eq!(
+        ours.notes, theirs.notes,
+        "-D notification lines differ (left ours)"
+    );
     // At stop our engine notifies the instances outside sync groups before the members
     // (2.2.7: configuration order); the STOP traps are compared as a set.
     let (mut ours, mut theirs) = (ours, theirs);

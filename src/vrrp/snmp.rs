@@ -533,6 +533,9 @@ impl Traps {
 
     pub fn instance(&self, cfg: &model::vrrp::instance::Instance, st: NotifyState) {
         if let Some((n, rid)) = &*self.0.borrow() {
+            if crate::log::detail() > 0 {
+                tracing::info!("({}) Sending SNMP notification", cfg.name);
+            }
             let (trap, vbs) = instance_trap(rid, cfg, st);
             n.notify(trap, vbs);
         }
@@ -540,6 +543,9 @@ impl Traps {
 
     pub fn group(&self, name: &str, st: State) {
         if let Some((n, rid)) = &*self.0.borrow() {
+            if crate::log::detail() > 0 {
+                tracing::info!("VRRP_Group({name}): Sending SNMP notification");
+            }
             let (trap, vbs) = group_trap(rid, name, st);
             n.notify(trap, vbs);
         }
