@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use support::netns::Lan;
 use support::node_daemon::{lan_or_skip, logs, real_or_skip, wait_until, Daemon};
-use support::skip_or_fail;
 use support::wire::Capture;
 
 const AGENT_PORT: u16 = 11161;
@@ -34,20 +33,10 @@ const SUBTREES: [&str; 5] = [
 ];
 
 fn tools_or_skip(test: &str) -> bool {
-    for tool in ["snmpd", "snmpwalk", "snmptrapd", "tcpdump"] {
-        let found = Command::new("sh")
-            .args([
-                "-c",
-                &format!("command -v {tool} || test -x /usr/sbin/{tool}"),
-            ])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            skip_or_fail(test, &format!("{tool} is not installed"));
-            return false;
-        }
-    }
-    true
+    support::programs_or_skip(
+        test,
+        &["snmpd", "snmpwalk", "snmpset", "snmptrapd", "tcpdump"],
+    )
 }
 
 /// snmpd as AgentX master and snmptrapd, in node `node`'s namespace, killed on drop.

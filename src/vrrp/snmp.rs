@@ -109,13 +109,7 @@ fn resolve(prog: &str) -> String {
 
 /// keepalived's VRRP state numbers (init 0, backup 1, master 2, fault 3).
 fn state_num(s: State) -> i64 {
-    match s {
-        State::Init => 0,
-        State::Backup => 1,
-        State::Master => 2,
-        State::Fault => 3,
-        State::Stop => 4,
-    }
+    i64::from(super::metrics::state_code(s))
 }
 
 fn configured_state(s: CfgState) -> i64 {
