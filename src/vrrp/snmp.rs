@@ -220,6 +220,7 @@ pub fn snapshot(c: &Config, eng: &Engine, version: &str) -> Tree {
         }
     }
     addresses(c, eng, &mut t);
+    tracked(c, eng, &mut t);
     // vrrpInstanceTable.
     let syncd = c.global.lvs_sync_daemon.as_ref();
     for (ii, inst) in eng.instances.iter().enumerate() {
@@ -297,6 +298,30 @@ pub fn snapshot(c: &Config, eng: &Engine, version: &str) -> Tree {
         }
     }
     t
+}
+
+/// vrrpTrackedInterfaceTable and vrrpTrackedScriptTable, indexed (instance, position):
+/// each instance's track_interface and track_script lines with the weight in effect.
+fn tracked(c: &Config, eng: &Engine, t: &mut Tree) {
+    let r = reg::KEEPALIVED_VRRP_ROOT;
+    for (ii, inst) in eng.instances.iter().enumerate() {
+        let i = ii as u32 + 1;
+        for (k, tr) in inst.cfg.track_interfaces.iter().enumerate() {
+            let n = k as u32 + 1;
+            t.insert(oid(r, &[4, 1, 1, i, n]), text(&tr.name));
+            t.insert(oid(r, &[4, 1, 2, i, n]), int(i64::from(tr.weight_or(0))));
+            t.insert(oid(r, &[4, 1, 3, i, n]), truth(tr.reverse));
+        }
+        for (k, tr) in inst.cfg.track_scripts.iter().enumerate() {
+            let n = k as u32 + 1;
+            let own = c.vrrp.scripts.iter().find(|s| s.name == tr.name);
+            let weight = tr.weight_or(own.map_or(0, |s| s.weight));
+            let reverse = tr.reverse || own.is_some_and(|s| s.weight_reverse);
+            t.insert(oid(r, &[5, 1, 2, i, n]), text(&tr.name));
+            t.insert(oid(r, &[5, 1, 3, i, n]), int(i64::from(weight)));
+            t.insert(oid(r, &[5, 1, 4, i, n]), truth(reverse));
+        }
+    }
 }
 
 /// keepalived's `snmp_scope`: rtnetlink scopes as the MIB's IPv6 scope numbers.
