@@ -295,18 +295,24 @@ async fn session(
         .await?;
     c.session_id = open.session_id;
     for subtree in &agent.registrations {
-        c.call(
-            "Register",
-            Pdu::Register {
-                context: Some(Vec::new()),
-                timeout: REGISTER_TIMEOUT,
-                priority: REGISTER_PRIORITY,
-                range_subid: 0,
-                subtree: subtree.clone(),
-                upper_bound: None,
-            },
-        )
-        .await?;
+        let reg = Pdu::Register {
+            context: Some(Vec::new()),
+            timeout: REGISTER_TIMEOUT,
+            priority: REGISTER_PRIORITY,
+            range_subid: 0,
+            subtree: subtree.clone(),
+            upper_bound: None,
+        };
+        // A subtree the master refuses (another subagent holds it) is left out, as
+        // net-snmp does; the others are still served.
+        match c.call("Register", reg).await {
+            Err(SessionError::Refused { error, .. }) => {
+                warn!("AgentX master agent refused to register {subtree}: error {error}")
+            }
+            r => {
+                r?;
+            }
+        }
     }
     for (id, descr) in &agent.caps {
         c.call(
@@ -513,6 +519,94 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (o(k), Value::Integer(v)))
         .collect()
+    }
+
+    /// A fake master on a unix socket: the session opens, registers (the first subtree is
+    /// refused, the rest still served), answers a Get from the child's snapshot, forwards
+    /// a trap, and opens again after the master drops the connection.
+    #[test]
+    fn session_against_a_fake_master() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("master");
+            let listener = tokio::net::UnixListener::bind(&path).unwrap();
+            let agent = Agent {
+                registrations: vec![
+                    o("1.3.6.1.4.1.9586.100.5.1.1"),
+                    o("1.3.6.1.4.1.9586.100.5.1.2"),
+                ],
+                caps: vec![(o("1.3.6.1.4.1.9586.100.5.1"), "caps".into())],
+            };
+            let (ask_tx, mut ask_rx) = mpsc::unbounded_channel();
+            tokio::task::spawn_local(async move {
+                while let Some(Ask::Snapshot(reply)) = ask_rx.recv().await {
+                    let _ = reply.send(tree());
+                }
+            });
+            let session = Session::start(agent, Address::Unix(path.clone()), ask_tx);
+            for round in 0..2 {
+                let (s, _) = listener.accept().await.unwrap();
+                let mut c = Conn {
+                    s: Box::new(s),
+                    buf: Vec::new(),
+                    session_id: 7,
+                    packet_id: 100,
+                    started: Instant::now(),
+                };
+                let answer = |error: u16| Pdu::Response {
+                    sys_uptime: 0,
+                    error,
+                    index: 0,
+                    varbinds: vec![],
+                };
+                let open = c.read().await.unwrap();
+                assert!(matches!(open.pdu, Pdu::Open { .. }), "{open:?}");
+                c.send(0, open.packet_id, answer(0)).await.unwrap();
+                for k in 0..2 {
+                    let m = c.read().await.unwrap();
+                    assert!(matches!(m.pdu, Pdu::Register { .. }), "{m:?}");
+                    assert_eq!(m.session_id, 7);
+                    c.send(0, m.packet_id, answer(if k == 0 { 263 } else { 0 }))
+                        .await
+                        .unwrap();
+                }
+                let caps = c.read().await.unwrap();
+                assert!(matches!(caps.pdu, Pdu::AddAgentCaps { .. }), "{caps:?}");
+                c.send(0, caps.packet_id, answer(0)).await.unwrap();
+                let get = Pdu::Get {
+                    context: None,
+                    ranges: vec![SearchRange {
+                        start: o("1.3.6.1.4.1.9586.100.5.1.2.0"),
+                        include: false,
+                        end: Oid::default(),
+                    }],
+                };
+                c.send(5, 55, get).await.unwrap();
+                let resp = c.read().await.unwrap();
+                assert_eq!((resp.transaction_id, resp.packet_id), (5, 55));
+                let Pdu::Response { varbinds, .. } = resp.pdu else {
+                    panic!("{resp:?}")
+                };
+                assert_eq!(varbinds[0].value, Value::Integer(2));
+                if round == 0 {
+                    session
+                        .notifier()
+                        .notify(o("1.3.6.1.4.1.9586.100.5.2.10.0.1"), vec![]);
+                    let n = c.read().await.unwrap();
+                    let Pdu::Notify { varbinds, .. } = n.pdu else {
+                        panic!("{n:?}")
+                    };
+                    assert_eq!(varbinds.len(), 2);
+                }
+                // Dropping the connection: the session comes back.
+            }
+            session.stop(Duration::from_millis(100)).await;
+        });
     }
 
     #[test]
