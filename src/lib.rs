@@ -1,6 +1,7 @@
 //! keepalived-rs: a drop-in replacement for keepalived (VRRP + IPVS health checking).
 
 pub mod agentx;
+pub mod bfd;
 pub mod check;
 pub mod cli;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod mail;
 pub mod metrics_http;
 pub mod net;
 pub mod notify;
+pub mod rng;
 pub mod script;
 pub mod service;
 pub mod vrrp;

@@ -4,6 +4,8 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use keepalived::bfd::event::EventSink;
+use keepalived::bfd::service::BfdService;
 use keepalived::check::service::CheckService;
 use keepalived::cli::{self, Command, Options};
 use keepalived::config::{self, Diagnostic, KaClass, LoadOptions, Severity};
@@ -54,19 +56,28 @@ fn main() {
 const SERVICES: Services = Services {
     vrrp: vrrp_child,
     checker: checker_child,
+    bfd: bfd_child,
 };
 
 fn vrrp_child(child: Runner<'_>) -> i32 {
     let o = child.opts();
     let svc = VrrpService::new(o.dont_release_vrrp, o.dump_conf)
         .with_namespace_arg(o.namespace_arg.clone())
-        .with_snmp_args(o.snmp, o.snmp_agent_socket.clone());
+        .with_snmp_args(o.snmp, o.snmp_agent_socket.clone())
+        .with_bfd_events(child.bfd_event_reader());
     child.run(svc)
 }
 
 fn checker_child(child: Runner<'_>) -> i32 {
     let o = child.opts();
-    let svc = CheckService::new(o.dont_release_ipvs, o.dump_conf);
+    let svc = CheckService::new(o.dont_release_ipvs, o.dump_conf)
+        .with_bfd_events(child.bfd_event_reader());
+    child.run(svc)
+}
+
+fn bfd_child(child: Runner<'_>) -> i32 {
+    let (vrrp, checker) = child.bfd_event_writers();
+    let svc = BfdService::new(child.opts().dump_conf, EventSink::new(vrrp, checker));
     child.run(svc)
 }
 
@@ -177,11 +188,9 @@ fn daemon_options(opts: &Options, config_file: PathBuf) -> DaemonOptions {
         pid_file: opts.pid_file.clone(),
         vrrp_pid_file: opts.vrrp_pid_file.clone(),
         checkers_pid_file: opts.checkers_pid_file.clone(),
-        pid_files_given: [
-            opts.pid_files_given[0],
-            opts.pid_files_given[1],
-            opts.pid_files_given[2],
-        ],
+        bfd_pid_file: opts.bfd_pid_file.clone(),
+        pid_files_given: opts.pid_files_given,
+        no_bfd: opts.no_bfd,
         namespace_arg: opts.namespace.clone(),
         snmp: opts.snmp,
         snmp_agent_socket: opts.snmp_agent_socket.clone(),

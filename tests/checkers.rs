@@ -478,10 +478,13 @@ async fn dns_query_and_reply() {
     };
     assert!(dns::check(&cfg, &target(dns_server(0).await), 77).await.up);
     let r = dns::check(&cfg, &target(dns_server(3).await), 78).await;
-    assert_eq!(r.reason.as_deref(), Some("Rcode(3)"));
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("read error occurred. (rcode = 3)")
+    );
     let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let r = dns::check(&cfg, &Target::new(silent.local_addr().unwrap(), SHORT), 79).await;
-    assert_eq!(r.reason.as_deref(), Some("timeout"));
+    assert_eq!(r.reason.as_deref(), Some("read timeout from socket"));
 }
 
 #[test]

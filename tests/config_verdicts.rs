@@ -74,26 +74,8 @@ fn samples() -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-/// A small deterministic generator (SplitMix64), so mutants are the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
+/// A seeded generator, so mutants are the same on every run.
+type Rng = keepalived::rng::SplitMix64;
 
 /// Lines that hold configuration (not blank, not comments).
 fn statement_lines(lines: &[String]) -> Vec<usize> {
@@ -251,7 +233,7 @@ fn mutants(name: &str, text: &str) -> Vec<(String, String)> {
     let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut out: Vec<(String, String)> = Vec::new();
     let mut tries = 0;
     while out.len() < MUTANTS_PER_SAMPLE && tries < MUTANTS_PER_SAMPLE * 10 {

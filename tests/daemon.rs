@@ -69,6 +69,10 @@ impl Ka {
         if conf.contains("vrrp_instance") {
             c.arg("--all");
         }
+        // --all also starts the BFD child, which would listen on port 3784 of the host.
+        if conf.contains("vrrp_instance") || extra.contains(&"--all") {
+            c.arg("-B");
+        }
         c.arg("-f")
             .arg(self.path("keepalived.conf"))
             .arg("-p")
@@ -77,6 +81,8 @@ impl Ka {
             .arg(self.path("vrrp.pid"))
             .arg("-c")
             .arg(self.path("checkers.pid"))
+            .arg("-b")
+            .arg(self.path("bfd.pid"))
             .args(extra)
             .env("TMPDIR", self.dir.path())
             .env("KEEPALIVED_STATUS_FILE", self.path("status.json"))
@@ -723,7 +729,8 @@ fn check_only_and_all() {
     ka.signal(libc::SIGTERM);
     assert_eq!(ka.wait_exit(), 0);
 
-    // --all starts both children even without anything for them to do.
+    // --all starts both children even without anything for them to do (and the BFD
+    // child, which `command` turns off with -B here).
     let mut ka = Ka::new("global_defs {\n    router_id empty\n}\n");
     ka.foreground(&["--all"], &[]);
     let log = ka.wait_log("Startup complete");

@@ -121,6 +121,45 @@ impl Bus {
         );
     }
 
+    /// Starts the bus again with a monitor attached before any client can connect: the
+    /// daemon listens on another path, the monitor connects there, then the socket is
+    /// renamed into the path the daemons use (a client that reconnects every second would
+    /// otherwise race the monitor).
+    fn spawn_monitored(&mut self) -> Monitor {
+        let socket = self.dir.path().join("bus");
+        let hidden = self.dir.path().join("bus.new");
+        let _ = std::fs::remove_file(&socket);
+        let _ = std::fs::remove_file(&hidden);
+        let conf = std::fs::read_to_string(self.dir.path().join("bus.conf")).expect("bus.conf");
+        let conf = conf.replace(
+            &format!("<listen>unix:path={}</listen>", socket.display()),
+            &format!("<listen>unix:path={}</listen>", hidden.display()),
+        );
+        let alt = self.dir.path().join("bus-new.conf");
+        std::fs::write(&alt, conf).expect("bus-new.conf");
+        let child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", alt.display()))
+            .arg("--nofork")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn dbus-daemon");
+        self.child = Some(child);
+        assert!(
+            wait_until(10, || hidden.exists()),
+            "dbus-daemon did not listen"
+        );
+        let mon = Bus {
+            dir: tempfile::tempdir().expect("tempdir"),
+            child: None,
+            addr: format!("unix:path={}", hidden.display()),
+        }
+        .monitor();
+        std::fs::rename(&hidden, &socket).expect("rename the bus socket");
+        mon
+    }
+
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -711,8 +750,7 @@ fn bus_restart() {
             node.log()
         );
         std::thread::sleep(Duration::from_secs(2));
-        bus.spawn();
-        let mon = bus.monitor();
+        let mon = bus.spawn_monitored();
         if real {
             // keepalived's GDBus connection is gone for good.
             std::thread::sleep(Duration::from_secs(4));

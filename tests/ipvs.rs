@@ -53,6 +53,7 @@ const VM_TESTS: &[&str] = &[
     "ipvs_daemon::nft::vm_daemon_nftables_ipvs_start_fwmark",
     "ipvs_daemon::globals::vm_daemon_checker_globals",
     "ipvs_daemon::keywords::vm_checker_keywords_as_keepalived",
+    "vm_bfd_check",
 ];
 
 fn in_vm() -> bool {
@@ -1313,6 +1314,12 @@ fn vm_daemon_more_checkers() {
     ] {
         d.wait_log(&format!("Removing service {rs}"));
     }
+    // keepalived's DNS_CHECK and SMTP_CHECK words: the server's answer (and for DNS the
+    // retries, 0 here)
+    d.wait_log(
+        "DNS_CHECK ([198.51.100.12]:udp:9012) read error occurred. (rcode = 2) after 0 retries",
+    );
+    d.wait_log("SMTP_CHECK Bad greeting banner from server [198.51.100.13]:9013");
     for s in &servers {
         s.set_good(true);
     }
@@ -1921,5 +1928,62 @@ fn vm_checker_netlink_buffers() {
             .iter()
             .all(|n| socks.contains(&(libc::AF_NETLINK, 0, 2 * n)))
     });
+    d.stop();
+}
+
+/// BFD_CHECK: our daemon (checker and BFD children) in the VM's namespace keeps a BFD
+/// session with keepalived 2.2.7's BFD child in a namespace behind a veth pair. The real
+/// server of the plain BFD_CHECK is in IPVS from the start; the one with `alpha` joins
+/// when the session is Up; both leave when the peer is killed and come back with it.
+#[test]
+#[ignore]
+fn vm_bfd_check() {
+    use ipvs_daemon::*;
+    if fresh().is_none() {
+        return;
+    }
+    let _ns = Netns(&["bfdchk"]);
+    sh(
+        "ip netns add bfdchk && ip link add vbfd0 type veth peer name vbfd1 \
+        && ip link set vbfd1 netns bfdchk && ip addr add 192.0.2.1/24 dev vbfd0 \
+        && ip link set vbfd0 up && ip -n bfdchk addr add 192.0.2.2/24 dev vbfd1 \
+        && ip -n bfdchk link set vbfd1 up && ip -n bfdchk link set lo up",
+    );
+    let conf = "bfd_instance peer {\n  neighbor_ip 192.0.2.2\n  source_ip 192.0.2.1\n  \
+                min_rx 100\n  min_tx 100\n  multiplier 3\n}\n\
+                virtual_server 192.0.2.200 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  \
+                real_server 192.0.2.2 80 {\n    BFD_CHECK {\n      name peer\n    }\n  }\n  \
+                real_server 192.0.2.3 80 {\n    BFD_CHECK {\n      name peer\n      alpha\n    }\n  }\n}\n";
+    let mut d = Daemon::start_with("bfdchk", conf, None, &[]);
+    let svc = "TCP 192.0.2.200:80 rr";
+    let rs2 = "TCP 192.0.2.200:80 -> 192.0.2.2:80 w1";
+    let rs3 = "TCP 192.0.2.200:80 -> 192.0.2.3:80 w1";
+    wait_table("the plain BFD_CHECK's server only", &set(&[svc, rs2]));
+    let peer_conf = "bfd_instance peer {\n  neighbor_ip 192.0.2.1\n  source_ip 192.0.2.2\n  \
+                     min_rx 100\n  min_tx 100\n  multiplier 3\n}\n";
+    let start_peer = |n: u32| {
+        let dir = std::env::temp_dir().join(format!("bfdchk-peer{n}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("keepalived.conf"), peer_conf).expect("conf");
+        keepalived_command(keepalived_bin(true), Some("bfdchk"), &dir)
+            .args(["--dont-fork", "-l", "-G", "-D"])
+            .spawn()
+            .expect("spawn keepalived 2.2.7")
+    };
+    let mut peer = start_peer(1);
+    wait_table("the session up: both servers", &set(&[svc, rs2, rs3]));
+    d.wait_log("BFD check of [peer] RS([192.0.2.3]:tcp:80) is UP");
+    // keepalived 2.2.7 dies with its children (kill -9 of the whole namespace's processes).
+    let _ = peer.kill();
+    let _ = peer.wait();
+    sh("ip netns pids bfdchk | xargs -r kill -9");
+    wait_table("the session down: no server", &set(&[svc]));
+    d.wait_log("BFD check of [peer] RS([192.0.2.2]:tcp:80) is DOWN");
+    let mut peer = start_peer(2);
+    wait_table("the session up again", &set(&[svc, rs2, rs3]));
+    let _ = peer.kill();
+    let _ = peer.wait();
+    sh("ip netns pids bfdchk | xargs -r kill -9");
     d.stop();
 }

@@ -109,13 +109,14 @@ fn start_with_checker(lan: &netns::Lan, node: usize, conf: &str) -> Daemon {
         real: false,
         extra: Vec::new(),
         env: Vec::new(),
+        vrrp_only: false,
     };
     d.write_conf(conf);
     let log = fs::File::create(d.path("log")).expect("log");
     let mut c = std::process::Command::new("ip");
     c.args(["netns", "exec", &d.ns])
         .arg(support::ours())
-        .args(["--dont-fork", "--all", "-l", "-G", "-D", "-f"])
+        .args(["--dont-fork", "--all", "-B", "-l", "-G", "-D", "-f"])
         .arg(d.path("keepalived.conf"))
         .arg("-p")
         .arg(d.path("keepalived.pid"))
@@ -123,6 +124,8 @@ fn start_with_checker(lan: &netns::Lan, node: usize, conf: &str) -> Daemon {
         .arg(d.path("vrrp.pid"))
         .arg("-c")
         .arg(d.path("checkers.pid"))
+        .arg("-b")
+        .arg(d.path("bfd.pid"))
         .env("TMPDIR", d.dir.path())
         .env("KEEPALIVED_STATUS_FILE", d.path("status.json"))
         .env_remove("NOTIFY_SOCKET")

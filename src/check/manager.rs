@@ -182,8 +182,12 @@ impl Manager {
                             .checkers
                             .iter()
                             .map(|c| CheckerState {
-                                // alpha: start failed until the first success
-                                up: !(timed(&c.kind) && c.timing.alpha.unwrap_or(false)),
+                                // alpha: start failed until the first success (a
+                                // BFD_CHECK's own `alpha`: until its session is Up)
+                                up: match &c.kind {
+                                    CheckerKind::Bfd(b) => !b.alpha,
+                                    k => !(timed(k) && c.timing.alpha.unwrap_or(false)),
+                                },
                                 has_run: false,
                                 // keepalived presets retry_it: before the first result
                                 // one failure is enough (observed with 2.2.7: `TCP_CHECK
@@ -489,7 +493,11 @@ impl Manager {
             // verdict, with `log_all_failures` or `checker_log_all_failures` (check_tcp.c
             // and the others; observed: nothing while the checker is down).
             let logs_all = chk.timing.log_all_failures || self.globals.checker_log_all_failures;
-            if !res.up && cs.up && logs_all {
+            // DNS_CHECK and SMTP_CHECK log each failure in the server's words, the last
+            // one once (check_dns.c, check_smtp.c)
+            let own_words = matches!(chk.kind, CheckerKind::Dns(_) | CheckerKind::Smtp(_));
+            let last_try = own_words && cs.retry_it >= retry;
+            if !res.up && cs.up && logs_all && !last_try {
                 self.log_failure_detail(&chk.kind, id, res);
             }
             if res.up || cs.retry_it >= retry {
@@ -500,8 +508,24 @@ impl Manager {
                     self.log_transition(&chk.kind, true, id, 0);
                     self.update_checker(id, true, res);
                 } else if !res.up && (cs.up || !cs.has_run) {
-                    let n = if cs.has_run { retry } else { 0 };
-                    self.log_transition(&chk.kind, false, id, n);
+                    if own_words {
+                        let reason = res.reason.as_deref().unwrap_or("failed");
+                        let line = if matches!(chk.kind, CheckerKind::Smtp(_)) {
+                            format!("SMTP_CHECK {reason}")
+                        } else {
+                            let name = self.chk_display(id);
+                            let after = if cs.has_run {
+                                format!(" after {retry} retries")
+                            } else {
+                                String::new()
+                            };
+                            format!("DNS_CHECK ({name}) {reason}{after}")
+                        };
+                        self.log(line);
+                    } else {
+                        let n = if cs.has_run { retry } else { 0 };
+                        self.log_transition(&chk.kind, false, id, n);
+                    }
                     self.update_checker(id, false, res);
                 }
                 delay_loop
@@ -662,6 +686,43 @@ impl Manager {
             self.weight_changed(id.vs, id.rs, old);
         }
         self.update_checker(id, adjust.is_some(), &res);
+    }
+
+    /// BFD session `name` is Up or not (from the BFD child): every BFD_CHECK naming it
+    /// whose state differs, or that has not run yet, follows (keepalived
+    /// `bfd_check_handle_event`).
+    pub fn handle_bfd(&mut self, name: &str, up: bool) {
+        let cfg = Rc::clone(&self.cfg);
+        for (v, vs) in cfg.virtual_servers.iter().enumerate() {
+            for (r, rs) in vs.real_servers.iter().enumerate() {
+                for (i, c) in rs.checkers.iter().enumerate() {
+                    let CheckerKind::Bfd(b) = &c.kind else {
+                        continue;
+                    };
+                    if b.name != name {
+                        continue;
+                    }
+                    let id = CheckerId {
+                        vs: v,
+                        rs: r,
+                        checker: i,
+                    };
+                    let Some(cs) = self.cs(id) else { continue };
+                    if cs.up == up && cs.has_run {
+                        continue;
+                    }
+                    self.log(format!(
+                        "BFD check of [{name}] RS({}) is {}",
+                        self.rs_name(v, r),
+                        if up { "UP" } else { "DOWN" }
+                    ));
+                    self.handle_event(id, up);
+                    if let Some(cs) = self.cs_mut(id) {
+                        cs.has_run = true;
+                    }
+                }
+            }
+        }
     }
 
     /// An event-driven checker (BFD_CHECK) going up or down.
@@ -1324,15 +1385,17 @@ impl Manager {
             (CheckerKind::Ping, false) => "=> ICMP CHECK failed on service <=".to_owned(),
             (CheckerKind::Udp(_), true) => "=> UDP CHECK succeed on service <=".to_owned(),
             (CheckerKind::Udp(_), false) => "=> UDP CHECK failed on service <=".to_owned(),
+            (CheckerKind::Bfd(b), true) => {
+                format!("=> BFD CHECK {} succeeded on service <=", b.name)
+            }
+            (CheckerKind::Bfd(b), false) => format!("=> BFD CHECK {} failed on service <=", b.name),
             (_, true) => "=> CHECK succeed on service <=".to_owned(),
             (CheckerKind::Http(_) | CheckerKind::Ssl(_), false) => {
                 "=> CHECK failed on service : HTTP request failed <=".to_owned()
             }
+            // SMTP_CHECK: the failure in full, its server included (check_smtp.c)
             (_, false) => match &res.reason {
-                Some(r) => format!(
-                    "=> CHECK failed on service : {} <=",
-                    r.split(" server ").next().unwrap_or(r)
-                ),
+                Some(r) => format!("=> CHECK failed on service : {r} <="),
                 None => "=> CHECK failed on service <=".to_owned(),
             },
         };
@@ -1370,10 +1433,8 @@ impl Manager {
                 format!("Remote SMTP server {name} succeed on service.")
             }
             (CheckerKind::Smtp(_), false) => after("SMTP_CHECK", ""),
-            (CheckerKind::Dns(_), true) => format!("DNS_CHECK ({name}) succeeded"),
-            (CheckerKind::Dns(_), false) if retries > 0 => {
-                format!("DNS_CHECK ({name}) failed after {retries} retries")
-            }
+            // keepalived logs no DNS_CHECK success; its failures are logged by the caller
+            (CheckerKind::Dns(_), true) => return,
             (CheckerKind::Dns(_), false) => format!("DNS_CHECK ({name}) failed"),
             (CheckerKind::Udp(_), true) => format!("UDP connection to {name} success."),
             (CheckerKind::Udp(_), false) => after("UDP_CHECK", ""),
@@ -1391,6 +1452,8 @@ impl Manager {
         let line = match kind {
             CheckerKind::Tcp => format!("TCP connection to {name} {reason}."),
             CheckerKind::Http(_) | CheckerKind::Ssl(_) => reason,
+            CheckerKind::Dns(_) => format!("DNS_CHECK ({name}) {reason}"),
+            CheckerKind::Smtp(_) => format!("SMTP_CHECK {reason}"),
             _ => format!("{name}: {reason}"),
         };
         self.log(line);

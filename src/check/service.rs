@@ -1077,6 +1077,32 @@ async fn monitor_loop(mut mon: crate::net::Monitor, sh: Shared) {
     }
 }
 
+/// BFD_CHECK: the BFD child's session states, fed to the manager (any configuration).
+async fn bfd_loop(fd: std::os::fd::OwnedFd, sh: Shared) {
+    let mut src = match crate::bfd::event::EventSource::new(fd) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!("Unable to read BFD events: {e}");
+            return;
+        }
+    };
+    loop {
+        match src.next().await {
+            Ok(evs) if !evs.is_empty() => {
+                let mut c = sh.core.borrow_mut();
+                for ev in evs {
+                    if crate::log::detail() > 0 {
+                        info!("{}", ev.received_line());
+                    }
+                    c.mgr.handle_bfd(&ev.name, ev.up);
+                }
+                c.drain();
+            }
+            _ => return,
+        }
+    }
+}
+
 /// FILE_CHECK: watches the checkers' track files ([`super::file::FileChecks`])
 /// and feeds adjustment changes to the manager, until a reload replaces them.
 fn spawn_file_checks(sh: &Shared, c: &crate::config::model::Config) -> Vec<JoinHandle<()>> {
@@ -1102,6 +1128,8 @@ pub struct CheckService {
     run: Option<Running>,
     /// `net.ipv4.ping_group_range` as it was before we widened it for PING_CHECK.
     ping_range: Option<String>,
+    /// The reading end of the BFD child's event pipe (BFD_CHECK).
+    bfd_events: Option<std::os::fd::OwnedFd>,
 }
 
 struct Running {
@@ -1121,7 +1149,14 @@ impl CheckService {
             dump_conf,
             run: None,
             ping_range: None,
+            bfd_events: None,
         }
+    }
+
+    /// Where the BFD child's session states arrive (keepalived's BFD checker event pipe).
+    pub fn with_bfd_events(mut self, fd: Option<std::os::fd::OwnedFd>) -> Self {
+        self.bfd_events = fd;
+        self
     }
 
     fn log_dump(&self) {
@@ -1360,6 +1395,9 @@ impl Service for CheckService {
             }
         }
         let file_tasks = spawn_file_checks(&sh, c);
+        if let Some(fd) = self.bfd_events.take() {
+            tasks.push(tokio::task::spawn_local(bfd_loop(fd, sh.clone())));
+        }
         self.run = Some(Running {
             sh,
             tasks,

@@ -22,6 +22,8 @@ const VRRP_ROOTS: &[&str] = &[
 pub struct Sections {
     pub vrrp: bool,
     pub checker: bool,
+    /// A `bfd_instance`: keepalived starts its BFD child.
+    pub bfd: bool,
     pub vrrp_instances: Vec<String>,
     pub sync_groups: Vec<String>,
     /// `virtual_server` arguments joined by a space (`192.0.2.1 80`, `fwmark 1`, `group G`).
@@ -76,6 +78,7 @@ impl Sections {
         match kw.as_str() {
             "vrrp_instance" if !name.is_empty() => self.vrrp_instances.push(name),
             "vrrp_sync_group" if !name.is_empty() => self.sync_groups.push(name),
+            "bfd_instance" => self.bfd = true,
             "virtual_server" => {
                 self.checker = true;
                 if !name.is_empty() {

@@ -52,15 +52,47 @@ impl LastStatus {
 pub struct Services {
     pub vrrp: ServiceEntry,
     pub checker: ServiceEntry,
+    pub bfd: ServiceEntry,
 }
 
 /// Builds a child's service from its options and runs it with the [`Runner`].
 pub type ServiceEntry = fn(Runner<'_>) -> i32;
 
+/// The pipes the BFD child writes session state changes to and the VRRP child and the
+/// checker read (keepalived's BFD event pipes), created by the parent before any fork so
+/// that a respawned child finds them. Non-blocking, close-on-exec; `(read, write)`.
+pub struct EventPipes {
+    vrrp: Option<(OwnedFd, OwnedFd)>,
+    checker: Option<(OwnedFd, OwnedFd)>,
+}
+
+impl EventPipes {
+    pub fn open() -> EventPipes {
+        let open = |what: &str| {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .map_err(|e| error!("Unable to create BFD {what} event pipe: {e}"))
+                .ok()
+        };
+        EventPipes {
+            vrrp: open("vrrp"),
+            checker: open("checker"),
+        }
+    }
+
+    /// No pipes (tests).
+    pub fn none() -> EventPipes {
+        EventPipes {
+            vrrp: None,
+            checker: None,
+        }
+    }
+}
+
 /// A forked child, ready to run its service on a current-thread runtime.
 pub struct Runner<'a> {
     kind: ChildKind,
     opts: &'a DaemonOptions,
+    pipes: &'a EventPipes,
     ready: OwnedFd,
     rt: tokio::runtime::Runtime,
 }
@@ -68,6 +100,22 @@ pub struct Runner<'a> {
 impl Runner<'_> {
     pub fn opts(&self) -> &DaemonOptions {
         self.opts
+    }
+
+    /// The BFD child's ends of the event pipes: (to VRRP, to the checker).
+    pub fn bfd_event_writers(&self) -> (Option<OwnedFd>, Option<OwnedFd>) {
+        let dup = |p: &Option<(OwnedFd, OwnedFd)>| p.as_ref().and_then(|p| p.1.try_clone().ok());
+        (dup(&self.pipes.vrrp), dup(&self.pipes.checker))
+    }
+
+    /// This child's reading end of its BFD event pipe (VRRP or checker).
+    pub fn bfd_event_reader(&self) -> Option<OwnedFd> {
+        let p = match self.kind {
+            ChildKind::Vrrp => &self.pipes.vrrp,
+            ChildKind::Checker => &self.pipes.checker,
+            ChildKind::Bfd => &None,
+        };
+        p.as_ref().and_then(|p| p.0.try_clone().ok())
     }
 
     /// Runs `svc` until the child stops; returns the exit status.
@@ -81,6 +129,7 @@ impl Runner<'_> {
 pub(super) fn main(
     kind: ChildKind,
     opts: &DaemonOptions,
+    pipes: &EventPipes,
     services: Services,
     ready: OwnedFd,
     parent: i32,
@@ -95,6 +144,7 @@ pub(super) fn main(
     let name = match kind {
         ChildKind::Vrrp => &opts.vrrp_process_name,
         ChildKind::Checker => &opts.checker_process_name,
+        ChildKind::Bfd => &opts.bfd_process_name,
     };
     // Without its own name a child keeps the parent's (keepalived, or `process_name`).
     if let Some(n) = name.as_deref() {
@@ -120,10 +170,12 @@ pub(super) fn main(
     let entry = match kind {
         ChildKind::Vrrp => services.vrrp,
         ChildKind::Checker => services.checker,
+        ChildKind::Bfd => services.bfd,
     };
     let code = entry(Runner {
         kind,
         opts,
+        pipes,
         ready,
         rt,
     });
@@ -300,6 +352,7 @@ pub async fn run_service<S: Service>(
                 let (title, process) = match kind {
                     ChildKind::Vrrp => ("VRRP", "vrrp"),
                     ChildKind::Checker => ("Checker", "checker"),
+                    ChildKind::Bfd => ("BFD", "bfd"),
                 };
                 info!("{title} process has used too much CPU time, {process}_rlimit_rttime may need to be increased");
             }
@@ -309,6 +362,7 @@ pub async fn run_service<S: Service>(
                 let (what, file) = match kind {
                     ChildKind::Vrrp => ("VRRP", dump::VRRP_DATA),
                     ChildKind::Checker => ("checker", dump::CHECK_DATA),
+                    ChildKind::Bfd => ("BFD", dump::BFD_DATA),
                 };
                 info!("Printing {what} data for process({pid}) on signal");
                 write_dump(&opts.dump_name(file), &svc.data_dump());
@@ -328,6 +382,7 @@ pub async fn run_service<S: Service>(
                         let file = match kind {
                             ChildKind::Vrrp => dump::VRRP_DATA,
                             ChildKind::Checker => dump::CHECK_DATA,
+                            ChildKind::Bfd => dump::BFD_DATA,
                         };
                         write_dump(&opts.dump_name(file), &svc.data_dump());
                     }

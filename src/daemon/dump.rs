@@ -13,6 +13,7 @@ pub const VRRP_DATA: &str = "keepalived.data";
 pub const VRRP_STATS: &str = "keepalived.stats";
 pub const VRRP_JSON: &str = "keepalived.json";
 pub const CHECK_DATA: &str = "keepalived_check.data";
+pub const BFD_DATA: &str = "keepalived_bfd.data";
 
 /// The directory dump files go to.
 pub fn dir() -> PathBuf {

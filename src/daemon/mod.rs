@@ -39,7 +39,7 @@ use crate::config::{self, KaClass, LoadOptions, Loaded};
 
 pub use crate::config::sections::Sections;
 pub use crate::service::{ChildConfig, Service, ServiceError};
-pub use child::{Runner, ServiceEntry, Services};
+pub use child::{EventPipes, Runner, ServiceEntry, Services};
 
 /// What keepalived calls itself in its start and stop lines.
 pub use crate::service::VERSION_BANNER;
@@ -63,12 +63,15 @@ pub struct DaemonOptions {
     pub no_syslog: bool,
     /// `-R`.
     pub dont_respawn: bool,
-    /// `-p`, `-r`, `-c`.
+    /// `-p`, `-r`, `-c`, `-b`.
     pub pid_file: PathBuf,
     pub vrrp_pid_file: PathBuf,
     pub checkers_pid_file: PathBuf,
-    /// Which of `-p`, `-r`, `-c` were given: the others follow [`names::Names`].
-    pub pid_files_given: [bool; 3],
+    pub bfd_pid_file: PathBuf,
+    /// Which of `-p`, `-r`, `-c`, `-b` were given: the others follow [`names::Names`].
+    pub pid_files_given: [bool; 4],
+    /// `-B`: no BFD child.
+    pub no_bfd: bool,
     /// `-s NAME`: overrides the configuration's `net_namespace`.
     pub namespace_arg: Option<String>,
     /// `-x`: SNMP on, as the enable_snmp_* keywords.
@@ -102,6 +105,7 @@ pub struct DaemonOptions {
     /// leaves it `keepalived` unless configured, so `None` keeps it.
     pub vrrp_process_name: Option<String>,
     pub checker_process_name: Option<String>,
+    pub bfd_process_name: Option<String>,
     /// The syslog socket; `None` = `$KEEPALIVED_SYSLOG_SOCKET` or `/dev/log`.
     pub syslog_socket: Option<PathBuf>,
     /// `-u` was given: the configuration's `umask` is then ignored.
@@ -127,7 +131,9 @@ impl Default for DaemonOptions {
             pid_file: PathBuf::from("/run/keepalived.pid"),
             vrrp_pid_file: PathBuf::from("/run/vrrp.pid"),
             checkers_pid_file: PathBuf::from("/run/checkers.pid"),
-            pid_files_given: [false; 3],
+            bfd_pid_file: PathBuf::from("/run/bfd.pid"),
+            pid_files_given: [false; 4],
+            no_bfd: false,
             namespace_arg: None,
             snmp: false,
             snmp_agent_socket: None,
@@ -147,6 +153,7 @@ impl Default for DaemonOptions {
             child_wait_time: Duration::from_secs(5),
             vrrp_process_name: None,
             checker_process_name: None,
+            bfd_process_name: None,
             syslog_socket: None,
             umask_cmdline: false,
             core_dump: false,
@@ -174,6 +181,7 @@ impl DaemonOptions {
             (&mut self.pid_file, "keepalived"),
             (&mut self.vrrp_pid_file, "vrrp"),
             (&mut self.checkers_pid_file, "checkers"),
+            (&mut self.bfd_pid_file, "bfd"),
         ];
         for ((file, stem), given) in files.into_iter().zip(self.pid_files_given) {
             if !given {
@@ -189,6 +197,7 @@ impl DaemonOptions {
         self.process_name = c.global.process_name.clone();
         self.vrrp_process_name = c.global.vrrp_process_name.clone();
         self.checker_process_name = c.global.checker_process_name.clone();
+        self.bfd_process_name = c.global.bfd_process_name.clone();
         self.child_wait_time = Duration::from_secs(u64::from(c.root.child_wait_time));
     }
 
@@ -242,25 +251,31 @@ impl DaemonOptions {
         match kind {
             ChildKind::Vrrp => !self.check_only && (s.vrrp || self.all),
             ChildKind::Checker => !self.vrrp_only && (s.checker || self.all),
+            // keepalived: `-P` / `-C` run only that child; `-B` none for BFD.
+            ChildKind::Bfd => {
+                !self.vrrp_only && !self.check_only && !self.no_bfd && (s.bfd || self.all)
+            }
         }
     }
 }
 
-/// The two children.
+/// The children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChildKind {
     Vrrp,
     Checker,
+    Bfd,
 }
 
 impl ChildKind {
-    /// Start order: checker, then VRRP.
-    pub const ALL: [ChildKind; 2] = [ChildKind::Checker, ChildKind::Vrrp];
+    /// Start order (keepalived's): checker, VRRP, BFD.
+    pub const ALL: [ChildKind; 3] = [ChildKind::Checker, ChildKind::Vrrp, ChildKind::Bfd];
 
     pub fn ident(self) -> &'static str {
         match self {
             ChildKind::Vrrp => "Keepalived_vrrp",
             ChildKind::Checker => "Keepalived_healthcheckers",
+            ChildKind::Bfd => "Keepalived_bfd",
         }
     }
 
@@ -269,6 +284,7 @@ impl ChildKind {
         match self {
             ChildKind::Vrrp => "VRRP",
             ChildKind::Checker => "Healthcheck",
+            ChildKind::Bfd => "BFD",
         }
     }
 
@@ -277,6 +293,7 @@ impl ChildKind {
         match self {
             ChildKind::Vrrp => "vrrp",
             ChildKind::Checker => "checker",
+            ChildKind::Bfd => "bfd",
         }
     }
 
@@ -285,6 +302,7 @@ impl ChildKind {
         match self {
             ChildKind::Vrrp => b'V',
             ChildKind::Checker => b'C',
+            ChildKind::Bfd => b'B',
         }
     }
 
@@ -292,6 +310,7 @@ impl ChildKind {
         match b {
             b'V' => Some(ChildKind::Vrrp),
             b'C' => Some(ChildKind::Checker),
+            b'B' => Some(ChildKind::Bfd),
             _ => None,
         }
     }
@@ -300,6 +319,7 @@ impl ChildKind {
         match self {
             ChildKind::Vrrp => &o.vrrp_pid_file,
             ChildKind::Checker => &o.checkers_pid_file,
+            ChildKind::Bfd => &o.bfd_pid_file,
         }
     }
 }
@@ -605,5 +625,22 @@ mod tests {
             ..Default::default()
         };
         assert!(!c.wants(ChildKind::Vrrp, &none) && c.wants(ChildKind::Checker, &none));
+        // BFD: with a bfd_instance (or --all), not with -P, -C or -B.
+        let bfd = Sections {
+            bfd: true,
+            ..Default::default()
+        };
+        assert!(o.wants(ChildKind::Bfd, &bfd) && !o.wants(ChildKind::Bfd, &none));
+        assert!(!p.wants(ChildKind::Bfd, &bfd) && !c.wants(ChildKind::Bfd, &bfd));
+        let b = DaemonOptions {
+            no_bfd: true,
+            ..Default::default()
+        };
+        assert!(!b.wants(ChildKind::Bfd, &bfd));
+        let all = DaemonOptions {
+            all: true,
+            ..Default::default()
+        };
+        assert!(all.wants(ChildKind::Bfd, &none));
     }
 }

@@ -38,6 +38,7 @@ enum Phase {
 struct Parent<'a> {
     opts: &'a DaemonOptions,
     services: Services,
+    pipes: child::EventPipes,
     notifier: Notifier,
     sections: Sections,
     slots: Vec<Slot>,
@@ -125,6 +126,7 @@ pub(super) fn run(
     let mut p = Parent {
         opts,
         services,
+        pipes: child::EventPipes::open(),
         notifier,
         sections,
         slots: ChildKind::ALL
@@ -199,7 +201,7 @@ impl Parent<'_> {
                 // The parent's ends are not the child's business.
                 self.sfd.take();
                 self.ready_r.take();
-                let code = child::main(kind, self.opts, self.services, ready, parent);
+                let code = child::main(kind, self.opts, &self.pipes, self.services, ready, parent);
                 std::process::exit(code);
             }
             Ok(ForkResult::Parent { child }) => {

@@ -134,7 +134,7 @@ impl Engine {
     ) {
         let globals = self.globals.clone();
         for mi in &c.vrrp.instances {
-            if let Some(i) = build(mi, h, &globals, &self.ifmap, now, tracked) {
+            if let Some(i) = build(mi, h, &globals, &self.ifmap, now, tracked, group_of(c, mi)) {
                 self.instances.push(i);
             }
         }
@@ -425,7 +425,9 @@ impl Engine {
                         Some(o) if keep_groups => group_machine = Some(o.machine),
                         _ => {}
                     }
-                    if let Some(mut i) = build(mi, h, &globals, &ifmap, now, tracked) {
+                    if let Some(mut i) =
+                        build(mi, h, &globals, &ifmap, now, tracked, group_of(c, mi))
+                    {
                         if let Some(m) = group_machine {
                             i.machine = m;
                         } else if !grouped.contains(&mi.name.as_str()) {
@@ -1302,6 +1304,15 @@ fn awaited_link(c: &model::Instance, g: &Globals) -> Option<Link> {
 }
 
 /// Builds the instance of `c`, or says why it cannot run.
+/// The sync group instance `i` belongs to.
+fn group_of<'a>(c: &'a Config, i: &model::Instance) -> Option<&'a str> {
+    c.vrrp
+        .sync_groups
+        .iter()
+        .find(|g| g.members.contains(&i.name))
+        .map(|g| g.name.as_str())
+}
+
 fn build(
     c: &model::Instance,
     h: &Host,
@@ -1309,6 +1320,7 @@ fn build(
     ifmap: &Rc<RefCell<HashMap<String, u32>>>,
     now: machine::Instant,
     tracked: &dyn TrackState,
+    group: Option<&str>,
 ) -> Option<Instance> {
     c.vrid?;
     let Some(link) = h.link_for(c).or_else(|| awaited_link(c, g)) else {
@@ -1333,6 +1345,13 @@ fn build(
     }
     let cfg = with_config_faults(c, h);
     let up = |n: &str| h.up(n);
+    // keepalived initialises a member's priority and faults from its sync group's
+    // trackers too before it starts (`initialise_vrrp_tracking_priorities`): a group's
+    // tracked BFD that is down starts the member in FAULT, not BACKUP then FAULT.
+    let mut initial = tracked.initial(&Target::Instance(c.name.clone()));
+    if let Some(gname) = group {
+        initial.extend(tracked.initial(&Target::Group(gname.to_owned())));
+    }
     Some(Instance::new(
         cfg,
         link,
@@ -1340,7 +1359,7 @@ fn build(
         ifmap.clone(),
         &up,
         now,
-        tracked.initial(&Target::Instance(c.name.clone())),
+        initial,
     ))
 }
 

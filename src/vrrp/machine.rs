@@ -1155,10 +1155,11 @@ impl Machine {
     }
 }
 
-/// The line keepalived logs when a tracker faults a running instance. Scripts, files and
-/// processes only go through `down_instance` (no cause line; keepalived 2.2.7 logs one
-/// only at start-up, which `vrrp::tracking` does); so do interfaces, own or tracked
-/// (observed: `Netlink reports eth1 down`, then `Entering FAULT STATE`).
+/// The line keepalived logs when a tracker faults a running instance. Scripts, files,
+/// processes and BFD sessions only go through `down_instance` (no cause line; keepalived
+/// 2.2.7 logs one only at start-up, which `vrrp::tracking` does; for BFD, observed:
+/// `Tracked BFD instance peerB is DOWN`, then `Entering FAULT STATE`); so do interfaces,
+/// own or tracked (observed: `Netlink reports eth1 down`, then `Entering FAULT STATE`).
 fn fault_log_line(cause: &FaultCause) -> Option<String> {
     Some(match cause {
         FaultCause::Interface(_)
@@ -1166,9 +1167,9 @@ fn fault_log_line(cause: &FaultCause) -> Option<String> {
         | FaultCause::ScriptInit(_)
         | FaultCause::File(_)
         | FaultCause::Process(_)
+        | FaultCause::Bfd(_)
         | FaultCause::Config
         | FaultCause::SourceNotConfigured => return None,
-        FaultCause::Bfd(s) => format!("entering FAULT state due to BFD {s}"),
         FaultCause::SourceAddress => "entering FAULT state (src address deleted)".to_string(),
         FaultCause::Other(s) => format!("entering FAULT state ({s})"),
     })

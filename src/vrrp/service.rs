@@ -61,6 +61,8 @@ pub struct VrrpService {
         mpsc::UnboundedSender<Request>,
         mpsc::UnboundedReceiver<Request>,
     ),
+    /// The reading end of the BFD child's event pipe (`track_bfd`).
+    bfd_events: Option<std::os::fd::OwnedFd>,
 }
 
 struct Running {
@@ -443,12 +445,19 @@ impl VrrpService {
             namespace_arg: None,
             snmp_option: false,
             snmp_socket_arg: None,
+            bfd_events: None,
         }
     }
 
     /// `-s NAME` (it overrides `net_namespace`).
     pub fn with_namespace_arg(mut self, ns: Option<String>) -> Self {
         self.namespace_arg = ns;
+        self
+    }
+
+    /// Where the BFD child's session states arrive (keepalived's BFD vrrp event pipe).
+    pub fn with_bfd_events(mut self, fd: Option<std::os::fd::OwnedFd>) -> Self {
+        self.bfd_events = fd;
         self
     }
 
@@ -753,6 +762,33 @@ async fn timer_loop(sh: Shared) {
                 sh.submit(io);
             }
             _ = sh.wake.notified() => {}
+        }
+    }
+}
+
+/// Reads the BFD child's events into the trackers' channel.
+async fn bfd_loop(fd: std::os::fd::OwnedFd, tx: mpsc::UnboundedSender<tracking::Event>) {
+    let mut src = match crate::bfd::event::EventSource::new(fd) {
+        Ok(s) => s,
+        Err(e) => {
+            info!("Unable to read BFD events: {e}");
+            return;
+        }
+    };
+    loop {
+        match src.next().await {
+            Ok(evs) if !evs.is_empty() => {
+                for ev in evs {
+                    if crate::log::detail() > 0 {
+                        info!("{}", ev.received_line());
+                    }
+                    let _ = tx.send(tracking::Event::Bfd {
+                        name: ev.name,
+                        up: ev.up,
+                    });
+                }
+            }
+            _ => return,
         }
     }
 }
@@ -1358,6 +1394,10 @@ impl Service for VrrpService {
         let statics = engine::statics_of(c, &ifmap.borrow());
         let (syncd, ipvs, mut io) = syncd_start(c)?;
         let (track_tx, track_rx) = mpsc::unbounded_channel();
+        let bfd_task = self
+            .bfd_events
+            .take()
+            .map(|fd| tokio::task::spawn_local(bfd_loop(fd, track_tx.clone())));
         let tracking = Tracking::start(c, track_tx);
         let epoch = tokio::time::Instant::now();
         let traps = snmp::Traps::default();
@@ -1415,6 +1455,7 @@ impl Service for VrrpService {
             )),
             tokio::task::spawn_local(tracking_loop(track_rx, sh.clone())),
         ];
+        tasks.extend(bfd_task);
         if !engine.borrow().polled.is_empty() {
             info!("Using MII-BMSR/ETHTOOL NIC polling thread(s)...");
             tasks.push(tokio::task::spawn_local(linkbeat_loop(

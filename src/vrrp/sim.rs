@@ -36,28 +36,7 @@ use crate::config::LoadOptions;
 use crate::net::{AddrInfo, LinkInfo};
 use crate::notify::FifoEvent;
 
-/// SplitMix64: small and good enough for scenarios.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64) / ((1u64 << 53) as f64) < p
-    }
-    fn ms(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(self.range(lo, hi))
-    }
-}
+type Rng = crate::rng::SplitMix64;
 
 /// The notify events of one node, as text.
 #[derive(Clone, Default)]
@@ -672,7 +651,7 @@ fn at(secs_ms: u64) -> Instant {
 /// One seeded scenario: boot, a few random disturbances, then everything healed and the
 /// promises checked once the protocol had time to converge.
 fn scenario(seed: u64, mix: Mix) -> Result<(), String> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let topo = Topology::random(&mut rng, mix.group_chance);
     let latency = (rng.range(0, 5), rng.range(5, 40));
     let loss = if rng.chance(0.3) { 0.05 } else { 0.0 };
@@ -739,7 +718,7 @@ fn scenario(seed: u64, mix: Mix) -> Result<(), String> {
     // Healed: no loss; every node up, scripts fine (the plan ends them so).
     let heal = last + 1000;
     plan.push((at(heal), Act::Loss(0.0)));
-    let mut lan = Lan::new(topo, Rng(seed ^ 0x5eed), latency);
+    let mut lan = Lan::new(topo, Rng::new(seed ^ 0x5eed), latency);
     lan.run_until(at(heal + 30_000), &mut plan);
     let window = lan.window();
     let fail = |m: String| format!("{m}\n{}", lan.report());

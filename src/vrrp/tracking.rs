@@ -4,8 +4,11 @@
 //! them, with the pure trackers of [`super::track`], into `TrackChange`s for the instances
 //! and sync groups that reference them.
 //!
-//! Weighted trackers are keyed in the machine as `script NAME`, `file NAME`, `process NAME`;
-//! weight-0 ones fault with `FaultCause::{Script,File,Process}`. Every change is idempotent
+//! BFD sessions (`track_bfd`) are not run here: the BFD child reports their state through
+//! its event pipe, which the service turns into [`Event::Bfd`].
+//!
+//! Weighted trackers are keyed in the machine as `script NAME`, `file NAME`, `process NAME`,
+//! `bfd NAME`; weight-0 ones fault with `FaultCause::{Script,File,Process,Bfd}`. Every change is idempotent
 //! (the machine ignores a weight or fault it already has), so a reload simply re-sends the
 //! current state of every reference and clears the references that went away.
 
@@ -64,6 +67,11 @@ pub enum Event {
         gen: u64,
         counts: Vec<u32>,
     },
+    /// A BFD session is Up or not (from the BFD child; outlives reloads).
+    Bfd {
+        name: String,
+        up: bool,
+    },
 }
 
 /// The `track_*` references of one instance or sync group.
@@ -72,6 +80,7 @@ struct Refs {
     scripts: Vec<TrackRef>,
     files: Vec<TrackRef>,
     processes: Vec<TrackRef>,
+    bfds: Vec<TrackRef>,
 }
 
 /// The runtime of every tracker of the VRRP child.
@@ -90,6 +99,13 @@ pub struct Tracking {
     prepared: HashMap<String, Prepared>,
     /// Owners whose start-up fault lines were logged for this configuration.
     init_logged: RefCell<std::collections::HashSet<Target>>,
+    /// BFD sessions the VRRP child hears about: their own weight and reverse.
+    bfds: HashMap<String, (i32, bool)>,
+    /// Last state reported per BFD session; down until the BFD child says Up, and kept
+    /// across reloads (keepalived `clear_diff_bfd`).
+    bfd_up: HashMap<String, bool>,
+    /// Members of each sync group, for the per-instance BFD lines.
+    group_members: HashMap<String, Vec<String>>,
 }
 
 fn owners_of(c: &Config) -> Vec<(Target, Refs)> {
@@ -100,6 +116,7 @@ fn owners_of(c: &Config) -> Vec<(Target, Refs)> {
                 scripts: i.track_scripts.clone(),
                 files: i.track_files.clone(),
                 processes: i.track_processes.clone(),
+                bfds: i.track_bfds.clone(),
             },
         )
     });
@@ -110,6 +127,7 @@ fn owners_of(c: &Config) -> Vec<(Target, Refs)> {
                 scripts: g.track_scripts.clone(),
                 files: g.track_files.clone(),
                 processes: g.track_processes.clone(),
+                bfds: g.track_bfds.clone(),
             },
         )
     });
@@ -274,6 +292,7 @@ fn clear_changes(kind: &str, name: &str) -> Vec<TrackChange> {
     let cause = match kind {
         "script" => FaultCause::Script(name.to_owned()),
         "file" => FaultCause::File(name.to_owned()),
+        "bfd" => FaultCause::Bfd(name.to_owned()),
         _ => FaultCause::Process(name.to_owned()),
     };
     vec![
@@ -304,6 +323,9 @@ impl Tracking {
             running: Rc::new(RefCell::new(HashMap::new())),
             prepared: HashMap::new(),
             init_logged: RefCell::default(),
+            bfds: HashMap::new(),
+            bfd_up: HashMap::new(),
+            group_members: HashMap::new(),
         };
         t.load(c, None);
         t
@@ -327,6 +349,7 @@ impl Tracking {
                     ("script", &before.scripts, &refs.scripts),
                     ("file", &before.files, &refs.files),
                     ("process", &before.processes, &refs.processes),
+                    ("bfd", &before.bfds, &refs.bfds),
                 ];
                 for (kind, was, now) in lists {
                     for r in was.iter().filter(|r| !now.iter().any(|n| n.name == r.name)) {
@@ -353,6 +376,21 @@ impl Tracking {
         self.init_logged.borrow_mut().clear();
         self.files = c.vrrp.track_files.clone();
         self.processes = c.vrrp.track_processes.clone();
+        // Only sessions that report to the VRRP child can be tracked here.
+        self.bfds = c
+            .vrrp
+            .bfd_instances
+            .iter()
+            .filter(|b| crate::bfd::table::event_targets(b).0)
+            .map(|b| (b.name.clone(), (b.weight, b.weight_reverse)))
+            .collect();
+        self.bfd_up.retain(|n, _| self.bfds.contains_key(n));
+        self.group_members = c
+            .vrrp
+            .sync_groups
+            .iter()
+            .map(|g| (g.name.clone(), g.members.clone()))
+            .collect();
         self.prepared.clear();
         // without a usable default user, only scripts with their own `user` run
         let default_user = script::default_run_as(
@@ -497,6 +535,19 @@ impl Tracking {
                 ));
             }
         }
+        for r in &refs.bfds {
+            if let Some(&(own, own_rev)) = self.bfds.get(&r.name) {
+                let (w, rev) = ref_weight(r, own, own_rev);
+                let up = self.bfd_up.get(&r.name).copied().unwrap_or(false);
+                out.extend(up_down_change(
+                    format!("bfd {}", r.name),
+                    FaultCause::Bfd(r.name.clone()),
+                    up,
+                    w,
+                    rev,
+                ));
+            }
+        }
         out
     }
 
@@ -576,10 +627,16 @@ impl Tracking {
             let list = match kind {
                 "script" => &refs.scripts,
                 "file" => &refs.files,
+                "bfd" => &refs.bfds,
                 _ => &refs.processes,
             };
             for r in list.iter().filter(|r| r.name == name) {
                 let one = Refs {
+                    bfds: if kind == "bfd" {
+                        vec![r.clone()]
+                    } else {
+                        Vec::new()
+                    },
                     scripts: if kind == "script" {
                         vec![r.clone()]
                     } else {
@@ -653,8 +710,42 @@ impl Tracking {
                     .flat_map(|n| self.fan_out("process", n))
                     .collect()
             }
+            Event::Bfd { name, up } => {
+                if !self.bfds.contains_key(&name)
+                    || self.bfd_up.get(&name).copied().unwrap_or(false) == up
+                {
+                    return Vec::new();
+                }
+                self.bfd_up.insert(name.clone(), up);
+                for line in self.bfd_lines(&name, up) {
+                    info!("{line}");
+                }
+                self.fan_out("bfd", &name)
+            }
             _ => Vec::new(),
         }
+    }
+
+    /// keepalived's line for each instance tracking BFD session `name`, directly or
+    /// through its sync group (`vrrp_handle_bfd_event`).
+    fn bfd_lines(&self, name: &str, up: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        let state = if up { "UP" } else { "DOWN" };
+        for (target, refs) in &self.owners {
+            if !refs.bfds.iter().any(|r| r.name == name) {
+                continue;
+            }
+            let members = match target {
+                Target::Instance(i) => vec![i.clone()],
+                Target::Group(g) => self.group_members.get(g).cloned().unwrap_or_default(),
+            };
+            for i in members {
+                out.push(format!(
+                    "VRRP_Instance({i}) Tracked BFD instance {name} is {state}"
+                ));
+            }
+        }
+        out
     }
 
     /// When a delayed process quorum change is due.
@@ -1199,6 +1290,7 @@ mod tests {
             scripts: vec![r("chk", None, false)],
             files: vec![r("f", None, false), r("f", Some(-100), false)],
             processes: vec![r("p", None, false)],
+            bfds: Vec::new(),
         };
         assert_eq!(
             initial_fault_lines(&tr, &Target::Instance("VI_1".into()), &refs),
@@ -1239,5 +1331,120 @@ mod tests {
                 value: 15
             }]
         );
+    }
+}
+
+#[cfg(test)]
+mod bfd_tests {
+    use super::*;
+    use crate::config::{load_str, LoadOptions};
+
+    fn config(text: &str) -> Config {
+        load_str(text, Path::new("/t.conf"), &LoadOptions::default()).config
+    }
+
+    const CONF: &str = "
+bfd_instance b {
+  neighbor_ip 192.0.2.2
+  weight 10
+}
+bfd_instance c {
+  neighbor_ip 192.0.2.3
+  checker
+}
+vrrp_sync_group G {
+  group {
+    VI_2
+  }
+  track_bfd {
+    b weight -5
+  }
+}
+vrrp_instance VI_1 {
+  interface lo
+  virtual_router_id 1
+  priority 100
+  track_bfd {
+    b weight 0
+    c
+  }
+  virtual_ipaddress {
+    192.0.2.100
+  }
+}
+vrrp_instance VI_2 {
+  interface lo
+  virtual_router_id 2
+  priority 100
+  track_bfd {
+    b
+  }
+  virtual_ipaddress {
+    192.0.2.101
+  }
+}
+";
+
+    fn ch(t: &str, c: TrackChange) -> (Target, TrackChange) {
+        (Target::Instance(t.into()), c)
+    }
+
+    #[test]
+    fn bfd_events_fault_or_weigh() {
+        let c = config(CONF);
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let mut t = Tracking::start(&c, tx);
+        let fault = |active| TrackChange::Fault {
+            cause: FaultCause::Bfd("b".into()),
+            active,
+        };
+        let w = |value| TrackChange::Weight {
+            tracker: "bfd b".into(),
+            value,
+        };
+        // Down until told otherwise: weight 0 faults; a positive weight adds nothing, a
+        // negative one applies. "c" reports to the checker only: not trackable here.
+        assert_eq!(t.initial(&Target::Instance("VI_1".into())), [fault(true)]);
+        assert_eq!(t.initial(&Target::Instance("VI_2".into())), [w(0)]);
+        assert_eq!(t.initial(&Target::Group("G".into())), [w(-5)]);
+        let now = Instant::now();
+        let up = t.on_event(
+            Event::Bfd {
+                name: "b".into(),
+                up: true,
+            },
+            now,
+        );
+        assert_eq!(
+            up,
+            [
+                ch("VI_1", fault(false)),
+                ch("VI_2", w(10)),
+                (Target::Group("G".into()), w(0)),
+            ]
+        );
+        assert_eq!(
+            t.bfd_lines("b", true),
+            [
+                "VRRP_Instance(VI_1) Tracked BFD instance b is UP",
+                "VRRP_Instance(VI_2) Tracked BFD instance b is UP",
+                "VRRP_Instance(VI_2) Tracked BFD instance b is UP",
+            ]
+        );
+        // The same state again changes nothing; unknown sessions are ignored.
+        let again = Event::Bfd {
+            name: "b".into(),
+            up: true,
+        };
+        assert!(t.on_event(again, now).is_empty());
+        let c_up = Event::Bfd {
+            name: "c".into(),
+            up: true,
+        };
+        assert!(t.on_event(c_up, now).is_empty());
+        // A reload keeps the state.
+        let changes = t.reload(&c);
+        assert!(changes.contains(&ch("VI_1", fault(false))));
+        assert!(changes.contains(&ch("VI_2", w(10))));
     }
 }

@@ -259,7 +259,7 @@ pub fn kill9(d: &mut Daemon) -> f64 {
     let _ = c.wait();
     // The killed VRRP child may linger as a zombie until reaped, which keepalived's "daemon
     // is already running" check counts as alive: clear the pid files, as a reboot would.
-    for f in ["keepalived.pid", "vrrp.pid", "checkers.pid"] {
+    for f in ["keepalived.pid", "vrrp.pid", "checkers.pid", "bfd.pid"] {
         let _ = fs::remove_file(d.path(f));
     }
     t

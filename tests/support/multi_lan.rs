@@ -156,6 +156,7 @@ impl MultiLan {
             real,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
+            vrrp_only: true,
         };
         d.write_conf(conf);
         d.spawn();

@@ -19,6 +19,8 @@ pub struct Daemon {
     pub extra: Vec<String>,
     /// Extra environment (`DBUS_SYSTEM_BUS_ADDRESS` of a test's private bus).
     pub env: Vec<(String, String)>,
+    /// `-P` (the default): only the VRRP child; off, every child the config asks for.
+    pub vrrp_only: bool,
 }
 
 impl Daemon {
@@ -27,7 +29,7 @@ impl Daemon {
     }
 
     pub fn start_with(lan: &Lan, node: usize, real: bool, conf: &str, extra: &[&str]) -> Daemon {
-        Daemon::start_env(lan, node, real, conf, extra, &[])
+        Daemon::launch(lan, node, real, conf, extra, &[], true)
     }
 
     /// As `start_with`, with extra environment variables.
@@ -38,6 +40,23 @@ impl Daemon {
         conf: &str,
         extra: &[&str],
         env: &[(&str, &str)],
+    ) -> Daemon {
+        Daemon::launch(lan, node, real, conf, extra, env, true)
+    }
+
+    /// Without `-P`: the BFD (and checker) child run too when the config has them.
+    pub fn start_all(lan: &Lan, node: usize, real: bool, conf: &str) -> Daemon {
+        Daemon::launch(lan, node, real, conf, &[], &[], false)
+    }
+
+    fn launch(
+        lan: &Lan,
+        node: usize,
+        real: bool,
+        conf: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        vrrp_only: bool,
     ) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = Daemon {
@@ -50,6 +69,7 @@ impl Daemon {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            vrrp_only,
         };
         d.write_conf(conf);
         let mut d = d;
@@ -82,7 +102,8 @@ impl Daemon {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.ns])
             .arg(self.bin())
-            .args(["--dont-fork", "-l", "-G", "-P", "-D"])
+            .args(["--dont-fork", "-l", "-G", "-D"])
+            .args(self.vrrp_only.then_some("-P"))
             .arg("-f")
             .arg(self.path("keepalived.conf"))
             .arg("-p")

@@ -13,34 +13,7 @@ use std::time::Duration;
 
 use keepalived::vrrp::machine::{Action, InstanceConfig, Instant, Machine, RxAdvert, State};
 
-/// SplitMix64: tiny, fast, good enough for test scenarios.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-    /// True with probability `p` (0..=1).
-    pub fn chance(&mut self, p: f64) -> bool {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 1.0 < p
-    }
-    pub fn duration(&mut self, lo: Duration, hi: Duration) -> Duration {
-        let us = self.range(lo.as_micros() as u64, hi.as_micros() as u64);
-        Duration::from_micros(us)
-    }
-}
+pub use keepalived::rng::SplitMix64;
 
 /// The address of router `i` (192.0.2.0/24, documentation range).
 pub fn addr(i: usize) -> IpAddr {

@@ -1278,3 +1278,141 @@ fn nb_get_retry_sets_the_http_retries() {
         "HTTP_CHECK on service [192.0.2.1]:tcp:80 failed after 2 retries.".into()
     )));
 }
+
+#[test]
+fn dns_check_lines_as_keepalived() {
+    // check_dns.c: no line for a success; each failure with log_all_failures in the
+    // server's words, the last one once, with its retries
+    let conf = "
+virtual_server 192.0.2.53 53 {
+  lb_algo rr
+  lb_kind NAT
+  protocol UDP
+  real_server 198.51.100.53 53 {
+    DNS_CHECK {
+      retry 1
+      log_all_failures
+    }
+  }
+}
+";
+    let mut m = manager(conf);
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &ok());
+    assert!(
+        !logs(&mut m).iter().any(|l| l.starts_with("DNS_CHECK")),
+        "a success is not logged"
+    );
+    let down = CheckResult::down("read timeout from socket");
+    m.handle_result(at(10), ID, &down);
+    m.handle_result(at(20), ID, &down);
+    let dns: Vec<String> = logs(&mut m)
+        .into_iter()
+        .filter(|l| l.starts_with("DNS_CHECK"))
+        .collect();
+    assert_eq!(
+        dns,
+        [
+            "DNS_CHECK ([198.51.100.53]:udp:53) read timeout from socket",
+            "DNS_CHECK ([198.51.100.53]:udp:53) read timeout from socket after 1 retries",
+        ]
+    );
+}
+
+#[test]
+fn smtp_check_lines_as_keepalived() {
+    // check_smtp.c: each failure with log_all_failures, the last one always, as
+    // "SMTP_CHECK <what> from server [ip]:port", with no summary line
+    let conf = "
+virtual_server 192.0.2.25 25 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.25 25 {
+    SMTP_CHECK {
+      retry 1
+      log_all_failures
+    }
+  }
+}
+";
+    let mut m = manager(conf);
+    m.start(at(0));
+    drain(&mut m);
+    m.handle_result(at(0), ID, &ok());
+    let _ = logs(&mut m);
+    let down = CheckResult::down("Bad greeting banner from server [198.51.100.25]:25");
+    m.handle_result(at(10), ID, &down);
+    m.handle_result(at(20), ID, &down);
+    let smtp: Vec<String> = logs(&mut m)
+        .into_iter()
+        .filter(|l| l.contains("SMTP"))
+        .collect();
+    assert_eq!(
+        smtp,
+        [
+            "SMTP_CHECK Bad greeting banner from server [198.51.100.25]:25",
+            "SMTP_CHECK Bad greeting banner from server [198.51.100.25]:25",
+        ]
+    );
+}
+
+#[test]
+fn bfd_check_follows_its_session() {
+    let mut m = manager(
+        "
+bfd_instance b1 {
+  neighbor_ip 192.0.2.1
+}
+virtual_server 192.0.2.100 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.1 80 {
+    BFD_CHECK {
+      name b1
+    }
+  }
+  real_server 192.0.2.2 80 {
+    BFD_CHECK {
+      name other
+    }
+  }
+  real_server 192.0.2.3 80 {
+    BFD_CHECK {
+      name b1
+      alpha
+    }
+  }
+}
+",
+    );
+    m.start(at(0));
+    // With alpha a BFD_CHECK starts failed: that server waits for its session.
+    assert_eq!(
+        ops(&drain(&mut m)),
+        ["add 192.0.2.1:80 w1", "add 192.0.2.2:80 w1"]
+    );
+    // Another session's events change nothing.
+    m.handle_bfd("b2", false);
+    assert!(drain(&mut m).is_empty());
+    m.handle_bfd("b1", false);
+    let out = drain(&mut m);
+    assert_eq!(ops(&out), ["del 192.0.2.1:80"]);
+    assert!(out.contains(&Output::Log(
+        "BFD check of [b1] RS([192.0.2.1]:tcp:80) is DOWN".into()
+    )));
+    assert!(out.contains(&Output::Log(
+        "BFD check of [b1] RS([192.0.2.3]:tcp:80) is DOWN".into()
+    )));
+    // The same state again: nothing (it has run).
+    m.handle_bfd("b1", false);
+    assert!(drain(&mut m).is_empty());
+    m.handle_bfd("b1", true);
+    assert_eq!(
+        ops(&drain(&mut m)),
+        ["add 192.0.2.1:80 w1", "add 192.0.2.3:80 w1"]
+    );
+    assert!(m.is_alive(0, 0) && m.is_alive(0, 2));
+}

@@ -933,12 +933,15 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     Kw::new("checker_priority", |g, n, c| {
         g.checker_sched.priority = nice(n, c, "checker")
     }),
-    Kw::unimplemented("bfd_priority", "there is no BFD process yet", |g, n, c| {
-        g.bfd_sched.priority = nice(n, c, "bfd")
-    }),
+    Kw::unimplemented(
+        "bfd_priority",
+        "the BFD child runs with default scheduling",
+        |g, n, c| g.bfd_sched.priority = nice(n, c, "bfd"),
+    ),
     flag!("vrrp_no_swap", vrrp_sched.no_swap),
     flag!("checker_no_swap", checker_sched.no_swap),
-    flag!("bfd_no_swap", bfd_sched.no_swap).not_implemented("there is no BFD process yet"),
+    flag!("bfd_no_swap", bfd_sched.no_swap)
+        .not_implemented("the BFD child runs with default scheduling"),
     Kw::new("vrrp_rt_priority", |g, n, c| {
         if let Some(p) = rt_priority(n, c, "vrrp") {
             g.vrrp_sched.rt_priority = Some(p);
@@ -951,7 +954,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     Kw::unimplemented(
         "bfd_rt_priority",
-        "there is no BFD process yet",
+        "the BFD child runs with default scheduling",
         |g, n, c| {
             if let Some(p) = rt_priority(n, c, "bfd") {
                 g.bfd_sched.rt_priority = Some(p);
@@ -966,7 +969,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     Kw::unimplemented(
         "bfd_rlimit_rttime",
-        "there is no BFD process yet",
+        "the BFD child runs with default scheduling",
         |g, n, c| g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd"),
     ),
     Kw::new("vrrp_rlimit_rtime", |g, n, c| {
@@ -977,7 +980,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     Kw::unimplemented(
         "bfd_rlimit_rtime",
-        "there is no BFD process yet",
+        "the BFD child runs with default scheduling",
         |g, n, c| g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd"),
     ),
     Kw::new("vrrp_cpu_affinity", |g, n, c| {
@@ -988,7 +991,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     Kw::unimplemented(
         "bfd_cpu_affinity",
-        "there is no BFD process yet",
+        "the BFD child runs with default scheduling",
         |g, n, c| g.bfd_sched.cpu_affinity = cpus(n, c, "bfd"),
     ),
     Kw::new("max_auto_priority", |g, n, c| {
@@ -1045,11 +1048,9 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         );
         g.checker_process_name = process_name(n, c).or(g.checker_process_name.take())
     }),
-    Kw::unimplemented(
-        "bfd_process_name",
-        "there is no BFD process yet",
-        |g, n, c| g.bfd_process_name = process_name(n, c).or(g.bfd_process_name.take()),
-    ),
+    Kw::new("bfd_process_name", |g, n, c| {
+        g.bfd_process_name = process_name(n, c).or(g.bfd_process_name.take())
+    }),
     Kw::new("snmp_socket", |g, n, c| {
         if n.args.len() > 1 {
             c.error(

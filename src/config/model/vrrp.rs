@@ -128,7 +128,7 @@ pub(crate) static SYNC_GROUP_KW: &[Kw<SyncGroup>] = &[
         let v = track::track_block(n, TrackKind::Process, &g.name, ctx);
         g.track_processes.extend(v);
     }),
-    Kw::unimplemented("track_bfd", "BFD is not built yet", |g, n, ctx| {
+    Kw::new("track_bfd", |g, n, ctx| {
         let v = track::track_block(n, TrackKind::Bfd, &g.name, ctx);
         g.track_bfds.extend(v);
     }),
@@ -350,6 +350,18 @@ fn root_bfd(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
         }
         _ => {}
     }
+    let ttl = b.ttl.unwrap_or(if b.neighbor.is_some_and(|n| n.is_ipv4()) {
+        255
+    } else {
+        64
+    });
+    if b.max_hops.unwrap_or(u8::MAX) > ttl {
+        ctx.error(
+            node.span(),
+            format!("BFD instance {name}: max_hops exceeds ttl/hoplimit - setting to ttl/hoplimit"),
+        );
+        b.max_hops = Some(ttl);
+    }
     cfg.vrrp.bfd_instances.push(b);
 }
 
@@ -361,7 +373,7 @@ pub static ROOT: &[Kw<Config>] = &[
     Kw::new("vrrp_track_process", root_track_process),
     Kw::new("vrrp_sync_group", root_sync_group),
     Kw::new("vrrp_instance", root_instance),
-    Kw::unimplemented("bfd_instance", "BFD is not built yet", root_bfd),
+    Kw::new("bfd_instance", root_bfd),
 ];
 
 /// The `global_defs` values that give instances their defaults.

@@ -913,10 +913,8 @@ pub fn file_check(rs: &mut RealServer, node: &Node, ctx: &mut Ctx) {
 }
 
 pub(crate) static BFD_KW: &[Kw<Building>] = &[
-    Kw::unimplemented("name", "BFD is not built yet", |b, n, c| {
-        b.bfd_name = c.string(n)
-    }),
-    Kw::unimplemented("alpha", "BFD is not built yet", |b, n, c| {
+    Kw::new("name", |b, n, c| b.bfd_name = c.string(n)),
+    Kw::new("alpha", |b, n, c| {
         if let Some(v) = bool_kw(n, c, "Invalid alpha parameter") {
             b.bfd_alpha = v;
         }

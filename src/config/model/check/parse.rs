@@ -980,7 +980,7 @@ pub(crate) static RS_KW: &[Kw<RealServer>] = &[
     Kw::new("UDP_CHECK", checker::udp_check),
     Kw::new("PING_CHECK", checker::ping_check),
     Kw::new("FILE_CHECK", checker::file_check),
-    Kw::unimplemented("BFD_CHECK", "BFD is not built yet", checker::bfd_check),
+    Kw::new("BFD_CHECK", checker::bfd_check),
 ];
 
 // Used by the checker module for its own "invalid boolean" wording.

@@ -864,7 +864,7 @@ pub(crate) static INSTANCE_KW: &[Kw<Instance>] = &[
         let v = track_block(n, TrackKind::Process, &i.name, ctx);
         i.track_processes.extend(v);
     }),
-    Kw::unimplemented("track_bfd", "BFD is not built yet", |i, n, ctx| {
+    Kw::new("track_bfd", |i, n, ctx| {
         let v = track_block(n, TrackKind::Bfd, &i.name, ctx);
         i.track_bfds.extend(v);
     }),

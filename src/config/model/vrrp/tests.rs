@@ -1010,8 +1010,8 @@ fn track_file_process_bfd_blocks() {
     assert_eq!(cfg.vrrp.bfd_instances.len(), 1);
     assert_eq!(b.neighbor, Some("192.0.2.9".parse().unwrap()));
     assert_eq!(
-        (b.min_rx, b.min_tx, b.idle_tx, b.multiplier),
-        (20, 30, 2000, 3)
+        (b.min_rx_us, b.min_tx_us, b.idle_tx_us, b.multiplier),
+        (20_000, 30_000, 2_000_000, 3)
     );
     assert!(b.passive && b.vrrp && b.checker && b.weight_reverse);
     assert_eq!((b.ttl, b.max_hops, b.weight), (Some(10), Some(2), 10));
@@ -1024,8 +1024,8 @@ fn track_file_process_bfd_blocks() {
     );
     let b = &cfg.vrrp.bfd_instances[0];
     assert_eq!(
-        (b.min_rx, b.min_tx, b.idle_tx, b.multiplier, b.ttl),
-        (10, 10, 1000, 5, None)
+        (b.min_rx_us, b.min_tx_us, b.idle_tx_us, b.multiplier, b.ttl),
+        (10_000, 10_000, 1_000_000, 5, None)
     );
 }
 
@@ -1424,4 +1424,25 @@ fn vrrp_min_garp_keeps_values_set_after_it() {
     let d = global_vrrp_defaults(&cfg);
     assert_eq!(d.garp_master_repeat, 3);
     assert_eq!(d.garp_master_delay, std::time::Duration::ZERO);
+}
+
+#[test]
+fn bfd_intervals_are_milliseconds_with_3_decimals() {
+    let (cfg, d) = load(
+        "bfd_instance b {\nneighbor_ip 192.0.2.1\nmin_rx 1.5\nmin_tx 2.0005\nidle_tx 999\n}\n",
+    );
+    let b = &cfg.vrrp.bfd_instances[0];
+    // min_tx: a 4th decimal is rounded (and reported); idle_tx below 1000 ms is refused.
+    assert_eq!(
+        (b.min_rx_us, b.min_tx_us, b.idle_tx_us),
+        (1_500, 2_001, 1_000_000)
+    );
+    let g = Some(KaClass::GeneralError);
+    has(&d, "number '2.0005' has too many decimal places", g);
+    has(&d, "number '999' outside range [1000.000, 4294967.000]", g);
+    has(
+        &d,
+        "Configuration error: BFD instance b idle_tx value 999 is not valid (must be in range [1000-4294967]), ignoring",
+        g,
+    );
 }

@@ -446,14 +446,16 @@ pub struct BfdInstance {
     pub name: String,
     pub neighbor: Option<IpAddr>,
     pub source: Option<IpAddr>,
-    /// Milliseconds.
-    pub min_rx: u32,
-    pub min_tx: u32,
-    pub idle_tx: u32,
+    /// Microseconds (configured in milliseconds with up to 3 decimals).
+    pub min_rx_us: u32,
+    pub min_tx_us: u32,
+    pub idle_tx_us: u32,
     pub multiplier: u8,
     pub passive: bool,
     /// `None` = 255 (IPv4) / 64 (IPv6 hop limit), resolved by family.
     pub ttl: Option<u8>,
+    /// keepalived's default is 0 (single hop: only the full TTL passes); `max_hops -1`
+    /// (`None`) turns the TTL check off.
     pub max_hops: Option<u8>,
     pub weight: i32,
     pub weight_reverse: bool,
@@ -469,13 +471,13 @@ impl BfdInstance {
             name: name.to_owned(),
             neighbor: None,
             source: None,
-            min_rx: 10,
-            min_tx: 10,
-            idle_tx: 1000,
+            min_rx_us: 10_000,
+            min_tx_us: 10_000,
+            idle_tx_us: 1_000_000,
             multiplier: 5,
             passive: false,
             ttl: None,
-            max_hops: None,
+            max_hops: Some(0),
             weight: 0,
             weight_reverse: false,
             vrrp: false,
@@ -485,21 +487,77 @@ impl BfdInstance {
     }
 }
 
-fn bfd_ms(b: &BfdInstance, n: &Node, ctx: &mut Ctx, what: &str) -> Option<u32> {
-    let t = ctx.need(n, 0)?;
-    match parse_int(&t.text) {
-        Some(v) if (1..=1000 * 1000).contains(&v) => u32::try_from(v).ok(),
-        _ => {
-            ctx.error(
-                t.span,
-                format!(
-                    "Configuration error: BFD instance {} {} value {} is not valid (must be in range [1-1000000]), ignoring",
-                    b.name, what, t.text
-                ),
-            );
-            None
-        }
+/// Milliseconds with up to 3 decimals, as microseconds (keepalived's
+/// `read_decimal_unsigned_strvec` with shift 3): `Err` = not a number; the flag says a 4th
+/// decimal was rounded.
+fn ms_with_3_decimals(s: &str) -> Result<(u64, bool), ()> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|c| c.is_ascii_digit())
+        || !frac.bytes().all(|c| c.is_ascii_digit())
+    {
+        return Err(());
     }
+    let too_many = frac.len() > 3;
+    let round = too_many && frac.as_bytes()[3] >= b'5';
+    let mut v: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| ())?
+    };
+    for i in 0..3 {
+        let d = frac.as_bytes().get(i).map_or(0, |c| u64::from(c - b'0'));
+        v = v.checked_mul(10).and_then(|v| v.checked_add(d)).ok_or(())?;
+    }
+    Ok((v + u64::from(round), too_many))
+}
+
+/// `min_rx`, `min_tx`, `idle_tx`: within `[min_ms, 4294967]` ms, in microseconds.
+fn bfd_interval(b: &BfdInstance, n: &Node, ctx: &mut Ctx, what: &str, min_ms: u32) -> Option<u32> {
+    let t = ctx.need(n, 0)?;
+    let max_ms = u32::MAX / 1000;
+    let (lo, hi) = (u64::from(min_ms) * 1000, u64::from(max_ms) * 1000);
+    let ok = if t.text.starts_with('-') {
+        ctx.error(t.span, format!("negative number '{}'", t.text));
+        None
+    } else {
+        match ms_with_3_decimals(&t.text) {
+            Err(()) => {
+                ctx.error(t.span, format!("invalid number '{}'", t.text));
+                None
+            }
+            Ok((v, too_many)) => {
+                if too_many {
+                    ctx.error(
+                        t.span,
+                        format!("number '{}' has too many decimal places", t.text),
+                    );
+                }
+                if (lo..=hi).contains(&v) {
+                    u32::try_from(v).ok()
+                } else {
+                    ctx.error(
+                        t.span,
+                        format!(
+                            "number '{}' outside range [{min_ms}.000, {max_ms}.000]",
+                            t.text
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+    };
+    if ok.is_none() {
+        ctx.error(
+            t.span,
+            format!(
+                "Configuration error: BFD instance {} {what} value {} is not valid (must be in range [{min_ms}-{max_ms}]), ignoring",
+                b.name, t.text
+            ),
+        );
+    }
+    ok
 }
 
 fn bfd_neighbor(b: &mut BfdInstance, n: &Node, ctx: &mut Ctx) {
@@ -531,9 +589,9 @@ fn bfd_ttl(b: &mut BfdInstance, n: &Node, ctx: &mut Ctx) {
 }
 
 pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
-    Kw::unimplemented("neighbor_ip", "BFD is not built yet", bfd_neighbor),
-    Kw::unimplemented("neighbour_ip", "BFD is not built yet", bfd_neighbor),
-    Kw::unimplemented("source_ip", "BFD is not built yet", |b, n, ctx| {
+    Kw::new("neighbor_ip", bfd_neighbor),
+    Kw::new("neighbour_ip", bfd_neighbor),
+    Kw::new("source_ip", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         match t.text.parse::<IpAddr>() {
             Ok(a) => b.source = Some(a),
@@ -546,22 +604,23 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             ),
         }
     }),
-    Kw::unimplemented("min_rx", "BFD is not built yet", |b, n, ctx| {
-        if let Some(v) = bfd_ms(b, n, ctx, "min_rx") {
-            b.min_rx = v;
+    Kw::new("min_rx", |b, n, ctx| {
+        if let Some(v) = bfd_interval(b, n, ctx, "min_rx", 1) {
+            b.min_rx_us = v;
         }
     }),
-    Kw::unimplemented("min_tx", "BFD is not built yet", |b, n, ctx| {
-        if let Some(v) = bfd_ms(b, n, ctx, "min_tx") {
-            b.min_tx = v;
+    Kw::new("min_tx", |b, n, ctx| {
+        if let Some(v) = bfd_interval(b, n, ctx, "min_tx", 1) {
+            b.min_tx_us = v;
         }
     }),
-    Kw::unimplemented("idle_tx", "BFD is not built yet", |b, n, ctx| {
-        if let Some(v) = bfd_ms(b, n, ctx, "idle_tx") {
-            b.idle_tx = v;
+    Kw::new("idle_tx", |b, n, ctx| {
+        // RFC 5880: not less than one second while not Up.
+        if let Some(v) = bfd_interval(b, n, ctx, "idle_tx", 1000) {
+            b.idle_tx_us = v;
         }
     }),
-    Kw::unimplemented("multiplier", "BFD is not built yet", |b, n, ctx| {
+    Kw::new("multiplier", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         match parse_int(&t.text) {
             Some(v) if (1..=255).contains(&v) => b.multiplier = v as u8,
@@ -574,12 +633,10 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             ),
         }
     }),
-    Kw::unimplemented("passive", "BFD is not built yet", |b, _n, _ctx| {
-        b.passive = true
-    }),
-    Kw::unimplemented("ttl", "BFD is not built yet", bfd_ttl),
-    Kw::unimplemented("hoplimit", "BFD is not built yet", bfd_ttl),
-    Kw::unimplemented("max_hops", "BFD is not built yet", |b, n, ctx| {
+    Kw::new("passive", |b, _n, _ctx| b.passive = true),
+    Kw::new("ttl", bfd_ttl),
+    Kw::new("hoplimit", bfd_ttl),
+    Kw::new("max_hops", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         match parse_int(&t.text) {
             Some(v) if (-1..=255).contains(&v) => {
@@ -594,7 +651,7 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             ),
         }
     }),
-    Kw::unimplemented("weight", "BFD is not built yet", |b, n, ctx| {
+    Kw::new("weight", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
         let bad = format!(
             "Configuration error: BFD instance {} weight value {} not valid (must be in range [-253-253]), ignoring",
@@ -608,10 +665,8 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
             b.weight_reverse |= rev;
         }
     }),
-    Kw::unimplemented("vrrp", "BFD is not built yet", |b, _n, _ctx| b.vrrp = true),
-    Kw::unimplemented("checker", "BFD is not built yet", |b, _n, _ctx| {
-        b.checker = true
-    }),
+    Kw::new("vrrp", |b, _n, _ctx| b.vrrp = true),
+    Kw::new("checker", |b, _n, _ctx| b.checker = true),
 ];
 
 /// What kind of object a `track_*` line names (for messages and lookup).

@@ -1,0 +1,379 @@
+//! The BFD child's `Service` (keepalived's `Keepalived_bfd`): moves bytes and time between
+//! the sockets and the pure [`Table`]. One task waits on the listening socket and the
+//! earliest session deadline; packets are sent at once from the session's own socket.
+//! A reload keeps sessions of the same name (state, discriminators, timers).
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+use tracing::{error, info, warn};
+
+use crate::bfd::event::{Event, EventSink};
+use crate::bfd::session::{Action, Detail, Instant, Level, State};
+use crate::bfd::socket::{Listener, Sender};
+use crate::bfd::table::Table;
+use crate::config::model::vrrp::track::BfdInstance;
+use crate::service::{ChildConfig, Service, ServiceError};
+
+/// Largest datagram read; anything longer is not a control packet keepalived accepts.
+const BUF_LEN: usize = 1024;
+
+struct Core {
+    table: Table,
+    senders: Vec<Option<Sender>>,
+    /// Whether the last send of a session failed (logged once, as keepalived).
+    send_error: Vec<bool>,
+    epoch: std::time::Instant,
+    events: EventSink,
+}
+
+impl Core {
+    fn now(&self) -> Instant {
+        Instant(self.epoch.elapsed())
+    }
+
+    fn apply(&mut self, acts: Vec<(usize, Action)>) {
+        for (i, a) in acts {
+            match a {
+                Action::Send(c) => self.send(i, &c.encode()),
+                Action::Event { up } => {
+                    if let Some(e) = self.table.entries.get(i) {
+                        let ev = Event {
+                            name: e.session.name.clone(),
+                            up,
+                            sent_us: crate::bfd::event::now_us(),
+                        };
+                        self.events.send(&ev, e.vrrp, e.checker);
+                    }
+                }
+                Action::Log(l) => {
+                    let shown = match l.detail {
+                        Detail::Always => true,
+                        Detail::Detail => crate::log::detail() > 0,
+                        Detail::Extra => crate::log::detail() > 1,
+                    };
+                    if shown {
+                        match l.level {
+                            Level::Info => info!("{}", l.text),
+                            Level::Warning => warn!("{}", l.text),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, i: usize, buf: &[u8]) {
+        let Some(Some(s)) = self.senders.get(i) else {
+            return;
+        };
+        let res = s.send(buf);
+        let failed = self.send_error.get(i).copied().unwrap_or(false);
+        match res {
+            Err(e) => {
+                if !failed {
+                    error!("sendto() error ({e})");
+                    if let Some(entry) = self.table.entries.get(i) {
+                        error!("({}) Error sending packet", entry.session.name);
+                    }
+                }
+                if let Some(f) = self.send_error.get_mut(i) {
+                    *f = true;
+                }
+            }
+            Ok(_) => {
+                if let Some(f) = self.send_error.get_mut(i) {
+                    *f = false;
+                }
+            }
+        }
+    }
+
+    /// (Re)opens every session's sending socket (keepalived reopens them at a reload).
+    fn open_senders(&mut self) {
+        // keepalived draws the first source port at random and walks up from it while ports
+        // are taken; a per-process sequence spreads the sessions the same way.
+        let mut seed = std::process::id() ^ (self.epoch.elapsed().subsec_nanos());
+        self.senders = self
+            .table
+            .entries
+            .iter()
+            .map(|e| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let first = 49152 + (seed >> 8) as u16 % 16384;
+                match Sender::open(e.neighbor, e.source, e.ttl, first) {
+                    Ok(s) => Some(s),
+                    Err(err) => {
+                        error!("({}) socket() error ({err})", e.session.name);
+                        error!(
+                            "({}) Unable to open output socket, disabling instance",
+                            e.session.name
+                        );
+                        None
+                    }
+                }
+            })
+            .collect();
+        self.send_error = vec![false; self.senders.len()];
+    }
+
+    fn receive(&mut self, d: crate::bfd::socket::Datagram, buf: &[u8]) {
+        let now = self.now();
+        match self.table.receive(now, d.src, d.sport, d.dst, d.ttl, buf) {
+            Ok((i, acts)) => self.apply(acts.into_iter().map(|a| (i, a)).collect()),
+            Err(why) => {
+                if crate::log::detail() > 0 {
+                    for line in why.to_string().lines() {
+                        error!("{line}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The BFD child's service.
+pub struct BfdService {
+    dump_conf: bool,
+    core: Option<Rc<RefCell<Core>>>,
+    listener: Option<Rc<Listener>>,
+    wake: Rc<tokio::sync::Notify>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    events: Option<EventSink>,
+}
+
+impl BfdService {
+    /// `events`: where state changes go (the pipes to the VRRP child and the checker).
+    pub fn new(dump_conf: bool, events: EventSink) -> BfdService {
+        BfdService {
+            dump_conf,
+            core: None,
+            listener: None,
+            wake: Rc::new(tokio::sync::Notify::new()),
+            task: None,
+            events: Some(events),
+        }
+    }
+
+    fn instances(cfg: &ChildConfig) -> &[BfdInstance] {
+        &cfg.loaded.config.vrrp.bfd_instances
+    }
+}
+
+async fn run(core: Rc<RefCell<Core>>, listener: Rc<Listener>, wake: Rc<tokio::sync::Notify>) {
+    let mut buf = vec![0u8; BUF_LEN];
+    loop {
+        let (deadline, epoch) = {
+            let c = core.borrow();
+            (c.table.next_deadline(), c.epoch)
+        };
+        let sleep = async {
+            match deadline {
+                Some(t) => {
+                    tokio::time::sleep_until(tokio::time::Instant::from_std(epoch + t.0)).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = listener.recv(&mut buf) => {
+                let mut next = r;
+                // Drain what is queued, bounded so timers are never starved.
+                for _ in 0..64 {
+                    match next {
+                        Ok(Some(d)) => {
+                            let len = d.len.min(buf.len());
+                            core.borrow_mut().receive(d, buf.get(..len).unwrap_or_default());
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            error!("recvmsg() error ({e})");
+                            break;
+                        }
+                    }
+                    next = listener.try_recv(&mut buf);
+                }
+            }
+            _ = sleep => {}
+            _ = wake.notified() => {}
+        }
+        let mut c = core.borrow_mut();
+        let now = c.now();
+        let acts = c.table.poll(now);
+        c.apply(acts);
+    }
+}
+
+impl Service for BfdService {
+    async fn start(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
+        log_config(self.dump_conf, Self::instances(cfg));
+        let listener = match Listener::open() {
+            Ok(l) => Rc::new(l),
+            Err(e) => {
+                error!("bind() error {} ({e})", e.raw_os_error().unwrap_or(0));
+                return Err(ServiceError::fatal("Unable to open listening socket"));
+            }
+        };
+        let epoch = std::time::Instant::now();
+        let seed = u64::from(std::process::id()).rotate_left(32)
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+        let mut core = Core {
+            table: Table::new(seed),
+            senders: Vec::new(),
+            send_error: Vec::new(),
+            epoch,
+            events: self.events.take().unwrap_or_default(),
+        };
+        // Sockets before the first packets: the table's start sends at once.
+        let now = core.now();
+        let (acts, _) = core.table.configure(now, Self::instances(cfg));
+        core.open_senders();
+        core.apply(acts);
+        let core = Rc::new(RefCell::new(core));
+        self.task = Some(tokio::task::spawn_local(run(
+            core.clone(),
+            listener.clone(),
+            self.wake.clone(),
+        )));
+        self.core = Some(core);
+        self.listener = Some(listener);
+        Ok(())
+    }
+
+    async fn reload(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
+        log_config(self.dump_conf, Self::instances(cfg));
+        if let Some(core) = &self.core {
+            let mut c = core.borrow_mut();
+            let now = c.now();
+            let (acts, _) = c.table.configure(now, Self::instances(cfg));
+            c.open_senders();
+            c.apply(acts);
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+        self.core = None;
+        self.listener = None;
+    }
+
+    fn data_dump(&self) -> String {
+        let Some(core) = &self.core else {
+            return String::new();
+        };
+        let c = core.borrow();
+        let mut s = String::from("------< BFD Topology >------\n");
+        for e in &c.table.entries {
+            let b = &e.session;
+            let p = &b.params;
+            let _ = writeln!(s, " BFD Instance = {}", b.name);
+            let _ = writeln!(s, "   Neighbor IP = {}", e.neighbor);
+            if let Some(src) = e.source {
+                let _ = writeln!(s, "   Source IP = {src}");
+            }
+            let _ = writeln!(s, "   Required min RX interval = {} us", p.min_rx);
+            let _ = writeln!(s, "   Desired min TX interval = {} us", p.min_tx);
+            let _ = writeln!(s, "   Desired idle TX interval = {} us", p.idle_tx);
+            let _ = writeln!(s, "   Detection multiplier = {}", p.detect_mult);
+            let ttl = if e.neighbor.is_ipv4() {
+                "TTL"
+            } else {
+                "hoplimit"
+            };
+            let _ = writeln!(s, "   {ttl} = {}", e.ttl);
+            let _ = writeln!(s, "   max_hops = {}", e.max_hops);
+            let _ = writeln!(s, "   passive = {}", p.passive);
+            let yn = |v: bool| if v { "Yes" } else { "No" };
+            let _ = writeln!(s, "   send event to VRRP process = {}", yn(e.vrrp));
+            let _ = writeln!(s, "   send event to checker process = {}", yn(e.checker));
+            let _ = writeln!(s, "   local state = {}", b.local_state.name());
+            let _ = writeln!(s, "   remote state = {}", b.remote_state.name());
+            let _ = writeln!(s, "   local discriminator = 0x{:x}", b.local_discr);
+            let _ = writeln!(s, "   remote discriminator = 0x{:x}", b.remote_discr);
+            let _ = writeln!(s, "   local diag = {}", b.local_diag.name());
+            let _ = writeln!(s, "   remote diag = {}", b.remote_diag.name());
+            let _ = writeln!(s, "   remote min tx intv = {} us", b.remote_min_tx);
+            let _ = writeln!(s, "   remote min rx intv = {} us", b.remote_min_rx);
+            let _ = writeln!(s, "   remote detect multiplier = {}", b.remote_detect_mult);
+            let _ = writeln!(
+                s,
+                "   {}poll, {}final",
+                if b.poll { "" } else { "!" },
+                if b.final_ { "" } else { "!" }
+            );
+            let _ = writeln!(s, "   local tx intv = {} us", b.local_tx_intv);
+            let _ = writeln!(s, "   remote tx intv = {} us", b.remote_tx_intv);
+            let _ = writeln!(s, "   local detection time = {} us", b.local_detect_time);
+            let _ = writeln!(s, "   remote detection time = {} us", b.remote_detect_time);
+        }
+        s
+    }
+
+    fn stats_dump(&mut self, _clear: bool) -> String {
+        String::new()
+    }
+
+    fn json_dump(&self) -> serde_json::Value {
+        self.status()
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let Some(core) = &self.core else {
+            return serde_json::Value::Null;
+        };
+        let c = core.borrow();
+        let sessions: serde_json::Map<String, serde_json::Value> = c
+            .table
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.session.name.clone(),
+                    serde_json::json!({
+                        "neighbor": e.neighbor.to_string(),
+                        "state": e.session.local_state.name(),
+                        "remote_state": e.session.remote_state.name(),
+                        "up": e.session.local_state == State::Up,
+                        "detection_time_us": e.session.local_detect_time,
+                    }),
+                )
+            })
+            .collect();
+        serde_json::json!({ "sessions": sessions })
+    }
+}
+
+/// `-d`: the configuration in the log, line by line.
+fn log_config(dump_conf: bool, instances: &[BfdInstance]) {
+    if dump_conf {
+        for line in dump_config(instances).lines() {
+            info!("{line}");
+        }
+    }
+}
+
+/// The configuration as keepalived dumps it at start.
+fn dump_config(instances: &[BfdInstance]) -> String {
+    let mut s = String::from("------< BFD Topology >------\n");
+    for b in instances {
+        let _ = writeln!(s, " BFD Instance = {}", b.name);
+        if let Some(n) = b.neighbor {
+            let _ = writeln!(s, "   Neighbor IP = {n}");
+        }
+        if let Some(src) = b.source {
+            let _ = writeln!(s, "   Source IP = {src}");
+        }
+        let _ = writeln!(s, "   Required min RX interval = {} us", b.min_rx_us);
+        let _ = writeln!(s, "   Desired min TX interval = {} us", b.min_tx_us);
+        let _ = writeln!(s, "   Desired idle TX interval = {} us", b.idle_tx_us);
+        let _ = writeln!(s, "   Detection multiplier = {}", b.multiplier);
+    }
+    s
+}
