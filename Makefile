@@ -13,6 +13,7 @@ DOCDIR ?= $(PREFIX)/share/doc/keepalived-rs
 SYSCONFDIR ?= /etc
 UNITDIR ?= /lib/systemd/system
 DBUSDIR ?= $(PREFIX)/share/dbus-1
+MIBDIR ?= $(PREFIX)/share/snmp/mibs
 CARGO ?= cargo
 INSTALL ?= install
 GZIP ?= gzip
@@ -33,6 +34,8 @@ SAMPLES := $(wildcard etc/keepalived/samples/*.conf)
 # enable_dbus: the system bus policy and the interface descriptions, where keepalived has them.
 DBUS_POLICY := org.keepalived.Vrrp1.conf
 DBUS_INTERFACES := org.keepalived.Vrrp1.Vrrp.xml org.keepalived.Vrrp1.Instance.xml
+# enable_snmp_vrrp: the MIB module of the objects served, where keepalived installs it.
+MIBS := KEEPALIVED-MIB.txt
 # Configuration files: installed only when absent, removed only when unchanged.
 CONFFILES := keepalived/keepalived.conf default/keepalived sysconfig/keepalived
 
@@ -52,7 +55,8 @@ install: check-bin
 		$(DESTDIR)$(DOCDIR)/samples $(DESTDIR)$(DOCDIR)/init.d \
 		$(DESTDIR)$(SYSCONFDIR)/keepalived $(DESTDIR)$(SYSCONFDIR)/default \
 		$(DESTDIR)$(SYSCONFDIR)/sysconfig \
-		$(DESTDIR)$(SYSCONFDIR)/dbus-1/system.d $(DESTDIR)$(DBUSDIR)/interfaces
+		$(DESTDIR)$(SYSCONFDIR)/dbus-1/system.d $(DESTDIR)$(DBUSDIR)/interfaces \
+		$(DESTDIR)$(MIBDIR)
 	$(INSTALL) -m 755 "$(BIN_FILE)" $(DESTDIR)$(SBINDIR)/keepalived
 	# genhash is keepalived under another name (keepalived(8), genhash(1)).
 	ln -sf $(shell realpath -m --relative-to=$(BINDIR) $(SBINDIR)/keepalived) \
@@ -70,6 +74,7 @@ install: check-bin
 	$(INSTALL) -m 644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	$(INSTALL) -m 644 contrib/dbus/$(DBUS_POLICY) $(DESTDIR)$(SYSCONFDIR)/dbus-1/system.d/
 	$(INSTALL) -m 644 $(addprefix contrib/dbus/,$(DBUS_INTERFACES)) $(DESTDIR)$(DBUSDIR)/interfaces/
+	$(INSTALL) -m 644 $(addprefix contrib/snmp/,$(MIBS)) $(DESTDIR)$(MIBDIR)/
 	@for f in $(CONFFILES); do \
 		if [ -e "$(DESTDIR)$(SYSCONFDIR)/$$f" ]; then \
 			echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/$$f"; \
@@ -85,7 +90,8 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man1/genhash.1.gz $(DESTDIR)$(MANDIR)/man5/keepalived.conf.5.gz \
 		$(DESTDIR)$(MANDIR)/man8/keepalived.8.gz \
 		$(DESTDIR)$(SYSCONFDIR)/dbus-1/system.d/$(DBUS_POLICY) \
-		$(addprefix $(DESTDIR)$(DBUSDIR)/interfaces/,$(DBUS_INTERFACES))
+		$(addprefix $(DESTDIR)$(DBUSDIR)/interfaces/,$(DBUS_INTERFACES)) \
+		$(addprefix $(DESTDIR)$(MIBDIR)/,$(MIBS))
 	rm -rf $(DESTDIR)$(DOCDIR)
 	@for f in $(CONFFILES); do \
 		if cmp -s "etc/$$f" "$(DESTDIR)$(SYSCONFDIR)/$$f"; then \

@@ -514,12 +514,6 @@ pub fn unimplemented_options(o: &Options) -> Vec<String> {
             ));
         }
     };
-    say(o.snmp, "-x/--snmp", "SNMP is not built yet");
-    say(
-        o.snmp_agent_socket.is_some(),
-        "-A/--snmp-agent-socket",
-        "SNMP is not built yet",
-    );
     say(
         o.log_file.is_some(),
         "-g/--log-file",

@@ -1,5 +1,6 @@
 //! keepalived-rs: a drop-in replacement for keepalived (VRRP + IPVS health checking).
 
+pub mod agentx;
 pub mod bfd;
 pub mod check;
 pub mod cli;

@@ -63,6 +63,7 @@ fn vrrp_child(child: Runner<'_>) -> i32 {
     let o = child.opts();
     let svc = VrrpService::new(o.dont_release_vrrp, o.dump_conf)
         .with_namespace_arg(o.namespace_arg.clone())
+        .with_snmp_args(o.snmp, o.snmp_agent_socket.clone())
         .with_bfd_events(child.bfd_event_reader());
     child.run(svc)
 }
@@ -191,6 +192,8 @@ fn daemon_options(opts: &Options, config_file: PathBuf) -> DaemonOptions {
         pid_files_given: opts.pid_files_given,
         no_bfd: opts.no_bfd,
         namespace_arg: opts.namespace.clone(),
+        snmp: opts.snmp,
+        snmp_agent_socket: opts.snmp_agent_socket.clone(),
         vrrp_only: opts.vrrp_only,
         check_only: opts.check_only,
         all: opts.all_children,

@@ -15,6 +15,9 @@ pub mod exit {
     pub const MISSING_PERMISSION: i32 = 4;
 }
 
+/// The version keepalived 2.2.7 reports (banner, SNMP version object, status file).
+pub const VERSION_BANNER: &str = "Keepalived v2.2.7 (01/16,2022)";
+
 /// The configuration handed to a service.
 pub struct ChildConfig {
     pub loaded: Loaded,

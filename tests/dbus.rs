@@ -33,17 +33,7 @@ fn repo() -> PathBuf {
 }
 
 fn tools_or_skip(test: &str) -> bool {
-    for tool in ["dbus-daemon", "dbus-monitor", "busctl", "tcpdump"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            skip_or_fail(test, &format!("{tool} is not installed"));
-            return false;
-        }
-    }
-    true
+    support::programs_or_skip(test, &["dbus-daemon", "dbus-monitor", "busctl", "tcpdump"])
 }
 
 /// The policy file each daemon is run with: keepalived's own for keepalived, ours for ours.

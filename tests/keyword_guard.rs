@@ -190,9 +190,9 @@ fn every_keyword_is_applied_and_tested_or_warned() {
 #[test]
 fn not_implemented_keywords_warn_at_their_place() {
     // A not-implemented keyword through the whole -t path: the warning names it and its
-    // place, and the verdict stays keepalived's (0). `enable_traps` waits for SNMP: when it
-    // lands, pick another keyword marked Kw::not_implemented.
-    let kw = "enable_traps";
+    // place, and the verdict stays keepalived's (0). `enable_snmp_rfcv2` waits for the RFC
+    // VRRP MIB: when it lands, pick another keyword marked Kw::not_implemented.
+    let kw = "enable_snmp_rfcv2";
     let marked = keyword_tables().into_iter().any(|t| {
         t.block == "global_defs"
             && t.keywords
@@ -249,12 +249,7 @@ fn unimplemented_options_warn() {
         .expect("run keepalived -t");
     let text =
         String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    for opt in [
-        "-x/--snmp",
-        "-A/--snmp-agent-socket",
-        "-g/--log-file",
-        "--flush-log-file",
-    ] {
+    for opt in ["-g/--log-file", "--flush-log-file"] {
         let want = format!("warning: option {opt} is accepted but not implemented");
         assert!(text.contains(&want), "want {want:?} in:\n{text}");
     }

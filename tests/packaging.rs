@@ -168,6 +168,11 @@ fn expected_files() -> Vec<(String, u32, Option<String>)> {
             0o644,
             Some("contrib/dbus/org.keepalived.Vrrp1.Instance.xml".into()),
         ),
+        (
+            "usr/share/snmp/mibs/KEEPALIVED-MIB.txt".into(),
+            0o644,
+            Some("contrib/snmp/KEEPALIVED-MIB.txt".into()),
+        ),
     ];
     for s in samples() {
         v.push((
@@ -641,6 +646,7 @@ fn deb_metadata_names_existing_files() {
         "etc/dbus-1/system.d/org.keepalived.Vrrp1.conf",
         "usr/share/dbus-1/interfaces/org.keepalived.Vrrp1.Vrrp.xml",
         "usr/share/dbus-1/interfaces/org.keepalived.Vrrp1.Instance.xml",
+        "usr/share/snmp/mibs/KEEPALIVED-MIB.txt",
     ] {
         assert!(dests.contains(d), "deb lacks {d}");
     }

@@ -42,7 +42,7 @@ pub use crate::service::{ChildConfig, Service, ServiceError};
 pub use child::{EventPipes, Runner, ServiceEntry, Services};
 
 /// What keepalived calls itself in its start and stop lines.
-pub const VERSION_BANNER: &str = "Keepalived v2.2.7 (01/16,2022)";
+pub use crate::service::VERSION_BANNER;
 
 pub use crate::service::exit;
 
@@ -74,6 +74,10 @@ pub struct DaemonOptions {
     pub no_bfd: bool,
     /// `-s NAME`: overrides the configuration's `net_namespace`.
     pub namespace_arg: Option<String>,
+    /// `-x`: SNMP on, as the enable_snmp_* keywords.
+    pub snmp: bool,
+    /// `-A SOCKET`: the AgentX master's socket, over `snmp_socket`.
+    pub snmp_agent_socket: Option<String>,
     /// Instance and namespace names (from the configuration, see [`Self::apply_config`]).
     pub names: names::Names,
     /// `process_name`: comm of the parent (the children inherit it unless they have theirs).
@@ -131,6 +135,8 @@ impl Default for DaemonOptions {
             pid_files_given: [false; 4],
             no_bfd: false,
             namespace_arg: None,
+            snmp: false,
+            snmp_agent_socket: None,
             names: names::Names::default(),
             process_name: None,
             vrrp_only: false,

@@ -648,6 +648,39 @@ impl Engine {
         }
     }
 
+    /// Sets instance `idx`'s base priority or preemption, as an SNMP manager may
+    /// (`Some` each); the machine's queued actions (priority notifies) are performed.
+    pub fn manager_set(
+        &mut self,
+        idx: usize,
+        now: machine::Instant,
+        priority: Option<u8>,
+        preempt: Option<bool>,
+        io: &mut Vec<Io>,
+    ) {
+        let Some(inst) = self.instances.get_mut(idx) else {
+            return;
+        };
+        let before = inst.machine.state();
+        if let Some(p) = priority {
+            info!(
+                "({}) base priority changed from {} to {} via SNMP.",
+                inst.name(),
+                inst.cfg.priority,
+                p
+            );
+            inst.cfg.priority = p;
+            inst.machine.set_base_priority(now, p);
+        }
+        if let Some(on) = preempt {
+            let what = if on { "enabled" } else { "disabled" };
+            info!("({}) preemption {what} with SNMP", inst.name());
+            inst.cfg.nopreempt = !on;
+            inst.machine.set_preempt(on);
+        }
+        inst.drain(before, io, &mut *self.alerts);
+    }
+
     /// Routes one input to a solo instance's machine or to its sync group.
     pub fn feed(&mut self, idx: usize, now: machine::Instant, input: Input, io: &mut Vec<Io>) {
         let Some(inst) = self.instances.get_mut(idx) else {

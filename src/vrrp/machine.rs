@@ -943,6 +943,22 @@ impl Machine {
         }
     }
 
+    /// A manager's new base priority (SNMP set of vrrpInstanceBasePriority): the tracked
+    /// weights stay, the effective priority follows, as keepalived does.
+    pub fn set_base_priority(&mut self, now: Instant, priority: u8) {
+        if self.state == State::Stop {
+            return;
+        }
+        self.base_priority = priority;
+        self.cfg.priority = priority;
+        self.update_priority(now, true);
+    }
+
+    /// A manager's preemption switch (SNMP set of vrrpInstancePreempt).
+    pub fn set_preempt(&mut self, preempt: bool) {
+        self.cfg.nopreempt = !preempt;
+    }
+
     // ---- transitions (used by the sync group too) ----
 
     /// MASTER transition: advert first so the old master drops its VIPs before our

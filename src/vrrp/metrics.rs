@@ -18,7 +18,7 @@ pub struct Row<'a> {
     pub stats: &'a Stats,
 }
 
-fn state_code(s: State) -> u8 {
+pub(crate) fn state_code(s: State) -> u8 {
     // keepalived's numbering in keepalived.json; STOP after them
     match s {
         State::Init => 0,

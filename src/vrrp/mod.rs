@@ -15,6 +15,8 @@ pub mod rxguard;
 pub mod service;
 #[cfg(test)]
 mod sim;
+pub mod snmp;
+pub mod snmp_registrations;
 pub mod socket;
 pub mod startlog;
 pub mod sync_group;

@@ -30,16 +30,19 @@ use super::instance::{Instance, Io, SockKey};
 use super::machine;
 use super::packet::Received;
 use super::rxguard::{self, RxStats};
+use super::snmp;
 use super::socket::{self, SocketOptions, VrrpSocket};
 use super::syncd::{self, SyncdOp};
 use super::tracking::{self, Target, Tracking};
 use super::vmac;
+use crate::agentx::pdu;
+use crate::agentx::session::{self as agentx, Session};
 use crate::config::model::vrrp::instance as model;
 use crate::config::model::Config;
 use crate::ipvs::Ipvs;
 use crate::net::{self, nft, LinkInfo, Monitor, NetEvent, Netlink};
 use crate::notify::FifoEvent;
-use crate::service::{ChildConfig, Request, Service, ServiceError};
+use crate::service::{ChildConfig, Request, Service, ServiceError, VERSION_BANNER};
 
 /// The VRRP service.
 pub struct VrrpService {
@@ -50,6 +53,9 @@ pub struct VrrpService {
     run: Option<Running>,
     /// `-s NAME`: the namespace in the D-Bus object paths, over `net_namespace`.
     namespace_arg: Option<String>,
+    /// `-x` (SNMP on, as the enable_snmp_* keywords) and `-A SOCKET` (over `snmp_socket`).
+    snmp_option: bool,
+    snmp_socket_arg: Option<String>,
     /// What the D-Bus methods ask of the runner (the dumps); the bus task holds a sender.
     requests: (
         mpsc::UnboundedSender<Request>,
@@ -84,6 +90,17 @@ struct Running {
     /// The engine's notifies reach the bus through it (empty without `enable_dbus`).
     bus_link: dbus::Link,
     bus: Option<BusRun>,
+    /// The engine's notifies reach SNMP traps through it (empty without them).
+    traps: snmp::Traps,
+    snmp: Option<SnmpRun>,
+}
+
+/// The AgentX subagent and the task answering its questions from the engine.
+struct SnmpRun {
+    session: Session,
+    answers: JoinHandle<()>,
+    /// The configuration the objects are read from, replaced at reload.
+    config: Rc<RefCell<Rc<Config>>>,
 }
 
 /// The D-Bus service and the task answering its questions.
@@ -97,6 +114,7 @@ struct BusRun {
 struct Notifies {
     alerts: alerts::Handle,
     bus: dbus::Link,
+    traps: snmp::Traps,
 }
 
 impl alerts::Sink for Notifies {
@@ -104,15 +122,95 @@ impl alerts::Sink for Notifies {
         self.alerts.instance_event(cfg, ev, priority);
         if let FifoEvent::State(st) = ev {
             self.bus.status(cfg, st);
+            self.traps.instance(cfg, st);
         }
     }
 
     fn group_event(&mut self, name: &str, state: machine::State) {
         self.alerts.group_event(name, state);
+        self.traps.group(name, state);
     }
 
     fn group_fifo_state(&mut self, name: &str, state: machine::State) {
         self.alerts.group_fifo_state(name, state);
+    }
+}
+
+/// Answers the SNMP subagent from the engine; borrows it only between awaits.
+async fn snmp_answers(
+    mut rx: mpsc::UnboundedReceiver<agentx::Ask>,
+    sh: Shared,
+    config: Rc<RefCell<Rc<Config>>>,
+) {
+    while let Some(ask) = rx.recv().await {
+        match ask {
+            agentx::Ask::Snapshot(reply) => {
+                let Ok(eng) = sh.engine.try_borrow() else {
+                    continue;
+                };
+                let c = config.borrow().clone();
+                let _ = reply.send(snmp::snapshot(&c, &eng, VERSION_BANNER));
+            }
+            agentx::Ask::Set {
+                varbinds,
+                commit,
+                reply,
+            } => {
+                let Ok(eng) = sh.engine.try_borrow() else {
+                    let _ = reply.send(Err((pdu::error::GEN_ERR, 0)));
+                    continue;
+                };
+                let changes = snmp::test_set(&eng, &varbinds);
+                drop(eng);
+                let Ok(changes) = changes else {
+                    let _ = reply.send(changes.map(|_| ()));
+                    continue;
+                };
+                if commit {
+                    let now = sh.now();
+                    let mut io = Vec::new();
+                    let mut eng = sh.engine.borrow_mut();
+                    for ch in changes {
+                        match ch {
+                            snmp::Change::Priority(i, p) => {
+                                eng.manager_set(i, now, Some(p), None, &mut io)
+                            }
+                            snmp::Change::Preempt(i, on) => {
+                                eng.manager_set(i, now, None, Some(on), &mut io)
+                            }
+                        }
+                    }
+                    drop(eng);
+                    sh.submit(io);
+                }
+                let _ = reply.send(Ok(()));
+            }
+        }
+    }
+}
+
+/// Starts the AgentX subagent (`enable_snmp_vrrp`, `-x`) before the engine, so that the
+/// start-up traps queue for the session; questions wait until `answer_snmp`.
+fn start_snmp(c: &Config, traps: &snmp::Traps) -> Option<(Session, Asks)> {
+    let agent = snmp::agent(c)?;
+    info!("Starting SNMP subagent");
+    let (ask_tx, ask_rx) = mpsc::unbounded_channel();
+    let addr = agentx::Address::parse(c.global.snmp_socket.as_deref());
+    let session = Session::start(agent, addr, ask_tx);
+    traps.set(snmp::traps_enabled(c).then(|| (session.notifier(), snmp::router_id(c))));
+    Some((session, ask_rx))
+}
+
+type Asks = mpsc::UnboundedReceiver<agentx::Ask>;
+
+/// Answers the subagent's questions from the running engine.
+fn answer_snmp(run: &Running, c: Config, session: Session, asks: Asks) -> SnmpRun {
+    let config = Rc::new(RefCell::new(Rc::new(c)));
+    let answers = tokio::task::spawn_local(snmp_answers(asks, run.sh.clone(), config.clone()));
+    SnmpRun {
+        session,
+        answers,
+        config,
     }
 }
 
@@ -345,6 +443,8 @@ impl VrrpService {
             run: None,
             requests: mpsc::unbounded_channel(),
             namespace_arg: None,
+            snmp_option: false,
+            snmp_socket_arg: None,
             bfd_events: None,
         }
     }
@@ -359,6 +459,26 @@ impl VrrpService {
     pub fn with_bfd_events(mut self, fd: Option<std::os::fd::OwnedFd>) -> Self {
         self.bfd_events = fd;
         self
+    }
+
+    /// `-x` and `-A SOCKET`.
+    pub fn with_snmp_args(mut self, option: bool, socket: Option<String>) -> Self {
+        self.snmp_option = option;
+        self.snmp_socket_arg = socket;
+        self
+    }
+
+    /// What the subagent registers and where it connects; `None` without SNMP. `-x`
+    /// turns on what `enable_snmp_vrrp` does; `-A` names the socket before `snmp_socket`.
+    fn snmp_config(&self, c: &Config) -> Option<Config> {
+        let mut c = c.clone();
+        if self.snmp_option {
+            c.global.enable_snmp_vrrp = true;
+        }
+        if let Some(s) = &self.snmp_socket_arg {
+            c.global.snmp_socket = Some(s.clone());
+        }
+        c.global.enable_snmp_vrrp.then_some(c)
     }
 }
 
@@ -1280,9 +1400,13 @@ impl Service for VrrpService {
             .map(|fd| tokio::task::spawn_local(bfd_loop(fd, track_tx.clone())));
         let tracking = Tracking::start(c, track_tx);
         let epoch = tokio::time::Instant::now();
+        let traps = snmp::Traps::default();
+        let snmp_cfg = self.snmp_config(c);
+        let snmp_start = snmp_cfg.as_ref().and_then(|sc| start_snmp(sc, &traps));
         let notifies = Notifies {
             alerts: alerts.clone(),
             bus: bus_link.clone(),
+            traps: traps.clone(),
         };
         let mut eng = Engine::new(c, ifmap, statics, syncd, Box::new(notifies));
         let now = machine::Instant(epoch.elapsed());
@@ -1385,7 +1509,12 @@ impl Service for VrrpService {
             debounce,
             bus_link,
             bus: None,
+            traps,
+            snmp: None,
         };
+        if let (Some((session, asks)), Some(sc)) = (snmp_start, snmp_cfg) {
+            run.snmp = Some(answer_snmp(&run, sc, session, asks));
+        }
         if c.global.enable_dbus {
             run.bus = Some(start_bus(
                 &run,
@@ -1400,6 +1529,7 @@ impl Service for VrrpService {
     }
 
     async fn reload(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
+        let snmp_cfg = self.snmp_config(&cfg.loaded.config);
         let Some(run) = &mut self.run else {
             return self.start(cfg).await;
         };
@@ -1434,6 +1564,14 @@ impl Service for VrrpService {
         wire_sockets(&run.sh);
         run.sh.submit(io);
         run.flush().await;
+        // keepalived keeps its subagent across reloads (it neither starts nor stops one
+        // then); the objects and the traps follow the new configuration.
+        if let (Some(s), Some(sc)) = (&run.snmp, snmp_cfg) {
+            run.traps.set(
+                snmp::traps_enabled(&sc).then(|| (s.session.notifier(), snmp::router_id(&sc))),
+            );
+            *s.config.borrow_mut() = Rc::new(sc);
+        }
         // keepalived starts or stops its D-Bus thread when enable_dbus appears or goes; a
         // kept bus follows the instances (the removed ones' notifies are already queued).
         match (run.bus.take(), c.global.enable_dbus) {
@@ -1480,6 +1618,11 @@ impl Service for VrrpService {
         run.io_task.abort();
         run.alerts.finish().await;
         // After the instances' STOP notifies: objects go, then VrrpStopped.
+        if let Some(s) = run.snmp {
+            run.traps.set(None);
+            s.session.stop(std::time::Duration::from_secs(1)).await;
+            s.answers.abort();
+        }
         if let Some(b) = run.bus {
             b.bus.stop().await;
             b.answers.abort();

@@ -45,6 +45,24 @@ pub fn skip_or_fail(test: &str, why: &str) {
     let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
 }
 
+/// Whether every program in `tools` is on PATH (or in /usr/sbin); else skips or fails.
+pub fn programs_or_skip(test: &str, tools: &[&str]) -> bool {
+    for tool in tools {
+        let found = std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!("command -v {tool} || test -x /usr/sbin/{tool}"),
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            skip_or_fail(test, &format!("{tool} is not installed"));
+            return false;
+        }
+    }
+    true
+}
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }

@@ -1051,7 +1051,7 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     Kw::new("bfd_process_name", |g, n, c| {
         g.bfd_process_name = process_name(n, c).or(g.bfd_process_name.take())
     }),
-    Kw::unimplemented("snmp_socket", "SNMP is not built yet", |g, n, c| {
+    Kw::new("snmp_socket", |g, n, c| {
         if n.args.len() > 1 {
             c.error(
                 n.span(),
@@ -1070,26 +1070,29 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
         }
         g.snmp_socket = Some(t.text.clone());
     }),
-    flag!("enable_traps", enable_traps).not_implemented("SNMP is not built yet"),
-    flag!("enable_snmp_vrrp", enable_snmp_vrrp).not_implemented("SNMP is not built yet"),
+    flag!("enable_traps", enable_traps),
+    flag!("enable_snmp_vrrp", enable_snmp_vrrp),
+    Kw::new("enable_snmp_keepalived", |g, n, c| {
+        c.lint(
+            n.span(),
+            "keyword 'enable_snmp_keepalived' is deprecated, use 'enable_snmp_vrrp' instead",
+        );
+        g.enable_snmp_vrrp = true;
+    }),
+    flag!("enable_snmp_checker", enable_snmp_checker)
+        .not_implemented("the checker's SNMP objects are not served yet"),
     Kw::unimplemented(
-        "enable_snmp_keepalived",
-        "SNMP is not built yet",
-        |g, n, c| {
-            c.lint(
-                n.span(),
-                "keyword 'enable_snmp_keepalived' is deprecated, use 'enable_snmp_vrrp' instead",
-            );
-            g.enable_snmp_vrrp = true;
+        "enable_snmp_rfc",
+        "the RFC VRRP MIBs are not served yet",
+        |g, _, _| {
+            g.enable_snmp_rfcv2 = true;
+            g.enable_snmp_rfcv3 = true;
         },
     ),
-    flag!("enable_snmp_checker", enable_snmp_checker).not_implemented("SNMP is not built yet"),
-    Kw::unimplemented("enable_snmp_rfc", "SNMP is not built yet", |g, _, _| {
-        g.enable_snmp_rfcv2 = true;
-        g.enable_snmp_rfcv3 = true;
-    }),
-    flag!("enable_snmp_rfcv2", enable_snmp_rfcv2).not_implemented("SNMP is not built yet"),
-    flag!("enable_snmp_rfcv3", enable_snmp_rfcv3).not_implemented("SNMP is not built yet"),
+    flag!("enable_snmp_rfcv2", enable_snmp_rfcv2)
+        .not_implemented("the RFC VRRP MIBs are not served yet"),
+    flag!("enable_snmp_rfcv3", enable_snmp_rfcv3)
+        .not_implemented("the RFC VRRP MIBs are not served yet"),
     flag!("enable_dbus", enable_dbus),
     Kw::new("dbus_service_name", |g, n, c| match n.arg(0) {
         Some(t) => g.dbus_service_name = Some(t.text.clone()),
