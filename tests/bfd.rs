@@ -594,9 +594,9 @@ fn killed_bfd_child_is_respawned_and_session_returns() {
     assert_eq!(comm(bfd_pid(&ours).unwrap()).trim(), "ka_bfd");
     // The real keepalived saw its neighbour's session restart (new discriminator).
     assert!(
-        wait_until(10, || up_count(&real, "peer") >= 2),
+        wait_until(30, || up_count(&real, "peer") >= 2),
         "{}",
-        real.log()
+        logs(&[&ours, &real])
     );
 }
 

@@ -587,7 +587,15 @@ fn dbus_service_as_keepalived() {
         }
     }
     assert_eq!(real.properties, ours.properties, "properties");
-    assert_eq!(real.signals, ours.signals, "signals");
+    // keepalived 2.2.7 signals an instance's INIT state (0) only when its bus connection
+    // is up before the instance leaves INIT, which depends on thread timing: not compared.
+    let settled = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .filter(|s| !(s.starts_with("VrrpStatusChange ") && s.ends_with(" 0")))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(settled(&real.signals), settled(&ours.signals), "signals");
     assert_eq!(
         real.garps_per_call, ours.garps_per_call,
         "GARPs per SendGarp"

@@ -204,8 +204,10 @@ impl Drop for Snmp {
     }
 }
 
-/// `priority2`: VI_2's priority (the reload changes it).
+/// `priority2`: VI_2's priority; VI_1 (a sync group member) gets `priority2 + 10` (the
+/// reload changes both).
 fn node_conf(socket: &str, priority2: u8) -> String {
+    let priority1 = priority2 + 10;
     format!(
         "global_defs {{\n  router_id snmp-test\n  enable_snmp_vrrp\n  enable_traps\n  \
          snmp_socket {socket}\n}}\n\
@@ -213,12 +215,12 @@ fn node_conf(socket: &str, priority2: u8) -> String {
          vrrp_script chk {{\n  script \"/bin/true\"\n  interval 1\n  weight 5\n}}\n\
          vrrp_sync_group G1 {{\n  group {{\n    VI_1\n  }}\n}}\n\
          vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
-         priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    192.0.2.100/24\n    \
+         priority {priority1}\n  advert_int 1\n  virtual_ipaddress {{\n    192.0.2.100/24\n    \
          192.0.2.110/24 brd 192.0.2.255 label eth0:vip\n  }}\n  \
          virtual_ipaddress_excluded {{\n    2001:db8::10/64\n  }}\n}}\n\
          vrrp_instance VI_2 {{\n  state MASTER\n  interface eth0\n  version 3\n  \
          virtual_router_id 52\n  priority {priority2}\n  advert_int 0.5\n  nopreempt\n  \
-         track_interface {{\n    eth0 weight -20\n    lo weight 10\n  }}\n  \
+         track_interface {{\n    eth0 weight -20\n    lo weight 10 reverse\n  }}\n  \
          track_script {{\n    chk weight 0\n  }}\n  \
          virtual_ipaddress {{\n    192.0.2.101/24\n  }}\n}}\n"
     )

@@ -265,13 +265,20 @@ impl Engine {
         let old_shape = self.group_shape();
         let keep_groups = self.release_groups(now, c, &old_shape, &mut io);
         let old_groups = std::mem::take(&mut self.groups);
-        let member_faults = self.reload_instances(now, c, h, tracked, keep_groups, &mut io);
+        let (member_reloads, member_faults) =
+            self.reload_instances(now, c, h, tracked, keep_groups, &mut io);
         if keep_groups {
             self.regroup(c, old_groups, &old_shape);
         } else {
             self.build_groups(now, c, h, tracked, &mut io);
         }
-        // A kept group member's config fault goes through its group, once regrouped.
+        // A kept group member's new parameters and config fault go through its group,
+        // once regrouped.
+        for (name, input) in member_reloads {
+            if let Some(idx) = self.instances.iter().position(|i| i.cfg.name == name) {
+                self.feed(idx, now, input, &mut io);
+            }
+        }
         self.apply_tracking(now, member_faults, &mut io);
         self.apply_tracking(now, track_changes, &mut io);
         skip_present(&mut io, &h.addrs);
@@ -349,8 +356,9 @@ impl Engine {
         tracked: &dyn TrackState,
         keep_groups: bool,
         io: &mut Vec<Io>,
-    ) -> Vec<(Target, machine::TrackChange)> {
+    ) -> (Vec<(String, Input)>, Vec<(Target, machine::TrackChange)>) {
         let globals = self.globals.clone();
+        let mut member_reloads = Vec::new();
         let mut member_faults = Vec::new();
         let grouped: Vec<&str> = c
             .vrrp
@@ -406,12 +414,13 @@ impl Engine {
                         if let Some(change) = fault {
                             o.drive(now, Input::Track(change), io, &mut *self.alerts);
                         }
-                    } else if let Some(change) = fault {
-                        member_faults.push((Target::Instance(o.cfg.name.clone()), change));
-                    }
-                    if o.group.is_some() && o.vips_set {
-                        // The group keeps the machine; re-assert the (new) VIP set.
-                        o.perform(machine::Action::AddVips, io, &mut *self.alerts);
+                    } else {
+                        // The group keeps the machine: the new parameters reach it through
+                        // the group (a MASTER re-asserts its new VIP set there).
+                        member_reloads.push((o.cfg.name.clone(), input));
+                        if let Some(change) = fault {
+                            member_faults.push((Target::Instance(o.cfg.name.clone()), change));
+                        }
                     }
                     next.push(o);
                 }
@@ -446,7 +455,7 @@ impl Engine {
             }
         }
         self.instances = next;
-        member_faults
+        (member_reloads, member_faults)
     }
 
     /// The kept sync groups over the reloaded instances (their indexes may have moved).
@@ -695,8 +704,7 @@ impl Engine {
             Input::Track(c) => sg.handle_track(now, m, member, c),
             Input::Timeout => sg.handle_timeout(now, m),
             Input::Shutdown | Input::Removed => sg.handle_shutdown(now, m),
-            // SyncGroup has no reload verb: members keep their machine parameters.
-            Input::Reload(_) => {}
+            Input::Reload(cfg) => sg.handle_reload(now, m, member, cfg),
         });
     }
 

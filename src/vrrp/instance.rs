@@ -1448,14 +1448,17 @@ fn pass_field(p: &[u8]) -> [u8; 8] {
 /// weight counts while up and a negative one while down (`reverse` swaps up and down).
 pub fn track_change(t: &TrackRef, up: bool) -> Option<TrackChange> {
     let w = t.weight_or(0);
-    let up = up != t.reverse;
     if w == 0 {
+        // `reverse`: the instance is down while the interface is up
         return Some(TrackChange::Fault {
             cause: FaultCause::Interface(t.name.clone()),
-            active: !up,
+            active: up == t.reverse,
         });
     }
+    // keepalived (vrrp_track.c): a positive weight counts while the interface is up, a
+    // negative one while it is down; `reverse` turns the weight's sign, not the state
     let value = match (up, w > 0) {
+        (true, true) | (false, false) if t.reverse => -w,
         (true, true) | (false, false) => w,
         _ => 0,
     };
@@ -1851,11 +1854,25 @@ mod tests {
             track_change(&tref("eth1", Some(-10), false), true),
             weight(0)
         );
+        // reverse turns the weight's sign (keepalived's weight_multiplier -1)
         assert_eq!(
             track_change(&tref("eth1", Some(-10), true), true),
+            weight(0)
+        );
+        assert_eq!(
+            track_change(&tref("eth1", Some(-10), true), false),
+            weight(10)
+        );
+        assert_eq!(
+            track_change(&tref("eth1", Some(10), true), true),
             weight(-10)
         );
+        assert_eq!(
+            track_change(&tref("eth1", Some(10), true), false),
+            weight(0)
+        );
         assert_eq!(track_change(&tref("eth1", None, true), true), fault(true));
+        assert_eq!(track_change(&tref("eth1", None, true), false), fault(false));
     }
 
     #[test]

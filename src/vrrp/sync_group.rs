@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::machine::{Action, Instant, Machine, RxAdvert, State, TrackChange};
+use super::machine::{Action, InstanceConfig, Instant, Machine, RxAdvert, State, TrackChange};
 
 /// Effects of a group: its members' actions (tagged with the member index) and its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +157,21 @@ impl SyncGroup {
     ) {
         if let Some(x) = m.get_mut(member) {
             x.handle_track(now, change);
+            self.after(now, m, member);
+        }
+    }
+
+    /// A reload gave a member new parameters (priority, intervals...): its machine takes
+    /// them as a solo instance's does, and the group follows what that changes.
+    pub fn handle_reload(
+        &mut self,
+        now: Instant,
+        m: &mut dyn Members,
+        member: usize,
+        cfg: InstanceConfig,
+    ) {
+        if let Some(x) = m.get_mut(member) {
+            x.handle_reload(now, cfg);
             self.after(now, m, member);
         }
     }
