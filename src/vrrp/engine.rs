@@ -39,6 +39,10 @@ pub trait TrackState {
     fn reload(&mut self, c: &Config) -> Vec<(Target, machine::TrackChange)>;
 }
 
+/// A reload's inputs for kept sync-group members, applied once the groups are rebuilt:
+/// new machine parameters by instance name, and config faults.
+type MemberUpdates = (Vec<(String, Input)>, Vec<(Target, machine::TrackChange)>);
+
 /// What happens to the engine.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -356,7 +360,7 @@ impl Engine {
         tracked: &dyn TrackState,
         keep_groups: bool,
         io: &mut Vec<Io>,
-    ) -> (Vec<(String, Input)>, Vec<(Target, machine::TrackChange)>) {
+    ) -> MemberUpdates {
         let globals = self.globals.clone();
         let mut member_reloads = Vec::new();
         let mut member_faults = Vec::new();
