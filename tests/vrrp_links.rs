@@ -37,6 +37,19 @@ fn line_of(log: &str, needle: &str) -> Option<usize> {
     log.lines().position(|l| l.contains(needle))
 }
 
+/// Creates eth1 (a veth whose peer stays in the node) with 198.51.100.1/24, both ends up.
+fn create_eth1(lan: &Lan) {
+    lan.must(
+        0,
+        &[
+            "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+        ],
+    );
+    lan.must(0, &["ip", "addr", "add", "198.51.100.1/24", "dev", "eth1"]);
+    lan.must(0, &["ip", "link", "set", "eth1p", "up"]);
+    lan.must(0, &["ip", "link", "set", "eth1", "up"]);
+}
+
 /// `dynamic_interfaces`: an instance on an interface that does not exist yet waits in FAULT
 /// and starts once it is created; deleted and made again, it follows the new one.
 #[test]
@@ -68,15 +81,7 @@ fn dynamic_interfaces_waits_for_the_interface() {
             logs(&[&d])
         );
         for round in 0..2 {
-            lan.must(
-                0,
-                &[
-                    "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
-                ],
-            );
-            lan.must(0, &["ip", "addr", "add", "198.51.100.1/24", "dev", "eth1"]);
-            lan.must(0, &["ip", "link", "set", "eth1p", "up"]);
-            lan.must(0, &["ip", "link", "set", "eth1", "up"]);
+            create_eth1(&lan);
             assert!(
                 wait_until(20, || has_addr_on(&lan, 0, "eth1", "203.0.113.10")),
                 "round {round}: no MASTER on eth1 once created\n{}",
@@ -109,15 +114,9 @@ fn dynamic_interfaces_waits_for_the_interface() {
 /// created, the instance runs on it; the base deleted and made again, the same once more.
 #[test]
 fn dynamic_interfaces_makes_the_vmac_when_its_base_appears() {
-    dynamic_stacked(
-        "dynamic_interfaces_makes_the_vmac_when_its_base_appears",
-        "use_vmac",
-        "vrrp.51",
-        &["vrrp.51@eth1", "00:00:5e:00:01:33", "macvlan mode private"],
-    );
-}
-
-fn dynamic_stacked(test: &str, keyword: &str, vip_on: &str, link_has: &[&str]) {
+    let test = "dynamic_interfaces_makes_the_vmac_when_its_base_appears";
+    let (keyword, vip_on) = ("use_vmac", "vrrp.51");
+    let link_has = ["vrrp.51@eth1", "00:00:5e:00:01:33", "macvlan mode private"];
     let Some(lan) = lan_or_skip(test, 1) else {
         return;
     };
@@ -127,7 +126,7 @@ fn dynamic_stacked(test: &str, keyword: &str, vip_on: &str, link_has: &[&str]) {
         virtual_router_id 51\n  priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    \
         203.0.113.10/32\n  }}\n}}\n"
     );
-    let stacked = link_has[0].split('@').next().unwrap_or_default();
+    let stacked = vip_on;
     both(test, |real| {
         let who = if real { "keepalived 2.2.7" } else { "ours" };
         let d = start(&lan, 0, real, &conf);
@@ -137,15 +136,7 @@ fn dynamic_stacked(test: &str, keyword: &str, vip_on: &str, link_has: &[&str]) {
             logs(&[&d])
         );
         for round in 0..2 {
-            lan.must(
-                0,
-                &[
-                    "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
-                ],
-            );
-            lan.must(0, &["ip", "addr", "add", "198.51.100.1/24", "dev", "eth1"]);
-            lan.must(0, &["ip", "link", "set", "eth1p", "up"]);
-            lan.must(0, &["ip", "link", "set", "eth1", "up"]);
+            create_eth1(&lan);
             assert!(
                 wait_until(20, || has_addr_on(&lan, 0, vip_on, "203.0.113.10")),
                 "{who} round {round}: no MASTER on {stacked} once eth1 is created\n{}",
