@@ -547,10 +547,11 @@ async fn silent_smtp_server_times_out_without_blocking() {
 async fn closed_smtp_port_gives_connection_error() {
     let cap = Captured::default();
     let _g = cap.install();
-    let addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    // Bound but not listening: connections are refused, and the port stays ours so a
+    // parallel test's listener cannot take it over.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = closed.local_addr().unwrap();
     let cfg = mail_cfg(addr, Duration::from_secs(5));
     let alert = mail::instance_alert(&cfg.router_id, "VI_1", NotifyState::Backup);
     let out = mail::spawn_send(cfg, alert).await.unwrap();
