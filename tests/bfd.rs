@@ -8,7 +8,9 @@
 //!   ways;
 //! - track_bfd: killing the BFD peer moves the VIP to the backup, with the same notify
 //!   sequence in ours as in 2.2.7; the weight variant;
-//! - kill -9 of our BFD child: the parent respawns it and the session comes back.
+//! - kill -9 of our BFD child: the parent respawns it and the session comes back;
+//! - RFC 5883 multihop (keepalived 2.2.8's `multihop`) with FRR's bfdd one router away:
+//!   port 4784 only, `max_hops` checked against the TTL that arrives, reload.
 //!
 //! Every wait is bounded; daemons, captures and namespaces go with their Drop guards. Root,
 //! tcpdump, tshark, /usr/sbin/keepalived (and FRR's bfdd for its test) are needed: loud
@@ -313,12 +315,17 @@ fn bfdd_path() -> Option<PathBuf> {
 
 /// FRR's bfdd alone in node `i` with a peer towards `peer`, its sockets in `dir`.
 fn start_bfdd(lan: &Lan, i: usize, peer: &str, me: &str, dir: &Path) -> Bg {
+    start_bfdd_peer(lan, i, &format!("{peer} local-address {me}"), dir)
+}
+
+/// FRR's bfdd in node `i` with one `peer PEER_LINE` (200 ms, multiplier 3).
+fn start_bfdd_peer(lan: &Lan, i: usize, peer_line: &str, dir: &Path) -> Bg {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o777)).unwrap();
     let conf = dir.join("bfdd.conf");
     fs::write(
         &conf,
         format!(
-            "bfd\n peer {peer} local-address {me}\n  receive-interval 200\n  \
+            "bfd\n peer {peer_line}\n  receive-interval 200\n  \
              transmit-interval 200\n  detect-multiplier 3\n !\n!\n"
         ),
     )
@@ -568,7 +575,8 @@ fn killed_bfd_child_is_respawned_and_session_returns() {
     let real = Daemon::start_all(&lan, 1, true, &bfd_conf("peer", 2, 1, 100, false));
     // Both ends Up first, so the real one has an Up session for the restart to take down.
     assert!(
-        wait_until(20, || up_count(&ours, "peer") == 1 && up_count(&real, "peer") == 1),
+        wait_until(20, || up_count(&ours, "peer") == 1
+            && up_count(&real, "peer") == 1),
         "{}",
         logs(&[&ours, &real])
     );
@@ -687,5 +695,142 @@ fn bfd_keywords_on_the_wire_and_reload() {
         !hlim.is_empty() && hlim.iter().all(|r| r[0] == "100"),
         "{hlim:?}"
     );
+    assert_eq!(expert_warnings(&cap.path), Vec::<Vec<String>>::new());
+}
+
+/// Node 1 routes between node 0 (198.51.100.1) and node 2 (198.51.100.3), addresses on
+/// their loopbacks, so packets between them cross one hop (TTL 255 arrives as 254).
+fn route_through_node1(lan: &Lan) {
+    for (i, sys) in [
+        (1, "net.ipv4.ip_forward=1"),
+        (1, "net.ipv4.conf.all.send_redirects=0"),
+        (1, "net.ipv4.conf.eth0.send_redirects=0"),
+        (0, "net.ipv4.conf.all.accept_redirects=0"),
+        (2, "net.ipv4.conf.all.accept_redirects=0"),
+    ] {
+        lan.must(i, &["sysctl", "-qw", sys]);
+    }
+    for (i, me, peer, peer_gw) in [
+        (0, "198.51.100.1", "198.51.100.3", "192.0.2.2"),
+        (2, "198.51.100.3", "198.51.100.1", "192.0.2.2"),
+    ] {
+        lan.must(i, &["ip", "addr", "add", &format!("{me}/32"), "dev", "lo"]);
+        lan.must(
+            i,
+            &["ip", "route", "add", &format!("{peer}/32"), "via", peer_gw],
+        );
+    }
+    lan.must(
+        1,
+        &["ip", "route", "add", "198.51.100.1/32", "via", "192.0.2.1"],
+    );
+    lan.must(
+        1,
+        &["ip", "route", "add", "198.51.100.3/32", "via", "192.0.2.3"],
+    );
+}
+
+fn multihop_conf(max_hops: u8) -> String {
+    format!(
+        "bfd_instance mh {{\n  neighbor_ip 198.51.100.3\n  source_ip 198.51.100.1\n  \
+         min_rx 100\n  min_tx 100\n  multiplier 3\n  multihop\n  max_hops {max_hops}\n}}\n"
+    )
+}
+
+/// UDP ports listened on in node `i` (`ss -uln`).
+fn udp_listening(lan: &Lan, i: usize) -> Vec<u16> {
+    lan.must(i, &["ss", "-Hunl"])
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3))
+        .filter_map(|a| a.rsplit(':').next())
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[test]
+fn multihop_through_a_router_with_frr() {
+    let test = "bfd multihop with FRR";
+    if bfdd_path().is_none() {
+        support::skip_or_fail(test, "FRR's bfdd is not installed (apt-get install frr)");
+        return;
+    }
+    if !tools_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 3) else {
+        return;
+    };
+    route_through_node1(&lan);
+    let dir = tempfile::tempdir().unwrap();
+    let frr_dir = tempfile::tempdir().unwrap();
+    let mut cap = Capture::start(&lan, 2, "udp", dir.path(), "mh");
+    let ours = Daemon::start_all(&lan, 0, false, &multihop_conf(1));
+    let _bfdd = start_bfdd_peer(
+        &lan,
+        2,
+        "198.51.100.1 multihop local-address 198.51.100.3",
+        frr_dir.path(),
+    );
+    let frr_log = || fs::read_to_string(frr_dir.path().join("bfdd.log")).unwrap_or_default();
+    assert!(
+        wait_until(20, || up_count(&ours, "mh") == 1),
+        "not up\n{}\n{}",
+        ours.log(),
+        frr_log()
+    );
+    // Both ends Up on the wire and the poll sequence to the Up intervals done (our
+    // detection time from FRR's 200 ms) before the reload takes FRR's packets away.
+    let up_on_wire = |who: &str| {
+        tshark_rows_live(
+            &cap.path,
+            &format!("bfd && ip.src == {who} && bfd.sta == 3"),
+            &["frame.number"],
+        )
+        .len()
+            >= 2
+    };
+    assert!(
+        wait_until(20, || ours.log().contains("Detection time is 600000 us")
+            && up_on_wire("198.51.100.1")
+            && up_on_wire("198.51.100.3")),
+        "{}\n{}",
+        ours.log(),
+        frr_log()
+    );
+    // Only the multihop port is open: no single-hop session is configured.
+    let ports = udp_listening(&lan, 0);
+    assert!(ports.contains(&4784), "{ports:?}");
+    assert!(!ports.contains(&3784), "{ports:?}");
+    // max_hops 0 refuses what crossed the router: the session expires.
+    let t_reload = now_epoch();
+    ours.write_conf(&multihop_conf(0));
+    ours.reload();
+    assert!(
+        wait_until(10, || ours.log().contains("(mh) Expired after")),
+        "{}",
+        ours.log()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    cap.stop();
+    let udp = tshark_rows(&cap.path, "udp", &["ip.src", "udp.dstport", "ip.ttl"]);
+    let ours_sent: Vec<_> = udp.iter().filter(|r| r[0] == "198.51.100.1").collect();
+    assert!(!ours_sent.is_empty());
+    // Ours went to 4784 only, and arrived one hop down.
+    assert!(
+        ours_sent.iter().all(|r| r[1] == "4784" && r[2] == "254"),
+        "{ours_sent:?}"
+    );
+    let pkts = packets(&cap.path);
+    let summary: Vec<_> = pkts
+        .iter()
+        .map(|p| (p.t - t_reload, &p.src, p.state))
+        .collect();
+    for who in ["198.51.100.1", "198.51.100.3"] {
+        assert!(
+            pkts.iter()
+                .any(|p| p.src == who && p.state == UP && p.t < t_reload),
+            "{who}: {summary:?}"
+        );
+    }
     assert_eq!(expert_warnings(&cap.path), Vec::<Vec<String>>::new());
 }

@@ -14,6 +14,8 @@ pub const VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 24;
 /// UDP destination port of single-hop control packets (RFC 5881).
 pub const PORT_SINGLE_HOP: u16 = 3784;
+/// RFC 5883 multihop sessions (keepalived 2.2.8's `multihop`).
+pub const PORT_MULTIHOP: u16 = 4784;
 /// Source ports RFC 5881 asks for.
 pub const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
 /// TTL (IPv4) sent by default and expected for a single hop (RFC 5881 GTSM).

@@ -1,7 +1,8 @@
 //! The BFD child's `Service` (keepalived's `Keepalived_bfd`): moves bytes and time between
-//! the sockets and the pure [`Table`]. One task waits on the listening socket and the
-//! earliest session deadline; packets are sent at once from the session's own socket.
-//! A reload keeps sessions of the same name (state, discriminators, timers).
+//! the sockets and the pure [`Table`]. One task per listening socket (3784, and 4784 while a
+//! multihop session exists) feeds the table, one waits for the earliest session deadline;
+//! packets are sent at once from the session's own socket. A reload keeps sessions of the
+//! same name (state, discriminators, timers) and opens or closes listening sockets as needed.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -10,6 +11,7 @@ use std::rc::Rc;
 use tracing::{error, info, warn};
 
 use crate::bfd::event::{Event, EventSink};
+use crate::bfd::packet::{PORT_MULTIHOP, PORT_SINGLE_HOP};
 use crate::bfd::session::{Action, Detail, Instant, Level, State};
 use crate::bfd::socket::{Listener, Sender};
 use crate::bfd::table::Table;
@@ -102,7 +104,12 @@ impl Core {
             .map(|e| {
                 seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
                 let first = 49152 + (seed >> 8) as u16 % 16384;
-                match Sender::open(e.neighbor, e.source, e.ttl, first) {
+                let port = if e.multihop {
+                    PORT_MULTIHOP
+                } else {
+                    PORT_SINGLE_HOP
+                };
+                match Sender::open(e.neighbor, port, e.source, e.ttl, first) {
                     Ok(s) => Some(s),
                     Err(err) => {
                         error!("({}) socket() error ({err})", e.session.name);
@@ -118,9 +125,12 @@ impl Core {
         self.send_error = vec![false; self.senders.len()];
     }
 
-    fn receive(&mut self, d: crate::bfd::socket::Datagram, buf: &[u8]) {
+    fn receive(&mut self, multihop: bool, d: crate::bfd::socket::Datagram, buf: &[u8]) {
         let now = self.now();
-        match self.table.receive(now, d.src, d.sport, d.dst, d.ttl, buf) {
+        match self
+            .table
+            .receive(now, multihop, d.src, d.sport, d.dst, d.ttl, buf)
+        {
             Ok((i, acts)) => self.apply(acts.into_iter().map(|a| (i, a)).collect()),
             Err(why) => {
                 if crate::log::detail() > 0 {
@@ -133,11 +143,24 @@ impl Core {
     }
 }
 
+/// The task reading a listening socket (it owns the socket).
+struct Listening {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// The BFD child's service.
 pub struct BfdService {
     dump_conf: bool,
     core: Option<Rc<RefCell<Core>>>,
-    listener: Option<Rc<Listener>>,
+    /// Single-hop (3784) and multihop (4784) listening sockets, open while needed.
+    single: Option<Listening>,
+    multi: Option<Listening>,
     wake: Rc<tokio::sync::Notify>,
     task: Option<tokio::task::JoinHandle<()>>,
     events: Option<EventSink>,
@@ -149,7 +172,8 @@ impl BfdService {
         BfdService {
             dump_conf,
             core: None,
-            listener: None,
+            single: None,
+            multi: None,
             wake: Rc::new(tokio::sync::Notify::new()),
             task: None,
             events: Some(events),
@@ -159,10 +183,91 @@ impl BfdService {
     fn instances(cfg: &ChildConfig) -> &[BfdInstance] {
         &cfg.loaded.config.vrrp.bfd_instances
     }
+
+    /// Opens the listening sockets the sessions need and closes the others (keepalived 2.2.8
+    /// keeps an open one across a reload). Returns false when every needed one failed.
+    fn listen(&mut self, instances: &[BfdInstance]) -> bool {
+        let Some(core) = self.core.clone() else {
+            return false;
+        };
+        let need_multi = instances.iter().any(|b| b.multihop);
+        let need_single = instances.iter().any(|b| !b.multihop);
+        let mut failed = 0;
+        for (multihop, need) in [(false, need_single), (true, need_multi)] {
+            let slot = if multihop {
+                &mut self.multi
+            } else {
+                &mut self.single
+            };
+            if !need {
+                *slot = None;
+                continue;
+            }
+            if slot.is_some() {
+                continue;
+            }
+            let port = if multihop {
+                PORT_MULTIHOP
+            } else {
+                PORT_SINGLE_HOP
+            };
+            match Listener::open(port) {
+                Ok(l) => {
+                    let task = tokio::task::spawn_local(receive_loop(
+                        core.clone(),
+                        l,
+                        multihop,
+                        self.wake.clone(),
+                    ));
+                    *slot = Some(Listening { task });
+                }
+                Err(e) => {
+                    error!("bind() error {} ({e})", e.raw_os_error().unwrap_or(0));
+                    if multihop {
+                        error!("Unable to open multihop listening socket");
+                    } else {
+                        error!("Unable to open listening socket");
+                    }
+                    failed += 1;
+                }
+            }
+        }
+        failed == 0 || failed < usize::from(need_single) + usize::from(need_multi)
+    }
 }
 
-async fn run(core: Rc<RefCell<Core>>, listener: Rc<Listener>, wake: Rc<tokio::sync::Notify>) {
+/// Reads one listening socket into the table, then wakes the timer task (deadlines move).
+async fn receive_loop(
+    core: Rc<RefCell<Core>>,
+    listener: Listener,
+    multihop: bool,
+    wake: Rc<tokio::sync::Notify>,
+) {
     let mut buf = vec![0u8; BUF_LEN];
+    loop {
+        let mut next = listener.recv(&mut buf).await;
+        // Drain what is queued, bounded so timers are never starved.
+        for _ in 0..64 {
+            match next {
+                Ok(Some(d)) => {
+                    let len = d.len.min(buf.len());
+                    core.borrow_mut()
+                        .receive(multihop, d, buf.get(..len).unwrap_or_default());
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    error!("recvmsg() error ({e})");
+                    break;
+                }
+            }
+            next = listener.try_recv(&mut buf);
+        }
+        wake.notify_one();
+    }
+}
+
+/// Runs the sessions' timers.
+async fn timer_loop(core: Rc<RefCell<Core>>, wake: Rc<tokio::sync::Notify>) {
     loop {
         let (deadline, epoch) = {
             let c = core.borrow();
@@ -177,24 +282,6 @@ async fn run(core: Rc<RefCell<Core>>, listener: Rc<Listener>, wake: Rc<tokio::sy
             }
         };
         tokio::select! {
-            r = listener.recv(&mut buf) => {
-                let mut next = r;
-                // Drain what is queued, bounded so timers are never starved.
-                for _ in 0..64 {
-                    match next {
-                        Ok(Some(d)) => {
-                            let len = d.len.min(buf.len());
-                            core.borrow_mut().receive(d, buf.get(..len).unwrap_or_default());
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            error!("recvmsg() error ({e})");
-                            break;
-                        }
-                    }
-                    next = listener.try_recv(&mut buf);
-                }
-            }
             _ = sleep => {}
             _ = wake.notified() => {}
         }
@@ -208,49 +295,50 @@ async fn run(core: Rc<RefCell<Core>>, listener: Rc<Listener>, wake: Rc<tokio::sy
 impl Service for BfdService {
     async fn start(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
         log_config(self.dump_conf, Self::instances(cfg));
-        let listener = match Listener::open() {
-            Ok(l) => Rc::new(l),
-            Err(e) => {
-                error!("bind() error {} ({e})", e.raw_os_error().unwrap_or(0));
-                return Err(ServiceError::fatal("Unable to open listening socket"));
-            }
-        };
         let epoch = std::time::Instant::now();
         let seed = u64::from(std::process::id()).rotate_left(32)
             ^ std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
-        let mut core = Core {
+        let core = Rc::new(RefCell::new(Core {
             table: Table::new(seed),
             senders: Vec::new(),
             send_error: Vec::new(),
             epoch,
             events: self.events.take().unwrap_or_default(),
-        };
-        // Sockets before the first packets: the table's start sends at once.
-        let now = core.now();
-        let (acts, _) = core.table.configure(now, Self::instances(cfg));
-        core.open_senders();
-        core.apply(acts);
-        let core = Rc::new(RefCell::new(core));
-        self.task = Some(tokio::task::spawn_local(run(
-            core.clone(),
-            listener.clone(),
-            self.wake.clone(),
-        )));
-        self.core = Some(core);
-        self.listener = Some(listener);
-        Ok(())
-    }
-
-    async fn reload(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
-        log_config(self.dump_conf, Self::instances(cfg));
-        if let Some(core) = &self.core {
+        }));
+        self.core = Some(core.clone());
+        // There is no point staying alive without a listening socket (keepalived).
+        if !self.listen(Self::instances(cfg)) {
+            self.core = None;
+            return Err(ServiceError::fatal("Unable to open listening socket"));
+        }
+        {
+            // Sockets before the first packets: the table's start sends at once.
             let mut c = core.borrow_mut();
             let now = c.now();
             let (acts, _) = c.table.configure(now, Self::instances(cfg));
             c.open_senders();
             c.apply(acts);
+        }
+        self.task = Some(tokio::task::spawn_local(timer_loop(
+            core,
+            self.wake.clone(),
+        )));
+        Ok(())
+    }
+
+    async fn reload(&mut self, cfg: &ChildConfig) -> Result<(), ServiceError> {
+        log_config(self.dump_conf, Self::instances(cfg));
+        if let Some(core) = self.core.clone() {
+            {
+                let mut c = core.borrow_mut();
+                let now = c.now();
+                let (acts, _) = c.table.configure(now, Self::instances(cfg));
+                c.open_senders();
+                c.apply(acts);
+            }
+            self.listen(Self::instances(cfg));
         }
         self.wake.notify_one();
         Ok(())
@@ -260,8 +348,9 @@ impl Service for BfdService {
         if let Some(t) = self.task.take() {
             t.abort();
         }
+        self.single = None;
+        self.multi = None;
         self.core = None;
-        self.listener = None;
     }
 
     fn data_dump(&self) -> String {

@@ -1,5 +1,5 @@
-//! The BFD child's UDP sockets, as keepalived opens them: one listening socket on port 3784
-//! for both families (IPv6 with IPv4-mapped addresses, IPv4 alone when IPv6 is off) that
+//! The BFD child's UDP sockets, as keepalived opens them: a listening socket on port 3784
+//! (single hop) and one on 4784 (RFC 5883 multihop) when a session needs it, each for both families (IPv6 with IPv4-mapped addresses, IPv4 alone when IPv6 is off) that
 //! reports each packet's TTL / hop limit and destination, and one sending socket per
 //! session, bound to its source address on a random port of 49152-65535 (RFC 5881) and
 //! sending with the session's TTL.
@@ -11,7 +11,7 @@ use nix::sys::socket::{self as nsock, sockopt, ControlMessageOwned, MsgFlags, So
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
-use crate::bfd::packet::{PORT_SINGLE_HOP, SOURCE_PORTS};
+use crate::bfd::packet::SOURCE_PORTS;
 
 /// A datagram read from the listening socket.
 #[derive(Debug, Clone, Copy)]
@@ -37,8 +37,8 @@ fn unmap(a: Ipv6Addr) -> IpAddr {
 }
 
 impl Listener {
-    /// `[::]:3784` (or `0.0.0.0:3784` without IPv6).
-    pub fn open() -> io::Result<Listener> {
+    /// `[::]:port` (or `0.0.0.0:port` without IPv6).
+    pub fn open(port: u16) -> io::Result<Listener> {
         let s = match Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP)) {
             Ok(s) => {
                 s.set_only_v6(false)?;
@@ -46,12 +46,7 @@ impl Listener {
                 nsock::setsockopt(&s, sockopt::Ipv6RecvHopLimit, &true)?;
                 nsock::setsockopt(&s, sockopt::Ipv6RecvPacketInfo, &true)?;
                 nsock::setsockopt(&s, sockopt::Ipv4PacketInfo, &true)?;
-                let any = SocketAddr::V6(SocketAddrV6::new(
-                    Ipv6Addr::UNSPECIFIED,
-                    PORT_SINGLE_HOP,
-                    0,
-                    0,
-                ));
+                let any = SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0));
                 s.bind(&any.into())?;
                 s
             }
@@ -59,7 +54,7 @@ impl Listener {
                 let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
                 nsock::setsockopt(&s, sockopt::Ipv4RecvTtl, &true)?;
                 nsock::setsockopt(&s, sockopt::Ipv4PacketInfo, &true)?;
-                let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT_SINGLE_HOP);
+                let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
                 s.bind(&any.into())?;
                 s
             }
@@ -178,9 +173,11 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// Opens it; `first_port` is where the search for a free source port starts.
+    /// Opens it towards `neighbor:port`; `first_port` is where the search for a free source
+    /// port starts.
     pub fn open(
         neighbor: IpAddr,
+        port: u16,
         source: Option<IpAddr>,
         ttl: u8,
         first_port: u16,
@@ -218,7 +215,7 @@ impl Sender {
         sock.set_nonblocking(true)?;
         Ok(Sender {
             sock,
-            to: SocketAddr::new(neighbor, PORT_SINGLE_HOP).into(),
+            to: SocketAddr::new(neighbor, port).into(),
         })
     }
 

@@ -18,6 +18,8 @@ pub struct Entry {
     pub ttl: u8,
     /// 255: no TTL check (`max_hops -1`).
     pub max_hops: u8,
+    /// RFC 5883: sends to and listens on port 4784.
+    pub multihop: bool,
     /// Which children hear about state changes.
     pub vrrp: bool,
     pub checker: bool,
@@ -161,6 +163,7 @@ impl Table {
                     e.source = b.source;
                     e.ttl = ttl;
                     e.max_hops = max_hops;
+                    e.multihop = b.multihop;
                     (e.vrrp, e.checker) = event_targets(b);
                     kept.push(idx);
                     e
@@ -175,6 +178,7 @@ impl Table {
                         source: b.source,
                         ttl,
                         max_hops,
+                        multihop: b.multihop,
                         vrrp,
                         checker,
                         session: Session::new(&b.name, params, &mut r),
@@ -193,11 +197,13 @@ impl Table {
     }
 
     /// A UDP payload received from `src:sport` on `dst` with TTL / hop limit `ttl` (0 if
-    /// the kernel gave none). Returns the session's index and its actions.
+    /// the kernel gave none), on the multihop port or the single-hop one: only sessions of
+    /// that kind match. Returns the session's index and its actions.
     #[allow(clippy::too_many_arguments)]
     pub fn receive(
         &mut self,
         now: Instant,
+        multihop: bool,
         src: IpAddr,
         sport: u16,
         dst: Option<IpAddr>,
@@ -211,12 +217,14 @@ impl Table {
         })?;
         let idx = if pkt.your_discr == 0 {
             self.entries.iter().position(|e| {
-                e.neighbor == src && (e.source.is_none() || dst.is_none() || e.source == dst)
+                e.multihop == multihop
+                    && e.neighbor == src
+                    && (e.source.is_none() || dst.is_none() || e.source == dst)
             })
         } else {
             self.entries
                 .iter()
-                .position(|e| e.session.local_discr == pkt.your_discr)
+                .position(|e| e.multihop == multihop && e.session.local_discr == pkt.your_discr)
         }
         .ok_or(Discard::NoSession {
             from: from.clone(),
@@ -313,6 +321,7 @@ mod tests {
         let (i, _) = t
             .receive(
                 Instant(Duration::from_millis(10)),
+                false,
                 src,
                 49152,
                 None,
@@ -328,6 +337,7 @@ mod tests {
         let (i, _) = t
             .receive(
                 Instant(Duration::from_millis(20)),
+                false,
                 src,
                 49152,
                 None,
@@ -340,7 +350,7 @@ mod tests {
         // Unknown discriminator, unknown address, TTL 254, auth bit.
         peer.your_discr = 12345;
         assert_eq!(
-            t.receive(Instant::ZERO, src, 5, None, 255, &peer.encode())
+            t.receive(Instant::ZERO, false, src, 5, None, 255, &peer.encode())
                 .unwrap_err()
                 .to_string(),
             "Discarding packet from [192.0.2.3]:5 (session is not found - your discriminator field is 0x00003039)"
@@ -350,6 +360,7 @@ mod tests {
         assert!(matches!(
             t.receive(
                 Instant::ZERO,
+                false,
                 "192.0.2.9".parse().unwrap(),
                 5,
                 None,
@@ -358,8 +369,13 @@ mod tests {
             ),
             Err(Discard::NoSession { .. })
         ));
+        // The same packet on the multihop port: no multihop session.
         assert!(matches!(
-            t.receive(Instant::ZERO, src, 5, None, 254, &peer.encode()),
+            t.receive(Instant::ZERO, true, src, 5, None, 255, &peer.encode()),
+            Err(Discard::NoSession { .. })
+        ));
+        assert!(matches!(
+            t.receive(Instant::ZERO, false, src, 5, None, 254, &peer.encode()),
             Err(Discard::Refused {
                 reason: DropReason::Ttl { .. },
                 ..
@@ -367,14 +383,14 @@ mod tests {
         ));
         peer.auth = true;
         assert!(matches!(
-            t.receive(Instant::ZERO, src, 5, None, 255, &peer.encode()),
+            t.receive(Instant::ZERO, false, src, 5, None, 255, &peer.encode()),
             Err(Discard::Refused {
                 reason: DropReason::Auth,
                 ..
             })
         ));
         assert_eq!(
-            t.receive(Instant::ZERO, src, 5, None, 255, &[0u8; 3])
+            t.receive(Instant::ZERO, false, src, 5, None, 255, &[0u8; 3])
                 .unwrap_err()
                 .to_string(),
             "Packet is too small: 3 bytes\nDiscarding bogus packet from [192.0.2.3]:5"

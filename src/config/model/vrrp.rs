@@ -350,6 +350,25 @@ fn root_bfd(cfg: &mut Config, node: &Node, ctx: &mut Ctx) {
         }
         _ => {}
     }
+    // keepalived's find_bfd_by_addr: one session per neighbour (and port), unless both
+    // name different source addresses.
+    let clash = cfg.vrrp.bfd_instances.iter().any(|o| {
+        o.neighbor == b.neighbor
+            && o.multihop == b.multihop
+            && (o.source.is_none() || b.source.is_none() || o.source == b.source)
+    });
+    if clash {
+        let n = b.neighbor.map(|a| a.to_string()).unwrap_or_default();
+        let what = match b.source {
+            Some(s) => format!("duplicate source/neighbor address {s}/{n}"),
+            None => format!("duplicate neighbor address {n}"),
+        };
+        ctx.error(
+            node.span(),
+            format!("Configuration error: BFD instance {name} has {what}, ignoring instance"),
+        );
+        return;
+    }
     let ttl = b.ttl.unwrap_or(if b.neighbor.is_some_and(|n| n.is_ipv4()) {
         255
     } else {

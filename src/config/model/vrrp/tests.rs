@@ -1446,3 +1446,42 @@ fn bfd_intervals_are_milliseconds_with_3_decimals() {
         g,
     );
 }
+
+#[test]
+fn bfd_multihop_and_duplicate_neighbours() {
+    let (cfg, d) = load(
+        "bfd_instance a {\nneighbor_ip 192.0.2.1\n}\n\
+         bfd_instance b {\nneighbor_ip 192.0.2.1\nmultihop\n}\n\
+         bfd_instance c {\nneighbor_ip 192.0.2.1\nsource_ip 192.0.2.9\n}\n\
+         bfd_instance d {\nneighbor_ip 192.0.2.2\nsource_ip 192.0.2.9\nmultihop no\n}\n\
+         bfd_instance e {\nneighbor_ip 192.0.2.2\nsource_ip 192.0.2.8\nmultihop maybe\n}\n\
+         bfd_instance f {\nneighbor_ip 192.0.2.2\nsource_ip 192.0.2.9\n}\n",
+    );
+    let got: Vec<_> = cfg
+        .vrrp
+        .bfd_instances
+        .iter()
+        .map(|b| (b.name.as_str(), b.multihop))
+        .collect();
+    // b: another port, so no clash with a; e: another source than d's.
+    assert_eq!(
+        got,
+        vec![("a", false), ("b", true), ("d", false), ("e", false)]
+    );
+    let g = Some(KaClass::GeneralError);
+    has(
+        &d,
+        "Configuration error: BFD instance c has duplicate source/neighbor address 192.0.2.9/192.0.2.1, ignoring instance",
+        g,
+    );
+    has(
+        &d,
+        "Configuration error: BFD instance f has duplicate source/neighbor address 192.0.2.9/192.0.2.2, ignoring instance",
+        g,
+    );
+    has(
+        &d,
+        "Configuration error: BFD instance e multihop setting not valid - maybe",
+        g,
+    );
+}

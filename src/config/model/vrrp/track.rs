@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::diagnostic::Span;
-use crate::config::model::{parse_int, parse_timer, Ctx, Kw, Script};
+use crate::config::model::{parse_bool, parse_int, parse_timer, Ctx, Kw, Script};
 use crate::config::tree::{Node, Token};
 
 /// `vrrp_script NAME {... }`.
@@ -457,6 +457,8 @@ pub struct BfdInstance {
     /// keepalived's default is 0 (single hop: only the full TTL passes); `max_hops -1`
     /// (`None`) turns the TTL check off.
     pub max_hops: Option<u8>,
+    /// RFC 5883 multihop: port 4784 instead of 3784 (keepalived 2.2.8's `multihop`).
+    pub multihop: bool,
     pub weight: i32,
     pub weight_reverse: bool,
     /// `vrrp` / `checker`: which children are told about this session.
@@ -478,6 +480,7 @@ impl BfdInstance {
             passive: false,
             ttl: None,
             max_hops: Some(0),
+            multihop: false,
             weight: 0,
             weight_reverse: false,
             vrrp: false,
@@ -650,6 +653,19 @@ pub(crate) static BFD_KW: &[Kw<BfdInstance>] = &[
                 ),
             ),
         }
+    }),
+    Kw::new("multihop", |b, n, ctx| match n.arg(0) {
+        None => b.multihop = true,
+        Some(t) => match parse_bool(&t.text) {
+            Some(v) => b.multihop = v,
+            None => ctx.error(
+                t.span,
+                format!(
+                    "Configuration error: BFD instance {} multihop setting not valid - {}",
+                    b.name, t.text
+                ),
+            ),
+        },
     }),
     Kw::new("weight", |b, n, ctx| {
         let Some(t) = ctx.need(n, 0) else { return };
