@@ -834,3 +834,69 @@ fn multihop_through_a_router_with_frr() {
     }
     assert_eq!(expert_warnings(&cap.path), Vec::<Vec<String>>::new());
 }
+
+/// A session whose source address is not on the host yet: its sending socket cannot be
+/// bound, so it is AdminDown; once the address is added, the peer's next packet opens the
+/// socket and the session comes up. The subject (node 1) is ours or keepalived 2.2.7, the
+/// peer ours; the subject's log lines about it, in order.
+fn admin_down_until_source_exists(real: bool) -> Vec<String> {
+    let Some(lan) = lan_or_skip("bfd admin down", 2) else {
+        return Vec::new();
+    };
+    let conf = |nbr: &str, src: &str| {
+        format!(
+            "bfd_instance ad {{\n  neighbor_ip {nbr}\n  source_ip {src}\n  min_rx 100\n  \
+             min_tx 100\n  multiplier 3\n}}\n"
+        )
+    };
+    let subject = Daemon::start_all(&lan, 0, real, &conf("192.0.2.2", "192.0.2.77"));
+    let peer = Daemon::start_all(&lan, 1, false, &conf("192.0.2.77", "192.0.2.2"));
+    assert!(
+        wait_until(20, || subject
+            .log()
+            .contains("(ad) Entering AdminDown state")),
+        "{}",
+        logs(&[&subject, &peer])
+    );
+    // Nothing reaches the peer meanwhile.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(up_count(&subject, "ad") + up_count(&peer, "ad"), 0);
+    lan.must(0, &["ip", "addr", "add", "192.0.2.77/24", "dev", "eth0"]);
+    assert!(
+        wait_until(20, || up_count(&subject, "ad") == 1
+            && up_count(&peer, "ad") == 1),
+        "{}",
+        logs(&[&subject, &peer])
+    );
+    subject
+        .log()
+        .lines()
+        .filter(|l| l.contains("(ad) ") && !l.contains("Session parameters"))
+        .filter(|l| {
+            ["error", "Unable", "Entering"]
+                .iter()
+                .any(|w| l.contains(w))
+        })
+        .map(|l| l.split_once(": ").map_or(l, |(_, r)| r).to_owned())
+        .collect()
+}
+
+#[test]
+fn admin_down_without_a_source_address_as_keepalived() {
+    let test = "bfd admin down";
+    if !real_or_skip(test) {
+        return;
+    }
+    let ours = admin_down_until_source_exists(false);
+    let real = admin_down_until_source_exists(true);
+    assert_eq!(
+        ours,
+        [
+            "(ad) bind() error (Cannot assign requested address)",
+            "(ad) Unable to open output socket, disabling instance",
+            "(ad) Entering AdminDown state",
+            "(ad) Entering Up state",
+        ]
+    );
+    assert_eq!(ours, real);
+}

@@ -20,12 +20,18 @@ use crate::service::{ChildConfig, Service, ServiceError};
 
 /// Largest datagram read; anything longer is not a control packet keepalived accepts.
 const BUF_LEN: usize = 1024;
+/// How often an AdminDown session retries its sending socket (keepalived: 60 s).
+const RETRY_OPEN: std::time::Duration = std::time::Duration::from_secs(60);
 
 struct Core {
     table: Table,
     senders: Vec<Option<Sender>>,
     /// Whether the last send of a session failed (logged once, as keepalived).
     send_error: Vec<bool>,
+    /// When each AdminDown session next tries to open its socket.
+    retry_at: Vec<Option<Instant>>,
+    /// Draws the first source port tried for each sending socket.
+    port_seed: u32,
     epoch: std::time::Instant,
     events: EventSink,
 }
@@ -92,41 +98,105 @@ impl Core {
         }
     }
 
-    /// (Re)opens every session's sending socket (keepalived reopens them at a reload).
-    fn open_senders(&mut self) {
+    /// Opens session `i`'s sending socket, logging why it cannot (keepalived's
+    /// `bfd_open_fd_out` lines).
+    fn open_sender(&mut self, i: usize) -> Option<Sender> {
+        let e = self.table.entries.get(i)?;
         // keepalived draws the first source port at random and walks up from it while ports
         // are taken; a per-process sequence spreads the sessions the same way.
-        let mut seed = std::process::id() ^ (self.epoch.elapsed().subsec_nanos());
-        self.senders = self
-            .table
-            .entries
-            .iter()
-            .map(|e| {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                let first = 49152 + (seed >> 8) as u16 % 16384;
-                let port = if e.multihop {
-                    PORT_MULTIHOP
-                } else {
-                    PORT_SINGLE_HOP
-                };
-                match Sender::open(e.neighbor, port, e.source, e.ttl, first) {
-                    Ok(s) => Some(s),
-                    Err(err) => {
-                        error!("({}) socket() error ({err})", e.session.name);
+        self.port_seed = self
+            .port_seed
+            .wrapping_mul(1_103_515_245)
+            .wrapping_add(12345);
+        let first = 49152 + (self.port_seed >> 8) as u16 % 16384;
+        let port = if e.multihop {
+            PORT_MULTIHOP
+        } else {
+            PORT_SINGLE_HOP
+        };
+        match Sender::open(e.neighbor, port, e.source, e.ttl, first) {
+            Ok(s) => Some(s),
+            Err(err) => {
+                error!("({}) {err}", e.session.name);
+                None
+            }
+        }
+    }
+
+    /// (Re)opens every session's sending socket (keepalived reopens them at a reload). A
+    /// session whose socket cannot be opened goes AdminDown and is retried every minute
+    /// and when its peer's packets come.
+    fn open_senders(&mut self) {
+        let now = self.now();
+        let n = self.table.entries.len();
+        self.senders = (0..n).map(|_| None).collect();
+        self.send_error = vec![false; n];
+        self.retry_at = vec![None; n];
+        for i in 0..n {
+            match self.open_sender(i) {
+                Some(s) => {
+                    self.senders[i] = Some(s);
+                    self.admin_up(i, now, false);
+                }
+                None => {
+                    let e = &mut self.table.entries[i];
+                    if e.session.local_state != State::AdminDown {
                         error!(
                             "({}) Unable to open output socket, disabling instance",
                             e.session.name
                         );
-                        None
+                        let acts = e.session.admin_down();
+                        self.apply(acts.into_iter().map(|a| (i, a)).collect());
                     }
+                    self.retry_at[i] = Some(now + RETRY_OPEN);
                 }
-            })
-            .collect();
-        self.send_error = vec![false; self.senders.len()];
+            }
+        }
+    }
+
+    fn admin_up(&mut self, i: usize, now: Instant, by_packet: bool) {
+        let acts = self.table.admin_up(i, now, by_packet);
+        self.apply(acts.into_iter().map(|a| (i, a)).collect());
+    }
+
+    /// Retries the sockets of AdminDown sessions that are due.
+    fn retry_senders(&mut self, now: Instant) {
+        for i in 0..self.retry_at.len() {
+            if self.retry_at[i].is_some_and(|t| t <= now) {
+                self.retry_sender(i, now, false);
+            }
+        }
+    }
+
+    fn retry_sender(&mut self, i: usize, now: Instant, by_packet: bool) {
+        match self.open_sender(i) {
+            Some(s) => {
+                self.senders[i] = Some(s);
+                self.retry_at[i] = None;
+                self.admin_up(i, now, by_packet);
+            }
+            None => self.retry_at[i] = Some(now + RETRY_OPEN),
+        }
+    }
+
+    /// The earliest session timer or socket retry.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.retry_at
+            .iter()
+            .flatten()
+            .copied()
+            .chain(self.table.next_deadline())
+            .min()
     }
 
     fn receive(&mut self, multihop: bool, d: crate::bfd::socket::Datagram, buf: &[u8]) {
         let now = self.now();
+        // An AdminDown session tries its socket again when its peer speaks (keepalived).
+        if let Some(i) = self.table.session_for(multihop, d.src, d.dst, buf) {
+            if self.senders.get(i).is_some_and(Option::is_none) {
+                self.retry_sender(i, now, true);
+            }
+        }
         match self
             .table
             .receive(now, multihop, d.src, d.sport, d.dst, d.ttl, buf)
@@ -271,7 +341,7 @@ async fn timer_loop(core: Rc<RefCell<Core>>, wake: Rc<tokio::sync::Notify>) {
     loop {
         let (deadline, epoch) = {
             let c = core.borrow();
-            (c.table.next_deadline(), c.epoch)
+            (c.next_deadline(), c.epoch)
         };
         let sleep = async {
             match deadline {
@@ -287,6 +357,7 @@ async fn timer_loop(core: Rc<RefCell<Core>>, wake: Rc<tokio::sync::Notify>) {
         }
         let mut c = core.borrow_mut();
         let now = c.now();
+        c.retry_senders(now);
         let acts = c.table.poll(now);
         c.apply(acts);
     }
@@ -304,6 +375,8 @@ impl Service for BfdService {
             table: Table::new(seed),
             senders: Vec::new(),
             send_error: Vec::new(),
+            retry_at: Vec::new(),
+            port_seed: std::process::id() ^ epoch.elapsed().subsec_nanos(),
             epoch,
             events: self.events.take().unwrap_or_default(),
         }));

@@ -177,6 +177,41 @@ impl Session {
         out
     }
 
+    /// The sending socket cannot be opened (keepalived `bfd_state_admindown`): AdminDown,
+    /// nothing sent, no detection; the caller retries the socket. No event goes out.
+    pub fn admin_down(&mut self) -> Vec<Action> {
+        self.local_state = State::AdminDown;
+        self.local_diag = Diag::AdminDown;
+        self.next_tx = None;
+        self.expire_at = None;
+        self.idle_tx_intv();
+        vec![log(
+            Level::Warning,
+            Detail::Always,
+            format!("({}) Entering AdminDown state", self.name),
+        )]
+    }
+
+    /// The sending socket opened at last: by the minute's retry (keepalived
+    /// `bfd_open_fd_out_thread`) the session is Down; opened for a packet of the peer, it is
+    /// Init, and that packet is handled next (keepalived `bfd_handle_packet`). Either way the
+    /// sender runs again unless passive.
+    pub fn admin_up(&mut self, now: Instant, by_packet: bool, rng: &mut dyn Random) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.local_state != State::AdminDown {
+            return out;
+        }
+        if by_packet {
+            self.state_init(now, rng, &mut out);
+        } else {
+            self.local_state = State::Down;
+        }
+        if !self.params.passive && self.next_tx.is_none() {
+            self.schedule_sender(now, rng);
+        }
+        out
+    }
+
     /// A reload with new parameters keeps the state; a changed min_rx or min_tx starts a
     /// poll sequence (keepalived `bfd_complete_init`). The state goes to the other
     /// children again, as after keepalived's reload.

@@ -166,6 +166,19 @@ fn local_port_range() -> Option<(u32, u32)> {
     }
 }
 
+/// Why a sending socket could not be opened; `Display` is keepalived's `socket() error (...)`.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}() error ({})", nix::errno::Errno::from_raw(.source.raw_os_error().unwrap_or(0)).desc())]
+pub struct OpenError {
+    pub step: &'static str,
+    #[source]
+    pub source: io::Error,
+}
+
+fn at(step: &'static str) -> impl FnOnce(io::Error) -> OpenError {
+    move |source| OpenError { step, source }
+}
+
 /// A session's sending socket.
 pub struct Sender {
     sock: Socket,
@@ -181,13 +194,13 @@ impl Sender {
         source: Option<IpAddr>,
         ttl: u8,
         first_port: u16,
-    ) -> io::Result<Sender> {
+    ) -> Result<Sender, OpenError> {
         let domain = if neighbor.is_ipv4() {
             Domain::IPV4
         } else {
             Domain::IPV6
         };
-        let sock = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        let sock = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(at("socket"))?;
         if let Some(src) = source {
             // Without a source address the kernel picks the port, possibly outside the
             // RFC range, as keepalived does.
@@ -200,19 +213,20 @@ impl Sender {
                     Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {
                         port = if port >= hi { lo } else { port + 1 };
                         if port == start {
-                            return Err(e);
+                            return Err(at("bind")(e));
                         }
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(at("bind")(e)),
                 }
             }
         }
         if neighbor.is_ipv4() {
-            sock.set_ttl_v4(u32::from(ttl))?;
+            sock.set_ttl_v4(u32::from(ttl))
         } else {
-            sock.set_unicast_hops_v6(u32::from(ttl))?;
+            sock.set_unicast_hops_v6(u32::from(ttl))
         }
-        sock.set_nonblocking(true)?;
+        .and_then(|()| sock.set_nonblocking(true))
+        .map_err(at("setsockopt"))?;
         Ok(Sender {
             sock,
             to: SocketAddr::new(neighbor, port).into(),

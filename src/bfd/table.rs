@@ -35,6 +35,8 @@ pub enum Discard {
     NoSession { from: String, your_discr: u32 },
     /// Matched a session but failed its TTL or authentication check.
     Refused { reason: DropReason, from: String },
+    /// Matched a session that has no sending socket (AdminDown).
+    AdminDown { from: String },
 }
 
 impl std::fmt::Display for Discard {
@@ -52,6 +54,10 @@ impl std::fmt::Display for Discard {
                 from,
             } => write!(f, "Discarding packet from {from} ({})", DropReason::Auth),
             Discard::Refused { reason, .. } => write!(f, "{reason}"),
+            Discard::AdminDown { from } => write!(
+                f,
+                "Discarding packet from {from} (session is in AdminDown state)"
+            ),
         }
     }
 }
@@ -215,21 +221,12 @@ impl Table {
             reason,
             from: from.clone(),
         })?;
-        let idx = if pkt.your_discr == 0 {
-            self.entries.iter().position(|e| {
-                e.multihop == multihop
-                    && e.neighbor == src
-                    && (e.source.is_none() || dst.is_none() || e.source == dst)
-            })
-        } else {
-            self.entries
-                .iter()
-                .position(|e| e.multihop == multihop && e.session.local_discr == pkt.your_discr)
-        }
-        .ok_or(Discard::NoSession {
-            from: from.clone(),
-            your_discr: pkt.your_discr,
-        })?;
+        let idx = self
+            .find(multihop, src, dst, pkt.your_discr)
+            .ok_or(Discard::NoSession {
+                from: from.clone(),
+                your_discr: pkt.your_discr,
+            })?;
         let e = &self.entries[idx];
         packet::check_ttl(src.is_ipv4(), ttl, e.ttl, e.max_hops)
             .and_then(|()| pkt.check_auth())
@@ -237,9 +234,48 @@ impl Table {
                 reason,
                 from: from.clone(),
             })?;
+        if e.session.local_state == packet::State::AdminDown {
+            return Err(Discard::AdminDown { from });
+        }
         let (mut r, entries) = self.unique();
         let acts = entries[idx].session.handle(now, &pkt, &mut r);
         Ok((idx, acts))
+    }
+
+    /// The session a packet is for: by your discriminator, or by the addresses while it is
+    /// zero; only sessions of the port it came to.
+    fn find(&self, multihop: bool, src: IpAddr, dst: Option<IpAddr>, your: u32) -> Option<usize> {
+        self.entries.iter().position(|e| {
+            e.multihop == multihop
+                && if your == 0 {
+                    e.neighbor == src && (e.source.is_none() || dst.is_none() || e.source == dst)
+                } else {
+                    e.session.local_discr == your
+                }
+        })
+    }
+
+    /// The session a datagram would go to, before any check (`None` if it matches none or
+    /// is no control packet): the service first retries an AdminDown session's socket.
+    pub fn session_for(
+        &self,
+        multihop: bool,
+        src: IpAddr,
+        dst: Option<IpAddr>,
+        buf: &[u8],
+    ) -> Option<usize> {
+        let pkt = packet::parse(buf).ok()?;
+        self.find(multihop, src, dst, pkt.your_discr)
+    }
+
+    /// Session `i`'s sending socket is open again: out of AdminDown (see
+    /// [`Session::admin_up`]).
+    pub fn admin_up(&mut self, i: usize, now: Instant, by_packet: bool) -> Vec<Action> {
+        let (mut r, entries) = self.unique();
+        entries
+            .get_mut(i)
+            .map(|e| e.session.admin_up(now, by_packet, &mut r))
+            .unwrap_or_default()
     }
 
     /// Runs every session's due timers.
@@ -395,6 +431,51 @@ mod tests {
                 .to_string(),
             "Packet is too small: 3 bytes\nDiscarding bogus packet from [192.0.2.3]:5"
         );
+    }
+
+    #[test]
+    fn admin_down_discards_until_the_socket_opens() {
+        let mut t = Table::new(3);
+        t.configure(Instant::ZERO, &[inst("a", "192.0.2.2", 100)]);
+        let acts = t.entries[0].session.admin_down();
+        assert!(matches!(&acts[..], [Action::Log(l)] if l.text == "(a) Entering AdminDown state"));
+        assert_eq!(t.entries[0].session.next_deadline(), None);
+        let peer = packet::Control {
+            diag: packet::Diag::NoDiag,
+            state: State::Down,
+            poll: false,
+            final_: false,
+            cplane: false,
+            auth: false,
+            demand: false,
+            multipoint: false,
+            detect_mult: 3,
+            my_discr: 9,
+            your_discr: 0,
+            desired_min_tx: 1_000_000,
+            required_min_rx: 100_000,
+            required_min_echo_rx: 0,
+        };
+        let src: IpAddr = "192.0.2.2".parse().unwrap();
+        let buf = peer.encode();
+        assert_eq!(t.session_for(false, src, None, &buf), Some(0));
+        assert_eq!(
+            t.receive(Instant::ZERO, false, src, 7, None, 255, &buf)
+                .unwrap_err()
+                .to_string(),
+            "Discarding packet from [192.0.2.2]:7 (session is in AdminDown state)"
+        );
+        // Opened for that packet: Init, sending again, and the packet is handled.
+        t.admin_up(0, Instant::ZERO, true);
+        assert_eq!(t.entries[0].session.local_state, State::Init);
+        assert!(t.entries[0].session.next_deadline().is_some());
+        assert!(t
+            .receive(Instant::ZERO, false, src, 7, None, 255, &buf)
+            .is_ok());
+        // By the minute's retry: Down.
+        t.entries[0].session.admin_down();
+        t.admin_up(0, Instant::ZERO, false);
+        assert_eq!(t.entries[0].session.local_state, State::Down);
     }
 
     #[test]
