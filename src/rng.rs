@@ -1,6 +1,7 @@
 //! SplitMix64: a tiny seeded generator for simulations and test scenarios (the engine
 //! simulator, the simulated LAN of the tests, configuration mutants), so that a seed
-//! replays the same run. Not for anything that needs unpredictability.
+//! replays the same run, and for BFD's jitter and discriminators (as keepalived's
+//! `random()`). Not for anything that needs unpredictability.
 
 use std::time::Duration;
 

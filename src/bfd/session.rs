@@ -14,6 +14,7 @@ use std::time::Duration;
 
 pub use crate::bfd::packet::{Control, Diag, State};
 pub use crate::clock::Instant;
+pub use crate::rng::SplitMix64;
 
 /// A session's configured parameters (keepalived `bfd_instance`), in microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,22 +71,9 @@ pub trait Random {
     fn discriminator(&mut self) -> u32;
 }
 
-/// A small seeded generator (splitmix64), enough for jitter; discriminators it makes are
-/// non-zero but their uniqueness is the caller's business.
-#[derive(Debug, Clone)]
-pub struct SplitMix(pub u64);
-
-impl SplitMix {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
-impl Random for SplitMix {
+/// The shared seeded generator is enough for jitter; discriminators it makes are non-zero
+/// but their uniqueness is the caller's business.
+impl Random for SplitMix64 {
     fn range(&mut self, min: u32, max: u32) -> u32 {
         if max <= min {
             return min;

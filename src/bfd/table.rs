@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use crate::bfd::packet::{self, DropReason, HOPLIMIT_V6, TTL_V4};
-use crate::bfd::session::{Action, Instant, Params, Random, Session, SplitMix};
+use crate::bfd::session::{Action, Instant, Params, Random, Session, SplitMix64};
 use crate::config::model::vrrp::track::BfdInstance;
 
 /// One configured session and where it sends.
@@ -70,18 +70,18 @@ pub fn addr_pair(addr: IpAddr, port: u16) -> String {
 /// The sessions, and the generator for their jitter and discriminators.
 pub struct Table {
     pub entries: Vec<Entry>,
-    rng: SplitMix,
+    rng: SplitMix64,
 }
 
 /// Draws discriminators no other session uses (keepalived `bfd_get_random_discr`).
 struct Unique<'a> {
-    rng: &'a mut SplitMix,
+    rng: &'a mut SplitMix64,
     taken: Vec<u32>,
 }
 
 impl Random for Unique<'_> {
     fn range(&mut self, min: u32, max: u32) -> u32 {
-        self.rng.range(min, max)
+        Random::range(self.rng, min, max)
     }
     fn discriminator(&mut self) -> u32 {
         loop {
@@ -124,7 +124,7 @@ impl Table {
     pub fn new(seed: u64) -> Table {
         Table {
             entries: Vec::new(),
-            rng: SplitMix(seed),
+            rng: SplitMix64::new(seed),
         }
     }
 

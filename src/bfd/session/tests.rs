@@ -28,7 +28,7 @@ struct Trace {
 
 struct Link {
     s: [Session; 2],
-    rng: SplitMix,
+    rng: SplitMix64,
     now: Instant,
     /// A side that is dead neither sends nor receives.
     alive: [bool; 2],
@@ -39,7 +39,7 @@ struct Link {
 
 impl Link {
     fn new(a: Params, b: Params, seed: u64) -> Link {
-        let mut rng = SplitMix(seed);
+        let mut rng = SplitMix64::new(seed);
         let s = [
             Session::new("a", a, &mut rng),
             Session::new("b", b, &mut rng),
