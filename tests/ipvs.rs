@@ -1931,18 +1931,26 @@ fn vm_checker_netlink_buffers() {
     d.stop();
 }
 
-/// BFD_CHECK: our daemon (checker and BFD children) in the VM's namespace keeps a BFD
-/// session with keepalived 2.2.7's BFD child in a namespace behind a veth pair. The real
-/// server of the plain BFD_CHECK is in IPVS from the start until the session's first Down
-/// state arrives; the one with `alpha` joins when the session is Up; both leave when the
-/// peer is killed and come back with it.
+/// BFD_CHECK, ours and keepalived 2.2.7 in turn: the checker child follows a BFD session
+/// with keepalived 2.2.7's BFD child in a namespace behind a veth pair. The real server of
+/// the plain BFD_CHECK is in IPVS from the start until the BFD child's first report (the
+/// session is Down: keepalived's BFD child reports every session when it starts); the one
+/// with `alpha` joins when the session is Up; both leave when the peer is killed and come
+/// back with it. Both daemons log the same checker lines in the same order.
 #[test]
 #[ignore]
 fn vm_bfd_check() {
-    use ipvs_daemon::*;
     if fresh().is_none() {
         return;
     }
+    let ours = bfd_check_run(false);
+    let real = bfd_check_run(true);
+    assert_eq!(ours, real);
+}
+
+/// One run of `vm_bfd_check`; the subject's checker lines about the two servers.
+fn bfd_check_run(real: bool) -> Vec<String> {
+    use ipvs_daemon::*;
     let _ns = Netns(&["bfdchk"]);
     sh(
         "ip netns add bfdchk && ip link add vbfd0 type veth peer name vbfd1 \
@@ -1955,13 +1963,10 @@ fn vm_bfd_check() {
                 virtual_server 192.0.2.200 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  \
                 real_server 192.0.2.2 80 {\n    BFD_CHECK {\n      name peer\n    }\n  }\n  \
                 real_server 192.0.2.3 80 {\n    BFD_CHECK {\n      name peer\n      alpha\n    }\n  }\n}\n";
-    let mut d = Daemon::start_with("bfdchk", conf, None, &[]);
+    let mut d = Daemon::start_as(real, "bfdchk", conf, None, &[]);
     let svc = "TCP 192.0.2.200:80 rr";
     let rs2 = "TCP 192.0.2.200:80 -> 192.0.2.2:80 w1";
     let rs3 = "TCP 192.0.2.200:80 -> 192.0.2.3:80 w1";
-    // The BFD child reports every session's state when it starts (keepalived's
-    // bfd_register_workers), so the plain BFD_CHECK's server, in IPVS from the start, goes
-    // with that first Down: whether a poll of the table catches it before is a race.
     d.wait_log("BFD check of [peer] RS([192.0.2.2]:tcp:80) is DOWN");
     wait_table("no server before the session is up", &set(&[svc]));
     let peer_conf = "bfd_instance peer {\n  neighbor_ip 192.0.2.1\n  source_ip 192.0.2.2\n  \
@@ -1990,5 +1995,15 @@ fn vm_bfd_check() {
     let _ = peer.kill();
     let _ = peer.wait();
     sh("ip netns pids bfdchk | xargs -r kill -9");
+    wait_table("the session down again", &set(&[svc]));
     d.stop();
+    // The checker's lines about the servers, without prefixes (times, process names).
+    d.log()
+        .lines()
+        .filter_map(|l| {
+            ["BFD check of ", "Removing service ", "Adding service "]
+                .iter()
+                .find_map(|w| l.find(w).map(|at| l[at..].to_owned()))
+        })
+        .collect()
 }

@@ -175,11 +175,22 @@ impl Daemon {
     /// Like [`Daemon::start`], in network namespace `netns` (if any) with `mode` (e.g.
     /// `-P` for the VRRP child only, nothing for both children) instead of `-C`.
     pub fn start_with(name: &str, conf: &str, netns: Option<&str>, mode: &[&str]) -> Daemon {
+        Daemon::start_as(false, name, conf, netns, mode)
+    }
+
+    /// As `start_with`, ours (`real == false`) or keepalived 2.2.7.
+    pub fn start_as(
+        real: bool,
+        name: &str,
+        conf: &str,
+        netns: Option<&str>,
+        mode: &[&str],
+    ) -> Daemon {
         let dir = std::env::temp_dir().join(format!("chk-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("tmpdir");
         std::fs::write(dir.join("keepalived.conf"), conf).expect("conf");
-        let child = crate::keepalived_command(crate::keepalived_bin(false), netns, &dir)
+        let child = crate::keepalived_command(crate::keepalived_bin(real), netns, &dir)
             .args(["--dont-fork", "-l", "-G"])
             .args(mode)
             .env("TMPDIR", &dir)
