@@ -1,6 +1,7 @@
 //! End to end, in network namespaces: how the daemon runs its processes — the VRRP
 //! child's scheduling keywords (`vrrp_priority`, `vrrp_rt_priority`, `vrrp_no_swap`,
-//! `vrrp_rlimit_rttime`, `vrrp_cpu_affinity`, `max_auto_priority`), `umask`, reload
+//! `vrrp_rlimit_rttime`, `vrrp_cpu_affinity`, `max_auto_priority`; the BFD child's
+//! `bfd_*` equivalents), `umask`, reload
 //! keywords and command-line options — each run against ours and the real keepalived
 //! 2.2.7 side by side, comparing what is visible from outside (`/proc`, `chrt`,
 //! `prlimit`, files, log lines).
@@ -84,9 +85,17 @@ fn seen(pid: i32) -> Seen {
 
 /// The VRRP child's pid once its scheduling satisfies `ok`.
 fn settled(d: &Daemon, ok: impl Fn(&Seen) -> bool) -> Seen {
+    settled_child(d, "vrrp.pid", ok)
+}
+
+/// The scheduling of the child whose pid file is `pidfile`, once it satisfies `ok`.
+fn settled_child(d: &Daemon, pidfile: &str, ok: impl Fn(&Seen) -> bool) -> Seen {
     let mut last = None;
     let done = wait_until(20, || {
-        let Some(pid) = d.vrrp_pid() else {
+        let Some(pid) = fs::read_to_string(d.path(pidfile))
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        else {
             return false;
         };
         let s = seen(pid);
@@ -96,7 +105,7 @@ fn settled(d: &Daemon, ok: impl Fn(&Seen) -> bool) -> Seen {
     });
     assert!(
         done,
-        "{} VRRP child never reached the settings: {last:?}\n{}",
+        "{} child ({pidfile}) never reached the settings: {last:?}\n{}",
         if d.real { "real" } else { "our" },
         d.log()
     );
@@ -164,6 +173,52 @@ fn realtime_priority_and_rttime_limit_as_keepalived() {
         let b = settled(&real, want);
         assert_eq!(a, b, "ours vs keepalived 2.2.7 with {globals}");
         assert!(a.chrt.contains("SCHED_RESET_ON_FORK"), "{a:?}");
+    }
+}
+
+/// The `bfd_*` equivalents in the BFD child (a `bfd_instance` makes it run): nice, locked
+/// memory and affinity, then SCHED_RR with its RLIMIT_RTTIME.
+#[test]
+fn bfd_process_controls_as_keepalived() {
+    let cpu = last_cpu();
+    // (globals, realtime priority and RLIMIT_RTTIME when SCHED_RR is expected)
+    for (globals, realtime) in [
+        (
+            format!("  bfd_priority -4\n  bfd_no_swap\n  bfd_cpu_affinity {cpu}\n"),
+            None,
+        ),
+        (
+            "  bfd_rt_priority 15\n  bfd_rlimit_rttime 60000\n".to_owned(),
+            Some(("priority: 15", "30000 60000")),
+        ),
+        // The old spelling, still accepted by keepalived 2.2.7.
+        (
+            "  bfd_rt_priority 9\n  bfd_rlimit_rtime 40000\n".to_owned(),
+            Some(("priority: 9", "20000 40000")),
+        ),
+    ] {
+        let conf = with_globals(&globals)
+            + "bfd_instance peer {\n  neighbor_ip 192.0.2.3\n  min_rx 1000\n  min_tx 1000\n}\n";
+        if !real_or_skip("bfd_process_controls_as_keepalived") {
+            return;
+        }
+        let Some(lan) = lan_or_skip("bfd_process_controls_as_keepalived", 2) else {
+            return;
+        };
+        let ours = Daemon::start_all(&lan, 0, false, &conf);
+        let real = Daemon::start_all(&lan, 1, true, &conf);
+        let want = |s: &Seen| match realtime {
+            Some((prio, rttime)) => {
+                s.chrt.contains("SCHED_RR") && s.chrt.contains(prio) && s.rttime == rttime
+            }
+            None => s.nice == "-4" && s.locked && s.cpus == cpu.to_string(),
+        };
+        let a = settled_child(&ours, "bfd.pid", want);
+        let b = settled_child(&real, "bfd.pid", want);
+        assert_eq!(a, b, "ours vs keepalived 2.2.7 with {globals}");
+        // The VRRP child keeps the default scheduling.
+        let v = settled(&ours, |s| s.nice == "0");
+        assert!(v.chrt.contains("SCHED_OTHER") && !v.locked, "{v:?}");
     }
 }
 

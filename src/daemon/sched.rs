@@ -45,13 +45,10 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(g: &GlobalDefs, kind: ChildKind) -> Plan {
-        // The `bfd_*` settings are accepted with a warning: the BFD child keeps the
-        // default scheduling (only `max_auto_priority`, which is global).
-        let default = ProcessSched::default();
         let (s, process, title): (&ProcessSched, _, _) = match kind {
             ChildKind::Vrrp => (&g.vrrp_sched, "vrrp", "VRRP"),
             ChildKind::Checker => (&g.checker_sched, "checker", "Checker"),
-            ChildKind::Bfd => (&default, "bfd", "BFD"),
+            ChildKind::Bfd => (&g.bfd_sched, "bfd", "BFD"),
         };
         Plan {
             nice: s.priority.map_or(0, i32::from),

@@ -60,6 +60,9 @@ pub struct Stats {
     pub auth_failure: u64,
     pub pri_zero_rcvd: u64,
     pub pri_zero_sent: u64,
+    /// Not in keepalived: lower-priority adverts a MASTER left unanswered (machine.rs,
+    /// `Action::LowerPrioUnanswered`); shown after the instances in `keepalived.stats`.
+    pub lower_prio_unanswered: u64,
 }
 
 impl Stats {
@@ -560,6 +563,10 @@ impl Instance {
                         priority,
                     );
                 }
+            }
+            Action::LowerPrioUnanswered => {
+                self.stats.lower_prio_unanswered =
+                    self.stats.lower_prio_unanswered.saturating_add(1);
             }
             Action::Log(l) => super::startlog::line(&l),
             Action::Debug(l) => {

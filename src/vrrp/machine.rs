@@ -244,6 +244,10 @@ pub enum Action {
     /// A MASTER received a lower-priority advert: `notify_master_rx_lower_pri` and the FIFO
     /// event `MASTER_RX_LOWER_PRI`.
     MasterRxLowerPri,
+    /// A MASTER left a lower-priority advert unanswered (log, advert, GARPs, notify): it
+    /// answered one less than an advert interval ago. keepalived answers every one, which
+    /// turns a flood of them into a multicast flood; the glue counts these.
+    LowerPrioUnanswered,
     /// The effective priority changed while MASTER or BACKUP: the FIFO events
     /// `MASTER_PRIORITY` / `BACKUP_PRIORITY` when `notify_priority_changes`.
     PriorityChanged { state: State, priority: u8 },
@@ -335,6 +339,8 @@ pub struct Machine {
     sync_member: bool,
     /// When we last sent an advert as MASTER (for `timer_expired_backup`).
     last_advert: Option<Instant>,
+    /// When we last answered a lower-priority advert (see [`Action::LowerPrioUnanswered`]).
+    lower_answered: Option<Instant>,
     actions: VecDeque<Action>,
 }
 
@@ -366,6 +372,7 @@ impl Machine {
             master: None,
             sync_member: false,
             last_advert: None,
+            lower_answered: None,
             actions: VecDeque::new(),
             cfg,
         };
@@ -700,6 +707,15 @@ impl Machine {
         let lower = adv.priority < self.effective
             || (adv.priority == self.effective && cmp == std::cmp::Ordering::Less);
         if lower {
+            // One answer per advert interval: the sender hears our regular adverts anyway.
+            if self
+                .lower_answered
+                .is_some_and(|t| now < t + self.cfg.advert_int)
+            {
+                self.push(Action::LowerPrioUnanswered);
+                return;
+            }
+            self.lower_answered = Some(now);
             let suffix = if self.cfg.lower_prio_no_advert {
                 ""
             } else {
@@ -1806,6 +1822,51 @@ mod tests {
         assert_eq!(m.state(), State::Master);
         m.handle_advert(ms(10_200), rx(a("2001:db8::1:0")));
         assert_eq!(m.state(), State::Backup);
+    }
+
+    /// 2,000 lower-priority adverts a second for 5 s at a MASTER (advert_int 1): one answer
+    /// (log, advert, GARPs, notify) per advert interval, every other advert counted.
+    #[test]
+    fn lower_prio_flood_is_answered_once_per_advert_interval() {
+        let mut m = master(cfg(100));
+        let (mut adverts, mut answers, mut unanswered, mut garps, mut logged) = (0, 0, 0, 0, 0);
+        let mut count = |m: &mut Machine| {
+            for a in drain(m) {
+                match a {
+                    Action::SendAdvert { .. } => adverts += 1,
+                    Action::MasterRxLowerPri => answers += 1,
+                    Action::LowerPrioUnanswered => unanswered += 1,
+                    Action::SendGarp { .. } => garps += 1,
+                    Action::Log(_) => logged += 1,
+                    _ => {}
+                }
+            }
+        };
+        let start = 10_000_000u64; // µs
+        let flood = 10_000u64; // 5 s at one advert per 500 µs
+        for k in 0..flood {
+            let now = Instant(Duration::from_micros(start + k * 500));
+            while m.poll_timeout().is_some_and(|t| t <= now) {
+                let t = m.poll_timeout().unwrap_or(now);
+                m.handle_timeout(t);
+                count(&mut m);
+            }
+            m.handle_advert(now, adv(2, 50));
+            count(&mut m);
+        }
+        assert_eq!(m.state(), State::Master);
+        assert_eq!(answers, 5, "one answer per second");
+        assert_eq!(logged, 5);
+        assert_eq!(garps, 5);
+        assert_eq!(answers + unanswered, flood);
+        // 4 timer adverts (11 s to 14 s) and 5 answers; bound: seconds × (1 + 1/advert_int).
+        assert_eq!(adverts, 9);
+        // The next interval answers again.
+        m.handle_advert(
+            Instant(Duration::from_micros(start + flood * 500 + 1_000_000)),
+            adv(2, 50),
+        );
+        assert!(drain(&mut m).contains(&Action::MasterRxLowerPri));
     }
 
     #[test]

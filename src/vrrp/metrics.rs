@@ -65,7 +65,7 @@ pub fn render<'a>(rows: impl IntoIterator<Item = Row<'a>>) -> String {
             );
         },
     );
-    let counters: [(&str, &str, Counter); 6] = [
+    let counters: [(&str, &str, Counter); 7] = [
         (
             "keepalived_vrrp_adverts_received_total",
             "Adverts received.",
@@ -93,6 +93,11 @@ pub fn render<'a>(rows: impl IntoIterator<Item = Row<'a>>) -> String {
             "keepalived_vrrp_priority_zero_sent_total",
             "Priority 0 adverts sent.",
             |s| s.pri_zero_sent,
+        ),
+        (
+            "keepalived_vrrp_lower_priority_unanswered_total",
+            "Lower-priority adverts received as MASTER and left unanswered (one answer per advert interval).",
+            |s| s.lower_prio_unanswered,
         ),
     ];
     for (name, help, get) in counters {

@@ -1657,12 +1657,21 @@ impl Service for VrrpService {
         let mut s = String::new();
         if let Some(run) = &self.run {
             if let Ok(mut eng) = run.engine.try_borrow_mut() {
+                // Not in keepalived: read before a clear resets them (machine.rs,
+                // Action::LowerPrioUnanswered).
+                let mut unanswered = String::from("Lower Priority Adverts Unanswered:\n");
                 for i in &mut eng.instances {
                     s.push_str(&i.stats.to_text(&i.cfg.name));
+                    let _ = writeln!(
+                        unanswered,
+                        "  {}: {}",
+                        i.cfg.name, i.stats.lower_prio_unanswered
+                    );
                     if clear {
                         i.stats = Default::default();
                     }
                 }
+                s.push_str(&unanswered);
                 // Not in keepalived: every socket's packets by outcome (rxguard.rs).
                 s.push_str(&eng.rx.to_text());
                 if clear {

@@ -165,13 +165,6 @@ pub fn flood(
     vip: Ipv4Addr,
     dur: Duration,
 ) -> BTreeMap<&'static str, u64> {
-    let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).expect("raw socket");
-    s.set_header_included_v4(true).expect("IP_HDRINCL");
-    s.bind_device(Some(ifname.as_bytes()))
-        .expect("SO_BINDTODEVICE");
-    s.set_multicast_ttl_v4(255).expect("mcast ttl");
-    s.set_multicast_loop_v4(false).expect("mcast loop");
-    let to = SockAddr::from(SocketAddrV4::new(GROUP, 0));
     // Prebuild a rotation of packets so the loop measures sending, not building.
     let pkts: Vec<(usize, Vec<u8>)> = (0..KINDS.len() * 64)
         .map(|i| {
@@ -188,28 +181,68 @@ pub fn flood(
             )
         })
         .collect();
-    let mut sent = [0u64; KINDS.len()];
+    let sent = send_paced(ifname, &pkts, FLOOD_RATE, dur);
+    KINDS
+        .iter()
+        .enumerate()
+        .map(|(k, name)| (*name, sent.get(&k).copied().unwrap_or(0)))
+        .collect()
+}
+
+/// A valid advert for [`VRID`] (right password, TTL 255) with priority `priority`.
+pub fn genuine(priority: u8, n: u64, src: Ipv4Addr, vip: Ipv4Addr) -> Vec<u8> {
+    let mut buf = vec![0u8; 256];
+    let ip = Ipv4Params {
+        src,
+        dst: GROUP,
+        id: (n as u16).max(1),
+        ttl: 255,
+        fill_checksum: true,
+        checksum_dst: None,
+        v3_checksum_as_v2: false,
+    };
+    let a = advert(VRID, priority, 2, AuthType::Pass, PASS, vip);
+    let len = a.emit_ipv4(&mut buf, &ip, None).expect("emit");
+    buf.truncate(len);
+    buf
+}
+
+/// Sends `pkts` (kind, bytes) in turn on `ifname` at `rate` packets a second for `dur`
+/// (IP_HDRINCL, multicast to [`GROUP`]); returns what went out per kind. Must run inside
+/// the sender's namespace.
+pub fn send_paced(
+    ifname: &str,
+    pkts: &[(usize, Vec<u8>)],
+    rate: u64,
+    dur: Duration,
+) -> BTreeMap<usize, u64> {
+    let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).expect("raw socket");
+    s.set_header_included_v4(true).expect("IP_HDRINCL");
+    s.bind_device(Some(ifname.as_bytes()))
+        .expect("SO_BINDTODEVICE");
+    s.set_multicast_ttl_v4(255).expect("mcast ttl");
+    s.set_multicast_loop_v4(false).expect("mcast loop");
+    let to = SockAddr::from(SocketAddrV4::new(GROUP, 0));
+    let mut sent = BTreeMap::new();
     let start = Instant::now();
     let end = start + dur;
+    let burst = (rate / 200).clamp(1, 256) as usize;
     let mut i = 0usize;
-    'outer: loop {
-        let due = start + Duration::from_secs_f64(i as f64 / FLOOD_RATE as f64);
+    while !pkts.is_empty() && Instant::now() < end {
+        let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        for _ in 0..256 {
+        for _ in 0..burst {
             let (k, p) = &pkts[i % pkts.len()];
             i += 1;
             // ENOBUFS and friends: the kernel refused it, it never reached the wire.
             if s.send_to(p, &to).is_ok() {
-                sent[*k] += 1;
+                *sent.entry(*k).or_insert(0) += 1;
             }
         }
-        if Instant::now() >= end {
-            break 'outer;
-        }
     }
-    KINDS.iter().copied().zip(sent).collect()
+    sent
 }
 
 /// The receive section of our stats dump.

@@ -274,6 +274,7 @@ impl Lan {
                 Action::SendGarp { .. }
                 | Action::SendExtraGarp
                 | Action::MasterRxLowerPri
+                | Action::LowerPrioUnanswered
                 | Action::PriorityChanged { .. }
                 | Action::Debug(_) => {}
             }

@@ -933,15 +933,12 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     Kw::new("checker_priority", |g, n, c| {
         g.checker_sched.priority = nice(n, c, "checker")
     }),
-    Kw::unimplemented(
-        "bfd_priority",
-        "the BFD child runs with default scheduling",
-        |g, n, c| g.bfd_sched.priority = nice(n, c, "bfd"),
-    ),
+    Kw::new("bfd_priority", |g, n, c| {
+        g.bfd_sched.priority = nice(n, c, "bfd")
+    }),
     flag!("vrrp_no_swap", vrrp_sched.no_swap),
     flag!("checker_no_swap", checker_sched.no_swap),
-    flag!("bfd_no_swap", bfd_sched.no_swap)
-        .not_implemented("the BFD child runs with default scheduling"),
+    flag!("bfd_no_swap", bfd_sched.no_swap),
     Kw::new("vrrp_rt_priority", |g, n, c| {
         if let Some(p) = rt_priority(n, c, "vrrp") {
             g.vrrp_sched.rt_priority = Some(p);
@@ -952,48 +949,38 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
             g.checker_sched.rt_priority = Some(p);
         }
     }),
-    Kw::unimplemented(
-        "bfd_rt_priority",
-        "the BFD child runs with default scheduling",
-        |g, n, c| {
-            if let Some(p) = rt_priority(n, c, "bfd") {
-                g.bfd_sched.rt_priority = Some(p);
-            }
-        },
-    ),
+    Kw::new("bfd_rt_priority", |g, n, c| {
+        if let Some(p) = rt_priority(n, c, "bfd") {
+            g.bfd_sched.rt_priority = Some(p);
+        }
+    }),
     Kw::new("vrrp_rlimit_rttime", |g, n, c| {
         g.vrrp_sched.rlimit_rttime = rlimit(n, c, "vrrp")
     }),
     Kw::new("checker_rlimit_rttime", |g, n, c| {
         g.checker_sched.rlimit_rttime = rlimit(n, c, "checker")
     }),
-    Kw::unimplemented(
-        "bfd_rlimit_rttime",
-        "the BFD child runs with default scheduling",
-        |g, n, c| g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd"),
-    ),
+    Kw::new("bfd_rlimit_rttime", |g, n, c| {
+        g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd")
+    }),
     Kw::new("vrrp_rlimit_rtime", |g, n, c| {
         g.vrrp_sched.rlimit_rttime = rlimit(n, c, "vrrp")
     }),
     Kw::new("checker_rlimit_rtime", |g, n, c| {
         g.checker_sched.rlimit_rttime = rlimit(n, c, "checker")
     }),
-    Kw::unimplemented(
-        "bfd_rlimit_rtime",
-        "the BFD child runs with default scheduling",
-        |g, n, c| g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd"),
-    ),
+    Kw::new("bfd_rlimit_rtime", |g, n, c| {
+        g.bfd_sched.rlimit_rttime = rlimit(n, c, "bfd")
+    }),
     Kw::new("vrrp_cpu_affinity", |g, n, c| {
         g.vrrp_sched.cpu_affinity = cpus(n, c, "vrrp")
     }),
     Kw::new("checker_cpu_affinity", |g, n, c| {
         g.checker_sched.cpu_affinity = cpus(n, c, "checker")
     }),
-    Kw::unimplemented(
-        "bfd_cpu_affinity",
-        "the BFD child runs with default scheduling",
-        |g, n, c| g.bfd_sched.cpu_affinity = cpus(n, c, "bfd"),
-    ),
+    Kw::new("bfd_cpu_affinity", |g, n, c| {
+        g.bfd_sched.cpu_affinity = cpus(n, c, "bfd")
+    }),
     Kw::new("max_auto_priority", |g, n, c| {
         let Some(t) = n.arg(0) else {
             g.max_auto_priority = Some(99);
