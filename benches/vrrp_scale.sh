@@ -6,7 +6,9 @@
 #   - start -> all MASTER: both daemons started together, until every VIP sits on its owner;
 #   - CPU of every process of both daemons over a steady window, as % of one core per daemon:
 #     utime+stime (/proc/PID/stat, clock ticks) and on-CPU time (/proc/PID/task/*/schedstat);
-#   - RSS: sum of VmRSS of every process, per daemon;
+#   - RSS: sum of VmRSS of every process, per daemon; PSS (pages shared between the
+#     daemon's processes, e.g. the binary, counted once) and USS (private pages) from
+#     /proc/PID/smaps_rollup;
 #   - state transitions logged during the window (0 when settled);
 # with 500 instances: reload (SIGHUP to node A until its log says "Reload complete", median of
 # 3); and the
@@ -117,6 +119,13 @@ rss_kb() {
     done
     echo $t
 }
+# Sum over every process of $1 of smaps_rollup's Pss, and of Private_Clean + Private_Dirty
+# (USS), in kB: "PSS USS".
+pss_uss_kb() {
+    local p
+    for p in $(tree "$1"); do cat "/proc/$p/smaps_rollup" 2>/dev/null || true; done |
+        awk '/^Pss:/ {p += $2} /^Private_(Clean|Dirty):/ {u += $2} END {print p + 0, u + 0}'
+}
 entering() { grep -c ') Entering ' "$1" || true; }
 
 # start WHO NODE COUNT: spawns the daemon in its own process group; echoes its pid.
@@ -144,7 +153,7 @@ stop() {
 
 ms() { date +%s%N | cut -b1-13; }
 
-declare -A START CPU CPUNS RSS FLIPS RELOAD CHECK
+declare -A START CPU CPUNS RSS PSS USS FLIPS RELOAD CHECK
 for count in $COUNTS; do
     for who in $WHO; do
         log "$who: $count instances per node"
@@ -168,8 +177,10 @@ for count in $COUNTS; do
         CPU[$who,$count]=$(awk -v c=$((c1 - c0)) -v w=$((w1 - w0)) -v hz="$HZ" 'BEGIN {printf "%.2f", 100 * c / hz / (w / 1000) / 2}')
         CPUNS[$who,$count]=$(awk -v c=$((n1 - n0)) -v w=$((w1 - w0)) 'BEGIN {printf "%.3f", 100 * c / 1e6 / w / 2}')
         RSS[$who,$count]=$(( ($(rss_kb "$a") + $(rss_kb "$b")) / 2 ))
+        read -r pa ua <<<"$(pss_uss_kb "$a")"; read -r pb ub <<<"$(pss_uss_kb "$b")"
+        PSS[$who,$count]=$(( (pa + pb) / 2 )); USS[$who,$count]=$(( (ua + ub) / 2 ))
         FLIPS[$who,$count]=$((f1 - f0))
-        log "  start ${START[$who,$count]} ms, cpu ${CPU[$who,$count]} % (ticks) ${CPUNS[$who,$count]} % (schedstat), rss ${RSS[$who,$count]} kB, transitions ${FLIPS[$who,$count]}, VIPs $(vips 0)/$(vips 1)"
+        log "  start ${START[$who,$count]} ms, cpu ${CPU[$who,$count]} % (ticks) ${CPUNS[$who,$count]} % (schedstat), rss ${RSS[$who,$count]} kB, pss ${PSS[$who,$count]} kB, uss ${USS[$who,$count]} kB, transitions ${FLIPS[$who,$count]}, VIPs $(vips 0)/$(vips 1)"
         if [ "$count" = 500 ]; then
             # Three reloads, 3 s apart; the median.
             reloads=()
@@ -240,6 +251,8 @@ for count in $COUNTS; do
     echo "| $count | CPU, % of one core per daemon, schedstat (${STEADY} s) | ${CPUNS[ours,$count]:-} | ${CPUNS[real,$count]:-} | $(ratio "${CPUNS[ours,$count]:-}" "${CPUNS[real,$count]:-}") |"
     echo "| $count | CPU, % of one core per daemon, utime+stime (${STEADY} s) | ${CPU[ours,$count]:-} | ${CPU[real,$count]:-} | $(ratio "${CPU[ours,$count]:-}" "${CPU[real,$count]:-}") |"
     echo "| $count | RSS per daemon, all processes (kB) | ${RSS[ours,$count]:-} | ${RSS[real,$count]:-} | $(ratio "${RSS[ours,$count]:-}" "${RSS[real,$count]:-}") |"
+    echo "| $count | PSS per daemon, all processes (kB) | ${PSS[ours,$count]:-} | ${PSS[real,$count]:-} | $(ratio "${PSS[ours,$count]:-}" "${PSS[real,$count]:-}") |"
+    echo "| $count | USS per daemon, all processes (kB) | ${USS[ours,$count]:-} | ${USS[real,$count]:-} | $(ratio "${USS[ours,$count]:-}" "${USS[real,$count]:-}") |"
     echo "| $count | state transitions during the window (both nodes) | ${FLIPS[ours,$count]:-} | ${FLIPS[real,$count]:-} | |"
 done
 if [ -n "${RELOAD[ours]:-}" ]; then
