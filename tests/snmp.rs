@@ -671,3 +671,48 @@ fn rfc_mibs_and_traps_as_keepalived() {
         only(&st, &so)
     );
 }
+
+#[test]
+fn rfc_mibs_each_on_its_own() {
+    // enable_snmp_rfcv2 serves VRRP-MIB alone, enable_snmp_rfcv3 VRRPV3-MIB alone, as 2.2.7.
+    let test = "rfc_mibs_each_on_its_own";
+    if !tools_or_skip(test) || !real_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    for (kw, served) in [
+        ("enable_snmp_rfcv2", RFC_SUBTREES[0]),
+        ("enable_snmp_rfcv3", RFC_SUBTREES[1]),
+    ] {
+        let mut seen = Vec::new();
+        for real in [true, false] {
+            let snmp = Snmp::start(&lan, 0);
+            let conf =
+                rfc_node_conf(&snmp.socket(), 100).replace("enable_snmp_rfc\n", &format!("{kw}\n"));
+            let node = Daemon::start(&lan, 0, real, &conf);
+            let names = |root: &str| {
+                snmp.walk(root)
+                    .iter()
+                    .filter_map(|l| l.split_once(" = "))
+                    // snmpwalk's answer for an unregistered subtree.
+                    .filter(|(_, v)| !v.starts_with("No Such"))
+                    .map(|(n, _)| n.to_owned())
+                    .collect::<Vec<_>>()
+            };
+            // VI_2 (VRRPv3) is master at once: its row is in VRRPV3-MIB, VI_1's in VRRP-MIB.
+            let ok = wait_until(15, || !names(served).is_empty());
+            assert!(ok, "{kw}: nothing under {served}\n{}", logs(&[&node]));
+            seen.push((real, names(RFC_SUBTREES[0]), names(RFC_SUBTREES[1])));
+        }
+        let (_, t68, t207) = &seen[0];
+        let (_, o68, o207) = &seen[1];
+        assert_eq!(
+            (t68.is_empty(), t207.is_empty()),
+            (served != RFC_SUBTREES[0], served != RFC_SUBTREES[1]),
+            "{kw}: keepalived served {t68:#?} {t207:#?}"
+        );
+        assert_eq!((o68, o207), (t68, t207), "{kw}: objects differ (left ours)");
+    }
+}
