@@ -190,9 +190,9 @@ fn every_keyword_is_applied_and_tested_or_warned() {
 #[test]
 fn not_implemented_keywords_warn_at_their_place() {
     // A not-implemented keyword through the whole -t path: the warning names it and its
-    // place, and the verdict stays keepalived's (0). `enable_snmp_rfcv2` waits for the RFC
-    // VRRP MIB: when it lands, pick another keyword marked Kw::not_implemented.
-    let kw = "enable_snmp_rfcv2";
+    // place, and the verdict stays keepalived's (0). `enable_snmp_checker` waits for the
+    // checker's SNMP objects: when they land, pick another keyword marked Kw::not_implemented.
+    let kw = "enable_snmp_checker";
     let marked = keyword_tables().into_iter().any(|t| {
         t.block == "global_defs"
             && t.keywords

@@ -458,3 +458,261 @@ fn snmpd_restart_registers_again_and_adverts_go_on() {
         "{log}"
     );
 }
+
+/// The standard VRRP MIBs' roots: RFC 2787's VRRP-MIB and RFC 6527's VRRPV3-MIB.
+const RFC_SUBTREES: [&str; 2] = [".1.3.6.1.2.1.68", ".1.3.6.1.2.1.207"];
+
+/// VI_1 (VRRPv2, PASS) backs up the peer and takes over when it stops; VI_2 (VRRPv3) is
+/// master and hears the peer's VRRPv2 adverts on its VRID (version errors); VI_3 hears the
+/// peer with the wrong password (authentication failures) and becomes master alongside it.
+fn rfc_node_conf(socket: &str, priority1: u8) -> String {
+    format!(
+        "global_defs {{\n  router_id snmp-rfc\n  enable_snmp_rfc\n  enable_traps\n  \
+         snmp_socket {socket}\n}}\n\
+         vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+         priority {priority1}\n  advert_int 1\n  authentication {{\n    auth_type PASS\n    \
+         auth_pass secret\n  }}\n  virtual_ipaddress {{\n    192.0.2.100/24\n    \
+         192.0.2.90/24\n  }}\n}}\n\
+         vrrp_instance VI_2 {{\n  state MASTER\n  interface eth0\n  version 3\n  \
+         virtual_router_id 52\n  priority 100\n  advert_int 0.5\n  nopreempt\n  \
+         virtual_ipaddress {{\n    192.0.2.101/24\n  }}\n}}\n\
+         vrrp_instance VI_3 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 53\n  \
+         priority 100\n  advert_int 1\n  authentication {{\n    auth_type PASS\n    \
+         auth_pass right\n  }}\n  virtual_ipaddress {{\n    192.0.2.102/24\n  }}\n}}\n"
+    )
+}
+
+fn rfc_peer_conf() -> String {
+    "global_defs {\n  router_id peer\n}\n\
+     vrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  \
+     priority 200\n  advert_int 1\n  authentication {\n    auth_type PASS\n    \
+     auth_pass secret\n  }\n  virtual_ipaddress {\n    192.0.2.100/24\n    192.0.2.90/24\n  }\n}\n\
+     vrrp_instance VI_2 {\n  state MASTER\n  interface eth0\n  virtual_router_id 52\n  \
+     priority 200\n  advert_int 1\n  virtual_ipaddress {\n    192.0.2.101/24\n  }\n}\n\
+     vrrp_instance VI_3 {\n  state MASTER\n  interface eth0\n  virtual_router_id 53\n  \
+     priority 200\n  advert_int 1\n  authentication {\n    auth_type PASS\n    \
+     auth_pass wrong\n  }\n  virtual_ipaddress {\n    192.0.2.102/24\n  }\n}\n"
+        .to_owned()
+}
+
+/// A walk line with what depends on timing made comparable: time ticks as `T`, counters
+/// as zero or not.
+fn normalised(line: &str) -> String {
+    let Some((name, value)) = line.split_once(" = ") else {
+        return line.to_owned();
+    };
+    let value = if value.starts_with("Timeticks:") {
+        "Timeticks: T".to_owned()
+    } else if let Some((ty, n)) = value
+        .split_once(": ")
+        .filter(|(t, _)| t.starts_with("Counter"))
+    {
+        format!("{ty}: {}", if n.trim() == "0" { "0" } else { "N" })
+    } else {
+        value.to_owned()
+    };
+    format!("{name} = {value}")
+}
+
+/// The first appearance of each distinct trap or line, in order (repeats depend on timing).
+fn distinct(v: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in v {
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
+fn rfc_scenario(lan: &Lan, real: bool) -> Record {
+    let snmp = Snmp::start(lan, 0);
+    let mut peer = Daemon::start(lan, 1, false, &rfc_peer_conf());
+    let mut node = Daemon::start(lan, 0, real, &rfc_node_conf(&snmp.socket(), 100));
+    let all = || -> Vec<String> {
+        RFC_SUBTREES
+            .iter()
+            .flat_map(|s| snmp.walk(s))
+            .map(|l| normalised(&l))
+            .collect()
+    };
+    // The instances' RFC 6527 states (backup 2, master 3), by VRID.
+    let state = |walk: &[String], vrid: u32| {
+        let tail = format!(".{vrid}.1 = ");
+        walk.iter()
+            .filter(|l| l.starts_with(".1.3.6.1.2.1.207.1.1.1.1.6."))
+            .find_map(|l| l.split_once(&tail).map(|(_, v)| v.to_owned()))
+    };
+    let mut walks = Vec::new();
+    let settled = |want: [&str; 3], what: &str| {
+        let mut last = Vec::new();
+        let ok = wait_until(20, || {
+            last = all();
+            [51, 52, 53]
+                .iter()
+                .zip(want)
+                .all(|(v, w)| state(&last, *v).as_deref() == Some(w))
+                // VRRP-MIB (walked first) shows VI_1 as VRRPV3-MIB does.
+                && last.iter().any(|l| {
+                    l.starts_with(".1.3.6.1.2.1.68.1.3.1.3.")
+                        && l.ends_with(&format!(".51 = {}", want[0]))
+                })
+                // The peer's version errors have been counted.
+                && last
+                    .iter()
+                    .any(|l| l.starts_with(".1.3.6.1.2.1.207.1.2.2.0 = Counter64: N"))
+        });
+        assert!(
+            ok,
+            "{what}: states {want:?} not reached\n{last:#?}\n{}",
+            logs(&[&node])
+        );
+        last
+    };
+    walks.push((
+        "start".into(),
+        settled(["INTEGER: 2", "INTEGER: 3", "INTEGER: 3"], "start"),
+    ));
+    peer.stop();
+    walks.push((
+        "failover".into(),
+        settled(["INTEGER: 3", "INTEGER: 3", "INTEGER: 3"], "failover"),
+    ));
+    node.write_conf(&rfc_node_conf(&snmp.socket(), 120));
+    node.reload();
+    let ok = wait_until(10, || {
+        snmp.walk(".1.3.6.1.2.1.68.1.3.1.5")
+            .iter()
+            .any(|l| l.ends_with(".51 = INTEGER: 120"))
+    });
+    assert!(ok, "reload not seen\n{}", logs(&[&node]));
+    walks.push(("reload".into(), all()));
+    node.stop();
+    std::thread::sleep(Duration::from_secs(1));
+    let notes: Vec<String> = node
+        .log()
+        .lines()
+        .filter(|l| l.contains("Sending SNMP notification"))
+        .filter_map(|l| l.split_once(": ").map(|(_, m)| m.to_owned()))
+        .collect();
+    let mut notes = distinct(&notes);
+    notes.sort();
+    Record {
+        walks,
+        sets: Vec::new(),
+        traps: snmp.traps(),
+        notes,
+    }
+}
+
+#[test]
+fn rfc_mibs_and_traps_as_keepalived() {
+    let test = "rfc_mibs_and_traps_as_keepalived";
+    if !tools_or_skip(test) || !real_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 2) else {
+        return;
+    };
+    let theirs = rfc_scenario(&lan, true);
+    let ours = rfc_scenario(&lan, false);
+    let only = |a: &[String], b: &[String]| {
+        a.iter()
+            .filter(|l| !b.contains(l))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    for ((step, t), (_, o)) in theirs.walks.iter().zip(&ours.walks) {
+        for root in RFC_SUBTREES {
+            assert!(
+                t.iter().any(|l| l.starts_with(root)),
+                "{step}: keepalived served nothing under {root}: {t:#?}"
+            );
+        }
+        assert!(
+            o == t,
+            "{step}: objects differ\nonly ours: {:#?}\nonly keepalived 2.2.7: {:#?}",
+            only(o, t),
+            only(t, o)
+        );
+    }
+    assert_eq!(
+        ours.notes, theirs.notes,
+        "-D notification lines differ (left ours)"
+    );
+    // Errors repeat with every advert the peer sends: each distinct trap is compared at its
+    // first arrival; the new-master ones keep their order.
+    let (t, o) = (distinct(&theirs.traps), distinct(&ours.traps));
+    for kind in [".68.0.1", ".68.0.2", ".207.0.1", ".207.0.2"] {
+        assert!(
+            t.iter()
+                .any(|x| x.contains(&format!("OID: .1.3.6.1.2.1{kind} "))),
+            "keepalived sent no {kind}: {t:#?}"
+        );
+    }
+    let masters = |v: &[String]| {
+        v.iter()
+            .filter(|x| x.contains(".0.1 |"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        masters(&o),
+        masters(&t),
+        "new-master traps differ (left ours)"
+    );
+    let (mut so, mut st) = (o.clone(), t.clone());
+    so.sort();
+    st.sort();
+    assert!(
+        so == st,
+        "traps differ\nonly ours: {:#?}\nonly keepalived 2.2.7: {:#?}",
+        only(&so, &st),
+        only(&st, &so)
+    );
+}
+
+#[test]
+fn rfc_mibs_each_on_its_own() {
+    // enable_snmp_rfcv2 serves VRRP-MIB alone, enable_snmp_rfcv3 VRRPV3-MIB alone, as 2.2.7.
+    let test = "rfc_mibs_each_on_its_own";
+    if !tools_or_skip(test) || !real_or_skip(test) {
+        return;
+    }
+    let Some(lan) = lan_or_skip(test, 1) else {
+        return;
+    };
+    for (kw, served) in [
+        ("enable_snmp_rfcv2", RFC_SUBTREES[0]),
+        ("enable_snmp_rfcv3", RFC_SUBTREES[1]),
+    ] {
+        let mut seen = Vec::new();
+        for real in [true, false] {
+            let snmp = Snmp::start(&lan, 0);
+            let conf =
+                rfc_node_conf(&snmp.socket(), 100).replace("enable_snmp_rfc\n", &format!("{kw}\n"));
+            let node = Daemon::start(&lan, 0, real, &conf);
+            let names = |root: &str| {
+                snmp.walk(root)
+                    .iter()
+                    .filter_map(|l| l.split_once(" = "))
+                    // snmpwalk's answer for an unregistered subtree.
+                    .filter(|(_, v)| !v.starts_with("No Such"))
+                    .map(|(n, _)| n.to_owned())
+                    .collect::<Vec<_>>()
+            };
+            // VI_2 (VRRPv3) is master at once: its row is in VRRPV3-MIB, VI_1's in VRRP-MIB.
+            let ok = wait_until(15, || !names(served).is_empty());
+            assert!(ok, "{kw}: nothing under {served}\n{}", logs(&[&node]));
+            seen.push((real, names(RFC_SUBTREES[0]), names(RFC_SUBTREES[1])));
+        }
+        let (_, t68, t207) = &seen[0];
+        let (_, o68, o207) = &seen[1];
+        assert_eq!(
+            (t68.is_empty(), t207.is_empty()),
+            (served != RFC_SUBTREES[0], served != RFC_SUBTREES[1]),
+            "{kw}: keepalived served {t68:#?} {t207:#?}"
+        );
+        assert_eq!((o68, o207), (t68, t207), "{kw}: objects differ (left ours)");
+    }
+}

@@ -865,7 +865,12 @@ impl Engine {
                 self.rx.accept();
                 self.feed(idx, now, input, io);
             }
-            Err(reason) => self.rx.drop(rxguard::label(&reason)),
+            Err(reason) => {
+                if let Some(ev) = inst.rfc_drop(&reason, p.src) {
+                    self.alerts.rfc_event(&ev);
+                }
+                self.rx.drop(rxguard::label(&reason));
+            }
         }
     }
 

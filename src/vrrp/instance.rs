@@ -246,6 +246,8 @@ pub struct Instance {
     /// or counted).
     pub sock_open: bool,
     pub stats: Stats,
+    /// What the standard VRRP MIBs show beyond `stats` (`snmp_rfc`).
+    pub rfc: super::snmp_rfc::RfcState,
     pub last_transition: SystemTime,
     /// Whether our VIPs are (believed to be) on the host.
     pub vips_set: bool,
@@ -402,6 +404,7 @@ impl Instance {
             key,
             sock_open: false,
             stats: Stats::default(),
+            rfc: super::snmp_rfc::RfcState::new(cfg.priority),
             last_transition: SystemTime::now(),
             vips_set: false,
             ifmap,
@@ -523,6 +526,7 @@ impl Instance {
             self.last_transition = SystemTime::now();
             if after == State::Master {
                 self.stats.become_master = self.stats.become_master.saturating_add(1);
+                self.rfc.master_reason = self.rfc.next_master_reason;
             } else if before == State::Master {
                 self.stats.release_master = self.stats.release_master.saturating_add(1);
             }
@@ -538,7 +542,13 @@ impl Instance {
             Action::SendGarp { repeat } => self.garp(repeat, io),
             Action::SendExtraGarp => self.extra_garp(io),
             Action::Notify { state, priority } => {
-                notify_hook(alerts, &self.cfg, NotifyEvent::State(state), priority)
+                notify_hook(alerts, &self.cfg, NotifyEvent::State(state), priority);
+                // keepalived sends the standard MIBs' new-master notifications after its own.
+                if state == State::Master {
+                    let at = super::snmp_rfc::source(self, &self.ifmap.borrow());
+                    let reason = self.rfc.master_reason;
+                    alerts.rfc_event(&super::snmp_rfc::Event::NewMaster { at, reason });
+                }
             }
             Action::MasterRxLowerPri => notify_hook(
                 alerts,
@@ -1007,6 +1017,7 @@ impl Instance {
             }
         };
         self.stats.advert_rcvd = self.stats.advert_rcvd.saturating_add(1);
+        self.note_master(acc.src, acc.advert.priority);
         if let Some(w) = &acc.addr_warning {
             // Deliberate difference (packet.rs `Accepted::addr_warning`): counted and logged,
             // but the advert still takes part in the election.
@@ -1031,6 +1042,61 @@ impl Instance {
             adver_int: acc.advert.interval(),
         };
         Ok(Input::Advert(adv))
+    }
+
+    /// What an accepted advert means for the standard MIBs (keepalived's backup and
+    /// master advert handling): the master heard and why this instance would take over.
+    fn note_master(&mut self, src: IpAddr, priority: u8) {
+        use super::snmp_rfc::reason;
+        let mine = self.machine.effective_priority();
+        match self.machine.state() {
+            State::Backup if priority == 0 => self.rfc.next_master_reason = reason::PRIORITY,
+            State::Backup if self.cfg.nopreempt || priority >= mine => {
+                self.rfc.master_saddr = Some(src);
+                self.rfc.next_master_reason = reason::MASTER_NO_RESPONSE;
+            }
+            State::Backup => self.rfc.next_master_reason = reason::PREEMPTED,
+            State::Master if priority > mine => self.rfc.master_saddr = Some(src),
+            _ => {}
+        }
+    }
+
+    /// The standard MIBs' notification for a dropped advert from `src`, if any, after
+    /// counting what only they show.
+    pub fn rfc_drop(&mut self, reason: &DropReason, src: IpAddr) -> Option<super::snmp_rfc::Event> {
+        use super::snmp_rfc::{auth_err, proto_err, Event};
+        let proto = |r: &mut Self, code: i32| {
+            r.rfc.proto_err_reason = code;
+            Some(code)
+        };
+        let (auth, proto) = match reason {
+            DropReason::AhUnexpected
+            | DropReason::AhMissing
+            | DropReason::AuthTypeMismatch { .. } => (Some(auth_err::AUTH_TYPE_MISMATCH), None),
+            DropReason::InvalidAuthType { .. } => (Some(auth_err::INVALID_AUTH_TYPE), None),
+            DropReason::BadPassword
+            | DropReason::AhIcv
+            | DropReason::AhSpi { .. }
+            | DropReason::AhSeq { .. } => (Some(auth_err::AUTH_FAILURE), None),
+            DropReason::Ttl { .. } | DropReason::TtlRange { .. } => {
+                (None, proto(self, proto_err::IP_TTL))
+            }
+            DropReason::Version { .. } => {
+                self.rfc.vers_err = self.rfc.vers_err.saturating_add(1);
+                (None, proto(self, proto_err::VERSION))
+            }
+            DropReason::Checksum { .. } => {
+                self.rfc.chk_err = self.rfc.chk_err.saturating_add(1);
+                (None, proto(self, proto_err::CHECKSUM))
+            }
+            _ => (None, None),
+        };
+        let at = super::snmp_rfc::source(self, &self.ifmap.borrow());
+        match (auth, proto) {
+            (Some(kind), _) => Some(Event::AuthError { at, src, kind }),
+            (_, Some(reason)) => Some(Event::ProtoError { at, reason }),
+            _ => None,
+        }
     }
 
     fn count_drop(&mut self, reason: &DropReason, dropped: bool) {
@@ -1221,6 +1287,9 @@ impl Instance {
             self.link.src = link.src;
         }
         self.derive();
+        // keepalived's reloaded instance forgets the master it heard (observed: the
+        // RFC 2787 master address reads 0.0.0.0 after a reload), not its counters.
+        self.rfc.master_saddr = None;
         let mcfg = machine_config(&self.cfg, self.link.src, self.globals.strict);
         Input::Reload(mcfg)
     }

@@ -17,6 +17,7 @@ pub mod service;
 mod sim;
 pub mod snmp;
 pub mod snmp_registrations;
+pub mod snmp_rfc;
 pub mod socket;
 pub mod startlog;
 pub mod sync_group;

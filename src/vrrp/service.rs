@@ -131,6 +131,10 @@ impl alerts::Sink for Notifies {
         self.traps.group(name, state);
     }
 
+    fn rfc_event(&mut self, ev: &crate::vrrp::snmp_rfc::Event) {
+        self.traps.rfc(ev);
+    }
+
     fn group_fifo_state(&mut self, name: &str, state: machine::State) {
         self.alerts.group_fifo_state(name, state);
     }
@@ -197,7 +201,7 @@ fn start_snmp(c: &Config, traps: &snmp::Traps) -> Option<(Session, Asks)> {
     let (ask_tx, ask_rx) = mpsc::unbounded_channel();
     let addr = agentx::Address::parse(c.global.snmp_socket.as_deref());
     let session = Session::start(agent, addr, ask_tx);
-    traps.set(snmp::traps_enabled(c).then(|| (session.notifier(), snmp::router_id(c))));
+    traps.set(snmp::sender(c, session.notifier()));
     Some((session, ask_rx))
 }
 
@@ -473,12 +477,15 @@ impl VrrpService {
     fn snmp_config(&self, c: &Config) -> Option<Config> {
         let mut c = c.clone();
         if self.snmp_option {
+            // -x turns on every MIB this build serves, as keepalived's.
             c.global.enable_snmp_vrrp = true;
+            c.global.enable_snmp_rfcv2 = true;
+            c.global.enable_snmp_rfcv3 = true;
         }
         if let Some(s) = &self.snmp_socket_arg {
             c.global.snmp_socket = Some(s.clone());
         }
-        c.global.enable_snmp_vrrp.then_some(c)
+        snmp::wanted(&c).then_some(c)
     }
 }
 
@@ -1567,9 +1574,7 @@ impl Service for VrrpService {
         // keepalived keeps its subagent across reloads (it neither starts nor stops one
         // then); the objects and the traps follow the new configuration.
         if let (Some(s), Some(sc)) = (&run.snmp, snmp_cfg) {
-            run.traps.set(
-                snmp::traps_enabled(&sc).then(|| (s.session.notifier(), snmp::router_id(&sc))),
-            );
+            run.traps.set(snmp::sender(&sc, s.session.notifier()));
             *s.config.borrow_mut() = Rc::new(sc);
         }
         // keepalived starts or stops its D-Bus thread when enable_dbus appears or goes; a

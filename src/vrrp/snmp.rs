@@ -7,6 +7,7 @@
 use super::engine::Engine;
 use super::machine::State;
 use super::snmp_registrations as reg;
+use super::snmp_rfc as rfc;
 use crate::agentx::pdu::{Oid, Value, VarBind};
 use crate::agentx::session::{Agent, Notifier, Tree};
 use crate::config::model::addr::AddressSpec;
@@ -37,33 +38,44 @@ fn oid(root: &[u32], more: &[u32]) -> Oid {
     Oid::new(root).child(more)
 }
 
+/// Whether the VRRP child runs a subagent: any of its MIBs is served.
+pub fn wanted(c: &Config) -> bool {
+    let g = &c.global;
+    g.enable_snmp_vrrp || g.enable_snmp_rfcv2 || g.enable_snmp_rfcv3
+}
+
 /// What to register, as keepalived 2.2.7's VRRP child does; `None` without
-/// `enable_snmp_vrrp`.
+/// `enable_snmp_vrrp`, `enable_snmp_rfcv2` or `enable_snmp_rfcv3`.
 pub fn agent(c: &Config) -> Option<Agent> {
-    if !c.global.enable_snmp_vrrp {
+    if !wanted(c) {
         return None;
     }
+    let g = &c.global;
+    let mut a = Agent {
+        registrations: Vec::new(),
+        caps: Vec::new(),
+    };
     // keepalived leaves the global objects to the checker when it runs with
     // the checker SNMP keyword; ours serves no checker objects yet, so this child keeps them.
-    let mut a = Agent {
-        registrations: reg::GLOBAL
-            .iter()
-            .map(|s| oid(reg::GLOBAL_ROOT, s))
-            .collect(),
-        caps: vec![(
-            Oid::new(reg::GLOBAL_ROOT),
-            "The MIB module for Keepalived".into(),
-        )],
+    let mut module = |root: &[u32], objects: &[&[u32]], descr: &str| {
+        a.registrations.extend(objects.iter().map(|s| oid(root, s)));
+        a.caps
+            .push((Oid::new(root), format!("The MIB module for {descr}")));
     };
-    a.registrations.extend(
-        reg::KEEPALIVED_VRRP
-            .iter()
-            .map(|s| oid(reg::KEEPALIVED_VRRP_ROOT, s)),
-    );
-    a.caps.push((
-        Oid::new(reg::KEEPALIVED_VRRP_ROOT),
-        "The MIB module for KEEPALIVED-VRRP".into(),
-    ));
+    if g.enable_snmp_vrrp {
+        module(reg::GLOBAL_ROOT, reg::GLOBAL, "Keepalived");
+        module(
+            reg::KEEPALIVED_VRRP_ROOT,
+            reg::KEEPALIVED_VRRP,
+            "KEEPALIVED-VRRP",
+        );
+    }
+    if g.enable_snmp_rfcv2 {
+        module(rfc::V2_ROOT, rfc::V2_OBJECTS, "VRRP");
+    }
+    if g.enable_snmp_rfcv3 {
+        module(rfc::V3_ROOT, rfc::V3_OBJECTS, "VRRPV3");
+    }
     Some(a)
 }
 
@@ -188,6 +200,15 @@ fn global(c: &Config, t: &mut Tree, version: &str) {
 /// Every object of the VRRP child now.
 pub fn snapshot(c: &Config, eng: &Engine, version: &str) -> Tree {
     let mut t = Tree::new();
+    if c.global.enable_snmp_rfcv2 {
+        rfc::v2_objects(c, eng, &mut t);
+    }
+    if c.global.enable_snmp_rfcv3 {
+        rfc::v3_objects(eng, &mut t);
+    }
+    if !c.global.enable_snmp_vrrp {
+        return t;
+    }
     global(c, &mut t, version);
     let r = reg::KEEPALIVED_VRRP_ROOT;
     // vrrpSyncGroupTable and vrrpSyncGroupMemberTable (indexes from 1, config order).
@@ -539,19 +560,65 @@ mod tests {
     }
 }
 
-/// Where the engine's notifies become traps: empty without `enable_snmp_vrrp` and
-/// `enable_traps` (keepalived's condition) or before the session starts.
+/// Where the engine's notifies become traps: empty without `enable_traps` or before the
+/// session starts.
 #[derive(Clone, Default)]
-pub struct Traps(Rc<RefCell<Option<(Notifier, String)>>>);
+pub struct Traps(Rc<RefCell<Option<Sender>>>);
+
+/// The session's notifier, the router_id and which MIBs' traps go out.
+pub struct Sender {
+    n: Notifier,
+    rid: String,
+    keepalived: bool,
+    rfc: rfc::Gates,
+}
+
+/// What sends traps for this configuration, or `None` (keepalived's conditions:
+/// `enable_traps` and the MIB's own keyword).
+pub fn sender(c: &Config, n: Notifier) -> Option<Sender> {
+    let g = &c.global;
+    g.enable_traps.then(|| Sender {
+        n,
+        rid: router_id(c),
+        keepalived: g.enable_snmp_vrrp,
+        rfc: rfc::Gates {
+            v2: g.enable_snmp_rfcv2,
+            v3: g.enable_snmp_rfcv3,
+        },
+    })
+}
 
 impl Traps {
-    /// Sends traps through `n` (with this router_id), or none.
-    pub fn set(&self, to: Option<(Notifier, String)>) {
+    /// Sends traps through this sender, or none.
+    pub fn set(&self, to: Option<Sender>) {
         *self.0.borrow_mut() = to;
     }
 
+    /// The standard MIBs' notifications.
+    pub fn rfc(&self, ev: &rfc::Event) {
+        let Some(s) = &*self.0.borrow() else {
+            return;
+        };
+        let mut out = vec![rfc::notification(s.rfc, ev)];
+        if let rfc::Event::NewMaster { at, reason } = ev {
+            out.push(rfc::new_master_v3(s.rfc, at, *reason));
+        }
+        for (trap, vbs, line) in out.into_iter().flatten() {
+            if crate::log::detail() > 0 {
+                tracing::info!("{line}");
+            }
+            s.n.notify(trap, vbs);
+        }
+    }
+
     pub fn instance(&self, cfg: &model::vrrp::instance::Instance, st: NotifyState) {
-        if let Some((n, rid)) = &*self.0.borrow() {
+        if let Some(Sender {
+            n,
+            rid,
+            keepalived: true,
+            ..
+        }) = &*self.0.borrow()
+        {
             if crate::log::detail() > 0 {
                 tracing::info!("({}) Sending SNMP notification", cfg.name);
             }
@@ -561,7 +628,13 @@ impl Traps {
     }
 
     pub fn group(&self, name: &str, st: State) {
-        if let Some((n, rid)) = &*self.0.borrow() {
+        if let Some(Sender {
+            n,
+            rid,
+            keepalived: true,
+            ..
+        }) = &*self.0.borrow()
+        {
             if crate::log::detail() > 0 {
                 tracing::info!("VRRP_Group({name}): Sending SNMP notification");
             }
@@ -569,9 +642,4 @@ impl Traps {
             n.notify(trap, vbs);
         }
     }
-}
-
-/// Whether keepalived sends the KEEPALIVED-MIB traps.
-pub fn traps_enabled(c: &Config) -> bool {
-    c.global.enable_traps && c.global.enable_snmp_vrrp
 }

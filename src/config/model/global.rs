@@ -1068,18 +1068,12 @@ pub static GLOBAL: &[Kw<GlobalDefs>] = &[
     }),
     flag!("enable_snmp_checker", enable_snmp_checker)
         .not_implemented("the checker's SNMP objects are not served yet"),
-    Kw::unimplemented(
-        "enable_snmp_rfc",
-        "the RFC VRRP MIBs are not served yet",
-        |g, _, _| {
-            g.enable_snmp_rfcv2 = true;
-            g.enable_snmp_rfcv3 = true;
-        },
-    ),
-    flag!("enable_snmp_rfcv2", enable_snmp_rfcv2)
-        .not_implemented("the RFC VRRP MIBs are not served yet"),
-    flag!("enable_snmp_rfcv3", enable_snmp_rfcv3)
-        .not_implemented("the RFC VRRP MIBs are not served yet"),
+    Kw::new("enable_snmp_rfc", |g, _, _| {
+        g.enable_snmp_rfcv2 = true;
+        g.enable_snmp_rfcv3 = true;
+    }),
+    flag!("enable_snmp_rfcv2", enable_snmp_rfcv2),
+    flag!("enable_snmp_rfcv3", enable_snmp_rfcv3),
     flag!("enable_dbus", enable_dbus),
     Kw::new("dbus_service_name", |g, n, c| match n.arg(0) {
         Some(t) => g.dbus_service_name = Some(t.text.clone()),

@@ -1,0 +1,501 @@
+//! The standard VRRP MIBs keepalived 2.2.7 serves beside its own: RFC 2787's VRRP-MIB
+//! (`enable_snmp_rfcv2`, VRRPv2 IPv4 instances) and RFC 6527's VRRPv3-MIB
+//! (`enable_snmp_rfcv3`; like Debian's build, which answers VRRPv3 queries for VRRPv2
+//! instances too), with their notifications. Both list only instances with a virtual
+//! address, indexed by the base interface's ifIndex and the VRID; all objects are read-only.
+
+use super::engine::Engine;
+use super::instance::Instance;
+use super::machine::State;
+use crate::agentx::pdu::{Oid, Value, VarBind};
+use crate::agentx::session::Tree;
+use crate::config::model::{self, Config};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::SystemTime;
+
+/// VRRP-MIB (mib-2 68).
+pub const V2_ROOT: &[u32] = &[1, 3, 6, 1, 2, 1, 68];
+/// VRRPV3-MIB (mib-2 207).
+pub const V3_ROOT: &[u32] = &[1, 3, 6, 1, 2, 1, 207];
+
+/// The objects keepalived registers, one Register each, in its order.
+pub const V2_OBJECTS: &[&[u32]] = &[
+    &[1, 1],
+    &[1, 2],
+    &[1, 3, 1, 2],
+    &[1, 3, 1, 3],
+    &[1, 3, 1, 4],
+    &[1, 3, 1, 5],
+    &[1, 3, 1, 6],
+    &[1, 3, 1, 7],
+    &[1, 3, 1, 8],
+    &[1, 3, 1, 9],
+    &[1, 3, 1, 10],
+    &[1, 3, 1, 11],
+    &[1, 3, 1, 12],
+    &[1, 3, 1, 13],
+    &[1, 3, 1, 14],
+    &[1, 3, 1, 15],
+    &[1, 4, 1, 2],
+    &[2, 1],
+    &[2, 2],
+    &[2, 3],
+    &[2, 4, 1, 1],
+    &[2, 4, 1, 2],
+    &[2, 4, 1, 3],
+    &[2, 4, 1, 4],
+    &[2, 4, 1, 5],
+    &[2, 4, 1, 6],
+    &[2, 4, 1, 7],
+    &[2, 4, 1, 8],
+    &[2, 4, 1, 9],
+    &[2, 4, 1, 10],
+    &[2, 4, 1, 11],
+    &[2, 4, 1, 12],
+];
+
+pub const V3_OBJECTS: &[&[u32]] = &[
+    &[1, 1, 1, 1, 3],
+    &[1, 1, 1, 1, 4],
+    &[1, 1, 1, 1, 5],
+    &[1, 1, 1, 1, 6],
+    &[1, 1, 1, 1, 7],
+    &[1, 1, 1, 1, 8],
+    &[1, 1, 1, 1, 9],
+    &[1, 1, 1, 1, 10],
+    &[1, 1, 1, 1, 11],
+    &[1, 1, 1, 1, 12],
+    &[1, 1, 1, 1, 13],
+    &[1, 1, 2, 1, 2],
+    &[1, 2, 1],
+    &[1, 2, 2],
+    &[1, 2, 3],
+    &[1, 2, 4],
+    &[1, 2, 5, 1, 1],
+    &[1, 2, 5, 1, 2],
+    &[1, 2, 5, 1, 3],
+    &[1, 2, 5, 1, 4],
+    &[1, 2, 5, 1, 5],
+    &[1, 2, 5, 1, 6],
+    &[1, 2, 5, 1, 7],
+    &[1, 2, 5, 1, 8],
+    &[1, 2, 5, 1, 9],
+    &[1, 2, 5, 1, 10],
+    &[1, 2, 5, 1, 11],
+    &[1, 2, 5, 1, 12],
+    &[1, 2, 5, 1, 13],
+];
+
+/// RFC 6527 `vrrpv3StatisticsNewMasterReason` values.
+pub mod reason {
+    pub const NOT_MASTER: i32 = 0;
+    pub const PRIORITY: i32 = 1;
+    pub const PREEMPTED: i32 = 2;
+    pub const MASTER_NO_RESPONSE: i32 = 3;
+}
+
+/// RFC 6527 `vrrpv3StatisticsProtoErrReason` values.
+pub mod proto_err {
+    pub const IP_TTL: i32 = 1;
+    pub const VERSION: i32 = 2;
+    pub const CHECKSUM: i32 = 3;
+}
+
+/// RFC 2787 `vrrpTrapAuthErrorType` values.
+pub mod auth_err {
+    pub const INVALID_AUTH_TYPE: i32 = 1;
+    pub const AUTH_TYPE_MISMATCH: i32 = 2;
+    pub const AUTH_FAILURE: i32 = 3;
+}
+
+/// What the standard MIBs show of an instance beyond keepalived's statistics.
+#[derive(Debug, Clone)]
+pub struct RfcState {
+    /// The last master heard (keepalived keeps it after taking over).
+    pub master_saddr: Option<IpAddr>,
+    pub master_reason: i32,
+    /// Why the instance would become master next.
+    pub next_master_reason: i32,
+    pub proto_err_reason: i32,
+    /// Adverts of the wrong version and with a bad checksum (the MIBs' global counters).
+    pub vers_err: u64,
+    pub chk_err: u64,
+    /// When the instance started (the virtual router's up time).
+    pub started: SystemTime,
+}
+
+impl RfcState {
+    pub fn new(base_priority: u8) -> RfcState {
+        RfcState {
+            master_saddr: None,
+            master_reason: reason::NOT_MASTER,
+            // The address owner starts as master by preempting.
+            next_master_reason: if base_priority == 255 {
+                reason::PREEMPTED
+            } else {
+                reason::MASTER_NO_RESPONSE
+            },
+            proto_err_reason: 0,
+            vers_err: 0,
+            chk_err: 0,
+            started: SystemTime::now(),
+        }
+    }
+}
+
+/// Where an instance's notification is about, taken from the instance when it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub name: String,
+    pub ifindex: u32,
+    pub vrid: u8,
+    pub v6: bool,
+    pub v3: bool,
+    pub has_vips: bool,
+    pub saddr: Option<IpAddr>,
+}
+
+/// A standard-MIB notification an instance raises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    NewMaster { at: Source, reason: i32 },
+    AuthError { at: Source, src: IpAddr, kind: i32 },
+    ProtoError { at: Source, reason: i32 },
+}
+
+pub fn source(inst: &Instance, ifmap: &std::collections::HashMap<String, u32>) -> Source {
+    let cfg = &inst.cfg;
+    Source {
+        name: cfg.name.clone(),
+        ifindex: base_ifindex(inst, ifmap),
+        vrid: cfg.vrid.unwrap_or(0),
+        v6: cfg.family == model::vrrp::instance::Family::V6,
+        v3: cfg.version == model::vrrp::instance::Version::V3,
+        has_vips: !cfg.vips.is_empty(),
+        saddr: inst.link.src,
+    }
+}
+
+fn base_ifindex(inst: &Instance, ifmap: &std::collections::HashMap<String, u32>) -> u32 {
+    inst.cfg
+        .interface
+        .as_deref()
+        .and_then(|n| ifmap.get(n).copied())
+        .unwrap_or(inst.link.ifindex)
+}
+
+/// RFC 2787 lists VRRPv2 IPv4 instances with a virtual address.
+fn suits_v2(s: &Source) -> bool {
+    !s.v3 && !s.v6 && s.has_vips
+}
+
+/// RFC 6527 lists every instance with a virtual address.
+fn suits_v3(s: &Source) -> bool {
+    s.has_vips
+}
+
+/// RFC states: initialize 1, backup 2, master 3 (fault shows as initialize).
+fn rfc_state(s: State) -> i32 {
+    match s {
+        State::Backup => 2,
+        State::Master => 3,
+        _ => 1,
+    }
+}
+
+fn oid(root: &[u32], more: &[u32]) -> Oid {
+    Oid::new(root).child(more)
+}
+
+fn truth(b: bool) -> Value {
+    Value::Integer(if b { 1 } else { 2 })
+}
+
+fn c32(v: u64) -> Value {
+    Value::Counter32(v as u32)
+}
+
+fn centis_since(t: SystemTime) -> u32 {
+    let d = SystemTime::now().duration_since(t).unwrap_or_default();
+    (d.as_millis() / 10) as u32
+}
+
+fn v4(a: Option<IpAddr>) -> [u8; 4] {
+    match a {
+        Some(IpAddr::V4(a)) => a.octets(),
+        _ => Ipv4Addr::UNSPECIFIED.octets(),
+    }
+}
+
+fn bytes(a: Option<IpAddr>, v6: bool) -> Vec<u8> {
+    match (a, v6) {
+        (Some(IpAddr::V4(a)), false) => a.octets().to_vec(),
+        (Some(IpAddr::V6(a)), true) => a.octets().to_vec(),
+        (_, false) => Ipv4Addr::UNSPECIFIED.octets().to_vec(),
+        (_, true) => Ipv6Addr::UNSPECIFIED.octets().to_vec(),
+    }
+}
+
+fn up(inst: &Instance) -> bool {
+    matches!(inst.machine.state(), State::Backup | State::Master)
+}
+
+/// RFC 2787's objects.
+pub fn v2_objects(c: &Config, eng: &Engine, t: &mut Tree) {
+    let r = V2_ROOT;
+    t.insert(oid(r, &[1, 1, 0]), Value::Integer(2));
+    t.insert(oid(r, &[1, 2, 0]), truth(c.global.enable_traps));
+    let ifmap = eng.ifmap.borrow();
+    let (mut chk, mut vers) = (0, 0);
+    let listed: Vec<_> = eng
+        .instances
+        .iter()
+        .map(|i| (i, source(i, &ifmap)))
+        .filter(|(_, s)| suits_v2(s))
+        .collect();
+    // keepalived 2.2.7's row search for these two tables skips every instance once a row
+    // index is given, so a walk shows only the first row (lowest ifIndex and VRID).
+    let first = listed.iter().map(|(_, s)| (s.ifindex, s.vrid)).min();
+    for (inst, s) in listed {
+        chk += inst.rfc.chk_err;
+        vers += inst.rfc.vers_err;
+        let idx = [s.ifindex, u32::from(s.vrid)];
+        let cfg = &inst.cfg;
+        for a in &cfg.vips {
+            if let IpAddr::V4(a) = a.addr {
+                t.insert(
+                    oid(r, &[1, 4, 1, 2])
+                        .child(&idx)
+                        .child(&octets(&a.octets())),
+                    Value::Integer(1),
+                );
+            }
+        }
+        if first != Some((s.ifindex, s.vrid)) {
+            continue;
+        }
+        let st = &inst.stats;
+        let mut put = |col: &[u32], v: Value| {
+            t.insert(oid(r, col).child(&idx), v);
+        };
+        put(&[1, 3, 1, 2], Value::OctetString(inst.link.mac.to_vec()));
+        put(
+            &[1, 3, 1, 3],
+            Value::Integer(rfc_state(inst.machine.state())),
+        );
+        put(&[1, 3, 1, 4], Value::Integer(1));
+        put(&[1, 3, 1, 5], Value::Integer(i32::from(cfg.priority)));
+        put(&[1, 3, 1, 6], Value::Integer(cfg.vips.len() as i32));
+        put(&[1, 3, 1, 7], Value::IpAddress(v4(inst.rfc.master_saddr)));
+        put(&[1, 3, 1, 8], Value::IpAddress(v4(inst.link.src)));
+        let auth = match &cfg.auth {
+            None => 1,
+            Some(a) => match a.kind {
+                model::vrrp::instance::AuthType::Pass => 2,
+                model::vrrp::instance::AuthType::Ah => 3,
+            },
+        };
+        put(&[1, 3, 1, 9], Value::Integer(auth));
+        put(
+            &[1, 3, 1, 11],
+            Value::Integer(cfg.advert_int.as_secs() as i32),
+        );
+        put(&[1, 3, 1, 12], truth(!cfg.nopreempt));
+        let uptime = if up(inst) {
+            centis_since(inst.rfc.started)
+        } else {
+            0
+        };
+        put(&[1, 3, 1, 13], Value::TimeTicks(uptime));
+        put(&[1, 3, 1, 14], Value::Integer(1));
+        put(&[1, 3, 1, 15], Value::Integer(1));
+        let mut put = |col: u32, v: u64| {
+            t.insert(oid(r, &[2, 4, 1, col]).child(&idx), c32(v));
+        };
+        put(1, st.become_master);
+        put(2, st.advert_rcvd);
+        put(3, st.advert_interval_err);
+        put(4, st.auth_failure);
+        put(5, st.ip_ttl_err);
+        put(6, st.pri_zero_rcvd);
+        put(7, st.pri_zero_sent);
+        put(8, st.invalid_type_rcvd);
+        put(9, st.addr_list_err);
+        put(10, st.invalid_authtype);
+        put(11, st.authtype_mismatch);
+        put(12, st.packet_len_err);
+    }
+    t.insert(oid(r, &[2, 1, 0]), c32(chk));
+    t.insert(oid(r, &[2, 2, 0]), c32(vers));
+    // keepalived never counts VRID errors.
+    t.insert(oid(r, &[2, 3, 0]), c32(0));
+}
+
+fn octets(b: &[u8]) -> Vec<u32> {
+    b.iter().map(|x| u32::from(*x)).collect()
+}
+
+/// RFC 6527's objects.
+pub fn v3_objects(eng: &Engine, t: &mut Tree) {
+    let r = V3_ROOT;
+    let ifmap = eng.ifmap.borrow();
+    let (mut chk, mut vers) = (0, 0);
+    for inst in &eng.instances {
+        let s = source(inst, &ifmap);
+        if !suits_v3(&s) {
+            continue;
+        }
+        chk += inst.rfc.chk_err;
+        vers += inst.rfc.vers_err;
+        let idx = [s.ifindex, u32::from(s.vrid), if s.v6 { 2 } else { 1 }];
+        let cfg = &inst.cfg;
+        let st = &inst.stats;
+        let state = inst.machine.state();
+        let primary = bytes(inst.link.src, s.v6);
+        let mut put = |col: &[u32], v: Value| {
+            t.insert(oid(r, col).child(&idx), v);
+        };
+        let master = if state == State::Master {
+            primary.clone()
+        } else {
+            bytes(inst.rfc.master_saddr, s.v6)
+        };
+        put(&[1, 1, 1, 1, 3], Value::OctetString(master));
+        put(&[1, 1, 1, 1, 4], Value::OctetString(primary));
+        put(&[1, 1, 1, 1, 5], Value::OctetString(inst.link.mac.to_vec()));
+        put(&[1, 1, 1, 1, 6], Value::Integer(rfc_state(state)));
+        put(&[1, 1, 1, 1, 7], Value::Gauge32(u32::from(cfg.priority)));
+        put(&[1, 1, 1, 1, 8], Value::Integer(cfg.vips.len() as i32));
+        let centis = (cfg.advert_int.as_millis() / 10) as u32;
+        put(&[1, 1, 1, 1, 9], Value::Integer(centis as i32));
+        put(&[1, 1, 1, 1, 10], truth(!cfg.nopreempt));
+        put(&[1, 1, 1, 1, 11], truth(cfg.accept));
+        let uptime = if up(inst) {
+            centis_since(inst.rfc.started)
+        } else {
+            0
+        };
+        put(&[1, 1, 1, 1, 12], Value::TimeTicks(uptime));
+        put(&[1, 1, 1, 1, 13], Value::Integer(1));
+        for a in &cfg.vips {
+            let b = match a.addr {
+                IpAddr::V4(a) if !s.v6 => a.octets().to_vec(),
+                IpAddr::V6(a) if s.v6 => a.octets().to_vec(),
+                _ => continue,
+            };
+            t.insert(
+                oid(r, &[1, 1, 2, 1, 2]).child(&idx).child(&octets(&b)),
+                Value::Integer(1),
+            );
+        }
+        let mut put = |col: u32, v: Value| {
+            t.insert(oid(r, &[1, 2, 5, 1, col]).child(&idx), v);
+        };
+        put(1, c32(st.become_master));
+        put(2, Value::Integer(inst.rfc.master_reason));
+        put(3, Value::Counter64(st.advert_rcvd));
+        put(4, Value::Counter64(st.advert_interval_err));
+        put(5, Value::Counter64(st.ip_ttl_err));
+        put(6, Value::Integer(inst.rfc.proto_err_reason));
+        put(7, Value::Counter64(st.pri_zero_rcvd));
+        put(8, Value::Counter64(st.pri_zero_sent));
+        put(9, Value::Counter64(st.invalid_type_rcvd));
+        put(10, Value::Counter64(st.addr_list_err));
+        put(11, Value::Counter64(st.packet_len_err));
+        // Discontinuities are not tracked (0, as keepalived).
+        put(12, Value::TimeTicks(0));
+        put(13, Value::Gauge32(centis * 10));
+    }
+    t.insert(oid(r, &[1, 2, 1, 0]), Value::Counter64(chk));
+    t.insert(oid(r, &[1, 2, 2, 0]), Value::Counter64(vers));
+    t.insert(oid(r, &[1, 2, 3, 0]), Value::Counter64(0));
+    t.insert(oid(r, &[1, 2, 4, 0]), Value::TimeTicks(0));
+}
+
+/// Which standard MIBs' notifications go out (`enable_traps` with the MIB's keyword).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gates {
+    pub v2: bool,
+    pub v3: bool,
+}
+
+/// The notification for `ev` (name, varbinds) if its MIB sends it, with the `-D` line.
+pub fn notification(g: Gates, ev: &Event) -> Option<(Oid, Vec<VarBind>, String)> {
+    let vb = |name: Oid, value: Value| VarBind { name, value };
+    match ev {
+        Event::NewMaster { at, .. } => {
+            // RFC 6527's is built by `new_master_v3`.
+            if !g.v2 || !suits_v2(at) {
+                return None;
+            }
+            let idx = [at.ifindex, u32::from(at.vrid)];
+            Some((
+                oid(V2_ROOT, &[0, 1]),
+                vec![vb(
+                    oid(V2_ROOT, &[1, 3, 1, 7]).child(&idx),
+                    Value::IpAddress(v4(at.saddr)),
+                )],
+                format!("({}) Sending SNMP notification vrrpTrapNewMaster", at.name),
+            ))
+        }
+        Event::AuthError { at, src, kind } => {
+            if !g.v2 || !suits_v2(at) {
+                return None;
+            }
+            let idx = [at.ifindex, u32::from(at.vrid)];
+            Some((
+                oid(V2_ROOT, &[0, 2]),
+                vec![
+                    vb(
+                        oid(V2_ROOT, &[1, 5]).child(&idx),
+                        Value::IpAddress(v4(Some(*src))),
+                    ),
+                    vb(oid(V2_ROOT, &[1, 6]).child(&idx), Value::Integer(*kind)),
+                ],
+                format!(
+                    "({}) Sending SNMP notification vrrpTrapAuthFailure",
+                    at.name
+                ),
+            ))
+        }
+        Event::ProtoError { at, reason } => {
+            if !g.v3 || !suits_v3(at) {
+                return None;
+            }
+            let idx = [at.ifindex, u32::from(at.vrid), if at.v6 { 2 } else { 1 }];
+            Some((
+                oid(V3_ROOT, &[0, 2]),
+                vec![vb(
+                    oid(V3_ROOT, &[1, 2, 5, 1, 6]).child(&idx),
+                    Value::Integer(*reason),
+                )],
+                format!("({}) Sending SNMP notification vrrpTrapProtoError", at.name),
+            ))
+        }
+    }
+}
+
+/// RFC 6527's `vrrpv3NewMaster` for a new master.
+pub fn new_master_v3(g: Gates, at: &Source, reason: i32) -> Option<(Oid, Vec<VarBind>, String)> {
+    if !g.v3 || !suits_v3(at) {
+        return None;
+    }
+    let idx = [at.ifindex, u32::from(at.vrid), if at.v6 { 2 } else { 1 }];
+    Some((
+        oid(V3_ROOT, &[0, 1]),
+        vec![
+            VarBind {
+                name: oid(V3_ROOT, &[1, 1, 1, 1, 3]).child(&idx),
+                value: Value::OctetString(bytes(at.saddr, at.v6)),
+            },
+            VarBind {
+                name: oid(V3_ROOT, &[1, 2, 5, 1, 2]).child(&idx),
+                value: Value::Integer(reason),
+            },
+        ],
+        format!(
+            "({}) Sending SNMP notification vrrpv3NotifyNewMaster, reason {reason}",
+            at.name
+        ),
+    ))
+}
