@@ -10,7 +10,7 @@ secs=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(config_parse vrrp_decode_v4 vrrp_decode_v6 http_response ipvs_parse bfd_decode agentx_decode)
+    targets=(config_parse vrrp_decode_v4 vrrp_decode_v6 http_response ipvs_parse bfd_decode agentx_decode reply_decode)
 fi
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}

@@ -3,7 +3,7 @@
 //! its tail ignored) and feeds a session without panic.
 #![no_main]
 use keepalived::bfd::packet::*;
-use keepalived::bfd::session::{Instant, Params, Session, SplitMix};
+use keepalived::bfd::session::{Instant, Params, Session, SplitMix64};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     head[3] = HEADER_LEN as u8;
     assert_eq!(c.encode(), head);
     let _ = check_ttl(true, data[2], 255, data[3] & 3);
-    let mut rng = SplitMix(u64::from(data[4]));
+    let mut rng = SplitMix64::new(u64::from(data[4]));
     let params = Params {
         min_rx: 10_000,
         min_tx: 10_000,
