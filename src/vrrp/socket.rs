@@ -289,6 +289,12 @@ impl VrrpSocket {
     }
 }
 
+impl AsRawFd for VrrpSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.get_ref().as_raw_fd()
+    }
+}
+
 /// Link-local and link-scope multicast IPv6 addresses need the interface as scope id.
 fn scope_for(a: &Ipv6Addr, ifindex: u32) -> u32 {
     let s0 = a.segments()[0];
