@@ -761,14 +761,14 @@ fn wire_sockets(sh: &Shared) {
 /// deadlines served before each batch, then a yield so the timer and I/O tasks run
 /// (receiving must never delay sending).
 async fn rx_loop(key: SockKey, sock: Rc<VrrpSocket>, sh: Shared) {
-    let mut buf = vec![0u8; 65536];
+    let mut bufs = socket::RxBufs::new(rxguard::RX_BATCH);
     let mut overflow_seen = 0u32;
     loop {
         // The batch is received first and handled after, under one borrow of the engine
         // (it is never borrowed across an await): every packet is handled or counted.
         let mut batch: Vec<(std::io::Result<socket::Received>, Vec<u8>)> = Vec::new();
         let res = sock
-            .recv_batch(&mut buf, rxguard::RX_BATCH, |r, data| {
+            .recv_batch(&mut bufs, |r, data| {
                 batch.push((r, data.to_vec()));
             })
             .await;
