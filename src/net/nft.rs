@@ -475,6 +475,10 @@ fn chunks<T>(elems: &[T]) -> impl Iterator<Item = &[T]> {
     elems.chunks(ELEMS_PER_MSG).chain(empty)
 }
 
+/// A finished batch: its bytes, the (sequence, what) of each acknowledged message, and the
+/// next sequence number.
+type Finished = (Vec<u8>, Vec<(u32, &'static str)>, u32);
+
 /// A batch of nf_tables messages being built.
 struct Batch {
     buf: Vec<u8>,
@@ -717,7 +721,7 @@ impl Batch {
         }
     }
 
-    fn finish(mut self) -> Result<(Vec<u8>, Vec<(u32, &'static str)>, u32), NftError> {
+    fn finish(mut self) -> Result<Finished, NftError> {
         self.header(
             NFNL_MSG_BATCH_END,
             NLM_F_REQUEST,
