@@ -243,3 +243,48 @@ fn vmac_rules_match_real_keepalived() {
     assert_eq!(ob, rb, "ruleset at BACKUP differs (ours vs real)\n{log}");
     assert_eq!(om, rm, "ruleset at MASTER differs (ours vs real)\n{log}");
 }
+
+/// 5,000 `no_accept` VIPs: the drop set's element list is over 64 KiB, so it goes to the
+/// kernel in several messages (a 16-bit attribute length would wrap); every VIP is in the set.
+#[test]
+fn five_thousand_no_accept_vips() {
+    if !nft_or_skip("five_thousand_no_accept_vips") {
+        return;
+    }
+    let Some(lan) = lan_or_skip("five_thousand_no_accept_vips", 1) else {
+        return;
+    };
+    let evips: String = (0..5000u32)
+        .map(|i| {
+            format!(
+                "    10.{}.{}.{}/32\n",
+                20 + i / 65536,
+                (i / 256) % 256,
+                i % 256
+            )
+        })
+        .collect();
+    let conf = format!(
+        "global_defs {{\n  router_id test\n}}\n\
+         vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  \
+         priority 150\n  advert_int 1\n  no_accept\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n  \
+         virtual_ipaddress_excluded {{\n{evips}  }}\n}}\n"
+    );
+    let d = Daemon::start(&lan, 0, false, &conf);
+    let set = || {
+        let o = lan.exec(0, &["nft", "list", "set", "ip", "keepalived", "vips"]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let ok = wait_until(60, || {
+        let s = set();
+        s.contains("10.20.19.135") && s.contains("10.20.0.0") && s.contains(VIP)
+    });
+    let s = set();
+    let n = s.matches("10.20.").count();
+    assert!(ok && n == 5000, "{n} of 5000 VIPs in the set\n{}", d.log());
+    assert!(
+        !d.log().contains("Unable to update the firewall"),
+        "{}",
+        d.log()
+    );
+}

@@ -6,6 +6,10 @@
 //!   ("Lower Priority Adverts Unanswered:" in the stats dump). Our adverts are counted on
 //!   the wire. `real_keepalived_lower_priority_flood` (ignored, run by hand) reports what
 //!   keepalived 2.2.7 sends under the same flood.
+//! * `foreign_vrid_flood_stays_in_the_kernel`: adverts for VRIDs we do not run, as fast as
+//!   the paced sender goes, at a master and its backup. The receive sockets' kernel filter
+//!   (src/vrrp/rxfilter.rs) drops them: user space sees almost none, every one is still
+//!   counted (`Dropped in kernel:`), and the genuine adverts keep flowing (no takeover).
 //!
 //! Root is needed: loud skip, or failure under CI.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
@@ -16,9 +20,10 @@ use support::netns;
 use support::node_daemon;
 use support::wire;
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hostile::*;
 use node_daemon::*;
@@ -166,4 +171,158 @@ fn real_keepalived_lower_priority_flood() {
         o.answers_on_wire,
         o.answers_on_wire as f64 / o.secs
     ));
+}
+
+/// "Dropped in kernel: N" of our "VRRP Receive:" section.
+fn kernel_dropped(stats: &str) -> u64 {
+    stats
+        .lines()
+        .skip_while(|l| *l != "VRRP Receive:")
+        .find_map(|l| l.strip_prefix("  Dropped in kernel: ")?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn foreign_vrid_flood_stays_in_the_kernel() {
+    let Some(lan) = lan_or_skip("foreign_vrid_flood_stays_in_the_kernel", 3) else {
+        return;
+    };
+    let vip = format!("{VIP}/32");
+    let m = Daemon::start(&lan, 0, false, &conf(200, &auth(), &[&vip]));
+    let b = Daemon::start(&lan, 1, false, &conf(100, &auth(), &[&vip]));
+    expect_master(&lan, 0, &[0, 1], VIP, 15, &[&m, &b]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (m0, b0) = (stats_text(&m), stats_text(&b));
+    let mpid = vrrp_child(&m);
+    let m_cpu0 = mpid.map_or(0.0, cpu_secs);
+    // Every VRID but ours, round robin (kind 6 of tests/support/hostile.rs).
+    let src = lan.nodes[2].v4;
+    let vip4: Ipv4Addr = VIP.parse().expect("vip");
+    let pkts: Vec<(usize, Vec<u8>)> = (0..254u64)
+        .map(|n| (6, build(6, n, src, vip4, 0)))
+        .collect();
+    let dur = Duration::from_secs(FLOOD_SECS);
+    let started = Instant::now();
+    let h = lan.spawn_in(2, move || async move {
+        send_paced("eth0", &pkts, FLOOD_RATE, dur)
+    });
+    let mut bad_polls = Vec::new();
+    while !h.is_finished() {
+        if !has_addr(&lan, 0, VIP) || has_addr(&lan, 1, VIP) {
+            bad_polls.push(format!("t={:.1}s", started.elapsed().as_secs_f64()));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let sent: u64 = netns::join(h).values().sum();
+    let secs = started.elapsed().as_secs_f64();
+    let m_cpu = mpid.map_or(0.0, cpu_secs) - m_cpu0;
+    std::thread::sleep(Duration::from_millis(500));
+    let (m1, b1) = (stats_text(&m), stats_text(&b));
+    let delta = |a: &str, b: &str| -> (Rx, u64) {
+        let (x, y) = (
+            rx_section(a).unwrap_or_default(),
+            rx_section(b).unwrap_or_default(),
+        );
+        let mut drops = BTreeMap::new();
+        for (k, v) in y.drops {
+            let before = x.drops.get(&k).copied().unwrap_or(0);
+            drops.insert(k, v - before);
+        }
+        let rx = Rx {
+            received: y.received - x.received,
+            accepted: y.accepted - x.accepted,
+            drops,
+        };
+        (rx, kernel_dropped(b) - kernel_dropped(a))
+    };
+    let (mrx, mkern) = delta(&m0, &m1);
+    let (brx, bkern) = delta(&b0, &b1);
+    let adverts = instance_counter(&b1, "Advertisements:", "Received")
+        - instance_counter(&b0, "Advertisements:", "Received");
+    say(&format!(
+        "foreign VRIDs: {sent} packets in {secs:.1} s ({:.0}/s); master: received {} \
+         (in kernel {mkern}, user space {}), CPU {m_cpu:.2} s; backup: in kernel {bkern}, \
+         user space {}, master adverts {adverts}",
+        sent as f64 / secs,
+        mrx.received,
+        mrx.received - mkern,
+        brx.received - bkern,
+    ));
+    let logs = logs(&[&m, &b]);
+    assert!(sent > 1000 * FLOOD_SECS, "the flood fell short: {sent}");
+    assert!(
+        bad_polls.is_empty() && !b.log().contains("Entering MASTER STATE"),
+        "mastership moved: {bad_polls:?}\n{logs}"
+    );
+    // Every packet is counted, nearly all of them by the kernel filter; what user space
+    // still sees is the genuine adverts and a few from before the filter's counter was read.
+    for (who, rx, kern) in [("master", &mrx, mkern), ("backup", &brx, bkern)] {
+        assert_eq!(rx.accepted + rx.dropped(), rx.received, "{who}: {rx:?}");
+        assert!(
+            kern as f64 >= 0.95 * sent as f64,
+            "{who}: the kernel dropped {kern} of {sent}: {rx:?}"
+        );
+        assert!(
+            rx.received - kern <= 50,
+            "{who}: user space saw {} packets: {rx:?}",
+            rx.received - kern
+        );
+    }
+    // advert_int 1: the backup hears the master each second (2 of slack for the edges).
+    assert!(
+        adverts + 2 >= secs as u64,
+        "backup got {adverts} adverts in {secs:.1} s\n{logs}"
+    );
+}
+
+/// Instances `(name, vrid, vip)` at priority `prio`, PASS authentication, on eth0.
+fn instances(prio: u8, list: &[(&str, u8, &str)]) -> String {
+    let mut c = "global_defs {\n  router_id test\n}\n".to_owned();
+    for (name, vrid, vip) in list {
+        c += &format!(
+            "vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  \
+             priority {prio}\n  advert_int 1\n{}  virtual_ipaddress {{\n    {vip}/32\n  }}\n}}\n",
+            auth()
+        );
+    }
+    c
+}
+
+/// A reload's VRIDs reach the kernel filter: a new instance hears its master at once (its
+/// backup would take over after three seconds otherwise), and the adverts of a removed one
+/// are dropped, and counted, in the kernel.
+#[test]
+fn reload_refilters_the_vrids() {
+    let Some(lan) = lan_or_skip("reload_refilters_the_vrids", 2) else {
+        return;
+    };
+    const VIP2: &str = "192.0.2.101";
+    let one = [("VI_1", VRID, VIP)];
+    let two = [("VI_1", VRID, VIP), ("VI_2", VRID + 1, VIP2)];
+    let m = Daemon::start(&lan, 0, false, &instances(200, &one));
+    let b = Daemon::start(&lan, 1, false, &instances(100, &one));
+    expect_master(&lan, 0, &[0, 1], VIP, 15, &[&m, &b]);
+    m.write_conf(&instances(200, &two));
+    m.reload();
+    b.write_conf(&instances(100, &two));
+    b.reload();
+    expect_master(&lan, 0, &[0, 1], VIP2, 15, &[&m, &b]);
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        !b.log().contains("(VI_2) Entering MASTER STATE") && !has_addr(&lan, 1, VIP2),
+        "the backup's VI_2 did not hear VRID {}\n{}",
+        VRID + 1,
+        logs(&[&m, &b])
+    );
+    // VI_1 gone from the backup: the master's VRID 51 adverts now stop in the kernel.
+    b.write_conf(&instances(100, &[("VI_2", VRID + 1, VIP2)]));
+    b.reload();
+    let before = kernel_dropped(&stats_text(&b));
+    std::thread::sleep(Duration::from_secs(4));
+    let after = kernel_dropped(&stats_text(&b));
+    assert!(
+        after >= before + 2,
+        "VRID {VRID} adverts not dropped in the kernel: {before} -> {after}\n{}",
+        stats_text(&b)
+    );
 }

@@ -42,6 +42,9 @@ pub enum NftError {
     },
     #[error("nftables: no reply from the kernel")]
     NoReply,
+    /// An attribute longer than netlink's 16-bit length field (never sent).
+    #[error("nftables: an attribute of {0} bytes does not fit a netlink message")]
+    TooLong(usize),
 }
 
 // linux/netfilter/nfnetlink.h, nf_tables.h
@@ -181,13 +184,21 @@ impl Family {
     }
 }
 
-/// Netlink attributes written into a message buffer.
-struct Attrs<'a>(&'a mut Vec<u8>);
+/// Netlink attributes written into a message buffer, and the length of the first one too
+/// long for netlink's 16-bit length field (the batch is then refused, never sent wrapped).
+struct Attrs<'a>(&'a mut Vec<u8>, &'a mut Option<usize>);
 
 impl Attrs<'_> {
+    fn len16(&mut self, len: usize) -> u16 {
+        u16::try_from(len).unwrap_or_else(|_| {
+            self.1.get_or_insert(len);
+            0
+        })
+    }
+
     fn put(&mut self, kind: u16, data: &[u8]) {
-        let len = 4 + data.len();
-        self.0.extend_from_slice(&(len as u16).to_ne_bytes());
+        let len = self.len16(4 + data.len());
+        self.0.extend_from_slice(&len.to_ne_bytes());
         self.0.extend_from_slice(&kind.to_ne_bytes());
         self.0.extend_from_slice(data);
         self.pad();
@@ -214,8 +225,8 @@ impl Attrs<'_> {
         self.0.extend_from_slice(&[0, 0]);
         self.0
             .extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
-        f(&mut Attrs(self.0));
-        let len = (self.0.len() - start) as u16;
+        f(&mut Attrs(self.0, self.1));
+        let len = self.len16(self.0.len() - start);
         self.0[start..start + 2].copy_from_slice(&len.to_ne_bytes());
     }
 
@@ -452,9 +463,27 @@ enum Op {
 /// An element of a range map: first key, last key (inclusive), data.
 type RangeElem = (Vec<u8>, Vec<u8>, Vec<u8>);
 
+/// Set elements per NEWSETELEM/DELSETELEM message: the element list is one attribute, and
+/// netlink attribute lengths are 16 bits. The largest element we write (a range of
+/// concatenated address and interface keys with its data) takes under 200 bytes, so 256 of
+/// them stay well below 64 KiB.
+const ELEMS_PER_MSG: usize = 256;
+
+/// `elems` in messages of at most [`ELEMS_PER_MSG`]; an empty list is one empty message.
+fn chunks<T>(elems: &[T]) -> impl Iterator<Item = &[T]> {
+    let empty = elems.is_empty().then_some(elems);
+    elems.chunks(ELEMS_PER_MSG).chain(empty)
+}
+
+/// A finished batch: its bytes, the (sequence, what) of each acknowledged message, and the
+/// next sequence number.
+type Finished = (Vec<u8>, Vec<(u32, &'static str)>, u32);
+
 /// A batch of nf_tables messages being built.
 struct Batch {
     buf: Vec<u8>,
+    /// An attribute too long to encode (see [`Attrs`]).
+    too_long: Option<usize>,
     seq: u32,
     /// (sequence number, what it was) of each acknowledged message.
     acked: Vec<(u32, &'static str)>,
@@ -466,6 +495,7 @@ impl Batch {
     fn empty(seq: u32) -> Self {
         Batch {
             buf: Vec::new(),
+            too_long: None,
             seq,
             acked: Vec::new(),
             set_id: 0,
@@ -504,7 +534,7 @@ impl Batch {
         self.buf.push(family);
         self.buf.push(0); // NFNETLINK_V0
         self.buf.extend_from_slice(&res_id.to_be_bytes());
-        f(&mut Attrs(&mut self.buf));
+        f(&mut Attrs(&mut self.buf, &mut self.too_long));
         let len = (self.buf.len() - start) as u32;
         self.buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
         seq
@@ -648,46 +678,50 @@ impl Batch {
                     Op::AddRanges { .. } => ("add element", NFT_MSG_NEWSETELEM, NLM_F_CREATE),
                     _ => ("delete element", NFT_MSG_DELSETELEM, 0),
                 };
-                self.msg(what, cmd, flags, *fam, |a| {
-                    a.str(NFTA_SET_ELEM_LIST_TABLE, table);
-                    a.str(NFTA_SET_ELEM_LIST_SET, set);
-                    a.nest(NFTA_SET_ELEM_LIST_ELEMENTS, |a| {
-                        for (k, end, d) in elems {
-                            a.nest(NFTA_LIST_ELEM, |a| {
-                                a.value(NFTA_SET_ELEM_KEY, k);
-                                a.value(NFTA_SET_ELEM_KEY_END, end);
-                                if cmd == NFT_MSG_NEWSETELEM {
-                                    a.value(NFTA_SET_ELEM_DATA, d);
-                                }
-                            });
-                        }
+                for elems in chunks(elems) {
+                    self.msg(what, cmd, flags, *fam, |a| {
+                        a.str(NFTA_SET_ELEM_LIST_TABLE, table);
+                        a.str(NFTA_SET_ELEM_LIST_SET, set);
+                        a.nest(NFTA_SET_ELEM_LIST_ELEMENTS, |a| {
+                            for (k, end, d) in elems {
+                                a.nest(NFTA_LIST_ELEM, |a| {
+                                    a.value(NFTA_SET_ELEM_KEY, k);
+                                    a.value(NFTA_SET_ELEM_KEY_END, end);
+                                    if cmd == NFT_MSG_NEWSETELEM {
+                                        a.value(NFTA_SET_ELEM_DATA, d);
+                                    }
+                                });
+                            }
+                        });
                     });
-                });
+                }
             }
             Op::AddElems { fam, set, elems } | Op::DelElems { fam, set, elems } => {
                 let (what, cmd, flags) = match op {
                     Op::AddElems { .. } => ("add element", NFT_MSG_NEWSETELEM, NLM_F_CREATE),
                     _ => ("delete element", NFT_MSG_DELSETELEM, 0),
                 };
-                self.msg(what, cmd, flags, *fam, |a| {
-                    a.str(NFTA_SET_ELEM_LIST_TABLE, table);
-                    a.str(NFTA_SET_ELEM_LIST_SET, set);
-                    a.nest(NFTA_SET_ELEM_LIST_ELEMENTS, |a| {
-                        for (k, d) in elems {
-                            a.nest(NFTA_LIST_ELEM, |a| {
-                                a.value(NFTA_SET_ELEM_KEY, k);
-                                if let Some(d) = d {
-                                    a.value(NFTA_SET_ELEM_DATA, d);
-                                }
-                            });
-                        }
+                for elems in chunks(elems) {
+                    self.msg(what, cmd, flags, *fam, |a| {
+                        a.str(NFTA_SET_ELEM_LIST_TABLE, table);
+                        a.str(NFTA_SET_ELEM_LIST_SET, set);
+                        a.nest(NFTA_SET_ELEM_LIST_ELEMENTS, |a| {
+                            for (k, d) in elems {
+                                a.nest(NFTA_LIST_ELEM, |a| {
+                                    a.value(NFTA_SET_ELEM_KEY, k);
+                                    if let Some(d) = d {
+                                        a.value(NFTA_SET_ELEM_DATA, d);
+                                    }
+                                });
+                            }
+                        });
                     });
-                });
+                }
             }
         }
     }
 
-    fn finish(mut self) -> (Vec<u8>, Vec<(u32, &'static str)>, u32) {
+    fn finish(mut self) -> Result<Finished, NftError> {
         self.header(
             NFNL_MSG_BATCH_END,
             NLM_F_REQUEST,
@@ -695,7 +729,10 @@ impl Batch {
             NFNL_SUBSYS_NFTABLES,
             |_| {},
         );
-        (self.buf, self.acked, self.seq)
+        if let Some(len) = self.too_long {
+            return Err(NftError::TooLong(len));
+        }
+        Ok((self.buf, self.acked, self.seq))
     }
 }
 
@@ -735,6 +772,22 @@ impl Nft {
         }
     }
 
+    /// A batch goes in one message, which netlink refuses when longer than the socket's send
+    /// buffer: thousands of set elements need more than the default.
+    fn fit_send_buffer(&mut self, len: usize) {
+        let need = len.saturating_add(4096);
+        let sock = socket2::SockRef::from(&self.sock);
+        // The kernel reports double what was set.
+        if sock.send_buffer_size().is_ok_and(|n| n / 2 >= need) {
+            return;
+        }
+        let forced =
+            nix::sys::socket::setsockopt(&self.sock, nix::sys::socket::sockopt::SndBufForce, &need);
+        if forced.is_err() {
+            let _ = sock.set_send_buffer_size(need);
+        }
+    }
+
     /// Sends `ops` as one batch and waits for every acknowledgement.
     fn run(&mut self, table: &str, priority: i32, ops: &[Op]) -> Result<(), NftError> {
         if ops.is_empty() {
@@ -744,8 +797,9 @@ impl Nft {
         for op in ops {
             b.op(table, priority, op);
         }
-        let (buf, acked, next) = b.finish();
+        let (buf, acked, next) = b.finish()?;
         self.seq = next;
+        self.fit_send_buffer(buf.len());
         self.sock.send(&buf, 0).map_err(NftError::Socket)?;
         let mut pending: BTreeMap<u32, &'static str> = acked.into_iter().collect();
         let mut first_err = None;
@@ -1624,7 +1678,7 @@ mod tests {
     fn batch_framing() {
         let mut b = Batch::new(7);
         b.op("keepalived", -1, &Op::DelTable(Family::Ip));
-        let (buf, acked, next) = b.finish();
+        let (buf, acked, next) = b.finish().unwrap();
         assert_eq!(acked, [(8, "delete table")]);
         assert_eq!(next, 10);
         // begin (20 bytes), deltable (20 + "keepalived\0" padded: 4 + 12), end (20)
@@ -1636,6 +1690,63 @@ mod tests {
         assert_eq!(u16::from_ne_bytes([del[4], del[5]]), (10 << 8) | 2);
         assert_eq!(del[16], libc::NFPROTO_IPV4 as u8);
         assert_eq!(&del[24..35], b"keepalived\0");
+    }
+
+    /// 5,000 IPv6 elements (a few thousand no_accept VIPs) would make a 100 kB element
+    /// list: they go in messages of 256, every attribute length exact.
+    #[test]
+    fn large_element_lists_are_split_below_the_attribute_limit() {
+        let elems: Vec<Elem> = (0..5000u32)
+            .map(|i| {
+                let mut k = vec![0x20, 0x01, 0x0d, 0xb8];
+                k.extend_from_slice(&[0; 8]);
+                k.extend_from_slice(&i.to_be_bytes());
+                (k, None)
+            })
+            .collect();
+        let mut b = Batch::new(1);
+        b.op(
+            "keepalived",
+            -1,
+            &Op::AddElems {
+                fam: Family::Ip6,
+                set: "vips",
+                elems,
+            },
+        );
+        let (buf, acked, _) = b.finish().unwrap();
+        assert_eq!(acked.len(), 5000usize.div_ceil(ELEMS_PER_MSG));
+        // Each message: its element list attribute's length covers it to the end.
+        let msgs: Vec<_> = messages(&buf).collect();
+        assert_eq!(msgs.len(), acked.len() + 2);
+        for (_, _, p) in &msgs[1..msgs.len() - 1] {
+            // nfgenmsg (4), then table and set names, then the element list
+            let mut at = 4;
+            let mut last = (0, 0);
+            while at + 4 <= p.len() {
+                let len = u16::from_ne_bytes([p[at], p[at + 1]]) as usize;
+                assert!(len >= 4, "{at}");
+                last = (at, len);
+                at += (len + 3) & !3;
+            }
+            assert_eq!(at, p.len());
+            assert!(last.1 > 100 * 20, "{last:?}");
+        }
+    }
+
+    #[test]
+    fn an_attribute_over_64k_is_refused_not_wrapped() {
+        let mut b = Batch::new(1);
+        b.op(
+            "keepalived",
+            -1,
+            &Op::AddElems {
+                fam: Family::Ip,
+                set: "vips",
+                elems: vec![(vec![1; 70_000], None)],
+            },
+        );
+        assert!(matches!(b.finish(), Err(NftError::TooLong(n)) if n > 70_000));
     }
 
     #[test]

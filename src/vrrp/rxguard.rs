@@ -1,7 +1,8 @@
 //! Hostile-input accounting and limits for the VRRP receive path.
 //!
 //! * [`RxStats`]: every packet a VRRP socket delivers (or the kernel dropped on a full
-//!   socket, reported by `SO_RXQ_OVFL`) is counted once: `received = accepted + Σ drops`,
+//!   socket, reported by `SO_RXQ_OVFL`, or dropped by the socket's filter, rxfilter.rs) is
+//!   counted once: `received = accepted + Σ drops`,
 //!   drops keyed by a stable reason label. keepalived counts only some drops, per instance;
 //!   this set also counts those that happen before an instance is found (unknown VRID,
 //!   truncated packets, receive errors). Shown after the instances in `keepalived.stats`
@@ -79,6 +80,8 @@ pub struct RxStats {
     pub accepted: u64,
     /// Dropped packets by reason label.
     pub drops: BTreeMap<&'static str, u64>,
+    /// Of the drops, those the kernel's socket filter made (rxfilter.rs).
+    pub kernel_filtered: u64,
 }
 
 impl RxStats {
@@ -100,6 +103,12 @@ impl RxStats {
         *c = c.saturating_add(n);
     }
 
+    /// `n` packets the kernel's socket filter dropped for `reason`.
+    pub fn kernel_drop_n(&mut self, reason: &'static str, n: u64) {
+        self.drop_n(reason, n);
+        self.kernel_filtered = self.kernel_filtered.saturating_add(n);
+    }
+
     pub fn dropped(&self) -> u64 {
         self.drops.values().fold(0, |a, b| a.saturating_add(*b))
     }
@@ -107,10 +116,12 @@ impl RxStats {
     /// The section after the instances in `keepalived.stats` (not in keepalived).
     pub fn to_text(&self) -> String {
         let mut s = format!(
-            "VRRP Receive:\n  Received: {}\n  Accepted: {}\n  Dropped: {}\n",
+            "VRRP Receive:\n  Received: {}\n  Accepted: {}\n  Dropped: {}\n  \
+             Dropped in kernel: {}\n",
             self.received,
             self.accepted,
-            self.dropped()
+            self.dropped(),
+            self.kernel_filtered
         );
         for (k, v) in &self.drops {
             let _ = writeln!(s, "    {k}: {v}");
@@ -128,6 +139,7 @@ impl RxStats {
             "received": self.received,
             "accepted": self.accepted,
             "dropped": drops,
+            "dropped_in_kernel": self.kernel_filtered,
         })
     }
 
@@ -152,6 +164,13 @@ impl RxStats {
         for (k, v) in &self.drops {
             let _ = writeln!(o, "keepalived_vrrp_rx_dropped_total{{reason=\"{k}\"}} {v}");
         }
+        let _ = writeln!(
+            o,
+            "# HELP keepalived_vrrp_rx_kernel_dropped_total VRRP packets the kernel's socket filter dropped (included in keepalived_vrrp_rx_dropped_total).\n\
+             # TYPE keepalived_vrrp_rx_kernel_dropped_total counter\n\
+             keepalived_vrrp_rx_kernel_dropped_total {}",
+            self.kernel_filtered
+        );
         o
     }
 }
@@ -196,14 +215,18 @@ mod tests {
         s.drop(UNKNOWN_VRID);
         s.drop_n(SOCKET_OVERFLOW, 5);
         s.drop_n("ttl", 0);
-        assert_eq!(s.received, 8);
+        s.kernel_drop_n(UNKNOWN_VRID, 2);
+        assert_eq!(s.received, 10);
         assert_eq!(s.accepted + s.dropped(), s.received);
         let t = s.to_text();
-        assert!(t.starts_with("VRRP Receive:\n  Received: 8\n  Accepted: 1\n  Dropped: 7\n"));
+        assert!(t.starts_with(
+            "VRRP Receive:\n  Received: 10\n  Accepted: 1\n  Dropped: 9\n  Dropped in kernel: 2\n"
+        ));
         assert!(t.contains("    socket_overflow: 5\n"), "{t}");
         assert!(!t.contains("ttl"), "{t}");
         let m = s.to_metrics();
-        assert!(m.contains("keepalived_vrrp_rx_dropped_total{reason=\"unknown_vrid\"} 1\n"));
+        assert!(m.contains("keepalived_vrrp_rx_dropped_total{reason=\"unknown_vrid\"} 3\n"));
+        assert!(m.contains("keepalived_vrrp_rx_kernel_dropped_total 2\n"));
         assert!(m.contains("keepalived_vrrp_rx_packets_total{outcome=\"accepted\"} 1\n"));
         assert_eq!(s.to_json()["dropped"]["checksum"], 1);
     }

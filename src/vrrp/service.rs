@@ -29,6 +29,7 @@ use super::garp::{GarpJob, GarpSender, Spacing};
 use super::instance::{Instance, Io, SockKey};
 use super::machine;
 use super::packet::Received;
+use super::rxfilter::RxFilter;
 use super::rxguard::{self, RxStats};
 use super::snmp;
 use super::socket::{self, SocketOptions, VrrpSocket};
@@ -361,6 +362,67 @@ struct Shared {
 struct Sockets {
     senders: HashMap<SockKey, Rc<VrrpSocket>>,
     receivers: HashMap<SockKey, JoinHandle<()>>,
+    /// The receive sockets' kernel filters (rxfilter.rs), with their socket.
+    filters: HashMap<SockKey, (Rc<VrrpSocket>, RxFilter)>,
+    /// A filter could not be set up: said once, the sockets work unfiltered.
+    filter_failed: bool,
+}
+
+impl Sockets {
+    /// Adds what the kernel filters dropped since the last call to the receive counters.
+    fn sync_kernel_drops(&mut self, rx: &mut RxStats) {
+        for (_, f) in self.filters.values_mut() {
+            rx.kernel_drop_n(rxguard::UNKNOWN_VRID, f.take_dropped());
+        }
+    }
+
+    /// Attaches or updates the kernel filter of `key`'s receive socket to accept `vrids`
+    /// (`None`: every VRID, for `log_unknown_vrids`, or no filter on a new socket).
+    fn filter(&mut self, key: &SockKey, sock: Option<&Rc<VrrpSocket>>, vrids: Option<Vec<u8>>) {
+        let res = match (self.filters.get_mut(key), vrids) {
+            (Some((sock, f)), v) => {
+                let v = v.unwrap_or_else(|| (0..=255).collect());
+                if f.vrids() == v.as_slice() {
+                    return;
+                }
+                f.update(&**sock, &v)
+            }
+            (None, Some(v)) => {
+                let Some(sock) = sock else { return };
+                match RxFilter::attach(&**sock, !key.ipv6, &v) {
+                    Ok(f) => {
+                        self.filters.insert(key.clone(), (sock.clone(), f));
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            (None, None) => return,
+        };
+        if let Err(e) = res {
+            if !std::mem::replace(&mut self.filter_failed, true) {
+                info!("VRRP receive sockets work without kernel filter: {e}");
+            }
+        }
+    }
+}
+
+/// The VRIDs `key`'s receive socket must deliver; `None` when the kernel must not filter:
+/// AH sockets (the VRID sits after the AH header) and `log_unknown_vrids` (every foreign
+/// advert is logged).
+fn filter_vrids(eng: &Engine, key: &SockKey) -> Option<Vec<u8>> {
+    if key.ah || eng.globals.log_unknown_vrids {
+        return None;
+    }
+    let mut v: Vec<u8> = eng
+        .instances
+        .iter()
+        .filter(|i| &i.key == key)
+        .filter_map(|i| i.cfg.vrid)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    Some(v)
 }
 
 /// What the I/O task performs, in order: the engine's [`Io`], an advert the socket could
@@ -664,6 +726,18 @@ fn wire_sockets(sh: &Shared) {
             }
             keep
         });
+        // What a closing socket's filter dropped is counted before it goes.
+        socks.sync_kernel_drops(&mut eng.rx);
+        socks.filters.retain(|k, _| used.contains(k));
+        let kept: Vec<SockKey> = socks.filters.keys().cloned().collect();
+        for key in kept {
+            let v = filter_vrids(&eng, &key);
+            socks.filter(&key, None, v);
+        }
+        for (key, rx) in &spawn {
+            let v = filter_vrids(&eng, key);
+            socks.filter(key, Some(rx), v);
+        }
         for i in &mut eng.instances {
             i.sock_open = socks.senders.contains_key(&i.key);
         }
@@ -694,14 +768,14 @@ fn wire_sockets(sh: &Shared) {
 /// deadlines served before each batch, then a yield so the timer and I/O tasks run
 /// (receiving must never delay sending).
 async fn rx_loop(key: SockKey, sock: Rc<VrrpSocket>, sh: Shared) {
-    let mut buf = vec![0u8; 65536];
+    let mut bufs = socket::RxBufs::new(rxguard::RX_BATCH);
     let mut overflow_seen = 0u32;
     loop {
         // The batch is received first and handled after, under one borrow of the engine
         // (it is never borrowed across an await): every packet is handled or counted.
         let mut batch: Vec<(std::io::Result<socket::Received>, Vec<u8>)> = Vec::new();
         let res = sock
-            .recv_batch(&mut buf, rxguard::RX_BATCH, |r, data| {
+            .recv_batch(&mut bufs, |r, data| {
                 batch.push((r, data.to_vec()));
             })
             .await;
@@ -1478,9 +1552,13 @@ impl Service for VrrpService {
             }) {
                 Ok(listener) => {
                     let eng = engine.clone();
+                    let socks = sh.socks.clone();
                     let text: Rc<dyn Fn() -> String> = Rc::new(move || {
-                        eng.try_borrow()
-                            .map(|e| {
+                        eng.try_borrow_mut()
+                            .map(|mut e| {
+                                if let Ok(mut s) = socks.try_borrow_mut() {
+                                    s.sync_kernel_drops(&mut e.rx);
+                                }
                                 let mut t = super::metrics::render(e.instances.iter().map(|i| {
                                     super::metrics::Row {
                                         name: i.name(),
@@ -1664,6 +1742,9 @@ impl Service for VrrpService {
             if let Ok(mut eng) = run.engine.try_borrow_mut() {
                 // Not in keepalived: read before a clear resets them (machine.rs,
                 // Action::LowerPrioUnanswered).
+                if let Ok(mut socks) = run.sh.socks.try_borrow_mut() {
+                    socks.sync_kernel_drops(&mut eng.rx);
+                }
                 let mut unanswered = String::from("Lower Priority Adverts Unanswered:\n");
                 for i in &mut eng.instances {
                     s.push_str(&i.stats.to_text(&i.cfg.name));

@@ -251,30 +251,39 @@ impl VrrpSocket {
         Ok((to, flags))
     }
 
-    /// Waits until the socket is readable, then handles up to `max` queued packets without
-    /// waiting again: `f` gets each result and its bytes (empty on error). Returns how many
-    /// were handled; a receive task yields between batches so it cannot starve the timers.
+    /// Waits until the socket is readable, then reads what is queued with one `recvmmsg`
+    /// (up to one packet per slot of `bufs`): `f` gets each result and its bytes (empty on
+    /// error). Returns how many were handled; a receive task yields between batches so it
+    /// cannot starve the timers.
     pub async fn recv_batch(
         &self,
-        buf: &mut [u8],
-        max: usize,
+        bufs: &mut RxBufs,
         mut f: impl FnMut(io::Result<Received>, &[u8]),
     ) -> io::Result<usize> {
         let (ipv6, ifindex) = (self.ipv6, self.ifindex);
         let mut guard = self.fd.readable().await?;
-        let mut n = 0;
-        while n < max {
-            match guard.try_io(|s| recv_one(s.get_ref().as_raw_fd(), ipv6, ifindex, buf)) {
-                Ok(Ok(r)) => {
-                    let data = buf.get(..r.len).unwrap_or_default();
-                    f(Ok(r), data);
+        match guard.try_io(|s| recv_many(s.get_ref().as_raw_fd(), ipv6, ifindex, bufs)) {
+            Ok(Ok(got)) => {
+                let n = got.len();
+                for (slot, r) in got.into_iter().enumerate() {
+                    let data = match &r {
+                        Ok(r) => bufs
+                            .slots
+                            .get(slot)
+                            .and_then(|b| b.get(..r.len))
+                            .unwrap_or_default(),
+                        Err(_) => &[],
+                    };
+                    f(r, data);
                 }
-                Ok(Err(e)) => f(Err(e), &[]),
-                Err(_would_block) => break,
+                Ok(n)
             }
-            n += 1;
+            Ok(Err(e)) => {
+                f(Err(e), &[]);
+                Ok(1)
+            }
+            Err(_would_block) => Ok(0),
         }
-        Ok(n)
     }
 
     /// Receives one advert into `buf`.
@@ -289,6 +298,12 @@ impl VrrpSocket {
     }
 }
 
+impl AsRawFd for VrrpSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.get_ref().as_raw_fd()
+    }
+}
+
 /// Link-local and link-scope multicast IPv6 addresses need the interface as scope id.
 fn scope_for(a: &Ipv6Addr, ifindex: u32) -> u32 {
     let s0 = a.segments()[0];
@@ -299,10 +314,67 @@ fn scope_for(a: &Ipv6Addr, ifindex: u32) -> u32 {
     }
 }
 
+/// The largest packet a batch slot holds: any valid advert (255 IPv6 addresses with an IPv6
+/// and AH header are under 4.5 kB) fits; anything longer is a truncated receive error.
+pub const RX_SLOT: usize = 8192;
+
+/// One buffer per packet of a [`VrrpSocket::recv_batch`].
+pub struct RxBufs {
+    slots: Vec<Vec<u8>>,
+}
+
+impl RxBufs {
+    pub fn new(n: usize) -> Self {
+        RxBufs {
+            slots: (0..n.max(1)).map(|_| vec![0u8; RX_SLOT]).collect(),
+        }
+    }
+}
+
+fn cmsg_space() -> Vec<u8> {
+    nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::in_pktinfo, u32)
+}
+
+/// Reads up to one packet per slot with a single `recvmmsg`.
+fn recv_many(
+    fd: i32,
+    ipv6: bool,
+    ifindex: u32,
+    bufs: &mut RxBufs,
+) -> io::Result<Vec<io::Result<Received>>> {
+    // Built for each call: the kernel shrinks the headers' control and address lengths to
+    // what the last call used, and nix does not restore them.
+    let mut hdrs =
+        nsock::MultiHeaders::<SockaddrStorage>::preallocate(bufs.slots.len(), Some(cmsg_space()));
+    let mut iovs: Vec<[IoSliceMut; 1]> = bufs
+        .slots
+        .iter_mut()
+        .map(|b| [IoSliceMut::new(b)])
+        .collect();
+    let msgs = nsock::recvmmsg(fd, &mut hdrs, iovs.iter_mut(), MsgFlags::MSG_DONTWAIT, None)?;
+    let mut out = Vec::new();
+    for msg in msgs {
+        let data = msg.iovs().next().unwrap_or_default();
+        out.push(received(ipv6, ifindex, &msg, data));
+    }
+    Ok(out)
+}
+
 fn recv_one(fd: i32, ipv6: bool, ifindex: u32, buf: &mut [u8]) -> io::Result<Received> {
-    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::in_pktinfo, u32);
+    let mut cmsg = cmsg_space();
     let mut iov = [IoSliceMut::new(buf)];
     let msg = nsock::recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
+    let data = msg.iovs().next().unwrap_or_default();
+    received(ipv6, ifindex, &msg, data)
+}
+
+/// One received message as a [`Received`]; `data` is its bytes.
+fn received(
+    ipv6: bool,
+    ifindex: u32,
+    msg: &nsock::RecvMsg<'_, '_, SockaddrStorage>,
+    data: &[u8],
+) -> io::Result<Received> {
     if msg.flags.contains(MsgFlags::MSG_TRUNC) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -352,7 +424,7 @@ fn recv_one(fd: i32, ipv6: bool, ifindex: u32, buf: &mut [u8]) -> io::Result<Rec
         });
     }
     // IPv4 raw sockets deliver the header: TTL at 8, source at 12, destination at 16.
-    let data = iov[0].get(..len).unwrap_or_default();
+    let data = data.get(..len).unwrap_or_default();
     let quad = |r: std::ops::Range<usize>| {
         data.get(r)
             .and_then(|b| <[u8; 4]>::try_from(b).ok())
