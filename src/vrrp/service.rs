@@ -395,30 +395,34 @@ impl Shared {
                     pkt,
                     dst,
                     iname,
-                } => {
-                    // Closed since the advert was built (its instance went): not sent.
-                    let Some(sock) = self.socks.borrow().senders.get(&key).cloned() else {
-                        continue;
-                    };
-                    match sock.try_send_to(&pkt, dst) {
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Job::Send {
-                            sock,
-                            pkt,
-                            dst,
-                            iname,
-                        },
-                        Err(e) => {
-                            log_send_error(&iname, &e);
-                            continue;
-                        }
-                        Ok(_) => continue,
-                    }
-                }
+                } => match self.send_now(key, pkt, dst, iname) {
+                    Some(job) => job,
+                    None => continue,
+                },
                 other => Job::Io(other),
             };
             let _ = self.io_tx.send(job);
         }
         self.wake.notify_one();
+    }
+
+    /// Sends an advert if its socket takes it now; else the job that sends it later.
+    fn send_now(&self, key: SockKey, pkt: Vec<u8>, dst: IpAddr, iname: String) -> Option<Job> {
+        // Closed since the advert was built (its instance went): not sent.
+        let sock = self.socks.borrow().senders.get(&key).cloned()?;
+        match sock.try_send_to(&pkt, dst) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Some(Job::Send {
+                sock,
+                pkt,
+                dst,
+                iname,
+            }),
+            Err(e) => {
+                log_send_error(&iname, &e);
+                None
+            }
+            Ok(_) => None,
+        }
     }
 }
 
@@ -1595,6 +1599,29 @@ impl Service for VrrpService {
         }
         self.log_dump();
         Ok(())
+    }
+
+    fn stop_first(&mut self) {
+        let Some(run) = &self.run else { return };
+        let Ok(mut eng) = run.engine.try_borrow_mut() else {
+            return;
+        };
+        let io = eng.release_first(self.dont_release);
+        drop(eng);
+        for i in io {
+            if let Io::Send {
+                key,
+                pkt,
+                dst,
+                iname,
+            } = i
+            {
+                // A full socket: queued first, ahead of the shutdown's work.
+                if let Some(job) = run.sh.send_now(key, pkt, dst, iname) {
+                    let _ = run.sh.io_tx.send(job);
+                }
+            }
+        }
     }
 
     async fn shutdown(&mut self) {
