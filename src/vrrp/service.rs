@@ -357,6 +357,8 @@ struct Shared {
 struct Sockets {
     senders: HashMap<SockKey, Rc<VrrpSocket>>,
     receivers: HashMap<SockKey, JoinHandle<()>>,
+    /// The receive socket's descriptor of each receiver (`-D`'s sockpool line).
+    rx_fds: HashMap<SockKey, i32>,
 }
 
 /// What the I/O task performs, in order: the engine's [`Io`], an advert the socket could
@@ -423,6 +425,45 @@ impl Shared {
             }
             Ok(_) => None,
         }
+    }
+}
+
+/// `-D`: what keepalived 2.2.7 logs once its instances are set up: each instance
+/// interface's first IPv4 and first link-local IPv6 address (the first instance on it
+/// only), then the shared GARP / NDISC channels the instances' families need.
+fn log_channels(c: &crate::config::model::Config, h: &Host, garp: bool) {
+    use crate::config::model::vrrp::Family;
+    if crate::log::detail() == 0 {
+        return;
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for i in &c.vrrp.instances {
+        let Some(name) = i.interface.as_deref() else {
+            continue;
+        };
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        let Some(link) = h.links.iter().find(|l| l.name == name) else {
+            continue;
+        };
+        let on_link = || h.addrs.iter().filter(|a| a.ifindex == link.ifindex);
+        let v4 = on_link().find(|a| a.addr.is_ipv4());
+        let v6 = on_link().find(|a| match a.addr {
+            IpAddr::V6(x) => x.segments()[0] & 0xffc0 == 0xfe80,
+            IpAddr::V4(_) => false,
+        });
+        for a in v4.into_iter().chain(v6) {
+            info!("Assigned address {} for interface {name}", a.addr);
+        }
+    }
+    let has = |f: Family| c.vrrp.instances.iter().any(|i| i.family == f);
+    if has(Family::V4) && garp {
+        info!("Registering gratuitous ARP shared channel");
+    }
+    if has(Family::V6) {
+        info!("Registering gratuitous NDISC shared channel");
     }
 }
 
@@ -654,6 +695,7 @@ fn wire_sockets(sh: &Shared) {
         }
         let used: Vec<SockKey> = eng.instances.iter().map(|i| i.key.clone()).collect();
         socks.senders.retain(|k, _| used.contains(k));
+        socks.rx_fds.retain(|k, _| used.contains(k));
         socks.receivers.retain(|k, t| {
             let keep = used.contains(k);
             if !keep {
@@ -666,24 +708,46 @@ fn wire_sockets(sh: &Shared) {
         }
     }
     for (key, sock) in spawn {
-        if crate::log::detail() > 0 {
-            info!(
-                "VRRP sockpool: [ifindex({:3}), family({}), proto({}), {}, address({})]",
-                key.ifindex,
-                if key.ipv6 { "IPv6" } else { "IPv4" },
-                if key.ah { 51 } else { 112 },
-                if key.unicast_src.is_some() {
-                    "unicast"
-                } else {
-                    "multicast"
-                },
-                key.group
-                    .or(key.unicast_src)
-                    .map_or_else(String::new, |a| a.to_string())
-            );
-        }
+        sh.socks
+            .borrow_mut()
+            .rx_fds
+            .insert(key.clone(), sock.raw_fd());
         let t = tokio::task::spawn_local(rx_loop(key.clone(), sock, sh.clone()));
         sh.socks.borrow_mut().receivers.insert(key, t);
+    }
+}
+
+/// `-D`: every open socket, in the instances' order, as keepalived 2.2.7 lists its
+/// sockpool once the start or a reload is done.
+fn log_sockpool(sh: &Shared) {
+    if crate::log::detail() == 0 {
+        return;
+    }
+    let eng = sh.engine.borrow();
+    let socks = sh.socks.borrow();
+    let mut done: Vec<&SockKey> = Vec::new();
+    for key in eng.instances.iter().map(|i| &i.key) {
+        if done.contains(&key) || !socks.receivers.contains_key(key) {
+            continue;
+        }
+        done.push(key);
+        let fd = |m: Option<&i32>| m.map_or(-1, |f| *f);
+        info!(
+            "VRRP sockpool: [ifindex({:3}), family({}), proto({}), fd({},{}) {}, address({})]",
+            key.ifindex,
+            if key.ipv6 { "IPv6" } else { "IPv4" },
+            if key.ah { 51 } else { 112 },
+            fd(socks.rx_fds.get(key)),
+            fd(socks.senders.get(key).map(|s| s.raw_fd()).as_ref()),
+            if key.unicast_src.is_some() {
+                "unicast"
+            } else {
+                "multicast"
+            },
+            key.group
+                .or(key.unicast_src)
+                .map_or_else(String::new, |a| a.to_string())
+        );
     }
 }
 
@@ -1352,6 +1416,10 @@ impl Service for VrrpService {
             c.global.vrrp_netlink_cmd_rcv_bufs.force,
         ))
         .map_err(|e| ServiceError::fatal(e.to_string()))?;
+        if crate::log::detail() > 0 {
+            info!("Registering Kernel netlink reflector");
+            info!("Registering Kernel netlink command channel");
+        }
         let alerts = alerts::Handle::default();
         alerts.install(c);
         let bus_link = dbus::Link::default();
@@ -1416,6 +1484,7 @@ impl Service for VrrpService {
         let now = machine::Instant(epoch.elapsed());
         // Static addresses, routes and rules first.
         io.extend(eng.start_io(now, c, &h));
+        log_channels(c, &h, garp.is_some());
         // The start-up FAULT lines come out in keepalived's order (vrrp::startlog).
         super::startlog::begin();
         tracking.log_start();
@@ -1445,6 +1514,7 @@ impl Service for VrrpService {
             let ifaces: Vec<&str> = links.into_iter().map(|l| l.1).collect();
             super::startlog::flush(&names, &ifaces);
         }
+        log_sockpool(&sh);
         let io_task = tokio::task::spawn_local(io_loop(io_rx, nl.clone(), garp, ipvs, fw));
         sh.submit(io);
         let mut tasks = vec![
@@ -1567,6 +1637,7 @@ impl Service for VrrpService {
         };
         wire_sockets(&run.sh);
         run.sh.submit(io);
+        log_sockpool(&run.sh);
         run.flush().await;
         // keepalived keeps its subagent across reloads (it neither starts nor stops one
         // then); the objects and the traps follow the new configuration.
