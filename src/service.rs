@@ -72,6 +72,9 @@ pub trait Service {
     fn start(&mut self, cfg: &ChildConfig) -> impl Future<Output = Result<(), ServiceError>>;
     /// Applies a new configuration, keeping the state of what still exists.
     fn reload(&mut self, cfg: &ChildConfig) -> impl Future<Output = Result<(), ServiceError>>;
+    /// SIGTERM's first step, before any logging or file writing: what peers must see at
+    /// once (VRRP: the MASTERs' priority-0 adverts).
+    fn stop_first(&mut self) {}
     /// SIGTERM: release what the service holds (unless `-V`/`-I`).
     fn shutdown(&mut self) -> impl Future<Output = ()>;
     /// SIGUSR1 (`keepalived.data` / `keepalived_check.data`).

@@ -527,3 +527,55 @@ fn notify_scripts_run_on_transitions() {
     assert!(lines.contains(&"INSTANCE VI_1 BACKUP 150"), "{calls}");
     assert!(lines.contains(&"master"), "{calls}");
 }
+
+/// SIGTERM: the master's priority-0 advert is the first thing on the wire, ahead of its
+/// STOP notify (here a script sending a UDP datagram), in ours as in keepalived 2.2.7.
+#[test]
+fn stop_sends_priority_zero_before_notify() {
+    if !real_or_skip("stop_sends_priority_zero_before_notify") {
+        return;
+    }
+    if !support::wire::tcpdump_available() {
+        support::skip_or_fail("stop_sends_priority_zero_before_notify", "needs tcpdump");
+        return;
+    }
+    for real in [false, true] {
+        let Some(lan) = lan_or_skip("stop_sends_priority_zero_before_notify", 2) else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("notify.sh");
+        fs::write(
+            &script,
+            "#!/bin/bash\n[ \"$3\" = STOP ] && echo stop > /dev/udp/192.0.2.2/9999\nexit 0\n",
+        )
+        .unwrap();
+        Command::new("chmod")
+            .arg("755")
+            .arg(&script)
+            .status()
+            .unwrap();
+        let extra = format!("  notify {}\n", script.display());
+        let mut a = Daemon::start(&lan, 0, real, &conf(150, &extra, &[&format!("{VIP}/32")]));
+        expect_master(&lan, 0, &[0], VIP, 10, &[&a]);
+        let cap = support::wire::Capture::start(&lan, 0, "ip proto 112 or udp port 9999");
+        a.stop();
+        let seen = |cap: &support::wire::Capture| {
+            let zero = cap.matching(&["prio 0"]).first().map(|m| m.0);
+            let udp = cap.matching(&[".9999:"]).first().map(|m| m.0);
+            (zero, udp)
+        };
+        assert!(
+            wait_until(5, || matches!(seen(&cap), (Some(_), Some(_)))),
+            "real={real}: no priority-0 advert or no notify datagram\n{}\n{}",
+            cap.text(),
+            a.log()
+        );
+        let (zero, udp) = seen(&cap);
+        assert!(
+            zero <= udp,
+            "real={real}: the STOP notify went out before the priority-0 advert\n{}",
+            cap.text()
+        );
+    }
+}

@@ -356,8 +356,8 @@ pub async fn run_service<S: Service>(
                 };
                 info!("{title} process has used too much CPU time, {process}_rlimit_rttime may need to be increased");
             }
-            _ = sigs.term.recv() => break,
-            _ = sigs.int.recv() => break,
+            _ = sigs.term.recv() => { svc.stop_first(); break }
+            _ = sigs.int.recv() => { svc.stop_first(); break }
             _ = sigs.usr1.recv() => {
                 let (what, file) = match kind {
                     ChildKind::Vrrp => ("VRRP", dump::VRRP_DATA),

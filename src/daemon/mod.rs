@@ -403,13 +403,55 @@ pub fn run(opts: &DaemonOptions, services: Services) -> i32 {
         );
     }
     let cmd: Vec<String> = opts.command_line.iter().map(|a| format!("'{a}'")).collect();
-    info!("Command line: {}", cmd.join(" "));
-    info!("Configuration file {}", opts.config_file.display());
-    for w in &opts.startup_warnings {
-        warn!("{w}");
+    for l in option_lines("Command line", &cmd.join(" ")) {
+        info!("{l}");
     }
-    core_dump_init(opts);
     run_started(opts, services).0
+}
+
+/// keepalived's layout of a long option line: `NAME: ` then at most 100 - len(NAME)
+/// bytes per line, cut at a space where there is one, continuation lines indented under
+/// the text.
+fn option_lines(name: &str, text: &str) -> Vec<String> {
+    let max = 100usize.saturating_sub(name.len()).max(1);
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut p = 0;
+    while p < b.len() {
+        while b.get(p) == Some(&b' ') {
+            p += 1;
+        }
+        if p >= b.len() {
+            break;
+        }
+        let rest = &b[p..];
+        let end = if rest.len() <= max || rest[max] == b' ' {
+            rest.len().min(max)
+        } else {
+            match rest[..max].iter().rposition(|&c| c == b' ') {
+                Some(i) if i > 0 => i,
+                _ => max,
+            }
+        };
+        let chunk = String::from_utf8_lossy(&rest[..end]);
+        if out.is_empty() {
+            out.push(format!("{name}: {chunk}"));
+        } else {
+            out.push(format!("{:w$}{chunk}", "", w = name.len() + 2));
+        }
+        p += end;
+    }
+    out
+}
+
+/// `-D`: keepalived names every file it reads (`Opening file '...'.`) before the
+/// `Configuration file` line.
+fn log_config_files(loaded: &Loaded) {
+    if crate::log::detail() > 0 {
+        for f in &loaded.files {
+            info!("Opening file '{}'.", f.display());
+        }
+    }
 }
 
 /// `-m` and `-M[PATN]`: RLIMIT_CORE unlimited (the children inherit it). keepalived 2.2.7
@@ -430,6 +472,12 @@ fn core_dump_init(opts: &DaemonOptions) {
 /// (it returns as soon as the daemon runs).
 fn run_started(opts: &DaemonOptions, services: Services) -> (i32, bool) {
     let cfg = load_config(opts);
+    log_config_files(&cfg.loaded);
+    info!("Configuration file {}", opts.config_file.display());
+    for w in &opts.startup_warnings {
+        warn!("{w}");
+    }
+    core_dump_init(opts);
     opts.apply_umask(&cfg.loaded.config, true);
     let mut resolved = opts.clone();
     resolved.apply_config(&cfg.loaded.config);
@@ -586,6 +634,25 @@ mod tests {
             diagnostics,
             ..Default::default()
         }
+    }
+
+    /// Observed (keepalived 2.2.7 -D): its command line cut at 86 bytes, on spaces.
+    #[test]
+    fn command_line_wraps_as_keepalived() {
+        let cmd = "'/usr/sbin/keepalived' '--dont-fork' '-l' '-D' '-P' '-f' \
+                   '/tmp/lp/real/k.conf' '-p' '/tmp/lp/real/k.pid' '-r' '/tmp/lp/real/v.pid' \
+                   '-c' '/tmp/lp/real/c.pid' '-b' '/tmp/lp/real/b.pid'";
+        assert_eq!(
+            option_lines("Command line", cmd),
+            [
+                "Command line: '/usr/sbin/keepalived' '--dont-fork' '-l' '-D' '-P' '-f' \
+                 '/tmp/lp/real/k.conf' '-p'",
+                "              '/tmp/lp/real/k.pid' '-r' '/tmp/lp/real/v.pid' '-c' \
+                 '/tmp/lp/real/c.pid' '-b'",
+                "              '/tmp/lp/real/b.pid'",
+            ]
+        );
+        assert_eq!(option_lines("Command line", "'x'"), ["Command line: 'x'"]);
     }
 
     #[test]

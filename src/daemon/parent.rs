@@ -640,15 +640,17 @@ impl Parent<'_> {
         }
         self.exit_status = status;
         info!("Stopping");
-        self.notifier.stopping();
-        self.write_status("stopping");
         for s in &mut self.slots {
             s.respawn_at = None;
         }
+        // The children first: the VRRP child's priority-0 adverts must not wait for the
+        // status file's fsync or systemd.
         let alive: Vec<_> = self.alive().collect();
         for (_, pid) in alive {
             let _ = signals::send(pid, libc::SIGTERM);
         }
+        self.notifier.stopping();
+        self.write_status("stopping");
         self.stop = Some((Instant::now() + self.opts.child_wait_time, false));
     }
 

@@ -265,6 +265,9 @@ pub struct Instance {
     /// every accepted received sequence number, so a new master continues the old one's.
     ah_seq: u32,
     unicast_checksum: UnicastChecksum,
+    /// The stop's priority-0 advert already went out ahead of the shutdown
+    /// ([`Instance::release_first`]); the machine's release does not send it again.
+    zero_sent: bool,
 }
 
 /// Maps the config model onto the machine's parameters.
@@ -414,6 +417,7 @@ impl Instance {
             ip_id: 0,
             ah_seq: 0,
             unicast_checksum: UnicastChecksum::Detect,
+            zero_sent: false,
             link,
             globals,
             cfg,
@@ -587,8 +591,18 @@ impl Instance {
         }
     }
 
+    /// At SIGTERM, before anything else: a MASTER's priority-0 advert, so the backups
+    /// take over at once (keepalived sends it before logging, notifying or removing
+    /// addresses). The machine's own release later skips it.
+    pub fn release_first(&mut self, io: &mut Vec<Io>) {
+        if self.machine.state() == State::Master && !self.zero_sent {
+            self.send_advert(0, io);
+            self.zero_sent = true;
+        }
+    }
+
     fn send_advert(&mut self, priority: u8, io: &mut Vec<Io>) {
-        if !self.sock_open {
+        if !self.sock_open || (priority == 0 && self.zero_sent) {
             return;
         }
         let Some(src) = self.link.src else {

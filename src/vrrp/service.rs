@@ -366,6 +366,8 @@ struct Sockets {
     filters: HashMap<SockKey, (Rc<VrrpSocket>, RxFilter)>,
     /// A filter could not be set up: said once, the sockets work unfiltered.
     filter_failed: bool,
+    /// The receive socket's descriptor of each receiver (`-D`'s sockpool line).
+    rx_fds: HashMap<SockKey, i32>,
 }
 
 impl Sockets {
@@ -461,30 +463,73 @@ impl Shared {
                     pkt,
                     dst,
                     iname,
-                } => {
-                    // Closed since the advert was built (its instance went): not sent.
-                    let Some(sock) = self.socks.borrow().senders.get(&key).cloned() else {
-                        continue;
-                    };
-                    match sock.try_send_to(&pkt, dst) {
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Job::Send {
-                            sock,
-                            pkt,
-                            dst,
-                            iname,
-                        },
-                        Err(e) => {
-                            log_send_error(&iname, &e);
-                            continue;
-                        }
-                        Ok(_) => continue,
-                    }
-                }
+                } => match self.send_now(key, pkt, dst, iname) {
+                    Some(job) => job,
+                    None => continue,
+                },
                 other => Job::Io(other),
             };
             let _ = self.io_tx.send(job);
         }
         self.wake.notify_one();
+    }
+
+    /// Sends an advert if its socket takes it now; else the job that sends it later.
+    fn send_now(&self, key: SockKey, pkt: Vec<u8>, dst: IpAddr, iname: String) -> Option<Job> {
+        // Closed since the advert was built (its instance went): not sent.
+        let sock = self.socks.borrow().senders.get(&key).cloned()?;
+        match sock.try_send_to(&pkt, dst) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Some(Job::Send {
+                sock,
+                pkt,
+                dst,
+                iname,
+            }),
+            Err(e) => {
+                log_send_error(&iname, &e);
+                None
+            }
+            Ok(_) => None,
+        }
+    }
+}
+
+/// `-D`: what keepalived 2.2.7 logs once its instances are set up: each instance
+/// interface's first IPv4 and first link-local IPv6 address (the first instance on it
+/// only), then the shared GARP / NDISC channels the instances' families need.
+fn log_channels(c: &crate::config::model::Config, h: &Host, garp: bool) {
+    use crate::config::model::vrrp::Family;
+    if crate::log::detail() == 0 {
+        return;
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for i in &c.vrrp.instances {
+        let Some(name) = i.interface.as_deref() else {
+            continue;
+        };
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        let Some(link) = h.links.iter().find(|l| l.name == name) else {
+            continue;
+        };
+        let on_link = || h.addrs.iter().filter(|a| a.ifindex == link.ifindex);
+        let v4 = on_link().find(|a| a.addr.is_ipv4());
+        let v6 = on_link().find(|a| match a.addr {
+            IpAddr::V6(x) => x.segments()[0] & 0xffc0 == 0xfe80,
+            IpAddr::V4(_) => false,
+        });
+        for a in v4.into_iter().chain(v6) {
+            info!("Assigned address {} for interface {name}", a.addr);
+        }
+    }
+    let has = |f: Family| c.vrrp.instances.iter().any(|i| i.family == f);
+    if has(Family::V4) && garp {
+        info!("Registering gratuitous ARP shared channel");
+    }
+    if has(Family::V6) {
+        info!("Registering gratuitous NDISC shared channel");
     }
 }
 
@@ -719,6 +764,7 @@ fn wire_sockets(sh: &Shared) {
         }
         let used: Vec<SockKey> = eng.instances.iter().map(|i| i.key.clone()).collect();
         socks.senders.retain(|k, _| used.contains(k));
+        socks.rx_fds.retain(|k, _| used.contains(k));
         socks.receivers.retain(|k, t| {
             let keep = used.contains(k);
             if !keep {
@@ -743,24 +789,46 @@ fn wire_sockets(sh: &Shared) {
         }
     }
     for (key, sock) in spawn {
-        if crate::log::detail() > 0 {
-            info!(
-                "VRRP sockpool: [ifindex({:3}), family({}), proto({}), {}, address({})]",
-                key.ifindex,
-                if key.ipv6 { "IPv6" } else { "IPv4" },
-                if key.ah { 51 } else { 112 },
-                if key.unicast_src.is_some() {
-                    "unicast"
-                } else {
-                    "multicast"
-                },
-                key.group
-                    .or(key.unicast_src)
-                    .map_or_else(String::new, |a| a.to_string())
-            );
-        }
+        sh.socks
+            .borrow_mut()
+            .rx_fds
+            .insert(key.clone(), sock.raw_fd());
         let t = tokio::task::spawn_local(rx_loop(key.clone(), sock, sh.clone()));
         sh.socks.borrow_mut().receivers.insert(key, t);
+    }
+}
+
+/// `-D`: every open socket, in the instances' order, as keepalived 2.2.7 lists its
+/// sockpool once the start or a reload is done.
+fn log_sockpool(sh: &Shared) {
+    if crate::log::detail() == 0 {
+        return;
+    }
+    let eng = sh.engine.borrow();
+    let socks = sh.socks.borrow();
+    let mut done: Vec<&SockKey> = Vec::new();
+    for key in eng.instances.iter().map(|i| &i.key) {
+        if done.contains(&key) || !socks.receivers.contains_key(key) {
+            continue;
+        }
+        done.push(key);
+        let fd = |m: Option<&i32>| m.map_or(-1, |f| *f);
+        info!(
+            "VRRP sockpool: [ifindex({:3}), family({}), proto({}), fd({},{}) {}, address({})]",
+            key.ifindex,
+            if key.ipv6 { "IPv6" } else { "IPv4" },
+            if key.ah { 51 } else { 112 },
+            fd(socks.rx_fds.get(key)),
+            fd(socks.senders.get(key).map(|s| s.raw_fd()).as_ref()),
+            if key.unicast_src.is_some() {
+                "unicast"
+            } else {
+                "multicast"
+            },
+            key.group
+                .or(key.unicast_src)
+                .map_or_else(String::new, |a| a.to_string())
+        );
     }
 }
 
@@ -1429,6 +1497,10 @@ impl Service for VrrpService {
             c.global.vrrp_netlink_cmd_rcv_bufs.force,
         ))
         .map_err(|e| ServiceError::fatal(e.to_string()))?;
+        if crate::log::detail() > 0 {
+            info!("Registering Kernel netlink reflector");
+            info!("Registering Kernel netlink command channel");
+        }
         let alerts = alerts::Handle::default();
         alerts.install(c);
         let bus_link = dbus::Link::default();
@@ -1493,6 +1565,7 @@ impl Service for VrrpService {
         let now = machine::Instant(epoch.elapsed());
         // Static addresses, routes and rules first.
         io.extend(eng.start_io(now, c, &h));
+        log_channels(c, &h, garp.is_some());
         // The start-up FAULT lines come out in keepalived's order (vrrp::startlog).
         super::startlog::begin();
         tracking.log_start();
@@ -1522,6 +1595,7 @@ impl Service for VrrpService {
             let ifaces: Vec<&str> = links.into_iter().map(|l| l.1).collect();
             super::startlog::flush(&names, &ifaces);
         }
+        log_sockpool(&sh);
         let io_task = tokio::task::spawn_local(io_loop(io_rx, nl.clone(), garp, ipvs, fw));
         sh.submit(io);
         let mut tasks = vec![
@@ -1648,6 +1722,7 @@ impl Service for VrrpService {
         };
         wire_sockets(&run.sh);
         run.sh.submit(io);
+        log_sockpool(&run.sh);
         run.flush().await;
         // keepalived keeps its subagent across reloads (it neither starts nor stops one
         // then); the objects and the traps follow the new configuration.
@@ -1678,6 +1753,29 @@ impl Service for VrrpService {
         }
         self.log_dump();
         Ok(())
+    }
+
+    fn stop_first(&mut self) {
+        let Some(run) = &self.run else { return };
+        let Ok(mut eng) = run.engine.try_borrow_mut() else {
+            return;
+        };
+        let io = eng.release_first(self.dont_release);
+        drop(eng);
+        for i in io {
+            if let Io::Send {
+                key,
+                pkt,
+                dst,
+                iname,
+            } = i
+            {
+                // A full socket: queued first, ahead of the shutdown's work.
+                if let Some(job) = run.sh.send_now(key, pkt, dst, iname) {
+                    let _ = run.sh.io_tx.send(job);
+                }
+            }
+        }
     }
 
     async fn shutdown(&mut self) {

@@ -90,6 +90,11 @@ fn set_int_opt(sock: &Socket, level: i32, name: i32, value: i32) -> io::Result<(
 }
 
 impl VrrpSocket {
+    /// The descriptor (keepalived's sockpool line shows it).
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.get_ref().as_raw_fd()
+    }
+
     fn base(ipv6: bool, o: &SocketOptions, proto: i32) -> io::Result<Socket> {
         let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
         let s = Socket::new(domain, Type::RAW.cloexec(), Some(Protocol::from(proto)))?;
