@@ -568,7 +568,8 @@ fn killed_bfd_child_is_respawned_and_session_returns() {
     let real = Daemon::start_all(&lan, 1, true, &bfd_conf("peer", 2, 1, 100, false));
     // Both ends Up first, so the real one has an Up session for the restart to take down.
     assert!(
-        wait_until(20, || up_count(&ours, "peer") == 1 && up_count(&real, "peer") == 1),
+        wait_until(20, || up_count(&ours, "peer") == 1
+            && up_count(&real, "peer") == 1),
         "{}",
         logs(&[&ours, &real])
     );
