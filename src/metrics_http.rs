@@ -1,6 +1,7 @@
 //! The opt-in HTTP endpoint of the metrics text (`metrics_address IP:PORT` in global_defs;
 //! not in keepalived): each child serves the numbers it owns.
 
+use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -43,5 +44,34 @@ pub async fn serve(listener: TcpListener, text: Rc<dyn Fn() -> String>) {
             let _ = conn.write_all(body.as_bytes()).await;
             let _ = conn.shutdown().await;
         });
+    }
+}
+
+/// A label value with `\`, `"` and newline escaped as the text format requires.
+pub fn label(v: &str) -> String {
+    let mut o = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '"' => o.push_str("\\\""),
+            '\n' => o.push_str("\\n"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// Writes `# HELP` and `# TYPE` of one family.
+pub fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

@@ -1030,6 +1030,19 @@ fn vm_daemon_checks() {
         ),
         "{m}"
     );
+    // the kernel's counters under gen2brain/keepalived_exporter's names and labels
+    for series in [
+        "keepalived_lvs_vip_conn{addr=\"192.0.2.100:80\",proto=\"6\"} ",
+        "keepalived_lvs_vip_in_bytes{addr=\"192.0.2.100:80\",proto=\"6\"} ",
+        "keepalived_lvs_rs_conn{vip=\"192.0.2.100:80\",addr=\"198.51.100.1:8001\",proto=\"6\"} ",
+        "keepalived_lvs_rs_out_packets{vip=\"192.0.2.100:80\",addr=\"198.51.100.1:8001\",proto=\"6\"} ",
+    ] {
+        let v = m
+            .lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        assert!(v.is_some(), "{series}\n{m}");
+    }
     rs2.start();
     wait_table("rs2 enabled", &with(&full));
     // quorum lost: the sorry server replaces the pool, and leaves when it is back

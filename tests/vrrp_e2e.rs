@@ -467,19 +467,22 @@ fn metrics_endpoint_serves_instance_state() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
+    const L: &str = "iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"";
     let mut text = String::new();
     let ok = wait_until(10, || {
         text = scrape();
-        text.contains("keepalived_vrrp_state{instance=\"VI_1\"} 2")
+        text.contains(&format!(
+            "keepalived_vrrp_state{{{L},ip_address=\"{VIP}/32\"}} 2"
+        ))
     });
     assert!(ok, "metrics: {text}\n{}", a.log());
     assert!(text.starts_with("HTTP/1.0 200 OK"), "{text}");
     assert!(
-        text.contains("keepalived_vrrp_effective_priority{instance=\"VI_1\"} 150"),
+        text.contains(&format!("keepalived_vrrp_effective_priority{{{L}}} 150")),
         "{text}"
     );
     assert!(
-        text.contains("keepalived_vrrp_adverts_sent_total{instance=\"VI_1\"}"),
+        text.contains(&format!("keepalived_advertisements_sent_total{{{L}}}")),
         "{text}"
     );
 }

@@ -269,7 +269,7 @@ fn ours_keep_mastership_under_attack() {
         o.metrics
             .contains("keepalived_vrrp_rx_dropped_total{reason=\"unknown_vrid\"} ")
             && o.metrics
-                .contains("keepalived_vrrp_state{instance=\"VI_1\"} 2\n"),
+                .contains("keepalived_vrrp_state{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\",ip_address=\"192.0.2.100/32\"} 2\n"),
         "{}",
         o.metrics
     );

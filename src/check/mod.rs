@@ -9,6 +9,7 @@ pub mod dns;
 pub mod file;
 pub mod genhash;
 pub mod http;
+pub mod lvs_metrics;
 pub mod manager;
 pub mod misc;
 pub mod ping;

@@ -929,9 +929,12 @@ impl Core {
         s
     }
 
-    /// Prometheus text: real servers up/down and weights.
-    fn metrics(&self) -> String {
-        let mut s = String::new();
+    /// Prometheus text: real servers up/down and weights, and the kernel's IPVS counters
+    /// (a failed IPVS dump leaves those out).
+    fn metrics(&mut self) -> String {
+        let mut s = String::from(
+            "# HELP keepalived_up Status\n# TYPE keepalived_up gauge\nkeepalived_up 1\n",
+        );
         let _ = writeln!(
             s,
             "# HELP keepalived_checker_real_server_up Real server alive (1) or down (0).\n\
@@ -966,7 +969,24 @@ impl Core {
                 );
             }
         }
-        s + &w + &q
+        let lvs = self.ipvs.as_mut().map(|k| {
+            let services = k.services()?;
+            let mut all = Vec::with_capacity(services.len());
+            for e in services {
+                let dests = k.dests(&e.service)?;
+                all.push((e, dests));
+            }
+            Ok::<_, IpvsError>(super::lvs_metrics::render(&all))
+        });
+        let lvs = match lvs {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => {
+                tracing::debug!("metrics: IPVS dump failed: {e}");
+                String::new()
+            }
+            None => String::new(),
+        };
+        s + &w + &q + &lvs
     }
 }
 
@@ -1385,8 +1405,11 @@ impl Service for CheckService {
             }) {
                 Ok(listener) => {
                     let core = sh.core.clone();
-                    let text: Rc<dyn Fn() -> String> =
-                        Rc::new(move || core.try_borrow().map(|c| c.metrics()).unwrap_or_default());
+                    let text: Rc<dyn Fn() -> String> = Rc::new(move || {
+                        core.try_borrow_mut()
+                            .map(|mut c| c.metrics())
+                            .unwrap_or_default()
+                    });
                     tasks.push(tokio::task::spawn_local(crate::metrics_http::serve(
                         listener, text,
                     )));

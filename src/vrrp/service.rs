@@ -942,6 +942,36 @@ async fn bfd_loop(fd: std::os::fd::OwnedFd, tx: mpsc::UnboundedSender<tracking::
     }
 }
 
+/// The metrics endpoint's text: the instances as the data and stats dumps show them, the
+/// scripts, and the receive guard's counters.
+fn metrics_text(e: &Engine, tr: &Tracking) -> String {
+    use super::metrics::{render, Row, ScriptRow};
+    let addr = |a: &crate::config::model::addr::AddressSpec| format!("{}/{}", a.addr, a.prefix);
+    let rows = e.instances.iter().map(|i| Row {
+        name: i.name(),
+        intf: &i.link.ifname,
+        vrid: i.cfg.vrid.unwrap_or(0),
+        state: i.machine.reported_states().0,
+        priority: i.machine.effective_priority(),
+        garp_delay: i.cfg.garp_master_delay.as_secs(),
+        vips: i.cfg.vips.iter().map(addr).collect(),
+        evips: i.cfg.evips.iter().map(addr).collect(),
+        stats: &i.stats,
+    });
+    let scripts: Vec<ScriptRow> = tr
+        .script_states()
+        .into_iter()
+        .map(|(name, good, running)| ScriptRow {
+            name,
+            good,
+            running,
+        })
+        .collect();
+    let mut t = render(rows, &scripts);
+    t.push_str(&e.rx.to_metrics());
+    t
+}
+
 /// Feeds tracker results (and delayed process-quorum changes) to the engine.
 async fn tracking_loop(mut rx: mpsc::UnboundedReceiver<tracking::Event>, sh: Shared) {
     loop {
@@ -1627,24 +1657,16 @@ impl Service for VrrpService {
                 Ok(listener) => {
                     let eng = engine.clone();
                     let socks = sh.socks.clone();
+                    let tracking = sh.tracking.clone();
                     let text: Rc<dyn Fn() -> String> = Rc::new(move || {
-                        eng.try_borrow_mut()
-                            .map(|mut e| {
-                                if let Ok(mut s) = socks.try_borrow_mut() {
-                                    s.sync_kernel_drops(&mut e.rx);
-                                }
-                                let mut t = super::metrics::render(e.instances.iter().map(|i| {
-                                    super::metrics::Row {
-                                        name: i.name(),
-                                        state: i.machine.state(),
-                                        priority: i.machine.effective_priority(),
-                                        stats: &i.stats,
-                                    }
-                                }));
-                                t.push_str(&e.rx.to_metrics());
-                                t
-                            })
-                            .unwrap_or_default()
+                        if let (Ok(mut e), Ok(mut s)) = (eng.try_borrow_mut(), socks.try_borrow_mut())
+                        {
+                            s.sync_kernel_drops(&mut e.rx);
+                        }
+                        let (Ok(e), Ok(tr)) = (eng.try_borrow(), tracking.try_borrow()) else {
+                            return String::new();
+                        };
+                        metrics_text(&e, &tr)
                     });
                     tasks.push(tokio::task::spawn_local(crate::metrics_http::serve(
                         listener, text,

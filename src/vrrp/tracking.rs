@@ -848,17 +848,37 @@ impl Tracking {
         }
     }
 
-    /// The `------< VRRP Scripts >------`, `Track files` and `Track processes` sections of
-    /// keepalived.data (vrrp_data.c layout).
-    pub fn data_text(&self) -> String {
-        let mut s = String::new();
-        let running: Vec<String> = self
-            .running
+    /// The scripts of this generation running now.
+    fn running_scripts(&self) -> Vec<String> {
+        self.running
             .borrow()
             .keys()
             .filter(|(g, _)| *g == self.gen)
             .map(|(_, n)| n.clone())
-            .collect();
+            .collect()
+    }
+
+    /// Each `vrrp_script`'s name, whether the data dump shows it `GOOD` and `running`.
+    pub fn script_states(&self) -> Vec<(&str, bool, bool)> {
+        let running = self.running_scripts();
+        self.scripts
+            .iter()
+            .filter_map(|vs| {
+                let t = self.trackers.scripts.get(&vs.name)?;
+                Some((
+                    vs.name.as_str(),
+                    t.status() == ScriptStatus::Ok,
+                    running.contains(&vs.name),
+                ))
+            })
+            .collect()
+    }
+
+    /// The `------< VRRP Scripts >------`, `Track files` and `Track processes` sections of
+    /// keepalived.data (vrrp_data.c layout).
+    pub fn data_text(&self) -> String {
+        let mut s = String::new();
+        let running = self.running_scripts();
         if !self.scripts.is_empty() {
             let _ = writeln!(s, "------< VRRP Scripts >------");
         }
