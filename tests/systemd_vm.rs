@@ -1,0 +1,227 @@
+//! Our daemon under a real systemd, side by side with Debian's keepalived 2.2.7 package:
+//! tests/systemd_vm/run.sh boots a Debian 12 image (systemd as PID 1, built once by
+//! mmdebstrap and cached) in QEMU, where tests/systemd_vm/guest.sh runs the same steps
+//! for 2.2.7 and then for ours installed over it: `systemctl start` (Type=notify), reload,
+//! restart, kill -9 of the VRRP child and of the parent, stop, and the journal's records.
+//! Every observation of ours must equal 2.2.7's; the key ones are also checked against
+//! what the unit promises, so the test cannot pass with both broken alike.
+//! See tests/systemd_vm/README.md.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic here fails the run, not a daemon
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use support::{is_root, ours, programs_or_skip, run_limited, skip_or_fail};
+
+/// A cold run builds the image first (mmdebstrap downloads ~150 packages).
+const LIMIT: Duration = Duration::from_secs(40 * 60);
+
+type Observations = BTreeMap<String, BTreeMap<String, String>>;
+
+#[derive(Debug, Default)]
+struct Outcome {
+    obs: Observations,
+    /// journald records of each implementation (the daemon's own, not systemd's)
+    journal: BTreeMap<String, Vec<Record>>,
+    ended: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Record {
+    identifier: String,
+    priority: String,
+    facility: String,
+    message: String,
+}
+
+fn field(v: &serde_json::Value, name: &str) -> String {
+    v.get(name)
+        .and_then(|f| f.as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn parse(out: &str) -> Outcome {
+    let mut o = Outcome::default();
+    for line in out.lines() {
+        if line == "END" {
+            o.ended = true;
+        } else if let Some(rest) = line.strip_prefix("R ") {
+            let mut it = rest.splitn(3, ' ');
+            let (Some(imp), Some(key)) = (it.next(), it.next()) else {
+                continue;
+            };
+            let value = it.next().unwrap_or_default().to_string();
+            o.obs
+                .entry(imp.to_string())
+                .or_default()
+                .insert(key.to_string(), value);
+        } else if let Some(rest) = line.strip_prefix("J ") {
+            let Some((imp, json)) = rest.split_once(' ') else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
+                continue;
+            };
+            // systemd's own lines about the unit ("Started ...") come from PID 1
+            if field(&v, "_PID") == "1" {
+                continue;
+            }
+            o.journal.entry(imp.to_string()).or_default().push(Record {
+                identifier: field(&v, "SYSLOG_IDENTIFIER"),
+                priority: field(&v, "PRIORITY"),
+                facility: field(&v, "SYSLOG_FACILITY"),
+                message: field(&v, "MESSAGE"),
+            });
+        }
+    }
+    o
+}
+
+/// What the unit promises, whichever implementation runs.
+const EXPECTED: &[(&str, &str)] = &[
+    ("start.rc", "0"),
+    ("start.type", "notify"),
+    ("start.state", "active/running"),
+    ("start.vip", "present"),
+    ("reload.rc", "0"),
+    ("reload.state", "active/running"),
+    ("reload.vip_deleted", "0"),
+    ("reload.vip", "present"),
+    ("reload.same_mainpid", "yes"),
+    ("restart.rc", "0"),
+    ("restart.state", "active/running"),
+    ("restart.new_mainpid", "yes"),
+    ("restart.vip", "present"),
+    ("child.respawned", "yes"),
+    ("child.vip", "present"),
+    ("child.state", "active/running"),
+    ("child.nrestarts", "0"),
+    ("child.same_mainpid", "yes"),
+    ("restart_on_failure.start_rc", "0"),
+    ("restart_on_failure.nrestarts_delta", "1"),
+    ("restart_on_failure.state", "active/running"),
+    ("restart_on_failure.new_mainpid", "yes"),
+    ("restart_on_failure.vip", "present"),
+    ("stop.rc", "0"),
+    ("stop.state", "inactive/dead"),
+    ("stop.result", "success"),
+    ("stop.vip", "absent"),
+    ("stop.procs", "0"),
+];
+
+#[test]
+fn systemd_vm_ours_as_debian_keepalived() {
+    let test = "systemd_vm_ours_as_debian_keepalived";
+    if !is_root() {
+        skip_or_fail(test, "needs root (mmdebstrap builds the image as root)");
+        return;
+    }
+    if !programs_or_skip(test, &["qemu-system-x86_64", "mmdebstrap", "mkfs.ext4"]) {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systemd_vm");
+    let log = std::env::temp_dir().join(format!("systemd-vm-console-{}.log", std::process::id()));
+    let run = run_limited(
+        Command::new("bash")
+            .arg(dir.join("run.sh"))
+            .arg(ours())
+            .env("SYSTEMD_VM_LOG", &log),
+        LIMIT,
+    );
+    eprintln!("{}", run.stderr);
+    let console = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    let o = parse(&run.stdout);
+    assert!(
+        run.code == Some(0) && o.ended,
+        "the VM run did not finish (exit {:?}, timed out: {}); console:\n{console}\nresults:\n{}",
+        run.code,
+        run.timed_out,
+        run.stdout
+    );
+    // the guest's step log (systemctl status, journal) helps whenever something differs
+    eprintln!("--- VM console\n{console}");
+
+    let empty = BTreeMap::new();
+    let deb = o.obs.get("debian").unwrap_or(&empty);
+    let our = o.obs.get("ours").unwrap_or(&empty);
+    let mut bad = Vec::new();
+    // same observations as keepalived 2.2.7's package
+    let keys: BTreeSet<&String> = deb.keys().chain(our.keys()).collect();
+    for k in keys {
+        if k == "version" {
+            continue;
+        }
+        let (d, u) = (deb.get(k), our.get(k));
+        if d != u {
+            bad.push(format!("{k}: keepalived 2.2.7 {d:?}, ours {u:?}"));
+        }
+    }
+    for (k, want) in EXPECTED {
+        for (name, m) in [("2.2.7", deb), ("ours", our)] {
+            let got = m.get(*k).map(String::as_str);
+            if got != Some(*want) {
+                bad.push(format!("{name} {k}: {got:?}, expected {want:?}"));
+            }
+        }
+    }
+
+    // journald: the same identifiers, and a line both log carries the same priority
+    let none = Vec::new();
+    let dj = o.journal.get("debian").unwrap_or(&none);
+    let uj = o.journal.get("ours").unwrap_or(&none);
+    let idents = |j: &[Record]| -> BTreeSet<String> {
+        j.iter().map(|r| r.identifier.clone()).collect::<BTreeSet<_>>()
+    };
+    let (di, ui) = (idents(dj), idents(uj));
+    for want in ["Keepalived", "Keepalived_vrrp", "Keepalived_healthcheckers"] {
+        if !di.contains(want) {
+            bad.push(format!("2.2.7's journal has no SYSLOG_IDENTIFIER={want}"));
+        }
+    }
+    if di != ui {
+        bad.push(format!(
+            "SYSLOG_IDENTIFIER values: keepalived 2.2.7 {di:?}, ours {ui:?}"
+        ));
+    }
+    let by_message = |j: &[Record]| -> BTreeMap<String, BTreeSet<(String, String, String)>> {
+        let mut m: BTreeMap<String, BTreeSet<(String, String, String)>> = BTreeMap::new();
+        for r in j {
+            m.entry(r.message.clone()).or_default().insert((
+                r.identifier.clone(),
+                r.priority.clone(),
+                r.facility.clone(),
+            ));
+        }
+        m
+    };
+    let (dm, um) = (by_message(dj), by_message(uj));
+    let mut common = 0;
+    for (msg, d) in &dm {
+        if let Some(u) = um.get(msg) {
+            common += 1;
+            if d != u {
+                bad.push(format!(
+                    "journal line {msg:?}: (identifier, priority, facility) 2.2.7 {d:?}, ours {u:?}"
+                ));
+            }
+        }
+    }
+    if common < 3 {
+        bad.push(format!(
+            "only {common} journal lines common to both; 2.2.7: {:?}; ours: {:?}",
+            dm.keys().collect::<Vec<_>>(),
+            um.keys().collect::<Vec<_>>()
+        ));
+    }
+    assert!(
+        bad.is_empty(),
+        "ours differs from keepalived 2.2.7 under systemd:\n  {}",
+        bad.join("\n  ")
+    );
+}
