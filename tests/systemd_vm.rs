@@ -88,6 +88,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("start.type", "notify"),
     ("start.state", "active/running"),
     ("start.vip", "present"),
+    ("start.status_procs", "3"),
+    ("start.mainpid_is_pidfile", "yes"),
     ("reload.rc", "0"),
     ("reload.state", "active/running"),
     ("reload.vip_deleted", "0"),
@@ -97,6 +99,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("restart.state", "active/running"),
     ("restart.new_mainpid", "yes"),
     ("restart.vip", "present"),
+    ("child.found", "yes"),
     ("child.respawned", "yes"),
     ("child.vip", "present"),
     ("child.state", "active/running"),
@@ -176,7 +179,9 @@ fn systemd_vm_ours_as_debian_keepalived() {
     let dj = o.journal.get("debian").unwrap_or(&none);
     let uj = o.journal.get("ours").unwrap_or(&none);
     let idents = |j: &[Record]| -> BTreeSet<String> {
-        j.iter().map(|r| r.identifier.clone()).collect::<BTreeSet<_>>()
+        j.iter()
+            .map(|r| r.identifier.clone())
+            .collect::<BTreeSet<_>>()
     };
     let (di, ui) = (idents(dj), idents(uj));
     for want in ["Keepalived", "Keepalived_vrrp", "Keepalived_healthcheckers"] {

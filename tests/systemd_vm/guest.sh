@@ -25,15 +25,19 @@ vip_absent() { ! vip_present; }
 is_state() { [ "$(state)" = "$1" ]; }
 restarted() { [ "$(prop NRestarts)" = "$1" ] && is_state active/running; }
 pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-vrrp_pid() { cat /run/keepalived_vrrp.pid 2>/dev/null; }
+# the VRRP child the parent started last, as its journal line names it
+vrrp_pid() {
+  journalctl -u keepalived.service -o cat --after-cursor="$cur" |
+    sed -n 's/^Starting VRRP child process, pid=\([0-9]*\)$/\1/p' | tail -n 1
+}
 new_vrrp() { p=$(vrrp_pid); [ -n "$p" ] && [ "$p" != "$1" ] && pid_alive "$p"; }
 # processes in the unit's control group
-procs() { wc -l <"/sys/fs/cgroup/system.slice/keepalived.service/cgroup.procs" 2>/dev/null || echo 0; }
+procs() { { wc -l <"/sys/fs/cgroup/system.slice/keepalived.service/cgroup.procs"; } 2>/dev/null || echo 0; }
 nprocs_is() { [ "$(procs)" = "$1" ]; }
 # the unit's processes as `systemctl status` shows them in its CGroup tree
 status_procs() {
   systemctl status --no-pager -l keepalived.service >/tmp/status 2>&1
-  cat /tmp/status
+  cat /tmp/status >&2
   grep -c -E '[0-9]+ /usr/sbin/keepalived' /tmp/status
 }
 record_unit() { # PREFIX
@@ -121,7 +125,7 @@ run_steps() {
 
   # kill -9 of the VRRP child: the parent starts a new one; systemd sees nothing
   v1=$(vrrp_pid)
-  r child.pidfile "$([ -n "$v1" ] && pid_alive "$v1" && echo yes || echo no)"
+  r child.found "$([ -n "$v1" ] && pid_alive "$v1" && echo yes || echo no)"
   [ -z "$v1" ] || kill -9 "$v1"
   wait_for 30 new_vrrp "$v1" && r child.respawned yes || r child.respawned no
   wait_for 30 vip_present && r child.vip present || r child.vip absent
@@ -176,6 +180,7 @@ run_steps() {
 }
 
 say "kernel $(uname -r), systemd $(systemctl --version | head -n1)"
+say "up $(cut -d' ' -f1 /proc/uptime) s"
 r boot.pid1 "$(cat /proc/1/comm)"
 setup_net
 write_config
@@ -187,7 +192,7 @@ run_steps
 # ours, installed the way a package would: binary over /usr/sbin/keepalived, our unit in
 # /lib/systemd/system (the tree stage-ours.sh prepared on the host)
 IMPL=ours
-cp -a "$HERE/ours/." /
+tar -C "$HERE/ours" -cf - . | tar -C / -xf - --keep-directory-symlink
 systemctl daemon-reload
 r version "$(/usr/sbin/keepalived --version 2>&1 | head -n1)"
 run_steps

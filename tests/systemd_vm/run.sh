@@ -56,7 +56,8 @@ fi
 rc=125
 for acc in "${CANDS[@]}"; do
   : >"$RUN/console.log"; : >"$RUN/results"; rm -f "$RUN/qemu.pid" "$RUN/slow"
-  cpu=max; [ "$acc" = tcg ] || cpu=host
+  # some hosts reject MSR 0x10a (arch-capabilities) for -cpu host (nested virtualization)
+  cpu=max; [ "$acc" = tcg ] || cpu=host,-arch-capabilities
   wd=""
   if [ "$acc" = kvm ] && [ "$ACCEL" = auto ]; then
     ( sleep "$KVM_BOOT_WAIT"
@@ -75,6 +76,11 @@ for acc in "${CANDS[@]}"; do
   log "VM ran $(( $(date +%s) - t0 ))s ($acc)"
   if [ -f "$RUN/slow" ]; then
     log "note: KVM did not reach the test within ${KVM_BOOT_WAIT}s; falling back to TCG"
+    echo tcg >"$ACCEL_FILE"; continue
+  fi
+  # a KVM that fails at once (no output at all): try TCG
+  if [ "$acc" = kvm ] && [ "$ACCEL" = auto ] && [ ! -s "$RUN/results" ] && [ "$rc" != 124 ]; then
+    log "note: qemu with KVM failed early: $(head -n2 "$RUN/qemu.err" | tr '\n' ' ')"
     echo tcg >"$ACCEL_FILE"; continue
   fi
   [ "$ACCEL" != auto ] || echo "$acc" >"$ACCEL_FILE"
