@@ -473,4 +473,37 @@ mod tests {
             sink.send(b"<30>flood");
         }
     }
+
+    #[test]
+    fn syslog_debug_lines_have_debug_severity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let rx = UnixDatagram::bind(&path).unwrap();
+        let layer = KaLayer {
+            console: false,
+            facility: FACILITY_DAEMON,
+            syslog: Some(Mutex::new(SyslogSink { path, sock: None })),
+            max: Level::INFO,
+        };
+        let sub = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(sub, || {
+            tracing::info!("Stopping");
+            tracing::info!(target: SYSLOG_DEBUG, "Initializing ipvs");
+        });
+        let mut buf = [0u8; 256];
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let n = rx.recv(&mut buf).unwrap();
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        // daemon (3) * 8 + info (6) / debug (7), as keepalived's syslog(3) lines
+        assert!(
+            got[0].starts_with("<30>") && got[0].ends_with(": Stopping"),
+            "{got:?}"
+        );
+        assert!(
+            got[1].starts_with("<31>") && got[1].ends_with(": Initializing ipvs"),
+            "{got:?}"
+        );
+    }
 }

@@ -13,7 +13,13 @@ PROG=${0##*/}
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 SELF_DIR=${SELF%/*}
 CACHE=${SYSTEMD_VM_CACHE:-$HOME/.cache/keepalived-systemd-vm}
-SOURCES=${SYSTEMD_VM_SOURCES:-/etc/apt/sources.list.d/debian.sources}
+# The host's Debian mirror (deb822 or one-line format), as apt uses it here.
+SOURCES=${SYSTEMD_VM_SOURCES:-}
+if [ -z "$SOURCES" ]; then
+  for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
+    if [ -s "$f" ] && grep -q '^[^#]*deb' "$f"; then SOURCES=$f; break; fi
+  done
+fi
 SUITE=bookworm
 # What the image holds besides Debian's essential packages and apt. keepalived is Debian's
 # 2.2.7 package, the reference; ours is copied over it inside the VM.
@@ -25,7 +31,7 @@ die() { log "error: $*"; exit 1; }
 command -v mmdebstrap >/dev/null || die "mmdebstrap not found (apt-get install mmdebstrap)"
 command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 not found (apt-get install e2fsprogs)"
 [ "$(id -u)" = 0 ] || die "must run as root (mmdebstrap --mode=root)"
-[ -f "$SOURCES" ] || die "no apt sources file $SOURCES (set SYSTEMD_VM_SOURCES)"
+[ -n "$SOURCES" ] && [ -f "$SOURCES" ] || die "no apt sources file '$SOURCES' (set SYSTEMD_VM_SOURCES)"
 
 KEY=$( { cat "$SELF" "$SELF_DIR/vmtest.service"; grep -v '^#' "$SOURCES"; } | sha256sum | cut -c1-16)
 OUT=$CACHE/image-$KEY

@@ -91,6 +91,8 @@ run_steps() {
   # start: Type=notify, so `systemctl start` returns once the daemon said READY=1
   systemctl start keepalived.service; r start.rc $?
   r start.type "$(prop Type)"
+  # READY=1 comes once both children run: they are there the moment `start` returns
+  r start.procs_at_ready "$(procs)"
   r start.state "$(state)"
   wait_for 30 vip_present && r start.vip present || r start.vip absent
   # the parent, VRRP and checker children
@@ -107,8 +109,11 @@ run_steps() {
   systemctl reload keepalived.service; r reload.rc $?
   # the children reload asynchronously: wait for the VRRP child's reload line
   wait_for 30 sh -c "journalctl -u keepalived.service --after-cursor='$rcur' -o short |
-    grep -q -E 'Keepalived_vrrp\[[0-9]+\]: .*Reload'" && r reload.vrrp_logged yes || r reload.vrrp_logged no
-  sleep 3
+    grep -q -E 'Keepalived_vrrp\[[0-9]+\]: Reloading$'" && r reload.vrrp_logged yes || r reload.vrrp_logged no
+  # the parent's line once every child has reloaded
+  wait_for 30 sh -c "journalctl -u keepalived.service --after-cursor='$rcur' -o short |
+    grep -q -E 'Keepalived\[[0-9]+\]: Reload complete$'" && r reload.complete_logged yes || r reload.complete_logged no
+  sleep 1
   kill "$mon"; wait "$mon" 2>/dev/null
   r reload.state "$(state)"
   r reload.vip_deleted "$(grep -c "Deleted.* $VIP/" /tmp/mon)"
