@@ -24,6 +24,10 @@ use tracing_subscriber::Layer;
 /// Where journald listens for native messages.
 const JOURNALD_SOCKET: &str = "/run/systemd/journal/socket";
 
+/// Target of lines keepalived logs at LOG_DEBUG whatever `-D` says ("Initializing ipvs"):
+/// `info!(target: log::SYSLOG_DEBUG, ...)` is always logged, with syslog severity debug.
+pub const SYSLOG_DEBUG: &str = "keepalived::syslog_debug";
+
 /// syslog facility `daemon` (LOG_DAEMON >> 3).
 pub const FACILITY_DAEMON: u8 = 3;
 
@@ -132,11 +136,9 @@ pub fn init(opts: &LogOptions, ident: &str) {
         }));
     }
     if use_journald {
-        if let Ok(l) = tracing_journald::layer() {
+        if let Some(slot) = JournaldSlot::new(ident, opts.facility) {
             if let Ok(mut j) = JOURNALD.lock() {
-                *j = Some(JournaldSlot {
-                    inner: RwLock::new(l.with_syslog_identifier(ident.to_owned())),
-                });
+                *j = Some(slot);
             }
         }
     }
@@ -161,16 +163,63 @@ static JOURNALD: Mutex<Option<JournaldSlot>> = Mutex::new(None);
 
 struct JournaldSlot {
     inner: RwLock<tracing_journald::Layer>,
+    /// for [`SYSLOG_DEBUG`] lines: INFO recorded as PRIORITY 7
+    debug: RwLock<tracing_journald::Layer>,
+    facility: u8,
 }
 
 impl JournaldSlot {
+    fn new(ident: &str, facility: u8) -> Option<JournaldSlot> {
+        Some(JournaldSlot {
+            inner: RwLock::new(journald_layer(ident, facility, false)?),
+            debug: RwLock::new(journald_layer(ident, facility, true)?),
+            facility,
+        })
+    }
+
     fn set_ident(&self, ident: &str) {
-        if let Ok(l) = tracing_journald::layer() {
-            if let Ok(mut g) = self.inner.write() {
-                *g = l.with_syslog_identifier(ident.to_owned());
+        for (slot, debug) in [(&self.inner, false), (&self.debug, true)] {
+            if let Some(l) = journald_layer(ident, self.facility, debug) {
+                if let Ok(mut g) = slot.write() {
+                    *g = l;
+                }
             }
         }
     }
+
+    fn layer(
+        &self,
+        event: &Event<'_>,
+    ) -> Option<std::sync::RwLockReadGuard<'_, tracing_journald::Layer>> {
+        if event.metadata().target() == SYSLOG_DEBUG {
+            self.debug.read().ok()
+        } else {
+            self.inner.read().ok()
+        }
+    }
+}
+
+/// A journald layer whose records carry what keepalived's syslog(3) lines get from
+/// journald: the ident, `SYSLOG_FACILITY` and the syslog severity as `PRIORITY` (the
+/// crate's default maps INFO to notice, 5; keepalived's lines are LOG_INFO, 6).
+fn journald_layer(ident: &str, facility: u8, debug: bool) -> Option<tracing_journald::Layer> {
+    use tracing_journald::{Priority, PriorityMappings};
+    let l = tracing_journald::layer().ok()?;
+    Some(
+        l.with_syslog_identifier(ident.to_owned())
+            .with_priority_mappings(PriorityMappings {
+                error: Priority::Error,
+                warn: Priority::Warning,
+                info: if debug {
+                    Priority::Debug
+                } else {
+                    Priority::Informational
+                },
+                debug: Priority::Debug,
+                trace: Priority::Debug,
+            })
+            .with_custom_fields([("SYSLOG_FACILITY", facility.to_string())]),
+    )
 }
 
 /// Forwards to the journald layer if one is configured (its ident changes after a fork).
@@ -201,7 +250,7 @@ where
             return;
         }
         if let Ok(j) = JOURNALD.lock() {
-            if let Some(l) = j.as_ref().and_then(|s| s.inner.read().ok()) {
+            if let Some(l) = j.as_ref().and_then(|s| s.layer(event)) {
                 l.on_event(event, ctx);
             }
         }
@@ -261,7 +310,12 @@ impl<S: Subscriber> Layer<S> for KaLayer {
             let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
         if let Some(sink) = &self.syslog {
-            let pri = u32::from(self.facility) * 8 + severity(level);
+            let sev = if event.metadata().target() == SYSLOG_DEBUG {
+                7
+            } else {
+                severity(level)
+            };
+            let pri = u32::from(self.facility) * 8 + sev;
             let line = rfc3164(pri, now, &ident(), std::process::id(), &msg);
             if let Ok(mut s) = sink.lock() {
                 s.send(line.as_bytes());
@@ -418,5 +472,38 @@ mod tests {
         for _ in 0..10_000 {
             sink.send(b"<30>flood");
         }
+    }
+
+    #[test]
+    fn syslog_debug_lines_have_debug_severity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let rx = UnixDatagram::bind(&path).unwrap();
+        let layer = KaLayer {
+            console: false,
+            facility: FACILITY_DAEMON,
+            syslog: Some(Mutex::new(SyslogSink { path, sock: None })),
+            max: Level::INFO,
+        };
+        let sub = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(sub, || {
+            tracing::info!("Stopping");
+            tracing::info!(target: SYSLOG_DEBUG, "Initializing ipvs");
+        });
+        let mut buf = [0u8; 256];
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let n = rx.recv(&mut buf).unwrap();
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        // daemon (3) * 8 + info (6) / debug (7), as keepalived's syslog(3) lines
+        assert!(
+            got[0].starts_with("<30>") && got[0].ends_with(": Stopping"),
+            "{got:?}"
+        );
+        assert!(
+            got[1].starts_with("<31>") && got[1].ends_with(": Initializing ipvs"),
+            "{got:?}"
+        );
     }
 }

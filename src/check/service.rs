@@ -1458,7 +1458,7 @@ impl Service for CheckService {
             None
         } else if run.sh.core.borrow().ipvs.is_some() {
             // keepalived 2.2.7's checker at each reload (observed)
-            info!("Reinitializing ipvs");
+            info!(target: crate::log::SYSLOG_DEBUG, "Reinitializing ipvs");
             None
         } else {
             Some(open_ipvs()?)

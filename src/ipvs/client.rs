@@ -311,7 +311,7 @@ impl Ipvs {
     /// keepalived's ipvs_start: "Initializing ipvs", then the connection (its failure is
     /// fatal to the child that needs IPVS).
     pub fn start() -> Result<Self, IpvsError> {
-        tracing::info!("Initializing ipvs");
+        tracing::info!(target: crate::log::SYSLOG_DEBUG, "Initializing ipvs");
         Self::open()
     }
 

@@ -593,7 +593,7 @@ impl Engine {
     fn syncd_reload(&mut self, c: &Config, io: &mut Vec<Io>) {
         let link = syncd::link_of(c);
         if link != Ok(None) {
-            info!("Reinitializing ipvs");
+            info!(target: crate::log::SYSLOG_DEBUG, "Reinitializing ipvs");
         }
         let link = link.unwrap_or_else(|line| {
             info!("{line}");
