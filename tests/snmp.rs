@@ -243,6 +243,11 @@ struct Record {
     notes: Vec<String>,
 }
 
+/// The lines of `a` that `b` lacks.
+fn only(a: &[String], b: &[String]) -> Vec<String> {
+    a.iter().filter(|l| !b.contains(l)).cloned().collect()
+}
+
 fn instance_state(walk: &[String], index: u32) -> Option<String> {
     let key = format!(".1.3.6.1.4.1.9586.100.5.2.3.1.4.{index} = ");
     walk.iter()
@@ -351,12 +356,6 @@ fn objects_and_traps_as_keepalived() {
                 "{step}: no {key}: {t:#?}"
             );
         }
-        let only = |a: &[String], b: &[String]| {
-            a.iter()
-                .filter(|l| !b.contains(l))
-                .cloned()
-                .collect::<Vec<_>>()
-        };
         assert!(
             o == t,
             "{step}: objects differ\nonly ours: {:#?}\nonly keepalived 2.2.7: {:#?}",
@@ -616,12 +615,6 @@ fn rfc_mibs_and_traps_as_keepalived() {
     };
     let theirs = rfc_scenario(&lan, true);
     let ours = rfc_scenario(&lan, false);
-    let only = |a: &[String], b: &[String]| {
-        a.iter()
-            .filter(|l| !b.contains(l))
-            .cloned()
-            .collect::<Vec<_>>()
-    };
     for ((step, t), (_, o)) in theirs.walks.iter().zip(&ours.walks) {
         for root in RFC_SUBTREES {
             assert!(

@@ -71,10 +71,10 @@ pub fn agent(c: &Config) -> Option<Agent> {
         );
     }
     if g.enable_snmp_rfcv2 {
-        module(rfc::V2_ROOT, rfc::V2_OBJECTS, "VRRP");
+        module(reg::V2_ROOT, reg::V2_OBJECTS, "VRRP");
     }
     if g.enable_snmp_rfcv3 {
-        module(rfc::V3_ROOT, rfc::V3_OBJECTS, "VRRPV3");
+        module(reg::V3_ROOT, reg::V3_OBJECTS, "VRRPV3");
     }
     Some(a)
 }
