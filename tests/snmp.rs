@@ -84,6 +84,16 @@ impl Snmp {
             "TRAP %v\n",
             &format!("udp:127.0.0.1:{TRAP_PORT}"),
         ]));
+        // Traps sent before snmptrapd listens are lost: wait for its socket.
+        let listening = wait_until(10, || {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &s.ns, "ss", "-Hun", "-l"])
+                .arg(format!("sport = :{TRAP_PORT}"))
+                .output()
+                .expect("ss");
+            !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+        });
+        assert!(listening, "snmptrapd did not start");
         s.start_snmpd();
         s
     }
@@ -463,7 +473,8 @@ const RFC_SUBTREES: [&str; 2] = [".1.3.6.1.2.1.68", ".1.3.6.1.2.1.207"];
 
 /// VI_1 (VRRPv2, PASS) backs up the peer and takes over when it stops; VI_2 (VRRPv3) is
 /// master and hears the peer's VRRPv2 adverts on its VRID (version errors); VI_3 hears the
-/// peer with the wrong password (authentication failures) and becomes master alongside it.
+/// peer with the wrong password (authentication failures) and becomes master alongside it;
+/// VI_6 (VRRPv3, IPv6) is master alone.
 fn rfc_node_conf(socket: &str, priority1: u8) -> String {
     format!(
         "global_defs {{\n  router_id snmp-rfc\n  enable_snmp_rfc\n  enable_traps\n  \
@@ -477,7 +488,10 @@ fn rfc_node_conf(socket: &str, priority1: u8) -> String {
          virtual_ipaddress {{\n    192.0.2.101/24\n  }}\n}}\n\
          vrrp_instance VI_3 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 53\n  \
          priority 100\n  advert_int 1\n  authentication {{\n    auth_type PASS\n    \
-         auth_pass right\n  }}\n  virtual_ipaddress {{\n    192.0.2.102/24\n  }}\n}}\n"
+         auth_pass right\n  }}\n  virtual_ipaddress {{\n    192.0.2.102/24\n  }}\n}}\n\
+         vrrp_instance VI_6 {{\n  state MASTER\n  interface eth0\n  version 3\n  \
+         virtual_router_id 54\n  priority 100\n  advert_int 1\n  \
+         virtual_ipaddress {{\n    2001:db8::54/64\n  }}\n}}\n"
     )
 }
 
@@ -551,6 +565,9 @@ fn rfc_scenario(lan: &Lan, real: bool) -> Record {
                 .iter()
                 .zip(want)
                 .all(|(v, w)| state(&last, *v).as_deref() == Some(w))
+                && last.iter().any(|l| {
+                    l.starts_with(".1.3.6.1.2.1.207.1.1.1.1.6.") && l.ends_with(".54.2 = INTEGER: 3")
+                })
                 // VRRP-MIB (walked first) shows VI_1 as VRRPV3-MIB does.
                 && last.iter().any(|l| {
                     l.starts_with(".1.3.6.1.2.1.68.1.3.1.3.")
@@ -643,11 +660,21 @@ fn rfc_mibs_and_traps_as_keepalived() {
             "keepalived sent no {kind}: {t:#?}"
         );
     }
+    // Instances become master on their own timers: each one's new-master traps keep their
+    // order (VRRP-MIB's, then VRRPV3-MIB's, at each takeover).
     let masters = |v: &[String]| {
-        v.iter()
+        let vrid = |x: &String| {
+            (51..=54)
+                .find(|n| x.contains(&format!(".2.{n} ")) || x.contains(&format!(".2.{n}.")))
+                .unwrap_or(0)
+        };
+        let mut m = v
+            .iter()
             .filter(|x| x.contains(".0.1 |"))
             .cloned()
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        m.sort_by_key(vrid);
+        m
     };
     assert_eq!(
         masters(&o),
