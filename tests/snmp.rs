@@ -694,7 +694,9 @@ fn rfc_mibs_and_traps_as_keepalived() {
 
 #[test]
 fn rfc_mibs_each_on_its_own() {
-    // enable_snmp_rfcv2 serves VRRP-MIB alone, enable_snmp_rfcv3 VRRPV3-MIB alone, as 2.2.7.
+    // enable_snmp_rfcv2 serves VRRP-MIB and its traps alone, enable_snmp_rfcv3 VRRPV3-MIB
+    // alone; without enable_traps neither sends any (and vrrpNotificationCntl says so), as
+    // 2.2.7.
     let test = "rfc_mibs_each_on_its_own";
     if !tools_or_skip(test) || !real_or_skip(test) {
         return;
@@ -702,37 +704,65 @@ fn rfc_mibs_each_on_its_own() {
     let Some(lan) = lan_or_skip(test, 1) else {
         return;
     };
-    for (kw, served) in [
-        ("enable_snmp_rfcv2", RFC_SUBTREES[0]),
-        ("enable_snmp_rfcv3", RFC_SUBTREES[1]),
+    for (kw, traps) in [
+        ("enable_snmp_rfcv2", true),
+        ("enable_snmp_rfcv3", true),
+        ("enable_snmp_rfc", false),
     ] {
+        let v2 = kw != "enable_snmp_rfcv3";
+        let v3 = kw != "enable_snmp_rfcv2";
         let mut seen = Vec::new();
         for real in [true, false] {
             let snmp = Snmp::start(&lan, 0);
-            let conf =
+            let mut conf =
                 rfc_node_conf(&snmp.socket(), 100).replace("enable_snmp_rfc\n", &format!("{kw}\n"));
+            if !traps {
+                conf = conf.replace("  enable_traps\n", "");
+            }
             let node = Daemon::start(&lan, 0, real, &conf);
-            let names = |root: &str| {
+            let lines = |root: &str| {
                 snmp.walk(root)
-                    .iter()
-                    .filter_map(|l| l.split_once(" = "))
+                    .into_iter()
                     // snmpwalk's answer for an unregistered subtree.
-                    .filter(|(_, v)| !v.starts_with("No Such"))
-                    .map(|(n, _)| n.to_owned())
+                    .filter(|l| !l.contains("= No Such"))
                     .collect::<Vec<_>>()
             };
-            // VI_2 (VRRPv3) is master at once: its row is in VRRPV3-MIB, VI_1's in VRRP-MIB.
-            let ok = wait_until(15, || !names(served).is_empty());
-            assert!(ok, "{kw}: nothing under {served}\n{}", logs(&[&node]));
-            seen.push((real, names(RFC_SUBTREES[0]), names(RFC_SUBTREES[1])));
+            // VI_1 takes over (no peer) after its VRRP-MIB and VRRPV3-MIB rows are up.
+            let ok = wait_until(15, || {
+                let w: Vec<String> = RFC_SUBTREES.iter().flat_map(|r| lines(r)).collect();
+                w.iter().any(|l| {
+                    (l.starts_with(".1.3.6.1.2.1.68.1.3.1.3.") && l.ends_with(".51 = INTEGER: 3"))
+                        || (l.starts_with(".1.3.6.1.2.1.207.1.1.1.1.6.")
+                            && l.ends_with(".51.1 = INTEGER: 3"))
+                })
+            });
+            assert!(ok, "{kw}: VI_1 not master\n{}", logs(&[&node]));
+            std::thread::sleep(Duration::from_secs(1));
+            let names = |root: &str| {
+                lines(root)
+                    .iter()
+                    .filter_map(|l| l.split_once(" = ").map(|(n, _)| n.to_owned()))
+                    .collect::<Vec<_>>()
+            };
+            let mut received = distinct(&snmp.traps());
+            received.sort();
+            seen.push((
+                names(RFC_SUBTREES[0]),
+                names(RFC_SUBTREES[1]),
+                lines(".1.3.6.1.2.1.68.1.2"),
+                received,
+            ));
         }
-        let (_, t68, t207) = &seen[0];
-        let (_, o68, o207) = &seen[1];
+        let (theirs, ours) = (&seen[0], &seen[1]);
         assert_eq!(
-            (t68.is_empty(), t207.is_empty()),
-            (served != RFC_SUBTREES[0], served != RFC_SUBTREES[1]),
-            "{kw}: keepalived served {t68:#?} {t207:#?}"
+            (
+                theirs.0.is_empty(),
+                theirs.1.is_empty(),
+                theirs.3.is_empty()
+            ),
+            (!v2, !v3, !traps),
+            "{kw}: keepalived served {theirs:#?}"
         );
-        assert_eq!((o68, o207), (t68, t207), "{kw}: objects differ (left ours)");
+        assert_eq!(ours, theirs, "{kw}: objects or traps differ (left ours)");
     }
 }
