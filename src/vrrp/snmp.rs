@@ -550,6 +550,26 @@ mod tests {
     }
 
     #[test]
+    fn each_mib_registered_by_its_keyword() {
+        let mut c = Config::default();
+        assert!(agent(&c).is_none());
+        c.global.enable_snmp_rfcv2 = true;
+        let a = agent(&c).unwrap();
+        assert!(a
+            .registrations
+            .iter()
+            .all(|o| o.to_string().starts_with(".1.3.6.1.2.1.68.")));
+        assert_eq!(a.caps.len(), 1);
+        assert_eq!(a.caps[0].1, "The MIB module for VRRP");
+        c.global.enable_snmp_vrrp = true;
+        c.global.enable_snmp_rfcv3 = true;
+        let descrs: Vec<String> = agent(&c).unwrap().caps.into_iter().map(|x| x.1).collect();
+        let want = ["Keepalived", "KEEPALIVED-VRRP", "VRRP", "VRRPV3"]
+            .map(|m| format!("The MIB module for {m}"));
+        assert_eq!(descrs, want);
+    }
+
+    #[test]
     fn traps_carry_keepalived_objects() {
         let (trap, vbs) = group_trap("r1", "G1", State::Master);
         assert_eq!(trap.to_string(), ".1.3.6.1.4.1.9586.100.5.2.10.0.1");
