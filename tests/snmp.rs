@@ -471,7 +471,7 @@ fn snmpd_restart_registers_again_and_adverts_go_on() {
 /// The standard VRRP MIBs' roots: RFC 2787's VRRP-MIB and RFC 6527's VRRPV3-MIB.
 const RFC_SUBTREES: [&str; 2] = [".1.3.6.1.2.1.68", ".1.3.6.1.2.1.207"];
 
-/// VI_1 (VRRPv2, PASS) backs up the peer and takes over when it stops; VI_2 (VRRPv3) is
+/// VI_1 (VRRPv2, PASS, in a sync group) backs up the peer and takes over when it stops; VI_2 (VRRPv3) is
 /// master and hears the peer's VRRPv2 adverts on its VRID (version errors); VI_3 hears the
 /// peer with the wrong password (authentication failures) and becomes master alongside it;
 /// VI_6 (VRRPv3, IPv6) is master alone.
@@ -479,6 +479,7 @@ fn rfc_node_conf(socket: &str, priority1: u8) -> String {
     format!(
         "global_defs {{\n  router_id snmp-rfc\n  enable_snmp_rfc\n  enable_traps\n  \
          snmp_socket {socket}\n}}\n\
+         vrrp_sync_group G1 {{\n  group {{\n    VI_1\n  }}\n}}\n\
          vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
          priority {priority1}\n  advert_int 1\n  authentication {{\n    auth_type PASS\n    \
          auth_pass secret\n  }}\n  virtual_ipaddress {{\n    192.0.2.100/24\n    \
