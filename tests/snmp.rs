@@ -471,7 +471,8 @@ fn snmpd_restart_registers_again_and_adverts_go_on() {
 /// The standard VRRP MIBs' roots: RFC 2787's VRRP-MIB and RFC 6527's VRRPV3-MIB.
 const RFC_SUBTREES: [&str; 2] = [".1.3.6.1.2.1.68", ".1.3.6.1.2.1.207"];
 
-/// VI_1 (VRRPv2, PASS, in a sync group) backs up the peer and takes over when it stops; VI_2 (VRRPv3) is
+/// VI_1 (VRRPv2, PASS, in a sync group with VI_7, which has no peer) backs up the peer and
+/// both take over when it stops; VI_2 (VRRPv3) is
 /// master and hears the peer's VRRPv2 adverts on its VRID (version errors); VI_3 hears the
 /// peer with the wrong password (authentication failures) and becomes master alongside it;
 /// VI_6 (VRRPv3, IPv6) is master alone.
@@ -479,7 +480,7 @@ fn rfc_node_conf(socket: &str, priority1: u8) -> String {
     format!(
         "global_defs {{\n  router_id snmp-rfc\n  enable_snmp_rfc\n  enable_traps\n  \
          snmp_socket {socket}\n}}\n\
-         vrrp_sync_group G1 {{\n  group {{\n    VI_1\n  }}\n}}\n\
+         vrrp_sync_group G1 {{\n  group {{\n    VI_1\n    VI_7\n  }}\n}}\n\
          vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
          priority {priority1}\n  advert_int 1\n  authentication {{\n    auth_type PASS\n    \
          auth_pass secret\n  }}\n  virtual_ipaddress {{\n    192.0.2.100/24\n    \
@@ -492,7 +493,9 @@ fn rfc_node_conf(socket: &str, priority1: u8) -> String {
          auth_pass right\n  }}\n  virtual_ipaddress {{\n    192.0.2.102/24\n  }}\n}}\n\
          vrrp_instance VI_6 {{\n  state MASTER\n  interface eth0\n  version 3\n  \
          virtual_router_id 54\n  priority 100\n  advert_int 1\n  \
-         virtual_ipaddress {{\n    2001:db8::54/64\n  }}\n}}\n"
+         virtual_ipaddress {{\n    2001:db8::54/64\n  }}\n}}\n\
+         vrrp_instance VI_7 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 57\n  \
+         priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    192.0.2.107/24\n  }}\n}}\n"
     )
 }
 
@@ -665,7 +668,7 @@ fn rfc_mibs_and_traps_as_keepalived() {
     // order (VRRP-MIB's, then VRRPV3-MIB's, at each takeover).
     let masters = |v: &[String]| {
         let vrid = |x: &String| {
-            (51..=54)
+            (51..=57)
                 .find(|n| x.contains(&format!(".2.{n} ")) || x.contains(&format!(".2.{n}.")))
                 .unwrap_or(0)
         };
