@@ -3,7 +3,9 @@
 //! temp dir, UDP on the node's loopback) with a real snmptrapd, in network namespaces.
 //! The same scenario (start as BACKUP, failover when the peer stops, a manager's Set of a
 //! priority and of preemption and refused Sets, reload with a new priority, stop) is walked after each step with `snmpwalk`, object by object, over the
-//! tables we serve; the traps snmptrapd received are compared in order. Then snmpd is
+//! tables we serve; the traps snmptrapd received are compared in order. The standard VRRP
+//! MIBs (`enable_snmp_rfc*`: RFC 2787, RFC 6527) are compared the same way through a failover,
+//! authentication and version errors, a reload and a stop. Then snmpd is
 //! killed and restarted: the subagent registers again within seconds and the adverts never
 //! pause.
 //!
