@@ -3,7 +3,9 @@
 //! temp dir, UDP on the node's loopback) with a real snmptrapd, in network namespaces.
 //! The same scenario (start as BACKUP, failover when the peer stops, a manager's Set of a
 //! priority and of preemption and refused Sets, reload with a new priority, stop) is walked after each step with `snmpwalk`, object by object, over the
-//! tables we serve; the traps snmptrapd received are compared in order. Then snmpd is
+//! tables we serve; the traps snmptrapd received are compared in order. The standard VRRP
+//! MIBs (`enable_snmp_rfc*`: RFC 2787, RFC 6527) are compared the same way through a failover,
+//! authentication and version errors, a reload and a stop. Then snmpd is
 //! killed and restarted: the subagent registers again within seconds and the adverts never
 //! pause.
 //!
@@ -84,6 +86,16 @@ impl Snmp {
             "TRAP %v\n",
             &format!("udp:127.0.0.1:{TRAP_PORT}"),
         ]));
+        // Traps sent before snmptrapd listens are lost: wait for its socket.
+        let listening = wait_until(10, || {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &s.ns, "ss", "-Hun", "-l"])
+                .arg(format!("sport = :{TRAP_PORT}"))
+                .output()
+                .expect("ss");
+            !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+        });
+        assert!(listening, "snmptrapd did not start");
         s.start_snmpd();
         s
     }
@@ -243,6 +255,11 @@ struct Record {
     notes: Vec<String>,
 }
 
+/// The lines of `a` that `b` lacks.
+fn only(a: &[String], b: &[String]) -> Vec<String> {
+    a.iter().filter(|l| !b.contains(l)).cloned().collect()
+}
+
 fn instance_state(walk: &[String], index: u32) -> Option<String> {
     let key = format!(".1.3.6.1.4.1.9586.100.5.2.3.1.4.{index} = ");
     walk.iter()
@@ -351,12 +368,6 @@ fn objects_and_traps_as_keepalived() {
                 "{step}: no {key}: {t:#?}"
             );
         }
-        let only = |a: &[String], b: &[String]| {
-            a.iter()
-                .filter(|l| !b.contains(l))
-                .cloned()
-                .collect::<Vec<_>>()
-        };
         assert!(
             o == t,
             "{step}: objects differ\nonly ours: {:#?}\nonly keepalived 2.2.7: {:#?}",
@@ -462,13 +473,16 @@ fn snmpd_restart_registers_again_and_adverts_go_on() {
 /// The standard VRRP MIBs' roots: RFC 2787's VRRP-MIB and RFC 6527's VRRPV3-MIB.
 const RFC_SUBTREES: [&str; 2] = [".1.3.6.1.2.1.68", ".1.3.6.1.2.1.207"];
 
-/// VI_1 (VRRPv2, PASS) backs up the peer and takes over when it stops; VI_2 (VRRPv3) is
+/// VI_1 (VRRPv2, PASS, in a sync group with VI_7, which has no peer) backs up the peer and
+/// both take over when it stops; VI_2 (VRRPv3) is
 /// master and hears the peer's VRRPv2 adverts on its VRID (version errors); VI_3 hears the
-/// peer with the wrong password (authentication failures) and becomes master alongside it.
+/// peer with the wrong password (authentication failures) and becomes master alongside it;
+/// VI_6 (VRRPv3, IPv6) is master alone.
 fn rfc_node_conf(socket: &str, priority1: u8) -> String {
     format!(
         "global_defs {{\n  router_id snmp-rfc\n  enable_snmp_rfc\n  enable_traps\n  \
          snmp_socket {socket}\n}}\n\
+         vrrp_sync_group G1 {{\n  group {{\n    VI_1\n    VI_7\n  }}\n}}\n\
          vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
          priority {priority1}\n  advert_int 1\n  authentication {{\n    auth_type PASS\n    \
          auth_pass secret\n  }}\n  virtual_ipaddress {{\n    192.0.2.100/24\n    \
@@ -478,7 +492,12 @@ fn rfc_node_conf(socket: &str, priority1: u8) -> String {
          virtual_ipaddress {{\n    192.0.2.101/24\n  }}\n}}\n\
          vrrp_instance VI_3 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 53\n  \
          priority 100\n  advert_int 1\n  authentication {{\n    auth_type PASS\n    \
-         auth_pass right\n  }}\n  virtual_ipaddress {{\n    192.0.2.102/24\n  }}\n}}\n"
+         auth_pass right\n  }}\n  virtual_ipaddress {{\n    192.0.2.102/24\n  }}\n}}\n\
+         vrrp_instance VI_6 {{\n  state MASTER\n  interface eth0\n  version 3\n  \
+         virtual_router_id 54\n  priority 100\n  advert_int 1\n  \
+         virtual_ipaddress {{\n    2001:db8::54/64\n  }}\n}}\n\
+         vrrp_instance VI_7 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 57\n  \
+         priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    192.0.2.107/24\n  }}\n}}\n"
     )
 }
 
@@ -552,6 +571,9 @@ fn rfc_scenario(lan: &Lan, real: bool) -> Record {
                 .iter()
                 .zip(want)
                 .all(|(v, w)| state(&last, *v).as_deref() == Some(w))
+                && last.iter().any(|l| {
+                    l.starts_with(".1.3.6.1.2.1.207.1.1.1.1.6.") && l.ends_with(".54.2 = INTEGER: 3")
+                })
                 // VRRP-MIB (walked first) shows VI_1 as VRRPV3-MIB does.
                 && last.iter().any(|l| {
                     l.starts_with(".1.3.6.1.2.1.68.1.3.1.3.")
@@ -616,12 +638,6 @@ fn rfc_mibs_and_traps_as_keepalived() {
     };
     let theirs = rfc_scenario(&lan, true);
     let ours = rfc_scenario(&lan, false);
-    let only = |a: &[String], b: &[String]| {
-        a.iter()
-            .filter(|l| !b.contains(l))
-            .cloned()
-            .collect::<Vec<_>>()
-    };
     for ((step, t), (_, o)) in theirs.walks.iter().zip(&ours.walks) {
         for root in RFC_SUBTREES {
             assert!(
@@ -650,11 +666,21 @@ fn rfc_mibs_and_traps_as_keepalived() {
             "keepalived sent no {kind}: {t:#?}"
         );
     }
+    // Instances become master on their own timers: each one's new-master traps keep their
+    // order (VRRP-MIB's, then VRRPV3-MIB's, at each takeover).
     let masters = |v: &[String]| {
-        v.iter()
+        let vrid = |x: &String| {
+            (51..=57)
+                .find(|n| x.contains(&format!(".2.{n} ")) || x.contains(&format!(".2.{n}.")))
+                .unwrap_or(0)
+        };
+        let mut m = v
+            .iter()
             .filter(|x| x.contains(".0.1 |"))
             .cloned()
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        m.sort_by_key(vrid);
+        m
     };
     assert_eq!(
         masters(&o),
@@ -674,7 +700,9 @@ fn rfc_mibs_and_traps_as_keepalived() {
 
 #[test]
 fn rfc_mibs_each_on_its_own() {
-    // enable_snmp_rfcv2 serves VRRP-MIB alone, enable_snmp_rfcv3 VRRPV3-MIB alone, as 2.2.7.
+    // enable_snmp_rfcv2 serves VRRP-MIB and its traps alone, enable_snmp_rfcv3 VRRPV3-MIB
+    // alone; without enable_traps neither sends any (and vrrpNotificationCntl says so), as
+    // 2.2.7.
     let test = "rfc_mibs_each_on_its_own";
     if !tools_or_skip(test) || !real_or_skip(test) {
         return;
@@ -682,37 +710,65 @@ fn rfc_mibs_each_on_its_own() {
     let Some(lan) = lan_or_skip(test, 1) else {
         return;
     };
-    for (kw, served) in [
-        ("enable_snmp_rfcv2", RFC_SUBTREES[0]),
-        ("enable_snmp_rfcv3", RFC_SUBTREES[1]),
+    for (kw, traps) in [
+        ("enable_snmp_rfcv2", true),
+        ("enable_snmp_rfcv3", true),
+        ("enable_snmp_rfc", false),
     ] {
+        let v2 = kw != "enable_snmp_rfcv3";
+        let v3 = kw != "enable_snmp_rfcv2";
         let mut seen = Vec::new();
         for real in [true, false] {
             let snmp = Snmp::start(&lan, 0);
-            let conf =
+            let mut conf =
                 rfc_node_conf(&snmp.socket(), 100).replace("enable_snmp_rfc\n", &format!("{kw}\n"));
+            if !traps {
+                conf = conf.replace("  enable_traps\n", "");
+            }
             let node = Daemon::start(&lan, 0, real, &conf);
-            let names = |root: &str| {
+            let lines = |root: &str| {
                 snmp.walk(root)
-                    .iter()
-                    .filter_map(|l| l.split_once(" = "))
+                    .into_iter()
                     // snmpwalk's answer for an unregistered subtree.
-                    .filter(|(_, v)| !v.starts_with("No Such"))
-                    .map(|(n, _)| n.to_owned())
+                    .filter(|l| !l.contains("= No Such"))
                     .collect::<Vec<_>>()
             };
-            // VI_2 (VRRPv3) is master at once: its row is in VRRPV3-MIB, VI_1's in VRRP-MIB.
-            let ok = wait_until(15, || !names(served).is_empty());
-            assert!(ok, "{kw}: nothing under {served}\n{}", logs(&[&node]));
-            seen.push((real, names(RFC_SUBTREES[0]), names(RFC_SUBTREES[1])));
+            // VI_1 takes over (no peer) after its VRRP-MIB and VRRPV3-MIB rows are up.
+            let ok = wait_until(15, || {
+                let w: Vec<String> = RFC_SUBTREES.iter().flat_map(|r| lines(r)).collect();
+                w.iter().any(|l| {
+                    (l.starts_with(".1.3.6.1.2.1.68.1.3.1.3.") && l.ends_with(".51 = INTEGER: 3"))
+                        || (l.starts_with(".1.3.6.1.2.1.207.1.1.1.1.6.")
+                            && l.ends_with(".51.1 = INTEGER: 3"))
+                })
+            });
+            assert!(ok, "{kw}: VI_1 not master\n{}", logs(&[&node]));
+            std::thread::sleep(Duration::from_secs(1));
+            let names = |root: &str| {
+                lines(root)
+                    .iter()
+                    .filter_map(|l| l.split_once(" = ").map(|(n, _)| n.to_owned()))
+                    .collect::<Vec<_>>()
+            };
+            let mut received = distinct(&snmp.traps());
+            received.sort();
+            seen.push((
+                names(RFC_SUBTREES[0]),
+                names(RFC_SUBTREES[1]),
+                lines(".1.3.6.1.2.1.68.1.2"),
+                received,
+            ));
         }
-        let (_, t68, t207) = &seen[0];
-        let (_, o68, o207) = &seen[1];
+        let (theirs, ours) = (&seen[0], &seen[1]);
         assert_eq!(
-            (t68.is_empty(), t207.is_empty()),
-            (served != RFC_SUBTREES[0], served != RFC_SUBTREES[1]),
-            "{kw}: keepalived served {t68:#?} {t207:#?}"
+            (
+                theirs.0.is_empty(),
+                theirs.1.is_empty(),
+                theirs.3.is_empty()
+            ),
+            (!v2, !v3, !traps),
+            "{kw}: keepalived served {theirs:#?}"
         );
-        assert_eq!((o68, o207), (t68, t207), "{kw}: objects differ (left ours)");
+        assert_eq!(ours, theirs, "{kw}: objects or traps differ (left ours)");
     }
 }

@@ -787,6 +787,7 @@ impl Engine {
             ..
         } = self;
         let Some(x) = groups.get_mut(g) else { return };
+        inherit_master_reason(instances, &before);
         while let Some(a) = x.sg.poll_action() {
             match a {
                 GroupAction::Instance { member, action } => {
@@ -1141,6 +1142,34 @@ struct GroupRt {
 }
 
 /// The notify hook of a sync group; the runtime is [`super::alerts`].
+/// keepalived's members synced to MASTER take the reason of the one that took over: the
+/// reason an advert set (priority 0 heard, preemption) wins over the default (no response).
+fn inherit_master_reason(instances: &mut [Instance], before: &[(usize, State)]) {
+    use super::snmp_rfc::reason;
+    let new: Vec<usize> = before
+        .iter()
+        .filter(|(i, b)| {
+            *b != State::Master
+                && instances
+                    .get(*i)
+                    .is_some_and(|x| x.machine.state() == State::Master)
+        })
+        .map(|(i, _)| *i)
+        .collect();
+    let trigger = new
+        .iter()
+        .filter_map(|&i| instances.get(i))
+        .map(|x| x.rfc.next_master_reason)
+        .find(|r| *r != reason::MASTER_NO_RESPONSE);
+    if let Some(r) = trigger {
+        for &i in &new {
+            if let Some(x) = instances.get_mut(i) {
+                x.rfc.next_master_reason = r;
+            }
+        }
+    }
+}
+
 fn group_notify_hook(alerts: &mut dyn alerts::Sink, name: &str, state: State) {
     alerts.group_event(name, state);
 }

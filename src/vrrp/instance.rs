@@ -549,6 +549,8 @@ impl Instance {
                 notify_hook(alerts, &self.cfg, NotifyEvent::State(state), priority);
                 // keepalived sends the standard MIBs' new-master notifications after its own.
                 if state == State::Master {
+                    // A sync group's member notifies before its transition is counted.
+                    self.rfc.master_reason = self.rfc.next_master_reason;
                     let at = super::snmp_rfc::source(self, &self.ifmap.borrow());
                     let reason = self.rfc.master_reason;
                     alerts.rfc_event(&super::snmp_rfc::Event::NewMaster { at, reason });

@@ -71,10 +71,10 @@ pub fn agent(c: &Config) -> Option<Agent> {
         );
     }
     if g.enable_snmp_rfcv2 {
-        module(rfc::V2_ROOT, rfc::V2_OBJECTS, "VRRP");
+        module(reg::V2_ROOT, reg::V2_OBJECTS, "VRRP");
     }
     if g.enable_snmp_rfcv3 {
-        module(rfc::V3_ROOT, rfc::V3_OBJECTS, "VRRPV3");
+        module(reg::V3_ROOT, reg::V3_OBJECTS, "VRRPV3");
     }
     Some(a)
 }
@@ -547,6 +547,26 @@ mod tests {
         let shown = script_text(&s);
         assert!(shown.ends_with("' '-c' 'exit 0'"), "{shown}");
         assert!(shown.starts_with('\''));
+    }
+
+    #[test]
+    fn each_mib_registered_by_its_keyword() {
+        let mut c = Config::default();
+        assert!(agent(&c).is_none());
+        c.global.enable_snmp_rfcv2 = true;
+        let a = agent(&c).unwrap();
+        assert!(a
+            .registrations
+            .iter()
+            .all(|o| o.to_string().starts_with(".1.3.6.1.2.1.68.")));
+        assert_eq!(a.caps.len(), 1);
+        assert_eq!(a.caps[0].1, "The MIB module for VRRP");
+        c.global.enable_snmp_vrrp = true;
+        c.global.enable_snmp_rfcv3 = true;
+        let descrs: Vec<String> = agent(&c).unwrap().caps.into_iter().map(|x| x.1).collect();
+        let want = ["Keepalived", "KEEPALIVED-VRRP", "VRRP", "VRRPV3"]
+            .map(|m| format!("The MIB module for {m}"));
+        assert_eq!(descrs, want);
     }
 
     #[test]

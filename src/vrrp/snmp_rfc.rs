@@ -13,78 +13,7 @@ use crate::config::model::{self, Config};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::SystemTime;
 
-/// VRRP-MIB (mib-2 68).
-pub const V2_ROOT: &[u32] = &[1, 3, 6, 1, 2, 1, 68];
-/// VRRPV3-MIB (mib-2 207).
-pub const V3_ROOT: &[u32] = &[1, 3, 6, 1, 2, 1, 207];
-
-/// The objects keepalived registers, one Register each, in its order.
-pub const V2_OBJECTS: &[&[u32]] = &[
-    &[1, 1],
-    &[1, 2],
-    &[1, 3, 1, 2],
-    &[1, 3, 1, 3],
-    &[1, 3, 1, 4],
-    &[1, 3, 1, 5],
-    &[1, 3, 1, 6],
-    &[1, 3, 1, 7],
-    &[1, 3, 1, 8],
-    &[1, 3, 1, 9],
-    &[1, 3, 1, 10],
-    &[1, 3, 1, 11],
-    &[1, 3, 1, 12],
-    &[1, 3, 1, 13],
-    &[1, 3, 1, 14],
-    &[1, 3, 1, 15],
-    &[1, 4, 1, 2],
-    &[2, 1],
-    &[2, 2],
-    &[2, 3],
-    &[2, 4, 1, 1],
-    &[2, 4, 1, 2],
-    &[2, 4, 1, 3],
-    &[2, 4, 1, 4],
-    &[2, 4, 1, 5],
-    &[2, 4, 1, 6],
-    &[2, 4, 1, 7],
-    &[2, 4, 1, 8],
-    &[2, 4, 1, 9],
-    &[2, 4, 1, 10],
-    &[2, 4, 1, 11],
-    &[2, 4, 1, 12],
-];
-
-pub const V3_OBJECTS: &[&[u32]] = &[
-    &[1, 1, 1, 1, 3],
-    &[1, 1, 1, 1, 4],
-    &[1, 1, 1, 1, 5],
-    &[1, 1, 1, 1, 6],
-    &[1, 1, 1, 1, 7],
-    &[1, 1, 1, 1, 8],
-    &[1, 1, 1, 1, 9],
-    &[1, 1, 1, 1, 10],
-    &[1, 1, 1, 1, 11],
-    &[1, 1, 1, 1, 12],
-    &[1, 1, 1, 1, 13],
-    &[1, 1, 2, 1, 2],
-    &[1, 2, 1],
-    &[1, 2, 2],
-    &[1, 2, 3],
-    &[1, 2, 4],
-    &[1, 2, 5, 1, 1],
-    &[1, 2, 5, 1, 2],
-    &[1, 2, 5, 1, 3],
-    &[1, 2, 5, 1, 4],
-    &[1, 2, 5, 1, 5],
-    &[1, 2, 5, 1, 6],
-    &[1, 2, 5, 1, 7],
-    &[1, 2, 5, 1, 8],
-    &[1, 2, 5, 1, 9],
-    &[1, 2, 5, 1, 10],
-    &[1, 2, 5, 1, 11],
-    &[1, 2, 5, 1, 12],
-    &[1, 2, 5, 1, 13],
-];
+use super::snmp_registrations::{V2_ROOT, V3_ROOT};
 
 /// RFC 6527 `vrrpv3StatisticsNewMasterReason` values.
 pub mod reason {
@@ -215,11 +144,6 @@ fn c32(v: u64) -> Value {
     Value::Counter32(v as u32)
 }
 
-fn centis_since(t: SystemTime) -> u32 {
-    let d = SystemTime::now().duration_since(t).unwrap_or_default();
-    (d.as_millis() / 10) as u32
-}
-
 fn v4(a: Option<IpAddr>) -> [u8; 4] {
     match a {
         Some(IpAddr::V4(a)) => a.octets(),
@@ -236,8 +160,17 @@ fn bytes(a: Option<IpAddr>, v6: bool) -> Vec<u8> {
     }
 }
 
-fn up(inst: &Instance) -> bool {
-    matches!(inst.machine.state(), State::Backup | State::Master)
+/// The virtual router's up time in centiseconds: 0 unless backup or master.
+fn uptime(inst: &Instance) -> u32 {
+    match inst.machine.state() {
+        State::Backup | State::Master => {
+            let d = SystemTime::now()
+                .duration_since(inst.rfc.started)
+                .unwrap_or_default();
+            (d.as_millis() / 10) as u32
+        }
+        _ => 0,
+    }
 }
 
 /// RFC 2787's objects.
@@ -301,29 +234,26 @@ pub fn v2_objects(c: &Config, eng: &Engine, t: &mut Tree) {
             Value::Integer(cfg.advert_int.as_secs() as i32),
         );
         put(&[1, 3, 1, 12], truth(!cfg.nopreempt));
-        let uptime = if up(inst) {
-            centis_since(inst.rfc.started)
-        } else {
-            0
-        };
-        put(&[1, 3, 1, 13], Value::TimeTicks(uptime));
+        put(&[1, 3, 1, 13], Value::TimeTicks(uptime(inst)));
         put(&[1, 3, 1, 14], Value::Integer(1));
         put(&[1, 3, 1, 15], Value::Integer(1));
-        let mut put = |col: u32, v: u64| {
+        let counters = [
+            st.become_master,
+            st.advert_rcvd,
+            st.advert_interval_err,
+            st.auth_failure,
+            st.ip_ttl_err,
+            st.pri_zero_rcvd,
+            st.pri_zero_sent,
+            st.invalid_type_rcvd,
+            st.addr_list_err,
+            st.invalid_authtype,
+            st.authtype_mismatch,
+            st.packet_len_err,
+        ];
+        for (col, v) in (1..).zip(counters) {
             t.insert(oid(r, &[2, 4, 1, col]).child(&idx), c32(v));
-        };
-        put(1, st.become_master);
-        put(2, st.advert_rcvd);
-        put(3, st.advert_interval_err);
-        put(4, st.auth_failure);
-        put(5, st.ip_ttl_err);
-        put(6, st.pri_zero_rcvd);
-        put(7, st.pri_zero_sent);
-        put(8, st.invalid_type_rcvd);
-        put(9, st.addr_list_err);
-        put(10, st.invalid_authtype);
-        put(11, st.authtype_mismatch);
-        put(12, st.packet_len_err);
+        }
     }
     t.insert(oid(r, &[2, 1, 0]), c32(chk));
     t.insert(oid(r, &[2, 2, 0]), c32(vers));
@@ -370,12 +300,7 @@ pub fn v3_objects(eng: &Engine, t: &mut Tree) {
         put(&[1, 1, 1, 1, 9], Value::Integer(centis as i32));
         put(&[1, 1, 1, 1, 10], truth(!cfg.nopreempt));
         put(&[1, 1, 1, 1, 11], truth(cfg.accept));
-        let uptime = if up(inst) {
-            centis_since(inst.rfc.started)
-        } else {
-            0
-        };
-        put(&[1, 1, 1, 1, 12], Value::TimeTicks(uptime));
+        put(&[1, 1, 1, 1, 12], Value::TimeTicks(uptime(inst)));
         put(&[1, 1, 1, 1, 13], Value::Integer(1));
         for a in &cfg.vips {
             let b = match a.addr {
@@ -498,4 +423,128 @@ pub fn new_master_v3(g: Gates, at: &Source, reason: i32) -> Option<(Oid, Vec<Var
             at.name
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn at(v3: bool, v6: bool) -> Source {
+        Source {
+            name: "VI_1".into(),
+            ifindex: 2,
+            vrid: 51,
+            v6,
+            v3,
+            has_vips: true,
+            saddr: Some(if v6 {
+                "fe80::1".parse().unwrap()
+            } else {
+                "192.0.2.1".parse().unwrap()
+            }),
+        }
+    }
+
+    const BOTH: Gates = Gates { v2: true, v3: true };
+
+    #[test]
+    fn new_master_goes_to_each_mib_that_lists_the_instance() {
+        let ev = Event::NewMaster {
+            at: at(false, false),
+            reason: reason::PRIORITY,
+        };
+        let (trap, vbs, line) = notification(BOTH, &ev).unwrap();
+        assert_eq!(trap.to_string(), ".1.3.6.1.2.1.68.0.1");
+        assert_eq!(vbs[0].name.to_string(), ".1.3.6.1.2.1.68.1.3.1.7.2.51");
+        assert_eq!(vbs[0].value, Value::IpAddress([192, 0, 2, 1]));
+        assert_eq!(line, "(VI_1) Sending SNMP notification vrrpTrapNewMaster");
+        // Off without its keyword, and RFC 2787 has no VRRPv3 or IPv6 instances.
+        assert!(notification(
+            Gates {
+                v2: false,
+                v3: true
+            },
+            &ev
+        )
+        .is_none());
+        for (v3, v6) in [(true, false), (false, true)] {
+            let ev = Event::NewMaster {
+                at: at(v3, v6),
+                reason: 1,
+            };
+            assert!(notification(BOTH, &ev).is_none());
+        }
+        let (trap, vbs, line) = new_master_v3(BOTH, &at(true, true), reason::PREEMPTED).unwrap();
+        assert_eq!(trap.to_string(), ".1.3.6.1.2.1.207.0.1");
+        assert!(vbs[0]
+            .name
+            .to_string()
+            .starts_with(".1.3.6.1.2.1.207.1.1.1.1.3.2.51.2"));
+        assert_eq!(vbs[1].name.to_string(), ".1.3.6.1.2.1.207.1.2.5.1.2.2.51.2");
+        assert_eq!(vbs[1].value, Value::Integer(2));
+        assert!(line.ends_with("vrrpv3NotifyNewMaster, reason 2"), "{line}");
+        assert!(new_master_v3(
+            Gates {
+                v2: true,
+                v3: false
+            },
+            &at(true, false),
+            1
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn error_notifications_name_their_kind() {
+        let src: IpAddr = "192.0.2.2".parse().unwrap();
+        let ev = Event::AuthError {
+            at: at(false, false),
+            src,
+            kind: auth_err::AUTH_FAILURE,
+        };
+        let (trap, vbs, _) = notification(BOTH, &ev).unwrap();
+        assert_eq!(trap.to_string(), ".1.3.6.1.2.1.68.0.2");
+        assert_eq!(vbs[0].name.to_string(), ".1.3.6.1.2.1.68.1.5.2.51");
+        assert_eq!(vbs[0].value, Value::IpAddress([192, 0, 2, 2]));
+        assert_eq!(vbs[1].value, Value::Integer(3));
+        let ev = Event::ProtoError {
+            at: at(true, false),
+            reason: proto_err::VERSION,
+        };
+        let (trap, vbs, _) = notification(BOTH, &ev).unwrap();
+        assert_eq!(trap.to_string(), ".1.3.6.1.2.1.207.0.2");
+        assert_eq!(vbs[0].name.to_string(), ".1.3.6.1.2.1.207.1.2.5.1.6.2.51.1");
+        assert!(notification(
+            Gates {
+                v2: true,
+                v3: false
+            },
+            &ev
+        )
+        .is_none());
+        // An instance without a VIP is in neither MIB.
+        let mut bare = at(false, false);
+        bare.has_vips = false;
+        let ev = Event::ProtoError {
+            at: bare,
+            reason: 1,
+        };
+        assert!(notification(BOTH, &ev).is_none());
+    }
+
+    #[test]
+    fn states_as_the_rfcs_number_them() {
+        let got: Vec<i32> = [
+            State::Init,
+            State::Backup,
+            State::Master,
+            State::Fault,
+            State::Stop,
+        ]
+        .into_iter()
+        .map(rfc_state)
+        .collect();
+        assert_eq!(got, [1, 2, 3, 1, 1]);
+    }
 }
