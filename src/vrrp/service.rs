@@ -1659,7 +1659,8 @@ impl Service for VrrpService {
                     let socks = sh.socks.clone();
                     let tracking = sh.tracking.clone();
                     let text: Rc<dyn Fn() -> String> = Rc::new(move || {
-                        if let (Ok(mut e), Ok(mut s)) = (eng.try_borrow_mut(), socks.try_borrow_mut())
+                        if let (Ok(mut e), Ok(mut s)) =
+                            (eng.try_borrow_mut(), socks.try_borrow_mut())
                         {
                             s.sync_kernel_drops(&mut e.rx);
                         }
