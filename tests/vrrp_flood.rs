@@ -182,14 +182,25 @@ fn kernel_dropped(stats: &str) -> u64 {
         .unwrap_or(0)
 }
 
-#[test]
-fn foreign_vrid_flood_stays_in_the_kernel() {
-    let Some(lan) = lan_or_skip("foreign_vrid_flood_stays_in_the_kernel", 3) else {
-        return;
-    };
+/// What a foreign-VRID flood did to a master (node 0) and its backup (node 1).
+struct ForeignFlood {
+    sent: u64,
+    secs: f64,
+    /// CPU time of the master's VRRP child during the flood.
+    m_cpu: f64,
+    /// Stats dumps of master and backup, before and after.
+    m: (String, String),
+    b: (String, String),
+    bad_polls: Vec<String>,
+    backup_took_over: bool,
+    logs: String,
+}
+
+fn foreign_flood(real: bool) -> Option<ForeignFlood> {
+    let lan = lan_or_skip("foreign_vrid_flood", 3)?;
     let vip = format!("{VIP}/32");
-    let m = Daemon::start(&lan, 0, false, &conf(200, &auth(), &[&vip]));
-    let b = Daemon::start(&lan, 1, false, &conf(100, &auth(), &[&vip]));
+    let m = Daemon::start(&lan, 0, real, &conf(200, &auth(), &[&vip]));
+    let b = Daemon::start(&lan, 1, real, &conf(100, &auth(), &[&vip]));
     expect_master(&lan, 0, &[0, 1], VIP, 15, &[&m, &b]);
     std::thread::sleep(Duration::from_millis(1500));
     let (m0, b0) = (stats_text(&m), stats_text(&b));
@@ -218,6 +229,38 @@ fn foreign_vrid_flood_stays_in_the_kernel() {
     let m_cpu = mpid.map_or(0.0, cpu_secs) - m_cpu0;
     std::thread::sleep(Duration::from_millis(500));
     let (m1, b1) = (stats_text(&m), stats_text(&b));
+    Some(ForeignFlood {
+        sent,
+        secs,
+        m_cpu,
+        m: (m0, m1),
+        b: (b0, b1),
+        bad_polls,
+        backup_took_over: b.log().contains("Entering MASTER STATE"),
+        logs: logs(&[&m, &b]),
+    })
+}
+
+/// Adverts the backup received during the flood.
+fn backup_adverts(o: &ForeignFlood) -> u64 {
+    instance_counter(&o.b.1, "Advertisements:", "Received")
+        - instance_counter(&o.b.0, "Advertisements:", "Received")
+}
+
+#[test]
+fn foreign_vrid_flood_stays_in_the_kernel() {
+    let Some(o) = foreign_flood(false) else {
+        return;
+    };
+    let ForeignFlood {
+        sent,
+        secs,
+        m_cpu,
+        m: (m0, m1),
+        b: (b0, b1),
+        ..
+    } = &o;
+    let (sent, secs, m_cpu) = (*sent, *secs, *m_cpu);
     let delta = |a: &str, b: &str| -> (Rx, u64) {
         let (x, y) = (
             rx_section(a).unwrap_or_default(),
@@ -235,10 +278,9 @@ fn foreign_vrid_flood_stays_in_the_kernel() {
         };
         (rx, kernel_dropped(b) - kernel_dropped(a))
     };
-    let (mrx, mkern) = delta(&m0, &m1);
-    let (brx, bkern) = delta(&b0, &b1);
-    let adverts = instance_counter(&b1, "Advertisements:", "Received")
-        - instance_counter(&b0, "Advertisements:", "Received");
+    let (mrx, mkern) = delta(m0, m1);
+    let (brx, bkern) = delta(b0, b1);
+    let adverts = backup_adverts(&o);
     say(&format!(
         "foreign VRIDs: {sent} packets in {secs:.1} s ({:.0}/s); master: received {} \
          (in kernel {mkern}, user space {}), CPU {m_cpu:.2} s; backup: in kernel {bkern}, \
@@ -248,11 +290,12 @@ fn foreign_vrid_flood_stays_in_the_kernel() {
         mrx.received - mkern,
         brx.received - bkern,
     ));
-    let logs = logs(&[&m, &b]);
+    let logs = &o.logs;
     assert!(sent > 1000 * FLOOD_SECS, "the flood fell short: {sent}");
     assert!(
-        bad_polls.is_empty() && !b.log().contains("Entering MASTER STATE"),
-        "mastership moved: {bad_polls:?}\n{logs}"
+        o.bad_polls.is_empty() && !o.backup_took_over,
+        "mastership moved: {:?}\n{logs}",
+        o.bad_polls
     );
     // Every packet is counted, nearly all of them by the kernel filter; what user space
     // still sees is the genuine adverts and a few from before the filter's counter was read.
@@ -273,6 +316,30 @@ fn foreign_vrid_flood_stays_in_the_kernel() {
         adverts + 2 >= secs as u64,
         "backup got {adverts} adverts in {secs:.1} s\n{logs}"
     );
+}
+
+/// keepalived 2.2.7 under the same foreign-VRID flood: reports, does not judge (it reads
+/// and discards each packet in user space).
+#[test]
+#[ignore = "comparison with the real keepalived; run by hand: --ignored --nocapture"]
+fn real_keepalived_foreign_vrid_flood() {
+    if !real_or_skip("real_keepalived_foreign_vrid_flood") {
+        return;
+    }
+    let Some(o) = foreign_flood(true) else {
+        return;
+    };
+    say(&format!(
+        "keepalived 2.2.7, foreign VRIDs: {} packets in {:.1} s ({:.0}/s); master CPU {:.2} s; \
+         backup: master adverts {}, took over: {}, VIP polls wrong: {}",
+        o.sent,
+        o.secs,
+        o.sent as f64 / o.secs,
+        o.m_cpu,
+        backup_adverts(&o),
+        o.backup_took_over,
+        o.bad_polls.len()
+    ));
 }
 
 /// Instances `(name, vrid, vip)` at priority `prio`, PASS authentication, on eth0.
