@@ -435,4 +435,27 @@ fn reload_refilters_the_vrids() {
         "VRID {VRID} adverts not dropped in the kernel: {before} -> {after}\n{}",
         stats_text(&b)
     );
+    // log_unknown_vrids by reload: they reach user space to be logged; off again, the
+    // kernel takes them back.
+    let only_two = instances(100, &[("VI_2", VRID + 1, VIP2)]);
+    b.write_conf(&only_two.replace("router_id test\n", "router_id test\n  log_unknown_vrids\n"));
+    b.reload();
+    let line = format!("Unknown VRID({VRID}) received on interface(eth0). ignoring...");
+    assert!(wait_until(5, || b.log().contains(&line)), "{}", b.log());
+    let before = kernel_dropped(&stats_text(&b));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        kernel_dropped(&stats_text(&b)),
+        before,
+        "{}",
+        stats_text(&b)
+    );
+    b.write_conf(&only_two);
+    b.reload();
+    let before = kernel_dropped(&stats_text(&b));
+    assert!(
+        wait_until(10, || kernel_dropped(&stats_text(&b)) >= before + 2),
+        "{}",
+        stats_text(&b)
+    );
 }

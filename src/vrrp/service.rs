@@ -373,11 +373,11 @@ impl Sockets {
     }
 
     /// Attaches or updates the kernel filter of `key`'s receive socket to accept `vrids`
-    /// (`None`: every VRID, for `log_unknown_vrids`, or no filter on a new socket).
+    /// (`None`: no filter, see [`filter_vrids`]).
     fn filter(&mut self, key: &SockKey, sock: Option<&Rc<VrrpSocket>>, vrids: Option<Vec<u8>>) {
         let res = match (self.filters.get_mut(key), vrids) {
-            (Some((sock, f)), v) => {
-                let v = v.unwrap_or_else(|| (0..=255).collect());
+            (_, None) => return,
+            (Some((sock, f)), Some(v)) => {
                 if f.vrids() == v.as_slice() {
                     return;
                 }
@@ -393,7 +393,6 @@ impl Sockets {
                     Err(e) => Err(e),
                 }
             }
-            (None, None) => return,
         };
         if let Err(e) = res {
             if !std::mem::replace(&mut self.filter_failed, true) {
@@ -403,12 +402,15 @@ impl Sockets {
     }
 }
 
-/// The VRIDs `key`'s receive socket must deliver; `None` when the kernel must not filter:
-/// AH sockets (the VRID sits after the AH header) and `log_unknown_vrids` (every foreign
-/// advert is logged).
+/// The VRIDs `key`'s receive socket must deliver: all of them with `log_unknown_vrids`
+/// (every foreign advert is logged; a reload may turn it off), `None` for AH sockets, which
+/// get no filter (the VRID sits after the AH header).
 fn filter_vrids(eng: &Engine, key: &SockKey) -> Option<Vec<u8>> {
-    if key.ah || eng.globals.log_unknown_vrids {
+    if key.ah {
         return None;
+    }
+    if eng.globals.log_unknown_vrids {
+        return Some((0..=255).collect());
     }
     let mut v: Vec<u8> = eng
         .instances
