@@ -168,7 +168,8 @@ fn realtime_priority_and_rttime_limit_as_keepalived() {
         ) else {
             return;
         };
-        let want = |s: &Seen| s.chrt.contains("SCHED_RR") && s.rttime == rttime;
+        // ps shows "-" as the nice value of a realtime process: read after the switch.
+        let want = |s: &Seen| s.chrt.contains("SCHED_RR") && s.rttime == rttime && s.nice == "-";
         let a = settled(&ours, want);
         let b = settled(&real, want);
         assert_eq!(a, b, "ours vs keepalived 2.2.7 with {globals}");
@@ -208,8 +209,12 @@ fn bfd_process_controls_as_keepalived() {
         let ours = Daemon::start_all(&lan, 0, false, &conf);
         let real = Daemon::start_all(&lan, 1, true, &conf);
         let want = |s: &Seen| match realtime {
+            // ps shows "-" as the nice value of a realtime process: read after the switch.
             Some((prio, rttime)) => {
-                s.chrt.contains("SCHED_RR") && s.chrt.contains(prio) && s.rttime == rttime
+                s.chrt.contains("SCHED_RR")
+                    && s.chrt.contains(prio)
+                    && s.rttime == rttime
+                    && s.nice == "-"
             }
             None => s.nice == "-4" && s.locked && s.cpus == cpu.to_string(),
         };

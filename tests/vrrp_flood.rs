@@ -182,14 +182,26 @@ fn kernel_dropped(stats: &str) -> u64 {
         .unwrap_or(0)
 }
 
-#[test]
-fn foreign_vrid_flood_stays_in_the_kernel() {
-    let Some(lan) = lan_or_skip("foreign_vrid_flood_stays_in_the_kernel", 3) else {
-        return;
-    };
+/// What a foreign-VRID flood did to a master (node 0) and its backup (node 1).
+struct ForeignFlood {
+    sent: u64,
+    secs: f64,
+    /// CPU time of the master's VRRP child during the flood.
+    m_cpu: f64,
+    /// Stats dumps of master and backup, before and after.
+    m: (String, String),
+    b: (String, String),
+    bad_polls: Vec<String>,
+    backup_took_over: bool,
+    logs: String,
+}
+
+/// `unpaced`: the fastest sender (sendmmsg) instead of the paced one.
+fn foreign_flood(real: bool, unpaced: bool) -> Option<ForeignFlood> {
+    let lan = lan_or_skip("foreign_vrid_flood", 3)?;
     let vip = format!("{VIP}/32");
-    let m = Daemon::start(&lan, 0, false, &conf(200, &auth(), &[&vip]));
-    let b = Daemon::start(&lan, 1, false, &conf(100, &auth(), &[&vip]));
+    let m = Daemon::start(&lan, 0, real, &conf(200, &auth(), &[&vip]));
+    let b = Daemon::start(&lan, 1, real, &conf(100, &auth(), &[&vip]));
     expect_master(&lan, 0, &[0, 1], VIP, 15, &[&m, &b]);
     std::thread::sleep(Duration::from_millis(1500));
     let (m0, b0) = (stats_text(&m), stats_text(&b));
@@ -204,7 +216,11 @@ fn foreign_vrid_flood_stays_in_the_kernel() {
     let dur = Duration::from_secs(FLOOD_SECS);
     let started = Instant::now();
     let h = lan.spawn_in(2, move || async move {
-        send_paced("eth0", &pkts, FLOOD_RATE, dur)
+        if unpaced {
+            send_unpaced("eth0", &pkts, dur)
+        } else {
+            send_paced("eth0", &pkts, FLOOD_RATE, dur)
+        }
     });
     let mut bad_polls = Vec::new();
     while !h.is_finished() {
@@ -218,6 +234,38 @@ fn foreign_vrid_flood_stays_in_the_kernel() {
     let m_cpu = mpid.map_or(0.0, cpu_secs) - m_cpu0;
     std::thread::sleep(Duration::from_millis(500));
     let (m1, b1) = (stats_text(&m), stats_text(&b));
+    Some(ForeignFlood {
+        sent,
+        secs,
+        m_cpu,
+        m: (m0, m1),
+        b: (b0, b1),
+        bad_polls,
+        backup_took_over: b.log().contains("Entering MASTER STATE"),
+        logs: logs(&[&m, &b]),
+    })
+}
+
+/// Adverts the backup received during the flood.
+fn backup_adverts(o: &ForeignFlood) -> u64 {
+    instance_counter(&o.b.1, "Advertisements:", "Received")
+        - instance_counter(&o.b.0, "Advertisements:", "Received")
+}
+
+#[test]
+fn foreign_vrid_flood_stays_in_the_kernel() {
+    let Some(o) = foreign_flood(false, false) else {
+        return;
+    };
+    let ForeignFlood {
+        sent,
+        secs,
+        m_cpu,
+        m: (m0, m1),
+        b: (b0, b1),
+        ..
+    } = &o;
+    let (sent, secs, m_cpu) = (*sent, *secs, *m_cpu);
     let delta = |a: &str, b: &str| -> (Rx, u64) {
         let (x, y) = (
             rx_section(a).unwrap_or_default(),
@@ -235,10 +283,9 @@ fn foreign_vrid_flood_stays_in_the_kernel() {
         };
         (rx, kernel_dropped(b) - kernel_dropped(a))
     };
-    let (mrx, mkern) = delta(&m0, &m1);
-    let (brx, bkern) = delta(&b0, &b1);
-    let adverts = instance_counter(&b1, "Advertisements:", "Received")
-        - instance_counter(&b0, "Advertisements:", "Received");
+    let (mrx, mkern) = delta(m0, m1);
+    let (brx, bkern) = delta(b0, b1);
+    let adverts = backup_adverts(&o);
     say(&format!(
         "foreign VRIDs: {sent} packets in {secs:.1} s ({:.0}/s); master: received {} \
          (in kernel {mkern}, user space {}), CPU {m_cpu:.2} s; backup: in kernel {bkern}, \
@@ -248,11 +295,12 @@ fn foreign_vrid_flood_stays_in_the_kernel() {
         mrx.received - mkern,
         brx.received - bkern,
     ));
-    let logs = logs(&[&m, &b]);
+    let logs = &o.logs;
     assert!(sent > 1000 * FLOOD_SECS, "the flood fell short: {sent}");
     assert!(
-        bad_polls.is_empty() && !b.log().contains("Entering MASTER STATE"),
-        "mastership moved: {bad_polls:?}\n{logs}"
+        o.bad_polls.is_empty() && !o.backup_took_over,
+        "mastership moved: {:?}\n{logs}",
+        o.bad_polls
     );
     // Every packet is counted, nearly all of them by the kernel filter; what user space
     // still sees is the genuine adverts and a few from before the filter's counter was read.
@@ -273,6 +321,68 @@ fn foreign_vrid_flood_stays_in_the_kernel() {
         adverts + 2 >= secs as u64,
         "backup got {adverts} adverts in {secs:.1} s\n{logs}"
     );
+}
+
+/// The same flood from the fastest sender this machine runs (sendmmsg, unpaced): the
+/// kernel may shed packets before any socket (device backlog), so only the outcome is
+/// checked: no takeover, the backup hears the master, user space sees almost nothing.
+#[test]
+fn unpaced_foreign_vrid_flood_changes_nothing() {
+    let Some(o) = foreign_flood(false, true) else {
+        return;
+    };
+    let user = |t: &(String, String)| {
+        let rx = |x: &str| rx_section(x).unwrap_or_default().received;
+        (rx(&t.1) - rx(&t.0)) - (kernel_dropped(&t.1) - kernel_dropped(&t.0))
+    };
+    let (mu, bu) = (user(&o.m), user(&o.b));
+    let adverts = backup_adverts(&o);
+    say(&format!(
+        "unpaced foreign VRIDs: {} packets in {:.1} s ({:.0}/s); master CPU {:.2} s, \
+         user space {mu}; backup user space {bu}, master adverts {adverts}",
+        o.sent,
+        o.secs,
+        o.sent as f64 / o.secs,
+        o.m_cpu,
+    ));
+    assert!(
+        o.bad_polls.is_empty() && !o.backup_took_over,
+        "mastership moved: {:?}\n{}",
+        o.bad_polls,
+        o.logs
+    );
+    assert!(
+        adverts + 2 >= o.secs as u64,
+        "backup got {adverts} adverts in {:.1} s\n{}",
+        o.secs,
+        o.logs
+    );
+    assert!(mu <= 50 && bu <= 50, "user space saw {mu} / {bu} packets");
+}
+
+/// keepalived 2.2.7 under the same foreign-VRID flood: reports, does not judge (it reads
+/// and discards each packet in user space).
+#[test]
+#[ignore = "comparison with the real keepalived; run by hand: --ignored --nocapture"]
+fn real_keepalived_foreign_vrid_flood() {
+    if !real_or_skip("real_keepalived_foreign_vrid_flood") {
+        return;
+    }
+    let unpaced = std::env::var("FLOOD_UNPACED").is_ok();
+    let Some(o) = foreign_flood(true, unpaced) else {
+        return;
+    };
+    say(&format!(
+        "keepalived 2.2.7, foreign VRIDs: {} packets in {:.1} s ({:.0}/s); master CPU {:.2} s; \
+         backup: master adverts {}, took over: {}, VIP polls wrong: {}",
+        o.sent,
+        o.secs,
+        o.sent as f64 / o.secs,
+        o.m_cpu,
+        backup_adverts(&o),
+        o.backup_took_over,
+        o.bad_polls.len()
+    ));
 }
 
 /// Instances `(name, vrid, vip)` at priority `prio`, PASS authentication, on eth0.
@@ -323,6 +433,29 @@ fn reload_refilters_the_vrids() {
     assert!(
         after >= before + 2,
         "VRID {VRID} adverts not dropped in the kernel: {before} -> {after}\n{}",
+        stats_text(&b)
+    );
+    // log_unknown_vrids by reload: they reach user space to be logged; off again, the
+    // kernel takes them back.
+    let only_two = instances(100, &[("VI_2", VRID + 1, VIP2)]);
+    b.write_conf(&only_two.replace("router_id test\n", "router_id test\n  log_unknown_vrids\n"));
+    b.reload();
+    let line = format!("Unknown VRID({VRID}) received on interface(eth0). ignoring...");
+    assert!(wait_until(5, || b.log().contains(&line)), "{}", b.log());
+    let before = kernel_dropped(&stats_text(&b));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        kernel_dropped(&stats_text(&b)),
+        before,
+        "{}",
+        stats_text(&b)
+    );
+    b.write_conf(&only_two);
+    b.reload();
+    let before = kernel_dropped(&stats_text(&b));
+    assert!(
+        wait_until(10, || kernel_dropped(&stats_text(&b)) >= before + 2),
+        "{}",
         stats_text(&b)
     );
 }

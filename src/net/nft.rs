@@ -736,6 +736,18 @@ impl Batch {
     }
 }
 
+/// Test hook: `KEEPALIVED_TEST_NFT_STALL_MS` delays every nf_tables receive, standing in
+/// for a kernel slow to answer (tests/vrrp_firewall.rs checks the adverts keep their pace).
+fn test_stall() -> Option<Duration> {
+    static STALL: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
+    *STALL.get_or_init(|| {
+        std::env::var("KEEPALIVED_TEST_NFT_STALL_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis)
+    })
+}
+
 /// An nfnetlink socket.
 pub struct Nft {
     sock: Socket,
@@ -765,6 +777,9 @@ impl Nft {
 
     /// One receive into `rx`; the socket's timeout means the kernel did not answer.
     fn recv<'a>(&mut self, rx: &'a mut [u8]) -> Result<&'a [u8], NftError> {
+        if let Some(d) = test_stall() {
+            std::thread::sleep(d);
+        }
         match self.sock.recv(&mut &mut rx[..], 0) {
             Ok(n) => Ok(&rx[..n.min(rx.len())]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(NftError::NoReply),

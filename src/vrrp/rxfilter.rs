@@ -160,6 +160,21 @@ fn owned(fd: libc::c_long) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Loads a socket filter program, with the verifier's log in `log` when given.
+fn load(prog: &[Insn], log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
+    let license = b"GPL\0";
+    let mut attr = [0u64; 16];
+    attr[0] = u64::from(BPF_PROG_TYPE_SOCKET_FILTER) | ((prog.len() as u64) << 32);
+    attr[1] = prog.as_ptr() as u64;
+    attr[2] = license.as_ptr() as u64;
+    if let Some(log) = log {
+        // log_level 1, log_size, log_buf
+        attr[3] = 1 | ((log.len() as u64) << 32);
+        attr[4] = log.as_mut_ptr() as u64;
+    }
+    bpf(BPF_PROG_LOAD, &mut attr).and_then(owned)
+}
+
 /// A socket's filter: its counter map and what it accepts.
 #[derive(Debug)]
 pub struct RxFilter {
@@ -203,20 +218,19 @@ impl RxFilter {
     /// caller or not: duplicates only cost a comparison); the count continues.
     pub fn update(&mut self, sock: &impl AsRawFd, vrids: &[u8]) -> Result<(), FilterError> {
         let prog = program(self.ipv4_header, vrids, self.map.as_raw_fd());
-        let license = b"GPL\0";
-        let mut log = vec![0u8; 4096];
-        let mut attr = [0u64; 16];
-        attr[0] = u64::from(BPF_PROG_TYPE_SOCKET_FILTER) | ((prog.len() as u64) << 32);
-        attr[1] = prog.as_ptr() as u64;
-        attr[2] = license.as_ptr() as u64;
-        // log_level 1, log_size: the verifier's reasons if it refuses
-        attr[3] = 1 | ((log.len() as u64) << 32);
-        attr[4] = log.as_mut_ptr() as u64;
-        let fd = bpf(BPF_PROG_LOAD, &mut attr).and_then(owned).map_err(|e| {
-            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-            let text = String::from_utf8_lossy(log.get(..end).unwrap_or_default());
-            FilterError::Load(e, text.trim().to_owned())
-        })?;
+        // Loaded without the verifier's log (a log too small for it fails the load);
+        // asked again with one only to say why it was refused.
+        let fd = match load(&prog, None) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let mut log = vec![0u8; 1 << 20];
+                let _ = load(&prog, Some(&mut log));
+                let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+                let text = String::from_utf8_lossy(log.get(..end).unwrap_or_default());
+                let tail: String = text.lines().rev().take(3).collect::<Vec<_>>().join(" / ");
+                return Err(FilterError::Load(e, tail));
+            }
+        };
         let pfd: libc::c_int = fd.as_raw_fd();
         // SAFETY: a valid socket, a pointer to a live c_int and its exact size.
         let r = unsafe {
@@ -343,6 +357,15 @@ mod tests {
         assert_eq!(unsafe { buf[21].assume_init() }, 50, "{n}");
         assert_eq!(f.take_dropped(), 1);
         assert_eq!(f.dropped().unwrap(), 4);
+        // Every VRID (log_unknown_vrids): the largest program loads too.
+        let all: Vec<u8> = (0..=255).collect();
+        f.update(&rx, &all).unwrap();
+        tx.send_to(&[0x21, 99, 100, 1, 0, 1, 0, 0, 192, 0, 2, 1], &to)
+            .unwrap();
+        let n = rx.recv(&mut buf).unwrap();
+        // SAFETY: recv initialised the first n bytes.
+        assert_eq!(unsafe { buf[21].assume_init() }, 99, "{n}");
+        assert_eq!(f.take_dropped(), 0);
 
         // IPv6 raw sockets see the VRRP payload alone.
         use std::net::{Ipv6Addr, SocketAddrV6};

@@ -379,11 +379,11 @@ impl Sockets {
     }
 
     /// Attaches or updates the kernel filter of `key`'s receive socket to accept `vrids`
-    /// (`None`: every VRID, for `log_unknown_vrids`, or no filter on a new socket).
+    /// (`None`: no filter, see [`filter_vrids`]).
     fn filter(&mut self, key: &SockKey, sock: Option<&Rc<VrrpSocket>>, vrids: Option<Vec<u8>>) {
         let res = match (self.filters.get_mut(key), vrids) {
-            (Some((sock, f)), v) => {
-                let v = v.unwrap_or_else(|| (0..=255).collect());
+            (_, None) => return,
+            (Some((sock, f)), Some(v)) => {
                 if f.vrids() == v.as_slice() {
                     return;
                 }
@@ -399,7 +399,6 @@ impl Sockets {
                     Err(e) => Err(e),
                 }
             }
-            (None, None) => return,
         };
         if let Err(e) = res {
             if !std::mem::replace(&mut self.filter_failed, true) {
@@ -409,12 +408,15 @@ impl Sockets {
     }
 }
 
-/// The VRIDs `key`'s receive socket must deliver; `None` when the kernel must not filter:
-/// AH sockets (the VRID sits after the AH header) and `log_unknown_vrids` (every foreign
-/// advert is logged).
+/// The VRIDs `key`'s receive socket must deliver: all of them with `log_unknown_vrids`
+/// (every foreign advert is logged; a reload may turn it off), `None` for AH sockets, which
+/// get no filter (the VRID sits after the AH header).
 fn filter_vrids(eng: &Engine, key: &SockKey) -> Option<Vec<u8>> {
-    if key.ah || eng.globals.log_unknown_vrids {
+    if key.ah {
         return None;
+    }
+    if eng.globals.log_unknown_vrids {
+        return Some((0..=255).collect());
     }
     let mut v: Vec<u8> = eng
         .instances
@@ -1313,12 +1315,13 @@ async fn io_loop(
     nl: Netlink,
     mut garp: Option<GarpSender>,
     mut ipvs: Option<Ipvs>,
-    fw: Rc<RefCell<nft::Firewall>>,
+    fw: nft::Firewall,
 ) {
+    let mut fw = OffThread(Some(fw));
     while let Some(job) = rx.recv().await {
         match job {
             Job::Io(Io::Syncd(op)) => syncd_perform(op, &mut ipvs),
-            Job::Io(io) => perform(io, &nl, garp.as_mut(), &fw).await,
+            Job::Io(io) => perform(io, &nl, garp.as_mut(), &mut fw).await,
             Job::Send {
                 sock,
                 pkt,
@@ -1418,26 +1421,55 @@ fn syncd_start(c: &Config) -> Result<SyncdStart, ServiceError> {
     Ok((link.map(syncd::Syncd::new), Some(ipvs), io))
 }
 
-async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>, fw: &RefCell<nft::Firewall>) {
+/// The firewall, driven on a blocking-pool thread: an nf_tables call waits for the
+/// kernel's answer (up to 2 s when none comes), and the runtime's thread must stay free to
+/// send the adverts. The I/O task awaits each call, so the host changes keep their order.
+struct OffThread(Option<nft::Firewall>);
+
+impl OffThread {
+    async fn call(
+        &mut self,
+        f: impl FnOnce(&mut nft::Firewall) -> Result<(), nft::NftError> + Send + 'static,
+    ) -> Result<(), String> {
+        let Some(mut fw) = self.0.take() else {
+            return Err("the firewall was lost".into());
+        };
+        let res = tokio::task::spawn_blocking(move || {
+            let r = f(&mut fw);
+            (fw, r)
+        })
+        .await;
+        match res {
+            Ok((fw, r)) => {
+                self.0 = Some(fw);
+                r.map_err(|e| e.to_string())
+            }
+            Err(e) => Err(format!("the firewall was lost: {e}")),
+        }
+    }
+}
+
+async fn perform(io: Io, nl: &Netlink, garp: Option<&mut GarpSender>, fw: &mut OffThread) {
     match io {
         Io::Syncd(_) => {}
         Io::Firewall { iname, entries } => {
-            if let Err(e) = fw.borrow_mut().set_drops(&iname, entries) {
+            let name = iname.clone();
+            if let Err(e) = fw.call(move |fw| fw.set_drops(&name, entries)).await {
                 info!("({iname}) Unable to update the firewall: {e}");
             }
         }
         Io::FirewallVmacs(v) => {
-            if let Err(e) = fw.borrow_mut().set_vmacs(v) {
+            if let Err(e) = fw.call(move |fw| fw.set_vmacs(v)).await {
                 info!("Unable to update the VMAC firewall rules: {e}");
             }
         }
         Io::FirewallRelink(old, new) => {
-            if let Err(e) = fw.borrow_mut().relink_vmac(old, new) {
+            if let Err(e) = fw.call(move |fw| fw.relink_vmac(old, new)).await {
                 info!("Unable to update the VMAC firewall rules: {e}");
             }
         }
         Io::FirewallClose => {
-            if let Err(e) = fw.borrow_mut().close() {
+            if let Err(e) = fw.call(|fw| fw.close()).await {
                 info!("Unable to remove the firewall tables: {e}");
             }
         }
@@ -1537,7 +1569,7 @@ impl Service for VrrpService {
         if needs_firewall(c) && c.global.nftables.is_none() {
             info!("use_vmac or no_accept/strict specified, but no firewall configured - using nftables");
         }
-        let fw = Rc::new(RefCell::new(nft::Firewall::new(firewall_config(c))));
+        let fw = nft::Firewall::new(firewall_config(c));
         let local_igmp = if c.global.disable_local_igmp {
             net::sysctl::LocalIgmp::disable()
         } else {

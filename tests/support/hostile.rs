@@ -216,12 +216,7 @@ pub fn send_paced(
     rate: u64,
     dur: Duration,
 ) -> BTreeMap<usize, u64> {
-    let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).expect("raw socket");
-    s.set_header_included_v4(true).expect("IP_HDRINCL");
-    s.bind_device(Some(ifname.as_bytes()))
-        .expect("SO_BINDTODEVICE");
-    s.set_multicast_ttl_v4(255).expect("mcast ttl");
-    s.set_multicast_loop_v4(false).expect("mcast loop");
+    let s = raw_sender(ifname);
     let to = SockAddr::from(SocketAddrV4::new(GROUP, 0));
     let mut sent = BTreeMap::new();
     let start = Instant::now();
@@ -366,4 +361,55 @@ pub fn vrrp_child(d: &Daemon) -> Option<i32> {
     }
     let children = fs::read_to_string(format!("/proc/{0}/task/{0}/children", d.pid())).ok()?;
     children.split_whitespace().next()?.parse().ok()
+}
+
+/// The raw IPv4 protocol 112 socket the senders use (IP_HDRINCL, bound to `ifname`).
+fn raw_sender(ifname: &str) -> Socket {
+    let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).expect("raw socket");
+    s.set_header_included_v4(true).expect("IP_HDRINCL");
+    s.bind_device(Some(ifname.as_bytes()))
+        .expect("SO_BINDTODEVICE");
+    s.set_multicast_ttl_v4(255).expect("mcast ttl");
+    s.set_multicast_loop_v4(false).expect("mcast loop");
+    s
+}
+
+/// As [`send_paced`] as fast as one thread goes: 64 packets per `sendmmsg`.
+pub fn send_unpaced(
+    ifname: &str,
+    pkts: &[(usize, Vec<u8>)],
+    dur: Duration,
+) -> BTreeMap<usize, u64> {
+    use nix::sys::socket::{sendmmsg, ControlMessage, MsgFlags, MultiHeaders, SockaddrIn};
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+    const N: usize = 64;
+    let s = raw_sender(ifname);
+    let to = SockaddrIn::from(SocketAddrV4::new(GROUP, 0));
+    let addrs = vec![Some(to); N];
+    let mut sent = BTreeMap::new();
+    let end = Instant::now() + dur;
+    let mut i = 0usize;
+    while !pkts.is_empty() && Instant::now() < end {
+        let batch: Vec<[IoSlice; 1]> = (0..N)
+            .map(|j| [IoSlice::new(&pkts[(i + j) % pkts.len()].1)])
+            .collect();
+        let mut hdrs = MultiHeaders::<SockaddrIn>::preallocate(N, None);
+        let none: [ControlMessage; 0] = [];
+        // ENOBUFS and friends: the kernel refused them, they never reached the wire.
+        let n = sendmmsg(
+            s.as_raw_fd(),
+            &mut hdrs,
+            &batch,
+            &addrs,
+            none,
+            MsgFlags::empty(),
+        )
+        .map_or(0, |r| r.count());
+        for j in 0..n {
+            *sent.entry(pkts[(i + j) % pkts.len()].0).or_insert(0) += 1;
+        }
+        i += n.max(1);
+    }
+    sent
 }
