@@ -446,7 +446,7 @@ fn option_lines(name: &str, text: &str) -> Vec<String> {
 
 /// `-D`: keepalived names every file it reads (`Opening file '...'.`) before the
 /// `Configuration file` line.
-fn log_config_files(loaded: &Loaded) {
+pub(super) fn log_config_files(loaded: &Loaded) {
     if crate::log::detail() > 0 {
         for f in &loaded.files {
             info!("Opening file '{}'.", f.display());
@@ -581,8 +581,22 @@ pub(crate) fn cpu_usage() -> Option<(String, String)> {
 pub(crate) fn self_cpu_usage() -> Option<(String, String)> {
     use nix::sys::resource::{getrusage, UsageWho};
     let me = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let kids = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
     let t = |tv: nix::sys::time::TimeVal| format!("{}.{:06}", tv.tv_sec(), tv.tv_usec());
-    Some((t(me.user_time()), t(me.system_time())))
+    let zero = nix::sys::time::TimeVal::new(0, 0);
+    // Observed (2.2.7): a process whose scripts used CPU time shows it after its own,
+    // `(self/children) 0.000000/0.011440 user time, 0.005722/0.000000 system time`.
+    if kids.user_time() == zero && kids.system_time() == zero {
+        return Some((t(me.user_time()), t(me.system_time())));
+    }
+    Some((
+        format!(
+            "(self/children) {}/{}",
+            t(me.user_time()),
+            t(kids.user_time())
+        ),
+        format!("{}/{}", t(me.system_time()), t(kids.system_time())),
+    ))
 }
 
 enum Daemonized {

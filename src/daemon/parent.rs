@@ -584,6 +584,8 @@ impl Parent<'_> {
         // keepalived stops the reload timer while it reads the new configuration.
         self.monitor = None;
         let cfg = load_config(self.opts);
+        super::log_config_files(&cfg.loaded);
+        info!("Configuration file {}", self.opts.config_file.display());
         self.opts.apply_umask(&cfg.loaded.config, true);
         log_diagnostics(&cfg.loaded);
         // keepalived 2.2.7 lets its VRRP child exit on such a config and the whole daemon

@@ -231,17 +231,6 @@ impl Engine {
         io
     }
 
-    /// SIGTERM's first step: every MASTER's priority-0 advert (unless `dont_release`).
-    pub fn release_first(&mut self, dont_release: bool) -> Vec<Io> {
-        let mut io = Vec::new();
-        if !dont_release {
-            for i in &mut self.instances {
-                i.release_first(&mut io);
-            }
-        }
-        io
-    }
-
     /// The sync groups' names, in configuration order.
     pub fn group_names(&self) -> Vec<&str> {
         self.groups.iter().map(|g| g.name.as_str()).collect()

@@ -504,6 +504,22 @@ fn log_channels(c: &crate::config::model::Config, h: &Host, garp: bool) {
     if crate::log::detail() == 0 {
         return;
     }
+    log_assigned(c, h);
+    let has = |f: Family| c.vrrp.instances.iter().any(|i| i.family == f);
+    if has(Family::V4) && garp {
+        info!("Registering gratuitous ARP shared channel");
+    }
+    if has(Family::V6) {
+        info!("Registering gratuitous NDISC shared channel");
+    }
+}
+
+/// `-D`, at start and at each reload (keepalived sets its instances on their interfaces
+/// again): the first IPv4 and link-local IPv6 address of each instance's interface.
+fn log_assigned(c: &crate::config::model::Config, h: &Host) {
+    if crate::log::detail() == 0 {
+        return;
+    }
     let mut seen: Vec<&str> = Vec::new();
     for i in &c.vrrp.instances {
         let Some(name) = i.interface.as_deref() else {
@@ -525,13 +541,6 @@ fn log_channels(c: &crate::config::model::Config, h: &Host, garp: bool) {
         for a in v4.into_iter().chain(v6) {
             info!("Assigned address {} for interface {name}", a.addr);
         }
-    }
-    let has = |f: Family| c.vrrp.instances.iter().any(|i| i.family == f);
-    if has(Family::V4) && garp {
-        info!("Registering gratuitous ARP shared channel");
-    }
-    if has(Family::V6) {
-        info!("Registering gratuitous NDISC shared channel");
     }
 }
 
@@ -1756,6 +1765,7 @@ impl Service for VrrpService {
         }
         run.promote.apply(promote_secondaries_ifaces(c));
         let h = host_with_vmacs(&run.nl, c, &mut *run.vmacs.lock().await).await?;
+        log_assigned(c, &h);
         *run.spacing.borrow_mut() = spacing_of(c);
         run.debounce.borrow_mut().set_delays(delays_of(c));
         run.alerts.install(c);
@@ -1812,22 +1822,29 @@ impl Service for VrrpService {
 
     fn stop_first(&mut self) {
         let Some(run) = &self.run else { return };
+        if self.dont_release {
+            return;
+        }
         let Ok(mut eng) = run.engine.try_borrow_mut() else {
             return;
         };
-        let io = eng.release_first(self.dont_release);
-        drop(eng);
-        for i in io {
-            if let Io::Send {
-                key,
-                pkt,
-                dst,
-                iname,
-            } = i
-            {
-                // A full socket: queued first, ahead of the shutdown's work.
-                if let Some(job) = run.sh.send_now(key, pkt, dst, iname) {
-                    let _ = run.sh.io_tx.send(job);
+        // Each advert leaves as soon as it is built: the first backup need not wait for
+        // the 500th packet.
+        let mut io = Vec::new();
+        for inst in &mut eng.instances {
+            inst.release_first(&mut io);
+            for i in io.drain(..) {
+                if let Io::Send {
+                    key,
+                    pkt,
+                    dst,
+                    iname,
+                } = i
+                {
+                    // A full socket: queued first, ahead of the shutdown's work.
+                    if let Some(job) = run.sh.send_now(key, pkt, dst, iname) {
+                        let _ = run.sh.io_tx.send(job);
+                    }
                 }
             }
         }
