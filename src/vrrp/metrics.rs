@@ -16,6 +16,9 @@ use crate::metrics_http::{head, label};
 /// Reads one counter from an instance's stats.
 type Counter = fn(&Stats) -> u64;
 
+/// Reads one flag of a script.
+type ScriptFlag = fn(&ScriptRow) -> bool;
+
 /// One instance's numbers.
 pub struct Row<'a> {
     pub name: &'a str,
@@ -210,7 +213,7 @@ pub fn render<'a>(rows: impl IntoIterator<Item = Row<'a>>, scripts: &[ScriptRow]
         );
     }
     // the exporter's numbering: BAD 0, GOOD 1; idle 0, running 1
-    let families: [(&str, &str, fn(&ScriptRow) -> bool); 2] = [
+    let families: [(&str, &str, ScriptFlag); 2] = [
         ("keepalived_script_status", "Tracker Script Status", |s| {
             s.good
         }),
