@@ -707,7 +707,7 @@ fn debian_paths() -> Vec<String> {
         .lines()
         .filter(|p| !p.starts_with("/usr/share/doc/"))
         .filter(|p| !p.ends_with("/VRRP-MIB.txt") && !p.ends_with("/VRRPv3-MIB.txt"))
-        .filter(|p| !Path::new(p).is_dir() || fs::symlink_metadata(p).is_ok_and(|m| m.is_symlink()))
+        .filter(|p| !Path::new(p).is_dir()) // also the merged-/usr `/lib` link
         .map(|p| {
             // bookworm's keepalived has /lib/systemd/system, cargo-deb (as debhelper since)
             // /usr/lib/systemd/system: the same directory on merged-/usr systems
