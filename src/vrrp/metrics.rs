@@ -16,6 +16,9 @@ use crate::metrics_http::{head, label};
 /// Reads one counter from an instance's stats.
 type Counter = fn(&Stats) -> u64;
 
+/// Reads one flag of a script.
+type ScriptFlag = fn(&ScriptRow) -> bool;
+
 /// One instance's numbers.
 pub struct Row<'a> {
     pub name: &'a str,
@@ -215,34 +218,26 @@ pub fn render<'a>(rows: impl IntoIterator<Item = Row<'a>>, scripts: &[ScriptRow]
             r.priority
         );
     }
-    if !scripts.is_empty() {
-        // the exporter's numbering: BAD 0, GOOD 1; idle 0, running 1
-        head(
-            &mut out,
-            "keepalived_script_status",
-            "gauge",
-            "Tracker Script Status",
-        );
-        for s in scripts {
-            let _ = writeln!(
-                out,
-                "keepalived_script_status{{name=\"{}\"}} {}",
-                label(s.name),
-                u8::from(s.good)
-            );
+    // the exporter's numbering: BAD 0, GOOD 1; idle 0, running 1
+    let families: [(&str, &str, ScriptFlag); 2] = [
+        ("keepalived_script_status", "Tracker Script Status", |s| {
+            s.good
+        }),
+        ("keepalived_script_state", "Tracker Script State", |s| {
+            s.running
+        }),
+    ];
+    for (name, help, get) in families {
+        if scripts.is_empty() {
+            break;
         }
-        head(
-            &mut out,
-            "keepalived_script_state",
-            "gauge",
-            "Tracker Script State",
-        );
+        head(&mut out, name, "gauge", help);
         for s in scripts {
             let _ = writeln!(
                 out,
-                "keepalived_script_state{{name=\"{}\"}} {}",
+                "{name}{{name=\"{}\"}} {}",
                 label(s.name),
-                u8::from(s.running)
+                u8::from(get(s))
             );
         }
     }
