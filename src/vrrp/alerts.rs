@@ -80,7 +80,7 @@ pub trait Sink {
     /// `fifo_write_vrrp_states_on_reload`: a group's unchanged state, on the FIFOs only.
     fn group_fifo_state(&mut self, name: &str, state: super::machine::State);
     /// A standard VRRP MIB notification (`snmp_rfc`); only SNMP hears of it.
-    fn rfc_event(&mut self, _ev: &super::snmp_rfc::Event) {}
+    fn rfc_event(&mut self, _ev: &super::rfc_state::Event) {}
 }
 
 /// The VRRP child's notify runtime, shared by the service and the engine it feeds; empty

@@ -1134,7 +1134,7 @@ struct GroupRt {
 /// keepalived's members synced to MASTER take the reason of the one that took over: the
 /// reason an advert set (priority 0 heard, preemption) wins over the default (no response).
 fn inherit_master_reason(instances: &mut [Instance], before: &[(usize, State)]) {
-    use super::snmp_rfc::reason;
+    use super::rfc_state::reason;
     let new: Vec<usize> = before
         .iter()
         .filter(|(i, b)| {

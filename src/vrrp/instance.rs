@@ -247,7 +247,7 @@ pub struct Instance {
     pub sock_open: bool,
     pub stats: Stats,
     /// What the standard VRRP MIBs show beyond `stats` (`snmp_rfc`).
-    pub rfc: super::snmp_rfc::RfcState,
+    pub rfc: super::rfc_state::RfcState,
     pub last_transition: SystemTime,
     /// Whether our VIPs are (believed to be) on the host.
     pub vips_set: bool,
@@ -335,6 +335,29 @@ fn group_of(c: &model::Instance, g: &Globals) -> IpAddr {
 }
 
 impl Instance {
+    /// Where a standard-MIB notification of this instance is about: the base interface's
+    /// ifIndex (`ifmap`: names to indexes), the VRID, family and version.
+    pub fn rfc_source(
+        &self,
+        ifmap: &std::collections::HashMap<String, u32>,
+    ) -> super::rfc_state::Source {
+        use crate::config::model::vrrp::instance::{Family, Version};
+        let cfg = &self.cfg;
+        super::rfc_state::Source {
+            name: cfg.name.clone(),
+            ifindex: cfg
+                .interface
+                .as_deref()
+                .and_then(|n| ifmap.get(n).copied())
+                .unwrap_or(self.link.ifindex),
+            vrid: cfg.vrid.unwrap_or(0),
+            v6: cfg.family == Family::V6,
+            v3: cfg.version == Version::V3,
+            has_vips: !cfg.vips.is_empty(),
+            saddr: self.link.src,
+        }
+    }
+
     /// Builds the instance; the machine starts now (it first removes the VIPs) with
     /// the `tracked` objects' current state.
     pub fn new(
@@ -407,7 +430,7 @@ impl Instance {
             key,
             sock_open: false,
             stats: Stats::default(),
-            rfc: super::snmp_rfc::RfcState::new(cfg.priority),
+            rfc: super::rfc_state::RfcState::new(cfg.priority),
             last_transition: SystemTime::now(),
             vips_set: false,
             ifmap,
@@ -551,9 +574,9 @@ impl Instance {
                 if state == State::Master {
                     // A sync group's member notifies before its transition is counted.
                     self.rfc.master_reason = self.rfc.next_master_reason;
-                    let at = super::snmp_rfc::source(self, &self.ifmap.borrow());
+                    let at = self.rfc_source(&self.ifmap.borrow());
                     let reason = self.rfc.master_reason;
-                    alerts.rfc_event(&super::snmp_rfc::Event::NewMaster { at, reason });
+                    alerts.rfc_event(&super::rfc_state::Event::NewMaster { at, reason });
                 }
             }
             Action::MasterRxLowerPri => notify_hook(
@@ -1063,7 +1086,7 @@ impl Instance {
     /// What an accepted advert means for the standard MIBs (keepalived's backup and
     /// master advert handling): the master heard and why this instance would take over.
     fn note_master(&mut self, src: IpAddr, priority: u8) {
-        use super::snmp_rfc::reason;
+        use super::rfc_state::reason;
         let mine = self.machine.effective_priority();
         match self.machine.state() {
             State::Backup if priority == 0 => self.rfc.next_master_reason = reason::PRIORITY,
@@ -1079,8 +1102,12 @@ impl Instance {
 
     /// The standard MIBs' notification for a dropped advert from `src`, if any, after
     /// counting what only they show.
-    pub fn rfc_drop(&mut self, reason: &DropReason, src: IpAddr) -> Option<super::snmp_rfc::Event> {
-        use super::snmp_rfc::{auth_err, proto_err, Event};
+    pub fn rfc_drop(
+        &mut self,
+        reason: &DropReason,
+        src: IpAddr,
+    ) -> Option<super::rfc_state::Event> {
+        use super::rfc_state::{auth_err, proto_err, Event};
         let proto = |r: &mut Self, code: i32| {
             r.rfc.proto_err_reason = code;
             Some(code)
@@ -1107,7 +1134,7 @@ impl Instance {
             }
             _ => (None, None),
         };
-        let at = super::snmp_rfc::source(self, &self.ifmap.borrow());
+        let at = self.rfc_source(&self.ifmap.borrow());
         match (auth, proto) {
             (Some(kind), _) => Some(Event::AuthError { at, src, kind }),
             (_, Some(reason)) => Some(Event::ProtoError { at, reason }),

@@ -11,6 +11,7 @@ pub mod instance;
 pub mod machine;
 pub mod metrics;
 pub mod packet;
+pub mod rfc_state;
 pub mod rxfilter;
 pub mod rxguard;
 pub mod service;

@@ -15,103 +15,7 @@ use std::time::SystemTime;
 
 use super::snmp_registrations::{V2_ROOT, V3_ROOT};
 
-/// RFC 6527 `vrrpv3StatisticsNewMasterReason` values.
-pub mod reason {
-    pub const NOT_MASTER: i32 = 0;
-    pub const PRIORITY: i32 = 1;
-    pub const PREEMPTED: i32 = 2;
-    pub const MASTER_NO_RESPONSE: i32 = 3;
-}
-
-/// RFC 6527 `vrrpv3StatisticsProtoErrReason` values.
-pub mod proto_err {
-    pub const IP_TTL: i32 = 1;
-    pub const VERSION: i32 = 2;
-    pub const CHECKSUM: i32 = 3;
-}
-
-/// RFC 2787 `vrrpTrapAuthErrorType` values.
-pub mod auth_err {
-    pub const INVALID_AUTH_TYPE: i32 = 1;
-    pub const AUTH_TYPE_MISMATCH: i32 = 2;
-    pub const AUTH_FAILURE: i32 = 3;
-}
-
-/// What the standard MIBs show of an instance beyond keepalived's statistics.
-#[derive(Debug, Clone)]
-pub struct RfcState {
-    /// The last master heard (keepalived keeps it after taking over).
-    pub master_saddr: Option<IpAddr>,
-    pub master_reason: i32,
-    /// Why the instance would become master next.
-    pub next_master_reason: i32,
-    pub proto_err_reason: i32,
-    /// Adverts of the wrong version and with a bad checksum (the MIBs' global counters).
-    pub vers_err: u64,
-    pub chk_err: u64,
-    /// When the instance started (the virtual router's up time).
-    pub started: SystemTime,
-}
-
-impl RfcState {
-    pub fn new(base_priority: u8) -> RfcState {
-        RfcState {
-            master_saddr: None,
-            master_reason: reason::NOT_MASTER,
-            // The address owner starts as master by preempting.
-            next_master_reason: if base_priority == 255 {
-                reason::PREEMPTED
-            } else {
-                reason::MASTER_NO_RESPONSE
-            },
-            proto_err_reason: 0,
-            vers_err: 0,
-            chk_err: 0,
-            started: SystemTime::now(),
-        }
-    }
-}
-
-/// Where an instance's notification is about, taken from the instance when it happens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
-    pub name: String,
-    pub ifindex: u32,
-    pub vrid: u8,
-    pub v6: bool,
-    pub v3: bool,
-    pub has_vips: bool,
-    pub saddr: Option<IpAddr>,
-}
-
-/// A standard-MIB notification an instance raises.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    NewMaster { at: Source, reason: i32 },
-    AuthError { at: Source, src: IpAddr, kind: i32 },
-    ProtoError { at: Source, reason: i32 },
-}
-
-pub fn source(inst: &Instance, ifmap: &std::collections::HashMap<String, u32>) -> Source {
-    let cfg = &inst.cfg;
-    Source {
-        name: cfg.name.clone(),
-        ifindex: base_ifindex(inst, ifmap),
-        vrid: cfg.vrid.unwrap_or(0),
-        v6: cfg.family == model::vrrp::instance::Family::V6,
-        v3: cfg.version == model::vrrp::instance::Version::V3,
-        has_vips: !cfg.vips.is_empty(),
-        saddr: inst.link.src,
-    }
-}
-
-fn base_ifindex(inst: &Instance, ifmap: &std::collections::HashMap<String, u32>) -> u32 {
-    inst.cfg
-        .interface
-        .as_deref()
-        .and_then(|n| ifmap.get(n).copied())
-        .unwrap_or(inst.link.ifindex)
-}
+pub use super::rfc_state::{auth_err, proto_err, reason, Event, RfcState, Source};
 
 /// RFC 2787 lists VRRPv2 IPv4 instances with a virtual address.
 fn suits_v2(s: &Source) -> bool {
@@ -183,7 +87,7 @@ pub fn v2_objects(c: &Config, eng: &Engine, t: &mut Tree) {
     let listed: Vec<_> = eng
         .instances
         .iter()
-        .map(|i| (i, source(i, &ifmap)))
+        .map(|i| (i, i.rfc_source(&ifmap)))
         .filter(|(_, s)| suits_v2(s))
         .collect();
     // keepalived 2.2.7's row search for these two tables skips every instance once a row
@@ -271,7 +175,7 @@ pub fn v3_objects(eng: &Engine, t: &mut Tree) {
     let ifmap = eng.ifmap.borrow();
     let (mut chk, mut vers) = (0, 0);
     for inst in &eng.instances {
-        let s = source(inst, &ifmap);
+        let s = inst.rfc_source(&ifmap);
         if !suits_v3(&s) {
             continue;
         }

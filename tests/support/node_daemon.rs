@@ -144,6 +144,11 @@ impl Daemon {
 
     /// Sends a signal by number (real-time signals included) to the parent process.
     pub fn signal(&self, sig: i32) {
+        // pid 0 would be `kill 0`: the whole process group, the test runner included.
+        assert!(
+            self.pid() > 0,
+            "signal {sig} to a daemon that is not running"
+        );
         let ok = Command::new("kill")
             .arg(format!("-{sig}"))
             .arg(self.pid().to_string())
@@ -167,6 +172,9 @@ impl Daemon {
 
     /// SIGTERM and wait (bounded) for the process to exit.
     pub fn stop(&mut self) {
+        if self.child.is_none() {
+            return;
+        }
         self.signal(libc::SIGTERM);
         if let Some(mut c) = self.child.take() {
             let deadline = Instant::now() + Duration::from_secs(10);
