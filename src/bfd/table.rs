@@ -323,6 +323,26 @@ mod tests {
             .collect()
     }
 
+    /// A peer's first packet: Down, your discriminator 0, 1 s / 100 ms.
+    fn peer_down(my_discr: u32) -> packet::Control {
+        packet::Control {
+            diag: packet::Diag::NoDiag,
+            state: State::Down,
+            poll: false,
+            final_: false,
+            cplane: false,
+            auth: false,
+            demand: false,
+            multipoint: false,
+            detect_mult: 3,
+            my_discr,
+            your_discr: 0,
+            desired_min_tx: 1_000_000,
+            required_min_rx: 100_000,
+            required_min_echo_rx: 0,
+        }
+    }
+
     #[test]
     fn lookup_by_address_then_discriminator() {
         let mut t = Table::new(1);
@@ -337,22 +357,7 @@ mod tests {
             t.entries[1].session.local_discr
         );
         // The peer of "b" says Down with your discriminator 0: matched by address.
-        let mut peer = packet::Control {
-            diag: packet::Diag::NoDiag,
-            state: State::Down,
-            poll: false,
-            final_: false,
-            cplane: false,
-            auth: false,
-            demand: false,
-            multipoint: false,
-            detect_mult: 3,
-            my_discr: 77,
-            your_discr: 0,
-            desired_min_tx: 1_000_000,
-            required_min_rx: 100_000,
-            required_min_echo_rx: 0,
-        };
+        let mut peer = peer_down(77);
         let src: IpAddr = "192.0.2.3".parse().unwrap();
         let (i, _) = t
             .receive(
@@ -440,22 +445,7 @@ mod tests {
         let acts = t.entries[0].session.admin_down();
         assert!(matches!(&acts[..], [Action::Log(l)] if l.text == "(a) Entering AdminDown state"));
         assert_eq!(t.entries[0].session.next_deadline(), None);
-        let peer = packet::Control {
-            diag: packet::Diag::NoDiag,
-            state: State::Down,
-            poll: false,
-            final_: false,
-            cplane: false,
-            auth: false,
-            demand: false,
-            multipoint: false,
-            detect_mult: 3,
-            my_discr: 9,
-            your_discr: 0,
-            desired_min_tx: 1_000_000,
-            required_min_rx: 100_000,
-            required_min_echo_rx: 0,
-        };
+        let peer = peer_down(9);
         let src: IpAddr = "192.0.2.2".parse().unwrap();
         let buf = peer.encode();
         assert_eq!(t.session_for(false, src, None, &buf), Some(0));
